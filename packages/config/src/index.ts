@@ -1,0 +1,54 @@
+/**
+ * One way to read configuration: a zod schema per service, parsed once at start-up.
+ * Every problem is reported together so an operator fixes the environment in one go.
+ */
+import { z } from 'zod';
+
+export { z };
+
+export type Env = Record<string, string | undefined>;
+
+export class ConfigError extends Error {
+  constructor(
+    readonly service: string,
+    readonly problems: string[],
+  ) {
+    super(`Invalid configuration for ${service}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses `input` with `schema`; throws ConfigError naming every offending variable. */
+export function parseConfig<S extends z.ZodType>(service: string, schema: S, input: unknown): z.output<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const key = issue.path.length > 0 ? issue.path.join('.') : '(root)';
+    return `${key}: ${issue.message}`;
+  });
+  throw new ConfigError(service, problems);
+}
+
+/** Field helpers shared by the service config modules. Environment values are strings; these coerce them. */
+export const fields = {
+  port: (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback),
+  positiveInt: (fallback: number) => z.coerce.number().int().positive().default(fallback),
+  postgresUrl: () =>
+    z
+      .string()
+      .refine((value) => /^postgres(ql)?:\/\//.test(value), 'must be a postgres:// URL'),
+  /** Comma-separated list of postgres URLs, at least one. */
+  postgresUrlList: () =>
+    z
+      .string()
+      .transform((value) => value.split(',').map((part) => part.trim()).filter((part) => part.length > 0))
+      .pipe(z.array(z.string().regex(/^postgres(ql)?:\/\//, 'every entry must be a postgres:// URL')).min(1)),
+  boolean: (fallback: boolean) =>
+    z
+      .enum(['true', 'false', '1', '0', 'yes', 'no'])
+      .transform((value) => value === 'true' || value === '1' || value === 'yes')
+      .default(fallback),
+  logLevel: () => z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  logFormat: () => z.enum(['pretty', 'json']).default('pretty'),
+  nodeEnv: () => z.enum(['development', 'production', 'test']).default('development'),
+};

@@ -1,0 +1,2 @@
+export { Money } from './money.js';
+export { isCurrencyCode, minorUnitExponent, supportedCurrencies, type CurrencyCode } from './currencies.js';

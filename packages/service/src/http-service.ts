@@ -1,0 +1,82 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { type Express } from 'express';
+import type { Logger } from './logger.js';
+
+/** A named readiness probe; it throws (or rejects) when the dependency is not usable. */
+export type ReadinessCheck = () => Promise<void>;
+
+export interface HttpServiceOptions {
+  name: string;
+  logger: Logger;
+  readinessChecks?: Record<string, ReadinessCheck>;
+}
+
+export interface HttpService {
+  readonly app: Express;
+  readonly server: http.Server;
+  /** Resolves with the base URL once the port is bound (port 0 picks a free one). */
+  listen(port: number, host?: string): Promise<string>;
+  /** Stops accepting connections and waits for open requests to finish. */
+  close(): Promise<void>;
+}
+
+/**
+ * Express app + HTTP server with the endpoints every Saldo service exposes:
+ * GET /health (the process is alive) and GET /ready (its dependencies answer).
+ */
+export function createHttpService(options: HttpServiceOptions): HttpService {
+  const app = express();
+  app.disable('x-powered-by');
+  const server = http.createServer(app);
+  let draining = false;
+
+  app.get('/health', (_req, res) => {
+    res.json({ status: 'ok', service: options.name });
+  });
+
+  app.get('/ready', async (_req, res) => {
+    if (draining) {
+      res.status(503).json({ status: 'draining', service: options.name });
+      return;
+    }
+    const failures: Record<string, string> = {};
+    await Promise.all(
+      Object.entries(options.readinessChecks ?? {}).map(async ([name, check]) => {
+        try {
+          await check();
+        } catch (error) {
+          failures[name] = error instanceof Error ? error.message : String(error);
+        }
+      }),
+    );
+    const ready = Object.keys(failures).length === 0;
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not-ready', service: options.name, failures });
+  });
+
+  return {
+    app,
+    server,
+    listen: (port, host = '127.0.0.1') =>
+      new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          const address = server.address() as AddressInfo;
+          const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
+          resolve(`http://${shownHost}:${address.port}`);
+        });
+      }),
+    close: () =>
+      new Promise((resolve, reject) => {
+        draining = true;
+        if (!server.listening) {
+          resolve();
+          return;
+        }
+        server.close((error) => (error ? reject(error) : resolve()));
+        // Idle keep-alive sockets would hold close() open forever; in-flight requests still finish.
+        server.closeIdleConnections();
+      }),
+  };
+}

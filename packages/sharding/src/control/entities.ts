@@ -1,0 +1,36 @@
+import { Entity, Index, PrimaryKey, Property } from '@mikro-orm/decorators/legacy';
+import { OptionalProps } from '@mikro-orm/core';
+
+/** A shard known to this subgraph: its position in the configured URL list and the database it must be. */
+@Entity({ tableName: 'shard' })
+export class ShardRecord {
+  [OptionalProps]?: 'acceptsNewTenants' | 'registeredAt';
+
+  @PrimaryKey({ type: 'integer', autoincrement: false })
+  id!: number;
+
+  @Property({ type: 'text' })
+  databaseName!: string;
+
+  @Property({ type: 'boolean', default: true })
+  acceptsNewTenants: boolean = true;
+
+  @Property({ type: 'timestamptz', defaultRaw: 'now()' })
+  registeredAt: Date = new Date();
+}
+
+/** tenant -> shard. Every row of a tenant in this subgraph lives on `shardId`. */
+@Entity({ tableName: 'tenant_placement' })
+@Index({ properties: ['shardId'] })
+export class TenantPlacement {
+  [OptionalProps]?: 'placedAt';
+
+  @PrimaryKey({ type: 'uuid' })
+  tenantId!: string;
+
+  @Property({ type: 'integer' })
+  shardId!: number;
+
+  @Property({ type: 'timestamptz', defaultRaw: 'now()' })
+  placedAt: Date = new Date();
+}

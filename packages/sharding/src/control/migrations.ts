@@ -1,0 +1,27 @@
+import { Migration } from '@mikro-orm/migrations';
+
+export class Migration20261123000000ShardDirectory extends Migration {
+  override name = 'Migration20261123000000ShardDirectory';
+
+  override up(): void {
+    this.addSql(`create table "shard" (
+      "id" integer not null primary key,
+      "database_name" text not null unique,
+      "accepts_new_tenants" boolean not null default true,
+      "registered_at" timestamptz not null default now()
+    );`);
+    this.addSql(`create table "tenant_placement" (
+      "tenant_id" uuid not null primary key,
+      "shard_id" integer not null references "shard" ("id"),
+      "placed_at" timestamptz not null default now()
+    );`);
+    this.addSql(`create index "tenant_placement_shard_id_index" on "tenant_placement" ("shard_id");`);
+  }
+
+  override down(): void {
+    this.addSql('drop table if exists "tenant_placement";');
+    this.addSql('drop table if exists "shard";');
+  }
+}
+
+export const controlMigrations = [Migration20261123000000ShardDirectory];

@@ -1,0 +1,47 @@
+import { ReflectMetadataProvider } from '@mikro-orm/decorators/legacy';
+import { Migrator } from '@mikro-orm/migrations';
+import { MikroORM } from '@mikro-orm/postgresql';
+import type { Logger } from '@saldo/service';
+import type { Constructor } from '@mikro-orm/core';
+import type { Migration } from '@mikro-orm/migrations';
+
+export interface OrmOptions {
+  url: string;
+  // Entity classes: MikroORM takes constructors of any shape.
+  entities: Function[];
+  migrations: Constructor<Migration>[];
+  poolMax: number;
+  logger: Logger;
+}
+
+/**
+ * One MikroORM instance per physical database. Entities and migrations are passed explicitly
+ * (no folder discovery), so compiled output and tests behave identically.
+ */
+export async function openOrm(options: OrmOptions): Promise<MikroORM> {
+  return MikroORM.init({
+    clientUrl: options.url,
+    entities: options.entities,
+    metadataProvider: ReflectMetadataProvider,
+    extensions: [Migrator],
+    pool: { min: 0, max: options.poolMax },
+    discovery: { warnWhenNoEntities: false },
+    allowGlobalContext: false,
+    ensureDatabase: false,
+    debug: false,
+    migrations: {
+      migrationsList: options.migrations,
+      transactional: true,
+      allOrNothing: true,
+      snapshot: false,
+      silent: true,
+      tableName: 'mikro_orm_migrations',
+    },
+  });
+}
+
+/** Applies pending migrations; returns the names applied. */
+export async function migrate(orm: MikroORM): Promise<string[]> {
+  const applied = await orm.migrator.up();
+  return applied.map((migration) => migration.name);
+}

@@ -1,0 +1,127 @@
+import type { Constructor } from '@mikro-orm/core';
+import type { Migration } from '@mikro-orm/migrations';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { Logger } from '@saldo/service';
+import { ShardRecord, TenantPlacement } from './control/entities.js';
+import { controlMigrations } from './control/migrations.js';
+import { ShardDirectory, type ShardId } from './directory.js';
+import { migrate, openOrm } from './orm.js';
+import { databaseName, ensureDatabases, redactUrl } from './provision.js';
+
+export interface ShardingConfig {
+  controlUrl: string;
+  /** Ordered: position i is shard i. Append to add a shard; never reorder. */
+  shardUrls: readonly string[];
+  poolMax: number;
+  /** Create missing databases on start (embedded default and tests; off where an operator provisions them). */
+  createDatabases: boolean;
+}
+
+export interface ShardedSchema {
+  // Entity classes of the subgraph's shard schema.
+  entities: Function[];
+  migrations: Constructor<Migration>[];
+}
+
+/**
+ * A subgraph's data: one control database (the shard directory) and N shard databases holding
+ * tenant rows. Each request works in an EntityManager fork of the tenant's shard.
+ */
+export class ShardedDatabase {
+  private constructor(
+    private readonly control: MikroORM,
+    private readonly shards: readonly MikroORM[],
+    readonly directory: ShardDirectory,
+    private readonly logger: Logger,
+  ) {}
+
+  static async open(config: ShardingConfig, schema: ShardedSchema, logger: Logger): Promise<ShardedDatabase> {
+    if (config.createDatabases) {
+      const created = await ensureDatabases([config.controlUrl, ...config.shardUrls]);
+      if (created.length > 0) logger.info('created databases', { databases: created.join(',') });
+    }
+    const control = await openOrm({
+      url: config.controlUrl,
+      entities: [ShardRecord, TenantPlacement],
+      migrations: controlMigrations,
+      poolMax: Math.max(2, Math.ceil(config.poolMax / 2)),
+      logger,
+    });
+    const shards: MikroORM[] = [];
+    try {
+      for (const url of config.shardUrls) {
+        shards.push(await openOrm({ url, entities: schema.entities, migrations: schema.migrations, poolMax: config.poolMax, logger }));
+      }
+    } catch (error) {
+      await Promise.all([control.close(), ...shards.map((orm) => orm.close())]);
+      throw error;
+    }
+    const database = new ShardedDatabase(control, shards, new ShardDirectory(control), logger);
+    logger.info('databases open', {
+      control: redactUrl(config.controlUrl),
+      shards: config.shardUrls.map(databaseName).join(','),
+    });
+    await database.migrate(config.shardUrls.map(databaseName));
+    return database;
+  }
+
+  /** Applies control and shard migrations (every shard), then registers the shards in the directory. */
+  private async migrate(shardNames: string[]): Promise<void> {
+    const appliedControl = await migrate(this.control);
+    if (appliedControl.length > 0) this.logger.info('migrated control database', { migrations: appliedControl.join(',') });
+    await Promise.all(
+      this.shards.map(async (orm, shardId) => {
+        const applied = await migrate(orm);
+        if (applied.length > 0) this.logger.info('migrated shard', { shard: shardId, migrations: applied.join(',') });
+      }),
+    );
+    await this.directory.registerShards(shardNames);
+  }
+
+  get shardIds(): ShardId[] {
+    return this.shards.map((_orm, index) => index);
+  }
+
+  /** A fresh EntityManager for one unit of work on `shardId`. */
+  em(shardId: ShardId): EntityManager {
+    const orm = this.shards[shardId];
+    if (!orm) throw new Error(`Unknown shard ${shardId}`);
+    return orm.em.fork();
+  }
+
+  /** Places a new tenant (least-loaded shard) and returns a fork of its shard. */
+  async placeTenant(tenantId: string): Promise<{ shardId: ShardId; em: EntityManager }> {
+    const shardId = await this.directory.place(tenantId);
+    return { shardId, em: this.em(shardId) };
+  }
+
+  /** The tenant's shard, or undefined when this subgraph has never seen the tenant. */
+  async emForTenant(tenantId: string): Promise<{ shardId: ShardId; em: EntityManager } | undefined> {
+    const shardId = await this.directory.lookupOne(tenantId);
+    return shardId === undefined ? undefined : { shardId, em: this.em(shardId) };
+  }
+
+  /**
+   * Groups tenant ids by shard in one directory round trip, so a batch of N tenants costs
+   * one directory query plus at most one query per shard, never one per tenant.
+   */
+  async groupByShard(tenantIds: readonly string[]): Promise<Map<ShardId, string[]>> {
+    const placements = await this.directory.lookup(tenantIds);
+    const groups = new Map<ShardId, string[]>();
+    for (const [tenantId, shardId] of placements) {
+      const group = groups.get(shardId) ?? [];
+      group.push(tenantId);
+      groups.set(shardId, group);
+    }
+    return groups;
+  }
+
+  /** Readiness: every database answers. */
+  async ping(): Promise<void> {
+    await Promise.all([this.control, ...this.shards].map((orm) => orm.em.fork().execute('select 1')));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.control.close(true), ...this.shards.map((orm) => orm.close(true))]);
+  }
+}
