@@ -15,6 +15,8 @@ export type Identity =
 
 export const PLATFORM_OPERATOR: Identity = { role: 'platform-admin', subject: 'platform-operator' };
 
+export type Loader<K, V> = DataLoader<K, V, K>;
+
 export interface RequestContext {
   readonly requestId: string;
   readonly identity: Identity;

@@ -7,8 +7,9 @@ export {
   canAccessTenant,
   createRequestContext,
   type Identity,
+  type Loader,
   type RequestContext,
 } from './context.js';
-export { PAGE_SIZE, decodeCursor, encodeCursor, pageSize } from './pagination.js';
+export { PAGE_SIZE, decodeCursor, encodeCursor, pageSize, toConnection } from './pagination.js';
 export { MinorUnitsScalar, MoneyType, PageInfo } from './types.js';
 export { FEDERATION_VERSION, buildFederatedSchema, type ReferenceResolver, type SubgraphSchema, type SubgraphSchemaOptions } from './federation.js';

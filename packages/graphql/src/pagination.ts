@@ -45,3 +45,9 @@ export function pageSize(first: number | null | undefined): number {
   }
   return first;
 }
+
+/** Relay-style connection from a page of nodes. */
+export function toConnection<T>(nodes: readonly T[], hasNextPage: boolean, cursorOf: (node: T) => string) {
+  const edges = nodes.map((node) => ({ node, cursor: cursorOf(node) }));
+  return { edges, pageInfo: { hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
+}

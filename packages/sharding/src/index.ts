@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 
-export { ShardedDatabase, type ShardingConfig, type ShardedSchema } from './sharded-database.js';
+export { ShardedDatabase, type SchemaPart, type ShardingConfig, type ShardedSchema } from './sharded-database.js';
 export { ShardDirectory, type ShardId } from './directory.js';
 export { gatherPage, type GatheredPage } from './gather.js';
 export { databaseName, dropDatabases, ensureDatabases, redactUrl } from './provision.js';

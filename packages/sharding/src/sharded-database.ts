@@ -17,8 +17,17 @@ export interface ShardingConfig {
   createDatabases: boolean;
 }
 
+/**
+ * A subgraph's schema. Tenant-owned rows live on shards (`shard`); the few platform-wide rows that belong
+ * to no tenant (partners, say) live beside the shard directory in the control database (`global`).
+ */
 export interface ShardedSchema {
-  // Entity classes of the subgraph's shard schema.
+  shard: SchemaPart;
+  global?: SchemaPart;
+}
+
+export interface SchemaPart {
+  // Entity classes: MikroORM accepts any constructor.
   entities: Function[];
   migrations: Constructor<Migration>[];
 }
@@ -42,15 +51,15 @@ export class ShardedDatabase {
     }
     const control = await openOrm({
       url: config.controlUrl,
-      entities: [ShardRecord, TenantPlacement],
-      migrations: controlMigrations,
+      entities: [ShardRecord, TenantPlacement, ...(schema.global?.entities ?? [])],
+      migrations: [...controlMigrations, ...(schema.global?.migrations ?? [])],
       poolMax: Math.max(2, Math.ceil(config.poolMax / 2)),
       logger,
     });
     const shards: MikroORM[] = [];
     try {
       for (const url of config.shardUrls) {
-        shards.push(await openOrm({ url, entities: schema.entities, migrations: schema.migrations, poolMax: config.poolMax, logger }));
+        shards.push(await openOrm({ url, entities: schema.shard.entities, migrations: schema.shard.migrations, poolMax: config.poolMax, logger }));
       }
     } catch (error) {
       await Promise.all([control.close(), ...shards.map((orm) => orm.close())]);
@@ -87,6 +96,11 @@ export class ShardedDatabase {
     const orm = this.shards[shardId];
     if (!orm) throw new Error(`Unknown shard ${shardId}`);
     return orm.em.fork();
+  }
+
+  /** A fresh EntityManager on the control database, for the subgraph's platform-wide rows. */
+  globalEm(): EntityManager {
+    return this.control.em.fork();
   }
 
   /** Places a new tenant (least-loaded shard) and returns a fork of its shard. */

@@ -1,0 +1,54 @@
+import type { Logger } from '@saldo/service';
+import type { EventEnvelope, Topic } from './contracts.js';
+
+export type EventHandler = (event: EventEnvelope) => Promise<void>;
+
+/**
+ * Where relayed events go. `publish` resolves once the events are durably handed over
+ * (a broker ack for Kafka; for the in-process bus, once every subscriber has handled them).
+ */
+export interface EventBus {
+  publish(events: readonly EventEnvelope[]): Promise<void>;
+  /** Subscribes a consumer group; within a group each event is handled once per delivery. */
+  subscribe(topic: Topic, group: string, handler: EventHandler): () => void;
+  close(): Promise<void>;
+}
+
+/**
+ * The embedded default's bus: one process, no broker. Delivery is synchronous with publish, so a failing
+ * handler fails the publish and the relay retries later (at-least-once, like Kafka; consumers are idempotent).
+ */
+export class InProcessEventBus implements EventBus {
+  private readonly subscriptions = new Map<string, Map<string, EventHandler>>();
+
+  constructor(private readonly logger: Logger) {}
+
+  async publish(events: readonly EventEnvelope[]): Promise<void> {
+    for (const event of events) {
+      const groups = this.subscriptions.get(event.topic);
+      if (!groups) continue;
+      for (const [group, handler] of groups) {
+        try {
+          await handler(event);
+        } catch (error) {
+          this.logger.error('event handler failed', { group, type: event.type, id: event.id, error });
+          throw error;
+        }
+      }
+    }
+  }
+
+  subscribe(topic: Topic, group: string, handler: EventHandler): () => void {
+    const groups = this.subscriptions.get(topic) ?? new Map<string, EventHandler>();
+    if (groups.has(group)) throw new Error(`Consumer group ${group} already subscribed to ${topic}`);
+    groups.set(group, handler);
+    this.subscriptions.set(topic, groups);
+    return () => {
+      groups.delete(group);
+    };
+  }
+
+  async close(): Promise<void> {
+    this.subscriptions.clear();
+  }
+}

@@ -1,0 +1,116 @@
+import { OptionalProps } from '@mikro-orm/core';
+import { Entity, Index, PrimaryKey, Property } from '@mikro-orm/decorators/legacy';
+import { Migration } from '@mikro-orm/migrations';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { v7 as uuidv7 } from 'uuid';
+import type { z } from 'zod';
+import type { EventContract, EventEnvelope } from './contracts.js';
+
+/**
+ * Transactional outbox row. Written in the same transaction as the change it announces, so an event
+ * exists exactly when its change committed; the relay publishes it afterwards.
+ */
+@Entity({ tableName: 'outbox_event' })
+@Index({ properties: ['publishedAt', 'seq'] })
+export class OutboxEvent {
+  [OptionalProps]?: 'seq' | 'publishedAt' | 'attempts';
+
+  @PrimaryKey({ type: 'uuid' })
+  id!: string;
+
+  /** Insertion order; the relay publishes in this order. */
+  @Property({ type: 'bigint', autoincrement: true, unique: true })
+  seq!: string;
+
+  @Property({ type: 'text' })
+  topic!: string;
+
+  @Property({ type: 'text' })
+  key!: string;
+
+  @Property({ type: 'text' })
+  type!: string;
+
+  @Property({ type: 'integer' })
+  version!: number;
+
+  @Property({ type: 'jsonb' })
+  payload!: unknown;
+
+  @Property({ type: 'timestamptz' })
+  occurredAt!: Date;
+
+  @Property({ type: 'timestamptz', nullable: true })
+  publishedAt: Date | null = null;
+
+  @Property({ type: 'integer', default: 0 })
+  attempts: number = 0;
+}
+
+export class Migration20261123000100Outbox extends Migration {
+  override name = 'Migration20261123000100Outbox';
+
+  override up(): void {
+    this.addSql(`create table "outbox_event" (
+      "id" uuid not null primary key,
+      "seq" bigserial not null unique,
+      "topic" text not null,
+      "key" text not null,
+      "type" text not null,
+      "version" integer not null,
+      "payload" jsonb not null,
+      "occurred_at" timestamptz not null,
+      "published_at" timestamptz null,
+      "attempts" integer not null default 0
+    );`);
+    this.addSql(`create index "outbox_event_unpublished_index" on "outbox_event" ("seq") where "published_at" is null;`);
+  }
+
+  override down(): void {
+    this.addSql('drop table if exists "outbox_event";');
+  }
+}
+
+/**
+ * Adds an event to the unit of work of `em`; it is inserted when `em` flushes (inside the caller's
+ * transaction), never on its own. The tenant id is the key, which keeps one tenant's events in order.
+ */
+export function enqueueEvent<C extends EventContract<string, z.ZodType>>(
+  em: EntityManager,
+  contract: C,
+  tenantId: string,
+  payload: z.input<C['payload']>,
+  occurredAt: Date = new Date(),
+): OutboxEvent {
+  const event = em.create(OutboxEvent, {
+    id: uuidv7(),
+    topic: contract.topic,
+    key: tenantId,
+    type: contract.type,
+    version: contract.version,
+    payload: contract.payload.parse(payload),
+    occurredAt,
+  });
+  em.persist(event);
+  return event;
+}
+
+export function toEnvelope(row: {
+  id: string;
+  topic: string;
+  key: string;
+  type: string;
+  version: number;
+  payload: unknown;
+  occurred_at: Date | string;
+}): EventEnvelope {
+  return {
+    id: row.id,
+    topic: row.topic,
+    key: row.key,
+    type: row.type,
+    version: row.version,
+    payload: row.payload,
+    occurredAt: new Date(row.occurred_at).toISOString(),
+  };
+}

@@ -1,0 +1,114 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Logger } from '@saldo/service';
+import type { EventBus } from './bus.js';
+import { toEnvelope } from './outbox.js';
+
+export interface OutboxSource {
+  name: string;
+  /** A fresh EntityManager on the database holding this outbox. */
+  em(): EntityManager;
+}
+
+export interface OutboxRelayOptions {
+  sources: readonly OutboxSource[];
+  bus: EventBus;
+  logger: Logger;
+  /** Safety-net poll; commits also `poke()` the relay so events normally leave at once. */
+  pollIntervalMs?: number;
+  batchSize?: number;
+}
+
+/** Lock key: one relay at a time per outbox database, which keeps per-key order across relay instances. */
+const RELAY_LOCK = 0x5a1d0_002;
+
+/**
+ * Moves committed outbox rows to the bus and marks them published in the same transaction that locked them.
+ * If publishing fails the transaction rolls back and the rows are retried: nothing committed is lost,
+ * and a crash between publish and commit can only re-send (consumers deduplicate by event id).
+ */
+export class OutboxRelay {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private rerun = false;
+  private stopped = true;
+  private readonly pollIntervalMs: number;
+  private readonly batchSize: number;
+
+  constructor(private readonly options: OutboxRelayOptions) {
+    this.pollIntervalMs = options.pollIntervalMs ?? 500;
+    this.batchSize = options.batchSize ?? 500;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** Ask for a pass now (called after a commit that enqueued events). */
+  poke(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.rerun = true;
+      return;
+    }
+    this.schedule(0);
+  }
+
+  /** Publishes everything pending right now; resolves when the outboxes are empty (tests, shutdown). */
+  async flush(): Promise<void> {
+    await this.running;
+    while ((await this.passAll()) > 0) {
+      // keep draining
+    }
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.running = this.loop().finally(() => {
+        this.running = undefined;
+        if (!this.stopped) this.schedule(this.rerun ? 0 : this.pollIntervalMs);
+        this.rerun = false;
+      });
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      while (!this.stopped && (await this.passAll()) > 0) {
+        // drain while there is work, then fall back to polling
+      }
+    } catch (error) {
+      this.options.logger.warn('outbox relay pass failed; will retry', { error });
+    }
+  }
+
+  private async passAll(): Promise<number> {
+    const counts = await Promise.all(this.options.sources.map((source) => this.pass(source)));
+    return counts.reduce((sum, count) => sum + count, 0);
+  }
+
+  private async pass(source: OutboxSource): Promise<number> {
+    const em = source.em();
+    return em.transactional(async (tx) => {
+      const [lock] = await tx.execute<{ locked: boolean }[]>('select pg_try_advisory_xact_lock(?) as locked', [RELAY_LOCK]);
+      if (!lock?.locked) return 0;
+      const rows = await tx.execute<Parameters<typeof toEnvelope>[0][]>(
+        'select id, topic, key, type, version, payload, occurred_at from outbox_event where published_at is null order by seq limit ?',
+        [this.batchSize],
+      );
+      if (rows.length === 0) return 0;
+      await this.options.bus.publish(rows.map(toEnvelope));
+      await tx.execute('update outbox_event set published_at = now(), attempts = attempts + 1 where id in (?)', [rows.map((row) => row.id)]);
+      this.options.logger.debug('relayed events', { source: source.name, count: rows.length });
+      return rows.length;
+    });
+  }
+}

@@ -1,0 +1,9 @@
+export { subgraphConfigSchema, shardingConfig, type SubgraphConfig } from './config.js';
+export { createErrorFormatter } from './format-error.js';
+export {
+  createSubgraphService,
+  type SubgraphContext,
+  type SubgraphDefinition,
+  type SubgraphRuntime,
+  type SubgraphService,
+} from './service.js';

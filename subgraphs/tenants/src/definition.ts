@@ -1,0 +1,25 @@
+import { buildFederatedSchema } from '@saldo/graphql';
+import type { SubgraphDefinition } from '@saldo/subgraph';
+import { Partner } from './entities/partner.js';
+import { Tenant } from './entities/tenant.js';
+import { OutboxEvent } from '@saldo/events';
+import type { TenantsServices } from './graphql/context.js';
+import { PartnerResolver, TenantResolver, referenceResolvers } from './graphql/resolvers.js';
+import { globalMigrations, shardMigrations } from './migrations/index.js';
+import { PartnerService } from './services/partner-service.js';
+import { TenantService } from './services/tenant-service.js';
+
+/** Printed to schema/tenants.graphql by `pnpm compose`; served by the running subgraph. */
+export function buildTenantsSchema() {
+  return buildFederatedSchema({ resolvers: [TenantResolver, PartnerResolver], referenceResolvers });
+}
+
+export const tenantsSubgraph: SubgraphDefinition<TenantsServices> = {
+  name: 'tenants',
+  shardSchema: {
+    shard: { entities: [Tenant, OutboxEvent], migrations: shardMigrations },
+    global: { entities: [Partner], migrations: globalMigrations },
+  },
+  buildSchema: buildTenantsSchema,
+  createServices: ({ db, relay }) => ({ tenants: new TenantService(db, relay), partners: new PartnerService(db) }),
+};

@@ -1,0 +1,199 @@
+import { Directive, Field, ID, InputType, ObjectType, registerEnumType } from 'type-graphql';
+import { PageInfo } from '@saldo/graphql';
+import { TenantStatus } from '../entities/tenant.js';
+
+registerEnumType(TenantStatus, { name: 'TenantStatus', description: 'Lifecycle state of a tenant.' });
+
+@ObjectType('Address')
+export class AddressType {
+  @Field()
+  line1!: string;
+
+  @Field(() => String, { nullable: true })
+  line2!: string | null;
+
+  @Field()
+  postalCode!: string;
+
+  @Field()
+  city!: string;
+
+  @Field(() => String, { nullable: true })
+  region!: string | null;
+}
+
+@ObjectType('Partner', { description: 'A reseller offering Saldo under its own brand to its tenants.' })
+@Directive('@key(fields: "id")')
+export class PartnerType {
+  @Field(() => ID)
+  id!: string;
+
+  @Field()
+  name!: string;
+
+  @Field(() => String, { nullable: true })
+  legalName!: string | null;
+
+  @Field({ description: 'ISO 3166-1 alpha-2 country code.' })
+  country!: string;
+
+  @Field(() => String, { nullable: true })
+  contactEmail!: string | null;
+
+  @Field()
+  createdAt!: Date;
+}
+
+@ObjectType('Tenant', { description: 'A customer with a prepaid balance.' })
+@Directive('@key(fields: "id")')
+export class TenantType {
+  @Field(() => ID)
+  id!: string;
+
+  @Field()
+  name!: string;
+
+  @Field(() => String, { nullable: true })
+  legalName!: string | null;
+
+  @Field(() => AddressType, { nullable: true })
+  address!: AddressType | null;
+
+  @Field({ description: 'ISO 3166-1 alpha-2 country code.' })
+  country!: string;
+
+  @Field(() => String, { nullable: true, description: 'VAT identification number, normalized (e.g. DE123456789).' })
+  vatId!: string | null;
+
+  @Field({ description: 'ISO 4217 currency of the tenant\'s balance; fixed at creation.' })
+  currency!: string;
+
+  @Field(() => TenantStatus)
+  status!: TenantStatus;
+
+  @Field(() => Date, { nullable: true })
+  suspendedAt!: Date | null;
+
+  @Field(() => String, { nullable: true })
+  suspensionReason!: string | null;
+
+  /** Resolved by a field resolver from partnerId. */
+  partnerId!: string | null;
+
+  @Field()
+  createdAt!: Date;
+
+  @Field()
+  updatedAt!: Date;
+}
+
+@ObjectType('TenantEdge')
+export class TenantEdge {
+  @Field(() => TenantType)
+  node!: TenantType;
+
+  @Field()
+  cursor!: string;
+}
+
+@ObjectType('TenantConnection')
+export class TenantConnection {
+  @Field(() => [TenantEdge])
+  edges!: TenantEdge[];
+
+  @Field(() => PageInfo)
+  pageInfo!: PageInfo;
+}
+
+@ObjectType('PartnerEdge')
+export class PartnerEdge {
+  @Field(() => PartnerType)
+  node!: PartnerType;
+
+  @Field()
+  cursor!: string;
+}
+
+@ObjectType('PartnerConnection')
+export class PartnerConnection {
+  @Field(() => [PartnerEdge])
+  edges!: PartnerEdge[];
+
+  @Field(() => PageInfo)
+  pageInfo!: PageInfo;
+}
+
+@InputType('AddressInput')
+export class AddressInput {
+  @Field()
+  line1!: string;
+
+  @Field(() => String, { nullable: true })
+  line2?: string | null;
+
+  @Field()
+  postalCode!: string;
+
+  @Field()
+  city!: string;
+
+  @Field(() => String, { nullable: true })
+  region?: string | null;
+}
+
+@InputType('CreateTenantInput')
+export class CreateTenantInput {
+  @Field()
+  name!: string;
+
+  @Field({ description: 'ISO 4217 currency code of the balance, e.g. EUR.' })
+  currency!: string;
+
+  @Field({ description: 'ISO 3166-1 alpha-2 country code, e.g. DE.' })
+  country!: string;
+
+  @Field(() => String, { nullable: true, description: 'VAT id; checked against the country\'s format.' })
+  vatId?: string | null;
+
+  @Field(() => ID, { nullable: true })
+  partnerId?: string | null;
+
+  @Field(() => String, { nullable: true })
+  legalName?: string | null;
+
+  @Field(() => AddressInput, { nullable: true })
+  address?: AddressInput | null;
+}
+
+@InputType('UpdateTenantInput', { description: 'Fields to change; omitted fields stay as they are, null clears an optional one.' })
+export class UpdateTenantInput {
+  @Field(() => String, { nullable: true })
+  name?: string;
+
+  @Field(() => String, { nullable: true })
+  legalName?: string | null;
+
+  @Field(() => AddressInput, { nullable: true })
+  address?: AddressInput | null;
+
+  @Field(() => String, { nullable: true })
+  country?: string;
+
+  @Field(() => String, { nullable: true })
+  vatId?: string | null;
+}
+
+@InputType('CreatePartnerInput')
+export class CreatePartnerInput {
+  @Field()
+  name!: string;
+
+  @Field()
+  country!: string;
+
+  @Field(() => String, { nullable: true })
+  legalName?: string | null;
+
+  @Field(() => String, { nullable: true })
+  contactEmail?: string | null;
+}

@@ -1,0 +1,143 @@
+import { LockMode } from '@mikro-orm/core';
+import { v7 as uuidv7 } from 'uuid';
+import { TenantCreated, TenantUpdated, enqueueEvent, type OutboxRelay } from '@saldo/events';
+import { ErrorCode, SaldoError, decodeCursor, encodeCursor, validateInput } from '@saldo/graphql';
+import { gatherPage, type ShardedDatabase } from '@saldo/sharding';
+import { isValidVatId } from '../domain/vat.js';
+import { Partner } from '../entities/partner.js';
+import { Tenant, TenantStatus } from '../entities/tenant.js';
+import { createTenantSchema, suspensionReasonSchema, updateTenantSchema, uuidSchema } from './inputs.js';
+
+export interface TenantPage {
+  tenants: Tenant[];
+  hasNextPage: boolean;
+}
+
+const isUuid = (value: string): boolean => uuidSchema.safeParse(value).success;
+
+/** Tenant lifecycle: create, update, suspend, reactivate, read and list across shards. */
+export class TenantService {
+  constructor(
+    private readonly db: ShardedDatabase,
+    private readonly relay: OutboxRelay,
+  ) {}
+
+  async create(input: unknown): Promise<Tenant> {
+    const command = validateInput(createTenantSchema, input);
+    if (command.partnerId !== null) await this.requirePartner(command.partnerId);
+
+    const id = uuidv7();
+    const { em } = await this.db.placeTenant(id);
+    const tenant = em.create(Tenant, { id, ...command });
+    enqueueEvent(em, TenantCreated, id, {
+      tenantId: id,
+      partnerId: tenant.partnerId,
+      name: tenant.name,
+      currency: tenant.currency,
+      country: tenant.country,
+      status: tenant.status,
+    });
+    await em.flush();
+    this.relay.poke();
+    return tenant;
+  }
+
+  async update(id: string, input: unknown): Promise<Tenant> {
+    const changes = validateInput(updateTenantSchema, input);
+    return this.mutate(id, (tenant) => {
+      if (changes.name !== undefined) tenant.name = changes.name;
+      if (changes.legalName !== undefined) tenant.legalName = changes.legalName;
+      if (changes.address !== undefined) tenant.address = changes.address;
+      if (changes.country !== undefined) tenant.country = changes.country;
+      if (changes.vatId !== undefined) tenant.vatId = changes.vatId;
+      if (tenant.vatId !== null && !isValidVatId(tenant.vatId, tenant.country)) {
+        throw new SaldoError(ErrorCode.InvalidVatId, `vatId: is not a valid VAT id for ${tenant.country}`, { field: 'vatId' });
+      }
+    });
+  }
+
+  /** Suspends an active tenant; suspending a suspended tenant is INVALID_STATE, not a silent no-op. */
+  async suspend(id: string, reason: unknown): Promise<Tenant> {
+    const why = validateInput(suspensionReasonSchema, reason);
+    return this.mutate(id, (tenant) => {
+      if (tenant.status !== TenantStatus.ACTIVE) throw new SaldoError(ErrorCode.InvalidState, 'The tenant is already suspended.');
+      tenant.status = TenantStatus.SUSPENDED;
+      tenant.suspendedAt = new Date();
+      tenant.suspensionReason = why;
+    });
+  }
+
+  async reactivate(id: string): Promise<Tenant> {
+    return this.mutate(id, (tenant) => {
+      if (tenant.status !== TenantStatus.SUSPENDED) throw new SaldoError(ErrorCode.InvalidState, 'The tenant is not suspended.');
+      tenant.status = TenantStatus.ACTIVE;
+      tenant.suspendedAt = null;
+      tenant.suspensionReason = null;
+    });
+  }
+
+  /** The tenant, or null when no tenant has this id; a malformed id is INVALID_ID. */
+  async get(id: string): Promise<Tenant | null> {
+    validateInput(uuidSchema, id);
+    return (await this.getMany([id]))[0] ?? null;
+  }
+
+  /** Batch read in input order: one directory query plus one query per shard involved. */
+  async getMany(ids: readonly string[]): Promise<Array<Tenant | null>> {
+    const wellFormed = ids.filter(isUuid);
+    const groups = await this.db.groupByShard(wellFormed);
+    const found = new Map<string, Tenant>();
+    await Promise.all(
+      [...groups].map(async ([shardId, tenantIds]) => {
+        const rows = await this.db.em(shardId).find(Tenant, { id: { $in: tenantIds } });
+        for (const row of rows) found.set(row.id, row);
+      }),
+    );
+    return ids.map((id) => found.get(id) ?? null);
+  }
+
+  /** Keyset pagination over every shard, newest last (ids are time-ordered UUIDv7). */
+  async list(options: { first: number; after?: string | null; partnerId?: string | null }): Promise<TenantPage> {
+    const afterId = options.after ? decodeCursor(options.after, isUuid) : null;
+    if (options.partnerId) validateInput(uuidSchema, options.partnerId);
+    const page = await gatherPage(
+      this.db.shardIds,
+      options.first,
+      (shardId, limit) =>
+        this.db.em(shardId).find(
+          Tenant,
+          {
+            ...(afterId ? { id: { $gt: afterId } } : {}),
+            ...(options.partnerId ? { partnerId: options.partnerId } : {}),
+          },
+          { orderBy: { id: 'asc' }, limit },
+        ),
+      (a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+    );
+    return { tenants: page.items, hasNextPage: page.hasNextPage };
+  }
+
+  cursorOf(tenant: Tenant): string {
+    return encodeCursor(tenant.id);
+  }
+
+  private async mutate(id: string, change: (tenant: Tenant) => void): Promise<Tenant> {
+    validateInput(uuidSchema, id);
+    const located = await this.db.emForTenant(id);
+    if (!located) throw new SaldoError(ErrorCode.TenantNotFound, `No tenant with id ${id}.`);
+    const tenant = await located.em.transactional(async (tx) => {
+      const row = await tx.findOne(Tenant, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+      if (!row) throw new SaldoError(ErrorCode.TenantNotFound, `No tenant with id ${id}.`);
+      change(row);
+      enqueueEvent(tx, TenantUpdated, id, { tenantId: id, partnerId: row.partnerId, name: row.name, status: row.status });
+      return row;
+    });
+    this.relay.poke();
+    return tenant;
+  }
+
+  private async requirePartner(partnerId: string): Promise<void> {
+    const partner = await this.db.globalEm().findOne(Partner, { id: partnerId });
+    if (!partner) throw new SaldoError(ErrorCode.PartnerNotFound, `No partner with id ${partnerId}.`, { field: 'partnerId' });
+  }
+}
