@@ -20,13 +20,23 @@ export class ConfigError extends Error {
 
 /** Parses `input` with `schema`; throws ConfigError naming every offending variable. */
 export function parseConfig<S extends z.ZodType>(service: string, schema: S, input: unknown): z.output<S> {
-  const result = schema.safeParse(input);
+  const result = schema.safeParse(withoutEmptyValues(input));
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => {
     const key = issue.path.length > 0 ? issue.path.join('.') : '(root)';
     return `${key}: ${issue.message}`;
   });
   throw new ConfigError(service, problems);
+}
+
+const booleanFlag = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
+/** `FOO=` in an environment means "not set" (compose files write it that way), not an empty value. */
+function withoutEmptyValues(input: unknown): unknown {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return input;
+  return Object.fromEntries(Object.entries(input).filter(([, value]) => value !== ''));
 }
 
 /** Field helpers shared by the service config modules. Environment values are strings; these coerce them. */
@@ -43,11 +53,9 @@ export const fields = {
       .string()
       .transform((value) => value.split(',').map((part) => part.trim()).filter((part) => part.length > 0))
       .pipe(z.array(z.string().regex(/^postgres(ql)?:\/\//, 'every entry must be a postgres:// URL')).min(1)),
-  boolean: (fallback: boolean) =>
-    z
-      .enum(['true', 'false', '1', '0', 'yes', 'no'])
-      .transform((value) => value === 'true' || value === '1' || value === 'yes')
-      .default(fallback),
+  boolean: (fallback: boolean) => booleanFlag.default(fallback),
+  /** A flag whose absence means "decide from other settings" (undefined). */
+  optionalBoolean: () => booleanFlag.optional(),
   logLevel: () => z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   logFormat: () => z.enum(['pretty', 'json']).default('pretty'),
   nodeEnv: () => z.enum(['development', 'production', 'test']).default('development'),

@@ -11,7 +11,10 @@ import type { EventContract, EventEnvelope } from './contracts.js';
  * exists exactly when its change committed; the relay publishes it afterwards.
  */
 @Entity({ tableName: 'outbox_event' })
-@Index({ properties: ['publishedAt', 'seq'] })
+@Index({
+  name: 'outbox_event_unpublished_index',
+  expression: 'create index "outbox_event_unpublished_index" on "outbox_event" ("seq") where "published_at" is null',
+})
 export class OutboxEvent {
   [OptionalProps]?: 'seq' | 'publishedAt' | 'attempts';
 
@@ -53,7 +56,7 @@ export class Migration20261123000100Outbox extends Migration {
   override up(): void {
     this.addSql(`create table "outbox_event" (
       "id" uuid not null primary key,
-      "seq" bigserial not null unique,
+      "seq" bigserial not null,
       "topic" text not null,
       "key" text not null,
       "type" text not null,
@@ -61,7 +64,8 @@ export class Migration20261123000100Outbox extends Migration {
       "payload" jsonb not null,
       "occurred_at" timestamptz not null,
       "published_at" timestamptz null,
-      "attempts" integer not null default 0
+      "attempts" integer not null default 0,
+      constraint "outbox_event_seq_unique" unique ("seq")
     );`);
     this.addSql(`create index "outbox_event_unpublished_index" on "outbox_event" ("seq") where "published_at" is null;`);
   }

@@ -71,22 +71,26 @@ export class OutboxRelay {
   private schedule(delayMs: number): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
-      this.running = this.loop().finally(() => {
+      this.running = this.loop().then((healthy) => {
         this.running = undefined;
-        if (!this.stopped) this.schedule(this.rerun ? 0 : this.pollIntervalMs);
+        // After a failure wait a full interval even if poked, so a broken consumer is not hammered.
+        if (!this.stopped) this.schedule(this.rerun && healthy ? 0 : this.pollIntervalMs);
         this.rerun = false;
       });
     }, delayMs);
     this.timer.unref();
   }
 
-  private async loop(): Promise<void> {
+  /** Drains while there is work; false when a pass failed (it is retried after the poll interval). */
+  private async loop(): Promise<boolean> {
     try {
       while (!this.stopped && (await this.passAll()) > 0) {
         // drain while there is work, then fall back to polling
       }
+      return true;
     } catch (error) {
       this.options.logger.warn('outbox relay pass failed; will retry', { error });
+      return false;
     }
   }
 

@@ -10,6 +10,7 @@ export {
   type Loader,
   type RequestContext,
 } from './context.js';
+export { assertUuid, isUuid, uuidSchema } from './ids.js';
 export { PAGE_SIZE, decodeCursor, encodeCursor, pageSize, toConnection } from './pagination.js';
 export { MinorUnitsScalar, MoneyType, PageInfo } from './types.js';
 export { FEDERATION_VERSION, buildFederatedSchema, type ReferenceResolver, type SubgraphSchema, type SubgraphSchemaOptions } from './federation.js';

@@ -15,6 +15,8 @@ export interface HttpServiceOptions {
 export interface HttpService {
   readonly app: Express;
   readonly server: http.Server;
+  /** Requests received since start (every path); used to count round trips to a service. */
+  readonly requestCount: number;
   /** Resolves with the base URL once the port is bound (port 0 picks a free one). */
   listen(port: number, host?: string): Promise<string>;
   /** Stops accepting connections and waits for open requests to finish. */
@@ -30,6 +32,10 @@ export function createHttpService(options: HttpServiceOptions): HttpService {
   app.disable('x-powered-by');
   const server = http.createServer(app);
   let draining = false;
+  let requestCount = 0;
+  server.on('request', () => {
+    requestCount += 1;
+  });
 
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok', service: options.name });
@@ -57,6 +63,9 @@ export function createHttpService(options: HttpServiceOptions): HttpService {
   return {
     app,
     server,
+    get requestCount() {
+      return requestCount;
+    },
     listen: (port, host = '127.0.0.1') =>
       new Promise((resolve, reject) => {
         server.once('error', reject);

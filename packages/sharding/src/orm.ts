@@ -4,6 +4,7 @@ import { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from '@saldo/service';
 import type { Constructor } from '@mikro-orm/core';
 import type { Migration } from '@mikro-orm/migrations';
+import { databaseName } from './provision.js';
 
 export interface OrmOptions {
   url: string;
@@ -12,6 +13,8 @@ export interface OrmOptions {
   migrations: Constructor<Migration>[];
   poolMax: number;
   logger: Logger;
+  /** Called once per SQL statement sent; used to count database round trips. */
+  onQuery?: () => void;
 }
 
 /**
@@ -21,6 +24,10 @@ export interface OrmOptions {
 export async function openOrm(options: OrmOptions): Promise<MikroORM> {
   return MikroORM.init({
     clientUrl: options.url,
+    // MikroORM tracks the current transaction in async-local storage by context name. Several ORMs share one
+    // process (shards, subgraphs in the embedded stack), so each needs its own name or a transaction on one
+    // database would be picked up by queries meant for another.
+    contextName: `db:${databaseName(options.url)}`,
     entities: options.entities,
     metadataProvider: ReflectMetadataProvider,
     extensions: [Migrator],
@@ -29,6 +36,10 @@ export async function openOrm(options: OrmOptions): Promise<MikroORM> {
     allowGlobalContext: false,
     ensureDatabase: false,
     debug: false,
+    onQuery: (sql) => {
+      options.onQuery?.();
+      return sql;
+    },
     migrations: {
       migrationsList: options.migrations,
       transactional: true,

@@ -42,9 +42,19 @@ export class ShardedDatabase {
     private readonly shards: readonly MikroORM[],
     readonly directory: ShardDirectory,
     private readonly logger: Logger,
+    private readonly counter: { queries: number },
   ) {}
 
+  /** SQL statements sent to this subgraph's databases since start (control and shards). */
+  get queryCount(): number {
+    return this.counter.queries;
+  }
+
   static async open(config: ShardingConfig, schema: ShardedSchema, logger: Logger): Promise<ShardedDatabase> {
+    const counter = { queries: 0 };
+    const onQuery = () => {
+      counter.queries += 1;
+    };
     if (config.createDatabases) {
       const created = await ensureDatabases([config.controlUrl, ...config.shardUrls]);
       if (created.length > 0) logger.info('created databases', { databases: created.join(',') });
@@ -55,17 +65,18 @@ export class ShardedDatabase {
       migrations: [...controlMigrations, ...(schema.global?.migrations ?? [])],
       poolMax: Math.max(2, Math.ceil(config.poolMax / 2)),
       logger,
+      onQuery,
     });
     const shards: MikroORM[] = [];
     try {
       for (const url of config.shardUrls) {
-        shards.push(await openOrm({ url, entities: schema.shard.entities, migrations: schema.shard.migrations, poolMax: config.poolMax, logger }));
+        shards.push(await openOrm({ url, entities: schema.shard.entities, migrations: schema.shard.migrations, poolMax: config.poolMax, logger, onQuery }));
       }
     } catch (error) {
       await Promise.all([control.close(), ...shards.map((orm) => orm.close())]);
       throw error;
     }
-    const database = new ShardedDatabase(control, shards, new ShardDirectory(control), logger);
+    const database = new ShardedDatabase(control, shards, new ShardDirectory(control), logger, counter);
     logger.info('databases open', {
       control: redactUrl(config.controlUrl),
       shards: config.shardUrls.map(databaseName).join(','),
@@ -128,6 +139,17 @@ export class ShardedDatabase {
       groups.set(shardId, group);
     }
     return groups;
+  }
+
+  /**
+   * SQL that would bring each database in line with the entity metadata; empty when the hand-written
+   * migrations and the entities agree. Tests assert it is empty so the two never drift apart.
+   */
+  async schemaDrift(): Promise<string[]> {
+    const drift = await Promise.all(
+      [this.control, ...this.shards].map((orm) => orm.schema.getUpdateSchemaSQL({ wrap: false, safe: false, dropTables: false })),
+    );
+    return drift.map((sql) => sql.trim()).filter((sql) => sql.length > 0);
   }
 
   /** Readiness: every database answers. */

@@ -35,6 +35,8 @@ export interface SubgraphService<S> extends Service {
   readonly url: string;
   readonly services: S;
   readonly runtime: SubgraphRuntime;
+  /** Round trips so far: HTTP requests served and SQL statements sent. */
+  metrics(): { httpRequests: number; databaseQueries: number };
 }
 
 /**
@@ -48,7 +50,7 @@ export function createSubgraphService<S>(
 ): SubgraphService<S> {
   const logger = deps.logger.child(definition.name);
   let state:
-    | { url: string; services: S; runtime: SubgraphRuntime; stop: () => Promise<void> }
+    | { url: string; services: S; runtime: SubgraphRuntime; httpRequests: () => number; stop: () => Promise<void> }
     | undefined;
 
   const started = () => {
@@ -66,6 +68,10 @@ export function createSubgraphService<S>(
     },
     get runtime() {
       return started().runtime;
+    },
+    metrics() {
+      const current = started();
+      return { httpRequests: current.httpRequests(), databaseQueries: current.runtime.db.queryCount };
     },
 
     async start() {
@@ -104,6 +110,7 @@ export function createSubgraphService<S>(
         url,
         services,
         runtime,
+        httpRequests: () => http.requestCount,
         stop: async () => {
           for (const unsubscribe of unsubscribes) unsubscribe();
           await apollo.stop();

@@ -1,4 +1,4 @@
-import { Entity, Index, PrimaryKey, Property } from '@mikro-orm/decorators/legacy';
+import { Entity, Index, ManyToOne, PrimaryKey, Property } from '@mikro-orm/decorators/legacy';
 import { OptionalProps } from '@mikro-orm/core';
 
 /** A shard known to this subgraph: its position in the configured URL list and the database it must be. */
@@ -9,7 +9,7 @@ export class ShardRecord {
   @PrimaryKey({ type: 'integer', autoincrement: false })
   id!: number;
 
-  @Property({ type: 'text' })
+  @Property({ type: 'text', unique: true })
   databaseName!: string;
 
   @Property({ type: 'boolean', default: true })
@@ -28,7 +28,7 @@ export class TenantPlacement {
   @PrimaryKey({ type: 'uuid' })
   tenantId!: string;
 
-  @Property({ type: 'integer' })
+  @ManyToOne(() => ShardRecord, { fieldName: 'shard_id', mapToPk: true })
   shardId!: number;
 
   @Property({ type: 'timestamptz', defaultRaw: 'now()' })

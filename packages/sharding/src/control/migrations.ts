@@ -6,14 +6,16 @@ export class Migration20261123000000ShardDirectory extends Migration {
   override up(): void {
     this.addSql(`create table "shard" (
       "id" integer not null primary key,
-      "database_name" text not null unique,
+      "database_name" text not null,
       "accepts_new_tenants" boolean not null default true,
-      "registered_at" timestamptz not null default now()
+      "registered_at" timestamptz not null default now(),
+      constraint "shard_database_name_unique" unique ("database_name")
     );`);
     this.addSql(`create table "tenant_placement" (
       "tenant_id" uuid not null primary key,
-      "shard_id" integer not null references "shard" ("id"),
-      "placed_at" timestamptz not null default now()
+      "shard_id" integer not null,
+      "placed_at" timestamptz not null default now(),
+      constraint "tenant_placement_shard_id_foreign" foreign key ("shard_id") references "shard" ("id")
     );`);
     this.addSql(`create index "tenant_placement_shard_id_index" on "tenant_placement" ("shard_id");`);
   }

@@ -18,7 +18,7 @@ export class Partner {
   @Property({ type: 'text', nullable: true })
   legalName: string | null = null;
 
-  @Property({ type: 'character(2)' })
+  @Property({ type: 'character', length: 2 })
   country!: string;
 
   @Property({ type: 'text', nullable: true })

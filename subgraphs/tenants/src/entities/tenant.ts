@@ -25,13 +25,13 @@ export class Tenant {
   @Property({ type: 'jsonb', nullable: true })
   address: TenantAddress | null = null;
 
-  @Property({ type: 'character(2)' })
+  @Property({ type: 'character', length: 2 })
   country!: string;
 
   @Property({ type: 'text', nullable: true })
   vatId: string | null = null;
 
-  @Property({ type: 'character(3)' })
+  @Property({ type: 'character', length: 3 })
   currency!: string;
 
   @Enum({ items: () => TenantStatus, type: 'text' })

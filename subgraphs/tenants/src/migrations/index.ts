@@ -13,7 +13,7 @@ class Migration20261123001000Tenant extends Migration {
       "country" character(2) not null,
       "vat_id" text null,
       "currency" character(3) not null,
-      "status" text not null check ("status" in ('ACTIVE', 'SUSPENDED')),
+      "status" text not null default 'ACTIVE' check ("status" in ('ACTIVE', 'SUSPENDED')),
       "partner_id" uuid null,
       "suspended_at" timestamptz null,
       "suspension_reason" text null,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ErrorCode } from '@saldo/graphql';
+import { ErrorCode, uuidSchema } from '@saldo/graphql';
 import { isCurrencyCode } from '@saldo/money';
 import { isCountryCode } from '../domain/countries.js';
 import { isValidVatId, normalizeVatId } from '../domain/vat.js';
@@ -12,10 +12,6 @@ const coded = (code: ErrorCode) => ({ params: { code } });
 const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
 const optionalText = (max: number) => text(max).nullish().transform((value) => value ?? null);
 
-export const uuidSchema = z.string().refine((value) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value), {
-  message: 'must be a UUID',
-  ...coded(ErrorCode.InvalidId),
-});
 
 const countrySchema = z
   .string()

@@ -1,10 +1,8 @@
 import { v7 as uuidv7 } from 'uuid';
-import { decodeCursor, encodeCursor, validateInput } from '@saldo/graphql';
+import { decodeCursor, encodeCursor, isUuid, uuidSchema, validateInput } from '@saldo/graphql';
 import type { ShardedDatabase } from '@saldo/sharding';
 import { Partner } from '../entities/partner.js';
-import { createPartnerSchema, uuidSchema } from './inputs.js';
-
-const isUuid = (value: string): boolean => uuidSchema.safeParse(value).success;
+import { createPartnerSchema } from './inputs.js';
 
 /** Partners (resellers): platform-wide rows in the control database. */
 export class PartnerService {

@@ -1,19 +1,17 @@
 import { LockMode } from '@mikro-orm/core';
 import { v7 as uuidv7 } from 'uuid';
 import { TenantCreated, TenantUpdated, enqueueEvent, type OutboxRelay } from '@saldo/events';
-import { ErrorCode, SaldoError, decodeCursor, encodeCursor, validateInput } from '@saldo/graphql';
+import { ErrorCode, SaldoError, decodeCursor, encodeCursor, isUuid, uuidSchema, validateInput } from '@saldo/graphql';
 import { gatherPage, type ShardedDatabase } from '@saldo/sharding';
 import { isValidVatId } from '../domain/vat.js';
 import { Partner } from '../entities/partner.js';
 import { Tenant, TenantStatus } from '../entities/tenant.js';
-import { createTenantSchema, suspensionReasonSchema, updateTenantSchema, uuidSchema } from './inputs.js';
+import { createTenantSchema, suspensionReasonSchema, updateTenantSchema } from './inputs.js';
 
 export interface TenantPage {
   tenants: Tenant[];
   hasNextPage: boolean;
 }
-
-const isUuid = (value: string): boolean => uuidSchema.safeParse(value).success;
 
 /** Tenant lifecycle: create, update, suspend, reactivate, read and list across shards. */
 export class TenantService {

@@ -1,0 +1,17 @@
+# One image for every Saldo service; docker-compose.yml picks the entry point per container.
+FROM node:24-slim AS build
+RUN npm install -g pnpm@10.34.9
+WORKDIR /app
+COPY pnpm-workspace.yaml pnpm-lock.yaml package.json ./
+COPY packages packages
+COPY subgraphs subgraphs
+COPY gateway gateway
+COPY schema schema
+COPY tsconfig.base.json tsconfig.json ./
+RUN pnpm install --frozen-lockfile && pnpm build
+
+FROM node:24-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /app /app
+USER node

@@ -1,0 +1,32 @@
+// Lint rules for every TypeScript package; type-aware rules stay off to keep `pnpm lint` fast.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['**/dist/**', '**/node_modules/**', '.saldo/**', 'bench/results/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    rules: {
+      // type-graphql and MikroORM take class constructors; `Function` is the honest type there.
+      '@typescript-eslint/no-unsafe-function-type': 'off',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Read configuration through the service\'s config module.' }],
+    },
+  },
+  {
+    // Entry points and the test harness are where configuration is read from the environment.
+    files: ['**/src/main.ts', 'packages/testing/src/harness.ts'],
+    rules: { 'no-restricted-properties': 'off' },
+  },
+  {
+    // Tests and their harness read untyped JSON responses.
+    files: ['**/*.test.ts', 'packages/testing/src/**/*.ts'],
+    rules: { '@typescript-eslint/no-explicit-any': 'off', '@typescript-eslint/no-non-null-assertion': 'off' },
+  },
+  {
+    files: ['**/*.mjs', '**/*.js'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+  },
+);

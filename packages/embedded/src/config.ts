@@ -1,0 +1,27 @@
+import { fileURLToPath } from 'node:url';
+import { fields, parseConfig, z, type Env } from '@saldo/config';
+
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+const embeddedConfigSchema = z.object({
+  /** Where the embedded PostgreSQL keeps its data between runs. */
+  SALDO_HOME: z.string().default(`${REPO_ROOT}.saldo`),
+  HOST: z.string().default('127.0.0.1'),
+  GATEWAY_PORT: fields.port(4000),
+  TENANTS_PORT: fields.port(4001),
+  BILLING_PORT: fields.port(4002),
+  USAGE_FORECAST_PORT: fields.port(4003),
+  WHITE_LABEL_PORT: fields.port(4004),
+  EMBEDDED_POSTGRES_PORT: fields.port(54329),
+  EMBEDDED_POSTGRES_PASSWORD: z.string().min(8).default('saldo-embedded'),
+  SHARDS_PER_SUBGRAPH: z.coerce.number().int().min(1).max(16).default(2),
+  SEED_DEMO_DATA: fields.boolean(true),
+  LOG_LEVEL: fields.logLevel(),
+  LOG_FORMAT: fields.logFormat(),
+});
+
+export type EmbeddedConfig = z.output<typeof embeddedConfigSchema>;
+
+export function loadEmbeddedConfig(env: Env): EmbeddedConfig {
+  return parseConfig('embedded', embeddedConfigSchema, env);
+}

@@ -1,0 +1,50 @@
+import { createLogger, stopOnSignals } from '@saldo/service';
+import { loadEmbeddedConfig } from './config.js';
+import { startEmbeddedPostgres } from './postgres.js';
+import { seedDemoData } from './seed.js';
+import { startStack } from './stack.js';
+
+// `pnpm start`: the embedded default. Real PostgreSQL in the process tree, every service, demo data.
+const config = loadEmbeddedConfig(process.env);
+const logger = createLogger({ service: 'saldo', level: config.LOG_LEVEL, format: config.LOG_FORMAT });
+
+const postgres = await startEmbeddedPostgres({
+  dataDir: config.SALDO_HOME,
+  port: config.EMBEDDED_POSTGRES_PORT,
+  password: config.EMBEDDED_POSTGRES_PASSWORD,
+  logger: logger.child('postgres'),
+});
+
+let stack;
+try {
+  stack = await startStack({
+    postgresUrl: postgres.url,
+    databasePrefix: 'saldo',
+    shardsPerSubgraph: config.SHARDS_PER_SUBGRAPH,
+    host: config.HOST,
+    ports: {
+      gateway: config.GATEWAY_PORT,
+      tenants: config.TENANTS_PORT,
+      billing: config.BILLING_PORT,
+      usageForecast: config.USAGE_FORECAST_PORT,
+      whiteLabel: config.WHITE_LABEL_PORT,
+    },
+    logger,
+    logLevel: config.LOG_LEVEL,
+  });
+  if (config.SEED_DEMO_DATA) await seedDemoData(stack, logger);
+} catch (error) {
+  logger.error('start failed', { error });
+  await stack?.stop();
+  await postgres.stop();
+  process.exit(1);
+}
+
+const running = stack;
+stopOnSignals(async () => {
+  await running.stop();
+  await postgres.stop();
+}, logger);
+
+const url = running.graphqlUrl.replace('127.0.0.1', 'localhost');
+process.stdout.write(`\n  Saldo is running.\n\n  Gateway (GraphQL + Apollo Sandbox): ${url}\n\n  Press Ctrl-C to stop.\n\n`);

@@ -1,0 +1,150 @@
+import { fileURLToPath } from 'node:url';
+import { InProcessEventBus, type EventBus } from '@saldo/events';
+import { createGatewayService, loadGatewayConfig, type GatewayService } from '@saldo/gateway';
+import type { Logger } from '@saldo/service';
+import { createSubgraphService, type SubgraphDefinition, type SubgraphService } from '@saldo/subgraph';
+import { billingSubgraph, loadBillingConfig, type BillingServices } from '@saldo/subgraph-billing';
+import { loadTenantsConfig, tenantsSubgraph, type TenantsServices } from '@saldo/subgraph-tenants';
+import { loadUsageForecastConfig, usageForecastSubgraph, type UsageForecastServices } from '@saldo/subgraph-usage-forecast';
+import { loadWhiteLabelConfig, whiteLabelSubgraph, type WhiteLabelServices } from '@saldo/subgraph-white-label';
+
+/** The checked-in supergraph (packages/embedded/dist -> repository root/schema). */
+export const DEFAULT_SUPERGRAPH_PATH = fileURLToPath(new URL('../../../schema/supergraph.graphql', import.meta.url));
+
+export interface StackOptions {
+  /** Server URL without database, e.g. postgres://postgres@127.0.0.1:5432 */
+  postgresUrl: string;
+  /** Prefix of every database name: `${prefix}_${subgraph}_control`, `${prefix}_${subgraph}_shard_${i}`. */
+  databasePrefix: string;
+  shardsPerSubgraph: number;
+  /** 0 picks a free port. */
+  ports: { gateway: number; tenants: number; billing: number; usageForecast: number; whiteLabel: number };
+  host?: string;
+  supergraphPath?: string;
+  poolMax?: number;
+  logger: Logger;
+  logLevel?: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export interface Stack {
+  gateway: GatewayService;
+  tenants: SubgraphService<TenantsServices>;
+  billing: SubgraphService<BillingServices>;
+  usageForecast: SubgraphService<UsageForecastServices>;
+  whiteLabel: SubgraphService<WhiteLabelServices>;
+  bus: EventBus;
+  /** `${gateway.url}/graphql` */
+  readonly graphqlUrl: string;
+  /** Each subgraph's databases, by subgraph name. */
+  databases: Record<string, SubgraphDatabases>;
+  /** Every database the stack uses (for provisioning and for tests that drop them). */
+  databaseUrls: string[];
+  /** Publishes every pending outbox event and waits until consumers handled it. */
+  flushEvents(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface SubgraphDatabases {
+  control: string;
+  shards: string[];
+}
+
+/** Database URLs of one subgraph in a stack. */
+export function subgraphDatabases(
+  options: Pick<StackOptions, 'postgresUrl' | 'databasePrefix' | 'shardsPerSubgraph'>,
+  subgraph: string,
+): SubgraphDatabases {
+  const base = options.postgresUrl.replace(/\/+$/, '');
+  const stem = `${options.databasePrefix}_${subgraph.replaceAll('-', '_')}`;
+  return {
+    control: `${base}/${stem}_control`,
+    shards: Array.from({ length: options.shardsPerSubgraph }, (_, index) => `${base}/${stem}_shard_${index}`),
+  };
+}
+
+/**
+ * Everything in one process: four subgraphs sharing an in-process event bus, and the gateway in front.
+ * This is the embedded default (`pnpm start`) and what the end-to-end tests run; the full stack runs the
+ * same factories one per container, configured by environment.
+ */
+export async function startStack(options: StackOptions): Promise<Stack> {
+  const { logger } = options;
+  const bus = new InProcessEventBus(logger.child('events'));
+  const host = options.host ?? '127.0.0.1';
+  const databases: Record<string, SubgraphDatabases> = {};
+
+  const env = (name: string, port: number): Record<string, string> => {
+    const own = subgraphDatabases(options, name);
+    databases[name] = own;
+    return {
+      HOST: host,
+      PORT: String(port),
+      CONTROL_DATABASE_URL: own.control,
+      SHARD_DATABASE_URLS: own.shards.join(','),
+      CREATE_DATABASES: 'true',
+      DATABASE_POOL_MAX: String(options.poolMax ?? 5),
+      LOG_LEVEL: options.logLevel ?? 'info',
+    };
+  };
+
+  const create = <S>(definition: SubgraphDefinition<S>, config: Parameters<typeof createSubgraphService<S>>[1]) =>
+    createSubgraphService(definition, config, { bus, logger });
+
+  const tenants = create(tenantsSubgraph, loadTenantsConfig(env('tenants', options.ports.tenants)));
+  const billing = create(billingSubgraph, loadBillingConfig(env('billing', options.ports.billing)));
+  const usageForecast = create(usageForecastSubgraph, loadUsageForecastConfig(env('usage-forecast', options.ports.usageForecast)));
+  const whiteLabel = create(whiteLabelSubgraph, loadWhiteLabelConfig(env('white-label', options.ports.whiteLabel)));
+  const subgraphs = [tenants, billing, usageForecast, whiteLabel];
+
+  const started: Array<{ stop(): Promise<void> }> = [];
+  try {
+    // Subgraphs start in parallel: each migrates its own databases.
+    await Promise.all(
+      subgraphs.map(async (subgraph) => {
+        await subgraph.start();
+        started.push(subgraph);
+      }),
+    );
+    const gateway = createGatewayService(
+      loadGatewayConfig({
+        HOST: host,
+        PORT: String(options.ports.gateway),
+        SUPERGRAPH_PATH: options.supergraphPath ?? DEFAULT_SUPERGRAPH_PATH,
+        LOG_LEVEL: options.logLevel ?? 'info',
+        SUBGRAPH_URL_TENANTS: `${tenants.url}/graphql`,
+        SUBGRAPH_URL_BILLING: `${billing.url}/graphql`,
+        SUBGRAPH_URL_USAGE_FORECAST: `${usageForecast.url}/graphql`,
+        SUBGRAPH_URL_WHITE_LABEL: `${whiteLabel.url}/graphql`,
+      }),
+      { logger },
+    );
+    await gateway.start();
+
+    return {
+      gateway,
+      tenants,
+      billing,
+      usageForecast,
+      whiteLabel,
+      bus,
+      databases,
+      databaseUrls: Object.values(databases).flatMap((own) => [own.control, ...own.shards]),
+      get graphqlUrl() {
+        return `${gateway.url}/graphql`;
+      },
+      async flushEvents() {
+        for (const subgraph of subgraphs) await subgraph.runtime.relay.flush();
+      },
+      async stop() {
+        await gateway.stop();
+        // Quiesce every relay first so no event is delivered to a subgraph that is already closing.
+        await Promise.all(subgraphs.map((subgraph) => subgraph.runtime.relay.stop()));
+        await Promise.all(subgraphs.map((subgraph) => subgraph.stop()));
+        await bus.close();
+      },
+    };
+  } catch (error) {
+    await Promise.allSettled(started.map((service) => service.stop()));
+    throw error;
+  }
+}

@@ -1,0 +1,1 @@
+export { SCHEMA_DIR, SUPERGRAPH_FILE, composeFromCode, type Composition, type SubgraphArtifact } from './compose.js';

@@ -1,0 +1,52 @@
+import { Arg, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
+import { ErrorCode, SaldoError, canAccessTenant, validateInput } from '@saldo/graphql';
+import { DAYS, usageArgsSchema } from '../services/inputs.js';
+import { usageLoader, type UsageForecastContext } from './context.js';
+import { UsageDayType, UsageTenant } from './types.js';
+
+const DAYS_ARG = {
+  nullable: true,
+  defaultValue: DAYS.default,
+  description: `How many UTC days, today included, ${DAYS.min} to ${DAYS.max} (default ${DAYS.default}).`,
+} as const;
+
+/** Validates, checks tenant scope, then loads through the request's batch loader. */
+async function usageOf(ctx: UsageForecastContext, tenantId: string, days: number | null | undefined): Promise<UsageDayType[]> {
+  const args = validateInput(usageArgsSchema, { tenantId, days });
+  // This subgraph does not know a tenant's partner (yet), so partner identities are refused here: fail closed.
+  if (!canAccessTenant(ctx.identity, args.tenantId, null)) {
+    throw new SaldoError(ErrorCode.Forbidden, 'You may not read this tenant\'s usage.');
+  }
+  const usage = await usageLoader(ctx).load(args);
+  return usage.map(UsageDayType.from);
+}
+
+@Resolver(() => UsageTenant)
+export class TenantUsageResolver {
+  @FieldResolver(() => [UsageDayType], { description: 'Usage per UTC day over the last `days` days, oldest first, days without usage as 0.' })
+  usage(
+    @Root() tenant: UsageTenant,
+    @Ctx() ctx: UsageForecastContext,
+    @Arg('days', () => Int, DAYS_ARG) days?: number | null,
+  ): Promise<UsageDayType[]> {
+    return usageOf(ctx, tenant.id, days);
+  }
+}
+
+@Resolver()
+export class UsageQueryResolver {
+  @Query(() => [UsageDayType], { description: 'A tenant\'s usage per UTC day over the last `days` days, oldest first, days without usage as 0.' })
+  tenantUsage(
+    @Ctx() ctx: UsageForecastContext,
+    // type-graphql prints arguments last parameter first: this order gives tenantUsage(tenantId, days).
+    @Arg('days', () => Int, DAYS_ARG) days: number | null | undefined,
+    @Arg('tenantId', () => ID) tenantId: string,
+  ): Promise<UsageDayType[]> {
+    return usageOf(ctx, tenantId, days);
+  }
+}
+
+export const referenceResolvers = {
+  // Nothing to load for the stub: usage is resolved (and its id validated) per field, in batches.
+  Tenant: (reference: { id: string }) => reference,
+};

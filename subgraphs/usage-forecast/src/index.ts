@@ -1,0 +1,5 @@
+export { usageForecastSubgraph, buildUsageForecastSchema } from './definition.js';
+export { loadUsageForecastConfig, usageForecastConfigSchema, type UsageForecastConfig } from './config.js';
+export type { UsageForecastServices } from './graphql/context.js';
+export { UsageService, type UsageDay, type UsageRecord, type UsageServiceOptions } from './services/usage-service.js';
+export { DailyUsage } from './entities/daily-usage.js';

@@ -1,0 +1,154 @@
+import { validateInput } from '@saldo/graphql';
+import type { ShardId, ShardedDatabase } from '@saldo/sharding';
+import { daysEndingOn, utcDay } from '../domain/days.js';
+import { DAYS, dailyTotalsSchema, usageRecordSchema, usageRecordsSchema, type UsageRecordCommand } from './inputs.js';
+
+/** One usage increment: `quantity` integer units of `product` used by the tenant on a UTC day. */
+export interface UsageRecord {
+  tenantId: string;
+  /** yyyy-mm-dd, or a Date whose UTC day is meant. */
+  day: string | Date;
+  product: string;
+  quantity: number | bigint;
+}
+
+/** A tenant's usage on one UTC day, summed over products. */
+export interface UsageDay {
+  /** yyyy-mm-dd */
+  date: string;
+  quantity: bigint;
+}
+
+export interface UsageServiceOptions {
+  /** The clock deciding which UTC day is "today" (tests pin it). */
+  now?: () => Date;
+}
+
+/** Adds to the aggregate; concurrent writers to the same (tenant, day, product) serialize on the row. */
+const UPSERT_ONE = `insert into "daily_usage" ("tenant_id", "day", "product", "quantity")
+  values (?::uuid, ?::date, ?, ?::bigint)
+  on conflict ("tenant_id", "day", "product") do update set "quantity" = "daily_usage"."quantity" + excluded."quantity"
+  returning "quantity"::text as "quantity"`;
+
+/** The same for a whole batch: four array parameters, so one statement whatever the batch size. */
+const UPSERT_MANY = `insert into "daily_usage" ("tenant_id", "day", "product", "quantity")
+  select * from unnest(?::uuid[], ?::date[], ?::text[], ?::bigint[])
+  on conflict ("tenant_id", "day", "product") do update set "quantity" = "daily_usage"."quantity" + excluded."quantity"`;
+
+const TOTALS = `select "tenant_id", to_char("day", 'YYYY-MM-DD') as "day", sum("quantity")::text as "quantity"
+  from "daily_usage"
+  where "tenant_id" in (?) and "day" between ?::date and ?::date
+  group by "tenant_id", "day"`;
+
+/**
+ * Daily usage aggregates per tenant, on the tenant's shard. Written by demo seeding and the usage-events
+ * consumer; read as zero-filled daily windows for the graph and, later, the forecasts.
+ */
+export class UsageService {
+  private readonly now: () => Date;
+
+  constructor(
+    private readonly db: ShardedDatabase,
+    options: UsageServiceOptions = {},
+  ) {
+    this.now = options.now ?? (() => new Date());
+  }
+
+  /** Adds `quantity` to the tenant's (day, product) aggregate; returns the new aggregate. Places the tenant on first write. */
+  async record(tenantId: string, day: string | Date, product: string, quantity: number | bigint): Promise<bigint> {
+    const row = validateInput(usageRecordSchema, { tenantId, day, product, quantity });
+    const { em } = await this.db.placeTenant(row.tenantId);
+    const [result] = await em.execute<{ quantity: string }[]>(UPSERT_ONE, [row.tenantId, row.day, row.product, row.quantity.toString()]);
+    if (!result) throw new Error('daily_usage upsert returned no row');
+    return BigInt(result.quantity);
+  }
+
+  /**
+   * Adds a batch: the whole batch is validated first (one bad row writes nothing), rows for the same
+   * (tenant, day, product) are summed, then each shard gets one statement. Each shard's statement is atomic;
+   * the batch as a whole is not atomic across shards.
+   */
+  async recordMany(rows: readonly UsageRecord[]): Promise<void> {
+    const valid = validateInput(usageRecordsSchema, rows);
+    if (valid.length === 0) return;
+
+    const merged = new Map<string, UsageRecordCommand>();
+    for (const row of valid) {
+      const key = `${row.tenantId}|${row.day}|${row.product}`;
+      const existing = merged.get(key);
+      if (existing) existing.quantity += row.quantity;
+      else merged.set(key, { ...row });
+    }
+
+    const placements = await this.place([...new Set(valid.map((row) => row.tenantId))]);
+    const byShard = new Map<ShardId, UsageRecordCommand[]>();
+    for (const row of merged.values()) {
+      const shardId = placements.get(row.tenantId);
+      if (shardId === undefined) throw new Error(`Tenant ${row.tenantId} has no placement`);
+      const group = byShard.get(shardId) ?? [];
+      group.push(row);
+      byShard.set(shardId, group);
+    }
+
+    await Promise.all(
+      [...byShard].map(([shardId, group]) =>
+        this.db.em(shardId).execute(
+          UPSERT_MANY,
+          [
+            pgArray(group.map((row) => row.tenantId)),
+            pgArray(group.map((row) => row.day)),
+            pgArray(group.map((row) => row.product)),
+            pgArray(group.map((row) => row.quantity.toString())),
+          ],
+          'run',
+        ),
+      ),
+    );
+  }
+
+  /**
+   * For each tenant (in input order), one entry per UTC day of the last `days` days, today included,
+   * oldest first, zero days included, products summed. One directory lookup and one query per shard
+   * involved, however many tenants; tenants this subgraph never saw get zeros.
+   */
+  async dailyTotals(tenantIds: readonly string[], days: number = DAYS.default): Promise<UsageDay[][]> {
+    const input = validateInput(dailyTotalsSchema, { tenantIds: [...tenantIds], days });
+    const window = daysEndingOn(utcDay(this.now()), input.days);
+    const first = window[0] as string;
+    const last = window[window.length - 1] as string;
+
+    const totals = new Map<string, Map<string, bigint>>();
+    const groups = await this.db.groupByShard([...new Set(input.tenantIds)]);
+    await Promise.all(
+      [...groups].map(async ([shardId, ids]) => {
+        const rows = await this.db.em(shardId).execute<{ tenant_id: string; day: string; quantity: string }[]>(TOTALS, [ids, first, last]);
+        for (const row of rows) {
+          const perDay = totals.get(row.tenant_id) ?? new Map<string, bigint>();
+          perDay.set(row.day, BigInt(row.quantity));
+          totals.set(row.tenant_id, perDay);
+        }
+      }),
+    );
+    return input.tenantIds.map((tenantId) => {
+      const perDay = totals.get(tenantId);
+      return window.map((date) => ({ date, quantity: perDay?.get(date) ?? 0n }));
+    });
+  }
+
+  /** Shards of the tenants: one directory lookup, then a placement for each tenant not placed yet. */
+  private async place(tenantIds: readonly string[]): Promise<Map<string, ShardId>> {
+    const placed = await this.db.directory.lookup(tenantIds);
+    for (const tenantId of tenantIds) {
+      if (!placed.has(tenantId)) placed.set(tenantId, (await this.db.placeTenant(tenantId)).shardId);
+    }
+    return placed;
+  }
+}
+
+/**
+ * A PostgreSQL array literal. Only for values already validated to contain no quotes, commas, braces,
+ * backslashes or spaces (uuids, ISO days, product names, integers); MikroORM quotes the literal itself.
+ */
+function pgArray(values: readonly string[]): string {
+  return `{${values.join(',')}}`;
+}

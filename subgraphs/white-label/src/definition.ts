@@ -1,0 +1,30 @@
+import { buildFederatedSchema } from '@saldo/graphql';
+import type { SubgraphDefinition } from '@saldo/subgraph';
+import { OutboxEvent } from '@saldo/events';
+import { PartnerBranding } from './entities/partner-branding.js';
+import { TenantBranding } from './entities/tenant-branding.js';
+import type { WhiteLabelServices } from './graphql/context.js';
+import { BrandingResolver, PartnerStubResolver, TenantStubResolver, referenceResolvers } from './graphql/resolvers.js';
+import { PartnerStub, TenantStub } from './graphql/types.js';
+import { globalMigrations, shardMigrations } from './migrations/index.js';
+import { PartnerBrandingService } from './services/partner-branding-service.js';
+import { TenantBrandingService } from './services/tenant-branding-service.js';
+
+/** Printed to schema/white-label.graphql by `pnpm compose`; served by the running subgraph. */
+export function buildWhiteLabelSchema() {
+  return buildFederatedSchema({
+    resolvers: [BrandingResolver, TenantStubResolver, PartnerStubResolver],
+    orphanedTypes: [TenantStub, PartnerStub],
+    referenceResolvers,
+  });
+}
+
+export const whiteLabelSubgraph: SubgraphDefinition<WhiteLabelServices> = {
+  name: 'white-label',
+  shardSchema: {
+    shard: { entities: [TenantBranding, OutboxEvent], migrations: shardMigrations },
+    global: { entities: [PartnerBranding], migrations: globalMigrations },
+  },
+  buildSchema: buildWhiteLabelSchema,
+  createServices: ({ db }) => ({ tenantBranding: new TenantBrandingService(db), partnerBranding: new PartnerBrandingService(db) }),
+};

@@ -1,0 +1,101 @@
+import { Arg, Ctx, Directive, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { ErrorCode, SaldoError, isUuid } from '@saldo/graphql';
+import { PLATFORM_BRANDING, resolvePartnerBranding, resolveTenantBranding, type ResolvedBranding } from '../domain/branding.js';
+import { partnerBrandingLoader, tenantBrandingLoader, type WhiteLabelContext } from './context.js';
+import { BrandingInput, BrandingType, PartnerStub, TenantStub } from './types.js';
+
+/** What a Tenant resolves to here: its id and, when Tenant.branding is asked for, its partner from @requires. */
+interface TenantReference {
+  id: string;
+  partner?: { id: string } | null;
+}
+
+interface PartnerReference {
+  id: string;
+}
+
+@Resolver()
+export class BrandingResolver {
+  @Query(() => BrandingType, { description: 'The platform default: what a tenant sees when neither it nor its partner set a field.' })
+  defaultBranding(): ResolvedBranding {
+    return { ...PLATFORM_BRANDING };
+  }
+
+  @Mutation(() => BrandingType, { description: 'Changes a partner\'s branding; returns it merged with the platform default.' })
+  async setPartnerBranding(
+    @Arg('partnerId', () => ID) partnerId: string,
+    @Arg('input', () => BrandingInput) input: BrandingInput,
+    @Ctx() ctx: WhiteLabelContext,
+  ): Promise<ResolvedBranding> {
+    return resolvePartnerBranding(await ctx.services.partnerBranding.set(partnerId, input));
+  }
+
+  @Mutation(() => BrandingType, {
+    description:
+      'Changes a tenant\'s own branding. Returns the tenant\'s own values merged with the platform default only: ' +
+      'this subgraph does not know the tenant\'s partner here, so partner values are not applied. ' +
+      'Read Tenant.branding for the effective branding.',
+  })
+  async setTenantBranding(
+    @Arg('tenantId', () => ID) tenantId: string,
+    @Arg('input', () => BrandingInput) input: BrandingInput,
+    @Ctx() ctx: WhiteLabelContext,
+  ): Promise<ResolvedBranding> {
+    return resolveTenantBranding(await ctx.services.tenantBranding.set(tenantId, input), null);
+  }
+
+  @Mutation(() => Boolean, {
+    description: 'Removes a tenant\'s own branding so it inherits everything again; true when there was branding to remove.',
+  })
+  clearTenantBranding(@Arg('tenantId', () => ID) tenantId: string, @Ctx() ctx: WhiteLabelContext): Promise<boolean> {
+    return ctx.services.tenantBranding.clear(tenantId);
+  }
+}
+
+@Resolver(() => TenantStub)
+export class TenantStubResolver {
+  @FieldResolver(() => BrandingType, { description: 'Effective branding, per field: tenant, else partner, else platform default.' })
+  @Directive('@requires(fields: "partner { id }")')
+  async branding(@Root() tenant: TenantReference, @Ctx() ctx: WhiteLabelContext): Promise<ResolvedBranding> {
+    const partnerId = tenant.partner?.id ?? null;
+    const [own, partner] = await Promise.all([
+      tenantBrandingLoader(ctx).load(tenant.id),
+      partnerId === null ? null : partnerBrandingLoader(ctx).load(partnerId),
+    ]);
+    return resolveTenantBranding(own, partner);
+  }
+}
+
+@Resolver(() => PartnerStub)
+export class PartnerStubResolver {
+  @FieldResolver(() => BrandingType, { description: 'The partner\'s branding merged with the platform default, as its tenants inherit it.' })
+  async branding(@Root() partner: PartnerReference, @Ctx() ctx: WhiteLabelContext): Promise<ResolvedBranding> {
+    return resolvePartnerBranding(await partnerBrandingLoader(ctx).load(partner.id));
+  }
+}
+
+/** A representation's id must be a UUID string; anything else is INVALID_ID before any query runs. */
+function representationId(value: unknown, field: string): string {
+  if (typeof value !== 'string' || !isUuid(value)) throw new SaldoError(ErrorCode.InvalidId, `${field}: must be a UUID`, { field });
+  return value;
+}
+
+/**
+ * Entity resolution. Both load through the per-request loaders, so an `_entities` call for N tenants
+ * costs one directory lookup, one query per shard and one control-database query for all their partners.
+ * The tenant's own row and its partner's row are fetched in parallel; Tenant.branding then reads the
+ * loaders' cache.
+ */
+export const referenceResolvers = {
+  Tenant: async (reference: { id: unknown; partner?: { id: unknown } | null }, ctx: WhiteLabelContext): Promise<TenantReference> => {
+    const id = representationId(reference.id, 'id');
+    const partner = reference.partner == null ? reference.partner : { id: representationId(reference.partner.id, 'partner.id') };
+    await Promise.all([tenantBrandingLoader(ctx).load(id), partner ? partnerBrandingLoader(ctx).load(partner.id) : null]);
+    return { id, partner };
+  },
+  Partner: async (reference: { id: unknown }, ctx: WhiteLabelContext): Promise<PartnerReference> => {
+    const id = representationId(reference.id, 'id');
+    await partnerBrandingLoader(ctx).load(id);
+    return { id };
+  },
+};

@@ -1,0 +1,37 @@
+import { assertUuid, isUuid, validateInput } from '@saldo/graphql';
+import type { ShardedDatabase } from '@saldo/sharding';
+import { PartnerBranding } from '../entities/partner-branding.js';
+import { brandingInputSchema, changedValues, fieldNames } from './inputs.js';
+
+/**
+ * Partner-level branding: platform-wide rows in the control database (partners belong to no tenant).
+ * The partner itself is owned by the tenants subgraph; any well-formed partner id is accepted here.
+ */
+export class PartnerBrandingService {
+  constructor(private readonly db: ShardedDatabase) {}
+
+  /**
+   * Changes the partner's branding: omitted fields stay, null clears a field. Input is validated before
+   * anything is written; the write is one upsert that touches only the changed columns.
+   */
+  async set(partnerId: string, input: unknown): Promise<PartnerBranding | null> {
+    assertUuid(partnerId, 'partnerId');
+    const values = changedValues(validateInput(brandingInputSchema, input));
+    const em = this.db.globalEm();
+    if (fieldNames(values).length === 0) return em.findOne(PartnerBranding, { partnerId });
+    const now = new Date();
+    return em.upsert(
+      PartnerBranding,
+      { partnerId, ...values, createdAt: now, updatedAt: now },
+      { onConflictFields: ['partnerId'], onConflictAction: 'merge', onConflictMergeFields: [...fieldNames(values), 'updatedAt'] },
+    );
+  }
+
+  /** Batch read in input order, one query for the whole batch; null where a partner set no branding. */
+  async getMany(partnerIds: readonly string[]): Promise<Array<PartnerBranding | null>> {
+    const wellFormed = [...new Set(partnerIds.filter(isUuid))];
+    const rows = wellFormed.length === 0 ? [] : await this.db.globalEm().find(PartnerBranding, { partnerId: { $in: wellFormed } });
+    const byId = new Map(rows.map((row) => [row.partnerId, row]));
+    return partnerIds.map((id) => byId.get(id) ?? null);
+  }
+}
