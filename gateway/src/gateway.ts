@@ -9,7 +9,7 @@ import {
 import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
 import express from 'express';
-import { createHttpService, type Logger, type Service } from '@saldo/service';
+import { createHttpService, variadicLogger, type Logger, type Service } from '@saldo/service';
 import type { GatewayConfig } from './config.js';
 
 export interface GatewayService extends Service {
@@ -43,17 +43,15 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
           logger.debug('subgraph route', { subgraph: name, url: target });
           return new RemoteGraphQLDataSource({ url: target });
         },
-        logger: {
-          debug: (message) => logger.debug(String(message)),
-          info: (message) => logger.info(String(message)),
-          warn: (message) => logger.warn(String(message)),
-          error: (message) => logger.error(String(message)),
-        },
+        logger: variadicLogger(logger),
       });
 
       const http = createHttpService({ name: 'gateway', logger });
       const apollo = new ApolloServer({
         gateway,
+        logger: variadicLogger(logger),
+        // Shutdown is ours (stopOnSignals in main.ts, in order); Apollo's own handlers would race it.
+        stopOnTerminationSignals: false,
         introspection: config.INTROSPECTION ?? !production,
         csrfPrevention: true,
         includeStacktraceInErrorResponses: false,

@@ -7,18 +7,22 @@ export interface Service {
   stop(): Promise<void>;
 }
 
+/** Signals this soon after the first are echoes (a package manager forwarding Ctrl-C to its child). */
+const ECHO_WINDOW_MS = 1000;
+
 /**
- * Stops `stop` once on SIGINT/SIGTERM and exits; a second signal exits at once.
+ * Stops `stop` once on SIGINT/SIGTERM and exits; a second signal (Ctrl-C again) exits at once.
  * Used only by entry points (main.ts), never by libraries or tests.
  */
 export function stopOnSignals(stop: () => Promise<void>, logger: Logger): void {
-  let stopping = false;
+  let stoppingSince: number | undefined;
   const handler = (signal: NodeJS.Signals): void => {
-    if (stopping) {
+    if (stoppingSince !== undefined) {
+      if (Date.now() - stoppingSince < ECHO_WINDOW_MS) return;
       logger.warn('second signal, exiting immediately', { signal });
       process.exit(1);
     }
-    stopping = true;
+    stoppingSince = Date.now();
     logger.info('shutting down', { signal });
     stop().then(
       () => {

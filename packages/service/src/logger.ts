@@ -37,7 +37,8 @@ export function createLogger(options: LoggerOptions): Logger {
     const extras = Object.entries(fields)
       .map(([key, value]) => `${key}=${formatValue(value)}`)
       .join(' ');
-    write(`${clock} ${at.toUpperCase().padEnd(5)} [${options.service}] ${message}${extras ? ` ${extras}` : ''}`);
+    const oneLine = message.replace(/\s*\n\s*/g, ' ');
+    write(`${clock} ${at.toUpperCase().padEnd(5)} [${options.service}] ${oneLine}${extras ? ` ${extras}` : ''}`);
   };
 
   return {
@@ -60,4 +61,23 @@ function formatValue(value: unknown): string {
   if (typeof value === 'string') return /\s/.test(value) ? JSON.stringify(value) : value;
   if (typeof value === 'bigint') return value.toString();
   return JSON.stringify(value);
+}
+
+/** The `{ debug, info, warn, error }(...args)` shape Apollo Server and Apollo Gateway log through. */
+export interface VariadicLogger {
+  debug(...args: unknown[]): void;
+  info(...args: unknown[]): void;
+  warn(...args: unknown[]): void;
+  error(...args: unknown[]): void;
+}
+
+/** Routes a library's logging through ours, so every line has the same format. */
+export function variadicLogger(logger: Logger): VariadicLogger {
+  const join = (args: unknown[]) => args.map((arg) => (arg instanceof Error ? arg.message : String(arg))).join(' ');
+  return {
+    debug: (...args) => logger.debug(join(args)),
+    info: (...args) => logger.info(join(args)),
+    warn: (...args) => logger.warn(join(args)),
+    error: (...args) => logger.error(join(args)),
+  };
 }

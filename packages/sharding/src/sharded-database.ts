@@ -157,7 +157,19 @@ export class ShardedDatabase {
     await Promise.all([this.control, ...this.shards].map((orm) => orm.em.fork().execute('select 1')));
   }
 
-  async close(): Promise<void> {
-    await Promise.all([this.control.close(true), ...this.shards.map((orm) => orm.close(true))]);
+  /**
+   * Closes every pool. Bounded: when the server vanished first (Ctrl-C reaches the embedded PostgreSQL too),
+   * pg's pool.end() can wait forever for a connection that will never answer, and shutdown must not hang.
+   */
+  async close(timeoutMs = 3000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+      timer.unref();
+    });
+    const closed = Promise.all([this.control.close(true), ...this.shards.map((orm) => orm.close(true))]).then(() => 'closed' as const);
+    const outcome = await Promise.race([closed, timedOut]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') this.logger.warn('database pools did not close in time; abandoning them', { timeoutMs });
   }
 }

@@ -5,7 +5,7 @@ import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
 import { OutboxRelay, type EventBus } from '@saldo/events';
 import { PLATFORM_OPERATOR, createRequestContext, type RequestContext, type SubgraphSchema } from '@saldo/graphql';
-import { createHttpService, type Logger, type Service } from '@saldo/service';
+import { createHttpService, variadicLogger, type Logger, type Service } from '@saldo/service';
 import { ShardedDatabase, type ShardedSchema } from '@saldo/sharding';
 import { shardingConfig, type SubgraphConfig } from './config.js';
 import { createErrorFormatter } from './format-error.js';
@@ -90,6 +90,9 @@ export function createSubgraphService<S>(
       const http = createHttpService({ name: definition.name, logger, readinessChecks: { databases: () => db.ping() } });
       const apollo = new ApolloServer<SubgraphContext<S>>({
         schema,
+        logger: variadicLogger(logger),
+        // Shutdown is ours (stopOnSignals in main.ts, in order); Apollo's own handlers would race it.
+        stopOnTerminationSignals: false,
         plugins: [ApolloServerPluginDrainHttpServer({ httpServer: http.server }), ApolloServerPluginLandingPageDisabled()],
         formatError: createErrorFormatter(logger),
         includeStacktraceInErrorResponses: false,
