@@ -1,7 +1,7 @@
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { printSchemaWithDirectives } from '@graphql-tools/utils';
 import { parse, type GraphQLSchema } from 'graphql';
-import { buildSchema, createResolversMap, type NonEmptyArray } from 'type-graphql';
+import { buildSchema, createResolversMap, getMetadataStorage, type NonEmptyArray } from 'type-graphql';
 
 /** The Federation 2 spec version every Saldo subgraph links. */
 export const FEDERATION_VERSION = 'v2.7';
@@ -43,10 +43,46 @@ export async function buildFederatedSchema(options: SubgraphSchemaOptions): Prom
     printSchemaWithDirectives(codeFirst).trim() +
     '\n';
 
-  const resolvers = createResolversMap(codeFirst) as Record<string, Record<string, unknown>>;
+  const resolvers = withoutPlainFieldResolvers(createResolversMap(codeFirst) as Record<string, Record<string, unknown>>, options.resolvers);
   for (const [typeName, resolveReference] of Object.entries(options.referenceResolvers ?? {})) {
     resolvers[typeName] = { ...(resolvers[typeName] ?? {}), __resolveReference: resolveReference };
   }
   const schema = buildSubgraphSchema([{ typeDefs: parse(sdl), resolvers: resolvers as never }]);
   return { schema, sdl };
+}
+
+const ROOT_TYPES = new Set(['Query', 'Mutation', 'Subscription']);
+
+/**
+ * type-graphql gives every field a resolver that runs its middleware machinery, even fields that only read a
+ * property. Per entity and field that is measurable at gateway rates, so keep resolvers only for root fields,
+ * @FieldResolver methods, and non-object types (scalars, enums); plain fields use GraphQL's default resolver.
+ */
+function withoutPlainFieldResolvers(
+  map: Record<string, Record<string, unknown>>,
+  resolverClasses: readonly Function[],
+): Record<string, Record<string, unknown>> {
+  const storage = getMetadataStorage() as unknown as {
+    resolverClasses: Array<{ target: Function; getObjectType?: () => Function }>;
+    objectTypes: Array<{ target: Function; name: string }>;
+    fieldResolvers: Array<{ target: Function; schemaName: string }>;
+  };
+  const explicit = new Set<string>();
+  for (const fieldResolver of storage.fieldResolvers) {
+    if (!resolverClasses.includes(fieldResolver.target)) continue;
+    const typeClass = storage.resolverClasses.find((resolver) => resolver.target === fieldResolver.target)?.getObjectType?.();
+    const typeName = storage.objectTypes.find((objectType) => objectType.target === typeClass)?.name;
+    if (typeName) explicit.add(`${typeName}.${fieldResolver.schemaName}`);
+  }
+  const objectTypeNames = new Set(storage.objectTypes.map((objectType) => objectType.name));
+  const result: Record<string, Record<string, unknown>> = {};
+  for (const [typeName, fields] of Object.entries(map)) {
+    if (ROOT_TYPES.has(typeName) || !objectTypeNames.has(typeName)) {
+      result[typeName] = fields;
+      continue;
+    }
+    const kept = Object.fromEntries(Object.entries(fields).filter(([field]) => explicit.has(`${typeName}.${field}`)));
+    if (Object.keys(kept).length > 0) result[typeName] = kept;
+  }
+  return result;
 }

@@ -1,0 +1,76 @@
+import { Worker } from 'node:worker_threads';
+import { seedDemoData, startStack } from '@saldo/embedded';
+import { createLogger } from '@saldo/service';
+import { dropDatabases } from '@saldo/sharding';
+import { uniquePrefix } from '@saldo/testing';
+import type { BenchConfig } from './config.js';
+import { report, type ResultRow } from './report.js';
+import { summarize } from './stats.js';
+
+const TENANT_QUERY = `query Tenant($id: ID!) {
+  tenant(id: $id) {
+    name currency
+    balance { available { amountMinor currency } }
+    usage(days: 7) { date quantity }
+    branding { displayName primaryColor }
+  }
+}`;
+
+const LIST_QUERY = `query List { tenants(first: 20) { edges { node {
+  name balance { available { amountMinor currency } } usage(days: 7) { date quantity } branding { displayName primaryColor }
+} } } }`;
+
+function runLoad(url: string, rps: number, durationMs: number, warmupMs: number, bodies: string[]) {
+  return new Promise<{ latencies: number[]; errors: number }>((resolve, reject) => {
+    const worker = new Worker(new URL('./load-worker.js', import.meta.url), { workerData: { url, rps, durationMs, warmupMs, bodies } });
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+}
+
+/**
+ * Gateway latency for queries that touch all four subgraphs (tenants -> billing, usage-forecast, white-label),
+ * at a fixed arrival rate. Design target: p95 < 15 ms at 300 req/s for a single-tenant query.
+ */
+export async function gatewayLatency(config: BenchConfig): Promise<void> {
+  const logger = createLogger({ service: 'bench', level: 'warn' });
+  const stack = await startStack({
+    postgresUrl: config.BENCH_POSTGRES_URL,
+    databasePrefix: uniquePrefix('bench'),
+    shardsPerSubgraph: 2,
+    ports: { gateway: 0, tenants: 0, billing: 0, usageForecast: 0, whiteLabel: 0 },
+    logger,
+    logLevel: 'warn',
+    poolMax: 10,
+  });
+  try {
+    await seedDemoData(stack, logger);
+    for (let index = 0; index < 88; index += 1) {
+      await stack.tenants.services.tenants.create({ name: `Bench tenant ${index}`, currency: 'EUR', country: 'DE' });
+    }
+    await stack.flushEvents();
+    const ids = (await stack.tenants.services.tenants.list({ first: 100 })).tenants.map((tenant) => tenant.id);
+    const tenantBodies = ids.map((id) => JSON.stringify({ query: TENANT_QUERY, variables: { id } }));
+    const listBodies = [JSON.stringify({ query: LIST_QUERY })];
+    const durationMs = config.BENCH_DURATION_S * 1000;
+    const warmupMs = config.BENCH_WARMUP_S * 1000;
+
+    const rows: ResultRow[] = [];
+    // The design's rate (BENCH_RPS, 300 by default) and a third of it, to show where the knee is.
+    for (const rps of [...new Set([Math.max(1, Math.round(config.BENCH_RPS / 3)), config.BENCH_RPS])]) {
+      const single = await runLoad(stack.graphqlUrl, rps, durationMs, warmupMs, tenantBodies);
+      const summary = summarize(single.latencies, single.errors, durationMs);
+      rows.push({ scenario: `tenant(id) across 4 subgraphs @ ${rps} req/s`, ...summary, target: 'p95 < 15 ms', met: summary.p95 < 15 && summary.errors === 0 });
+    }
+
+    const listRps = Math.max(1, Math.round(config.BENCH_RPS / 6));
+    const list = await runLoad(stack.graphqlUrl, listRps, durationMs, warmupMs, listBodies);
+    const listSummary = summarize(list.latencies, list.errors, durationMs);
+    rows.push({ scenario: `tenants(first: 20) across 4 subgraphs @ ${listRps} req/s`, ...listSummary, target: 'informational', met: listSummary.errors === 0 });
+
+    await report('gateway-latency', rows, { rps: config.BENCH_RPS, durationS: config.BENCH_DURATION_S, warmupS: config.BENCH_WARMUP_S, tenants: ids.length, shardsPerSubgraph: 2 });
+  } finally {
+    await stack.stop();
+    await dropDatabases(stack.databaseUrls);
+  }
+}

@@ -1,0 +1,16 @@
+import { loadBenchConfig } from './config.js';
+import { gatewayLatency } from './gateway-latency.js';
+
+// `pnpm bench`: every benchmark prints a table and saves JSON under bench/results/.
+const BENCHMARKS: Record<string, (config: ReturnType<typeof loadBenchConfig>) => Promise<void>> = {
+  'gateway-latency': gatewayLatency,
+};
+
+const config = loadBenchConfig(process.env);
+const selected = config.BENCH_ONLY ? config.BENCH_ONLY.split(',').map((name) => name.trim()) : Object.keys(BENCHMARKS);
+for (const name of selected) {
+  const benchmark = BENCHMARKS[name];
+  if (!benchmark) throw new Error(`Unknown benchmark ${name}; known: ${Object.keys(BENCHMARKS).join(', ')}`);
+  console.log(`\n== ${name}`);
+  await benchmark(config);
+}
