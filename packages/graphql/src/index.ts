@@ -1,10 +1,10 @@
 import 'reflect-metadata';
 
 export { ErrorCode, SaldoError, validateInput } from './errors.js';
+export { Scope, type PartnerLookup, type TenantAction } from './scope.js';
 export {
+  ANONYMOUS,
   PLATFORM_OPERATOR,
-  assertPlatformAdmin,
-  canAccessTenant,
   createRequestContext,
   type Identity,
   type Loader,

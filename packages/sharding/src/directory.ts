@@ -2,17 +2,29 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 
 export type ShardId = number;
 
+export interface Placement {
+  shardId: ShardId;
+  /** The tenant's partner; null for a direct customer or while this subgraph has not learnt it yet. */
+  partnerId: string | null;
+}
+
 /** Advisory lock key serializing placements within one subgraph's control database. */
 const PLACEMENT_LOCK = 0x5a1d0_001;
 /** Placements never move until rebalancing exists, so a bounded in-process cache is safe. */
 const CACHE_LIMIT = 100_000;
 
 /**
- * The subgraph's tenant -> shard map, kept in its control database.
+ * The subgraph's tenant -> shard map (and the tenant's partner, for scope checks), kept in its control database.
  * Placement is idempotent (placing a placed tenant returns its shard) and picks the least-loaded shard.
  */
 export class ShardDirectory {
-  private readonly cache = new Map<string, ShardId>();
+  /** Shards never change for a tenant (until rebalancing): every answer is cached. */
+  private readonly shards = new Map<string, ShardId>();
+  /**
+   * Partners are cached only once known: "no partner yet" may change when the tenant's creation event arrives
+   * (possibly at another replica), while a known partner never changes.
+   */
+  private readonly partners = new Map<string, string>();
 
   constructor(private readonly control: MikroORM) {}
 
@@ -36,16 +48,28 @@ export class ShardDirectory {
     });
   }
 
-  /** Places the tenant on the least-loaded accepting shard, or returns where it already is. */
-  async place(tenantId: string): Promise<ShardId> {
-    const cached = this.cache.get(tenantId);
-    if (cached !== undefined) return cached;
+  /**
+   * Places the tenant on the least-loaded accepting shard, or returns where it already is. A known partner is
+   * recorded (once learnt it never changes: a tenant does not move between partners).
+   */
+  async place(tenantId: string, partnerId: string | null = null): Promise<ShardId> {
+    const cachedShard = this.shards.get(tenantId);
+    if (cachedShard !== undefined && (partnerId === null || this.partners.get(tenantId) === partnerId)) return cachedShard;
     const em = this.control.em.fork();
-    const shardId = await em.transactional(async (tx) => {
+    const placement = await em.transactional(async (tx): Promise<Placement> => {
       // Serialize placements so two concurrent creations cannot both pick the same "least loaded" shard.
       await tx.execute('select pg_advisory_xact_lock(?)', [PLACEMENT_LOCK]);
-      const existing = await tx.execute<{ shard_id: number }[]>('select shard_id from tenant_placement where tenant_id = ?', [tenantId]);
-      if (existing[0]) return existing[0].shard_id;
+      const [existing] = await tx.execute<{ shard_id: number; partner_id: string | null }[]>(
+        'select shard_id, partner_id from tenant_placement where tenant_id = ?',
+        [tenantId],
+      );
+      if (existing) {
+        if (partnerId !== null && existing.partner_id === null) {
+          await tx.execute('update tenant_placement set partner_id = ? where tenant_id = ?', [partnerId, tenantId]);
+          return { shardId: existing.shard_id, partnerId };
+        }
+        return { shardId: existing.shard_id, partnerId: existing.partner_id };
+      }
       const [target] = await tx.execute<{ id: number }[]>(
         `select s.id from shard s
            left join tenant_placement p on p.shard_id = s.id
@@ -55,11 +79,11 @@ export class ShardDirectory {
           limit 1`,
       );
       if (!target) throw new Error('No shard accepts new tenants');
-      await tx.execute('insert into tenant_placement (tenant_id, shard_id) values (?, ?)', [tenantId, target.id]);
-      return target.id;
+      await tx.execute('insert into tenant_placement (tenant_id, shard_id, partner_id) values (?, ?, ?)', [tenantId, target.id, partnerId]);
+      return { shardId: target.id, partnerId };
     });
-    this.remember(tenantId, shardId);
-    return shardId;
+    this.remember(tenantId, placement);
+    return placement.shardId;
   }
 
   /** Shards of the given tenants in one round trip; unplaced tenants are absent from the result. */
@@ -67,24 +91,29 @@ export class ShardDirectory {
     const found = new Map<string, ShardId>();
     const missing: string[] = [];
     for (const id of new Set(tenantIds)) {
-      const cached = this.cache.get(id);
+      const cached = this.shards.get(id);
       if (cached === undefined) missing.push(id);
       else found.set(id, cached);
     }
-    if (missing.length > 0) {
-      const rows = await this.control.em
-        .fork()
-        .execute<{ tenant_id: string; shard_id: number }[]>('select tenant_id, shard_id from tenant_placement where tenant_id in (?)', [missing]);
-      for (const row of rows) {
-        found.set(row.tenant_id, row.shard_id);
-        this.remember(row.tenant_id, row.shard_id);
-      }
-    }
+    for (const [tenantId, placement] of await this.read(missing)) found.set(tenantId, placement.shardId);
     return found;
   }
 
   async lookupOne(tenantId: string): Promise<ShardId | undefined> {
     return (await this.lookup([tenantId])).get(tenantId);
+  }
+
+  /** Partners of the given tenants (null: none known); unplaced tenants are absent. Feeds scope checks. */
+  async partnersOf(tenantIds: readonly string[]): Promise<Map<string, string | null>> {
+    const found = new Map<string, string | null>();
+    const missing: string[] = [];
+    for (const id of new Set(tenantIds)) {
+      const cached = this.partners.get(id);
+      if (cached === undefined) missing.push(id);
+      else found.set(id, cached);
+    }
+    for (const [tenantId, placement] of await this.read(missing)) found.set(tenantId, placement.partnerId);
+    return found;
   }
 
   /** Tenants per shard, for operators and for tests of placement balance. */
@@ -97,8 +126,29 @@ export class ShardDirectory {
     return new Map(rows.map((row) => [row.id, Number(row.tenants)]));
   }
 
-  private remember(tenantId: string, shardId: ShardId): void {
-    if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-    this.cache.set(tenantId, shardId);
+  private async read(tenantIds: readonly string[]): Promise<Map<string, Placement>> {
+    const found = new Map<string, Placement>();
+    if (tenantIds.length === 0) return found;
+    const rows = await this.control.em
+      .fork()
+      .execute<{ tenant_id: string; shard_id: number; partner_id: string | null }[]>(
+        'select tenant_id, shard_id, partner_id from tenant_placement where tenant_id in (?)',
+        [tenantIds],
+      );
+    for (const row of rows) {
+      const placement = { shardId: row.shard_id, partnerId: row.partner_id };
+      found.set(row.tenant_id, placement);
+      this.remember(row.tenant_id, placement);
+    }
+    return found;
+  }
+
+  private remember(tenantId: string, placement: Placement): void {
+    if (this.shards.size >= CACHE_LIMIT) {
+      this.shards.clear();
+      this.partners.clear();
+    }
+    this.shards.set(tenantId, placement.shardId);
+    if (placement.partnerId !== null) this.partners.set(tenantId, placement.partnerId);
   }
 }

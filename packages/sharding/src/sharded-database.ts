@@ -114,9 +114,9 @@ export class ShardedDatabase {
     return this.control.em.fork();
   }
 
-  /** Places a new tenant (least-loaded shard) and returns a fork of its shard. */
-  async placeTenant(tenantId: string): Promise<{ shardId: ShardId; em: EntityManager }> {
-    const shardId = await this.directory.place(tenantId);
+  /** Places a new tenant (least-loaded shard), recording its partner when known, and returns a fork of its shard. */
+  async placeTenant(tenantId: string, partnerId: string | null = null): Promise<{ shardId: ShardId; em: EntityManager }> {
+    const shardId = await this.directory.place(tenantId, partnerId);
     return { shardId, em: this.em(shardId) };
   }
 

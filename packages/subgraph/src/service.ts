@@ -4,6 +4,7 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
 import { OutboxRelay, type EventBus } from '@saldo/events';
+import { subscribeTenantRegistry } from './tenant-registry.js';
 import { PLATFORM_OPERATOR, createRequestContext, type RequestContext, type SubgraphSchema } from '@saldo/graphql';
 import { createHttpService, variadicLogger, type Logger, type Service } from '@saldo/service';
 import { ShardedDatabase, type ShardedSchema } from '@saldo/sharding';
@@ -84,7 +85,7 @@ export function createSubgraphService<S>(
       });
       const runtime: SubgraphRuntime = { db, bus: deps.bus, relay, logger };
       const services = definition.createServices(runtime);
-      const unsubscribes = definition.subscribe?.(services, runtime) ?? [];
+      const unsubscribes = [subscribeTenantRegistry(definition.name, runtime), ...(definition.subscribe?.(services, runtime) ?? [])];
       const { schema } = await definition.buildSchema();
 
       const http = createHttpService({ name: definition.name, logger, readinessChecks: { databases: () => db.ping() } });
@@ -102,7 +103,7 @@ export function createSubgraphService<S>(
         '/graphql',
         express.json({ limit: '1mb' }),
         expressMiddleware(apollo, {
-          context: async () => ({ ...createRequestContext(PLATFORM_OPERATOR), services }),
+          context: async () => ({ ...createRequestContext(PLATFORM_OPERATOR, (tenantIds) => db.directory.partnersOf(tenantIds)), services }),
         }),
       );
       const url = await http.listen(config.PORT, config.HOST);

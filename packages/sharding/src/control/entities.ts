@@ -23,13 +23,17 @@ export class ShardRecord {
 @Entity({ tableName: 'tenant_placement' })
 @Index({ properties: ['shardId'] })
 export class TenantPlacement {
-  [OptionalProps]?: 'placedAt';
+  [OptionalProps]?: 'placedAt' | 'partnerId';
 
   @PrimaryKey({ type: 'uuid' })
   tenantId!: string;
 
   @ManyToOne(() => ShardRecord, { fieldName: 'shard_id', mapToPk: true })
   shardId!: number;
+
+  /** The tenant's partner (reseller), for partner scope checks; null for direct customers or not yet known. */
+  @Property({ type: 'uuid', nullable: true })
+  partnerId: string | null = null;
 
   @Property({ type: 'timestamptz', defaultRaw: 'now()' })
   placedAt: Date = new Date();

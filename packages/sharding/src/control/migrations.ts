@@ -26,4 +26,16 @@ export class Migration20261123000000ShardDirectory extends Migration {
   }
 }
 
-export const controlMigrations = [Migration20261123000000ShardDirectory];
+export class Migration20261123000200PlacementPartner extends Migration {
+  override name = 'Migration20261123000200PlacementPartner';
+
+  override up(): void {
+    this.addSql('alter table "tenant_placement" add column "partner_id" uuid null;');
+  }
+
+  override down(): void {
+    this.addSql('alter table "tenant_placement" drop column "partner_id";');
+  }
+}
+
+export const controlMigrations = [Migration20261123000000ShardDirectory, Migration20261123000200PlacementPartner];

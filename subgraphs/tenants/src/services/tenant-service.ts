@@ -25,7 +25,7 @@ export class TenantService {
     if (command.partnerId !== null) await this.requirePartner(command.partnerId);
 
     const id = uuidv7();
-    const { em } = await this.db.placeTenant(id);
+    const { em } = await this.db.placeTenant(id, command.partnerId);
     const tenant = em.create(Tenant, { id, ...command });
     enqueueEvent(em, TenantCreated, id, {
       tenantId: id,

@@ -1,5 +1,5 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
-import { ErrorCode, SaldoError, canAccessTenant, validateInput } from '@saldo/graphql';
+import { validateInput } from '@saldo/graphql';
 import { DAYS, usageArgsSchema } from '../services/inputs.js';
 import { usageLoader, type UsageForecastContext } from './context.js';
 import { UsageDayType, UsageTenant } from './types.js';
@@ -13,10 +13,7 @@ const DAYS_ARG = {
 /** Validates, checks tenant scope, then loads through the request's batch loader. */
 async function usageOf(ctx: UsageForecastContext, tenantId: string, days: number | null | undefined): Promise<UsageDayType[]> {
   const args = validateInput(usageArgsSchema, { tenantId, days });
-  // This subgraph does not know a tenant's partner (yet), so partner identities are refused here: fail closed.
-  if (!canAccessTenant(ctx.identity, args.tenantId, null)) {
-    throw new SaldoError(ErrorCode.Forbidden, 'You may not read this tenant\'s usage.');
-  }
+  await ctx.scope.requireTenant(args.tenantId, 'read');
   const usage = await usageLoader(ctx).load(args);
   return usage.map(UsageDayType.from);
 }
