@@ -17,12 +17,12 @@ export default tseslint.config(
   },
   {
     // Entry points and the test harness are where configuration is read from the environment.
-    files: ['**/src/main.ts', 'packages/testing/src/harness.ts'],
+    files: ['**/src/main.ts', '**/src/*-cli.ts', 'packages/testing/src/harness.ts'],
     rules: { 'no-restricted-properties': 'off' },
   },
   {
     // Tests and their harness read untyped JSON responses.
-    files: ['**/*.test.ts', 'packages/testing/src/**/*.ts'],
+    files: ['**/*.test.ts', 'packages/testing/src/**/*.ts', 'packages/embedded/src/e2e/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off', '@typescript-eslint/no-non-null-assertion': 'off' },
   },
   {

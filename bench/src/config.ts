@@ -6,6 +6,7 @@ const benchConfigSchema = z.object({
   BENCH_RPS: fields.positiveInt(300),
   BENCH_DURATION_S: fields.positiveInt(20),
   BENCH_WARMUP_S: fields.positiveInt(3),
+  BENCH_AUTH_ITERATIONS: fields.positiveInt(20_000),
   /** Comma-separated benchmark names to run; all when unset. */
   BENCH_ONLY: z.string().optional(),
 });

@@ -11,6 +11,7 @@ interface LoadOptions {
   durationMs: number;
   warmupMs: number;
   bodies: string[];
+  headers: Record<string, string>;
 }
 
 const options = workerData as LoadOptions;
@@ -21,7 +22,7 @@ let inFlight = 0;
 async function send(body: string, scheduledAt: number, record: boolean): Promise<void> {
   inFlight += 1;
   try {
-    const response = await fetch(options.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const response = await fetch(options.url, { method: 'POST', headers: { 'content-type': 'application/json', ...options.headers }, body });
     const json = (await response.json()) as { errors?: unknown[] };
     if (!response.ok || json.errors) {
       if (record) errors += 1;

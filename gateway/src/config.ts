@@ -16,12 +16,38 @@ const gatewayConfigSchema = z
     BODY_LIMIT: z.string().regex(/^\d+(kb|mb)$/, 'must look like 100kb or 1mb').default('1mb'),
     LOG_LEVEL: fields.logLevel(),
     LOG_FORMAT: fields.logFormat(),
+    /** Portal/admin JWTs: issuer and audience to require, and where the issuer's public keys come from. */
+    JWT_ISSUER: z.string().min(1).optional(),
+    JWT_AUDIENCE: z.string().min(1).default('saldo'),
+    JWT_JWKS_URL: z.url().optional(),
+    /** One or more PEM public keys (or JWT_PUBLIC_KEYS_FILE), used when there is no JWKS URL. */
+    JWT_PUBLIC_KEYS: z.string().optional(),
+    /** Private key (PEM, or IDENTITY_PRIVATE_KEY_FILE) signing the identity forwarded to subgraphs. */
+    IDENTITY_PRIVATE_KEY: fields.pem(),
+    IDENTITY_TTL_SECONDS: z.coerce.number().int().min(5).max(300).default(30),
+    /** The tenants subgraph's API key verification endpoint; without it, API keys are refused. */
+    API_KEY_VERIFY_URL: z.url().optional(),
+    API_KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(5000),
+    /** Token bucket per identity (partner, user, or client address): sustained rate and burst. */
+    RATE_LIMIT_PER_MINUTE: fields.positiveInt(600),
+    RATE_LIMIT_BURST: fields.positiveInt(100),
+    /** Shares rate-limit budgets across gateway instances; without it each process limits on its own. */
+    REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+    /** 15 admits the standard introspection query (Sandbox, codegen); it measures 15. */
+    MAX_QUERY_DEPTH: fields.positiveInt(15),
+    MAX_ALIASES: z.coerce.number().int().min(0).default(30),
+    MAX_QUERY_COST: fields.positiveInt(10000),
+    /** Express "trust proxy" (e.g. 1, loopback, or a CIDR list): which X-Forwarded-For hops give the client address. */
+    TRUST_PROXY: z.string().optional(),
     /** SUBGRAPH_URL_<NAME> overrides a subgraph's routing URL, e.g. SUBGRAPH_URL_USAGE_FORECAST. */
     subgraphUrls: z.record(z.string(), z.url()),
   })
   .superRefine((value, ctx) => {
     if (Boolean(value.APOLLO_KEY) !== Boolean(value.APOLLO_GRAPH_REF)) {
       ctx.addIssue({ code: 'custom', path: ['APOLLO_GRAPH_REF'], message: 'APOLLO_KEY and APOLLO_GRAPH_REF must be set together' });
+    }
+    if (value.JWT_ISSUER && !value.JWT_JWKS_URL && !value.JWT_PUBLIC_KEYS) {
+      ctx.addIssue({ code: 'custom', path: ['JWT_JWKS_URL'], message: 'JWT_ISSUER needs JWT_JWKS_URL or JWT_PUBLIC_KEYS' });
     }
     if (!value.APOLLO_KEY && !value.SUPERGRAPH_PATH) {
       ctx.addIssue({ code: 'custom', path: ['SUPERGRAPH_PATH'], message: 'required unless managed federation (APOLLO_KEY) is configured' });
@@ -43,4 +69,9 @@ function subgraphUrlOverrides(env: Env): Record<string, string | undefined> {
 
 export function loadGatewayConfig(env: Env): GatewayConfig {
   return parseConfig('gateway', gatewayConfigSchema, { ...env, subgraphUrls: subgraphUrlOverrides(env) });
+}
+
+/** Splits a bundle of concatenated PEM keys. */
+export function splitPemKeys(bundle: string | undefined): string[] {
+  return (bundle ?? '').match(/-----BEGIN [A-Z ]+-----[\s\S]+?-----END [A-Z ]+-----/g) ?? [];
 }

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
+import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import {
@@ -9,10 +9,21 @@ import {
 import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
 import express from 'express';
+import { ANONYMOUS, type Identity } from '@saldo/graphql';
+import { IdentitySigner, PortalTokenVerifier } from '@saldo/identity';
 import { createHttpService, variadicLogger, type Logger, type Service } from '@saldo/service';
-import type { GatewayConfig } from './config.js';
+import { ApiKeyClient } from './auth/api-key-client.js';
+import { createAuthenticator } from './auth/authenticate.js';
+import { IdentityForwardingDataSource } from './auth/identity-data-source.js';
+import { requireAuthenticationPlugin } from './auth/require-authentication.js';
+import { splitPemKeys, type GatewayConfig } from './config.js';
+import { createLimitsPlugin, createRateLimitPlugin, createRateLimiter, rateLimitKey, rateLimitedError } from './protection/index.js';
 
-type SubgraphFetcher = NonNullable<ConstructorParameters<typeof RemoteGraphQLDataSource>[0]>['fetcher'];
+/** Per-request context: the verified caller. */
+export interface GatewayContext {
+  identity: Identity;
+  clientAddress: string;
+}
 
 export interface GatewayService extends Service {
   /** Base URL once started; GraphQL (and Apollo Sandbox in a browser) at `${url}/graphql`. */
@@ -38,20 +49,37 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
 
     async start() {
       const supergraphSdl = managed ? undefined : await readFile(config.SUPERGRAPH_PATH as string, 'utf8');
+      const signer = await IdentitySigner.fromPem(config.IDENTITY_PRIVATE_KEY, config.IDENTITY_TTL_SECONDS);
+      const authenticate = createAuthenticator({
+        portalTokens: config.JWT_ISSUER
+          ? await PortalTokenVerifier.create({
+              issuer: config.JWT_ISSUER,
+              audience: config.JWT_AUDIENCE,
+              ...(config.JWT_JWKS_URL ? { jwksUrl: config.JWT_JWKS_URL } : { publicKeysPem: splitPemKeys(config.JWT_PUBLIC_KEYS) }),
+            })
+          : undefined,
+        apiKeys: config.API_KEY_VERIFY_URL ? new ApiKeyClient(config.API_KEY_VERIFY_URL, signer, config.API_KEY_CACHE_TTL_MS) : undefined,
+      });
       const gateway = new ApolloGateway({
         ...(supergraphSdl ? { supergraphSdl } : {}),
         buildService: ({ name, url }) => {
           const target = config.subgraphUrls[name] ?? url;
+          if (!target) throw new Error(`No URL for subgraph ${name}: set SUBGRAPH_URL_${name.toUpperCase().replaceAll('-', '_')}`);
           logger.debug('subgraph route', { subgraph: name, url: target });
-          // Node's own fetch (undici, keep-alive pool) instead of the default make-fetch-happen, whose
-          // HTTP-cache machinery costs more per subgraph call than the call itself.
-          return new RemoteGraphQLDataSource({ url: target, fetcher: fetch as unknown as SubgraphFetcher });
+          return new IdentityForwardingDataSource(target, signer);
         },
         logger: variadicLogger(logger),
       });
 
+      const rateLimit = createRateLimiter(
+        { ratePerMinute: config.RATE_LIMIT_PER_MINUTE, burst: config.RATE_LIMIT_BURST, redisUrl: config.REDIS_URL },
+        { logger },
+      );
+      if (!(await rateLimit.ready())) logger.warn('rate limiter: Redis not reachable at start; limiting per process until it is');
+
       const http = createHttpService({ name: 'gateway', logger });
-      const apollo = new ApolloServer({
+      if (config.TRUST_PROXY) http.app.set('trust proxy', /^\d+$/.test(config.TRUST_PROXY) ? Number(config.TRUST_PROXY) : config.TRUST_PROXY);
+      const apollo = new ApolloServer<GatewayContext>({
         gateway,
         logger: variadicLogger(logger),
         // Shutdown is ours (stopOnSignals in main.ts, in order); Apollo's own handlers would race it.
@@ -62,6 +90,9 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
         ...(managed ? { apollo: { key: config.APOLLO_KEY, graphRef: config.APOLLO_GRAPH_REF } } : {}),
         plugins: [
           ApolloServerPluginDrainHttpServer({ httpServer: http.server }),
+          createRateLimitPlugin<GatewayContext>({ limiter: rateLimit.limiter, keyOf: (ctx) => rateLimitKey(ctx.identity, ctx.clientAddress) }),
+          requireAuthenticationPlugin<GatewayContext>(),
+          createLimitsPlugin<GatewayContext>({ maxDepth: config.MAX_QUERY_DEPTH, maxAliases: config.MAX_ALIASES, maxCost: config.MAX_QUERY_COST }),
           production
             ? ApolloServerPluginLandingPageProductionDefault({ ...(managed ? { graphRef: config.APOLLO_GRAPH_REF } : {}), footer: false })
             : ApolloServerPluginLandingPageLocalDefault({ embed: true, footer: false }),
@@ -72,7 +103,19 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
         '/graphql',
         cors({ origin: config.CORS_ORIGINS === '*' ? true : config.CORS_ORIGINS.split(',').map((origin) => origin.trim()) }),
         express.json({ limit: config.BODY_LIMIT }),
-        expressMiddleware(apollo),
+        expressMiddleware(apollo, {
+          context: async ({ req }) => {
+            const clientAddress = req.ip ?? 'unknown';
+            try {
+              return { identity: await authenticate({ authorization: req.header('authorization'), apiKey: req.header('x-api-key') }), clientAddress };
+            } catch (error) {
+              // Failed logins spend the client address's budget too, so guessing keys is rate limited.
+              const decision = await rateLimit.limiter.consume(rateLimitKey(ANONYMOUS, clientAddress));
+              if (!decision.allowed) throw rateLimitedError(Math.ceil(decision.retryAfterMs / 1000));
+              throw error;
+            }
+          },
+        }),
       );
       const url = await http.listen(config.PORT, config.HOST);
       logger.info('listening', { url: `${url}/graphql`, supergraph: managed ? `uplink:${config.APOLLO_GRAPH_REF}` : config.SUPERGRAPH_PATH });
@@ -81,6 +124,7 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
         stop: async () => {
           await apollo.stop();
           await http.close();
+          await rateLimit.close();
         },
       };
     },

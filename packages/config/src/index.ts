@@ -2,6 +2,7 @@
  * One way to read configuration: a zod schema per service, parsed once at start-up.
  * Every problem is reported together so an operator fixes the environment in one go.
  */
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 export { z };
@@ -20,7 +21,7 @@ export class ConfigError extends Error {
 
 /** Parses `input` with `schema`; throws ConfigError naming every offending variable. */
 export function parseConfig<S extends z.ZodType>(service: string, schema: S, input: unknown): z.output<S> {
-  const result = schema.safeParse(withoutEmptyValues(input));
+  const result = schema.safeParse(withFileValues(withoutEmptyValues(input)));
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => {
     const key = issue.path.length > 0 ? issue.path.join('.') : '(root)';
@@ -37,6 +38,26 @@ const booleanFlag = z
 function withoutEmptyValues(input: unknown): unknown {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) return input;
   return Object.fromEntries(Object.entries(input).filter(([, value]) => value !== ''));
+}
+
+/**
+ * `FOO_FILE=/run/secrets/foo` supplies FOO from a file (Docker secrets, key files), unless FOO is set itself.
+ * An unreadable file is reported like any other invalid value.
+ */
+function withFileValues(input: unknown): unknown {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return input;
+  const values: Record<string, unknown> = { ...(input as Record<string, unknown>) };
+  for (const [key, path] of Object.entries(values)) {
+    if (!key.endsWith('_FILE') || typeof path !== 'string') continue;
+    const target = key.slice(0, -'_FILE'.length);
+    if (values[target] !== undefined) continue;
+    try {
+      values[target] = readFileSync(path, 'utf8');
+    } catch (error) {
+      values[target] = { unreadable: `${path}: ${(error as Error).message}` };
+    }
+  }
+  return values;
 }
 
 /** Field helpers shared by the service config modules. Environment values are strings; these coerce them. */
@@ -56,6 +77,11 @@ export const fields = {
   boolean: (fallback: boolean) => booleanFlag.default(fallback),
   /** A flag whose absence means "decide from other settings" (undefined). */
   optionalBoolean: () => booleanFlag.optional(),
+  /** A PEM-encoded key, given inline or through the matching `_FILE` variable. */
+  pem: () =>
+    z
+      .string({ error: 'must be a PEM key (set it, or the matching _FILE variable to a readable file)' })
+      .refine((value) => /-----BEGIN [A-Z ]+-----/.test(value), 'must be a PEM key'),
   logLevel: () => z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   logFormat: () => z.enum(['pretty', 'json']).default('pretty'),
   nodeEnv: () => z.enum(['development', 'production', 'test']).default('development'),

@@ -1,6 +1,7 @@
 import { createLogger, stopOnSignals } from '@saldo/service';
 import { loadEmbeddedConfig } from './config.js';
 import { startEmbeddedPostgres } from './postgres.js';
+import { embeddedKeys } from './keys.js';
 import { seedDemoData } from './seed.js';
 import { startStack } from './stack.js';
 
@@ -31,6 +32,7 @@ try {
     },
     logger,
     logLevel: config.LOG_LEVEL,
+    keys: await embeddedKeys(config.SALDO_HOME),
   });
   if (config.SEED_DEMO_DATA) await seedDemoData(stack, logger);
 } catch (error) {
@@ -47,4 +49,7 @@ stopOnSignals(async () => {
 }, logger);
 
 const url = running.graphqlUrl.replace('127.0.0.1', 'localhost');
-process.stdout.write(`\n  Saldo is running.\n\n  Gateway (GraphQL + Apollo Sandbox): ${url}\n\n  Press Ctrl-C to stop.\n\n`);
+process.stdout.write(
+  `\n  Saldo is running.\n\n  Gateway (GraphQL + Apollo Sandbox): ${url}\n` +
+    `  Get a token:  pnpm token --role admin   (then in Sandbox: Headers -> Authorization: Bearer <token>)\n\n  Press Ctrl-C to stop.\n\n`,
+);

@@ -1,4 +1,5 @@
 import type { Logger } from '@saldo/service';
+import { LedgerEntryType, OverdraftMode } from '@saldo/subgraph-billing';
 import type { Stack } from './stack.js';
 
 /** Small deterministic PRNG so every fresh install shows the same demo data. */
@@ -37,6 +38,18 @@ const TENANTS = [
 const HISTORY_DAYS = 60;
 const PRODUCTS = ['inbound_minute', 'outbound_minute', 'sms'] as const;
 
+/**
+ * The demo rate card: price per unit as an exact decimal of minor units (cents, pence, Rappen), valid since
+ * RATES_VALID_FROM. An AI assistant minute costs about 12-17 cents, a message 6-9.
+ */
+export const DEFAULT_RATES: Record<string, Record<(typeof PRODUCTS)[number], string>> = {
+  EUR: { inbound_minute: '12.5', outbound_minute: '15', sms: '7.9' },
+  GBP: { inbound_minute: '10.9', outbound_minute: '12.9', sms: '6.5' },
+  CHF: { inbound_minute: '12.9', outbound_minute: '15.5', sms: '8.2' },
+  USD: { inbound_minute: '13.5', outbound_minute: '16.5', sms: '8.5' },
+};
+const RATES_VALID_FROM = '2025-01-01T00:00:00Z';
+
 /** Seeds demo data through the services (the same paths the API uses), unless tenants exist already. */
 export async function seedDemoData(stack: Stack, logger: Logger): Promise<boolean> {
   const existing = await stack.tenants.services.tenants.list({ first: 1 });
@@ -51,9 +64,11 @@ export async function seedDemoData(stack: Stack, logger: Logger): Promise<boolea
   }
 
   const today = Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate());
+  const created: Array<{ id: string; currency: string }> = [];
   for (const [index, spec] of TENANTS.entries()) {
     const partnerId = spec.partner === null ? null : (partnerIds[spec.partner] ?? null);
     const tenant = await stack.tenants.services.tenants.create({ name: spec.name, country: spec.country, currency: spec.currency, vatId: spec.vatId, partnerId });
+    created.push({ id: tenant.id, currency: spec.currency });
     if (index === 1) {
       // One tenant with its own logo: everything else is inherited from its partner.
       await stack.whiteLabel.services.tenantBranding.set(tenant.id, { logoUrl: 'https://autohaus-becker.example/logo.png' });
@@ -71,7 +86,53 @@ export async function seedDemoData(stack: Stack, logger: Logger): Promise<boolea
     }
     await stack.usageForecast.services.usage.recordMany(rows);
   }
+  await stack.flushEvents(); // billing opens every account from tenant.created
+  const ledgerEntries = await seedBilling(stack, created, random);
   await stack.flushEvents();
-  logger.info('seeded demo data', { partners: PARTNERS.length, tenants: TENANTS.length, usageDays: HISTORY_DAYS });
+  logger.info('seeded demo data', { partners: PARTNERS.length, tenants: TENANTS.length, usageDays: HISTORY_DAYS, ledgerEntries });
   return true;
+}
+
+/**
+ * The billing side of the demo, through the same services the API uses: the default rate card, a top-up per
+ * tenant, a few days of priced usage, and one tenant allowed a small overdraft. Returns the entries written.
+ */
+async function seedBilling(stack: Stack, tenants: ReadonlyArray<{ id: string; currency: string }>, random: () => number): Promise<number> {
+  const billing = stack.billing.services;
+  for (const [currency, prices] of Object.entries(DEFAULT_RATES)) {
+    if ((await billing.rates.list({ currency })).length > 0) continue;
+    for (const [product, unitPriceMinor] of Object.entries(prices)) {
+      await billing.rates.publish({ product, currency, unitPriceMinor, validFrom: RATES_VALID_FROM });
+    }
+  }
+  let entries = 0;
+  const now = Date.now();
+  for (const [index, tenant] of tenants.entries()) {
+    const amountMinor = BigInt(100 + Math.floor(random() * 9) * 50) * 100n; // 100.00 to 500.00
+    await billing.ledger.post({
+      tenantId: tenant.id,
+      currency: tenant.currency,
+      entries: [{ type: LedgerEntryType.TOP_UP, amountMinor, idempotencyKey: 'demo:topup:1', externalRef: `demo-payment-${index + 1}`, occurredAt: new Date(now - 4 * 86_400_000) }],
+    });
+    const events = Array.from({ length: 20 + Math.floor(random() * 20) }, (_, event) => {
+      const product = PRODUCTS[Math.floor(random() * PRODUCTS.length)]!;
+      return {
+        id: `demo-${index + 1}-${event + 1}`,
+        product,
+        quantity: product === 'sms' ? 1 : 1 + Math.floor(random() * 12),
+        occurredAt: new Date(now - Math.floor(random() * 3 * 86_400_000)),
+      };
+    });
+    events.sort((a, b) => a.occurredAt.getTime() - b.occurredAt.getTime());
+    const usage = await billing.usage.recordUsage(tenant.id, events);
+    entries += 1 + usage.accepted;
+  }
+  const overdrawn = tenants.find((tenant) => tenant.currency === 'USD');
+  if (overdrawn) {
+    await billing.accounts.setOverdraftPolicy(
+      { tenantId: overdrawn.id, mode: OverdraftMode.ALLOW_OVERDRAFT, limit: { amountMinor: 5_000n, currency: 'USD' } },
+      { mayExtendCredit: true },
+    );
+  }
+  return entries;
 }

@@ -1,6 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { InProcessEventBus, type EventBus } from '@saldo/events';
 import { createGatewayService, loadGatewayConfig, type GatewayService } from '@saldo/gateway';
+import type { Identity } from '@saldo/graphql';
+import { DEV_TOKEN_AUDIENCE, DEV_TOKEN_ISSUER, generateSigningKeyPair, signDevToken, type KeyPairPem } from '@saldo/identity';
 import type { Logger } from '@saldo/service';
 import { createSubgraphService, type SubgraphDefinition, type SubgraphService } from '@saldo/subgraph';
 import { billingSubgraph, loadBillingConfig, type BillingServices } from '@saldo/subgraph-billing';
@@ -24,6 +26,13 @@ export interface StackOptions {
   poolMax?: number;
   logger: Logger;
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /**
+   * `identity`: the gateway signs forwarded identities with it, subgraphs verify them. `portal`: the development
+   * issuer whose tokens the gateway accepts (`pnpm token`). Generated per start when not given.
+   */
+  keys?: { identity: KeyPairPem; portal: KeyPairPem };
+  /** How long the gateway trusts an API key verification (ms). */
+  apiKeyCacheTtlMs?: number;
 }
 
 export interface Stack {
@@ -41,6 +50,8 @@ export interface Stack {
   databaseUrls: string[];
   /** Publishes every pending outbox event and waits until consumers handled it. */
   flushEvents(): Promise<void>;
+  /** A bearer token of the development issuer for `identity` (tests, `pnpm token`). */
+  issueToken(identity: Identity, ttlSeconds?: number): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -72,6 +83,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const bus = new InProcessEventBus(logger.child('events'));
   const host = options.host ?? '127.0.0.1';
   const databases: Record<string, SubgraphDatabases> = {};
+  const keys = options.keys ?? { identity: generateSigningKeyPair(), portal: generateSigningKeyPair() };
 
   const env = (name: string, port: number): Record<string, string> => {
     const own = subgraphDatabases(options, name);
@@ -84,6 +96,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       CREATE_DATABASES: 'true',
       DATABASE_POOL_MAX: String(options.poolMax ?? 5),
       LOG_LEVEL: options.logLevel ?? 'info',
+      IDENTITY_PUBLIC_KEY: keys.identity.publicKeyPem,
     };
   };
 
@@ -115,6 +128,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         SUBGRAPH_URL_BILLING: `${billing.url}/graphql`,
         SUBGRAPH_URL_USAGE_FORECAST: `${usageForecast.url}/graphql`,
         SUBGRAPH_URL_WHITE_LABEL: `${whiteLabel.url}/graphql`,
+        IDENTITY_PRIVATE_KEY: keys.identity.privateKeyPem,
+        JWT_ISSUER: DEV_TOKEN_ISSUER,
+        JWT_AUDIENCE: DEV_TOKEN_AUDIENCE,
+        JWT_PUBLIC_KEYS: keys.portal.publicKeyPem,
+        API_KEY_VERIFY_URL: `${tenants.url}/internal/api-keys/verify`,
+        API_KEY_CACHE_TTL_MS: String(options.apiKeyCacheTtlMs ?? 5000),
       }),
       { logger },
     );
@@ -132,6 +151,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       get graphqlUrl() {
         return `${gateway.url}/graphql`;
       },
+      issueToken: (identity, ttlSeconds) => signDevToken(keys.portal.privateKeyPem, identity, ttlSeconds ? { ttlSeconds } : {}),
       async flushEvents() {
         for (const subgraph of subgraphs) await subgraph.runtime.relay.flush();
       },

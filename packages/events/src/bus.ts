@@ -3,6 +3,9 @@ import type { EventEnvelope, Topic } from './contracts.js';
 
 export type EventHandler = (event: EventEnvelope) => Promise<void>;
 
+/** Ends a subscription; the promise (where there is one) resolves once its consumer has stopped. */
+export type Unsubscribe = () => void | Promise<void>;
+
 /**
  * Where relayed events go. `publish` resolves once the events are durably handed over
  * (a broker ack for Kafka; for the in-process bus, once every subscriber has handled them).
@@ -10,7 +13,7 @@ export type EventHandler = (event: EventEnvelope) => Promise<void>;
 export interface EventBus {
   publish(events: readonly EventEnvelope[]): Promise<void>;
   /** Subscribes a consumer group; within a group each event is handled once per delivery. */
-  subscribe(topic: Topic, group: string, handler: EventHandler): () => void;
+  subscribe(topic: Topic, group: string, handler: EventHandler): Unsubscribe;
   close(): Promise<void>;
 }
 

@@ -6,6 +6,8 @@ export const Topic = {
   UsageEvents: 'usage-events',
   TransactionEvents: 'transaction-events',
   BalanceEvents: 'balance-events',
+  /** Things a person should be told about (e-mail, push, portal banner): consumed by notification delivery. */
+  NotificationEvents: 'notification-events',
 } as const;
 export type Topic = (typeof Topic)[keyof typeof Topic];
 
@@ -66,5 +68,145 @@ export const TenantUpdated = defineEvent({
     partnerId: z.uuid().nullable(),
     name: z.string(),
     status: z.string(),
+  }),
+});
+
+// ---- Ledger (billing) -----------------------------------------------------------------------------
+// Money travels as integer minor units in decimal strings (bigint-safe, never a float), with its currency.
+
+const minorUnits = z.string().regex(/^-?\d{1,19}$/, 'must be an integer number of minor units');
+const currencyCode = z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code');
+
+/** Kinds of ledger entry. Credits are positive, debits negative (see docs/decisions/0004-prepaid-ledger.md). */
+export const LEDGER_ENTRY_TYPES = ['TOP_UP', 'USAGE', 'REFUND', 'ADJUSTMENT', 'BONUS', 'CREDIT_NOTE'] as const;
+
+/**
+ * One posting to a tenant's ledger committed: one or more entries appended in one transaction. Emitted for every
+ * posting (usage batches, top-ups, refunds, adjustments), in account-version order per tenant.
+ */
+export const TransactionPosted = defineEvent({
+  type: 'transaction.posted',
+  version: 1,
+  topic: Topic.TransactionEvents,
+  payload: z.object({
+    tenantId: z.uuid(),
+    currency: currencyCode,
+    /** The account's balance and version after the last entry of this posting. */
+    balanceAfterMinor: minorUnits,
+    version: z.number().int().positive(),
+    entries: z
+      .array(
+        z.object({
+          entryId: z.uuid(),
+          type: z.enum(LEDGER_ENTRY_TYPES),
+          amountMinor: minorUnits,
+          balanceAfterMinor: minorUnits,
+          accountVersion: z.number().int().positive(),
+          idempotencyKey: z.string().min(1),
+          product: z.string().nullable(),
+          quantity: z.string().regex(/^\d+$/).nullable(),
+          occurredAt: z.iso.datetime().nullable(),
+          externalRef: z.string().nullable(),
+          postedAt: z.iso.datetime(),
+        }),
+      )
+      .min(1),
+  }),
+});
+
+/** A tenant's cached balance changed (once per posting, after all its entries). Feeds live balance subscriptions. */
+export const BalanceChanged = defineEvent({
+  type: 'balance.changed',
+  version: 1,
+  topic: Topic.BalanceEvents,
+  payload: z.object({
+    tenantId: z.uuid(),
+    currency: currencyCode,
+    balanceMinor: minorUnits,
+    previousBalanceMinor: minorUnits,
+    /** Account version after the change; a consumer that saw a higher version already has a newer balance. */
+    version: z.number().int().positive(),
+    changedAt: z.iso.datetime(),
+  }),
+});
+
+/**
+ * Usage that billing accepted and charged (duplicates are not repeated here). One event per accepted batch;
+ * `costMinor` is the non-negative charge of each usage event at the rate valid at its occurredAt.
+ */
+export const UsageRecorded = defineEvent({
+  type: 'usage.recorded',
+  version: 1,
+  topic: Topic.UsageEvents,
+  payload: z.object({
+    tenantId: z.uuid(),
+    currency: currencyCode,
+    events: z
+      .array(
+        z.object({
+          eventId: z.string().min(1),
+          entryId: z.uuid(),
+          product: z.string().min(1),
+          quantity: z.string().regex(/^\d+$/),
+          occurredAt: z.iso.datetime(),
+          costMinor: z.string().regex(/^\d{1,19}$/),
+          rateId: z.uuid(),
+          /** Price per unit in millionths of a minor unit, as charged. */
+          unitPriceMicros: z.string().regex(/^\d{1,19}$/),
+        }),
+      )
+      .min(1),
+  }),
+});
+
+/**
+ * Raw usage reported by a metering source (telephony platform, partner integration) for billing to charge: the
+ * same shape and rules as Mutation.recordUsage. Billing ignores its own `usage.recorded` on the same topic.
+ */
+export const UsageReported = defineEvent({
+  type: 'usage.reported',
+  version: 1,
+  topic: Topic.UsageEvents,
+  payload: z.object({
+    tenantId: z.string(),
+    events: z.array(
+      z.object({
+        id: z.string(),
+        product: z.string(),
+        quantity: z.number().int(),
+        occurredAt: z.iso.datetime({ offset: true }),
+      }),
+    ),
+  }),
+});
+
+// ---- Notifications ----------------------------------------------------------------------------------
+
+/**
+ * An automatic top-up could not charge the tenant's saved payment method (a decline, authentication required, or
+ * Stripe refusing the request). Nothing was charged or credited. Auto-top-up backs off until `nextAttemptAfter`;
+ * the tenant should update its payment method or top up by hand. Once per failed attempt.
+ */
+export const AutoTopUpFailed = defineEvent({
+  type: 'auto_top_up.failed',
+  version: 1,
+  topic: Topic.NotificationEvents,
+  payload: z.object({
+    tenantId: z.uuid(),
+    attemptId: z.uuid(),
+    amountMinor: minorUnits,
+    currency: currencyCode,
+    /** The balance when the attempt was triggered. */
+    balanceMinor: minorUnits,
+    /** Stripe's error code (card_declined, authentication_required, ...) or a Saldo code. */
+    failureCode: z.string().min(1),
+    /** The issuer's decline reason when Stripe reports one (insufficient_funds, ...). */
+    declineCode: z.string().nullable(),
+    message: z.string(),
+    /** Declines in a row, this one included. */
+    consecutiveFailures: z.number().int().positive(),
+    /** No new attempt before this instant. */
+    nextAttemptAfter: z.iso.datetime(),
+    failedAt: z.iso.datetime(),
   }),
 });

@@ -16,6 +16,11 @@ export interface OutboxRelayOptions {
   /** Safety-net poll; commits also `poke()` the relay so events normally leave at once. */
   pollIntervalMs?: number;
   batchSize?: number;
+  /**
+   * After a failed pass (the bus is down, say) the relay retries after the poll interval, doubled per
+   * consecutive failure up to this cap; pokes do not shorten the wait. Default 15 s.
+   */
+  maxRetryDelayMs?: number;
 }
 
 /** Lock key: one relay at a time per outbox database, which keeps per-key order across relay instances. */
@@ -31,12 +36,16 @@ export class OutboxRelay {
   private running: Promise<void> | undefined;
   private rerun = false;
   private stopped = true;
+  /** Consecutive failed passes; while above zero the relay backs off. */
+  private failures = 0;
   private readonly pollIntervalMs: number;
   private readonly batchSize: number;
+  private readonly maxRetryDelayMs: number;
 
   constructor(private readonly options: OutboxRelayOptions) {
     this.pollIntervalMs = options.pollIntervalMs ?? 500;
     this.batchSize = options.batchSize ?? 500;
+    this.maxRetryDelayMs = Math.max(options.maxRetryDelayMs ?? 15_000, this.pollIntervalMs);
   }
 
   start(): void {
@@ -53,7 +62,8 @@ export class OutboxRelay {
   /** Ask for a pass now (called after a commit that enqueued events). */
   poke(): void {
     if (this.stopped) return;
-    if (this.running) {
+    // While backing off after a failure, a poke only asks for an immediate rerun once a pass succeeds.
+    if (this.running || this.failures > 0) {
       this.rerun = true;
       return;
     }
@@ -73,8 +83,9 @@ export class OutboxRelay {
     this.timer = setTimeout(() => {
       this.running = this.loop().then((healthy) => {
         this.running = undefined;
-        // After a failure wait a full interval even if poked, so a broken consumer is not hammered.
-        if (!this.stopped) this.schedule(this.rerun && healthy ? 0 : this.pollIntervalMs);
+        this.failures = healthy ? 0 : this.failures + 1;
+        // After a failure back off even if poked, so a broken bus or consumer is not hammered.
+        if (!this.stopped) this.schedule(healthy ? (this.rerun ? 0 : this.pollIntervalMs) : this.retryDelay());
         this.rerun = false;
       });
     }, delayMs);
@@ -89,9 +100,14 @@ export class OutboxRelay {
       }
       return true;
     } catch (error) {
-      this.options.logger.warn('outbox relay pass failed; will retry', { error });
+      this.options.logger.warn('outbox relay pass failed; will retry', { error, attempt: this.failures + 1, retryInMs: this.retryDelay(this.failures + 1) });
       return false;
     }
+  }
+
+  /** Backoff after `failures` consecutive failed passes: the poll interval, doubled each time, capped. */
+  private retryDelay(failures = this.failures): number {
+    return Math.min(this.maxRetryDelayMs, this.pollIntervalMs * 2 ** Math.min(Math.max(failures - 1, 0), 20));
   }
 
   private async passAll(): Promise<number> {

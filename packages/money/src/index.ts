@@ -1,2 +1,3 @@
 export { Money } from './money.js';
 export { isCurrencyCode, minorUnitExponent, supportedCurrencies, type CurrencyCode } from './currencies.js';
+export { divideRoundHalfUp, formatScaledDecimal, parseScaledDecimal } from './decimal.js';

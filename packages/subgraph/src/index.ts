@@ -1,4 +1,5 @@
 export { subgraphConfigSchema, shardingConfig, type SubgraphConfig } from './config.js';
+export { createEventBus } from './event-bus.js';
 export { createErrorFormatter } from './format-error.js';
 export {
   createSubgraphService,

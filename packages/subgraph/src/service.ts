@@ -3,9 +3,11 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
-import { OutboxRelay, type EventBus } from '@saldo/events';
+import { OutboxRelay, type EventBus, type Unsubscribe } from '@saldo/events';
 import { subscribeTenantRegistry } from './tenant-registry.js';
-import { PLATFORM_OPERATOR, createRequestContext, type RequestContext, type SubgraphSchema } from '@saldo/graphql';
+import { createRequestContext, type Identity, type RequestContext, type SubgraphSchema } from '@saldo/graphql';
+import { IDENTITY_HEADER, IdentityVerifier } from '@saldo/identity';
+import type { Express } from 'express';
 import { createHttpService, variadicLogger, type Logger, type Service } from '@saldo/service';
 import { ShardedDatabase, type ShardedSchema } from '@saldo/sharding';
 import { shardingConfig, type SubgraphConfig } from './config.js';
@@ -14,28 +16,42 @@ import { createErrorFormatter } from './format-error.js';
 /** What resolvers receive: the request context seam plus the subgraph's domain services. */
 export type SubgraphContext<S> = RequestContext & { readonly services: S };
 
-export interface SubgraphRuntime {
+export interface SubgraphRuntime<C extends SubgraphConfig = SubgraphConfig> {
+  /** The subgraph's parsed configuration (its own schema's output, so domain settings are typed). */
+  config: C;
   db: ShardedDatabase;
   bus: EventBus;
   relay: OutboxRelay;
   logger: Logger;
+  /** Verifies gateway-signed identities (GraphQL requests and internal endpoints). */
+  identity: IdentityVerifier;
 }
 
-/** A subgraph is its domain: schema classes, shard schema, services, and event consumers. */
-export interface SubgraphDefinition<S> {
+/**
+ * A subgraph is its domain: schema classes, shard schema, services, and event consumers. `C` is the subgraph's
+ * configuration type (its config schema's output); services read their domain settings from `runtime.config`.
+ */
+export interface SubgraphDefinition<S, C extends SubgraphConfig = SubgraphConfig> {
   name: string;
   shardSchema: ShardedSchema;
   buildSchema(): Promise<SubgraphSchema>;
-  createServices(runtime: SubgraphRuntime): S;
+  createServices(runtime: SubgraphRuntime<C>): S;
   /** Subscribes the subgraph's event consumers; returns unsubscribe functions. */
-  subscribe?(services: S, runtime: SubgraphRuntime): Array<() => void>;
+  subscribe?(services: S, runtime: SubgraphRuntime<C>): Unsubscribe[];
+  /** Mounts extra HTTP endpoints (internal APIs, webhooks) before GraphQL. */
+  configureHttp?(app: Express, services: S, runtime: SubgraphRuntime<C>): void;
+  /**
+   * Starts background work (workers, connections) once the service listens and its relay runs. Its result is
+   * called on stop, after HTTP closed (no request is in flight) and before the relay and the databases stop.
+   */
+  start?(services: S, runtime: SubgraphRuntime<C>): Promise<() => Promise<void>>;
 }
 
-export interface SubgraphService<S> extends Service {
+export interface SubgraphService<S, C extends SubgraphConfig = SubgraphConfig> extends Service {
   /** Base URL once started; GraphQL is at `${url}/graphql`. */
   readonly url: string;
   readonly services: S;
-  readonly runtime: SubgraphRuntime;
+  readonly runtime: SubgraphRuntime<C>;
   /** Round trips so far: HTTP requests served and SQL statements sent. */
   metrics(): { httpRequests: number; databaseQueries: number };
 }
@@ -44,14 +60,14 @@ export interface SubgraphService<S> extends Service {
  * Builds a runnable subgraph: opens and migrates its shards, serves Apollo Server on Express with
  * /health and /ready, relays its outbox, and shuts down in reverse order.
  */
-export function createSubgraphService<S>(
-  definition: SubgraphDefinition<S>,
-  config: SubgraphConfig,
+export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConfig>(
+  definition: SubgraphDefinition<S, C>,
+  config: C,
   deps: { bus: EventBus; logger: Logger },
-): SubgraphService<S> {
+): SubgraphService<S, C> {
   const logger = deps.logger.child(definition.name);
   let state:
-    | { url: string; services: S; runtime: SubgraphRuntime; httpRequests: () => number; stop: () => Promise<void> }
+    | { url: string; services: S; runtime: SubgraphRuntime<C>; httpRequests: () => number; stop: () => Promise<void> }
     | undefined;
 
   const started = () => {
@@ -83,7 +99,8 @@ export function createSubgraphService<S>(
         logger,
         pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS,
       });
-      const runtime: SubgraphRuntime = { db, bus: deps.bus, relay, logger };
+      const identity = await IdentityVerifier.fromPem(config.IDENTITY_PUBLIC_KEY);
+      const runtime: SubgraphRuntime<C> = { config, db, bus: deps.bus, relay, logger, identity };
       const services = definition.createServices(runtime);
       const unsubscribes = [subscribeTenantRegistry(definition.name, runtime), ...(definition.subscribe?.(services, runtime) ?? [])];
       const { schema } = await definition.buildSchema();
@@ -99,15 +116,29 @@ export function createSubgraphService<S>(
         includeStacktraceInErrorResponses: false,
       });
       await apollo.start();
+      definition.configureHttp?.(http.app, services, runtime);
       http.app.use(
         '/graphql',
+        // Nothing reaches GraphQL (not even _service or _entities) without an identity the gateway signed.
+        async (req, res, next) => {
+          try {
+            res.locals['identity'] = await identity.verify(req.header(IDENTITY_HEADER));
+            next();
+          } catch (error) {
+            res.status(401).json({ errors: [{ message: (error as Error).message, extensions: { code: 'UNAUTHENTICATED' } }] });
+          }
+        },
         express.json({ limit: '1mb' }),
         expressMiddleware(apollo, {
-          context: async () => ({ ...createRequestContext(PLATFORM_OPERATOR, (tenantIds) => db.directory.partnersOf(tenantIds)), services }),
+          context: async ({ res }) => ({
+            ...createRequestContext(res.locals['identity'] as Identity, (tenantIds) => db.directory.partnersOf(tenantIds)),
+            services,
+          }),
         }),
       );
       const url = await http.listen(config.PORT, config.HOST);
       relay.start();
+      const stopBackground = (await definition.start?.(services, runtime)) ?? (async () => {});
       logger.info('listening', { url: `${url}/graphql`, shards: db.shardIds.length });
 
       state = {
@@ -116,9 +147,11 @@ export function createSubgraphService<S>(
         runtime,
         httpRequests: () => http.requestCount,
         stop: async () => {
-          for (const unsubscribe of unsubscribes) unsubscribe();
+          // Consumers stop first and finish the event in hand while the databases are still open.
+          await Promise.all(unsubscribes.map((unsubscribe) => unsubscribe()));
           await apollo.stop();
           await http.close();
+          await stopBackground();
           await relay.stop();
           await db.close();
         },

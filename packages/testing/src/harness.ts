@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { fields, parseConfig, z } from '@saldo/config';
 import { InProcessEventBus } from '@saldo/events';
+import type { Identity } from '@saldo/graphql';
+import { IDENTITY_HEADER, IdentitySigner, generateSigningKeyPair } from '@saldo/identity';
 import { createLogger, type Logger } from '@saldo/service';
 import { dropDatabases } from '@saldo/sharding';
 import { createSubgraphService, type SubgraphConfig, type SubgraphDefinition, type SubgraphService } from '@saldo/subgraph';
@@ -11,12 +13,15 @@ const testConfig = parseConfig(
   z.object({
     TEST_POSTGRES_URL: fields.postgresUrl().default('postgres://postgres@127.0.0.1:5432'),
     TEST_LOG_LEVEL: fields.logLevel().default('warn'),
+    TEST_REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').default('redis://127.0.0.1:6379'),
   }),
   process.env,
 );
 
 export const TEST_POSTGRES_URL = testConfig.TEST_POSTGRES_URL;
 export const TEST_LOG_LEVEL = testConfig.TEST_LOG_LEVEL;
+/** Tests talk to a real Redis; TEST_REDIS_URL points elsewhere than the local default. */
+export const TEST_REDIS_URL = testConfig.TEST_REDIS_URL;
 
 export function testLogger(): Logger {
   return createLogger({ service: 'test', level: testConfig.TEST_LOG_LEVEL });
@@ -27,10 +32,17 @@ export function uniquePrefix(label: string): string {
   return `t_${label.replace(/[^a-z0-9]/g, '').slice(0, 12)}_${randomBytes(4).toString('hex')}`;
 }
 
-export interface TestSubgraph<S> {
-  service: SubgraphService<S>;
+/** The identity tests act as unless they say otherwise. */
+export const TEST_ADMIN: Identity = { role: 'platform-admin', subject: 'test-admin' };
+
+export interface TestSubgraph<S, C extends SubgraphConfig = SubgraphConfig> {
+  service: SubgraphService<S, C>;
   /** `${service.url}/graphql` */
   graphqlUrl: string;
+  /** Sends an operation the way the gateway does: with `identity` signed by the gateway key the subgraph trusts. */
+  query<T = Record<string, any>>(query: string, variables?: Record<string, unknown>, identity?: Identity): Promise<GraphQLResponse<T>>;
+  /** Headers carrying `identity` as the gateway would sign it. */
+  identityHeaders(identity?: Identity): Promise<Record<string, string>>;
   databases: { control: string; shards: string[] };
   /** Stops the subgraph and drops its databases. */
   destroy(): Promise<void>;
@@ -40,12 +52,14 @@ export interface TestSubgraph<S> {
  * One subgraph on a free port over fresh databases (a control database and `shards` shard databases),
  * configured through the subgraph's own config loader exactly as in production.
  */
-export async function startTestSubgraph<S>(
-  definition: SubgraphDefinition<S>,
-  loadConfig: (env: Record<string, string>) => SubgraphConfig,
+export async function startTestSubgraph<S, C extends SubgraphConfig = SubgraphConfig>(
+  definition: SubgraphDefinition<S, C>,
+  loadConfig: (env: Record<string, string>) => C,
   options: { label?: string; shards?: number; env?: Record<string, string> } = {},
-): Promise<TestSubgraph<S>> {
+): Promise<TestSubgraph<S, C>> {
   const prefix = uniquePrefix(options.label ?? definition.name);
+  const keys = generateSigningKeyPair();
+  const signer = await IdentitySigner.fromPem(keys.privateKeyPem);
   const control = `${TEST_POSTGRES_URL}/${prefix}_control`;
   const shards = Array.from({ length: options.shards ?? 2 }, (_, index) => `${TEST_POSTGRES_URL}/${prefix}_shard_${index}`);
   const config = loadConfig({
@@ -55,6 +69,7 @@ export async function startTestSubgraph<S>(
     CREATE_DATABASES: 'true',
     DATABASE_POOL_MAX: '4',
     LOG_LEVEL: testConfig.TEST_LOG_LEVEL,
+    IDENTITY_PUBLIC_KEY: keys.publicKeyPem,
     ...options.env,
   });
   const logger = testLogger();
@@ -65,9 +80,12 @@ export async function startTestSubgraph<S>(
     await dropDatabases([control, ...shards]);
     throw error;
   }
+  const identityHeaders = async (identity: Identity = TEST_ADMIN) => ({ [IDENTITY_HEADER]: await signer.sign(identity) });
   return {
     service,
     graphqlUrl: `${service.url}/graphql`,
+    identityHeaders,
+    query: async (query, variables = {}, identity = TEST_ADMIN) => graphql(`${service.url}/graphql`, query, variables, await identityHeaders(identity)),
     databases: { control, shards },
     async destroy() {
       await service.stop();

@@ -1,6 +1,8 @@
 export {
+  TEST_ADMIN,
   TEST_LOG_LEVEL,
   TEST_POSTGRES_URL,
+  TEST_REDIS_URL,
   errorCodes,
   graphql,
   startTestSubgraph,
@@ -9,3 +11,4 @@ export {
   type GraphQLResponse,
   type TestSubgraph,
 } from './harness.js';
+export { startKafkaMockCluster, type KafkaMockCluster, type KafkaMockClusterOptions } from './kafka-mock.js';

@@ -1,4 +1,4 @@
-import { OutboxEvent } from '@saldo/events';
+import { ConsumedEvent, OutboxEvent } from '@saldo/events';
 import { buildFederatedSchema } from '@saldo/graphql';
 import type { SubgraphDefinition } from '@saldo/subgraph';
 import { DailyUsage } from './entities/daily-usage.js';
@@ -19,7 +19,7 @@ export function buildUsageForecastSchema() {
 
 export const usageForecastSubgraph: SubgraphDefinition<UsageForecastServices> = {
   name: 'usage-forecast',
-  shardSchema: { shard: { entities: [DailyUsage, OutboxEvent], migrations: shardMigrations } },
+  shardSchema: { shard: { entities: [DailyUsage, OutboxEvent, ConsumedEvent], migrations: shardMigrations } },
   buildSchema: buildUsageForecastSchema,
   createServices: ({ db }) => ({ usage: new UsageService(db) }),
 };

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { SaldoError } from '@saldo/graphql';
 import type { ShardedDatabase } from '@saldo/sharding';
 import type { SubgraphDefinition, SubgraphService } from '@saldo/subgraph';
-import { errorCodes, graphql as post, startTestSubgraph, type GraphQLResponse, type TestSubgraph } from '@saldo/testing';
+import { errorCodes, startTestSubgraph, type GraphQLResponse, type TestSubgraph } from '@saldo/testing';
 import { loadUsageForecastConfig } from './config.js';
 import { buildUsageForecastSchema, usageForecastSubgraph } from './definition.js';
 import { addDays, daysEndingOn, utcDay } from './domain/days.js';
@@ -31,7 +31,7 @@ let service: SubgraphService<UsageForecastServices>;
 let db: ShardedDatabase;
 
 function graphql(query: string, variables: Record<string, unknown> = {}): Promise<GraphQLResponse> {
-  return post(subgraph.graphqlUrl, query, variables);
+  return subgraph.query(query, variables);
 }
 
 const TENANT_USAGE = 'query ($tenantId: ID!, $days: Int) { tenantUsage(tenantId: $tenantId, days: $days) { date quantity } }';

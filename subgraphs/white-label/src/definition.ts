@@ -1,6 +1,7 @@
 import { buildFederatedSchema } from '@saldo/graphql';
 import type { SubgraphDefinition } from '@saldo/subgraph';
-import { OutboxEvent } from '@saldo/events';
+import { ConsumedEvent, OutboxEvent } from '@saldo/events';
+import { BrandingColumns } from './entities/branding-columns.js';
 import { PartnerBranding } from './entities/partner-branding.js';
 import { TenantBranding } from './entities/tenant-branding.js';
 import type { WhiteLabelServices } from './graphql/context.js';
@@ -22,8 +23,8 @@ export function buildWhiteLabelSchema() {
 export const whiteLabelSubgraph: SubgraphDefinition<WhiteLabelServices> = {
   name: 'white-label',
   shardSchema: {
-    shard: { entities: [TenantBranding, OutboxEvent], migrations: shardMigrations },
-    global: { entities: [PartnerBranding], migrations: globalMigrations },
+    shard: { entities: [BrandingColumns, TenantBranding, OutboxEvent, ConsumedEvent], migrations: shardMigrations },
+    global: { entities: [BrandingColumns, PartnerBranding], migrations: globalMigrations },
   },
   buildSchema: buildWhiteLabelSchema,
   createServices: ({ db }) => ({ tenantBranding: new TenantBrandingService(db), partnerBranding: new PartnerBrandingService(db) }),

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { graphql as post, startTestSubgraph, type GraphQLResponse, type TestSubgraph } from '@saldo/testing';
+import { startTestSubgraph, type GraphQLResponse, type TestSubgraph } from '@saldo/testing';
 import { loadWhiteLabelConfig } from './config.js';
 import { buildWhiteLabelSchema, whiteLabelSubgraph } from './definition.js';
 import type { WhiteLabelServices } from './graphql/context.js';
@@ -19,7 +19,7 @@ const BRANDING_FIELDS = 'displayName primaryColor accentColor logoUrl supportEma
 let subgraph: TestSubgraph<WhiteLabelServices>;
 
 function graphql(query: string, variables: Record<string, unknown> = {}): Promise<GraphQLResponse> {
-  return post(subgraph.graphqlUrl, query, variables);
+  return subgraph.query(query, variables);
 }
 
 /** Runs a query that must succeed and returns its data. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { errorCodes, graphql } from '@saldo/testing';
+import { errorCodes } from '@saldo/testing';
 import { startTestStack, type TestStack } from './test-stack.js';
 
 const CREATE = /* GraphQL */ `mutation($input: CreateTenantInput!) { createTenant(input: $input) { id } }`;
@@ -45,7 +45,7 @@ describe('bad input', () => {
   const rejects = (title: string, query: string, variables: Record<string, unknown>, code: string) =>
     it(`${title} is rejected with ${code} and writes nothing`, async () => {
       const before = await rowCounts(stack);
-      const result = await graphql(stack.graphqlUrl, query, variables);
+      const result = await stack.gql(query, variables);
       assert.deepEqual(errorCodes(result), [code], JSON.stringify(result.errors));
       assert.ok(result.errors?.[0]?.message, 'the error says what is wrong');
       await stack.flushEvents();
@@ -79,21 +79,21 @@ describe('bad input', () => {
   rejects('a page size over 100', `query { tenants(first: 101) { edges { cursor } } }`, {}, 'BAD_USER_INPUT');
 
   it('rejects a country change that invalidates the VAT id, leaving the tenant unchanged', async () => {
-    const result = await graphql(stack.graphqlUrl, `mutation($id: ID!) { updateTenant(id: $id, input: { country: "FR" }) { id } }`, { id: existingTenantId });
+    const result = await stack.gql(`mutation($id: ID!) { updateTenant(id: $id, input: { country: "FR" }) { id } }`, { id: existingTenantId });
     assert.deepEqual(errorCodes(result), ['INVALID_VAT_ID']);
     const tenant = await stack.tenants.services.tenants.get(existingTenantId);
     assert.equal(tenant?.country, 'DE');
   });
 
   it('refuses to suspend a tenant twice', async () => {
-    const first = await graphql(stack.graphqlUrl, `mutation($id: ID!) { suspendTenant(id: $id, reason: "unpaid") { status } }`, { id: existingTenantId });
+    const first = await stack.gql(`mutation($id: ID!) { suspendTenant(id: $id, reason: "unpaid") { status } }`, { id: existingTenantId });
     assert.equal(first.data?.suspendTenant.status, 'SUSPENDED');
-    const second = await graphql(stack.graphqlUrl, `mutation($id: ID!) { suspendTenant(id: $id, reason: "unpaid") { status } }`, { id: existingTenantId });
+    const second = await stack.gql(`mutation($id: ID!) { suspendTenant(id: $id, reason: "unpaid") { status } }`, { id: existingTenantId });
     assert.deepEqual(errorCodes(second), ['INVALID_STATE']);
   });
 
   it('lists every problem of an input at once', async () => {
-    const result = await graphql(stack.graphqlUrl, CREATE, { input: { name: '', currency: 'EUX', country: 'XX' } });
+    const result = await stack.gql(CREATE, { input: { name: '', currency: 'EUX', country: 'XX' } });
     const issues = (result.errors?.[0]?.extensions?.['issues'] ?? []) as Array<{ field: string; code: string }>;
     assert.deepEqual(issues.map((issue) => issue.field).sort(), ['country', 'currency', 'name']);
   });

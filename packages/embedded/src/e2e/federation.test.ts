@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { graphql } from '@saldo/testing';
 import { startTestStack, type TestStack } from './test-stack.js';
 
 const TENANT_QUERY = /* GraphQL */ `
@@ -37,17 +36,15 @@ describe('federated queries through the gateway', () => {
   });
 
   it('answers a tenant\'s name, balance, usage and branding in one query', async () => {
-    const partner = await graphql(stack.graphqlUrl, `mutation { createPartner(input: { name: "Voxly", country: "DE" }) { id } }`);
+    const partner = await stack.gql(`mutation { createPartner(input: { name: "Voxly", country: "DE" }) { id } }`);
     const partnerId = partner.data?.createPartner.id as string;
-    const branded = await graphql(
-      stack.graphqlUrl,
+    const branded = await stack.gql(
       `mutation($id: ID!) { setPartnerBranding(partnerId: $id, input: { displayName: "Voxly Assist", primaryColor: "#1d4ed8" }) { displayName } }`,
       { id: partnerId },
     );
     assert.equal(branded.errors, undefined);
 
-    const created = await graphql(
-      stack.graphqlUrl,
+    const created = await stack.gql(
       `mutation($input: CreateTenantInput!) { createTenant(input: $input) { id name currency } }`,
       { input: { name: 'Praxis Dr. Weber', currency: 'EUR', country: 'DE', vatId: 'DE123456789', partnerId } },
     );
@@ -58,7 +55,7 @@ describe('federated queries through the gateway', () => {
     await stack.usageForecast.services.usage.record(tenantId, today, 'inbound_minute', 42);
     await stack.usageForecast.services.usage.record(tenantId, today, 'sms', 3);
 
-    const result = await graphql(stack.graphqlUrl, TENANT_QUERY, { id: tenantId });
+    const result = await stack.gql(TENANT_QUERY, { id: tenantId });
     assert.equal(result.errors, undefined, JSON.stringify(result.errors));
     const tenant = result.data?.tenant;
     assert.equal(tenant.name, 'Praxis Dr. Weber');
@@ -70,7 +67,7 @@ describe('federated queries through the gateway', () => {
   });
 
   it('opens a billing account in the tenant\'s currency when a tenant is created', async () => {
-    const created = await graphql(stack.graphqlUrl, `mutation { createTenant(input: { name: "Thames Dental", currency: "GBP", country: "GB" }) { id } }`);
+    const created = await stack.gql(`mutation { createTenant(input: { name: "Thames Dental", currency: "GBP", country: "GB" }) { id } }`);
     const tenantId = created.data?.createTenant.id as string;
     await stack.flushEvents();
     const account = await stack.billing.services.accounts.find(tenantId);
@@ -78,12 +75,12 @@ describe('federated queries through the gateway', () => {
     assert.equal(account.currency, 'GBP');
     assert.equal(account.balanceMinor, 0n);
 
-    const balance = await graphql(stack.graphqlUrl, `query($id: ID!) { balance(tenantId: $id) { available { amountMinor currency } version } }`, { id: tenantId });
+    const balance = await stack.gql(`query($id: ID!) { balance(tenantId: $id) { available { amountMinor currency } version } }`, { id: tenantId });
     assert.deepEqual(balance.data?.balance, { available: { amountMinor: 0, currency: 'GBP' }, version: 0 });
   });
 
   it('returns null for a well-formed id that names no tenant', async () => {
-    const result = await graphql(stack.graphqlUrl, TENANT_QUERY, { id: '01900000-0000-7000-8000-000000000000' });
+    const result = await stack.gql(TENANT_QUERY, { id: '01900000-0000-7000-8000-000000000000' });
     assert.equal(result.errors, undefined);
     assert.equal(result.data?.tenant, null);
   });
@@ -99,7 +96,7 @@ describe('federated queries through the gateway', () => {
 
     const measure = async (first: number) => {
       const before = subgraphs.map((subgraph) => subgraph.metrics());
-      const result = await graphql(stack.graphqlUrl, LIST_QUERY, { first });
+      const result = await stack.gql(LIST_QUERY, { first });
       assert.equal(result.errors, undefined, JSON.stringify(result.errors));
       assert.equal(result.data?.tenants.edges.length, first);
       return subgraphs.map((subgraph, index) => ({

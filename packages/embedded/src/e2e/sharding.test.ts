@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { graphql } from '@saldo/testing';
 import { startTestStack, type TestStack } from './test-stack.js';
 
 async function queryDatabase<T>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
@@ -25,7 +24,7 @@ async function listAll(stack: TestStack, first: number, between?: (page: number)
   let after: string | null = null;
   type Page = { data?: { tenants: { edges: Array<{ node: { id: string } }>; pageInfo: { hasNextPage: boolean; endCursor: string | null } } } | null; errors?: unknown };
   for (let page = 0; ; page += 1) {
-    const result: Page = await graphql(stack.graphqlUrl, PAGE, { first, after });
+    const result: Page = await stack.gql(PAGE, { first, after });
     assert.equal(result.errors, undefined, JSON.stringify(result.errors));
     const connection = result.data!.tenants;
     ids.push(...connection.edges.map((edge) => edge.node.id));

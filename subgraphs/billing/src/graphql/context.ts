@@ -1,18 +1,29 @@
 import type { Loader } from '@saldo/graphql';
 import type { SubgraphContext } from '@saldo/subgraph';
-import type { AccountService, BalanceView } from '../services/account-service.js';
+import type { Account } from '../entities/account.js';
+import type { AccountService } from '../services/account-service.js';
+import type { LedgerService, TransactionsPage, TransactionsQuery } from '../services/ledger-service.js';
+import type { RateService } from '../services/rate-service.js';
+import type { UsageService } from '../services/usage-service.js';
 
 export interface BillingServices {
   accounts: AccountService;
+  ledger: LedgerService;
+  rates: RateService;
+  usage: UsageService;
 }
 
 export type BillingContext = SubgraphContext<BillingServices>;
 
-type BalanceKey = { tenantId: string; currency: string };
+/** Every account read in one request (balance, overdraft policy) is one batched read: one query per shard. */
+export function accountLoader(ctx: BillingContext): Loader<string, Account | null> {
+  return ctx.loader<string, Account | null>('account', (tenantIds) => ctx.services.accounts.getMany(tenantIds));
+}
 
-/** Every Tenant.balance in one request is one batched read (one query per shard). */
-export function balanceLoader(ctx: BillingContext): Loader<BalanceKey, BalanceView> {
-  return ctx.loader<BalanceKey, BalanceView>('balance', (keys) => ctx.services.accounts.balances(keys), {
-    cacheKeyFn: (key) => key.tenantId as unknown as BalanceKey,
+/** Every Tenant.transactions page in one request: one query per shard and distinct (first, type, from, to). */
+export function transactionsLoader(ctx: BillingContext): Loader<TransactionsQuery, TransactionsPage> {
+  return ctx.loader<TransactionsQuery, TransactionsPage>('transactions', (queries) => ctx.services.ledger.transactions(queries), {
+    cacheKeyFn: (query) =>
+      JSON.stringify([query.tenantId, query.first, query.beforeVersion ?? null, query.type ?? null, query.from ?? null, query.to ?? null]) as unknown as TransactionsQuery,
   });
 }

@@ -1,5 +1,6 @@
 import type { Loader } from '@saldo/graphql';
 import type { SubgraphContext } from '@saldo/subgraph';
+import type { ApiKeyService } from '../services/api-key-service.js';
 import type { PartnerService } from '../services/partner-service.js';
 import type { TenantService } from '../services/tenant-service.js';
 import type { Partner } from '../entities/partner.js';
@@ -8,6 +9,7 @@ import type { Tenant } from '../entities/tenant.js';
 export interface TenantsServices {
   tenants: TenantService;
   partners: PartnerService;
+  apiKeys: ApiKeyService;
 }
 
 export type TenantsContext = SubgraphContext<TenantsServices>;

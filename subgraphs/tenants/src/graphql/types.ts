@@ -197,3 +197,36 @@ export class CreatePartnerInput {
   @Field(() => String, { nullable: true })
   contactEmail?: string | null;
 }
+
+@ObjectType('ApiKey', { description: 'A partner API key. The secret is only ever returned once, when the key is issued.' })
+export class ApiKeyType {
+  @Field(() => ID, { description: 'Public key id (the part after saldo_pk_).' })
+  id!: string;
+
+  @Field()
+  name!: string;
+
+  @Field()
+  createdAt!: Date;
+
+  @Field(() => Date, { nullable: true, description: 'After a rotation with grace period: when this key stops working.' })
+  expiresAt!: Date | null;
+
+  @Field(() => Date, { nullable: true })
+  revokedAt!: Date | null;
+
+  @Field(() => ID, { nullable: true, description: 'The key that replaced this one.' })
+  replacedBy!: string | null;
+
+  @Field({ description: 'Whether the key authenticates requests now.' })
+  active!: boolean;
+}
+
+@ObjectType('IssuedApiKey')
+export class IssuedApiKeyType {
+  @Field(() => ApiKeyType)
+  apiKey!: ApiKeyType;
+
+  @Field({ description: 'The full key, `saldo_pk_...`. Shown once: store it now, Saldo keeps only a hash.' })
+  secret!: string;
+}

@@ -47,5 +47,27 @@ class Migration20261123001001Partner extends Migration {
   }
 }
 
+class Migration20261123001002ApiKey extends Migration {
+  override name = 'Migration20261123001002ApiKey';
+
+  override up(): void {
+    this.addSql(`create table "api_key" (
+      "id" text not null primary key,
+      "partner_id" uuid not null,
+      "name" text not null,
+      "secret_hash" text not null,
+      "created_at" timestamptz not null,
+      "expires_at" timestamptz null,
+      "revoked_at" timestamptz null,
+      "replaced_by" text null
+    );`);
+    this.addSql('create index "api_key_partner_id_index" on "api_key" ("partner_id");');
+  }
+
+  override down(): void {
+    this.addSql('drop table if exists "api_key";');
+  }
+}
+
 export const shardMigrations = [Migration20261123000100Outbox, Migration20261123001000Tenant];
-export const globalMigrations = [Migration20261123001001Partner];
+export const globalMigrations = [Migration20261123001001Partner, Migration20261123001002ApiKey];

@@ -95,7 +95,7 @@ export class TenantService {
   }
 
   /** Keyset pagination over every shard, newest last (ids are time-ordered UUIDv7). */
-  async list(options: { first: number; after?: string | null; partnerId?: string | null }): Promise<TenantPage> {
+  async list(options: { first: number; after?: string | null; partnerId?: string | null; onlyTenantId?: string | null }): Promise<TenantPage> {
     const afterId = options.after ? decodeCursor(options.after, isUuid) : null;
     if (options.partnerId) validateInput(uuidSchema, options.partnerId);
     const page = await gatherPage(
@@ -105,7 +105,7 @@ export class TenantService {
         this.db.em(shardId).find(
           Tenant,
           {
-            ...(afterId ? { id: { $gt: afterId } } : {}),
+            id: { ...(afterId ? { $gt: afterId } : {}), ...(options.onlyTenantId ? { $eq: options.onlyTenantId } : {}) },
             ...(options.partnerId ? { partnerId: options.partnerId } : {}),
           },
           { orderBy: { id: 'asc' }, limit },

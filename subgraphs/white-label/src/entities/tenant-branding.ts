@@ -1,7 +1,5 @@
-import { OptionalProps } from '@mikro-orm/core';
-import { Check, Entity, PrimaryKey, Property } from '@mikro-orm/decorators/legacy';
-import type { BrandingValues } from '../domain/branding.js';
-import { BRANDING_CHECKS } from './branding-checks.js';
+import { Entity, PrimaryKey } from '@mikro-orm/decorators/legacy';
+import { BrandingColumns, brandingChecks } from './branding-columns.js';
 
 /**
  * A tenant's own branding: one row per tenant, on the shard white-label's directory placed the tenant on.
@@ -9,35 +7,8 @@ import { BRANDING_CHECKS } from './branding-checks.js';
  * stored here: it belongs to the tenants subgraph and reaches Tenant.branding through @requires.
  */
 @Entity({ tableName: 'tenant_branding' })
-@Check(BRANDING_CHECKS.displayName('tenant_branding'))
-@Check(BRANDING_CHECKS.primaryColor('tenant_branding'))
-@Check(BRANDING_CHECKS.accentColor('tenant_branding'))
-@Check(BRANDING_CHECKS.logoUrl('tenant_branding'))
-@Check(BRANDING_CHECKS.supportEmail('tenant_branding'))
-export class TenantBranding implements BrandingValues {
-  [OptionalProps]?: 'displayName' | 'primaryColor' | 'accentColor' | 'logoUrl' | 'supportEmail' | 'createdAt' | 'updatedAt';
-
+@brandingChecks('tenant_branding')
+export class TenantBranding extends BrandingColumns {
   @PrimaryKey({ type: 'uuid' })
   tenantId!: string;
-
-  @Property({ type: 'text', nullable: true })
-  displayName: string | null = null;
-
-  @Property({ type: 'character', length: 7, nullable: true })
-  primaryColor: string | null = null;
-
-  @Property({ type: 'character', length: 7, nullable: true })
-  accentColor: string | null = null;
-
-  @Property({ type: 'text', nullable: true })
-  logoUrl: string | null = null;
-
-  @Property({ type: 'text', nullable: true })
-  supportEmail: string | null = null;
-
-  @Property({ type: 'timestamptz' })
-  createdAt: Date = new Date();
-
-  @Property({ type: 'timestamptz', onUpdate: () => new Date() })
-  updatedAt: Date = new Date();
 }

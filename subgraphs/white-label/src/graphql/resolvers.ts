@@ -17,7 +17,8 @@ interface PartnerReference {
 @Resolver()
 export class BrandingResolver {
   @Query(() => BrandingType, { description: 'The platform default: what a tenant sees when neither it nor its partner set a field.' })
-  defaultBranding(): ResolvedBranding {
+  defaultBranding(@Ctx() ctx: WhiteLabelContext): ResolvedBranding {
+    ctx.scope.requireAuthenticated();
     return { ...PLATFORM_BRANDING };
   }
 
@@ -27,6 +28,7 @@ export class BrandingResolver {
     @Arg('input', () => BrandingInput) input: BrandingInput,
     @Ctx() ctx: WhiteLabelContext,
   ): Promise<ResolvedBranding> {
+    ctx.scope.requirePartner(partnerId);
     return resolvePartnerBranding(await ctx.services.partnerBranding.set(partnerId, input));
   }
 
@@ -41,13 +43,15 @@ export class BrandingResolver {
     @Arg('input', () => BrandingInput) input: BrandingInput,
     @Ctx() ctx: WhiteLabelContext,
   ): Promise<ResolvedBranding> {
+    await ctx.scope.requireTenant(tenantId, 'write');
     return resolveTenantBranding(await ctx.services.tenantBranding.set(tenantId, input), null);
   }
 
   @Mutation(() => Boolean, {
     description: 'Removes a tenant\'s own branding so it inherits everything again; true when there was branding to remove.',
   })
-  clearTenantBranding(@Arg('tenantId', () => ID) tenantId: string, @Ctx() ctx: WhiteLabelContext): Promise<boolean> {
+  async clearTenantBranding(@Arg('tenantId', () => ID) tenantId: string, @Ctx() ctx: WhiteLabelContext): Promise<boolean> {
+    await ctx.scope.requireTenant(tenantId, 'write');
     return ctx.services.tenantBranding.clear(tenantId);
   }
 }
@@ -57,6 +61,7 @@ export class TenantStubResolver {
   @FieldResolver(() => BrandingType, { description: 'Effective branding, per field: tenant, else partner, else platform default.' })
   @Directive('@requires(fields: "partner { id }")')
   async branding(@Root() tenant: TenantReference, @Ctx() ctx: WhiteLabelContext): Promise<ResolvedBranding> {
+    await ctx.scope.requireTenant(tenant.id, 'read');
     const partnerId = tenant.partner?.id ?? null;
     const [own, partner] = await Promise.all([
       tenantBrandingLoader(ctx).load(tenant.id),
@@ -70,6 +75,8 @@ export class TenantStubResolver {
 export class PartnerStubResolver {
   @FieldResolver(() => BrandingType, { description: 'The partner\'s branding merged with the platform default, as its tenants inherit it.' })
   async branding(@Root() partner: PartnerReference, @Ctx() ctx: WhiteLabelContext): Promise<ResolvedBranding> {
+    // What a partner shows its customers is not secret: any signed-in caller may read it.
+    ctx.scope.requireAuthenticated();
     return resolvePartnerBranding(await partnerBrandingLoader(ctx).load(partner.id));
   }
 }
@@ -87,8 +94,9 @@ function representationId(value: unknown, field: string): string {
  * loaders' cache.
  */
 export const referenceResolvers = {
-  Tenant: async (reference: { id: unknown; partner?: { id: unknown } | null }, ctx: WhiteLabelContext): Promise<TenantReference> => {
+  Tenant: async (reference: { id: unknown; partner?: { id: unknown } | null }, ctx: WhiteLabelContext): Promise<TenantReference | null> => {
     const id = representationId(reference.id, 'id');
+    if (!(await ctx.scope.allows(id, 'read'))) return null;
     const partner = reference.partner == null ? reference.partner : { id: representationId(reference.partner.id, 'partner.id') };
     await Promise.all([tenantBrandingLoader(ctx).load(id), partner ? partnerBrandingLoader(ctx).load(partner.id) : null]);
     return { id, partner };

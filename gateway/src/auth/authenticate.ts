@@ -1,0 +1,33 @@
+import { ANONYMOUS, ErrorCode, SaldoError, type Identity } from '@saldo/graphql';
+import { looksLikeApiKey, type PortalTokenVerifier } from '@saldo/identity';
+import type { ApiKeyClient } from './api-key-client.js';
+
+export interface Credentials {
+  authorization?: string | undefined;
+  apiKey?: string | undefined;
+}
+
+/**
+ * Turns request credentials into a verified identity: `Authorization: Bearer <JWT>` for portal users and
+ * admins, `Authorization: Bearer saldo_pk_...` or `X-Api-Key` for partners. No credentials is anonymous;
+ * bad credentials are UNAUTHENTICATED (never silently anonymous).
+ */
+export function createAuthenticator(deps: { portalTokens?: PortalTokenVerifier | undefined; apiKeys?: ApiKeyClient | undefined }) {
+  const unauthenticated = (message: string) => new SaldoError(ErrorCode.Unauthenticated, message, { http: { status: 401 } });
+
+  return async (credentials: Credentials): Promise<Identity> => {
+    let token = credentials.apiKey?.trim();
+    if (!token && credentials.authorization) {
+      const match = /^Bearer\s+(\S+)\s*$/i.exec(credentials.authorization);
+      if (!match?.[1]) throw unauthenticated('Authorization must be "Bearer <token>".');
+      token = match[1];
+    }
+    if (!token) return ANONYMOUS;
+    if (looksLikeApiKey(token)) {
+      if (!deps.apiKeys) throw unauthenticated('API keys are not accepted by this gateway.');
+      return deps.apiKeys.verify(token);
+    }
+    if (!deps.portalTokens) throw unauthenticated('Bearer tokens are not accepted by this gateway.');
+    return deps.portalTokens.verify(token);
+  };
+}

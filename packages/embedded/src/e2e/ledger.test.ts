@@ -1,0 +1,207 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { BalanceChanged, Topic, TransactionPosted, UsageRecorded, decode, type EventEnvelope } from '@saldo/events';
+import { LedgerEntryType, parseUnitPrice, usageCost } from '@saldo/subgraph-billing';
+import { errorCodes, type GraphQLResponse } from '@saldo/testing';
+import { startTestStack, type TestStack } from './test-stack.js';
+
+const PRICES: Record<string, string> = { inbound_minute: '1.25', outbound_minute: '2.5', sms: '0.5' };
+
+const RECORD_USAGE = /* GraphQL */ `
+  mutation Record($input: RecordUsageInput!) {
+    recordUsage(input: $input) { results { id status } accepted duplicates balance { available { amountMinor currency } version } }
+  }
+`;
+
+const TENANT = /* GraphQL */ `
+  query Tenant($id: ID!) {
+    tenant(id: $id) {
+      name
+      currency
+      balance { available { amountMinor currency } currency version updatedAt }
+      overdraftPolicy { mode limit { amountMinor currency } }
+      transactions(first: 3) { edges { node { type version amount { amountMinor currency } balanceAfter { amountMinor currency } product quantity externalRef } } pageInfo { hasNextPage } }
+      topUps: transactions(type: TOP_UP) { edges { node { amount { amountMinor currency } } } }
+    }
+  }
+`;
+
+/** POSTs over one HTTP/1.1 connection of `agent`; records the client port so the test can count connections. */
+function postOn(agent: http.Agent, url: string, body: string, headers: Record<string, string>, ports: Set<number>): Promise<GraphQLResponse<any>> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      url,
+      { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), ...headers } },
+      (response) => {
+        let data = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (data += chunk));
+        response.on('end', () => {
+          try {
+            resolve(JSON.parse(data) as GraphQLResponse<any>);
+          } catch (error) {
+            reject(error);
+          }
+        });
+      },
+    );
+    request.on('socket', (socket) => {
+      const record = () => ports.add(socket.localPort!);
+      if (socket.localPort) record();
+      else socket.once('connect', record);
+    });
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
+function mulberry32(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe('prepaid ledger through the gateway', () => {
+  let stack: TestStack;
+  const published: EventEnvelope[] = [];
+
+  before(async () => {
+    stack = await startTestStack('ledger');
+    for (const topic of [Topic.UsageEvents, Topic.TransactionEvents, Topic.BalanceEvents]) {
+      stack.bus.subscribe(topic, `e2e.ledger.${topic}`, async (event) => {
+        published.push(event);
+      });
+    }
+    const validFrom = new Date(Date.now() - 86_400_000).toISOString();
+    for (const [product, unitPriceMinor] of Object.entries(PRICES)) {
+      const result = await stack.gql(`mutation($input: PublishRateInput!) { publishRate(input: $input) { id } }`, {
+        input: { product, currency: 'EUR', unitPriceMinor, validFrom },
+      });
+      assert.equal(result.errors, undefined, JSON.stringify(result.errors));
+    }
+  });
+
+  after(async () => {
+    await stack?.destroy();
+  });
+
+  it('charges 1,000 usage events with 20 % duplicates over 10 connections once each, and publishes the changes in order', async () => {
+    const created = await stack.gql(`mutation { createTenant(input: { name: "Praxis Dr. Weber", currency: "EUR", country: "DE" }) { id } }`);
+    const tenantId = created.data?.createTenant.id as string;
+    await stack.flushEvents(); // billing opens the account from tenant.created
+    const topUp = 5_000_000n;
+    await stack.billing.services.ledger.post({
+      tenantId,
+      currency: 'EUR',
+      entries: [{ type: LedgerEntryType.TOP_UP, amountMinor: topUp, idempotencyKey: 'stripe:evt_e2e_1', externalRef: 'pi_e2e_1' }],
+    });
+
+    const random = mulberry32(2026);
+    const products = Object.keys(PRICES);
+    const now = Date.now();
+    const unique = Array.from({ length: 800 }, (_, index) => ({
+      id: `call-${index}`,
+      product: products[index % products.length]!,
+      quantity: 1 + Math.floor(random() * 20),
+      occurredAt: new Date(now - (1 + Math.floor(random() * 3_600)) * 1000).toISOString(),
+    }));
+    const sends = [...unique, ...Array.from({ length: 200 }, () => unique[Math.floor(random() * unique.length)]!)];
+    for (let index = sends.length - 1; index > 0; index -= 1) {
+      const swap = Math.floor(random() * (index + 1));
+      [sends[index], sends[swap]] = [sends[swap]!, sends[index]!];
+    }
+    const batches = Array.from({ length: 20 }, (_, index) => sends.slice(index * 50, index * 50 + 50));
+    const headers = await stack.authHeaders();
+    const agents = Array.from({ length: 10 }, () => new http.Agent({ keepAlive: true, maxSockets: 1 }));
+    const ports = new Set<number>();
+    let responses: GraphQLResponse<any>[];
+    try {
+      responses = (
+        await Promise.all(
+          agents.map(async (agent, connection) => {
+            const mine: GraphQLResponse<any>[] = [];
+            for (let index = connection; index < batches.length; index += agents.length) {
+              const body = JSON.stringify({ query: RECORD_USAGE, variables: { input: { tenantId, events: batches[index] } } });
+              mine.push(await postOn(agent, stack.graphqlUrl, body, headers, ports));
+            }
+            return mine;
+          }),
+        )
+      ).flat();
+    } finally {
+      for (const agent of agents) agent.destroy();
+    }
+    for (const response of responses) assert.equal(response.errors, undefined, JSON.stringify(response.errors));
+    assert.equal(ports.size, 10, 'ten client connections');
+    assert.equal(responses.reduce((sum, response) => sum + response.data.recordUsage.accepted, 0), 800);
+    assert.equal(responses.reduce((sum, response) => sum + response.data.recordUsage.duplicates, 0), 200);
+
+    const cost = unique.reduce((sum, event) => sum + usageCost(BigInt(event.quantity), parseUnitPrice(PRICES[event.product]!)), 0n);
+    const check = await stack.billing.services.ledger.verify(tenantId);
+    assert.equal(check.cachedBalanceMinor, topUp - cost);
+    assert.equal(check.entries, 801);
+    assert.ok(check.consistent);
+
+    const tenant = await stack.gql(TENANT, { id: tenantId });
+    assert.equal(tenant.errors, undefined, JSON.stringify(tenant.errors));
+    const view = tenant.data?.tenant;
+    assert.equal(view.name, 'Praxis Dr. Weber');
+    assert.deepEqual(view.balance.available, { amountMinor: Number(topUp - cost), currency: 'EUR' });
+    assert.equal(view.balance.version, 801);
+    assert.ok(view.balance.updatedAt);
+    assert.deepEqual(view.overdraftPolicy, { mode: 'BLOCK', limit: { amountMinor: 0, currency: 'EUR' } });
+    assert.equal(view.transactions.edges.length, 3);
+    assert.equal(view.transactions.pageInfo.hasNextPage, true);
+    assert.deepEqual(view.transactions.edges.map((edge: any) => edge.node.version), [801, 800, 799]);
+    assert.equal(view.transactions.edges[0].node.type, 'USAGE');
+    assert.equal(view.transactions.edges[0].node.balanceAfter.amountMinor, Number(topUp - cost));
+    assert.deepEqual(view.topUps.edges, [{ node: { amount: { amountMinor: Number(topUp), currency: 'EUR' } } }]);
+
+    // Every committed change reaches the bus, once, keyed by the tenant, in account-version order.
+    await stack.flushEvents();
+    const mine = published.filter((event) => event.key === tenantId);
+    const balances = mine.map((event) => decode(BalanceChanged, event)).filter((payload) => payload !== undefined);
+    assert.deepEqual(
+      balances.map((payload) => payload.version),
+      [...balances.map((payload) => payload.version)].sort((a, b) => a - b),
+    );
+    assert.equal(balances.at(-1)?.version, 801);
+    assert.equal(balances.at(-1)?.balanceMinor, (topUp - cost).toString());
+    const postedEntries = mine.flatMap((event) => decode(TransactionPosted, event)?.entries ?? []);
+    assert.deepEqual(
+      postedEntries.map((entry) => entry.accountVersion),
+      Array.from({ length: 801 }, (_, index) => index + 1),
+    );
+    const recorded = mine.flatMap((event) => decode(UsageRecorded, event)?.events ?? []);
+    assert.equal(recorded.length, 800);
+    assert.equal(new Set(recorded.map((event) => event.eventId)).size, 800);
+    assert.equal(new Set(mine.map((event) => event.id)).size, mine.length, 'no event delivered twice');
+  });
+
+  it('refuses usage beyond the balance and bad input through the gateway with stable codes, changing nothing', async () => {
+    const created = await stack.gql(`mutation { createTenant(input: { name: "Thames Dental", currency: "GBP", country: "GB" }) { id } }`);
+    const tenantId = created.data?.createTenant.id as string;
+    await stack.flushEvents();
+    const event = { id: 'gbp-1', product: 'sms', quantity: 1, occurredAt: new Date().toISOString() };
+    // No GBP rates were published in this stack.
+    assert.deepEqual(errorCodes(await stack.gql(RECORD_USAGE, { input: { tenantId, events: [event] } })), ['RATE_NOT_FOUND']);
+    await stack.gql(`mutation { publishRate(input: { product: "sms", currency: "GBP", unitPriceMinor: "0.4", validFrom: "2020-01-01T00:00:00Z" }) { id } }`);
+    assert.deepEqual(errorCodes(await stack.gql(RECORD_USAGE, { input: { tenantId, events: [{ ...event, quantity: 2 }] } })), ['INSUFFICIENT_BALANCE']);
+    assert.deepEqual(errorCodes(await stack.gql(RECORD_USAGE, { input: { tenantId, events: [{ ...event, quantity: 0 }] } })), ['INVALID_QUANTITY']);
+    const free = await stack.gql(RECORD_USAGE, { input: { tenantId, events: [event] } });
+    assert.deepEqual(free.data?.recordUsage.balance, { available: { amountMinor: 0, currency: 'GBP' }, version: 1 }, '0.4p rounds to nothing');
+    const policy = await stack.gql(
+      `mutation($input: SetOverdraftPolicyInput!) { setOverdraftPolicy(input: $input) { mode limit { amountMinor currency } } }`,
+      { input: { tenantId, mode: 'ALLOW_OVERDRAFT', limit: { amountMinor: 1, currency: 'GBP' } } },
+    );
+    assert.deepEqual(policy.data?.setOverdraftPolicy, { mode: 'ALLOW_OVERDRAFT', limit: { amountMinor: 1, currency: 'GBP' } });
+    const overdrawn = await stack.gql(RECORD_USAGE, { input: { tenantId, events: [{ ...event, id: 'gbp-2', quantity: 2 }] } });
+    assert.deepEqual(overdrawn.data?.recordUsage.balance.available, { amountMinor: -1, currency: 'GBP' });
+    assert.ok((await stack.billing.services.ledger.verify(tenantId)).consistent);
+  });
+});

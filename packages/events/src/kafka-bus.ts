@@ -1,0 +1,331 @@
+import {
+  Kafka,
+  Partitioners,
+  logLevel as KafkaLogLevel,
+  type BrokersFunction,
+  type Consumer,
+  type EachBatchPayload,
+  type KafkaMessage,
+  type LogEntry,
+  type Message,
+  type Producer,
+  type RetryOptions,
+} from 'kafkajs';
+import type { Logger } from '@saldo/service';
+import type { EventBus, EventHandler, Unsubscribe } from './bus.js';
+import { envelopeSchema, type EventEnvelope, type Topic } from './contracts.js';
+
+/** Message headers set on every event (the value is the JSON envelope, which carries the same data). */
+export const EventHeader = {
+  Id: 'event-id',
+  Type: 'event-type',
+  Version: 'event-version',
+} as const;
+
+export interface KafkaEventBusOptions {
+  /** Seed brokers (`host:port`), or a function kafkajs asks again whenever it has to (re)connect. */
+  brokers: string[] | BrokersFunction;
+  clientId: string;
+  logger: Logger;
+  /**
+   * kafkajs retry policy for connecting, producing and committing. The relay holds its outbox transaction
+   * while a publish retries, so the default gives up after a few seconds and lets the relay retry later.
+   */
+  retry?: RetryOptions;
+  /** Socket connect timeout per broker (ms). */
+  connectionTimeoutMs?: number;
+  /** Redelivery backoff after a handler failed on a partition: first delay, doubled per failure up to max. */
+  handlerRetryMs?: { initial: number; max: number };
+  /** Longest a consumer fetch waits for new messages; lower means faster shutdown and delivery in tests. */
+  maxWaitTimeMs?: number;
+  /** Consumer group session timeout (ms): how long the broker waits before it reassigns a silent member's partitions. */
+  sessionTimeoutMs?: number;
+  /** Partitions of one subscription handled at once (order holds within each partition). */
+  partitionsConsumedConcurrently?: number;
+  /**
+   * Idempotent producer (default true): the brokers drop a batch kafkajs re-sends after a lost ack. kafkajs
+   * asks the cluster's controller for a producer id, and librdkafka's mock cluster names a controller (0)
+   * that is none of its brokers, so tests against the mock turn this off; per-key order does not depend on
+   * it (one request in flight per broker either way).
+   */
+  idempotent?: boolean;
+}
+
+const DEFAULT_RETRY: RetryOptions = { initialRetryTime: 100, maxRetryTime: 2_000, retries: 5 };
+
+/**
+ * The full stack's bus: Kafka through kafkajs.
+ *
+ * Producing: one idempotent producer (acks = all, one request in flight per broker, so a retried batch never
+ * overtakes the next one). Each event is a message keyed by its envelope key (the tenant id) with the JSON
+ * envelope as value; the default (murmur2, Java-compatible) partitioner maps a key to one partition, so one
+ * tenant's events keep their order. `publish` resolves only once the brokers acknowledged every message; the
+ * relay marks outbox rows published only then. A batch that fails part-way is published again as a whole by
+ * the relay (duplicates are possible, losses are not: consumers deduplicate by event id).
+ *
+ * Consuming: one kafkajs consumer per subscription (consumer group), offsets committed by hand and only
+ * after the handler resolved for a message (so a crash re-delivers, never skips). A failing handler pauses
+ * its partition and the same message is delivered again after a growing backoff; later messages of that
+ * partition wait (order holds), other partitions go on. A new group starts at the earliest retained offset.
+ *
+ * Topics are created by the brokers on first use (auto-create); the consumers ask for that too, so a consumer
+ * may subscribe before anything was produced. Partition count is the broker's default for new topics
+ * (`num.partitions`, 12 in docker-compose.yml; librdkafka's mock cluster uses 4); it must not change while a
+ * topic is in use, because adding partitions moves keys and breaks per-tenant order for in-flight events.
+ */
+export class KafkaEventBus implements EventBus {
+  private readonly kafka: Kafka;
+  private readonly producer: Producer;
+  private producerConnected: Promise<void> | undefined;
+  private readonly subscriptions = new Map<string, KafkaSubscription>();
+  private closed = false;
+
+  constructor(private readonly options: KafkaEventBusOptions) {
+    this.kafka = new Kafka({
+      clientId: options.clientId,
+      brokers: options.brokers,
+      connectionTimeout: options.connectionTimeoutMs ?? 3_000,
+      retry: options.retry ?? DEFAULT_RETRY,
+      logLevel: KafkaLogLevel.INFO,
+      logCreator: kafkaLogCreator(options.logger),
+    });
+    this.producer = this.kafka.producer({
+      idempotent: options.idempotent ?? true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: true,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+  }
+
+  async publish(events: readonly EventEnvelope[]): Promise<void> {
+    if (this.closed) throw new Error('KafkaEventBus is closed');
+    if (events.length === 0) return;
+    const byTopic = new Map<string, Message[]>();
+    for (const event of events) {
+      const messages = byTopic.get(event.topic) ?? [];
+      messages.push(toMessage(event));
+      byTopic.set(event.topic, messages);
+    }
+    await this.connectProducer();
+    try {
+      await this.producer.sendBatch({
+        acks: -1,
+        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      });
+    } catch (error) {
+      // Start the next attempt from a clean connection (and fresh broker metadata).
+      this.producerConnected = undefined;
+      await this.producer.disconnect().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  subscribe(topic: Topic, group: string, handler: EventHandler): Unsubscribe {
+    if (this.closed) throw new Error('KafkaEventBus is closed');
+    if (this.subscriptions.has(group)) throw new Error(`Consumer group ${group} already subscribed`);
+    const subscription = new KafkaSubscription(this.kafka, topic, group, handler, this.options);
+    this.subscriptions.set(group, subscription);
+    subscription.start();
+    return async () => {
+      if (this.subscriptions.get(group) === subscription) this.subscriptions.delete(group);
+      await subscription.stop();
+    };
+  }
+
+  /** Stops every consumer (each finishes and commits the message in hand) and disconnects the producer. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const subscriptions = [...this.subscriptions.values()];
+    this.subscriptions.clear();
+    await Promise.all(subscriptions.map((subscription) => subscription.stop()));
+    this.producerConnected = undefined;
+    await this.producer.disconnect().catch((error: unknown) => this.options.logger.warn('kafka producer disconnect failed', { error }));
+  }
+
+  private connectProducer(): Promise<void> {
+    if (!this.producerConnected) {
+      const connecting = this.producer.connect();
+      this.producerConnected = connecting;
+      connecting.catch(() => {
+        if (this.producerConnected === connecting) this.producerConnected = undefined;
+      });
+    }
+    return this.producerConnected;
+  }
+}
+
+function toMessage(event: EventEnvelope): Message {
+  return {
+    key: event.key,
+    value: JSON.stringify(event),
+    headers: { [EventHeader.Id]: event.id, [EventHeader.Type]: event.type, [EventHeader.Version]: String(event.version) },
+  };
+}
+
+/** One consumer group's consumer; restarts itself (with backoff) when kafkajs gives up, until stopped. */
+class KafkaSubscription {
+  private consumer: Consumer | undefined;
+  private starting: Promise<void> | undefined;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private restarts = 0;
+  private stopped = false;
+  private readonly resumeTimers = new Set<NodeJS.Timeout>();
+  /** Consecutive handler failures per partition (reset by a success). */
+  private readonly failures = new Map<number, number>();
+  private readonly logger: Logger;
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly topic: Topic,
+    private readonly group: string,
+    private readonly handler: EventHandler,
+    private readonly options: KafkaEventBusOptions,
+  ) {
+    this.logger = options.logger;
+  }
+
+  start(): void {
+    if (this.stopped) return;
+    this.starting = this.run().catch((error: unknown) => {
+      this.logger.warn('kafka consumer failed to start; retrying', { group: this.group, topic: this.topic, error });
+      void this.restart();
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    for (const timer of this.resumeTimers) clearTimeout(timer);
+    this.resumeTimers.clear();
+    await this.starting;
+    // Waits for the batch in hand: the current message finishes and its offset is committed.
+    await this.consumer?.disconnect().catch((error: unknown) => this.logger.warn('kafka consumer disconnect failed', { group: this.group, error }));
+    this.consumer = undefined;
+  }
+
+  private async run(): Promise<void> {
+    const consumer = this.kafka.consumer({
+      groupId: this.group,
+      allowAutoTopicCreation: true,
+      maxWaitTimeInMs: this.options.maxWaitTimeMs ?? 1_000,
+      sessionTimeout: this.options.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: Math.min(3_000, Math.floor((this.options.sessionTimeoutMs ?? 30_000) / 3)),
+    });
+    this.consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      this.restarts = 0;
+    });
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      // kafkajs restarts by itself after retriable errors; after the others it stays down, so we restart it.
+      if (!payload.restart && !this.stopped) {
+        this.logger.error('kafka consumer crashed; restarting', { group: this.group, error: payload.error });
+        void this.restart();
+      }
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [this.topic], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 1,
+      eachBatch: (payload) => this.eachBatch(payload),
+    });
+  }
+
+  private async restart(): Promise<void> {
+    if (this.stopped) return;
+    const consumer = this.consumer;
+    this.consumer = undefined;
+    await consumer?.disconnect().catch(() => undefined);
+    if (this.stopped) return;
+    const retry = this.options.retry ?? DEFAULT_RETRY;
+    const delay = Math.min(retry.maxRetryTime ?? 30_000, (retry.initialRetryTime ?? 300) * 2 ** Math.min(this.restarts, 10));
+    this.restarts += 1;
+    this.restartTimer = setTimeout(() => this.start(), delay);
+    this.restartTimer.unref();
+  }
+
+  /**
+   * Handles a batch message by message, in offset order. The offset after the last handled message is
+   * committed when the batch ends (also when it ends early: stop, rebalance, handler failure), never before
+   * the handler resolved; a crash in between re-delivers at most the batch's handled messages.
+   */
+  private async eachBatch({ batch, resolveOffset, heartbeat, pause, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const { topic, partition } = batch;
+    let commitOffset: string | undefined;
+    try {
+      for (const message of batch.messages) {
+        if (!isRunning() || isStale() || this.stopped) break;
+        const event = this.decode(message, partition);
+        if (event) {
+          try {
+            await this.handler(event);
+          } catch (error) {
+            const attempt = (this.failures.get(partition) ?? 0) + 1;
+            this.failures.set(partition, attempt);
+            const retryInMs = this.retryDelay(attempt);
+            this.logger.error('event handler failed; the message will be delivered again', {
+              group: this.group,
+              topic,
+              partition,
+              offset: message.offset,
+              id: event.id,
+              type: event.type,
+              attempt,
+              retryInMs,
+              error,
+            });
+            // Not resolved: after the pause the consumer fetches this partition again from this message.
+            const resume = pause();
+            const timer = setTimeout(() => {
+              this.resumeTimers.delete(timer);
+              resume();
+            }, retryInMs);
+            timer.unref();
+            this.resumeTimers.add(timer);
+            return;
+          }
+        }
+        this.failures.delete(partition);
+        resolveOffset(message.offset);
+        commitOffset = (BigInt(message.offset) + 1n).toString();
+        await heartbeat();
+      }
+    } finally {
+      if (commitOffset !== undefined) {
+        await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: commitOffset }] }] });
+      }
+    }
+  }
+
+  /** An undecodable message can never succeed: it is logged and skipped rather than blocking its partition. */
+  private decode(message: KafkaMessage, partition: number): EventEnvelope | undefined {
+    try {
+      return envelopeSchema.parse(JSON.parse(message.value?.toString('utf8') ?? 'null'));
+    } catch (error) {
+      this.logger.error('skipping undecodable event message', { group: this.group, topic: this.topic, partition, offset: message.offset, error });
+      return undefined;
+    }
+  }
+
+  private retryDelay(attempt: number): number {
+    const { initial, max } = this.options.handlerRetryMs ?? { initial: 200, max: 30_000 };
+    return Math.min(max, initial * 2 ** Math.min(attempt - 1, 20));
+  }
+}
+
+/** Routes kafkajs logging through ours: its errors are mostly transient (and retried), so they log as warnings. */
+function kafkaLogCreator(logger: Logger) {
+  const kafkaLogger = logger.child('kafka');
+  return () =>
+    ({ namespace, level, log }: LogEntry): void => {
+      const { message, timestamp: _timestamp, logger: _logger, stack: _stack, ...extra } = log as LogEntry['log'] & { stack?: unknown; logger?: unknown };
+      const fields = { namespace, ...extra };
+      // Bounded retries are deliberate: a publish that gives up is retried from the outbox by the relay, on a
+      // fresh connection (new producer id), so no sequence state is reused; duplicates are handled by consumers.
+      if (message.startsWith('Limiting retries for the idempotent producer')) kafkaLogger.debug(message, fields);
+      else if (level === KafkaLogLevel.ERROR || level === KafkaLogLevel.WARN) kafkaLogger.warn(message, fields);
+      else kafkaLogger.debug(message, fields);
+    };
+}

@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import type { Identity } from '@saldo/graphql';
+
+const uuid = z.uuid();
+
+/** The identity as it travels inside tokens (portal JWTs and forwarded identity tokens). */
+export const identityClaimsSchema = z.discriminatedUnion('role', [
+  z.object({ role: z.literal('anonymous') }),
+  z.object({ role: z.literal('platform-admin'), sub: z.string().min(1) }),
+  z.object({ role: z.literal('partner'), sub: z.string().min(1), partner_id: uuid }),
+  z.object({ role: z.enum(['tenant-admin', 'tenant-member']), sub: z.string().min(1), tenant_id: uuid, partner_id: uuid.optional() }),
+]);
+export type IdentityClaims = z.infer<typeof identityClaimsSchema>;
+
+export function identityToClaims(identity: Identity): IdentityClaims {
+  switch (identity.role) {
+    case 'anonymous':
+      return { role: 'anonymous' };
+    case 'platform-admin':
+      return { role: 'platform-admin', sub: identity.subject };
+    case 'partner':
+      return { role: 'partner', sub: identity.subject, partner_id: identity.partnerId };
+    case 'tenant-admin':
+    case 'tenant-member':
+      return { role: identity.role, sub: identity.subject, tenant_id: identity.tenantId, ...(identity.partnerId ? { partner_id: identity.partnerId } : {}) };
+  }
+}
+
+/** Parses token claims into an Identity; undefined when they do not describe a valid one. */
+export function claimsToIdentity(payload: unknown): Identity | undefined {
+  const parsed = identityClaimsSchema.safeParse(payload);
+  if (!parsed.success) return undefined;
+  const claims = parsed.data;
+  switch (claims.role) {
+    case 'anonymous':
+      return { role: 'anonymous' };
+    case 'platform-admin':
+      return { role: 'platform-admin', subject: claims.sub };
+    case 'partner':
+      return { role: 'partner', subject: claims.sub, partnerId: claims.partner_id };
+    case 'tenant-admin':
+    case 'tenant-member':
+      return { role: claims.role, subject: claims.sub, tenantId: claims.tenant_id, ...(claims.partner_id ? { partnerId: claims.partner_id } : {}) };
+  }
+}
+
+/** A stable key per identity (caches, rate limits). */
+export function identityKey(identity: Identity): string {
+  switch (identity.role) {
+    case 'anonymous':
+      return 'anonymous';
+    case 'platform-admin':
+      return `admin:${identity.subject}`;
+    case 'partner':
+      return `partner:${identity.partnerId}:${identity.subject}`;
+    case 'tenant-admin':
+    case 'tenant-member':
+      return `${identity.role}:${identity.tenantId}:${identity.subject}`;
+  }
+}

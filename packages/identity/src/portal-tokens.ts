@@ -1,0 +1,77 @@
+import { createLocalJWKSet, createRemoteJWKSet, exportJWK, importSPKI, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { createPublicKey } from 'node:crypto';
+import { ErrorCode, SaldoError, type Identity } from '@saldo/graphql';
+import { claimsToIdentity } from './identity-claims.js';
+
+export interface PortalTokenOptions {
+  issuer: string;
+  audience: string;
+  /** Identity provider's JWKS endpoint (keys fetched and rotated by jose). */
+  jwksUrl?: string;
+  /** Or PEM public keys (SPKI), e.g. the embedded default's dev issuer. */
+  publicKeysPem?: string[];
+  clockToleranceSeconds?: number;
+}
+
+const ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'];
+
+/**
+ * Verifies portal users' and admins' JWTs: signature (asymmetric only), issuer, audience and expiry, then the
+ * Saldo claims `role`, `tenant_id`, `partner_id`. Verified tokens are cached until they expire, so a client that
+ * reuses its token pays for the signature check once.
+ */
+export class PortalTokenVerifier {
+  private readonly cache = new Map<string, { identity: Identity; expiresAt: number }>();
+
+  private constructor(
+    private readonly keys: JWTVerifyGetKey,
+    private readonly options: PortalTokenOptions,
+  ) {}
+
+  static async create(options: PortalTokenOptions): Promise<PortalTokenVerifier> {
+    if (options.jwksUrl) return new PortalTokenVerifier(createRemoteJWKSet(new URL(options.jwksUrl)), options);
+    const pems = options.publicKeysPem ?? [];
+    if (pems.length === 0) throw new Error('PortalTokenVerifier needs a JWKS URL or at least one public key');
+    const keys = await Promise.all(
+      pems.map(async (pem, index) => {
+        const algorithm = algorithmOf(pem);
+        const jwk = await exportJWK(await importSPKI(pem, algorithm));
+        return { ...jwk, alg: algorithm, kid: `configured-${index}` };
+      }),
+    );
+    return new PortalTokenVerifier(createLocalJWKSet({ keys }), options);
+  }
+
+  async verify(token: string, now: number = Date.now()): Promise<Identity> {
+    const cached = this.cache.get(token);
+    if (cached && cached.expiresAt > now) return cached.identity;
+    const invalid = () => new SaldoError(ErrorCode.Unauthenticated, 'The bearer token is invalid or expired.');
+    let payload;
+    try {
+      ({ payload } = await jwtVerify(token, this.keys, {
+        issuer: this.options.issuer,
+        audience: this.options.audience,
+        algorithms: ALGORITHMS,
+        clockTolerance: this.options.clockToleranceSeconds ?? 5,
+        currentDate: new Date(now),
+        requiredClaims: ['exp', 'sub'],
+      }));
+    } catch {
+      throw invalid();
+    }
+    const identity = claimsToIdentity(payload);
+    if (!identity || identity.role === 'anonymous') throw invalid();
+    if (this.cache.size > 50_000) this.cache.clear();
+    this.cache.set(token, { identity, expiresAt: (payload.exp ?? 0) * 1000 });
+    return identity;
+  }
+}
+
+/** JWS algorithm matching a PEM public key's type (RSA -> RS256, EC P-256 -> ES256, Ed25519 -> EdDSA). */
+function algorithmOf(pem: string): string {
+  const type = createPublicKey(pem).asymmetricKeyType;
+  if (type === 'rsa') return 'RS256';
+  if (type === 'ec') return 'ES256';
+  if (type === 'ed25519') return 'EdDSA';
+  throw new Error(`Unsupported public key type ${type}`);
+}

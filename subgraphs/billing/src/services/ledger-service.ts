@@ -1,0 +1,551 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { v7 as uuidv7 } from 'uuid';
+import { BalanceChanged, TransactionPosted, enqueueEvent, type OutboxRelay } from '@saldo/events';
+import { ErrorCode, isUuid } from '@saldo/graphql';
+import { Money, isCurrencyCode } from '@saldo/money';
+import type { ShardedDatabase, ShardId } from '@saldo/sharding';
+import { OverdraftMode, overdraftFloor } from '../entities/account.js';
+import { LedgerEntry, LedgerEntryType } from '../entities/ledger-entry.js';
+import { BillingErrorCode, billingError } from '../errors.js';
+import type { BalanceView } from './account-service.js';
+import { SYSTEM_CLOCK, type Clock } from './rate-service.js';
+
+/** Most entries one posting may append (a usage batch is one posting). */
+export const MAX_ENTRIES_PER_POSTING = 1000;
+/** Largest absolute amount of one entry: 10^15 minor units keeps every sum exact in JSON (2^53). */
+export const MAX_ENTRY_AMOUNT_MINOR = 10n ** 15n;
+const MAX_KEY_LENGTH = 200;
+
+/** Which signs each entry type allows (mirrored by the ledger_entry_amount_sign_check constraint). */
+const SIGN_RULES: Record<LedgerEntryType, { allows: (amount: bigint) => boolean; rule: string }> = {
+  [LedgerEntryType.TOP_UP]: { allows: (amount) => amount > 0n, rule: 'positive' },
+  [LedgerEntryType.BONUS]: { allows: (amount) => amount > 0n, rule: 'positive' },
+  [LedgerEntryType.CREDIT_NOTE]: { allows: (amount) => amount > 0n, rule: 'positive' },
+  [LedgerEntryType.USAGE]: { allows: (amount) => amount <= 0n, rule: 'zero or negative' },
+  [LedgerEntryType.REFUND]: { allows: (amount) => amount < 0n, rule: 'negative' },
+  [LedgerEntryType.ADJUSTMENT]: { allows: (amount) => amount !== 0n, rule: 'non-zero' },
+};
+
+/** One entry to append. Amounts are signed minor units of the account's currency: credits > 0, debits < 0. */
+export interface PostingEntryInput {
+  type: LedgerEntryType;
+  amountMinor: bigint;
+  /**
+   * Unique per tenant, forever: a second posting with the same key is a duplicate and appends nothing.
+   * Namespace it by source: `usage:<event id>`, `stripe:pi:<payment intent>`, `stripe:re:<refund>`, `adjustment:<uuid>`.
+   */
+  idempotencyKey: string;
+  product?: string | null;
+  quantity?: bigint | null;
+  rateId?: string | null;
+  unitPriceMicros?: bigint | null;
+  occurredAt?: Date | null;
+  externalRef?: string | null;
+  description?: string | null;
+  metadata?: Record<string, unknown> | null;
+}
+
+export interface PostingRequest {
+  tenantId: string;
+  /** The currency the amounts are in; INVALID_CURRENCY when the account keeps another one. Omit to skip the check. */
+  currency?: string;
+  entries: readonly PostingEntryInput[];
+  /**
+   * 'enforce' (default): a posting whose new entries lower the balance below the account's overdraft floor
+   * (0 under BLOCK, -limit under ALLOW_OVERDRAFT) is rejected with INSUFFICIENT_BALANCE and writes nothing.
+   * 'ignore': for debits that must be booked whatever the balance (a refund Stripe already paid out, a chargeback).
+   */
+  overdraft?: 'enforce' | 'ignore';
+  /**
+   * Runs inside the posting's transaction once entries, balance and the ledger's own events are written, before
+   * commit: enqueue more outbox events (`enqueueEvent(tx, ...)`), write related rows through `tx`. Throwing rolls
+   * the whole posting back. Not called when every entry was a duplicate (nothing was posted).
+   */
+  withinTransaction?: (tx: EntityManager, outcome: PostingOutcome) => void | Promise<void>;
+}
+
+export interface PostingOutcome {
+  tenantId: string;
+  currency: string;
+  /** Entries this call appended, in account-version order. */
+  posted: LedgerEntry[];
+  /** Entries that already existed for keys of this request (appended by an earlier posting), by key. */
+  duplicates: Map<string, LedgerEntry>;
+  previousBalance: Money;
+  /** The account after the posting (unchanged when everything was a duplicate). */
+  balance: BalanceView;
+}
+
+/** Runs inside every posting transaction that appended entries (auto-top-up triggers and the like). */
+export type PostingHook = (tx: EntityManager, outcome: PostingOutcome) => void | Promise<void>;
+
+export interface TransactionsQuery {
+  tenantId: string;
+  first: number;
+  /** Only entries older than this account version (the cursor of the last entry seen). */
+  beforeVersion?: number | null;
+  type?: LedgerEntryType | null;
+  /** Posted at or after. */
+  from?: Date | null;
+  /** Posted before. */
+  to?: Date | null;
+}
+
+export interface TransactionsPage {
+  entries: LedgerEntry[];
+  hasNextPage: boolean;
+}
+
+export interface LedgerCheck {
+  tenantId: string;
+  cachedBalanceMinor: bigint;
+  cachedVersion: number;
+  /** Sum of every entry's amount. */
+  ledgerSumMinor: bigint;
+  entries: number;
+  /** balance_after_minor of the entry with the highest account_version (0 without entries). */
+  lastBalanceAfterMinor: bigint;
+  maxVersion: number;
+  /** Cached balance = sum = last balance_after, version = entry count = highest version (no gaps). */
+  consistent: boolean;
+}
+
+/**
+ * The ledger: the one write path for money. `post` appends entries to a tenant's account idempotently (a key
+ * seen before appends nothing and is reported as a duplicate), serializes writers of one account on its row
+ * (SELECT ... FOR UPDATE), keeps the cached balance and version in step, and enqueues `transaction.posted` and
+ * `balance.changed`, all in ONE transaction on the tenant's billing shard. Usage ingestion, Stripe top-ups and
+ * webhooks, refunds, adjustments and auto-top-up all post through it.
+ */
+export class LedgerService {
+  private readonly hooks: PostingHook[] = [];
+  /** Account currencies never change, so they are cached once read (bounded like the shard directory's cache). */
+  private readonly currencies = new Map<string, string>();
+  private static readonly CURRENCY_CACHE_LIMIT = 100_000;
+
+  constructor(
+    private readonly db: ShardedDatabase,
+    private readonly relay: Pick<OutboxRelay, 'poke'>,
+    private readonly clock: Clock = SYSTEM_CLOCK,
+  ) {}
+
+  /** Registers a hook that runs inside every posting transaction that appended entries; returns its removal. */
+  addPostingHook(hook: PostingHook): () => void {
+    this.hooks.push(hook);
+    return () => {
+      const index = this.hooks.indexOf(hook);
+      if (index >= 0) this.hooks.splice(index, 1);
+    };
+  }
+
+  async post(request: PostingRequest): Promise<PostingOutcome> {
+    this.validate(request);
+    const located = await this.db.emForTenant(request.tenantId);
+    if (!located) throw accountNotFound(request.tenantId);
+
+    const outcome = await located.em.transactional(async (tx) => {
+      // Plain SQL on the hot path: one statement per step, no unit-of-work bookkeeping for up to 1,000 rows.
+      const [row] = await tx.execute<AccountRow[]>(
+        `select tenant_id, currency, balance_minor, version, overdraft_mode, overdraft_limit_minor,
+                floor(extract(epoch from updated_at) * 1000)::bigint as updated_at_ms
+           from account where tenant_id = ? for update`,
+        [request.tenantId],
+      );
+      if (!row) throw accountNotFound(request.tenantId);
+      const account = {
+        tenantId: row.tenant_id,
+        currency: row.currency,
+        balanceMinor: BigInt(row.balance_minor),
+        version: row.version,
+        overdraftMode: row.overdraft_mode,
+        overdraftLimitMinor: BigInt(row.overdraft_limit_minor),
+        updatedAt: new Date(Number(row.updated_at_ms)),
+      };
+      this.rememberCurrency(account.tenantId, account.currency);
+      if (request.currency !== undefined && request.currency !== account.currency) {
+        throw billingError(ErrorCode.InvalidCurrency, `The account of tenant ${account.tenantId} is kept in ${account.currency}, not ${request.currency}.`, {
+          field: 'currency',
+        });
+      }
+
+      // Under the row lock no other writer of this account runs, so this read is authoritative: a key it does
+      // not find cannot appear before we commit. The unique constraint below is the backstop, not the mechanism.
+      // One index probe per key (a lateral lookup on the (tenant_id, idempotency_key) unique index), whatever the
+      // planner's statistics say about the tenant's other entries.
+      const keys = request.entries.map((entry) => entry.idempotencyKey);
+      const seen = await tx.execute<LedgerEntryRow[]>(
+        `select ${ENTRY_COLUMNS} from unnest(array[?]::text[]) as k(key)
+           cross join lateral (select * from ledger_entry e where e.tenant_id = ? and e.idempotency_key = k.key limit 1) e`,
+        [keys, account.tenantId],
+      );
+      const duplicates = new Map(seen.map((row) => [row.idempotency_key, entryFromRow(row)]));
+      const fresh = request.entries.filter((entry) => !duplicates.has(entry.idempotencyKey));
+      const previousBalance = Money.of(account.balanceMinor, account.currency);
+      if (fresh.length === 0) {
+        return { tenantId: account.tenantId, currency: account.currency, posted: [], duplicates, previousBalance, balance: balanceOf(account) };
+      }
+
+      const net = fresh.reduce((sum, entry) => sum + entry.amountMinor, 0n);
+      const floor = overdraftFloor(account);
+      if ((request.overdraft ?? 'enforce') === 'enforce' && net < 0n && account.balanceMinor + net < floor) {
+        throw billingError(
+          BillingErrorCode.InsufficientBalance,
+          `Insufficient balance: the posting needs ${Money.of(-net, account.currency).toString()}, ` +
+            `the balance is ${previousBalance.toString()} and may not fall below ${Money.of(floor, account.currency).toString()}.`,
+          { currency: account.currency, balanceMinor: account.balanceMinor.toString(), requiredMinor: (-net).toString(), floorMinor: floor.toString() },
+        );
+      }
+
+      const now = this.clock.now();
+      let balance = account.balanceMinor;
+      let version = account.version;
+      const posted = fresh.map((entry) => {
+        balance += entry.amountMinor;
+        version += 1;
+        const row = new LedgerEntry();
+        Object.assign(row, {
+          id: uuidv7(),
+          tenantId: account.tenantId,
+          accountVersion: version,
+          type: entry.type,
+          amountMinor: entry.amountMinor,
+          currency: account.currency,
+          balanceAfterMinor: balance,
+          idempotencyKey: entry.idempotencyKey,
+          product: entry.product ?? null,
+          quantity: entry.quantity ?? null,
+          rateId: entry.rateId ?? null,
+          unitPriceMicros: entry.unitPriceMicros ?? null,
+          occurredAt: entry.occurredAt ?? null,
+          externalRef: entry.externalRef ?? null,
+          description: entry.description ?? null,
+          metadata: entry.metadata ?? null,
+          createdAt: now,
+        });
+        return row;
+      });
+      // All rows in one statement with one parameter: a JSON array PostgreSQL unpacks (bigints travel as strings).
+      const inserted = (await tx.execute(
+        `insert into ledger_entry (id, tenant_id, account_version, type, amount_minor, currency, balance_after_minor, idempotency_key,
+                                   product, quantity, rate_id, unit_price_micros, occurred_at, external_ref, description, metadata, created_at)
+         select r.id, ?, r.account_version, r.type, r.amount_minor, ?, r.balance_after_minor, r.idempotency_key,
+                r.product, r.quantity, r.rate_id, r.unit_price_micros, r.occurred_at, r.external_ref, r.description, r.metadata, ?
+           from jsonb_to_recordset(?::jsonb) as r(id uuid, account_version integer, type text, amount_minor bigint, balance_after_minor bigint,
+                idempotency_key text, product text, quantity bigint, rate_id uuid, unit_price_micros bigint, occurred_at timestamptz,
+                external_ref text, description text, metadata jsonb)
+         on conflict (tenant_id, idempotency_key) do nothing`,
+        [account.tenantId, account.currency, now, JSON.stringify(posted.map(insertable))],
+        'run',
+      )) as unknown as { affectedRows: number };
+      if (inserted.affectedRows !== posted.length) {
+        // Only possible if something wrote this account's ledger without its row lock: refuse to guess.
+        throw new Error(`ledger of tenant ${account.tenantId} changed under its lock (${inserted.affectedRows}/${posted.length} entries inserted)`);
+      }
+      await tx.execute('update account set balance_minor = ?, version = ?, updated_at = ? where tenant_id = ?', [balance, version, now, account.tenantId], 'run');
+
+      const outcome: PostingOutcome = {
+        tenantId: account.tenantId,
+        currency: account.currency,
+        posted,
+        duplicates,
+        previousBalance,
+        balance: balanceOf({ ...account, balanceMinor: balance, version, updatedAt: now }),
+      };
+      enqueueEvent(tx, TransactionPosted, account.tenantId, transactionPostedPayload(outcome), now);
+      enqueueEvent(
+        tx,
+        BalanceChanged,
+        account.tenantId,
+        {
+          tenantId: account.tenantId,
+          currency: account.currency,
+          balanceMinor: balance.toString(),
+          previousBalanceMinor: previousBalance.amountMinor.toString(),
+          version,
+          changedAt: now.toISOString(),
+        },
+        now,
+      );
+      await request.withinTransaction?.(tx, outcome);
+      for (const hook of this.hooks) await hook(tx, outcome);
+      return outcome;
+    });
+    if (outcome.posted.length > 0) this.relay.poke();
+    return outcome;
+  }
+
+  /** The account's currency (cached: it never changes), or undefined when billing holds no account. */
+  async currencyOf(tenantId: string): Promise<string | undefined> {
+    const cached = this.currencies.get(tenantId);
+    if (cached) return cached;
+    const located = await this.db.emForTenant(tenantId);
+    if (!located) return undefined;
+    const [row] = await located.em.execute<{ currency: string }[]>('select currency from account where tenant_id = ?', [tenantId]);
+    if (row) this.rememberCurrency(tenantId, row.currency);
+    return row?.currency;
+  }
+
+  private rememberCurrency(tenantId: string, currency: string): void {
+    if (this.currencies.size >= LedgerService.CURRENCY_CACHE_LIMIT) this.currencies.clear();
+    this.currencies.set(tenantId, currency);
+  }
+
+  /**
+   * Pages of many tenants' entries, newest first: one directory lookup plus one query per shard for the whole
+   * batch, whatever the number of tenants (a lateral join walks each tenant's (tenant_id, account_version) index).
+   * Queries must share first/type/from/to (a DataLoader groups them); cursors may differ per tenant.
+   */
+  async transactions(queries: readonly TransactionsQuery[]): Promise<TransactionsPage[]> {
+    const pages = new Map<TransactionsQuery, TransactionsPage>();
+    const groups = new Map<string, TransactionsQuery[]>();
+    for (const query of queries) {
+      const signature = JSON.stringify([query.first, query.type ?? null, query.from?.toISOString() ?? null, query.to?.toISOString() ?? null]);
+      groups.set(signature, [...(groups.get(signature) ?? []), query]);
+    }
+    for (const group of groups.values()) {
+      const { first, type, from, to } = group[0]!;
+      const byShard = await this.db.groupByShard(group.map((query) => query.tenantId));
+      await Promise.all(
+        [...byShard].map(async ([shardId, tenantIds]) => {
+          const members = group.filter((query) => tenantIds.includes(query.tenantId));
+          const rows = await this.pageRows(shardId, members, first, type ?? null, from ?? null, to ?? null);
+          for (const query of members) {
+            const own = rows.filter((row) => row.tenantId === query.tenantId);
+            pages.set(query, { entries: own.slice(0, first), hasNextPage: own.length > first });
+          }
+        }),
+      );
+    }
+    return queries.map((query) => pages.get(query) ?? { entries: [], hasNextPage: false });
+  }
+
+  private async pageRows(
+    shardId: ShardId,
+    queries: readonly TransactionsQuery[],
+    first: number,
+    type: LedgerEntryType | null,
+    from: Date | null,
+    to: Date | null,
+  ): Promise<LedgerEntry[]> {
+    const em = this.db.em(shardId);
+    const filters: string[] = [];
+    // No cursor is version 0 (versions start at 1): raw SQL parameters cannot carry arrays with nulls.
+    const params: unknown[] = [queries.map((query) => query.tenantId), queries.map((query) => query.beforeVersion ?? 0)];
+    if (type) {
+      filters.push('and e.type = ?');
+      params.push(type);
+    }
+    if (from) {
+      filters.push('and e.created_at >= ?');
+      params.push(from);
+    }
+    if (to) {
+      filters.push('and e.created_at < ?');
+      params.push(to);
+    }
+    params.push(first + 1);
+    const rows = await em.execute<LedgerEntryRow[]>(
+      `select ${ENTRY_COLUMNS} from unnest(array[?]::uuid[], array[?]::integer[]) as q(tenant_id, before_version)
+       cross join lateral (
+         select * from ledger_entry e
+          where e.tenant_id = q.tenant_id and (q.before_version = 0 or e.account_version < q.before_version) ${filters.join(' ')}
+          order by e.account_version desc
+          limit ?
+       ) e`,
+      params,
+    );
+    return rows.map(entryFromRow);
+  }
+
+  /** Checks the ledger invariants of one account (tests, operators). */
+  async verify(tenantId: string): Promise<LedgerCheck> {
+    const located = await this.db.emForTenant(tenantId);
+    if (!located) throw accountNotFound(tenantId);
+    const [row] = await located.em.execute<
+      { balance_minor: string; version: number; sum: string; entries: string; max_version: number | null; last_balance: string | null; gaps: string }[]
+    >(
+      `select a.balance_minor, a.version,
+              coalesce(sum(e.amount_minor), 0) as sum, count(e.id) as entries, max(e.account_version) as max_version,
+              (select balance_after_minor from ledger_entry l where l.tenant_id = a.tenant_id order by account_version desc limit 1) as last_balance,
+              (select count(*) from ledger_entry l
+                 where l.tenant_id = a.tenant_id
+                   and l.balance_after_minor <> coalesce(
+                     (select p.balance_after_minor from ledger_entry p where p.tenant_id = l.tenant_id and p.account_version = l.account_version - 1), 0)
+                     + l.amount_minor) as gaps
+         from account a left join ledger_entry e on e.tenant_id = a.tenant_id
+        where a.tenant_id = ?
+        group by a.tenant_id, a.balance_minor, a.version`,
+      [tenantId],
+    );
+    if (!row) throw accountNotFound(tenantId);
+    const check = {
+      tenantId,
+      cachedBalanceMinor: BigInt(row.balance_minor),
+      cachedVersion: row.version,
+      ledgerSumMinor: BigInt(row.sum),
+      entries: Number(row.entries),
+      lastBalanceAfterMinor: BigInt(row.last_balance ?? 0),
+      maxVersion: row.max_version ?? 0,
+    };
+    return {
+      ...check,
+      consistent:
+        check.cachedBalanceMinor === check.ledgerSumMinor &&
+        check.cachedBalanceMinor === check.lastBalanceAfterMinor &&
+        check.cachedVersion === check.entries &&
+        check.cachedVersion === check.maxVersion &&
+        Number(row.gaps) === 0,
+    };
+  }
+
+  /** Tenants on a shard whose cached balance or version disagrees with their ledger (empty when all is well). */
+  async inconsistentAccounts(shardId: ShardId): Promise<string[]> {
+    const rows = await this.db.em(shardId).execute<{ tenant_id: string }[]>(
+      `select a.tenant_id from account a
+         left join (select tenant_id, sum(amount_minor) as total, count(*) as entries, max(account_version) as max_version
+                      from ledger_entry group by tenant_id) e on e.tenant_id = a.tenant_id
+        where a.balance_minor <> coalesce(e.total, 0) or a.version <> coalesce(e.entries, 0) or a.version <> coalesce(e.max_version, 0)
+        order by a.tenant_id`,
+    );
+    return rows.map((row) => row.tenant_id);
+  }
+
+  private validate(request: PostingRequest): void {
+    if (!isUuid(request.tenantId)) throw billingError(ErrorCode.InvalidId, 'tenantId: must be a UUID', { field: 'tenantId' });
+    if (request.currency !== undefined && !isCurrencyCode(request.currency)) {
+      throw billingError(ErrorCode.InvalidCurrency, `currency: ${request.currency} is not an ISO 4217 currency code`, { field: 'currency' });
+    }
+    if (request.entries.length === 0) throw billingError(ErrorCode.BadUserInput, 'entries: a posting needs at least one entry', { field: 'entries' });
+    if (request.entries.length > MAX_ENTRIES_PER_POSTING) {
+      throw billingError(BillingErrorCode.BatchTooLarge, `entries: at most ${MAX_ENTRIES_PER_POSTING} per posting`, { field: 'entries' });
+    }
+    const keys = new Set<string>();
+    for (const [index, entry] of request.entries.entries()) {
+      const field = `entries.${index}`;
+      if (!Object.values(LedgerEntryType).includes(entry.type)) throw billingError(ErrorCode.BadUserInput, `${field}.type: unknown entry type`, { field });
+      if (typeof entry.amountMinor !== 'bigint' || entry.amountMinor > MAX_ENTRY_AMOUNT_MINOR || entry.amountMinor < -MAX_ENTRY_AMOUNT_MINOR) {
+        throw billingError(BillingErrorCode.InvalidAmount, `${field}.amountMinor: must be a bigint of at most ${MAX_ENTRY_AMOUNT_MINOR} minor units`, { field });
+      }
+      const sign = SIGN_RULES[entry.type];
+      if (!sign.allows(entry.amountMinor)) {
+        throw billingError(BillingErrorCode.InvalidAmount, `${field}.amountMinor: a ${entry.type} entry must be ${sign.rule}`, { field });
+      }
+      if (entry.idempotencyKey.length === 0 || entry.idempotencyKey.length > MAX_KEY_LENGTH) {
+        throw billingError(ErrorCode.BadUserInput, `${field}.idempotencyKey: must be 1-${MAX_KEY_LENGTH} characters`, { field });
+      }
+      if (keys.has(entry.idempotencyKey)) {
+        throw billingError(ErrorCode.BadUserInput, `${field}.idempotencyKey: appears twice in one posting`, { field });
+      }
+      keys.add(entry.idempotencyKey);
+    }
+  }
+}
+
+function accountNotFound(tenantId: string) {
+  return billingError(BillingErrorCode.AccountNotFound, `Billing holds no account for tenant ${tenantId} (yet).`, { tenantId });
+}
+
+/** Ledger columns as raw SQL returns them: timestamps as epoch milliseconds, bigints as strings. */
+const ENTRY_COLUMNS = `e.id, e.tenant_id, e.account_version, e.type, e.amount_minor, e.currency, e.balance_after_minor, e.idempotency_key,
+  e.product, e.quantity, e.rate_id, e.unit_price_micros, floor(extract(epoch from e.occurred_at) * 1000)::bigint as occurred_at_ms,
+  e.external_ref, e.description, e.metadata, floor(extract(epoch from e.created_at) * 1000)::bigint as created_at_ms`;
+
+interface LedgerEntryRow {
+  id: string;
+  tenant_id: string;
+  account_version: number;
+  type: LedgerEntryType;
+  amount_minor: string;
+  currency: string;
+  balance_after_minor: string;
+  idempotency_key: string;
+  product: string | null;
+  quantity: string | null;
+  rate_id: string | null;
+  unit_price_micros: string | null;
+  occurred_at_ms: string | null;
+  external_ref: string | null;
+  description: string | null;
+  metadata: Record<string, unknown> | null;
+  created_at_ms: string;
+}
+
+/** A detached LedgerEntry from a raw row (never managed by an EntityManager, so never flushed back). */
+function entryFromRow(row: LedgerEntryRow): LedgerEntry {
+  return Object.assign(new LedgerEntry(), {
+    id: row.id,
+    tenantId: row.tenant_id,
+    accountVersion: row.account_version,
+    type: row.type,
+    amountMinor: BigInt(row.amount_minor),
+    currency: row.currency,
+    balanceAfterMinor: BigInt(row.balance_after_minor),
+    idempotencyKey: row.idempotency_key,
+    product: row.product,
+    quantity: row.quantity === null ? null : BigInt(row.quantity),
+    rateId: row.rate_id,
+    unitPriceMicros: row.unit_price_micros === null ? null : BigInt(row.unit_price_micros),
+    occurredAt: row.occurred_at_ms === null ? null : new Date(Number(row.occurred_at_ms)),
+    externalRef: row.external_ref,
+    description: row.description,
+    metadata: row.metadata,
+    createdAt: new Date(Number(row.created_at_ms)),
+  });
+}
+
+interface AccountRow {
+  tenant_id: string;
+  currency: string;
+  balance_minor: string;
+  version: number;
+  overdraft_mode: OverdraftMode;
+  overdraft_limit_minor: string;
+  updated_at_ms: string;
+}
+
+function balanceOf(account: { tenantId: string; currency: string; balanceMinor: bigint; version: number; updatedAt: Date }): BalanceView {
+  return { tenantId: account.tenantId, available: Money.of(account.balanceMinor, account.currency), version: account.version, updatedAt: account.updatedAt };
+}
+
+/** One row of the insert's JSON parameter (column names as in jsonb_to_recordset; bigints as strings). */
+function insertable(entry: LedgerEntry) {
+  return {
+    id: entry.id,
+    account_version: entry.accountVersion,
+    type: entry.type,
+    amount_minor: entry.amountMinor.toString(),
+    balance_after_minor: entry.balanceAfterMinor.toString(),
+    idempotency_key: entry.idempotencyKey,
+    product: entry.product,
+    quantity: entry.quantity === null ? null : entry.quantity.toString(),
+    rate_id: entry.rateId,
+    unit_price_micros: entry.unitPriceMicros === null ? null : entry.unitPriceMicros.toString(),
+    occurred_at: entry.occurredAt?.toISOString() ?? null,
+    external_ref: entry.externalRef,
+    description: entry.description,
+    metadata: entry.metadata,
+  };
+}
+
+function transactionPostedPayload(outcome: PostingOutcome) {
+  const last = outcome.posted.at(-1)!;
+  return {
+    tenantId: outcome.tenantId,
+    currency: outcome.currency,
+    balanceAfterMinor: last.balanceAfterMinor.toString(),
+    version: last.accountVersion,
+    entries: outcome.posted.map((entry) => ({
+      entryId: entry.id,
+      type: entry.type,
+      amountMinor: entry.amountMinor.toString(),
+      balanceAfterMinor: entry.balanceAfterMinor.toString(),
+      accountVersion: entry.accountVersion,
+      idempotencyKey: entry.idempotencyKey,
+      product: entry.product,
+      quantity: entry.quantity === null ? null : entry.quantity.toString(),
+      occurredAt: entry.occurredAt?.toISOString() ?? null,
+      externalRef: entry.externalRef,
+      postedAt: entry.createdAt.toISOString(),
+    })),
+  };
+}
