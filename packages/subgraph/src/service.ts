@@ -3,7 +3,7 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
-import { OutboxRelay, type EventBus, type Unsubscribe } from '@saldo/events';
+import { ConsumedEvent, Migration20261123000100Outbox, Migration20261125000100ConsumedEvent, OutboxEvent, OutboxRelay, type EventBus, type Unsubscribe } from '@saldo/events';
 import { subscribeTenantRegistry } from './tenant-registry.js';
 import { createRequestContext, type Identity, type RequestContext, type SubgraphSchema } from '@saldo/graphql';
 import { IDENTITY_HEADER, IdentityVerifier } from '@saldo/identity';
@@ -12,6 +12,17 @@ import { createHttpService, variadicLogger, type Logger, type Service } from '@s
 import { ShardedDatabase, type ShardedSchema } from '@saldo/sharding';
 import { shardingConfig, type SubgraphConfig } from './config.js';
 import { createErrorFormatter } from './format-error.js';
+
+/**
+ * Every shard carries the event infrastructure (outbox for what the subgraph publishes, consumed-event ledger for
+ * idempotent consumers) ahead of the subgraph's own tables; subgraphs list only their domain.
+ */
+function withEventTables(schema: ShardedSchema): ShardedSchema {
+  const entities = [...new Set([OutboxEvent, ConsumedEvent, ...schema.shard.entities])];
+  const infrastructure = [Migration20261123000100Outbox, Migration20261125000100ConsumedEvent];
+  const migrations = [...infrastructure, ...schema.shard.migrations.filter((migration) => !infrastructure.includes(migration as never))];
+  return { ...schema, shard: { entities, migrations } };
+}
 
 /** What resolvers receive: the request context seam plus the subgraph's domain services. */
 export type SubgraphContext<S> = RequestContext & { readonly services: S };
@@ -92,7 +103,7 @@ export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConf
     },
 
     async start() {
-      const db = await ShardedDatabase.open(shardingConfig(config), definition.shardSchema, logger);
+      const db = await ShardedDatabase.open(shardingConfig(config), withEventTables(definition.shardSchema), logger);
       const relay = new OutboxRelay({
         sources: db.shardIds.map((shardId) => ({ name: `shard-${shardId}`, em: () => db.em(shardId) })),
         bus: deps.bus,

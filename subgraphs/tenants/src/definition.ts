@@ -2,7 +2,6 @@ import { buildFederatedSchema } from '@saldo/graphql';
 import type { SubgraphDefinition } from '@saldo/subgraph';
 import { Partner } from './entities/partner.js';
 import { Tenant } from './entities/tenant.js';
-import { OutboxEvent } from '@saldo/events';
 import type { TenantsServices } from './graphql/context.js';
 import { ApiKeyResolver, PartnerResolver, TenantResolver, referenceResolvers } from './graphql/resolvers.js';
 import { mountApiKeyVerification } from './http/internal-api-keys.js';
@@ -20,7 +19,7 @@ export function buildTenantsSchema() {
 export const tenantsSubgraph: SubgraphDefinition<TenantsServices> = {
   name: 'tenants',
   shardSchema: {
-    shard: { entities: [Tenant, OutboxEvent], migrations: shardMigrations },
+    shard: { entities: [Tenant], migrations: shardMigrations },
     global: { entities: [Partner, ApiKey], migrations: globalMigrations },
   },
   buildSchema: buildTenantsSchema,

@@ -1,4 +1,3 @@
-import { ConsumedEvent, OutboxEvent } from '@saldo/events';
 import { buildFederatedSchema } from '@saldo/graphql';
 import type { SubgraphDefinition } from '@saldo/subgraph';
 import { DailyUsage } from './entities/daily-usage.js';
@@ -19,7 +18,7 @@ export function buildUsageForecastSchema() {
 
 export const usageForecastSubgraph: SubgraphDefinition<UsageForecastServices> = {
   name: 'usage-forecast',
-  shardSchema: { shard: { entities: [DailyUsage, OutboxEvent, ConsumedEvent], migrations: shardMigrations } },
+  shardSchema: { shard: { entities: [DailyUsage], migrations: shardMigrations } },
   buildSchema: buildUsageForecastSchema,
   createServices: ({ db }) => ({ usage: new UsageService(db) }),
 };

@@ -1,6 +1,5 @@
 import { buildFederatedSchema } from '@saldo/graphql';
 import type { SubgraphDefinition } from '@saldo/subgraph';
-import { ConsumedEvent, OutboxEvent } from '@saldo/events';
 import { BrandingColumns } from './entities/branding-columns.js';
 import { PartnerBranding } from './entities/partner-branding.js';
 import { TenantBranding } from './entities/tenant-branding.js';
@@ -23,7 +22,7 @@ export function buildWhiteLabelSchema() {
 export const whiteLabelSubgraph: SubgraphDefinition<WhiteLabelServices> = {
   name: 'white-label',
   shardSchema: {
-    shard: { entities: [BrandingColumns, TenantBranding, OutboxEvent, ConsumedEvent], migrations: shardMigrations },
+    shard: { entities: [BrandingColumns, TenantBranding], migrations: shardMigrations },
     global: { entities: [BrandingColumns, PartnerBranding], migrations: globalMigrations },
   },
   buildSchema: buildWhiteLabelSchema,

@@ -1,5 +1,4 @@
 import { Migration } from '@mikro-orm/migrations';
-import { Migration20261123000100Outbox } from '@saldo/events';
 
 class Migration20261123001000Tenant extends Migration {
   override name = 'Migration20261123001000Tenant';
@@ -69,5 +68,5 @@ class Migration20261123001002ApiKey extends Migration {
   }
 }
 
-export const shardMigrations = [Migration20261123000100Outbox, Migration20261123001000Tenant];
+export const shardMigrations = [Migration20261123001000Tenant];
 export const globalMigrations = [Migration20261123001001Partner, Migration20261123001002ApiKey];

@@ -1,5 +1,4 @@
 import { Migration } from '@mikro-orm/migrations';
-import { Migration20261123000100Outbox, Migration20261125000100ConsumedEvent } from '@saldo/events';
 
 class Migration20261124000000DailyUsage extends Migration {
   override name = 'Migration20261124000000DailyUsage';
@@ -20,4 +19,4 @@ class Migration20261124000000DailyUsage extends Migration {
   }
 }
 
-export const shardMigrations = [Migration20261123000100Outbox, Migration20261124000000DailyUsage, Migration20261125000100ConsumedEvent];
+export const shardMigrations = [Migration20261124000000DailyUsage];

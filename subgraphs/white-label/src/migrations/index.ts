@@ -1,5 +1,4 @@
 import { Migration } from '@mikro-orm/migrations';
-import { Migration20261123000100Outbox, Migration20261125000100ConsumedEvent } from '@saldo/events';
 
 class Migration20261123003000TenantBranding extends Migration {
   override name = 'Migration20261123003000TenantBranding';
@@ -53,5 +52,5 @@ class Migration20261123003001PartnerBranding extends Migration {
   }
 }
 
-export const shardMigrations = [Migration20261123000100Outbox, Migration20261123003000TenantBranding, Migration20261125000100ConsumedEvent];
+export const shardMigrations = [Migration20261123003000TenantBranding];
 export const globalMigrations = [Migration20261123003001PartnerBranding];
