@@ -7,6 +7,14 @@ const benchConfigSchema = z.object({
   BENCH_DURATION_S: fields.positiveInt(20),
   BENCH_WARMUP_S: fields.positiveInt(3),
   BENCH_AUTH_ITERATIONS: fields.positiveInt(20_000),
+  /** Subscriptions (a): subscribed tenants, and usage events (postings) per second spread over them. */
+  BENCH_SUB_TENANTS: fields.positiveInt(1_000),
+  BENCH_SUB_RATE: fields.positiveInt(500),
+  /** Subscriptions (b): WebSocket subscriptions on the one gateway, over this many tenants (each posted once a second). */
+  BENCH_SUB_CONNECTIONS: fields.positiveInt(10_000),
+  BENCH_SUB_FANOUT_TENANTS: fields.positiveInt(500),
+  /** Measured seconds of each subscription scenario (after a 2 s warm-up). */
+  BENCH_SUB_DURATION_S: fields.positiveInt(20),
   /** Comma-separated benchmark names to run; all when unset. */
   BENCH_ONLY: z.string().optional(),
 });

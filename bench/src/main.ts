@@ -2,12 +2,14 @@ import { loadBenchConfig } from './config.js';
 import { authOverhead } from './auth-overhead.js';
 import { gatewayLatency } from './gateway-latency.js';
 import { ledgerThroughput } from './ledger-throughput.js';
+import { subscriptions } from './subscriptions.js';
 
 // `pnpm bench`: every benchmark prints a table and saves JSON under bench/results/.
 const BENCHMARKS: Record<string, (config: ReturnType<typeof loadBenchConfig>) => Promise<void>> = {
   'gateway-latency': gatewayLatency,
   'ledger-throughput': ledgerThroughput,
   'auth-overhead': authOverhead,
+  subscriptions,
 };
 
 const config = loadBenchConfig(process.env);

@@ -39,6 +39,12 @@ const gatewayConfigSchema = z
     MAX_QUERY_COST: fields.positiveInt(10000),
     /** Express "trust proxy" (e.g. 1, loopback, or a CIDR list): which X-Forwarded-For hops give the client address. */
     TRUST_PROXY: z.string().optional(),
+    /** Results a slow subscriber may have waiting before the oldest are dropped in favour of newer ones. */
+    SUBSCRIPTION_BUFFER: fields.positiveInt(16),
+    /** WebSocket ping interval for subscription connections, clients and subgraphs alike (ms). */
+    SUBSCRIPTION_KEEPALIVE_MS: fields.positiveInt(12_000),
+    /** How long the gateway keeps reopening a subscription whose subgraph went away before it ends it (SUBGRAPH_UNAVAILABLE). */
+    SUBSCRIPTION_UPSTREAM_RETRY_MS: fields.positiveInt(60_000),
     /** SUBGRAPH_URL_<NAME> overrides a subgraph's routing URL, e.g. SUBGRAPH_URL_USAGE_FORECAST. */
     subgraphUrls: z.record(z.string(), z.url()),
   })

@@ -9,15 +9,17 @@ import {
 import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
 import express from 'express';
-import { ANONYMOUS, type Identity } from '@saldo/graphql';
+import { ANONYMOUS, ErrorCode, SaldoError, type Identity } from '@saldo/graphql';
 import { IdentitySigner, PortalTokenVerifier } from '@saldo/identity';
 import { createHttpService, variadicLogger, type Logger, type Service } from '@saldo/service';
 import { ApiKeyClient } from './auth/api-key-client.js';
-import { createAuthenticator } from './auth/authenticate.js';
+import { createAuthenticator, createSessionAuthenticator } from './auth/authenticate.js';
 import { IdentityForwardingDataSource } from './auth/identity-data-source.js';
 import { requireAuthenticationPlugin } from './auth/require-authentication.js';
 import { splitPemKeys, type GatewayConfig } from './config.js';
 import { createLimitsPlugin, createRateLimitPlugin, createRateLimiter, rateLimitKey, rateLimitedError } from './protection/index.js';
+import { SubscriptionEngine, type SubscriptionMetrics } from './subscriptions/engine.js';
+import { SSE_PATH, serveSubscriptionTransports, type SubscriptionTransports } from './subscriptions/transports.js';
 
 /** Per-request context: the verified caller. */
 export interface GatewayContext {
@@ -28,6 +30,8 @@ export interface GatewayContext {
 export interface GatewayService extends Service {
   /** Base URL once started; GraphQL (and Apollo Sandbox in a browser) at `${url}/graphql`. */
   readonly url: string;
+  /** Subscriptions served now and so far (graphql-ws on `/graphql`, SSE on `/graphql/stream`). */
+  subscriptionMetrics(): SubscriptionMetrics & { connections: { webSocket: number; sse: number } };
 }
 
 /**
@@ -38,7 +42,7 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
   const logger = deps.logger.child('gateway');
   const production = config.NODE_ENV === 'production';
   const managed = Boolean(config.APOLLO_KEY && config.APOLLO_GRAPH_REF);
-  let running: { url: string; stop: () => Promise<void> } | undefined;
+  let running: { url: string; engine: SubscriptionEngine; transports: SubscriptionTransports; stop: () => Promise<void> } | undefined;
 
   return {
     name: 'gateway',
@@ -47,10 +51,15 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
       return running.url;
     },
 
+    subscriptionMetrics() {
+      if (!running) throw new Error('gateway is not started');
+      return { ...running.engine.metrics(), connections: running.transports.connections() };
+    },
+
     async start() {
       const supergraphSdl = managed ? undefined : await readFile(config.SUPERGRAPH_PATH as string, 'utf8');
       const signer = await IdentitySigner.fromPem(config.IDENTITY_PRIVATE_KEY, config.IDENTITY_TTL_SECONDS);
-      const authenticate = createAuthenticator({
+      const credentialVerifiers = {
         portalTokens: config.JWT_ISSUER
           ? await PortalTokenVerifier.create({
               issuer: config.JWT_ISSUER,
@@ -59,16 +68,40 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
             })
           : undefined,
         apiKeys: config.API_KEY_VERIFY_URL ? new ApiKeyClient(config.API_KEY_VERIFY_URL, signer, config.API_KEY_CACHE_TTL_MS) : undefined,
+      };
+      const authenticate = createAuthenticator(credentialVerifiers);
+      const subgraphUrl = (name: string, url: string | undefined): string => {
+        const target = config.subgraphUrls[name] ?? url;
+        if (!target) throw new Error(`No URL for subgraph ${name}: set SUBGRAPH_URL_${name.toUpperCase().replaceAll('-', '_')}`);
+        return target;
+      };
+      // Federated subscriptions (Apollo's gateway plans them but cannot execute them): planned over the same
+      // supergraph, whenever the gateway (re)loads it.
+      const engine = new SubscriptionEngine({
+        signer,
+        logger: logger.child('subscriptions'),
+        subgraphUrl,
+        bufferSize: config.SUBSCRIPTION_BUFFER,
+        upstream: {
+          keepAliveMs: config.SUBSCRIPTION_KEEPALIVE_MS,
+          retry: { initialMs: 100, maxMs: 5_000, giveUpAfterMs: config.SUBSCRIPTION_UPSTREAM_RETRY_MS },
+        },
       });
       const gateway = new ApolloGateway({
         ...(supergraphSdl ? { supergraphSdl } : {}),
         buildService: ({ name, url }) => {
-          const target = config.subgraphUrls[name] ?? url;
-          if (!target) throw new Error(`No URL for subgraph ${name}: set SUBGRAPH_URL_${name.toUpperCase().replaceAll('-', '_')}`);
+          const target = subgraphUrl(name, url);
           logger.debug('subgraph route', { subgraph: name, url: target });
           return new IdentityForwardingDataSource(target, signer);
         },
         logger: variadicLogger(logger),
+      });
+      gateway.onSchemaLoadOrUpdate(({ coreSupergraphSdl }) => {
+        try {
+          engine.update(coreSupergraphSdl);
+        } catch (error) {
+          logger.error('subscriptions: could not load the supergraph; keeping the previous one', { error });
+        }
       });
 
       const rateLimit = createRateLimiter(
@@ -92,6 +125,21 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
           ApolloServerPluginDrainHttpServer({ httpServer: http.server }),
           createRateLimitPlugin<GatewayContext>({ limiter: rateLimit.limiter, keyOf: (ctx) => rateLimitKey(ctx.identity, ctx.clientAddress) }),
           requireAuthenticationPlugin<GatewayContext>(),
+          {
+            // Apollo's gateway cannot execute subscriptions; point HTTP clients at the transports that can.
+            async requestDidStart() {
+              return {
+                async didResolveOperation({ operation }) {
+                  if (operation?.operation !== 'subscription') return;
+                  throw new SaldoError(
+                    ErrorCode.BadUserInput,
+                    `Subscriptions run over graphql-ws (WebSocket upgrade of /graphql) or GraphQL over SSE (${SSE_PATH}), not plain HTTP.`,
+                    { http: { status: 400 } },
+                  );
+                },
+              };
+            },
+          },
           createLimitsPlugin<GatewayContext>({ maxDepth: config.MAX_QUERY_DEPTH, maxAliases: config.MAX_ALIASES, maxCost: config.MAX_QUERY_COST }),
           production
             ? ApolloServerPluginLandingPageProductionDefault({ ...(managed ? { graphRef: config.APOLLO_GRAPH_REF } : {}), footer: false })
@@ -99,9 +147,24 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
         ],
       });
       await apollo.start();
+      const corsMiddleware = cors({ origin: config.CORS_ORIGINS === '*' ? true : config.CORS_ORIGINS.split(',').map((origin) => origin.trim()) });
+      // Before /graphql's middleware: its prefix would take /graphql/stream too.
+      http.app.use(SSE_PATH, corsMiddleware, express.json({ limit: config.BODY_LIMIT }));
+      const transports = serveSubscriptionTransports({
+        server: http.server,
+        app: http.app,
+        path: '/graphql',
+        engine,
+        authenticate: createSessionAuthenticator(credentialVerifiers),
+        apollo,
+        limits: { maxDepth: config.MAX_QUERY_DEPTH, maxAliases: config.MAX_ALIASES, maxCost: config.MAX_QUERY_COST },
+        rateLimiter: rateLimit.limiter,
+        logger: logger.child('subscriptions'),
+        keepAliveMs: config.SUBSCRIPTION_KEEPALIVE_MS,
+      });
       http.app.use(
         '/graphql',
-        cors({ origin: config.CORS_ORIGINS === '*' ? true : config.CORS_ORIGINS.split(',').map((origin) => origin.trim()) }),
+        corsMiddleware,
         express.json({ limit: config.BODY_LIMIT }),
         expressMiddleware(apollo, {
           context: async ({ req }) => {
@@ -121,7 +184,13 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
       logger.info('listening', { url: `${url}/graphql`, supergraph: managed ? `uplink:${config.APOLLO_GRAPH_REF}` : config.SUPERGRAPH_PATH });
       running = {
         url,
+        engine,
+        transports,
         stop: async () => {
+          // Subscribers first: WebSocket clients get 1001 and SSE streams end, so they reconnect elsewhere; then the
+          // upstream subscriptions close and Apollo drains the HTTP requests still in flight.
+          await transports.close();
+          await engine.close();
           await apollo.stop();
           await http.close();
           await rateLimit.close();

@@ -13,21 +13,37 @@ export interface Credentials {
  * bad credentials are UNAUTHENTICATED (never silently anonymous).
  */
 export function createAuthenticator(deps: { portalTokens?: PortalTokenVerifier | undefined; apiKeys?: ApiKeyClient | undefined }) {
+  const authenticateSession = createSessionAuthenticator(deps);
+  return async (credentials: Credentials): Promise<Identity> => (await authenticateSession(credentials)).identity;
+}
+
+/** A verified caller and, for a bearer token, when it expires (API keys have no expiry; revocation is checked anew). */
+export interface Session {
+  identity: Identity;
+  /** ms since epoch; undefined for anonymous callers and API keys. */
+  expiresAt?: number | undefined;
+}
+
+/**
+ * The authenticator of long-lived connections (subscriptions over WebSocket or SSE): the same rules as
+ * `createAuthenticator`, plus the token's expiry, at which the connection's subscriptions end.
+ */
+export function createSessionAuthenticator(deps: { portalTokens?: PortalTokenVerifier | undefined; apiKeys?: ApiKeyClient | undefined }) {
   const unauthenticated = (message: string) => new SaldoError(ErrorCode.Unauthenticated, message, { http: { status: 401 } });
 
-  return async (credentials: Credentials): Promise<Identity> => {
+  return async (credentials: Credentials): Promise<Session> => {
     let token = credentials.apiKey?.trim();
     if (!token && credentials.authorization) {
       const match = /^Bearer\s+(\S+)\s*$/i.exec(credentials.authorization);
       if (!match?.[1]) throw unauthenticated('Authorization must be "Bearer <token>".');
       token = match[1];
     }
-    if (!token) return ANONYMOUS;
+    if (!token) return { identity: ANONYMOUS };
     if (looksLikeApiKey(token)) {
       if (!deps.apiKeys) throw unauthenticated('API keys are not accepted by this gateway.');
-      return deps.apiKeys.verify(token);
+      return { identity: await deps.apiKeys.verify(token) };
     }
     if (!deps.portalTokens) throw unauthenticated('Bearer tokens are not accepted by this gateway.');
-    return deps.portalTokens.verify(token);
+    return deps.portalTokens.verifySession(token);
   };
 }

@@ -33,6 +33,8 @@ try {
     logger,
     logLevel: config.LOG_LEVEL,
     keys: await embeddedKeys(config.SALDO_HOME),
+    stripeStandInPort: config.STRIPE_STAND_IN_PORT,
+    ...(config.STRIPE_SECRET_KEY && config.STRIPE_WEBHOOK_SECRET ? { stripe: { secretKey: config.STRIPE_SECRET_KEY, webhookSecret: config.STRIPE_WEBHOOK_SECRET } } : {}),
   });
   if (config.SEED_DEMO_DATA) await seedDemoData(stack, logger);
 } catch (error) {
@@ -51,5 +53,9 @@ stopOnSignals(async () => {
 const url = running.graphqlUrl.replace('127.0.0.1', 'localhost');
 process.stdout.write(
   `\n  Saldo is running.\n\n  Gateway (GraphQL + Apollo Sandbox): ${url}\n` +
-    `  Get a token:  pnpm token --role admin   (then in Sandbox: Headers -> Authorization: Bearer <token>)\n\n  Press Ctrl-C to stop.\n\n`,
+    `  Get a token:  pnpm token --role admin   (then in Sandbox: Headers -> Authorization: Bearer <token>)\n` +
+    (running.stripeStandIn
+      ? `  Stripe:       development stand-in at ${running.stripeStandIn.url} (NOT Stripe; set STRIPE_SECRET_KEY to use a test account)\n`
+      : `  Stripe:       test account; forward its webhooks to ${running.billing.url}/webhooks/stripe (e.g. stripe listen --forward-to)\n`) +
+    `\n  Press Ctrl-C to stop.\n\n`,
 );

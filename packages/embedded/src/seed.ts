@@ -1,5 +1,5 @@
 import type { Logger } from '@saldo/service';
-import { LedgerEntryType, OverdraftMode } from '@saldo/subgraph-billing';
+import { AutoTopUpMode, LedgerEntryType, OverdraftMode } from '@saldo/subgraph-billing';
 import type { Stack } from './stack.js';
 
 /** Small deterministic PRNG so every fresh install shows the same demo data. */
@@ -133,6 +133,21 @@ async function seedBilling(stack: Stack, tenants: ReadonlyArray<{ id: string; cu
       { tenantId: overdrawn.id, mode: OverdraftMode.ALLOW_OVERDRAFT, limit: { amountMinor: 5_000n, currency: 'USD' } },
       { mayExtendCredit: true },
     );
+  }
+  // With the development Stripe stand-in, one tenant tops up automatically: usage that takes it to 50.00 EUR or
+  // below charges the stand-in's test card 100.00 EUR (at most 500.00 EUR a day). A real Stripe account has no
+  // cus_demo, so the rule is only seeded against the stand-in.
+  const automatic = tenants.find((tenant) => tenant.currency === 'EUR');
+  if (automatic && stack.stripeStandIn) {
+    await billing.autoTopUp.set({
+      tenantId: automatic.id,
+      threshold: { amountMinor: 5_000n, currency: 'EUR' },
+      mode: AutoTopUpMode.FIXED_AMOUNT,
+      amount: { amountMinor: 10_000n, currency: 'EUR' },
+      dailyCap: { amountMinor: 50_000n, currency: 'EUR' },
+      stripeCustomerId: 'cus_demo',
+      paymentMethodId: 'pm_card_visa',
+    });
   }
   return entries;
 }

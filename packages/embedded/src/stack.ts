@@ -4,8 +4,9 @@ import { createGatewayService, loadGatewayConfig, type GatewayService } from '@s
 import type { Identity } from '@saldo/graphql';
 import { DEV_TOKEN_AUDIENCE, DEV_TOKEN_ISSUER, generateSigningKeyPair, signDevToken, type KeyPairPem } from '@saldo/identity';
 import type { Logger } from '@saldo/service';
-import { createSubgraphService, type SubgraphDefinition, type SubgraphService } from '@saldo/subgraph';
-import { billingSubgraph, loadBillingConfig, type BillingServices } from '@saldo/subgraph-billing';
+import { createSubgraphService, type SubgraphConfig, type SubgraphDefinition, type SubgraphService } from '@saldo/subgraph';
+import { billingSubgraph, loadBillingConfig, type BillingConfig, type BillingServices } from '@saldo/subgraph-billing';
+import { startStripeStandIn, type StripeStandIn } from '@saldo/testing';
 import { loadTenantsConfig, tenantsSubgraph, type TenantsServices } from '@saldo/subgraph-tenants';
 import { loadUsageForecastConfig, usageForecastSubgraph, type UsageForecastServices } from '@saldo/subgraph-usage-forecast';
 import { loadWhiteLabelConfig, whiteLabelSubgraph, type WhiteLabelServices } from '@saldo/subgraph-white-label';
@@ -33,15 +34,30 @@ export interface StackOptions {
   keys?: { identity: KeyPairPem; portal: KeyPairPem };
   /** How long the gateway trusts an API key verification (ms). */
   apiKeyCacheTtlMs?: number;
+  /** The gateway's per-identity rate limit (requests per minute and burst); benchmarks raise it. */
+  rateLimit?: { perMinute: number; burst: number };
+  /**
+   * Billing's Stripe account. Unset: the stack starts the local DEVELOPMENT STRIPE STAND-IN (packages/testing) and
+   * points billing at it, so top-ups work end to end without a Stripe account (its checkout page "pays" and delivers
+   * the webhooks). Set it to use a real Stripe test account instead (forward its webhooks to billing's
+   * /webhooks/stripe, e.g. with `stripe listen`). The stand-in is never used when a key is given.
+   */
+  stripe?: { secretKey: string; webhookSecret: string; apiBase?: string };
+  /** Port of the Stripe stand-in when it runs (0 picks a free one). */
+  stripeStandInPort?: number;
+  /** Extra billing settings (e.g. REDIS_URL, TOPUP_LIMITS), as environment variables. */
+  billingEnv?: Record<string, string>;
 }
 
 export interface Stack {
   gateway: GatewayService;
   tenants: SubgraphService<TenantsServices>;
-  billing: SubgraphService<BillingServices>;
+  billing: SubgraphService<BillingServices, BillingConfig>;
   usageForecast: SubgraphService<UsageForecastServices>;
   whiteLabel: SubgraphService<WhiteLabelServices>;
   bus: EventBus;
+  /** The development Stripe stand-in billing talks to, when no Stripe account was configured (null otherwise). */
+  stripeStandIn: StripeStandIn | null;
   /** `${gateway.url}/graphql` */
   readonly graphqlUrl: string;
   /** Each subgraph's databases, by subgraph name. */
@@ -100,16 +116,39 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     };
   };
 
-  const create = <S>(definition: SubgraphDefinition<S>, config: Parameters<typeof createSubgraphService<S>>[1]) =>
-    createSubgraphService(definition, config, { bus, logger });
+  const create = <S, C extends SubgraphConfig>(definition: SubgraphDefinition<S, C>, config: C) => createSubgraphService(definition, config, { bus, logger });
+
+  // No Stripe account given: billing talks to the development stand-in (labelled as such on its checkout page).
+  const stripeStandIn = options.stripe
+    ? null
+    : await startStripeStandIn({ host, port: options.stripeStandInPort ?? 0, autoDeliver: true });
+  const stripeEnv: Record<string, string> = options.stripe
+    ? {
+        STRIPE_SECRET_KEY: options.stripe.secretKey,
+        STRIPE_WEBHOOK_SECRET: options.stripe.webhookSecret,
+        ...(options.stripe.apiBase ? { STRIPE_API_BASE: options.stripe.apiBase } : {}),
+      }
+    : {
+        ...stripeStandIn!.env(),
+        TOPUP_SUCCESS_URL: `${stripeStandIn!.url}/checkout/done?session_id={CHECKOUT_SESSION_ID}`,
+        TOPUP_CANCEL_URL: `${stripeStandIn!.url}/checkout/done`,
+      };
 
   const tenants = create(tenantsSubgraph, loadTenantsConfig(env('tenants', options.ports.tenants)));
-  const billing = create(billingSubgraph, loadBillingConfig(env('billing', options.ports.billing)));
+  let billingConfig: BillingConfig;
+  try {
+    billingConfig = loadBillingConfig({ ...env('billing', options.ports.billing), ...stripeEnv, ...options.billingEnv });
+  } catch (error) {
+    await stripeStandIn?.close();
+    throw error;
+  }
+  const billing = create(billingSubgraph, billingConfig);
   const usageForecast = create(usageForecastSubgraph, loadUsageForecastConfig(env('usage-forecast', options.ports.usageForecast)));
   const whiteLabel = create(whiteLabelSubgraph, loadWhiteLabelConfig(env('white-label', options.ports.whiteLabel)));
   const subgraphs = [tenants, billing, usageForecast, whiteLabel];
 
   const started: Array<{ stop(): Promise<void> }> = [];
+  if (stripeStandIn) started.push({ stop: () => stripeStandIn.close() });
   try {
     // Subgraphs start in parallel: each migrates its own databases.
     await Promise.all(
@@ -134,10 +173,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         JWT_PUBLIC_KEYS: keys.portal.publicKeyPem,
         API_KEY_VERIFY_URL: `${tenants.url}/internal/api-keys/verify`,
         API_KEY_CACHE_TTL_MS: String(options.apiKeyCacheTtlMs ?? 5000),
+        ...(options.rateLimit ? { RATE_LIMIT_PER_MINUTE: String(options.rateLimit.perMinute), RATE_LIMIT_BURST: String(options.rateLimit.burst) } : {}),
       }),
       { logger },
     );
     await gateway.start();
+    stripeStandIn?.setWebhookUrl(`${billing.url}/webhooks/stripe`);
 
     return {
       gateway,
@@ -146,6 +187,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       usageForecast,
       whiteLabel,
       bus,
+      stripeStandIn,
       databases,
       databaseUrls: Object.values(databases).flatMap((own) => [own.control, ...own.shards]),
       get graphqlUrl() {
@@ -160,6 +202,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         // Quiesce every relay first so no event is delivered to a subgraph that is already closing.
         await Promise.all(subgraphs.map((subgraph) => subgraph.runtime.relay.stop()));
         await Promise.all(subgraphs.map((subgraph) => subgraph.stop()));
+        await stripeStandIn?.close();
         await bus.close();
       },
     };

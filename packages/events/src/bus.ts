@@ -6,6 +6,18 @@ export type EventHandler = (event: EventEnvelope) => Promise<void>;
 /** Ends a subscription; the promise (where there is one) resolves once its consumer has stopped. */
 export type Unsubscribe = () => void | Promise<void>;
 
+/** How a consumer group joins a topic. */
+export interface SubscribeOptions {
+  /**
+   * Where a group without committed offsets starts: `earliest` (default: every retained event, what durable
+   * consumers need) or `latest` (only events published from now on: live feeds with a consumer group per process,
+   * which would otherwise replay the whole topic on every start).
+   */
+  startAt?: 'earliest' | 'latest';
+  /** Called once the consumer is positioned: every event published afterwards reaches the handler. */
+  onReady?: () => void;
+}
+
 /**
  * Where relayed events go. `publish` resolves once the events are durably handed over
  * (a broker ack for Kafka; for the in-process bus, once every subscriber has handled them).
@@ -13,7 +25,7 @@ export type Unsubscribe = () => void | Promise<void>;
 export interface EventBus {
   publish(events: readonly EventEnvelope[]): Promise<void>;
   /** Subscribes a consumer group; within a group each event is handled once per delivery. */
-  subscribe(topic: Topic, group: string, handler: EventHandler): Unsubscribe;
+  subscribe(topic: Topic, group: string, handler: EventHandler, options?: SubscribeOptions): Unsubscribe;
   close(): Promise<void>;
 }
 
@@ -41,11 +53,13 @@ export class InProcessEventBus implements EventBus {
     }
   }
 
-  subscribe(topic: Topic, group: string, handler: EventHandler): () => void {
+  subscribe(topic: Topic, group: string, handler: EventHandler, options: SubscribeOptions = {}): () => void {
     const groups = this.subscriptions.get(topic) ?? new Map<string, EventHandler>();
     if (groups.has(group)) throw new Error(`Consumer group ${group} already subscribed to ${topic}`);
     groups.set(group, handler);
     this.subscriptions.set(topic, groups);
+    // Delivery happens inside publish: a group sees every event published after this call, so it is ready now.
+    if (options.onReady) queueMicrotask(options.onReady);
     return () => {
       groups.delete(group);
     };

@@ -12,7 +12,7 @@ import {
   type RetryOptions,
 } from 'kafkajs';
 import type { Logger } from '@saldo/service';
-import type { EventBus, EventHandler, Unsubscribe } from './bus.js';
+import type { EventBus, EventHandler, SubscribeOptions, Unsubscribe } from './bus.js';
 import { envelopeSchema, type EventEnvelope, type Topic } from './contracts.js';
 
 /** Message headers set on every event (the value is the JSON envelope, which carries the same data). */
@@ -120,10 +120,10 @@ export class KafkaEventBus implements EventBus {
     }
   }
 
-  subscribe(topic: Topic, group: string, handler: EventHandler): Unsubscribe {
+  subscribe(topic: Topic, group: string, handler: EventHandler, subscribeOptions: SubscribeOptions = {}): Unsubscribe {
     if (this.closed) throw new Error('KafkaEventBus is closed');
     if (this.subscriptions.has(group)) throw new Error(`Consumer group ${group} already subscribed`);
-    const subscription = new KafkaSubscription(this.kafka, topic, group, handler, this.options);
+    const subscription = new KafkaSubscription(this.kafka, topic, group, handler, this.options, subscribeOptions);
     this.subscriptions.set(group, subscription);
     subscription.start();
     return async () => {
@@ -170,6 +170,7 @@ class KafkaSubscription {
   private restartTimer: NodeJS.Timeout | undefined;
   private restarts = 0;
   private stopped = false;
+  private readyNotified = false;
   private readonly resumeTimers = new Set<NodeJS.Timeout>();
   /** Consecutive handler failures per partition (reset by a success). */
   private readonly failures = new Map<number, number>();
@@ -181,6 +182,7 @@ class KafkaSubscription {
     private readonly group: string,
     private readonly handler: EventHandler,
     private readonly options: KafkaEventBusOptions,
+    private readonly subscribeOptions: SubscribeOptions = {},
   ) {
     this.logger = options.logger;
   }
@@ -216,6 +218,7 @@ class KafkaSubscription {
     consumer.on(consumer.events.GROUP_JOIN, () => {
       this.restarts = 0;
     });
+    this.watchReadiness(consumer);
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       // kafkajs restarts by itself after retriable errors; after the others it stays down, so we restart it.
       if (!payload.restart && !this.stopped) {
@@ -224,13 +227,50 @@ class KafkaSubscription {
       }
     });
     await consumer.connect();
-    await consumer.subscribe({ topics: [this.topic], fromBeginning: true });
+    await consumer.subscribe({ topics: [this.topic], fromBeginning: (this.subscribeOptions.startAt ?? 'earliest') === 'earliest' });
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 1,
       eachBatch: (payload) => this.eachBatch(payload),
     });
+  }
+
+  /**
+   * `onReady` fires once the group is positioned: kafkajs resolves a partition's starting offset (committed, or
+   * earliest/latest for a new group) inside the first fetch from that partition's leader, and its fetch loop
+   * starts one fetcher per broker at once. So after joining, once every broker that began a fetch has finished
+   * one, every assigned partition has its offset and any event published afterwards will be consumed.
+   */
+  private watchReadiness(consumer: Consumer): void {
+    const onReady = this.subscribeOptions.onReady;
+    if (!onReady || this.readyNotified) return;
+    let joined = false;
+    const started = new Set<number>();
+    const finished = new Set<number>();
+    const removers: Array<() => void> = [];
+    const done = (): void => {
+      this.readyNotified = true;
+      for (const remove of removers) remove();
+      onReady();
+    };
+    removers.push(
+      consumer.on(consumer.events.GROUP_JOIN, () => {
+        joined = true;
+        started.clear();
+        finished.clear();
+      }),
+      consumer.on(consumer.events.FETCH_START, ({ payload }) => {
+        if (joined) started.add((payload as { nodeId: number }).nodeId);
+      }),
+      consumer.on(consumer.events.FETCH, ({ payload }) => {
+        if (!joined || this.readyNotified) return;
+        const nodeId = (payload as { nodeId: number }).nodeId;
+        if (!started.has(nodeId)) return;
+        finished.add(nodeId);
+        if ([...started].every((id) => finished.has(id))) done();
+      }),
+    );
   }
 
   private async restart(): Promise<void> {

@@ -1,7 +1,7 @@
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { printSchemaWithDirectives } from '@graphql-tools/utils';
 import { parse, type GraphQLSchema } from 'graphql';
-import { buildSchema, createResolversMap, getMetadataStorage, type NonEmptyArray } from 'type-graphql';
+import { buildSchema, createResolversMap, getMetadataStorage, type NonEmptyArray, type PubSub } from 'type-graphql';
 
 /** The Federation 2 spec version every Saldo subgraph links. */
 export const FEDERATION_VERSION = 'v2.7';
@@ -26,6 +26,19 @@ export interface SubgraphSchema {
 }
 
 /**
+ * type-graphql insists on a PubSub as soon as a schema has @Subscription fields, even when each field brings its own
+ * `subscribe` function (Saldo's do: they read from the subgraph's event feeds). This one refuses to be used.
+ */
+const NO_PUB_SUB: PubSub = {
+  publish() {
+    throw new Error('Saldo subscriptions publish through their own feeds: give @Subscription a `subscribe` function');
+  },
+  subscribe() {
+    throw new Error('Saldo subscriptions need a `subscribe` function on @Subscription (topics are not supported)');
+  },
+};
+
+/**
  * Builds a Federation 2 subgraph from type-graphql classes: type-graphql produces the schema
  * (directives recorded on AST nodes), we print it with directives, link the federation spec,
  * and hand SDL + type-graphql's resolvers (+ reference resolvers) to @apollo/subgraph.
@@ -36,6 +49,7 @@ export async function buildFederatedSchema(options: SubgraphSchemaOptions): Prom
     orphanedTypes: options.orphanedTypes ?? [],
     skipCheck: true,
     validate: false,
+    pubSub: NO_PUB_SUB,
   });
   const imports = FEDERATION_IMPORTS.map((name) => `"${name}"`).join(', ');
   const sdl =

@@ -43,8 +43,13 @@ export class PortalTokenVerifier {
   }
 
   async verify(token: string, now: number = Date.now()): Promise<Identity> {
+    return (await this.verifySession(token, now)).identity;
+  }
+
+  /** Like verify, with the token's expiry (ms since epoch): long-lived connections end when it passes. */
+  async verifySession(token: string, now: number = Date.now()): Promise<{ identity: Identity; expiresAt: number }> {
     const cached = this.cache.get(token);
-    if (cached && cached.expiresAt > now) return cached.identity;
+    if (cached && cached.expiresAt > now) return cached;
     const invalid = () => new SaldoError(ErrorCode.Unauthenticated, 'The bearer token is invalid or expired.');
     let payload;
     try {
@@ -62,8 +67,9 @@ export class PortalTokenVerifier {
     const identity = claimsToIdentity(payload);
     if (!identity || identity.role === 'anonymous') throw invalid();
     if (this.cache.size > 50_000) this.cache.clear();
-    this.cache.set(token, { identity, expiresAt: (payload.exp ?? 0) * 1000 });
-    return identity;
+    const session = { identity, expiresAt: (payload.exp ?? 0) * 1000 };
+    this.cache.set(token, session);
+    return session;
   }
 }
 

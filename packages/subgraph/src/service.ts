@@ -12,6 +12,7 @@ import { createHttpService, variadicLogger, type Logger, type Service } from '@s
 import { ShardedDatabase, type ShardedSchema } from '@saldo/sharding';
 import { shardingConfig, type SubgraphConfig } from './config.js';
 import { createErrorFormatter } from './format-error.js';
+import { serveSubscriptions, type SubscriptionServer } from './subscriptions.js';
 
 /**
  * Every shard carries the event infrastructure (outbox for what the subgraph publishes, consumed-event ledger for
@@ -63,8 +64,11 @@ export interface SubgraphService<S, C extends SubgraphConfig = SubgraphConfig> e
   readonly url: string;
   readonly services: S;
   readonly runtime: SubgraphRuntime<C>;
-  /** Round trips so far: HTTP requests served and SQL statements sent. */
-  metrics(): { httpRequests: number; databaseQueries: number };
+  /**
+   * Round trips so far: HTTP requests served and SQL statements sent; for a subgraph with Subscription fields, the
+   * GraphQL subscriptions it serves (graphql-ws at `/graphql`) now and ever opened.
+   */
+  metrics(): { httpRequests: number; databaseQueries: number; subscriptions: { active: number; opened: number; connections: number } };
 }
 
 /**
@@ -78,7 +82,14 @@ export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConf
 ): SubgraphService<S, C> {
   const logger = deps.logger.child(definition.name);
   let state:
-    | { url: string; services: S; runtime: SubgraphRuntime<C>; httpRequests: () => number; stop: () => Promise<void> }
+    | {
+        url: string;
+        services: S;
+        runtime: SubgraphRuntime<C>;
+        httpRequests: () => number;
+        subscriptions: SubscriptionServer | undefined;
+        stop: () => Promise<void>;
+      }
     | undefined;
 
   const started = () => {
@@ -99,7 +110,11 @@ export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConf
     },
     metrics() {
       const current = started();
-      return { httpRequests: current.httpRequests(), databaseQueries: current.runtime.db.queryCount };
+      return {
+        httpRequests: current.httpRequests(),
+        databaseQueries: current.runtime.db.queryCount,
+        subscriptions: current.subscriptions?.metrics() ?? { active: 0, opened: 0, connections: 0 },
+      };
     },
 
     async start() {
@@ -147,6 +162,18 @@ export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConf
           }),
         }),
       );
+      // Subscription fields are served over graphql-ws on the same server and path (the WebSocket upgrade of
+      // /graphql), with the same identity verification and request context as HTTP.
+      const subscriptions = schema.getSubscriptionType()
+        ? serveSubscriptions({
+            server: http.server,
+            path: '/graphql',
+            schema,
+            identity,
+            logger,
+            context: (caller) => ({ ...createRequestContext(caller, (tenantIds) => db.directory.partnersOf(tenantIds)), services }),
+          })
+        : undefined;
       const url = await http.listen(config.PORT, config.HOST);
       relay.start();
       const stopBackground = (await definition.start?.(services, runtime)) ?? (async () => {});
@@ -157,7 +184,10 @@ export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConf
         services,
         runtime,
         httpRequests: () => http.requestCount,
+        subscriptions,
         stop: async () => {
+          // Subscribers are told first (1001, Going away: the gateway subscribes again elsewhere or after restart).
+          await subscriptions?.close();
           // Consumers stop first and finish the event in hand while the databases are still open.
           await Promise.all(unsubscribes.map((unsubscribe) => unsubscribe()));
           await apollo.stop();

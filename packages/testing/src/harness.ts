@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { fields, parseConfig, z } from '@saldo/config';
-import { InProcessEventBus } from '@saldo/events';
+import { InProcessEventBus, type EventBus } from '@saldo/events';
 import type { Identity } from '@saldo/graphql';
 import { IDENTITY_HEADER, IdentitySigner, generateSigningKeyPair } from '@saldo/identity';
 import { createLogger, type Logger } from '@saldo/service';
@@ -55,7 +55,7 @@ export interface TestSubgraph<S, C extends SubgraphConfig = SubgraphConfig> {
 export async function startTestSubgraph<S, C extends SubgraphConfig = SubgraphConfig>(
   definition: SubgraphDefinition<S, C>,
   loadConfig: (env: Record<string, string>) => C,
-  options: { label?: string; shards?: number; env?: Record<string, string> } = {},
+  options: { label?: string; shards?: number; env?: Record<string, string>; bus?: EventBus } = {},
 ): Promise<TestSubgraph<S, C>> {
   const prefix = uniquePrefix(options.label ?? definition.name);
   const keys = generateSigningKeyPair();
@@ -73,7 +73,7 @@ export async function startTestSubgraph<S, C extends SubgraphConfig = SubgraphCo
     ...options.env,
   });
   const logger = testLogger();
-  const service = createSubgraphService(definition, config, { bus: new InProcessEventBus(logger), logger });
+  const service = createSubgraphService(definition, config, { bus: options.bus ?? new InProcessEventBus(logger), logger });
   try {
     await service.start();
   } catch (error) {

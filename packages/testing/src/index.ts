@@ -12,3 +12,11 @@ export {
   type TestSubgraph,
 } from './harness.js';
 export { startKafkaMockCluster, type KafkaMockCluster, type KafkaMockClusterOptions } from './kafka-mock.js';
+export {
+  parseStripeForm,
+  startStripeStandIn,
+  type DeliveryResult,
+  type StandInEvent,
+  type StripeStandIn,
+  type StripeStandInOptions,
+} from './stripe-stand-in.js';

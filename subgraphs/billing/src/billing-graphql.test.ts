@@ -6,7 +6,7 @@ import type { Identity } from '@saldo/graphql';
 import type { ShardedDatabase } from '@saldo/sharding';
 import type { SubgraphDefinition } from '@saldo/subgraph';
 import { errorCodes, startTestSubgraph, type GraphQLResponse, type TestSubgraph } from '@saldo/testing';
-import { loadBillingConfig } from './config.js';
+import { loadBillingConfig, type BillingConfig } from './config.js';
 import { billingSubgraph, buildBillingSchema, createBillingServices } from './definition.js';
 import { parseUnitPrice, usageCost } from './domain/pricing.js';
 import { LedgerEntryType } from './entities/ledger-entry.js';
@@ -14,7 +14,7 @@ import type { BillingServices } from './graphql/context.js';
 
 const NOW = new Date('2026-03-15T12:00:00.000Z');
 const clock = { now: () => NOW };
-const definition: SubgraphDefinition<BillingServices> = { ...billingSubgraph, createServices: (runtime) => createBillingServices(runtime, clock) };
+const definition: SubgraphDefinition<BillingServices, BillingConfig> = { ...billingSubgraph, createServices: (runtime) => createBillingServices(runtime, clock) };
 const PRICES: Record<string, string> = { inbound_minute: '1.25', outbound_minute: '2.5', sms: '0.5' };
 
 let subgraph: TestSubgraph<BillingServices>;

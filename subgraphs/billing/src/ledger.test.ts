@@ -6,7 +6,7 @@ import { SaldoError } from '@saldo/graphql';
 import type { ShardedDatabase } from '@saldo/sharding';
 import type { SubgraphDefinition } from '@saldo/subgraph';
 import { startTestSubgraph, type TestSubgraph } from '@saldo/testing';
-import { loadBillingConfig } from './config.js';
+import { loadBillingConfig, type BillingConfig } from './config.js';
 import { billingSubgraph, createBillingServices } from './definition.js';
 import { OverdraftMode } from './entities/account.js';
 import { LedgerEntryType } from './entities/ledger-entry.js';
@@ -18,7 +18,7 @@ let now = new Date('2026-03-15T12:00:00.000Z');
 const clock = { now: () => now };
 const RATES_FROM = new Date('2026-01-01T00:00:00.000Z');
 
-const definition: SubgraphDefinition<BillingServices> = { ...billingSubgraph, createServices: (runtime) => createBillingServices(runtime, clock) };
+const definition: SubgraphDefinition<BillingServices, BillingConfig> = { ...billingSubgraph, createServices: (runtime) => createBillingServices(runtime, clock) };
 
 let subgraph: TestSubgraph<BillingServices>;
 let services: BillingServices;

@@ -1,8 +1,10 @@
+import { createServer } from 'node:net';
+import { createGatewayService, loadGatewayConfig, type GatewayService } from '@saldo/gateway';
 import { dropDatabases } from '@saldo/sharding';
 import type { Identity } from '@saldo/graphql';
-import { generateSigningKeyPair, type KeyPairPem } from '@saldo/identity';
+import { DEV_TOKEN_AUDIENCE, DEV_TOKEN_ISSUER, generateSigningKeyPair, type KeyPairPem } from '@saldo/identity';
 import { TEST_ADMIN, TEST_LOG_LEVEL, TEST_POSTGRES_URL, graphql, testLogger, uniquePrefix, type GraphQLResponse } from '@saldo/testing';
-import { startStack, type Stack } from '../stack.js';
+import { DEFAULT_SUPERGRAPH_PATH, startStack, type Stack, type StackOptions } from '../stack.js';
 
 export interface TestStack extends Stack {
   /** Sends an operation through the gateway with a bearer token for `identity` (a platform admin by default). */
@@ -11,19 +13,36 @@ export interface TestStack extends Stack {
   authHeaders(identity?: Identity): Promise<Record<string, string>>;
   /** The keys the stack runs with (tests forge, expire and replay identities with them). */
   keys: { identity: KeyPairPem; portal: KeyPairPem };
+  /**
+   * Starts one more gateway in front of the same subgraphs (same keys and issuer), configured like the stack's and
+   * overridden by `env`; the caller stops it.
+   */
+  startGateway(env?: Record<string, string>): Promise<GatewayService>;
   /** Stops every service and drops every database it created. */
   destroy(): Promise<void>;
 }
 
+/** A free TCP port on 127.0.0.1 (for services a test restarts on the same address). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
 /** The whole federated stack on free ports over fresh databases, as `pnpm start` runs it. */
-export async function startTestStack(label: string, options: { shardsPerSubgraph?: number; apiKeyCacheTtlMs?: number } = {}): Promise<TestStack> {
+export async function startTestStack(
+  label: string,
+  options: { shardsPerSubgraph?: number; apiKeyCacheTtlMs?: number; ports?: Partial<StackOptions['ports']> } = {},
+): Promise<TestStack> {
   const keys = { identity: generateSigningKeyPair(), portal: generateSigningKeyPair() };
   const stack = await startStack({
     keys,
     postgresUrl: TEST_POSTGRES_URL,
     databasePrefix: uniquePrefix(label),
     shardsPerSubgraph: options.shardsPerSubgraph ?? 2,
-    ports: { gateway: 0, tenants: 0, billing: 0, usageForecast: 0, whiteLabel: 0 },
+    ports: { gateway: 0, tenants: 0, billing: 0, usageForecast: 0, whiteLabel: 0, ...options.ports },
     logger: testLogger(),
     logLevel: TEST_LOG_LEVEL,
     poolMax: 4,
@@ -35,6 +54,29 @@ export async function startTestStack(label: string, options: { shardsPerSubgraph
     authHeaders,
     gql: async <T,>(query: string, variables: Record<string, unknown> = {}, identity: Identity = TEST_ADMIN) =>
       graphql<T>(stack.graphqlUrl, query, variables, await authHeaders(identity)),
+    async startGateway(env: Record<string, string> = {}) {
+      const gateway = createGatewayService(
+        loadGatewayConfig({
+          HOST: '127.0.0.1',
+          PORT: '0',
+          SUPERGRAPH_PATH: DEFAULT_SUPERGRAPH_PATH,
+          LOG_LEVEL: TEST_LOG_LEVEL,
+          SUBGRAPH_URL_TENANTS: `${stack.tenants.url}/graphql`,
+          SUBGRAPH_URL_BILLING: `${stack.billing.url}/graphql`,
+          SUBGRAPH_URL_USAGE_FORECAST: `${stack.usageForecast.url}/graphql`,
+          SUBGRAPH_URL_WHITE_LABEL: `${stack.whiteLabel.url}/graphql`,
+          IDENTITY_PRIVATE_KEY: keys.identity.privateKeyPem,
+          JWT_ISSUER: DEV_TOKEN_ISSUER,
+          JWT_AUDIENCE: DEV_TOKEN_AUDIENCE,
+          JWT_PUBLIC_KEYS: keys.portal.publicKeyPem,
+          API_KEY_VERIFY_URL: `${stack.tenants.url}/internal/api-keys/verify`,
+          ...env,
+        }),
+        { logger: testLogger() },
+      );
+      await gateway.start();
+      return gateway;
+    },
     async destroy() {
       await stack.stop();
       await dropDatabases(stack.databaseUrls);

@@ -23,6 +23,8 @@ export interface TenantLock {
   tryAcquire(resource: string, owner: string, ttlMs: number): Promise<LockLease | null>;
   /** The owner of the current holder, or null when the lock is free. */
   holder(resource: string): Promise<string | null>;
+  /** Waits (bounded) until the lock's backend answers; true when it does. Never rejects. */
+  ready?(timeoutMs?: number): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -179,6 +181,18 @@ export function createTenantLock(redisUrl: string | undefined, logger: Logger): 
   return {
     tryAcquire: (resource, owner, ttlMs) => lock.tryAcquire(resource, owner, ttlMs),
     holder: (resource) => lock.holder(resource),
+    ready: (timeoutMs = 2_000) =>
+      new Promise<boolean>((resolve) => {
+        if (redis.status === 'ready') return resolve(true);
+        const done = (connected: boolean): void => {
+          clearTimeout(timer);
+          redis.off('ready', onReady);
+          resolve(connected);
+        };
+        const onReady = (): void => done(true);
+        const timer = setTimeout(() => done(false), timeoutMs);
+        redis.once('ready', onReady);
+      }),
     close: async () => {
       await lock.close();
       try {

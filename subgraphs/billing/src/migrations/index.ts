@@ -1,5 +1,4 @@
 import { Migration } from '@mikro-orm/migrations';
-import { Migration20261123000100Outbox } from '@saldo/events';
 
 class Migration20261123002000Account extends Migration {
   override name = 'Migration20261123002000Account';
@@ -209,7 +208,6 @@ class Migration20261126002400StripeEvent extends Migration {
 }
 
 export const shardMigrations = [
-  Migration20261123000100Outbox,
   Migration20261123002000Account,
   Migration20261125002100Ledger,
   Migration20261126002300TopUps,

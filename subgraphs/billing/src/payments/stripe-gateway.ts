@@ -137,18 +137,12 @@ export class StripeGateway {
       }
       throw error;
     }
-    if (intent.status === 'succeeded') {
-      return { outcome: 'succeeded', paymentIntentId: intent.id, amountMinor: BigInt(intent.amount_received ?? intent.amount), currency: intent.currency.toUpperCase(), createdAt: new Date(intent.created * 1000) };
-    }
-    if (intent.status === 'processing') return { outcome: 'pending', paymentIntentId: intent.id, status: intent.status };
-    // requires_action / requires_payment_method: the customer must act; off-session that is a failure.
-    return {
-      outcome: 'declined',
-      paymentIntentId: intent.id,
-      code: intent.status === 'requires_action' ? 'authentication_required' : (intent.last_payment_error?.code ?? intent.status),
-      declineCode: intent.last_payment_error?.decline_code ?? null,
-      message: intent.last_payment_error?.message ?? `The payment needs the customer (${intent.status}).`,
-    };
+    return outcomeOf(intent);
+  }
+
+  /** Where an accepted off-session PaymentIntent stands now (a settling payment looked at again). */
+  async paymentIntentOutcome(id: string): Promise<OffSessionChargeResult> {
+    return outcomeOf(await this.stripe.paymentIntents.retrieve(id));
   }
 
   async retrievePaymentIntent(id: string): Promise<Stripe.PaymentIntent> {
@@ -169,6 +163,22 @@ export class StripeGateway {
     if (!signature) throw new Stripe.errors.StripeSignatureVerificationError(signature ?? '', rawBody, { message: 'No Stripe-Signature header' });
     return this.stripe.webhooks.constructEvent(rawBody, signature, this.options.webhookSecret, this.options.toleranceSeconds);
   }
+}
+
+/** An off-session PaymentIntent's state as an outcome: succeeded, still settling, or needing the customer (declined). */
+function outcomeOf(intent: Stripe.PaymentIntent): OffSessionChargeResult {
+  if (intent.status === 'succeeded') {
+    return { outcome: 'succeeded', paymentIntentId: intent.id, amountMinor: BigInt(intent.amount_received ?? intent.amount), currency: intent.currency.toUpperCase(), createdAt: new Date(intent.created * 1000) };
+  }
+  if (intent.status === 'processing') return { outcome: 'pending', paymentIntentId: intent.id, status: intent.status };
+  // requires_action / requires_payment_method / canceled: the customer must act; off-session that is a failure.
+  return {
+    outcome: 'declined',
+    paymentIntentId: intent.id,
+    code: intent.status === 'requires_action' ? 'authentication_required' : (intent.last_payment_error?.code ?? intent.status),
+    declineCode: intent.last_payment_error?.decline_code ?? null,
+    message: intent.last_payment_error?.message ?? `The payment needs the customer (${intent.status}).`,
+  };
 }
 
 /** The Stripe idempotency key of a top-up's Checkout Session: derived from the tenant and the client's key. */

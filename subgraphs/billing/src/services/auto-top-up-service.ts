@@ -335,7 +335,7 @@ export class AutoTopUpService {
 
   private async execute(attempt: AttemptRow): Promise<void> {
     const rule = await this.get(attempt.tenant_id);
-    if (!rule?.enabled) {
+    if (!rule?.enabled && !attempt.payment_intent_id) {
       await this.finish(attempt, AutoTopUpAttemptStatus.CANCELED, { failureCode: 'RULE_DISABLED', failureMessage: 'Auto-top-up was disabled before the attempt ran.' });
       return;
     }
@@ -345,14 +345,17 @@ export class AutoTopUpService {
     }
     let result;
     try {
-      result = await this.stripe.chargeOffSession({
-        tenantId: attempt.tenant_id,
-        attemptId: attempt.id,
-        amountMinor: BigInt(attempt.amount_minor),
-        currency: attempt.currency,
-        customerId: attempt.stripe_customer_id,
-        paymentMethodId: attempt.stripe_payment_method_id,
-      });
+      // An attempt Stripe accepted earlier (still settling): look at its PaymentIntent instead of charging again.
+      result = attempt.payment_intent_id
+        ? await this.stripe.paymentIntentOutcome(attempt.payment_intent_id)
+        : await this.stripe.chargeOffSession({
+            tenantId: attempt.tenant_id,
+            attemptId: attempt.id,
+            amountMinor: BigInt(attempt.amount_minor),
+            currency: attempt.currency,
+            customerId: attempt.stripe_customer_id,
+            paymentMethodId: attempt.stripe_payment_method_id,
+          });
     } catch (error) {
       if (isTransientStripeError(error)) {
         const retryAt = new Date(this.clock.now().getTime() + this.options.retrySeconds * 1000);

@@ -95,7 +95,8 @@ export class StripeWebhookService {
     try {
       event = this.stripe.verifyWebhook(rawBody, signature);
     } catch (error) {
-      this.logger.warn('rejected a Stripe webhook: signature verification failed', { reason: (error as Error).message, bytes: rawBody.length, signed: Boolean(signature) });
+      const reason = String((error as Error)?.message ?? error).split('\n')[0]!.trim();
+      this.logger.warn('rejected a Stripe webhook: signature verification failed', { reason, bytes: rawBody.length, signed: Boolean(signature) });
       return { httpStatus: 400, body: { error: 'INVALID_SIGNATURE' } };
     }
 

@@ -1,3 +1,4 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
 import { validateInput } from '@saldo/graphql';
 import type { ShardId, ShardedDatabase } from '@saldo/sharding';
 import { daysEndingOn, utcDay } from '../domain/days.js';
@@ -68,7 +69,7 @@ export class UsageService {
    * (tenant, day, product) are summed, then each shard gets one statement. Each shard's statement is atomic;
    * the batch as a whole is not atomic across shards.
    */
-  async recordMany(rows: readonly UsageRecord[]): Promise<void> {
+  async recordMany(rows: readonly UsageRecord[], options: { transaction?: EntityManager } = {}): Promise<void> {
     const valid = validateInput(usageRecordsSchema, rows);
     if (valid.length === 0) return;
 
@@ -90,9 +91,11 @@ export class UsageService {
       byShard.set(shardId, group);
     }
 
+    // Inside a caller's transaction (an idempotent consumer) every row must live on that transaction's shard.
+    if (options.transaction && byShard.size > 1) throw new Error('recordMany in a transaction takes rows of one shard only');
     await Promise.all(
       [...byShard].map(([shardId, group]) =>
-        this.db.em(shardId).execute(
+        (options.transaction ?? this.db.em(shardId)).execute(
           UPSERT_MANY,
           [
             pgArray(group.map((row) => row.tenantId)),

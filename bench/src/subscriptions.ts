@@ -1,0 +1,257 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { startStack, type Stack } from '@saldo/embedded';
+import { createLogger } from '@saldo/service';
+import { dropDatabases } from '@saldo/sharding';
+import { LedgerEntryType } from '@saldo/subgraph-billing';
+import { uniquePrefix } from '@saldo/testing';
+import type { BenchConfig } from './config.js';
+import { report, type ResultRow } from './report.js';
+import { summarize } from './stats.js';
+
+/** What a portal shows live: the balance, the entry that moved it and the tenant's name (an entity fetch on tenants). */
+const PORTAL_SUBSCRIPTION = `subscription Balance($tenantId: ID!) {
+  balanceChanged(tenantId: $tenantId) {
+    balance { available { amountMinor currency } version updatedAt }
+    entry { type product quantity amount { amountMinor } }
+    tenant { name }
+  }
+}`;
+
+const TARGET_P99_MS = 100;
+
+interface ClientReport {
+  latencies: number[];
+  received: number;
+  /** Updates the subscribers should have received while measuring (the versions they moved through). */
+  expected: number;
+  gaps: number;
+  errors: number;
+}
+
+/**
+ * Live balances end to end (embedded stack: in-process bus, all services and the gateway in this process; the
+ * subscribers in a child process over graphql-ws):
+ *
+ * (a) latency from the ledger posting of recordUsage to receipt by the subscribed client, at BENCH_SUB_RATE usage
+ *     events/s (one posting each) spread over BENCH_SUB_TENANTS subscribed tenants; target p99 < 100 ms.
+ * (b) BENCH_SUB_CONNECTIONS concurrent subscriptions (one WebSocket each) on the one gateway process, over
+ *     BENCH_SUB_FANOUT_TENANTS tenants, each subscription receiving one update per second: gateway-process memory
+ *     per connection, delivery p99, and updates lost (versions a subscriber never saw).
+ */
+export async function subscriptions(config: BenchConfig): Promise<void> {
+  const logger = createLogger({ service: 'bench', level: 'warn' });
+  const stack = await startStack({
+    postgresUrl: config.BENCH_POSTGRES_URL,
+    databasePrefix: uniquePrefix('benchsub'),
+    shardsPerSubgraph: 2,
+    ports: { gateway: 0, tenants: 0, billing: 0, usageForecast: 0, whiteLabel: 0 },
+    logger,
+    logLevel: 'warn',
+    poolMax: 10,
+    // The benchmark measures the platform, not the per-identity rate limit it drives through one token.
+    rateLimit: { perMinute: 10_000_000, burst: 100_000 },
+  });
+  const rows: ResultRow[] = [];
+  try {
+    const tenantCount = Math.max(config.BENCH_SUB_TENANTS, config.BENCH_SUB_FANOUT_TENANTS);
+    const tenantIds = await seedTenants(stack, tenantCount);
+    const durationMs = config.BENCH_SUB_DURATION_S * 1000;
+
+    // (a) latency at the design rate, one subscription per tenant.
+    {
+      const tenants = tenantIds.slice(0, config.BENCH_SUB_TENANTS);
+      const subscribers = await Promise.all(tenants.map(async (tenantId, index) => ({ tenantId, token: await member(stack, tenantId, `latency-${index}`) })));
+      const clients = await startClients(stack, subscribers);
+      const load = await postUsage(stack, tenants, config.BENCH_SUB_RATE, durationMs, clients.child);
+      const result = await clients.finish();
+      const summary = summarize(result.latencies, result.errors, durationMs);
+      rows.push({
+        scenario: `(a) posting -> client, ${config.BENCH_SUB_RATE} usage events/s over ${tenants.length} subscribed tenants`,
+        count: summary.count,
+        postings: load.posted,
+        postingErrors: load.errors,
+        p50: summary.p50,
+        p95: summary.p95,
+        p99: summary.p99,
+        max: summary.max,
+        lost: Math.max(0, result.expected - result.received),
+        target: `p99 < ${TARGET_P99_MS} ms`,
+        met: summary.p99 < TARGET_P99_MS && result.received >= result.expected && load.errors === 0,
+      });
+    }
+
+    // (b) many connections on one gateway process, one update per second each.
+    {
+      const tenants = tenantIds.slice(0, config.BENCH_SUB_FANOUT_TENANTS);
+      const connections = config.BENCH_SUB_CONNECTIONS;
+      const subscribers = await Promise.all(
+        Array.from({ length: connections }, async (_, index) => {
+          const tenantId = tenants[index % tenants.length]!;
+          return { tenantId, token: await member(stack, tenantId, `fanout-${index}`) };
+        }),
+      );
+      global.gc?.();
+      const before = process.memoryUsage();
+      const clients = await startClients(stack, subscribers);
+      global.gc?.();
+      const after = process.memoryUsage();
+      const metrics = stack.gateway.subscriptionMetrics();
+      // One posting per tenant per second: every subscription gets one update a second.
+      const load = await postUsage(stack, tenants, tenants.length, durationMs, clients.child);
+      const result = await clients.finish();
+      const summary = summarize(result.latencies, result.errors, durationMs);
+      rows.push({
+        scenario: `(b) ${clients.connected} subscriptions (WebSockets) on one gateway, 1 update/s each (${tenants.length} tenants, ${metrics.shared} upstream)`,
+        count: summary.count,
+        postings: load.posted,
+        postingErrors: load.errors,
+        p50: summary.p50,
+        p95: summary.p95,
+        p99: summary.p99,
+        max: summary.max,
+        lost: Math.max(0, result.expected - result.received),
+        delivered: `${result.received} of ${result.expected}`,
+        rssPerConnectionKiB: Math.round((after.rss - before.rss) / clients.connected / 1024),
+        heapPerConnectionKiB: Math.round((after.heapUsed - before.heapUsed) / clients.connected / 1024),
+        target: `${connections} connected, none lost`,
+        met: clients.connected === connections && result.received >= result.expected && load.errors === 0,
+      });
+    }
+
+    await report('subscriptions', rows, {
+      tenants: config.BENCH_SUB_TENANTS,
+      ratePerS: config.BENCH_SUB_RATE,
+      connections: config.BENCH_SUB_CONNECTIONS,
+      fanoutTenants: config.BENCH_SUB_FANOUT_TENANTS,
+      durationS: config.BENCH_SUB_DURATION_S,
+      gc: Boolean(global.gc),
+    });
+  } finally {
+    await stack.stop();
+    await dropDatabases(stack.databaseUrls);
+  }
+}
+
+async function seedTenants(stack: Stack, count: number): Promise<string[]> {
+  await stack.billing.services.rates.publish({ product: 'inbound_minute', currency: 'EUR', unitPriceMinor: '1.25', validFrom: new Date(Date.now() - 86_400_000) });
+  const ids: string[] = [];
+  for (let start = 0; start < count; start += 50) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(50, count - start) }, (_, index) =>
+        stack.tenants.services.tenants.create({ name: `Live tenant ${start + index}`, currency: 'EUR', country: 'DE' }),
+      ),
+    );
+    ids.push(...batch.map((tenant) => tenant.id));
+  }
+  await stack.flushEvents();
+  for (let start = 0; start < ids.length; start += 50) {
+    await Promise.all(
+      ids.slice(start, start + 50).map((tenantId) =>
+        stack.billing.services.ledger.post({ tenantId, entries: [{ type: LedgerEntryType.TOP_UP, amountMinor: 100_000_000n, idempotencyKey: `bench-seed:${tenantId}` }] }),
+      ),
+    );
+  }
+  await stack.flushEvents();
+  return ids;
+}
+
+function member(stack: Stack, tenantId: string, subject: string): Promise<string> {
+  return stack.issueToken({ role: 'tenant-member', subject, tenantId }, 3600);
+}
+
+async function startClients(stack: Stack, subscribers: Array<{ token: string; tenantId: string }>) {
+  const child = fork(new URL('./subscription-clients.js', import.meta.url), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const ready = waitFor<{ connected: number; failed: number }>(child, 'ready');
+  child.send({ type: 'start', url: stack.graphqlUrl, query: PORTAL_SUBSCRIPTION, subscribers });
+  const { connected, failed } = await ready;
+  if (failed > 0) console.warn(`${failed} subscriptions failed to start`);
+  return {
+    child,
+    connected,
+    async finish(): Promise<ClientReport> {
+      const reported = waitFor<ClientReport>(child, 'report');
+      child.send({ type: 'report' });
+      const result = await reported;
+      await once(child, 'exit');
+      return result;
+    },
+  };
+}
+
+function waitFor<T>(child: ChildProcess, type: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (message: { type: string } & T) => {
+      if (message.type !== type) return;
+      child.off('message', onMessage);
+      resolve(message);
+    };
+    child.on('message', onMessage);
+    child.once('exit', (code) => reject(new Error(`subscription clients exited (${code}) before "${type}"`)));
+  });
+}
+
+/**
+ * Open loop: `rate` usage events per second, each its own posting, round robin over the tenants (so each tenant
+ * gets rate/tenants updates a second). Runs a warm-up of two seconds before telling the clients to measure.
+ */
+async function postUsage(stack: Stack, tenantIds: readonly string[], rate: number, durationMs: number, clients: ChildProcess) {
+  const usage = stack.billing.services.usage;
+  let posted = 0;
+  let errors = 0;
+  let next = 0;
+  let sequence = 0;
+  const warmupMs = 2_000;
+  const start = performance.now();
+  const tickMs = 10;
+  const inFlight = new Set<Promise<void>>();
+  let measuring = false;
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      const elapsed = performance.now() - start;
+      if (!measuring && elapsed >= warmupMs) {
+        measuring = true;
+        clients.send({ type: 'measure' });
+      }
+      if (elapsed >= warmupMs + durationMs) {
+        clearInterval(timer);
+        resolve();
+        return;
+      }
+      // Catch up to the schedule: events due by now that were not sent yet.
+      const due = Math.floor((elapsed / 1000) * rate);
+      while (sequence < due) {
+        sequence += 1;
+        const tenantId = tenantIds[next++ % tenantIds.length]!;
+        const counted = measuring;
+        const sent = usage
+          .recordUsage(tenantId, [{ id: `live-${process.pid}-${sequence}`, product: 'inbound_minute', quantity: 1, occurredAt: new Date(Date.now() - 1_000) }])
+          .then(
+            () => {
+              if (counted) posted += 1;
+            },
+            () => {
+              if (counted) errors += 1;
+            },
+          );
+        inFlight.add(sent);
+        void sent.finally(() => inFlight.delete(sent));
+      }
+    }, tickMs);
+  });
+  await Promise.all(inFlight);
+  // Let the last updates reach the clients: wait until the gateway delivered everything it received.
+  await settle(stack);
+  return { posted, errors };
+}
+
+/** Waits until the gateway's delivered counter stops moving (its last events reached the subscribers' buffers). */
+async function settle(stack: Stack): Promise<void> {
+  let previous = -1;
+  for (let round = 0; round < 50; round += 1) {
+    const delivered = stack.gateway.subscriptionMetrics().delivered;
+    if (delivered === previous) return;
+    previous = delivered;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}

@@ -1,0 +1,297 @@
+import { once } from 'node:events';
+import type { Server, ServerResponse } from 'node:http';
+import type { ApolloServer } from '@apollo/server';
+import type { Express, Request, Response } from 'express';
+import { GraphQLError, Kind, getOperationAST, parse, validate, type DocumentNode, type ExecutionArgs, type ExecutionResult, type OperationDefinitionNode } from 'graphql';
+import { CloseCode } from 'graphql-ws';
+import { useServer } from 'graphql-ws/use/ws';
+import { createHandler } from 'graphql-sse/lib/use/express';
+import { WebSocketServer } from 'ws';
+import { ANONYMOUS, ErrorCode, type Identity } from '@saldo/graphql';
+import type { Logger } from '@saldo/service';
+import type { Credentials, Session } from '../auth/authenticate.js';
+import { analyzeOperation, checkLimits, rateLimitKey, rateLimitedError, type QueryLimits, type RateLimiter } from '../protection/index.js';
+import { SubscriptionErrorCode, type SubscriptionEngine } from './engine.js';
+
+/** Where GraphQL over SSE is served (graphql-sse protocol, distinct connections mode). */
+export const SSE_PATH = '/graphql/stream';
+
+/** What a transport knows about its caller. */
+interface Caller extends Session {
+  clientAddress: string;
+}
+
+/** The execution context of one operation arriving over WebSocket or SSE. */
+interface TransportContext {
+  caller: Caller;
+  query: string;
+}
+
+export interface SubscriptionTransportsOptions {
+  server: Server;
+  app: Express;
+  /** The HTTP path of GraphQL; graphql-ws is served on its WebSocket upgrade. */
+  path: string;
+  engine: SubscriptionEngine;
+  authenticate(credentials: Credentials): Promise<Session>;
+  /** Queries and mutations sent over WebSocket or SSE run through Apollo Server like HTTP requests (same plugins). */
+  apollo: ApolloServer<{ identity: Identity; clientAddress: string }>;
+  limits: QueryLimits;
+  rateLimiter: RateLimiter;
+  logger: Logger;
+  /** WebSocket ping interval (ms); SSE streams get a comment line every 12 s (graphql-sse). */
+  keepAliveMs: number;
+}
+
+export interface SubscriptionTransports {
+  /** WebSocket connections and SSE streams open now. */
+  connections(): { webSocket: number; sse: number };
+  /**
+   * Graceful close: WebSocket clients get 1001 (Going away) and SSE streams end; graphql-ws and graphql-sse clients
+   * treat both as a dropped connection and reconnect (to another instance, or to this one after its restart).
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * The client-facing subscription transports, on the gateway's HTTP server:
+ *
+ * - graphql-ws (`graphql-transport-ws`) on the WebSocket upgrade of `/graphql`. Credentials in the `connection_init`
+ *   payload (`{ "authorization": "Bearer ..." }` or `{ "x-api-key": "saldo_pk_..." }`), or as headers of the upgrade
+ *   request. Bad credentials close with 4401; when a bearer token expires its subscriptions end with
+ *   UNAUTHENTICATED (reason TOKEN_EXPIRED) and the connection closes with 4403 (graphql-ws clients reconnect and may
+ *   send a fresh token). Queries and mutations work on the socket too.
+ * - GraphQL over SSE (graphql-sse protocol, distinct connections mode: one stream per operation) at
+ *   `/graphql/stream`, credentials in the request headers.
+ *
+ * Every operation passes the same checks as over HTTP: anonymous callers may only introspect, depth/alias/cost
+ * limits, and the rate limit (a subscription spends one token when it starts).
+ */
+export function serveSubscriptionTransports(options: SubscriptionTransportsOptions): SubscriptionTransports {
+  const { engine, logger } = options;
+  const sseResponses = new Set<ServerResponse>();
+
+  /** Parses, validates and checks an operation; errors are returned, not thrown. */
+  const prepare = async (
+    payload: { query?: unknown; operationName?: unknown; variables?: unknown },
+    caller: Caller,
+  ): Promise<{ args: ExecutionArgs; operation: OperationDefinitionNode } | { errors: GraphQLError[] }> => {
+    const schema = engine.schema;
+    if (!schema) return { errors: [new GraphQLError('The gateway has not loaded its supergraph yet.', { extensions: { code: ErrorCode.Internal } })] };
+    if (typeof payload.query !== 'string') return { errors: [new GraphQLError('A query is required.', { extensions: { code: ErrorCode.BadUserInput } })] };
+    let document: DocumentNode;
+    try {
+      document = parse(payload.query);
+    } catch (error) {
+      return { errors: [error instanceof GraphQLError ? error : new GraphQLError(String(error))] };
+    }
+    const errors = validate(schema, document);
+    if (errors.length > 0) return { errors: [...errors] };
+    const operationName = typeof payload.operationName === 'string' ? payload.operationName : null;
+    const variables = payload.variables && typeof payload.variables === 'object' ? (payload.variables as Record<string, unknown>) : {};
+    const operation = getOperationAST(document, operationName);
+    if (!operation) return { errors: [new GraphQLError('Unable to identify the operation.', { extensions: { code: ErrorCode.BadUserInput } })] };
+    const args: ExecutionArgs = {
+      schema,
+      document,
+      operationName,
+      variableValues: variables,
+      contextValue: { caller, query: payload.query } satisfies TransportContext,
+    };
+    if (operation.operation !== 'subscription') return { args, operation }; // Apollo Server's plugins check the rest.
+
+    if (caller.expiresAt !== undefined && caller.expiresAt <= Date.now()) return { errors: [tokenExpired(caller.expiresAt)] };
+    if (caller.identity.role === 'anonymous') {
+      return { errors: [new GraphQLError('Authentication is required: send Authorization: Bearer <token>.', { extensions: { code: ErrorCode.Unauthenticated } })] };
+    }
+    const limited = checkLimits(analyzeOperation(schema, document, { operation, variables }), options.limits);
+    if (limited) return { errors: [limited] };
+    try {
+      const decision = await options.rateLimiter.consume(rateLimitKey(caller.identity, caller.clientAddress));
+      if (!decision.allowed) return { errors: [rateLimitedError(Math.max(1, Math.ceil(decision.retryAfterMs / 1000)))] };
+    } catch (error) {
+      logger.warn('rate limiter failed, subscription allowed', { error });
+    }
+    return { args, operation };
+  };
+
+  /** Queries and mutations: through Apollo Server, exactly like an HTTP request. */
+  const execute = async (args: ExecutionArgs): Promise<ExecutionResult> => {
+    const context = args.contextValue as TransportContext;
+    const response = await options.apollo.executeOperation(
+      { query: context.query, variables: (args.variableValues ?? {}) as Record<string, unknown>, ...(args.operationName ? { operationName: args.operationName } : {}) },
+      { contextValue: { identity: context.caller.identity, clientAddress: context.caller.clientAddress } },
+    );
+    if (response.body.kind !== 'single') return { errors: [new GraphQLError('Incremental delivery is not supported here.')] };
+    const { data, errors, extensions } = response.body.singleResult;
+    return {
+      ...(data !== undefined ? { data: data as ExecutionResult['data'] } : {}),
+      ...(errors ? { errors: errors.map((error) => new GraphQLError(error.message, { path: error.path, extensions: error.extensions })) } : {}),
+      ...(extensions ? { extensions } : {}),
+    };
+  };
+
+  const subscribe = (args: ExecutionArgs) => {
+    const { caller } = args.contextValue as TransportContext;
+    return engine.subscribe({
+      document: args.document,
+      operationName: args.operationName,
+      variables: args.variableValues as Record<string, unknown> | null | undefined,
+      identity: caller.identity,
+      expiresAt: caller.expiresAt,
+    });
+  };
+
+  const authenticateCaller = async (credentials: Credentials, clientAddress: string): Promise<Caller> => {
+    try {
+      return { ...(await options.authenticate(credentials)), clientAddress };
+    } catch (error) {
+      // Failed logins spend the client address's budget, as over HTTP.
+      await options.rateLimiter.consume(rateLimitKey(ANONYMOUS, clientAddress)).catch(() => undefined);
+      throw error;
+    }
+  };
+
+  // ---- graphql-ws on the upgrade of /graphql -----------------------------------------------------------------
+  const wsServer = new WebSocketServer({ server: options.server, path: options.path });
+  const connectionTimers = new Set<NodeJS.Timeout>();
+  const ws = useServer<Record<string, unknown>, { caller: Caller }>(
+    {
+      onConnect: async (ctx) => {
+        const params = ctx.connectionParams ?? {};
+        const headers = ctx.extra.request.headers;
+        const credentials: Credentials = {
+          authorization: stringParam(params['authorization'] ?? params['Authorization']) ?? header(headers['authorization']),
+          apiKey: stringParam(params['x-api-key'] ?? params['apiKey']) ?? header(headers['x-api-key']),
+        };
+        let caller: Caller;
+        try {
+          caller = await authenticateCaller(credentials, ctx.extra.request.socket.remoteAddress ?? 'unknown');
+        } catch (error) {
+          // 4401 is final for graphql-ws clients: the same credentials would fail again.
+          ctx.extra.socket.close(CloseCode.Unauthorized, limitReason(`Unauthorized: ${error instanceof Error ? error.message : 'bad credentials'}`));
+          return false;
+        }
+        (ctx.extra as { caller?: Caller }).caller = caller;
+        if (caller.expiresAt !== undefined) {
+          // The subscriptions end themselves at expiry (TOKEN_EXPIRED); then the connection goes, so a client that
+          // refreshes its token in connectionParams reconnects with the new one.
+          const timer = setTimeout(
+            () => {
+              connectionTimers.delete(timer);
+              ctx.extra.socket.close(CloseCode.Forbidden, 'Forbidden: token expired');
+            },
+            Math.max(0, Math.min(caller.expiresAt - Date.now() + 250, 2 ** 31 - 1)),
+          );
+          timer.unref();
+          connectionTimers.add(timer);
+          ctx.extra.socket.once('close', () => {
+            clearTimeout(timer);
+            connectionTimers.delete(timer);
+          });
+        }
+        return true;
+      },
+      onSubscribe: async (ctx, _id, payload) => {
+        const caller = (ctx.extra as { caller?: Caller }).caller;
+        if (!caller) return [new GraphQLError('Not connected.', { extensions: { code: ErrorCode.Unauthenticated } })];
+        const prepared = await prepare(payload, caller);
+        return 'errors' in prepared ? prepared.errors : prepared.args;
+      },
+      execute,
+      subscribe: (args) => subscribe(args),
+    },
+    wsServer,
+    options.keepAliveMs,
+  );
+
+  // ---- GraphQL over SSE at /graphql/stream --------------------------------------------------------------------
+  const sse = createHandler({
+    onSubscribe: async (req, params) => {
+      const raw = req.raw as Request;
+      let caller: Caller;
+      try {
+        caller = await authenticateCaller({ authorization: raw.header('authorization'), apiKey: raw.header('x-api-key') }, raw.ip ?? 'unknown');
+      } catch (error) {
+        const message = error instanceof Error ? error.message : 'bad credentials';
+        return [JSON.stringify({ errors: [{ message, extensions: { code: ErrorCode.Unauthenticated } }] }), jsonResponseInit(401, 'Unauthorized')];
+      }
+      const prepared = await prepare(params, caller);
+      // graphql-sse recognises a single result by its `data` key.
+      if ('errors' in prepared) return { data: null, errors: prepared.errors };
+      if (prepared.operation.operation === 'subscription') {
+        const result = subscribe(prepared.args);
+        return Symbol.asyncIterator in result ? result : { data: null, ...result };
+      }
+      if (prepared.operation.operation === 'mutation' && req.method === 'GET') {
+        return [JSON.stringify({ errors: [{ message: 'Cannot perform mutations over GET' }] }), jsonResponseInit(405, 'Method Not Allowed')];
+      }
+      return { data: null, ...(await execute(prepared.args)) };
+    },
+    // The stream is read at the client's pace: while the response cannot take more, the next result waits (in the
+    // subscriber's bounded buffer, where older ones are dropped) instead of piling up in memory here.
+    onNext: async (_ctx, req) => {
+      const res = (req.context as { res: ServerResponse }).res;
+      if (res.writableNeedDrain && !res.destroyed) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+    },
+  });
+  options.app.all(SSE_PATH, async (req: Request, res: Response) => {
+    if (req.method === 'PUT' || req.method === 'DELETE' || req.header('x-graphql-event-stream-token')) {
+      res.status(405).json({ errors: [{ message: 'Only the distinct connections mode of graphql-sse is served (the graphql-sse client default).', extensions: { code: 'BAD_REQUEST' } }] });
+      return;
+    }
+    if (req.header('accept') !== 'text/event-stream') {
+      res.status(406).json({ errors: [{ message: 'GraphQL over SSE needs Accept: text/event-stream.', extensions: { code: 'BAD_REQUEST' } }] });
+      return;
+    }
+    sseResponses.add(res);
+    res.once('close', () => sseResponses.delete(res));
+    try {
+      await sse(req, res);
+    } catch (error) {
+      logger.warn('SSE stream failed', { error });
+      if (!res.headersSent) res.status(500).json({ errors: [{ message: 'Internal server error', extensions: { code: ErrorCode.Internal } }] });
+      else res.end();
+    }
+  });
+
+  return {
+    connections: () => ({ webSocket: wsServer.clients.size, sse: sseResponses.size }),
+    close: async () => {
+      for (const timer of connectionTimers) clearTimeout(timer);
+      connectionTimers.clear();
+      const ended = [...sseResponses].map((res) => (res.writableFinished ? Promise.resolve() : once(res, 'close').then(() => undefined)));
+      for (const res of sseResponses) res.end();
+      await Promise.all([ws.dispose(), ...ended]);
+    },
+  };
+}
+
+/** Refuses subscriptions sent as plain HTTP requests, with directions (Apollo's gateway cannot execute them). */
+export function isSubscriptionOperation(document: DocumentNode, operationName: string | null | undefined): boolean {
+  const operation = getOperationAST(document, operationName ?? undefined);
+  return operation?.operation === 'subscription' || (!operation && document.definitions.some((d) => d.kind === Kind.OPERATION_DEFINITION && d.operation === 'subscription'));
+}
+
+function tokenExpired(expiresAt: number): GraphQLError {
+  return new GraphQLError(`The token expired at ${new Date(expiresAt).toISOString()}; authenticate again.`, {
+    extensions: { code: ErrorCode.Unauthenticated, reason: SubscriptionErrorCode.TokenExpired },
+  });
+}
+
+function jsonResponseInit(status: number, statusText: string) {
+  return { status, statusText, headers: { 'content-type': 'application/json; charset=utf-8' } };
+}
+
+function stringParam(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
+function header(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** WebSocket close reasons are at most 123 bytes. */
+function limitReason(reason: string): string {
+  return Buffer.byteLength(reason) <= 123 ? reason : `${reason.slice(0, 110)}...`;
+}

@@ -1,0 +1,287 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { BalanceChanged, Topic, decode, type EventBus, type EventEnvelope, type PayloadOf, type Unsubscribe } from '@saldo/events';
+import { ErrorCode, SaldoError } from '@saldo/graphql';
+import { Money } from '@saldo/money';
+import type { Logger } from '@saldo/service';
+import type { LedgerEntry } from '../entities/ledger-entry.js';
+import { balanceView, type AccountService, type BalanceView } from './account-service.js';
+import type { LedgerService } from './ledger-service.js';
+
+type BalanceChange = PayloadOf<typeof BalanceChanged>;
+
+/** One item of a live balance stream. */
+export interface BalanceFeedItem {
+  tenantId: string;
+  balance: BalanceView;
+  /** The balance before this change; null for the snapshot that opens every stream. */
+  previousBalance: Money | null;
+  /** False for the snapshot delivered first on subscribe; true for every change after it. */
+  isChange: boolean;
+}
+
+/** What the feed needs from billing: fresh account reads and the ledger entry that produced a version. */
+export interface BalanceFeedSources {
+  /** The tenant's balance right now (no request cache); null when billing holds no account for it. */
+  currentBalance(tenantId: string): Promise<BalanceView | null>;
+  /** The ledger entry with this account version (the last entry of the posting that produced it). */
+  entryAt(tenantId: string, version: number): Promise<LedgerEntry | null>;
+}
+
+export interface BalanceFeedOptions {
+  /** Items one stream may hold while its reader (the subgraph's graphql-ws connection) is busy; older ones are dropped. */
+  bufferSize?: number;
+  /** Longest a new stream waits for the feed's consumer to be positioned before it reads the snapshot anyway. */
+  readyTimeoutMs?: number;
+}
+
+/**
+ * Live balances for `Subscription.balanceChanged`: consumes `balance.changed` from balance-events and fans each event
+ * out to this instance's streams of that tenant.
+ *
+ * Every billing instance must see every event (its subscribers may be any tenant's), so the feed consumes with a
+ * consumer group of its own per process (`billing.balance-feed.<instance>`), starting at the latest offset: a group
+ * shared by the instances would split the events between them. The in-process bus (embedded default) delivers to
+ * every group as well.
+ *
+ * A stream registers for events before it reads the current balance (the snapshot it delivers first), after the
+ * feed's consumer is positioned, so no change can fall between the snapshot and the first event. Events at or below
+ * the version already delivered are skipped (snapshot overlap, at-least-once redelivery), so versions only increase.
+ * A stream whose reader falls behind keeps only its newest `bufferSize` items: older balances are dropped in favour
+ * of the latest.
+ */
+export class BalanceFeed {
+  /** Consumer group of this process; unique, so instances sharing a bus never split the topic between them. */
+  readonly group = `billing.balance-feed.${hostname().replace(/[^A-Za-z0-9_.-]/g, '-')}-${process.pid}-${randomBytes(4).toString('hex')}`;
+  private readonly listeners = new Map<string, Set<(change: BalanceChange) => void>>();
+  private readonly ready: Promise<void>;
+  private markReady!: () => void;
+  private readonly entries = new Map<string, Promise<LedgerEntry | null>>();
+  private readonly bufferSize: number;
+  private readonly readyTimeoutMs: number;
+  private events = 0;
+  private dropped = 0;
+
+  constructor(
+    private readonly sources: BalanceFeedSources,
+    private readonly logger: Logger,
+    options: BalanceFeedOptions = {},
+  ) {
+    this.ready = new Promise((resolve) => {
+      this.markReady = resolve;
+    });
+    this.bufferSize = options.bufferSize ?? 64;
+    this.readyTimeoutMs = options.readyTimeoutMs ?? 10_000;
+  }
+
+  /** Starts consuming balance-events; the result stops it. */
+  start(bus: EventBus): Unsubscribe {
+    return bus.subscribe(Topic.BalanceEvents, this.group, async (event) => this.handle(event), {
+      startAt: 'latest',
+      onReady: () => this.markReady(),
+    });
+  }
+
+  /** Resolves once the feed's consumer is positioned (every event published afterwards reaches it). */
+  whenReady(): Promise<void> {
+    return this.ready;
+  }
+
+  metrics(): { streams: number; events: number; dropped: number } {
+    let streams = 0;
+    for (const set of this.listeners.values()) streams += set.size;
+    return { streams, events: this.events, dropped: this.dropped };
+  }
+
+  /** The bus handler: fan out to this instance's streams of the tenant. Never blocks on a reader. */
+  handle(envelope: EventEnvelope): void {
+    const change = decode(BalanceChanged, envelope);
+    if (!change) return;
+    this.events += 1;
+    const listeners = this.listeners.get(change.tenantId);
+    if (!listeners) return;
+    for (const listener of listeners) listener(change);
+  }
+
+  /**
+   * The tenant's stream: its current balance first, then every later change in version order. Throws
+   * TENANT_NOT_FOUND when billing holds no account for the tenant (scope is the caller's to check first).
+   */
+  async open(tenantId: string): Promise<AsyncIterableIterator<BalanceFeedItem>> {
+    let lastVersion = -1;
+    const stream = new FeedStream<BalanceFeedItem>(this.bufferSize, () => {
+      this.dropped += 1;
+    });
+    const push = (item: BalanceFeedItem): void => {
+      if (item.balance.version <= lastVersion) return;
+      lastVersion = item.balance.version;
+      stream.push(item);
+    };
+    const pending: BalanceFeedItem[] = [];
+    let opened = false;
+    // Until the snapshot is read, events wait aside; newer ones follow the snapshot, older ones are skipped.
+    const listener = (change: BalanceChange): void => (opened ? push(changeItem(change)) : void pending.push(changeItem(change)));
+    const listeners = this.listeners.get(tenantId) ?? new Set();
+    listeners.add(listener);
+    this.listeners.set(tenantId, listeners);
+    stream.onClose = () => {
+      listeners.delete(listener);
+      if (listeners.size === 0 && this.listeners.get(tenantId) === listeners) this.listeners.delete(tenantId);
+    };
+
+    try {
+      await this.waitUntilReady();
+      const snapshot = await this.sources.currentBalance(tenantId);
+      if (!snapshot) throw new SaldoError(ErrorCode.TenantNotFound, `Billing holds no account for tenant ${tenantId}.`, { tenantId });
+      push({ tenantId, balance: snapshot, previousBalance: null, isChange: false });
+      for (const item of pending) push(item);
+      pending.length = 0;
+      opened = true;
+    } catch (error) {
+      await stream.return();
+      throw error;
+    }
+    return stream;
+  }
+
+  /** The entry that produced a balance version; shared by every stream of this instance (bounded cache). */
+  entryAt(tenantId: string, version: number): Promise<LedgerEntry | null> {
+    const key = `${tenantId}:${version}`;
+    let entry = this.entries.get(key);
+    if (!entry) {
+      entry = this.sources.entryAt(tenantId, version);
+      if (this.entries.size >= 10_000) this.entries.clear();
+      this.entries.set(key, entry);
+      entry.catch(() => this.entries.delete(key));
+    }
+    return entry;
+  }
+
+  private async waitUntilReady(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), this.readyTimeoutMs);
+      timer.unref();
+    });
+    const late = await Promise.race([this.ready.then(() => false), timedOut]);
+    clearTimeout(timer);
+    if (late) this.logger.warn('balance feed consumer not positioned yet; serving the snapshot anyway', { group: this.group });
+  }
+}
+
+function changeItem(change: BalanceChange): BalanceFeedItem {
+  return {
+    tenantId: change.tenantId,
+    balance: {
+      tenantId: change.tenantId,
+      available: Money.of(BigInt(change.balanceMinor), change.currency),
+      version: change.version,
+      updatedAt: new Date(change.changedAt),
+    },
+    previousBalance: Money.of(BigInt(change.previousBalanceMinor), change.currency),
+    isChange: true,
+  };
+}
+
+/** Feeds per billing services object (the resolvers reach the feed through `ctx.services`). */
+const feeds = new WeakMap<object, BalanceFeed>();
+
+export function registerBalanceFeed(services: object, feed: BalanceFeed): void {
+  feeds.set(services, feed);
+}
+
+export function balanceFeedOf(services: object): BalanceFeed {
+  const feed = feeds.get(services);
+  if (!feed) throw new Error('The balance feed is not running in this billing instance');
+  return feed;
+}
+
+/**
+ * Creates this instance's balance feed over billing's services, consuming from `bus`; registered with
+ * `SubgraphDefinition.subscribe` so it stops with the other consumers.
+ */
+export function startBalanceFeed(
+  services: { accounts: AccountService; ledger: LedgerService },
+  runtime: { bus: EventBus; logger: Logger },
+  options: BalanceFeedOptions = {},
+): Unsubscribe {
+  const feed = new BalanceFeed(
+    {
+      currentBalance: async (tenantId) => {
+        const account = await services.accounts.find(tenantId);
+        return account ? balanceView(account, tenantId, account.currency) : null;
+      },
+      entryAt: async (tenantId, version) => {
+        const [page] = await services.ledger.transactions([{ tenantId, first: 1, beforeVersion: version + 1 }]);
+        const entry = page?.entries[0];
+        return entry && entry.accountVersion === version ? entry : null;
+      },
+    },
+    runtime.logger.child('balance-feed'),
+    options,
+  );
+  registerBalanceFeed(services, feed);
+  return feed.start(runtime.bus);
+}
+
+/**
+ * A bounded queue read as an async iterator. Unlike an async generator, `return()` ends it at once even while a
+ * reader waits for the next item (a generator suspended in an `await` would only see it at its next `yield`), so an
+ * unsubscribe always releases the stream.
+ */
+class FeedStream<T> implements AsyncIterableIterator<T> {
+  private readonly items: T[] = [];
+  private waiting: ((result: IteratorResult<T>) => void) | undefined;
+  private closed = false;
+  onClose: (() => void) | undefined;
+
+  constructor(
+    private readonly capacity: number,
+    private readonly onDrop: () => void,
+  ) {}
+
+  push(item: T): void {
+    if (this.closed) return;
+    const waiting = this.waiting;
+    if (waiting) {
+      this.waiting = undefined;
+      waiting({ value: item, done: false });
+      return;
+    }
+    this.items.push(item);
+    if (this.items.length > this.capacity) {
+      this.items.shift();
+      this.onDrop();
+    }
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    const item = this.items.shift();
+    if (item !== undefined) return Promise.resolve({ value: item, done: false });
+    if (this.closed) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => {
+      this.waiting = resolve;
+    });
+  }
+
+  return(): Promise<IteratorResult<T>> {
+    if (!this.closed) {
+      this.closed = true;
+      this.items.length = 0;
+      const waiting = this.waiting;
+      this.waiting = undefined;
+      waiting?.({ value: undefined, done: true });
+      this.onClose?.();
+    }
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  throw(error?: unknown): Promise<IteratorResult<T>> {
+    void this.return();
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}
