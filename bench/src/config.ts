@@ -12,7 +12,9 @@ const benchConfigSchema = z.object({
   BENCH_SUB_RATE: fields.positiveInt(500),
   /** Subscriptions (b): WebSocket subscriptions on the one gateway, over this many tenants (each posted once a second). */
   BENCH_SUB_CONNECTIONS: fields.positiveInt(10_000),
-  BENCH_SUB_FANOUT_TENANTS: fields.positiveInt(500),
+  BENCH_SUB_FANOUT_TENANTS: fields.positiveInt(20),
+  /** Which subscription scenarios run: a (latency), b (many connections), or both. */
+  BENCH_SUB_SCENARIOS: z.string().regex(/^[ab](,[ab])?$/, 'a, b or a,b').default('a,b'),
   /** Measured seconds of each subscription scenario (after a 2 s warm-up). */
   BENCH_SUB_DURATION_S: fields.positiveInt(20),
   /** Comma-separated benchmark names to run; all when unset. */

@@ -38,19 +38,35 @@ export class InProcessEventBus implements EventBus {
 
   constructor(private readonly logger: Logger) {}
 
+  /**
+   * Each consumer group gets the batch's events of its topics in order, one after another; groups run side by
+   * side, as separate Kafka consumer groups would, so a slow consumer (say, aggregation writes) never delays
+   * another (the live balance feed). Resolves when every group handled every event; rejects if any failed.
+   */
   async publish(events: readonly EventEnvelope[]): Promise<void> {
+    const perGroup = new Map<string, { handler: EventHandler; events: EventEnvelope[] }>();
     for (const event of events) {
-      const groups = this.subscriptions.get(event.topic);
-      if (!groups) continue;
-      for (const [group, handler] of groups) {
-        try {
-          await handler(event);
-        } catch (error) {
-          this.logger.error('event handler failed', { group, type: event.type, id: event.id, error });
-          throw error;
-        }
+      for (const [group, handler] of this.subscriptions.get(event.topic) ?? []) {
+        const key = `${event.topic}|${group}`;
+        const queue = perGroup.get(key) ?? { handler, events: [] };
+        queue.events.push(event);
+        perGroup.set(key, queue);
       }
     }
+    const outcomes = await Promise.allSettled(
+      [...perGroup].map(async ([key, { handler, events: queued }]) => {
+        for (const event of queued) {
+          try {
+            await handler(event);
+          } catch (error) {
+            this.logger.error('event handler failed', { group: key.split('|')[1], type: event.type, id: event.id, error });
+            throw error;
+          }
+        }
+      }),
+    );
+    const failure = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+    if (failure) throw failure.reason;
   }
 
   subscribe(topic: Topic, group: string, handler: EventHandler, options: SubscribeOptions = {}): () => void {
