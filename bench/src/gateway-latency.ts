@@ -1,8 +1,6 @@
+import { startBenchStack } from './bench-stack.js';
 import { Worker } from 'node:worker_threads';
-import { seedDemoData, startStack } from '@saldo/embedded';
-import { createLogger } from '@saldo/service';
-import { dropDatabases } from '@saldo/sharding';
-import { uniquePrefix } from '@saldo/testing';
+import { seedDemoData } from '@saldo/embedded';
 import type { BenchConfig } from './config.js';
 import { report, type ResultRow } from './report.js';
 import { summarize } from './stats.js';
@@ -33,18 +31,8 @@ function runLoad(url: string, rps: number, durationMs: number, warmupMs: number,
  * at a fixed arrival rate. Design target: p95 < 15 ms at 300 req/s for a single-tenant query.
  */
 export async function gatewayLatency(config: BenchConfig): Promise<void> {
-  const logger = createLogger({ service: 'bench', level: 'warn' });
-  const stack = await startStack({
-    postgresUrl: config.BENCH_POSTGRES_URL,
-    databasePrefix: uniquePrefix('bench'),
-    shardsPerSubgraph: 2,
-    ports: { gateway: 0, tenants: 0, billing: 0, usageForecast: 0, whiteLabel: 0 },
-    logger,
-    logLevel: 'warn',
-    poolMax: 10,
-    // The benchmark measures the platform, not the per-identity rate limit it drives through one token.
-    rateLimit: { perMinute: 10_000_000, burst: 100_000 },
-  });
+  const bench = await startBenchStack(config, 'bench');
+  const { stack, logger } = bench;
   try {
     await seedDemoData(stack, logger);
     for (let index = 0; index < 88; index += 1) {
@@ -74,7 +62,6 @@ export async function gatewayLatency(config: BenchConfig): Promise<void> {
 
     await report('gateway-latency', rows, { rps: config.BENCH_RPS, durationS: config.BENCH_DURATION_S, warmupS: config.BENCH_WARMUP_S, tenants: ids.length, shardsPerSubgraph: 2 });
   } finally {
-    await stack.stop();
-    await dropDatabases(stack.databaseUrls);
+    await bench.destroy();
   }
 }

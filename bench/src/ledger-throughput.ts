@@ -1,8 +1,6 @@
+import { startBenchStack } from './bench-stack.js';
 import { Worker } from 'node:worker_threads';
-import { startStack, type Stack } from '@saldo/embedded';
-import { createLogger } from '@saldo/service';
-import { dropDatabases } from '@saldo/sharding';
-import { uniquePrefix } from '@saldo/testing';
+import type { Stack } from '@saldo/embedded';
 import type { BenchConfig } from './config.js';
 import { report, type ResultRow } from './report.js';
 import { percentile } from './stats.js';
@@ -139,18 +137,8 @@ function row(scenario: string, sample: Sample, target: string, met: (eventsPerS:
  * publishing concurrently. Latency is per batch: from sending it to its debit being committed.
  */
 export async function ledgerThroughput(config: BenchConfig): Promise<void> {
-  const logger = createLogger({ service: 'bench', level: 'warn' });
-  const stack = await startStack({
-    postgresUrl: config.BENCH_POSTGRES_URL,
-    databasePrefix: uniquePrefix('ledgerbench'),
-    shardsPerSubgraph: 1,
-    ports: { gateway: 0, tenants: 0, billing: 0, usageForecast: 0, whiteLabel: 0 },
-    logger,
-    logLevel: 'warn',
-    poolMax: 10,
-    // The benchmark measures the platform, not the per-identity rate limit it drives through one token.
-    rateLimit: { perMinute: 10_000_000, burst: 100_000 },
-  });
+  const bench = await startBenchStack(config, 'ledgerbench', 1);
+  const { stack } = bench;
   try {
     const billing = stack.billing.services;
     const validFrom = new Date(Date.now() - 86_400_000);
@@ -207,7 +195,6 @@ export async function ledgerThroughput(config: BenchConfig): Promise<void> {
       warmupS: config.BENCH_WARMUP_S,
     });
   } finally {
-    await stack.stop();
-    await dropDatabases(stack.databaseUrls);
+    await bench.destroy();
   }
 }

@@ -1,10 +1,8 @@
+import { startBenchStack } from './bench-stack.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { startStack, type Stack } from '@saldo/embedded';
-import { createLogger } from '@saldo/service';
-import { dropDatabases } from '@saldo/sharding';
+import type { Stack } from '@saldo/embedded';
 import { LedgerEntryType } from '@saldo/subgraph-billing';
-import { uniquePrefix } from '@saldo/testing';
 import type { BenchConfig } from './config.js';
 import { report, type ResultRow } from './report.js';
 import { summarize } from './stats.js';
@@ -48,18 +46,8 @@ interface ClientReport {
  *     per connection, delivery p99, and updates lost (versions a subscriber never saw).
  */
 export async function subscriptions(config: BenchConfig): Promise<void> {
-  const logger = createLogger({ service: 'bench', level: 'warn' });
-  const stack = await startStack({
-    postgresUrl: config.BENCH_POSTGRES_URL,
-    databasePrefix: uniquePrefix('benchsub'),
-    shardsPerSubgraph: 2,
-    ports: { gateway: 0, tenants: 0, billing: 0, usageForecast: 0, whiteLabel: 0 },
-    logger,
-    logLevel: 'warn',
-    poolMax: 10,
-    // The benchmark measures the platform, not the per-identity rate limit it drives through one token.
-    rateLimit: { perMinute: 10_000_000, burst: 100_000 },
-  });
+  const bench = await startBenchStack(config, 'benchsub');
+  const { stack } = bench;
   const rows: ResultRow[] = [];
   try {
     const tenantCount = config.BENCH_SUB_SCENARIOS.includes('a') ? Math.max(config.BENCH_SUB_TENANTS, config.BENCH_SUB_FANOUT_TENANTS) : config.BENCH_SUB_FANOUT_TENANTS;
@@ -145,8 +133,7 @@ export async function subscriptions(config: BenchConfig): Promise<void> {
       gc: Boolean(global.gc),
     });
   } finally {
-    await stack.stop();
-    await dropDatabases(stack.databaseUrls);
+    await bench.destroy();
   }
 }
 

@@ -1,0 +1,36 @@
+import { startStack, type Stack } from '@saldo/embedded';
+import { createLogger, type Logger } from '@saldo/service';
+import { dropDatabases } from '@saldo/sharding';
+import { uniquePrefix } from '@saldo/testing';
+import type { BenchConfig } from './config.js';
+
+export interface BenchStack {
+  stack: Stack;
+  logger: Logger;
+  /** Stops the stack and drops its databases. */
+  destroy(): Promise<void>;
+}
+
+/** The whole embedded stack on free ports over fresh databases, as every benchmark runs it. */
+export async function startBenchStack(config: BenchConfig, label: string, shardsPerSubgraph = 2): Promise<BenchStack> {
+  const logger = createLogger({ service: 'bench', level: 'warn' });
+  const stack = await startStack({
+    postgresUrl: config.BENCH_POSTGRES_URL,
+    databasePrefix: uniquePrefix(label),
+    shardsPerSubgraph,
+    ports: { gateway: 0, tenants: 0, billing: 0, usageForecast: 0, whiteLabel: 0 },
+    logger,
+    logLevel: 'warn',
+    poolMax: 10,
+    // The benchmark measures the platform, not the per-identity rate limit it drives through one token.
+    rateLimit: { perMinute: 10_000_000, burst: 100_000 },
+  });
+  return {
+    stack,
+    logger,
+    async destroy() {
+      await stack.stop();
+      await dropDatabases(stack.databaseUrls);
+    },
+  };
+}
