@@ -5,7 +5,8 @@ const benchConfigSchema = z.object({
   BENCH_POSTGRES_URL: fields.postgresUrl().default('postgres://postgres@127.0.0.1:5432'),
   BENCH_RPS: fields.positiveInt(300),
   BENCH_DURATION_S: fields.positiveInt(20),
-  BENCH_WARMUP_S: fields.positiveInt(3),
+  /** Load before measuring: JIT warm-up and the seed's event backlog (relays, aggregation) settle first. */
+  BENCH_WARMUP_S: fields.positiveInt(10),
   BENCH_AUTH_ITERATIONS: fields.positiveInt(20_000),
   /** Subscriptions (a): subscribed tenants, and usage events (postings) per second spread over them. */
   BENCH_SUB_TENANTS: fields.positiveInt(1_000),
