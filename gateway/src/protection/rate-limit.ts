@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import { HeaderMap, type ApolloServerPlugin, type BaseContext, type GraphQLRequestListener } from '@apollo/server';
 import { GraphQLError } from 'graphql';
-import { Redis } from 'ioredis';
+import { connectRedis, type Redis } from '@saldo/redis';
 import type { Identity } from '@saldo/graphql';
 import type { Logger } from '@saldo/service';
 
@@ -301,38 +301,11 @@ export function createRateLimiter(config: RateLimiterConfig, deps: { logger: Log
     return { limiter: new InMemoryRateLimiter(bucket), ready: async () => true, close: async () => {} };
   }
   const logger = deps.logger.child('rate-limit');
-  const redis = new Redis(config.redisUrl, {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    commandTimeout: deps.commandTimeoutMs ?? 250,
-    connectionName: 'saldo-gateway-rate-limit',
-    // close() on a connection that never came up would otherwise hold the process for 2 s
-    disconnectTimeout: 200,
-  });
-  // Failures surface (throttled) through the limiter's fallback warning; this only keeps ioredis from
-  // printing every reconnect attempt as an unhandled error event.
-  redis.on('error', (error: Error) => logger.debug('redis connection error', { error: error.message }));
+  const connection = connectRedis(config.redisUrl, { name: 'saldo-gateway-rate-limit', logger, commandTimeoutMs: deps.commandTimeoutMs ?? 250 });
   return {
-    limiter: new RedisRateLimiter({ ...bucket, redis, logger }),
-    ready: (timeoutMs = 2_000) =>
-      new Promise<boolean>((resolve) => {
-        if (redis.status === 'ready') return resolve(true);
-        const done = (connected: boolean): void => {
-          clearTimeout(timer);
-          redis.off('ready', onReady);
-          resolve(connected);
-        };
-        const onReady = (): void => done(true);
-        const timer = setTimeout(() => done(false), timeoutMs);
-        redis.once('ready', onReady);
-      }),
-    close: async () => {
-      try {
-        await redis.quit();
-      } catch {
-        redis.disconnect();
-      }
-    },
+    limiter: new RedisRateLimiter({ ...bucket, redis: connection.redis, logger }),
+    ready: connection.ready,
+    close: connection.close,
   };
 }
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { connectRedis, type Redis } from '@saldo/redis';
 import type { Logger } from '@saldo/service';
 
 /** A held lock. `release` frees it only if it is still ours (its lease may have expired and been taken since). */
@@ -168,38 +168,15 @@ export class RedisTenantLock implements TenantLock {
 export function createTenantLock(redisUrl: string | undefined, logger: Logger): TenantLock {
   if (!redisUrl) return new InProcessTenantLock();
   const child = logger.child('top-up-lock');
-  const redis = new Redis(redisUrl, {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    commandTimeout: 500,
-    connectionName: 'saldo-billing-top-up-lock',
-    disconnectTimeout: 200,
-  });
-  // Failures surface through the lock's fail-open warning; this keeps ioredis from reporting every reconnect.
-  redis.on('error', (error: Error) => child.debug('redis connection error', { error: error.message }));
-  const lock = new RedisTenantLock({ redis, logger: child });
+  const connection = connectRedis(redisUrl, { name: 'saldo-billing-top-up-lock', logger: child, commandTimeoutMs: 500 });
+  const lock = new RedisTenantLock({ redis: connection.redis, logger: child });
   return {
     tryAcquire: (resource, owner, ttlMs) => lock.tryAcquire(resource, owner, ttlMs),
     holder: (resource) => lock.holder(resource),
-    ready: (timeoutMs = 2_000) =>
-      new Promise<boolean>((resolve) => {
-        if (redis.status === 'ready') return resolve(true);
-        const done = (connected: boolean): void => {
-          clearTimeout(timer);
-          redis.off('ready', onReady);
-          resolve(connected);
-        };
-        const onReady = (): void => done(true);
-        const timer = setTimeout(() => done(false), timeoutMs);
-        redis.once('ready', onReady);
-      }),
+    ready: connection.ready,
     close: async () => {
       await lock.close();
-      try {
-        await redis.quit();
-      } catch {
-        redis.disconnect();
-      }
+      await connection.close();
     },
   };
 }
