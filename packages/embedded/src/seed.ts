@@ -1,17 +1,7 @@
+import { seededRandom } from '@saldo/testing';
 import type { Logger } from '@saldo/service';
 import { AutoTopUpMode, LedgerEntryType, OverdraftMode } from '@saldo/subgraph-billing';
 import type { Stack } from './stack.js';
-
-/** Small deterministic PRNG so every fresh install shows the same demo data. */
-function mulberry32(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const PARTNERS = [
   { name: 'Voxly Reseller GmbH', legalName: 'Voxly Reseller GmbH', country: 'DE', contactEmail: 'partners@voxly.example',
@@ -55,7 +45,7 @@ export async function seedDemoData(stack: Stack, logger: Logger): Promise<boolea
   const existing = await stack.tenants.services.tenants.list({ first: 1 });
   if (existing.tenants.length > 0) return false;
 
-  const random = mulberry32(20261123);
+  const random = seededRandom(20261123);
   const partnerIds: string[] = [];
   for (const partner of PARTNERS) {
     const created = await stack.tenants.services.partners.create(partner);

@@ -58,3 +58,41 @@ export class PageInfo {
   @Field(() => String, { nullable: true, description: 'Pass as `after` to fetch the next page.' })
   endCursor!: string | null;
 }
+
+/** The node-and-cursor pair of a connection. */
+export interface Edge<T> {
+  node: T;
+  cursor: string;
+}
+
+/** A Relay-style connection: what `toConnection` builds. */
+export interface Connection<T> {
+  edges: Array<Edge<T>>;
+  pageInfo: PageInfo;
+}
+
+/**
+ * Declares `<name>Edge { node cursor }` and `<name>Connection { edges pageInfo }` for a node type, so every
+ * paginated list in every subgraph has the same shape.
+ */
+export function connectionType<T>(name: string, node: new () => T): new () => Connection<T> {
+  @ObjectType(`${name}Edge`)
+  class EdgeType {
+    @Field(() => node)
+    node!: T;
+
+    @Field(() => String)
+    cursor!: string;
+  }
+
+  @ObjectType(`${name}Connection`)
+  class ConnectionType {
+    @Field(() => [EdgeType])
+    edges!: EdgeType[];
+
+    @Field(() => PageInfo)
+    pageInfo!: PageInfo;
+  }
+
+  return ConnectionType;
+}

@@ -20,3 +20,4 @@ export {
   type StripeStandIn,
   type StripeStandInOptions,
 } from './stripe-stand-in.js';
+export { postOn, seededRandom } from './http.js';

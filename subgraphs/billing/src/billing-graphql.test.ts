@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Identity } from '@saldo/graphql';
 import type { ShardedDatabase } from '@saldo/sharding';
 import type { SubgraphDefinition } from '@saldo/subgraph';
-import { errorCodes, startTestSubgraph, type GraphQLResponse, type TestSubgraph } from '@saldo/testing';
+import { errorCodes, postOn, seededRandom, startTestSubgraph, type GraphQLResponse, type TestSubgraph } from '@saldo/testing';
 import { loadBillingConfig, type BillingConfig } from './config.js';
 import { billingSubgraph, buildBillingSchema, createBillingServices } from './definition.js';
 import { parseUnitPrice, usageCost } from './domain/pricing.js';
@@ -65,46 +65,6 @@ function occurred(minutesAgo: number): string {
   return new Date(NOW.getTime() - minutesAgo * 60_000).toISOString();
 }
 
-/** POSTs over one HTTP/1.1 connection of `agent`; records the client port so tests can count connections. */
-function postOn(agent: http.Agent, url: string, body: string, headers: Record<string, string>, ports: Set<number>): Promise<GraphQLResponse<any>> {
-  return new Promise((resolve, reject) => {
-    const request = http.request(
-      url,
-      { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), ...headers } },
-      (response) => {
-        let data = '';
-        response.setEncoding('utf8');
-        response.on('data', (chunk: string) => (data += chunk));
-        response.on('end', () => {
-          try {
-            resolve(JSON.parse(data) as GraphQLResponse<any>);
-          } catch (error) {
-            reject(error);
-          }
-        });
-      },
-    );
-    request.on('socket', (socket) => {
-      const record = () => ports.add(socket.localPort!);
-      if (socket.localPort) record();
-      else socket.once('connect', record);
-    });
-    request.on('error', reject);
-    request.end(body);
-  });
-}
-
-/** Deterministic pseudo-random numbers, so a failure replays identically. */
-function mulberry32(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('billing GraphQL', () => {
   before(async () => {
     subgraph = await startTestSubgraph(definition, loadBillingConfig, {
@@ -144,7 +104,7 @@ describe('billing GraphQL', () => {
   it('charges 1,000 usage events with 20 % duplicates sent concurrently over 10 connections exactly once each', async () => {
     const topUp = 10_000_000n;
     const tenantId = await newTenant('EUR', topUp);
-    const random = mulberry32(4);
+    const random = seededRandom(4);
     const products = Object.keys(PRICES);
     const unique = Array.from({ length: 800 }, (_, index) => ({
       id: `call-${index}`,

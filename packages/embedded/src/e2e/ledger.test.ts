@@ -3,7 +3,7 @@ import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { BalanceChanged, Topic, TransactionPosted, UsageRecorded, decode, type EventEnvelope } from '@saldo/events';
 import { LedgerEntryType, parseUnitPrice, usageCost } from '@saldo/subgraph-billing';
-import { errorCodes, type GraphQLResponse } from '@saldo/testing';
+import { errorCodes, postOn, seededRandom, type GraphQLResponse } from '@saldo/testing';
 import { startTestStack, type TestStack } from './test-stack.js';
 
 const PRICES: Record<string, string> = { inbound_minute: '1.25', outbound_minute: '2.5', sms: '0.5' };
@@ -26,45 +26,6 @@ const TENANT = /* GraphQL */ `
     }
   }
 `;
-
-/** POSTs over one HTTP/1.1 connection of `agent`; records the client port so the test can count connections. */
-function postOn(agent: http.Agent, url: string, body: string, headers: Record<string, string>, ports: Set<number>): Promise<GraphQLResponse<any>> {
-  return new Promise((resolve, reject) => {
-    const request = http.request(
-      url,
-      { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), ...headers } },
-      (response) => {
-        let data = '';
-        response.setEncoding('utf8');
-        response.on('data', (chunk: string) => (data += chunk));
-        response.on('end', () => {
-          try {
-            resolve(JSON.parse(data) as GraphQLResponse<any>);
-          } catch (error) {
-            reject(error);
-          }
-        });
-      },
-    );
-    request.on('socket', (socket) => {
-      const record = () => ports.add(socket.localPort!);
-      if (socket.localPort) record();
-      else socket.once('connect', record);
-    });
-    request.on('error', reject);
-    request.end(body);
-  });
-}
-
-function mulberry32(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('prepaid ledger through the gateway', () => {
   let stack: TestStack;
@@ -101,7 +62,7 @@ describe('prepaid ledger through the gateway', () => {
       entries: [{ type: LedgerEntryType.TOP_UP, amountMinor: topUp, idempotencyKey: 'stripe:evt_e2e_1', externalRef: 'pi_e2e_1' }],
     });
 
-    const random = mulberry32(2026);
+    const random = seededRandom(2026);
     const products = Object.keys(PRICES);
     const now = Date.now();
     const unique = Array.from({ length: 800 }, (_, index) => ({

@@ -1,5 +1,5 @@
 import { Directive, Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
-import { MinorUnitsScalar, MoneyType, PageInfo } from '@saldo/graphql';
+import { MinorUnitsScalar, MoneyType, connectionType, type Connection } from '@saldo/graphql';
 import { Money } from '@saldo/money';
 import { formatUnitPrice } from '../domain/pricing.js';
 import { OverdraftMode } from '../entities/account.js';
@@ -115,23 +115,8 @@ export class LedgerEntryGql {
   }
 }
 
-@ObjectType('LedgerEntryEdge')
-export class LedgerEntryEdge {
-  @Field(() => LedgerEntryGql)
-  node!: LedgerEntryGql;
-
-  @Field()
-  cursor!: string;
-}
-
-@ObjectType('LedgerEntryConnection')
-export class LedgerEntryConnection {
-  @Field(() => [LedgerEntryEdge])
-  edges!: LedgerEntryEdge[];
-
-  @Field(() => PageInfo)
-  pageInfo!: PageInfo;
-}
+export const LedgerEntryConnection = connectionType('LedgerEntry', LedgerEntryGql);
+export type LedgerEntryConnection = Connection<LedgerEntryGql>;
 
 @ObjectType('Rate', { description: 'One version of a product\'s price in a currency, valid from validFrom until validTo.' })
 export class RateType {

@@ -1,5 +1,5 @@
 import { Directive, Field, ID, InputType, ObjectType, registerEnumType } from 'type-graphql';
-import { PageInfo } from '@saldo/graphql';
+import { connectionType, type Connection } from '@saldo/graphql';
 import { TenantStatus } from '../entities/tenant.js';
 
 registerEnumType(TenantStatus, { name: 'TenantStatus', description: 'Lifecycle state of a tenant.' });
@@ -87,41 +87,11 @@ export class TenantType {
   updatedAt!: Date;
 }
 
-@ObjectType('TenantEdge')
-export class TenantEdge {
-  @Field(() => TenantType)
-  node!: TenantType;
+export const TenantConnection = connectionType('Tenant', TenantType);
+export type TenantConnection = Connection<TenantType>;
 
-  @Field()
-  cursor!: string;
-}
-
-@ObjectType('TenantConnection')
-export class TenantConnection {
-  @Field(() => [TenantEdge])
-  edges!: TenantEdge[];
-
-  @Field(() => PageInfo)
-  pageInfo!: PageInfo;
-}
-
-@ObjectType('PartnerEdge')
-export class PartnerEdge {
-  @Field(() => PartnerType)
-  node!: PartnerType;
-
-  @Field()
-  cursor!: string;
-}
-
-@ObjectType('PartnerConnection')
-export class PartnerConnection {
-  @Field(() => [PartnerEdge])
-  edges!: PartnerEdge[];
-
-  @Field(() => PageInfo)
-  pageInfo!: PageInfo;
-}
+export const PartnerConnection = connectionType('Partner', PartnerType);
+export type PartnerConnection = Connection<PartnerType>;
 
 @InputType('AddressInput')
 export class AddressInput {
