@@ -11,6 +11,11 @@ const benchConfigSchema = z.object({
   /** Subscriptions (a): subscribed tenants, and usage events (postings) per second spread over them. */
   BENCH_SUB_TENANTS: fields.positiveInt(1_000),
   BENCH_SUB_RATE: fields.positiveInt(500),
+  /** Subscriptions (a): the informational lower rates measured before the design rate (comma-separated; empty for none). */
+  BENCH_SUB_LOWER_RATES: z
+    .string()
+    .regex(/^(\d+(,\d+)*)?$/, 'comma-separated positive integers')
+    .optional(),
   /** Subscriptions (b): WebSocket subscriptions on the one gateway, over this many tenants (each posted once a second). */
   BENCH_SUB_CONNECTIONS: fields.positiveInt(10_000),
   BENCH_SUB_FANOUT_TENANTS: fields.positiveInt(20),

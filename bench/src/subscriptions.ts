@@ -58,8 +58,12 @@ export async function subscriptions(config: BenchConfig): Promise<void> {
     // then the portal's selection (plus an entity fetch on tenants per update) at the design rate.
     const tenants = tenantIds.slice(0, config.BENCH_SUB_TENANTS);
     const rate = config.BENCH_SUB_RATE;
+    const lowerRates =
+      config.BENCH_SUB_LOWER_RATES === undefined
+        ? [Math.max(1, Math.round(rate / 3)), Math.max(1, Math.round(rate / 2))]
+        : config.BENCH_SUB_LOWER_RATES.split(',').filter(Boolean).map(Number).filter((value) => value > 0);
     const scenarios = [
-      ...[...new Set([Math.max(1, Math.round(rate / 3)), Math.max(1, Math.round(rate / 2)), rate])].map((r) => ({ rate: r, query: BALANCE_ONLY, selection: 'billing fields' })),
+      ...[...new Set([...lowerRates, rate])].map((r) => ({ rate: r, query: BALANCE_ONLY, selection: 'billing fields' })),
       { rate, query: PORTAL_SUBSCRIPTION, selection: 'billing + tenant { name } (entity fetch)' },
     ];
     const run = new Set(config.BENCH_SUB_SCENARIOS.split(','));

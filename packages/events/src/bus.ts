@@ -3,6 +3,14 @@ import type { EventEnvelope, Topic } from './contracts.js';
 
 export type EventHandler = (event: EventEnvelope) => Promise<void>;
 
+/**
+ * Handles several events of one topic at once, in order (for Kafka: consecutive messages of one partition). The
+ * whole batch counts as handled only when the promise resolves; if it rejects, every event of it is delivered
+ * again, so a batch handler must be idempotent for the whole batch (`consumeOnceMany` makes a batch of
+ * non-idempotent effects safe in one transaction).
+ */
+export type BatchEventHandler = (events: readonly EventEnvelope[]) => Promise<void>;
+
 /** Ends a subscription; the promise (where there is one) resolves once its consumer has stopped. */
 export type Unsubscribe = () => void | Promise<void>;
 
@@ -18,6 +26,20 @@ export interface SubscribeOptions {
   onReady?: () => void;
 }
 
+export interface BatchSubscribeOptions extends SubscribeOptions {
+  /** Most events per handler call. */
+  maxBatchSize?: number;
+}
+
+export const DEFAULT_MAX_BATCH_SIZE = 500;
+
+/** Splits `items` into consecutive chunks of at most `size`. */
+export function chunk<T>(items: readonly T[], size: number): T[][] {
+  const chunks: T[][] = [];
+  for (let start = 0; start < items.length; start += size) chunks.push(items.slice(start, start + size));
+  return chunks;
+}
+
 /**
  * Where relayed events go. `publish` resolves once the events are durably handed over
  * (a broker ack for Kafka; for the in-process bus, once every subscriber has handled them).
@@ -26,6 +48,11 @@ export interface EventBus {
   publish(events: readonly EventEnvelope[]): Promise<void>;
   /** Subscribes a consumer group; within a group each event is handled once per delivery. */
   subscribe(topic: Topic, group: string, handler: EventHandler, options?: SubscribeOptions): Unsubscribe;
+  /**
+   * Like `subscribe`, but hands the group whatever arrived together (up to `maxBatchSize` events, default 500):
+   * consumers whose per-event cost is a database round trip pay it once per batch instead.
+   */
+  subscribeBatch(topic: Topic, group: string, handler: BatchEventHandler, options?: BatchSubscribeOptions): Unsubscribe;
   close(): Promise<void>;
 }
 
@@ -34,7 +61,8 @@ export interface EventBus {
  * handler fails the publish and the relay retries later (at-least-once, like Kafka; consumers are idempotent).
  */
 export class InProcessEventBus implements EventBus {
-  private readonly subscriptions = new Map<string, Map<string, EventHandler>>();
+  /** Per topic, per consumer group: the group's batch handler (per-event handlers are wrapped). */
+  private readonly subscriptions = new Map<string, Map<string, { handler: BatchEventHandler; maxBatchSize: number }>>();
 
   constructor(private readonly logger: Logger) {}
 
@@ -44,22 +72,22 @@ export class InProcessEventBus implements EventBus {
    * another (the live balance feed). Resolves when every group handled every event; rejects if any failed.
    */
   async publish(events: readonly EventEnvelope[]): Promise<void> {
-    const perGroup = new Map<string, { handler: EventHandler; events: EventEnvelope[] }>();
+    const perGroup = new Map<string, { handler: BatchEventHandler; maxBatchSize: number; events: EventEnvelope[] }>();
     for (const event of events) {
-      for (const [group, handler] of this.subscriptions.get(event.topic) ?? []) {
+      for (const [group, subscription] of this.subscriptions.get(event.topic) ?? []) {
         const key = `${event.topic}|${group}`;
-        const queue = perGroup.get(key) ?? { handler, events: [] };
+        const queue = perGroup.get(key) ?? { ...subscription, events: [] };
         queue.events.push(event);
         perGroup.set(key, queue);
       }
     }
     const outcomes = await Promise.allSettled(
-      [...perGroup].map(async ([key, { handler, events: queued }]) => {
-        for (const event of queued) {
+      [...perGroup].map(async ([key, { handler, maxBatchSize, events: queued }]) => {
+        for (const batch of chunk(queued, maxBatchSize)) {
           try {
-            await handler(event);
+            await handler(batch);
           } catch (error) {
-            this.logger.error('event handler failed', { group: key.split('|')[1], type: event.type, id: event.id, error });
+            this.logger.error('event handler failed', { group: key.split('|')[1], types: [...new Set(batch.map((event) => event.type))], ids: batch.map((event) => event.id), error });
             throw error;
           }
         }
@@ -70,9 +98,20 @@ export class InProcessEventBus implements EventBus {
   }
 
   subscribe(topic: Topic, group: string, handler: EventHandler, options: SubscribeOptions = {}): () => void {
-    const groups = this.subscriptions.get(topic) ?? new Map<string, EventHandler>();
+    return this.subscribeBatch(
+      topic,
+      group,
+      async (events) => {
+        for (const event of events) await handler(event);
+      },
+      options,
+    );
+  }
+
+  subscribeBatch(topic: Topic, group: string, handler: BatchEventHandler, options: BatchSubscribeOptions = {}): () => void {
+    const groups = this.subscriptions.get(topic) ?? new Map<string, { handler: BatchEventHandler; maxBatchSize: number }>();
     if (groups.has(group)) throw new Error(`Consumer group ${group} already subscribed to ${topic}`);
-    groups.set(group, handler);
+    groups.set(group, { handler, maxBatchSize: options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE });
     this.subscriptions.set(topic, groups);
     // Delivery happens inside publish: a group sees every event published after this call, so it is ready now.
     if (options.onReady) queueMicrotask(options.onReady);

@@ -67,3 +67,28 @@ export async function consumeOnce<T>(
     return { applied: true, value: await effect(tx) } as const;
   });
 }
+
+/**
+ * `consumeOnce` for a batch: in one transaction on `em`'s database, records every event of `eventIds` not yet
+ * consumed by `group` and runs `effect` with exactly those (in input order). Events recorded earlier are skipped;
+ * if the effect throws, nothing of the batch is recorded. One round trip for the bookkeeping, whatever the size.
+ */
+export async function consumeOnceMany<T>(
+  em: EntityManager,
+  group: string,
+  eventIds: readonly string[],
+  effect: (tx: EntityManager, fresh: ReadonlySet<string>) => Promise<T>,
+): Promise<{ applied: ReadonlySet<string>; value: T | undefined }> {
+  if (eventIds.length === 0) return { applied: new Set(), value: undefined };
+  return em.transactional(async (tx) => {
+    const inserted = await tx.execute<{ event_id: string }[]>(
+      `insert into consumed_event (consumer_group, event_id, consumed_at)
+       select ?, id, now() from unnest(?::uuid[]) as ids(id)
+       on conflict do nothing returning event_id`,
+      [group, `{${[...new Set(eventIds)].sort().join(',')}}`],
+    );
+    const fresh = new Set(inserted.map((row) => row.event_id));
+    if (fresh.size === 0) return { applied: fresh, value: undefined };
+    return { applied: fresh, value: await effect(tx, fresh) };
+  });
+}

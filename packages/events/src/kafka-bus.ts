@@ -12,7 +12,7 @@ import {
   type RetryOptions,
 } from 'kafkajs';
 import type { Logger } from '@saldo/service';
-import type { EventBus, EventHandler, SubscribeOptions, Unsubscribe } from './bus.js';
+import { DEFAULT_MAX_BATCH_SIZE, type BatchEventHandler, type BatchSubscribeOptions, type EventBus, type EventHandler, type SubscribeOptions, type Unsubscribe } from './bus.js';
 import { envelopeSchema, type EventEnvelope, type Topic } from './contracts.js';
 
 /** Message headers set on every event (the value is the JSON envelope, which carries the same data). */
@@ -120,7 +120,13 @@ export class KafkaEventBus implements EventBus {
     }
   }
 
+  /** One message at a time: its offset is committed once its handler resolved. */
   subscribe(topic: Topic, group: string, handler: EventHandler, subscribeOptions: SubscribeOptions = {}): Unsubscribe {
+    return this.subscribeBatch(topic, group, ([event]) => handler(event!), { ...subscribeOptions, maxBatchSize: 1 });
+  }
+
+  /** Consecutive messages of one partition (from one fetch) at a time; offsets committed after the handler resolved. */
+  subscribeBatch(topic: Topic, group: string, handler: BatchEventHandler, subscribeOptions: BatchSubscribeOptions = {}): Unsubscribe {
     if (this.closed) throw new Error('KafkaEventBus is closed');
     if (this.subscriptions.has(group)) throw new Error(`Consumer group ${group} already subscribed`);
     const subscription = new KafkaSubscription(this.kafka, topic, group, handler, this.options, subscribeOptions);
@@ -175,16 +181,18 @@ class KafkaSubscription {
   /** Consecutive handler failures per partition (reset by a success). */
   private readonly failures = new Map<number, number>();
   private readonly logger: Logger;
+  private readonly maxBatchSize: number;
 
   constructor(
     private readonly kafka: Kafka,
     private readonly topic: Topic,
     private readonly group: string,
-    private readonly handler: EventHandler,
+    private readonly handler: BatchEventHandler,
     private readonly options: KafkaEventBusOptions,
-    private readonly subscribeOptions: SubscribeOptions = {},
+    private readonly subscribeOptions: BatchSubscribeOptions = {},
   ) {
     this.logger = options.logger;
+    this.maxBatchSize = Math.max(1, subscribeOptions.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE);
   }
 
   start(): void {
@@ -287,56 +295,74 @@ class KafkaSubscription {
   }
 
   /**
-   * Handles a batch message by message, in offset order. The offset after the last handled message is
-   * committed when the batch ends (also when it ends early: stop, rebalance, handler failure), never before
-   * the handler resolved; a crash in between re-delivers at most the batch's handled messages.
+   * Hands the fetched messages to the handler in offset order, up to `maxBatchSize` at a time. The offset after the
+   * last handled message is committed when the batch ends (also when it ends early: stop, rebalance, handler
+   * failure), never before the handler resolved; a crash in between re-delivers at most the handled messages.
+   * A failing handler call pauses the partition; its messages are delivered again after a growing backoff.
    */
   private async eachBatch({ batch, resolveOffset, heartbeat, pause, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const { topic, partition } = batch;
     let commitOffset: string | undefined;
+    let pending: EventEnvelope[] = [];
+    let lastOffset: string | undefined;
+    /** Runs the handler on what is pending; false when it failed (the partition is paused for a retry). */
+    const handlePending = async (): Promise<boolean> => {
+      if (lastOffset === undefined) return true;
+      if (pending.length > 0) {
+        try {
+          await this.handler(pending);
+        } catch (error) {
+          this.onHandlerFailure(pending, partition, pause, error);
+          return false;
+        }
+      }
+      this.failures.delete(partition);
+      resolveOffset(lastOffset);
+      commitOffset = (BigInt(lastOffset) + 1n).toString();
+      pending = [];
+      lastOffset = undefined;
+      await heartbeat();
+      return true;
+    };
     try {
       for (const message of batch.messages) {
-        if (!isRunning() || isStale() || this.stopped) break;
+        if (!isRunning() || isStale() || this.stopped) return;
         const event = this.decode(message, partition);
-        if (event) {
-          try {
-            await this.handler(event);
-          } catch (error) {
-            const attempt = (this.failures.get(partition) ?? 0) + 1;
-            this.failures.set(partition, attempt);
-            const retryInMs = this.retryDelay(attempt);
-            this.logger.error('event handler failed; the message will be delivered again', {
-              group: this.group,
-              topic,
-              partition,
-              offset: message.offset,
-              id: event.id,
-              type: event.type,
-              attempt,
-              retryInMs,
-              error,
-            });
-            // Not resolved: after the pause the consumer fetches this partition again from this message.
-            const resume = pause();
-            const timer = setTimeout(() => {
-              this.resumeTimers.delete(timer);
-              resume();
-            }, retryInMs);
-            timer.unref();
-            this.resumeTimers.add(timer);
-            return;
-          }
-        }
-        this.failures.delete(partition);
-        resolveOffset(message.offset);
-        commitOffset = (BigInt(message.offset) + 1n).toString();
-        await heartbeat();
+        if (event) pending.push(event);
+        lastOffset = message.offset;
+        if (pending.length >= this.maxBatchSize && !(await handlePending())) return;
       }
+      if (!isRunning() || isStale() || this.stopped) return;
+      await handlePending();
     } finally {
       if (commitOffset !== undefined) {
         await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: commitOffset }] }] });
       }
     }
+  }
+
+  /** Logs the failure and pauses the partition; after the backoff the consumer fetches again from the first unhandled message. */
+  private onHandlerFailure(events: readonly EventEnvelope[], partition: number, pause: EachBatchPayload['pause'], error: unknown): void {
+    const attempt = (this.failures.get(partition) ?? 0) + 1;
+    this.failures.set(partition, attempt);
+    const retryInMs = this.retryDelay(attempt);
+    const single = events.length === 1;
+    this.logger.error(single ? 'event handler failed; the message will be delivered again' : 'event handler failed; the messages will be delivered again', {
+      group: this.group,
+      topic: this.topic,
+      partition,
+      ...(single ? { id: events[0]!.id, type: events[0]!.type } : { ids: events.map((event) => event.id), types: [...new Set(events.map((event) => event.type))] }),
+      attempt,
+      retryInMs,
+      error,
+    });
+    const resume = pause();
+    const timer = setTimeout(() => {
+      this.resumeTimers.delete(timer);
+      resume();
+    }, retryInMs);
+    timer.unref();
+    this.resumeTimers.add(timer);
   }
 
   /** An undecodable message can never succeed: it is logged and skipped rather than blocking its partition. */

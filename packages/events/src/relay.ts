@@ -27,6 +27,21 @@ export interface OutboxRelayOptions {
 const RELAY_LOCK = 0x5a1d0_002;
 
 /**
+ * After finding another instance's relay on the lock, look again this soon: that relay may have locked its
+ * rows before our commit and not see our events, and our pokes do not reach it.
+ */
+const CONTENDED_RETRY_MS = 20;
+
+interface PassResult {
+  /** Events published. */
+  count: number;
+  /** A whole batch was published: more may be waiting. */
+  full: boolean;
+  /** Another relay held the outbox's lock. */
+  contended: boolean;
+}
+
+/**
  * Moves committed outbox rows to the bus and marks them published in the same transaction that locked them.
  * If publishing fails the transaction rolls back and the rows are retried: nothing committed is lost,
  * and a crash between publish and commit can only re-send (consumers deduplicate by event id).
@@ -73,7 +88,7 @@ export class OutboxRelay {
   /** Publishes everything pending right now; resolves when the outboxes are empty (tests, shutdown). */
   async flush(): Promise<void> {
     await this.running;
-    while ((await this.passAll()) > 0) {
+    while ((await this.passAll()).count > 0) {
       // keep draining
     }
   }
@@ -81,27 +96,36 @@ export class OutboxRelay {
   private schedule(delayMs: number): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
-      this.running = this.loop().then((healthy) => {
+      this.running = this.loop().then((outcome) => {
         this.running = undefined;
+        const healthy = outcome !== 'failed';
         this.failures = healthy ? 0 : this.failures + 1;
         // After a failure back off even if poked, so a broken bus or consumer is not hammered.
-        if (!this.stopped) this.schedule(healthy ? (this.rerun ? 0 : this.pollIntervalMs) : this.retryDelay());
+        if (!this.stopped) {
+          this.schedule(!healthy ? this.retryDelay() : this.rerun ? 0 : outcome === 'contended' ? CONTENDED_RETRY_MS : this.pollIntervalMs);
+        }
         this.rerun = false;
       });
     }, delayMs);
     this.timer.unref();
   }
 
-  /** Drains while there is work; false when a pass failed (it is retried after the poll interval). */
-  private async loop(): Promise<boolean> {
+  /**
+   * Passes while there is work: after a full batch, or when a commit poked during the pass. Events committed
+   * while a pass runs are published by the next one, so under load each pass carries what accumulated during
+   * the previous one (few round trips per event), and an idle relay does one pass per poke.
+   */
+  private async loop(): Promise<'idle' | 'contended' | 'failed'> {
     try {
-      while (!this.stopped && (await this.passAll()) > 0) {
-        // drain while there is work, then fall back to polling
-      }
-      return true;
+      let result: PassResult;
+      do {
+        this.rerun = false;
+        result = await this.passAll();
+      } while (!this.stopped && (result.full || this.rerun));
+      return result.contended ? 'contended' : 'idle';
     } catch (error) {
       this.options.logger.warn('outbox relay pass failed; will retry', { error, attempt: this.failures + 1, retryInMs: this.retryDelay(this.failures + 1) });
-      return false;
+      return 'failed';
     }
   }
 
@@ -110,25 +134,37 @@ export class OutboxRelay {
     return Math.min(this.maxRetryDelayMs, this.pollIntervalMs * 2 ** Math.min(Math.max(failures - 1, 0), 20));
   }
 
-  private async passAll(): Promise<number> {
-    const counts = await Promise.all(this.options.sources.map((source) => this.pass(source)));
-    return counts.reduce((sum, count) => sum + count, 0);
+  private async passAll(): Promise<PassResult> {
+    const results = await Promise.all(this.options.sources.map((source) => this.pass(source)));
+    return {
+      count: results.reduce((sum, result) => sum + result.count, 0),
+      full: results.some((result) => result.full),
+      contended: results.some((result) => result.contended),
+    };
   }
 
-  private async pass(source: OutboxSource): Promise<number> {
+  private async pass(source: OutboxSource): Promise<PassResult> {
     const em = source.em();
     return em.transactional(async (tx) => {
-      const [lock] = await tx.execute<{ locked: boolean }[]>('select pg_try_advisory_xact_lock(?) as locked', [RELAY_LOCK]);
-      if (!lock?.locked) return 0;
-      const rows = await tx.execute<Parameters<typeof toEnvelope>[0][]>(
-        'select id, topic, key, type, version, payload, occurred_at from outbox_event where published_at is null order by seq limit ?',
-        [this.batchSize],
+      // Lock and read in one round trip: the row with locked = false says another relay holds the outbox; with
+      // the lock, the rows follow (none when the outbox is empty).
+      const rows = await tx.execute<Array<Parameters<typeof toEnvelope>[0] & { locked: boolean }>>(
+        `with relay_lock as (select pg_try_advisory_xact_lock(?) as locked)
+         select relay_lock.locked, pending.* from relay_lock
+           left join lateral (
+             select seq, id, topic, key, type, version, payload, occurred_at from outbox_event
+              where published_at is null order by seq limit ?
+           ) pending on relay_lock.locked
+          order by pending.seq`,
+        [RELAY_LOCK, this.batchSize],
       );
-      if (rows.length === 0) return 0;
-      await this.options.bus.publish(rows.map(toEnvelope));
-      await tx.execute('update outbox_event set published_at = now(), attempts = attempts + 1 where id in (?)', [rows.map((row) => row.id)]);
-      this.options.logger.debug('relayed events', { source: source.name, count: rows.length });
-      return rows.length;
+      if (!rows[0]?.locked) return { count: 0, full: false, contended: true };
+      const events = rows.filter((row) => row.id !== null);
+      if (events.length === 0) return { count: 0, full: false, contended: false };
+      await this.options.bus.publish(events.map(toEnvelope));
+      await tx.execute('update outbox_event set published_at = now(), attempts = attempts + 1 where id in (?)', [events.map((row) => row.id)]);
+      this.options.logger.debug('relayed events', { source: source.name, count: events.length });
+      return { count: events.length, full: events.length >= this.batchSize, contended: false };
     });
   }
 }

@@ -15,6 +15,7 @@ import {
   TenantCreated,
   Topic,
   consumeOnce,
+  consumeOnceMany,
   enqueueEvent,
   type EventBus,
   type EventEnvelope,
@@ -345,6 +346,7 @@ describe('outbox relay to Kafka (real PostgreSQL)', () => {
         throw new Error('relay process killed (test)');
       },
       subscribe: () => () => undefined,
+      subscribeBatch: () => () => undefined,
       close: async () => undefined,
     };
     await assert.rejects(relay(t, crashing).flush(), /killed/);
@@ -384,6 +386,7 @@ describe('outbox relay to Kafka (real PostgreSQL)', () => {
         }
       },
       subscribe: () => () => undefined,
+      subscribeBatch: () => () => undefined,
       close: async () => undefined,
     };
     const running = relay(t, watched);
@@ -422,6 +425,43 @@ describe('outbox relay to Kafka (real PostgreSQL)', () => {
     for (const tenantId of tenants) assert.deepEqual(names(after.events, tenantId), Array.from({ length: 8 }, (_, n) => `down-${n}`));
   });
 
+  test('events committed while another instance\'s relay holds the outbox leave without waiting for the poll interval', async (t) => {
+    // Two relays on one outbox (two instances of a service); polling is off (1 h) so only pokes and the
+    // contention retry move events. Relay A is poked first and is held inside its publish.
+    const bus = new InProcessEventBus(quietLogger);
+    const received = new Deliveries();
+    bus.subscribe(TOPIC, 'contention', async (event) => received.push(event));
+    let releaseA!: () => void;
+    const heldA = new Promise<void>((resolve) => (releaseA = resolve));
+    let aEntered!: () => void;
+    const aInPublish = new Promise<void>((resolve) => (aEntered = resolve));
+    const gated: EventBus = {
+      publish: async (events) => {
+        aEntered();
+        await heldA;
+        await bus.publish(events);
+      },
+      subscribe: () => () => undefined,
+      subscribeBatch: () => () => undefined,
+      close: async () => undefined,
+    };
+    const relayA = relay(t, gated, 3_600_000);
+    const relayB = relay(t, bus, 3_600_000);
+    const tenant = randomUUID();
+    const first = await commitEvents([tenant], 1, 'a');
+    relayA.start();
+    await aInPublish;
+    // Committed while A holds the lock; B starts (a pass at once, as after a poke) and finds the outbox locked.
+    const second = await commitEvents([tenant], 1, 'b');
+    relayB.start();
+    releaseA();
+    await received.until((events) => [...first, ...second].every((id) => events.some((event) => event.id === id)), 'both events', 5_000);
+    assert.deepEqual(names(received.events, tenant), ['a-0', 'b-0'], 'in commit order, each once');
+    // Stopping waits for passes in flight, which mark what they published.
+    await Promise.all([relayA.stop(), relayB.stop()]);
+    assert.equal(await unpublished([...first, ...second]), 0);
+  });
+
   test('consumeOnce applies an event once per consumer group and skips duplicates', async () => {
     const eventId = randomUUID();
     const apply = (group: string, fail = false) =>
@@ -451,6 +491,74 @@ describe('outbox relay to Kafka (real PostgreSQL)', () => {
     const results = await Promise.all(Array.from({ length: 10 }, () => apply('g4')));
     assert.equal(results.filter((result) => result.applied).length, 1);
     assert.equal(await applied('g4'), 1);
+  });
+
+  test('a batch consumer gets consecutive events together, in order, and a failed batch comes again whole', async () => {
+    const { brokers } = await cluster();
+    const producer = track(kafkaBus(brokers));
+    const key = randomUUID();
+    const events = Array.from({ length: 40 }, (_, n) => envelope(key, n));
+    await producer.publish(events);
+
+    const batches: EventEnvelope[][] = [];
+    const handled = new Deliveries();
+    let failuresLeft = 1;
+    const consumer = track(kafkaBus(brokers, { logger: quietLogger }));
+    consumer.subscribeBatch(
+      TOPIC,
+      'batch-check',
+      async (batch) => {
+        batches.push([...batch]);
+        // The first batch holding event 25 fails once: all of it is delivered again, nothing of it is lost.
+        if (failuresLeft > 0 && batch.some((event) => event.id === events[25]!.id)) {
+          failuresLeft -= 1;
+          throw new Error('batch handler failed (test)');
+        }
+        for (const event of batch) handled.push(event);
+      },
+      { maxBatchSize: 16 },
+    );
+    await handled.count(events.length);
+    assert.deepEqual(sequence(handled.events, key), Array.from({ length: 40 }, (_, n) => n), 'each event handled once, in order');
+    assert.ok(batches.every((batch) => batch.length >= 1 && batch.length <= 16), 'batches respect maxBatchSize');
+    assert.ok(batches.length < events.length, `events arrive together (${batches.length} handler calls for ${events.length} events)`);
+    const failed = batches.find((batch) => batch.some((event) => event.id === events[25]!.id))!;
+    const retried = batches.filter((batch) => batch.some((event) => event.id === events[25]!.id));
+    assert.equal(retried.length, 2, 'the failed batch is delivered again');
+    assert.ok(retried[1]![0]!.id === failed[0]!.id, 'the retry starts at the first event of the failed batch');
+  });
+
+  test('consumeOnceMany applies the events of a batch not consumed before, once, in one transaction', async () => {
+    const ids = Array.from({ length: 5 }, () => randomUUID());
+    const apply = (group: string, eventIds: string[], fail = false) =>
+      consumeOnceMany(orm.em.fork(), group, eventIds, async (tx, fresh) => {
+        for (const id of eventIds.filter((eventId) => fresh.has(eventId))) {
+          await tx.execute('insert into applied_effect (consumer_group, event_id) values (?, ?)', [group, id]);
+        }
+        if (fail) throw new Error('effect failed (test)');
+        return fresh.size;
+      });
+    const applied = async (group: string) => {
+      const rows = await orm.em.fork().execute<{ event_id: string }[]>('select event_id from applied_effect where consumer_group = ? order by event_id', [group]);
+      return rows.map((row) => row.event_id).sort();
+    };
+
+    const first = await apply('m1', ids.slice(0, 3));
+    assert.equal(first.value, 3);
+    // A redelivered batch overlapping the first: only the two new events take effect.
+    const second = await apply('m1', ids);
+    assert.deepEqual([...second.applied].sort(), ids.slice(3).sort());
+    assert.deepEqual(await applied('m1'), [...ids].sort());
+    assert.equal((await apply('m1', ids)).applied.size, 0, 'a batch seen whole before changes nothing');
+
+    // A failing effect records none of the batch: the next delivery applies all of it.
+    await assert.rejects(apply('m2', ids, true), /effect failed/);
+    assert.deepEqual(await applied('m2'), []);
+    assert.equal((await apply('m2', ids)).value, 5);
+
+    // Concurrent deliveries of one batch: each event takes effect once.
+    await Promise.all(Array.from({ length: 6 }, () => apply('m3', ids)));
+    assert.deepEqual(await applied('m3'), [...ids].sort());
   });
 });
 

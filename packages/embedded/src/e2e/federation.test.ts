@@ -90,9 +90,10 @@ describe('federated queries through the gateway', () => {
       await stack.tenants.services.tenants.create({ name: `Bulk tenant ${index}`, currency: 'EUR', country: 'DE' });
     }
     const subgraphs = [stack.tenants, stack.billing, stack.usageForecast, stack.whiteLabel];
-    // Relays poll their outboxes; stop them so only the listing's own queries are counted.
+    // Relays poll their outboxes and billing's auto-top-up worker polls for due attempts; stop them so only the
+    // listing's own queries are counted.
     await stack.flushEvents();
-    await Promise.all(subgraphs.map((subgraph) => subgraph.runtime.relay.stop()));
+    await Promise.all([...subgraphs.map((subgraph) => subgraph.runtime.relay.stop()), stack.billing.services.autoTopUp.stop()]);
 
     const measure = async (first: number) => {
       const before = subgraphs.map((subgraph) => subgraph.metrics());
@@ -116,5 +117,6 @@ describe('federated queries through the gateway', () => {
       assert.ok(cost.databaseQueries <= ten[index]!.databaseQueries + 1, `${cost.name}: 100 tenants cost no more than 10`);
     }
     for (const subgraph of subgraphs) subgraph.runtime.relay.start();
+    stack.billing.services.autoTopUp.start();
   });
 });

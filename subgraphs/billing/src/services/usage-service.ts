@@ -55,11 +55,16 @@ export function usageKey(eventId: string): string {
  * concurrently on two connections: postings to one account serialize and dedupe by idempotency key).
  */
 export class UsageService {
+  /** Built once: zod compiles a schema on its first parse, which would otherwise happen on every call. */
+  private readonly batchSchema: ReturnType<typeof usageBatchSchema>;
+
   constructor(
     private readonly ledger: LedgerService,
     private readonly rates: RateService,
     private readonly clock: Clock = SYSTEM_CLOCK,
-  ) {}
+  ) {
+    this.batchSchema = usageBatchSchema(() => this.clock.now());
+  }
 
   async recordUsage(tenantId: string, events: readonly UsageEventInput[]): Promise<RecordUsageResult> {
     if (Array.isArray(events) && events.length > MAX_USAGE_BATCH) {
@@ -68,7 +73,7 @@ export class UsageService {
         max: MAX_USAGE_BATCH,
       });
     }
-    const batch = validateInput(usageBatchSchema(() => this.clock.now()), { tenantId, events });
+    const batch = validateInput(this.batchSchema, { tenantId, events });
     const currency = await this.ledger.currencyOf(batch.tenantId);
     if (!currency) throw billingError(BillingErrorCode.AccountNotFound, `Billing holds no account for tenant ${batch.tenantId} (yet).`, { tenantId: batch.tenantId });
 

@@ -1,27 +1,63 @@
-import { Topic, UsageRecorded, consumeOnce, decode, type EventBus, type Unsubscribe } from '@saldo/events';
+import { Topic, UsageRecorded, consumeOnceMany, decode, type EventBus, type EventEnvelope, type PayloadOf, type Unsubscribe } from '@saldo/events';
 import type { Logger } from '@saldo/service';
-import type { ShardedDatabase } from '@saldo/sharding';
+import type { ShardedDatabase, ShardId } from '@saldo/sharding';
 import type { UsageRecord, UsageService } from './usage-service.js';
 
 export const USAGE_AGGREGATOR_GROUP = 'usage-forecast.daily-aggregates';
 
 /**
  * Billing's `usage.recorded` (charged usage) feeds the daily aggregates. Adding is not idempotent by itself, so
- * each event is applied through consumeOnce in the same transaction as the aggregate update: a redelivered
- * event (Kafka at-least-once, relay retries) never counts twice.
+ * events are applied through consumeOnceMany in the same transaction as the aggregate update: a redelivered
+ * event (Kafka at-least-once, relay retries) never counts twice. Events arrive in batches (whatever the relay
+ * or a Kafka fetch brought together) and cost one transaction per shard per batch, not one per event: under
+ * load the aggregation keeps up with the ledger instead of holding back the events behind it.
  */
 export function subscribeUsageAggregator(bus: EventBus, db: ShardedDatabase, usage: UsageService, logger: Logger): Unsubscribe {
-  return bus.subscribe(Topic.UsageEvents, USAGE_AGGREGATOR_GROUP, async (event) => {
-    const recorded = decode(UsageRecorded, event);
-    if (!recorded) return;
-    const rows: UsageRecord[] = recorded.events.map((entry) => ({
-      tenantId: recorded.tenantId,
-      day: entry.occurredAt.slice(0, 10),
-      product: entry.product,
-      quantity: BigInt(entry.quantity),
-    }));
-    const { em } = await db.placeTenant(recorded.tenantId);
-    const result = await consumeOnce(em, USAGE_AGGREGATOR_GROUP, event.id, (tx) => usage.recordMany(rows, { transaction: tx }));
-    if (!result.applied) logger.debug('usage event already aggregated', { id: event.id });
+  return bus.subscribeBatch(Topic.UsageEvents, USAGE_AGGREGATOR_GROUP, async (events) => {
+    const recorded = events.flatMap((event) => {
+      const payload = decode(UsageRecorded, event);
+      return payload ? [{ event, payload }] : [];
+    });
+    if (recorded.length === 0) return;
+    const byShard = await placeByShard(db, recorded);
+    await Promise.all(
+      [...byShard].map(async ([shardId, batch]) => {
+        const result = await consumeOnceMany(
+          db.em(shardId),
+          USAGE_AGGREGATOR_GROUP,
+          batch.map(({ event }) => event.id),
+          (tx, fresh) => usage.recordMany(batch.filter(({ event }) => fresh.has(event.id)).flatMap(({ payload }) => usageRows(payload)), { transaction: tx }),
+        );
+        const skipped = batch.length - result.applied.size;
+        if (skipped > 0) logger.debug('usage events already aggregated', { skipped, shardId });
+      }),
+    );
   });
+}
+
+type Recorded = { event: EventEnvelope; payload: PayloadOf<typeof UsageRecorded> };
+
+/** Groups events by their tenant's shard: one directory lookup for the batch, placing tenants seen for the first time. */
+async function placeByShard(db: ShardedDatabase, recorded: readonly Recorded[]): Promise<Map<ShardId, Recorded[]>> {
+  const tenantIds = [...new Set(recorded.map(({ payload }) => payload.tenantId))];
+  const shardOf = new Map<string, ShardId>();
+  for (const [shardId, ids] of await db.groupByShard(tenantIds)) for (const id of ids) shardOf.set(id, shardId);
+  for (const tenantId of tenantIds) {
+    if (!shardOf.has(tenantId)) shardOf.set(tenantId, (await db.placeTenant(tenantId)).shardId);
+  }
+  const byShard = new Map<ShardId, Recorded[]>();
+  for (const item of recorded) {
+    const shardId = shardOf.get(item.payload.tenantId)!;
+    byShard.set(shardId, [...(byShard.get(shardId) ?? []), item]);
+  }
+  return byShard;
+}
+
+function usageRows(recorded: PayloadOf<typeof UsageRecorded>): UsageRecord[] {
+  return recorded.events.map((entry) => ({
+    tenantId: recorded.tenantId,
+    day: entry.occurredAt.slice(0, 10),
+    product: entry.product,
+    quantity: BigInt(entry.quantity),
+  }));
 }
