@@ -99,6 +99,40 @@ export function enqueueEvent<C extends EventContract<string, z.ZodType>>(
   return event;
 }
 
+/** An outbox row built outside a unit of work, for a statement that writes its events itself (see OUTBOX_INSERT). */
+export interface OutboxRow {
+  id: string;
+  topic: string;
+  key: string;
+  type: string;
+  version: number;
+  payload: unknown;
+  occurred_at: string;
+}
+
+/** Validates `payload` against its contract and builds the row `enqueueEvent` would persist, keyed by tenant. */
+export function outboxRow<C extends EventContract<string, z.ZodType>>(contract: C, tenantId: string, payload: z.input<C['payload']>, occurredAt: Date = new Date()): OutboxRow {
+  return {
+    id: uuidv7(),
+    topic: contract.topic,
+    key: tenantId,
+    type: contract.type,
+    version: contract.version,
+    payload: contract.payload.parse(payload),
+    occurred_at: occurredAt.toISOString(),
+  };
+}
+
+/**
+ * Inserts the outbox rows of one JSON-array parameter (`JSON.stringify(rows)`) in array order, which is the order the
+ * relay publishes them in. Usable as a statement or as a data-modifying CTE (`with events as (${OUTBOX_INSERT} returning 1)`).
+ */
+export const OUTBOX_INSERT = `insert into outbox_event (id, topic, key, type, version, payload, occurred_at)
+  select (e.value->>'id')::uuid, e.value->>'topic', e.value->>'key', e.value->>'type', (e.value->>'version')::integer, e.value->'payload',
+         (e.value->>'occurred_at')::timestamptz
+    from jsonb_array_elements(?::jsonb) with ordinality as e(value, ord)
+   order by e.ord`;
+
 export function toEnvelope(row: {
   id: string;
   topic: string;

@@ -192,6 +192,8 @@ export class AutoTopUpService {
     const previous = outcome.previousBalance.amountMinor;
     // Only debits can cross downwards; a refund never charges the card it was just paid back to.
     if (balance >= previous || outcome.posted.some((entry) => entry.type === LedgerEntryType.REFUND)) return;
+    // The ledger read the enabled rule's threshold with the account: most debits end above it (or there is no rule).
+    if (outcome.autoTopUpThresholdMinor === null || balance > outcome.autoTopUpThresholdMinor) return;
     const [rule] = await tx.execute<RuleRow[]>(
       `select tenant_id, enabled, threshold_minor, mode, amount_minor, currency, daily_cap_minor, stripe_customer_id, stripe_payment_method_id,
               consecutive_failures, floor(extract(epoch from backoff_until) * 1000)::bigint as backoff_until_ms, retry_pending

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { v7 as uuidv7 } from 'uuid';
-import { BalanceChanged, TransactionPosted, enqueueEvent, type OutboxRelay } from '@saldo/events';
+import { BalanceChanged, OUTBOX_INSERT, TransactionPosted, outboxRow, type OutboxRelay, type OutboxRow } from '@saldo/events';
 import { ErrorCode, isUuid } from '@saldo/graphql';
 import { Money, isCurrencyCode } from '@saldo/money';
 import type { ShardedDatabase, ShardId } from '@saldo/sharding';
@@ -57,12 +57,21 @@ export interface PostingRequest {
    */
   overdraft?: 'enforce' | 'ignore';
   /**
-   * Runs inside the posting's transaction once entries, balance and the ledger's own events are written, before
-   * commit: enqueue more outbox events (`enqueueEvent(tx, ...)`), write related rows through `tx`. Throwing rolls
-   * the whole posting back. Not called when every entry was a duplicate (nothing was posted).
+   * Events announcing the posting beyond the ledger's own (`transaction.posted`, `balance.changed`), built from its
+   * outcome (`outboxRow(...)`): written by the same statement as the entries, after the ledger's own events. Not
+   * called when every entry was a duplicate (nothing was posted).
+   */
+  announce?: (outcome: PostingOutcome) => OutboxRow[];
+  /**
+   * Runs inside the posting's transaction once entries, balance and events are written, before commit: write
+   * related rows through `tx` (or enqueue more events with `enqueueEvent(tx, ...)`). Throwing rolls the whole
+   * posting back. Not called when every entry was a duplicate (nothing was posted).
    */
   withinTransaction?: (tx: EntityManager, outcome: PostingOutcome) => void | Promise<void>;
 }
+
+/** The optimistic write met a key of an earlier posting: the posting is redone with the duplicate lookup. */
+class KeySeenBefore extends Error {}
 
 export interface PostingOutcome {
   tenantId: string;
@@ -74,6 +83,11 @@ export interface PostingOutcome {
   previousBalance: Money;
   /** The account after the posting (unchanged when everything was a duplicate). */
   balance: BalanceView;
+  /**
+   * Threshold of the tenant's enabled auto-top-up rule, read with the account row (null: no enabled rule), so the
+   * auto-top-up trigger queries its rule only for debits that end at or below it.
+   */
+  autoTopUpThresholdMinor: bigint | null;
 }
 
 /** Runs inside every posting transaction that appended entries (auto-top-up triggers and the like). */
@@ -142,47 +156,41 @@ export class LedgerService {
     this.validate(request);
     const located = await this.db.emForTenant(request.tenantId);
     if (!located) throw accountNotFound(request.tenantId);
+    let outcome: PostingOutcome;
+    try {
+      // Optimistic: almost every posting brings only new keys, so the write goes ahead without looking for
+      // duplicates; if the unique index turns one away, everything rolls back and the posting is redone with the lookup.
+      outcome = await this.postInTransaction(located.em, request, false);
+    } catch (error) {
+      if (!(error instanceof KeySeenBefore)) throw error;
+      outcome = await this.postInTransaction(located.em, request, true);
+    }
+    if (outcome.posted.length > 0) this.relay.poke();
+    return outcome;
+  }
 
-    const outcome = await located.em.transactional(async (tx) => {
-      // Plain SQL on the hot path: one statement per step, no unit-of-work bookkeeping for up to 1,000 rows.
-      const [row] = await tx.execute<AccountRow[]>(
-        `select tenant_id, currency, balance_minor, version, overdraft_mode, overdraft_limit_minor,
-                floor(extract(epoch from updated_at) * 1000)::bigint as updated_at_ms
-           from account where tenant_id = ? for update`,
-        [request.tenantId],
-      );
-      if (!row) throw accountNotFound(request.tenantId);
-      const account = {
-        tenantId: row.tenant_id,
-        currency: row.currency,
-        balanceMinor: BigInt(row.balance_minor),
-        version: row.version,
-        overdraftMode: row.overdraft_mode,
-        overdraftLimitMinor: BigInt(row.overdraft_limit_minor),
-        updatedAt: new Date(Number(row.updated_at_ms)),
-      };
-      this.rememberCurrency(account.tenantId, account.currency);
-      if (request.currency !== undefined && request.currency !== account.currency) {
-        throw billingError(ErrorCode.InvalidCurrency, `The account of tenant ${account.tenantId} is kept in ${account.currency}, not ${request.currency}.`, {
-          field: 'currency',
-        });
-      }
+  /**
+   * One posting, one transaction, four round trips on the usual path: lock the account row, write entries + balance
+   * + events in one statement, commit (plus BEGIN). Under the row lock no other writer of this account runs.
+   */
+  private postInTransaction(em: EntityManager, request: PostingRequest, lookUpDuplicates: boolean): Promise<PostingOutcome> {
+    return em.transactional(async (tx) => {
+      const account = await this.lockAccount(tx, request);
 
-      // Under the row lock no other writer of this account runs, so this read is authoritative: a key it does
-      // not find cannot appear before we commit. The unique constraint below is the backstop, not the mechanism.
-      // One index probe per key (a lateral lookup on the (tenant_id, idempotency_key) unique index), whatever the
-      // planner's statistics say about the tenant's other entries.
-      const keys = request.entries.map((entry) => entry.idempotencyKey);
-      const seen = await tx.execute<LedgerEntryRow[]>(
-        `select ${ENTRY_COLUMNS} from unnest(array[?]::text[]) as k(key)
-           cross join lateral (select * from ledger_entry e where e.tenant_id = ? and e.idempotency_key = k.key limit 1) e`,
-        [keys, account.tenantId],
-      );
-      const duplicates = new Map(seen.map((row) => [row.idempotency_key, entryFromRow(row)]));
+      // Under the row lock the lookup is authoritative: a key it does not find cannot appear before we commit.
+      const duplicates = lookUpDuplicates ? await this.findByKeys(tx, account.tenantId, request.entries) : new Map<string, LedgerEntry>();
       const fresh = request.entries.filter((entry) => !duplicates.has(entry.idempotencyKey));
       const previousBalance = Money.of(account.balanceMinor, account.currency);
       if (fresh.length === 0) {
-        return { tenantId: account.tenantId, currency: account.currency, posted: [], duplicates, previousBalance, balance: balanceOf(account) };
+        return {
+          tenantId: account.tenantId,
+          currency: account.currency,
+          posted: [],
+          duplicates,
+          previousBalance,
+          balance: balanceOf(account),
+          autoTopUpThresholdMinor: account.autoTopUpThresholdMinor,
+        };
       }
 
       const net = fresh.reduce((sum, entry) => sum + entry.amountMinor, 0n);
@@ -197,81 +205,110 @@ export class LedgerService {
       }
 
       const now = this.clock.now();
-      let balance = account.balanceMinor;
-      let version = account.version;
-      const posted = fresh.map((entry) => {
-        balance += entry.amountMinor;
-        version += 1;
-        const row = new LedgerEntry();
-        Object.assign(row, {
-          id: uuidv7(),
-          tenantId: account.tenantId,
-          accountVersion: version,
-          type: entry.type,
-          amountMinor: entry.amountMinor,
-          currency: account.currency,
-          balanceAfterMinor: balance,
-          idempotencyKey: entry.idempotencyKey,
-          product: entry.product ?? null,
-          quantity: entry.quantity ?? null,
-          rateId: entry.rateId ?? null,
-          unitPriceMicros: entry.unitPriceMicros ?? null,
-          occurredAt: entry.occurredAt ?? null,
-          externalRef: entry.externalRef ?? null,
-          description: entry.description ?? null,
-          metadata: entry.metadata ?? null,
-          createdAt: now,
-        });
-        return row;
-      });
-      // All rows in one statement with one parameter: a JSON array PostgreSQL unpacks (bigints travel as strings).
-      const inserted = (await tx.execute(
-        `insert into ledger_entry (id, tenant_id, account_version, type, amount_minor, currency, balance_after_minor, idempotency_key,
-                                   product, quantity, rate_id, unit_price_micros, occurred_at, external_ref, description, metadata, created_at)
-         select r.id, ?, r.account_version, r.type, r.amount_minor, ?, r.balance_after_minor, r.idempotency_key,
-                r.product, r.quantity, r.rate_id, r.unit_price_micros, r.occurred_at, r.external_ref, r.description, r.metadata, ?
-           from jsonb_to_recordset(?::jsonb) as r(id uuid, account_version integer, type text, amount_minor bigint, balance_after_minor bigint,
-                idempotency_key text, product text, quantity bigint, rate_id uuid, unit_price_micros bigint, occurred_at timestamptz,
-                external_ref text, description text, metadata jsonb)
-         on conflict (tenant_id, idempotency_key) do nothing`,
-        [account.tenantId, account.currency, now, JSON.stringify(posted.map(insertable))],
-        'run',
-      )) as unknown as { affectedRows: number };
-      if (inserted.affectedRows !== posted.length) {
-        // Only possible if something wrote this account's ledger without its row lock: refuse to guess.
-        throw new Error(`ledger of tenant ${account.tenantId} changed under its lock (${inserted.affectedRows}/${posted.length} entries inserted)`);
-      }
-      await tx.execute('update account set balance_minor = ?, version = ?, updated_at = ? where tenant_id = ?', [balance, version, now, account.tenantId], 'run');
-
+      const posted = appendable(account, fresh, now);
+      const last = posted.at(-1)!;
       const outcome: PostingOutcome = {
         tenantId: account.tenantId,
         currency: account.currency,
         posted,
         duplicates,
         previousBalance,
-        balance: balanceOf({ ...account, balanceMinor: balance, version, updatedAt: now }),
+        balance: balanceOf({ ...account, balanceMinor: last.balanceAfterMinor, version: last.accountVersion, updatedAt: now }),
+        autoTopUpThresholdMinor: account.autoTopUpThresholdMinor,
       };
-      enqueueEvent(tx, TransactionPosted, account.tenantId, transactionPostedPayload(outcome), now);
-      enqueueEvent(
-        tx,
-        BalanceChanged,
-        account.tenantId,
-        {
-          tenantId: account.tenantId,
-          currency: account.currency,
-          balanceMinor: balance.toString(),
-          previousBalanceMinor: previousBalance.amountMinor.toString(),
-          version,
-          changedAt: now.toISOString(),
-        },
-        now,
+      const events = [
+        outboxRow(TransactionPosted, account.tenantId, transactionPostedPayload(outcome), now),
+        outboxRow(
+          BalanceChanged,
+          account.tenantId,
+          {
+            tenantId: account.tenantId,
+            currency: account.currency,
+            balanceMinor: last.balanceAfterMinor.toString(),
+            previousBalanceMinor: previousBalance.amountMinor.toString(),
+            version: last.accountVersion,
+            changedAt: now.toISOString(),
+          },
+          now,
+        ),
+        ...(request.announce?.(outcome) ?? []),
+      ];
+
+      // Entries, the account's balance and version, and the events: one statement. The entries' insert skips keys
+      // an earlier posting holds (unique index), so fewer rows than expected means a duplicate got past an
+      // optimistic write (redo with the lookup) or, after the lookup, a write without the row lock (refuse to guess).
+      const [written] = await tx.execute<{ inserted: number }[]>(
+        `with entries as (${ENTRY_INSERT} returning 1),
+              account_update as (update account set balance_minor = ?, version = ?, updated_at = ? where tenant_id = ? returning 1),
+              events as (${OUTBOX_INSERT} returning 1)
+         select (select count(*) from entries)::integer as inserted, (select count(*) from account_update)::integer as accounts,
+                (select count(*) from events)::integer as events`,
+        [
+          account.tenantId,
+          account.currency,
+          now,
+          JSON.stringify(posted.map(insertable)),
+          last.balanceAfterMinor,
+          last.accountVersion,
+          now,
+          account.tenantId,
+          JSON.stringify(events),
+        ],
       );
+      if (written?.inserted !== posted.length) {
+        if (!lookUpDuplicates) throw new KeySeenBefore();
+        throw new Error(`ledger of tenant ${account.tenantId} changed under its lock (${written?.inserted}/${posted.length} entries inserted)`);
+      }
+
       await request.withinTransaction?.(tx, outcome);
       for (const hook of this.hooks) await hook(tx, outcome);
       return outcome;
     });
-    if (outcome.posted.length > 0) this.relay.poke();
-    return outcome;
+  }
+
+  /**
+   * Locks the account row for the posting (SELECT ... FOR UPDATE OF account) and checks the posting's currency
+   * against it; reads the enabled auto-top-up rule's threshold in the same round trip.
+   */
+  private async lockAccount(tx: EntityManager, request: PostingRequest) {
+    const [row] = await tx.execute<AccountRow[]>(
+      `select a.tenant_id, a.currency, a.balance_minor, a.version, a.overdraft_mode, a.overdraft_limit_minor,
+              floor(extract(epoch from a.updated_at) * 1000)::bigint as updated_at_ms, r.threshold_minor as auto_top_up_threshold_minor
+         from account a left join auto_top_up_rule r on r.tenant_id = a.tenant_id and r.enabled
+        where a.tenant_id = ? for update of a`,
+      [request.tenantId],
+    );
+    if (!row) throw accountNotFound(request.tenantId);
+    const account = {
+      tenantId: row.tenant_id,
+      currency: row.currency,
+      balanceMinor: BigInt(row.balance_minor),
+      version: row.version,
+      overdraftMode: row.overdraft_mode,
+      overdraftLimitMinor: BigInt(row.overdraft_limit_minor),
+      updatedAt: new Date(Number(row.updated_at_ms)),
+      autoTopUpThresholdMinor: row.auto_top_up_threshold_minor === null ? null : BigInt(row.auto_top_up_threshold_minor),
+    };
+    this.rememberCurrency(account.tenantId, account.currency);
+    if (request.currency !== undefined && request.currency !== account.currency) {
+      throw billingError(ErrorCode.InvalidCurrency, `The account of tenant ${account.tenantId} is kept in ${account.currency}, not ${request.currency}.`, {
+        field: 'currency',
+      });
+    }
+    return account;
+  }
+
+  /**
+   * Entries already holding keys of `entries`, by key. One index probe per key (a lateral lookup on the
+   * (tenant_id, idempotency_key) unique index), whatever the planner's statistics say about the tenant's other entries.
+   */
+  private async findByKeys(tx: EntityManager, tenantId: string, entries: readonly PostingEntryInput[]): Promise<Map<string, LedgerEntry>> {
+    const seen = await tx.execute<LedgerEntryRow[]>(
+      `select ${ENTRY_COLUMNS} from unnest(array[?]::text[]) as k(key)
+         cross join lateral (select * from ledger_entry e where e.tenant_id = ? and e.idempotency_key = k.key limit 1) e`,
+      [entries.map((entry) => entry.idempotencyKey), tenantId],
+    );
+    return new Map(seen.map((row) => [row.idempotency_key, entryFromRow(row)]));
   }
 
   /** The account's currency (cached: it never changes), or undefined when billing holds no account. */
@@ -501,6 +538,7 @@ interface AccountRow {
   overdraft_mode: OverdraftMode;
   overdraft_limit_minor: string;
   updated_at_ms: string;
+  auto_top_up_threshold_minor: string | null;
 }
 
 function balanceOf(account: { tenantId: string; currency: string; balanceMinor: bigint; version: number; updatedAt: Date }): BalanceView {
@@ -525,6 +563,45 @@ function insertable(entry: LedgerEntry) {
     description: entry.description,
     metadata: entry.metadata,
   };
+}
+
+/** All rows of a posting in one statement with one parameter: a JSON array PostgreSQL unpacks (bigints travel as strings). */
+const ENTRY_INSERT = `insert into ledger_entry (id, tenant_id, account_version, type, amount_minor, currency, balance_after_minor, idempotency_key,
+                                 product, quantity, rate_id, unit_price_micros, occurred_at, external_ref, description, metadata, created_at)
+  select r.id, ?, r.account_version, r.type, r.amount_minor, ?, r.balance_after_minor, r.idempotency_key,
+         r.product, r.quantity, r.rate_id, r.unit_price_micros, r.occurred_at, r.external_ref, r.description, r.metadata, ?
+    from jsonb_to_recordset(?::jsonb) as r(id uuid, account_version integer, type text, amount_minor bigint, balance_after_minor bigint,
+         idempotency_key text, product text, quantity bigint, rate_id uuid, unit_price_micros bigint, occurred_at timestamptz,
+         external_ref text, description text, metadata jsonb)
+  on conflict (tenant_id, idempotency_key) do nothing`;
+
+/** The entries a posting appends: consecutive account versions, each with the balance after it. */
+function appendable(account: { tenantId: string; currency: string; balanceMinor: bigint; version: number }, fresh: readonly PostingEntryInput[], now: Date): LedgerEntry[] {
+  let balance = account.balanceMinor;
+  let version = account.version;
+  return fresh.map((entry) => {
+    balance += entry.amountMinor;
+    version += 1;
+    return Object.assign(new LedgerEntry(), {
+      id: uuidv7(),
+      tenantId: account.tenantId,
+      accountVersion: version,
+      type: entry.type,
+      amountMinor: entry.amountMinor,
+      currency: account.currency,
+      balanceAfterMinor: balance,
+      idempotencyKey: entry.idempotencyKey,
+      product: entry.product ?? null,
+      quantity: entry.quantity ?? null,
+      rateId: entry.rateId ?? null,
+      unitPriceMicros: entry.unitPriceMicros ?? null,
+      occurredAt: entry.occurredAt ?? null,
+      externalRef: entry.externalRef ?? null,
+      description: entry.description ?? null,
+      metadata: entry.metadata ?? null,
+      createdAt: now,
+    });
+  });
 }
 
 function transactionPostedPayload(outcome: PostingOutcome) {

@@ -107,11 +107,14 @@ export class RateService {
       if (occurredAt > latest) latest = occurredAt;
     }
     const em = this.db.globalEm();
-    const candidates = await em.find(
-      Rate,
-      { currency, product: { $in: products }, validFrom: { $lte: latest }, $or: [{ validTo: null }, { validTo: { $gt: earliest } }] },
-      { orderBy: { validFrom: 'asc' } },
+    // Raw SQL on the usage hot path (every recordUsage): one statement, no entity hydration or identity map.
+    const found = await em.execute<RateRow[]>(
+      `select id, product, currency, unit_price_micros, valid_from, valid_to, created_at from rate
+        where currency = ? and product in (?) and valid_from <= ? and (valid_to is null or valid_to > ?)
+        order by valid_from`,
+      [currency, products, latest, earliest],
     );
+    const candidates = found.map(rateFromRow);
     const byProduct = new Map<string, Rate[]>();
     for (const rate of candidates) byProduct.set(rate.product, [...(byProduct.get(rate.product) ?? []), rate]);
 
@@ -132,4 +135,27 @@ export class RateService {
         match ?? { ok: false, code: known.has(lines[index]!.product) ? BillingErrorCode.RateNotFound : BillingErrorCode.UnknownProduct },
     );
   }
+}
+
+interface RateRow {
+  id: string;
+  product: string;
+  currency: string;
+  unit_price_micros: string;
+  valid_from: Date | string;
+  valid_to: Date | string | null;
+  created_at: Date | string;
+}
+
+/** A detached Rate from a raw row (bigints arrive as strings). */
+function rateFromRow(row: RateRow): Rate {
+  return Object.assign(new Rate(), {
+    id: row.id,
+    product: row.product,
+    currency: row.currency,
+    unitPriceMicros: BigInt(row.unit_price_micros),
+    validFrom: new Date(row.valid_from),
+    validTo: row.valid_to === null ? null : new Date(row.valid_to),
+    createdAt: new Date(row.created_at),
+  });
 }

@@ -1,4 +1,4 @@
-import { UsageRecorded, enqueueEvent } from '@saldo/events';
+import { UsageRecorded, outboxRow } from '@saldo/events';
 import { ErrorCode, validateInput } from '@saldo/graphql';
 import { Money } from '@saldo/money';
 import { usageCost } from '../domain/pricing.js';
@@ -120,8 +120,8 @@ export class UsageService {
       currency,
       entries,
       overdraft: 'enforce',
-      withinTransaction: (tx, posting) => {
-        enqueueEvent(tx, UsageRecorded, posting.tenantId, {
+      announce: (posting) => [
+        outboxRow(UsageRecorded, posting.tenantId, {
           tenantId: posting.tenantId,
           currency: posting.currency,
           events: posting.posted.map((entry) => ({
@@ -134,8 +134,8 @@ export class UsageService {
             rateId: entry.rateId!,
             unitPriceMicros: entry.unitPriceMicros!.toString(),
           })),
-        });
-      },
+        }),
+      ],
     });
 
     const byKey = new Map<string, LedgerEntry>(outcome.duplicates);
