@@ -15,6 +15,7 @@ import { createHttpService, variadicLogger, type Logger, type Service } from '@s
 import { ApiKeyClient } from './auth/api-key-client.js';
 import { createAuthenticator, createSessionAuthenticator } from './auth/authenticate.js';
 import { IdentityForwardingDataSource } from './auth/identity-data-source.js';
+import { SubgraphHttpClient } from './auth/subgraph-http.js';
 import { requireAuthenticationPlugin } from './auth/require-authentication.js';
 import { splitPemKeys, type GatewayConfig } from './config.js';
 import { createLimitsPlugin, createRateLimitPlugin, createRateLimiter, rateLimitKey, rateLimitedError } from './protection/index.js';
@@ -77,8 +78,11 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
       };
       // Federated subscriptions (Apollo's gateway plans them but cannot execute them): planned over the same
       // supergraph, whenever the gateway (re)loads it.
+      // One keep-alive client for every subgraph call: queries' fetches and subscriptions' entity fetches.
+      const subgraphHttp = new SubgraphHttpClient();
       const engine = new SubscriptionEngine({
         signer,
+        subgraphHttp,
         logger: logger.child('subscriptions'),
         subgraphUrl,
         bufferSize: config.SUBSCRIPTION_BUFFER,
@@ -92,7 +96,7 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
         buildService: ({ name, url }) => {
           const target = subgraphUrl(name, url);
           logger.debug('subgraph route', { subgraph: name, url: target });
-          return new IdentityForwardingDataSource(target, signer);
+          return new IdentityForwardingDataSource(target, signer, subgraphHttp);
         },
         logger: variadicLogger(logger),
       });
@@ -193,6 +197,7 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
           await engine.close();
           await apollo.stop();
           await http.close();
+          subgraphHttp.close();
           await rateLimit.close();
         },
       };

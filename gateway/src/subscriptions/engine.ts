@@ -7,6 +7,7 @@ import { ErrorCode, type Identity } from '@saldo/graphql';
 import type { IdentitySigner } from '@saldo/identity';
 import type { Logger } from '@saldo/service';
 import { IdentityForwardingDataSource } from '../auth/identity-data-source.js';
+import type { SubgraphHttpClient } from '../auth/subgraph-http.js';
 import { PlanningErrors, SubscriptionPlanner, type PlannedSubscription } from './planner.js';
 import { SubscriberStream } from './stream.js';
 import { UpstreamSubscriptions, type UpstreamOptions } from './upstream.js';
@@ -32,6 +33,8 @@ export interface SubscribeRequest {
 
 export interface SubscriptionEngineOptions {
   signer: IdentitySigner;
+  /** The client entity fetches go through (shared with the gateway's queries). */
+  subgraphHttp: SubgraphHttpClient;
   logger: Logger;
   /** A subgraph's URL: the supergraph's routing URL unless overridden (SUBGRAPH_URL_<NAME>). */
   subgraphUrl(name: string, supergraphUrl: string | undefined): string;
@@ -94,7 +97,7 @@ export class SubscriptionEngine {
     for (const { name, url } of planner.subgraphs) {
       const target = this.options.subgraphUrl(name, url);
       urls.set(name, target);
-      dataSources[name] = new IdentityForwardingDataSource(target, this.options.signer);
+      dataSources[name] = new IdentityForwardingDataSource(target, this.options.signer, this.options.subgraphHttp);
     }
     this.planner = planner;
     this.urls = urls;

@@ -1,0 +1,155 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { RemoteGraphQLDataSource } from '@apollo/gateway';
+
+/** Apollo's fetcher types, as its data source declares them (@apollo/utils.fetcher). */
+export type Fetcher = NonNullable<NonNullable<ConstructorParameters<typeof RemoteGraphQLDataSource>[0]>['fetcher']>;
+type FetcherResponse = Awaited<ReturnType<Fetcher>>;
+type FetcherHeaders = FetcherResponse['headers'];
+
+/** A subgraph's answer as the gateway needs it: status, headers (lower-case names) and the body text. */
+export interface SubgraphHttpResponse {
+  status: number;
+  statusText: string;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+/**
+ * POSTs JSON to subgraphs over keep-alive connections with node:http. Every federated operation makes one call
+ * per subgraph it touches and each live-subscription update with fields of other subgraphs makes its entity
+ * fetches, so this is the gateway's hottest client path; WHATWG fetch (undici's streams, Request/Headers objects)
+ * costs several times the work of the call itself here.
+ */
+export class SubgraphHttpClient {
+  private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 256 });
+
+  constructor(private readonly timeoutMs = 30_000) {}
+
+  post(url: URL, headers: Record<string, string>, body: string): Promise<SubgraphHttpResponse> {
+    const secure = url.protocol === 'https:';
+    return new Promise((resolve, reject) => {
+      const request = (secure ? https : http).request(
+        url,
+        {
+          method: 'POST',
+          agent: secure ? this.httpsAgent : this.httpAgent,
+          headers: { ...headers, 'content-length': Buffer.byteLength(body) },
+          timeout: this.timeoutMs,
+        },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('end', () =>
+            resolve({
+              status: response.statusCode ?? 0,
+              statusText: response.statusMessage ?? '',
+              headers: response.headers,
+              body: Buffer.concat(chunks).toString('utf8'),
+            }),
+          );
+          response.on('error', reject);
+        },
+      );
+      request.on('timeout', () => request.destroy(new Error(`subgraph request to ${url.host} timed out after ${this.timeoutMs} ms`)));
+      request.on('error', reject);
+      request.end(body);
+    });
+  }
+
+  close(): void {
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+}
+
+/** Response headers for Apollo's data source (it reads Content-Type and Cache-Control). */
+class ResponseHeaders implements FetcherHeaders {
+  private readonly byName = new Map<string, string>();
+
+  constructor(raw: http.IncomingHttpHeaders) {
+    for (const [name, value] of Object.entries(raw)) {
+      if (value !== undefined) this.byName.set(name, Array.isArray(value) ? value.join(', ') : value);
+    }
+  }
+
+  append(name: string, value: string): void {
+    const key = name.toLowerCase();
+    const existing = this.byName.get(key);
+    this.byName.set(key, existing === undefined ? value : `${existing}, ${value}`);
+  }
+  delete(name: string): void {
+    this.byName.delete(name.toLowerCase());
+  }
+  get(name: string): string | null {
+    return this.byName.get(name.toLowerCase()) ?? null;
+  }
+  has(name: string): boolean {
+    return this.byName.has(name.toLowerCase());
+  }
+  set(name: string, value: string): void {
+    this.byName.set(name.toLowerCase(), value);
+  }
+  entries(): IterableIterator<[string, string]> {
+    return this.byName.entries();
+  }
+  keys(): IterableIterator<string> {
+    return this.byName.keys();
+  }
+  values(): IterableIterator<string> {
+    return this.byName.values();
+  }
+  [Symbol.iterator](): IterableIterator<[string, string]> {
+    return this.byName.entries();
+  }
+}
+
+/** The body is read once, up front (subgraph answers are small JSON documents). */
+class SubgraphFetcherResponse implements FetcherResponse {
+  readonly redirected = false;
+  readonly headers: ResponseHeaders;
+  bodyUsed = false;
+
+  constructor(
+    readonly url: string,
+    private readonly response: SubgraphHttpResponse,
+  ) {
+    this.headers = new ResponseHeaders(response.headers);
+  }
+
+  get status(): number {
+    return this.response.status;
+  }
+  get statusText(): string {
+    return this.response.statusText;
+  }
+  get ok(): boolean {
+    return this.response.status >= 200 && this.response.status < 300;
+  }
+  async text(): Promise<string> {
+    this.bodyUsed = true;
+    return this.response.body;
+  }
+  async json(): Promise<unknown> {
+    this.bodyUsed = true;
+    return JSON.parse(this.response.body);
+  }
+  async arrayBuffer(): Promise<ArrayBuffer> {
+    this.bodyUsed = true;
+    const bytes = Buffer.from(this.response.body, 'utf8');
+    return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  }
+  clone(): FetcherResponse {
+    return new SubgraphFetcherResponse(this.url, this.response);
+  }
+}
+
+/** Apollo's `Fetcher` on top of a SubgraphHttpClient (POSTs only: the data source sends nothing else). */
+export function subgraphFetcher(client: SubgraphHttpClient): Fetcher {
+  return async (url, init = {}) => {
+    if ((init.method ?? 'GET').toUpperCase() !== 'POST') throw new Error(`subgraph fetcher: only POST is supported, got ${init.method}`);
+    const body = typeof init.body === 'string' ? init.body : (init.body?.toString('utf8') ?? '');
+    return new SubgraphFetcherResponse(url, await client.post(new URL(url), init.headers ?? {}, body));
+  };
+}
