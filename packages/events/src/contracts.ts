@@ -127,6 +127,28 @@ export const BalanceChanged = defineEvent({
     /** Account version after the change; a consumer that saw a higher version already has a newer balance. */
     version: z.number().int().positive(),
     changedAt: z.iso.datetime(),
+    /**
+     * The entry that produced this version (the last of its posting), so live feeds need no ledger read per change.
+     * Optional: events written before it was added do not carry it.
+     */
+    entry: z
+      .object({
+        entryId: z.uuid(),
+        type: z.enum(LEDGER_ENTRY_TYPES),
+        amountMinor: minorUnits,
+        balanceAfterMinor: minorUnits,
+        accountVersion: z.number().int().positive(),
+        idempotencyKey: z.string().min(1),
+        product: z.string().nullable(),
+        quantity: z.string().regex(/^\d+$/).nullable(),
+        rateId: z.uuid().nullable(),
+        unitPriceMicros: z.string().regex(/^\d+$/).nullable(),
+        occurredAt: z.iso.datetime().nullable(),
+        externalRef: z.string().nullable(),
+        description: z.string().nullable(),
+        postedAt: z.iso.datetime(),
+      })
+      .optional(),
   }),
 });
 

@@ -91,6 +91,39 @@ describe('live balances: federated subscriptions through the gateway', () => {
     unsubscribe();
   });
 
+  it('an update announced by an event without its entry (written before events carried it) still shows the entry, read from the ledger', async () => {
+    const client = await ws(memberOf(tenantA, 'upgrade-reader'));
+    const { collector, unsubscribe } = client.subscribe<BalanceUpdate>(BALANCE_SUBSCRIPTION, { tenantId: tenantA });
+    await collector.count(1);
+    // The event waits in the outbox while the relay is stopped; strip its entry as an older billing wrote it.
+    const billing = stack.billing.runtime;
+    await billing.relay.stop();
+    let version: number;
+    try {
+      version = await recordUsage(stack, tenantA, 3);
+      let stripped = 0;
+      for (const shardId of billing.db.shardIds) {
+        const result = (await billing.db
+          .em(shardId)
+          .execute(`update outbox_event set payload = payload - 'entry' where type = 'balance.changed' and published_at is null`, [], 'run')) as unknown as {
+          affectedRows: number;
+        };
+        stripped += result.affectedRows;
+      }
+      assert.equal(stripped, 1, 'one balance.changed waited in the outbox');
+    } finally {
+      billing.relay.start();
+    }
+    await stack.flushEvents();
+    await collector.until((c) => versionOf(c.last) === version, `version ${version}`);
+    const update = collector.last!.balanceChanged;
+    assert.deepEqual(
+      { type: update.entry?.type, quantity: update.entry?.quantity, version: update.entry?.version, balanceAfter: update.entry?.balanceAfter.amountMinor },
+      { type: 'USAGE', quantity: 3, version, balanceAfter: update.balance.available.amountMinor },
+    );
+    unsubscribe();
+  });
+
   it('GraphQL over SSE: the same stream at /graphql/stream', async () => {
     const client = await sse(memberOf(tenantA, 'sse-reader'));
     const { collector, unsubscribe } = client.subscribe<BalanceUpdate>(BALANCE_SUBSCRIPTION, { tenantId: tenantA });

@@ -57,6 +57,7 @@ export class BalanceSubscriptionResolver {
   })
   async entry(@Root() update: BalanceUpdateType, @Ctx() ctx: BillingContext): Promise<LedgerEntryGql | null> {
     if (!update.source.isChange) return null;
+    if (update.source.entry) return LedgerEntryGql.from(update.source.entry);
     const entry = await balanceFeedOf(ctx.services).entryAt(update.tenantId, update.balance.version);
     return entry ? LedgerEntryGql.from(entry) : null;
   }

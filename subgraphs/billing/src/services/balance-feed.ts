@@ -4,7 +4,7 @@ import { BalanceChanged, Topic, decode, type EventBus, type EventEnvelope, type 
 import { ErrorCode, SaldoError } from '@saldo/graphql';
 import { Money } from '@saldo/money';
 import type { Logger } from '@saldo/service';
-import type { LedgerEntry } from '../entities/ledger-entry.js';
+import { LedgerEntry } from '../entities/ledger-entry.js';
 import { balanceView, type AccountService, type BalanceView } from './account-service.js';
 import type { LedgerService } from './ledger-service.js';
 
@@ -18,6 +18,8 @@ export interface BalanceFeedItem {
   previousBalance: Money | null;
   /** False for the snapshot delivered first on subscribe; true for every change after it. */
   isChange: boolean;
+  /** The entry that produced the change, when the event carried it (otherwise read on demand: `entryAt`). */
+  entry?: LedgerEntry;
 }
 
 /** What the feed needs from billing: fresh account reads and the ledger entry that produced a version. */
@@ -180,7 +182,31 @@ function changeItem(change: BalanceChange): BalanceFeedItem {
     },
     previousBalance: Money.of(BigInt(change.previousBalanceMinor), change.currency),
     isChange: true,
+    ...(change.entry ? { entry: entryOf(change, change.entry) } : {}),
   };
+}
+
+/** A detached LedgerEntry from the copy a balance.changed event carries. */
+function entryOf(change: BalanceChange, entry: NonNullable<BalanceChange['entry']>): LedgerEntry {
+  return Object.assign(new LedgerEntry(), {
+    id: entry.entryId,
+    tenantId: change.tenantId,
+    accountVersion: entry.accountVersion,
+    type: entry.type,
+    amountMinor: BigInt(entry.amountMinor),
+    currency: change.currency,
+    balanceAfterMinor: BigInt(entry.balanceAfterMinor),
+    idempotencyKey: entry.idempotencyKey,
+    product: entry.product,
+    quantity: entry.quantity === null ? null : BigInt(entry.quantity),
+    rateId: entry.rateId,
+    unitPriceMicros: entry.unitPriceMicros === null ? null : BigInt(entry.unitPriceMicros),
+    occurredAt: entry.occurredAt === null ? null : new Date(entry.occurredAt),
+    externalRef: entry.externalRef,
+    description: entry.description,
+    metadata: null,
+    createdAt: new Date(entry.postedAt),
+  });
 }
 
 /** Feeds per billing services object (the resolvers reach the feed through `ctx.services`). */
