@@ -2,6 +2,7 @@ import { startBenchStack } from './bench-stack.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import type { Stack } from '@saldo/embedded';
+import { BalanceChanged, Topic, decode } from '@saldo/events';
 import { LedgerEntryType } from '@saldo/subgraph-billing';
 import type { BenchConfig } from './config.js';
 import { report, type ResultRow } from './report.js';
@@ -70,10 +71,13 @@ export async function subscriptions(config: BenchConfig): Promise<void> {
     for (const scenario of run.has('a') ? scenarios : []) {
       const subscribers = await Promise.all(tenants.map(async (tenantId, index) => ({ tenantId, token: await member(stack, tenantId, `latency-${index}`) })));
       const clients = await startClients(stack, subscribers, scenario.query);
-      const load = await postUsage(stack, tenants, scenario.rate, durationMs, clients.child);
+      const probe = probeFeed(stack);
+      const load = await postUsage(stack, tenants, scenario.rate, durationMs, clients.child, () => probe.measure());
       const result = await clients.finish();
+      await probe.stop();
       await drain(stack);
       const summary = summarize(result.latencies, result.errors, durationMs);
+      const feed = summarize(probe.latencies, 0, durationMs);
       rows.push({
         scenario: `(a) posting -> client, ${scenario.rate} usage events/s over ${tenants.length} subscribed tenants, ${scenario.selection}`,
         count: summary.count,
@@ -83,6 +87,9 @@ export async function subscriptions(config: BenchConfig): Promise<void> {
         p95: summary.p95,
         p99: summary.p99,
         max: summary.max,
+        // Where the time goes: from the posting to billing's feed (commit, outbox relay, bus), the rest is delivery.
+        feedP50: feed.p50,
+        feedP99: feed.p99,
         lost: Math.max(0, result.expected - result.received),
         target: scenario.rate === rate ? `p99 < ${TARGET_P99_MS} ms` : 'informational',
         met: summary.p99 < TARGET_P99_MS && result.received >= result.expected && load.errors === 0,
@@ -205,7 +212,7 @@ let runs = 0;
  * Open loop: `rate` usage events per second, each its own posting, round robin over the tenants (so each tenant
  * gets rate/tenants updates a second). Runs a warm-up of two seconds before telling the clients to measure.
  */
-async function postUsage(stack: Stack, tenantIds: readonly string[], rate: number, durationMs: number, clients: ChildProcess) {
+async function postUsage(stack: Stack, tenantIds: readonly string[], rate: number, durationMs: number, clients: ChildProcess, onMeasure: () => void = () => undefined) {
   const usage = stack.billing.services.usage;
   let posted = 0;
   let errors = 0;
@@ -224,6 +231,7 @@ async function postUsage(stack: Stack, tenantIds: readonly string[], rate: numbe
       if (!measuring && elapsed >= warmupMs) {
         measuring = true;
         clients.send({ type: 'measure' });
+        onMeasure();
       }
       if (elapsed >= warmupMs + durationMs) {
         clearInterval(timer);
@@ -256,6 +264,36 @@ async function postUsage(stack: Stack, tenantIds: readonly string[], rate: numbe
   await settle(stack);
   return { posted, errors };
 }
+
+/**
+ * A consumer group of its own on balance-events, next to billing's feed: the time from each posting (the balance's
+ * changedAt) to its event reaching consumers, i.e. commit + outbox relay + bus, without the delivery to clients.
+ */
+function probeFeed(stack: Stack) {
+  const latencies: number[] = [];
+  let measuring = false;
+  const unsubscribe = stack.bus.subscribe(
+    Topic.BalanceEvents,
+    `bench.feed-probe.${(probes += 1)}`,
+    async (event) => {
+      const change = decode(BalanceChanged, event);
+      if (measuring && change) latencies.push(Date.now() - Date.parse(change.changedAt));
+    },
+    { startAt: 'latest' },
+  );
+  return {
+    latencies,
+    measure: () => {
+      measuring = true;
+    },
+    stop: async () => {
+      measuring = false;
+      await unsubscribe();
+    },
+  };
+}
+
+let probes = 0;
 
 /** Publishes what is still in the outboxes and lets the gateway deliver it, so scenarios do not overlap. */
 async function drain(stack: Stack): Promise<void> {

@@ -64,7 +64,7 @@ export function createBillingServices(runtime: SubgraphRuntime<BillingConfig>, o
   const clock = options.clock ?? SYSTEM_CLOCK;
   const { db, relay, config } = runtime;
   const logger = runtime.logger.child('payments');
-  const ledger = new LedgerService(db, relay, clock);
+  const ledger = new LedgerService(db, relay, clock, runtime.logger.child('ledger'));
   const rates = new RateService(db, clock);
   const stripe = options.stripe !== undefined ? options.stripe : createStripeGateway(config);
   const exchangeRates =

@@ -55,7 +55,7 @@ export interface BalanceFeedOptions {
 export class BalanceFeed {
   /** Consumer group of this process; unique, so instances sharing a bus never split the topic between them. */
   readonly group = `billing.balance-feed.${hostname().replace(/[^A-Za-z0-9_.-]/g, '-')}-${process.pid}-${randomBytes(4).toString('hex')}`;
-  private readonly listeners = new Map<string, Set<(change: BalanceChange) => void>>();
+  private readonly listeners = new Map<string, Set<(change: BalanceChange, local: boolean) => void>>();
   private readonly ready: Promise<void>;
   private markReady!: () => void;
   private readonly entries = new Map<string, Promise<LedgerEntry | null>>();
@@ -97,12 +97,25 @@ export class BalanceFeed {
 
   /** The bus handler: fan out to this instance's streams of the tenant. Never blocks on a reader. */
   handle(envelope: EventEnvelope): void {
+    this.fanOut(envelope, false);
+  }
+
+  /**
+   * A posting of this instance, told at its commit (before the bus has it). A stream takes it at once when it is
+   * the version after the last one delivered; otherwise another instance's posting is still on its way through the
+   * bus, and the stream holds this one until the gap is filled, so updates stay complete and in order.
+   */
+  handleLocal(envelope: EventEnvelope): void {
+    this.fanOut(envelope, true);
+  }
+
+  private fanOut(envelope: EventEnvelope, local: boolean): void {
     const change = decode(BalanceChanged, envelope);
     if (!change) return;
-    this.events += 1;
+    if (!local) this.events += 1;
     const listeners = this.listeners.get(change.tenantId);
     if (!listeners) return;
-    for (const listener of listeners) listener(change);
+    for (const listener of listeners) listener(change, local);
   }
 
   /**
@@ -114,15 +127,34 @@ export class BalanceFeed {
     const stream = new FeedStream<BalanceFeedItem>(this.bufferSize, () => {
       this.dropped += 1;
     });
-    const push = (item: BalanceFeedItem): void => {
-      if (item.balance.version <= lastVersion) return;
+    // Local items (this instance's postings, told at commit) that arrived ahead of a version still on the bus.
+    const held = new Map<number, BalanceFeedItem>();
+    const deliver = (item: BalanceFeedItem): void => {
       lastVersion = item.balance.version;
       stream.push(item);
+      for (let next = held.get(lastVersion + 1); next; next = held.get(lastVersion + 1)) {
+        held.delete(lastVersion + 1);
+        lastVersion += 1;
+        stream.push(next);
+      }
+      for (const version of held.keys()) if (version <= lastVersion) held.delete(version);
     };
-    const pending: BalanceFeedItem[] = [];
+    const push = (item: BalanceFeedItem, local: boolean): void => {
+      const version = item.balance.version;
+      if (version <= lastVersion) return;
+      if (local && version !== lastVersion + 1) {
+        held.set(version, item);
+        // Bounded: should the bus never fill the gap, the oldest held item goes (the bus brings it again).
+        if (held.size > this.bufferSize) held.delete(Math.min(...held.keys()));
+        return;
+      }
+      deliver(item);
+    };
+    const pending: Array<{ item: BalanceFeedItem; local: boolean }> = [];
     let opened = false;
     // Until the snapshot is read, events wait aside; newer ones follow the snapshot, older ones are skipped.
-    const listener = (change: BalanceChange): void => (opened ? push(changeItem(change)) : void pending.push(changeItem(change)));
+    const listener = (change: BalanceChange, local: boolean): void =>
+      opened ? push(changeItem(change), local) : void pending.push({ item: changeItem(change), local });
     const listeners = this.listeners.get(tenantId) ?? new Set();
     listeners.add(listener);
     this.listeners.set(tenantId, listeners);
@@ -135,8 +167,8 @@ export class BalanceFeed {
       await this.waitUntilReady();
       const snapshot = await this.sources.currentBalance(tenantId);
       if (!snapshot) throw new SaldoError(ErrorCode.TenantNotFound, `Billing holds no account for tenant ${tenantId}.`, { tenantId });
-      push({ tenantId, balance: snapshot, previousBalance: null, isChange: false });
-      for (const item of pending) push(item);
+      push({ tenantId, balance: snapshot, previousBalance: null, isChange: false }, false);
+      for (const { item, local } of pending) push(item, local);
       pending.length = 0;
       opened = true;
     } catch (error) {
@@ -247,7 +279,16 @@ export function startBalanceFeed(
     options,
   );
   registerBalanceFeed(services, feed);
-  return feed.start(runtime.bus);
+  const stopConsuming = feed.start(runtime.bus);
+  // This instance's own postings reach its streams at commit, without waiting for the outbox relay and the bus
+  // (which deliver them again; versions already delivered are skipped). Other instances' postings come by the bus.
+  const stopListening = services.ledger.addCommitListener((events) => {
+    for (const event of events) feed.handleLocal(event);
+  });
+  return async () => {
+    stopListening();
+    await stopConsuming();
+  };
 }
 
 /**

@@ -1,8 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { v7 as uuidv7 } from 'uuid';
-import { BalanceChanged, OUTBOX_INSERT, TransactionPosted, outboxRow, type OutboxRelay, type OutboxRow } from '@saldo/events';
+import { BalanceChanged, OUTBOX_INSERT, TransactionPosted, outboxRow, toEnvelope, type EventEnvelope, type OutboxRelay, type OutboxRow } from '@saldo/events';
 import { ErrorCode, isUuid } from '@saldo/graphql';
 import { Money, isCurrencyCode } from '@saldo/money';
+import type { Logger } from '@saldo/service';
 import type { ShardedDatabase, ShardId } from '@saldo/sharding';
 import { OverdraftMode, overdraftFloor } from '../entities/account.js';
 import { LedgerEntry, LedgerEntryType } from '../entities/ledger-entry.js';
@@ -93,6 +94,12 @@ export interface PostingOutcome {
 /** Runs inside every posting transaction that appended entries (auto-top-up triggers and the like). */
 export type PostingHook = (tx: EntityManager, outcome: PostingOutcome) => void | Promise<void>;
 
+/**
+ * Told, right after a posting committed, the events it wrote (before the relay publishes them). For live views in
+ * this process (the balance feed): the bus delivers the same events again later, which a listener must tolerate.
+ */
+export type CommitListener = (events: readonly EventEnvelope[]) => void;
+
 export interface TransactionsQuery {
   tenantId: string;
   first: number;
@@ -133,6 +140,7 @@ export interface LedgerCheck {
  */
 export class LedgerService {
   private readonly hooks: PostingHook[] = [];
+  private readonly commitListeners = new Set<CommitListener>();
   /** Account currencies never change, so they are cached once read (bounded like the shard directory's cache). */
   private readonly currencies = new Map<string, string>();
   private static readonly CURRENCY_CACHE_LIMIT = 100_000;
@@ -141,6 +149,7 @@ export class LedgerService {
     private readonly db: ShardedDatabase,
     private readonly relay: Pick<OutboxRelay, 'poke'>,
     private readonly clock: Clock = SYSTEM_CLOCK,
+    private readonly logger?: Logger,
   ) {}
 
   /** Registers a hook that runs inside every posting transaction that appended entries; returns its removal. */
@@ -152,28 +161,51 @@ export class LedgerService {
     };
   }
 
+  /** Registers a listener for committed postings' events; returns its removal. */
+  addCommitListener(listener: CommitListener): () => void {
+    this.commitListeners.add(listener);
+    return () => this.commitListeners.delete(listener);
+  }
+
   async post(request: PostingRequest): Promise<PostingOutcome> {
     this.validate(request);
     const located = await this.db.emForTenant(request.tenantId);
     if (!located) throw accountNotFound(request.tenantId);
-    let outcome: PostingOutcome;
+    let posting: { outcome: PostingOutcome; events: OutboxRow[] };
     try {
       // Optimistic: almost every posting brings only new keys, so the write goes ahead without looking for
       // duplicates; if the unique index turns one away, everything rolls back and the posting is redone with the lookup.
-      outcome = await this.postInTransaction(located.em, request, false);
+      posting = await this.postInTransaction(located.em, request, false);
     } catch (error) {
       if (!(error instanceof KeySeenBefore)) throw error;
-      outcome = await this.postInTransaction(located.em, request, true);
+      posting = await this.postInTransaction(located.em, request, true);
     }
-    if (outcome.posted.length > 0) this.relay.poke();
-    return outcome;
+    if (posting.outcome.posted.length > 0) {
+      this.relay.poke();
+      this.tellCommitListeners(posting.events);
+    }
+    return posting.outcome;
+  }
+
+  private tellCommitListeners(events: readonly OutboxRow[]): void {
+    if (this.commitListeners.size === 0) return;
+    const envelopes = events.map(toEnvelope);
+    for (const listener of this.commitListeners) {
+      // The posting is committed whatever a listener does: its failure is logged, not the caller's (the bus
+      // delivers the events again anyway).
+      try {
+        listener(envelopes);
+      } catch (error) {
+        this.logger?.error('commit listener failed', { tenant: envelopes[0]?.key, error });
+      }
+    }
   }
 
   /**
    * One posting, one transaction, four round trips on the usual path: lock the account row, write entries + balance
    * + events in one statement, commit (plus BEGIN). Under the row lock no other writer of this account runs.
    */
-  private postInTransaction(em: EntityManager, request: PostingRequest, lookUpDuplicates: boolean): Promise<PostingOutcome> {
+  private postInTransaction(em: EntityManager, request: PostingRequest, lookUpDuplicates: boolean): Promise<{ outcome: PostingOutcome; events: OutboxRow[] }> {
     return em.transactional(async (tx) => {
       const account = await this.lockAccount(tx, request);
 
@@ -182,7 +214,7 @@ export class LedgerService {
       const fresh = request.entries.filter((entry) => !duplicates.has(entry.idempotencyKey));
       const previousBalance = Money.of(account.balanceMinor, account.currency);
       if (fresh.length === 0) {
-        return {
+        const unchanged: PostingOutcome = {
           tenantId: account.tenantId,
           currency: account.currency,
           posted: [],
@@ -191,6 +223,7 @@ export class LedgerService {
           balance: balanceOf(account),
           autoTopUpThresholdMinor: account.autoTopUpThresholdMinor,
         };
+        return { outcome: unchanged, events: [] };
       }
 
       const net = fresh.reduce((sum, entry) => sum + entry.amountMinor, 0n);
@@ -278,7 +311,7 @@ export class LedgerService {
 
       await request.withinTransaction?.(tx, outcome);
       for (const hook of this.hooks) await hook(tx, outcome);
-      return outcome;
+      return { outcome, events };
     });
   }
 
