@@ -5,7 +5,7 @@ import { ErrorCode, SaldoError, decodeCursor, encodeCursor, isUuid, uuidSchema, 
 import { gatherPage, type ShardedDatabase } from '@saldo/sharding';
 import { isValidVatId } from '../domain/vat.js';
 import { Partner } from '../entities/partner.js';
-import { Tenant, TenantStatus } from '../entities/tenant.js';
+import { Tenant, TenantStatus, type TenantAddress } from '../entities/tenant.js';
 import { createTenantSchema, suspensionReasonSchema, updateTenantSchema } from './inputs.js';
 
 export interface TenantPage {
@@ -87,8 +87,14 @@ export class TenantService {
     const found = new Map<string, Tenant>();
     await Promise.all(
       [...groups].map(async ([shardId, tenantIds]) => {
-        const rows = await this.db.em(shardId).find(Tenant, { id: { $in: tenantIds } });
-        for (const row of rows) found.set(row.id, row);
+        // Raw SQL: every federated query and live update that selects tenant fields resolves them here; no entity
+        // hydration or identity map for rows nobody modifies (mutations load their own).
+        const rows = await this.db.em(shardId).execute<TenantRow[]>(
+          `select id, name, legal_name, address, country, vat_id, currency, status, partner_id, suspended_at, suspension_reason, created_at, updated_at
+             from tenant where id in (?)`,
+          [tenantIds],
+        );
+        for (const row of rows) found.set(row.id, tenantFromRow(row));
       }),
     );
     return ids.map((id) => found.get(id) ?? null);
@@ -138,4 +144,39 @@ export class TenantService {
     const partner = await this.db.globalEm().findOne(Partner, { id: partnerId });
     if (!partner) throw new SaldoError(ErrorCode.PartnerNotFound, `No partner with id ${partnerId}.`, { field: 'partnerId' });
   }
+}
+
+interface TenantRow {
+  id: string;
+  name: string;
+  legal_name: string | null;
+  address: TenantAddress | null;
+  country: string;
+  vat_id: string | null;
+  currency: string;
+  status: TenantStatus;
+  partner_id: string | null;
+  suspended_at: Date | string | null;
+  suspension_reason: string | null;
+  created_at: Date | string;
+  updated_at: Date | string;
+}
+
+/** A detached Tenant from a raw row. */
+function tenantFromRow(row: TenantRow): Tenant {
+  return Object.assign(new Tenant(), {
+    id: row.id,
+    name: row.name,
+    legalName: row.legal_name,
+    address: row.address,
+    country: row.country,
+    vatId: row.vat_id,
+    currency: row.currency,
+    status: row.status,
+    partnerId: row.partner_id,
+    suspendedAt: row.suspended_at === null ? null : new Date(row.suspended_at),
+    suspensionReason: row.suspension_reason,
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+  });
 }
