@@ -80,14 +80,17 @@ export async function consumeOnceMany<T>(
   effect: (tx: EntityManager, fresh: ReadonlySet<string>) => Promise<T>,
 ): Promise<{ applied: ReadonlySet<string>; value: T | undefined }> {
   if (eventIds.length === 0) return { applied: new Set(), value: undefined };
+  // PostgreSQL answers uuids in canonical lower case; map them back to the ids as the caller spelled them.
+  const byCanonical = new Map(eventIds.map((id) => [id.toLowerCase(), id]));
   return em.transactional(async (tx) => {
     const inserted = await tx.execute<{ event_id: string }[]>(
       `insert into consumed_event (consumer_group, event_id, consumed_at)
        select ?, id, now() from unnest(?::uuid[]) as ids(id)
        on conflict do nothing returning event_id`,
-      [group, `{${[...new Set(eventIds)].sort().join(',')}}`],
+      // Sorted: concurrent overlapping batches take their row locks in one order (no deadlock).
+      [group, `{${[...byCanonical.keys()].sort().join(',')}}`],
     );
-    const fresh = new Set(inserted.map((row) => row.event_id));
+    const fresh = new Set(inserted.map((row) => byCanonical.get(row.event_id) ?? row.event_id));
     if (fresh.size === 0) return { applied: fresh, value: undefined };
     return { applied: fresh, value: await effect(tx, fresh) };
   });

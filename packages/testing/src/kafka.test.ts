@@ -559,6 +559,12 @@ describe('outbox relay to Kafka (real PostgreSQL)', () => {
     // Concurrent deliveries of one batch: each event takes effect once.
     await Promise.all(Array.from({ length: 6 }, () => apply('m3', ids)));
     assert.deepEqual(await applied('m3'), [...ids].sort());
+
+    // Ids are matched as uuids, whatever their spelling: an upper-case id is applied (and then seen) like any other.
+    const upper = randomUUID().toUpperCase();
+    const spelled = await apply('m4', [upper]);
+    assert.deepEqual([...spelled.applied], [upper]);
+    assert.equal((await apply('m4', [upper.toLowerCase()])).applied.size, 0);
   });
 });
 
