@@ -71,13 +71,13 @@ export async function subscriptions(config: BenchConfig): Promise<void> {
     for (const scenario of run.has('a') ? scenarios : []) {
       const subscribers = await Promise.all(tenants.map(async (tenantId, index) => ({ tenantId, token: await member(stack, tenantId, `latency-${index}`) })));
       const clients = await startClients(stack, subscribers, scenario.query);
-      const probe = probeFeed(stack);
+      const probe = probeBus(stack);
       const load = await postUsage(stack, tenants, scenario.rate, durationMs, clients.child, () => probe.measure());
       const result = await clients.finish();
       await probe.stop();
       await drain(stack);
       const summary = summarize(result.latencies, result.errors, durationMs);
-      const feed = summarize(probe.latencies, 0, durationMs);
+      const bus = summarize(probe.latencies, 0, durationMs);
       rows.push({
         scenario: `(a) posting -> client, ${scenario.rate} usage events/s over ${tenants.length} subscribed tenants, ${scenario.selection}`,
         count: summary.count,
@@ -88,8 +88,8 @@ export async function subscriptions(config: BenchConfig): Promise<void> {
         p99: summary.p99,
         max: summary.max,
         // Where the time goes: from the posting to billing's feed (commit, outbox relay, bus), the rest is delivery.
-        feedP50: feed.p50,
-        feedP99: feed.p99,
+        busP50: bus.p50,
+        busP99: bus.p99,
         lost: Math.max(0, result.expected - result.received),
         target: scenario.rate === rate ? `p99 < ${TARGET_P99_MS} ms` : 'informational',
         met: summary.p99 < TARGET_P99_MS && result.received >= result.expected && load.errors === 0,
@@ -269,12 +269,12 @@ async function postUsage(stack: Stack, tenantIds: readonly string[], rate: numbe
  * A consumer group of its own on balance-events, next to billing's feed: the time from each posting (the balance's
  * changedAt) to its event reaching consumers, i.e. commit + outbox relay + bus, without the delivery to clients.
  */
-function probeFeed(stack: Stack) {
+function probeBus(stack: Stack) {
   const latencies: number[] = [];
   let measuring = false;
   const unsubscribe = stack.bus.subscribe(
     Topic.BalanceEvents,
-    `bench.feed-probe.${(probes += 1)}`,
+    `bench.bus-probe.${(probes += 1)}`,
     async (event) => {
       const change = decode(BalanceChanged, event);
       if (measuring && change) latencies.push(Date.now() - Date.parse(change.changedAt));
