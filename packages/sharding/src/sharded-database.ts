@@ -120,6 +120,18 @@ export class ShardedDatabase {
     return { shardId, em: this.em(shardId) };
   }
 
+  /**
+   * Each tenant's shard, placing the tenants this subgraph has not seen yet (consumers that learn of tenants from
+   * events): one directory lookup for the batch, a placement only per new tenant.
+   */
+  async placeMany(tenantIds: readonly string[]): Promise<Map<string, ShardId>> {
+    const placed = await this.directory.lookup(tenantIds);
+    for (const tenantId of new Set(tenantIds)) {
+      if (!placed.has(tenantId)) placed.set(tenantId, await this.directory.place(tenantId, null));
+    }
+    return placed;
+  }
+
   /** The tenant's shard, or undefined when this subgraph has never seen the tenant. */
   async emForTenant(tenantId: string): Promise<{ shardId: ShardId; em: EntityManager } | undefined> {
     const shardId = await this.directory.lookupOne(tenantId);

@@ -37,18 +37,15 @@ export function subscribeUsageAggregator(bus: EventBus, db: ShardedDatabase, usa
 
 type Recorded = { event: EventEnvelope; payload: PayloadOf<typeof UsageRecorded> };
 
-/** Groups events by their tenant's shard: one directory lookup for the batch, placing tenants seen for the first time. */
+/** Groups events by their tenant's shard (placing tenants seen for the first time). */
 async function placeByShard(db: ShardedDatabase, recorded: readonly Recorded[]): Promise<Map<ShardId, Recorded[]>> {
-  const tenantIds = [...new Set(recorded.map(({ payload }) => payload.tenantId))];
-  const shardOf = new Map<string, ShardId>();
-  for (const [shardId, ids] of await db.groupByShard(tenantIds)) for (const id of ids) shardOf.set(id, shardId);
-  for (const tenantId of tenantIds) {
-    if (!shardOf.has(tenantId)) shardOf.set(tenantId, (await db.placeTenant(tenantId)).shardId);
-  }
+  const shardOf = await db.placeMany(recorded.map(({ payload }) => payload.tenantId));
   const byShard = new Map<ShardId, Recorded[]>();
   for (const item of recorded) {
     const shardId = shardOf.get(item.payload.tenantId)!;
-    byShard.set(shardId, [...(byShard.get(shardId) ?? []), item]);
+    const group = byShard.get(shardId);
+    if (group) group.push(item);
+    else byShard.set(shardId, [item]);
   }
   return byShard;
 }

@@ -81,7 +81,7 @@ export class UsageService {
       else merged.set(key, { ...row });
     }
 
-    const placements = await this.place([...new Set(valid.map((row) => row.tenantId))]);
+    const placements = await this.db.placeMany(valid.map((row) => row.tenantId));
     const byShard = new Map<ShardId, UsageRecordCommand[]>();
     for (const row of merged.values()) {
       const shardId = placements.get(row.tenantId);
@@ -136,15 +136,6 @@ export class UsageService {
       const perDay = totals.get(tenantId);
       return window.map((date) => ({ date, quantity: perDay?.get(date) ?? 0n }));
     });
-  }
-
-  /** Shards of the tenants: one directory lookup, then a placement for each tenant not placed yet. */
-  private async place(tenantIds: readonly string[]): Promise<Map<string, ShardId>> {
-    const placed = await this.db.directory.lookup(tenantIds);
-    for (const tenantId of tenantIds) {
-      if (!placed.has(tenantId)) placed.set(tenantId, (await this.db.placeTenant(tenantId)).shardId);
-    }
-    return placed;
   }
 }
 
