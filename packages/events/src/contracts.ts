@@ -80,6 +80,21 @@ const currencyCode = z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code');
 /** Kinds of ledger entry. Credits are positive, debits negative (see docs/decisions/0004-prepaid-ledger.md). */
 export const LEDGER_ENTRY_TYPES = ['TOP_UP', 'USAGE', 'REFUND', 'ADJUSTMENT', 'BONUS', 'CREDIT_NOTE'] as const;
 
+/** A ledger entry as `transaction.posted` carries it. */
+const postedEntry = z.object({
+  entryId: z.uuid(),
+  type: z.enum(LEDGER_ENTRY_TYPES),
+  amountMinor: minorUnits,
+  balanceAfterMinor: minorUnits,
+  accountVersion: z.number().int().positive(),
+  idempotencyKey: z.string().min(1),
+  product: z.string().nullable(),
+  quantity: z.string().regex(/^\d+$/).nullable(),
+  occurredAt: z.iso.datetime().nullable(),
+  externalRef: z.string().nullable(),
+  postedAt: z.iso.datetime(),
+});
+
 /**
  * One posting to a tenant's ledger committed: one or more entries appended in one transaction. Emitted for every
  * posting (usage batches, top-ups, refunds, adjustments), in account-version order per tenant.
@@ -94,23 +109,7 @@ export const TransactionPosted = defineEvent({
     /** The account's balance and version after the last entry of this posting. */
     balanceAfterMinor: minorUnits,
     version: z.number().int().positive(),
-    entries: z
-      .array(
-        z.object({
-          entryId: z.uuid(),
-          type: z.enum(LEDGER_ENTRY_TYPES),
-          amountMinor: minorUnits,
-          balanceAfterMinor: minorUnits,
-          accountVersion: z.number().int().positive(),
-          idempotencyKey: z.string().min(1),
-          product: z.string().nullable(),
-          quantity: z.string().regex(/^\d+$/).nullable(),
-          occurredAt: z.iso.datetime().nullable(),
-          externalRef: z.string().nullable(),
-          postedAt: z.iso.datetime(),
-        }),
-      )
-      .min(1),
+    entries: z.array(postedEntry).min(1),
   }),
 });
 
@@ -131,23 +130,8 @@ export const BalanceChanged = defineEvent({
      * The entry that produced this version (the last of its posting), so live feeds need no ledger read per change.
      * Optional: events written before it was added do not carry it.
      */
-    entry: z
-      .object({
-        entryId: z.uuid(),
-        type: z.enum(LEDGER_ENTRY_TYPES),
-        amountMinor: minorUnits,
-        balanceAfterMinor: minorUnits,
-        accountVersion: z.number().int().positive(),
-        idempotencyKey: z.string().min(1),
-        product: z.string().nullable(),
-        quantity: z.string().regex(/^\d+$/).nullable(),
-        rateId: z.uuid().nullable(),
-        unitPriceMicros: z.string().regex(/^\d+$/).nullable(),
-        occurredAt: z.iso.datetime().nullable(),
-        externalRef: z.string().nullable(),
-        description: z.string().nullable(),
-        postedAt: z.iso.datetime(),
-      })
+    entry: postedEntry
+      .extend({ rateId: z.uuid().nullable(), unitPriceMicros: z.string().regex(/^\d+$/).nullable(), description: z.string().nullable() })
       .optional(),
   }),
 });

@@ -261,22 +261,7 @@ export class LedgerService {
             previousBalanceMinor: previousBalance.amountMinor.toString(),
             version: last.accountVersion,
             changedAt: now.toISOString(),
-            entry: {
-              entryId: last.id,
-              type: last.type,
-              amountMinor: last.amountMinor.toString(),
-              balanceAfterMinor: last.balanceAfterMinor.toString(),
-              accountVersion: last.accountVersion,
-              idempotencyKey: last.idempotencyKey,
-              product: last.product,
-              quantity: last.quantity === null ? null : last.quantity.toString(),
-              rateId: last.rateId,
-              unitPriceMicros: last.unitPriceMicros === null ? null : last.unitPriceMicros.toString(),
-              occurredAt: last.occurredAt?.toISOString() ?? null,
-              externalRef: last.externalRef,
-              description: last.description,
-              postedAt: now.toISOString(),
-            },
+            entry: entryPayload(last),
           },
           now,
         ),
@@ -660,18 +645,27 @@ function transactionPostedPayload(outcome: PostingOutcome) {
     currency: outcome.currency,
     balanceAfterMinor: last.balanceAfterMinor.toString(),
     version: last.accountVersion,
-    entries: outcome.posted.map((entry) => ({
-      entryId: entry.id,
-      type: entry.type,
-      amountMinor: entry.amountMinor.toString(),
-      balanceAfterMinor: entry.balanceAfterMinor.toString(),
-      accountVersion: entry.accountVersion,
-      idempotencyKey: entry.idempotencyKey,
-      product: entry.product,
-      quantity: entry.quantity === null ? null : entry.quantity.toString(),
-      occurredAt: entry.occurredAt?.toISOString() ?? null,
-      externalRef: entry.externalRef,
-      postedAt: entry.createdAt.toISOString(),
-    })),
+    // The contract keeps its own fields of each entry (zod drops the rest).
+    entries: outcome.posted.map(entryPayload),
+  };
+}
+
+/** An entry as events carry it (bigints as strings; `balance.changed` keeps every field, `transaction.posted` fewer). */
+function entryPayload(entry: LedgerEntry) {
+  return {
+    entryId: entry.id,
+    type: entry.type,
+    amountMinor: entry.amountMinor.toString(),
+    balanceAfterMinor: entry.balanceAfterMinor.toString(),
+    accountVersion: entry.accountVersion,
+    idempotencyKey: entry.idempotencyKey,
+    product: entry.product,
+    quantity: entry.quantity === null ? null : entry.quantity.toString(),
+    rateId: entry.rateId,
+    unitPriceMicros: entry.unitPriceMicros === null ? null : entry.unitPriceMicros.toString(),
+    occurredAt: entry.occurredAt?.toISOString() ?? null,
+    externalRef: entry.externalRef,
+    description: entry.description,
+    postedAt: entry.createdAt.toISOString(),
   };
 }
