@@ -64,58 +64,22 @@ export class SubgraphHttpClient {
   }
 }
 
-/** Response headers for Apollo's data source (it reads Content-Type and Cache-Control). */
-class ResponseHeaders implements FetcherHeaders {
-  private readonly byName = new Map<string, string>();
-
-  constructor(raw: http.IncomingHttpHeaders) {
-    for (const [name, value] of Object.entries(raw)) {
-      if (value !== undefined) this.byName.set(name, Array.isArray(value) ? value.join(', ') : value);
-    }
-  }
-
-  append(name: string, value: string): void {
-    const key = name.toLowerCase();
-    const existing = this.byName.get(key);
-    this.byName.set(key, existing === undefined ? value : `${existing}, ${value}`);
-  }
-  delete(name: string): void {
-    this.byName.delete(name.toLowerCase());
-  }
-  get(name: string): string | null {
-    return this.byName.get(name.toLowerCase()) ?? null;
-  }
-  has(name: string): boolean {
-    return this.byName.has(name.toLowerCase());
-  }
-  set(name: string, value: string): void {
-    this.byName.set(name.toLowerCase(), value);
-  }
-  entries(): IterableIterator<[string, string]> {
-    return this.byName.entries();
-  }
-  keys(): IterableIterator<string> {
-    return this.byName.keys();
-  }
-  values(): IterableIterator<string> {
-    return this.byName.values();
-  }
-  [Symbol.iterator](): IterableIterator<[string, string]> {
-    return this.byName.entries();
-  }
-}
-
 /** The body is read once, up front (subgraph answers are small JSON documents). */
 class SubgraphFetcherResponse implements FetcherResponse {
   readonly redirected = false;
-  readonly headers: ResponseHeaders;
+  /** Apollo's data source reads Content-Type and Cache-Control. */
+  readonly headers: FetcherHeaders;
   bodyUsed = false;
 
   constructor(
     readonly url: string,
     private readonly response: SubgraphHttpResponse,
   ) {
-    this.headers = new ResponseHeaders(response.headers);
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(response.headers)) {
+      if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+    }
+    this.headers = headers as unknown as FetcherHeaders;
   }
 
   get status(): number {
