@@ -34,7 +34,7 @@ export interface BatchSubscribeOptions extends SubscribeOptions {
 export const DEFAULT_MAX_BATCH_SIZE = 500;
 
 /** Splits `items` into consecutive chunks of at most `size`. */
-export function chunk<T>(items: readonly T[], size: number): T[][] {
+function chunk<T>(items: readonly T[], size: number): T[][] {
   const chunks: T[][] = [];
   for (let start = 0; start < items.length; start += size) chunks.push(items.slice(start, start + size));
   return chunks;

@@ -94,24 +94,37 @@ function sequence(events: readonly EventEnvelope[], key: string): number[] {
   return events.filter((event) => event.key === key).map((event) => (event.payload as { n: number }).n);
 }
 
-// Each test has its own mock cluster and consumer groups, so they run side by side.
-describe('Kafka event bus (librdkafka mock cluster)', { concurrency: true }, () => {
+/** Mock clusters and buses a suite starts; `release` (after the suite) closes the buses, then stops the clusters. */
+function kafkaResources() {
   const clusters: KafkaMockCluster[] = [];
   const buses: EventBus[] = [];
-  const cluster = async () => {
-    const started = await startKafkaMockCluster();
-    clusters.push(started);
-    return started;
+  return {
+    cluster: async (): Promise<KafkaMockCluster> => {
+      const started = await startKafkaMockCluster();
+      clusters.push(started);
+      return started;
+    },
+    track: <B extends EventBus>(bus: B): B => {
+      buses.push(bus);
+      return bus;
+    },
+    release: async (): Promise<void> => {
+      await Promise.all(buses.map((bus) => bus.close()));
+      await Promise.all(clusters.map((started) => started.stop()));
+    },
   };
-  const track = <B extends EventBus>(bus: B): B => {
-    buses.push(bus);
-    return bus;
-  };
+}
 
-  after(async () => {
-    await Promise.all(buses.map((bus) => bus.close()));
-    await Promise.all(clusters.map((started) => started.stop()));
-  });
+/** A bus for a relay under test: `publish` as given, nothing to subscribe to. */
+function publishOnly(publish: EventBus['publish']): EventBus {
+  return { publish, subscribe: () => () => undefined, subscribeBatch: () => () => undefined, close: async () => undefined };
+}
+
+// Each test has its own mock cluster and consumer groups, so they run side by side.
+describe('Kafka event bus (librdkafka mock cluster)', { concurrency: true }, () => {
+  const { cluster, track, release } = kafkaResources();
+
+  after(release);
 
   test('events of one key arrive in order across many publishes', async () => {
     const { brokers } = await cluster();
@@ -230,18 +243,8 @@ describe('Kafka event bus (librdkafka mock cluster)', { concurrency: true }, () 
 describe('outbox relay to Kafka (real PostgreSQL)', () => {
   const databaseUrl = `${TEST_POSTGRES_URL}/${uniquePrefix('kafkarelay')}`;
   let orm: Awaited<ReturnType<typeof openOrm>>;
-  const clusters: KafkaMockCluster[] = [];
-  const buses: EventBus[] = [];
+  const { cluster, track, release } = kafkaResources();
   const relays: OutboxRelay[] = [];
-  const cluster = async () => {
-    const started = await startKafkaMockCluster();
-    clusters.push(started);
-    return started;
-  };
-  const track = <B extends EventBus>(bus: B): B => {
-    buses.push(bus);
-    return bus;
-  };
   /** A relay over the test database's outbox; every relay is stopped when its test ends (they share the table). */
   const relay = (t: TestContext, bus: EventBus, pollIntervalMs = 50) => {
     const created = new OutboxRelay({ sources: [{ name: 'outbox', em: () => orm.em.fork() }], bus, logger: quietLogger, pollIntervalMs, maxRetryDelayMs: 400 });
@@ -265,8 +268,7 @@ describe('outbox relay to Kafka (real PostgreSQL)', () => {
 
   after(async () => {
     await Promise.all(relays.map((started) => started.stop()));
-    await Promise.all(buses.map((bus) => bus.close()));
-    await Promise.all(clusters.map((started) => started.stop()));
+    await release();
     await orm?.close();
     await dropDatabases([databaseUrl]);
   });
@@ -340,15 +342,10 @@ describe('outbox relay to Kafka (real PostgreSQL)', () => {
 
     // The crash: the broker acknowledged the batch, then the relay died before its transaction committed.
     const kafka = track(kafkaBus(brokers));
-    const crashing: EventBus = {
-      publish: async (events) => {
-        await kafka.publish(events);
-        throw new Error('relay process killed (test)');
-      },
-      subscribe: () => () => undefined,
-      subscribeBatch: () => () => undefined,
-      close: async () => undefined,
-    };
+    const crashing = publishOnly(async (events) => {
+      await kafka.publish(events);
+      throw new Error('relay process killed (test)');
+    });
     await assert.rejects(relay(t, crashing).flush(), /killed/);
     assert.equal(await unpublished(ids), ids.length, 'rows stay unpublished');
 
@@ -373,22 +370,17 @@ describe('outbox relay to Kafka (real PostgreSQL)', () => {
     const attempts: Array<{ startedAt: number; failedAt?: number }> = [];
     const failures = new Deliveries();
     const kafka = track(kafkaBus(() => brokers, { logger: quietLogger, retry: { initialRetryTime: 20, maxRetryTime: 100, retries: 1 }, connectionTimeoutMs: 500 }));
-    const watched: EventBus = {
-      publish: async (events) => {
-        const attempt: { startedAt: number; failedAt?: number } = { startedAt: Date.now() };
-        attempts.push(attempt);
-        try {
-          await kafka.publish(events);
-        } catch (error) {
-          attempt.failedAt = Date.now();
-          failures.push(events[0]!);
-          throw error;
-        }
-      },
-      subscribe: () => () => undefined,
-      subscribeBatch: () => () => undefined,
-      close: async () => undefined,
-    };
+    const watched = publishOnly(async (events) => {
+      const attempt: { startedAt: number; failedAt?: number } = { startedAt: Date.now() };
+      attempts.push(attempt);
+      try {
+        await kafka.publish(events);
+      } catch (error) {
+        attempt.failedAt = Date.now();
+        failures.push(events[0]!);
+        throw error;
+      }
+    });
     const running = relay(t, watched);
     running.start();
 
@@ -435,16 +427,11 @@ describe('outbox relay to Kafka (real PostgreSQL)', () => {
     const heldA = new Promise<void>((resolve) => (releaseA = resolve));
     let aEntered!: () => void;
     const aInPublish = new Promise<void>((resolve) => (aEntered = resolve));
-    const gated: EventBus = {
-      publish: async (events) => {
-        aEntered();
-        await heldA;
-        await bus.publish(events);
-      },
-      subscribe: () => () => undefined,
-      subscribeBatch: () => () => undefined,
-      close: async () => undefined,
-    };
+    const gated = publishOnly(async (events) => {
+      aEntered();
+      await heldA;
+      await bus.publish(events);
+    });
     const relayA = relay(t, gated, 3_600_000);
     const relayB = relay(t, bus, 3_600_000);
     const tenant = randomUUID();
