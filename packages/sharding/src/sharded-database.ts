@@ -114,6 +114,14 @@ export class ShardedDatabase {
     return this.control.em.fork();
   }
 
+  /**
+   * The EntityManagers (not forks) of every database, the control database's first: what a MikroORM RequestContext
+   * forks for one unit of work that is not an HTTP request (a job). They cannot be used directly (no global context).
+   */
+  requestContextManagers(): EntityManager[] {
+    return [this.control.em, ...this.shards.map((orm) => orm.em)];
+  }
+
   /** Places a new tenant (least-loaded shard), recording its partner when known, and returns a fork of its shard. */
   async placeTenant(tenantId: string, partnerId: string | null = null): Promise<{ shardId: ShardId; em: EntityManager }> {
     const shardId = await this.directory.place(tenantId, partnerId);

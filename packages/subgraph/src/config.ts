@@ -1,4 +1,5 @@
 import { fields, z } from '@saldo/config';
+import type { JobSettings } from '@saldo/jobs';
 import type { ShardingConfig } from '@saldo/sharding';
 
 /**
@@ -27,6 +28,22 @@ export const subgraphConfigSchema = z.object({
   LOG_FORMAT: fields.logFormat(),
   /** The gateway's public key (PEM, or IDENTITY_PUBLIC_KEY_FILE): requests without an identity it signed are refused. */
   IDENTITY_PUBLIC_KEY: fields.pem(),
+  /** PostgreSQL schema of the durable job queue (pg-boss) in the control database. */
+  JOBS_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier').default('pgboss'),
+  /** Connections of the job queue's own pool (polls, sends outside a transaction, maintenance). */
+  JOBS_POOL_MAX: fields.positiveInt(3),
+  /** Run job workers on this instance; false for replicas that only serve the API (they still enqueue). */
+  JOBS_WORKERS: fields.boolean(true),
+  /** Seconds between an idle worker's polls for new jobs. */
+  JOBS_POLLING_INTERVAL_SECONDS: z.coerce.number().min(0.5).max(3600).default(2),
+  /** Seconds between checks for expired attempts and lapsed heartbeats: how soon a crashed instance's jobs are retried. */
+  JOBS_SUPERVISE_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  /** Seconds between refreshes of the per-queue depth counts (metrics). */
+  JOBS_MONITOR_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  /** On stop, seconds to wait for running jobs before handing them back to the queue (they are retried). */
+  JOBS_STOP_TIMEOUT_SECONDS: z.coerce.number().min(1).max(3600).default(20),
+  /** Hold one LISTEN connection so queues declared with `notify` wake their workers at once. */
+  JOBS_LISTEN_NOTIFY: fields.boolean(false),
 });
 
 export type SubgraphConfig = z.output<typeof subgraphConfigSchema>;
@@ -37,5 +54,18 @@ export function shardingConfig(config: SubgraphConfig): ShardingConfig {
     shardUrls: config.SHARD_DATABASE_URLS,
     poolMax: config.DATABASE_POOL_MAX,
     createDatabases: config.CREATE_DATABASES,
+  };
+}
+
+export function jobSettings(config: SubgraphConfig): JobSettings {
+  return {
+    schema: config.JOBS_SCHEMA,
+    poolMax: config.JOBS_POOL_MAX,
+    runWorkers: config.JOBS_WORKERS,
+    pollingIntervalSeconds: config.JOBS_POLLING_INTERVAL_SECONDS,
+    superviseIntervalSeconds: config.JOBS_SUPERVISE_INTERVAL_SECONDS,
+    monitorIntervalSeconds: config.JOBS_MONITOR_INTERVAL_SECONDS,
+    stopTimeoutSeconds: config.JOBS_STOP_TIMEOUT_SECONDS,
+    listenNotify: config.JOBS_LISTEN_NOTIFY,
   };
 }

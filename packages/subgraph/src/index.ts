@@ -1,10 +1,11 @@
-export { subgraphConfigSchema, shardingConfig, type SubgraphConfig } from './config.js';
+export { jobSettings, subgraphConfigSchema, shardingConfig, type SubgraphConfig } from './config.js';
 export { createEventBus } from './event-bus.js';
 export { createErrorFormatter } from './format-error.js';
 export {
   createSubgraphService,
   type SubgraphContext,
   type SubgraphDefinition,
+  type SubgraphJobs,
   type SubgraphRuntime,
   type SubgraphService,
 } from './service.js';

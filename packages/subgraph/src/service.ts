@@ -7,10 +7,11 @@ import { ConsumedEvent, Migration20261123000100Outbox, Migration20261125000100Co
 import { subscribeTenantRegistry } from './tenant-registry.js';
 import { createRequestContext, type Identity, type RequestContext, type SubgraphSchema } from '@saldo/graphql';
 import { IDENTITY_HEADER, IdentityVerifier } from '@saldo/identity';
+import { JobQueue, type AnyQueueDefinition, type JobSchedule, type JobWorker } from '@saldo/jobs';
 import type { Express } from 'express';
 import { createHttpService, variadicLogger, type Logger, type Service } from '@saldo/service';
 import { ShardedDatabase, type ShardedSchema } from '@saldo/sharding';
-import { shardingConfig, type SubgraphConfig } from './config.js';
+import { jobSettings, shardingConfig, type SubgraphConfig } from './config.js';
 import { createErrorFormatter } from './format-error.js';
 import { serveSubscriptions, type SubscriptionServer } from './subscriptions.js';
 
@@ -37,6 +38,21 @@ export interface SubgraphRuntime<C extends SubgraphConfig = SubgraphConfig> {
   logger: Logger;
   /** Verifies gateway-signed identities (GraphQL requests and internal endpoints). */
   identity: IdentityVerifier;
+  /** The subgraph's durable job queue in its control database (send from services; see SubgraphDefinition.jobs). */
+  jobs: JobQueue;
+}
+
+/**
+ * A subgraph's durable jobs (packages/jobs). Queues are declared before the subgraph serves, so services may send from
+ * the first request; workers and schedules start once it listens and stop (waiting for running jobs, bounded by
+ * JOBS_STOP_TIMEOUT_SECONDS) before the databases close.
+ */
+export interface SubgraphJobs<S, C extends SubgraphConfig = SubgraphConfig> {
+  queues: readonly AnyQueueDefinition[];
+  /** Handlers of this subgraph's queues (`work(queue, handler)`); not started where JOBS_WORKERS=false. */
+  workers?(services: S, runtime: SubgraphRuntime<C>): readonly JobWorker[];
+  /** Recurring jobs (`schedule(queue, { cron, data })`); the queues' schedules are exactly these, once across instances. */
+  schedules?(runtime: SubgraphRuntime<C>): readonly JobSchedule[];
 }
 
 /**
@@ -57,6 +73,8 @@ export interface SubgraphDefinition<S, C extends SubgraphConfig = SubgraphConfig
    * called on stop, after HTTP closed (no request is in flight) and before the relay and the databases stop.
    */
   start?(services: S, runtime: SubgraphRuntime<C>): Promise<() => Promise<void>>;
+  /** Durable jobs: queues, their workers and recurring schedules. */
+  jobs?: SubgraphJobs<S, C>;
 }
 
 export interface SubgraphService<S, C extends SubgraphConfig = SubgraphConfig> extends Service {
@@ -126,7 +144,20 @@ export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConf
         pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS,
       });
       const identity = await IdentityVerifier.fromPem(config.IDENTITY_PUBLIC_KEY);
-      const runtime: SubgraphRuntime<C> = { config, db, bus: deps.bus, relay, logger, identity };
+      const jobs = new JobQueue({
+        url: config.CONTROL_DATABASE_URL,
+        name: definition.name,
+        logger,
+        settings: jobSettings(config),
+        entityManagers: () => db.requestContextManagers(),
+      });
+      try {
+        await jobs.start(definition.jobs?.queues ?? []);
+      } catch (error) {
+        await db.close();
+        throw error;
+      }
+      const runtime: SubgraphRuntime<C> = { config, db, bus: deps.bus, relay, logger, identity, jobs };
       const services = definition.createServices(runtime);
       const unsubscribes = [subscribeTenantRegistry(definition.name, runtime), ...(definition.subscribe?.(services, runtime) ?? [])];
       const { schema } = await definition.buildSchema();
@@ -177,6 +208,10 @@ export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConf
       const url = await http.listen(config.PORT, config.HOST);
       relay.start();
       const stopBackground = (await definition.start?.(services, runtime)) ?? (async () => {});
+      if (definition.jobs) {
+        await jobs.schedule(definition.jobs.schedules?.(runtime) ?? []);
+        for (const worker of definition.jobs.workers?.(services, runtime) ?? []) await jobs.work(worker);
+      }
       logger.info('listening', { url: `${url}/graphql`, shards: db.shardIds.length });
 
       state = {
@@ -192,6 +227,8 @@ export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConf
           await Promise.all(unsubscribes.map((unsubscribe) => unsubscribe()));
           await apollo.stop();
           await http.close();
+          // Workers finish the jobs in hand (bounded) while what they use (background services, databases) still runs.
+          await jobs.stop();
           await stopBackground();
           await relay.stop();
           await db.close();

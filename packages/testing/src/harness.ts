@@ -44,8 +44,20 @@ export interface TestSubgraph<S, C extends SubgraphConfig = SubgraphConfig> {
   /** Headers carrying `identity` as the gateway would sign it. */
   identityHeaders(identity?: Identity): Promise<Record<string, string>>;
   databases: { control: string; shards: string[] };
-  /** Stops the subgraph and drops its databases. */
+  /** Stops the subgraph and drops its databases (unless it shares another instance's, which that one drops). */
   destroy(): Promise<void>;
+}
+
+export interface TestSubgraphOptions {
+  label?: string;
+  shards?: number;
+  env?: Record<string, string>;
+  bus?: EventBus;
+  /**
+   * Another instance of the same subgraph whose databases this one uses (two instances of one deployment: jobs
+   * that run once across instances, directory caches). The first instance owns and drops them.
+   */
+  sharing?: Pick<TestSubgraph<unknown>, 'databases'>;
 }
 
 /**
@@ -55,13 +67,14 @@ export interface TestSubgraph<S, C extends SubgraphConfig = SubgraphConfig> {
 export async function startTestSubgraph<S, C extends SubgraphConfig = SubgraphConfig>(
   definition: SubgraphDefinition<S, C>,
   loadConfig: (env: Record<string, string>) => C,
-  options: { label?: string; shards?: number; env?: Record<string, string>; bus?: EventBus } = {},
+  options: TestSubgraphOptions = {},
 ): Promise<TestSubgraph<S, C>> {
   const prefix = uniquePrefix(options.label ?? definition.name);
   const keys = generateSigningKeyPair();
   const signer = await IdentitySigner.fromPem(keys.privateKeyPem);
-  const control = `${TEST_POSTGRES_URL}/${prefix}_control`;
-  const shards = Array.from({ length: options.shards ?? 2 }, (_, index) => `${TEST_POSTGRES_URL}/${prefix}_shard_${index}`);
+  const owned = options.sharing === undefined;
+  const control = options.sharing?.databases.control ?? `${TEST_POSTGRES_URL}/${prefix}_control`;
+  const shards = options.sharing?.databases.shards ?? Array.from({ length: options.shards ?? 2 }, (_, index) => `${TEST_POSTGRES_URL}/${prefix}_shard_${index}`);
   const config = loadConfig({
     PORT: '0',
     CONTROL_DATABASE_URL: control,
@@ -70,6 +83,13 @@ export async function startTestSubgraph<S, C extends SubgraphConfig = SubgraphCo
     DATABASE_POOL_MAX: '4',
     LOG_LEVEL: testConfig.TEST_LOG_LEVEL,
     IDENTITY_PUBLIC_KEY: keys.publicKeyPem,
+    // Jobs: idle workers poll often, a crashed instance's job is retried within seconds of its expiry, and depth
+    // counts stay fresh, so tests wait on conditions briefly; a small pool, since tests run many subgraphs at once.
+    JOBS_POOL_MAX: '2',
+    JOBS_POLLING_INTERVAL_SECONDS: '0.5',
+    JOBS_SUPERVISE_INTERVAL_SECONDS: '2',
+    JOBS_MONITOR_INTERVAL_SECONDS: '2',
+    JOBS_STOP_TIMEOUT_SECONDS: '5',
     ...options.env,
   });
   const logger = testLogger();
@@ -77,7 +97,7 @@ export async function startTestSubgraph<S, C extends SubgraphConfig = SubgraphCo
   try {
     await service.start();
   } catch (error) {
-    await dropDatabases([control, ...shards]);
+    if (owned) await dropDatabases([control, ...shards]);
     throw error;
   }
   const identityHeaders = async (identity: Identity = TEST_ADMIN) => ({ [IDENTITY_HEADER]: await signer.sign(identity) });
@@ -89,7 +109,7 @@ export async function startTestSubgraph<S, C extends SubgraphConfig = SubgraphCo
     databases: { control, shards },
     async destroy() {
       await service.stop();
-      await dropDatabases([control, ...shards]);
+      if (owned) await dropDatabases([control, ...shards]);
     },
   };
 }

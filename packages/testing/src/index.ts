@@ -10,7 +10,9 @@ export {
   uniquePrefix,
   type GraphQLResponse,
   type TestSubgraph,
+  type TestSubgraphOptions,
 } from './harness.js';
+export { waitUntil } from './wait.js';
 export { startKafkaMockCluster, type KafkaMockCluster, type KafkaMockClusterOptions } from './kafka-mock.js';
 export {
   parseStripeForm,
