@@ -285,12 +285,17 @@ export class JobQueue {
   /**
    * Makes the recurring jobs of the declared queues exactly `schedules`: creates or updates each, and removes the
    * schedules of those queues that are no longer declared (a schedule deleted from the code stops firing).
-   * Occurrences are created once across all instances; with no instance running, a missed occurrence is skipped.
+   * Occurrences are created once across all instances; occurrences missed while no instance ran are sent once (or
+   * skipped: `missed`).
    */
   async schedule(schedules: readonly JobSchedule[]): Promise<void> {
     for (const entry of schedules) {
       this.assertDeclared(entry.queue);
-      await this.boss.schedule(entry.queue.name, entry.cron, parsePayload(entry.queue, entry.data), { tz: entry.tz ?? 'UTC', ...(entry.key ? { key: entry.key } : {}) });
+      await this.boss.schedule(entry.queue.name, entry.cron, parsePayload(entry.queue, entry.data), {
+        tz: entry.tz ?? 'UTC',
+        missed: entry.missed ?? 'once',
+        ...(entry.key ? { key: entry.key } : {}),
+      });
     }
     const wanted = new Set(schedules.map((entry) => `${entry.queue.name}\u0000${entry.key ?? ''}`));
     for (const name of this.declared.keys()) {

@@ -65,6 +65,11 @@ export interface JobSchedule<T extends object = object> {
   readonly key?: string;
   /** The payload of every job it creates. */
   readonly data: T;
+  /**
+   * Occurrences that fell due while no instance ran (all down over the 1st of the month): `once` (default) sends one
+   * job for the latest of them when an instance is back, `skip` sends none.
+   */
+  readonly missed?: 'once' | 'skip';
 }
 
 /** Declares a recurring job of `queue` (the payload type flows from the queue). */
