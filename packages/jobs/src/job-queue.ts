@@ -2,7 +2,7 @@ import { RequestContext } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { PgBoss, type Clock, type ConstructorOptions, type JobInsert, type JobWithMetadata, type QueueResult, type SendOptions as BossSendOptions } from 'pg-boss';
 import type { Logger } from '@saldo/service';
-import { parsePayload, type AnyQueueDefinition, type QueueDefinition } from './queue.js';
+import { defineQueue, parsePayload, type AnyQueueDefinition, type QueueDefinition } from './queue.js';
 import { transactionDb } from './transaction.js';
 import type { JobSchedule, JobWorker } from './worker.js';
 
@@ -173,14 +173,10 @@ export class JobQueue {
    * retention; new jobs only). A queue's policy cannot change: a definition that changes it is refused (rename the queue).
    */
   async declare(queues: readonly AnyQueueDefinition[]): Promise<void> {
-    for (const queue of queues) {
-      if (queue.deadLetter && !queues.some((other) => other.name === queue.deadLetter)) {
-        await this.declareOne({ name: queue.deadLetter, policy: 'standard' });
-      }
-    }
-    // Dead-letter targets first: pg-boss checks that a queue's dead-letter queue exists.
-    const ordered = [...queues].sort((a, b) => Number(queues.some((q) => q.deadLetter === b.name)) - Number(queues.some((q) => q.deadLetter === a.name)));
-    for (const queue of ordered) await this.declareOne(queue);
+    // Dead-letter queues first (pg-boss requires them to exist); one that is not declared is a standard queue.
+    const deadLetters = new Set(queues.flatMap((queue) => (queue.deadLetter ? [queue.deadLetter] : [])));
+    for (const name of deadLetters) await this.declareOne(queues.find((queue) => queue.name === name) ?? defineQueue({ name }));
+    for (const queue of queues) if (!deadLetters.has(queue.name)) await this.declareOne(queue);
   }
 
   private async declareOne(queue: AnyQueueDefinition): Promise<void> {

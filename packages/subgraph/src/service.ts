@@ -157,83 +157,91 @@ export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConf
         await db.close();
         throw error;
       }
-      const runtime: SubgraphRuntime<C> = { config, db, bus: deps.bus, relay, logger, identity, jobs };
-      const services = definition.createServices(runtime);
-      const unsubscribes = [subscribeTenantRegistry(definition.name, runtime), ...(definition.subscribe?.(services, runtime) ?? [])];
-      const { schema } = await definition.buildSchema();
+      try {
+        const runtime: SubgraphRuntime<C> = { config, db, bus: deps.bus, relay, logger, identity, jobs };
+        const services = definition.createServices(runtime);
+        const unsubscribes = [subscribeTenantRegistry(definition.name, runtime), ...(definition.subscribe?.(services, runtime) ?? [])];
+        const { schema } = await definition.buildSchema();
 
-      const http = createHttpService({ name: definition.name, logger, readinessChecks: { databases: () => db.ping() } });
-      const apollo = new ApolloServer<SubgraphContext<S>>({
-        schema,
-        logger: variadicLogger(logger),
-        // Shutdown is ours (stopOnSignals in main.ts, in order); Apollo's own handlers would race it.
-        stopOnTerminationSignals: false,
-        plugins: [ApolloServerPluginDrainHttpServer({ httpServer: http.server }), ApolloServerPluginLandingPageDisabled()],
-        formatError: createErrorFormatter(logger),
-        includeStacktraceInErrorResponses: false,
-      });
-      await apollo.start();
-      definition.configureHttp?.(http.app, services, runtime);
-      http.app.use(
-        '/graphql',
-        // Nothing reaches GraphQL (not even _service or _entities) without an identity the gateway signed.
-        async (req, res, next) => {
-          try {
-            res.locals['identity'] = await identity.verify(req.header(IDENTITY_HEADER));
-            next();
-          } catch (error) {
-            res.status(401).json({ errors: [{ message: (error as Error).message, extensions: { code: 'UNAUTHENTICATED' } }] });
-          }
-        },
-        express.json({ limit: '1mb' }),
-        expressMiddleware(apollo, {
-          context: async ({ res }) => ({
-            ...createRequestContext(res.locals['identity'] as Identity, (tenantIds) => db.directory.partnersOf(tenantIds)),
-            services,
+        const http = createHttpService({ name: definition.name, logger, readinessChecks: { databases: () => db.ping() } });
+        const apollo = new ApolloServer<SubgraphContext<S>>({
+          schema,
+          logger: variadicLogger(logger),
+          // Shutdown is ours (stopOnSignals in main.ts, in order); Apollo's own handlers would race it.
+          stopOnTerminationSignals: false,
+          plugins: [ApolloServerPluginDrainHttpServer({ httpServer: http.server }), ApolloServerPluginLandingPageDisabled()],
+          formatError: createErrorFormatter(logger),
+          includeStacktraceInErrorResponses: false,
+        });
+        await apollo.start();
+        definition.configureHttp?.(http.app, services, runtime);
+        http.app.use(
+          '/graphql',
+          // Nothing reaches GraphQL (not even _service or _entities) without an identity the gateway signed.
+          async (req, res, next) => {
+            try {
+              res.locals['identity'] = await identity.verify(req.header(IDENTITY_HEADER));
+              next();
+            } catch (error) {
+              res.status(401).json({ errors: [{ message: (error as Error).message, extensions: { code: 'UNAUTHENTICATED' } }] });
+            }
+          },
+          express.json({ limit: '1mb' }),
+          expressMiddleware(apollo, {
+            context: async ({ res }) => ({
+              ...createRequestContext(res.locals['identity'] as Identity, (tenantIds) => db.directory.partnersOf(tenantIds)),
+              services,
+            }),
           }),
-        }),
-      );
-      // Subscription fields are served over graphql-ws on the same server and path (the WebSocket upgrade of
-      // /graphql), with the same identity verification and request context as HTTP.
-      const subscriptions = schema.getSubscriptionType()
-        ? serveSubscriptions({
-            server: http.server,
-            path: '/graphql',
-            schema,
-            identity,
-            logger,
-            context: (caller) => ({ ...createRequestContext(caller, (tenantIds) => db.directory.partnersOf(tenantIds)), services }),
-          })
-        : undefined;
-      const url = await http.listen(config.PORT, config.HOST);
-      relay.start();
-      const stopBackground = (await definition.start?.(services, runtime)) ?? (async () => {});
-      if (definition.jobs) {
-        await jobs.schedule(definition.jobs.schedules?.(runtime) ?? []);
-        for (const worker of definition.jobs.workers?.(services, runtime) ?? []) await jobs.work(worker);
-      }
-      logger.info('listening', { url: `${url}/graphql`, shards: db.shardIds.length });
+        );
+        // Subscription fields are served over graphql-ws on the same server and path (the WebSocket upgrade of
+        // /graphql), with the same identity verification and request context as HTTP.
+        const subscriptions = schema.getSubscriptionType()
+          ? serveSubscriptions({
+              server: http.server,
+              path: '/graphql',
+              schema,
+              identity,
+              logger,
+              context: (caller) => ({ ...createRequestContext(caller, (tenantIds) => db.directory.partnersOf(tenantIds)), services }),
+            })
+          : undefined;
+        const url = await http.listen(config.PORT, config.HOST);
+        relay.start();
+        const stopBackground = (await definition.start?.(services, runtime)) ?? (async () => {});
+        if (definition.jobs) {
+          await jobs.schedule(definition.jobs.schedules?.(runtime) ?? []);
+          for (const worker of definition.jobs.workers?.(services, runtime) ?? []) await jobs.work(worker);
+        }
+        logger.info('listening', { url: `${url}/graphql`, shards: db.shardIds.length });
 
-      state = {
-        url,
-        services,
-        runtime,
-        httpRequests: () => http.requestCount,
-        subscriptions,
-        stop: async () => {
-          // Subscribers are told first (1001, Going away: the gateway subscribes again elsewhere or after restart).
-          await subscriptions?.close();
-          // Consumers stop first and finish the event in hand while the databases are still open.
-          await Promise.all(unsubscribes.map((unsubscribe) => unsubscribe()));
-          await apollo.stop();
-          await http.close();
-          // Workers finish the jobs in hand (bounded) while what they use (background services, databases) still runs.
-          await jobs.stop();
-          await stopBackground();
-          await relay.stop();
-          await db.close();
-        },
-      };
+        state = {
+          url,
+          services,
+          runtime,
+          httpRequests: () => http.requestCount,
+          subscriptions,
+          stop: async () => {
+            // Subscribers are told first (1001, Going away: the gateway subscribes again elsewhere or after restart).
+            await subscriptions?.close();
+            // Consumers stop first and finish the event in hand while the databases are still open.
+            await Promise.all(unsubscribes.map((unsubscribe) => unsubscribe()));
+            await apollo.stop();
+            await http.close();
+            // Workers finish the jobs in hand (bounded) while what they use (background services, databases) still runs.
+            await jobs.stop();
+            await stopBackground();
+            await relay.stop();
+            await db.close();
+          },
+        };
+      } catch (error) {
+        // A start that failed half-way leaves nothing running (pg-boss's timers would keep the process alive).
+        await jobs.stop();
+        await relay.stop();
+        await db.close();
+        throw error;
+      }
     },
 
     async stop() {

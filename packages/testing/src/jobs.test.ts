@@ -50,7 +50,8 @@ function testQueue<T extends object>(label: string, options: Omit<Parameters<typ
   return defineQueue<T>({ name: `test.${label}-${queueCounter}`, ...options });
 }
 
-describe('durable jobs', () => {
+// Tests use queues of their own (the cron test a schema of its own), so they run concurrently.
+describe('durable jobs', { concurrency: true }, () => {
   const prefix = uniquePrefix('jobs');
   const controlUrl = `${TEST_POSTGRES_URL}/${prefix}_control`;
   const shardUrl = `${TEST_POSTGRES_URL}/${prefix}_shard`;
@@ -255,6 +256,22 @@ describe('durable jobs', () => {
       ],
     );
     assert.match(JSON.stringify(failures[2]!['error']), /boom 2/);
+  });
+
+  test('a job that failed for good is copied to its dead-letter queue', async () => {
+    const dead = testQueue<{ n: number }>('dead');
+    // The dead-letter queue is not declared: it is created as a standard queue with the queue that names it.
+    const queue = testQueue<{ n: number }>('with-dead-letter', { retry: { limit: 0 }, deadLetter: dead.name });
+    const { logger: captured } = capturingLogger();
+    const jobs = await instance('dead-letter', [queue], { logger: captured });
+    await jobs.work(work(queue, async () => Promise.reject(new Error('poison'))));
+    const id = (await jobs.send(queue, { n: 7 }))!;
+    const [copy] = await waitUntil(async () => {
+      const found = await jobs.find(dead);
+      return found.length > 0 ? found : undefined;
+    }, 'the dead letter');
+    assert.deepEqual(copy!.data, { n: 7 });
+    assert.equal((await jobs.get(queue, id))?.state, 'failed');
   });
 
   test('a schedule creates exactly one job per occurrence across two instances', async () => {
