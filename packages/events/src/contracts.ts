@@ -216,3 +216,35 @@ export const AutoTopUpFailed = defineEvent({
     failedAt: z.iso.datetime(),
   }),
 });
+
+// ---- Documents (billing) ----------------------------------------------------------------------------
+
+/**
+ * Billing issued a document (invoice, credit note or monthly statement): numbered, immutable, renderable as PDF (and,
+ * for invoices and credit notes, as EN 16931 XML) through `Query.document(id)`. Once per document, from the outbox of
+ * billing's control database, in the transaction that took its number. Notification delivery mails it to the tenant.
+ */
+export const DocumentIssued = defineEvent({
+  type: 'document.issued',
+  version: 1,
+  topic: Topic.NotificationEvents,
+  payload: z.object({
+    documentId: z.uuid(),
+    tenantId: z.uuid(),
+    kind: z.enum(['INVOICE', 'CREDIT_NOTE', 'STATEMENT']),
+    /** RE-2026-000123, GS-2026-000007, KA-2026-000042: gapless per issuer, series and year. */
+    number: z.string().min(1),
+    /** `platform` or the reselling partner's id. */
+    issuerId: z.string().min(1),
+    issueDate: z.iso.date(),
+    servicePeriod: z.object({ from: z.iso.date(), to: z.iso.date() }),
+    currency: currencyCode,
+    /** Invoices and credit notes; zero for statements (not tax documents). */
+    totals: z.object({ netMinor: minorUnits, vatMinor: minorUnits, grossMinor: minorUnits }),
+    /** The language the document is written in (the tenant's). */
+    language: z.enum(['de', 'en']),
+    /** The invoice a credit note corrects. */
+    corrects: z.object({ documentId: z.uuid(), number: z.string().min(1) }).nullable(),
+    issuedAt: z.iso.datetime(),
+  }),
+});

@@ -7,6 +7,7 @@ export {
   UsageRecorded,
   UsageReported,
   AutoTopUpFailed,
+  DocumentIssued,
   LEDGER_ENTRY_TYPES,
   decode,
   defineEvent,
