@@ -127,3 +127,19 @@ describe('EN 16931 rounding: per rate on the sum of line totals, half up, in min
     assert.equal(totals.grossMinor, 3_337n);
   });
 });
+
+import { leitwegCheckDigits, parseLeitwegId } from './leitweg-id.js';
+
+describe('Leitweg-ID (buyer reference for XRechnung)', () => {
+  it('accepts well-formed ids with correct MOD 97-10 check digits, with and without a fine address', () => {
+    assert.equal(parseLeitwegId('04011000-1234512345-06'), '04011000-1234512345-06');
+    assert.equal(parseLeitwegId('991-33333test-33'), '991-33333TEST-33');
+    assert.equal(parseLeitwegId(`05315-${leitwegCheckDigits('05315')}`), `05315-${leitwegCheckDigits('05315')}`);
+  });
+
+  it('refuses wrong check digits, wrong shapes and over-long ids', () => {
+    for (const bad of ['04011000-1234512345-07', '04011000-1234512345', '0-12345-06', 'abc-06', '04011000_1234512345_06', `04011000-${'A'.repeat(31)}-00`, '']) {
+      assert.equal(parseLeitwegId(bad), null, bad);
+    }
+  });
+});
