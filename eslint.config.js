@@ -1,6 +1,7 @@
 // Lint rules for every TypeScript package; type-aware rules stay off to keep `pnpm lint` fast.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import saldo from './tools/lint/module-boundaries.js';
 
 export default tseslint.config(
   { ignores: ['**/dist/**', '**/node_modules/**', '.saldo/**', 'bench/results/**'] },
@@ -14,6 +15,13 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Read configuration through the service\'s config module.' }],
     },
+  },
+  {
+    // A service's modules (folders under src/ with an index.ts, e.g. billing's ledger/, usage/, payments/) are
+    // imported only through their index.ts.
+    files: ['subgraphs/*/src/**/*.ts', 'gateway/src/**/*.ts'],
+    plugins: { saldo },
+    rules: { 'saldo/module-boundaries': 'error' },
   },
   {
     // Entry points and the test harness are where configuration is read from the environment.

@@ -7,10 +7,10 @@ import type { ShardedDatabase } from '@saldo/sharding';
 import type { SubgraphDefinition } from '@saldo/subgraph';
 import { errorCodes, postOn, seededRandom, startTestSubgraph, type GraphQLResponse, type TestSubgraph } from '@saldo/testing';
 import { loadBillingConfig, type BillingConfig } from './config.js';
-import { billingSubgraph, buildBillingSchema, createBillingServices } from './definition.js';
-import { parseUnitPrice, usageCost } from './domain/pricing.js';
-import { LedgerEntryType } from './entities/ledger-entry.js';
-import type { BillingServices } from './graphql/context.js';
+import { billingSubgraph, buildBillingSchema, createBillingServices, type BillingServices } from './definition.js';
+import { LedgerEntryType } from './ledger/index.js';
+import { parseUnitPrice } from './shared/unit-price.js';
+import { usageCost } from './usage/index.js';
 
 const NOW = new Date('2026-03-15T12:00:00.000Z');
 const clock = { now: () => NOW };

@@ -1,0 +1,29 @@
+import type { SubgraphRuntime } from '@saldo/subgraph';
+import type { BillingConfig } from '../config.js';
+import type { Clock } from '../shared/clock.js';
+import type { BillingModule } from '../shared/module.js';
+import { Account } from './entities/account.js';
+import { LedgerEntry } from './entities/ledger-entry.js';
+import type { LedgerServices } from './graphql/context.js';
+import { BalanceQueryResolver, OverdraftResolver, TenantBillingResolver } from './graphql/resolvers.js';
+import { BalanceSubscriptionResolver } from './graphql/subscriptions.js';
+import { ledgerShardMigrations } from './migrations.js';
+import { subscribeAccountOpener } from './services/account-opener.js';
+import { AccountService } from './services/account-service.js';
+import { startBalanceFeed } from './services/balance-feed.js';
+import { LedgerService } from './services/ledger-service.js';
+
+/** Accounts, the append-only ledger, balances (queries and the live feed) and overdraft policies. */
+export const ledgerModule: BillingModule<LedgerServices> = {
+  name: 'ledger',
+  shard: { entities: [Account, LedgerEntry], migrations: ledgerShardMigrations },
+  resolvers: [TenantBillingResolver, BalanceQueryResolver, OverdraftResolver, BalanceSubscriptionResolver],
+  subscribe: (services, { bus, logger }) => [subscribeAccountOpener(bus, services.accounts, logger), startBalanceFeed(services, { bus, logger })],
+};
+
+export function createLedgerServices(runtime: SubgraphRuntime<BillingConfig>, clock: Clock): LedgerServices {
+  return {
+    accounts: new AccountService(runtime.db),
+    ledger: new LedgerService(runtime.db, runtime.relay, clock, runtime.logger.child('ledger')),
+  };
+}

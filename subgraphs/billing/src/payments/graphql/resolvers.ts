@@ -1,0 +1,55 @@
+import { Arg, Ctx, FieldResolver, ID, Mutation, Resolver, Root } from 'type-graphql';
+import { assertUuid } from '@saldo/graphql';
+import type { AutoTopUpRule } from '../entities/auto-top-up.js';
+import type { PaymentsContext } from './context.js';
+import { AutoTopUpType, CreateTopUpInput, SetAutoTopUpInput, TopUpType } from './types.js';
+import { BillingTenant } from '../../shared/graphql.js';
+
+/** Every Tenant.autoTopUp in one request: one directory lookup plus one query per shard. */
+function autoTopUpLoader(ctx: PaymentsContext) {
+  return ctx.loader<string, AutoTopUpRule | null>('autoTopUp', (tenantIds) => ctx.services.autoTopUp.getMany(tenantIds));
+}
+
+@Resolver(() => BillingTenant)
+export class TenantAutoTopUpResolver {
+  @FieldResolver(() => AutoTopUpType, {
+    nullable: true,
+    description: 'The automatic top-up rule; null when there is none, or for callers who may not see the tenant\'s payments.',
+  })
+  async autoTopUp(@Root() tenant: BillingTenant, @Ctx() ctx: PaymentsContext): Promise<AutoTopUpType | null> {
+    const tenantId = assertUuid(tenant.id, 'id');
+    ctx.scope.requireAuthenticated();
+    if (!(await ctx.scope.allows(tenantId, 'pay'))) return null;
+    const rule = await autoTopUpLoader(ctx).load(tenantId);
+    return rule ? AutoTopUpType.from(rule) : null;
+  }
+}
+
+@Resolver()
+export class TopUpResolver {
+  @Mutation(() => TopUpType, {
+    description:
+      'Starts a top-up: creates a Stripe Checkout Session and returns its URL. Idempotent per (tenant, idempotencyKey). ' +
+      'While another top-up of the tenant is being created, fails with TOPUP_IN_PROGRESS. The balance is credited when Stripe confirms the payment.',
+  })
+  async createTopUp(@Arg('input', () => CreateTopUpInput) input: CreateTopUpInput, @Ctx() ctx: PaymentsContext): Promise<TopUpType> {
+    await ctx.scope.requireTenant(assertUuid(input.tenantId, 'tenantId'), 'pay');
+    return TopUpType.from(await ctx.services.topUps.createTopUp(input));
+  }
+}
+
+@Resolver()
+export class AutoTopUpResolver {
+  @Mutation(() => AutoTopUpType, { description: 'Creates or replaces the tenant\'s automatic top-up rule and enables it (clears a decline backoff).' })
+  async setAutoTopUp(@Arg('input', () => SetAutoTopUpInput) input: SetAutoTopUpInput, @Ctx() ctx: PaymentsContext): Promise<AutoTopUpType> {
+    await ctx.scope.requireTenant(assertUuid(input.tenantId, 'tenantId'), 'pay');
+    return AutoTopUpType.from(await ctx.services.autoTopUp.set(input));
+  }
+
+  @Mutation(() => AutoTopUpType, { nullable: true, description: 'Turns automatic top-up off (the rule is kept, disabled); null when the tenant has none.' })
+  async disableAutoTopUp(@Arg('tenantId', () => ID) tenantId: string, @Ctx() ctx: PaymentsContext): Promise<AutoTopUpType | null> {
+    await ctx.scope.requireTenant(assertUuid(tenantId, 'tenantId'), 'pay');
+    const rule = await ctx.services.autoTopUp.disable(tenantId);
+    return rule ? AutoTopUpType.from(rule) : null;
+  }
+}

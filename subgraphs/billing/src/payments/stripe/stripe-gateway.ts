@@ -1,0 +1,212 @@
+import Stripe from 'stripe';
+import type { PaymentsConfig } from '../config.js';
+import { BillingErrorCode, billingError } from '../../shared/errors.js';
+
+/** What Saldo puts in metadata.kind of its Checkout Sessions and PaymentIntents. */
+export const PaymentKind = {
+  TopUp: 'saldo_top_up',
+  AutoTopUp: 'saldo_auto_top_up',
+} as const;
+
+export interface CheckoutSessionRequest {
+  tenantId: string;
+  topUpId: string;
+  idempotencyKey: string;
+  amountMinor: bigint;
+  currency: string;
+  /** Shown on Stripe's page, e.g. "Credit 46.25 EUR". */
+  description: string;
+}
+
+export interface CheckoutSessionResult {
+  id: string;
+  url: string;
+  expiresAt: Date | null;
+}
+
+export interface OffSessionChargeRequest {
+  tenantId: string;
+  attemptId: string;
+  amountMinor: bigint;
+  currency: string;
+  customerId: string;
+  paymentMethodId: string;
+}
+
+export type OffSessionChargeResult =
+  | { outcome: 'succeeded'; paymentIntentId: string; amountMinor: bigint; currency: string; createdAt: Date }
+  /** Accepted but not final (bank debits): the payment_intent.succeeded webhook credits it. */
+  | { outcome: 'pending'; paymentIntentId: string; status: string }
+  /** The card was declined or needs the customer (authentication): nothing was charged. */
+  | { outcome: 'declined'; paymentIntentId: string | null; code: string; declineCode: string | null; message: string };
+
+export interface RefundInfo {
+  id: string;
+  amountMinor: bigint;
+  currency: string;
+  status: string;
+  created: number;
+}
+
+/** Stripe failed in a way that a retry of the same request (same idempotency key) may fix. */
+export function isTransientStripeError(error: unknown): boolean {
+  const type = (error as { type?: unknown })?.type;
+  // StripeAPIError covers 5xx and 409 (a concurrent request with the same idempotency key still running).
+  return type === 'StripeConnectionError' || type === 'StripeAPIError' || type === 'StripeRateLimitError';
+}
+
+/** A SaldoError for a Stripe failure at the GraphQL edge: retryable or not; Stripe's message is not passed on. */
+export function paymentProviderError(error: unknown) {
+  if (isTransientStripeError(error)) {
+    return billingError(BillingErrorCode.PaymentProviderUnavailable, 'Stripe could not be reached; nothing was charged. Retry with the same idempotency key.');
+  }
+  return billingError(BillingErrorCode.PaymentProviderError, 'Stripe refused the request; nothing was charged.', {
+    stripeCode: (error as { code?: unknown })?.code ?? null,
+  });
+}
+
+/**
+ * Billing's use of Stripe, and nothing more: Checkout Sessions for top-ups, off-session PaymentIntents for
+ * auto-top-ups, reading PaymentIntents and refunds, and verifying webhook signatures. Every POST carries an
+ * idempotency key derived from Saldo's own (so a retry, by stripe-node or by us, never creates a second object).
+ */
+export class StripeGateway {
+  constructor(
+    readonly stripe: Stripe,
+    private readonly options: { webhookSecret: string; toleranceSeconds: number; successUrl: string; cancelUrl: string },
+  ) {}
+
+  async createCheckoutSession(request: CheckoutSessionRequest): Promise<CheckoutSessionResult> {
+    const metadata = { tenantId: request.tenantId, topUpId: request.topUpId, idempotencyKey: request.idempotencyKey, kind: PaymentKind.TopUp };
+    const session = await this.stripe.checkout.sessions.create(
+      {
+        mode: 'payment',
+        line_items: [
+          {
+            quantity: 1,
+            price_data: {
+              currency: request.currency.toLowerCase(),
+              unit_amount: Number(request.amountMinor),
+              product_data: { name: 'Prepaid balance top-up', description: request.description },
+            },
+          },
+        ],
+        success_url: this.options.successUrl,
+        cancel_url: this.options.cancelUrl,
+        client_reference_id: request.tenantId,
+        metadata,
+        payment_intent_data: { metadata, description: request.description },
+      },
+      { idempotencyKey: checkoutIdempotencyKey(request.tenantId, request.idempotencyKey) },
+    );
+    if (!session.url) throw new Error(`Stripe returned Checkout Session ${session.id} without a URL`);
+    return { id: session.id, url: session.url, expiresAt: session.expires_at ? new Date(session.expires_at * 1000) : null };
+  }
+
+  /**
+   * Charges a saved payment method without the customer present. Declines come back as an outcome (nothing was
+   * charged); transient failures throw (retry with the same attempt id: Stripe replays the first answer).
+   */
+  async chargeOffSession(request: OffSessionChargeRequest): Promise<OffSessionChargeResult> {
+    let intent: Stripe.PaymentIntent;
+    try {
+      intent = await this.stripe.paymentIntents.create(
+        {
+          amount: Number(request.amountMinor),
+          currency: request.currency.toLowerCase(),
+          customer: request.customerId,
+          payment_method: request.paymentMethodId,
+          off_session: true,
+          confirm: true,
+          automatic_payment_methods: { enabled: true, allow_redirects: 'never' },
+          description: 'Saldo automatic top-up',
+          metadata: { tenantId: request.tenantId, autoTopUpAttemptId: request.attemptId, kind: PaymentKind.AutoTopUp },
+        },
+        { idempotencyKey: `auto-top-up:${request.attemptId}` },
+      );
+    } catch (error) {
+      const stripeError = error as Stripe.errors.StripeError;
+      if (stripeError?.type === 'StripeCardError') {
+        return {
+          outcome: 'declined',
+          paymentIntentId: stripeError.payment_intent?.id ?? null,
+          code: stripeError.code ?? 'card_declined',
+          declineCode: stripeError.decline_code ?? null,
+          message: stripeError.message,
+        };
+      }
+      throw error;
+    }
+    return outcomeOf(intent);
+  }
+
+  /** Where an accepted off-session PaymentIntent stands now (a settling payment looked at again). */
+  async paymentIntentOutcome(id: string): Promise<OffSessionChargeResult> {
+    return outcomeOf(await this.stripe.paymentIntents.retrieve(id));
+  }
+
+  async retrievePaymentIntent(id: string): Promise<Stripe.PaymentIntent> {
+    return this.stripe.paymentIntents.retrieve(id);
+  }
+
+  /** Every refund of a charge, oldest first. */
+  async refundsOfCharge(chargeId: string): Promise<RefundInfo[]> {
+    const refunds: RefundInfo[] = [];
+    for await (const refund of this.stripe.refunds.list({ charge: chargeId, limit: 100 })) {
+      refunds.push({ id: refund.id, amountMinor: BigInt(refund.amount), currency: refund.currency.toUpperCase(), status: refund.status ?? 'pending', created: refund.created });
+    }
+    return refunds.sort((a, b) => a.created - b.created || (a.id < b.id ? -1 : 1));
+  }
+
+  /** Verifies Stripe-Signature over the raw body (secret and tolerance from configuration); throws when it does not hold. */
+  verifyWebhook(rawBody: Buffer, signature: string | undefined): Stripe.Event {
+    if (!signature) throw new Stripe.errors.StripeSignatureVerificationError(signature ?? '', rawBody, { message: 'No Stripe-Signature header' });
+    return this.stripe.webhooks.constructEvent(rawBody, signature, this.options.webhookSecret, this.options.toleranceSeconds);
+  }
+}
+
+/** An off-session PaymentIntent's state as an outcome: succeeded, still settling, or needing the customer (declined). */
+function outcomeOf(intent: Stripe.PaymentIntent): OffSessionChargeResult {
+  if (intent.status === 'succeeded') {
+    return { outcome: 'succeeded', paymentIntentId: intent.id, amountMinor: BigInt(intent.amount_received ?? intent.amount), currency: intent.currency.toUpperCase(), createdAt: new Date(intent.created * 1000) };
+  }
+  if (intent.status === 'processing') return { outcome: 'pending', paymentIntentId: intent.id, status: intent.status };
+  // requires_action / requires_payment_method / canceled: the customer must act; off-session that is a failure.
+  return {
+    outcome: 'declined',
+    paymentIntentId: intent.id,
+    code: intent.status === 'requires_action' ? 'authentication_required' : (intent.last_payment_error?.code ?? intent.status),
+    declineCode: intent.last_payment_error?.decline_code ?? null,
+    message: intent.last_payment_error?.message ?? `The payment needs the customer (${intent.status}).`,
+  };
+}
+
+/** The Stripe idempotency key of a top-up's Checkout Session: derived from the tenant and the client's key. */
+export function checkoutIdempotencyKey(tenantId: string, idempotencyKey: string): string {
+  return `top-up:${tenantId}:${idempotencyKey}`;
+}
+
+/** The gateway from configuration; null when no Stripe account is configured (top-ups refuse with STRIPE_NOT_CONFIGURED). */
+export function createStripeGateway(config: PaymentsConfig): StripeGateway | null {
+  if (!config.STRIPE_SECRET_KEY || !config.STRIPE_WEBHOOK_SECRET) return null;
+  const base = config.STRIPE_API_BASE ? new URL(config.STRIPE_API_BASE) : null;
+  const stripe = new Stripe(config.STRIPE_SECRET_KEY, {
+    maxNetworkRetries: config.STRIPE_MAX_NETWORK_RETRIES,
+    timeout: config.STRIPE_TIMEOUT_MS,
+    telemetry: false,
+    appInfo: { name: 'saldo-billing' },
+    ...(base
+      ? {
+          host: base.hostname,
+          port: base.port || (base.protocol === 'https:' ? 443 : 80),
+          protocol: base.protocol === 'https:' ? ('https' as const) : ('http' as const),
+        }
+      : {}),
+  });
+  return new StripeGateway(stripe, {
+    webhookSecret: config.STRIPE_WEBHOOK_SECRET,
+    toleranceSeconds: config.STRIPE_WEBHOOK_TOLERANCE_SECONDS,
+    successUrl: config.TOPUP_SUCCESS_URL,
+    cancelUrl: config.TOPUP_CANCEL_URL,
+  });
+}
