@@ -24,13 +24,30 @@ export default tseslint.config(
     rules: { 'saldo/module-boundaries': 'error' },
   },
   {
+    // Shared packages are mechanisms: they never import a service or an application (those compose the packages).
+    files: ['packages/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@saldo/gateway', '@saldo/gateway/*', '@saldo/subgraph-*', '@saldo/dev-stack', '@saldo/dev-stack/*', '@saldo/e2e', '@saldo/bench'],
+              message: 'Shared packages never import a service or an application; compose services beside them (apps/dev-stack).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Entry points and the test harness are where configuration is read from the environment.
     files: ['**/src/main.ts', '**/src/*-cli.ts', 'packages/testing/src/harness.ts'],
     rules: { 'no-restricted-properties': 'off' },
   },
   {
     // Tests and their harness read untyped JSON responses.
-    files: ['**/*.test.ts', 'packages/testing/src/**/*.ts', 'packages/embedded/src/e2e/**/*.ts'],
+    files: ['**/*.test.ts', 'packages/testing/src/**/*.ts', 'e2e/src/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off', '@typescript-eslint/no-non-null-assertion': 'off' },
   },
   {

@@ -3,7 +3,15 @@
 import { spawnSync } from 'node:child_process';
 import { globSync } from 'node:fs';
 
-const files = globSync(['packages/*/dist/**/*.test.js', 'subgraphs/*/dist/**/*.test.js', 'gateway/dist/**/*.test.js', 'schema/dist/**/*.test.js']).sort();
+const files = globSync([
+  'packages/*/dist/**/*.test.js',
+  'subgraphs/*/dist/**/*.test.js',
+  'gateway/dist/**/*.test.js',
+  'schema/dist/**/*.test.js',
+  'apps/*/dist/**/*.test.js',
+  'e2e/dist/**/*.test.js',
+  'tools/**/*.test.mjs',
+]).sort();
 if (files.length === 0) {
   console.error('no compiled test files found: run pnpm build first');
   process.exit(1);

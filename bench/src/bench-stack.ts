@@ -1,4 +1,4 @@
-import { startStack, type Stack } from '@saldo/embedded';
+import { startStack, type Stack } from '@saldo/dev-stack';
 import { createLogger, type Logger } from '@saldo/service';
 import { dropDatabases } from '@saldo/sharding';
 import { uniquePrefix } from '@saldo/testing';

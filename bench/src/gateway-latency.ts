@@ -1,6 +1,6 @@
 import { startBenchStack } from './bench-stack.js';
 import { Worker } from 'node:worker_threads';
-import { seedDemoData } from '@saldo/embedded';
+import { seedDemoData } from '@saldo/dev-stack';
 import type { BenchConfig } from './config.js';
 import { report, type ResultRow } from './report.js';
 import { summarize } from './stats.js';

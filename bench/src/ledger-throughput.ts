@@ -1,6 +1,6 @@
 import { startBenchStack } from './bench-stack.js';
 import { Worker } from 'node:worker_threads';
-import type { Stack } from '@saldo/embedded';
+import type { Stack } from '@saldo/dev-stack';
 import type { BenchConfig } from './config.js';
 import { report, type ResultRow } from './report.js';
 import { percentile } from './stats.js';

@@ -1,7 +1,7 @@
 import { startBenchStack } from './bench-stack.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import type { Stack } from '@saldo/embedded';
+import type { Stack } from '@saldo/dev-stack';
 import { BalanceChanged, Topic, decode } from '@saldo/events';
 import { LedgerEntryType } from '@saldo/subgraph-billing';
 import type { BenchConfig } from './config.js';

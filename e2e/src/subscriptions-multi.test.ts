@@ -10,7 +10,7 @@ import { LedgerEntryType, billingSubgraph, loadBillingConfig, type BillingConfig
 import { loadTenantsConfig, tenantsSubgraph, type TenantsServices } from '@saldo/subgraph-tenants';
 import { loadUsageForecastConfig, usageForecastSubgraph } from '@saldo/subgraph-usage-forecast';
 import { TEST_ADMIN, TEST_LOG_LEVEL, TEST_POSTGRES_URL, graphql, startKafkaMockCluster, testLogger, uniquePrefix, type KafkaMockCluster } from '@saldo/testing';
-import { DEFAULT_SUPERGRAPH_PATH, subgraphDatabases } from '../stack.js';
+import { DEFAULT_SUPERGRAPH_PATH, subgraphDatabases } from '@saldo/dev-stack';
 import { BALANCE_SUBSCRIPTION, sseTestClient, wsTestClient, type BalanceUpdate, type Collector } from './subscription-clients.js';
 
 const RECORD_USAGE = /* GraphQL */ `mutation Record($input: RecordUsageInput!) { recordUsage(input: $input) { balance { version } } }`;

@@ -4,7 +4,7 @@ import { dropDatabases } from '@saldo/sharding';
 import type { Identity } from '@saldo/graphql';
 import { DEV_TOKEN_AUDIENCE, DEV_TOKEN_ISSUER, generateSigningKeyPair, type KeyPairPem } from '@saldo/identity';
 import { TEST_ADMIN, TEST_LOG_LEVEL, TEST_POSTGRES_URL, graphql, testLogger, uniquePrefix, type GraphQLResponse } from '@saldo/testing';
-import { DEFAULT_SUPERGRAPH_PATH, startStack, type Stack, type StackOptions } from '../stack.js';
+import { DEFAULT_SUPERGRAPH_PATH, startStack, type Stack, type StackOptions } from '@saldo/dev-stack';
 
 export interface TestStack extends Stack {
   /** Sends an operation through the gateway with a bearer token for `identity` (a platform admin by default). */

@@ -11,7 +11,7 @@ import { loadTenantsConfig, tenantsSubgraph, type TenantsServices } from '@saldo
 import { loadUsageForecastConfig, usageForecastSubgraph, type UsageForecastServices } from '@saldo/subgraph-usage-forecast';
 import { loadWhiteLabelConfig, whiteLabelSubgraph, type WhiteLabelServices } from '@saldo/subgraph-white-label';
 
-/** The checked-in supergraph (packages/embedded/dist -> repository root/schema). */
+/** The checked-in supergraph (apps/dev-stack/dist -> repository root/schema). */
 export const DEFAULT_SUPERGRAPH_PATH = fileURLToPath(new URL('../../../schema/supergraph.graphql', import.meta.url));
 
 export interface StackOptions {
