@@ -23,6 +23,11 @@ const benchConfigSchema = z.object({
   BENCH_SUB_SCENARIOS: z.string().regex(/^[ab](,[ab])?$/, 'a, b or a,b').default('a,b'),
   /** Measured seconds of each subscription scenario (after a 2 s warm-up). */
   BENCH_SUB_DURATION_S: fields.positiveInt(20),
+  /** Jobs: the burst drained by one instance's workers, and how many run at once. */
+  BENCH_JOBS_BURST: fields.positiveInt(5_000),
+  BENCH_JOBS_CONCURRENCY: fields.positiveInt(8),
+  /** Jobs: batch size of the batched drain (with a quarter of the pollers). */
+  BENCH_JOBS_BATCH: fields.positiveInt(20),
   /** Comma-separated benchmark names to run; all when unset. */
   BENCH_ONLY: z.string().optional(),
 });

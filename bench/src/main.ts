@@ -1,6 +1,7 @@
 import { loadBenchConfig } from './config.js';
 import { authOverhead } from './auth-overhead.js';
 import { gatewayLatency } from './gateway-latency.js';
+import { jobs } from './jobs.js';
 import { ledgerThroughput } from './ledger-throughput.js';
 import { subscriptions } from './subscriptions.js';
 
@@ -10,6 +11,7 @@ const BENCHMARKS: Record<string, (config: ReturnType<typeof loadBenchConfig>) =>
   'ledger-throughput': ledgerThroughput,
   'auth-overhead': authOverhead,
   subscriptions,
+  jobs,
 };
 
 const config = loadBenchConfig(process.env);

@@ -231,44 +231,73 @@ export class JobQueue {
 
   /** Starts the worker (one poller per `concurrency`). Does nothing on an instance with `runWorkers` off. */
   async work<T extends object>(worker: JobWorker<T>): Promise<void> {
-    const { queue, handler, options } = worker;
+    const { queue, options } = worker;
     this.assertDeclared(queue);
     if (!this.settings.runWorkers) return;
     const logger = this.logger.child(`${this.options.name}.jobs.${queue.name}`);
+    const batchSize = options.batchSize ?? 1;
+    const polling = {
+      includeMetadata: true,
+      localConcurrency: options.concurrency ?? 1,
+      pollingIntervalSeconds: options.pollingIntervalSeconds ?? this.settings.pollingIntervalSeconds,
+    } as const;
     // Known once work() resolved; a job may finish before that (pg-boss starts polling inside work()).
     const started: { workId?: string } = {};
+    // A worker that found jobs fetches again at once instead of sleeping a polling interval: a backlog drains at the
+    // handlers' pace, and an empty fetch returns the worker to polling.
+    const fetchAgain = () => {
+      if (started.workId) this.wake(started.workId);
+    };
+    if (batchSize === 1) {
+      started.workId = await this.boss.work(queue.name, { ...polling, batchSize: 1 }, async (jobs: JobWithMetadata<T>[]) => {
+        try {
+          return jobs[0] ? await this.runJob(worker, jobs[0], logger) : undefined;
+        } finally {
+          fetchAgain();
+        }
+      });
+      return;
+    }
+    // Batches: one fetch claims up to batchSize jobs, they run concurrently, and each settles on its own outcome
+    // (one statement per outcome) once the batch is done; full batches are followed by the next fetch at once.
     started.workId = await this.boss.work(
       queue.name,
-      {
-        includeMetadata: true,
-        batchSize: 1,
-        localConcurrency: options.concurrency ?? 1,
-        pollingIntervalSeconds: options.pollingIntervalSeconds ?? this.settings.pollingIntervalSeconds,
-      },
+      { ...polling, batchSize, perJobResults: true, burstWhenBatchFull: true },
       async (jobs: JobWithMetadata<T>[]) => {
-        const [job] = jobs;
-        if (!job) return undefined;
-        const jobLogger = withFields(logger, { job: job.id, attempt: job.retryCount + 1 });
         try {
-          const data = parsePayload(queue, job.data);
-          return await this.inRequestContext((em) =>
-            handler({ id: job.id, queue: queue.name, data, retryCount: job.retryCount, retryLimit: job.retryLimit, signal: job.signal, em, logger: jobLogger }),
+          return await Promise.all(
+            jobs.map((job) =>
+              this.runJob(worker, job, logger).then(
+                (output) => ({ id: job.id, status: 'completed' as const, output: output ?? undefined }),
+                (error: unknown) => ({ id: job.id, status: 'failed' as const, output: errorOutput(error) }),
+              ),
+            ),
           );
-        } catch (error) {
-          // Thrown on to pg-boss, which records it on the job and retries or fails it; logged here so no failure is silent.
-          if (job.retryCount >= job.retryLimit) {
-            jobLogger.error('job failed for good', { queue: queue.name, retries: job.retryCount, error });
-          } else {
-            jobLogger.warn('job attempt failed; it will be retried', { queue: queue.name, retryLimit: job.retryLimit, error });
-          }
-          throw error;
         } finally {
-          // A worker that found a job fetches again at once instead of sleeping a polling interval: a backlog drains
-          // at the handlers' pace, and an empty fetch returns the worker to polling.
-          if (started.workId) this.wake(started.workId);
+          fetchAgain();
         }
       },
     );
+  }
+
+  /** One job through its handler: payload parsed, in its own request context; a failure is logged, then thrown on. */
+  private async runJob<T extends object>(worker: JobWorker<T>, job: JobWithMetadata<T>, logger: Logger): Promise<object | void> {
+    const { queue } = worker;
+    const jobLogger = withFields(logger, { job: job.id, attempt: job.retryCount + 1 });
+    try {
+      const data = parsePayload(queue, job.data);
+      return await this.inRequestContext((em) =>
+        worker.handler({ id: job.id, queue: queue.name, data, retryCount: job.retryCount, retryLimit: job.retryLimit, signal: job.signal, em, logger: jobLogger }),
+      );
+    } catch (error) {
+      // pg-boss records it on the job and retries or fails it; logged here so no failure is silent.
+      if (job.retryCount >= job.retryLimit) {
+        jobLogger.error('job failed for good', { queue: queue.name, retries: job.retryCount, error });
+      } else {
+        jobLogger.warn('job attempt failed; it will be retried', { queue: queue.name, retryLimit: job.retryLimit, error });
+      }
+      throw error;
+    }
   }
 
   /** Wakes every poller of one `work` call (pg-boss's notifyWorker: skip the next polling delay). */
@@ -453,6 +482,11 @@ function jobStatus<T>(job: JobWithMetadata<T>): JobStatus<T> {
     startedOn: job.startedOn ?? null,
     completedOn: job.completedOn ?? null,
   };
+}
+
+/** A failed attempt's output in a batch (pg-boss stores what a thrown error would have given). */
+function errorOutput(error: unknown): object {
+  return error instanceof Error ? { name: error.name, message: error.message, stack: error.stack } : { message: String(error) };
 }
 
 /** A logger that adds `fields` to every line (the job's id and attempt). */

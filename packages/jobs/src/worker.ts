@@ -35,8 +35,15 @@ export interface JobContext<T> {
 export type JobHandler<T> = (job: JobContext<T>) => Promise<object | void>;
 
 export interface WorkerOptions {
-  /** Jobs of this queue run at once in this process. Default 1. */
+  /** Pollers of this queue in this process, each running its jobs. Default 1. */
   concurrency?: number;
+  /**
+   * Jobs one poller claims per fetch and runs at once (so up to `concurrency * batchSize` run together). Default 1.
+   * Larger batches drain bursts of short jobs (deliveries) with far fewer round trips; each job still succeeds or fails
+   * on its own, but is marked complete only when its whole batch is done, and a crash retries the whole batch. Keep 1
+   * for long jobs.
+   */
+  batchSize?: number;
   /** Seconds between polls for new jobs while idle; default JOBS_POLLING_INTERVAL_SECONDS. */
   pollingIntervalSeconds?: number;
 }

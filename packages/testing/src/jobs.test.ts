@@ -258,6 +258,46 @@ describe('durable jobs', { concurrency: true }, () => {
     assert.match(JSON.stringify(failures[2]!['error']), /boom 2/);
   });
 
+  test('a batch worker runs its jobs together and settles each on its own outcome', async () => {
+    const queue = testQueue<{ n: number }>('batch', { retry: { limit: 0 } });
+    const { logger: captured, lines } = capturingLogger();
+    const jobs = await instance('batch', [queue], { logger: captured });
+    const ids = await jobs.sendMany(queue, Array.from({ length: 10 }, (_, n) => ({ data: { n } })));
+    let concurrent = 0;
+    let peak = 0;
+    await jobs.work(
+      work(
+        queue,
+        async (job) => {
+          concurrent += 1;
+          peak = Math.max(peak, concurrent);
+          await new Promise((resolve) => setImmediate(resolve));
+          concurrent -= 1;
+          if (job.data.n === 3) throw new Error('three is bad');
+          return { doubled: job.data.n * 2 };
+        },
+        { batchSize: 5 },
+      ),
+    );
+    const settled = await waitUntil(async () => {
+      const all = await jobs.find(queue);
+      return all.every((job) => job.state === 'completed' || job.state === 'failed') ? all : undefined;
+    }, 'every job of the batches to settle');
+    assert.equal(settled.length, ids.length);
+    for (const job of settled) {
+      if (job.data.n === 3) {
+        assert.equal(job.state, 'failed');
+        assert.match(JSON.stringify(job.output), /three is bad/);
+      } else {
+        assert.equal(job.state, 'completed');
+        assert.deepEqual(job.output, { doubled: job.data.n * 2 });
+      }
+    }
+    assert.ok(peak > 1, `jobs of a batch ran together (peak ${peak})`);
+    const failures = lines.filter((line) => line['level'] === 'error' && line['msg'] === 'job failed for good');
+    assert.equal(failures.length, 1);
+  });
+
   test('a job that failed for good is copied to its dead-letter queue', async () => {
     const dead = testQueue<{ n: number }>('dead');
     // The dead-letter queue is not declared: it is created as a standard queue with the queue that names it.
