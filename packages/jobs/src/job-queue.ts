@@ -300,10 +300,14 @@ export class JobQueue {
     }
   }
 
-  /** Wakes every poller of one `work` call (pg-boss's notifyWorker: skip the next polling delay). */
+  /**
+   * Tells the busy pollers of one `work` call (the caller's among them) to fetch again as soon as their jobs are done
+   * (pg-boss's notifyWorker: skip the next polling delay). Idle pollers sleep on: waking them after every job would
+   * make each completion cost an empty fetch per idle poller.
+   */
   private wake(workId: string): void {
     for (const worker of this.boss.getWipData()) {
-      if (worker.workId === workId) this.boss.notifyWorker(worker.id);
+      if (worker.workId === workId && worker.count > 0) this.boss.notifyWorker(worker.id);
     }
   }
 
