@@ -7,7 +7,7 @@ import { ConsumedEvent, Migration20261123000100Outbox, Migration20261125000100Co
 import { subscribeTenantRegistry } from './tenant-registry.js';
 import { createRequestContext, type Identity, type RequestContext, type SubgraphSchema } from '@saldo/graphql';
 import { IDENTITY_HEADER, IdentityVerifier } from '@saldo/identity';
-import { JobQueue, type AnyQueueDefinition, type JobSchedule, type JobWorker } from '@saldo/jobs';
+import { JobQueue, type AnyQueueDefinition, type Clock, type JobSchedule, type JobWorker } from '@saldo/jobs';
 import type { Express } from 'express';
 import { createHttpService, variadicLogger, type Logger, type Service } from '@saldo/service';
 import { ShardedDatabase, type ShardedSchema } from '@saldo/sharding';
@@ -96,7 +96,7 @@ export interface SubgraphService<S, C extends SubgraphConfig = SubgraphConfig> e
 export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConfig>(
   definition: SubgraphDefinition<S, C>,
   config: C,
-  deps: { bus: EventBus; logger: Logger },
+  deps: { bus: EventBus; logger: Logger; /** Test seam: the job queue's clock (pg-boss TestClock drives schedules by hand). */ jobClock?: Clock },
 ): SubgraphService<S, C> {
   const logger = deps.logger.child(definition.name);
   let state:
@@ -150,6 +150,7 @@ export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConf
         logger,
         settings: jobSettings(config),
         entityManagers: () => db.requestContextManagers(),
+        ...(deps.jobClock ? { clock: deps.jobClock } : {}),
       });
       try {
         await jobs.start(definition.jobs?.queues ?? []);

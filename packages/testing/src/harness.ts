@@ -3,6 +3,7 @@ import { fields, parseConfig, z } from '@saldo/config';
 import { InProcessEventBus, type EventBus } from '@saldo/events';
 import type { Identity } from '@saldo/graphql';
 import { IDENTITY_HEADER, IdentitySigner, generateSigningKeyPair } from '@saldo/identity';
+import type { Clock } from '@saldo/jobs';
 import { createLogger, type Logger } from '@saldo/service';
 import { dropDatabases } from '@saldo/sharding';
 import { createSubgraphService, type SubgraphConfig, type SubgraphDefinition, type SubgraphService } from '@saldo/subgraph';
@@ -58,6 +59,8 @@ export interface TestSubgraphOptions {
    * that run once across instances, directory caches). The first instance owns and drops them.
    */
   sharing?: Pick<TestSubgraph<unknown>, 'databases'>;
+  /** The job queue's clock: a `TestClock` from @saldo/jobs moves cron schedules and job timers by hand. */
+  jobClock?: Clock;
 }
 
 /**
@@ -93,7 +96,11 @@ export async function startTestSubgraph<S, C extends SubgraphConfig = SubgraphCo
     ...options.env,
   });
   const logger = testLogger();
-  const service = createSubgraphService(definition, config, { bus: options.bus ?? new InProcessEventBus(logger), logger });
+  const service = createSubgraphService(definition, config, {
+    bus: options.bus ?? new InProcessEventBus(logger),
+    logger,
+    ...(options.jobClock ? { jobClock: options.jobClock } : {}),
+  });
   try {
     await service.start();
   } catch (error) {

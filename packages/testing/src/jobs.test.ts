@@ -480,3 +480,47 @@ describe('jobs in the subgraph runtime', () => {
     assert.deepEqual(schedules, [{ name: ticks.name, cron: '0 3 1 * *', timezone: 'Europe/Berlin' }]);
   });
 });
+
+describe('a subgraph schedule on a hand-driven clock', () => {
+  const ticks = defineQueue<{ source: string }>({ name: 'probe.monthly' });
+  const definition: SubgraphDefinition<object> = {
+    name: 'probe',
+    shardSchema: { shard: { entities: [], migrations: [] } },
+    buildSchema: async () => ({
+      schema: new GraphQLSchema({ query: new GraphQLObjectType({ name: 'Query', fields: { ok: { type: GraphQLBoolean, resolve: () => true } } }) }),
+      sdl: 'type Query { ok: Boolean }',
+    }),
+    createServices: () => ({}),
+    jobs: { queues: [ticks], schedules: () => [schedule(ticks, { cron: '0 3 1 * *', tz: 'Europe/Berlin', data: { source: 'monthly' } })] },
+  };
+  const loadConfig = (env: Record<string, string>) => parseConfig('probe', subgraphConfigSchema, env);
+  // 02:59:30 in Berlin on the 1st: the monthly occurrence is 30 seconds away.
+  const clock = new TestClock('2026-12-01T01:59:30Z');
+  let first: TestSubgraph<object>;
+  let second: TestSubgraph<object>;
+
+  before(async () => {
+    first = await startTestSubgraph(definition, loadConfig, { shards: 1, jobClock: clock });
+    second = await startTestSubgraph(definition, loadConfig, { sharing: first, jobClock: clock });
+  });
+
+  after(async () => {
+    await second?.destroy();
+    await first?.destroy();
+  });
+
+  test('two instances create the monthly job once when its time comes', async () => {
+    const { jobs } = first.service.runtime;
+    await clock.tick(20_000);
+    assert.deepEqual(await jobs.find(ticks), [], 'not before 03:00');
+    await clock.tick(20_000);
+    const created = await waitUntil(async () => {
+      const found = await jobs.find(ticks);
+      return found.length > 0 ? found : undefined;
+    }, 'the monthly job');
+    assert.deepEqual(created.map((job) => job.data), [{ source: 'monthly' }]);
+    // Well past the occurrence: still the one job (no second instance's duplicate arrived late).
+    await clock.tick(50_000);
+    assert.equal((await second.service.runtime.jobs.find(ticks)).length, 1);
+  });
+});
