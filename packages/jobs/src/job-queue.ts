@@ -28,7 +28,7 @@ export interface JobSettings {
 
 export const DEFAULT_JOB_SETTINGS: Readonly<JobSettings> = Object.freeze({
   schema: 'pgboss',
-  poolMax: 3,
+  poolMax: 2,
   runWorkers: true,
   pollingIntervalSeconds: 2,
   superviseIntervalSeconds: 60,

@@ -31,7 +31,7 @@ export const subgraphConfigSchema = z.object({
   /** PostgreSQL schema of the durable job queue (pg-boss) in the control database. */
   JOBS_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier').default('pgboss'),
   /** Connections of the job queue's own pool (polls, sends outside a transaction, maintenance). */
-  JOBS_POOL_MAX: fields.positiveInt(3),
+  JOBS_POOL_MAX: fields.positiveInt(2),
   /** Run job workers on this instance; false for replicas that only serve the API (they still enqueue). */
   JOBS_WORKERS: fields.boolean(true),
   /** Seconds between an idle worker's polls for new jobs. */

@@ -88,7 +88,7 @@ export async function startTestSubgraph<S, C extends SubgraphConfig = SubgraphCo
     IDENTITY_PUBLIC_KEY: keys.publicKeyPem,
     // Jobs: idle workers poll often, a crashed instance's job is retried within seconds of its expiry, and depth
     // counts stay fresh, so tests wait on conditions briefly; a small pool, since tests run many subgraphs at once.
-    JOBS_POOL_MAX: '2',
+    JOBS_POOL_MAX: '1',
     JOBS_POLLING_INTERVAL_SECONDS: '0.5',
     JOBS_SUPERVISE_INTERVAL_SECONDS: '2',
     JOBS_MONITOR_INTERVAL_SECONDS: '2',

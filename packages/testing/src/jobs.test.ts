@@ -318,7 +318,8 @@ describe('durable jobs', { concurrency: true }, () => {
     // A schema of its own: the hand-driven clock replaces pg-boss's notion of "now" for the instances that use it.
     const queue = testQueue<{ kind: string }>('cron');
     const clock = new TestClock('2026-11-30T23:58:30Z');
-    const settings = { schema: `pgboss_cron_${queueCounter}` };
+    // Long intervals: every timer a tick passes fires, and only the schedule matters here.
+    const settings = { schema: `pgboss_cron_${queueCounter}`, pollingIntervalSeconds: 30, superviseIntervalSeconds: 60, monitorIntervalSeconds: 60 };
     const a = await instance('cron-a', [queue], { settings, clock });
     const b = await instance('cron-b', [queue], { settings, clock });
     const every = schedule(queue, { cron: '* * * * *', tz: 'Europe/Berlin', data: { kind: 'tick' } });
@@ -500,8 +501,10 @@ describe('a subgraph schedule on a hand-driven clock', () => {
   let second: TestSubgraph<object>;
 
   before(async () => {
-    first = await startTestSubgraph(definition, loadConfig, { shards: 1, jobClock: clock });
-    second = await startTestSubgraph(definition, loadConfig, { sharing: first, jobClock: clock });
+    // Long intervals: every timer a tick passes fires, and only the schedule matters here.
+    const env = { JOBS_POLLING_INTERVAL_SECONDS: '30', JOBS_SUPERVISE_INTERVAL_SECONDS: '60', JOBS_MONITOR_INTERVAL_SECONDS: '60' };
+    first = await startTestSubgraph(definition, loadConfig, { shards: 1, jobClock: clock, env });
+    second = await startTestSubgraph(definition, loadConfig, { sharing: first, jobClock: clock, env });
   });
 
   after(async () => {
