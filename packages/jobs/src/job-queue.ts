@@ -131,7 +131,10 @@ export class JobQueue {
   private readonly logger: Logger;
   private readonly database: string;
   private readonly declared = new Map<string, AnyQueueDefinition>();
+  /** pg-boss started (with the first declared queue); stopped for good once `stop()` ran. */
   private running = false;
+  private stopped = false;
+  private starting: Promise<void> | undefined;
 
   constructor(private readonly options: JobQueueOptions) {
     this.settings = Object.freeze({ ...DEFAULT_JOB_SETTINGS, ...options.settings });
@@ -154,18 +157,28 @@ export class JobQueue {
     this.boss.on('warning', (warning) => this.logger.warn(warning.message, { ...warning.data }));
   }
 
-  /** Installs or migrates pg-boss's schema (idempotent, safe with several instances starting at once), then declares `queues`. */
+  /**
+   * Declares `queues`. pg-boss starts with the first queue: it installs or migrates its schema (idempotent, safe with
+   * several instances starting at once) and runs its maintenance; an owner without queues costs no connection.
+   */
   async start(queues: readonly AnyQueueDefinition[] = []): Promise<void> {
-    const started = performance.now();
-    await this.boss.start();
-    this.running = true;
     try {
       await this.declare(queues);
     } catch (error) {
       await this.stop();
       throw error;
     }
-    this.logger.debug('job queue started', { schema: this.settings.schema, queues: queues.length, ms: Math.round(performance.now() - started) });
+  }
+
+  private ensureRunning(): Promise<void> {
+    if (this.stopped) return Promise.reject(new Error(`${this.options.name}'s job queue is stopped`));
+    this.starting ??= (async () => {
+      const started = performance.now();
+      await this.boss.start();
+      this.running = true;
+      this.logger.debug('job queue started', { schema: this.settings.schema, ms: Math.round(performance.now() - started) });
+    })();
+    return this.starting;
   }
 
   /**
@@ -173,6 +186,8 @@ export class JobQueue {
    * retention; new jobs only). A queue's policy cannot change: a definition that changes it is refused (rename the queue).
    */
   async declare(queues: readonly AnyQueueDefinition[]): Promise<void> {
+    if (queues.length === 0) return;
+    await this.ensureRunning();
     // Dead-letter queues first (pg-boss requires them to exist); one that is not declared is a standard queue.
     const deadLetters = new Set(queues.flatMap((queue) => (queue.deadLetter ? [queue.deadLetter] : [])));
     for (const name of deadLetters) await this.declareOne(queues.find((queue) => queue.name === name) ?? defineQueue({ name }));
@@ -318,6 +333,10 @@ export class JobQueue {
    * skipped: `missed`).
    */
   async schedule(schedules: readonly JobSchedule[]): Promise<void> {
+    if (!this.running) {
+      if (schedules.length > 0) throw new Error(`Schedules of ${this.options.name} name queues that are not declared`);
+      return;
+    }
     for (const entry of schedules) {
       this.assertDeclared(entry.queue);
       await this.boss.schedule(entry.queue.name, entry.cron, parsePayload(entry.queue, entry.data), {
@@ -338,12 +357,14 @@ export class JobQueue {
 
   /** One job by id, or null when it does not exist (never sent, or deleted after `deleteAfterSeconds`). */
   async get<T extends object>(queue: QueueDefinition<T>, id: string): Promise<JobStatus<T> | null> {
+    if (!this.running) return null;
     const [job] = await this.boss.findJobs<T>(queue.name, { id });
     return job ? jobStatus(job) : null;
   }
 
   /** Jobs of a queue by singletonKey and/or payload subset (JSON containment), oldest first. */
   async find<T extends object>(queue: QueueDefinition<T>, filter: { singletonKey?: string; data?: Partial<T>; limit?: number } = {}): Promise<JobStatus<T>[]> {
+    if (!this.running) return [];
     const jobs = await this.boss.findJobs<T>(queue.name, {
       ...(filter.singletonKey !== undefined ? { key: filter.singletonKey } : {}),
       ...(filter.data !== undefined ? { data: filter.data } : {}),
@@ -359,6 +380,8 @@ export class JobQueue {
 
   /** This instance's workers now: per queue, whether it polls (`active`), drains for a stop (`stopping`), and its jobs in hand. */
   activity(): Array<{ queue: string; state: 'created' | 'active' | 'stopping' | 'stopped'; running: number }> {
+    // Also while stopping: draining workers report `stopping` and their jobs in hand.
+    if (!this.starting) return [];
     return this.boss.getWipData().map((worker) => ({ queue: worker.name, state: worker.state, running: worker.count }));
   }
 
@@ -382,6 +405,8 @@ export class JobQueue {
    * and is retried by its policy) and closes the pool. Safe to call twice.
    */
   async stop(): Promise<void> {
+    this.stopped = true;
+    await this.starting?.catch(() => undefined);
     if (!this.running) return;
     this.running = false;
     const graceMs = this.settings.stopTimeoutSeconds * 1000;

@@ -406,6 +406,22 @@ describe('durable jobs', { concurrency: true }, () => {
     assert.deepEqual(depth, { queue: queue.name, queued: 3, deferred: 1, ready: 2, active: 0, failed: 0, total: 3 });
   });
 
+  test('an owner without queues holds no connection until it declares one', async () => {
+    const name = `lazy-${++queueCounter}`;
+    const connections = async () => {
+      const [row] = await control.em.fork().execute<Array<{ n: number }>>('select count(*)::int as n from pg_stat_activity where application_name = ?', [`saldo-${name}-jobs`]);
+      return row!.n;
+    };
+    const jobs = await instance(name, []);
+    assert.equal(await connections(), 0);
+    assert.deepEqual(jobs.activity(), []);
+    const queue = testQueue<{ n: number }>('lazy');
+    await jobs.declare([queue]);
+    const id = await jobs.send(queue, { n: 1 });
+    assert.equal((await jobs.get(queue, id!))?.state, 'created');
+    assert.ok((await connections()) > 0);
+  });
+
   test('a queue whose policy changed is refused at start, with the reason', async () => {
     const name = `test.policy-${++queueCounter}`;
     await instance('policy-1', [defineQueue({ name, policy: 'standard' })]);
