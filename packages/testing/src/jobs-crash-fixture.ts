@@ -1,13 +1,18 @@
 // A worker process that jobs.test.ts kills in the middle of a job (SIGKILL: no stop, no cleanup, as in a crash).
-// Arguments: control database URL, queue name, the queue's expireInSeconds. It prints `active <job id>` once it holds a
-// job, and never finishes it.
+// Arguments: control database URL, queue name, the queue's expireInSeconds and optionally its heartbeatSeconds. It
+// prints `active <job id>` once it holds a job, and never finishes it.
 import { JobQueue, defineQueue, work } from '@saldo/jobs';
 import { createLogger } from '@saldo/service';
 
-const [url, queueName, expireInSeconds] = process.argv.slice(2);
-if (!url || !queueName || !expireInSeconds) throw new Error('usage: jobs-crash-fixture <control url> <queue> <expireInSeconds>');
+const [url, queueName, expireInSeconds, heartbeatSeconds] = process.argv.slice(2);
+if (!url || !queueName || !expireInSeconds) throw new Error('usage: jobs-crash-fixture <control url> <queue> <expireInSeconds> [heartbeatSeconds]');
 
-const queue = defineQueue<{ n: number }>({ name: queueName, expireInSeconds: Number(expireInSeconds), retry: { limit: 2 } });
+const queue = defineQueue<{ n: number }>({
+  name: queueName,
+  expireInSeconds: Number(expireInSeconds),
+  ...(heartbeatSeconds ? { heartbeatSeconds: Number(heartbeatSeconds) } : {}),
+  retry: { limit: 2 },
+});
 const jobs = new JobQueue({
   url,
   name: 'crash-fixture',

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
 import { GraphQLBoolean, GraphQLObjectType, GraphQLSchema } from 'graphql';
 import { RequestContext, type MikroORM } from '@mikro-orm/postgresql';
 import { z } from '@saldo/config';
@@ -110,12 +110,15 @@ describe('durable jobs', { concurrency: true }, () => {
     for (const job of outputs) assert.deepEqual(job?.output, { by: runs.get(job!.data.n)![0] });
   });
 
-  test('the job of a process killed mid-job is retried after it expires, and completes elsewhere', async (t) => {
-    const queue = testQueue<{ n: number }>('crash', { expireInSeconds: 1, retry: { limit: 2 } });
-    const survivor = await instance('survivor', [queue]);
+  /**
+   * A worker process takes the job and is killed with it (SIGKILL: no stop, no cleanup); a surviving instance that
+   * starts working only afterwards completes it once the killed attempt has expired or its heartbeat lapsed.
+   */
+  async function crashAndRecover(t: TestContext, queue: QueueDefinition<{ n: number }>, fixtureArgs: string[]): Promise<void> {
+    const survivor = await instance(`survivor-${queue.name}`, [queue]);
     const id = (await survivor.send(queue, { n: 1 }))!;
 
-    const child = spawn(process.execPath, [fileURLToPath(new URL('./jobs-crash-fixture.js', import.meta.url)), controlUrl, queue.name, '1'], {
+    const child = spawn(process.execPath, [fileURLToPath(new URL('./jobs-crash-fixture.js', import.meta.url)), controlUrl, queue.name, ...fixtureArgs], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     t.after(() => child.kill('SIGKILL'));
@@ -144,6 +147,15 @@ describe('durable jobs', { concurrency: true }, () => {
     assert.deepEqual(attempts, [1]);
     const effects = await control.em.fork().execute('select note from job_effect where job_id = ?', [id]);
     assert.deepEqual(effects, [{ note: 'after crash' }]);
+  }
+
+  test('the job of a process killed mid-job is retried after it expires, and completes elsewhere', async (t) => {
+    await crashAndRecover(t, testQueue<{ n: number }>('crash', { expireInSeconds: 1, retry: { limit: 2 } }), ['1']);
+  });
+
+  test('a long job of a killed process is retried once its heartbeat lapses, long before it would expire', async (t) => {
+    // 15 minutes to expire; the heartbeat (10 s, the least pg-boss allows) is what notices the crash.
+    await crashAndRecover(t, testQueue<{ n: number }>('heartbeat', { expireInSeconds: 900, heartbeatSeconds: 10, retry: { limit: 2 } }), ['900', '10']);
   });
 
   test('a job sent in a control-database transaction exists only if it commits', async () => {
