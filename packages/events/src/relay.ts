@@ -146,20 +146,15 @@ export class OutboxRelay {
   private async pass(source: OutboxSource): Promise<PassResult> {
     const em = source.em();
     return em.transactional(async (tx) => {
-      // Lock and read in one round trip: the row with locked = false says another relay holds the outbox; with
-      // the lock, the rows follow (none when the outbox is empty).
-      const rows = await tx.execute<Array<Parameters<typeof toEnvelope>[0] & { locked: boolean }>>(
-        `with relay_lock as (select pg_try_advisory_xact_lock(?) as locked)
-         select relay_lock.locked, pending.* from relay_lock
-           left join lateral (
-             select seq, id, topic, key, type, version, payload, occurred_at from outbox_event
-              where published_at is null order by seq limit ?
-           ) pending on relay_lock.locked
-          order by pending.seq`,
-        [RELAY_LOCK, this.batchSize],
+      // Lock first, then read in a statement of its own: a statement reads the snapshot taken when it started, so a
+      // read in the locking statement could start before another relay committed its pass and take the lock just
+      // after (the lock is released at that commit), then see those rows as unpublished and publish them again.
+      const [lock] = await tx.execute<Array<{ locked: boolean }>>('select pg_try_advisory_xact_lock(?) as locked', [RELAY_LOCK]);
+      if (!lock?.locked) return { count: 0, full: false, contended: true };
+      const events = await tx.execute<Array<Parameters<typeof toEnvelope>[0]>>(
+        'select seq, id, topic, key, type, version, payload, occurred_at from outbox_event where published_at is null order by seq limit ?',
+        [this.batchSize],
       );
-      if (!rows[0]?.locked) return { count: 0, full: false, contended: true };
-      const events = rows.filter((row) => row.id !== null);
       if (events.length === 0) return { count: 0, full: false, contended: false };
       await this.options.bus.publish(events.map(toEnvelope));
       await tx.execute('update outbox_event set published_at = now(), attempts = attempts + 1 where id in (?)', [events.map((row) => row.id)]);
