@@ -121,7 +121,8 @@ const QUEUE_DEFAULTS = {
  * restarts; a job is claimed with `FOR UPDATE SKIP LOCKED`, so one instance runs it however many poll; an attempt
  * whose process died is retried once it expires (or its heartbeat lapses).
  *
- * Lifecycle: `start(queues)` installs or migrates pg-boss's schema and declares the queues (sends work from then on);
+ * Lifecycle: `start(queues)` declares the queues, starting pg-boss with the first (it installs or migrates its schema;
+ * an owner without queues starts nothing), so sends work from then on;
  * `work(...)` and `schedule(...)` start workers and recurring jobs; `stop()` stops fetching, waits for running jobs
  * (bounded by `stopTimeoutSeconds`) and closes its pool.
  */
