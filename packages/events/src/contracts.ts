@@ -45,6 +45,17 @@ export function decode<C extends EventContract<string, z.ZodType>>(contract: C, 
 
 // ---- Contracts ------------------------------------------------------------------------------------
 
+/**
+ * What invoices need of a customer (§ 14 Abs. 4 UStG: name and address; the VAT id decides reverse charge). Optional in
+ * v1: events written before it was added do not carry it; consumers keep what they knew.
+ */
+const tenantInvoicingProfile = z.object({
+  legalName: z.string().nullable(),
+  address: z.object({ line1: z.string(), line2: z.string().nullable(), postalCode: z.string(), city: z.string(), region: z.string().nullable() }).nullable(),
+  country: z.string().length(2),
+  vatId: z.string().nullable(),
+});
+
 export const TenantCreated = defineEvent({
   type: 'tenant.created',
   version: 1,
@@ -56,6 +67,7 @@ export const TenantCreated = defineEvent({
     currency: z.string().length(3),
     country: z.string().length(2),
     status: z.string(),
+    profile: tenantInvoicingProfile.optional(),
   }),
 });
 
@@ -68,6 +80,63 @@ export const TenantUpdated = defineEvent({
     partnerId: z.uuid().nullable(),
     name: z.string(),
     status: z.string(),
+    /** The tenant's invoicing data after the change (see tenant.created). */
+    profile: tenantInvoicingProfile.optional(),
+  }),
+});
+
+/**
+ * A reseller's data as seller of record: when set, billing issues the partner's tenants' invoices, credit notes and
+ * statements in the partner's name and number series (§ 14 Abs. 4 Nr. 1-2 UStG data and where to pay).
+ */
+export const sellerProfileSchema = z.object({
+  legalName: z.string().min(1),
+  address: z.object({ line1: z.string().min(1), line2: z.string().nullable(), postalCode: z.string().min(1), city: z.string().min(1) }),
+  country: z.string().length(2),
+  vatId: z.string().nullable(),
+  taxNumber: z.string().nullable(),
+  registration: z.string().nullable(),
+  managingDirectors: z.string().nullable(),
+  email: z.string().min(3),
+  phone: z.string().min(3),
+  contactName: z.string().min(1),
+  website: z.string().nullable(),
+  iban: z.string().min(15),
+  bic: z.string().nullable(),
+  bankName: z.string().nullable(),
+});
+
+/** A partner started, changed or stopped reselling as seller of record (profile null: the platform sells again). */
+export const PartnerSellerProfileChanged = defineEvent({
+  type: 'partner.seller_profile_changed',
+  version: 1,
+  topic: Topic.TenantEvents,
+  payload: z.object({ partnerId: z.uuid(), profile: sellerProfileSchema.nullable(), changedAt: z.iso.datetime() }),
+});
+
+/** Branding fields as a level stores them: null means "inherit from the level above" (tenant -> partner -> platform). */
+const brandingValues = z.object({
+  displayName: z.string().nullable(),
+  primaryColor: z.string().nullable(),
+  accentColor: z.string().nullable(),
+  logoUrl: z.string().nullable(),
+  supportEmail: z.string().nullable(),
+});
+
+/**
+ * A partner's or a tenant's own white-label branding changed (all-null values: cleared). Consumers resolve a tenant's
+ * branding per field: tenant ?? partner ?? their own default. Keyed by the partner or tenant id.
+ */
+export const BrandingChanged = defineEvent({
+  type: 'branding.changed',
+  version: 1,
+  topic: Topic.TenantEvents,
+  payload: z.object({
+    level: z.enum(['PARTNER', 'TENANT']),
+    partnerId: z.uuid().nullable(),
+    tenantId: z.uuid().nullable(),
+    values: brandingValues,
+    changedAt: z.iso.datetime(),
   }),
 });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Money, isCurrencyCode, minorUnitExponent } from './index.js';
+import { Money, isCurrencyCode, isValidIban, minorUnitExponent, normalizeIban } from './index.js';
 
 describe('Money', () => {
   it('keeps exact integer minor units beyond the float range', () => {
@@ -29,5 +29,17 @@ describe('Money', () => {
     assert.ok(isCurrencyCode('CHF'));
     assert.ok(!isCurrencyCode('eur'));
     assert.equal(minorUnitExponent('JPY' as never), 0);
+  });
+});
+
+describe('IBAN', () => {
+  it('accepts valid IBANs (spaces and case ignored) and refuses wrong check digits and shapes', () => {
+    assert.equal(isValidIban('DE89 3704 0044 0532 0130 00'), true);
+    assert.equal(isValidIban('de89370400440532013000'), true);
+    assert.equal(isValidIban('AT611904300234573201'), true);
+    assert.equal(isValidIban('DE88370400440532013000'), false);
+    assert.equal(isValidIban('DE89'), false);
+    assert.equal(isValidIban(''), false);
+    assert.equal(normalizeIban('de89 3704'), 'DE893704');
   });
 });

@@ -23,7 +23,11 @@ function withEventTables(schema: ShardedSchema): ShardedSchema {
   const entities = [...new Set([OutboxEvent, ConsumedEvent, ...schema.shard.entities])];
   const infrastructure = [Migration20261123000100Outbox, Migration20261125000100ConsumedEvent];
   const migrations = [...infrastructure, ...schema.shard.migrations.filter((migration) => !infrastructure.includes(migration as never))];
-  return { ...schema, shard: { entities, migrations } };
+  // The control database has an outbox too: rows that belong to no tenant (partners, issued documents) announce
+  // their changes from there, in their own transactions, like shard rows do.
+  const globalEntities = [...new Set([OutboxEvent, ...(schema.global?.entities ?? [])])];
+  const globalMigrations = [Migration20261123000100Outbox, ...(schema.global?.migrations ?? []).filter((migration) => migration !== (Migration20261123000100Outbox as never))];
+  return { shard: { entities, migrations }, global: { entities: globalEntities, migrations: globalMigrations } };
 }
 
 /** What resolvers receive: the request context seam plus the subgraph's domain services. */
@@ -138,7 +142,7 @@ export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConf
     async start() {
       const db = await ShardedDatabase.open(shardingConfig(config), withEventTables(definition.shardSchema), logger);
       const relay = new OutboxRelay({
-        sources: db.shardIds.map((shardId) => ({ name: `shard-${shardId}`, em: () => db.em(shardId) })),
+        sources: [{ name: 'control', em: () => db.globalEm() }, ...db.shardIds.map((shardId) => ({ name: `shard-${shardId}`, em: () => db.em(shardId) }))],
         bus: deps.bus,
         logger,
         pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS,

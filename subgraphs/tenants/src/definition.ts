@@ -23,6 +23,6 @@ export const tenantsSubgraph: SubgraphDefinition<TenantsServices> = {
     global: { entities: [Partner, ApiKey], migrations: globalMigrations },
   },
   buildSchema: buildTenantsSchema,
-  createServices: ({ db, relay }) => ({ tenants: new TenantService(db, relay), partners: new PartnerService(db), apiKeys: new ApiKeyService(db) }),
+  createServices: ({ db, relay }) => ({ tenants: new TenantService(db, relay), partners: new PartnerService(db, relay), apiKeys: new ApiKeyService(db) }),
   configureHttp: (app, services, runtime) => mountApiKeyVerification(app, services.apiKeys, runtime),
 };

@@ -26,5 +26,5 @@ export const whiteLabelSubgraph: SubgraphDefinition<WhiteLabelServices> = {
     global: { entities: [BrandingColumns, PartnerBranding], migrations: globalMigrations },
   },
   buildSchema: buildWhiteLabelSchema,
-  createServices: ({ db }) => ({ tenantBranding: new TenantBrandingService(db), partnerBranding: new PartnerBrandingService(db) }),
+  createServices: ({ db, relay }) => ({ tenantBranding: new TenantBrandingService(db, relay), partnerBranding: new PartnerBrandingService(db, relay) }),
 };

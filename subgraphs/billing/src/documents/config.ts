@@ -1,20 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { z } from '@saldo/config';
+import { isValidIban, normalizeIban } from '@saldo/money';
 import type { IssuerSnapshot, LogoImage } from './model.js';
 import { isEuMemberState, isEuVatIdOf } from './vat/eu.js';
 import { VatRateTable, parseVatRates } from './vat/rates.js';
 
 const HEX_COLOR = /^#[0-9A-Fa-f]{6}$/;
-
-/** IBAN: country, check digits, up to 30 letters/digits, and the ISO 13616 MOD 97 check. */
-export function isValidIban(value: string): boolean {
-  const iban = value.replace(/\s+/g, '').toUpperCase();
-  if (!/^[A-Z]{2}\d{2}[A-Z0-9]{10,30}$/.test(iban)) return false;
-  const digits = `${iban.slice(4)}${iban.slice(0, 4)}`.replace(/[A-Z]/g, (letter) => String(letter.charCodeAt(0) - 55));
-  let remainder = 0;
-  for (const char of digits) remainder = (remainder * 10 + Number(char)) % 97;
-  return remainder === 1;
-}
 
 /** Reads a PNG or JPEG logo; anything else is refused. */
 export function readLogo(path: string): LogoImage {
@@ -125,7 +116,7 @@ export function platformIssuer(value: DocumentsSettings): IssuerSnapshot | null 
     phone: value.ISSUER_PHONE,
     contactName: value.ISSUER_CONTACT_NAME,
     website: value.ISSUER_WEBSITE ?? null,
-    bank: { iban: value.ISSUER_IBAN.replace(/\s+/g, '').toUpperCase(), bic: value.ISSUER_BIC ?? null, bankName: value.ISSUER_BANK_NAME ?? null, accountHolder: value.ISSUER_LEGAL_NAME },
+    bank: { iban: normalizeIban(value.ISSUER_IBAN), bic: value.ISSUER_BIC ?? null, bankName: value.ISSUER_BANK_NAME ?? null, accountHolder: value.ISSUER_LEGAL_NAME },
     branding: {
       displayName: value.ISSUER_DISPLAY_NAME ?? value.ISSUER_LEGAL_NAME,
       primaryColor: value.ISSUER_PRIMARY_COLOR.toUpperCase(),

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { leitwegCheckDigits, parseLeitwegId } from './leitweg-id.js';
 import { DEFAULT_VAT_RATES_TEXT, VatRateTable, parseVatRates } from './vat/rates.js';
 import { VatCase, VatRuleError, computeVat, determineVatTreatment, vatOf } from './vat/treatment.js';
 
@@ -127,8 +128,6 @@ describe('EN 16931 rounding: per rate on the sum of line totals, half up, in min
     assert.equal(totals.grossMinor, 3_337n);
   });
 });
-
-import { leitwegCheckDigits, parseLeitwegId } from './leitweg-id.js';
 
 describe('Leitweg-ID (buyer reference for XRechnung)', () => {
   it('accepts well-formed ids with correct MOD 97-10 check digits, with and without a fine address', () => {

@@ -11,6 +11,8 @@ import {
   IssuedApiKeyType,
   PartnerConnection,
   PartnerType,
+  SellerProfileInput,
+  SellerProfileType,
   TenantConnection,
   TenantType,
   UpdateTenantInput,
@@ -138,6 +140,24 @@ export class PartnerResolver {
   createPartner(@Arg('input', () => CreatePartnerInput) input: CreatePartnerInput, @Ctx() ctx: TenantsContext): Promise<Partner> {
     ctx.scope.requirePlatformAdmin();
     return ctx.services.partners.create(input);
+  }
+
+  @Mutation(() => PartnerType, {
+    description: 'Makes the partner the seller of record of its tenants\' billing documents (issued in its name and number series from now on), or the platform again with null. Platform admins and the partner itself.',
+  })
+  setPartnerSellerProfile(
+    @Arg('partnerId', () => ID) partnerId: string,
+    @Arg('input', () => SellerProfileInput, { nullable: true }) input: SellerProfileInput | null,
+    @Ctx() ctx: TenantsContext,
+  ): Promise<Partner> {
+    ctx.scope.requirePartner(partnerId);
+    return ctx.services.partners.setSellerProfile(partnerId, input);
+  }
+
+  @FieldResolver(() => SellerProfileType, { nullable: true })
+  sellerProfile(@Root() partner: Partner, @Ctx() ctx: TenantsContext): SellerProfileType | null {
+    ctx.scope.requirePartner(partner.id);
+    return partner.sellerProfile;
   }
 
   @FieldResolver(() => TenantConnection, { description: 'This partner\'s tenants, in creation order.' })

@@ -40,6 +40,9 @@ export class PartnerType {
   @Field(() => String, { nullable: true })
   contactEmail!: string | null;
 
+  @Field(() => SellerProfileType, { nullable: true, description: 'Set when the partner resells as seller of record: its tenants\' invoices, credit notes and statements are issued in its name (platform admins and the partner see it).' })
+  sellerProfile!: SellerProfileType | null;
+
   @Field()
   createdAt!: Date;
 }
@@ -199,4 +202,56 @@ export class IssuedApiKeyType {
 
   @Field({ description: 'The full key, `saldo_pk_...`. Shown once: store it now, Saldo keeps only a hash.' })
   secret!: string;
+}
+
+@ObjectType('SellerAddress')
+export class SellerAddressType {
+  @Field() line1!: string;
+  @Field(() => String, { nullable: true }) line2!: string | null;
+  @Field() postalCode!: string;
+  @Field() city!: string;
+}
+
+@ObjectType('SellerProfile', { description: 'A seller of record: what § 14 UStG requires on its invoices, and where customers pay.' })
+export class SellerProfileType {
+  @Field() legalName!: string;
+  @Field(() => SellerAddressType) address!: SellerAddressType;
+  @Field({ description: 'ISO 3166-1 alpha-2 of an EU member state.' }) country!: string;
+  @Field(() => String, { nullable: true }) vatId!: string | null;
+  @Field(() => String, { nullable: true, description: 'Steuernummer.' }) taxNumber!: string | null;
+  @Field(() => String, { nullable: true, description: 'Commercial register entry.' }) registration!: string | null;
+  @Field(() => String, { nullable: true }) managingDirectors!: string | null;
+  @Field() email!: string;
+  @Field() phone!: string;
+  @Field() contactName!: string;
+  @Field(() => String, { nullable: true }) website!: string | null;
+  @Field() iban!: string;
+  @Field(() => String, { nullable: true }) bic!: string | null;
+  @Field(() => String, { nullable: true }) bankName!: string | null;
+}
+
+@InputType()
+export class SellerAddressInput {
+  @Field() line1!: string;
+  @Field(() => String, { nullable: true }) line2?: string | null;
+  @Field() postalCode!: string;
+  @Field() city!: string;
+}
+
+@InputType()
+export class SellerProfileInput {
+  @Field() legalName!: string;
+  @Field(() => SellerAddressInput) address!: SellerAddressInput;
+  @Field() country!: string;
+  @Field(() => String, { nullable: true }) vatId?: string | null;
+  @Field(() => String, { nullable: true }) taxNumber?: string | null;
+  @Field(() => String, { nullable: true }) registration?: string | null;
+  @Field(() => String, { nullable: true }) managingDirectors?: string | null;
+  @Field() email!: string;
+  @Field() phone!: string;
+  @Field() contactName!: string;
+  @Field(() => String, { nullable: true }) website?: string | null;
+  @Field() iban!: string;
+  @Field(() => String, { nullable: true }) bic?: string | null;
+  @Field(() => String, { nullable: true }) bankName?: string | null;
 }

@@ -68,5 +68,18 @@ class Migration20261123001002ApiKey extends Migration {
   }
 }
 
+/** A partner reselling as seller of record (billing documents in its name). */
+class Migration20261129001003PartnerSellerProfile extends Migration {
+  override name = 'Migration20261129001003PartnerSellerProfile';
+
+  override up(): void {
+    this.addSql('alter table "partner" add column "seller_profile" jsonb null;');
+  }
+
+  override down(): void {
+    this.addSql('alter table "partner" drop column "seller_profile";');
+  }
+}
+
 export const shardMigrations = [Migration20261123001000Tenant];
-export const globalMigrations = [Migration20261123001001Partner, Migration20261123001002ApiKey];
+export const globalMigrations = [Migration20261123001001Partner, Migration20261123001002ApiKey, Migration20261129001003PartnerSellerProfile];

@@ -1,12 +1,35 @@
+import { LockMode } from '@mikro-orm/core';
 import { v7 as uuidv7 } from 'uuid';
-import { decodeCursor, encodeCursor, isUuid, uuidSchema, validateInput } from '@saldo/graphql';
+import { PartnerSellerProfileChanged, enqueueEvent, type OutboxRelay } from '@saldo/events';
+import { ErrorCode, SaldoError, decodeCursor, encodeCursor, isUuid, uuidSchema, validateInput } from '@saldo/graphql';
 import type { ShardedDatabase } from '@saldo/sharding';
 import { Partner } from '../entities/partner.js';
-import { createPartnerSchema } from './inputs.js';
+import { createPartnerSchema, sellerProfileInputSchema } from './inputs.js';
 
 /** Partners (resellers): platform-wide rows in the control database. */
 export class PartnerService {
-  constructor(private readonly db: ShardedDatabase) {}
+  constructor(
+    private readonly db: ShardedDatabase,
+    private readonly relay?: OutboxRelay,
+  ) {}
+
+  /**
+   * Makes the partner the seller of record of its tenants' billing documents (profile), or the platform again (null).
+   * The change and its `partner.seller_profile_changed` event commit together in the control database.
+   */
+  async setSellerProfile(partnerId: string, input: unknown): Promise<Partner> {
+    validateInput(uuidSchema, partnerId);
+    const profile = input === null || input === undefined ? null : validateInput(sellerProfileInputSchema, input);
+    const partner = await this.db.globalEm().transactional(async (tx) => {
+      const row = await tx.findOne(Partner, { id: partnerId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+      if (!row) throw new SaldoError(ErrorCode.PartnerNotFound, `No partner with id ${partnerId}.`);
+      row.sellerProfile = profile;
+      enqueueEvent(tx, PartnerSellerProfileChanged, partnerId, { partnerId, profile, changedAt: new Date().toISOString() });
+      return row;
+    });
+    this.relay?.poke();
+    return partner;
+  }
 
   async create(input: unknown): Promise<Partner> {
     const command = validateInput(createPartnerSchema, input);

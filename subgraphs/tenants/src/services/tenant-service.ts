@@ -34,6 +34,7 @@ export class TenantService {
       currency: tenant.currency,
       country: tenant.country,
       status: tenant.status,
+      profile: invoicingProfile(tenant),
     });
     await em.flush();
     this.relay.poke();
@@ -133,7 +134,7 @@ export class TenantService {
       const row = await tx.findOne(Tenant, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
       if (!row) throw new SaldoError(ErrorCode.TenantNotFound, `No tenant with id ${id}.`);
       change(row);
-      enqueueEvent(tx, TenantUpdated, id, { tenantId: id, partnerId: row.partnerId, name: row.name, status: row.status });
+      enqueueEvent(tx, TenantUpdated, id, { tenantId: id, partnerId: row.partnerId, name: row.name, status: row.status, profile: invoicingProfile(row) });
       return row;
     });
     this.relay.poke();
@@ -144,6 +145,11 @@ export class TenantService {
     const partner = await this.db.globalEm().findOne(Partner, { id: partnerId });
     if (!partner) throw new SaldoError(ErrorCode.PartnerNotFound, `No partner with id ${partnerId}.`, { field: 'partnerId' });
   }
+}
+
+/** What billing prints on the tenant's invoices, carried by tenant.created and tenant.updated. */
+function invoicingProfile(tenant: Tenant) {
+  return { legalName: tenant.legalName, address: tenant.address, country: tenant.country, vatId: tenant.vatId };
 }
 
 interface TenantRow {

@@ -1,3 +1,4 @@
+import { BrandingChanged, enqueueEvent, type OutboxRelay } from '@saldo/events';
 import { assertUuid, isUuid, validateInput } from '@saldo/graphql';
 import type { ShardedDatabase } from '@saldo/sharding';
 import { PartnerBranding } from '../entities/partner-branding.js';
@@ -8,7 +9,10 @@ import { brandingInputSchema, changedValues, fieldNames } from './inputs.js';
  * The partner itself is owned by the tenants subgraph; any well-formed partner id is accepted here.
  */
 export class PartnerBrandingService {
-  constructor(private readonly db: ShardedDatabase) {}
+  constructor(
+    private readonly db: ShardedDatabase,
+    private readonly relay?: OutboxRelay,
+  ) {}
 
   /**
    * Changes the partner's branding: omitted fields stay, null clears a field. Input is validated before
@@ -20,11 +24,18 @@ export class PartnerBrandingService {
     const em = this.db.globalEm();
     if (fieldNames(values).length === 0) return em.findOne(PartnerBranding, { partnerId });
     const now = new Date();
-    return em.upsert(
-      PartnerBranding,
-      { partnerId, ...values, createdAt: now, updatedAt: now },
-      { onConflictFields: ['partnerId'], onConflictAction: 'merge', onConflictMergeFields: [...fieldNames(values), 'updatedAt'] },
-    );
+    // The row and its branding.changed event commit together (billing dresses the partner's documents in it).
+    const row = await em.transactional(async (tx) => {
+      const saved = await tx.upsert(
+        PartnerBranding,
+        { partnerId, ...values, createdAt: now, updatedAt: now },
+        { onConflictFields: ['partnerId'], onConflictAction: 'merge', onConflictMergeFields: [...fieldNames(values), 'updatedAt'] },
+      );
+      enqueueEvent(tx, BrandingChanged, partnerId, { level: 'PARTNER', partnerId, tenantId: null, values: brandingValuesOf(saved), changedAt: now.toISOString() });
+      return saved;
+    });
+    this.relay?.poke();
+    return row;
   }
 
   /** Batch read in input order, one query for the whole batch; null where a partner set no branding. */
@@ -34,4 +45,15 @@ export class PartnerBrandingService {
     const byId = new Map(rows.map((row) => [row.partnerId, row]));
     return partnerIds.map((id) => byId.get(id) ?? null);
   }
+}
+
+/** The five branding fields of a row, as branding.changed carries them. */
+export function brandingValuesOf(row: { displayName: string | null; primaryColor: string | null; accentColor: string | null; logoUrl: string | null; supportEmail: string | null } | null) {
+  return {
+    displayName: row?.displayName ?? null,
+    primaryColor: row?.primaryColor ?? null,
+    accentColor: row?.accentColor ?? null,
+    logoUrl: row?.logoUrl ?? null,
+    supportEmail: row?.supportEmail ?? null,
+  };
 }

@@ -1,7 +1,9 @@
+import { BrandingChanged, enqueueEvent, type OutboxRelay } from '@saldo/events';
 import { assertUuid, isUuid, validateInput } from '@saldo/graphql';
 import type { ShardedDatabase } from '@saldo/sharding';
 import { TenantBranding } from '../entities/tenant-branding.js';
 import { brandingInputSchema, changedValues, fieldNames } from './inputs.js';
+import { brandingValuesOf } from './partner-branding-service.js';
 
 /**
  * Tenant-level branding: one row per tenant on the shard white-label's own directory holds the tenant on.
@@ -9,7 +11,10 @@ import { brandingInputSchema, changedValues, fieldNames } from './inputs.js';
  * The tenant itself (and its partner) is owned by the tenants subgraph; any well-formed id is accepted here.
  */
 export class TenantBrandingService {
-  constructor(private readonly db: ShardedDatabase) {}
+  constructor(
+    private readonly db: ShardedDatabase,
+    private readonly relay?: OutboxRelay,
+  ) {}
 
   /**
    * Changes the tenant's own branding: omitted fields stay, null clears a field (the tenant inherits it
@@ -22,11 +27,18 @@ export class TenantBrandingService {
     if (fieldNames(values).length === 0) return (await this.getMany([tenantId]))[0] ?? null;
     const { em } = (await this.db.emForTenant(tenantId)) ?? (await this.db.placeTenant(tenantId));
     const now = new Date();
-    return em.upsert(
-      TenantBranding,
-      { tenantId, ...values, createdAt: now, updatedAt: now },
-      { onConflictFields: ['tenantId'], onConflictAction: 'merge', onConflictMergeFields: [...fieldNames(values), 'updatedAt'] },
-    );
+    // The row and its branding.changed event commit together (billing dresses the tenant's documents in it).
+    const row = await em.transactional(async (tx) => {
+      const saved = await tx.upsert(
+        TenantBranding,
+        { tenantId, ...values, createdAt: now, updatedAt: now },
+        { onConflictFields: ['tenantId'], onConflictAction: 'merge', onConflictMergeFields: [...fieldNames(values), 'updatedAt'] },
+      );
+      enqueueEvent(tx, BrandingChanged, tenantId, { level: 'TENANT', partnerId: null, tenantId, values: brandingValuesOf(saved), changedAt: now.toISOString() });
+      return saved;
+    });
+    this.relay?.poke();
+    return row;
   }
 
   /** Removes the tenant's own branding, so it inherits everything again. True when there was a row to remove. */
@@ -34,7 +46,13 @@ export class TenantBrandingService {
     assertUuid(tenantId, 'tenantId');
     const located = await this.db.emForTenant(tenantId);
     if (!located) return false;
-    return (await located.em.nativeDelete(TenantBranding, { tenantId })) > 0;
+    const removed = await located.em.transactional(async (tx) => {
+      const count = await tx.nativeDelete(TenantBranding, { tenantId });
+      if (count > 0) enqueueEvent(tx, BrandingChanged, tenantId, { level: 'TENANT', partnerId: null, tenantId, values: brandingValuesOf(null), changedAt: new Date().toISOString() });
+      return count > 0;
+    });
+    this.relay?.poke();
+    return removed;
   }
 
   /** Batch read in input order: one directory query plus one query per shard involved; null where unset. */
