@@ -21,7 +21,7 @@ export function readLogo(path: string): LogoImage {
  * refused with MISSING_ISSUER_DATA (production refuses to start instead); set any of it and every missing or malformed
  * field is listed at start.
  */
-export const documentsConfigShape = {
+export const documentsConfigFields = {
   ISSUER_LEGAL_NAME: z.string().min(2).max(200).optional(),
   ISSUER_ADDRESS_LINE1: z.string().min(2).max(200).optional(),
   ISSUER_ADDRESS_LINE2: z.string().max(200).optional(),
@@ -81,9 +81,9 @@ export const documentsConfigShape = {
 };
 
 const ISSUER_REQUIRED = ['ISSUER_LEGAL_NAME', 'ISSUER_ADDRESS_LINE1', 'ISSUER_POSTAL_CODE', 'ISSUER_CITY', 'ISSUER_EMAIL', 'ISSUER_PHONE', 'ISSUER_CONTACT_NAME', 'ISSUER_IBAN'] as const;
-const ISSUER_KEYS = Object.keys(documentsConfigShape).filter((key) => key.startsWith('ISSUER_') && !['ISSUER_COUNTRY', 'ISSUER_PRIMARY_COLOR', 'ISSUER_ACCENT_COLOR'].includes(key));
+const ISSUER_KEYS = Object.keys(documentsConfigFields).filter((key) => key.startsWith('ISSUER_') && !['ISSUER_COUNTRY', 'ISSUER_PRIMARY_COLOR', 'ISSUER_ACCENT_COLOR'].includes(key));
 
-type DocumentsSettings = { [K in keyof typeof documentsConfigShape]: z.output<(typeof documentsConfigShape)[K]> } & { NODE_ENV?: string };
+type DocumentsSettings = { [K in keyof typeof documentsConfigFields]: z.output<(typeof documentsConfigFields)[K]> } & { NODE_ENV?: string };
 
 /** Cross-field rules of the documents settings (added to billing's superRefine). */
 export function checkDocumentsConfig(value: DocumentsSettings, ctx: z.RefinementCtx): void {

@@ -30,7 +30,7 @@ export function invoiceRequest(sourceKey: string, issuedAt = new Date('2026-03-1
     compose: ({ id, number }) =>
       composeTopUpInvoice(
         { id, number, issuedAt, issuer, customer, branding: SAMPLE_BRANDING, language: 'de', currency: 'EUR' },
-        { netMinor: 10_000n, paidAt: issuedAt, paymentReference: `pi_${sourceKey}` },
+        { netMinor: 10_000n, paidMinor: 11_900n, paidAt: issuedAt, paymentReference: `pi_${sourceKey}`, accountCredit: { amountMinor: 10_000n, currency: 'EUR' } },
         SAMPLE_RATES,
       ),
   };

@@ -54,3 +54,52 @@ export class Migration20261129001000DocumentJournal extends Migration {
     this.addSql('drop table if exists "document_number_counter";');
   }
 }
+
+/** Billing's control database: partners as sellers of record and white-label branding, as their events carry them. */
+export class Migration20261129001100DocumentProjections extends Migration {
+  override name = 'Migration20261129001100DocumentProjections';
+
+  override up(): void {
+    this.addSql(`create table "document_issuer_profile" ("partner_id" uuid not null primary key, "profile" jsonb null, "changed_at" timestamptz not null);`);
+    this.addSql(`create table "document_branding" (
+      "level" text not null,
+      "owner_id" uuid not null,
+      "values" jsonb not null,
+      "logo_sha256" text null,
+      "changed_at" timestamptz not null,
+      constraint "document_branding_pkey" primary key ("level", "owner_id")
+    );`);
+  }
+
+  override down(): void {
+    this.addSql('drop table if exists "document_branding";');
+    this.addSql('drop table if exists "document_issuer_profile";');
+  }
+}
+
+/** Tenant shards: the customer data documents are addressed to. */
+export class Migration20261129001200BillingCustomer extends Migration {
+  override name = 'Migration20261129001200BillingCustomer';
+
+  override up(): void {
+    this.addSql(`create table "billing_customer" (
+      "tenant_id" uuid not null primary key,
+      "name" text null,
+      "legal_name" text null,
+      "address" jsonb null,
+      "country" character(2) null,
+      "vat_id" text null,
+      "partner_id" uuid null,
+      "buyer_reference" text null,
+      "profile_at" timestamptz null,
+      "updated_at" timestamptz not null
+    );`);
+  }
+
+  override down(): void {
+    this.addSql('drop table if exists "billing_customer";');
+  }
+}
+
+export const documentsGlobalMigrations = [Migration20261129001000DocumentJournal, Migration20261129001100DocumentProjections];
+export const documentsShardMigrations = [Migration20261129001200BillingCustomer];

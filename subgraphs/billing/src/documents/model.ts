@@ -146,6 +146,13 @@ export interface DocumentContent {
   totals: { netMinor: bigint; vatMinor: bigint; grossMinor: bigint };
   /** Already paid (top-up by card, refund settled, credit to the balance): BT-113. */
   prepaidMinor: bigint;
+  /**
+   * BT-114: added to the total so the amount due comes out exact. Only a top-up paid without a VAT quote (the price
+   * included VAT) can need it: not every gross amount is net + VAT(net) for some net, and then 0.01 is left over.
+   */
+  roundingMinor: bigint;
+  /** What the document moved on the prepaid balance, in the account's currency (credit of an invoice, ...). */
+  accountCredit: { amountMinor: bigint; currency: string } | null;
   /** How it was settled, e.g. "Stripe pi_..." (shown and put into the e-invoice's payment means). */
   settlement: { kind: 'ONLINE_PAYMENT' | 'REFUND' | 'BALANCE_CREDIT' | 'NONE'; reference: string | null; at: string | null };
   /** The invoice a credit note corrects. */

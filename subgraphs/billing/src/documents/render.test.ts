@@ -7,7 +7,7 @@ import { EN16931_GUIDELINE, XRECHNUNG_GUIDELINE, renderCii } from './einvoice/ci
 import type { DocumentContent } from './model.js';
 import { renderDocumentPdf } from './pdf/render.js';
 import { itemizationPages } from './pdf/statement.js';
-import { SAMPLE_CUSTOMERS, sampleCreditNote, sampleInvoice, sampleStatement, type SampleCase } from './samples.js';
+import { SAMPLE_CUSTOMERS, sampleCreditNote, sampleInclusiveInvoice, sampleInvoice, sampleStatement, type SampleCase } from './samples.js';
 import { pdfAttachments, pdfObjects, pdfPageCount, pdfText, qpdfCheck, validateEn16931, type ValidationResult } from './test-tools.js';
 
 const CASES: SampleCase[] = ['domestic', 'reverse-charge', 'eu-consumer', 'non-eu', 'xrechnung'];
@@ -36,6 +36,16 @@ before(async () => {
       }
     }
   }
+  // A top-up paid VAT-inclusive: 100.05 is no net + 19 % of it, so 0.01 is left as the rounding amount (BT-114).
+  for (const paid of [10_005n, 11_900n]) {
+    const document = sampleInclusiveInvoice(paid);
+    const name = `INCLUSIVE-${paid}`;
+    const pdf = join(dir, `${name}.pdf`);
+    const xml = join(dir, `${name}.xml`);
+    writeFileSync(pdf, await renderDocumentPdf(document));
+    writeFileSync(xml, renderCii(document));
+    rendered.push({ name, document, pdf, xml });
+  }
   // One validator run (one JVM) for every XML and every PDF's embedded XML.
   const results = validateEn16931(rendered.flatMap((r) => [r.xml, r.pdf]));
   verdicts = new Map(results.map((result) => [result.file, result]));
@@ -43,7 +53,7 @@ before(async () => {
 
 describe('e-invoices: every document kind and VAT case passes the official EN 16931 CII validation', () => {
   it('zero schema errors and zero fatal rules, for the XML and the XML embedded in the PDF', () => {
-    assert.equal(rendered.length, CASES.length * 2 * 2);
+    assert.equal(rendered.length, CASES.length * 2 * 2 + 2);
     for (const { pdf, xml } of rendered) {
       for (const file of [xml, pdf]) {
         const verdict = verdicts.get(file);
@@ -66,6 +76,15 @@ describe('e-invoices: every document kind and VAT case passes the official EN 16
     assert.ok(total!.rules.some((rule) => rule.id === 'BR-CO-15'), JSON.stringify(total!.rules));
     assert.equal(vatId!.ok, false);
     assert.ok(vatId!.rules.some((rule) => rule.id === 'BR-S-02'), JSON.stringify(vatId!.rules));
+  });
+
+  it('a VAT-inclusive payment is split exactly: net + VAT + rounding = paid, nothing due', () => {
+    const odd = rendered.find((r) => r.name === 'INCLUSIVE-10005')!.document;
+    assert.deepEqual([odd.totals.netMinor, odd.totals.vatMinor, odd.roundingMinor], [8_407n, 1_597n, 1n]);
+    assert.equal(odd.totals.grossMinor + odd.roundingMinor, 10_005n);
+    const even = rendered.find((r) => r.name === 'INCLUSIVE-11900')!.document;
+    assert.deepEqual([even.totals.netMinor, even.totals.vatMinor, even.roundingMinor], [10_000n, 1_900n, 0n]);
+    assert.ok(readFileSync(rendered.find((r) => r.name === 'INCLUSIVE-10005')!.xml, 'utf8').includes('<ram:RoundingAmount>0.01</ram:RoundingAmount>'));
   });
 
   it('the PDF carries exactly the downloadable XML as factur-x.xml', () => {

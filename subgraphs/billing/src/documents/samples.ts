@@ -1,4 +1,5 @@
-import { composeCreditNote, composeStatement, composeTopUpInvoice, type DocumentHeader } from './compose.js';
+import { composeCreditNote, composeStatement, composeTopUpInvoice, type DocumentHeader, type PaidTopUp } from './compose.js';
+import { determineVatTreatment, vatOf } from './vat/treatment.js';
 import type { CustomerSnapshot, DocumentBranding, DocumentContent, IssuerSnapshot, StatementSummary, StatementUsageLine } from './model.js';
 import { VatRateTable } from './vat/rates.js';
 
@@ -55,11 +56,29 @@ function header(kind: string, sequence: number, customer: CustomerSnapshot, lang
   };
 }
 
+/** A top-up of `netMinor` credit paid with VAT on top, as the invoice sees it. */
+function samplePaid(vatCase: SampleCase, netMinor: bigint): PaidTopUp {
+  const customer = SAMPLE_CUSTOMERS[vatCase];
+  const treatment = determineVatTreatment({ sellerCountry: 'DE', customerCountry: customer.country, customerVatId: customer.vatId }, '2026-03-14', SAMPLE_RATES);
+  const paidMinor = netMinor + (treatment.category === 'S' ? vatOf(netMinor, treatment.basisPoints) : 0n);
+  return { paidMinor, netMinor, paidAt: new Date('2026-03-14T09:26:50Z'), paymentReference: 'pi_3Pq2sample', accountCredit: { amountMinor: netMinor, currency: 'EUR' } };
+}
+
 export function sampleInvoice(vatCase: SampleCase, options: { language?: 'de' | 'en'; netMinor?: bigint; sequence?: number } = {}): DocumentContent {
   const issuedAt = new Date('2026-03-14T09:26:53Z');
   return composeTopUpInvoice(
     header('RE', options.sequence ?? 123, SAMPLE_CUSTOMERS[vatCase], options.language ?? 'de', issuedAt),
-    { netMinor: options.netMinor ?? 10_000n, paidAt: new Date('2026-03-14T09:26:50Z'), paymentReference: 'pi_3Pq2sample' },
+    samplePaid(vatCase, options.netMinor ?? 10_000n),
+    SAMPLE_RATES,
+  );
+}
+
+/** An invoice for a top-up whose price included VAT (no quote): net and VAT taken out of what was paid. */
+export function sampleInclusiveInvoice(paidMinor: bigint): DocumentContent {
+  const issuedAt = new Date('2026-03-14T09:26:53Z');
+  return composeTopUpInvoice(
+    header('RE', 124, SAMPLE_CUSTOMERS.domestic, 'de', issuedAt),
+    { paidMinor, netMinor: null, paidAt: new Date('2026-03-14T09:26:50Z'), paymentReference: 'pi_3Pq2inclusive', accountCredit: { amountMinor: paidMinor, currency: 'EUR' } },
     SAMPLE_RATES,
   );
 }
@@ -72,6 +91,7 @@ export function sampleCreditNote(vatCase: SampleCase, options: { language?: 'de'
     settlement: 'BALANCE_CREDIT',
     reference: null,
     settledAt: new Date('2026-03-20T10:00:00Z'),
+    accountCredit: { amountMinor: options.netMinor ?? 2_500n, currency: 'EUR' },
   });
 }
 

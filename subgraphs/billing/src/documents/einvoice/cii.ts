@@ -135,7 +135,7 @@ export function renderCii(document: DocumentContent): string {
       ? // UNTDID 4461 68: online payment service (Stripe).
         `<ram:SpecifiedTradeSettlementPaymentMeans><ram:TypeCode>68</ram:TypeCode>${el('ram:Information', settlement.reference ? `Stripe ${settlement.reference}` : 'Stripe')}</ram:SpecifiedTradeSettlementPaymentMeans>`
       : `<ram:SpecifiedTradeSettlementPaymentMeans><ram:TypeCode>58</ram:TypeCode>${el('ram:Information', 'SEPA credit transfer')}<ram:PayeePartyCreditorFinancialAccount>${el('ram:IBANID', issuer.bank.iban)}${el('ram:AccountName', issuer.bank.accountHolder)}</ram:PayeePartyCreditorFinancialAccount>${issuer.bank.bic ? `<ram:PayeeSpecifiedCreditorFinancialInstitution>${el('ram:BICID', issuer.bank.bic)}</ram:PayeeSpecifiedCreditorFinancialInstitution>` : ''}</ram:SpecifiedTradeSettlementPaymentMeans>`;
-  const due = document.totals.grossMinor - document.prepaidMinor;
+  const due = document.totals.grossMinor - document.prepaidMinor + document.roundingMinor;
   const terms = paymentTerms(document);
 
   const notes = [document.reason ? `${isCreditNote ? 'Grund / Reason' : 'Note'}: ${document.reason}` : null, vatNoteFor(document)]
@@ -177,6 +177,7 @@ export function renderCii(document: DocumentContent): string {
     `<ram:LineTotalAmount>${amount(document.totals.netMinor)}</ram:LineTotalAmount>` +
     `<ram:TaxBasisTotalAmount>${amount(document.totals.netMinor)}</ram:TaxBasisTotalAmount>` +
     `<ram:TaxTotalAmount currencyID="${currency}">${amount(document.totals.vatMinor)}</ram:TaxTotalAmount>` +
+    (document.roundingMinor !== 0n ? `<ram:RoundingAmount>${amount(document.roundingMinor)}</ram:RoundingAmount>` : '') +
     `<ram:GrandTotalAmount>${amount(document.totals.grossMinor)}</ram:GrandTotalAmount>` +
     `<ram:TotalPrepaidAmount>${amount(document.prepaidMinor)}</ram:TotalPrepaidAmount>` +
     `<ram:DuePayableAmount>${amount(due)}</ram:DuePayableAmount>` +

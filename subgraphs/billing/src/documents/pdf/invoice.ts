@@ -40,8 +40,9 @@ export function invoiceDefinition(document: DocumentContent): Record<string, unk
     [labels.netTotal, money(document.totals.netMinor)],
     ...vatRows.map(([label, value]) => [label, value] as [string, string]),
     [labels.gross, money(document.totals.grossMinor), true],
+    ...(document.roundingMinor !== 0n ? ([[language === 'de' ? 'Rundung' : 'Rounding', money(document.roundingMinor)]] as Array<[string, string]>) : []),
     ...(document.prepaidMinor > 0n ? ([[settledLabel(document), `-${money(document.prepaidMinor)}`]] as Array<[string, string]>) : []),
-    [labels.due, money(document.totals.grossMinor - document.prepaidMinor), true],
+    [labels.due, money(document.totals.grossMinor - document.prepaidMinor + document.roundingMinor), true],
   ];
   const note = document.vat ? vatNote(document.vat.case, document.issuer.address.country, language) : null;
 

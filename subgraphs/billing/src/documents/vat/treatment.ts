@@ -125,3 +125,14 @@ export function computeVat(lines: readonly TaxedLine[]): VatTotals {
   }
   return { breakdown, netMinor, vatMinor, grossMinor: netMinor + vatMinor };
 }
+
+/**
+ * The largest net whose VAT-inclusive total does not exceed `grossMinor` (for a price that included VAT). Most gross
+ * amounts are exactly net + VAT(net) for some net; the others exceed the nearest such total by one minor unit.
+ */
+export function netFromGross(grossMinor: bigint, basisPoints: number): bigint {
+  if (basisPoints === 0) return grossMinor;
+  let net = (grossMinor * 10_000n) / BigInt(10_000 + basisPoints) + 1n;
+  while (net > 0n && net + vatOf(net, basisPoints) > grossMinor) net -= 1n;
+  return net;
+}
