@@ -4,6 +4,7 @@ import { buildFederatedSchema } from '@saldo/graphql';
 import type { SchemaPart } from '@saldo/sharding';
 import type { SubgraphDefinition, SubgraphRuntime } from '@saldo/subgraph';
 import type { BillingConfig } from './config.js';
+import { createDocumentServices, documentsModule, type DocumentOverrides, type DocumentServices } from './documents/index.js';
 import { createLedgerServices, ledgerModule, type LedgerServices } from './ledger/index.js';
 import { createPaymentServices, paymentsModule, type PaymentOverrides, type PaymentServices } from './payments/index.js';
 import { SYSTEM_CLOCK, type Clock } from './shared/clock.js';
@@ -12,13 +13,13 @@ import type { BillingModule } from './shared/module.js';
 import { createUsageServices, usageModule, type UsageServices } from './usage/index.js';
 
 /** Billing's services: every module's, in one object (what resolvers find in `ctx.services`). */
-export type BillingServices = LedgerServices & UsageServices & PaymentServices;
+export type BillingServices = LedgerServices & UsageServices & PaymentServices & DocumentServices;
 
 /**
  * Billing's modules, in dependency order: usage and payments post through the ledger. A new module (documents, ...)
  * is a folder with an index.ts exporting its BillingModule, added here and wired in createBillingServices.
  */
-const modules: ReadonlyArray<BillingModule<BillingServices>> = [ledgerModule, usageModule, paymentsModule];
+const modules: ReadonlyArray<BillingModule<BillingServices>> = [ledgerModule, usageModule, paymentsModule, documentsModule];
 
 /** Printed to schema/billing.graphql by `pnpm compose`; served by the running subgraph. */
 export function buildBillingSchema() {
@@ -27,7 +28,7 @@ export function buildBillingSchema() {
 }
 
 /** Seams tests (and operators embedding billing) may replace; each defaults to what the configuration says. */
-export interface BillingOverrides extends PaymentOverrides {
+export interface BillingOverrides extends PaymentOverrides, DocumentOverrides {
   /** "Now" for every service. */
   clock?: Clock;
 }
@@ -39,7 +40,8 @@ export function createBillingServices(runtime: SubgraphRuntime<BillingConfig>, o
   const ledger = createLedgerServices(runtime, clock);
   const usage = createUsageServices(runtime, { ledger: ledger.ledger, clock });
   const payments = createPaymentServices(runtime, { ledger: ledger.ledger, clock }, options);
-  return { ...ledger, ...usage, ...payments };
+  const documents = createDocumentServices(runtime, { ledger: ledger.ledger, clock }, options);
+  return { ...ledger, ...usage, ...payments, ...documents };
 }
 
 /** The modules' tables of one kind, migrations in timestamp order (each migration's name starts with it). */
@@ -55,6 +57,11 @@ export const billingSubgraph: SubgraphDefinition<BillingServices, BillingConfig>
   buildSchema: buildBillingSchema,
   createServices: (runtime) => createBillingServices(runtime),
   subscribe: (services, runtime) => modules.flatMap((module) => module.subscribe?.(services, runtime) ?? []),
+  jobs: {
+    queues: modules.flatMap((module) => module.jobs?.queues ?? []),
+    workers: (services, runtime) => modules.flatMap((module) => module.jobs?.workers?.(services, runtime) ?? []),
+    schedules: (runtime) => modules.flatMap((module) => module.jobs?.schedules?.(runtime) ?? []),
+  },
   configureHttp: (app, services, runtime) => {
     for (const module of modules) module.configureHttp?.(app, services, runtime);
   },

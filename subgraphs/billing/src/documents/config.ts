@@ -83,7 +83,7 @@ export const documentsConfigFields = {
 const ISSUER_REQUIRED = ['ISSUER_LEGAL_NAME', 'ISSUER_ADDRESS_LINE1', 'ISSUER_POSTAL_CODE', 'ISSUER_CITY', 'ISSUER_EMAIL', 'ISSUER_PHONE', 'ISSUER_CONTACT_NAME', 'ISSUER_IBAN'] as const;
 const ISSUER_KEYS = Object.keys(documentsConfigFields).filter((key) => key.startsWith('ISSUER_') && !['ISSUER_COUNTRY', 'ISSUER_PRIMARY_COLOR', 'ISSUER_ACCENT_COLOR'].includes(key));
 
-type DocumentsSettings = { [K in keyof typeof documentsConfigFields]: z.output<(typeof documentsConfigFields)[K]> } & { NODE_ENV?: string };
+type DocumentsSettings = z.output<ReturnType<typeof z.object<typeof documentsConfigFields>>> & { NODE_ENV?: string };
 
 /** Cross-field rules of the documents settings (added to billing's superRefine). */
 export function checkDocumentsConfig(value: DocumentsSettings, ctx: z.RefinementCtx): void {

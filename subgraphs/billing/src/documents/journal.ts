@@ -42,6 +42,8 @@ export interface IssueRequest {
   check?: (tx: EntityManager) => Promise<void>;
   /** Builds the content once the id and number are known. Throwing leaves nothing behind, no number used. */
   compose: (identity: { id: string; number: string }) => DocumentContent;
+  /** Runs in the issuing transaction after the document is written (jobs that must exist exactly when it does). */
+  within?: (tx: EntityManager, document: StoredDocument) => Promise<void>;
 }
 
 export interface IssueOutcome {
@@ -125,6 +127,7 @@ export class DocumentJournal {
         const number = formatDocumentNumber(series, year, sequence);
         const content = request.compose({ id, number });
         const document = await this.insert(tx, request, { id, number, series, year, sequence }, content);
+        await request.within?.(tx, document);
         await this.hooks.beforeCommit?.(tx, document);
         return { status: 'ISSUED' as const, document };
       });
@@ -211,7 +214,7 @@ export class DocumentJournal {
 
   async byIds(ids: readonly string[]): Promise<StoredDocument[]> {
     if (ids.length === 0) return [];
-    const rows = await this.em().execute<Row[]>(`select ${COLUMNS} from billing_document where id = any(?::uuid[])`, [`{${ids.join(',')}}`]);
+    const rows = await this.em().execute<Row[]>(`select ${COLUMNS} from billing_document where id in (select jsonb_array_elements_text(?::jsonb)::uuid)`, [JSON.stringify(ids)]);
     return rows.map(fromRow);
   }
 
@@ -226,7 +229,7 @@ export class DocumentJournal {
     const result = new Map<string, StoredDocument[]>(tenantIds.map((id) => [id, []]));
     if (tenantIds.length === 0) return result;
     const rows = await this.em().execute<Row[]>(
-      `select d.* from unnest(?::uuid[]) as t(tenant_id)
+      `select d.* from (select jsonb_array_elements_text(?::jsonb)::uuid as tenant_id) as t
          cross join lateral (
            select ${COLUMNS} from billing_document
             where tenant_id = t.tenant_id
@@ -237,10 +240,29 @@ export class DocumentJournal {
             order by id desc
             limit ?
          ) d`,
-      [`{${tenantIds.join(',')}}`, filter.afterId, filter.afterId, filter.kind, filter.kind, filter.from, filter.from, filter.to, filter.to, filter.first + 1],
+      [JSON.stringify(tenantIds), filter.afterId, filter.afterId, filter.kind, filter.kind, filter.from, filter.from, filter.to, filter.to, filter.first + 1],
     );
     for (const row of rows) result.get(row.tenant_id)?.push(fromRow(row));
     return result;
+  }
+
+  /** The tenant's most recent statement of a month before `before` (YYYY-MM-DD): where the next month starts. */
+  async latestStatementBefore(tenantId: string, before: string): Promise<StoredDocument | null> {
+    const [row] = await this.em().execute<Row[]>(
+      `select ${COLUMNS} from billing_document where tenant_id = ? and kind = 'STATEMENT' and period_from < ?::date order by period_from desc limit 1`,
+      [tenantId, before],
+    );
+    return row ? fromRow(row) : null;
+  }
+
+  /** Document numbers by source key (one query), for references between documents. */
+  async numbersBySourceKey(sourceKeys: readonly string[]): Promise<Map<string, string>> {
+    if (sourceKeys.length === 0) return new Map();
+    const rows = await this.em().execute<Array<{ source_key: string; number: string }>>(
+      'select source_key, number from billing_document where source_key in (select jsonb_array_elements_text(?::jsonb))',
+      [JSON.stringify(sourceKeys)],
+    );
+    return new Map(rows.map((row) => [row.source_key, row.number]));
   }
 
   /** Net already credited against an invoice by credit notes, read under the caller's lock. */
@@ -255,12 +277,17 @@ export class DocumentJournal {
     return row ? fromRow(row) : null;
   }
 
+  /** The content without its logos (no query): for reads that show figures, not pages. */
+  contentWithoutLogos(document: StoredDocument): DocumentContent {
+    return decodeContent(document.content, new Map());
+  }
+
   /** The full content of stored documents, logos loaded in one query. */
   async content(documents: readonly StoredDocument[]): Promise<DocumentContent[]> {
     const hashes = [...new Set(documents.flatMap((document) => logoReferences(document.content)))];
     const logos = new Map<string, LogoImage>();
     if (hashes.length > 0) {
-      const rows = await this.em().execute<{ sha256: string; mime: LogoImage['mime']; data: Buffer }[]>(`select sha256, mime, data from document_logo where sha256 = any(?::text[])`, [`{${hashes.join(',')}}`]);
+      const rows = await this.em().execute<{ sha256: string; mime: LogoImage['mime']; data: Buffer }[]>(`select sha256, mime, data from document_logo where sha256 in (select jsonb_array_elements_text(?::jsonb))`, [JSON.stringify(hashes)]);
       for (const row of rows) logos.set(row.sha256, { mime: row.mime, data: row.data });
     }
     return documents.map((document) => decodeContent(document.content, logos));

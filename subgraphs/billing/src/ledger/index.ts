@@ -19,3 +19,4 @@ export { AccountService, balanceView, type BalanceView, type OverdraftPolicyView
 export { ACCOUNT_OPENER_GROUP } from './services/account-opener.js';
 export { BalanceFeed, balanceFeedOf, type BalanceFeedItem } from './services/balance-feed.js';
 export { BalanceType, LedgerEntryGql } from './graphql/types.js';
+export { readEntries, readLedgerMonth, readUsageLines, type EntryDetails, type LedgerMonth, type UsageLine, type UsageSummaryLine } from './services/ledger-periods.js';

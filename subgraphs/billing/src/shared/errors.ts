@@ -41,6 +41,24 @@ export const BillingErrorCode = {
   PaymentProviderUnavailable: 'PAYMENT_PROVIDER_UNAVAILABLE',
   /** Stripe refused the request (a configuration or integration problem, not the payer's card). */
   PaymentProviderError: 'PAYMENT_PROVIDER_ERROR',
+  /** No such document (or not one the caller may see). */
+  DocumentNotFound: 'DOCUMENT_NOT_FOUND',
+  /** A credit note may only correct an invoice (not a credit note or a statement). */
+  NotAnInvoice: 'NOT_AN_INVOICE',
+  /** A credit note above what remains creditable on its invoice (its net less earlier credit notes); nothing issued. */
+  AmountExceedsCreditable: 'AMOUNT_EXCEEDS_CREDITABLE',
+  /** An amount in another currency than the document it refers to. */
+  CurrencyMismatch: 'CURRENCY_MISMATCH',
+  /** No seller of record is configured (billing's ISSUER_* settings): documents cannot be issued. */
+  MissingIssuerData: 'MISSING_ISSUER_DATA',
+  /** Billing has not received the tenant's customer data (name, country) yet: tenant.created is still in flight. */
+  CustomerDataMissing: 'CUSTOMER_DATA_MISSING',
+  /** A buyer reference that is not a valid Leitweg-ID. */
+  InvalidBuyerReference: 'INVALID_BUYER_REFERENCE',
+  /** A statement period that is not a month (YYYY-MM) or not over yet. */
+  InvalidPeriod: 'INVALID_PERIOD',
+  /** The VAT rate table has no rate for the customer's country on the service date. */
+  VatRateNotFound: 'VAT_RATE_NOT_FOUND',
 } as const;
 export type BillingErrorCode = (typeof BillingErrorCode)[keyof typeof BillingErrorCode];
 

@@ -1,5 +1,6 @@
 import type { Express } from 'express';
 import type { Unsubscribe } from '@saldo/events';
+import type { SubgraphJobs } from '@saldo/subgraph';
 import type { SchemaPart } from '@saldo/sharding';
 import type { SubgraphRuntime } from '@saldo/subgraph';
 import type { BillingConfig } from '../config.js';
@@ -28,4 +29,6 @@ export interface BillingModule<S = never> {
   configureHttp?(app: Express, services: S, runtime: SubgraphRuntime<BillingConfig>): void;
   /** Background work once the service listens; the result stops it (modules stop in reverse order). */
   start?(services: S, runtime: SubgraphRuntime<BillingConfig>): Promise<() => Promise<void>>;
+  /** Durable jobs (@saldo/jobs): the module's queues, their workers and schedules. */
+  jobs?: SubgraphJobs<S, BillingConfig>;
 }

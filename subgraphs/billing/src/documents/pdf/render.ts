@@ -19,3 +19,16 @@ export async function renderDocumentPdf(document: DocumentContent, usage: readon
   attachFacturX(doc, xml, isXRechnung(document) ? 'XRECHNUNG' : 'EN 16931', document.issuedAt);
   return finishPdf(doc);
 }
+
+let warmedUp: Promise<void> | undefined;
+
+/** Renders one sample invoice and statement page once per process, so the first real document is not the slow one. */
+export function warmUpRenderer(): Promise<void> {
+  warmedUp ??= (async () => {
+    const { sampleInvoice, sampleStatement } = await import('../samples.js');
+    await renderDocumentPdf(sampleInvoice('domestic'));
+    const statement = sampleStatement(10);
+    await renderDocumentPdf(statement.document, statement.usage);
+  })();
+  return warmedUp;
+}

@@ -1,5 +1,24 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { StatementSummary, StatementUsageLine } from './model.js';
+
+/** Usage of one product at one unit price within a period. */
+export interface UsageSummaryLine {
+  product: string;
+  /** Sum of the quantities, as a decimal string. */
+  quantity: string;
+  unitPriceMicros: bigint;
+  amountMinor: bigint;
+  events: number;
+}
+
+/** One usage entry (a statement's itemization). */
+export interface UsageLine {
+  at: Date;
+  product: string;
+  quantity: bigint;
+  unitPriceMicros: bigint;
+  /** Non-positive: usage debits the balance. */
+  amountMinor: bigint;
+}
 
 /**
  * What a statement needs from a tenant's ledger, read on the tenant's shard. A month is the contiguous range of
@@ -13,7 +32,7 @@ export interface LedgerMonth {
   toVersion: number;
   openingBalanceMinor: bigint;
   closingBalanceMinor: bigint;
-  usage: StatementSummary['usage'];
+  usage: UsageSummaryLine[];
   /** Every entry but usage, in version order. */
   entries: Array<{ id: string; type: string; amountMinor: bigint; at: Date; description: string | null; externalRef: string | null }>;
 }
@@ -59,7 +78,7 @@ export async function readLedgerMonth(em: EntityManager, tenantId: string, after
 }
 
 /** The usage entries of a version range, in order: a statement's itemization. */
-export async function readUsageLines(em: EntityManager, tenantId: string, fromVersion: number, toVersion: number): Promise<StatementUsageLine[]> {
+export async function readUsageLines(em: EntityManager, tenantId: string, fromVersion: number, toVersion: number): Promise<UsageLine[]> {
   const rows = await em.execute<Array<{ at: Date; product: string; quantity: string; unit_price_micros: string; amount_minor: string }>>(
     `select coalesce(occurred_at, created_at) as at, product, quantity::text, unit_price_micros::text, amount_minor::text
        from ledger_entry where tenant_id = ? and account_version > ? and account_version <= ? and type = 'USAGE'
@@ -67,4 +86,40 @@ export async function readUsageLines(em: EntityManager, tenantId: string, fromVe
     [tenantId, fromVersion, toVersion],
   );
   return rows.map((row) => ({ at: new Date(row.at), product: row.product, quantity: BigInt(row.quantity ?? '0'), unitPriceMicros: BigInt(row.unit_price_micros ?? '0'), amountMinor: BigInt(row.amount_minor) }));
+}
+
+/** A ledger entry as documents read it: what a top-up or refund was, from its metadata. */
+export interface EntryDetails {
+  id: string;
+  tenantId: string;
+  type: string;
+  amountMinor: bigint;
+  currency: string;
+  idempotencyKey: string;
+  externalRef: string | null;
+  occurredAt: Date | null;
+  createdAt: Date;
+  metadata: Record<string, unknown> | null;
+}
+
+/** Entries of one tenant by id or by idempotency key (one query). */
+export async function readEntries(em: EntityManager, tenantId: string, lookup: { ids?: readonly string[]; keys?: readonly string[] }): Promise<EntryDetails[]> {
+  const rows = await em.execute<Array<{ id: string; tenant_id: string; type: string; amount_minor: string; currency: string; idempotency_key: string; external_ref: string | null; occurred_at: Date | null; created_at: Date; metadata: Record<string, unknown> | null }>>(
+    `select id, tenant_id, type, amount_minor::text, currency, idempotency_key, external_ref, occurred_at, created_at, metadata
+       from ledger_entry
+      where tenant_id = ? and (id in (select jsonb_array_elements_text(?::jsonb)::uuid) or idempotency_key in (select jsonb_array_elements_text(?::jsonb)))`,
+    [tenantId, JSON.stringify(lookup.ids ?? []), JSON.stringify(lookup.keys ?? [])],
+  );
+  return rows.map((row) => ({
+    id: row.id,
+    tenantId: row.tenant_id,
+    type: row.type,
+    amountMinor: BigInt(row.amount_minor),
+    currency: row.currency.trim(),
+    idempotencyKey: row.idempotency_key,
+    externalRef: row.external_ref,
+    occurredAt: row.occurred_at ? new Date(row.occurred_at) : null,
+    createdAt: new Date(row.created_at),
+    metadata: row.metadata,
+  }));
 }

@@ -1,0 +1,51 @@
+import { createHash } from 'node:crypto';
+import type { Logger } from '@saldo/service';
+import type { ShardedDatabase } from '@saldo/sharding';
+import type { LogoImage } from '../model.js';
+
+/** Logos larger than this are not embedded (a document is not the place for a 5 MB image). */
+const MAX_LOGO_BYTES = 1024 * 1024;
+
+function sniff(data: Buffer): LogoImage['mime'] | null {
+  if (data.length > 8 && data[0] === 0x89 && data.toString('ascii', 1, 4) === 'PNG') return 'image/png';
+  if (data.length > 3 && data[0] === 0xff && data[1] === 0xd8) return 'image/jpeg';
+  return null;
+}
+
+/** A logo from a data: URI or an http(s) URL: PNG or JPEG, at most 1 MiB, within 5 seconds; anything else is null. */
+export async function fetchLogo(url: string, logger: Logger, signal?: AbortSignal): Promise<LogoImage | null> {
+  try {
+    let data: Buffer;
+    const inline = /^data:image\/(png|jpeg);base64,([A-Za-z0-9+/=]+)$/.exec(url);
+    if (inline) {
+      data = Buffer.from(inline[2]!, 'base64');
+    } else if (/^https?:\/\//.test(url)) {
+      const response = await fetch(url, { signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(5000)]) : AbortSignal.timeout(5000), redirect: 'follow' });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      if (Number(response.headers.get('content-length') ?? 0) > MAX_LOGO_BYTES) throw new Error('larger than 1 MiB');
+      data = Buffer.from(await response.arrayBuffer());
+    } else {
+      throw new Error('not a data: or http(s) URL');
+    }
+    if (data.length > MAX_LOGO_BYTES) throw new Error('larger than 1 MiB');
+    const mime = sniff(data);
+    if (!mime) throw new Error('neither PNG nor JPEG');
+    return { mime, data };
+  } catch (error) {
+    logger.warn('branding logo not usable on documents (the display name is shown instead)', { url: url.slice(0, 200), error: (error as Error).message });
+    return null;
+  }
+}
+
+/** Fetches a branding level's logo into document_logo and points the level at it (if its URL is still the same). */
+export async function storeBrandingLogo(db: ShardedDatabase, logger: Logger, job: { level: string; ownerId: string; url: string }, signal?: AbortSignal): Promise<void> {
+  const logo = await fetchLogo(job.url, logger, signal);
+  if (!logo) return;
+  const sha256 = createHash('sha256').update(logo.data).digest('hex');
+  await db.globalEm().execute(
+    `with stored as (insert into document_logo (sha256, mime, data) values (?, ?, ?) on conflict (sha256) do nothing)
+     update document_branding set logo_sha256 = ? where level = ? and owner_id = ? and values->>'logoUrl' = ?`,
+    [sha256, logo.mime, logo.data, sha256, job.level, job.ownerId, job.url],
+    'run',
+  );
+}
