@@ -39,8 +39,10 @@ export function createBillingServices(runtime: SubgraphRuntime<BillingConfig>, o
   const clock = options.clock ?? SYSTEM_CLOCK;
   const ledger = createLedgerServices(runtime, clock);
   const usage = createUsageServices(runtime, { ledger: ledger.ledger, clock });
-  const payments = createPaymentServices(runtime, { ledger: ledger.ledger, clock }, options);
   const documents = createDocumentServices(runtime, { ledger: ledger.ledger, clock }, options);
+  // Top-ups charge VAT on top of the credit as the documents module quotes it (nothing while documents are off).
+  const tax = (tenantId: string, netMinor: bigint, currency: string, at: Date) => documents.documents.quoteTopUpTax(tenantId, netMinor, currency, at);
+  const payments = createPaymentServices(runtime, { ledger: ledger.ledger, clock, tax }, options);
   return { ...ledger, ...usage, ...payments, ...documents };
 }
 

@@ -24,3 +24,4 @@ export { TopUpService, type TopUpView } from './services/top-up-service.js';
 export { AutoTopUpService, backoffSeconds } from './services/auto-top-up-service.js';
 export { PaymentCreditService, paymentKey, refundKey, type PaymentCredit, type CreditResult } from './services/payment-credit-service.js';
 export { StripeWebhookService, type WebhookResponse } from './services/stripe-webhook-service.js';
+export { NO_TAX, netShare, type TaxQuote, type TaxQuoter, type TaxRecord } from './domain/tax.js';

@@ -111,5 +111,20 @@ class Migration20261126002400StripeEvent extends Migration {
   }
 }
 
-export const paymentsShardMigrations = [Migration20261126002300TopUps];
+/** VAT charged on top of a top-up's credit (documents quote it); the credit stays the net. */
+class Migration20261129002500TopUpTax extends Migration {
+  override name = 'Migration20261129002500TopUpTax';
+
+  override up(): void {
+    this.addSql(`alter table "top_up" add column "tax_minor" bigint not null default '0', add column "tax" jsonb null;`);
+    this.addSql(`alter table "auto_top_up_attempt" add column "tax_minor" bigint not null default '0', add column "tax" jsonb null;`);
+  }
+
+  override down(): void {
+    this.addSql('alter table "auto_top_up_attempt" drop column "tax", drop column "tax_minor";');
+    this.addSql('alter table "top_up" drop column "tax", drop column "tax_minor";');
+  }
+}
+
+export const paymentsShardMigrations = [Migration20261126002300TopUps, Migration20261129002500TopUpTax];
 export const paymentsGlobalMigrations = [Migration20261126002400StripeEvent];

@@ -3,6 +3,7 @@ import type { BillingConfig } from '../config.js';
 import type { LedgerService } from '../ledger/index.js';
 import type { Clock } from '../shared/clock.js';
 import type { BillingModule } from '../shared/module.js';
+import type { TaxQuoter } from './domain/tax.js';
 import { DEFAULT_EXCHANGE_RATES, StaticExchangeRateProvider, type ExchangeRateProvider } from './domain/fx.js';
 import { AutoTopUpAttempt, AutoTopUpRule } from './entities/auto-top-up.js';
 import { StripeEvent } from './entities/stripe-event.js';
@@ -51,7 +52,7 @@ export interface PaymentOverrides {
 
 export function createPaymentServices(
   runtime: SubgraphRuntime<BillingConfig>,
-  deps: { ledger: LedgerService; clock: Clock },
+  deps: { ledger: LedgerService; clock: Clock; tax?: TaxQuoter },
   overrides: PaymentOverrides = {},
 ): PaymentServices {
   const { db, relay, config } = runtime;
@@ -63,7 +64,7 @@ export function createPaymentServices(
     new StaticExchangeRateProvider(config.EXCHANGE_RATES, config.EXCHANGE_RATES_SOURCE ?? (config.EXCHANGE_RATES === DEFAULT_EXCHANGE_RATES ? 'saldo-default-table' : 'EXCHANGE_RATES'));
   const topUpLock = overrides.topUpLock ?? createTenantLock(config.REDIS_URL, logger);
   const credits = new PaymentCreditService(db, ledger, exchangeRates, logger, clock);
-  const topUps = new TopUpService(db, ledger, stripe, topUpLock, exchangeRates, { limits: config.TOPUP_LIMITS, lockTtlMs: config.TOPUP_LOCK_TTL_MS }, logger, clock);
+  const topUps = new TopUpService(db, ledger, stripe, topUpLock, exchangeRates, { limits: config.TOPUP_LIMITS, lockTtlMs: config.TOPUP_LOCK_TTL_MS, ...(deps.tax ? { tax: deps.tax } : {}) }, logger, clock);
   const autoTopUp = new AutoTopUpService(
     db,
     ledger,
@@ -76,6 +77,7 @@ export function createPaymentServices(
       backoffMaxSeconds: config.AUTO_TOPUP_BACKOFF_MAX_SECONDS,
       pollIntervalMs: config.AUTO_TOPUP_POLL_INTERVAL_MS,
       retrySeconds: config.AUTO_TOPUP_RETRY_SECONDS,
+      ...(deps.tax ? { tax: deps.tax } : {}),
     },
     logger.child('auto-top-up'),
     clock,

@@ -123,7 +123,7 @@ export const AUTO_TOP_UP_ATTEMPT_CHECKS = {
 })
 @Check(AUTO_TOP_UP_ATTEMPT_CHECKS.amount)
 export class AutoTopUpAttempt {
-  [OptionalProps]?: 'tries' | 'paymentIntentId' | 'failureCode' | 'failureMessage' | 'ledgerEntryId' | 'completedAt';
+  [OptionalProps]?: 'taxMinor' | 'tax' | 'tries' | 'paymentIntentId' | 'failureCode' | 'failureMessage' | 'ledgerEntryId' | 'completedAt';
 
   /** UUIDv7; the PaymentIntent's idempotency key and metadata.autoTopUpAttemptId. */
   @PrimaryKey({ type: 'uuid' })
@@ -144,6 +144,14 @@ export class AutoTopUpAttempt {
 
   @Property({ type: 'character', length: 3 })
   currency!: string;
+
+  /** VAT charged on top of amountMinor (0 when none): the payer pays amountMinor + taxMinor. */
+  @Property({ type: new BigIntType('bigint'), default: 0 })
+  taxMinor: bigint = 0n;
+
+  /** The VAT quote (TaxRecord) the tax was computed from, null when none was charged. */
+  @Property({ type: 'jsonb', nullable: true })
+  tax: Record<string, unknown> | null = null;
 
   /** The rule's customer and payment method when the attempt was recorded: a retry charges the same card. */
   @Property({ type: 'text' })

@@ -29,7 +29,7 @@ export const TOP_UP_CHECKS = {
 @Check(TOP_UP_CHECKS.amount)
 @Check(TOP_UP_CHECKS.credit)
 export class TopUp {
-  [OptionalProps]?: 'fx' | 'checkoutSessionId' | 'checkoutUrl' | 'paymentIntentId' | 'ledgerEntryId' | 'expiresAt' | 'completedAt';
+  [OptionalProps]?: 'taxMinor' | 'tax' | 'fx' | 'checkoutSessionId' | 'checkoutUrl' | 'paymentIntentId' | 'ledgerEntryId' | 'expiresAt' | 'completedAt';
 
   /** UUIDv7; sent to Stripe as metadata.topUpId. */
   @PrimaryKey({ type: 'uuid' })
@@ -58,6 +58,14 @@ export class TopUp {
 
   @Property({ type: 'character', length: 3 })
   creditCurrency!: string;
+
+  /** VAT charged on top of amountMinor (0 when none): the payer pays amountMinor + taxMinor. */
+  @Property({ type: new BigIntType('bigint'), default: 0 })
+  taxMinor: bigint = 0n;
+
+  /** The VAT quote (TaxRecord) the tax was computed from, null when none was charged. */
+  @Property({ type: 'jsonb', nullable: true })
+  tax: Record<string, unknown> | null = null;
 
   /** The quoted conversion (FxRecord) when currency differs from creditCurrency. */
   @Property({ type: 'jsonb', nullable: true })

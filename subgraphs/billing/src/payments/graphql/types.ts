@@ -51,8 +51,14 @@ export class TopUpType {
   @Field(() => TopUpStatus)
   status!: TopUpStatus;
 
-  @Field(() => MoneyType, { description: 'What the payer pays.' })
+  @Field(() => MoneyType, { description: 'The price of the credit, before VAT (what was asked for).' })
   amount!: MoneyType;
+
+  @Field(() => MoneyType, { description: 'VAT charged on top of amount (zero where none applies: reverse charge, outside the EU, or documents off).' })
+  tax!: MoneyType;
+
+  @Field(() => MoneyType, { description: 'What the payer pays: amount + tax.' })
+  total!: MoneyType;
 
   @Field(() => MoneyType, { description: 'What the balance is credited, in the account\'s currency (converted at exchangeRate when the payer pays in another currency).' })
   credit!: MoneyType;
@@ -82,6 +88,8 @@ export class TopUpType {
     type.idempotencyKey = topUp.idempotencyKey;
     type.status = topUp.status;
     type.amount = MoneyType.from(Money.of(topUp.amountMinor, topUp.currency));
+    type.tax = MoneyType.from(Money.of(topUp.taxMinor, topUp.currency));
+    type.total = MoneyType.from(Money.of(topUp.amountMinor + topUp.taxMinor, topUp.currency));
     type.credit = MoneyType.from(Money.of(topUp.creditAmountMinor, topUp.creditCurrency));
     type.exchangeRate = topUp.fx ? ExchangeRateType.fromRecord(topUp.fx as unknown as FxRecord) : null;
     type.checkoutUrl = topUp.checkoutUrl;
@@ -170,7 +178,10 @@ export class CreateTopUpInput {
   @Field(() => ID)
   tenantId!: string;
 
-  @Field(() => MoneyInput, { description: 'What the payer pays; within the currency\'s limits. Another currency than the account\'s is converted at a stored rate.' })
+  @Field(() => MoneyInput, {
+    description:
+      'The credit to buy, priced in the payment currency; within the currency\'s limits. VAT is charged on top where it applies (TopUp.tax, TopUp.total). Another currency than the account\'s is converted at a stored rate.',
+  })
   amount!: MoneyInput;
 
   @Field({ description: 'The client\'s key for this top-up (1-128 of A-Z a-z 0-9 . _ : @ -): sending it again returns the same top-up and Checkout Session.' })

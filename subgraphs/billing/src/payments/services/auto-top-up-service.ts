@@ -3,6 +3,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { AutoTopUpFailed, enqueueEvent, type OutboxRelay } from '@saldo/events';
 import { ErrorCode } from '@saldo/graphql';
 import { Money } from '@saldo/money';
+import { NO_TAX, taxRecord, type TaxQuoter, type TaxRecord } from '../domain/tax.js';
 import type { Logger } from '@saldo/service';
 import type { ShardedDatabase, ShardId } from '@saldo/sharding';
 import type { TopUpLimits } from '../domain/top-up-limits.js';
@@ -24,6 +25,8 @@ export interface AutoTopUpOptions {
   retrySeconds: number;
   /** How long a claimed attempt stays with its worker before another may take it over (same idempotency key). */
   claimLeaseMs?: number;
+  /** VAT on top of the credit (documents module); NO_TAX while no seller of record is configured. */
+  tax?: TaxQuoter;
 }
 
 /** Wait after the n-th decline in a row: base x 2^(n-1), capped. */
@@ -59,6 +62,8 @@ interface AttemptRow {
   balance_minor: string;
   tries: number;
   payment_intent_id: string | null;
+  tax_minor: string;
+  tax: TaxRecord | null;
 }
 
 /** A decline or refusal as the attempt and the notification record it. */
@@ -328,7 +333,7 @@ export class AutoTopUpService {
        update auto_top_up_attempt a set status = ?, tries = a.tries + 1, next_try_at = ?, updated_at = ?
          from due where a.id = due.id
        returning a.id, a.tenant_id, a.trigger_version, a.status, a.amount_minor, a.currency, a.stripe_customer_id, a.stripe_payment_method_id,
-                 a.balance_minor, a.tries, a.payment_intent_id`,
+                 a.balance_minor, a.tries, a.payment_intent_id, a.tax_minor, a.tax`,
       [AutoTopUpAttemptStatus.PENDING, AutoTopUpAttemptStatus.PROCESSING, now, AutoTopUpAttemptStatus.PROCESSING, new Date(now.getTime() + this.claimLeaseMs), now],
     );
     return row ?? null;
@@ -344,6 +349,17 @@ export class AutoTopUpService {
       await this.fail(attempt, { code: BillingErrorCode.StripeNotConfigured, declineCode: null, message: 'No Stripe account is configured.', paymentIntentId: null });
       return;
     }
+    // VAT on top, quoted once per attempt and kept with it: a retry charges the same gross (same idempotency key).
+    if (!attempt.payment_intent_id && attempt.tax === null) {
+      try {
+        await this.quoteTax(attempt);
+      } catch (error) {
+        const retryAt = new Date(this.clock.now().getTime() + this.options.retrySeconds * 1000);
+        await this.finish(attempt, AutoTopUpAttemptStatus.PENDING, { nextTryAt: retryAt });
+        this.logger.warn('auto-top-up: VAT could not be quoted yet, retrying the attempt later', { tenant: attempt.tenant_id, attempt: attempt.id, retryAt, error: (error as Error).message });
+        return;
+      }
+    }
     let result;
     try {
       // An attempt Stripe accepted earlier (still settling): look at its PaymentIntent instead of charging again.
@@ -352,7 +368,7 @@ export class AutoTopUpService {
         : await this.stripe.chargeOffSession({
             tenantId: attempt.tenant_id,
             attemptId: attempt.id,
-            amountMinor: BigInt(attempt.amount_minor),
+            amountMinor: BigInt(attempt.amount_minor) + BigInt(attempt.tax_minor),
             currency: attempt.currency,
             customerId: attempt.stripe_customer_id,
             paymentMethodId: attempt.stripe_payment_method_id,
@@ -386,6 +402,17 @@ export class AutoTopUpService {
       return;
     }
     await this.fail(attempt, result);
+  }
+
+  /** Stores the VAT quote of an attempt before its first charge (no quote: nothing on top, and it stays that way). */
+  private async quoteTax(attempt: AttemptRow): Promise<void> {
+    const quote = await (this.options.tax ?? NO_TAX)(attempt.tenant_id, BigInt(attempt.amount_minor), attempt.currency, this.clock.now());
+    const record = quote ? taxRecord(quote) : { netMinor: attempt.amount_minor, vatMinor: '0', grossMinor: attempt.amount_minor, currency: attempt.currency, category: 'NONE', basisPoints: 0, vatCase: 'NONE', day: '' };
+    const located = await this.db.emForTenant(attempt.tenant_id);
+    await located!.em.execute('update auto_top_up_attempt set tax_minor = ?, tax = ?::jsonb where id = ? and tenant_id = ? and tax is null', [quote?.vatMinor ?? 0n, JSON.stringify(record), attempt.id, attempt.tenant_id], 'run');
+    const [row] = await located!.em.execute<Array<{ tax_minor: string; tax: TaxRecord }>>('select tax_minor, tax from auto_top_up_attempt where id = ? and tenant_id = ?', [attempt.id, attempt.tenant_id]);
+    attempt.tax_minor = row!.tax_minor;
+    attempt.tax = row!.tax;
   }
 
   /**

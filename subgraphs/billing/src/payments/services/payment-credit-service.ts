@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from '@saldo/service';
 import type { ShardedDatabase } from '@saldo/sharding';
 import { convertMinor, fxRecord, rateFromRecord, type ExchangeRate, type ExchangeRateProvider, type FxRecord } from '../domain/fx.js';
+import { netShare, type TaxRecord } from '../domain/tax.js';
 import { AutoTopUpAttemptStatus } from '../entities/auto-top-up.js';
 import { LedgerEntryType, type LedgerEntry, type LedgerService, type PostingEntryInput, type PostingOutcome } from '../../ledger/index.js';
 import { TopUpStatus } from '../entities/top-up.js';
@@ -114,6 +115,8 @@ export class PaymentCreditService {
     // The rate of the credit (booked or about to be): refunds must take back what was credited, not more or less.
     const fx = ((existing?.metadata?.['fx'] ?? credit?.metadata?.['fx']) as FxRecord | null | undefined) ?? null;
     const rate = fx ? rateFromRecord(fx) : null;
+    // With VAT charged on top, the balance got the net: a refund of the gross takes back the net in proportion.
+    const tax = ((existing?.metadata?.['tax'] ?? credit?.metadata?.['tax']) as TaxRecord | null | undefined) ?? null;
 
     // Cumulative conversion: refund i books convert(r1 + ... + ri) - convert(r1 + ... + ri-1), so partial refunds
     // add up to exactly the converted total and a full refund takes back exactly the credit.
@@ -127,7 +130,8 @@ export class PaymentCreditService {
     for (const refund of counted) {
       if (refund.currency !== set.payment.currency) throw new Error(`refund ${refund.id} is in ${refund.currency}, its charge in ${set.payment.currency}`);
       paidSoFar += refund.amountMinor;
-      const cumulative = rate ? convertMinor(paidSoFar, rate) : paidSoFar;
+      const netSoFar = tax ? netShare(paidSoFar, tax) : paidSoFar;
+      const cumulative = rate ? convertMinor(netSoFar, rate) : netSoFar;
       const amount = cumulative - bookedSoFar;
       bookedSoFar = cumulative;
       if (amount <= 0n) continue;
@@ -169,15 +173,18 @@ export class PaymentCreditService {
 
   /** The TOP_UP entry for a payment, converted to the account's currency when needed. */
   private async creditEntry(credit: PaymentCredit, accountCurrency: string): Promise<PostingEntryInput> {
-    let amountMinor = credit.amountMinor;
+    // VAT charged on top is not credit: the balance gets the net price the top-up was quoted at.
+    const taxed = await this.taxedPayment(credit);
+    const base = taxed ? taxed.netMinor : credit.amountMinor;
+    let amountMinor = base;
     let fx: FxRecord | null = null;
     if (credit.currency !== accountCurrency) {
       const rate = (await this.quotedRate(credit, accountCurrency)) ?? (await this.exchangeRates.rate(credit.currency, accountCurrency, credit.occurredAt));
       if (!rate) {
         throw billingError(BillingErrorCode.ExchangeRateNotFound, `No exchange rate from ${credit.currency} to ${accountCurrency}.`, { from: credit.currency, to: accountCurrency });
       }
-      amountMinor = convertMinor(credit.amountMinor, rate);
-      fx = fxRecord(rate, credit.amountMinor, amountMinor);
+      amountMinor = convertMinor(base, rate);
+      fx = fxRecord(rate, base, amountMinor);
     }
     if (amountMinor <= 0n) throw billingError(BillingErrorCode.InvalidAmount, `Payment ${credit.paymentIntentId} credits nothing (${credit.amountMinor} ${credit.currency}).`);
     return {
@@ -193,8 +200,26 @@ export class PaymentCreditService {
         autoTopUpAttemptId: credit.autoTopUpAttemptId ?? null,
         paid: { amountMinor: credit.amountMinor.toString(), currency: credit.currency },
         fx,
+        tax: taxed?.tax ?? null,
       },
     };
+  }
+
+  /**
+   * The VAT quote a payment was charged under (the top-up's or the automatic attempt's), when the payment is exactly
+   * its net + VAT; null for a payment without one (its whole amount is credit, as before VAT on top).
+   */
+  private async taxedPayment(credit: PaymentCredit): Promise<{ netMinor: bigint; tax: TaxRecord } | null> {
+    const table = credit.topUpId ? 'top_up' : credit.autoTopUpAttemptId ? 'auto_top_up_attempt' : null;
+    if (!table) return null;
+    const located = await this.db.emForTenant(credit.tenantId);
+    if (!located) return null;
+    const [row] = await located.em.execute<{ amount_minor: string; currency: string; tax_minor: string; tax: TaxRecord | null }[]>(
+      `select amount_minor, currency, tax_minor, tax from ${table} where id = ? and tenant_id = ?`,
+      [credit.topUpId ?? credit.autoTopUpAttemptId, credit.tenantId],
+    );
+    if (!row?.tax || row.tax.category === 'NONE' || row.currency.trim() !== credit.currency || BigInt(row.amount_minor) + BigInt(row.tax_minor) !== credit.amountMinor) return null;
+    return { netMinor: BigInt(row.amount_minor), tax: row.tax };
   }
 
   /** The conversion quoted on the top-up the payer saw, when this payment is that top-up, unchanged. */
@@ -202,11 +227,11 @@ export class PaymentCreditService {
     if (!credit.topUpId) return null;
     const located = await this.db.emForTenant(credit.tenantId);
     if (!located) return null;
-    const [row] = await located.em.execute<{ amount_minor: string; currency: string; credit_currency: string; fx: FxRecord | null }[]>(
-      'select amount_minor, currency, credit_currency, fx from top_up where id = ? and tenant_id = ?',
+    const [row] = await located.em.execute<{ amount_minor: string; tax_minor: string; currency: string; credit_currency: string; fx: FxRecord | null }[]>(
+      'select amount_minor, tax_minor, currency, credit_currency, fx from top_up where id = ? and tenant_id = ?',
       [credit.topUpId, credit.tenantId],
     );
-    if (!row?.fx || row.currency !== credit.currency || row.credit_currency !== accountCurrency || BigInt(row.amount_minor) !== credit.amountMinor) return null;
+    if (!row?.fx || row.currency !== credit.currency || row.credit_currency !== accountCurrency || BigInt(row.amount_minor) + BigInt(row.tax_minor) !== credit.amountMinor) return null;
     return rateFromRecord(row.fx);
   }
 

@@ -5,6 +5,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { Money } from '@saldo/money';
 import type { Logger } from '@saldo/service';
 import type { ShardedDatabase } from '@saldo/sharding';
+import { NO_TAX, taxRecord, type TaxQuoter, type TaxRecord } from '../domain/tax.js';
 import { convertMinor, formatRate, fxRecord, type ExchangeRateProvider, type FxRecord } from '../domain/fx.js';
 import type { TopUpLimits } from '../domain/top-up-limits.js';
 import { TopUp, TopUpStatus } from '../entities/top-up.js';
@@ -17,6 +18,8 @@ import { SYSTEM_CLOCK, type Clock } from '../../shared/clock.js';
 
 export interface TopUpServiceOptions {
   limits: TopUpLimits;
+  /** VAT on top of the credit (documents module); NO_TAX while no seller of record is configured. */
+  tax?: TaxQuoter;
   /** Lease of the per-tenant lock (TOPUP_LOCK_TTL_MS); also how long a caller waits for a same-key twin in flight. */
   lockTtlMs: number;
 }
@@ -103,17 +106,20 @@ export class TopUpService {
     if (!row) row = await this.insert(em, command, accountCurrency);
 
     const credit = Money.of(row.creditAmountMinor, row.creditCurrency);
+    const tax = row.tax as TaxRecord | null;
+    const vat = tax && row.taxMinor > 0n ? ` + VAT ${formatBasisPoints(tax.basisPoints)} % ${Money.of(row.taxMinor, row.currency).toString()}` : '';
     const description =
       row.currency === row.creditCurrency
-        ? `Credit ${credit.toString()} to your prepaid balance`
-        : `Credit ${credit.toString()} to your prepaid balance (rate ${String((row.fx as FxRecord | null)?.rate)})`;
+        ? `Credit ${credit.toString()} to your prepaid balance${vat}`
+        : `Credit ${credit.toString()} to your prepaid balance (rate ${String((row.fx as FxRecord | null)?.rate)})${vat}`;
     let session;
     try {
       session = await this.stripe!.createCheckoutSession({
         tenantId: row.tenantId,
         topUpId: row.id,
         idempotencyKey: row.idempotencyKey,
-        amountMinor: row.amountMinor,
+        // What the payer pays: the credit's price plus VAT on top.
+        amountMinor: row.amountMinor + row.taxMinor,
         currency: row.currency,
         description,
       });
@@ -152,11 +158,26 @@ export class TopUpService {
       fx = fxRecord(rate, amountMinor, creditAmountMinor);
     }
     const now = this.clock.now();
+    const quote = await (this.options.tax ?? NO_TAX)(command.tenantId, amountMinor, currency, now);
     await em.execute(
-      `insert into top_up (id, tenant_id, idempotency_key, status, amount_minor, currency, credit_amount_minor, credit_currency, fx, created_at, updated_at)
-       values (?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?)
+      `insert into top_up (id, tenant_id, idempotency_key, status, amount_minor, currency, credit_amount_minor, credit_currency, fx, tax_minor, tax, created_at, updated_at)
+       values (?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?::jsonb, ?, ?)
        on conflict (tenant_id, idempotency_key) do nothing`,
-      [uuidv7(), command.tenantId, command.idempotencyKey, TopUpStatus.PENDING, amountMinor, currency, creditAmountMinor, accountCurrency, fx ? JSON.stringify(fx) : null, now, now],
+      [
+        uuidv7(),
+        command.tenantId,
+        command.idempotencyKey,
+        TopUpStatus.PENDING,
+        amountMinor,
+        currency,
+        creditAmountMinor,
+        accountCurrency,
+        fx ? JSON.stringify(fx) : null,
+        quote?.vatMinor ?? 0n,
+        quote ? JSON.stringify(taxRecord(quote)) : null,
+        now,
+        now,
+      ],
       'run',
     );
     // Another instance may have inserted it first (the lock fails open without Redis): whichever row won is the one.
@@ -179,4 +200,10 @@ export class TopUpService {
 
 export function stripeNotConfigured() {
   return billingError(BillingErrorCode.StripeNotConfigured, 'Top-ups are unavailable: this billing deployment has no Stripe account configured (STRIPE_SECRET_KEY).');
+}
+
+/** 1900 -> "19", 2550 -> "25.5" */
+function formatBasisPoints(basisPoints: number): string {
+  const fraction = String(basisPoints % 100).padStart(2, '0').replace(/0+$/, '');
+  return fraction ? `${Math.trunc(basisPoints / 100)}.${fraction}` : String(Math.trunc(basisPoints / 100));
 }
