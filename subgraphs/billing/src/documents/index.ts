@@ -8,4 +8,4 @@ export type { StoredDocument } from './journal.js';
 export { DOWNLOAD_PATH, DownloadLinks } from './download-links.js';
 export { renderDocumentPdf, warmUpRenderer } from './pdf/render.js';
 export { renderCii } from './einvoice/cii.js';
-export { sampleCreditNote, sampleInvoice, sampleStatement } from './samples.js';
+export { SAMPLE_ISSUER_ENV, SAMPLE_LOGO_DATA_URI, sampleCreditNote, sampleInvoice, sampleStatement } from './samples.js';

@@ -132,3 +132,26 @@ export function sampleStatement(usageLines: number, options: { language?: 'de' |
   const document = composeStatement(header('KA', 1, SAMPLE_CUSTOMERS.domestic, options.language ?? 'de', new Date('2026-03-01T02:00:00Z')), { from: '2026-02-01', to: '2026-02-28' }, summary);
   return { document, usage };
 }
+
+/** The sample seller of record as billing settings (tests, the development stack's demo issuer). */
+export const SAMPLE_ISSUER_ENV: Readonly<Record<string, string>> = Object.freeze({
+  ISSUER_LEGAL_NAME: SAMPLE_ISSUER.legalName,
+  ISSUER_ADDRESS_LINE1: SAMPLE_ISSUER.address.line1,
+  ISSUER_POSTAL_CODE: SAMPLE_ISSUER.address.postalCode,
+  ISSUER_CITY: SAMPLE_ISSUER.address.city,
+  ISSUER_COUNTRY: 'DE',
+  ISSUER_VAT_ID: SAMPLE_ISSUER.vatId!,
+  ISSUER_TAX_NUMBER: SAMPLE_ISSUER.taxNumber!,
+  ISSUER_REGISTRATION: SAMPLE_ISSUER.registration!,
+  ISSUER_MANAGING_DIRECTORS: SAMPLE_ISSUER.managingDirectors!,
+  ISSUER_EMAIL: SAMPLE_ISSUER.email,
+  ISSUER_PHONE: SAMPLE_ISSUER.phone,
+  ISSUER_CONTACT_NAME: SAMPLE_ISSUER.contactName,
+  ISSUER_WEBSITE: SAMPLE_ISSUER.website!,
+  ISSUER_IBAN: SAMPLE_ISSUER.bank.iban,
+  ISSUER_BIC: SAMPLE_ISSUER.bank.bic!,
+  ISSUER_BANK_NAME: SAMPLE_ISSUER.bank.bankName!,
+});
+
+/** The sample logo as a data: URI (white-label branding in tests and demo data). */
+export const SAMPLE_LOGO_DATA_URI = `data:image/png;base64,${LOGO_PNG.toString('base64')}`;

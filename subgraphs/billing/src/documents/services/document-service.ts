@@ -340,8 +340,11 @@ export class DocumentService {
       let after = '00000000-0000-0000-0000-000000000000';
       for (;;) {
         const rows = await this.db.em(shardId).execute<{ tenant_id: string }[]>(
-          'select tenant_id from account where tenant_id > ? and created_at < ? order by tenant_id limit 1000',
-          [after, end],
+          // Every tenant whose account existed before the month ended (or had postings by then).
+          `select a.tenant_id from account a
+            where a.tenant_id > ? and (a.created_at < ? or exists (select 1 from ledger_entry e where e.tenant_id = a.tenant_id and e.account_version = 1 and e.created_at < ?))
+            order by a.tenant_id limit 1000`,
+          [after, end, end],
         );
         if (rows.length === 0) break;
         await this.jobs.sendMany(
