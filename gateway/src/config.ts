@@ -45,6 +45,8 @@ const gatewayConfigSchema = z
     SUBSCRIPTION_KEEPALIVE_MS: fields.positiveInt(12_000),
     /** How long the gateway keeps reopening a subscription whose subgraph went away before it ends it (SUBGRAPH_UNAVAILABLE). */
     SUBSCRIPTION_UPSTREAM_RETRY_MS: fields.positiveInt(60_000),
+    /** The subgraph /documents/ download links are forwarded to (it checks their signatures). */
+    DOWNLOADS_SUBGRAPH: z.string().regex(/^[a-z][a-z0-9-]*$/).default('billing'),
     /** SUBGRAPH_URL_<NAME> overrides a subgraph's routing URL, e.g. SUBGRAPH_URL_USAGE_FORECAST. */
     subgraphUrls: z.record(z.string(), z.url()),
   })

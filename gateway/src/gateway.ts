@@ -8,6 +8,7 @@ import {
 } from '@apollo/server/plugin/landingPage/default';
 import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
+import { mountDownloadProxy } from './downloads.js';
 import express from 'express';
 import { ANONYMOUS, ErrorCode, SaldoError, type Identity } from '@saldo/graphql';
 import { IdentitySigner, PortalTokenVerifier } from '@saldo/identity';
@@ -71,9 +72,12 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
         apiKeys: config.API_KEY_VERIFY_URL ? new ApiKeyClient(config.API_KEY_VERIFY_URL, signer, config.API_KEY_CACHE_TTL_MS) : undefined,
       };
       const authenticate = createAuthenticator(credentialVerifiers);
+      // Each subgraph's routing URL as last loaded (the download proxy forwards to one of them).
+      const routes = new Map<string, string>();
       const subgraphUrl = (name: string, url: string | undefined): string => {
         const target = config.subgraphUrls[name] ?? url;
         if (!target) throw new Error(`No URL for subgraph ${name}: set SUBGRAPH_URL_${name.toUpperCase().replaceAll('-', '_')}`);
+        routes.set(name, target);
         return target;
       };
       // Federated subscriptions (Apollo's gateway plans them but cannot execute them): planned over the same
@@ -166,6 +170,8 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
         logger: logger.child('subscriptions'),
         keepAliveMs: config.SUBSCRIPTION_KEEPALIVE_MS,
       });
+      // Signed document downloads (billing): public links on this origin.
+      mountDownloadProxy(http.app, '/documents', () => routes.get(config.DOWNLOADS_SUBGRAPH) ?? config.subgraphUrls[config.DOWNLOADS_SUBGRAPH], logger.child('downloads'));
       http.app.use(
         '/graphql',
         corsMiddleware,

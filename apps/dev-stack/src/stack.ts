@@ -5,7 +5,7 @@ import type { Identity } from '@saldo/graphql';
 import { DEV_TOKEN_AUDIENCE, DEV_TOKEN_ISSUER, generateSigningKeyPair, signDevToken, type KeyPairPem } from '@saldo/identity';
 import type { Logger } from '@saldo/service';
 import { createSubgraphService, type SubgraphConfig, type SubgraphDefinition, type SubgraphService } from '@saldo/subgraph';
-import { billingSubgraph, loadBillingConfig, type BillingConfig, type BillingServices } from '@saldo/subgraph-billing';
+import { SAMPLE_ISSUER_ENV, billingSubgraph, loadBillingConfig, type BillingConfig, type BillingServices } from '@saldo/subgraph-billing';
 import { startStripeStandIn, type StripeStandIn } from '@saldo/testing';
 import { loadTenantsConfig, tenantsSubgraph, type TenantsServices } from '@saldo/subgraph-tenants';
 import { loadUsageForecastConfig, usageForecastSubgraph, type UsageForecastServices } from '@saldo/subgraph-usage-forecast';
@@ -45,7 +45,10 @@ export interface StackOptions {
   stripe?: { secretKey: string; webhookSecret: string; apiBase?: string };
   /** Port of the Stripe stand-in when it runs (0 picks a free one). */
   stripeStandInPort?: number;
-  /** Extra billing settings (e.g. REDIS_URL, TOPUP_LIMITS), as environment variables. */
+  /**
+   * Extra billing settings (e.g. REDIS_URL, TOPUP_LIMITS), as environment variables. The development stack's seller
+   * of record is the demo issuer "Saldo Demo GmbH" (ISSUER_*), so documents work out of the box; override it here.
+   */
   billingEnv?: Record<string, string>;
 }
 
@@ -137,7 +140,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const tenants = create(tenantsSubgraph, loadTenantsConfig(env('tenants', options.ports.tenants)));
   let billingConfig: BillingConfig;
   try {
-    billingConfig = loadBillingConfig({ ...env('billing', options.ports.billing), ...stripeEnv, ...options.billingEnv });
+    // Download links point at the gateway's public origin (known up front unless the gateway takes a free port).
+    const publicOrigin = options.ports.gateway ? { PUBLIC_ORIGIN: `http://localhost:${options.ports.gateway}` } : {};
+    billingConfig = loadBillingConfig({ ...env('billing', options.ports.billing), ...stripeEnv, ...SAMPLE_ISSUER_ENV, ...publicOrigin, ...options.billingEnv });
   } catch (error) {
     await stripeStandIn?.close();
     throw error;

@@ -63,3 +63,20 @@ export {
   type TopUpView,
   type WebhookResponse,
 } from './payments/index.js';
+export {
+  DOWNLOAD_PATH,
+  DocumentKind,
+  DocumentService,
+  SAMPLE_ISSUER_ENV,
+  SAMPLE_LOGO_DATA_URI,
+  previousMonth,
+  renderCii,
+  renderDocumentPdf,
+  sampleCreditNote,
+  sampleInvoice,
+  sampleStatement,
+  warmUpRenderer,
+  type DocumentContent,
+  type StoredDocument,
+  type TopUpTaxQuote,
+} from './documents/index.js';
