@@ -22,4 +22,5 @@ export {
   type StripeStandIn,
   type StripeStandInOptions,
 } from './stripe-stand-in.js';
-export { postOn, seededRandom } from './http.js';
+export { postOn } from './http.js';
+export { seededRandom } from './random.js';

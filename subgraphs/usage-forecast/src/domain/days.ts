@@ -23,3 +23,18 @@ export function addDays(day: string, count: number): string {
 export function daysEndingOn(lastDay: string, count: number): string[] {
   return Array.from({ length: count }, (_unused, index) => addDays(lastDay, index - count + 1));
 }
+
+/** Days since 1970-01-01 (UTC) of an ISO day: the forecasting code indexes days by number. */
+export function dayNumber(day: string): number {
+  return Math.round(Date.parse(`${day}T00:00:00.000Z`) / DAY_MS);
+}
+
+/** The ISO day of a day number. */
+export function dayOfNumber(day: number): string {
+  return utcDay(new Date(day * DAY_MS));
+}
+
+/** 0 = Monday ... 6 = Sunday, for a day number (1970-01-01 was a Thursday). */
+export function weekdayOf(day: number): number {
+  return (((day + 3) % 7) + 7) % 7;
+}
