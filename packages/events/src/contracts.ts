@@ -8,6 +8,8 @@ export const Topic = {
   BalanceEvents: 'balance-events',
   /** Things a person should be told about (e-mail, push, portal banner): consumed by notification delivery. */
   NotificationEvents: 'notification-events',
+  /** Fraud cases opened and resolved (usage-forecast): operators' tooling and the tenant suspension policy consume it. */
+  FraudEvents: 'fraud-events',
 } as const;
 export type Topic = (typeof Topic)[keyof typeof Topic];
 
@@ -315,5 +317,123 @@ export const DocumentIssued = defineEvent({
     /** The invoice a credit note corrects. */
     corrects: z.object({ documentId: z.uuid(), number: z.string().min(1) }).nullable(),
     issuedAt: z.iso.datetime(),
+  }),
+});
+
+// ---- Account settings (billing) ------------------------------------------------------------------------
+// What other subgraphs need to know about an account beyond its balance (usage-forecast: depletion dates).
+
+/** The overdraft policy of a tenant's account was set. `limitMinor` is 0 under BLOCK. */
+export const OverdraftPolicyChanged = defineEvent({
+  type: 'overdraft_policy.changed',
+  version: 1,
+  topic: Topic.BalanceEvents,
+  payload: z.object({
+    tenantId: z.uuid(),
+    currency: currencyCode,
+    mode: z.enum(['BLOCK', 'ALLOW_OVERDRAFT']),
+    limitMinor: minorUnits,
+    changedAt: z.iso.datetime(),
+  }),
+});
+
+/** A tenant's automatic top-up rule was set (enabled, declines forgotten) or disabled. */
+export const AutoTopUpChanged = defineEvent({
+  type: 'auto_top_up.changed',
+  version: 1,
+  topic: Topic.BalanceEvents,
+  payload: z.object({
+    tenantId: z.uuid(),
+    enabled: z.boolean(),
+    currency: currencyCode,
+    thresholdMinor: minorUnits,
+    mode: z.enum(['FIXED_AMOUNT', 'TOP_UP_TO']),
+    /** FIXED_AMOUNT: what is charged; TOP_UP_TO: the balance reached. */
+    amountMinor: minorUnits,
+    dailyCapMinor: minorUnits,
+    paymentMethodId: z.string(),
+    changedAt: z.iso.datetime(),
+  }),
+});
+
+// ---- Forecasts, anomalies, fraud (usage-forecast) ----------------------------------------------------------
+
+/**
+ * A tenant's balance is forecast to run out (reach zero, or its overdraft limit) within the configured number of
+ * days. Once per tenant and depletion date: a new event only when the forecast date moves.
+ */
+export const DepletionSoon = defineEvent({
+  type: 'forecast.depletion_soon',
+  version: 1,
+  topic: Topic.NotificationEvents,
+  payload: z.object({
+    tenantId: z.uuid(),
+    currency: currencyCode,
+    balanceMinor: minorUnits,
+    /** The forecast day (YYYY-MM-DD, UTC) the balance runs out, and the range of the 80 % forecast. */
+    depletionDate: z.iso.date(),
+    earliest: z.iso.date(),
+    latest: z.iso.date().nullable(),
+    daysLeft: z.number().int().nonnegative(),
+    confidence: z.number().min(0).max(1),
+    modelVersion: z.number().int().nonnegative(),
+    computedAt: z.iso.datetime(),
+  }),
+});
+
+export const ANOMALY_SEVERITIES = ['MEDIUM', 'HIGH', 'CRITICAL'] as const;
+
+/** A tenant's hourly or daily usage left its own seasonal profile (robust score above 3). Once per period. */
+export const AnomalyDetected = defineEvent({
+  type: 'anomaly.detected',
+  version: 1,
+  topic: Topic.NotificationEvents,
+  payload: z.object({
+    anomalyId: z.uuid(),
+    tenantId: z.uuid(),
+    granularity: z.enum(['HOUR', 'DAY']),
+    periodStart: z.iso.datetime(),
+    observed: z.number().nonnegative(),
+    expected: z.number().nonnegative(),
+    /** Robust score: residual over 1.4826 x the median absolute deviation of the tenant's past residuals. */
+    score: z.number(),
+    severity: z.enum(ANOMALY_SEVERITIES),
+    detectedAt: z.iso.datetime(),
+  }),
+});
+
+const fraudSignal = z.object({ kind: z.string().min(1), score: z.number().min(0).max(100), detail: z.string() });
+
+/**
+ * A fraud case was opened for a tenant. `suspendUsage`: the tenant's partner asked for usage to be suspended while a
+ * critical case is open (the tenants subgraph suspends the tenant; billing refuses usage of suspended tenants).
+ */
+export const FraudCaseOpened = defineEvent({
+  type: 'fraud.case_opened',
+  version: 1,
+  topic: Topic.FraudEvents,
+  payload: z.object({
+    caseId: z.uuid(),
+    tenantId: z.uuid(),
+    partnerId: z.uuid().nullable(),
+    score: z.number().min(0).max(100),
+    severity: z.enum(ANOMALY_SEVERITIES),
+    signals: z.array(fraudSignal).min(1),
+    suspendUsage: z.boolean(),
+    openedAt: z.iso.datetime(),
+  }),
+});
+
+/** An operator resolved a fraud case. `resumeUsage`: the case had suspended the tenant, which may resume now. */
+export const FraudCaseResolved = defineEvent({
+  type: 'fraud.case_resolved',
+  version: 1,
+  topic: Topic.FraudEvents,
+  payload: z.object({
+    caseId: z.uuid(),
+    tenantId: z.uuid(),
+    resolution: z.enum(['CONFIRMED', 'DISMISSED']),
+    resumeUsage: z.boolean(),
+    resolvedAt: z.iso.datetime(),
   }),
 });

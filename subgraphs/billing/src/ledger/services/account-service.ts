@@ -1,4 +1,5 @@
 import { LockMode } from '@mikro-orm/core';
+import { OverdraftPolicyChanged, enqueueEvent } from '@saldo/events';
 import { Money, isCurrencyCode } from '@saldo/money';
 import { ErrorCode, SaldoError } from '@saldo/graphql';
 import type { ShardedDatabase } from '@saldo/sharding';
@@ -93,6 +94,14 @@ export class AccountService {
       }
       account.overdraftMode = next.overdraftMode;
       account.overdraftLimitMinor = next.overdraftLimitMinor;
+      // Other subgraphs (usage-forecast's depletion dates) learn the policy from this event, committed with it.
+      enqueueEvent(tx, OverdraftPolicyChanged, account.tenantId, {
+        tenantId: account.tenantId,
+        currency: account.currency,
+        mode: account.overdraftMode,
+        limitMinor: account.overdraftLimitMinor.toString(),
+        changedAt: new Date().toISOString(),
+      });
       return overdraftPolicyView(account, account.tenantId, account.currency);
     });
   }

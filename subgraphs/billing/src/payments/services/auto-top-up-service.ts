@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { v7 as uuidv7 } from 'uuid';
-import { AutoTopUpFailed, enqueueEvent, type OutboxRelay } from '@saldo/events';
+import { AutoTopUpChanged, AutoTopUpFailed, enqueueEvent, type OutboxRelay } from '@saldo/events';
 import { ErrorCode } from '@saldo/graphql';
 import { Money } from '@saldo/money';
 import { NO_TAX, taxRecord, type TaxQuoter, type TaxRecord } from '../domain/tax.js';
@@ -171,7 +171,19 @@ export class AutoTopUpService {
         ],
         'run',
       );
+      enqueueEvent(tx, AutoTopUpChanged, command.tenantId, {
+        tenantId: command.tenantId,
+        enabled: true,
+        currency: command.amount.currency,
+        thresholdMinor: command.threshold.amountMinor.toString(),
+        mode: command.mode,
+        amountMinor: command.amount.amountMinor.toString(),
+        dailyCapMinor: command.dailyCap.amountMinor.toString(),
+        paymentMethodId: command.paymentMethodId,
+        changedAt: now.toISOString(),
+      });
     });
+    this.relay.poke();
     return (await this.get(command.tenantId))!;
   }
 
@@ -179,7 +191,27 @@ export class AutoTopUpService {
   async disable(tenantId: string): Promise<AutoTopUpRule | null> {
     const located = await this.db.emForTenant(tenantId);
     if (!located) return null;
-    await located.em.execute('update auto_top_up_rule set enabled = false, retry_pending = false, updated_at = ? where tenant_id = ?', [this.clock.now(), tenantId], 'run');
+    const now = this.clock.now();
+    await located.em.transactional(async (tx) => {
+      const [rule] = await tx.execute<Pick<RuleRow, 'threshold_minor' | 'mode' | 'amount_minor' | 'currency' | 'daily_cap_minor' | 'stripe_payment_method_id'>[]>(
+        `update auto_top_up_rule set enabled = false, retry_pending = false, updated_at = ? where tenant_id = ?
+          returning tenant_id, threshold_minor, mode, amount_minor, currency, daily_cap_minor, stripe_payment_method_id`,
+        [now, tenantId],
+      );
+      if (!rule) return;
+      enqueueEvent(tx, AutoTopUpChanged, tenantId, {
+        tenantId,
+        enabled: false,
+        currency: rule.currency,
+        thresholdMinor: String(rule.threshold_minor),
+        mode: rule.mode,
+        amountMinor: String(rule.amount_minor),
+        dailyCapMinor: String(rule.daily_cap_minor),
+        paymentMethodId: rule.stripe_payment_method_id,
+        changedAt: now.toISOString(),
+      });
+    });
+    this.relay.poke();
     return this.get(tenantId);
   }
 
