@@ -1,26 +1,137 @@
 import { buildFederatedSchema } from '@saldo/graphql';
-import type { SubgraphDefinition } from '@saldo/subgraph';
+import { schedule, work } from '@saldo/jobs';
+import type { SubgraphDefinition, SubgraphRuntime } from '@saldo/subgraph';
+import { AnomalyService } from './anomalies/anomaly-service.js';
+import type { UsageForecastConfig } from './config.js';
+import { DepletionNotifier } from './depletion/depletion-notifier.js';
+import { ForecastService } from './depletion/forecast-service.js';
+import { DEFAULT_DRIFT_THRESHOLDS } from './drift/drift.js';
+import { DriftService } from './drift/drift-service.js';
 import { DailyUsage } from './entities/daily-usage.js';
+import { DriftCheck } from './entities/drift-check.js';
+import { ForecastModel } from './entities/forecast-model.js';
+import { FraudCase } from './entities/fraud-case.js';
+import { FraudPolicy } from './entities/fraud-policy.js';
+import { HourlyUsage } from './entities/hourly-usage.js';
+import { PaymentFailure } from './entities/payment-failure.js';
+import { TenantPrice } from './entities/tenant-price.js';
+import { TenantProfile } from './entities/tenant-profile.js';
+import { UsageAnomaly } from './entities/usage-anomaly.js';
+import { HolidayCalendar } from './forecasting/index.js';
+import { FraudService } from './fraud/fraud-service.js';
 import type { UsageForecastServices } from './graphql/context.js';
+import { IntelligenceResolver, TenantIntelligenceResolver } from './graphql/intelligence-resolvers.js';
 import { TenantUsageResolver, UsageQueryResolver, referenceResolvers } from './graphql/resolvers.js';
 import { UsageTenant } from './graphql/types.js';
-import { shardMigrations } from './migrations/index.js';
+import { globalMigrations, shardMigrations } from './migrations/index.js';
+import { ModelLifecycle, hourlyMonitorQueue, modelMaintenanceQueue, trainModelQueue } from './models/lifecycle.js';
+import { ModelRegistry } from './models/registry.js';
+import { ModelServing } from './models/serving.js';
+import { ModelTrainer } from './models/trainer.js';
+import { TenantProfileService } from './services/tenant-profile-service.js';
 import { subscribeUsageAggregator } from './services/usage-events-consumer.js';
 import { UsageService } from './services/usage-service.js';
 
 /** Printed to schema/usage-forecast.graphql by `pnpm compose`; served by the running subgraph. */
 export function buildUsageForecastSchema() {
   return buildFederatedSchema({
-    resolvers: [TenantUsageResolver, UsageQueryResolver],
+    resolvers: [TenantUsageResolver, UsageQueryResolver, TenantIntelligenceResolver, IntelligenceResolver],
     orphanedTypes: [UsageTenant],
     referenceResolvers,
   });
 }
 
-export const usageForecastSubgraph: SubgraphDefinition<UsageForecastServices> = {
+/** Seams tests replace: the clock every service reads. */
+export interface UsageForecastOverrides {
+  now?: () => Date;
+}
+
+/** The subgraph's services over one runtime. */
+export function createUsageForecastServices(runtime: SubgraphRuntime<UsageForecastConfig>, overrides: UsageForecastOverrides = {}): UsageForecastServices {
+  const { db, config, relay, jobs } = runtime;
+  const now = overrides.now ?? (() => new Date());
+  const logger = runtime.logger.child('forecasting');
+  const usage = new UsageService(db, { now });
+  const profiles = new TenantProfileService(db);
+  const registry = new ModelRegistry(db);
+  const serving = new ModelServing(registry, logger, config.MODEL_POLL_INTERVAL_MS);
+  const trainer = new ModelTrainer(
+    db,
+    registry,
+    {
+      historyDays: config.FORECAST_HISTORY_DAYS,
+      maxRows: config.FORECAST_TRAINING_ROWS,
+      epochs: config.FORECAST_TRAINING_EPOCHS,
+      holidays: HolidayCalendar.parse(config.FORECAST_HOLIDAYS),
+      now,
+    },
+    logger,
+  );
+  const lifecycle = new ModelLifecycle(registry, jobs, config.MODEL_UPDATE_INTERVAL, now);
+  const forecasts = new ForecastService(db, profiles, serving, now);
+  const thresholds = {
+    ...DEFAULT_DRIFT_THRESHOLDS,
+    errorRatio: config.DRIFT_ERROR_RATIO,
+    errorMargin: config.DRIFT_CHECK_THRESHOLD,
+    psi: config.DRIFT_PSI_THRESHOLD,
+    consecutive: config.DRIFT_CONSECUTIVE_CHECKS,
+  };
+  return {
+    usage,
+    profiles,
+    registry,
+    serving,
+    trainer,
+    lifecycle,
+    forecasts,
+    depletion: new DepletionNotifier(db, forecasts, relay, config.DEPLETION_WARNING_DAYS, now),
+    anomalies: new AnomalyService(db, relay),
+    fraud: new FraudService(db, profiles, relay, { maxHourlyUnits: config.FRAUD_MAX_HOURLY_UNITS, now }),
+    drift: new DriftService(db, registry, serving, thresholds, async (reason) => void (await lifecycle.request(reason === 'drift' ? 'drift' : 'manual')), logger),
+    modelUpdateIntervalSeconds: config.MODEL_UPDATE_INTERVAL,
+  };
+}
+
+export const usageForecastSubgraph: SubgraphDefinition<UsageForecastServices, UsageForecastConfig> = {
   name: 'usage-forecast',
-  shardSchema: { shard: { entities: [DailyUsage], migrations: shardMigrations } },
+  shardSchema: {
+    shard: { entities: [DailyUsage, HourlyUsage, TenantProfile, TenantPrice, PaymentFailure, UsageAnomaly, FraudCase], migrations: shardMigrations },
+    global: { entities: [ForecastModel, DriftCheck, FraudPolicy], migrations: globalMigrations },
+  },
   buildSchema: buildUsageForecastSchema,
-  createServices: ({ db }) => ({ usage: new UsageService(db) }),
-  subscribe: (services, { bus, db, logger }) => [subscribeUsageAggregator(bus, db, services.usage, logger)],
+  createServices: (runtime) => createUsageForecastServices(runtime),
+  subscribe: (services, { bus, db, logger }) => [
+    subscribeUsageAggregator(bus, db, services.usage, logger, (recorded) => {
+      const tenants = [...new Set(recorded.map((payload) => payload.tenantId))];
+      // Late usage of past days changes the history the forecast was made from.
+      const today = new Date().toISOString().slice(0, 10);
+      services.forecasts.invalidate(recorded.filter((payload) => payload.events.some((event) => event.occurredAt.slice(0, 10) < today)).map((payload) => payload.tenantId));
+      services.fraud.evaluate(tenants).catch((error: unknown) => logger.error('fraud evaluation failed', { error: (error as Error).message }));
+    }),
+    ...services.profiles.subscribe(bus, (tenants) => {
+      services.depletion.check(tenants).catch((error: unknown) => logger.error('depletion check failed', { error: (error as Error).message }));
+    }),
+  ],
+  jobs: {
+    queues: [trainModelQueue, modelMaintenanceQueue, hourlyMonitorQueue],
+    workers: (services) => [
+      work(trainModelQueue, async (job) => services.trainer.train(job.data.reason, job.signal)),
+      work(modelMaintenanceQueue, async () => ({ requested: await services.lifecycle.maintain() })),
+      work(hourlyMonitorQueue, async (job) => {
+        const hourEnd = job.data.hourEnd ? new Date(job.data.hourEnd) : new Date();
+        const anomalies = await services.anomalies.checkHour(hourEnd);
+        const drift = await services.drift.check(hourEnd);
+        const warned = await services.depletion.sweep();
+        return { anomalies: anomalies.anomalies, drift: drift ? { version: drift.version, wape: drift.rollingWape, psi: drift.psi, flagged: drift.flagged } : null, warned };
+      }),
+    ],
+    schedules: () => [schedule(modelMaintenanceQueue, { cron: '* * * * *', data: {} }), schedule(hourlyMonitorQueue, { cron: '1 * * * *', data: {} })],
+  },
+  start: async (services, runtime) => {
+    services.serving.start();
+    // A fresh installation trains its first model now rather than at the next minute's maintenance; until it is
+    // active the baseline serves. Sending is cheap and deduplicated.
+    await runtime.jobs.send(modelMaintenanceQueue, {});
+    return () => services.serving.stop();
+  },
 };

@@ -5,8 +5,8 @@ import { SaldoError } from '@saldo/graphql';
 import type { ShardedDatabase } from '@saldo/sharding';
 import type { SubgraphDefinition, SubgraphService } from '@saldo/subgraph';
 import { errorCodes, startTestSubgraph, type GraphQLResponse, type TestSubgraph } from '@saldo/testing';
-import { loadUsageForecastConfig } from './config.js';
-import { buildUsageForecastSchema, usageForecastSubgraph } from './definition.js';
+import { loadUsageForecastConfig, type UsageForecastConfig } from './config.js';
+import { buildUsageForecastSchema, createUsageForecastServices, usageForecastSubgraph } from './definition.js';
 import { addDays, daysEndingOn, utcDay } from './domain/days.js';
 import type { UsageForecastServices } from './graphql/context.js';
 import { UsageService } from './services/usage-service.js';
@@ -16,9 +16,9 @@ const NOW = new Date('2026-03-15T13:45:00.000Z');
 const TODAY = '2026-03-15';
 
 /** The real definition, with the service's clock pinned. */
-const definition: SubgraphDefinition<UsageForecastServices> = {
+const definition: SubgraphDefinition<UsageForecastServices, UsageForecastConfig> = {
   ...usageForecastSubgraph,
-  createServices: ({ db }) => ({ usage: new UsageService(db, { now: () => NOW }) }),
+  createServices: (runtime) => createUsageForecastServices(runtime, { now: () => NOW }),
 };
 
 interface UsageDayJson {

@@ -141,6 +141,30 @@ export function rawForecasts(network: QuantileNetwork, holidays: HolidayCalendar
   });
 }
 
+/**
+ * Until a model version is active (a fresh installation trains in the background): the baseline alone, with ranges
+ * of +-35 % of the series' scale (a typical 80 % spread of daily usage around the median of four same weekdays).
+ * The same combination code as a model's short-history fallback.
+ */
+export const BASELINE_CALIBRATION: Calibration = {
+  modelWeight: [],
+  lowerScale: [],
+  upperScale: [],
+  fallbackLower: Array.from({ length: MAX_HORIZON }, () => -0.35),
+  fallbackUpper: Array.from({ length: MAX_HORIZON }, () => 0.35),
+};
+
+export function baselineForecasts(series: readonly DailySeries[], days: number): SeriesForecast[] {
+  return series.map((one) => {
+    const end = one.values.length - 1;
+    const baseline = new Float64Array(MAX_HORIZON);
+    for (let h = 1; h <= MAX_HORIZON; h += 1) baseline[h - 1] = shortOrMedian4(one.values, end, h);
+    const empty = new Float64Array(MAX_HORIZON);
+    const raw: RawForecast = { scale: fallbackScale(one.values, end), modelled: false, q10: empty, q50: empty, q90: empty, baseline };
+    return combine(one, end, raw, BASELINE_CALIBRATION, days);
+  });
+}
+
 /** Median of 4 same weekdays with enough history; the mean of what there is otherwise (new tenants). */
 function shortOrMedian4(values: ArrayLike<number>, end: number, h: number): number {
   if (end + 1 >= 28) return median4(values, end, h);

@@ -1,9 +1,31 @@
 import type { Loader } from '@saldo/graphql';
 import type { SubgraphContext } from '@saldo/subgraph';
+import type { AnomalyService } from '../anomalies/anomaly-service.js';
+import type { DepletionNotifier } from '../depletion/depletion-notifier.js';
+import type { ForecastRequest, ForecastService, TenantForecast } from '../depletion/forecast-service.js';
+import type { DriftService } from '../drift/drift-service.js';
+import type { FraudService } from '../fraud/fraud-service.js';
+import type { ModelLifecycle } from '../models/lifecycle.js';
+import type { ModelRegistry } from '../models/registry.js';
+import type { ModelServing } from '../models/serving.js';
+import type { ModelTrainer } from '../models/trainer.js';
+import type { TenantProfileService } from '../services/tenant-profile-service.js';
 import type { UsageDay, UsageService } from '../services/usage-service.js';
 
 export interface UsageForecastServices {
   usage: UsageService;
+  profiles: TenantProfileService;
+  registry: ModelRegistry;
+  serving: ModelServing;
+  trainer: ModelTrainer;
+  lifecycle: ModelLifecycle;
+  forecasts: ForecastService;
+  depletion: DepletionNotifier;
+  anomalies: AnomalyService;
+  fraud: FraudService;
+  drift: DriftService;
+  /** MODEL_UPDATE_INTERVAL, for modelStatus. */
+  modelUpdateIntervalSeconds: number;
 }
 
 export type UsageForecastContext = SubgraphContext<UsageForecastServices>;
@@ -30,4 +52,11 @@ export function usageLoader(ctx: UsageForecastContext): Loader<UsageKey, UsageDa
     },
     { cacheKeyFn: (key) => `${key.tenantId}:${key.days}` as unknown as UsageKey },
   );
+}
+
+/** Every Tenant.forecast / tenantForecast of a request in one batch: one history read per shard. */
+export function forecastLoader(ctx: UsageForecastContext): Loader<ForecastRequest, TenantForecast> {
+  return ctx.loader<ForecastRequest, TenantForecast>('forecast', (requests) => ctx.services.forecasts.forecast(requests), {
+    cacheKeyFn: (request) => `${request.tenantId}:${request.days}:${request.balance?.version ?? ''}` as unknown as ForecastRequest,
+  });
 }

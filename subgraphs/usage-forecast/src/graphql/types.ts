@@ -1,6 +1,7 @@
 import { Directive, Field, ID, Int, ObjectType } from 'type-graphql';
 import { ErrorCode, SaldoError } from '@saldo/graphql';
 import type { UsageDay } from '../services/usage-service.js';
+import { RequiredBalance } from './intelligence-types.js';
 
 const INT_MAX = 2n ** 31n - 1n;
 
@@ -32,4 +33,9 @@ export class UsageDayType {
 export class UsageTenant {
   @Field(() => ID)
   id!: string;
+
+  /** Billing's; present in representations when a requested field @requires it (Tenant.forecast). */
+  @Field(() => RequiredBalance)
+  @Directive('@external')
+  balance?: RequiredBalance | null;
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { uuidSchema } from '@saldo/graphql';
 import { isIsoDay, utcDay } from '../domain/days.js';
+import { ForecastErrorCode } from '../errors.js';
 
 /** Window sizes for daily totals: one day up to a (leap) year. */
 export const DAYS = { default: 30, min: 1, max: 366 } as const;
@@ -55,4 +56,31 @@ export const dailyTotalsSchema = z.object({
 export const usageArgsSchema = z.object({
   tenantId: tenantIdSchema,
   days: daysSchema.nullish().transform((value) => value ?? DAYS.default),
+});
+
+/** Forecast windows: today plus up to 89 days (depletion is looked for as far). */
+export const FORECAST_DAYS = { default: 7, min: 1, max: 90 } as const;
+
+export const forecastArgsSchema = z.object({
+  tenantId: tenantIdSchema,
+  days: z
+    .number('must be an integer')
+    .int('must be an integer')
+    .refine((days) => days >= FORECAST_DAYS.min && days <= FORECAST_DAYS.max, {
+      message: `must be between ${FORECAST_DAYS.min} and ${FORECAST_DAYS.max}`,
+      params: { code: ForecastErrorCode.DaysOutOfRange },
+    })
+    .nullish()
+    .transform((value) => value ?? FORECAST_DAYS.default),
+});
+
+export const anomaliesArgsSchema = z.object({
+  tenantId: tenantIdSchema,
+  since: z.date().nullish().transform((value) => value ?? null),
+});
+
+export const resolveFraudCaseSchema = z.object({
+  id: uuidSchema.transform((value) => value.toLowerCase()),
+  resolution: z.enum(['CONFIRMED', 'DISMISSED']),
+  note: z.string().max(2000, 'must be at most 2000 characters').nullish().transform((value) => value ?? null),
 });

@@ -1,7 +1,7 @@
 import { Topic, UsageRecorded, consumeOnceMany, decode, type EventBus, type EventEnvelope, type PayloadOf, type Unsubscribe } from '@saldo/events';
 import type { Logger } from '@saldo/service';
 import type { ShardedDatabase, ShardId } from '@saldo/sharding';
-import type { UsageRecord, UsageService } from './usage-service.js';
+import { recordHoursAndPrices, type HourlyRecord, type PriceRecord, type UsageRecord, type UsageService } from './usage-service.js';
 
 export const USAGE_AGGREGATOR_GROUP = 'usage-forecast.daily-aggregates';
 
@@ -12,7 +12,14 @@ export const USAGE_AGGREGATOR_GROUP = 'usage-forecast.daily-aggregates';
  * or a Kafka fetch brought together) and cost one transaction per shard per batch, not one per event: under
  * load the aggregation keeps up with the ledger instead of holding back the events behind it.
  */
-export function subscribeUsageAggregator(bus: EventBus, db: ShardedDatabase, usage: UsageService, logger: Logger): Unsubscribe {
+export function subscribeUsageAggregator(
+  bus: EventBus,
+  db: ShardedDatabase,
+  usage: UsageService,
+  logger: Logger,
+  /** Told of the usage batches just aggregated (after commit): anomaly and fraud checks, forecast cache. */
+  onApplied?: (recorded: ReadonlyArray<PayloadOf<typeof UsageRecorded>>) => void,
+): Unsubscribe {
   return bus.subscribeBatch(Topic.UsageEvents, USAGE_AGGREGATOR_GROUP, async (events) => {
     const recorded = events.flatMap((event) => {
       const payload = decode(UsageRecorded, event);
@@ -26,8 +33,13 @@ export function subscribeUsageAggregator(bus: EventBus, db: ShardedDatabase, usa
           db.em(shardId),
           USAGE_AGGREGATOR_GROUP,
           batch.map(({ event }) => event.id),
-          (tx, fresh) => usage.recordMany(batch.filter(({ event }) => fresh.has(event.id)).flatMap(({ payload }) => usageRows(payload)), { transaction: tx }),
+          async (tx, fresh) => {
+            const applied = batch.filter(({ event }) => fresh.has(event.id)).map(({ payload }) => payload);
+            await usage.recordMany(applied.flatMap(usageRows), { transaction: tx });
+            await recordHoursAndPrices(tx, applied.flatMap(hourRows), applied.flatMap(priceRows));
+          },
         );
+        if (result.applied.size > 0) onApplied?.(batch.filter(({ event }) => result.applied.has(event.id)).map(({ payload }) => payload));
         const skipped = batch.length - result.applied.size;
         if (skipped > 0) logger.debug('usage events already aggregated', { skipped, shardId });
       }),
@@ -56,5 +68,19 @@ function usageRows(recorded: PayloadOf<typeof UsageRecorded>): UsageRecord[] {
     day: entry.occurredAt.slice(0, 10),
     product: entry.product,
     quantity: BigInt(entry.quantity),
+  }));
+}
+
+function hourRows(recorded: PayloadOf<typeof UsageRecorded>): HourlyRecord[] {
+  return recorded.events.map((entry) => ({ tenantId: recorded.tenantId, at: new Date(entry.occurredAt), quantity: BigInt(entry.quantity) }));
+}
+
+function priceRows(recorded: PayloadOf<typeof UsageRecorded>): PriceRecord[] {
+  return recorded.events.map((entry) => ({
+    tenantId: recorded.tenantId,
+    product: entry.product,
+    unitPriceMicros: BigInt(entry.unitPriceMicros),
+    rateId: entry.rateId,
+    chargedAt: new Date(entry.occurredAt),
   }));
 }

@@ -139,9 +139,74 @@ export class UsageService {
   }
 }
 
+/** Hourly aggregates: one statement per batch, like the daily ones. */
+const UPSERT_HOURS = `insert into "hourly_usage" ("tenant_id", "hour", "quantity")
+  select * from unnest(?::uuid[], ?::timestamptz[], ?::bigint[])
+  on conflict ("tenant_id", "hour") do update set "quantity" = "hourly_usage"."quantity" + excluded."quantity"`;
+
+/** The last price charged per (tenant, product): an older charge arriving late never replaces a newer one. */
+const UPSERT_PRICES = `insert into "tenant_price" ("tenant_id", "product", "unit_price_micros", "rate_id", "charged_at")
+  select * from unnest(?::uuid[], ?::text[], ?::bigint[], ?::uuid[], ?::timestamptz[])
+  on conflict ("tenant_id", "product") do update set "unit_price_micros" = excluded."unit_price_micros", "rate_id" = excluded."rate_id",
+    "charged_at" = excluded."charged_at" where "tenant_price"."charged_at" <= excluded."charged_at"`;
+
+/** A usage increment in one UTC hour (products summed). */
+export interface HourlyRecord {
+  tenantId: string;
+  /** Any instant in the hour. */
+  at: Date;
+  quantity: bigint;
+}
+
+/** The unit price a usage event was charged at. */
+export interface PriceRecord {
+  tenantId: string;
+  product: string;
+  unitPriceMicros: bigint;
+  rateId: string;
+  chargedAt: Date;
+}
+
+/** Hourly and price rows are written inside the consumer's transaction on the tenants' shard. */
+export async function recordHoursAndPrices(tx: EntityManager, hours: readonly HourlyRecord[], prices: readonly PriceRecord[]): Promise<void> {
+  const merged = new Map<string, { tenantId: string; hour: string; quantity: bigint }>();
+  for (const row of hours) {
+    const hour = new Date(Math.floor(row.at.getTime() / 3_600_000) * 3_600_000).toISOString();
+    const key = `${row.tenantId}|${hour}`;
+    const existing = merged.get(key);
+    if (existing) existing.quantity += row.quantity;
+    else merged.set(key, { tenantId: row.tenantId, hour, quantity: row.quantity });
+  }
+  if (merged.size > 0) {
+    const rows = [...merged.values()];
+    await tx.execute(UPSERT_HOURS, [pgArray(rows.map((row) => row.tenantId)), pgArray(rows.map((row) => `"${row.hour}"`)), pgArray(rows.map((row) => row.quantity.toString()))], 'run');
+  }
+  // Newest charge per (tenant, product) within the batch.
+  const latest = new Map<string, PriceRecord>();
+  for (const price of prices) {
+    const key = `${price.tenantId}|${price.product}`;
+    const existing = latest.get(key);
+    if (!existing || existing.chargedAt <= price.chargedAt) latest.set(key, price);
+  }
+  if (latest.size > 0) {
+    const rows = [...latest.values()];
+    await tx.execute(
+      UPSERT_PRICES,
+      [
+        pgArray(rows.map((row) => row.tenantId)),
+        pgArray(rows.map((row) => row.product)),
+        pgArray(rows.map((row) => row.unitPriceMicros.toString())),
+        pgArray(rows.map((row) => row.rateId)),
+        pgArray(rows.map((row) => `"${row.chargedAt.toISOString()}"`)),
+      ],
+      'run',
+    );
+  }
+}
+
 /**
  * A PostgreSQL array literal. Only for values already validated to contain no quotes, commas, braces,
- * backslashes or spaces (uuids, ISO days, product names, integers); MikroORM quotes the literal itself.
+ * backslashes or spaces (uuids, ISO days, product names, integers, double-quoted ISO instants); MikroORM quotes the literal itself.
  */
 function pgArray(values: readonly string[]): string {
   return `{${values.join(',')}}`;

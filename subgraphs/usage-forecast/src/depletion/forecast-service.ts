@@ -1,0 +1,197 @@
+import type { ShardedDatabase } from '@saldo/sharding';
+import { addDays, dayNumber, dayOfNumber, utcDay } from '../domain/days.js';
+import type { SeriesForecast } from '../forecasting/index.js';
+import { loadDailySeries } from '../models/trainer.js';
+import type { ModelServing, ServedModel } from '../models/serving.js';
+import type { TenantProfileService, TenantProfileView } from '../services/tenant-profile-service.js';
+import { DEPLETION_HORIZON_DAYS, depletionDate, type AutoTopUpPlan, type Depletion } from './depletion.js';
+
+/** History the served forecaster reads per tenant: four weeks of lags plus four more for same-weekday medians. */
+const HISTORY_DAYS = 56;
+/** How long a tenant's quantity forecast is reused (completed days rarely change; a new model or day drops it). */
+const CACHE_TTL_MS = 5 * 60_000;
+const DAY_MS = 86_400_000;
+
+export interface ForecastDay {
+  date: string;
+  quantity: number;
+  lower: number;
+  upper: number;
+}
+
+export interface TenantForecast {
+  tenantId: string;
+  days: ForecastDay[];
+  depletion: Depletion | null;
+  model: { version: number; trainedAt: Date | null; backtestWape: number | null };
+}
+
+/** A fresher balance than the event-fed profile: what billing answered through the graph (@requires). */
+export interface BalanceHint {
+  amountMinor: bigint;
+  version: number;
+}
+
+export interface ForecastRequest {
+  tenantId: string;
+  days: number;
+  balance?: BalanceHint | null;
+}
+
+interface CachedForecast {
+  version: number;
+  today: string;
+  expires: number;
+  forecast: SeriesForecast | null;
+  /** Days of history behind it. */
+  history: number;
+}
+
+/**
+ * Tenant.forecast: the served model's daily usage forecast from today on, and the day the prepaid balance runs
+ * out, pricing the forecast with the prices billing charged the tenant per product (weighted by its product mix of
+ * the last four weeks), spending from the current balance down to the overdraft floor and topping up automatically
+ * like billing would. Batched: one history read per shard for all tenants of a request that are not cached.
+ */
+export class ForecastService {
+  private readonly cache = new Map<string, CachedForecast>();
+
+  constructor(
+    private readonly db: ShardedDatabase,
+    private readonly profiles: TenantProfileService,
+    private readonly serving: ModelServing,
+    private readonly now: () => Date = () => new Date(),
+  ) {
+    serving.onSwap(() => this.cache.clear());
+  }
+
+  /** True when this subgraph knows the tenant (tenant.created placed it, or it has usage). */
+  async knows(tenantId: string): Promise<boolean> {
+    return (await this.db.directory.lookupOne(tenantId)) !== undefined;
+  }
+
+  /** Usage of past days changed (late events): the tenant's forecast is recomputed on its next read. */
+  invalidate(tenantIds: Iterable<string>): void {
+    for (const tenantId of tenantIds) this.cache.delete(tenantId);
+  }
+
+  async forecast(requests: readonly ForecastRequest[]): Promise<TenantForecast[]> {
+    const now = this.now();
+    const today = utcDay(now);
+    const model = this.serving.current();
+    const tenantIds = [...new Set(requests.map((request) => request.tenantId))];
+    const [quantities, profiles, prices] = await Promise.all([this.quantities(tenantIds, model, today), this.profiles.get(tenantIds), this.unitPrices(tenantIds, today)]);
+    const elapsed = (now.getTime() - Date.parse(`${today}T00:00:00.000Z`)) / DAY_MS;
+    return requests.map((request) => {
+      const cached = quantities.get(request.tenantId)!;
+      const forecast = cached.forecast;
+      const days: ForecastDay[] = Array.from({ length: request.days }, (_, index) => ({
+        date: addDays(today, index),
+        quantity: round3(forecast?.quantity[index] ?? 0),
+        lower: round3(forecast?.lower[index] ?? 0),
+        upper: round3(forecast?.upper[index] ?? 0),
+      }));
+      const depletion = this.depletion(request, forecast, profiles.get(request.tenantId), prices.get(request.tenantId) ?? null, model, cached.history, today, elapsed);
+      return { tenantId: request.tenantId, days, depletion, model: { version: model.version, trainedAt: model.trainedAt, backtestWape: model.backtestWape } };
+    });
+  }
+
+  private depletion(
+    request: ForecastRequest,
+    forecast: SeriesForecast | null,
+    profile: TenantProfileView | undefined,
+    unitPriceMicros: number | null,
+    model: ServedModel,
+    history: number,
+    today: string,
+    elapsedToday: number,
+  ): Depletion | null {
+    if (!forecast || unitPriceMicros === null) return null;
+    const fresher = request.balance && (!profile || request.balance.version >= profile.balanceVersion) ? request.balance.amountMinor : null;
+    const balance = fresher ?? profile?.balanceMinor ?? null;
+    if (balance === null) return null;
+    const cost = (quantities: Float64Array) =>
+      Array.from(quantities.subarray(0, DEPLETION_HORIZON_DAYS), (quantity, index) =>
+        // Today only the rest of the day is still to be spent; money stays integer minor units.
+        BigInt(Math.round((quantity * (index === 0 ? 1 - elapsedToday : 1) * unitPriceMicros) / 1_000_000)),
+      );
+    const rule = profile?.autoTopUp;
+    // A rule whose last attempt failed (no top-up since) is not counted on: billing backs off after declines.
+    const failing = profile?.lastPaymentFailureAt && (!profile.lastTopUpAt || profile.lastPaymentFailureAt > profile.lastTopUpAt);
+    const autoTopUp: AutoTopUpPlan | null =
+      rule?.enabled && !failing
+        ? { thresholdMinor: BigInt(rule.thresholdMinor), mode: rule.mode, amountMinor: BigInt(rule.amountMinor), dailyCapMinor: BigInt(rule.dailyCapMinor) }
+        : null;
+    const coverage = model.coverage ?? 0.7;
+    return depletionDate({
+      today,
+      balanceMinor: balance,
+      floorMinor: -(profile?.overdraftLimitMinor ?? 0n),
+      costs: { high: cost(forecast.upper), median: cost(forecast.quantity), low: cost(forecast.lower) },
+      autoTopUp,
+      // Ranges learned from four weeks of a tenant's history or more hold as measured; less history, less trust.
+      reliability: Math.min(0.8, coverage) / 0.8 * Math.min(1, history / 28) * 0.8 + (failing ? -0.1 : 0),
+    });
+  }
+
+  /** The cached or freshly computed 90-day forecast per tenant (from today). */
+  private async quantities(tenantIds: readonly string[], model: ServedModel, today: string): Promise<Map<string, CachedForecast>> {
+    const result = new Map<string, CachedForecast>();
+    const missing: string[] = [];
+    const now = Date.now();
+    for (const tenantId of tenantIds) {
+      const cached = this.cache.get(tenantId);
+      if (cached && cached.version === model.version && cached.today === today && cached.expires > now) result.set(tenantId, cached);
+      else missing.push(tenantId);
+    }
+    if (missing.length === 0) return result;
+    const yesterday = dayNumber(today) - 1;
+    const series = await loadDailySeries(this.db, yesterday - HISTORY_DAYS + 1, yesterday, missing);
+    const forecasts = model.forecast(series, DEPLETION_HORIZON_DAYS);
+    const byTenant = new Map(forecasts.map((forecast, index) => [forecast.id, { forecast, history: series[index]!.values.length }]));
+    for (const tenantId of missing) {
+      const found = byTenant.get(tenantId);
+      const entry: CachedForecast = { version: model.version, today, expires: now + CACHE_TTL_MS, forecast: found?.forecast ?? null, history: found?.history ?? 0 };
+      this.cache.set(tenantId, entry);
+      result.set(tenantId, entry);
+    }
+    // Bounded: a cache the size of the tenant base at most, oldest entries dropped first.
+    while (this.cache.size > 100_000) this.cache.delete(this.cache.keys().next().value!);
+    return result;
+  }
+
+  /**
+   * The average price per unit of the tenant's usage in millionths of a minor unit: each product's last charged
+   * unit price weighted by its share of the last 28 days' quantity. Null when no product has a known price.
+   */
+  private async unitPrices(tenantIds: readonly string[], today: string): Promise<Map<string, number>> {
+    const prices = new Map<string, number>();
+    const groups = await this.db.groupByShard(tenantIds);
+    const since = dayOfNumber(dayNumber(today) - 28);
+    await Promise.all(
+      [...groups].map(async ([shardId, ids]) => {
+        const rows = await this.db.em(shardId).execute<{ tenant_id: string; quantity: string; price: string }[]>(
+          `select p.tenant_id, coalesce(sum(u.quantity), 0)::text as quantity, p.unit_price_micros::text as price
+             from tenant_price p left join daily_usage u on u.tenant_id = p.tenant_id and u.product = p.product and u.day >= ?::date
+            where p.tenant_id in (?) group by p.tenant_id, p.product, p.unit_price_micros`,
+          [since, ids],
+        );
+        const totals = new Map<string, { quantity: number; weighted: number; plain: number; products: number }>();
+        for (const row of rows) {
+          const own = totals.get(row.tenant_id) ?? { quantity: 0, weighted: 0, plain: 0, products: 0 };
+          own.quantity += Number(row.quantity);
+          own.weighted += Number(row.quantity) * Number(row.price);
+          own.plain += Number(row.price);
+          own.products += 1;
+          totals.set(row.tenant_id, own);
+        }
+        for (const [tenantId, own] of totals) prices.set(tenantId, own.quantity > 0 ? own.weighted / own.quantity : own.plain / own.products);
+      }),
+    );
+    return prices;
+  }
+}
+
+function round3(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}

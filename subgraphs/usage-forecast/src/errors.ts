@@ -1,0 +1,7 @@
+/** usage-forecast's stable error codes (extensions.code), beside the platform-wide ones in @saldo/graphql. */
+export const ForecastErrorCode = {
+  /** `days` of a forecast outside 1-90. */
+  DaysOutOfRange: 'DAYS_OUT_OF_RANGE',
+  /** No fraud case has the given id. */
+  FraudCaseNotFound: 'FRAUD_CASE_NOT_FOUND',
+} as const;
