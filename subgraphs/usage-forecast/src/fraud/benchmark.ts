@@ -1,5 +1,5 @@
 import { seededRandom } from '@saldo/testing/random';
-import { gaussian, poisson } from '../forecasting/synthetic.js';
+import { gaussian, poisson } from '../forecasting/index.js';
 import { OPEN_SCORE, RISK_HISTORY_HOURS, combinedScore, fraudSignals, type RiskView } from './scoring.js';
 
 /**
