@@ -14,6 +14,10 @@ export interface AnomalyScore {
   severity: Severity | null;
 }
 
+/** An anomaly must also be material: at least this many units and this share of the expected value away. */
+const MIN_DEVIATION_UNITS = 8;
+const MIN_DEVIATION_SHARE = 0.25;
+
 /** Seasons compared (four weeks) and residuals the spread is learned from. */
 const SEASONS = 4;
 
@@ -25,15 +29,19 @@ export function severityOf(score: number): Severity | null {
   return null;
 }
 
-/** Median of the values `period` steps apart before `index` (four seasons back). */
-function seasonalExpectation(values: ArrayLike<number>, index: number, period: number): number | null {
+/**
+ * The expectation of `values[index]`: the median of the same period in the last four seasons, and the level its
+ * count noise is judged by (the larger of that median and the seasons' mean: a median of small counts understates it).
+ */
+function seasonalExpectation(values: ArrayLike<number>, index: number, period: number): { expected: number; level: number } | null {
   const past: number[] = [];
   for (let season = 1; season <= SEASONS; season += 1) {
     const at = index - season * period;
     if (at < 0) return null;
     past.push(values[at]!);
   }
-  return median(past);
+  const expected = median(past);
+  return { expected, level: Math.max(expected, past.reduce((sum, value) => sum + value, 0) / past.length) };
 }
 
 /**
@@ -42,22 +50,32 @@ function seasonalExpectation(values: ArrayLike<number>, index: number, period: n
  * when the history is too short to know the profile (a new tenant has no "normal" yet).
  */
 export function scorePeriod(values: ArrayLike<number>, index: number, period: number, residualWindow: number): AnomalyScore | null {
-  const expected = seasonalExpectation(values, index, period);
-  if (expected === null) return null;
+  const expectation = seasonalExpectation(values, index, period);
+  if (expectation === null) return null;
+  const { expected, level } = expectation;
+  // Residuals are standardized by the count noise of their expectation (busy hours vary more than quiet ones in
+  // absolute terms), then scored against the tenant's own robust spread of such residuals.
   const residuals: number[] = [];
   for (let at = index - 1; at >= 0 && residuals.length < residualWindow; at -= 1) {
     const past = seasonalExpectation(values, at, period);
     if (past === null) break;
-    residuals.push(values[at]! - past);
+    residuals.push((values[at]! - past.expected) / countNoise(past.level));
   }
   if (residuals.length < Math.min(residualWindow, 2 * period)) return null;
   const center = median(residuals);
   const mad = median(residuals.map((residual) => Math.abs(residual - center)));
-  // A quiet tenant's residuals can all be 0 (MAD 0): counts still vary by about their square root.
-  const spread = Math.max(1.4826 * mad, Math.sqrt(Math.max(expected, 1)), 1e-9);
+  // A perfectly regular tenant's MAD can be 0: never narrower than pure count noise.
+  const spread = Math.max(1.4826 * mad, 1);
   const observed = values[index]!;
-  const score = (observed - expected - center) / spread;
-  return { observed, expected, score: Math.round(score * 100) / 100, severity: severityOf(score) };
+  const score = ((observed - expected) / countNoise(level) - center) / spread;
+  // Statistically unusual but immaterial (a quiet night hour with 7 calls instead of 1) is not worth an alarm.
+  const material = Math.abs(observed - expected) >= Math.max(MIN_DEVIATION_UNITS, MIN_DEVIATION_SHARE * expected);
+  return { observed, expected, score: Math.round(score * 100) / 100, severity: material ? severityOf(score) : null };
+}
+
+/** Typical deviation of a count around `expected`: Poisson (sqrt) plus 10 % for day-to-day variation. */
+function countNoise(expected: number): number {
+  return Math.sqrt(expected + 1) + 0.1 * expected;
 }
 
 export function median(values: readonly number[]): number {

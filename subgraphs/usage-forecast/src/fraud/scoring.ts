@@ -98,7 +98,9 @@ function drainAfterDeclines(view: RiskView): FraudSignal | null {
 /** Many failed top-ups in a day: card testing, or a tenant burning through cards. */
 function topUpFailures(view: RiskView): FraudSignal | null {
   if (view.failures24h < 2) return null;
-  const score = view.failures24h === 2 ? 30 : Math.min(100, 65 + 10 * (view.failures24h - 3));
+  // Two or three in a day is what an expired card does under billing's backoff (15 min, 30 min, 1 h): evidence, not
+  // a case on its own. Four and more is a pattern.
+  const score = view.failures24h === 2 ? 30 : view.failures24h === 3 ? 50 : Math.min(100, 65 + 10 * (view.failures24h - 4));
   return { kind: 'TOP_UP_FAILURES', score, detail: `${view.failures24h} failed top-ups in 24 h` };
 }
 
