@@ -33,6 +33,8 @@ export const usageForecastConfigSchema = subgraphConfigSchema.extend({
   /** Drift: flag when the rolling 24 h WAPE exceeds validation WAPE x DRIFT_ERROR_RATIO + DRIFT_CHECK_THRESHOLD ... */
   DRIFT_ERROR_RATIO: ratio(1.5),
   DRIFT_CHECK_THRESHOLD: ratio(0.15),
+  /** ... or the forecasts are off in one direction by more than this share (sum actual / sum forecast - 1) ... */
+  DRIFT_BIAS_THRESHOLD: ratio(0.2),
   /** ... or the inputs' PSI exceeds DRIFT_PSI_THRESHOLD, in DRIFT_CONSECUTIVE_CHECKS hourly checks in a row. */
   DRIFT_PSI_THRESHOLD: ratio(0.25),
   DRIFT_CONSECUTIVE_CHECKS: fields.positiveInt(2),

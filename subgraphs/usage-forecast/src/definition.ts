@@ -73,6 +73,7 @@ export function createUsageForecastServices(runtime: SubgraphRuntime<UsageForeca
     ...DEFAULT_DRIFT_THRESHOLDS,
     errorRatio: config.DRIFT_ERROR_RATIO,
     errorMargin: config.DRIFT_CHECK_THRESHOLD,
+    bias: config.DRIFT_BIAS_THRESHOLD,
     psi: config.DRIFT_PSI_THRESHOLD,
     consecutive: config.DRIFT_CONSECUTIVE_CHECKS,
   };

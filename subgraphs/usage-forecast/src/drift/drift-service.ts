@@ -15,6 +15,7 @@ const MIN_TENANTS = 5;
 export interface DriftCheckResult {
   version: number;
   rollingWape: number;
+  bias: number;
   psi: number;
   tenants: number;
   exceeded: boolean;
@@ -46,10 +47,10 @@ export class DriftService {
     if (observation.tenants < MIN_TENANTS) return null;
     const exceeded = exceeds(observation, model.backtestWape, this.thresholds);
     await this.db.globalEm().execute(
-      `insert into drift_check (model_version, window_end, rolling_wape, psi, tenants, flagged, checked_at) values (?, ?, ?, ?, ?, ?, now())
-       on conflict (model_version, window_end) do update set rolling_wape = excluded.rolling_wape, psi = excluded.psi, tenants = excluded.tenants,
+      `insert into drift_check (model_version, window_end, rolling_wape, bias, psi, tenants, flagged, checked_at) values (?, ?, ?, ?, ?, ?, ?, now())
+       on conflict (model_version, window_end) do update set rolling_wape = excluded.rolling_wape, bias = excluded.bias, psi = excluded.psi, tenants = excluded.tenants,
          flagged = excluded.flagged, checked_at = excluded.checked_at`,
-      [model.version, new Date(end), observation.rollingWape, observation.psi, observation.tenants, exceeded],
+      [model.version, new Date(end), observation.rollingWape, observation.bias, observation.psi, observation.tenants, exceeded],
       'run',
     );
     const recent = await this.db
@@ -57,7 +58,7 @@ export class DriftService {
       .execute<{ flagged: boolean }[]>('select flagged from drift_check where model_version = ? and window_end <= ? order by window_end desc limit ?', [model.version, new Date(end), this.thresholds.consecutive]);
     let flagged = false;
     if (drifted(recent.map((row) => row.flagged).reverse(), this.thresholds)) {
-      const reason = `rolling 24 h WAPE ${observation.rollingWape.toFixed(3)} (validation ${model.backtestWape.toFixed(3)}), input PSI ${observation.psi.toFixed(3)}`;
+      const reason = `rolling 24 h WAPE ${observation.rollingWape.toFixed(3)} (validation ${model.backtestWape.toFixed(3)}), bias ${(observation.bias * 100).toFixed(1)} %, input PSI ${observation.psi.toFixed(3)}`;
       flagged = await this.registry.flagDrift(model.version, reason, new Date());
       if (flagged) {
         this.logger.warn('forecast model drifted; retraining', { version: model.version, reason });
@@ -68,14 +69,14 @@ export class DriftService {
   }
 
   /** Latest checks of a version, newest first (modelStatus). */
-  async recent(version: number, limit = 24): Promise<Array<{ windowEnd: Date; rollingWape: number; psi: number; tenants: number; flagged: boolean }>> {
+  async recent(version: number, limit = 24): Promise<Array<{ windowEnd: Date; rollingWape: number; bias: number; psi: number; tenants: number; flagged: boolean }>> {
     const rows = await this.db
       .globalEm()
-      .execute<{ window_end: Date; rolling_wape: number; psi: number; tenants: number; flagged: boolean }[]>(
-        'select window_end, rolling_wape, psi, tenants, flagged from drift_check where model_version = ? order by window_end desc limit ?',
+      .execute<{ window_end: Date; rolling_wape: number; bias: number; psi: number; tenants: number; flagged: boolean }[]>(
+        'select window_end, rolling_wape, bias, psi, tenants, flagged from drift_check where model_version = ? order by window_end desc limit ?',
         [version, limit],
       );
-    return rows.map((row) => ({ windowEnd: new Date(row.window_end), rollingWape: row.rolling_wape, psi: row.psi, tenants: row.tenants, flagged: row.flagged }));
+    return rows.map((row) => ({ windowEnd: new Date(row.window_end), rollingWape: row.rolling_wape, bias: row.bias, psi: row.psi, tenants: row.tenants, flagged: row.flagged }));
   }
 
   /** Tenants with usage in the window: their window hours, hour-of-day shares (two weeks) and daily history. */

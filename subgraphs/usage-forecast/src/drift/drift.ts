@@ -1,23 +1,26 @@
 /**
  * Drift of a model version, checked every hour over the last 24 hours:
- *  - rolling forecast error: WAPE, across tenants, of the version's forecasts of the last 24 hours against what
- *    was used (daily forecasts spread over hours by each tenant's own hour-of-day profile);
+ *  - rolling forecast error: WAPE and bias, across tenants, of the version's forecasts of the last 24 hours against
+ *    what was used (daily forecasts spread over hours by each tenant's own hour-of-day profile);
  *  - input distribution: the population stability index (PSI) of the model's trend input (last 7 days over the 21
  *    before, per tenant) against the distribution the version was trained on.
- * A version is flagged when its error is well beyond what it showed in validation, or the inputs moved (PSI above
- * 0.25, the usual "significant shift" mark), in two consecutive checks: one unusual hour is not drift.
+ * A version is flagged when its error is well beyond what it showed in validation, its forecasts are off in one
+ * direction across the population, or the inputs moved (PSI above 0.25, the usual "significant shift" mark), in two
+ * consecutive checks: one unusual hour is not drift.
  */
 export interface DriftThresholds {
   /** Flag when rolling WAPE > reference x ratio + margin ... */
   errorRatio: number;
   errorMargin: number;
+  /** ... or the forecasts are off in one direction: |sum actual / sum forecast - 1| above this ... */
+  bias: number;
   /** ... or PSI above this. */
   psi: number;
   /** Consecutive hourly checks that must agree. */
   consecutive: number;
 }
 
-export const DEFAULT_DRIFT_THRESHOLDS: DriftThresholds = { errorRatio: 1.5, errorMargin: 0.1, psi: 0.25, consecutive: 2 };
+export const DEFAULT_DRIFT_THRESHOLDS: DriftThresholds = { errorRatio: 1.5, errorMargin: 0.15, bias: 0.2, psi: 0.25, consecutive: 2 };
 
 /** Bin edges (ascending, interior) and the reference share of each of the edges.length + 1 bins. */
 export interface PsiReference {
@@ -68,17 +71,34 @@ export function trendInput(last7: number, previous21: number): number {
 
 export interface DriftObservation {
   rollingWape: number;
+  /** sum actual / sum forecast - 1 over the window: a population-wide shift shows here first. */
+  bias: number;
   psi: number;
 }
 
 /** Whether this check exceeds the thresholds (before the consecutive-checks rule). */
 export function exceeds(observation: DriftObservation, referenceWape: number, thresholds: DriftThresholds = DEFAULT_DRIFT_THRESHOLDS): boolean {
-  return observation.rollingWape > referenceWape * thresholds.errorRatio + thresholds.errorMargin || observation.psi > thresholds.psi;
+  return (
+    observation.rollingWape > referenceWape * thresholds.errorRatio + thresholds.errorMargin ||
+    Math.abs(observation.bias) > thresholds.bias ||
+    observation.psi > thresholds.psi
+  );
 }
 
 /** The version drifted: the last `consecutive` checks (newest last) all exceed. */
 export function drifted(recent: readonly boolean[], thresholds: DriftThresholds = DEFAULT_DRIFT_THRESHOLDS): boolean {
   return recent.length >= thresholds.consecutive && recent.slice(-thresholds.consecutive).every(Boolean);
+}
+
+/** Aggregate bias of per-tenant (actual, forecast) pairs: sum actual / sum forecast - 1. */
+export function bias(pairs: ReadonlyArray<{ actual: number; forecast: number }>): number {
+  let actual = 0;
+  let forecast = 0;
+  for (const pair of pairs) {
+    actual += pair.actual;
+    forecast += pair.forecast;
+  }
+  return forecast > 0 ? actual / forecast - 1 : 0;
 }
 
 /** WAPE of per-tenant (actual, forecast) pairs. */

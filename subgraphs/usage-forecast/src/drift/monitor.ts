@@ -1,5 +1,5 @@
 import type { DailySeries, SeriesForecast } from '../forecasting/index.js';
-import { psi, trendInput, wape, type DriftObservation, type PsiReference } from './drift.js';
+import { bias, psi, trendInput, wape, type DriftObservation, type PsiReference } from './drift.js';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
@@ -58,7 +58,7 @@ export function observeDrift(model: DriftForecaster, reference: PsiReference, te
     }
     return trendInput(last7, previous21);
   });
-  return { rollingWape: Math.round(wape(pairs) * 10_000) / 10_000, psi: psi(reference, trends), tenants: usable.length };
+  return { rollingWape: Math.round(wape(pairs) * 10_000) / 10_000, bias: Math.round(bias(pairs) * 10_000) / 10_000, psi: psi(reference, trends), tenants: usable.length };
 }
 
 /** Hour-of-day shares of a tenant's usage from its hourly history (uniform when it has none). */

@@ -17,6 +17,10 @@ export class DriftCheck {
   @Property({ type: 'double precision' })
   rollingWape!: number;
 
+  /** sum actual / sum forecast - 1 over the window. */
+  @Property({ type: 'double precision' })
+  bias!: number;
+
   /** Population stability index of the inputs against the version's training reference. */
   @Property({ type: 'double precision' })
   psi!: number;

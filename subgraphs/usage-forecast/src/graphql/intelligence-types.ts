@@ -310,6 +310,9 @@ export class DriftCheckType {
   @Field(() => Float)
   rollingWape!: number;
 
+  @Field(() => Float, { description: 'Sum of actual over sum of forecast usage, minus 1.' })
+  bias!: number;
+
   @Field(() => Float, { description: 'Population stability index of the inputs against training.' })
   psi!: number;
 

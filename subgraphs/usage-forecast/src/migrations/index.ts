@@ -63,7 +63,7 @@ class Migration20261129000100ModelRegistry extends Migration {
       "training_ms" int not null, "backend" text not null, "drift_flagged_at" timestamptz null, "drift_reason" text null);`);
     this.addSql(`create unique index "forecast_model_one_active" on "forecast_model" ("active") where "active";`);
     this.addSql(`create table "drift_check" ("model_version" int not null, "window_end" timestamptz not null, "rolling_wape" double precision not null,
-      "psi" double precision not null, "tenants" int not null, "flagged" boolean not null, "checked_at" timestamptz not null, primary key ("model_version", "window_end"));`);
+      "bias" double precision not null, "psi" double precision not null, "tenants" int not null, "flagged" boolean not null, "checked_at" timestamptz not null, primary key ("model_version", "window_end"));`);
     this.addSql(`create table "fraud_policy" ("partner_id" uuid not null, "suspend_on_critical" boolean not null, "updated_at" timestamptz not null, primary key ("partner_id"));`);
   }
 
