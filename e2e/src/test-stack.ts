@@ -34,7 +34,7 @@ export async function freePort(): Promise<number> {
 /** The whole federated stack on free ports over fresh databases, as `pnpm start` runs it. */
 export async function startTestStack(
   label: string,
-  options: { shardsPerSubgraph?: number; apiKeyCacheTtlMs?: number; ports?: Partial<StackOptions['ports']> } = {},
+  options: { shardsPerSubgraph?: number; apiKeyCacheTtlMs?: number; ports?: Partial<StackOptions['ports']>; usageForecastEnv?: Record<string, string> } = {},
 ): Promise<TestStack> {
   const keys = { identity: generateSigningKeyPair(), portal: generateSigningKeyPair() };
   const stack = await startStack({
@@ -47,6 +47,7 @@ export async function startTestStack(
     logLevel: TEST_LOG_LEVEL,
     poolMax: 4,
     ...(options.apiKeyCacheTtlMs !== undefined ? { apiKeyCacheTtlMs: options.apiKeyCacheTtlMs } : {}),
+    ...(options.usageForecastEnv ? { usageForecastEnv: options.usageForecastEnv } : {}),
   });
   const authHeaders = async (identity: Identity = TEST_ADMIN) => ({ authorization: `Bearer ${await stack.issueToken(identity)}` });
   return Object.assign(stack, {

@@ -50,6 +50,8 @@ export interface StackOptions {
    * of record is the demo issuer "Saldo Demo GmbH" (ISSUER_*), so documents work out of the box; override it here.
    */
   billingEnv?: Record<string, string>;
+  /** Extra usage-forecast settings (e.g. MODEL_POLL_INTERVAL_MS, FORECAST_TRAINING_ROWS), as environment variables. */
+  usageForecastEnv?: Record<string, string>;
 }
 
 export interface Stack {
@@ -148,7 +150,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     throw error;
   }
   const billing = create(billingSubgraph, billingConfig);
-  const usageForecast = create(usageForecastSubgraph, loadUsageForecastConfig(env('usage-forecast', options.ports.usageForecast)));
+  const usageForecast = create(usageForecastSubgraph, loadUsageForecastConfig({ ...env('usage-forecast', options.ports.usageForecast), ...options.usageForecastEnv }));
   const whiteLabel = create(whiteLabelSubgraph, loadWhiteLabelConfig(env('white-label', options.ports.whiteLabel)));
   const subgraphs = [tenants, billing, usageForecast, whiteLabel];
 

@@ -27,8 +27,18 @@ export interface RequestContext {
   loader<K, V>(name: string, batch: DataLoader.BatchLoadFn<K, V>, options?: DataLoader.Options<K, V, K>): DataLoader<K, V, K>;
 }
 
-export function createRequestContext(identity: Identity, lookupPartners: PartnerLookup, requestId: string = randomUUID()): RequestContext {
+/**
+ * `cacheLoaders: false` is for contexts that outlive one result (a subscription's context serves every event): its
+ * loaders still batch the loads of one tick but remember nothing, so each event reads current data.
+ */
+export function createRequestContext(
+  identity: Identity,
+  lookupPartners: PartnerLookup,
+  requestId: string = randomUUID(),
+  options: { cacheLoaders?: boolean } = {},
+): RequestContext {
   const loaders = new Map<string, DataLoader<unknown, unknown, unknown>>();
+  const cache = options.cacheLoaders ?? true;
   return {
     requestId,
     identity,
@@ -36,7 +46,7 @@ export function createRequestContext(identity: Identity, lookupPartners: Partner
     loader<K, V>(name: string, batch: DataLoader.BatchLoadFn<K, V>, options?: DataLoader.Options<K, V, K>) {
       let loader = loaders.get(name) as DataLoader<K, V, K> | undefined;
       if (!loader) {
-        loader = new DataLoader<K, V, K>(batch, options);
+        loader = new DataLoader<K, V, K>(batch, cache ? options : { ...options, cache: false });
         loaders.set(name, loader as DataLoader<unknown, unknown, unknown>);
       }
       return loader;

@@ -208,7 +208,8 @@ export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConf
               schema,
               identity,
               logger,
-              context: (caller) => ({ ...createRequestContext(caller, (tenantIds) => db.directory.partnersOf(tenantIds)), services }),
+              // One context serves every event of a subscription: its loaders must not remember the previous event's data.
+              context: (caller) => ({ ...createRequestContext(caller, (tenantIds) => db.directory.partnersOf(tenantIds), undefined, { cacheLoaders: false }), services }),
             })
           : undefined;
         const url = await http.listen(config.PORT, config.HOST);

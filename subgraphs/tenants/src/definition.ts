@@ -8,6 +8,7 @@ import { mountApiKeyVerification } from './http/internal-api-keys.js';
 import { ApiKey } from './entities/api-key.js';
 import { ApiKeyService } from './services/api-key-service.js';
 import { globalMigrations, shardMigrations } from './migrations/index.js';
+import { subscribeFraudSuspension } from './services/fraud-suspension-consumer.js';
 import { PartnerService } from './services/partner-service.js';
 import { TenantService } from './services/tenant-service.js';
 
@@ -25,4 +26,5 @@ export const tenantsSubgraph: SubgraphDefinition<TenantsServices> = {
   buildSchema: buildTenantsSchema,
   createServices: ({ db, relay }) => ({ tenants: new TenantService(db, relay), partners: new PartnerService(db, relay), apiKeys: new ApiKeyService(db) }),
   configureHttp: (app, services, runtime) => mountApiKeyVerification(app, services.apiKeys, runtime),
+  subscribe: (services, { bus, logger }) => [subscribeFraudSuspension(bus, services.tenants, logger)],
 };

@@ -1,3 +1,5 @@
+import { ErrorCode, SaldoError } from '@saldo/graphql';
+
 /** usage-forecast's stable error codes (extensions.code), beside the platform-wide ones in @saldo/graphql. */
 export const ForecastErrorCode = {
   /** `days` of a forecast outside 1-90. */
@@ -5,3 +7,8 @@ export const ForecastErrorCode = {
   /** No fraud case has the given id. */
   FraudCaseNotFound: 'FRAUD_CASE_NOT_FOUND',
 } as const;
+export type ForecastErrorCode = (typeof ForecastErrorCode)[keyof typeof ForecastErrorCode];
+
+export function forecastError(code: ForecastErrorCode | ErrorCode, message: string, details: Record<string, unknown> = {}): SaldoError {
+  return new SaldoError(code as string as ErrorCode, message, details);
+}

@@ -3,6 +3,7 @@ import { FraudCaseOpened, FraudCaseResolved, OUTBOX_INSERT, outboxRow, type Outb
 import { ErrorCode, SaldoError } from '@saldo/graphql';
 import { gatherPage, type ShardedDatabase } from '@saldo/sharding';
 import type { FraudCaseStatus, FraudSignalRecord } from '../entities/fraud-case.js';
+import { ForecastErrorCode, forecastError } from '../errors.js';
 import type { Severity } from '../entities/usage-anomaly.js';
 import type { TenantProfileService } from '../services/tenant-profile-service.js';
 import { OPEN_SCORE, RISK_HISTORY_HOURS, combinedScore, fraudSignals, severityOfFraud, type FraudSignal } from './scoring.js';
@@ -141,7 +142,7 @@ export class FraudService {
       this.relay.poke();
       return toView(row);
     }
-    throw new SaldoError(ErrorCode.NotFound, 'No fraud case has this id.', { field: 'id' });
+    throw forecastError(ForecastErrorCode.FraudCaseNotFound, 'No fraud case has this id.', { field: 'id' });
   }
 
   /** A partner's policy: suspend its tenants' usage while a critical case is open. */
