@@ -28,6 +28,12 @@ const benchConfigSchema = z.object({
   BENCH_JOBS_CONCURRENCY: fields.positiveInt(8),
   /** Jobs: batch size of the batched drain (with a quarter of the pollers). */
   BENCH_JOBS_BATCH: fields.positiveInt(20),
+  /** Forecast: training size (tenants x days of synthetic history), the backtest's tenants, Tenant.forecast's rate. */
+  BENCH_FORECAST_SERIES: fields.positiveInt(10_000),
+  BENCH_FORECAST_DAYS: fields.positiveInt(180),
+  BENCH_FORECAST_BACKTEST_SERIES: fields.positiveInt(2_000),
+  BENCH_FORECAST_RPS: fields.positiveInt(100),
+  BENCH_FRAUD_TENANTS: fields.positiveInt(20_000),
   /** Comma-separated benchmark names to run; all when unset. */
   BENCH_ONLY: z.string().optional(),
 });

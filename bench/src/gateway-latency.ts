@@ -18,7 +18,8 @@ const LIST_QUERY = `query List { tenants(first: 20) { edges { node {
   name balance { available { amountMinor currency } } usage(days: 7) { date quantity } branding { displayName primaryColor }
 } } } }`;
 
-function runLoad(url: string, rps: number, durationMs: number, warmupMs: number, bodies: string[], headers: Record<string, string>) {
+/** Sends `bodies` round-robin at a fixed arrival rate from a worker thread; latencies after the warm-up. */
+export function runLoad(url: string, rps: number, durationMs: number, warmupMs: number, bodies: string[], headers: Record<string, string>) {
   return new Promise<{ latencies: number[]; errors: number }>((resolve, reject) => {
     const worker = new Worker(new URL('./load-worker.js', import.meta.url), { workerData: { url, rps, durationMs, warmupMs, bodies, headers } });
     worker.once('message', resolve);

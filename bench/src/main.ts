@@ -1,5 +1,6 @@
 import { loadBenchConfig } from './config.js';
 import { authOverhead } from './auth-overhead.js';
+import { forecast } from './forecast.js';
 import { gatewayLatency } from './gateway-latency.js';
 import { jobs } from './jobs.js';
 import { ledgerThroughput } from './ledger-throughput.js';
@@ -12,6 +13,7 @@ const BENCHMARKS: Record<string, (config: ReturnType<typeof loadBenchConfig>) =>
   'auth-overhead': authOverhead,
   subscriptions,
   jobs,
+  forecast,
 };
 
 const config = loadBenchConfig(process.env);

@@ -48,6 +48,13 @@ export const DEFAULT_RATES: Record<string, Record<(typeof PRODUCTS)[number], str
 };
 const RATES_VALID_FROM = '2025-01-01T00:00:00Z';
 
+/** A demo tenant's average daily cost in minor units: its usage scale priced at the demo rate card, weekends quieter. */
+function dailyCostMinor(tenant: { currency: string; scale: number }): number {
+  const prices = DEFAULT_RATES[tenant.currency]!;
+  const perScale = Number(prices.inbound_minute) + Number(prices.outbound_minute) / 2 + Number(prices.sms) / 4;
+  return (tenant.scale * perScale * (5 + 2 * 0.35)) / 7;
+}
+
 /** Seeds demo data through the services (the same paths the API uses), unless tenants exist already. */
 export async function seedDemoData(stack: Stack, logger: Logger): Promise<boolean> {
   const existing = await stack.tenants.services.tenants.list({ first: 1 });
@@ -63,16 +70,16 @@ export async function seedDemoData(stack: Stack, logger: Logger): Promise<boolea
   }
 
   const today = Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate());
-  const created: Array<{ id: string; currency: string }> = [];
+  const created: Array<{ id: string; currency: string; scale: number }> = [];
   for (const [index, spec] of TENANTS.entries()) {
     const partnerId = spec.partner === null ? null : (partnerIds[spec.partner] ?? null);
     const tenant = await stack.tenants.services.tenants.create({ name: spec.name, legalName: spec.name, address: spec.address, country: spec.country, currency: spec.currency, vatId: spec.vatId, partnerId });
-    created.push({ id: tenant.id, currency: spec.currency });
     if (index === 1) {
       // One tenant with its own logo: everything else is inherited from its partner.
       await stack.whiteLabel.services.tenantBranding.set(tenant.id, { logoUrl: 'https://autohaus-becker.example/logo.png' });
     }
     const scale = 20 + Math.floor(random() * 200);
+    created.push({ id: tenant.id, currency: spec.currency, scale });
     const rows = [];
     for (let day = HISTORY_DAYS - 1; day >= 0; day -= 1) {
       const date = new Date(today - day * 86_400_000);
@@ -90,6 +97,9 @@ export async function seedDemoData(stack: Stack, logger: Logger): Promise<boolea
   const ledgerEntries = await seedBilling(stack, created, random);
   await stack.flushEvents();
   const documents = await seedDocuments(stack, created, lastMonth);
+  // The first forecast model trains now, in the background (a durable job); forecasts use the seasonal baseline
+  // until it is active, a few seconds later.
+  await stack.usageForecast.services.lifecycle.maintain();
   logger.info('seeded demo data', { partners: PARTNERS.length, tenants: TENANTS.length, usageDays: HISTORY_DAYS, ledgerEntries, documents });
   return true;
 }
@@ -98,7 +108,7 @@ export async function seedDemoData(stack: Stack, logger: Logger): Promise<boolea
  * The billing side of the demo, through the same services the API uses: the default rate card, a top-up per
  * tenant, a few days of priced usage, and one tenant allowed a small overdraft. Returns the entries written.
  */
-async function seedBilling(stack: Stack, tenants: ReadonlyArray<{ id: string; currency: string }>, random: () => number): Promise<number> {
+async function seedBilling(stack: Stack, tenants: ReadonlyArray<{ id: string; currency: string; scale: number }>, random: () => number): Promise<number> {
   const billing = stack.billing.services;
   for (const [currency, prices] of Object.entries(DEFAULT_RATES)) {
     if ((await billing.rates.list({ currency })).length > 0) continue;
@@ -109,7 +119,11 @@ async function seedBilling(stack: Stack, tenants: ReadonlyArray<{ id: string; cu
   let entries = 0;
   const now = Date.now();
   for (const [index, tenant] of tenants.entries()) {
-    const amountMinor = BigInt(100 + Math.floor(random() * 9) * 50) * 100n; // 100.00 to 500.00
+    // Tops the balance up to two to seven weeks of the tenant's usage (at least 10.00), so every demo tenant has a
+    // depletion date to watch.
+    const target = BigInt(Math.round(dailyCostMinor(tenant) * (14 + random() * 35)));
+    const balance = (await billing.accounts.find(tenant.id))?.balanceMinor ?? 0n;
+    const amountMinor = ((target - balance > 1_000n ? target - balance : 1_000n) / 1_000n) * 1_000n;
     await billing.ledger.post({
       tenantId: tenant.id,
       currency: tenant.currency,
@@ -136,16 +150,17 @@ async function seedBilling(stack: Stack, tenants: ReadonlyArray<{ id: string; cu
     );
   }
   // With the development Stripe stand-in, one tenant tops up automatically: usage that takes it to 50.00 EUR or
-  // below charges the stand-in's test card 100.00 EUR (at most 500.00 EUR a day). A real Stripe account has no
-  // cus_demo, so the rule is only seeded against the stand-in.
+  // below charges the stand-in's test card about 40 % of a day's usage, at most once a day (so its balance still
+  // runs out, later). A real Stripe account has no cus_demo, so the rule is only seeded against the stand-in.
   const automatic = tenants.find((tenant) => tenant.currency === 'EUR');
   if (automatic && stack.stripeStandIn) {
+    const topUp = BigInt(Math.max(10, Math.round((dailyCostMinor(automatic) * 0.4) / 100))) * 100n;
     await billing.autoTopUp.set({
       tenantId: automatic.id,
       threshold: { amountMinor: 5_000n, currency: 'EUR' },
       mode: AutoTopUpMode.FIXED_AMOUNT,
-      amount: { amountMinor: 10_000n, currency: 'EUR' },
-      dailyCap: { amountMinor: 50_000n, currency: 'EUR' },
+      amount: { amountMinor: topUp, currency: 'EUR' },
+      dailyCap: { amountMinor: topUp, currency: 'EUR' },
       stripeCustomerId: 'cus_demo',
       paymentMethodId: 'pm_card_visa',
     });

@@ -1,0 +1,82 @@
+import { seedDemoData } from '@saldo/dev-stack';
+import { backtest, runFraudBenchmark, syntheticUsage, trainForecaster, type AccuracyReport } from '@saldo/subgraph-usage-forecast';
+import { startBenchStack } from './bench-stack.js';
+import type { BenchConfig } from './config.js';
+import { runLoad } from './gateway-latency.js';
+import { report, type ResultRow } from './report.js';
+import { summarize } from './stats.js';
+
+const DAY_MS = 86_400_000;
+const FORECAST_QUERY = `query Forecast($id: ID!) {
+  tenant(id: $id) { forecast(days: 7) { days { date quantity lower upper } depletion { date earliest latest confidence } model { version backtestWape } } }
+}`;
+
+const pct = (value: number) => Math.round(value * 1000) / 10;
+
+/**
+ * The forecasting benchmark: (1) training the production forecaster on BENCH_FORECAST_SERIES synthetic tenants x
+ * BENCH_FORECAST_DAYS days (target < 60 s); (2) the rolling-origin backtest of the forecaster against the baselines;
+ * (3) the labelled fraud benchmark; (4) Tenant.forecast p95 through the gateway on the demo stack (target < 20 ms).
+ */
+export async function forecast(config: BenchConfig): Promise<void> {
+  const rows: ResultRow[] = [];
+  const lastDay = Math.floor(Date.now() / DAY_MS) - 1;
+
+  const big = syntheticUsage({ series: config.BENCH_FORECAST_SERIES, days: config.BENCH_FORECAST_DAYS, lastDay, seed: 1 });
+  const started = performance.now();
+  const trained = await trainForecaster(big.series, { holidays: big.holidays });
+  const trainingMs = performance.now() - started;
+  trained.forecaster.dispose();
+  rows.push({
+    scenario: `training ${config.BENCH_FORECAST_SERIES} tenants x ${config.BENCH_FORECAST_DAYS} days (${trained.report.backend}, ${trained.report.trainingRows}+${trained.report.fineTuneRows} windows)`,
+    seconds: Math.round(trainingMs / 100) / 10,
+    target: '< 60 s',
+    met: trainingMs < 60_000,
+  });
+
+  const data = syntheticUsage({ series: config.BENCH_FORECAST_BACKTEST_SERIES, days: config.BENCH_FORECAST_DAYS, lastDay, seed: 7 });
+  const result = await backtest(data.series, { holdoutDays: 28, training: { holidays: data.holidays } });
+  const accuracy = (name: string, accuracyReport: AccuracyReport, target: string, met: boolean): ResultRow => ({
+    scenario: `backtest ${config.BENCH_FORECAST_BACKTEST_SERIES} tenants, 4 weekly origins, 1-7 days: ${name}`,
+    accuracy: pct(accuracyReport.accuracy),
+    wape: pct(accuracyReport.wape),
+    mase: Math.round(accuracyReport.mase * 1000) / 1000,
+    coverage80: pct(accuracyReport.coverage),
+    target,
+    met,
+  });
+  rows.push(accuracy('forecaster', result.forecaster, '1-WAPE >= 85 %, clearly better than seasonal naive', result.forecaster.accuracy >= 0.85 && result.forecaster.wape < 0.9 * result.seasonalNaive.wape));
+  rows.push(accuracy('network alone', result.model, 'informational', true));
+  rows.push(accuracy('median of 4 same weekdays', result.median4, 'baseline', true));
+  rows.push(accuracy('seasonal naive', result.seasonalNaive, 'baseline', true));
+
+  const fraud = runFraudBenchmark({ tenants: config.BENCH_FRAUD_TENANTS, seed: 11 });
+  rows.push({ scenario: `fraud benchmark, ${fraud.tenants} labelled tenants (${fraud.frauds} frauds)`, recall: pct(fraud.recall), precision: pct(fraud.precision), target: 'recall >= 90 % at precision >= 80 %', met: fraud.recall >= 0.9 && fraud.precision >= 0.8 });
+
+  const bench = await startBenchStack(config, 'bench');
+  const { stack, logger } = bench;
+  try {
+    await seedDemoData(stack, logger);
+    const outcome = await stack.usageForecast.services.trainer.train('manual');
+    if (!outcome.trained) throw new Error(`demo training failed: ${outcome.reason}`);
+    await stack.usageForecast.services.serving.refresh();
+    const ids = (await stack.tenants.services.tenants.list({ first: 100 })).tenants.map((tenant) => tenant.id);
+    const headers = { authorization: `Bearer ${await stack.issueToken({ role: 'platform-admin', subject: 'bench' })}` };
+    const bodies = ids.map((id) => JSON.stringify({ query: FORECAST_QUERY, variables: { id } }));
+    const durationMs = config.BENCH_DURATION_S * 1000;
+    const load = await runLoad(stack.graphqlUrl, config.BENCH_FORECAST_RPS, durationMs, config.BENCH_WARMUP_S * 1000, bodies, headers);
+    const summary = summarize(load.latencies, load.errors, durationMs);
+    rows.push({ scenario: `Tenant.forecast through the gateway @ ${config.BENCH_FORECAST_RPS} req/s (${ids.length} demo tenants)`, ...summary, target: 'p95 < 20 ms', met: summary.p95 < 20 && summary.errors === 0 });
+  } finally {
+    await bench.destroy();
+  }
+
+  await report('forecast', rows, {
+    trainingSeries: config.BENCH_FORECAST_SERIES,
+    days: config.BENCH_FORECAST_DAYS,
+    backtestSeries: config.BENCH_FORECAST_BACKTEST_SERIES,
+    forecastRps: config.BENCH_FORECAST_RPS,
+    fraudTenants: config.BENCH_FRAUD_TENANTS,
+    backtest: { origins: result.origins, points: result.forecaster.points, blendWeights: result.training.calibration.modelWeight.slice(0, 7) },
+  });
+}
