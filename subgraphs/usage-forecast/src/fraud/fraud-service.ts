@@ -71,14 +71,14 @@ export class FraudService {
     const now = this.options.now();
     const unique = [...new Set(tenantIds)];
     if (unique.length === 0) return [];
-    const [profiles, hourly, failures] = await Promise.all([this.profiles.get(unique), this.hourly(unique, now), this.failures(unique, now)]);
+    const [profiles, hourly, failures, firstUsage] = await Promise.all([this.profiles.get(unique), this.hourly(unique, now), this.failures(unique, now), this.firstUsage(unique)]);
     const flagged: string[] = [];
     for (const tenantId of unique) {
       const profile = profiles.get(tenantId);
       const spent = profile?.lastTopUpBalanceMinor != null && profile.balanceMinor != null ? profile.lastTopUpBalanceMinor - profile.balanceMinor : 0n;
       const signals = fraudSignals({
         now,
-        createdAt: profile?.createdAt ?? null,
+        createdAt: establishedSince(profile?.createdAt ?? null, firstUsage.get(tenantId) ?? null),
         hourly: hourly.get(tenantId) ?? new Float64Array(1),
         maxHourlyUnits: this.options.maxHourlyUnits,
         failures24h: failures.get(tenantId)?.day ?? 0,
@@ -221,6 +221,21 @@ export class FraudService {
     return result;
   }
 
+  /** The first day each tenant used the service (a tenant moved in with its history is not new). */
+  private async firstUsage(tenantIds: readonly string[]): Promise<Map<string, Date>> {
+    const result = new Map<string, Date>();
+    const groups = await this.db.groupByShard(tenantIds);
+    await Promise.all(
+      [...groups].map(async ([shardId, ids]) => {
+        const rows = await this.db
+          .em(shardId)
+          .execute<{ tenant_id: string; first: string }[]>(`select tenant_id, to_char(min(day), 'YYYY-MM-DD') as first from daily_usage where tenant_id in (?) group by tenant_id`, [ids]);
+        for (const row of rows) result.set(row.tenant_id, new Date(`${row.first}T00:00:00.000Z`));
+      }),
+    );
+    return result;
+  }
+
   private async failures(tenantIds: readonly string[], now: Date): Promise<Map<string, { day: number; week: number }>> {
     const result = new Map<string, { day: number; week: number }>();
     const groups = await this.db.groupByShard(tenantIds);
@@ -236,6 +251,12 @@ export class FraudService {
     );
     return result;
   }
+}
+
+/** How long a tenant has been around: since its creation, or its first usage if that is older (imported history). */
+function establishedSince(createdAt: Date | null, firstUsage: Date | null): Date | null {
+  if (!createdAt) return firstUsage;
+  return firstUsage && firstUsage < createdAt ? firstUsage : createdAt;
 }
 
 function toView(row: CaseRow): FraudCaseView {
