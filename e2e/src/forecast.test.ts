@@ -104,7 +104,8 @@ describe('forecasts, depletion dates, anomalies, fraud and drift through the gat
     assert.ok(result.depletion.earliest <= result.depletion.date && (result.depletion.latest === null || result.depletion.date <= result.depletion.latest));
     assert.ok(result.depletion.date > today() && result.depletion.date < dayBefore(-60), result.depletion.date);
     assert.ok(result.depletion.confidence > 0 && result.depletion.confidence <= 1);
-    assert.equal(result.model.version, await activeVersion());
+    // A trained version answers (the minute's maintenance job may have trained another one meanwhile).
+    assert.ok(result.model.version > 0 && result.model.trainedAt !== null, JSON.stringify(result.model));
     assert.ok(result.model.backtestWape !== null && result.model.backtestWape > 0 && result.model.backtestWape < 1);
   });
 
@@ -253,25 +254,28 @@ describe('forecasts, depletion dates, anomalies, fraud and drift through the gat
 
   it('hot-swaps a new model version under concurrent queries, without a restart or a failed query', async () => {
     const before = stack.usageForecast.services.serving.current().version;
-    const seen: number[] = [];
+    const seen: number[][] = [[], [], []];
     const failures: unknown[] = [];
     let stop = false;
-    const loops = Array.from({ length: 3 }, async () => {
+    const loops = seen.map(async (own) => {
       while (!stop) {
         const response = await stack.gql<{ tenant: { forecast: ForecastJson } }>(FORECAST, { id: tenants.f, days: 7 }, adminOf(tenants.f));
         if (response.errors || !response.data?.tenant.forecast.days.length) failures.push(response.errors ?? response.data);
-        else seen.push(response.data.tenant.forecast.model.version);
+        else own.push(response.data.tenant.forecast.model.version);
       }
     });
     const next = await trainAndServe();
-    await waitUntil(() => seen.includes(next), `queries answered by version ${next}`);
+    await waitUntil(() => seen.every((own) => own.includes(next)), `every query loop answered by version ${next}`);
     stop = true;
     await Promise.all(loops);
     assert.deepEqual(failures, []);
     assert.ok(next > before);
-    assert.ok(seen.includes(before) || seen[0] === next, 'queries ran across the swap');
-    const swapAt = seen.indexOf(next);
-    assert.ok(seen.slice(swapAt).every((version) => version === next), 'once swapped, only the new version answers');
+    for (const own of seen) {
+      assert.ok(own.every((version) => version === before || version === next), own.join(','));
+      // Each loop asks one query after the other: once it got the new version, it never gets the old one again.
+      assert.ok(own.slice(own.indexOf(next)).every((version) => version === next), own.join(','));
+    }
+    assert.ok(seen.some((own) => own.includes(before)), 'queries ran across the swap');
   });
 
   it('a drift flag triggers retraining through the job queue and shows in modelStatus', async () => {

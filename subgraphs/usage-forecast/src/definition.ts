@@ -104,9 +104,9 @@ export const usageForecastSubgraph: SubgraphDefinition<UsageForecastServices, Us
   subscribe: (services, { bus, db, logger }) => [
     subscribeUsageAggregator(bus, db, services.usage, logger, (recorded) => {
       const tenants = [...new Set(recorded.map((payload) => payload.tenantId))];
-      // Late usage of past days changes the history the forecast was made from.
-      const today = new Date().toISOString().slice(0, 10);
-      services.forecasts.invalidate(recorded.filter((payload) => payload.events.some((event) => event.occurredAt.slice(0, 10) < today)).map((payload) => payload.tenantId));
+      // Late usage of past days changes the history the forecast was made from; a first charge or a new unit price
+      // changes what it costs.
+      services.forecasts.invalidate(recorded.filter((payload) => services.forecasts.changesCached(payload)).map((payload) => payload.tenantId));
       services.fraud.evaluate(tenants).catch((error: unknown) => logger.error('fraud evaluation failed', { error: (error as Error).message }));
     }),
     ...services.profiles.subscribe(bus, (tenants) => {

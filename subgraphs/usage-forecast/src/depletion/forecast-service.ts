@@ -8,7 +8,10 @@ import { DEPLETION_HORIZON_DAYS, depletionDate, type AutoTopUpPlan, type Depleti
 
 /** History the served forecaster reads per tenant: four weeks of lags plus four more for same-weekday medians. */
 const HISTORY_DAYS = 56;
-/** How long a tenant's quantity forecast is reused (completed days rarely change; a new model or day drops it). */
+/**
+ * How long a tenant's quantity forecast and unit price are reused (completed days and prices rarely change; a new
+ * model, a new day, late usage or a new price drops it). The balance and account settings are read every time.
+ */
 const CACHE_TTL_MS = 5 * 60_000;
 const DAY_MS = 86_400_000;
 
@@ -40,11 +43,15 @@ export interface ForecastRequest {
 
 interface CachedForecast {
   version: number;
+  /** The served model that made it (what the response reports, and how far its ranges are trusted). */
+  model: Pick<ServedModel, 'version' | 'trainedAt' | 'backtestWape' | 'coverage'>;
   today: string;
   expires: number;
   forecast: SeriesForecast | null;
   /** Days of history behind it. */
   history: number;
+  /** Average unit price (millionths of a minor unit) of the tenant's usage; null when billing charged it nothing yet. */
+  unitPriceMicros: number | null;
 }
 
 /**
@@ -70,17 +77,24 @@ export class ForecastService {
     return (await this.db.directory.lookupOne(tenantId)) !== undefined;
   }
 
-  /** Usage of past days changed (late events): the tenant's forecast is recomputed on its next read. */
+  /** Usage of past days changed (late events) or a new price was charged: recomputed on the tenant's next read. */
   invalidate(tenantIds: Iterable<string>): void {
     for (const tenantId of tenantIds) this.cache.delete(tenantId);
+  }
+
+  /** Whether an aggregated usage batch makes the tenant's cached forecast or price stale. */
+  changesCached(recorded: { tenantId: string; events: ReadonlyArray<{ occurredAt: string; unitPriceMicros: string }> }): boolean {
+    const cached = this.cache.get(recorded.tenantId);
+    if (!cached) return false;
+    const today = utcDay(this.now());
+    return recorded.events.some((event) => event.occurredAt.slice(0, 10) < today) || cached.unitPriceMicros === null;
   }
 
   async forecast(requests: readonly ForecastRequest[]): Promise<TenantForecast[]> {
     const now = this.now();
     const today = utcDay(now);
-    const model = this.serving.current();
     const tenantIds = [...new Set(requests.map((request) => request.tenantId))];
-    const [quantities, profiles, prices] = await Promise.all([this.quantities(tenantIds, model, today), this.profiles.get(tenantIds), this.unitPrices(tenantIds, today)]);
+    const [quantities, profiles] = await Promise.all([this.quantities(tenantIds, today), this.profiles.get(tenantIds)]);
     const elapsed = (now.getTime() - Date.parse(`${today}T00:00:00.000Z`)) / DAY_MS;
     return requests.map((request) => {
       const cached = quantities.get(request.tenantId)!;
@@ -91,7 +105,8 @@ export class ForecastService {
         lower: round3(forecast?.lower[index] ?? 0),
         upper: round3(forecast?.upper[index] ?? 0),
       }));
-      const depletion = this.depletion(request, forecast, profiles.get(request.tenantId), prices.get(request.tenantId) ?? null, model, cached.history, today, elapsed);
+      const { model } = cached;
+      const depletion = this.depletion(request, forecast, profiles.get(request.tenantId), cached.unitPriceMicros, model.coverage, cached.history, today, elapsed);
       return { tenantId: request.tenantId, days, depletion, model: { version: model.version, trainedAt: model.trainedAt, backtestWape: model.backtestWape } };
     });
   }
@@ -101,7 +116,7 @@ export class ForecastService {
     forecast: SeriesForecast | null,
     profile: TenantProfileView | undefined,
     unitPriceMicros: number | null,
-    model: ServedModel,
+    modelCoverage: number | null,
     history: number,
     today: string,
     elapsedToday: number,
@@ -122,7 +137,7 @@ export class ForecastService {
       rule?.enabled && !failing
         ? { thresholdMinor: BigInt(rule.thresholdMinor), mode: rule.mode, amountMinor: BigInt(rule.amountMinor), dailyCapMinor: BigInt(rule.dailyCapMinor) }
         : null;
-    const coverage = model.coverage ?? 0.7;
+    const coverage = modelCoverage ?? 0.7;
     return depletionDate({
       today,
       balanceMinor: balance,
@@ -134,24 +149,37 @@ export class ForecastService {
     });
   }
 
-  /** The cached or freshly computed 90-day forecast per tenant (from today). */
-  private async quantities(tenantIds: readonly string[], model: ServedModel, today: string): Promise<Map<string, CachedForecast>> {
+  /** The cached or freshly computed 90-day forecast and unit price per tenant (from today). */
+  private async quantities(tenantIds: readonly string[], today: string): Promise<Map<string, CachedForecast>> {
     const result = new Map<string, CachedForecast>();
     const missing: string[] = [];
     const now = Date.now();
+    const served = this.serving.current().version;
     for (const tenantId of tenantIds) {
       const cached = this.cache.get(tenantId);
-      if (cached && cached.version === model.version && cached.today === today && cached.expires > now) result.set(tenantId, cached);
+      if (cached && cached.version === served && cached.today === today && cached.expires > now) result.set(tenantId, cached);
       else missing.push(tenantId);
     }
     if (missing.length === 0) return result;
     const yesterday = dayNumber(today) - 1;
-    const series = await loadDailySeries(this.db, yesterday - HISTORY_DAYS + 1, yesterday, missing);
+    const [series, prices] = await Promise.all([loadDailySeries(this.db, yesterday - HISTORY_DAYS + 1, yesterday, missing), this.unitPrices(missing, today)]);
+    // The model is taken after the reads: a swap while they ran has disposed the one served before them. Forecasting
+    // is synchronous from here, so no swap can come between taking the model and using it.
+    const model = this.serving.current();
     const forecasts = model.forecast(series, DEPLETION_HORIZON_DAYS);
     const byTenant = new Map(forecasts.map((forecast, index) => [forecast.id, { forecast, history: series[index]!.values.length }]));
+    const made = { version: model.version, trainedAt: model.trainedAt, backtestWape: model.backtestWape, coverage: model.coverage };
     for (const tenantId of missing) {
       const found = byTenant.get(tenantId);
-      const entry: CachedForecast = { version: model.version, today, expires: now + CACHE_TTL_MS, forecast: found?.forecast ?? null, history: found?.history ?? 0 };
+      const entry: CachedForecast = {
+        version: model.version,
+        model: made,
+        today,
+        expires: now + CACHE_TTL_MS,
+        forecast: found?.forecast ?? null,
+        history: found?.history ?? 0,
+        unitPriceMicros: prices.get(tenantId) ?? null,
+      };
       this.cache.set(tenantId, entry);
       result.set(tenantId, entry);
     }

@@ -42,7 +42,8 @@ export class DriftService {
     if (model.version === 0 || !model.reference || model.backtestWape === null) return null;
     const end = Math.floor(windowEnd.getTime() / HOUR_MS) * HOUR_MS;
     const tenants = await this.gather(end);
-    if (tenants.length < MIN_TENANTS) return null;
+    // A swap while the data was read disposed the model taken before: check the version that is served now next hour.
+    if (tenants.length < MIN_TENANTS || this.serving.current() !== model) return null;
     const observation = observeDrift(model, model.reference.trend, tenants, new Date(end));
     if (observation.tenants < MIN_TENANTS) return null;
     const exceeded = exceeds(observation, model.backtestWape, this.thresholds);
