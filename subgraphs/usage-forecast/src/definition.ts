@@ -30,6 +30,7 @@ import { ModelServing } from './models/serving.js';
 import { ModelTrainer } from './models/trainer.js';
 import { TenantProfileService } from './services/tenant-profile-service.js';
 import { subscribeUsageAggregator } from './services/usage-events-consumer.js';
+import { ThrottledChecks } from './services/throttled-checks.js';
 import { UsageService } from './services/usage-service.js';
 
 /** Printed to schema/usage-forecast.graphql by `pnpm compose`; served by the running subgraph. */
@@ -77,6 +78,8 @@ export function createUsageForecastServices(runtime: SubgraphRuntime<UsageForeca
     psi: config.DRIFT_PSI_THRESHOLD,
     consecutive: config.DRIFT_CONSECUTIVE_CHECKS,
   };
+  const fraud = new FraudService(db, profiles, relay, { maxHourlyUnits: config.FRAUD_MAX_HOURLY_UNITS, now });
+  const depletion = new DepletionNotifier(db, forecasts, relay, config.DEPLETION_WARNING_DAYS, now);
   return {
     usage,
     profiles,
@@ -85,9 +88,12 @@ export function createUsageForecastServices(runtime: SubgraphRuntime<UsageForeca
     trainer,
     lifecycle,
     forecasts,
-    depletion: new DepletionNotifier(db, forecasts, relay, config.DEPLETION_WARNING_DAYS, now),
+    depletion,
     anomalies: new AnomalyService(db, relay),
-    fraud: new FraudService(db, profiles, relay, { maxHourlyUnits: config.FRAUD_MAX_HOURLY_UNITS, now }),
+    fraud,
+    // After usage and balance events: a burst is scored within seconds, a tenant at most every few seconds.
+    fraudChecks: new ThrottledChecks('fraud evaluation', (tenants) => fraud.evaluate(tenants), logger, { minIntervalMs: 5_000, batchSize: 200 }),
+    depletionChecks: new ThrottledChecks('depletion check', (tenants) => depletion.check(tenants), logger, { minIntervalMs: 5_000, batchSize: 200 }),
     drift: new DriftService(db, registry, serving, thresholds, async (reason) => void (await lifecycle.request(reason === 'drift' ? 'drift' : 'manual')), logger),
     modelUpdateIntervalSeconds: config.MODEL_UPDATE_INTERVAL,
   };
@@ -107,11 +113,9 @@ export const usageForecastSubgraph: SubgraphDefinition<UsageForecastServices, Us
       // Late usage of past days changes the history the forecast was made from; a first charge or a new unit price
       // changes what it costs.
       services.forecasts.invalidate(recorded.filter((payload) => services.forecasts.changesCached(payload)).map((payload) => payload.tenantId));
-      services.fraud.evaluate(tenants).catch((error: unknown) => logger.error('fraud evaluation failed', { error: (error as Error).message }));
+      services.fraudChecks.request(tenants);
     }),
-    ...services.profiles.subscribe(bus, (tenants) => {
-      services.depletion.check(tenants).catch((error: unknown) => logger.error('depletion check failed', { error: (error as Error).message }));
-    }),
+    ...services.profiles.subscribe(bus, (tenants) => services.depletionChecks.request(tenants)),
   ],
   jobs: {
     queues: [trainModelQueue, modelMaintenanceQueue, hourlyMonitorQueue],
@@ -133,6 +137,11 @@ export const usageForecastSubgraph: SubgraphDefinition<UsageForecastServices, Us
     // A fresh installation trains its first model now rather than at the next minute's maintenance; until it is
     // active the baseline serves. Sending is cheap and deduplicated.
     await runtime.jobs.send(modelMaintenanceQueue, {});
-    return () => services.serving.stop();
+    return async () => {
+      services.fraudChecks.stop();
+      services.depletionChecks.stop();
+      await Promise.all([services.fraudChecks.idle(), services.depletionChecks.idle()]);
+      await services.serving.stop();
+    };
   },
 };

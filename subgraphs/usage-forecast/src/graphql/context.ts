@@ -10,6 +10,7 @@ import type { ModelRegistry } from '../models/registry.js';
 import type { ModelServing } from '../models/serving.js';
 import type { ModelTrainer } from '../models/trainer.js';
 import type { TenantProfileService } from '../services/tenant-profile-service.js';
+import type { ThrottledChecks } from '../services/throttled-checks.js';
 import type { UsageDay, UsageService } from '../services/usage-service.js';
 
 export interface UsageForecastServices {
@@ -24,6 +25,9 @@ export interface UsageForecastServices {
   anomalies: AnomalyService;
   fraud: FraudService;
   drift: DriftService;
+  /** Fraud evaluation and depletion warnings after events, throttled per tenant. */
+  fraudChecks: ThrottledChecks;
+  depletionChecks: ThrottledChecks;
   /** MODEL_UPDATE_INTERVAL, for modelStatus. */
   modelUpdateIntervalSeconds: number;
 }
