@@ -75,8 +75,9 @@ export interface SubgraphDefinition<S, C extends SubgraphConfig = SubgraphConfig
   /**
    * Starts background work (workers, connections) once the service listens and its relay runs. Its result is
    * called on stop, after HTTP closed (no request is in flight) and before the relay and the databases stop.
+   * `listening.url` is where this instance serves (its port is known only now when PORT=0).
    */
-  start?(services: S, runtime: SubgraphRuntime<C>): Promise<() => Promise<void>>;
+  start?(services: S, runtime: SubgraphRuntime<C>, listening: { url: string }): Promise<() => Promise<void>>;
   /** Durable jobs: queues, their workers and recurring schedules. */
   jobs?: SubgraphJobs<S, C>;
 }
@@ -214,7 +215,7 @@ export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConf
           : undefined;
         const url = await http.listen(config.PORT, config.HOST);
         relay.start();
-        const stopBackground = (await definition.start?.(services, runtime)) ?? (async () => {});
+        const stopBackground = (await definition.start?.(services, runtime, { url })) ?? (async () => {});
         if (definition.jobs) {
           await jobs.schedule(definition.jobs.schedules?.(runtime) ?? []);
           for (const worker of definition.jobs.workers?.(services, runtime) ?? []) await jobs.work(worker);

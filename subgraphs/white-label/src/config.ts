@@ -1,12 +1,78 @@
-import { parseConfig, type Env } from '@saldo/config';
+import { fields, parseConfig, z, type Env } from '@saldo/config';
 import { subgraphConfigSchema } from '@saldo/subgraph';
 
+const list = () =>
+  z
+    .string()
+    .transform((value) => value.split(',').map((part) => part.trim().toLowerCase().replace(/\.$/, '')).filter((part) => part.length > 0))
+    .pipe(z.array(z.string()));
+
+/** A 32-byte key, base64 (44 characters) or hex (64). */
+const aesKey = () =>
+  z
+    .string()
+    .transform((value, ctx) => {
+      const trimmed = value.trim();
+      const key = /^[0-9a-f]{64}$/i.test(trimmed) ? Buffer.from(trimmed, 'hex') : Buffer.from(trimmed, 'base64');
+      if (key.length !== 32) ctx.addIssue({ code: 'custom', message: 'must be 32 bytes, base64 or hex (e.g. `openssl rand -base64 32`)' });
+      return key;
+    });
+
 /**
- * The white-label subgraph needs only the shared subgraph settings for now (listen address, databases,
- * logging); custom domains, ACME and web-server settings join here when those features land.
+ * White-label settings: the shared subgraph settings plus custom domains (hostname policy, ownership checks), ACME
+ * (certificates) and the web server (nginx) that serves the domains.
  */
-export const whiteLabelConfigSchema = subgraphConfigSchema.extend({});
-export type WhiteLabelConfig = ReturnType<typeof whiteLabelConfigSchema.parse>;
+export const whiteLabelConfigSchema = subgraphConfigSchema
+  .extend({
+    /** `nginx`: domains get certificates and are served; `none`: domains stop at VERIFIED (nothing to serve them). */
+    WEB_SERVER: z.enum(['none', 'nginx']).default('none'),
+    NGINX_BINARY: z.string().min(1).default('nginx'),
+    /** nginx's prefix directory: configuration generations, certificates, pid, logs and temp files live under it. */
+    NGINX_PREFIX: z.string().min(1).optional(),
+    /** Start and stop nginx as a child process (development, tests); false: nginx runs elsewhere with the config written here. */
+    NGINX_MANAGE: fields.boolean(true),
+    NGINX_LISTEN_ADDRESS: z.string().min(1).default('0.0.0.0'),
+    NGINX_HTTP_PORT: fields.port(80),
+    NGINX_HTTPS_PORT: fields.port(443),
+    NGINX_WORKER_PROCESSES: z.string().regex(/^(auto|[1-9]\d*)$/).default('auto'),
+    /** Where nginx sends custom-domain traffic: the gateway (GraphQL) and, under /portal, the portal's origin. */
+    GATEWAY_UPSTREAM_URL: z.url().default('http://127.0.0.1:4000'),
+    /** Where nginx sends `/.well-known/acme-challenge/` (any white-label instance); default: this instance. */
+    ACME_CHALLENGE_UPSTREAM_URL: z.url().optional(),
+    /** The ACME CA's directory (RFC 8555); required with a web server. */
+    ACME_DIRECTORY_URL: z.url().optional(),
+    ACME_CONTACT_EMAIL: z.email().optional(),
+    /** Extra CA certificates (PEM) to trust for the ACME server's own HTTPS (a local pebble); `_FILE` works. */
+    ACME_CA_CERTIFICATES: z.string().optional(),
+    /** Seconds one ACME HTTP request may take. */
+    ACME_TIMEOUT_SECONDS: fields.positiveInt(30),
+    /** Key sealing certificate keys, chains and the ACME account key at rest (required with a web server); `_FILE` works. */
+    DOMAINS_ENCRYPTION_KEY: aesKey().optional(),
+    /** Earlier keys, comma-separated: still open what they sealed (rotation). */
+    DOMAINS_ENCRYPTION_PREVIOUS_KEYS: z
+      .string()
+      .transform((value) => value.split(',').map((part) => part.trim()).filter((part) => part.length > 0))
+      .pipe(z.array(aesKey()))
+      .default([]),
+    /** DNS servers (`ip` or `ip:port`) the TXT ownership check asks; default: the system's. */
+    DOMAIN_DNS_RESOLVERS: z
+      .string()
+      .transform((value) => value.split(',').map((part) => part.trim()).filter((part) => part.length > 0))
+      .optional(),
+    /** The platform's own names: refused as custom domains, subdomains too. */
+    PLATFORM_HOSTNAMES: list().default(['localhost']),
+    /** Reserved suffixes accepted anyway, for development with a local CA (e.g. `example,test`); empty in production. */
+    CUSTOM_DOMAIN_RESERVED_SUFFIXES: list().default([]),
+    /** Seconds the web server may take to serve a new certificate after a reload before the change is rolled back. */
+    NGINX_RELOAD_TIMEOUT_SECONDS: fields.positiveInt(15),
+  })
+  .superRefine((value, ctx) => {
+    if (value.WEB_SERVER !== 'nginx') return;
+    if (!value.NGINX_PREFIX) ctx.addIssue({ code: 'custom', path: ['NGINX_PREFIX'], message: 'required when WEB_SERVER=nginx' });
+    if (!value.ACME_DIRECTORY_URL) ctx.addIssue({ code: 'custom', path: ['ACME_DIRECTORY_URL'], message: 'required when WEB_SERVER=nginx' });
+    if (!value.DOMAINS_ENCRYPTION_KEY) ctx.addIssue({ code: 'custom', path: ['DOMAINS_ENCRYPTION_KEY'], message: 'required when WEB_SERVER=nginx' });
+  });
+export type WhiteLabelConfig = z.output<typeof whiteLabelConfigSchema>;
 
 export function loadWhiteLabelConfig(env: Env): WhiteLabelConfig {
   return parseConfig('white-label', whiteLabelConfigSchema, env);

@@ -1,5 +1,7 @@
 import { buildFederatedSchema } from '@saldo/graphql';
 import type { SubgraphDefinition } from '@saldo/subgraph';
+import type { WhiteLabelConfig } from './config.js';
+import { CustomDomainResolver, createDomainServices, domainEntities, domainGlobalMigrations, mountDomainEndpoints, startDomains } from './domains/index.js';
 import { BrandingColumns } from './entities/branding-columns.js';
 import { PartnerBranding } from './entities/partner-branding.js';
 import { TenantBranding } from './entities/tenant-branding.js';
@@ -13,18 +15,28 @@ import { TenantBrandingService } from './services/tenant-branding-service.js';
 /** Printed to schema/white-label.graphql by `pnpm compose`; served by the running subgraph. */
 export function buildWhiteLabelSchema() {
   return buildFederatedSchema({
-    resolvers: [BrandingResolver, TenantStubResolver, PartnerStubResolver],
+    resolvers: [BrandingResolver, TenantStubResolver, PartnerStubResolver, CustomDomainResolver],
     orphanedTypes: [TenantStub, PartnerStub],
     referenceResolvers,
   });
 }
 
-export const whiteLabelSubgraph: SubgraphDefinition<WhiteLabelServices> = {
+export const whiteLabelSubgraph: SubgraphDefinition<WhiteLabelServices, WhiteLabelConfig> = {
   name: 'white-label',
   shardSchema: {
     shard: { entities: [BrandingColumns, TenantBranding], migrations: shardMigrations },
-    global: { entities: [BrandingColumns, PartnerBranding], migrations: globalMigrations },
+    global: { entities: [BrandingColumns, PartnerBranding, ...domainEntities], migrations: [...globalMigrations, ...domainGlobalMigrations] },
   },
   buildSchema: buildWhiteLabelSchema,
-  createServices: ({ db, relay }) => ({ tenantBranding: new TenantBrandingService(db, relay), partnerBranding: new PartnerBrandingService(db, relay) }),
+  createServices: (runtime) => {
+    const domains = createDomainServices(runtime);
+    return {
+      tenantBranding: new TenantBrandingService(runtime.db, runtime.relay),
+      partnerBranding: new PartnerBrandingService(runtime.db, runtime.relay),
+      domains: domains.domains,
+      customDomains: domains,
+    };
+  },
+  configureHttp: (app, services, runtime) => mountDomainEndpoints(app, services.customDomains, runtime),
+  start: (services, _runtime, { url }) => startDomains(services.customDomains, url),
 };

@@ -4,10 +4,15 @@ import type { PartnerBranding } from '../entities/partner-branding.js';
 import type { TenantBranding } from '../entities/tenant-branding.js';
 import type { PartnerBrandingService } from '../services/partner-branding-service.js';
 import type { TenantBrandingService } from '../services/tenant-branding-service.js';
+import type { DomainService, DomainServices } from '../domains/index.js';
 
 export interface WhiteLabelServices {
   tenantBranding: TenantBrandingService;
   partnerBranding: PartnerBrandingService;
+  /** Custom domains (the GraphQL surface). */
+  domains: DomainService;
+  /** Custom domains with their certificate and web-server parts (background work, tests). */
+  customDomains: DomainServices;
 }
 
 export type WhiteLabelContext = SubgraphContext<WhiteLabelServices>;

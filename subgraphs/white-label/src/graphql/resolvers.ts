@@ -1,6 +1,7 @@
 import { Arg, Ctx, Directive, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { ErrorCode, SaldoError, isUuid } from '@saldo/graphql';
 import { PLATFORM_BRANDING, resolvePartnerBranding, resolveTenantBranding, type ResolvedBranding } from '../domain/branding.js';
+import { CustomDomainType, customDomainsLoader, type CustomDomain } from '../domains/index.js';
 import { partnerBrandingLoader, tenantBrandingLoader, type WhiteLabelContext } from './context.js';
 import { BrandingInput, BrandingType, PartnerStub, TenantStub } from './types.js';
 
@@ -78,6 +79,16 @@ export class PartnerStubResolver {
     // What a partner shows its customers is not secret: any signed-in caller may read it.
     ctx.scope.requireAuthenticated();
     return resolvePartnerBranding(await partnerBrandingLoader(ctx).load(partner.id));
+  }
+
+  @FieldResolver(() => [CustomDomainType], {
+    description: 'The partner\'s custom domains (not removed), by hostname: for the partner itself and operators; empty for anyone else.',
+  })
+  async customDomains(@Root() partner: PartnerReference, @Ctx() ctx: WhiteLabelContext): Promise<CustomDomain[]> {
+    ctx.scope.requireAuthenticated();
+    const identity = ctx.identity;
+    const allowed = identity.role === 'platform-admin' || (identity.role === 'partner' && identity.partnerId === partner.id);
+    return allowed ? customDomainsLoader(ctx).load(partner.id) : [];
   }
 }
 

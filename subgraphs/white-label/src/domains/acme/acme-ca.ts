@@ -1,0 +1,172 @@
+import { Agent } from 'node:https';
+import { rootCertificates } from 'node:tls';
+import * as acme from 'acme-client';
+import type { Logger } from '@saldo/service';
+
+/** The CA refused to validate the domain (the authorization or challenge became invalid): counts as a failed validation. */
+export class ValidationFailedError extends Error {
+  override name = 'ValidationFailedError';
+}
+
+/** The CA answered an order in a state we cannot continue from (invalid, or a key we no longer hold). */
+export class OrderUnusableError extends Error {
+  override name = 'OrderUnusableError';
+}
+
+export interface AcmeSettings {
+  directoryUrl: string;
+  contactEmail?: string | undefined;
+  /** Extra PEM CA certificates trusted for the CA's own HTTPS endpoint (a local pebble). */
+  caCertificates?: string | undefined;
+  timeoutMs: number;
+}
+
+/** What an order needs from its caller: where the CA's http-01 requests are answered from, and progress to persist. */
+export interface OrderHooks {
+  /** Called once the CA created the order, before anything else: persist the URL so an interrupted attempt resumes it. */
+  orderCreated(orderUrl: string): Promise<void>;
+  /** Publish the key authorization for `token` (the challenge responder serves it to the CA). */
+  putChallenge(token: string, keyAuthorization: string): Promise<void>;
+  removeChallenge(token: string): Promise<void>;
+}
+
+export interface IssuedCertificate {
+  /** PEM chain, leaf first. */
+  chainPem: string;
+  /** PEM private key (ECDSA P-256) matching the leaf. */
+  privateKeyPem: string;
+}
+
+/** The ACME requests made, per kind: tests prove "one order" with it, operators see traffic. */
+export interface AcmeCounters {
+  newOrders: number;
+  resumedOrders: number;
+}
+
+let transportConfigured: string | undefined;
+
+/**
+ * acme-client's HTTP layer is one module-wide axios instance: its CA trust, timeout and retries are set here once per
+ * process. Retries are left to the durable job queue (with back-off), so a CA outage fails an attempt quickly instead
+ * of holding a worker for minutes.
+ */
+function configureTransport(settings: AcmeSettings): void {
+  const key = `${settings.caCertificates ?? ''}|${settings.timeoutMs}`;
+  if (transportConfigured === key) return;
+  transportConfigured = key;
+  acme.axios.defaults.timeout = settings.timeoutMs;
+  const defaults = acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number; retryDefaultDelay: number } };
+  defaults.acmeSettings.retryMaxAttempts = 0;
+  if (settings.caCertificates) {
+    acme.axios.defaults.httpsAgent = new Agent({ ca: [...rootCertificates, settings.caCertificates], keepAlive: true });
+  }
+}
+
+/**
+ * One ACME account at one CA (RFC 8555, acme-client). Orders are driven step by step (not acme-client's `auto`) so an
+ * attempt that was interrupted resumes the CA's order instead of placing a new one, challenges are answered by the
+ * platform's own responder behind the web server, and validation failures are told apart from other failures.
+ */
+export class AcmeCa {
+  readonly counters: AcmeCounters = { newOrders: 0, resumedOrders: 0 };
+  private readonly client: acme.Client;
+  private registered: Promise<string> | undefined;
+
+  constructor(
+    private readonly settings: AcmeSettings,
+    accountKeyPem: string,
+    accountUrl: string | null,
+    private readonly logger: Logger,
+  ) {
+    configureTransport(settings);
+    this.client = new acme.Client({
+      directoryUrl: settings.directoryUrl,
+      accountKey: accountKeyPem,
+      ...(accountUrl ? { accountUrl } : {}),
+      // Poll validations and finalization quickly: a local CA answers in milliseconds, a public one within seconds.
+      backoffAttempts: 12,
+      backoffMin: 50,
+      backoffMax: 3000,
+    });
+  }
+
+  static createAccountKey(): Promise<string> {
+    return acme.crypto.createPrivateEcdsaKey('P-256').then((key) => key.toString());
+  }
+
+  /**
+   * Registers the account key (or finds the existing account: newAccount with a known key returns it), once per process.
+   * Returns the account URL.
+   */
+  register(): Promise<string> {
+    this.registered ??= (async () => {
+      await this.client.createAccount({
+        termsOfServiceAgreed: true,
+        ...(this.settings.contactEmail ? { contact: [`mailto:${this.settings.contactEmail}`] } : {}),
+      });
+      return this.client.getAccountUrl();
+    })().catch((error: unknown) => {
+      this.registered = undefined;
+      throw error;
+    });
+    return this.registered;
+  }
+
+  /** The CA's directory (for ARI's renewalInfo endpoint). */
+  async directory(): Promise<Record<string, unknown>> {
+    const response = await acme.axios.get(this.settings.directoryUrl, { validateStatus: (status) => status === 200 });
+    return response.data as Record<string, unknown>;
+  }
+
+  /**
+   * Obtains a certificate for `hostname`: resumes `existingOrderUrl` when given (an interrupted attempt), otherwise
+   * places one new order. `replaces` is the ARI id of the certificate this one renews (when the CA offers ARI).
+   */
+  async obtain(hostname: string, existingOrderUrl: string | null, hooks: OrderHooks, replaces?: string): Promise<IssuedCertificate> {
+    await this.register();
+    let order: acme.Order;
+    if (existingOrderUrl) {
+      this.counters.resumedOrders += 1;
+      order = await this.client.getOrder({ url: existingOrderUrl } as acme.Order);
+      // Past "ready" the CA holds a CSR for a key this attempt never had: that order cannot be finished here.
+      if (order.status === 'invalid') throw new OrderUnusableError(`order ${existingOrderUrl} is invalid at the CA`);
+      if (order.status === 'processing' || order.status === 'valid') throw new OrderUnusableError(`order ${existingOrderUrl} was finalized by an interrupted attempt`);
+    } else {
+      this.counters.newOrders += 1;
+      order = await this.client.createOrder({ identifiers: [{ type: 'dns', value: hostname }], ...(replaces ? { replaces } : {}) } as never);
+      await hooks.orderCreated(order.url);
+    }
+    if (order.status === 'pending') await this.answerChallenges(order, hooks);
+
+    const privateKey = await acme.crypto.createPrivateEcdsaKey('P-256');
+    const [, csr] = await acme.crypto.createCsr({ commonName: hostname, altNames: [hostname] }, privateKey);
+    const finalized = await this.client.finalizeOrder(order, csr);
+    const chainPem = await this.client.getCertificate(finalized);
+    this.logger.debug('certificate obtained', { hostname, order: order.url });
+    return { chainPem, privateKeyPem: privateKey.toString() };
+  }
+
+  private async answerChallenges(order: acme.Order, hooks: OrderHooks): Promise<void> {
+    const authorizations = await this.client.getAuthorizations(order);
+    for (const authorization of authorizations) {
+      if (authorization.status === 'valid') continue;
+      if (authorization.status !== 'pending') {
+        throw new ValidationFailedError(`authorization for ${authorization.identifier.value} is ${authorization.status}`);
+      }
+      const challenge = authorization.challenges.find((candidate) => candidate.type === 'http-01');
+      if (!challenge) throw new OrderUnusableError(`the CA offers no http-01 challenge for ${authorization.identifier.value}`);
+      const keyAuthorization = await this.client.getChallengeKeyAuthorization(challenge);
+      await hooks.putChallenge(challenge.token, keyAuthorization);
+      try {
+        await this.client.completeChallenge(challenge);
+        try {
+          await this.client.waitForValidStatus(authorization);
+        } catch (error) {
+          throw new ValidationFailedError(`the CA could not validate ${authorization.identifier.value}: ${(error as Error).message}`);
+        }
+      } finally {
+        await hooks.removeChallenge(challenge.token).catch((error: unknown) => this.logger.warn('could not remove a challenge', { error }));
+      }
+    }
+  }
+}

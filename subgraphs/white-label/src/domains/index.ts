@@ -1,0 +1,105 @@
+import { resolve } from 'node:path';
+import type { Express } from 'express';
+import type { SubgraphRuntime } from '@saldo/subgraph';
+import type { WhiteLabelConfig } from '../config.js';
+import type { HostnamePolicy } from './hostname.js';
+import { mountChallengeResponder, mountServedHostnames } from './http.js';
+import { DnsOwnershipVerifier } from './ownership.js';
+import { SecretBox } from './secret-box.js';
+import { AcmeAccountService } from './services/acme-account-service.js';
+import { CertificateService } from './services/certificate-service.js';
+import { DomainService } from './services/domain-service.js';
+import { NO_DOMAIN_TASKS, type DomainTasks } from './services/domain-tasks.js';
+import { WebServerService } from './services/web-server-service.js';
+import { upstreamAddress, type NginxLayout } from './web-server/nginx-config.js';
+import { NginxProcess } from './web-server/nginx-process.js';
+import { NginxWebServer } from './web-server/nginx-web-server.js';
+
+export { domainEntities } from './entities/index.js';
+export { CustomDomain, DomainCertificate, CertificateOrder, AcmeAccount, AcmeChallenge, DomainPurpose, DomainStatus, OrderState } from './entities/index.js';
+export { domainGlobalMigrations } from './migrations.js';
+export { CustomDomainResolver, customDomainsLoader, type DomainsContext } from './graphql/resolvers.js';
+export { CustomDomainType } from './graphql/types.js';
+export { validateHostname, type HostnamePolicy, type ValidHostname } from './hostname.js';
+export { SecretBox } from './secret-box.js';
+export { challengeRecordName } from './ownership.js';
+export { LETS_ENCRYPT_LIMITS, checkRateLimits } from './rate-limits.js';
+export { certificateFacts, pickFromRenewalWindow, twoThirdsInto } from './acme/certificate-info.js';
+export { renderMainConfig, renderSites, type NginxLayout, type ServedDomain } from './web-server/nginx-config.js';
+export { NginxWebServer, WebServerRejectedError, type DomainToServe } from './web-server/nginx-web-server.js';
+export { NginxProcess } from './web-server/nginx-process.js';
+export type { DomainService, ServedHostname } from './services/domain-service.js';
+export type { CertificateService, IssueOutcome } from './services/certificate-service.js';
+export type { WebServerService, SyncOutcome } from './services/web-server-service.js';
+export type { DomainTasks } from './services/domain-tasks.js';
+
+/** Custom domains' services; the certificate and web-server parts exist only with a web server configured. */
+export interface DomainServices {
+  domains: DomainService;
+  certificates: CertificateService | null;
+  webServer: WebServerService | null;
+}
+
+export function hostnamePolicy(config: WhiteLabelConfig): HostnamePolicy {
+  return { platformHostnames: config.PLATFORM_HOSTNAMES, allowedReservedSuffixes: config.CUSTOM_DOMAIN_RESERVED_SUFFIXES };
+}
+
+export function createDomainServices(runtime: SubgraphRuntime<WhiteLabelConfig>, tasks: DomainTasks = NO_DOMAIN_TASKS): DomainServices {
+  const { config, db, logger } = runtime;
+  const log = logger.child('domains');
+  const policy = hostnamePolicy(config);
+  const ownership = new DnsOwnershipVerifier(config.DOMAIN_DNS_RESOLVERS);
+  if (config.WEB_SERVER !== 'nginx') return { domains: new DomainService(db, policy, ownership, null, tasks), certificates: null, webServer: null };
+
+  const box = new SecretBox(config.DOMAINS_ENCRYPTION_KEY as Buffer, config.DOMAINS_ENCRYPTION_PREVIOUS_KEYS);
+  const accounts = new AcmeAccountService(
+    db,
+    box,
+    {
+      directoryUrl: config.ACME_DIRECTORY_URL as string,
+      contactEmail: config.ACME_CONTACT_EMAIL,
+      caCertificates: config.ACME_CA_CERTIFICATES,
+      timeoutMs: config.ACME_TIMEOUT_SECONDS * 1000,
+    },
+    log,
+  );
+  const certificates = new CertificateService(db, accounts, box, policy, log);
+  const prefix = resolve(config.NGINX_PREFIX as string);
+  const layout: NginxLayout = {
+    prefix,
+    listenAddress: config.NGINX_LISTEN_ADDRESS,
+    httpPort: config.NGINX_HTTP_PORT,
+    httpsPort: config.NGINX_HTTPS_PORT,
+    workerProcesses: config.NGINX_WORKER_PROCESSES,
+    gateway: upstreamAddress(config.GATEWAY_UPSTREAM_URL),
+    // Filled in at start when not configured: this instance's own address.
+    challengeResponder: config.ACME_CHALLENGE_UPSTREAM_URL ? upstreamAddress(config.ACME_CHALLENGE_UPSTREAM_URL) : '',
+  };
+  const server = new NginxWebServer(layout, new NginxProcess(config.NGINX_BINARY, prefix, log), log, {
+    manage: config.NGINX_MANAGE,
+    reloadTimeoutMs: config.NGINX_RELOAD_TIMEOUT_SECONDS * 1000,
+  });
+  return {
+    domains: new DomainService(db, policy, ownership, certificates, tasks),
+    certificates,
+    webServer: new WebServerService(db, certificates, server, log),
+  };
+}
+
+export function mountDomainEndpoints(app: Express, services: DomainServices, runtime: SubgraphRuntime<WhiteLabelConfig>): void {
+  mountChallengeResponder(app, runtime.db);
+  mountServedHostnames(app, services.domains, runtime);
+}
+
+/**
+ * Starts the web-server side once the service listens: the challenge responder defaults to this instance, and the web
+ * server is brought in line at once (a managed nginx starts here), so the CA can reach the responder before the first
+ * order. Returns the stop function.
+ */
+export async function startDomains(services: DomainServices, url: string): Promise<() => Promise<void>> {
+  const webServer = services.webServer;
+  if (!webServer) return async () => {};
+  if (!webServer.server.layout.challengeResponder) webServer.server.layout.challengeResponder = upstreamAddress(url);
+  await webServer.sync();
+  return () => webServer.stop();
+}
