@@ -7,14 +7,18 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { promisify } from 'node:util';
-import { freePort, startChallTestSrv, startPebble, startTestSubgraph, type ChallTestSrv, type Pebble, type TestSubgraph } from '@saldo/testing';
+import { request as httpsRequest } from 'node:https';
+import type { TLSSocket } from 'node:tls';
+import { createSubgraphService } from '@saldo/subgraph';
+import { InProcessEventBus } from '@saldo/events';
+import { freePort, startChallTestSrv, testLogger, startPebble, startTestSubgraph, type ChallTestSrv, type Pebble, type TestSubgraph } from '@saldo/testing';
 import { loadWhiteLabelConfig, type WhiteLabelConfig } from '../config.js';
 import { whiteLabelSubgraph } from '../definition.js';
 import type { WhiteLabelServices } from '../graphql/context.js';
 
 const run = promisify(execFile);
 
-const DOMAIN_FIELDS = 'id partnerId hostname purpose status statusMessage lastError lastErrorCode verification { recordName recordType recordValue } certificateExpiresAt nextRenewalAt hsts';
+const DOMAIN_FIELDS = 'id partnerId hostname purpose status statusMessage lastError lastErrorCode nextAttemptAt verification { recordName recordType recordValue } certificateExpiresAt nextRenewalAt hsts';
 const ADD = `mutation($input: AddCustomDomainInput!) { addCustomDomain(input: $input) { ${DOMAIN_FIELDS} } }`;
 const VERIFY = `mutation($id: ID!) { verifyCustomDomain(id: $id) { ${DOMAIN_FIELDS} } }`;
 const REMOVE = `mutation($id: ID!) { removeCustomDomain(id: $id) { ${DOMAIN_FIELDS} } }`;
@@ -28,9 +32,19 @@ let ports: { http: number; https: number };
 let subgraph: TestSubgraph<WhiteLabelServices, WhiteLabelConfig>;
 let rootPem: string;
 
+/** Streams held open by the origin: `release()` sends their last line and ends them. */
+const streams: Array<() => void> = [];
+
 /** The origin behind nginx (stands where the gateway is): answers with the Host it was asked for. */
 function startOrigin(): Promise<Server> {
   const server = createServer((req, res) => {
+    if (req.url === '/stream') {
+      // A long-lived response (like a subscription over SSE): one line now, the last one when the test says so.
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: first\n\n');
+      streams.push(() => res.end('data: last\n\n'));
+      return;
+    }
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify({ host: req.headers.host, path: req.url, proto: req.headers['x-forwarded-proto'] }));
   });
@@ -249,4 +263,161 @@ describe('custom domains with pebble and nginx', () => {
     await assert.rejects(curl('broken.acme.example'));
     assert.notEqual(await readlink(join(prefix, 'live')), live, 'the valid rest went live in one reload');
   });
+
+  it('renews before expiry and swaps the certificate without dropping a live connection', async () => {
+    const domain = await addVerified('live.acme.example');
+    await issueAndServe(domain.id);
+    const before = await servedCertificate('live.acme.example');
+
+    // A response streaming through nginx on a connection made with the old certificate.
+    const stream = await openStream('live.acme.example');
+    assert.equal(stream.fingerprint, before);
+    assert.match(await stream.next(), /data: first/);
+
+    const renewal = await domainsOf().certificates!.issue(domain.id, { force: true });
+    assert.equal(renewal.outcome, 'issued');
+    const renewing = await currentDomain(domain.id);
+    assert.equal(renewing.status, 'RENEWING', 'the old certificate serves while the new one waits for the web server');
+    await domainsOf().webServer!.sync();
+
+    const after = await servedCertificate('live.acme.example');
+    assert.notEqual(after, before, 'new connections get the new certificate');
+    assert.equal((await currentDomain(domain.id)).status, 'ACTIVE');
+    // The connection opened before the reload is still alive and delivers the rest of its response.
+    for (const release of streams.splice(0)) release();
+    assert.match(await stream.rest(), /data: last/);
+    assert.equal(stream.errors(), 0);
+  });
+
+  it('never places the same order twice when two white-label instances issue the same domain at once', async () => {
+    const domain = await addVerified('twice.acme.example');
+    const config = subgraph.service.runtime.config;
+    const second = createSubgraphService(whiteLabelSubgraph, { ...config, PORT: 0, NGINX_MANAGE: false, ACME_CHALLENGE_UPSTREAM_URL: subgraph.service.url }, { bus: new InProcessEventBus(testLogger()), logger: testLogger() });
+    await second.start();
+    try {
+      const instances = [domainsOf().certificates!, second.services.customDomains.certificates!];
+      const ordersBefore = await newOrders(instances);
+      const outcomes = await Promise.all(instances.map((instance) => instance.issue(domain.id)));
+      assert.deepEqual(outcomes.map((outcome) => outcome.outcome).sort(), ['busy', 'issued']);
+      assert.equal((await newOrders(instances)) - ordersBefore, 1, 'one new order reached the CA');
+      const rows = await subgraph.service.runtime.db.globalEm().execute<Array<{ count: string }>>('select count(*) from certificate_order where domain_id = ?', [domain.id]);
+      assert.equal(Number(rows[0]?.count), 1);
+      // Whichever instance syncs, the web server serves it.
+      await second.services.customDomains.webServer!.sync();
+      assert.equal((await curl('twice.acme.example')).status, 200);
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('counts failed validations and refuses the sixth duplicate before asking the CA', async () => {
+    // Validation fails while the name points where nothing answers the CA.
+    const unreachable = await addVerified('nowhere.acme.example');
+    await challtestsrv.setA('nowhere.acme.example', '127.0.0.2');
+    for (let attempt = 1; attempt <= 5; attempt += 1) {
+      const outcome = await domainsOf().certificates!.issue(unreachable.id);
+      assert.equal(outcome.outcome, 'failed');
+      assert.equal((outcome as { code: string }).code, 'VALIDATION_FAILED');
+    }
+    const limited = await domainsOf().certificates!.issue(unreachable.id);
+    assert.equal(limited.outcome, 'rate-limited');
+    assert.equal((limited as { limit: string }).limit, 'FAILED_VALIDATIONS');
+    assert.equal((await currentDomain(unreachable.id)).lastErrorCode, 'RATE_LIMITED');
+
+    // Five certificates for one hostname (the first and four renewals), then the sixth is refused.
+    const domain = await addVerified('dup.acme.example');
+    await issueAndServe(domain.id);
+    for (let renewal = 2; renewal <= 5; renewal += 1) {
+      assert.equal((await domainsOf().certificates!.issue(domain.id, { force: true })).outcome, 'issued');
+      await domainsOf().webServer!.sync();
+    }
+    const instances = [domainsOf().certificates!];
+    const ordersBefore = await newOrders(instances);
+    const sixth = await domainsOf().certificates!.issue(domain.id, { force: true });
+    assert.equal(sixth.outcome, 'rate-limited');
+    assert.equal((sixth as { limit: string }).limit, 'DUPLICATE_CERTIFICATES');
+    const retryAt = (sixth as { retryAt: Date }).retryAt.getTime();
+    assert.ok(retryAt > Date.now() + 6.9 * 24 * 3600_000 && retryAt <= Date.now() + 7 * 24 * 3600_000, 'frees up when the oldest leaves the 7-day window');
+    assert.equal(await newOrders(instances), ordersBefore, 'the CA was not asked');
+    const waiting = await currentDomain(domain.id);
+    assert.equal(waiting.status, 'ACTIVE', 'still served with its certificate');
+    assert.equal(waiting.lastErrorCode, 'RATE_LIMITED');
+    assert.equal(new Date(waiting.nextAttemptAt).getTime(), retryAt);
+    assert.equal((await curl('dup.acme.example')).status, 200);
+
+    // Through the API: removing and adding the hostname again does not get around it.
+    await ok(REMOVE, { id: domain.id });
+    const again = (await ok(ADD, { input: { partnerId: domain.partnerId, hostname: 'dup.acme.example', purpose: 'PORTAL' } }))['addCustomDomain'];
+    await challtestsrv.setTxt(again.verification.recordName, again.verification.recordValue);
+    const refused = await errorOf(VERIFY, { id: again.id });
+    assert.equal(refused.code, 'RATE_LIMITED');
+    assert.equal(refused.extensions['limit'], 'DUPLICATE_CERTIFICATES');
+    assert.ok(Number(refused.extensions['retryAfterSeconds']) > 6 * 24 * 3600);
+    assert.equal((await currentDomain(again.id)).status, 'PENDING_VERIFICATION', 'nothing changed');
+  });
+
+  it('keeps serving every certificate when the CA fails, and retries the renewal later', async () => {
+    const domain = await addVerified('outage.acme.example');
+    await issueAndServe(domain.id);
+    const serving = await servedCertificate('outage.acme.example');
+    await pebble.stop();
+    const outcome = await domainsOf().certificates!.issue(domain.id, { force: true, finalAttempt: true });
+    assert.equal(outcome.outcome, 'failed');
+    assert.equal((outcome as { code: string }).code, 'CA_ERROR');
+    const state = await currentDomain(domain.id);
+    assert.equal(state.status, 'RENEWING', 'a failed renewal never takes the serving certificate away');
+    assert.equal(state.lastErrorCode, 'CA_ERROR');
+    await domainsOf().webServer!.sync();
+    assert.equal(await servedCertificate('outage.acme.example'), serving);
+    assert.equal((await curl('outage.acme.example')).status, 200);
+    assert.equal((await curl('portal.acme-voice.example')).status, 200);
+    // The order stays open at our side (with its lease released), so the next attempt resumes it instead of counting another.
+    const pending = await subgraph.service.runtime.db.globalEm().execute<Array<{ state: string }>>("select state from certificate_order where domain_id = ? and kind = 'RENEW'", [domain.id]);
+    assert.deepEqual(pending.map((row) => row.state), ['PENDING']);
+  });
 });
+
+async function currentDomain(id: string): Promise<Record<string, any>> {
+  return (await ok(`query($id: ID!) { customDomain(id: $id) { ${DOMAIN_FIELDS} } }`, { id }))['customDomain'];
+}
+
+function servedCertificate(hostname: string): Promise<string | undefined> {
+  return domainsOf().webServer!.server.servedFingerprint(hostname);
+}
+
+async function newOrders(instances: Array<{ instanceId: string }>): Promise<number> {
+  let total = 0;
+  for (const instance of instances) total += (await (instance as any).accounts.get()).ca.counters.newOrders;
+  return total;
+}
+
+/** An HTTPS request to nginx for `hostname` whose response streams (the origin's /stream), trusting pebble's root. */
+function openStream(hostname: string): Promise<{ fingerprint: string; next(): Promise<string>; rest(): Promise<string>; errors(): number }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host: '127.0.0.1', port: ports.https, servername: hostname, path: '/stream', ca: rootPem, headers: { host: hostname }, agent: false }, (res) => {
+      const socket = res.socket as TLSSocket;
+      const fingerprint = socket.getPeerCertificate().fingerprint256.replaceAll(':', '').toLowerCase();
+      let buffered = '';
+      let errors = 0;
+      let waiting: ((chunk: string) => void) | undefined;
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        if (waiting) {
+          const deliver = waiting;
+          waiting = undefined;
+          deliver(chunk);
+        } else buffered += chunk;
+      });
+      res.on('error', () => (errors += 1));
+      const ended = new Promise<string>((done) => res.on('end', () => done(buffered)));
+      resolve({
+        fingerprint,
+        next: () => (buffered ? Promise.resolve(buffered.slice(0, buffered.length)).finally(() => (buffered = '')) : new Promise((done) => (waiting = done))),
+        rest: () => ended,
+        errors: () => errors,
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}

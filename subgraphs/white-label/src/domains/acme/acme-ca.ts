@@ -75,14 +75,14 @@ export class AcmeCa {
   constructor(
     private readonly settings: AcmeSettings,
     accountKeyPem: string,
-    accountUrl: string | null,
     private readonly logger: Logger,
   ) {
     configureTransport(settings);
     this.client = new acme.Client({
       directoryUrl: settings.directoryUrl,
       accountKey: accountKeyPem,
-      ...(accountUrl ? { accountUrl } : {}),
+      // The account is looked up by its key (newAccount answers with the existing one), not trusted from storage:
+      // acme-client would "update" a given URL, which CAs refuse, and a CA that lost the account registers it anew.
       // Poll validations and finalization quickly: a local CA answers in milliseconds, a public one within seconds.
       backoffAttempts: 12,
       backoffMin: 50,
@@ -100,7 +100,10 @@ export class AcmeCa {
    */
   register(): Promise<string> {
     this.registered ??= (async () => {
-      await this.client.createAccount({
+      // newAccount directly: acme-client's createAccount follows an existing account (HTTP 200) with an "update" that
+      // only repeats termsOfServiceAgreed, which CAs refuse as an empty update.
+      const api = (this.client as unknown as { api: { createAccount(data: object): Promise<{ status: number }> } }).api;
+      await api.createAccount({
         termsOfServiceAgreed: true,
         ...(this.settings.contactEmail ? { contact: [`mailto:${this.settings.contactEmail}`] } : {}),
       });

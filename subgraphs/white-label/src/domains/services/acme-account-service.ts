@@ -39,7 +39,7 @@ export class AcmeAccountService {
       this.logger.info('ACME account key created', { directoryUrl });
       return created;
     });
-    const ca = new AcmeCa(this.settings, this.box.open(account.keySealed, `acme_account:${account.id}`), account.accountUrl, this.logger);
+    const ca = new AcmeCa(this.settings, this.box.open(account.keySealed, `acme_account:${account.id}`), this.logger);
     const accountUrl = await ca.register();
     if (accountUrl !== account.accountUrl) {
       await this.db.globalEm().nativeUpdate(AcmeAccount, { id: account.id }, { accountUrl });
