@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
+import { childEnvironment } from './harness.js';
 
 /** A free TCP port on 127.0.0.1 (bound and released: another process could take it meanwhile, rarely). */
 export function freePort(): Promise<number> {
@@ -36,7 +37,7 @@ interface Child {
 }
 
 function run(command: string, args: string[], env: Record<string, string> = {}): Child {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnvironment(env) });
   let output = '';
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output = (output + chunk).slice(-20_000)));
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output = (output + chunk).slice(-20_000)));

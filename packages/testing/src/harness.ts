@@ -145,3 +145,8 @@ export async function graphql<T = Record<string, any>>(
 export function errorCodes(response: GraphQLResponse<unknown>): string[] {
   return (response.errors ?? []).map((error) => String(error.extensions?.code));
 }
+
+/** The environment for a helper process the tests start (pebble, nginx, ...): this process's plus `extra`. */
+export function childEnvironment(extra: Record<string, string> = {}): Record<string, string | undefined> {
+  return { ...process.env, ...extra };
+}
