@@ -28,6 +28,17 @@ const gatewayConfigSchema = z
     /** The tenants subgraph's API key verification endpoint; without it, API keys are refused. */
     API_KEY_VERIFY_URL: z.url().optional(),
     API_KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(5000),
+    /**
+     * The white-label subgraph's list of served custom domains (`/internal/custom-domains`): requests arriving on such a
+     * Host are narrowed to its partner. Unset: no Host mapping.
+     */
+    CUSTOM_DOMAINS_URL: z.url().optional(),
+    CUSTOM_DOMAINS_REFRESH_MS: fields.positiveInt(30_000),
+    /** Root fields anonymous callers may use besides introspection (a login page needs the branding). */
+    PUBLIC_ROOT_FIELDS: z
+      .string()
+      .transform((value) => value.split(',').map((part) => part.trim()).filter((part) => part.length > 0))
+      .default(['currentBranding']),
     /** Token bucket per identity (partner, user, or client address): sustained rate and burst. */
     RATE_LIMIT_PER_MINUTE: fields.positiveInt(600),
     RATE_LIMIT_BURST: fields.positiveInt(100),

@@ -14,7 +14,8 @@ import { ANONYMOUS, ErrorCode, SaldoError, type Identity } from '@saldo/graphql'
 import { IdentitySigner, PortalTokenVerifier } from '@saldo/identity';
 import { createHttpService, variadicLogger, type Logger, type Service } from '@saldo/service';
 import { ApiKeyClient } from './auth/api-key-client.js';
-import { createAuthenticator, createSessionAuthenticator } from './auth/authenticate.js';
+import { createAuthenticator, createSessionAuthenticator, type Credentials } from './auth/authenticate.js';
+import { HostPartnerResolver } from './auth/custom-domains.js';
 import { IdentityForwardingDataSource } from './auth/identity-data-source.js';
 import { SubgraphHttpClient } from './auth/subgraph-http.js';
 import { requireAuthenticationPlugin } from './auth/require-authentication.js';
@@ -71,7 +72,16 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
           : undefined,
         apiKeys: config.API_KEY_VERIFY_URL ? new ApiKeyClient(config.API_KEY_VERIFY_URL, signer, config.API_KEY_CACHE_TTL_MS) : undefined,
       };
-      const authenticate = createAuthenticator(credentialVerifiers);
+      // Requests on a partner's custom domain (Host header) are narrowed to that partner in the forwarded identity.
+      const hostPartners = config.CUSTOM_DOMAINS_URL
+        ? new HostPartnerResolver(config.CUSTOM_DOMAINS_URL, signer, logger, { refreshMs: config.CUSTOM_DOMAINS_REFRESH_MS, missRefreshMs: 1000 })
+        : undefined;
+      const authenticateCredentials = createAuthenticator(credentialVerifiers);
+      const authenticate = async (credentials: Credentials) => {
+        const identity = await authenticateCredentials(credentials);
+        return hostPartners ? hostPartners.scope(identity, credentials.host) : identity;
+      };
+      const authenticateSession = createSessionAuthenticator(credentialVerifiers);
       // Each subgraph's routing URL as last loaded (the download proxy forwards to one of them).
       const routes = new Map<string, string>();
       const subgraphUrl = (name: string, url: string | undefined): string => {
@@ -132,7 +142,7 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
         plugins: [
           ApolloServerPluginDrainHttpServer({ httpServer: http.server }),
           createRateLimitPlugin<GatewayContext>({ limiter: rateLimit.limiter, keyOf: (ctx) => rateLimitKey(ctx.identity, ctx.clientAddress) }),
-          requireAuthenticationPlugin<GatewayContext>(),
+          requireAuthenticationPlugin<GatewayContext>(config.PUBLIC_ROOT_FIELDS),
           {
             // Apollo's gateway cannot execute subscriptions; point HTTP clients at the transports that can.
             async requestDidStart() {
@@ -163,7 +173,10 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
         app: http.app,
         path: '/graphql',
         engine,
-        authenticate: createSessionAuthenticator(credentialVerifiers),
+        authenticate: async (credentials: Credentials) => {
+          const session = await authenticateSession(credentials);
+          return hostPartners ? { ...session, identity: await hostPartners.scope(session.identity, credentials.host) } : session;
+        },
         apollo,
         limits: { maxDepth: config.MAX_QUERY_DEPTH, maxAliases: config.MAX_ALIASES, maxCost: config.MAX_QUERY_COST },
         rateLimiter: rateLimit.limiter,
@@ -180,7 +193,7 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
           context: async ({ req }) => {
             const clientAddress = req.ip ?? 'unknown';
             try {
-              return { identity: await authenticate({ authorization: req.header('authorization'), apiKey: req.header('x-api-key') }), clientAddress };
+              return { identity: await authenticate({ authorization: req.header('authorization'), apiKey: req.header('x-api-key'), host: req.header('host') }), clientAddress };
             } catch (error) {
               // Failed logins spend the client address's budget too, so guessing keys is rate limited.
               const decision = await rateLimit.limiter.consume(rateLimitKey(ANONYMOUS, clientAddress));

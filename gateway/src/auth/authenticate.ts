@@ -5,6 +5,8 @@ import type { ApiKeyClient } from './api-key-client.js';
 export interface Credentials {
   authorization?: string | undefined;
   apiKey?: string | undefined;
+  /** The Host header (a partner's custom domain narrows the identity; see HostPartnerResolver). */
+  host?: string | undefined;
 }
 
 /**

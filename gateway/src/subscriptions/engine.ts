@@ -339,6 +339,11 @@ function toGraphQLError(error: GraphQLFormattedError | GraphQLError): GraphQLErr
  * answers share a subscription; the subject (which user) does not change any answer.
  */
 export function scopeKey(identity: Identity): string {
+  // Through a partner's custom domain the answers are narrowed to that partner: never shared with other callers.
+  return identity.hostPartnerId ? `${roleScopeKey(identity)}@${identity.hostPartnerId}` : roleScopeKey(identity);
+}
+
+function roleScopeKey(identity: Identity): string {
   switch (identity.role) {
     case 'anonymous':
     case 'platform-admin':

@@ -163,6 +163,7 @@ export function serveSubscriptionTransports(options: SubscriptionTransportsOptio
         const credentials: Credentials = {
           authorization: stringParam(params['authorization'] ?? params['Authorization']) ?? header(headers['authorization']),
           apiKey: stringParam(params['x-api-key'] ?? params['apiKey']) ?? header(headers['x-api-key']),
+          host: header(headers['host']),
         };
         let caller: Caller;
         try {
@@ -211,7 +212,7 @@ export function serveSubscriptionTransports(options: SubscriptionTransportsOptio
       const raw = req.raw as Request;
       let caller: Caller;
       try {
-        caller = await authenticateCaller({ authorization: raw.header('authorization'), apiKey: raw.header('x-api-key') }, raw.ip ?? 'unknown');
+        caller = await authenticateCaller({ authorization: raw.header('authorization'), apiKey: raw.header('x-api-key'), host: raw.header('host') }, raw.ip ?? 'unknown');
       } catch (error) {
         const message = error instanceof Error ? error.message : 'bad credentials';
         return [JSON.stringify({ errors: [{ message, extensions: { code: ErrorCode.Unauthenticated } }] }), jsonResponseInit(401, 'Unauthorized')];

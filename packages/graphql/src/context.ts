@@ -6,11 +6,18 @@ import { Scope, type PartnerLookup } from './scope.js';
  * Who is asking, as verified at the edge. Every resolver and every __resolveReference reads it through
  * `RequestContext`, and every scope decision goes through `ctx.scope` (scope.ts).
  */
-export type Identity =
+export type Identity = (
   | { role: 'anonymous' }
   | { role: 'platform-admin'; subject: string }
   | { role: 'partner'; subject: string; partnerId: string }
-  | { role: 'tenant-admin' | 'tenant-member'; subject: string; tenantId: string; partnerId?: string };
+  | { role: 'tenant-admin' | 'tenant-member'; subject: string; tenantId: string; partnerId?: string }
+) & {
+  /**
+   * Set when the request came through a partner's custom domain (the gateway maps the Host header): whoever the caller
+   * is, it sees that partner's world only (its branding, its tenants).
+   */
+  hostPartnerId?: string;
+};
 
 export const PLATFORM_OPERATOR: Identity = { role: 'platform-admin', subject: 'platform-operator' };
 

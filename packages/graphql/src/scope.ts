@@ -53,16 +53,33 @@ export class Scope {
     if (!this.isPlatformAdmin) throw new SaldoError(ErrorCode.Forbidden, 'This operation needs a platform operator.');
   }
 
+  /** The partner whose custom domain the request came through; it narrows everything this scope allows. */
+  get hostPartnerId(): string | undefined {
+    return this.identity.hostPartnerId;
+  }
+
+  /** Platform admin or the partner itself; through a custom domain, only for that domain's partner. */
+  mayActForPartner(partnerId: string): boolean {
+    if (this.hostPartnerId !== undefined && this.hostPartnerId !== partnerId) return false;
+    return this.isPlatformAdmin || (this.identity.role === 'partner' && this.identity.partnerId === partnerId);
+  }
+
   /** Platform admin, or the partner itself. */
   requirePartner(partnerId: string): void {
     this.requireAuthenticated();
-    if (this.isPlatformAdmin) return;
-    if (this.identity.role === 'partner' && this.identity.partnerId === partnerId) return;
+    if (this.mayActForPartner(partnerId)) return;
     throw new SaldoError(ErrorCode.Forbidden, 'You may not act for this partner.');
   }
 
   /** True when the identity may perform `action` on the tenant. Never throws for scope reasons. */
   async allows(tenantId: string, action: TenantAction): Promise<boolean> {
+    if (!(await this.allowsByRole(tenantId, action))) return false;
+    // Through a partner's custom domain only that partner's tenants exist.
+    if (this.hostPartnerId === undefined) return true;
+    return (await this.partners.load(tenantId)) === this.hostPartnerId;
+  }
+
+  private async allowsByRole(tenantId: string, action: TenantAction): Promise<boolean> {
     const identity = this.identity;
     switch (identity.role) {
       case 'anonymous':

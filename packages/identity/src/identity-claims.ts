@@ -10,9 +10,18 @@ export const identityClaimsSchema = z.discriminatedUnion('role', [
   z.object({ role: z.literal('partner'), sub: z.string().min(1), partner_id: uuid }),
   z.object({ role: z.enum(['tenant-admin', 'tenant-member']), sub: z.string().min(1), tenant_id: uuid, partner_id: uuid.optional() }),
 ]);
-export type IdentityClaims = z.infer<typeof identityClaimsSchema>;
+/** The role's claims, and `host_partner_id` when the request came through a partner's custom domain. */
+export type IdentityClaims = z.infer<typeof identityClaimsSchema> & { host_partner_id?: string };
+
+/** The claim naming the partner whose custom domain a request came through (Identity.hostPartnerId). */
+const HOST_PARTNER_CLAIM = 'host_partner_id';
 
 export function identityToClaims(identity: Identity): IdentityClaims {
+  const claims = roleClaims(identity);
+  return identity.hostPartnerId ? { ...claims, [HOST_PARTNER_CLAIM]: identity.hostPartnerId } : claims;
+}
+
+function roleClaims(identity: Identity): IdentityClaims {
   switch (identity.role) {
     case 'anonymous':
       return { role: 'anonymous' };
@@ -28,6 +37,14 @@ export function identityToClaims(identity: Identity): IdentityClaims {
 
 /** Parses token claims into an Identity; undefined when they do not describe a valid one. */
 export function claimsToIdentity(payload: unknown): Identity | undefined {
+  const identity = roleIdentity(payload);
+  if (!identity) return undefined;
+  const host = (payload as Record<string, unknown>)[HOST_PARTNER_CLAIM];
+  if (host === undefined) return identity;
+  return uuid.safeParse(host).success ? { ...identity, hostPartnerId: host as string } : undefined;
+}
+
+function roleIdentity(payload: unknown): Identity | undefined {
   const parsed = identityClaimsSchema.safeParse(payload);
   if (!parsed.success) return undefined;
   const claims = parsed.data;
@@ -46,6 +63,11 @@ export function claimsToIdentity(payload: unknown): Identity | undefined {
 
 /** A stable key per identity (caches, rate limits). */
 export function identityKey(identity: Identity): string {
+  const key = roleKey(identity);
+  return identity.hostPartnerId ? `${key}@${identity.hostPartnerId}` : key;
+}
+
+function roleKey(identity: Identity): string {
   switch (identity.role) {
     case 'anonymous':
       return 'anonymous';

@@ -26,10 +26,9 @@ async function visibleTenant(ctx: TenantsContext, tenant: Tenant | null): Promis
   return tenant && (await ctx.scope.allows(tenant.id, 'read')) ? tenant : null;
 }
 
-/** Partners are visible to platform admins and to themselves. */
+/** Partners are visible to platform admins and to themselves (through a custom domain: only that domain's partner). */
 function partnerVisible(ctx: TenantsContext, partnerId: string): boolean {
-  const identity = ctx.identity;
-  return identity.role === 'platform-admin' || (identity.role === 'partner' && identity.partnerId === partnerId);
+  return ctx.scope.mayActForPartner(partnerId);
 }
 
 @Resolver(() => TenantType)
@@ -55,6 +54,12 @@ export class TenantResolver {
       filter.partnerId = identity.partnerId;
     } else if (identity.role === 'tenant-admin' || identity.role === 'tenant-member') {
       filter.onlyTenantId = identity.tenantId;
+    }
+    const host = ctx.scope.hostPartnerId;
+    if (host !== undefined) {
+      // Through a partner's custom domain: that partner's tenants only.
+      if (filter.partnerId && filter.partnerId !== host) throw new SaldoError(ErrorCode.Forbidden, 'Only this domain\'s partner\'s tenants are listed here.');
+      filter.partnerId = host;
     }
     const service = ctx.services.tenants;
     const page = await service.list(filter);
@@ -127,9 +132,11 @@ export class PartnerResolver {
     ctx.scope.requireAuthenticated();
     const service = ctx.services.partners;
     const identity = ctx.identity;
-    if (identity.role !== 'platform-admin') {
-      if (identity.role !== 'partner') throw new SaldoError(ErrorCode.Forbidden, 'Only operators and partners list partners.');
-      const own = after ? null : await service.get(identity.partnerId);
+    if (identity.role !== 'platform-admin' || ctx.scope.hostPartnerId !== undefined) {
+      if (identity.role !== 'partner' && identity.role !== 'platform-admin') throw new SaldoError(ErrorCode.Forbidden, 'Only operators and partners list partners.');
+      // A partner sees itself; through a custom domain, anyone sees that domain's partner only.
+      const visibleId = ctx.scope.hostPartnerId ?? (identity.role === 'partner' ? identity.partnerId : undefined);
+      const own = after || !visibleId || !partnerVisible(ctx, visibleId) ? null : await service.get(visibleId);
       return toConnection(own ? [own] : [], false, (partner) => service.cursorOf(partner)) as PartnerConnection;
     }
     const page = await service.list({ first: pageSize(first), after: after ?? null });

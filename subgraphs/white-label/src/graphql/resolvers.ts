@@ -23,6 +23,22 @@ export class BrandingResolver {
     return { ...PLATFORM_BRANDING };
   }
 
+  @Query(() => BrandingType, {
+    description:
+      'The branding for this request, readable without signing in (login pages): on a partner\'s custom domain that ' +
+      'partner\'s, otherwise the signed-in partner\'s or tenant\'s (as far as known), otherwise the platform default.',
+  })
+  async currentBranding(@Ctx() ctx: WhiteLabelContext): Promise<ResolvedBranding> {
+    const identity = ctx.identity;
+    const partnerId = ctx.scope.hostPartnerId ?? (identity.role === 'anonymous' || identity.role === 'platform-admin' ? undefined : identity.partnerId);
+    const tenantId = identity.role === 'tenant-admin' || identity.role === 'tenant-member' ? identity.tenantId : undefined;
+    const [own, partner] = await Promise.all([
+      tenantId && (await ctx.scope.allows(tenantId, 'read')) ? tenantBrandingLoader(ctx).load(tenantId) : null,
+      partnerId ? partnerBrandingLoader(ctx).load(partnerId) : null,
+    ]);
+    return tenantId ? resolveTenantBranding(own, partner) : resolvePartnerBranding(partner);
+  }
+
   @Mutation(() => BrandingType, { description: 'Changes a partner\'s branding; returns it merged with the platform default.' })
   async setPartnerBranding(
     @Arg('partnerId', () => ID) partnerId: string,
@@ -86,9 +102,7 @@ export class PartnerStubResolver {
   })
   async customDomains(@Root() partner: PartnerReference, @Ctx() ctx: WhiteLabelContext): Promise<CustomDomain[]> {
     ctx.scope.requireAuthenticated();
-    const identity = ctx.identity;
-    const allowed = identity.role === 'platform-admin' || (identity.role === 'partner' && identity.partnerId === partner.id);
-    return allowed ? customDomainsLoader(ctx).load(partner.id) : [];
+    return ctx.scope.mayActForPartner(partner.id) ? customDomainsLoader(ctx).load(partner.id) : [];
   }
 }
 

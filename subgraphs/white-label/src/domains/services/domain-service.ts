@@ -189,6 +189,5 @@ export class DomainService {
 
 /** Platform operators manage every domain, a partner its own. */
 function mayManage(scope: Scope, partnerId: string): boolean {
-  const identity = scope.identity;
-  return identity.role === 'platform-admin' || (identity.role === 'partner' && identity.partnerId === partnerId);
+  return scope.mayActForPartner(partnerId);
 }
