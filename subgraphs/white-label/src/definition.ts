@@ -1,7 +1,7 @@
 import { buildFederatedSchema } from '@saldo/graphql';
 import type { SubgraphDefinition } from '@saldo/subgraph';
 import type { WhiteLabelConfig } from './config.js';
-import { CustomDomainResolver, createDomainServices, domainEntities, domainGlobalMigrations, mountDomainEndpoints, startDomains } from './domains/index.js';
+import { CustomDomainResolver, createDomainServices, domainEntities, domainGlobalMigrations, domainJobs, mountDomainEndpoints, startDomains } from './domains/index.js';
 import { BrandingColumns } from './entities/branding-columns.js';
 import { PartnerBranding } from './entities/partner-branding.js';
 import { TenantBranding } from './entities/tenant-branding.js';
@@ -38,5 +38,6 @@ export const whiteLabelSubgraph: SubgraphDefinition<WhiteLabelServices, WhiteLab
     };
   },
   configureHttp: (app, services, runtime) => mountDomainEndpoints(app, services.customDomains, runtime),
-  start: (services, _runtime, { url }) => startDomains(services.customDomains, url),
+  start: (services, runtime, { url }) => startDomains(services.customDomains, runtime.config, url),
+  jobs: domainJobs(),
 };

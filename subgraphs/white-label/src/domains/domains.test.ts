@@ -122,6 +122,9 @@ describe('custom domains with pebble and nginx', () => {
         DOMAIN_DNS_RESOLVERS: challtestsrv.dnsAddress,
         CUSTOM_DOMAIN_RESERVED_SUFFIXES: 'example',
         PLATFORM_HOSTNAMES: 'saldo.example',
+        // The steps the jobs run (issue, sync) are driven by the tests here, one at a time; the jobs themselves run in
+        // the end-to-end test.
+        JOBS_WORKERS: 'false',
       },
     });
     rootPem = await pebble.rootCertificatePem();

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { Express } from 'express';
-import type { SubgraphRuntime } from '@saldo/subgraph';
+import type { SubgraphJobs, SubgraphRuntime } from '@saldo/subgraph';
+import { JobDomainTasks, domainQueues, domainSchedules, domainWorkers } from './jobs.js';
 import type { WhiteLabelConfig } from '../config.js';
 import type { HostnamePolicy } from './hostname.js';
 import { mountChallengeResponder, mountServedHostnames } from './http.js';
@@ -9,7 +10,7 @@ import { SecretBox } from './secret-box.js';
 import { AcmeAccountService } from './services/acme-account-service.js';
 import { CertificateService } from './services/certificate-service.js';
 import { DomainService } from './services/domain-service.js';
-import { NO_DOMAIN_TASKS, type DomainTasks } from './services/domain-tasks.js';
+import { NO_DOMAIN_TASKS } from './services/domain-tasks.js';
 import { WebServerService } from './services/web-server-service.js';
 import { upstreamAddress, type NginxLayout } from './web-server/nginx-config.js';
 import { NginxProcess } from './web-server/nginx-process.js';
@@ -32,24 +33,27 @@ export type { DomainService, ServedHostname } from './services/domain-service.js
 export type { CertificateService, IssueOutcome } from './services/certificate-service.js';
 export type { WebServerService, SyncOutcome } from './services/web-server-service.js';
 export type { DomainTasks } from './services/domain-tasks.js';
+export { issueCertificateQueue, syncWebServerQueue, renewalSweepQueue } from './jobs.js';
 
 /** Custom domains' services; the certificate and web-server parts exist only with a web server configured. */
 export interface DomainServices {
   domains: DomainService;
   certificates: CertificateService | null;
   webServer: WebServerService | null;
+  tasks: JobDomainTasks | null;
 }
 
 export function hostnamePolicy(config: WhiteLabelConfig): HostnamePolicy {
   return { platformHostnames: config.PLATFORM_HOSTNAMES, allowedReservedSuffixes: config.CUSTOM_DOMAIN_RESERVED_SUFFIXES };
 }
 
-export function createDomainServices(runtime: SubgraphRuntime<WhiteLabelConfig>, tasks: DomainTasks = NO_DOMAIN_TASKS): DomainServices {
+export function createDomainServices(runtime: SubgraphRuntime<WhiteLabelConfig>): DomainServices {
   const { config, db, logger } = runtime;
   const log = logger.child('domains');
   const policy = hostnamePolicy(config);
   const ownership = new DnsOwnershipVerifier(config.DOMAIN_DNS_RESOLVERS);
-  if (config.WEB_SERVER !== 'nginx') return { domains: new DomainService(db, policy, ownership, null, tasks), certificates: null, webServer: null };
+  if (config.WEB_SERVER !== 'nginx') return { domains: new DomainService(db, policy, ownership, null, NO_DOMAIN_TASKS), certificates: null, webServer: null, tasks: null };
+  const tasks = new JobDomainTasks(runtime.jobs);
 
   const box = new SecretBox(config.DOMAINS_ENCRYPTION_KEY as Buffer, config.DOMAINS_ENCRYPTION_PREVIOUS_KEYS);
   const accounts = new AcmeAccountService(
@@ -83,6 +87,19 @@ export function createDomainServices(runtime: SubgraphRuntime<WhiteLabelConfig>,
     domains: new DomainService(db, policy, ownership, certificates, tasks),
     certificates,
     webServer: new WebServerService(db, certificates, server, log),
+    tasks,
+  };
+}
+
+/** Custom domains' durable jobs: queues always, workers and the hourly sweep where a web server is driven. */
+export function domainJobs(): SubgraphJobs<{ customDomains: DomainServices }, WhiteLabelConfig> {
+  return {
+    queues: domainQueues,
+    workers: ({ customDomains }, runtime) =>
+      customDomains.certificates && customDomains.webServer && customDomains.tasks
+        ? domainWorkers({ certificates: customDomains.certificates, webServer: customDomains.webServer, tasks: customDomains.tasks, db: runtime.db, logger: runtime.logger.child('domains') })
+        : [],
+    schedules: (runtime) => (runtime.config.WEB_SERVER === 'nginx' ? domainSchedules() : []),
   };
 }
 
@@ -96,9 +113,10 @@ export function mountDomainEndpoints(app: Express, services: DomainServices, run
  * server is brought in line at once (a managed nginx starts here), so the CA can reach the responder before the first
  * order. Returns the stop function.
  */
-export async function startDomains(services: DomainServices, url: string): Promise<() => Promise<void>> {
+export async function startDomains(services: DomainServices, config: WhiteLabelConfig, url: string): Promise<() => Promise<void>> {
   const webServer = services.webServer;
-  if (!webServer) return async () => {};
+  // Only an instance that owns nginx or runs the domain workers touches the web server (API replicas do not).
+  if (!webServer || !(config.NGINX_MANAGE || config.JOBS_WORKERS)) return async () => {};
   if (!webServer.server.layout.challengeResponder) webServer.server.layout.challengeResponder = upstreamAddress(url);
   await webServer.sync();
   return () => webServer.stop();
