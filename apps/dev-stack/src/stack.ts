@@ -9,7 +9,7 @@ import { SAMPLE_ISSUER_ENV, billingSubgraph, loadBillingConfig, type BillingConf
 import { startStripeStandIn, type StripeStandIn } from '@saldo/testing';
 import { loadTenantsConfig, tenantsSubgraph, type TenantsServices } from '@saldo/subgraph-tenants';
 import { loadUsageForecastConfig, usageForecastSubgraph, type UsageForecastServices } from '@saldo/subgraph-usage-forecast';
-import { loadWhiteLabelConfig, whiteLabelSubgraph, type WhiteLabelServices } from '@saldo/subgraph-white-label';
+import { loadWhiteLabelConfig, whiteLabelSubgraph, type WhiteLabelConfig, type WhiteLabelServices } from '@saldo/subgraph-white-label';
 
 /** The checked-in supergraph (apps/dev-stack/dist -> repository root/schema). */
 export const DEFAULT_SUPERGRAPH_PATH = fileURLToPath(new URL('../../../schema/supergraph.graphql', import.meta.url));
@@ -52,6 +52,8 @@ export interface StackOptions {
   billingEnv?: Record<string, string>;
   /** Extra usage-forecast settings (e.g. MODEL_POLL_INTERVAL_MS, FORECAST_TRAINING_ROWS), as environment variables. */
   usageForecastEnv?: Record<string, string>;
+  /** Extra white-label settings (custom domains: WEB_SERVER, NGINX_*, ACME_*, ...), as environment variables. */
+  whiteLabelEnv?: Record<string, string>;
 }
 
 export interface Stack {
@@ -59,7 +61,7 @@ export interface Stack {
   tenants: SubgraphService<TenantsServices>;
   billing: SubgraphService<BillingServices, BillingConfig>;
   usageForecast: SubgraphService<UsageForecastServices>;
-  whiteLabel: SubgraphService<WhiteLabelServices>;
+  whiteLabel: SubgraphService<WhiteLabelServices, WhiteLabelConfig>;
   bus: EventBus;
   /** The development Stripe stand-in billing talks to, when no Stripe account was configured (null otherwise). */
   stripeStandIn: StripeStandIn | null;
@@ -151,7 +153,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   }
   const billing = create(billingSubgraph, billingConfig);
   const usageForecast = create(usageForecastSubgraph, loadUsageForecastConfig({ ...env('usage-forecast', options.ports.usageForecast), ...options.usageForecastEnv }));
-  const whiteLabel = create(whiteLabelSubgraph, loadWhiteLabelConfig(env('white-label', options.ports.whiteLabel)));
+  const whiteLabel = create(whiteLabelSubgraph, loadWhiteLabelConfig({ ...env('white-label', options.ports.whiteLabel), ...options.whiteLabelEnv }));
   const subgraphs = [tenants, billing, usageForecast, whiteLabel];
 
   const started: Array<{ stop(): Promise<void> }> = [];
@@ -174,6 +176,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         SUBGRAPH_URL_BILLING: `${billing.url}/graphql`,
         SUBGRAPH_URL_USAGE_FORECAST: `${usageForecast.url}/graphql`,
         SUBGRAPH_URL_WHITE_LABEL: `${whiteLabel.url}/graphql`,
+        // Requests on a partner's custom domain are narrowed to that partner.
+        CUSTOM_DOMAINS_URL: `${whiteLabel.url}/internal/custom-domains`,
         IDENTITY_PRIVATE_KEY: keys.identity.privateKeyPem,
         JWT_ISSUER: DEV_TOKEN_ISSUER,
         JWT_AUDIENCE: DEV_TOKEN_AUDIENCE,

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { Identity } from '@saldo/graphql';
 import { INTERNAL_AUDIENCE, IDENTITY_HEADER, type IdentitySigner } from '@saldo/identity';
 import type { Logger } from '@saldo/service';
@@ -23,6 +24,8 @@ export function hostnameOf(hostHeader: string | undefined): string | undefined {
 export class HostPartnerResolver {
   private hosts = new Map<string, string>();
   private loadedAt = 0;
+  /** Hosts recently looked up in vain, so an unknown Host refreshes the list at most once per `missRefreshMs`. */
+  private readonly missed = new Map<string, number>();
   private lastMissRefresh = 0;
   private inFlight: Promise<void> | undefined;
 
@@ -36,10 +39,16 @@ export class HostPartnerResolver {
   /** The partner owning `hostHeader`, undefined for any other host (the platform's own names included). */
   async partnerFor(hostHeader: string | undefined, now: number = Date.now()): Promise<string | undefined> {
     const host = hostnameOf(hostHeader);
-    if (!host) return undefined;
+    // IP addresses and localhost are never custom domains (a client calling the platform directly).
+    if (!host || host === 'localhost' || isIP(host.replace(/^\[|\]$/g, '')) !== 0) return undefined;
     if (now - this.loadedAt > this.options.refreshMs) await this.refresh();
     const known = this.hosts.get(host);
-    if (known !== undefined || now - this.lastMissRefresh < this.options.missRefreshMs) return known;
+    if (known !== undefined) return known;
+    // A domain that just went live: refresh once for this host per interval, and never more than ten times a second
+    // overall (made-up Host headers must not turn into a flood of lookups).
+    if (now - (this.missed.get(host) ?? 0) < this.options.missRefreshMs || now - this.lastMissRefresh < 100) return undefined;
+    if (this.missed.size > 10_000) this.missed.clear();
+    this.missed.set(host, now);
     this.lastMissRefresh = now;
     await this.refresh();
     return this.hosts.get(host);
