@@ -11,6 +11,14 @@ COPY tsconfig.base.json tsconfig.json ./
 # Only the services and what they need: apps/, e2e/ and bench/ are development tools, not part of the image.
 RUN pnpm install --frozen-lockfile && pnpm exec tsc -b gateway subgraphs/tenants subgraphs/billing subgraphs/usage-forecast subgraphs/white-label packages/identity
 
+# The white-label worker drives the nginx container (docker-compose.yml): it checks every configuration with `nginx -t`
+# before the reload, so it needs the nginx binary (the same major version as the serving container's).
+FROM node:24-slim AS white-label-worker
+RUN apt-get update && apt-get install -y --no-install-recommends nginx && rm -rf /var/lib/apt/lists/*
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /app /app
+
 FROM node:24-slim
 ENV NODE_ENV=production
 WORKDIR /app

@@ -34,6 +34,9 @@ const benchConfigSchema = z.object({
   BENCH_FORECAST_BACKTEST_SERIES: fields.positiveInt(2_000),
   BENCH_FORECAST_RPS: fields.positiveInt(100),
   BENCH_FRAUD_TENANTS: fields.positiveInt(20_000),
+  /** Domains: verifyCustomDomain -> first HTTPS 200 measured this many times; and the web server with this many domains. */
+  BENCH_DOMAINS_SAMPLES: fields.positiveInt(10),
+  BENCH_DOMAINS_COUNT: fields.positiveInt(1_000),
   /** Comma-separated benchmark names to run; all when unset. */
   BENCH_ONLY: z.string().optional(),
 });

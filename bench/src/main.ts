@@ -5,6 +5,7 @@ import { gatewayLatency } from './gateway-latency.js';
 import { jobs } from './jobs.js';
 import { ledgerThroughput } from './ledger-throughput.js';
 import { subscriptions } from './subscriptions.js';
+import { domains } from './domains.js';
 
 // `pnpm bench`: every benchmark prints a table and saves JSON under bench/results/.
 const BENCHMARKS: Record<string, (config: ReturnType<typeof loadBenchConfig>) => Promise<void>> = {
@@ -14,6 +15,7 @@ const BENCHMARKS: Record<string, (config: ReturnType<typeof loadBenchConfig>) =>
   subscriptions,
   jobs,
   forecast,
+  domains,
 };
 
 const config = loadBenchConfig(process.env);

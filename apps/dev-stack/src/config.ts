@@ -24,6 +24,18 @@ const embeddedConfigSchema = z
     STRIPE_SECRET_KEY: z.string().regex(/^(sk|rk)_test_/, 'must be a Stripe TEST key (sk_test_...): the embedded default is for development').optional(),
     STRIPE_WEBHOOK_SECRET: z.string().regex(/^whsec_/, 'must be a webhook signing secret (whsec_...)').optional(),
     STRIPE_STAND_IN_PORT: fields.port(4005),
+    /**
+     * Custom domains. `none`: domains stop at VERIFIED (nothing serves them). `nginx` (nginx on PATH): the white-label
+     * service runs nginx under SALDO_HOME/nginx on NGINX_HTTP_PORT / NGINX_HTTPS_PORT and obtains certificates from
+     * ACME_DIRECTORY_URL, or, when that is unset, from a local pebble with pebble-challtestsrv as its DNS.
+     */
+    WEB_SERVER: z.enum(['none', 'nginx']).default('none'),
+    NGINX_HTTP_PORT: fields.port(8080),
+    NGINX_HTTPS_PORT: fields.port(8443),
+    ACME_DIRECTORY_URL: z.url().optional(),
+    /** The local DNS (pebble-challtestsrv) of the local ACME CA: its DNS port and its management API (set-txt). */
+    LOCAL_DNS_PORT: fields.port(8053),
+    LOCAL_DNS_MANAGEMENT_PORT: fields.port(8055),
     LOG_LEVEL: fields.logLevel(),
     LOG_FORMAT: fields.logFormat(),
   })

@@ -4,6 +4,7 @@ import { startEmbeddedPostgres } from './postgres.js';
 import { embeddedKeys } from './keys.js';
 import { seedDemoData } from './seed.js';
 import { startStack } from './stack.js';
+import { startDevCustomDomains } from './custom-domains.js';
 
 // `pnpm start`: the embedded default. Real PostgreSQL in the process tree, every service, demo data.
 const config = loadEmbeddedConfig(process.env);
@@ -17,7 +18,9 @@ const postgres = await startEmbeddedPostgres({
 });
 
 let stack;
+let customDomains: Awaited<ReturnType<typeof startDevCustomDomains>> = null;
 try {
+  customDomains = await startDevCustomDomains(config);
   stack = await startStack({
     postgresUrl: postgres.url,
     databasePrefix: 'saldo',
@@ -34,19 +37,23 @@ try {
     logLevel: config.LOG_LEVEL,
     keys: await embeddedKeys(config.SALDO_HOME),
     stripeStandInPort: config.STRIPE_STAND_IN_PORT,
+    ...(customDomains ? { whiteLabelEnv: customDomains.whiteLabelEnv } : {}),
     ...(config.STRIPE_SECRET_KEY && config.STRIPE_WEBHOOK_SECRET ? { stripe: { secretKey: config.STRIPE_SECRET_KEY, webhookSecret: config.STRIPE_WEBHOOK_SECRET } } : {}),
   });
   if (config.SEED_DEMO_DATA) await seedDemoData(stack, logger);
 } catch (error) {
   logger.error('start failed', { error });
   await stack?.stop();
+  await customDomains?.stop();
   await postgres.stop();
   process.exit(1);
 }
 
 const running = stack;
+const runningDomains = customDomains;
 stopOnSignals(async () => {
   await running.stop();
+  await runningDomains?.stop();
   await postgres.stop();
 }, logger);
 
@@ -57,5 +64,6 @@ process.stdout.write(
     (running.stripeStandIn
       ? `  Stripe:       development stand-in at ${running.stripeStandIn.url} (NOT Stripe; set STRIPE_SECRET_KEY to use a test account)\n`
       : `  Stripe:       test account; forward its webhooks to ${running.billing.url}/webhooks/stripe (e.g. stripe listen --forward-to)\n`) +
+    (runningDomains ? runningDomains.banner : '  Custom domains: no web server (WEB_SERVER=none): verified domains are not served\n') +
     `\n  Press Ctrl-C to stop.\n\n`,
 );

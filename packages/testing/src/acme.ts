@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { webcrypto } from 'node:crypto';
+import { randomBytes, webcrypto } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { childEnvironment } from './harness.js';
+import { waitUntil } from './wait.js';
 
 /** A free TCP port on 127.0.0.1 (bound and released: another process could take it meanwhile, rarely). */
 export function freePort(): Promise<number> {
@@ -19,15 +20,9 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Polls `check` until it is true (no fixed sleeps): the processes below are ready when they answer. */
-async function until(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let delay = 10;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`${what} did not become ready within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, delay));
-    delay = Math.min(delay * 2, 200);
-  }
+/** Waits until `check` holds (no fixed sleeps): the processes below are ready when they answer. */
+async function until(check: () => Promise<boolean>, what: string): Promise<void> {
+  await waitUntil(() => check().catch(() => false), what, { timeoutMs: 10_000, intervalMs: 20 });
 }
 
 interface Child {
@@ -55,13 +50,18 @@ async function stopChild(child: Child | undefined): Promise<void> {
 }
 
 /** A self-signed certificate for 127.0.0.1 / localhost: pebble's own HTTPS listener needs one. */
-async function selfSignedLocalhost(): Promise<{ certificatePem: string; keyPem: string }> {
+function selfSignedLocalhost(): Promise<{ certificatePem: string; keyPem: string }> {
+  return selfSignedCertificate(['localhost'], ['127.0.0.1']);
+}
+
+/** A self-signed ECDSA P-256 certificate for `hostnames` (and `ips`), valid for a day (benchmarks, web-server tests). */
+export async function selfSignedCertificate(hostnames: readonly string[], ips: readonly string[] = []): Promise<{ certificatePem: string; keyPem: string }> {
   x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
   const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
   const keys = (await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const certificate = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: '01',
-    name: 'CN=localhost',
+    serialNumber: `01${randomBytes(8).toString('hex')}`,
+    name: `CN=${hostnames[0] ?? ips[0] ?? 'localhost'}`,
     notBefore: new Date(Date.now() - 60_000),
     notAfter: new Date(Date.now() + 24 * 3600_000),
     keys: keys as unknown as Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[0]['keys'],
@@ -69,8 +69,8 @@ async function selfSignedLocalhost(): Promise<{ certificatePem: string; keyPem: 
     extensions: [
       new x509.BasicConstraintsExtension(true, undefined, true),
       new x509.SubjectAlternativeNameExtension([
-        { type: 'dns', value: 'localhost' },
-        { type: 'ip', value: '127.0.0.1' },
+        ...hostnames.map((value) => ({ type: 'dns' as const, value })),
+        ...ips.map((value) => ({ type: 'ip' as const, value })),
       ]),
     ],
   });
@@ -97,6 +97,8 @@ async function getTrusted(url: string, ca: string): Promise<{ status: number; bo
 export interface ChallTestSrv {
   /** `127.0.0.1:port` of its DNS server (UDP and TCP). */
   readonly dnsAddress: string;
+  /** Its management API (`POST /set-txt {"host", "value"}`, ...). */
+  readonly managementUrl: string;
   setTxt(name: string, value: string): Promise<void>;
   clearTxt(name: string): Promise<void>;
   /** Points `hostname` at `address` instead of the default 127.0.0.1. */
@@ -105,8 +107,10 @@ export interface ChallTestSrv {
   stop(): Promise<void>;
 }
 
-export async function startChallTestSrv(binary = 'pebble-challtestsrv'): Promise<ChallTestSrv> {
-  const [dnsPort, managementPort] = [await freePort(), await freePort()];
+export async function startChallTestSrv(options: { binary?: string; dnsPort?: number; managementPort?: number } = {}): Promise<ChallTestSrv> {
+  const binary = options.binary ?? 'pebble-challtestsrv';
+  const dnsPort = options.dnsPort || (await freePort());
+  const managementPort = options.managementPort || (await freePort());
   const child = run(binary, [
     '-dns01', `127.0.0.1:${dnsPort}`,
     '-http01', '',
@@ -130,6 +134,7 @@ export async function startChallTestSrv(binary = 'pebble-challtestsrv'): Promise
   const fqdn = (name: string) => (name.endsWith('.') ? name : `${name}.`);
   return {
     dnsAddress: `127.0.0.1:${dnsPort}`,
+    managementUrl: management,
     setTxt: (name, value) => post('/set-txt', { host: fqdn(name), value }),
     clearTxt: (name) => post('/clear-txt', { host: fqdn(name) }),
     setA: (hostname, address) => post('/add-a', { host: fqdn(hostname), addresses: [address] }),

@@ -24,4 +24,4 @@ export {
 } from './stripe-stand-in.js';
 export { postOn } from './http.js';
 export { seededRandom } from './random.js';
-export { freePort, startChallTestSrv, startPebble, type ChallTestSrv, type Pebble, type PebbleOptions } from './acme.js';
+export { freePort, selfSignedCertificate, startChallTestSrv, startPebble, type ChallTestSrv, type Pebble, type PebbleOptions } from './acme.js';

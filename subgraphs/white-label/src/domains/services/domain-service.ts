@@ -36,16 +36,12 @@ export class DomainService {
     private readonly policy: HostnamePolicy,
     private readonly ownership: DnsOwnershipVerifier,
     private readonly certificates: CertificateService | null,
-    private tasks: DomainTasks,
+    private readonly tasks: DomainTasks,
   ) {}
 
   /** Whether verified domains go on to get certificates (a web server is configured). */
   get servesDomains(): boolean {
     return this.certificates !== null;
-  }
-
-  useTasks(tasks: DomainTasks): void {
-    this.tasks = tasks;
   }
 
   /**

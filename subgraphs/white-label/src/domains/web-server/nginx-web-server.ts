@@ -193,7 +193,11 @@ export class NginxWebServer {
     const oldWorkers = await this.nginx.workerPids();
     const reloaded = await this.nginx.reload();
     if (!reloaded) {
-      if (!this.options.manage) throw new WebServerRejectedError(`nginx is not running (no master behind ${this.layout.prefix}/nginx.pid)`);
+      if (!this.options.manage) {
+        // nginx runs elsewhere and has not started yet (it waits for a live generation): it will start with this one.
+        this.logger.warn('nginx is not running yet; the new configuration is live on disk for when it starts', { prefix: this.layout.prefix });
+        return;
+      }
       await this.nginx.start(this.rootConfig);
     }
     const deadline = Date.now() + this.options.reloadTimeoutMs;
