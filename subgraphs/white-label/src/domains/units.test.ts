@@ -44,8 +44,8 @@ describe('custom domain building blocks', () => {
 
   it('renews at two thirds of the lifetime, or inside the window the CA suggests (ARI)', () => {
     const notBefore = new Date('2026-01-01T00:00:00Z');
-    const notAfter = new Date('2026-03-31T00:00:00Z');
-    assert.equal(twoThirdsInto(notBefore, notAfter).toISOString(), '2026-03-01T00:00:00.000Z');
+    const notAfter = new Date('2026-04-01T00:00:00Z'); // 90 days
+    assert.equal(twoThirdsInto(notBefore, notAfter).toISOString(), '2026-03-02T00:00:00.000Z');
     const window = { suggestedWindow: { start: '2026-03-10T00:00:00Z', end: '2026-03-12T00:00:00Z' } };
     assert.equal(pickFromRenewalWindow(window, () => 0)?.toISOString(), '2026-03-10T00:00:00.000Z');
     assert.equal(pickFromRenewalWindow(window, () => 0.5)?.toISOString(), '2026-03-11T00:00:00.000Z');
