@@ -157,7 +157,8 @@ export class ForecastService {
     const served = this.serving.current().version;
     for (const tenantId of tenantIds) {
       const cached = this.cache.get(tenantId);
-      if (cached && cached.version === served && cached.today === today && cached.expires > now) result.set(tenantId, cached);
+      // Without a known price the entry is not reused: the first charged usage may be committing right now.
+      if (cached && cached.version === served && cached.today === today && cached.expires > now && cached.unitPriceMicros !== null) result.set(tenantId, cached);
       else missing.push(tenantId);
     }
     if (missing.length === 0) return result;
