@@ -59,6 +59,11 @@ export const whiteLabelConfigSchema = subgraphConfigSchema
       .string()
       .transform((value) => value.split(',').map((part) => part.trim()).filter((part) => part.length > 0))
       .optional(),
+    /** The HTTP proof of ownership (the partner's server answers the token) besides DNS TXT; its port (80 in production). */
+    DOMAIN_HTTP_VERIFICATION: fields.boolean(true),
+    DOMAIN_HTTP_VERIFICATION_PORT: fields.port(80),
+    /** Let the HTTP proof fetch from loopback and private addresses (development and tests only). */
+    DOMAIN_HTTP_VERIFICATION_ALLOW_PRIVATE: fields.boolean(false),
     /** The platform's own names: refused as custom domains, subdomains too. */
     PLATFORM_HOSTNAMES: list().default(['localhost']),
     /** Reserved suffixes accepted anyway, for development with a local CA (e.g. `example,test`); empty in production. */

@@ -18,7 +18,7 @@ import type { WhiteLabelServices } from '../graphql/context.js';
 
 const run = promisify(execFile);
 
-const DOMAIN_FIELDS = 'id partnerId hostname purpose status statusMessage lastError lastErrorCode nextAttemptAt verification { recordName recordType recordValue } certificateExpiresAt nextRenewalAt hsts';
+const DOMAIN_FIELDS = 'id partnerId hostname purpose status statusMessage lastError lastErrorCode nextAttemptAt verification { recordName recordType recordValue httpUrl } certificateExpiresAt nextRenewalAt hsts';
 const ADD = `mutation($input: AddCustomDomainInput!) { addCustomDomain(input: $input) { ${DOMAIN_FIELDS} } }`;
 const VERIFY = `mutation($id: ID!) { verifyCustomDomain(id: $id) { ${DOMAIN_FIELDS} } }`;
 const REMOVE = `mutation($id: ID!) { removeCustomDomain(id: $id) { ${DOMAIN_FIELDS} } }`;
@@ -31,6 +31,10 @@ let prefix: string;
 let ports: { http: number; https: number };
 let subgraph: TestSubgraph<WhiteLabelServices, WhiteLabelConfig>;
 let rootPem: string;
+
+/** The partner's own web server for the HTTP proof: path -> body. */
+const partnerPages = new Map<string, string>();
+let partnerServer: Server;
 
 /** Streams held open by the origin: `release()` sends their last line and ends them. */
 const streams: Array<() => void> = [];
@@ -103,6 +107,12 @@ describe('custom domains with pebble and nginx', () => {
     ports = { http: await freePort(), https: await freePort() };
     pebble = await startPebble({ httpPort: ports.http, dnsServer: challtestsrv.dnsAddress });
     origin = await startOrigin();
+    partnerServer = createServer((req, res) => {
+      const body = partnerPages.get(`${req.headers.host}${req.url}`);
+      res.statusCode = body === undefined ? 404 : 200;
+      res.end(body ?? 'not here');
+    });
+    await new Promise<void>((resolve) => partnerServer.listen(0, '127.0.0.1', resolve));
     const address = origin.address() as { port: number };
     originUrl = `http://127.0.0.1:${address.port}`;
     prefix = await mkdtemp(join(tmpdir(), 'saldo-nginx-'));
@@ -125,6 +135,9 @@ describe('custom domains with pebble and nginx', () => {
         // The steps the jobs run (issue, sync) are driven by the tests here, one at a time; the jobs themselves run in
         // the end-to-end test.
         JOBS_WORKERS: 'false',
+        // The HTTP proof asks the partner's server on this port (80 in production); it runs on loopback here.
+        DOMAIN_HTTP_VERIFICATION_PORT: String((partnerServer.address() as { port: number }).port),
+        DOMAIN_HTTP_VERIFICATION_ALLOW_PRIVATE: 'true',
       },
     });
     rootPem = await pebble.rootCertificatePem();
@@ -136,6 +149,7 @@ describe('custom domains with pebble and nginx', () => {
     await challtestsrv?.stop();
     origin?.closeAllConnections();
     await new Promise((resolve) => origin?.close(resolve));
+    await new Promise((resolve) => partnerServer?.close(resolve));
     if (prefix) await rm(prefix, { recursive: true, force: true });
   });
 
@@ -175,6 +189,17 @@ describe('custom domains with pebble and nginx', () => {
     // The portal path goes to the gateway's origin; / redirects to it.
     assert.equal(JSON.parse((await curl('portal.acme-voice.example', '/portal/')).body).path, '/portal/');
     assert.equal((await curl('portal.acme-voice.example', '/')).status, 302);
+  });
+
+  it('accepts the HTTP proof: the partner\'s own server answers the token before DNS points at the platform', async () => {
+    const added = (await ok(ADD, { input: { partnerId: randomUUID(), hostname: 'www.http-proof.example', purpose: 'API' } }))['addCustomDomain'];
+    const url = new URL(added.verification.httpUrl);
+    assert.equal(url.pathname, `/.well-known/saldo-domain-verification/${added.id}`);
+    const wrong = await errorOf(VERIFY, { id: added.id });
+    assert.equal(wrong.code, 'VERIFICATION_FAILED');
+    assert.match(String((await currentDomain(added.id)).lastError), /no TXT record.*answered 404/);
+    partnerPages.set(`www.http-proof.example${url.pathname}`, `${added.verification.recordValue}\n`);
+    assert.equal((await ok(VERIFY, { id: added.id }))['verifyCustomDomain'].status, 'VERIFIED');
   });
 
   it('stores the certificate key and chain encrypted at rest', async () => {

@@ -5,7 +5,7 @@ import { JobDomainTasks, domainQueues, domainSchedules, domainWorkers } from './
 import type { WhiteLabelConfig } from '../config.js';
 import type { HostnamePolicy } from './hostname.js';
 import { mountChallengeResponder, mountServedHostnames } from './http.js';
-import { DnsOwnershipVerifier } from './ownership.js';
+import { DnsOwnershipVerifier, HttpOwnershipVerifier } from './ownership.js';
 import { SecretBox } from './secret-box.js';
 import { AcmeAccountService } from './services/acme-account-service.js';
 import { CertificateService } from './services/certificate-service.js';
@@ -51,7 +51,12 @@ export function createDomainServices(runtime: SubgraphRuntime<WhiteLabelConfig>)
   const { config, db, logger } = runtime;
   const log = logger.child('domains');
   const policy = hostnamePolicy(config);
-  const ownership = new DnsOwnershipVerifier(config.DOMAIN_DNS_RESOLVERS);
+  const ownership = {
+    dns: new DnsOwnershipVerifier(config.DOMAIN_DNS_RESOLVERS),
+    http: config.DOMAIN_HTTP_VERIFICATION
+      ? new HttpOwnershipVerifier(config.DOMAIN_DNS_RESOLVERS, { port: config.DOMAIN_HTTP_VERIFICATION_PORT, allowNonPublic: config.DOMAIN_HTTP_VERIFICATION_ALLOW_PRIVATE })
+      : null,
+  };
   if (config.WEB_SERVER !== 'nginx') return { domains: new DomainService(db, policy, ownership, null, NO_DOMAIN_TASKS), certificates: null, webServer: null, tasks: null };
   const tasks = new JobDomainTasks(runtime.jobs);
 

@@ -3,7 +3,7 @@ import type { Loader } from '@saldo/graphql';
 import type { SubgraphContext } from '@saldo/subgraph';
 import { CustomDomain, DomainStatus } from '../entities/custom-domain.js';
 import type { DomainCertificate } from '../entities/domain-certificate.js';
-import { challengeRecordName } from '../ownership.js';
+import { challengeRecordName, httpTokenPath } from '../ownership.js';
 import type { DomainService } from '../services/domain-service.js';
 import { AddCustomDomainInput, CustomDomainType, DomainCertificateType, DomainVerificationType } from './types.js';
 
@@ -76,7 +76,12 @@ export class CustomDomainResolver {
 
   @FieldResolver(() => DomainVerificationType)
   verification(@Root() domain: CustomDomain): DomainVerificationType {
-    return { recordName: challengeRecordName(domain.hostname), recordType: 'TXT', recordValue: domain.verificationToken };
+    return {
+      recordName: challengeRecordName(domain.hostname),
+      recordType: 'TXT',
+      recordValue: domain.verificationToken,
+      httpUrl: `http://${domain.hostname}${httpTokenPath(domain.id)}`,
+    };
   }
 
   @FieldResolver(() => DomainCertificateType, { nullable: true })

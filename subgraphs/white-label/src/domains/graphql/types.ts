@@ -32,6 +32,9 @@ export class DomainVerificationType {
 
   @Field({ description: 'The value the TXT record must hold (the token).' })
   recordValue!: string;
+
+  @Field({ description: 'Or, before DNS points at the platform: this URL on your own web server answers the token (HTTP proof).' })
+  httpUrl!: string;
 }
 
 @ObjectType('DomainCertificate', { description: 'The certificate a custom domain is served with.' })

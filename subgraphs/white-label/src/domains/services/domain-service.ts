@@ -5,7 +5,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { CustomDomain, DomainPurpose, DomainStatus } from '../entities/custom-domain.js';
 import { DomainCertificate } from '../entities/domain-certificate.js';
 import { validateHostname, type HostnamePolicy } from '../hostname.js';
-import { newVerificationToken, type DnsOwnershipVerifier } from '../ownership.js';
+import { newVerificationToken, type DnsOwnershipVerifier, type HttpOwnershipVerifier } from '../ownership.js';
 import { rateLimitedError } from '../rate-limits.js';
 import type { CertificateService } from './certificate-service.js';
 import type { DomainTasks } from './domain-tasks.js';
@@ -34,7 +34,7 @@ export class DomainService {
   constructor(
     private readonly db: ShardedDatabase,
     private readonly policy: HostnamePolicy,
-    private readonly ownership: DnsOwnershipVerifier,
+    private readonly ownership: { dns: DnsOwnershipVerifier; http: HttpOwnershipVerifier | null },
     private readonly certificates: CertificateService | null,
     private readonly tasks: DomainTasks,
   ) {}
@@ -95,7 +95,8 @@ export class DomainService {
   }
 
   /**
-   * Proves ownership: TXT `_saldo-challenge.<hostname>` must hold the domain's token. Verified domains go on to get a
+   * Proves ownership: TXT `_saldo-challenge.<hostname>` must hold the domain's token, or (HTTP proof)
+   * `http://<hostname>/.well-known/saldo-domain-verification/<id>` must answer it. Verified domains go on to get a
    * certificate (when a web server is configured). A domain past verification is returned as it is. When the CA's
    * limits would refuse the certificate now, RATE_LIMITED and nothing changes; when the record is missing or wrong,
    * VERIFICATION_FAILED (the reason is kept as lastError).
@@ -107,7 +108,12 @@ export class DomainService {
       const decision = await this.certificates.rateLimitFor(domain.hostname, false);
       if (!decision.allowed) throw rateLimitedError(decision, domain.hostname);
     }
-    const check = await this.ownership.check(domain.hostname, domain.verificationToken);
+    // DNS TXT first; the HTTP token (the partner's own server, before DNS moves) when the record is not there.
+    let check = await this.ownership.dns.check(domain.hostname, domain.verificationToken);
+    if (!check.verified && this.ownership.http) {
+      const http = await this.ownership.http.check(domain.hostname, domain.id, domain.verificationToken);
+      check = http.verified ? http : { verified: false, reason: `${check.reason}; ${http.reason}`, found: check.found };
+    }
     const em = this.db.globalEm();
     if (!check.verified) {
       await em.nativeUpdate(CustomDomain, { id, status: domain.status }, { lastError: check.reason, lastErrorCode: 'VERIFICATION_FAILED' });
