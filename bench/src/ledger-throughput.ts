@@ -1,6 +1,7 @@
 import { startBenchStack } from './bench-stack.js';
 import { Worker } from 'node:worker_threads';
 import type { Stack } from '@saldo/dev-stack';
+import { AutoTopUpMode, LedgerEntryType } from '@saldo/subgraph-billing';
 import type { BenchConfig } from './config.js';
 import { report, type ResultRow } from './report.js';
 import { percentile } from './stats.js';
@@ -112,6 +113,29 @@ function gatewayLoop(url: string, headers: Record<string, string>, tenantIds: re
   });
 }
 
+/** Postings measured for the round-trip count (the median is reported: a background poll may land in one). */
+const ROUND_TRIP_POSTINGS = 25;
+
+/**
+ * Database round trips of one debit posting (BEGIN, statements, COMMIT), counted by billing's databases, with the
+ * outbox relay and the consumers idle before each posting so only the posting talks to the database.
+ */
+async function roundTripsPerPosting(stack: Stack, tenantId: string, label: string): Promise<ResultRow> {
+  const counts: number[] = [];
+  for (let index = 0; index < ROUND_TRIP_POSTINGS; index += 1) {
+    await stack.flushEvents();
+    const before = stack.billing.metrics().databaseRoundTrips;
+    await stack.billing.services.ledger.post({
+      tenantId,
+      entries: [{ type: LedgerEntryType.USAGE, amountMinor: -1n, idempotencyKey: `round-trips:${label}:${index}` }],
+    });
+    counts.push(stack.billing.metrics().databaseRoundTrips - before);
+  }
+  const sorted = counts.sort((a, b) => a - b);
+  const median = percentile(sorted, 0.5);
+  return { scenario: `round trips per debit posting, ${label}`, postings: counts.length, roundTrips: median, max: sorted.at(-1)!, target: '4 (BEGIN, lock, write, COMMIT)', met: median === 4 };
+}
+
 function row(scenario: string, sample: Sample, target: string, met: (eventsPerS: number, p99: number) => boolean): ResultRow {
   const sorted = [...sample.latencies].sort((a, b) => a - b);
   const round = (value: number) => Math.round(value * 100) / 100;
@@ -157,10 +181,26 @@ export async function ledgerThroughput(config: BenchConfig): Promise<void> {
         { mayExtendCredit: true },
       );
     }
+    // Round trips of one posting, without and with an auto-top-up rule (watched from the account row: no extra read).
+    const [plain, watched] = tenantIds;
+    const roundTripRows = [await roundTripsPerPosting(stack, plain!, 'no auto-top-up rule')];
+    await billing.ledger.post({ tenantId: watched!, entries: [{ type: LedgerEntryType.BONUS, amountMinor: 1_000_000n, idempotencyKey: 'round-trips:credit' }] });
+    await billing.autoTopUp.set({
+      tenantId: watched,
+      threshold: { amountMinor: 1_000n, currency: 'EUR' },
+      mode: AutoTopUpMode.FIXED_AMOUNT,
+      amount: { amountMinor: 5_000n, currency: 'EUR' },
+      dailyCap: { amountMinor: 50_000n, currency: 'EUR' },
+      stripeCustomerId: 'cus_bench',
+      paymentMethodId: 'pm_bench',
+    });
+    roundTripRows.push(await roundTripsPerPosting(stack, watched!, 'auto-top-up rule, balance above its threshold'));
+    await billing.autoTopUp.disable(watched!);
+
     const durationMs = config.BENCH_DURATION_S * 1000;
     const warmupMs = config.BENCH_WARMUP_S * 1000;
     const target = `>= ${TARGET_EVENTS_PER_S} events/s, p99 < ${TARGET_P99_MS} ms`;
-    const rows: ResultRow[] = [];
+    const rows: ResultRow[] = [...roundTripRows];
 
     const saturated = await closedLoop(stack, tenantIds, CONCURRENCY, durationMs, warmupMs);
     rows.push(row(`service, ${CONCURRENCY} callers, ${TENANTS} tenants (max sustained)`, saturated, `>= ${TARGET_EVENTS_PER_S} events/s`, (eps) => eps >= TARGET_EVENTS_PER_S));

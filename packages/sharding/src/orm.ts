@@ -2,7 +2,7 @@ import { ReflectMetadataProvider } from '@mikro-orm/decorators/legacy';
 import { Migrator } from '@mikro-orm/migrations';
 import { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from '@saldo/service';
-import type { Constructor } from '@mikro-orm/core';
+import type { Constructor, EventSubscriber } from '@mikro-orm/core';
 import type { Migration } from '@mikro-orm/migrations';
 import { databaseName } from './provision.js';
 
@@ -15,6 +15,8 @@ export interface OrmOptions {
   logger: Logger;
   /** Called once per SQL statement sent; used to count database round trips. */
   onQuery?: () => void;
+  /** Called once per transaction control statement (BEGIN, COMMIT, ROLLBACK), which onQuery does not see. */
+  onTransactionStatement?: () => void;
 }
 
 /**
@@ -40,6 +42,7 @@ export async function openOrm(options: OrmOptions): Promise<MikroORM> {
       options.onQuery?.();
       return sql;
     },
+    subscribers: options.onTransactionStatement ? [transactionCounter(options.onTransactionStatement)] : [],
     migrations: {
       migrationsList: options.migrations,
       transactional: true,
@@ -55,4 +58,9 @@ export async function openOrm(options: OrmOptions): Promise<MikroORM> {
 export async function migrate(orm: MikroORM): Promise<string[]> {
   const applied = await orm.migrator.up();
   return applied.map((migration) => migration.name);
+}
+
+/** Counts BEGIN, COMMIT and ROLLBACK (each one round trip) through MikroORM's transaction events. */
+function transactionCounter(count: () => void): EventSubscriber {
+  return { afterTransactionStart: count, afterTransactionCommit: count, afterTransactionRollback: count };
 }

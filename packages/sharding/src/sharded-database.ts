@@ -42,7 +42,7 @@ export class ShardedDatabase {
     private readonly shards: readonly MikroORM[],
     readonly directory: ShardDirectory,
     private readonly logger: Logger,
-    private readonly counter: { queries: number },
+    private readonly counter: { queries: number; transactionStatements: number },
   ) {}
 
   /** SQL statements sent to this subgraph's databases since start (control and shards). */
@@ -50,10 +50,18 @@ export class ShardedDatabase {
     return this.counter.queries;
   }
 
+  /** Round trips to this subgraph's databases since start: SQL statements plus BEGIN, COMMIT and ROLLBACK. */
+  get roundTrips(): number {
+    return this.counter.queries + this.counter.transactionStatements;
+  }
+
   static async open(config: ShardingConfig, schema: ShardedSchema, logger: Logger): Promise<ShardedDatabase> {
-    const counter = { queries: 0 };
+    const counter = { queries: 0, transactionStatements: 0 };
     const onQuery = () => {
       counter.queries += 1;
+    };
+    const onTransactionStatement = () => {
+      counter.transactionStatements += 1;
     };
     if (config.createDatabases) {
       const created = await ensureDatabases([config.controlUrl, ...config.shardUrls]);
@@ -66,11 +74,12 @@ export class ShardedDatabase {
       poolMax: Math.max(2, Math.ceil(config.poolMax / 2)),
       logger,
       onQuery,
+      onTransactionStatement,
     });
     const shards: MikroORM[] = [];
     try {
       for (const url of config.shardUrls) {
-        shards.push(await openOrm({ url, entities: schema.shard.entities, migrations: schema.shard.migrations, poolMax: config.poolMax, logger, onQuery }));
+        shards.push(await openOrm({ url, entities: schema.shard.entities, migrations: schema.shard.migrations, poolMax: config.poolMax, logger, onQuery, onTransactionStatement }));
       }
     } catch (error) {
       await Promise.all([control.close(), ...shards.map((orm) => orm.close())]);

@@ -88,10 +88,16 @@ export interface SubgraphService<S, C extends SubgraphConfig = SubgraphConfig> e
   readonly services: S;
   readonly runtime: SubgraphRuntime<C>;
   /**
-   * Round trips so far: HTTP requests served and SQL statements sent; for a subgraph with Subscription fields, the
-   * GraphQL subscriptions it serves (graphql-ws at `/graphql`) now and ever opened.
+   * Round trips so far: HTTP requests served, SQL statements sent, and database round trips (the statements plus
+   * BEGIN/COMMIT/ROLLBACK); for a subgraph with Subscription fields, the GraphQL subscriptions it serves (graphql-ws
+   * at `/graphql`) now and ever opened.
    */
-  metrics(): { httpRequests: number; databaseQueries: number; subscriptions: { active: number; opened: number; connections: number } };
+  metrics(): {
+    httpRequests: number;
+    databaseQueries: number;
+    databaseRoundTrips: number;
+    subscriptions: { active: number; opened: number; connections: number };
+  };
 }
 
 /**
@@ -136,6 +142,7 @@ export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConf
       return {
         httpRequests: current.httpRequests(),
         databaseQueries: current.runtime.db.queryCount,
+        databaseRoundTrips: current.runtime.db.roundTrips,
         subscriptions: current.subscriptions?.metrics() ?? { active: 0, opened: 0, connections: 0 },
       };
     },
