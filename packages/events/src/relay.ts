@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Logger } from '@saldo/service';
+import { WorkLoop, type Logger } from '@saldo/service';
 import type { EventBus } from './bus.js';
 import { toEnvelope } from './outbox.js';
 
@@ -45,93 +45,46 @@ interface PassResult {
  * Moves committed outbox rows to the bus and marks them published in the same transaction that locked them.
  * If publishing fails the transaction rolls back and the rows are retried: nothing committed is lost,
  * and a crash between publish and commit can only re-send (consumers deduplicate by event id).
+ *
+ * Runs as a WorkLoop (@saldo/service): commits poke it, a poll is the safety net, and passes continue while there is
+ * work (after a full batch, or when a commit poked during the pass), so under load each pass carries what
+ * accumulated during the previous one (few round trips per event), and an idle relay does one pass per poke.
  */
 export class OutboxRelay {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private rerun = false;
-  private stopped = true;
-  /** Consecutive failed passes; while above zero the relay backs off. */
-  private failures = 0;
-  private readonly pollIntervalMs: number;
   private readonly batchSize: number;
-  private readonly maxRetryDelayMs: number;
+  private readonly loop: WorkLoop;
 
   constructor(private readonly options: OutboxRelayOptions) {
-    this.pollIntervalMs = options.pollIntervalMs ?? 500;
+    const pollIntervalMs = options.pollIntervalMs ?? 500;
     this.batchSize = options.batchSize ?? 500;
-    this.maxRetryDelayMs = Math.max(options.maxRetryDelayMs ?? 15_000, this.pollIntervalMs);
+    this.loop = new WorkLoop({
+      name: 'outbox relay',
+      pollIntervalMs,
+      maxRetryDelayMs: options.maxRetryDelayMs ?? 15_000,
+      logger: options.logger,
+      pass: async () => {
+        const result = await this.passAll();
+        return { handled: result.count, more: result.full, ...(result.contended ? { retryInMs: CONTENDED_RETRY_MS } : {}) };
+      },
+    });
   }
 
   start(): void {
-    this.stopped = false;
-    this.schedule(0);
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running;
+    await this.loop.stop();
   }
 
   /** Ask for a pass now (called after a commit that enqueued events). */
   poke(): void {
-    if (this.stopped) return;
-    // While backing off after a failure, a poke only asks for an immediate rerun once a pass succeeds.
-    if (this.running || this.failures > 0) {
-      this.rerun = true;
-      return;
-    }
-    this.schedule(0);
+    this.loop.poke();
   }
 
   /** Publishes everything pending right now; resolves when the outboxes are empty (tests, shutdown). */
   async flush(): Promise<void> {
-    await this.running;
-    while ((await this.passAll()).count > 0) {
-      // keep draining
-    }
-  }
-
-  private schedule(delayMs: number): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.running = this.loop().then((outcome) => {
-        this.running = undefined;
-        const healthy = outcome !== 'failed';
-        this.failures = healthy ? 0 : this.failures + 1;
-        // After a failure back off even if poked, so a broken bus or consumer is not hammered.
-        if (!this.stopped) {
-          this.schedule(!healthy ? this.retryDelay() : this.rerun ? 0 : outcome === 'contended' ? CONTENDED_RETRY_MS : this.pollIntervalMs);
-        }
-        this.rerun = false;
-      });
-    }, delayMs);
-    this.timer.unref();
-  }
-
-  /**
-   * Passes while there is work: after a full batch, or when a commit poked during the pass. Events committed
-   * while a pass runs are published by the next one, so under load each pass carries what accumulated during
-   * the previous one (few round trips per event), and an idle relay does one pass per poke.
-   */
-  private async loop(): Promise<'idle' | 'contended' | 'failed'> {
-    try {
-      let result: PassResult;
-      do {
-        this.rerun = false;
-        result = await this.passAll();
-      } while (!this.stopped && (result.full || this.rerun));
-      return result.contended ? 'contended' : 'idle';
-    } catch (error) {
-      this.options.logger.warn('outbox relay pass failed; will retry', { error, attempt: this.failures + 1, retryInMs: this.retryDelay(this.failures + 1) });
-      return 'failed';
-    }
-  }
-
-  /** Backoff after `failures` consecutive failed passes: the poll interval, doubled each time, capped. */
-  private retryDelay(failures = this.failures): number {
-    return Math.min(this.maxRetryDelayMs, this.pollIntervalMs * 2 ** Math.min(Math.max(failures - 1, 0), 20));
+    await this.loop.drain();
   }
 
   private async passAll(): Promise<PassResult> {

@@ -19,7 +19,8 @@ export type BillingServices = LedgerServices & UsageServices & PaymentServices &
  * Billing's modules, in dependency order: usage and payments post through the ledger. A new module (documents, ...)
  * is a folder with an index.ts exporting its BillingModule, added here and wired in createBillingServices.
  */
-const modules: ReadonlyArray<BillingModule<BillingServices>> = [ledgerModule, usageModule, paymentsModule, documentsModule];
+export const billingModules: ReadonlyArray<BillingModule<BillingServices>> = [ledgerModule, usageModule, paymentsModule, documentsModule];
+const modules = billingModules;
 
 /** Printed to schema/billing.graphql by `pnpm compose`; served by the running subgraph. */
 export function buildBillingSchema() {

@@ -85,7 +85,11 @@ async function rejects(attempt: () => Promise<unknown>, code: string, label = co
 
 describe('billing ledger', () => {
   before(async () => {
-    subgraph = await startTestSubgraph(definition, loadBillingConfig, { label: 'ledger', env: { DATABASE_POOL_MAX: '10' } });
+    subgraph = await startTestSubgraph(definition, loadBillingConfig, {
+      label: 'ledger',
+      // Background polls would add statements to the round trips a test counts; commits still poke the relay.
+      env: { DATABASE_POOL_MAX: '10', OUTBOX_POLL_INTERVAL_MS: '3600000', AUTO_TOPUP_POLL_INTERVAL_MS: '3600000' },
+    });
     services = subgraph.service.services;
     db = subgraph.service.runtime.db;
     for (const currency of ['EUR', 'GBP']) {
@@ -534,6 +538,82 @@ describe('billing ledger', () => {
       const entries = (await services.ledger.transactions([{ tenantId, first: 10, type: LedgerEntryType.REFUND }]))[0]!.entries;
       assert.deepEqual(entries.map((entry) => [entry.externalRef, entry.metadata]), [['re_1', { charge: 'ch_1' }]]);
       assert.ok((await services.ledger.verify(tenantId)).consistent);
+    });
+  });
+
+  describe('balance watches', () => {
+    const WATCH = 'test-low-balance';
+    let calls: Array<{ tenantId: string; balance: bigint; threshold: bigint; seenInTransaction: bigint }> = [];
+    let failNext = false;
+    let removeHandler: () => void;
+
+    before(() => {
+      removeHandler = services.ledger.onBalanceWatch(WATCH, async (tx, outcome, thresholdMinor) => {
+        const [row] = await tx.execute<{ balance_minor: string }[]>('select balance_minor from account where tenant_id = ?', [outcome.tenantId]);
+        calls.push({ tenantId: outcome.tenantId, balance: outcome.balance.available.amountMinor, threshold: thresholdMinor, seenInTransaction: BigInt(row!.balance_minor) });
+        if (failNext) throw new Error('handler refused');
+      });
+    });
+    after(() => removeHandler());
+
+    const debit = (tenantId: string, amountMinor: bigint) =>
+      services.ledger.post({ tenantId, entries: [{ type: LedgerEntryType.USAGE, amountMinor: -amountMinor, idempotencyKey: `debit:${randomUUID()}` }] });
+
+    it('calls the watch handler inside the posting transaction for postings that end at or below its threshold', async () => {
+      const tenantId = await newTenant('EUR', 1_000n);
+      calls = [];
+      await services.ledger.setBalanceWatch(tenantId, WATCH, 500n);
+      await debit(tenantId, 400n); // 600: above
+      assert.deepEqual(calls, []);
+      await debit(tenantId, 100n); // 500: at the threshold
+      await debit(tenantId, 50n); // 450: below
+      await topUp(tenantId, 20n); // 470: still below (the handler decides what a credit means)
+      assert.deepEqual(calls, [
+        { tenantId, balance: 500n, threshold: 500n, seenInTransaction: 500n },
+        { tenantId, balance: 450n, threshold: 500n, seenInTransaction: 450n },
+        { tenantId, balance: 470n, threshold: 500n, seenInTransaction: 470n },
+      ]);
+      await services.ledger.setBalanceWatch(tenantId, WATCH, null);
+      await debit(tenantId, 10n);
+      assert.equal(calls.length, 3, 'a cleared watch calls nothing');
+    });
+
+    it('rolls the posting back when the handler throws', async () => {
+      const tenantId = await newTenant('EUR', 1_000n);
+      await services.ledger.setBalanceWatch(tenantId, WATCH, 900n);
+      const before = await footprint(tenantId);
+      failNext = true;
+      try {
+        await assert.rejects(debit(tenantId, 200n), /handler refused/);
+      } finally {
+        failNext = false;
+      }
+      assert.deepEqual(await footprint(tenantId), before);
+    });
+
+    it('keeps watches on the account row, so a posting costs four round trips with or without them', async () => {
+      const tenantId = await newTenant('EUR', 10_000n);
+      const roundTrips = async (amountMinor: bigint) => {
+        await subgraph.service.runtime.relay.flush();
+        const before = subgraph.service.metrics().databaseRoundTrips;
+        await debit(tenantId, amountMinor);
+        return subgraph.service.metrics().databaseRoundTrips - before;
+      };
+      assert.equal(await roundTrips(1n), 4, 'no watch: BEGIN, lock, write, COMMIT');
+      await services.ledger.setBalanceWatch(tenantId, WATCH, 100n);
+      await services.ledger.setBalanceWatch(tenantId, 'other-watch', 50n);
+      const [row] = await (await shardOf(tenantId)).execute<{ balance_watches: Record<string, string> }[]>('select balance_watches from account where tenant_id = ?', [tenantId]);
+      assert.deepEqual(row!.balance_watches, { [WATCH]: '100', 'other-watch': '50' });
+      assert.equal(await roundTrips(1n), 4, 'watches above the balance');
+      calls = [];
+      assert.equal(await roundTrips(9_899n), 5, 'at the threshold: four plus the handler\'s own statement');
+      assert.equal(calls.length, 1);
+    });
+
+    it('refuses a second handler for one watch, bad names, and accounts billing does not hold', async () => {
+      assert.throws(() => services.ledger.onBalanceWatch(WATCH, () => undefined), /already has a handler/);
+      assert.throws(() => services.ledger.onBalanceWatch('Not A Name', () => undefined), /lower-case/);
+      await rejects(() => services.ledger.setBalanceWatch(randomUUID(), WATCH, 1n), 'ACCOUNT_NOT_FOUND');
     });
   });
 

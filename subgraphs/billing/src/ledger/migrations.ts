@@ -72,5 +72,18 @@ class Migration20261125002100Ledger extends Migration {
   }
 }
 
+/** Balance watches on the account row (LedgerService.setBalanceWatch): name -> threshold, read with the posting's row lock. */
+class Migration20261129003000BalanceWatches extends Migration {
+  override name = 'Migration20261129003000BalanceWatches';
+
+  override up(): void {
+    this.addSql(`alter table "account" add column "balance_watches" jsonb not null default '{}';`);
+  }
+
+  override down(): void {
+    this.addSql('alter table "account" drop column "balance_watches";');
+  }
+}
+
 /** On every tenant shard, in order (the timestamp in each name; billing composes all modules' migrations by it). */
-export const ledgerShardMigrations = [Migration20261123002000Account, Migration20261125002100Ledger];
+export const ledgerShardMigrations = [Migration20261123002000Account, Migration20261125002100Ledger, Migration20261129003000BalanceWatches];

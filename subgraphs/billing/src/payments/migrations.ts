@@ -126,5 +126,24 @@ class Migration20261129002500TopUpTax extends Migration {
   }
 }
 
-export const paymentsShardMigrations = [Migration20261126002300TopUps, Migration20261129002500TopUpTax];
+
+/**
+ * Enabled auto-top-up rules become the ledger's `auto-top-up` balance watch (which postings read with the account row
+ * instead of the ledger joining this module's table). From now on AutoTopUpService keeps the watch in step with the
+ * rule through LedgerService.setBalanceWatch; this carries over rules written before the watch existed.
+ */
+class Migration20261129003010AutoTopUpWatch extends Migration {
+  override name = 'Migration20261129003010AutoTopUpWatch';
+
+  override up(): void {
+    this.addSql(`update "account" a set "balance_watches" = a."balance_watches" || jsonb_build_object('auto-top-up', r."threshold_minor"::text)
+      from "auto_top_up_rule" r where r."tenant_id" = a."tenant_id" and r."enabled";`);
+  }
+
+  override down(): void {
+    this.addSql(`update "account" set "balance_watches" = "balance_watches" - 'auto-top-up';`);
+  }
+}
+
+export const paymentsShardMigrations = [Migration20261126002300TopUps, Migration20261129002500TopUpTax, Migration20261129003010AutoTopUpWatch];
 export const paymentsGlobalMigrations = [Migration20261126002400StripeEvent];

@@ -82,7 +82,6 @@ export function createPaymentServices(
     logger.child('auto-top-up'),
     clock,
   );
-  ledger.addPostingHook(autoTopUp.postingHook);
   const webhooks = new StripeWebhookService(db, stripe, credits, autoTopUp, logger.child('stripe-webhooks'), clock);
   return { topUps, credits, autoTopUp, webhooks, exchangeRates, topUpLock, stripe };
 }

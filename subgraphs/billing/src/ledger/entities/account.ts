@@ -22,7 +22,7 @@ export const ACCOUNT_CHECKS = {
 @Entity({ tableName: 'account' })
 @Check(ACCOUNT_CHECKS.overdraftLimit)
 export class Account {
-  [OptionalProps]?: 'balanceMinor' | 'version' | 'createdAt' | 'updatedAt' | 'overdraftMode' | 'overdraftLimitMinor';
+  [OptionalProps]?: 'balanceMinor' | 'version' | 'createdAt' | 'updatedAt' | 'overdraftMode' | 'overdraftLimitMinor' | 'balanceWatches';
 
   @PrimaryKey({ type: 'uuid' })
   tenantId!: string;
@@ -42,6 +42,14 @@ export class Account {
   /** How far below zero the balance may go under ALLOW_OVERDRAFT (minor units, >= 0); ignored under BLOCK. */
   @Property({ type: new BigIntType('bigint'), defaultRaw: '0' })
   overdraftLimitMinor: bigint = 0n;
+
+  /**
+   * Balance watches other modules registered through LedgerService.setBalanceWatch: name -> threshold in minor units
+   * (a decimal string). A posting that leaves the balance at or below a threshold calls that watch's handler inside its
+   * transaction (auto-top-up is one). Kept on the account row so postings read them with the lock they take anyway.
+   */
+  @Property({ type: 'jsonb', defaultRaw: `'{}'` })
+  balanceWatches: Record<string, string> = {};
 
   @Property({ type: 'timestamptz' })
   createdAt: Date = new Date();

@@ -84,15 +84,27 @@ export interface PostingOutcome {
   previousBalance: Money;
   /** The account after the posting (unchanged when everything was a duplicate). */
   balance: BalanceView;
-  /**
-   * Threshold of the tenant's enabled auto-top-up rule, read with the account row (null: no enabled rule), so the
-   * auto-top-up trigger queries its rule only for debits that end at or below it.
-   */
-  autoTopUpThresholdMinor: bigint | null;
 }
 
-/** Runs inside every posting transaction that appended entries (auto-top-up triggers and the like). */
+/** Runs inside every posting transaction that appended entries. */
 export type PostingHook = (tx: EntityManager, outcome: PostingOutcome) => void | Promise<void>;
+
+/**
+ * Runs inside a posting's transaction, under the account row lock, when the posting left the balance at or below
+ * the threshold of the watch it was registered for (`LedgerService.onBalanceWatch`). Throwing rolls the posting back.
+ */
+export type BalanceWatchHandler = (tx: EntityManager, outcome: PostingOutcome, thresholdMinor: bigint) => void | Promise<void>;
+
+/** Names a module gives its watch: lower-case words and dashes (`auto-top-up`). */
+const WATCH_NAME = /^[a-z][a-z0-9-]{0,62}$/;
+
+/** The account as a caller holding its row lock sees it (`LedgerService.withAccountLocked`). */
+export interface LockedAccount {
+  tenantId: string;
+  currency: string;
+  balanceMinor: bigint;
+  version: number;
+}
 
 /**
  * Told, right after a posting committed, the events it wrote (before the relay publishes them). For live views in
@@ -140,6 +152,7 @@ export interface LedgerCheck {
  */
 export class LedgerService {
   private readonly hooks: PostingHook[] = [];
+  private readonly watchHandlers = new Map<string, BalanceWatchHandler>();
   private readonly commitListeners = new Set<CommitListener>();
   /** Account currencies never change, so they are cached once read (bounded like the shard directory's cache). */
   private readonly currencies = new Map<string, string>();
@@ -159,6 +172,57 @@ export class LedgerService {
       const index = this.hooks.indexOf(hook);
       if (index >= 0) this.hooks.splice(index, 1);
     };
+  }
+
+  /**
+   * Registers what runs when a posting leaves a balance at or below the threshold of the named watch: inside the
+   * posting's transaction, under the account row lock, after entries, balance and events are written. Watches are
+   * set per account with `setBalanceWatch` and kept on the account row, so postings learn them with the row lock they
+   * take anyway (no extra read); a posting that ends above every threshold calls nothing. Returns its removal.
+   */
+  onBalanceWatch(name: string, handler: BalanceWatchHandler): () => void {
+    if (!WATCH_NAME.test(name)) throw new Error(`balance watch name "${name}": lower-case letters, digits and dashes`);
+    if (this.watchHandlers.has(name)) throw new Error(`balance watch "${name}" already has a handler`);
+    this.watchHandlers.set(name, handler);
+    return () => {
+      if (this.watchHandlers.get(name) === handler) this.watchHandlers.delete(name);
+    };
+  }
+
+  /**
+   * Sets the named watch of the tenant's account to `thresholdMinor` (minor units of the account's currency), or
+   * clears it with null. Within `tx` (a transaction on the tenant's shard, e.g. from `withAccountLocked`) it commits
+   * with the caller's other writes; otherwise on its own. ACCOUNT_NOT_FOUND when billing holds no account.
+   */
+  async setBalanceWatch(tenantId: string, name: string, thresholdMinor: bigint | null, tx?: EntityManager): Promise<void> {
+    if (!WATCH_NAME.test(name)) throw new Error(`balance watch name "${name}": lower-case letters, digits and dashes`);
+    const em = tx ?? (await this.db.emForTenant(tenantId))?.em;
+    if (!em) throw accountNotFound(tenantId);
+    const [row] = await em.execute<{ tenant_id: string }[]>(
+      `update account set balance_watches = case when ?::bigint is null then balance_watches - ?::text
+                                                 else balance_watches || jsonb_build_object(?::text, ?::bigint::text) end
+        where tenant_id = ? returning tenant_id`,
+      [thresholdMinor, name, name, thresholdMinor, tenantId],
+    );
+    if (!row) throw accountNotFound(tenantId);
+  }
+
+  /**
+   * Runs `work` in one transaction on the tenant's shard holding the account row lock (SELECT ... FOR UPDATE), so it
+   * serializes with the account's postings: what another module writes there commits before the next posting reads
+   * the account, or after it. ACCOUNT_NOT_FOUND when billing holds no account.
+   */
+  async withAccountLocked<T>(tenantId: string, work: (tx: EntityManager, account: LockedAccount) => Promise<T>): Promise<T> {
+    const located = await this.db.emForTenant(tenantId);
+    if (!located) throw accountNotFound(tenantId);
+    return located.em.transactional(async (tx) => {
+      const [row] = await tx.execute<{ tenant_id: string; currency: string; balance_minor: string; version: number }[]>(
+        'select tenant_id, currency, balance_minor, version from account where tenant_id = ? for update',
+        [tenantId],
+      );
+      if (!row) throw accountNotFound(tenantId);
+      return work(tx, { tenantId: row.tenant_id, currency: row.currency, balanceMinor: BigInt(row.balance_minor), version: row.version });
+    });
   }
 
   /** Registers a listener for committed postings' events; returns its removal. */
@@ -221,7 +285,6 @@ export class LedgerService {
           duplicates,
           previousBalance,
           balance: balanceOf(account),
-          autoTopUpThresholdMinor: account.autoTopUpThresholdMinor,
         };
         return { outcome: unchanged, events: [] };
       }
@@ -247,7 +310,6 @@ export class LedgerService {
         duplicates,
         previousBalance,
         balance: balanceOf({ ...account, balanceMinor: last.balanceAfterMinor, version: last.accountVersion, updatedAt: now }),
-        autoTopUpThresholdMinor: account.autoTopUpThresholdMinor,
       };
       const events = [
         outboxRow(TransactionPosted, account.tenantId, transactionPostedPayload(outcome), now),
@@ -296,20 +358,31 @@ export class LedgerService {
 
       await request.withinTransaction?.(tx, outcome);
       for (const hook of this.hooks) await hook(tx, outcome);
+      await this.runWatches(tx, outcome, account.balanceWatches);
       return { outcome, events };
     });
   }
 
+  /** The handlers of the watches this posting reached: balance at or below their thresholds. */
+  private async runWatches(tx: EntityManager, outcome: PostingOutcome, watches: Record<string, string> | null): Promise<void> {
+    if (!watches) return;
+    const balance = outcome.balance.available.amountMinor;
+    for (const [name, threshold] of Object.entries(watches)) {
+      const thresholdMinor = BigInt(threshold);
+      if (balance > thresholdMinor) continue;
+      await this.watchHandlers.get(name)?.(tx, outcome, thresholdMinor);
+    }
+  }
+
   /**
-   * Locks the account row for the posting (SELECT ... FOR UPDATE OF account) and checks the posting's currency
-   * against it; reads the enabled auto-top-up rule's threshold in the same round trip.
+   * Locks the account row for the posting (SELECT ... FOR UPDATE) and checks the posting's currency against it;
+   * the balance watches come with the row.
    */
   private async lockAccount(tx: EntityManager, request: PostingRequest) {
     const [row] = await tx.execute<AccountRow[]>(
-      `select a.tenant_id, a.currency, a.balance_minor, a.version, a.overdraft_mode, a.overdraft_limit_minor,
-              floor(extract(epoch from a.updated_at) * 1000)::bigint as updated_at_ms, r.threshold_minor as auto_top_up_threshold_minor
-         from account a left join auto_top_up_rule r on r.tenant_id = a.tenant_id and r.enabled
-        where a.tenant_id = ? for update of a`,
+      `select tenant_id, currency, balance_minor, version, overdraft_mode, overdraft_limit_minor,
+              floor(extract(epoch from updated_at) * 1000)::bigint as updated_at_ms, nullif(balance_watches, '{}'::jsonb) as balance_watches
+         from account where tenant_id = ? for update`,
       [request.tenantId],
     );
     if (!row) throw accountNotFound(request.tenantId);
@@ -321,7 +394,7 @@ export class LedgerService {
       overdraftMode: row.overdraft_mode,
       overdraftLimitMinor: BigInt(row.overdraft_limit_minor),
       updatedAt: new Date(Number(row.updated_at_ms)),
-      autoTopUpThresholdMinor: row.auto_top_up_threshold_minor === null ? null : BigInt(row.auto_top_up_threshold_minor),
+      balanceWatches: row.balance_watches,
     };
     this.rememberCurrency(account.tenantId, account.currency);
     if (request.currency !== undefined && request.currency !== account.currency) {
@@ -336,13 +409,21 @@ export class LedgerService {
    * Entries already holding keys of `entries`, by key. One index probe per key (a lateral lookup on the
    * (tenant_id, idempotency_key) unique index), whatever the planner's statistics say about the tenant's other entries.
    */
-  private async findByKeys(tx: EntityManager, tenantId: string, entries: readonly PostingEntryInput[]): Promise<Map<string, LedgerEntry>> {
+  private async findByKeys(tx: EntityManager, tenantId: string, entries: ReadonlyArray<Pick<PostingEntryInput, 'idempotencyKey'>>): Promise<Map<string, LedgerEntry>> {
     const seen = await tx.execute<LedgerEntryRow[]>(
       `select ${ENTRY_COLUMNS} from unnest(array[?]::text[]) as k(key)
          cross join lateral (select * from ledger_entry e where e.tenant_id = ? and e.idempotency_key = k.key limit 1) e`,
       [entries.map((entry) => entry.idempotencyKey), tenantId],
     );
     return new Map(seen.map((row) => [row.idempotency_key, entryFromRow(row)]));
+  }
+
+  /** The tenant's entry holding an idempotency key (the one that posted it), or null (also without an account). */
+  async entryByKey(tenantId: string, idempotencyKey: string): Promise<LedgerEntry | null> {
+    const located = await this.db.emForTenant(tenantId);
+    if (!located) return null;
+    const found = await this.findByKeys(located.em, tenantId, [{ idempotencyKey }]);
+    return found.get(idempotencyKey) ?? null;
   }
 
   /** The account's currency (cached: it never changes), or undefined when billing holds no account. */
@@ -572,7 +653,8 @@ interface AccountRow {
   overdraft_mode: OverdraftMode;
   overdraft_limit_minor: string;
   updated_at_ms: string;
-  auto_top_up_threshold_minor: string | null;
+  /** Watch name -> threshold in minor units (a decimal string); null when the account has none. */
+  balance_watches: Record<string, string> | null;
 }
 
 function balanceOf(account: { tenantId: string; currency: string; balanceMinor: bigint; version: number; updatedAt: Date }): BalanceView {

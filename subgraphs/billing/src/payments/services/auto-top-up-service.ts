@@ -4,11 +4,11 @@ import { AutoTopUpChanged, AutoTopUpFailed, enqueueEvent, type OutboxRelay } fro
 import { ErrorCode } from '@saldo/graphql';
 import { Money } from '@saldo/money';
 import { NO_TAX, taxRecord, type TaxQuoter, type TaxRecord } from '../domain/tax.js';
-import type { Logger } from '@saldo/service';
+import { WorkLoop, type Logger } from '@saldo/service';
 import type { ShardedDatabase, ShardId } from '@saldo/sharding';
 import type { TopUpLimits } from '../domain/top-up-limits.js';
 import { AutoTopUpAttempt, AutoTopUpAttemptStatus, AutoTopUpMode, AutoTopUpRule } from '../entities/auto-top-up.js';
-import { LedgerEntryType, type LedgerService, type PostingHook, type PostingOutcome } from '../../ledger/index.js';
+import { LedgerEntryType, type LedgerService, type PostingOutcome } from '../../ledger/index.js';
 import { BillingErrorCode, billingError } from '../../shared/errors.js';
 import { isTransientStripeError, type StripeGateway } from '../stripe/stripe-gateway.js';
 import { parseSetAutoTopUp } from './inputs.js';
@@ -77,8 +77,10 @@ interface Failure {
 /**
  * Auto-top-up: per-tenant rules, the trigger, and the worker that charges.
  *
- * Trigger (`postingHook`, registered on the ledger): it runs inside every posting transaction, after the account
- * row was locked, so postings of one account reach it one at a time. A debit posting that takes the balance from
+ * Trigger: the rule's threshold is the ledger's `auto-top-up` balance watch on the tenant's account (set and cleared
+ * with the rule, in the same transaction), so the ledger reads it with the account row it locks for every posting and
+ * calls the trigger only for postings that end at or below it; postings of one account reach it one at a time, under
+ * the row lock. The ledger never reads this module's tables. A debit posting that takes the balance from
  * above the threshold to at or below it (previousBalance > threshold >= balance) records ONE attempt row in that
  * same transaction: exactly one per crossing, however many debits race, and the attempt exists exactly when the
  * posting committed (outbox style). While the balance stays below the threshold, later debits record nothing, except
@@ -91,11 +93,10 @@ interface Failure {
  * backs the rule off exponentially and emits `auto_top_up.failed` (notification-events), in one transaction.
  */
 export class AutoTopUpService {
-  readonly postingHook: PostingHook;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private rerun = false;
-  private stopped = true;
+  /** The ledger's balance watch holding each enabled rule's threshold. */
+  static readonly WATCH = 'auto-top-up';
+  /** The worker: poked after commits that recorded an attempt, polling as a safety net. */
+  private readonly worker: WorkLoop;
   private readonly claimLeaseMs: number;
 
   constructor(
@@ -108,8 +109,17 @@ export class AutoTopUpService {
     private readonly logger: Logger,
     private readonly clock: Clock = SYSTEM_CLOCK,
   ) {
-    this.postingHook = (tx, outcome) => this.onPosting(tx, outcome);
+    ledger.onBalanceWatch(AutoTopUpService.WATCH, (tx, outcome) => this.onPosting(tx, outcome));
     this.claimLeaseMs = options.claimLeaseMs ?? 120_000;
+    this.worker = new WorkLoop({
+      name: 'auto-top-up worker',
+      pollIntervalMs: options.pollIntervalMs,
+      logger,
+      pass: async () => {
+        const handled = await this.runOnce();
+        return { handled, more: handled > 0 };
+      },
+    });
   }
 
   // ---- Rules --------------------------------------------------------------------------------------------------
@@ -137,17 +147,12 @@ export class AutoTopUpService {
   async set(input: unknown): Promise<AutoTopUpRule> {
     const command = parseSetAutoTopUp(input, this.options.limits);
     if (!this.stripe) throw stripeNotConfigured();
-    const located = await this.db.emForTenant(command.tenantId);
-    const notFound = () => billingError(BillingErrorCode.AccountNotFound, `Billing holds no account for tenant ${command.tenantId} (yet).`, { tenantId: command.tenantId });
-    if (!located) throw notFound();
-    await located.em.transactional(async (tx) => {
-      const [account] = await tx.execute<{ currency: string; balance_minor: string }[]>('select currency, balance_minor from account where tenant_id = ? for update', [command.tenantId]);
-      if (!account) throw notFound();
+    await this.ledger.withAccountLocked(command.tenantId, async (tx, account) => {
       if (account.currency !== command.amount.currency) {
         throw billingError(ErrorCode.InvalidCurrency, `amount.currency: the account is kept in ${account.currency}; auto-top-up amounts must be too.`, { field: 'amount.currency' });
       }
       const now = this.clock.now();
-      const below = BigInt(account.balance_minor) <= command.threshold.amountMinor;
+      const below = account.balanceMinor <= command.threshold.amountMinor;
       await tx.execute(
         `insert into auto_top_up_rule (tenant_id, enabled, threshold_minor, mode, amount_minor, currency, daily_cap_minor, stripe_customer_id, stripe_payment_method_id,
                                        consecutive_failures, backoff_until, retry_pending, created_at, updated_at)
@@ -182,6 +187,7 @@ export class AutoTopUpService {
         paymentMethodId: command.paymentMethodId,
         changedAt: now.toISOString(),
       });
+      await this.ledger.setBalanceWatch(command.tenantId, AutoTopUpService.WATCH, command.threshold.amountMinor, tx);
     });
     this.relay.poke();
     return (await this.get(command.tenantId))!;
@@ -199,6 +205,7 @@ export class AutoTopUpService {
         [now, tenantId],
       );
       if (!rule) return;
+      await this.ledger.setBalanceWatch(tenantId, AutoTopUpService.WATCH, null, tx);
       enqueueEvent(tx, AutoTopUpChanged, tenantId, {
         tenantId,
         enabled: false,
@@ -228,8 +235,7 @@ export class AutoTopUpService {
     const previous = outcome.previousBalance.amountMinor;
     // Only debits can cross downwards; a refund never charges the card it was just paid back to.
     if (balance >= previous || outcome.posted.some((entry) => entry.type === LedgerEntryType.REFUND)) return;
-    // The ledger read the enabled rule's threshold with the account: most debits end above it (or there is no rule).
-    if (outcome.autoTopUpThresholdMinor === null || balance > outcome.autoTopUpThresholdMinor) return;
+    // The ledger calls this only for postings ending at or below the watch's threshold: most debits never get here.
     const [rule] = await tx.execute<RuleRow[]>(
       `select tenant_id, enabled, threshold_minor, mode, amount_minor, currency, daily_cap_minor, stripe_customer_id, stripe_payment_method_id,
               consecutive_failures, floor(extract(epoch from backoff_until) * 1000)::bigint as backoff_until_ms, retry_pending
@@ -287,57 +293,27 @@ export class AutoTopUpService {
   // ---- Worker -------------------------------------------------------------------------------------------------
 
   start(): void {
-    this.stopped = false;
-    this.schedule(0);
+    this.worker.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running;
+    await this.worker.stop();
   }
 
   /** Asks for a pass now (after a commit that recorded an attempt). */
   poke(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.rerun = true;
-      return;
-    }
-    this.schedule(0);
+    this.worker.poke();
   }
 
   /** Runs due attempts until none is left (tests, operators); returns how many it ran. */
-  async drain(): Promise<number> {
-    let total = 0;
-    for (;;) {
-      const ran = await this.runOnce();
-      total += ran;
-      if (ran === 0) return total;
-    }
+  drain(): Promise<number> {
+    return this.worker.drain();
   }
 
   /** One pass over every shard: claims and runs each due attempt once. */
   async runOnce(): Promise<number> {
     const counts = await Promise.all(this.db.shardIds.map((shardId) => this.runShard(shardId)));
     return counts.reduce((sum, count) => sum + count, 0);
-  }
-
-  private schedule(delayMs: number): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.running = this.drain()
-        .then(
-          () => undefined,
-          (error: unknown) => this.logger.warn('auto-top-up worker pass failed; will retry', { error }),
-        )
-        .then(() => {
-          this.running = undefined;
-          if (!this.stopped) this.schedule(this.rerun ? 0 : this.options.pollIntervalMs);
-          this.rerun = false;
-        });
-    }, delayMs);
-    this.timer.unref();
   }
 
   private async runShard(shardId: ShardId): Promise<number> {
@@ -453,10 +429,8 @@ export class AutoTopUpService {
    * is enqueued for notification. Also used by the webhook for a payment that failed after being accepted.
    */
   async fail(attempt: Pick<AttemptRow, 'id' | 'tenant_id' | 'amount_minor' | 'currency' | 'balance_minor'>, failure: Failure): Promise<boolean> {
-    const located = await this.db.emForTenant(attempt.tenant_id);
-    if (!located) return false;
-    const failed = await located.em.transactional(async (tx) => {
-      await tx.execute('select 1 from account where tenant_id = ? for update', [attempt.tenant_id]);
+    if (!(await this.db.emForTenant(attempt.tenant_id))) return false;
+    const failed = await this.ledger.withAccountLocked(attempt.tenant_id, async (tx) => {
       const now = this.clock.now();
       const updated = (await tx.execute(
         `update auto_top_up_attempt set status = ?, failure_code = ?, failure_message = ?, payment_intent_id = coalesce(?, payment_intent_id), completed_at = ?, updated_at = ?

@@ -110,7 +110,7 @@ export class PaymentCreditService {
    */
   async applyRefunds(set: RefundSet): Promise<RefundResult> {
     const accountCurrency = await this.accountCurrency(set.tenantId);
-    const existing = await this.entryByKey(set.tenantId, paymentKey(set.paymentIntentId));
+    const existing = await this.ledger.entryByKey(set.tenantId, paymentKey(set.paymentIntentId));
     const credit = existing ? null : await this.creditEntry(set.payment, accountCurrency);
     // The rate of the credit (booked or about to be): refunds must take back what was credited, not more or less.
     const fx = ((existing?.metadata?.['fx'] ?? credit?.metadata?.['fx']) as FxRecord | null | undefined) ?? null;
@@ -233,16 +233,6 @@ export class PaymentCreditService {
     );
     if (!row?.fx || row.currency !== credit.currency || row.credit_currency !== accountCurrency || BigInt(row.amount_minor) + BigInt(row.tax_minor) !== credit.amountMinor) return null;
     return rateFromRecord(row.fx);
-  }
-
-  private async entryByKey(tenantId: string, key: string): Promise<{ id: string; metadata: Record<string, unknown> | null } | null> {
-    const located = await this.db.emForTenant(tenantId);
-    if (!located) return null;
-    const [row] = await located.em.execute<{ id: string; metadata: Record<string, unknown> | null }[]>(
-      'select id, metadata from ledger_entry where tenant_id = ? and idempotency_key = ?',
-      [tenantId, key],
-    );
-    return row ?? null;
   }
 
   /** In the credit's transaction: the top-up is COMPLETED, the auto-top-up attempt SUCCEEDED and its rule reset. */
