@@ -9,7 +9,7 @@ import { createSubgraphService, type SubgraphConfig, type SubgraphDefinition, ty
 import { LedgerEntryType, billingSubgraph, loadBillingConfig, type BillingConfig, type BillingServices } from '@saldo/subgraph-billing';
 import { loadTenantsConfig, tenantsSubgraph, type TenantsServices } from '@saldo/subgraph-tenants';
 import { loadUsageForecastConfig, usageForecastSubgraph } from '@saldo/subgraph-usage-forecast';
-import { TEST_ADMIN, TEST_LOG_LEVEL, TEST_POSTGRES_URL, graphql, startKafkaMockCluster, testLogger, uniquePrefix, type KafkaMockCluster } from '@saldo/testing';
+import { TEST_ADMIN, TEST_LOG_LEVEL, TEST_POSTGRES_URL, graphql, startKafkaMockCluster, testLogger, uniquePrefix, waitUntil, type KafkaMockCluster } from '@saldo/testing';
 import { DEFAULT_SUPERGRAPH_PATH, subgraphDatabases } from '@saldo/dev-stack';
 import { BALANCE_SUBSCRIPTION, sseTestClient, wsTestClient, type BalanceUpdate, type Collector } from './subscription-clients.js';
 
@@ -107,7 +107,7 @@ describe('live balances across two gateways and two billing instances on Kafka',
     await billings[0]!.services.rates.publish({ product: 'inbound_minute', currency: 'EUR', unitPriceMinor: '1.25', validFrom: new Date(Date.now() - 86_400_000) });
     tenantId = (await tenants.services.tenants.create({ name: 'Multi-instance tenant', currency: 'EUR', country: 'DE' })).id;
     // tenant.created travels through Kafka: billing opens the account, usage-forecast places the tenant.
-    await until(async () => (await billings[0]!.services.accounts.find(tenantId)) !== null, 'the account opened from tenant.created');
+    await waitUntil(async () => (await billings[0]!.services.accounts.find(tenantId)) !== null, 'the account opened from tenant.created', { timeoutMs: 30_000 });
     await billings[0]!.services.ledger.post({ tenantId, entries: [{ type: LedgerEntryType.TOP_UP, amountMinor: 1_000_000n, idempotencyKey: `seed:${tenantId}` }] });
   });
 
@@ -155,12 +155,3 @@ describe('live balances across two gateways and two billing instances on Kafka',
     }
   });
 });
-
-async function until(condition: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    // Polls the condition itself (a database read), not a fixed sleep.
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

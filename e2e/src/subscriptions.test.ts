@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Identity } from '@saldo/graphql';
 import { LedgerEntryType } from '@saldo/subgraph-billing';
+import { waitUntil } from '@saldo/testing';
 import { randomUUID } from 'node:crypto';
 import { BALANCE_SUBSCRIPTION, Collector, rawWsSubscription, sseTestClient, wsTestClient, type BalanceUpdate, type SseTestClient, type WsTestClient } from './subscription-clients.js';
 import { freePort, startTestStack, type TestStack } from './test-stack.js';
@@ -239,7 +240,7 @@ describe('live balances: federated subscriptions through the gateway', () => {
 
     // When every subscriber of a scope leaves, its upstream subscription closes.
     for (const { unsubscribe } of [...subscribers, late]) unsubscribe();
-    await waitFor(() => stack.billing.metrics().subscriptions.active - billingBefore.active === 1, 'upstream closed');
+    await waitUntil(() => stack.billing.metrics().subscriptions.active - billingBefore.active === 1, 'upstream closed');
     admin.unsubscribe();
   });
 
@@ -345,13 +346,4 @@ describe('live balances: federated subscriptions through the gateway', () => {
     viaSse.unsubscribe();
   });
 });
-
-/** Polls a condition of the system under test (metrics) until it holds; the timeout only reports failure. */
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 

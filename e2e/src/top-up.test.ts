@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import type { Identity } from '@saldo/graphql';
-import { errorCodes } from '@saldo/testing';
+import { errorCodes, waitUntil } from '@saldo/testing';
 import { startTestStack, type TestStack } from './test-stack.js';
 
 const TENANT = /* GraphQL */ `
@@ -49,15 +48,16 @@ describe('top-ups through the gateway, with the embedded Stripe stand-in', () =>
     assert.equal(paid.status, 303);
     assert.match(paid.headers.get('location')!, /\/checkout\/done\?session_id=cs_test_/);
 
-    // The stand-in delivers checkout.session.completed and payment_intent.succeeded to billing: one credit.
-    let tenant;
-    for (let attempt = 0; attempt < 100; attempt += 1) {
-      tenant = (await stack.gql(TENANT, { id: tenantId }, admin)).data!.tenant;
-      if (tenant.balance.available.amountMinor !== 0) break;
-      await sleep(50);
-    }
-    await sleep(300); // the second event (payment_intent.succeeded) arrives too, and credits nothing
-    tenant = (await stack.gql(TENANT, { id: tenantId }, admin)).data!.tenant;
+    // The stand-in delivers checkout.session.completed and payment_intent.succeeded to billing: one credit, whichever
+    // handles the payment first; the other credits nothing. Wait until billing has answered both.
+    const sessionId = new URL(paid.headers.get('location')!, stack.stripeStandIn!.url).searchParams.get('session_id')!;
+    const paymentIntentId = stack.stripeStandIn!.checkoutSessions.get(sessionId)!['payment_intent'] as string;
+    const acknowledged = (type: string, objectId: string) => stack.stripeStandIn!.deliveries.some((d) => d.type === type && d.objectId === objectId && d.status === 200);
+    await waitUntil(
+      () => acknowledged('checkout.session.completed', sessionId) && acknowledged('payment_intent.succeeded', paymentIntentId),
+      'billing to acknowledge both payment events',
+    );
+    let tenant = (await stack.gql(TENANT, { id: tenantId }, admin)).data!.tenant;
     assert.deepEqual(tenant.balance.available, { amountMinor: 5000, currency: 'EUR' });
     assert.equal(tenant.transactions.edges.length, 1);
     assert.match(tenant.transactions.edges[0].node.externalRef, /^pi_/);

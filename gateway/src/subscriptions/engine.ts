@@ -5,11 +5,10 @@ import { GraphQLError, type DocumentNode, type ExecutionResult, type GraphQLForm
 import type { FormattedExecutionResult } from 'graphql-ws';
 import { ErrorCode, type Identity } from '@saldo/graphql';
 import type { IdentitySigner } from '@saldo/identity';
-import type { Logger } from '@saldo/service';
+import { BoundedStream, type Logger } from '@saldo/service';
 import { IdentityForwardingDataSource } from '../auth/identity-data-source.js';
 import type { SubgraphHttpClient } from '../auth/subgraph-http.js';
 import { PlanningErrors, SubscriptionPlanner, type PlannedSubscription } from './planner.js';
-import { SubscriberStream } from './stream.js';
 import { UpstreamSubscriptions, type UpstreamOptions } from './upstream.js';
 
 /** Error codes specific to subscriptions (extensions.code). */
@@ -126,7 +125,7 @@ export class SubscriptionEngine {
    * Starts a subscription for an authenticated caller. Returns the result stream, or a single result with errors
    * when the operation cannot run (invalid, not a subscription).
    */
-  subscribe(request: SubscribeRequest): SubscriberStream<ExecutionResult> | ExecutionResult {
+  subscribe(request: SubscribeRequest): BoundedStream<ExecutionResult> | ExecutionResult {
     if (this.closing) return { errors: [new GraphQLError('The gateway is shutting down; subscribe again.', { extensions: { code: SubscriptionErrorCode.ShuttingDown } })] };
     if (!this.planner) return { errors: [new GraphQLError('The gateway has not loaded its supergraph yet.', { extensions: { code: ErrorCode.Internal } })] };
     let planned: PlannedSubscription;
@@ -157,7 +156,7 @@ export class SubscriptionEngine {
     const owner = shared;
     this.counters.subscribers += 1;
     let expiry: NodeJS.Timeout | undefined;
-    const stream = new SubscriberStream<ExecutionResult>(this.options.bufferSize, {
+    const stream = new BoundedStream<ExecutionResult>(this.options.bufferSize, {
       onDrop: () => {
         this.counters.dropped += 1;
       },
@@ -209,7 +208,7 @@ export class SubscriptionEngine {
 
 /** One upstream subscription and everyone subscribed to it. */
 class SharedSubscription {
-  private readonly subscribers = new Set<SubscriberStream<ExecutionResult>>();
+  private readonly subscribers = new Set<BoundedStream<ExecutionResult>>();
   /** The latest result, for subscribers that join later. */
   private last: ExecutionResult | undefined;
   /** Results are computed concurrently but delivered in event order. */
@@ -253,7 +252,7 @@ class SharedSubscription {
     );
   }
 
-  attach(stream: SubscriberStream<ExecutionResult>): void {
+  attach(stream: BoundedStream<ExecutionResult>): void {
     if (this.finished) {
       stream.end();
       return;
@@ -262,7 +261,7 @@ class SharedSubscription {
     if (this.last) this.push(stream, this.last);
   }
 
-  detach(stream: SubscriberStream<ExecutionResult>): void {
+  detach(stream: BoundedStream<ExecutionResult>): void {
     if (!this.subscribers.delete(stream) || this.subscribers.size > 0 || this.finished) return;
     // The last subscriber left: end the upstream subscription.
     this.finished = true;
@@ -287,7 +286,7 @@ class SharedSubscription {
     for (const stream of this.subscribers) this.push(stream, result);
   }
 
-  private push(stream: SubscriberStream<ExecutionResult>, result: ExecutionResult): void {
+  private push(stream: BoundedStream<ExecutionResult>, result: ExecutionResult): void {
     stream.push(result);
     this.engine.counters.delivered += 1;
   }

@@ -2,3 +2,4 @@ export { createLogger, variadicLogger, type Logger, type LogLevel, type LogField
 export { createHttpService, type HttpService, type HttpServiceOptions, type ReadinessCheck } from './http-service.js';
 export { stopOnSignals, type Service } from './lifecycle.js';
 export { WorkLoop, type PassResult, type WorkLoopOptions } from './work-loop.js';
+export { BoundedStream } from './bounded-stream.js';

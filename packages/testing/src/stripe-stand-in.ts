@@ -64,6 +64,8 @@ export interface StripeStandIn {
   readonly paymentIntents: ReadonlyMap<string, Record<string, any>>;
   /** Every Idempotency-Key received, in order of first use. */
   readonly idempotencyKeys: ReadonlySet<string>;
+  /** Every webhook delivery answered, in order: the event, its object's id and the HTTP status billing answered with. */
+  readonly deliveries: ReadonlyArray<{ eventId: string; type: string; objectId: string; status: number }>;
   latencyMs: number;
   /** The payer pays a session: the PaymentIntent and charge succeed; returns the two events Stripe would send. */
   completeCheckout(sessionId: string): { session: Record<string, any>; paymentIntent: Record<string, any>; charge: Record<string, any>; checkoutCompleted: StandInEvent; paymentIntentSucceeded: StandInEvent };
@@ -139,11 +141,13 @@ export async function startStripeStandIn(options: StripeStandInOptions = {}): Pr
   const sign = (payload: string, signing: { timestamp?: number; secret?: string } = {}) =>
     Stripe.webhooks.generateTestHeaderString({ payload, secret: signing.secret ?? webhookSecret, ...(signing.timestamp !== undefined ? { timestamp: signing.timestamp } : {}) });
 
+  const deliveries: Array<{ eventId: string; type: string; objectId: string; status: number }> = [];
   const deliver = async (evt: StandInEvent, delivery: { timestamp?: number; secret?: string; url?: string } = {}): Promise<DeliveryResult> => {
     const target = delivery.url ?? webhookUrl;
     if (!target) throw new Error('Stripe stand-in: no webhook URL configured');
     const payload = JSON.stringify(evt);
     const response = await fetch(target, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': sign(payload, delivery) }, body: payload });
+    deliveries.push({ eventId: evt.id, type: evt.type, objectId: String(evt.data.object['id']), status: response.status });
     const text = await response.text();
     let body: any = text;
     try {
@@ -464,6 +468,7 @@ No card is charged and no money moves. Saldo's embedded default uses it when no 
     get idempotencyKeys() {
       return new Set(idempotency.keys());
     },
+    deliveries,
     completeCheckout,
     refund,
     event,

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { AutoTopUpFailed, Topic, decode, type EventEnvelope } from '@saldo/events';
 import type { Identity } from '@saldo/graphql';
 import type { ShardedDatabase } from '@saldo/sharding';
 import type { SubgraphDefinition } from '@saldo/subgraph';
-import { errorCodes, startStripeStandIn, startTestSubgraph, type StripeStandIn, type TestSubgraph } from '@saldo/testing';
+import { errorCodes, startStripeStandIn, startTestSubgraph, waitUntil, type StripeStandIn, type TestSubgraph } from '@saldo/testing';
 import { loadBillingConfig, type BillingConfig } from '../config.js';
 import { billingSubgraph, createBillingServices, type BillingServices } from '../definition.js';
 import { AutoTopUpAttemptStatus, AutoTopUpMode } from './entities/auto-top-up.js';
@@ -92,18 +91,14 @@ function intentsOf(tenantId: string) {
 
 /** Runs the worker until nothing is due and no attempt of the tenant is in flight (the background worker may hold one). */
 async function settle(tenantId: string): Promise<void> {
-  for (let round = 0; round < 200; round += 1) {
+  await waitUntil(async () => {
     await services.autoTopUp.drain();
     const inFlight = (await services.autoTopUp.attempts(tenantId)).filter(
       (attempt) => attempt.status === AutoTopUpAttemptStatus.PENDING || (attempt.status === AutoTopUpAttemptStatus.PROCESSING && !attempt.paymentIntentId),
     );
-    if (inFlight.length === 0) {
-      await subgraph.service.runtime.relay.flush();
-      return;
-    }
-    await sleep(10);
-  }
-  assert.fail('auto-top-up attempts did not settle');
+    return inFlight.length === 0;
+  }, 'auto-top-up attempts to settle');
+  await subgraph.service.runtime.relay.flush();
 }
 
 describe('auto-top-up', () => {

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { BalanceChanged, Topic, decode, type EventBus, type EventEnvelope, type PayloadOf, type Unsubscribe } from '@saldo/events';
 import { ErrorCode, SaldoError } from '@saldo/graphql';
 import { Money } from '@saldo/money';
-import type { Logger } from '@saldo/service';
+import { BoundedStream, type Logger } from '@saldo/service';
 import { LedgerEntry } from '../entities/ledger-entry.js';
 import { balanceView, type AccountService, type BalanceView } from './account-service.js';
 import type { LedgerService } from './ledger-service.js';
@@ -124,8 +124,14 @@ export class BalanceFeed {
    */
   async open(tenantId: string): Promise<AsyncIterableIterator<BalanceFeedItem>> {
     let lastVersion = -1;
-    const stream = new FeedStream<BalanceFeedItem>(this.bufferSize, () => {
-      this.dropped += 1;
+    const stream = new BoundedStream<BalanceFeedItem>(this.bufferSize, {
+      onDrop: () => {
+        this.dropped += 1;
+      },
+      onClose: () => {
+        listeners.delete(listener);
+        if (listeners.size === 0 && this.listeners.get(tenantId) === listeners) this.listeners.delete(tenantId);
+      },
     });
     // Local items (this instance's postings, told at commit) that arrived ahead of a version still on the bus.
     const held = new Map<number, BalanceFeedItem>();
@@ -158,10 +164,6 @@ export class BalanceFeed {
     const listeners = this.listeners.get(tenantId) ?? new Set();
     listeners.add(listener);
     this.listeners.set(tenantId, listeners);
-    stream.onClose = () => {
-      listeners.delete(listener);
-      if (listeners.size === 0 && this.listeners.get(tenantId) === listeners) this.listeners.delete(tenantId);
-    };
 
     try {
       await this.waitUntilReady();
@@ -289,66 +291,4 @@ export function startBalanceFeed(
     stopListening();
     await stopConsuming();
   };
-}
-
-/**
- * A bounded queue read as an async iterator. Unlike an async generator, `return()` ends it at once even while a
- * reader waits for the next item (a generator suspended in an `await` would only see it at its next `yield`), so an
- * unsubscribe always releases the stream.
- */
-class FeedStream<T> implements AsyncIterableIterator<T> {
-  private readonly items: T[] = [];
-  private waiting: ((result: IteratorResult<T>) => void) | undefined;
-  private closed = false;
-  onClose: (() => void) | undefined;
-
-  constructor(
-    private readonly capacity: number,
-    private readonly onDrop: () => void,
-  ) {}
-
-  push(item: T): void {
-    if (this.closed) return;
-    const waiting = this.waiting;
-    if (waiting) {
-      this.waiting = undefined;
-      waiting({ value: item, done: false });
-      return;
-    }
-    this.items.push(item);
-    if (this.items.length > this.capacity) {
-      this.items.shift();
-      this.onDrop();
-    }
-  }
-
-  next(): Promise<IteratorResult<T>> {
-    const item = this.items.shift();
-    if (item !== undefined) return Promise.resolve({ value: item, done: false });
-    if (this.closed) return Promise.resolve({ value: undefined, done: true });
-    return new Promise((resolve) => {
-      this.waiting = resolve;
-    });
-  }
-
-  return(): Promise<IteratorResult<T>> {
-    if (!this.closed) {
-      this.closed = true;
-      this.items.length = 0;
-      const waiting = this.waiting;
-      this.waiting = undefined;
-      waiting?.({ value: undefined, done: true });
-      this.onClose?.();
-    }
-    return Promise.resolve({ value: undefined, done: true });
-  }
-
-  throw(error?: unknown): Promise<IteratorResult<T>> {
-    void this.return();
-    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
 }

@@ -1,13 +1,14 @@
 /**
- * One subscriber's results: an async iterator over a bounded buffer.
+ * A bounded, drop-oldest queue read as an async iterator: one subscriber's results (the gateway's subscriber streams,
+ * billing's live balance streams).
  *
- * Producers never wait: `push` appends and returns. The transport pulls at the pace its client reads (graphql-ws awaits
- * each WebSocket send; the SSE handler waits for the response to drain), so a slow client's results pile up here, and
- * only here: beyond `capacity` the oldest buffered result is dropped in favour of the newer ones. For a subscription
- * that streams state (a balance), the latest result is what matters; the shared upstream and the other subscribers
- * never wait for this one.
+ * Producers never wait: `push` appends and returns. The reader pulls at its own pace (a transport awaits each
+ * WebSocket send or the SSE response's drain), so a slow reader's items pile up here, and only here: beyond `capacity`
+ * the oldest buffered item is dropped in favour of the newer ones. For streams of state (a balance) the latest item is
+ * what matters; the producer and the other readers never wait for this one. Unlike an async generator, `return()`
+ * ends it at once even while the reader waits for the next item, so an unsubscribe always releases the stream.
  */
-export class SubscriberStream<T> implements AsyncIterableIterator<T> {
+export class BoundedStream<T> implements AsyncIterableIterator<T> {
   private readonly items: T[] = [];
   private waiting: ((result: IteratorResult<T>) => void) | undefined;
   /** Set by `end`: the stream finishes once the buffered items are read. */
