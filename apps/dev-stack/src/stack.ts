@@ -159,13 +159,16 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const started: Array<{ stop(): Promise<void> }> = [];
   if (stripeStandIn) started.push({ stop: () => stripeStandIn.close() });
   try {
-    // Subgraphs start in parallel: each migrates its own databases.
-    await Promise.all(
+    // Subgraphs start in parallel: each migrates its own databases. Wait for all of them, also when one fails, so a
+    // failed start stops every subgraph that did start (none is left serving and holding the process open).
+    const starts = await Promise.allSettled(
       subgraphs.map(async (subgraph) => {
         await subgraph.start();
         started.push(subgraph);
       }),
     );
+    const failed = starts.find((start): start is PromiseRejectedResult => start.status === 'rejected');
+    if (failed) throw failed.reason;
     const gateway = createGatewayService(
       loadGatewayConfig({
         HOST: host,
