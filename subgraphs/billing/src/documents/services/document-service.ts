@@ -339,20 +339,15 @@ export class DocumentService {
     for (const shardId of this.db.shardIds) {
       let after = '00000000-0000-0000-0000-000000000000';
       for (;;) {
-        const rows = await this.db.em(shardId).execute<{ tenant_id: string }[]>(
-          // Every tenant whose account existed before the month ended (or had postings by then).
-          `select a.tenant_id from account a
-            where a.tenant_id > ? and (a.created_at < ? or exists (select 1 from ledger_entry e where e.tenant_id = a.tenant_id and e.account_version = 1 and e.created_at < ?))
-            order by a.tenant_id limit 1000`,
-          [after, end, end],
-        );
-        if (rows.length === 0) break;
+        // Every tenant whose account existed before the month ended (or had postings by then).
+        const tenantIds = await this.ledger.accountsOpenedBefore(shardId, end, after, 1000);
+        if (tenantIds.length === 0) break;
         await this.jobs.sendMany(
           statementQueue,
-          rows.map((row) => ({ data: { tenantId: row.tenant_id, period }, options: { id: deterministicJobId(statementQueue, row.tenant_id, period) } })),
+          tenantIds.map((tenantId) => ({ data: { tenantId, period }, options: { id: deterministicJobId(statementQueue, tenantId, period) } })),
         );
-        total += rows.length;
-        after = rows.at(-1)!.tenant_id;
+        total += tenantIds.length;
+        after = tenantIds.at(-1)!;
       }
     }
     this.logger.info('statement run: statements enqueued', { period, tenants: total });

@@ -426,6 +426,20 @@ export class LedgerService {
     return found.get(idempotencyKey) ?? null;
   }
 
+  /**
+   * Tenants on a shard whose account existed before `before` (opened then, or with a posting by then), in tenant id
+   * order after `afterTenantId`, at most `limit`: for walking every account of a period in pages (monthly statements).
+   */
+  async accountsOpenedBefore(shardId: ShardId, before: Date, afterTenantId: string, limit: number): Promise<string[]> {
+    const rows = await this.db.em(shardId).execute<{ tenant_id: string }[]>(
+      `select a.tenant_id from account a
+        where a.tenant_id > ? and (a.created_at < ? or exists (select 1 from ledger_entry e where e.tenant_id = a.tenant_id and e.account_version = 1 and e.created_at < ?))
+        order by a.tenant_id limit ?`,
+      [afterTenantId, before, before, limit],
+    );
+    return rows.map((row) => row.tenant_id);
+  }
+
   /** The account's currency (cached: it never changes), or undefined when billing holds no account. */
   async currencyOf(tenantId: string): Promise<string | undefined> {
     const cached = this.currencies.get(tenantId);
