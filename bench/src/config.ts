@@ -37,6 +37,10 @@ const benchConfigSchema = z.object({
   /** Domains: verifyCustomDomain -> first HTTPS 200 measured this many times; and the web server with this many domains. */
   BENCH_DOMAINS_SAMPLES: fields.positiveInt(10),
   BENCH_DOMAINS_COUNT: fields.positiveInt(1_000),
+  /** Notifications: tenants that cross their low-balance threshold in one burst (one mail and one webhook each). */
+  BENCH_NOTIFY_EVENTS: fields.positiveInt(5_000),
+  /** Notifications: pooled SMTP connections of the notifier. */
+  BENCH_NOTIFY_SMTP_CONNECTIONS: fields.positiveInt(10),
   /** Comma-separated benchmark names to run; all when unset. */
   BENCH_ONLY: z.string().optional(),
 });

@@ -4,6 +4,7 @@ import { forecast } from './forecast.js';
 import { gatewayLatency } from './gateway-latency.js';
 import { jobs } from './jobs.js';
 import { ledgerThroughput } from './ledger-throughput.js';
+import { notifications } from './notifications.js';
 import { subscriptions } from './subscriptions.js';
 import { domains } from './domains.js';
 
@@ -16,6 +17,7 @@ const BENCHMARKS: Record<string, (config: ReturnType<typeof loadBenchConfig>) =>
   jobs,
   forecast,
   domains,
+  notifications,
 };
 
 const config = loadBenchConfig(process.env);

@@ -34,7 +34,7 @@ export async function freePort(): Promise<number> {
 /** The whole federated stack on free ports over fresh databases, as `pnpm start` runs it. */
 export async function startTestStack(
   label: string,
-  options: { shardsPerSubgraph?: number; apiKeyCacheTtlMs?: number; ports?: Partial<StackOptions['ports']>; usageForecastEnv?: Record<string, string>; whiteLabelEnv?: Record<string, string> } = {},
+  options: { shardsPerSubgraph?: number; apiKeyCacheTtlMs?: number; ports?: Partial<StackOptions['ports']>; usageForecastEnv?: Record<string, string>; whiteLabelEnv?: Record<string, string>; tenantsEnv?: Record<string, string> } = {},
 ): Promise<TestStack> {
   const keys = { identity: generateSigningKeyPair(), portal: generateSigningKeyPair() };
   const stack = await startStack({
@@ -49,6 +49,7 @@ export async function startTestStack(
     ...(options.apiKeyCacheTtlMs !== undefined ? { apiKeyCacheTtlMs: options.apiKeyCacheTtlMs } : {}),
     ...(options.usageForecastEnv ? { usageForecastEnv: options.usageForecastEnv } : {}),
     ...(options.whiteLabelEnv ? { whiteLabelEnv: options.whiteLabelEnv } : {}),
+    ...(options.tenantsEnv ? { tenantsEnv: options.tenantsEnv } : {}),
   });
   const authHeaders = async (identity: Identity = TEST_ADMIN) => ({ authorization: `Bearer ${await stack.issueToken(identity)}` });
   return Object.assign(stack, {

@@ -36,6 +36,13 @@ const embeddedConfigSchema = z
     /** The local DNS (pebble-challtestsrv) of the local ACME CA: its DNS port and its management API (set-txt). */
     LOCAL_DNS_PORT: fields.port(8053),
     LOCAL_DNS_MANAGEMENT_PORT: fields.port(8055),
+    /**
+     * Notification mail. Unset: the development mail catcher (MailDev) runs on MAILDEV_SMTP_PORT with its web inbox on
+     * MAILDEV_WEB_PORT, and every mail lands there. Set to an smtp(s):// URL to send through a real server instead.
+     */
+    SMTP_URL: z.string().regex(/^smtps?:\/\/\S+$/, 'must be an smtp:// or smtps:// URL').optional(),
+    MAILDEV_SMTP_PORT: fields.port(1025),
+    MAILDEV_WEB_PORT: fields.port(1080),
     LOG_LEVEL: fields.logLevel(),
     LOG_FORMAT: fields.logFormat(),
   })

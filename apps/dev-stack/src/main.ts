@@ -1,6 +1,7 @@
 import { createLogger, stopOnSignals } from '@saldo/service';
 import { loadEmbeddedConfig } from './config.js';
 import { startEmbeddedPostgres } from './postgres.js';
+import { startMailCatcher, type MailCatcher } from './mail-catcher.js';
 import { embeddedKeys } from './keys.js';
 import { seedDemoData } from './seed.js';
 import { startStack } from './stack.js';
@@ -19,8 +20,13 @@ const postgres = await startEmbeddedPostgres({
 
 let stack;
 let customDomains: Awaited<ReturnType<typeof startDevCustomDomains>> = null;
+let mailCatcher: MailCatcher | undefined;
 try {
   customDomains = await startDevCustomDomains(config);
+  // Notification mail goes to the local mail catcher unless a real SMTP server is configured.
+  mailCatcher = config.SMTP_URL
+    ? undefined
+    : await startMailCatcher({ host: config.HOST, smtpPort: config.MAILDEV_SMTP_PORT, webPort: config.MAILDEV_WEB_PORT, mailDirectory: `${config.SALDO_HOME}/mail` });
   stack = await startStack({
     postgresUrl: postgres.url,
     databasePrefix: 'saldo',
@@ -38,6 +44,7 @@ try {
     keys: await embeddedKeys(config.SALDO_HOME),
     stripeStandInPort: config.STRIPE_STAND_IN_PORT,
     ...(customDomains ? { whiteLabelEnv: customDomains.whiteLabelEnv } : {}),
+    tenantsEnv: { SMTP_URL: config.SMTP_URL ?? mailCatcher!.smtpUrl },
     ...(config.STRIPE_SECRET_KEY && config.STRIPE_WEBHOOK_SECRET ? { stripe: { secretKey: config.STRIPE_SECRET_KEY, webhookSecret: config.STRIPE_WEBHOOK_SECRET } } : {}),
   });
   if (config.SEED_DEMO_DATA) await seedDemoData(stack, logger);
@@ -45,6 +52,7 @@ try {
   logger.error('start failed', { error });
   await stack?.stop();
   await customDomains?.stop();
+  await mailCatcher?.stop();
   await postgres.stop();
   process.exit(1);
 }
@@ -54,6 +62,7 @@ const runningDomains = customDomains;
 stopOnSignals(async () => {
   await running.stop();
   await runningDomains?.stop();
+  await mailCatcher?.stop();
   await postgres.stop();
 }, logger);
 
@@ -65,5 +74,6 @@ process.stdout.write(
       ? `  Stripe:       development stand-in at ${running.stripeStandIn.url} (NOT Stripe; set STRIPE_SECRET_KEY to use a test account)\n`
       : `  Stripe:       test account; forward its webhooks to ${running.billing.url}/webhooks/stripe (e.g. stripe listen --forward-to)\n`) +
     (runningDomains ? runningDomains.banner : '  Custom domains: no web server (WEB_SERVER=none): verified domains are not served\n') +
+    (mailCatcher ? `  Mail inbox:   ${mailCatcher.inboxUrl}   (development mail catcher: every notification mail lands here)\n` : `  Mail:         sent through ${config.SMTP_URL}\n`) +
     `\n  Press Ctrl-C to stop.\n\n`,
 );

@@ -74,6 +74,12 @@ export async function seedDemoData(stack: Stack, logger: Logger): Promise<boolea
   for (const [index, spec] of TENANTS.entries()) {
     const partnerId = spec.partner === null ? null : (partnerIds[spec.partner] ?? null);
     const tenant = await stack.tenants.services.tenants.create({ name: spec.name, legalName: spec.name, address: spec.address, country: spec.country, currency: spec.currency, vatId: spec.vatId, partnerId });
+    // Who is told what: a billing address per tenant (mail lands in the development inbox) and a low-balance alert at
+    // 50.00 of its currency; the language follows the country.
+    await stack.tenants.services.notifications.settings.set(tenant.id, {
+      recipients: [`billing@${spec.name.toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '')}.example`],
+      lowBalanceThresholds: [{ amountMinor: 5_000n, currency: spec.currency }],
+    });
     if (index === 1) {
       // One tenant with its own logo: everything else is inherited from its partner.
       await stack.whiteLabel.services.tenantBranding.set(tenant.id, { logoUrl: 'https://autohaus-becker.example/logo.png' });
@@ -92,7 +98,7 @@ export async function seedDemoData(stack: Stack, logger: Logger): Promise<boolea
     }
     await stack.usageForecast.services.usage.recordMany(rows);
   }
-  await stack.flushEvents(); // billing opens every account from tenant.created
+  await stack.flushEvents(); // billing opens every account from tenant.created and learns the low-balance thresholds
   const lastMonth = await seedLastMonth(stack, created, random);
   const ledgerEntries = await seedBilling(stack, created, random);
   await stack.flushEvents();

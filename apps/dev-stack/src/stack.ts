@@ -7,7 +7,7 @@ import type { Logger } from '@saldo/service';
 import { createSubgraphService, type SubgraphConfig, type SubgraphDefinition, type SubgraphService } from '@saldo/subgraph';
 import { SAMPLE_ISSUER_ENV, billingSubgraph, loadBillingConfig, type BillingConfig, type BillingServices } from '@saldo/subgraph-billing';
 import { startStripeStandIn, type StripeStandIn } from '@saldo/testing';
-import { loadTenantsConfig, tenantsSubgraph, type TenantsServices } from '@saldo/subgraph-tenants';
+import { loadTenantsConfig, tenantsSubgraph, type TenantsConfig, type TenantsServices } from '@saldo/subgraph-tenants';
 import { loadUsageForecastConfig, usageForecastSubgraph, type UsageForecastServices } from '@saldo/subgraph-usage-forecast';
 import { loadWhiteLabelConfig, whiteLabelSubgraph, type WhiteLabelConfig, type WhiteLabelServices } from '@saldo/subgraph-white-label';
 
@@ -54,11 +54,13 @@ export interface StackOptions {
   usageForecastEnv?: Record<string, string>;
   /** Extra white-label settings (custom domains: WEB_SERVER, NGINX_*, ACME_*, ...), as environment variables. */
   whiteLabelEnv?: Record<string, string>;
+  /** Extra tenants settings (e.g. SMTP_URL for notification mail), as environment variables. */
+  tenantsEnv?: Record<string, string>;
 }
 
 export interface Stack {
   gateway: GatewayService;
-  tenants: SubgraphService<TenantsServices>;
+  tenants: SubgraphService<TenantsServices, TenantsConfig>;
   billing: SubgraphService<BillingServices, BillingConfig>;
   usageForecast: SubgraphService<UsageForecastServices>;
   whiteLabel: SubgraphService<WhiteLabelServices, WhiteLabelConfig>;
@@ -141,7 +143,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         TOPUP_CANCEL_URL: `${stripeStandIn!.url}/checkout/done`,
       };
 
-  const tenants = create(tenantsSubgraph, loadTenantsConfig(env('tenants', options.ports.tenants)));
+  const tenants = create(tenantsSubgraph, loadTenantsConfig({ ...env('tenants', options.ports.tenants), ...options.tenantsEnv }));
   let billingConfig: BillingConfig;
   try {
     // Download links point at the gateway's public origin (known up front unless the gateway takes a free port).

@@ -10,6 +10,8 @@ export const Topic = {
   NotificationEvents: 'notification-events',
   /** Fraud cases opened and resolved (usage-forecast): operators' tooling and the tenant suspension policy consume it. */
   FraudEvents: 'fraud-events',
+  /** Notifications recorded for tenants (the notifier's output): live in-app feeds. */
+  NotificationFeed: 'notification-feed',
 } as const;
 export type Topic = (typeof Topic)[keyof typeof Topic];
 
@@ -317,6 +319,11 @@ export const DocumentIssued = defineEvent({
     /** The invoice a credit note corrects. */
     corrects: z.object({ documentId: z.uuid(), number: z.string().min(1) }).nullable(),
     issuedAt: z.iso.datetime(),
+    /**
+     * A signed download link of the PDF, valid for some days (optional, v1-compatible): the notifier attaches the PDF
+     * to the mail when the event carries it; otherwise the mail points to the portal.
+     */
+    pdfUrl: z.url().optional(),
   }),
 });
 

@@ -26,6 +26,14 @@ export {
   type EventEnvelope,
   type PayloadOf,
 } from './contracts.js';
+export {
+  AutoTopUpSucceeded,
+  BalanceAlertsConfigured,
+  BalanceDepleted,
+  BalanceLow,
+  NotificationCreated,
+  PLATFORM_BRANDING_VALUES,
+} from './notification-contracts.js';
 export { OutboxEvent, Migration20261123000100Outbox, OUTBOX_INSERT, enqueueEvent, outboxRow, toEnvelope, type OutboxRow } from './outbox.js';
 export { InProcessEventBus, DEFAULT_MAX_BATCH_SIZE, type BatchEventHandler, type BatchSubscribeOptions, type EventBus, type EventHandler, type SubscribeOptions, type Unsubscribe } from './bus.js';
 export { EventHeader, KafkaEventBus, type KafkaEventBusOptions } from './kafka-bus.js';

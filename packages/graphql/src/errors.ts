@@ -15,6 +15,9 @@ export const ErrorCode = {
   InvalidColor: 'INVALID_COLOR',
   InvalidUrl: 'INVALID_URL',
   InvalidEmail: 'INVALID_EMAIL',
+  /** A well-formed URL Saldo will not call: a private, loopback or link-local target, or plain http outside development. */
+  UrlNotAllowed: 'URL_NOT_ALLOWED',
+  UnknownEventType: 'UNKNOWN_EVENT_TYPE',
   NotFound: 'NOT_FOUND',
   TenantNotFound: 'TENANT_NOT_FOUND',
   PartnerNotFound: 'PARTNER_NOT_FOUND',

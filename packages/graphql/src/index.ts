@@ -12,5 +12,5 @@ export {
 } from './context.js';
 export { assertUuid, isUuid, uuidSchema } from './ids.js';
 export { PAGE_SIZE, decodeCursor, encodeCursor, pageSize, toConnection } from './pagination.js';
-export { MinorUnitsScalar, MoneyType, PageInfo, connectionType, type Connection, type Edge } from './types.js';
+export { MinorUnitsScalar, MoneyInput, MoneyType, PageInfo, connectionType, type Connection, type Edge } from './types.js';
 export { FEDERATION_VERSION, buildFederatedSchema, type ReferenceResolver, type SubgraphSchema, type SubgraphSchemaOptions } from './federation.js';

@@ -1,5 +1,5 @@
 import { GraphQLError, GraphQLScalarType, Kind } from 'graphql';
-import { Directive, Field, ObjectType } from 'type-graphql';
+import { Directive, Field, InputType, ObjectType } from 'type-graphql';
 import { Money } from '@saldo/money';
 
 /**
@@ -47,6 +47,16 @@ export class MoneyType {
     type.currency = money.currency;
     return type;
   }
+}
+
+/** Shared by every subgraph that takes money as input (identical in each, as composition requires). */
+@InputType('MoneyInput', { description: 'An amount of money: integer minor units and an ISO 4217 currency code.' })
+export class MoneyInput {
+  @Field(() => MinorUnitsScalar)
+  amountMinor!: bigint;
+
+  @Field()
+  currency!: string;
 }
 
 @ObjectType('PageInfo')

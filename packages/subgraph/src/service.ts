@@ -17,7 +17,9 @@ import { serveSubscriptions, type SubscriptionServer } from './subscriptions.js'
 
 /**
  * Every shard carries the event infrastructure (outbox for what the subgraph publishes, consumed-event ledger for
- * idempotent consumers) ahead of the subgraph's own tables; subgraphs list only their domain.
+ * idempotent consumers) ahead of the subgraph's own tables; subgraphs list only their domain. The control database
+ * has an outbox too, so platform-wide rows (partners, their branding and endpoints) announce changes in the same
+ * transaction as well.
  */
 function withEventTables(schema: ShardedSchema): ShardedSchema {
   const entities = [...new Set([OutboxEvent, ConsumedEvent, ...schema.shard.entities])];

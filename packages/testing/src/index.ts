@@ -25,3 +25,4 @@ export {
 export { postOn } from './http.js';
 export { seededRandom } from './random.js';
 export { freePort, selfSignedCertificate, startChallTestSrv, startPebble, type ChallTestSrv, type Pebble, type PebbleOptions } from './acme.js';
+export { startSmtpSink, startWebhookReceiver, type ReceivedMail, type ReceivedWebhook, type SmtpSink, type WebhookReceiver } from './notification-sinks.js';

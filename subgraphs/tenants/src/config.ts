@@ -1,8 +1,37 @@
-import { parseConfig, type Env } from '@saldo/config';
+import { fields, parseConfig, z, type Env } from '@saldo/config';
 import { subgraphConfigSchema } from '@saldo/subgraph';
 
-/** The tenants subgraph needs only the shared subgraph settings (listen address, databases, logging). */
-export const tenantsConfigSchema = subgraphConfigSchema.extend({});
+const emailList = z
+  .string()
+  .transform((value) => value.split(',').map((part) => part.trim()).filter((part) => part.length > 0))
+  .pipe(z.array(z.email('every entry must be an email address')));
+
+/** The tenants subgraph: the shared subgraph settings plus notification delivery (mail, webhooks). */
+export const tenantsConfigSchema = subgraphConfigSchema.extend({
+  /** SMTP server for notification mail (smtp:// or smtps://, credentials in the URL). Unset: no mail is sent. */
+  SMTP_URL: z
+    .string()
+    .refine((value) => /^smtps?:\/\/[^\s]+$/.test(value) && URL.canParse(value), 'must be an smtp:// or smtps:// URL')
+    .optional(),
+  /** Sender address of notification mail; the display name is the tenant's brand. */
+  MAIL_FROM: z.email('must be an email address').default('notifications@saldo.example'),
+  SMTP_MAX_CONNECTIONS: fields.positiveInt(5),
+  SMTP_TIMEOUT_MS: fields.positiveInt(10_000),
+  /** Platform operators' addresses (comma-separated): fraud cases. */
+  NOTIFY_OPERATOR_EMAILS: emailList.default([]),
+  /** Allow loopback, private and link-local webhook targets and plain http. Default: on except in production. */
+  WEBHOOK_ALLOW_PRIVATE_TARGETS: fields.optionalBoolean(),
+  WEBHOOK_TIMEOUT_MS: fields.positiveInt(10_000),
+  WEBHOOK_MAX_SOCKETS_PER_HOST: fields.positiveInt(32),
+  /** Retries: base x 2^(n-1) seconds, capped at the max delay, for up to the window (3 days); then the endpoint is disabled. */
+  WEBHOOK_RETRY_BASE_SECONDS: fields.positiveInt(5),
+  WEBHOOK_RETRY_MAX_DELAY_SECONDS: fields.positiveInt(6 * 3600),
+  WEBHOOK_RETRY_WINDOW_SECONDS: fields.positiveInt(3 * 24 * 3600),
+  /** Lanes (receiver and tenant) sent at once per dispatched batch. */
+  NOTIFY_CONCURRENCY: fields.positiveInt(64),
+  /** How long a claimed delivery stays with its sender before another instance may take it over. */
+  NOTIFY_LEASE_MS: fields.positiveInt(120_000),
+});
 export type TenantsConfig = ReturnType<typeof tenantsConfigSchema.parse>;
 
 export function loadTenantsConfig(env: Env): TenantsConfig {

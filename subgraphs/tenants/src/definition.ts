@@ -11,20 +11,60 @@ import { globalMigrations, shardMigrations } from './migrations/index.js';
 import { subscribeFraudSuspension } from './services/fraud-suspension-consumer.js';
 import { PartnerService } from './services/partner-service.js';
 import { TenantService } from './services/tenant-service.js';
+import type { TenantsConfig } from './config.js';
+import {
+  NotificationPartnerResolver,
+  NotificationResolver,
+  NotificationSubscriptionResolver,
+  NotificationTenantResolver,
+  WebhookDeliveryResolver,
+  createNotificationServices,
+  notificationGlobalMigrations,
+  notificationShardMigrations,
+  subscribeNotifications,
+} from './notifications/index.js';
+import { notificationQueues, notificationSchedules, notificationWorkers } from './notifications/jobs.js';
 
 /** Printed to schema/tenants.graphql by `pnpm compose`; served by the running subgraph. */
 export function buildTenantsSchema() {
-  return buildFederatedSchema({ resolvers: [TenantResolver, PartnerResolver, ApiKeyResolver], referenceResolvers });
+  return buildFederatedSchema({
+    resolvers: [
+      TenantResolver,
+      PartnerResolver,
+      ApiKeyResolver,
+      NotificationResolver,
+      WebhookDeliveryResolver,
+      NotificationTenantResolver,
+      NotificationPartnerResolver,
+      NotificationSubscriptionResolver,
+    ],
+    referenceResolvers,
+  });
 }
 
-export const tenantsSubgraph: SubgraphDefinition<TenantsServices> = {
+export const tenantsSubgraph: SubgraphDefinition<TenantsServices, TenantsConfig> = {
   name: 'tenants',
   shardSchema: {
-    shard: { entities: [Tenant], migrations: shardMigrations },
-    global: { entities: [Partner, ApiKey], migrations: globalMigrations },
+    shard: { entities: [Tenant], migrations: [...shardMigrations, ...notificationShardMigrations] },
+    global: { entities: [Partner, ApiKey], migrations: [...globalMigrations, ...notificationGlobalMigrations] },
   },
   buildSchema: buildTenantsSchema,
-  createServices: ({ db, relay }) => ({ tenants: new TenantService(db, relay), partners: new PartnerService(db, relay), apiKeys: new ApiKeyService(db) }),
+  createServices: (runtime) => ({
+    tenants: new TenantService(runtime.db, runtime.relay),
+    partners: new PartnerService(runtime.db, runtime.relay),
+    apiKeys: new ApiKeyService(runtime.db),
+    notifications: createNotificationServices(runtime),
+  }),
+  subscribe: (services, runtime) => [subscribeFraudSuspension(runtime.bus, services.tenants, runtime.logger), ...subscribeNotifications(services.notifications, runtime)],
+  jobs: {
+    queues: notificationQueues,
+    workers: (services) => notificationWorkers(services.notifications.dispatcher),
+    schedules: () => notificationSchedules(),
+  },
   configureHttp: (app, services, runtime) => mountApiKeyVerification(app, services.apiKeys, runtime),
-  subscribe: (services, { bus, logger }) => [subscribeFraudSuspension(bus, services.tenants, logger)],
+  start: async (services, runtime) => {
+    // Resume what a previous run left open (deliveries due, or claimed by a process that died), then run on.
+    void services.notifications.dispatcher.sweep().catch((error: unknown) => runtime.logger.error('notification sweep at start failed', { error }));
+    return () => services.notifications.close();
+  },
 };

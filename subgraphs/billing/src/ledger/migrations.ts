@@ -85,5 +85,24 @@ class Migration20261129003000BalanceWatches extends Migration {
   }
 }
 
+/** Low-balance thresholds as the tenants subgraph configured them (balance_alerts.configured): read with the account. */
+class Migration20261129002500BalanceAlertRule extends Migration {
+  override name = 'Migration20261129002500BalanceAlertRule';
+
+  override up(): void {
+    this.addSql(`create table "balance_alert_rule" (
+      "tenant_id" uuid not null primary key,
+      "currency" character(3) not null,
+      "thresholds_minor" jsonb not null,
+      "revision" integer not null,
+      "updated_at" timestamptz not null
+    );`);
+  }
+
+  override down(): void {
+    this.addSql('drop table if exists "balance_alert_rule";');
+  }
+}
+
 /** On every tenant shard, in order (the timestamp in each name; billing composes all modules' migrations by it). */
-export const ledgerShardMigrations = [Migration20261123002000Account, Migration20261125002100Ledger, Migration20261129003000BalanceWatches];
+export const ledgerShardMigrations = [Migration20261123002000Account, Migration20261125002100Ledger, Migration20261129002500BalanceAlertRule, Migration20261129003000BalanceWatches];

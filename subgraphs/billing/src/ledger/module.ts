@@ -10,6 +10,7 @@ import { BalanceSubscriptionResolver } from './graphql/subscriptions.js';
 import { ledgerShardMigrations } from './migrations.js';
 import { subscribeAccountOpener } from './services/account-opener.js';
 import { AccountService } from './services/account-service.js';
+import { subscribeBalanceAlerts } from './services/balance-alerts.js';
 import { startBalanceFeed } from './services/balance-feed.js';
 import { LedgerService } from './services/ledger-service.js';
 
@@ -18,7 +19,11 @@ export const ledgerModule: BillingModule<LedgerServices> = {
   name: 'ledger',
   shard: { entities: [Account, LedgerEntry], migrations: ledgerShardMigrations },
   resolvers: [TenantBillingResolver, BalanceQueryResolver, OverdraftResolver, BalanceSubscriptionResolver],
-  subscribe: (services, { bus, logger }) => [subscribeAccountOpener(bus, services.accounts, logger), startBalanceFeed(services, { bus, logger })],
+  subscribe: (services, { bus, db, logger }) => [
+    subscribeAccountOpener(bus, services.accounts, logger),
+    subscribeBalanceAlerts(bus, db, logger),
+    startBalanceFeed(services, { bus, logger }),
+  ],
 };
 
 export function createLedgerServices(runtime: SubgraphRuntime<BillingConfig>, clock: Clock): LedgerServices {

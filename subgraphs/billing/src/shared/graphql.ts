@@ -1,14 +1,8 @@
-import { Directive, Field, ID, InputType, ObjectType } from 'type-graphql';
-import { MinorUnitsScalar, assertUuid, type RequestContext } from '@saldo/graphql';
+import { Directive, Field, ID, ObjectType } from 'type-graphql';
+import { MoneyInput, assertUuid, type RequestContext } from '@saldo/graphql';
 
-@InputType('MoneyInput', { description: 'An amount of money: integer minor units and an ISO 4217 currency code.' })
-export class MoneyInput {
-  @Field(() => MinorUnitsScalar)
-  amountMinor!: bigint;
-
-  @Field()
-  currency!: string;
-}
+/** Money as input: shared with every subgraph (packages/graphql), identical in each as composition requires. */
+export { MoneyInput };
 
 /**
  * The tenants subgraph owns Tenant; billing's modules contribute fields to it (balance, ledger, overdraft policy,

@@ -1,5 +1,6 @@
 import type { Loader } from '@saldo/graphql';
 import type { SubgraphContext } from '@saldo/subgraph';
+import type { NotificationServices } from '../notifications/index.js';
 import type { ApiKeyService } from '../services/api-key-service.js';
 import type { PartnerService } from '../services/partner-service.js';
 import type { TenantService } from '../services/tenant-service.js';
@@ -10,6 +11,7 @@ export interface TenantsServices {
   tenants: TenantService;
   partners: PartnerService;
   apiKeys: ApiKeyService;
+  notifications: NotificationServices;
 }
 
 export type TenantsContext = SubgraphContext<TenantsServices>;

@@ -1,3 +1,5 @@
+import { PLATFORM_BRANDING_VALUES } from '@saldo/events';
+
 /**
  * Branding resolution. Three levels, most specific first: the tenant's own values, its partner's
  * values, the platform default. Each field is resolved on its own (a tenant that sets only a logo
@@ -35,14 +37,7 @@ export interface ResolvedBranding {
 }
 
 /** What every tenant sees when neither it nor its partner set a field. */
-export const PLATFORM_BRANDING: Readonly<ResolvedBranding> = Object.freeze({
-  displayName: 'Saldo',
-  primaryColor: '#0F766E',
-  accentColor: '#F59E0B',
-  logoUrl: null,
-  supportEmail: 'support@saldo.example',
-  source: BrandingSource.PLATFORM,
-});
+export const PLATFORM_BRANDING: Readonly<ResolvedBranding> = Object.freeze({ ...PLATFORM_BRANDING_VALUES, source: BrandingSource.PLATFORM });
 
 /** True when the level sets at least one field; a row whose fields are all null inherits everything. */
 export function setsAnyField(values: BrandingValues | null | undefined): values is BrandingValues {

@@ -8,6 +8,7 @@ import type { ShardedDatabase, ShardId } from '@saldo/sharding';
 import { OverdraftMode, overdraftFloor } from '../entities/account.js';
 import { LedgerEntry, LedgerEntryType } from '../entities/ledger-entry.js';
 import { BillingErrorCode, billingError } from '../../shared/errors.js';
+import { balanceAlertEvents } from './balance-alerts.js';
 import type { BalanceView } from './account-service.js';
 import { SYSTEM_CLOCK, type Clock } from '../../shared/clock.js';
 
@@ -327,6 +328,10 @@ export class LedgerService {
           },
           now,
         ),
+        ...balanceAlertEvents(
+          { tenantId: account.tenantId, currency: account.currency, previousMinor: previousBalance.amountMinor, balanceMinor: last.balanceAfterMinor, version: last.accountVersion, at: now },
+          account.alertThresholdsMinor,
+        ),
         ...(request.announce?.(outcome) ?? []),
       ];
 
@@ -380,9 +385,11 @@ export class LedgerService {
    */
   private async lockAccount(tx: EntityManager, request: PostingRequest) {
     const [row] = await tx.execute<AccountRow[]>(
-      `select tenant_id, currency, balance_minor, version, overdraft_mode, overdraft_limit_minor,
-              floor(extract(epoch from updated_at) * 1000)::bigint as updated_at_ms, nullif(balance_watches, '{}'::jsonb) as balance_watches
-         from account where tenant_id = ? for update`,
+      `select a.tenant_id, a.currency, a.balance_minor, a.version, a.overdraft_mode, a.overdraft_limit_minor,
+              floor(extract(epoch from a.updated_at) * 1000)::bigint as updated_at_ms, nullif(a.balance_watches, '{}'::jsonb) as balance_watches,
+              b.thresholds_minor as alert_thresholds_minor
+         from account a left join balance_alert_rule b on b.tenant_id = a.tenant_id and b.currency = a.currency
+        where a.tenant_id = ? for update of a`,
       [request.tenantId],
     );
     if (!row) throw accountNotFound(request.tenantId);
@@ -395,6 +402,7 @@ export class LedgerService {
       overdraftLimitMinor: BigInt(row.overdraft_limit_minor),
       updatedAt: new Date(Number(row.updated_at_ms)),
       balanceWatches: row.balance_watches,
+      alertThresholdsMinor: (row.alert_thresholds_minor ?? []).map((threshold) => BigInt(threshold)),
     };
     this.rememberCurrency(account.tenantId, account.currency);
     if (request.currency !== undefined && request.currency !== account.currency) {
@@ -669,6 +677,7 @@ interface AccountRow {
   updated_at_ms: string;
   /** Watch name -> threshold in minor units (a decimal string); null when the account has none. */
   balance_watches: Record<string, string> | null;
+  alert_thresholds_minor: string[] | null;
 }
 
 function balanceOf(account: { tenantId: string; currency: string; balanceMinor: bigint; version: number; updatedAt: Date }): BalanceView {

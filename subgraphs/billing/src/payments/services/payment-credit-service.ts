@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { AutoTopUpSucceeded, outboxRow, type OutboxRow } from '@saldo/events';
 import type { Logger } from '@saldo/service';
 import type { ShardedDatabase } from '@saldo/sharding';
 import { convertMinor, fxRecord, rateFromRecord, type ExchangeRate, type ExchangeRateProvider, type FxRecord } from '../domain/fx.js';
@@ -88,6 +89,8 @@ export class PaymentCreditService {
       currency: accountCurrency,
       entries: [entry],
       withinTransaction: (tx, posted) => this.markPaid(tx, credit, posted),
+      // Whichever path credits an auto-top-up first (worker or webhook) announces it; a repeat posts nothing.
+      announce: (posted) => (credit.autoTopUpAttemptId ? [autoTopUpSucceeded(credit, credit.autoTopUpAttemptId, posted)] : []),
     });
     const key = paymentKey(credit.paymentIntentId);
     const own = outcome.posted.find((row) => row.idempotencyKey === key);
@@ -275,4 +278,23 @@ export class PaymentCreditService {
       }
     }
   }
+}
+
+/** `auto_top_up.succeeded` for the posting that credited an automatic top-up. */
+function autoTopUpSucceeded(credit: PaymentCredit, attemptId: string, posted: PostingOutcome): OutboxRow {
+  const entry = posted.posted.at(-1)!;
+  return outboxRow(
+    AutoTopUpSucceeded,
+    credit.tenantId,
+    {
+      tenantId: credit.tenantId,
+      attemptId,
+      amountMinor: entry.amountMinor.toString(),
+      currency: posted.currency,
+      balanceMinor: posted.balance.available.amountMinor.toString(),
+      paymentIntentId: credit.paymentIntentId,
+      succeededAt: entry.createdAt.toISOString(),
+    },
+    entry.createdAt,
+  );
 }

@@ -1,0 +1,173 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SMTPServer } from 'smtp-server';
+import { startStack } from '@saldo/dev-stack';
+import { createLogger } from '@saldo/service';
+import { dropDatabases } from '@saldo/sharding';
+import { LedgerEntryType } from '@saldo/subgraph-billing';
+import { uniquePrefix } from '@saldo/testing';
+import type { BenchConfig } from './config.js';
+import { report } from './report.js';
+import { summarize } from './stats.js';
+
+const WITHIN_MS = 5_000;
+
+/** Runs `work` over `items` with at most `concurrency` at once. */
+async function inParallel<T>(items: readonly T[], concurrency: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (let index = next++; index < items.length; index = next++) await work(items[index]!, index);
+    }),
+  );
+}
+
+/**
+ * Notifications under a burst: BENCH_NOTIFY_EVENTS tenants (one partner) each cross their low-balance threshold at once
+ * (one debit each, posted as fast as billing takes them), so billing derives that many `balance.low` events; each goes
+ * out as one mail (a real SMTP server: smtp-server) and one signed webhook (a local HTTP receiver). Latency is from the
+ * event's commit (the posting's time, stamped in its transaction) to the receiver having it; the target is > 99 %
+ * delivered within 5 s on each channel.
+ */
+export async function notifications(config: BenchConfig): Promise<void> {
+  const count = config.BENCH_NOTIFY_EVENTS;
+  // Receivers: they only record arrival (no parsing beyond what identifies the event), so they cost the platform little.
+  const mails = new Map<string, number>();
+  const smtp = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onData(stream, _session, callback) {
+      let head = '';
+      stream.on('data', (chunk: Buffer) => {
+        if (head.length < 4096) head += chunk.toString('utf8');
+      });
+      stream.on('end', () => {
+        const id = /^Message-ID: <([0-9a-f-]{36})\./im.exec(head)?.[1];
+        if (id && !mails.has(id)) mails.set(id, Date.now());
+        callback();
+      });
+    },
+  });
+  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
+  const smtpPort = ((smtp.server as import('node:net').Server).address() as AddressInfo).port;
+  const hooks = new Map<string, number>();
+  const hookLatencies: number[] = [];
+  let duplicateHooks = 0;
+  const receiver = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const now = Date.now();
+      const payload = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { id: string; timestamp: string };
+      if (hooks.has(payload.id)) duplicateHooks += 1;
+      else {
+        hooks.set(payload.id, now);
+        hookLatencies.push(now - Date.parse(payload.timestamp));
+      }
+      response.writeHead(204).end();
+    });
+  });
+  receiver.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
+
+  const logger = createLogger({ service: 'bench', level: 'warn' });
+  const stack = await startStack({
+    postgresUrl: config.BENCH_POSTGRES_URL,
+    databasePrefix: uniquePrefix('notify'),
+    shardsPerSubgraph: 2,
+    ports: { gateway: 0, tenants: 0, billing: 0, usageForecast: 0, whiteLabel: 0 },
+    logger,
+    logLevel: 'warn',
+    poolMax: 10,
+    tenantsEnv: { SMTP_URL: `smtp://127.0.0.1:${smtpPort}`, SMTP_MAX_CONNECTIONS: String(config.BENCH_NOTIFY_SMTP_CONNECTIONS) },
+  });
+  try {
+    const tenants = stack.tenants.services;
+    const billing = stack.billing.services;
+    const partner = await tenants.partners.create({ name: 'Bench Reseller', country: 'DE', contactEmail: 'ops@bench.test' });
+    await tenants.notifications.endpoints.create({ partnerId: partner.id, url: hookUrl, eventTypes: ['balance.low'] });
+    console.log(`setting up ${count} tenants (threshold 50.00 EUR, balance 60.00 EUR, a mail recipient each, the partner's webhook endpoint)`);
+    const ids: string[] = [];
+    await inParallel(Array.from({ length: count }), 16, async (_item, index) => {
+      const tenant = await tenants.tenants.create({ name: `Bench ${index}`, currency: 'EUR', country: 'DE', partnerId: partner.id });
+      ids.push(tenant.id);
+      await tenants.notifications.settings.set(tenant.id, { recipients: [`t${index}@bench.test`], lowBalanceThresholds: [{ amountMinor: 5_000n, currency: 'EUR' }] });
+    });
+    await stack.flushEvents(); // accounts opened, thresholds known to billing
+    await inParallel(ids, 16, async (tenantId) => {
+      await billing.ledger.post({ tenantId, currency: 'EUR', entries: [{ type: LedgerEntryType.TOP_UP, amountMinor: 6_000n, idempotencyKey: 'bench:top-up' }] });
+    });
+    await stack.flushEvents();
+    await stack.tenants.services.notifications.dispatcher.idle();
+
+    console.log(`burst: ${count} debits crossing the threshold`);
+    const started = Date.now();
+    await inParallel(ids, 64, async (tenantId) => {
+      await billing.ledger.post({ tenantId, currency: 'EUR', entries: [{ type: LedgerEntryType.USAGE, amountMinor: -1_500n, idempotencyKey: 'bench:debit', product: 'inbound_minute' }] });
+    });
+    const posted = Date.now() - started;
+    // Wait for the receivers (bounded: a benchmark stops by itself), then for the platform to settle.
+    const deadline = Date.now() + 120_000;
+    while ((mails.size < count || hooks.size < count) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    await stack.tenants.services.notifications.dispatcher.idle();
+
+    // Mail latency: from the event's time (kept with its notification) to the SMTP server having the message.
+    const occurred = new Map<string, number>();
+    for (const shardId of stack.tenants.runtime.db.shardIds) {
+      const rows = await stack.tenants.runtime.db.em(shardId).execute<{ id: string; occurred_ms: string }[]>(
+        `select id, floor(extract(epoch from occurred_at) * 1000)::bigint as occurred_ms from notification where kind = 'balance.low'`,
+      );
+      for (const row of rows) occurred.set(row.id, Number(row.occurred_ms));
+    }
+    const mailLatencies = [...mails].flatMap(([id, at]) => (occurred.has(id) ? [at - occurred.get(id)!] : []));
+    // Where the time goes: event -> notification recorded (relay, bus, notifier) and recorded -> delivered (dispatch).
+    const stages = { recorded: [] as number[], mail: [] as number[], webhook: [] as number[] };
+    for (const shardId of stack.tenants.runtime.db.shardIds) {
+      const rows = await stack.tenants.runtime.db.em(shardId).execute<{ channel: string; recorded_ms: string; delivered_ms: string | null }[]>(
+        `select d.channel, floor(extract(epoch from n.created_at - n.occurred_at) * 1000)::bigint as recorded_ms,
+                floor(extract(epoch from d.delivered_at - n.created_at) * 1000)::bigint as delivered_ms
+           from notification n join notification_delivery d on d.notification_id = n.id where n.kind = 'balance.low'`,
+      );
+      for (const row of rows) {
+        if (row.channel === 'EMAIL') stages.recorded.push(Number(row.recorded_ms));
+        if (row.delivered_ms !== null) (row.channel === 'EMAIL' ? stages.mail : stages.webhook).push(Number(row.delivered_ms));
+      }
+    }
+    const p = (values: number[], fraction: number) => summarize(values, 0, 1)[fraction === 0.5 ? 'p50' : 'p99'];
+    console.log(
+      `event -> recorded p50/p99 ${p(stages.recorded, 0.5)}/${p(stages.recorded, 0.99)} ms; recorded -> sent: mail ${p(stages.mail, 0.5)}/${p(stages.mail, 0.99)} ms, ` +
+        `webhook ${p(stages.webhook, 0.5)}/${p(stages.webhook, 0.99)} ms; burst posted in ${posted} ms`,
+    );
+    const within = (latencies: number[]) => latencies.filter((latency) => latency <= WITHIN_MS).length / count;
+    const row = (scenario: string, latencies: number[], extra: Record<string, number>) => {
+      const summary = summarize(latencies, count - latencies.length, posted);
+      const share = within(latencies);
+      return {
+        scenario,
+        target: '> 99 % within 5 s',
+        met: share > 0.99,
+        events: count,
+        delivered: latencies.length,
+        within5s: `${(share * 100).toFixed(2)} %`,
+        p50: summary.p50,
+        p95: summary.p95,
+        p99: summary.p99,
+        max: summary.max,
+        ...extra,
+      };
+    };
+    await report(
+      'notifications',
+      [row('mail (SMTP)', mailLatencies, { duplicates: 0 }), row('webhook (signed)', hookLatencies, { duplicates: duplicateHooks })],
+      { events: count, burstPostMs: posted, smtpConnections: config.BENCH_NOTIFY_SMTP_CONNECTIONS, notifyConcurrency: 64 },
+    );
+  } finally {
+    await stack.stop();
+    await dropDatabases(stack.databaseUrls);
+    receiver.closeAllConnections();
+    await new Promise<void>((resolve) => receiver.close(() => resolve()));
+    await new Promise<void>((resolve) => smtp.close(() => resolve()));
+  }
+}

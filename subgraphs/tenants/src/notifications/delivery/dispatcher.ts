@@ -1,0 +1,268 @@
+import { PLATFORM_BRANDING_VALUES } from '@saldo/events';
+import type { Logger } from '@saldo/service';
+import type { ShardedDatabase } from '@saldo/sharding';
+import type { BrandingCopy } from '../branding.js';
+import { renderMail, renderNotification, type Language, type MailBranding } from '../templates.js';
+import { endpointsByIds, signingSecrets, type EndpointRecord } from './endpoints.js';
+import type { Mailer } from './mailer.js';
+import { webhookHeaders } from './signing.js';
+import { CONTROL_STORE, allStores, claimDeliveries, dueLanes, recordOutcomes, storeEm, type AttemptOutcome, type ClaimedDelivery, type StoreId } from './store.js';
+import type { WebhookClient } from './webhook-client.js';
+
+export interface RetryPolicy {
+  /** First retry after this many seconds; each further one waits twice as long, up to `maxDelaySeconds`. */
+  baseSeconds: number;
+  maxDelaySeconds: number;
+  /** A delivery still failing this long after its first attempt fails for good (webhooks: the endpoint is disabled). */
+  windowSeconds: number;
+}
+
+/** Wait before attempt n+1 after n failed attempts: base x 2^(n-1), capped. */
+export function retryDelaySeconds(failedAttempts: number, policy: RetryPolicy): number {
+  return Math.min(policy.maxDelaySeconds, policy.baseSeconds * 2 ** Math.min(Math.max(failedAttempts - 1, 0), 30));
+}
+
+/** Where a lane's next attempt is remembered durably (the job queue); the dispatcher calls it after recording a failure. */
+export interface RetryScheduler {
+  laneDue(store: StoreId, lane: string, at: Date): Promise<void>;
+}
+
+/** Told when a webhook delivery failed for good, to disable its endpoint and tell the owner. */
+export type EndpointFailedForGood = (endpoint: EndpointRecord, lastError: string, failingSinceMs: number) => Promise<void>;
+
+export interface DispatcherOptions {
+  retry: RetryPolicy;
+  /** How long a claimed delivery stays with its sender before another may take it over (its sender died). */
+  leaseMs: number;
+  /** Lanes sent at once per batch. */
+  concurrency: number;
+}
+
+/** What one batch of attempts did (tests, benchmarks, logs). */
+export interface DispatchReport {
+  delivered: number;
+  failed: number;
+  cancelled: number;
+}
+
+/**
+ * Sends claimed deliveries: mail through SMTP, webhooks signed by the Standard Webhooks scheme. The fast path takes a
+ * committed batch at once (`dispatchSoon`), without waiting for any poll; lanes (one receiver and tenant) go out in
+ * order, side by side up to `concurrency`; a failure stops its lane (later deliveries wait behind it), schedules the
+ * lane's retry with exponential back-off on the job queue, and after the retry window fails the delivery for good.
+ * Outcomes and the attempt log are written once per batch.
+ */
+export class Dispatcher {
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private stopped = false;
+  private scheduler: RetryScheduler | null = null;
+  private onEndpointFailed: EndpointFailedForGood | null = null;
+  /** Called with every delivery that went out (benchmarks observe latency). */
+  onDelivered: ((delivery: ClaimedDelivery, at: Date) => void) | null = null;
+
+  constructor(
+    private readonly db: ShardedDatabase,
+    private readonly mailer: Mailer | null,
+    private readonly webhooks: WebhookClient,
+    private readonly branding: BrandingCopy,
+    private readonly options: DispatcherOptions,
+    private readonly logger: Logger,
+  ) {}
+
+  useScheduler(scheduler: RetryScheduler): void {
+    this.scheduler = scheduler;
+  }
+
+  whenEndpointFailsForGood(handler: EndpointFailedForGood): void {
+    this.onEndpointFailed = handler;
+  }
+
+  /** Fast path: attempts these just-committed deliveries now, in the background (their lanes permitting). */
+  dispatchSoon(store: StoreId, deliveries: ReadonlyArray<{ id: string; lane: string }>): void {
+    if (this.stopped || deliveries.length === 0) return;
+    const run = this.dispatch(store, deliveries).catch((error: unknown) =>
+      // Nothing is lost: the deliveries stay PENDING (or SENDING until their lease ends) and the sweep takes them.
+      this.logger.error('notification dispatch failed; the sweep will retry', { store, deliveries: deliveries.length, error }),
+    );
+    this.inFlight.add(run);
+    void run.finally(() => this.inFlight.delete(run));
+  }
+
+  /** Attempts the given deliveries (only those that head their lane, or follow a claimed head). */
+  dispatch(store: StoreId, deliveries: ReadonlyArray<{ id: string; lane: string }>): Promise<DispatchReport> {
+    const ids = new Set(deliveries.map((delivery) => delivery.id));
+    return this.run(store, [...new Set(deliveries.map((delivery) => delivery.lane))], ids);
+  }
+
+  /** Sends whatever is due in these lanes, in order (retries, recovery). */
+  drainLanes(store: StoreId, lanes: readonly string[]): Promise<DispatchReport> {
+    return this.run(store, lanes);
+  }
+
+  /** Recovery pass over every store: lanes with due deliveries (after a crash, a missed retry, a restart). */
+  async sweep(limitPerStore = 500): Promise<DispatchReport> {
+    const total: DispatchReport = { delivered: 0, failed: 0, cancelled: 0 };
+    for (const store of allStores(this.db)) {
+      const lanes = await dueLanes(storeEm(this.db, store), limitPerStore);
+      const report = await this.drainLanes(store, lanes);
+      total.delivered += report.delivered;
+      total.failed += report.failed;
+      total.cancelled += report.cancelled;
+    }
+    return total;
+  }
+
+  /** Resolves when every background dispatch started so far has finished. */
+  async idle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.idle();
+  }
+
+  private async run(store: StoreId, lanes: readonly string[], only?: ReadonlySet<string>): Promise<DispatchReport> {
+    const report: DispatchReport = { delivered: 0, failed: 0, cancelled: 0 };
+    const em = storeEm(this.db, store);
+    const claimed = await claimDeliveries(em, lanes, this.options.leaseMs, only);
+    if (claimed.length === 0) return report;
+    const [endpoints, brandings] = await Promise.all([this.endpointsFor(store, claimed), this.brandingsFor(store, claimed)]);
+
+    const byLane = new Map<string, ClaimedDelivery[]>();
+    for (const delivery of claimed) byLane.set(delivery.lane, [...(byLane.get(delivery.lane) ?? []), delivery]);
+    const outcomes: AttemptOutcome[] = [];
+    const released: string[] = [];
+    const retries: Array<{ lane: string; at: Date }> = [];
+    const failedEndpoints: Array<{ endpoint: EndpointRecord; error: string; since: number }> = [];
+
+    const lanesLeft = [...byLane.values()];
+    const worker = async () => {
+      for (let queue = lanesLeft.shift(); queue; queue = lanesLeft.shift()) {
+        for (const [index, delivery] of queue.entries()) {
+          const endpoint = delivery.endpointId ? endpoints.get(delivery.endpointId) : undefined;
+          const outcome = await this.attempt(delivery, endpoint, brandings);
+          outcomes.push(outcome);
+          if (outcome.status === 'DELIVERED') {
+            report.delivered += 1;
+            this.onDelivered?.(delivery, outcome.attemptedAt);
+            continue;
+          }
+          if (outcome.status === 'CANCELLED') {
+            report.cancelled += 1;
+            continue;
+          }
+          report.failed += 1;
+          // The lane stops here: later deliveries wait behind this one so the receiver gets them in order.
+          released.push(...queue.slice(index + 1).map((rest) => rest.id));
+          if (outcome.status === 'PENDING') retries.push({ lane: delivery.lane, at: outcome.nextAttemptAt });
+          else if (endpoint) failedEndpoints.push({ endpoint, error: outcome.error ?? 'failed', since: (delivery.firstAttemptAt ?? outcome.attemptedAt).getTime() });
+          break;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.options.concurrency, byLane.size) }, worker));
+    await recordOutcomes(em, outcomes, released);
+    for (const retry of retries) {
+      if (this.scheduler) await this.scheduler.laneDue(store, retry.lane, retry.at);
+      else this.logger.warn('no retry scheduler: the delivery waits for the next sweep', { store, lane: retry.lane });
+    }
+    for (const failed of failedEndpoints) await this.onEndpointFailed?.(failed.endpoint, failed.error, failed.since);
+    if (report.failed > 0) this.logger.info('notification deliveries failed; retrying later', { store, ...report });
+    return report;
+  }
+
+  private async attempt(delivery: ClaimedDelivery, endpoint: EndpointRecord | undefined, brandings: Map<string, MailBranding>): Promise<AttemptOutcome> {
+    const attemptedAt = new Date();
+    const cancel = (reason: string): AttemptOutcome => ({
+      id: delivery.id,
+      status: 'CANCELLED',
+      attempts: delivery.attempts,
+      nextAttemptAt: attemptedAt,
+      attemptedAt,
+      durationMs: 0,
+      succeeded: false,
+      responseCode: null,
+      error: reason,
+      attempted: false,
+    });
+    let result: { ok: boolean; responseCode: number | null; error: string | null; durationMs: number };
+    if (delivery.channel === 'WEBHOOK') {
+      if (!endpoint) return cancel('the endpoint was deleted');
+      if (!endpoint.enabled) return cancel('the endpoint is disabled');
+      const body = JSON.stringify({
+        id: delivery.eventId,
+        type: delivery.kind,
+        version: delivery.version,
+        timestamp: delivery.occurredAt.toISOString(),
+        tenantId: delivery.tenantId,
+        data: delivery.data,
+      });
+      const response = await this.webhooks.post(endpoint.url, body, webhookHeaders(signingSecrets(endpoint, attemptedAt), delivery.eventId, Math.floor(attemptedAt.getTime() / 1000), body));
+      result = { ok: response.ok, responseCode: response.status, error: response.error, durationMs: response.durationMs };
+    } else {
+      if (!this.mailer) return cancel('no SMTP server is configured');
+      if (!delivery.recipients || delivery.recipients.length === 0) return cancel('no recipients');
+      const language = (delivery.language === 'de' ? 'de' : 'en') as Language;
+      const owner = delivery.tenantId ?? delivery.partnerId ?? '';
+      const branding = brandings.get(owner);
+      const mail = renderMail(renderNotification(delivery.kind, language, delivery.data), language, branding ?? DEFAULT_BRANDING);
+      result = await this.mailer.send({
+        to: delivery.recipients,
+        fromName: mail.fromName,
+        replyTo: branding?.supportEmail ?? null,
+        subject: mail.subject,
+        text: mail.text,
+        html: mail.html,
+        attachments: attachmentsOf(delivery),
+        messageId: `${delivery.notificationId}.${delivery.channel.toLowerCase()}`,
+      });
+    }
+    const attempts = delivery.attempts + 1;
+    if (result.ok) {
+      return { id: delivery.id, status: 'DELIVERED', attempts, nextAttemptAt: attemptedAt, attemptedAt, durationMs: result.durationMs, succeeded: true, responseCode: result.responseCode, error: null, attempted: true };
+    }
+    const firstAttempt = delivery.firstAttemptAt ?? attemptedAt;
+    const nextAttemptAt = new Date(attemptedAt.getTime() + retryDelaySeconds(attempts, this.options.retry) * 1000);
+    const givesUp = nextAttemptAt.getTime() - firstAttempt.getTime() > this.options.retry.windowSeconds * 1000;
+    return {
+      id: delivery.id,
+      status: givesUp ? 'FAILED' : 'PENDING',
+      attempts,
+      nextAttemptAt: givesUp ? attemptedAt : nextAttemptAt,
+      attemptedAt,
+      durationMs: result.durationMs,
+      succeeded: false,
+      responseCode: result.responseCode,
+      error: result.error ?? 'failed',
+      attempted: true,
+    };
+  }
+
+  /** Endpoints of the claimed webhooks: a tenant's live on its shard, a partner's in the control database. */
+  private async endpointsFor(store: StoreId, claimed: readonly ClaimedDelivery[]): Promise<Map<string, EndpointRecord>> {
+    const ids = [...new Set(claimed.map((delivery) => delivery.endpointId).filter((id): id is string => id !== null))];
+    if (ids.length === 0) return new Map();
+    const found = new Map((await endpointsByIds(storeEm(this.db, store), ids)).map((endpoint) => [endpoint.id, endpoint]));
+    const missing = ids.filter((id) => !found.has(id));
+    if (missing.length > 0 && store !== CONTROL_STORE) for (const endpoint of await endpointsByIds(this.db.globalEm(), missing)) found.set(endpoint.id, endpoint);
+    return found;
+  }
+
+  private async brandingsFor(store: StoreId, claimed: readonly ClaimedDelivery[]): Promise<Map<string, MailBranding>> {
+    const mail = claimed.filter((delivery) => delivery.channel === 'EMAIL');
+    if (mail.length === 0) return new Map();
+    if (store === CONTROL_STORE) return this.branding.forPartners([...new Set(mail.map((delivery) => delivery.partnerId).filter((id): id is string => id !== null))]);
+    return this.branding.forTenants(storeEm(this.db, store), [...new Set(mail.map((delivery) => delivery.tenantId).filter((id): id is string => id !== null))]);
+  }
+}
+
+const DEFAULT_BRANDING: MailBranding = { ...PLATFORM_BRANDING_VALUES };
+
+/** The issued document's PDF, fetched by nodemailer from the link the event carries. */
+function attachmentsOf(delivery: ClaimedDelivery): Array<{ filename: string; href: string; contentType: string }> {
+  if (delivery.kind !== 'document.issued') return [];
+  const href = delivery.data['pdfUrl'];
+  const number = String(delivery.data['number'] ?? delivery.eventId).replace(/[^A-Za-z0-9._-]/g, '_');
+  return typeof href === 'string' ? [{ filename: `${number}.pdf`, href, contentType: 'application/pdf' }] : [];
+}

@@ -1,0 +1,80 @@
+import { Topic, type Unsubscribe } from '@saldo/events';
+import type { ShardedDatabase } from '@saldo/sharding';
+import type { SubgraphRuntime } from '@saldo/subgraph';
+import type { TenantsConfig } from '../config.js';
+import { BrandingCopy } from './branding.js';
+import { Dispatcher } from './delivery/dispatcher.js';
+import { Mailer } from './delivery/mailer.js';
+import { WebhookClient } from './delivery/webhook-client.js';
+import { WebhookEndpointService } from './endpoint-service.js';
+import { NotificationFeed } from './feed.js';
+import { CONSUMED_TOPICS } from './kinds.js';
+import { retryScheduler } from './jobs.js';
+import { Notifier } from './notifier.js';
+import { NotificationSettingsService } from './settings-service.js';
+
+export { notificationGlobalMigrations, notificationShardMigrations } from './migrations.js';
+export { NotificationPartnerResolver, NotificationResolver, NotificationSubscriptionResolver, NotificationTenantResolver, WebhookDeliveryResolver } from './graphql.js';
+
+/** The notifications capability: settings, endpoints, the notifier, delivery and the live feed. */
+export interface NotificationServices {
+  settings: NotificationSettingsService;
+  endpoints: WebhookEndpointService;
+  notifier: Notifier;
+  dispatcher: Dispatcher;
+  feed: NotificationFeed;
+  branding: BrandingCopy;
+  /** The subgraph's databases (notification lists read the tenant's shard). */
+  db: ShardedDatabase;
+  close(): Promise<void>;
+}
+
+export function createNotificationServices(runtime: SubgraphRuntime<TenantsConfig>): NotificationServices {
+  const { config, db, relay, logger } = runtime;
+  const log = logger.child('notifications');
+  const allowPrivate = config.WEBHOOK_ALLOW_PRIVATE_TARGETS ?? config.NODE_ENV !== 'production';
+  const mailer = config.SMTP_URL
+    ? new Mailer({ url: config.SMTP_URL, fromAddress: config.MAIL_FROM, maxConnections: config.SMTP_MAX_CONNECTIONS, timeoutMs: config.SMTP_TIMEOUT_MS })
+    : null;
+  const webhooks = new WebhookClient({ allowPrivate, timeoutMs: config.WEBHOOK_TIMEOUT_MS, maxSocketsPerHost: config.WEBHOOK_MAX_SOCKETS_PER_HOST, userAgent: 'Saldo-Webhooks/1' });
+  const branding = new BrandingCopy(db);
+  const dispatcher = new Dispatcher(
+    db,
+    mailer,
+    webhooks,
+    branding,
+    {
+      retry: { baseSeconds: config.WEBHOOK_RETRY_BASE_SECONDS, maxDelaySeconds: config.WEBHOOK_RETRY_MAX_DELAY_SECONDS, windowSeconds: config.WEBHOOK_RETRY_WINDOW_SECONDS },
+      leaseMs: config.NOTIFY_LEASE_MS,
+      concurrency: config.NOTIFY_CONCURRENCY,
+    },
+    log.child('dispatcher'),
+  );
+  const settings = new NotificationSettingsService(db, relay);
+  const notifier = new Notifier(db, settings, dispatcher, relay, { mailEnabled: mailer !== null, operatorEmails: config.NOTIFY_OPERATOR_EMAILS }, log);
+  dispatcher.useScheduler(retryScheduler(runtime.jobs));
+  dispatcher.whenEndpointFailsForGood((endpoint, lastError, since) => notifier.disableEndpoint(endpoint, lastError, since));
+  return {
+    settings,
+    endpoints: new WebhookEndpointService(db, dispatcher, { allowPrivate }),
+    notifier,
+    dispatcher,
+    feed: new NotificationFeed(),
+    branding,
+    db,
+    async close() {
+      await dispatcher.stop();
+      mailer?.close();
+      webhooks.close();
+    },
+  };
+}
+
+/** The notifier's consumers: notification-worthy events, branding changes, and this instance's live feed. */
+export function subscribeNotifications(services: NotificationServices, runtime: SubgraphRuntime<TenantsConfig>): Unsubscribe[] {
+  return [
+    ...CONSUMED_TOPICS.map((topic) => runtime.bus.subscribeBatch(topic, 'tenants.notifier', (events) => services.notifier.handle(events))),
+    runtime.bus.subscribeBatch(Topic.TenantEvents, 'tenants.notification-branding', (events) => services.branding.apply(events)),
+    services.feed.start(runtime.bus),
+  ];
+}
