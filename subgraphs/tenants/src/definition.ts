@@ -21,9 +21,11 @@ import {
   createNotificationServices,
   notificationGlobalMigrations,
   notificationShardMigrations,
+  notificationQueues,
+  notificationSchedules,
+  notificationWorkers,
   subscribeNotifications,
 } from './notifications/index.js';
-import { notificationQueues, notificationSchedules, notificationWorkers } from './notifications/jobs.js';
 
 /** Printed to schema/tenants.graphql by `pnpm compose`; served by the running subgraph. */
 export function buildTenantsSchema() {

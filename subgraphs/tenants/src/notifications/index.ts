@@ -14,6 +14,7 @@ import { Notifier } from './notifier.js';
 import { NotificationSettingsService } from './settings-service.js';
 
 export { notificationGlobalMigrations, notificationShardMigrations } from './migrations.js';
+export { notificationQueues, notificationSchedules, notificationWorkers } from './jobs.js';
 export { NotificationPartnerResolver, NotificationResolver, NotificationSubscriptionResolver, NotificationTenantResolver, WebhookDeliveryResolver } from './graphql.js';
 
 /** The notifications capability: settings, endpoints, the notifier, delivery and the live feed. */
