@@ -54,10 +54,10 @@ describe('forecasts, depletion dates, anomalies, fraud and drift through the gat
 
   before(async () => {
     stack = await startTestStack('forecast', { usageForecastEnv: { MODEL_POLL_INTERVAL_MS: '100', FORECAST_TRAINING_ROWS: '3000', MODEL_UPDATE_INTERVAL: '86400' } });
-    stack.bus.subscribe(Topic.NotificationEvents, 'forecast-test', async (event) => {
+    stack.bus.subscribe(Topic.NotificationEvents, 'forecast-test.notifications', async (event) => {
       events.push(event);
     });
-    stack.bus.subscribe(Topic.FraudEvents, 'forecast-test', async (event) => {
+    stack.bus.subscribe(Topic.FraudEvents, 'forecast-test.fraud', async (event) => {
       events.push(event);
     });
     const billing = stack.billing.services;

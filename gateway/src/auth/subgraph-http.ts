@@ -27,9 +27,23 @@ export class SubgraphHttpClient {
 
   constructor(private readonly timeoutMs = 30_000) {}
 
-  post(url: URL, headers: Record<string, string>, body: string): Promise<SubgraphHttpResponse> {
+  async post(url: URL, headers: Record<string, string>, body: string): Promise<SubgraphHttpResponse> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.postOnce(url, headers, body);
+      } catch (error) {
+        if (!(error instanceof StaleSocketError)) throw error;
+        // A kept-alive socket the subgraph had just closed as idle (it never read the request): Node's documented
+        // remedy is to send again on a new connection. Only reads are sent again, never a mutation.
+        if (attempt >= 3 || !isReadOnlyOperation(body)) throw error.cause;
+      }
+    }
+  }
+
+  private postOnce(url: URL, headers: Record<string, string>, body: string): Promise<SubgraphHttpResponse> {
     const secure = url.protocol === 'https:';
     return new Promise((resolve, reject) => {
+      let answered = false;
       const request = (secure ? https : http).request(
         url,
         {
@@ -39,6 +53,7 @@ export class SubgraphHttpClient {
           timeout: this.timeoutMs,
         },
         (response) => {
+          answered = true;
           const chunks: Buffer[] = [];
           response.on('data', (chunk: Buffer) => chunks.push(chunk));
           response.on('end', () =>
@@ -53,7 +68,10 @@ export class SubgraphHttpClient {
         },
       );
       request.on('timeout', () => request.destroy(new Error(`subgraph request to ${url.host} timed out after ${this.timeoutMs} ms`)));
-      request.on('error', reject);
+      request.on('error', (error: NodeJS.ErrnoException) => {
+        const stale = !answered && request.reusedSocket && (error.code === 'ECONNRESET' || error.code === 'EPIPE');
+        reject(stale ? new StaleSocketError(error) : error);
+      });
       request.end(body);
     });
   }
@@ -61,6 +79,23 @@ export class SubgraphHttpClient {
   close(): void {
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
+  }
+}
+
+/** A request that failed on a reused keep-alive socket before any answer arrived. */
+class StaleSocketError extends Error {
+  constructor(override readonly cause: Error) {
+    super(cause.message);
+  }
+}
+
+/** Whether a subgraph request body holds a query (safe to send twice), parsed only on this rare error path. */
+function isReadOnlyOperation(body: string): boolean {
+  try {
+    const { query } = JSON.parse(body) as { query?: unknown };
+    return typeof query === 'string' && /^\s*(query\b|\{)/.test(query);
+  } catch {
+    return false;
   }
 }
 

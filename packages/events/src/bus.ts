@@ -110,7 +110,11 @@ export class InProcessEventBus implements EventBus {
 
   subscribeBatch(topic: Topic, group: string, handler: BatchEventHandler, options: BatchSubscribeOptions = {}): () => void {
     const groups = this.subscriptions.get(topic) ?? new Map<string, { handler: BatchEventHandler; maxBatchSize: number }>();
-    if (groups.has(group)) throw new Error(`Consumer group ${group} already subscribed to ${topic}`);
+    // As on Kafka (KafkaEventBus), a consumer group is one subscription: the same name on two topics is refused
+    // here too, so a wiring that would fail on Kafka fails in the in-process tests first.
+    for (const [subscribed, others] of this.subscriptions) {
+      if (others.has(group)) throw new Error(`Consumer group ${group} already subscribed to ${subscribed}`);
+    }
     groups.set(group, { handler, maxBatchSize: options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE });
     this.subscriptions.set(topic, groups);
     // Delivery happens inside publish: a group sees every event published after this call, so it is ready now.

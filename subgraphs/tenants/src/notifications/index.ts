@@ -74,7 +74,8 @@ export function createNotificationServices(runtime: SubgraphRuntime<TenantsConfi
 /** The notifier's consumers: notification-worthy events, branding changes, and this instance's live feed. */
 export function subscribeNotifications(services: NotificationServices, runtime: SubgraphRuntime<TenantsConfig>): Unsubscribe[] {
   return [
-    ...CONSUMED_TOPICS.map((topic) => runtime.bus.subscribeBatch(topic, 'tenants.notifier', (events) => services.notifier.handle(events))),
+    // One consumer group per topic: a Kafka group is one subscription (KafkaEventBus), so the groups are named apart.
+    ...CONSUMED_TOPICS.map((topic) => runtime.bus.subscribeBatch(topic, `tenants.notifier.${topic}`, (events) => services.notifier.handle(events))),
     runtime.bus.subscribeBatch(Topic.TenantEvents, 'tenants.notification-branding', (events) => services.branding.apply(events)),
     services.feed.start(runtime.bus),
   ];

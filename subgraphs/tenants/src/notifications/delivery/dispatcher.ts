@@ -112,7 +112,7 @@ export class Dispatcher {
     return total;
   }
 
-  /** Resolves when every background dispatch started so far has finished. */
+  /** Resolves when every dispatch pass started so far (fast path, retry jobs, sweeps) has finished. */
   async idle(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
@@ -122,7 +122,15 @@ export class Dispatcher {
     await this.idle();
   }
 
-  private async run(store: StoreId, lanes: readonly string[], only?: ReadonlySet<string>): Promise<DispatchReport> {
+  /** Every pass, whoever started it (the fast path, a retry job, the sweep), counts as in flight for idle(). */
+  private run(store: StoreId, lanes: readonly string[], only?: ReadonlySet<string>): Promise<DispatchReport> {
+    const pass = this.runPass(store, lanes, only);
+    this.inFlight.add(pass);
+    void pass.finally(() => this.inFlight.delete(pass)).catch(() => undefined);
+    return pass;
+  }
+
+  private async runPass(store: StoreId, lanes: readonly string[], only?: ReadonlySet<string>): Promise<DispatchReport> {
     const report: DispatchReport = { delivered: 0, failed: 0, cancelled: 0 };
     const em = storeEm(this.db, store);
     const claimed = await claimDeliveries(em, lanes, this.options.leaseMs, only);
