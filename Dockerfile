@@ -8,8 +8,11 @@ COPY subgraphs subgraphs
 COPY gateway gateway
 COPY schema schema
 COPY tsconfig.base.json tsconfig.json ./
+COPY scripts/production-install.sh scripts/
 # Only the services and what they need: apps/, e2e/ and bench/ are development tools, not part of the image.
 RUN pnpm install --frozen-lockfile && pnpm exec tsc -b gateway subgraphs/tenants subgraphs/billing subgraphs/usage-forecast subgraphs/white-label packages/identity
+# Then the test harness and every development dependency go (tools/image/production-image.test.mjs proves it).
+RUN sh scripts/production-install.sh
 
 # The white-label worker drives the nginx container (docker-compose.yml): it checks every configuration with `nginx -t`
 # before the reload, so it needs the nginx binary (the same major version as the serving container's).

@@ -3,3 +3,4 @@ export { createHttpService, type HttpService, type HttpServiceOptions, type Read
 export { stopOnSignals, type Service } from './lifecycle.js';
 export { WorkLoop, type PassResult, type WorkLoopOptions } from './work-loop.js';
 export { BoundedStream } from './bounded-stream.js';
+export { seededRandom } from './seeded-random.js';

@@ -1,4 +1,4 @@
-import { seededRandom } from '@saldo/testing/random';
+import { seededRandom } from '@saldo/service';
 import { weekdayOf } from '../domain/days.js';
 import { HolidayCalendar, type DailySeries } from './series.js';
 

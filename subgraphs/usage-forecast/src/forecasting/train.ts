@@ -1,4 +1,4 @@
-import { seededRandom } from '@saldo/testing/random';
+import { seededRandom } from '@saldo/service';
 import { seasonalNaive } from './baselines.js';
 import { FEATURE_COUNT, FEATURE_NAMES, MAX_HORIZON, MIN_MODEL_HISTORY, writeFeatures } from './features.js';
 import { Forecaster, combineDay, rawForecasts, type Calibration, type RawForecast } from './forecaster.js';

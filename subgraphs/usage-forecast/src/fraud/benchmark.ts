@@ -1,4 +1,4 @@
-import { seededRandom } from '@saldo/testing/random';
+import { seededRandom } from '@saldo/service';
 import { gaussian, poisson } from '../forecasting/index.js';
 import { OPEN_SCORE, RISK_HISTORY_HOURS, combinedScore, fraudSignals, type RiskView } from './scoring.js';
 
