@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import { request as requestTls } from 'node:https';
 import type { Express, Request, Response } from 'express';
-import type { Logger } from '@saldo/service';
+import { sendHttpError, type Logger } from '@saldo/service';
 
 /** Response headers a download keeps on its way through the gateway. */
 const PASSED_HEADERS = ['content-type', 'content-length', 'content-disposition', 'cache-control', 'x-content-type-options'];
@@ -16,7 +16,7 @@ export function mountDownloadProxy(app: Express, path: string, upstream: () => s
   app.get(`${path}/:file`, (req: Request, res: Response) => {
     const base = upstream();
     if (!base) {
-      res.status(503).json({ error: 'Downloads are unavailable: no route to the subgraph that serves them.' });
+      sendHttpError(res, 503, 'SUBGRAPH_UNAVAILABLE', 'Downloads are unavailable: no route to the subgraph that serves them.');
       return;
     }
     const target = new URL(req.originalUrl, new URL(base).origin);
@@ -32,8 +32,7 @@ export function mountDownloadProxy(app: Express, path: string, upstream: () => s
     outgoing.setTimeout(30_000, () => outgoing.destroy(new Error('download timed out')));
     outgoing.on('error', (error) => {
       logger.warn('download proxy failed', { path: target.pathname, error: error.message });
-      if (!res.headersSent) res.status(502).json({ error: 'The document could not be fetched.' });
-      else res.destroy(error);
+      sendHttpError(res, 502, 'SUBGRAPH_UNAVAILABLE', 'The document could not be fetched.');
     });
     outgoing.end();
   });

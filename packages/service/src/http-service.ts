@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
+import { httpErrorHandler, notFoundHandler } from './http-errors.js';
 import type { Logger } from './logger.js';
 
 /** A named readiness probe; it throws (or rejects) when the dependency is not usable. */
@@ -17,7 +18,11 @@ export interface HttpService {
   readonly server: http.Server;
   /** Requests received since start (every path); used to count round trips to a service. */
   readonly requestCount: number;
-  /** Resolves with the base URL once the port is bound (port 0 picks a free one). */
+  /**
+   * Resolves with the base URL once the port is bound (port 0 picks a free one). Mounts the fallbacks first (every
+   * unknown path NOT_FOUND, every error a clean JSON body: http-errors.ts), so routes mounted after listen() are not
+   * reached.
+   */
   listen(port: number, host?: string): Promise<string>;
   /** Stops accepting connections and waits for open requests to finish. */
   close(): Promise<void>;
@@ -25,7 +30,8 @@ export interface HttpService {
 
 /**
  * Express app + HTTP server with the endpoints every Saldo service exposes:
- * GET /health (the process is alive) and GET /ready (its dependencies answer).
+ * GET /health (the process is alive) and GET /ready (its dependencies answer); and, behind every route, GraphQL-shaped
+ * JSON errors for unknown paths and failed requests (malformed JSON, bodies over the limit) instead of Express's HTML.
  */
 export function createHttpService(options: HttpServiceOptions): HttpService {
   const app = express();
@@ -33,6 +39,7 @@ export function createHttpService(options: HttpServiceOptions): HttpService {
   const server = http.createServer(app);
   let draining = false;
   let requestCount = 0;
+  let fallbacksMounted = false;
   server.on('request', () => {
     requestCount += 1;
   });
@@ -68,6 +75,11 @@ export function createHttpService(options: HttpServiceOptions): HttpService {
     },
     listen: (port, host = '127.0.0.1') =>
       new Promise((resolve, reject) => {
+        if (!fallbacksMounted) {
+          fallbacksMounted = true;
+          app.use(notFoundHandler());
+          app.use(httpErrorHandler(options.logger));
+        }
         server.once('error', reject);
         server.listen(port, host, () => {
           server.off('error', reject);

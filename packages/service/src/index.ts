@@ -4,3 +4,4 @@ export { stopOnSignals, type Service } from './lifecycle.js';
 export { WorkLoop, type PassResult, type WorkLoopOptions } from './work-loop.js';
 export { BoundedStream } from './bounded-stream.js';
 export { seededRandom } from './seeded-random.js';
+export { HttpErrorCode, describeHttpError, httpErrorBody, httpErrorHandler, notFoundHandler, sendHttpError, type HttpErrorBody } from './http-errors.js';

@@ -1,5 +1,6 @@
 import express, { type Express } from 'express';
 import { INTERNAL_AUDIENCE, IDENTITY_HEADER } from '@saldo/identity';
+import { HttpErrorCode, sendHttpError } from '@saldo/service';
 import type { SubgraphRuntime } from '@saldo/subgraph';
 import type { ApiKeyService } from '../services/api-key-service.js';
 
@@ -12,21 +13,21 @@ export function mountApiKeyVerification(app: Express, apiKeys: ApiKeyService, ru
     try {
       await runtime.identity.verify(req.header(IDENTITY_HEADER), INTERNAL_AUDIENCE);
     } catch {
-      res.status(401).json({ error: 'UNAUTHENTICATED' });
+      sendHttpError(res, 401, 'UNAUTHENTICATED', 'An identity signed by the gateway for internal calls is required.');
       return;
     }
     const { keyId, secret } = (req.body ?? {}) as { keyId?: unknown; secret?: unknown };
     if (typeof keyId !== 'string' || typeof secret !== 'string') {
-      res.status(400).json({ error: 'BAD_REQUEST' });
+      sendHttpError(res, 400, HttpErrorCode.BadRequest, 'Send { keyId, secret } as JSON.');
       return;
     }
     try {
       const partnerId = await apiKeys.verify(keyId, secret);
       if (partnerId) res.json({ partnerId, keyId });
-      else res.status(401).json({ error: 'INVALID_API_KEY' });
+      else sendHttpError(res, 401, 'INVALID_API_KEY', 'Unknown or revoked API key.');
     } catch (error) {
       runtime.logger.error('API key verification failed', { error });
-      res.status(500).json({ error: 'INTERNAL' });
+      sendHttpError(res, 500, HttpErrorCode.Internal, 'Internal server error.');
     }
   });
 }

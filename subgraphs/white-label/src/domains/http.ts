@@ -1,6 +1,7 @@
 import type { Express } from 'express';
 import { INTERNAL_AUDIENCE, IDENTITY_HEADER } from '@saldo/identity';
 import type { ShardedDatabase } from '@saldo/sharding';
+import { HttpErrorCode, sendHttpError } from '@saldo/service';
 import type { SubgraphRuntime } from '@saldo/subgraph';
 import { AcmeChallenge } from './entities/acme-challenge.js';
 import type { DomainService } from './services/domain-service.js';
@@ -36,14 +37,14 @@ export function mountServedHostnames(app: Express, domains: DomainService, runti
     try {
       await runtime.identity.verify(req.header(IDENTITY_HEADER), INTERNAL_AUDIENCE);
     } catch {
-      res.status(401).json({ error: 'UNAUTHENTICATED' });
+      sendHttpError(res, 401, 'UNAUTHENTICATED', 'An identity signed by the gateway for internal calls is required.');
       return;
     }
     try {
       res.json({ hostnames: await domains.servedHostnames() });
     } catch (error) {
       runtime.logger.error('listing custom domains failed', { error });
-      res.status(500).json({ error: 'INTERNAL' });
+      sendHttpError(res, 500, HttpErrorCode.Internal, 'Internal server error.');
     }
   });
 }

@@ -1,5 +1,5 @@
 import type { Express, Request, Response } from 'express';
-import type { Logger } from '@saldo/service';
+import { HttpErrorCode, sendHttpError, type Logger } from '@saldo/service';
 import { DOWNLOAD_PATH } from '../download-links.js';
 import type { DocumentService } from '../services/document-service.js';
 
@@ -15,19 +15,19 @@ export function mountDocumentDownloads(app: Express, documents: DocumentService,
   app.get(`${DOWNLOAD_PATH}/:file`, async (req: Request, res: Response) => {
     const verdict = documents.links.verify(String(req.params['file']), req.query as Record<string, unknown>);
     if (!verdict.ok) {
-      res.status(STATUS[verdict.reason]).json({ error: verdict.reason === 'EXPIRED' ? 'This download link has expired; ask for the document again.' : 'Invalid download link.', code: verdict.reason });
+      sendHttpError(res, STATUS[verdict.reason], verdict.reason, verdict.reason === 'EXPIRED' ? 'This download link has expired; ask for the document again.' : 'Invalid download link.');
       return;
     }
     const { grant } = verdict;
     try {
       const [document] = await documents.getMany([grant.documentId]);
       if (!document || document.tenantId !== grant.tenantId) {
-        res.status(404).json({ error: 'No such document.', code: 'DOCUMENT_NOT_FOUND' });
+        sendHttpError(res, 404, 'DOCUMENT_NOT_FOUND', 'No such document.');
         return;
       }
       const body = await documents.render(document, grant.format);
       if (!body) {
-        res.status(404).json({ error: 'Statements have no e-invoice.', code: 'DOCUMENT_NOT_FOUND' });
+        sendHttpError(res, 404, 'DOCUMENT_NOT_FOUND', 'Statements have no e-invoice.');
         return;
       }
       res
@@ -41,7 +41,7 @@ export function mountDocumentDownloads(app: Express, documents: DocumentService,
         .send(body);
     } catch (error) {
       logger.error('document download failed', { document: grant.documentId, error: (error as Error).message, stack: (error as Error).stack });
-      if (!res.headersSent) res.status(500).json({ error: 'The document could not be rendered.', code: 'INTERNAL_SERVER_ERROR' });
+      sendHttpError(res, 500, HttpErrorCode.Internal, 'The document could not be rendered.');
     }
   });
 }

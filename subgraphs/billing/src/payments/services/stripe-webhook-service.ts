@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type Stripe from 'stripe';
 import { SaldoError, isUuid } from '@saldo/graphql';
-import type { Logger } from '@saldo/service';
+import { httpErrorBody, type Logger } from '@saldo/service';
 import type { ShardedDatabase } from '@saldo/sharding';
 import { StripeEventStatus } from '../entities/stripe-event.js';
 import { TopUpStatus } from '../entities/top-up.js';
@@ -90,14 +90,14 @@ export class StripeWebhookService {
   ) {}
 
   async receive(rawBody: Buffer, signature: string | undefined): Promise<WebhookResponse> {
-    if (!this.stripe) return { httpStatus: 503, body: { error: 'STRIPE_NOT_CONFIGURED' } };
+    if (!this.stripe) return { httpStatus: 503, body: httpErrorBody('STRIPE_NOT_CONFIGURED', 'Stripe is not configured on this instance.') };
     let event: Stripe.Event;
     try {
       event = this.stripe.verifyWebhook(rawBody, signature);
     } catch (error) {
       const reason = String((error as Error)?.message ?? error).split('\n')[0]!.trim();
       this.logger.warn('rejected a Stripe webhook: signature verification failed', { reason, bytes: rawBody.length, signed: Boolean(signature) });
-      return { httpStatus: 400, body: { error: 'INVALID_SIGNATURE' } };
+      return { httpStatus: 400, body: httpErrorBody('INVALID_SIGNATURE', 'The Stripe-Signature header does not verify this body.') };
     }
 
     const status = await this.record(event);
@@ -119,7 +119,7 @@ export class StripeWebhookService {
         .globalEm()
         .execute('update stripe_event set error = ? where id = ?', [String((error as Error)?.message ?? error).slice(0, 1000), event.id], 'run')
         .catch(() => undefined);
-      return { httpStatus: 500, body: { error: 'PROCESSING_FAILED' } };
+      return { httpStatus: 500, body: httpErrorBody('PROCESSING_FAILED', 'The event could not be processed; it will be processed when Stripe retries.') };
     }
   }
 
