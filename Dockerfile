@@ -3,6 +3,8 @@ FROM node:24-slim AS build
 RUN npm install -g pnpm@10.34.9
 WORKDIR /app
 COPY pnpm-workspace.yaml pnpm-lock.yaml package.json ./
+# pnpm install runs the Node version guard first (package.json "pnpm:devPreinstall").
+COPY scripts/check-node.mjs scripts/check-node.mjs
 COPY packages packages
 COPY subgraphs subgraphs
 COPY gateway gateway

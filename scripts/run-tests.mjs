@@ -11,6 +11,7 @@ const files = globSync([
   'apps/*/dist/**/*.test.js',
   'e2e/dist/**/*.test.js',
   'tools/**/*.test.mjs',
+  'scripts/**/*.test.mjs',
 ]).sort();
 if (files.length === 0) {
   console.error('no compiled test files found: run pnpm build first');

@@ -69,7 +69,7 @@ stopOnSignals(async () => {
 const url = running.graphqlUrl.replace('127.0.0.1', 'localhost');
 process.stdout.write(
   `\n  Saldo is running.\n\n  Gateway (GraphQL + Apollo Sandbox): ${url}\n` +
-    `  Get a token:  pnpm token --role admin   (then in Sandbox: Headers -> Authorization: Bearer <token>)\n` +
+    `  Get a token:  pnpm -s token --role admin   (then in Sandbox: Headers -> Authorization: Bearer <token>)\n` +
     (running.stripeStandIn
       ? `  Stripe:       development stand-in at ${running.stripeStandIn.url} (NOT Stripe; set STRIPE_SECRET_KEY to use a test account)\n`
       : `  Stripe:       test account; forward its webhooks to ${running.billing.url}/webhooks/stripe (e.g. stripe listen --forward-to)\n`) +

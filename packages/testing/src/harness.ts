@@ -146,6 +146,15 @@ export function errorCodes(response: GraphQLResponse<unknown>): string[] {
   return (response.errors ?? []).map((error) => String(error.extensions?.code));
 }
 
+/**
+ * How to run pnpm from a test, as a person would type it: the pnpm running the tests (`pnpm test` sets
+ * npm_execpath), else the one on the PATH.
+ */
+export function pnpmCommand(args: string[]): { command: string; args: string[] } {
+  const execPath = process.env.npm_execpath;
+  return execPath && /\.c?js$/.test(execPath) ? { command: process.execPath, args: [execPath, ...args] } : { command: 'pnpm', args };
+}
+
 /** The environment for a helper process the tests start (pebble, nginx, ...): this process's plus `extra`. */
 export function childEnvironment(extra: Record<string, string> = {}): Record<string, string | undefined> {
   return { ...process.env, ...extra };
