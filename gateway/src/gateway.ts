@@ -70,7 +70,7 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
               ...(config.JWT_JWKS_URL ? { jwksUrl: config.JWT_JWKS_URL } : { publicKeysPem: splitPemKeys(config.JWT_PUBLIC_KEYS) }),
             })
           : undefined,
-        apiKeys: config.API_KEY_VERIFY_URL ? new ApiKeyClient(config.API_KEY_VERIFY_URL, signer, config.API_KEY_CACHE_TTL_MS) : undefined,
+        apiKeys: config.API_KEY_VERIFY_URL ? new ApiKeyClient(config.API_KEY_VERIFY_URL, signer, config.API_KEY_CACHE_TTL_MS, logger.child('api-keys')) : undefined,
       };
       // Requests on a partner's custom domain (Host header) are narrowed to that partner in the forwarded identity.
       const hostPartners = config.CUSTOM_DOMAINS_URL
@@ -217,6 +217,7 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
           await apollo.stop();
           await http.close();
           subgraphHttp.close();
+          credentialVerifiers.apiKeys?.close();
           await rateLimit.close();
         },
       };

@@ -24,6 +24,11 @@ export interface Session {
   identity: Identity;
   /** ms since epoch; undefined for anonymous callers and API keys. */
   expiresAt?: number | undefined;
+  /**
+   * API keys only: calls `onInvalid` once the key stops being valid (revoked, rotation grace over), checked afresh
+   * within the revocation bound; returns the function that stops watching. Long-lived connections use it.
+   */
+  watch?: ((onInvalid: () => void) => () => void) | undefined;
 }
 
 /**
@@ -43,7 +48,9 @@ export function createSessionAuthenticator(deps: { portalTokens?: PortalTokenVer
     if (!token) return { identity: ANONYMOUS };
     if (looksLikeApiKey(token)) {
       if (!deps.apiKeys) throw unauthenticated('API keys are not accepted by this gateway.');
-      return { identity: await deps.apiKeys.verify(token) };
+      const apiKeys = deps.apiKeys;
+      const key = token;
+      return { identity: await apiKeys.verify(key), watch: (onInvalid) => apiKeys.watch(key, onInvalid) };
     }
     if (!deps.portalTokens) throw unauthenticated('Bearer tokens are not accepted by this gateway.');
     return deps.portalTokens.verifySession(token);

@@ -15,6 +15,11 @@ import { UpstreamSubscriptions, type UpstreamOptions } from './upstream.js';
 export const SubscriptionErrorCode = {
   /** The caller's token expired while subscribed (extensions.reason = TOKEN_EXPIRED): subscribe again with a fresh one. */
   TokenExpired: 'TOKEN_EXPIRED',
+  /**
+   * The caller's API key was revoked, or its rotation grace ended, while subscribed (extensions.reason): the
+   * subscription ends within the API key revocation bound, like HTTP requests with that key.
+   */
+  CredentialRevoked: 'CREDENTIAL_REVOKED',
   /** The gateway is shutting down; reconnect (another instance, or this one after its restart). */
   ShuttingDown: 'SHUTTING_DOWN',
 } as const;
@@ -28,6 +33,8 @@ export interface SubscribeRequest {
   identity: Identity;
   /** When the caller's credentials expire (ms since epoch): the subscription ends then with TOKEN_EXPIRED. */
   expiresAt?: number | undefined;
+  /** Aborted when the caller's credential stops being valid: the subscription ends with the abort reason (a GraphQLError). */
+  signal?: AbortSignal | undefined;
 }
 
 export interface SubscriptionEngineOptions {
@@ -156,6 +163,7 @@ export class SubscriptionEngine {
     const owner = shared;
     this.counters.subscribers += 1;
     let expiry: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
     const stream = new BoundedStream<ExecutionResult>(this.options.bufferSize, {
       onDrop: () => {
         this.counters.dropped += 1;
@@ -163,6 +171,7 @@ export class SubscriptionEngine {
       onClose: () => {
         this.counters.subscribers -= 1;
         if (expiry) clearTimeout(expiry);
+        if (onAbort) request.signal?.removeEventListener('abort', onAbort);
         owner.detach(stream);
       },
     });
@@ -182,6 +191,21 @@ export class SubscriptionEngine {
         // Timers hold 32-bit delays: a token valid for longer than ~24 days is checked again later.
         expiry = setTimeout(expire, Math.min(remaining, 2 ** 31 - 1));
         expiry.unref();
+      }
+    }
+    if (request.signal) {
+      const signal = request.signal;
+      const revoked = (): ExecutionResult => ({
+        errors: [
+          signal.reason instanceof GraphQLError
+            ? signal.reason
+            : new GraphQLError('The credential is no longer valid.', { extensions: { code: ErrorCode.Unauthenticated, reason: SubscriptionErrorCode.CredentialRevoked } }),
+        ],
+      });
+      if (signal.aborted) stream.terminate(revoked());
+      else {
+        onAbort = () => stream.terminate(revoked());
+        signal.addEventListener('abort', onAbort, { once: true });
       }
     }
     return stream;

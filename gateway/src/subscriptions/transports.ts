@@ -19,6 +19,10 @@ export const SSE_PATH = '/graphql/stream';
 /** What a transport knows about its caller. */
 interface Caller extends Session {
   clientAddress: string;
+  /** What the caller authenticated with: every operation on a long-lived connection checks it again (cached like HTTP). */
+  credentials: Credentials;
+  /** Aborted (reason: the GraphQLError to end subscriptions with) when the credential stops being valid. */
+  revoked: AbortController;
 }
 
 /** The execution context of one operation arriving over WebSocket or SSE. */
@@ -60,9 +64,11 @@ export interface SubscriptionTransports {
  *   payload (`{ "authorization": "Bearer ..." }` or `{ "x-api-key": "saldo_pk_..." }`), or as headers of the upgrade
  *   request. Bad credentials close with 4401; when a bearer token expires its subscriptions end with
  *   UNAUTHENTICATED (reason TOKEN_EXPIRED) and the connection closes with 4403 (graphql-ws clients reconnect and may
- *   send a fresh token). Queries and mutations work on the socket too.
+ *   send a fresh token). Queries and mutations work on the socket too. Every operation re-checks the credential as an
+ *   HTTP request would; an API key in use is watched, and when it is revoked (or its rotation grace ends) its
+ *   subscriptions end with UNAUTHENTICATED (reason CREDENTIAL_REVOKED) and the connection closes with 4403.
  * - GraphQL over SSE (graphql-sse protocol, distinct connections mode: one stream per operation) at
- *   `/graphql/stream`, credentials in the request headers.
+ *   `/graphql/stream`, credentials in the request headers; a revoked API key ends its streams the same way.
  *
  * Every operation passes the same checks as over HTTP: anonymous callers may only introspect, depth/alias/cost
  * limits, and the rate limit (a subscription spends one token when it starts).
@@ -76,6 +82,8 @@ export function serveSubscriptionTransports(options: SubscriptionTransportsOptio
     payload: { query?: unknown; operationName?: unknown; variables?: unknown },
     caller: Caller,
   ): Promise<{ args: ExecutionArgs; operation: OperationDefinitionNode } | { errors: GraphQLError[] }> => {
+    const invalid = await stillValid(caller);
+    if (invalid) return { errors: [invalid] };
     const schema = engine.schema;
     if (!schema) return { errors: [new GraphQLError('The gateway has not loaded its supergraph yet.', { extensions: { code: ErrorCode.Internal } })] };
     if (typeof payload.query !== 'string') return { errors: [new GraphQLError('A query is required.', { extensions: { code: ErrorCode.BadUserInput } })] };
@@ -100,7 +108,6 @@ export function serveSubscriptionTransports(options: SubscriptionTransportsOptio
     };
     if (operation.operation !== 'subscription') return { args, operation }; // Apollo Server's plugins check the rest.
 
-    if (caller.expiresAt !== undefined && caller.expiresAt <= Date.now()) return { errors: [tokenExpired(caller.expiresAt)] };
     if (caller.identity.role === 'anonymous') {
       return { errors: [new GraphQLError('Authentication is required: send Authorization: Bearer <token>.', { extensions: { code: ErrorCode.Unauthenticated } })] };
     }
@@ -139,12 +146,45 @@ export function serveSubscriptionTransports(options: SubscriptionTransportsOptio
       variables: args.variableValues as Record<string, unknown> | null | undefined,
       identity: caller.identity,
       expiresAt: caller.expiresAt,
+      signal: caller.revoked.signal,
     });
+  };
+
+  /**
+   * Null while the caller's credential is still valid: its token has not expired, its API key was not found revoked by
+   * the watch, and the key still verifies (through the gateway's cache, exactly as an HTTP request would).
+   */
+  const stillValid = async (caller: Caller): Promise<GraphQLError | null> => {
+    if (caller.revoked.signal.aborted) return caller.revoked.signal.reason as GraphQLError;
+    if (caller.expiresAt !== undefined && caller.expiresAt <= Date.now()) return tokenExpired(caller.expiresAt);
+    if (!caller.watch) return null;
+    try {
+      await options.authenticate(caller.credentials);
+      return null;
+    } catch {
+      const error = credentialRevoked();
+      caller.revoked.abort(error);
+      return error;
+    }
+  };
+
+  /** Watches an API key caller's key: when it stops being valid, `revoked` aborts (ending its subscriptions) and `then` runs. */
+  const watchCredential = (caller: Caller, then: () => void): (() => void) => {
+    const abort = () => {
+      if (!caller.revoked.signal.aborted) caller.revoked.abort(credentialRevoked());
+    };
+    if (caller.revoked.signal.aborted) then();
+    else caller.revoked.signal.addEventListener('abort', then, { once: true });
+    const unwatch = caller.watch ? caller.watch(abort) : () => undefined;
+    return () => {
+      caller.revoked.signal.removeEventListener('abort', then);
+      unwatch();
+    };
   };
 
   const authenticateCaller = async (credentials: Credentials, clientAddress: string): Promise<Caller> => {
     try {
-      return { ...(await options.authenticate(credentials)), clientAddress };
+      return { ...(await options.authenticate(credentials)), clientAddress, credentials, revoked: new AbortController() };
     } catch (error) {
       // Failed logins spend the client address's budget, as over HTTP.
       await options.rateLimiter.consume(rateLimitKey(ANONYMOUS, clientAddress)).catch(() => undefined);
@@ -174,6 +214,16 @@ export function serveSubscriptionTransports(options: SubscriptionTransportsOptio
           return false;
         }
         (ctx.extra as { caller?: Caller }).caller = caller;
+        // A revoked API key (or a rotated one whose grace ended) ends the subscriptions (CREDENTIAL_REVOKED), then the
+        // connection (4403); the client's reconnect with the same key is refused with 4401.
+        let closing: NodeJS.Timeout | undefined;
+        const unwatch = watchCredential(caller, () => {
+          closing ??= setTimeout(() => ctx.extra.socket.close(CloseCode.Forbidden, 'Forbidden: credential revoked'), 250);
+        });
+        ctx.extra.socket.once('close', () => {
+          unwatch();
+          if (closing) clearTimeout(closing);
+        });
         if (caller.expiresAt !== undefined) {
           // The subscriptions end themselves at expiry (TOKEN_EXPIRED); then the connection goes, so a client that
           // refreshes its token in connectionParams reconnects with the new one.
@@ -218,6 +268,9 @@ export function serveSubscriptionTransports(options: SubscriptionTransportsOptio
         return [JSON.stringify({ errors: [{ message, extensions: { code: ErrorCode.Unauthenticated } }] }), jsonResponseInit(401, 'Unauthorized')];
       }
       const prepared = await prepare(params, caller);
+      // An SSE stream carries one operation: a revoked API key ends it (CREDENTIAL_REVOKED) through `revoked`.
+      const unwatch = watchCredential(caller, () => undefined);
+      raw.res?.once('close', unwatch);
       // graphql-sse recognises a single result by its `data` key.
       if ('errors' in prepared) return { data: null, errors: prepared.errors };
       if (prepared.operation.operation === 'subscription') {
@@ -277,6 +330,12 @@ export function isSubscriptionOperation(document: DocumentNode, operationName: s
 function tokenExpired(expiresAt: number): GraphQLError {
   return new GraphQLError(`The token expired at ${new Date(expiresAt).toISOString()}; authenticate again.`, {
     extensions: { code: ErrorCode.Unauthenticated, reason: SubscriptionErrorCode.TokenExpired },
+  });
+}
+
+function credentialRevoked(): GraphQLError {
+  return new GraphQLError('The API key was revoked or has expired; authenticate again.', {
+    extensions: { code: ErrorCode.Unauthenticated, reason: SubscriptionErrorCode.CredentialRevoked },
   });
 }
 
