@@ -297,5 +297,17 @@ describe('forecasts, depletion dates, anomalies, fraud and drift through the gat
     assert.equal(old.driftReason, 'test: forecasts off by 60 %');
     assert.ok(old.forecaster && old.median4, 'each version keeps its validation accuracy against the baselines');
   });
+
+  it('a newest version trained on other features (an older release\'s) is not waited for: training is requested at once', async () => {
+    // Let any training the previous test started finish first, so the newest version is the one changed below.
+    const served = await waitUntil(async () => {
+      const [newest] = await stack.usageForecast.services.registry.list(1);
+      return newest?.active && stack.usageForecast.services.serving.current().version === newest.version ? newest : null;
+    }, 'the newest version active and served');
+    assert.equal(await stack.usageForecast.services.lifecycle.maintain(), null, 'a fresh compatible version needs no training');
+    await stack.usageForecast.runtime.db.globalEm().execute(`update forecast_model set features = '["lag_1"]'::jsonb where version = ?`, [served.version], 'run');
+    assert.equal((await stack.usageForecast.services.registry.list(1))[0]!.compatible, false);
+    assert.equal(await stack.usageForecast.services.lifecycle.maintain(), 'startup');
+  });
 });
 

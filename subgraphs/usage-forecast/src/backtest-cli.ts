@@ -50,11 +50,15 @@ process.stdout.write(
   [
     `Backtest (${source}); ${result.origins} weekly origins over the last ${holdoutDays} days, 1-7 days ahead, ${result.forecaster.points} points`,
     `training: ${training.series} series, ${training.trainingRows} + ${training.fineTuneRows} windows, ${training.epochs} epochs, ${(training.milliseconds / 1000).toFixed(1)} s on ${training.backend}`,
-    `blend weight of the network per horizon day: ${training.calibration.modelWeight.slice(0, 7).join(' ')}`,
+    `blend weights per horizon day (network/profile/median4): ${training.calibration.modelWeight
+      .slice(0, 7)
+      .map((model, index) => `${model}/${training.calibration.profileWeight[index] ?? 0}/${1 - model - (training.calibration.profileWeight[index] ?? 0)}`)
+      .join(' ')}`,
     '',
     `${'method'.padEnd(26)} ${'1-WAPE'.padStart(9)} ${'WAPE'.padStart(9)} ${'MASE'.padStart(7)} ${'cover80'.padStart(9)} ${'width'.padStart(7)}`,
     row('forecaster (production)', result.forecaster),
     row('network alone', result.model),
+    row('weekday profile x level', result.profile),
     row('median of 4 same weekdays', result.median4),
     row('seasonal naive', result.seasonalNaive),
     '',

@@ -1,13 +1,13 @@
 import type { ShardedDatabase } from '@saldo/sharding';
 import { addDays, dayNumber, dayOfNumber, utcDay } from '../domain/days.js';
-import type { SeriesForecast } from '../forecasting/index.js';
+import { PROFILE_DAYS, type SeriesForecast } from '../forecasting/index.js';
 import { loadDailySeries } from '../models/trainer.js';
 import type { ModelServing, ServedModel } from '../models/serving.js';
 import type { TenantProfileService, TenantProfileView } from '../services/tenant-profile-service.js';
 import { DEPLETION_HORIZON_DAYS, depletionDate, type AutoTopUpPlan, type Depletion } from './depletion.js';
 
-/** History the served forecaster reads per tenant: four weeks of lags plus four more for same-weekday medians. */
-const HISTORY_DAYS = 56;
+/** History the served forecaster reads per tenant: the twelve weeks its weekday profile is estimated from. */
+const HISTORY_DAYS = PROFILE_DAYS;
 /**
  * How long a tenant's quantity forecast and unit price are reused (completed days and prices rarely change; a new
  * model, a new day, late usage or a new price drops it). The balance and account settings are read every time.

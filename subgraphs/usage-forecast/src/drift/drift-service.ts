@@ -1,6 +1,7 @@
 import type { Logger } from '@saldo/service';
 import type { ShardedDatabase } from '@saldo/sharding';
 import { dayNumber, utcDay } from '../domain/days.js';
+import { PROFILE_DAYS } from '../forecasting/index.js';
 import type { ModelRegistry } from '../models/registry.js';
 import type { ModelServing } from '../models/serving.js';
 import { loadDailySeries } from '../models/trainer.js';
@@ -97,7 +98,7 @@ export class DriftService {
       for (const row of rows) byTenant.set(row.tenant_id, [...(byTenant.get(row.tenant_id) ?? []), { hour: new Date(row.hour), quantity: Number(row.quantity) }]);
       if (byTenant.size === 0) continue;
       const lastDay = dayNumber(utcDay(new Date(start))) - 1;
-      const daily = new Map((await loadDailySeries(this.db, lastDay - 55, lastDay, [...byTenant.keys()])).map((series) => [series.id, series]));
+      const daily = new Map((await loadDailySeries(this.db, lastDay - PROFILE_DAYS + 1, lastDay, [...byTenant.keys()])).map((series) => [series.id, series]));
       for (const [tenantId, hours] of byTenant) {
         const series = daily.get(tenantId);
         if (!series) continue;

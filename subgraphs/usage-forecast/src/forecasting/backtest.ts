@@ -18,6 +18,8 @@ export interface BacktestResult {
   forecaster: AccuracyReport;
   /** The network's own medians and ranges. */
   model: AccuracyReport;
+  /** The weekday-profile x level forecast alone. */
+  profile: AccuracyReport;
   median4: AccuracyReport;
   seasonalNaive: AccuracyReport;
   origins: number;
@@ -39,8 +41,8 @@ export async function backtest(series: readonly DailySeries[], options: Backtest
   const { forecaster, report } = await trainForecaster(training, options.training);
   try {
     const calibration = forecaster.spec.calibration;
-    const modelOnly: Calibration = { ...calibration, modelWeight: calibration.modelWeight.map(() => 1) };
-    const accumulators = { forecaster: new AccuracyAccumulator(), model: new AccuracyAccumulator(), median4: new AccuracyAccumulator(), seasonalNaive: new AccuracyAccumulator() };
+    const modelOnly: Calibration = { ...calibration, modelWeight: calibration.modelWeight.map(() => 1), profileWeight: calibration.profileWeight.map(() => 0) };
+    const accumulators = { forecaster: new AccuracyAccumulator(), model: new AccuracyAccumulator(), profile: new AccuracyAccumulator(), median4: new AccuracyAccumulator(), seasonalNaive: new AccuracyAccumulator() };
     let origins = 0;
     for (let origin = cutoff; origin < last; origin += 7) {
       origins += 1;
@@ -62,6 +64,8 @@ export async function backtest(series: readonly DailySeries[], options: Backtest
           accumulators.model.add(id, scale, actual, alone.quantity, alone.lower, alone.upper);
           const low = (calibration.fallbackLower[h - 1] ?? -0.5) * raw.scale;
           const high = (calibration.fallbackUpper[h - 1] ?? 0.5) * raw.scale;
+          const pf = raw.profile[h - 1]!;
+          accumulators.profile.add(id, scale, actual, pf, Math.max(0, pf + low), pf + high);
           const m4 = raw.baseline[h - 1]!;
           accumulators.median4.add(id, scale, actual, m4, Math.max(0, m4 + low), m4 + high);
           const sn = seasonalNaive(item.series.values, item.end, h);
@@ -72,6 +76,7 @@ export async function backtest(series: readonly DailySeries[], options: Backtest
     return {
       forecaster: accumulators.forecaster.report(),
       model: accumulators.model.report(),
+      profile: accumulators.profile.report(),
       median4: accumulators.median4.report(),
       seasonalNaive: accumulators.seasonalNaive.report(),
       origins,

@@ -1,4 +1,5 @@
 import { weekdayOf } from '../domain/days.js';
+import { profileForecast } from './profile.js';
 import type { DailySeries, HolidayCalendar } from './series.js';
 
 /** Days the model forecasts directly from one origin; later days continue the last forecast week. */
@@ -17,8 +18,9 @@ const OFFSET = {
   weekday: LAGS + 7 + STATS,
   targetHolidays: LAGS + 7 + STATS + 7,
   lagHolidays: LAGS + 7 + STATS + 7 + MAX_HORIZON,
+  profile: LAGS + 7 + STATS + 7 + MAX_HORIZON + 14,
 } as const;
-export const FEATURE_COUNT = OFFSET.lagHolidays + 14;
+export const FEATURE_COUNT = OFFSET.profile + MAX_HORIZON + 1;
 
 export const FEATURE_NAMES: readonly string[] = [
   ...Array.from({ length: LAGS }, (_, k) => `lag_${k + 1}`),
@@ -32,22 +34,36 @@ export const FEATURE_NAMES: readonly string[] = [
   ...['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'].map((day) => `next_day_is_${day}`),
   ...Array.from({ length: MAX_HORIZON }, (_, h) => `holiday_h${h + 1}`),
   ...Array.from({ length: 14 }, (_, k) => `holiday_lag_${k + 1}`),
+  ...Array.from({ length: MAX_HORIZON }, (_, h) => `weekday_profile_x_level_h${h + 1}`),
+  'profile_level',
 ];
+
+const scratch = new Float64Array(MAX_HORIZON);
 
 /** A single lag above this many times the series' scale is clipped: one freak day must not dominate the input. */
 const CLIP = 25;
 
 /**
- * The per-series scale: the mean of the last four weeks (the whole history if those were all zero). The model
- * sees and predicts usage divided by it, so one global model serves tenants of any size. 0 for an all-zero series.
+ * The per-series scale: the mean of the last four weeks without their two largest days (robust: one freak day of
+ * 10^9 in a CSV must not shrink every other input to zero), else their plain mean, else the whole history's. The
+ * model sees and predicts usage divided by it, so one global model serves tenants of any size. 0 for an all-zero
+ * series.
  */
 export function seriesScale(values: ArrayLike<number>, end: number): number {
   let sum = 0;
   let count = 0;
+  let largest = 0;
+  let second = 0;
   for (let index = Math.max(0, end - LAGS + 1); index <= end; index += 1) {
-    sum += values[index]!;
+    const value = values[index]!;
+    sum += value;
     count += 1;
+    if (value > largest) {
+      second = largest;
+      largest = value;
+    } else if (value > second) second = value;
   }
+  if (count >= 14 && sum - largest - second > 0) return (sum - largest - second) / (count - 2);
   if (sum > 0) return sum / count;
   let total = 0;
   for (let index = 0; index <= end; index += 1) total += values[index]!;
@@ -83,8 +99,10 @@ export function sameWeekdayMedian(values: ArrayLike<number>, end: number, h: num
 /**
  * Writes the feature row of `series` at origin index `end` (the last observed day) into `out` at `offset`;
  * returns the series' scale (0 for an all-zero history, in which case the row is all zeros but calendar fields).
+ * `profile` receives the unscaled "weekday profile x level" forecast of the MAX_HORIZON days (a feature and one of
+ * the methods the forecaster combines), so it is computed once per row.
  */
-export function writeFeatures(series: DailySeries, end: number, holidays: HolidayCalendar, out: Float32Array, offset: number): number {
+export function writeFeatures(series: DailySeries, end: number, holidays: HolidayCalendar, out: Float32Array, offset: number, profile?: Float64Array): number {
   const values = series.values;
   const scale = seriesScale(values, end);
   const inverse = scale > 0 ? 1 / scale : 0;
@@ -106,11 +124,11 @@ export function writeFeatures(series: DailySeries, end: number, holidays: Holida
   const mean28 = sum28 / LAGS;
   const std28 = Math.sqrt(Math.max(0, sumSquares / LAGS - mean28 * mean28));
   const stats = offset + OFFSET.stats;
-  out[stats] = (sum7 / 7) * inverse;
+  out[stats] = Math.min((sum7 / 7) * inverse, CLIP);
   out[stats + 1] = Math.min(std28 * inverse, CLIP);
   out[stats + 2] = zeros / LAGS;
   out[stats + 3] = Math.min(max * inverse, CLIP);
-  out[stats + 4] = ((sum28 - sum7) / 21) * inverse;
+  out[stats + 4] = Math.min(((sum28 - sum7) / 21) * inverse, CLIP);
   out[stats + 5] = Math.log1p(scale) / 8;
 
   const lastDay = series.start + end;
@@ -118,5 +136,9 @@ export function writeFeatures(series: DailySeries, end: number, holidays: Holida
   out[offset + OFFSET.weekday + weekdayOf(lastDay + 1)] = 1;
   for (let h = 1; h <= MAX_HORIZON; h += 1) out[offset + OFFSET.targetHolidays + h - 1] = holidays.isHoliday(lastDay + h, series.group) ? 1 : 0;
   for (let back = 0; back < 14; back += 1) out[offset + OFFSET.lagHolidays + back] = holidays.isHoliday(lastDay - back, series.group) ? 1 : 0;
+  const forecast = profile ?? scratch;
+  const level = profileForecast(series, end, holidays, MAX_HORIZON, forecast);
+  for (let h = 0; h < MAX_HORIZON; h += 1) out[offset + OFFSET.profile + h] = Math.min(forecast[h]! * inverse, CLIP);
+  out[offset + OFFSET.profile + MAX_HORIZON] = Math.min(level * inverse, CLIP);
   return scale;
 }

@@ -16,12 +16,14 @@ export interface SeriesForecast {
 }
 
 /**
- * How the network's medians and the median-of-4-same-weekdays baseline are combined, and how wide the ranges
- * are, per horizon day: chosen on the training run's validation origins (see train.ts).
+ * How the network's medians, the weekday-profile x level forecast and the median-of-4-same-weekdays baseline are
+ * combined, and how wide the ranges are, per horizon day: chosen on the training run's validation origins (train.ts).
  */
 export interface Calibration {
-  /** Weight of the network's median per horizon day (1 - weight goes to the baseline). */
+  /** Weight of the network's median per horizon day. */
   modelWeight: number[];
+  /** Weight of the weekday-profile x level forecast per horizon day (1 - both weights go to the median of 4). */
+  profileWeight: number[];
   /** Multipliers of the network's lower / upper half-widths that made the validation ranges cover 80 %. */
   lowerScale: number[];
   upperScale: number[];
@@ -32,7 +34,8 @@ export interface Calibration {
 
 /** Everything but the weights that a model version needs to forecast exactly as it was evaluated. */
 export interface ForecasterSpec {
-  formatVersion: 1;
+  /** 2: features and combination with the weekday-profile x level forecast (1 had neither). */
+  formatVersion: 2;
   featureNames: readonly string[];
   horizon: number;
   hidden: readonly number[];
@@ -51,10 +54,11 @@ export interface RawForecast {
   scale: number;
   /** True when the series was long enough for the network. */
   modelled: boolean;
-  /** Per horizon day: network quantiles (unscaled; zero when not modelled) and the baseline. */
+  /** Per horizon day: network quantiles (unscaled; zero when not modelled), the profile forecast and the baseline. */
   q10: Float64Array;
   q50: Float64Array;
   q90: Float64Array;
+  profile: Float64Array;
   baseline: Float64Array;
 }
 
@@ -78,7 +82,7 @@ export class Forecaster {
 
   static async load(serialized: SerializedForecaster): Promise<Forecaster> {
     const { spec } = serialized;
-    if (spec.formatVersion !== 1) throw new Error(`unknown forecaster format ${String(spec.formatVersion)}`);
+    if (spec.formatVersion !== 2) throw new Error(`unknown forecaster format ${String(spec.formatVersion)}`);
     if (spec.featureNames.join(',') !== FEATURE_NAMES.join(',')) throw new Error('the stored model was trained on other features than this code builds');
     return new Forecaster(await QuantileNetwork.load(serialized.network, Forecaster.shape(spec)), spec);
   }
@@ -113,10 +117,11 @@ export function rawForecasts(network: QuantileNetwork, holidays: HolidayCalendar
   const rows = modelled.filter(Boolean).length;
   const x = new Float32Array(rows * FEATURE_COUNT);
   const scales = new Float64Array(items.length);
+  const profiles = items.map((_, index) => (modelled[index] ? new Float64Array(MAX_HORIZON) : undefined));
   let row = 0;
   items.forEach((item, index) => {
     if (modelled[index]) {
-      scales[index] = writeFeatures(item.series, item.end, holidays, x, row * FEATURE_COUNT);
+      scales[index] = writeFeatures(item.series, item.end, holidays, x, row * FEATURE_COUNT, profiles[index]);
       row += 1;
     }
   });
@@ -128,16 +133,23 @@ export function rawForecasts(network: QuantileNetwork, holidays: HolidayCalendar
     const q90 = new Float64Array(horizon);
     const baseline = new Float64Array(horizon);
     for (let h = 1; h <= horizon; h += 1) baseline[h - 1] = shortOrMedian4(item.series.values, item.end, h);
-    if (!modelled[index]) return { scale: fallbackScale(item.series.values, item.end), modelled: false, q10, q50, q90, baseline };
+    if (!modelled[index]) return { scale: fallbackScale(item.series.values, item.end), modelled: false, q10, q50, q90, profile: baseline, baseline };
+    const profile = profiles[index]!.subarray(0, horizon);
     const scale = scales[index]!;
     const base = row * horizon * 3;
     row += 1;
+    // The network predicts scaled corrections to the profile forecast.
     for (let h = 0; h < horizon; h += 1) {
-      q10[h] = Math.max(0, predicted[base + h * 3]! * scale);
-      q50[h] = Math.max(0, predicted[base + h * 3 + 1]! * scale);
-      q90[h] = Math.max(0, predicted[base + h * 3 + 2]! * scale);
+      const anchor = scale > 0 ? Math.min(profile[h]! / scale, 50) : 0;
+      q10[h] = Math.max(0, (anchor + predicted[base + h * 3]!) * scale);
+      q50[h] = Math.max(0, (anchor + predicted[base + h * 3 + 1]!) * scale);
+      q90[h] = Math.max(0, (anchor + predicted[base + h * 3 + 2]!) * scale);
     }
-    return { scale, modelled: true, q10, q50, q90, baseline };
+    // Extreme inputs (values near the float limits in a CSV) must not reach anyone as NaN: the fallback serves them.
+    if (!q10.every(Number.isFinite) || !q50.every(Number.isFinite) || !q90.every(Number.isFinite)) {
+      return { scale: fallbackScale(item.series.values, item.end), modelled: false, q10, q50, q90, profile: baseline, baseline };
+    }
+    return { scale, modelled: true, q10, q50, q90, profile, baseline };
   });
 }
 
@@ -148,6 +160,7 @@ export function rawForecasts(network: QuantileNetwork, holidays: HolidayCalendar
  */
 export const BASELINE_CALIBRATION: Calibration = {
   modelWeight: [],
+  profileWeight: [],
   lowerScale: [],
   upperScale: [],
   fallbackLower: Array.from({ length: MAX_HORIZON }, () => -0.35),
@@ -160,7 +173,7 @@ export function baselineForecasts(series: readonly DailySeries[], days: number):
     const baseline = new Float64Array(MAX_HORIZON);
     for (let h = 1; h <= MAX_HORIZON; h += 1) baseline[h - 1] = shortOrMedian4(one.values, end, h);
     const empty = new Float64Array(MAX_HORIZON);
-    const raw: RawForecast = { scale: fallbackScale(one.values, end), modelled: false, q10: empty, q50: empty, q90: empty, baseline };
+    const raw: RawForecast = { scale: fallbackScale(one.values, end), modelled: false, q10: empty, q50: empty, q90: empty, profile: baseline, baseline };
     return combine(one, end, raw, BASELINE_CALIBRATION, days);
   });
 }
@@ -195,7 +208,8 @@ export function combineDay(raw: RawForecast, calibration: Calibration, h: number
     };
   }
   const weight = calibration.modelWeight[i] ?? 1;
-  const quantity = weight * raw.q50[i]! + (1 - weight) * raw.baseline[i]!;
+  const profileWeight = calibration.profileWeight[i] ?? 0;
+  const quantity = weight * raw.q50[i]! + profileWeight * raw.profile[i]! + (1 - weight - profileWeight) * raw.baseline[i]!;
   // The network's spread, but never narrower than a quarter of the baseline's measured spread: an undertrained
   // network (little data) may collapse its quantiles, and a zero-width range is never honest.
   const floorBelow = -0.25 * (calibration.fallbackLower[i] ?? -0.5) * raw.scale;

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { dayNumber, dayOfNumber } from '../domain/days.js';
 import { depletionDate, daysUntilFloor } from '../depletion/depletion.js';
-import { backtest, CsvError, formatForecastCsv, parseHistoryCsv, syntheticUsage, trainForecaster, type DailySeries, type Forecaster } from './index.js';
+import { backtest, CsvError, formatForecastCsv, HolidayCalendar, parseHistoryCsv, profileForecast, syntheticUsage, trainForecaster, type DailySeries, type Forecaster } from './index.js';
 
 const LAST_DAY = dayNumber('2026-06-30');
 const CLI = fileURLToPath(new URL('../forecast-cli.js', import.meta.url));
@@ -105,12 +105,48 @@ describe('the forecaster on synthetic tenants', () => {
   });
 });
 
+describe('the weekday profile x level forecast', () => {
+  // Twelve weeks of an office rhythm (Mon-Fri 100, Sat 30, Sun 10) ending on a Sunday, 2026-06-28.
+  const rhythm = [100, 100, 100, 100, 100, 30, 10];
+  const office = (days: number, change: (index: number, value: number) => number = (_, value) => value): DailySeries => {
+    const start = dayNumber('2026-06-28') - days + 1;
+    return { id: 'office', start, values: Float64Array.from({ length: days }, (_, index) => change(index, rhythm[(start + index + 3) % 7]!)) };
+  };
+  const forecast = (series: DailySeries, holidays = HolidayCalendar.none) => {
+    const out = new Float64Array(7);
+    profileForecast(series, series.values.length - 1, holidays, 7, out);
+    return [...out].map((value) => Math.round(value * 10) / 10);
+  };
+
+  it('repeats a steady weekly rhythm from Monday on', () => {
+    assert.deepEqual(forecast(office(84)), rhythm);
+  });
+
+  it('is lifted by a one-day spike of 10^9 no more than the clip at twice the level allows', () => {
+    const spiked = forecast(office(84, (index, value) => (index === 80 ? 1e9 : value)));
+    spiked.forEach((value, index) => assert.ok(value >= rhythm[index]! && value <= rhythm[index]! * 1.1, spiked.join(' ')));
+  });
+
+  it('follows a tenant that stopped a week ago at once, and one that doubled', () => {
+    assert.deepEqual(forecast(office(84, (index, value) => (index >= 77 ? 0 : value))), [0, 0, 0, 0, 0, 0, 0]);
+    assert.deepEqual(forecast(office(84, (index, value) => (index >= 77 ? 2 * value : value))), rhythm.map((value) => 2 * value));
+  });
+
+  it('expects a configured holiday to look like the tenant\'s past holidays', () => {
+    const holidays = HolidayCalendar.parse('2026-05-14,2026-07-01');
+    // 2026-05-14 (a Thursday) had Sunday-like usage; 2026-07-01 (Wednesday, h = 3) is expected to, too.
+    const series = office(84, (index, value) => (dayNumber('2026-06-28') - 83 + index === dayNumber('2026-05-14') ? 10 : value));
+    assert.deepEqual(forecast(series, holidays), [100, 100, 10, 100, 100, 30, 10]);
+  });
+});
+
 describe('rolling-origin backtest', () => {
   it('beats seasonal naive clearly and is at least as good as the median of four weeks, with honest ranges', async () => {
     const data = syntheticUsage({ series: 300, days: 150, lastDay: LAST_DAY, seed: 9 }).series;
     const result = await backtest(data, { holdoutDays: 14, training: { maxRows: 10_000, epochs: 3 } });
     assert.ok(result.forecaster.wape < result.seasonalNaive.wape * 0.9, `forecaster ${result.forecaster.wape} vs seasonal naive ${result.seasonalNaive.wape}`);
-    assert.ok(result.forecaster.wape <= result.median4.wape * 1.02, `forecaster ${result.forecaster.wape} vs median4 ${result.median4.wape}`);
+    assert.ok(result.forecaster.wape < result.median4.wape, `forecaster ${result.forecaster.wape} vs median4 ${result.median4.wape}`);
+    assert.ok(result.forecaster.wape <= result.profile.wape * 1.02, `forecaster ${result.forecaster.wape} vs profile ${result.profile.wape}`);
     assert.ok(result.forecaster.coverage > 0.65 && result.forecaster.coverage < 0.95, `coverage ${result.forecaster.coverage}`);
     assert.equal(result.origins, 2);
   });
@@ -164,6 +200,48 @@ describe('history CSV and the offline CLI', () => {
     assert.match(bad.stderr, /MALFORMED_CSV/);
     assert.match(bad.stderr, /line 2: timestamp "2026-13-01"/);
     assert.match(bad.stderr, /line 3: value "many"/);
+    const horizon = spawnSync(process.execPath, [CLI, '--input', input, '--horizon', '0'], { encoding: 'utf8' });
+    assert.equal(horizon.status, 2);
+    assert.match(horizon.stderr, /--horizon must be a whole number of days from 1 to 90/);
+  });
+
+  it('pnpm -s forecast stays sensible on awkward series: gaps, all zeros, one day, a spike of 10^9, tiny and huge values', () => {
+    const rows = ['series_id,timestamp,value'];
+    const add = (id: string, days: number, value: (index: number) => number | null) => {
+      for (let index = 0; index < days; index += 1) {
+        const number = value(index);
+        if (number !== null) rows.push(`${id},${dayOfNumber(dayNumber('2026-06-30') - days + 1 + index)},${number}`);
+      }
+    };
+    for (let shop = 0; shop < 6; shop += 1) add(`shop${shop}`, 120, (index) => (index % 11 === 4 && index < 119 ? null : 20 * (shop + 1) + (index % 7 < 2 ? -10 : 5) + (index % 3)));
+    add('zeros', 60, () => 0);
+    add('one-day', 1, () => 7);
+    add('spike', 90, (index) => (index === 85 ? 1e9 : 10));
+    add('tiny', 40, (index) => (index % 7) / 1000);
+    add('huge', 40, () => 1e200);
+    add('stopped', 90, (index) => (index < 75 ? 50 : 0));
+    const input = path.join(dir, 'awkward.csv');
+    writeFileSync(input, `${rows.join('\n')}\n`);
+    const run = spawnSync(process.execPath, [CLI, '--input', input, '--horizon', '7'], { encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stderr, /missing series days counted as zero usage/);
+    const out = new Map<string, number[][]>();
+    for (const line of run.stdout.trim().split('\n').slice(1)) {
+      const [id, , ...numbers] = line.split(',');
+      out.set(id!, [...(out.get(id!) ?? []), numbers.map(Number)]);
+    }
+    assert.equal(out.size, 12);
+    for (const [id, days] of out) {
+      assert.equal(days.length, 7, id);
+      for (const [forecast, lower, upper] of days) assert.ok(Number.isFinite(upper) && lower! >= 0 && lower! <= forecast! && forecast! <= upper!, `${id}: ${days.join(' ')}`);
+    }
+    assert.ok(out.get('zeros')!.every(([forecast, , upper]) => forecast === 0 && upper === 0));
+    assert.ok(out.get('spike')!.every(([forecast, , upper]) => Math.abs(forecast! - 10) < 2 && upper! < 100), `spike: ${out.get('spike')!.join(' ')}`);
+    assert.ok(out.get('stopped')!.every(([forecast]) => forecast! < 5), `stopped: ${out.get('stopped')!.join(' ')}`);
+  });
+
+  it('pnpm -s forecast refuses a horizon out of range', () => {
+    const input = path.join(dir, 'history.csv');
     const horizon = spawnSync(process.execPath, [CLI, '--input', input, '--horizon', '0'], { encoding: 'utf8' });
     assert.equal(horizon.status, 2);
     assert.match(horizon.stderr, /--horizon must be a whole number of days from 1 to 90/);

@@ -2,6 +2,7 @@
 // subgraph's services, the offline CLI (`pnpm -s forecast`) and the backtest (`pnpm forecast:backtest`).
 export { HolidayCalendar, lastDay, seriesFromDays, truncateSeries, type DailySeries } from './series.js';
 export { FEATURE_NAMES, LAGS, MAX_HORIZON, MIN_MODEL_HISTORY, seriesScale } from './features.js';
+export { PROFILE_DAYS, profileForecast } from './profile.js';
 export { BASELINES, baselineForecast, median4, seasonalNaive, type Baseline } from './baselines.js';
 export { AccuracyAccumulator, maseScale, quantile, type AccuracyReport } from './metrics.js';
 export { QUANTILES, type SerializedNetwork } from './network.js';

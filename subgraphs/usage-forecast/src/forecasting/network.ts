@@ -19,7 +19,8 @@ export interface SerializedNetwork {
 
 /**
  * A multilayer perceptron over one feature row per (series, origin) with `horizon x 3` outputs: the scaled
- * 10 %, 50 % and 90 % quantiles of every horizon day. Trained with the pinball loss, weighted per row (the
+ * 10 %, 50 % and 90 % quantiles of every horizon day, as corrections to the weekday-profile x level forecast
+ * (residual learning: the forecaster adds them to the profile; a network that learned nothing forecasts the profile). Trained with the pinball loss, weighted per row (the
  * weight travels as the last column of the targets, so tfjs' plain fit() carries it).
  */
 export class QuantileNetwork {

@@ -41,10 +41,13 @@ export class ModelLifecycle {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  /** Sends a training job when one is due; returns the reason, or null. */
+  /**
+   * Sends a training job when one is due; returns the reason, or null. A newest version this code cannot serve (an
+   * older release's features) counts as none: after an upgrade the new model trains at once, not an interval later.
+   */
   async maintain(): Promise<'startup' | 'interval' | 'drift' | null> {
     const [latest] = await this.registry.list(1);
-    const reason = !latest
+    const reason = !latest?.compatible
       ? 'startup'
       : latest.driftFlaggedAt && latest.active
         ? 'drift'

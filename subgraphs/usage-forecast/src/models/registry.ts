@@ -18,6 +18,8 @@ export interface ModelVersionInfo {
   driftFlaggedAt: Date | null;
   driftReason: string | null;
   metrics: TrainingReport['validation'] | null;
+  /** False for a version trained on other features than this code builds (an older release's): it cannot be served. */
+  compatible: boolean;
 }
 
 export interface DriftReferenceData {
@@ -39,10 +41,11 @@ interface InfoRow {
   drift_flagged_at: Date | null;
   drift_reason: string | null;
   metrics: { validation?: TrainingReport['validation'] } | null;
+  features: string[] | null;
 }
 
 const INFO_COLUMNS = `version, active, reason, trained_at, to_char(training_from, 'YYYY-MM-DD') as training_from, to_char(training_to, 'YYYY-MM-DD') as training_to,
-  series, backtest_wape, training_ms, backend, drift_flagged_at, drift_reason, metrics`;
+  series, backtest_wape, training_ms, backend, drift_flagged_at, drift_reason, metrics, features`;
 
 /**
  * The model registry in the control database (`forecast_model`): every trained version with its window, features,
@@ -134,5 +137,6 @@ function toInfo(row: InfoRow): ModelVersionInfo {
     driftFlaggedAt: row.drift_flagged_at ? new Date(row.drift_flagged_at) : null,
     driftReason: row.drift_reason,
     metrics: row.metrics?.validation ?? null,
+    compatible: JSON.stringify(row.features) === JSON.stringify(FEATURE_NAMES),
   };
 }
