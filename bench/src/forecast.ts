@@ -47,6 +47,7 @@ export async function forecast(config: BenchConfig): Promise<void> {
   });
   rows.push(accuracy('forecaster', result.forecaster, '1-WAPE >= 85 %, clearly better than seasonal naive', result.forecaster.accuracy >= 0.85 && result.forecaster.wape < 0.9 * result.seasonalNaive.wape));
   rows.push(accuracy('network alone', result.model, 'informational', true));
+  rows.push(accuracy('weekday profile x level', result.profile, 'baseline (and the network\'s anchor)', true));
   rows.push(accuracy('median of 4 same weekdays', result.median4, 'baseline', true));
   rows.push(accuracy('seasonal naive', result.seasonalNaive, 'baseline', true));
 
@@ -77,6 +78,6 @@ export async function forecast(config: BenchConfig): Promise<void> {
     backtestSeries: config.BENCH_FORECAST_BACKTEST_SERIES,
     forecastRps: config.BENCH_FORECAST_RPS,
     fraudTenants: config.BENCH_FRAUD_TENANTS,
-    backtest: { origins: result.origins, points: result.forecaster.points, blendWeights: result.training.calibration.modelWeight.slice(0, 7) },
+    backtest: { origins: result.origins, points: result.forecaster.points, blendWeights: { network: result.training.calibration.modelWeight.slice(0, 7), profile: result.training.calibration.profileWeight.slice(0, 7) } },
   });
 }
