@@ -3,6 +3,15 @@ import { fields, parseConfig, z, type Env } from '@saldo/config';
 const benchConfigSchema = z.object({
   /** PostgreSQL server the benchmark creates its own databases on (dropped afterwards). */
   BENCH_POSTGRES_URL: fields.postgresUrl().default('postgres://postgres@127.0.0.1:5432'),
+  /** The machine's Redis (BENCH_TOPOLOGY=services: the compose file's `redis`). */
+  BENCH_REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').default('redis://127.0.0.1:6379'),
+  /**
+   * `embedded`: every service in the benchmark's process (startStack). `services`: one process per docker-compose.yml
+   * service (`pnpm start:full`'s launcher), for the benchmarks that support it (gateway-latency, gateway-compare).
+   */
+  BENCH_TOPOLOGY: z.enum(['embedded', 'services']).default('embedded'),
+  /** DATABASE_POOL_MAX of each service process in the services topology (compose says 10; PostgreSQL here allows 100 in all). */
+  BENCH_SERVICES_POOL_MAX: fields.positiveInt(5),
   BENCH_RPS: fields.positiveInt(300),
   BENCH_DURATION_S: fields.positiveInt(20),
   /** Load before measuring: JIT warm-up and the seed's event backlog (relays, aggregation) settle first. */

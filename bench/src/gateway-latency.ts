@@ -1,4 +1,5 @@
 import { startBenchStack } from './bench-stack.js';
+import { startServicesBench } from './services-stack.js';
 import { Worker } from 'node:worker_threads';
 import { seedDemoData } from '@saldo/dev-stack';
 import type { BenchConfig } from './config.js';
@@ -32,6 +33,7 @@ export function runLoad(url: string, rps: number, durationMs: number, warmupMs: 
  * at a fixed arrival rate. Design target: p95 < 15 ms at 300 req/s for a single-tenant query.
  */
 export async function gatewayLatency(config: BenchConfig): Promise<void> {
+  if (config.BENCH_TOPOLOGY === 'services') return gatewayLatencyServices(config);
   const bench = await startBenchStack(config, 'bench');
   const { stack, logger } = bench;
   try {
@@ -62,6 +64,41 @@ export async function gatewayLatency(config: BenchConfig): Promise<void> {
     rows.push({ scenario: `tenants(first: 20) across 4 subgraphs @ ${listRps} req/s`, ...listSummary, target: 'informational', met: listSummary.errors === 0 });
 
     await report('gateway-latency', rows, { rps: config.BENCH_RPS, durationS: config.BENCH_DURATION_S, warmupS: config.BENCH_WARMUP_S, tenants: ids.length, shardsPerSubgraph: 2 });
+  } finally {
+    await bench.destroy();
+  }
+}
+
+/**
+ * The same measurements with every service in its own process, configured by docker-compose.yml (BENCH_TOPOLOGY=services).
+ * Tenants are created through the gateway and have no usage history (the embedded run seeds 60 days of demo usage).
+ */
+async function gatewayLatencyServices(config: BenchConfig): Promise<void> {
+  const bench = await startServicesBench(config, 'latency', 100);
+  try {
+    const tenantBodies = bench.tenantIds.map((id) => JSON.stringify({ query: TENANT_QUERY, variables: { id } }));
+    const listBodies = [JSON.stringify({ query: LIST_QUERY })];
+    const headers = { authorization: `Bearer ${await bench.issueToken({ role: 'platform-admin', subject: 'bench' })}` };
+    const durationMs = config.BENCH_DURATION_S * 1000;
+    const warmupMs = config.BENCH_WARMUP_S * 1000;
+    const rows: ResultRow[] = [];
+    for (const rps of [...new Set([Math.max(1, Math.round(config.BENCH_RPS / 3)), config.BENCH_RPS])]) {
+      const single = await runLoad(bench.graphqlUrl, rps, durationMs, warmupMs, tenantBodies, headers);
+      const summary = summarize(single.latencies, single.errors, durationMs);
+      rows.push({ scenario: `services: tenant(id) across 4 subgraphs @ ${rps} req/s`, ...summary, target: 'p95 < 15 ms', met: summary.p95 < 15 && summary.errors === 0 });
+    }
+    const listRps = Math.max(1, Math.round(config.BENCH_RPS / 6));
+    const list = await runLoad(bench.graphqlUrl, listRps, durationMs, warmupMs, listBodies, headers);
+    const listSummary = summarize(list.latencies, list.errors, durationMs);
+    rows.push({ scenario: `services: tenants(first: 20) across 4 subgraphs @ ${listRps} req/s`, ...listSummary, target: 'informational', met: listSummary.errors === 0 });
+    await report('gateway-latency', rows, {
+      topology: 'services',
+      rps: config.BENCH_RPS,
+      durationS: config.BENCH_DURATION_S,
+      warmupS: config.BENCH_WARMUP_S,
+      tenants: bench.tenantIds.length,
+      poolMax: config.BENCH_SERVICES_POOL_MAX,
+    });
   } finally {
     await bench.destroy();
   }

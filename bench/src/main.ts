@@ -20,11 +20,18 @@ const BENCHMARKS: Record<string, (config: ReturnType<typeof loadBenchConfig>) =>
   notifications,
 };
 
+/** Benchmarks that run with BENCH_TOPOLOGY=services (one process per docker-compose.yml service). */
+const SERVICES_TOPOLOGY = new Set(['gateway-latency']);
+
 const config = loadBenchConfig(process.env);
 const selected = config.BENCH_ONLY ? config.BENCH_ONLY.split(',').map((name) => name.trim()) : Object.keys(BENCHMARKS);
 for (const name of selected) {
   const benchmark = BENCHMARKS[name];
   if (!benchmark) throw new Error(`Unknown benchmark ${name}; known: ${Object.keys(BENCHMARKS).join(', ')}`);
+  if (config.BENCH_TOPOLOGY === 'services' && !SERVICES_TOPOLOGY.has(name)) {
+    console.log(`\n== ${name}: skipped (runs only in the embedded topology; BENCH_TOPOLOGY=services covers ${[...SERVICES_TOPOLOGY].join(', ')})`);
+    continue;
+  }
   console.log(`\n== ${name}`);
   await benchmark(config);
 }

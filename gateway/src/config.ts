@@ -1,6 +1,6 @@
 import { fields, parseConfig, z, type Env } from '@saldo/config';
 
-const gatewayConfigSchema = z
+export const gatewayConfigSchema = z
   .object({
     NODE_ENV: fields.nodeEnv(),
     HOST: z.string().default('127.0.0.1'),

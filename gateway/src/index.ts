@@ -1,2 +1,2 @@
 export { createGatewayService, type GatewayService } from './gateway.js';
-export { loadGatewayConfig, type GatewayConfig } from './config.js';
+export { gatewayConfigSchema, loadGatewayConfig, type GatewayConfig } from './config.js';

@@ -4,6 +4,7 @@ import { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from '@saldo/service';
 import type { Constructor, EventSubscriber } from '@mikro-orm/core';
 import type { Migration } from '@mikro-orm/migrations';
+import pg from 'pg';
 import { databaseName } from './provision.js';
 
 export interface OrmOptions {
@@ -55,9 +56,24 @@ export async function openOrm(options: OrmOptions): Promise<MikroORM> {
 }
 
 /** Applies pending migrations; returns the names applied. */
+/** Key of the session advisory lock that serializes migrations of one database across processes. */
+const MIGRATION_LOCK = 'saldo.migrations';
+
+/**
+ * Applies pending migrations. Two instances sharing databases may start together (white-label's API and its worker):
+ * a session advisory lock, held on a connection of its own, lets one migrate while the other waits and then finds
+ * nothing left to do.
+ */
 export async function migrate(orm: MikroORM): Promise<string[]> {
-  const applied = await orm.migrator.up();
-  return applied.map((migration) => migration.name);
+  const lock = new pg.Client({ connectionString: orm.config.get('clientUrl') });
+  await lock.connect();
+  try {
+    await lock.query('select pg_advisory_lock(hashtext($1))', [MIGRATION_LOCK]);
+    const applied = await orm.migrator.up();
+    return applied.map((migration) => migration.name);
+  } finally {
+    await lock.end();
+  }
 }
 
 /** Counts BEGIN, COMMIT and ROLLBACK (each one round trip) through MikroORM's transaction events. */

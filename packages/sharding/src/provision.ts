@@ -34,8 +34,10 @@ export async function ensureDatabases(urls: readonly string[]): Promise<string[]
             await client.query(`create database "${name}"`);
             created.push(name);
           } catch (error) {
-            // Two processes racing to create the same database: the loser sees 42P04 (duplicate_database).
-            if ((error as { code?: string }).code !== '42P04') throw error;
+            // Two processes racing to create the same database (white-label and its worker start together): the loser
+            // sees 42P04 (duplicate_database), or 23505 when both passed the catalog check before either committed.
+            const code = (error as { code?: string }).code;
+            if (code !== '42P04' && code !== '23505') throw error;
           }
         }
       }

@@ -24,6 +24,11 @@ export const subgraphConfigSchema = z.object({
     .pipe(z.array(z.string().regex(/^[^\s:,]+:\d{1,5}$/, 'every entry must be host:port')))
     .optional(),
   KAFKA_CLIENT_ID: z.string().min(1).optional(),
+  /**
+   * Idempotent producer (default). Off only against librdkafka's mock cluster (`pnpm start:full`, tests): it names a
+   * controller that is none of its brokers, so kafkajs cannot get a producer id. Per-key order does not depend on it.
+   */
+  KAFKA_IDEMPOTENT: fields.boolean(true),
   LOG_LEVEL: fields.logLevel(),
   LOG_FORMAT: fields.logFormat(),
   /** The gateway's public key (PEM, or IDENTITY_PUBLIC_KEY_FILE): requests without an identity it signed are refused. */

@@ -16,5 +16,10 @@ export function createEventBus(config: SubgraphConfig, logger: Logger, name?: st
   // Checked here rather than as a refinement of subgraphConfigSchema: a refined zod object can no longer be
   // extended with overriding keys, which each subgraph's config schema may need.
   if (brokers.length === 0) throw new ConfigError(name ?? 'subgraph', ['KAFKA_BROKERS: required when EVENT_BUS=kafka (comma-separated host:port)']);
-  return new KafkaEventBus({ brokers, clientId: config.KAFKA_CLIENT_ID ?? (name ? `saldo-${name}` : 'saldo'), logger: events });
+  return new KafkaEventBus({
+    brokers,
+    clientId: config.KAFKA_CLIENT_ID ?? (name ? `saldo-${name}` : 'saldo'),
+    idempotent: config.KAFKA_IDEMPOTENT,
+    logger: events,
+  });
 }

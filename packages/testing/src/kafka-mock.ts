@@ -6,6 +6,10 @@ export interface KafkaMockCluster {
   brokers: string[];
   /** Ends the cluster (its kcat process); clients connected to it see the brokers go away. */
   stop(): Promise<void>;
+  /** kcat's exit (0 after a clean stop). */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** kcat's process id. */
+  readonly pid: number | undefined;
 }
 
 export interface KafkaMockClusterOptions {
@@ -13,6 +17,11 @@ export interface KafkaMockClusterOptions {
   brokers?: number;
   /** How long kcat may take to report the cluster's address (default 10 s). */
   startTimeoutMs?: number;
+  /**
+   * Run kcat in its own process group, so a terminal's Ctrl-C reaches only the parent, which stops the cluster after
+   * the services that use it (`pnpm start:full`).
+   */
+  detached?: boolean;
 }
 
 /**
@@ -24,12 +33,16 @@ export interface KafkaMockClusterOptions {
 export async function startKafkaMockCluster(options: KafkaMockClusterOptions = {}): Promise<KafkaMockCluster> {
   const child = spawn('kcat', ['-b', '127.0.0.1:1', '-X', `test.mock.num.brokers=${options.brokers ?? 3}`, '-d', 'mock', '-C', '-t', '_boot'], {
     stdio: ['ignore', 'ignore', 'pipe'],
+    detached: options.detached ?? false,
   });
   const killOnExit = (): void => {
     child.kill('SIGKILL');
   };
   process.once('exit', killOnExit);
-  const exited = once(child, 'exit').catch(() => undefined);
+  const exited = once(child, 'exit').then(
+    ([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }),
+    () => ({ code: null, signal: null }),
+  );
 
   let output = '';
   try {
@@ -75,6 +88,8 @@ export async function startKafkaMockCluster(options: KafkaMockClusterOptions = {
     let stopping: Promise<void> | undefined;
     return {
       brokers,
+      exited,
+      pid: child.pid,
       stop() {
         stopping ??= (async () => {
           process.off('exit', killOnExit);
