@@ -58,6 +58,17 @@ export const gatewayConfigSchema = z
     SUBSCRIPTION_UPSTREAM_RETRY_MS: fields.positiveInt(60_000),
     /** The subgraph /documents/ download links are forwarded to (it checks their signatures). */
     DOWNLOADS_SUBGRAPH: z.string().regex(/^[a-z][a-z0-9-]*$/).default('billing'),
+    /**
+     * Persisted operations. `apq` (default): automatic persisted queries (Apollo's protocol). `trusted`: only the
+     * operations of TRUSTED_DOCUMENTS_PATH run (PERSISTED_QUERY_NOT_ALLOWED otherwise), for production portals.
+     * `off`: full query text only.
+     */
+    PERSISTED_QUERIES: z.enum(['off', 'apq', 'trusted']).default('apq'),
+    /** The trusted-documents manifest (`pnpm extract-operations`), required with PERSISTED_QUERIES=trusted. */
+    TRUSTED_DOCUMENTS_PATH: z.string().min(1).optional(),
+    /** APQ documents kept per process (shared through REDIS_URL when set, for APQ_TTL_SECONDS). */
+    APQ_CACHE_ENTRIES: fields.positiveInt(2_000),
+    APQ_TTL_SECONDS: fields.positiveInt(86_400),
     /** SUBGRAPH_URL_<NAME> overrides a subgraph's routing URL, e.g. SUBGRAPH_URL_USAGE_FORECAST. */
     subgraphUrls: z.record(z.string(), z.url()),
   })
@@ -67,6 +78,9 @@ export const gatewayConfigSchema = z
     }
     if (value.JWT_ISSUER && !value.JWT_JWKS_URL && !value.JWT_PUBLIC_KEYS) {
       ctx.addIssue({ code: 'custom', path: ['JWT_JWKS_URL'], message: 'JWT_ISSUER needs JWT_JWKS_URL or JWT_PUBLIC_KEYS' });
+    }
+    if (value.PERSISTED_QUERIES === 'trusted' && !value.TRUSTED_DOCUMENTS_PATH) {
+      ctx.addIssue({ code: 'custom', path: ['TRUSTED_DOCUMENTS_PATH'], message: 'required when PERSISTED_QUERIES=trusted' });
     }
     if (!value.APOLLO_KEY && !value.SUPERGRAPH_PATH) {
       ctx.addIssue({ code: 'custom', path: ['SUPERGRAPH_PATH'], message: 'required unless managed federation (APOLLO_KEY) is configured' });

@@ -20,6 +20,7 @@ import { IdentityForwardingDataSource } from './auth/identity-data-source.js';
 import { SubgraphHttpClient } from './auth/subgraph-http.js';
 import { requireAuthenticationPlugin } from './auth/require-authentication.js';
 import { splitPemKeys, type GatewayConfig } from './config.js';
+import { PersistedOperations, loadManifest } from './persisted-operations/index.js';
 import { createLimitsPlugin, createRateLimitPlugin, createRateLimiter, rateLimitKey, rateLimitedError } from './protection/index.js';
 import { SubscriptionEngine, type SubscriptionMetrics } from './subscriptions/engine.js';
 import { SSE_PATH, serveSubscriptionTransports, type SubscriptionTransports } from './subscriptions/transports.js';
@@ -128,6 +129,16 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
       );
       if (!(await rateLimit.ready())) logger.warn('rate limiter: Redis not reachable at start; limiting per process until it is');
 
+      const persisted = new PersistedOperations({
+        mode: config.PERSISTED_QUERIES,
+        ...(config.PERSISTED_QUERIES === 'trusted' ? { manifest: await loadManifest(config.TRUSTED_DOCUMENTS_PATH!) } : {}),
+        apqMaxEntries: config.APQ_CACHE_ENTRIES,
+        apqTtlSeconds: config.APQ_TTL_SECONDS,
+        redisUrl: config.REDIS_URL,
+        logger: logger.child('persisted-operations'),
+      });
+      if (persisted.mode === 'trusted') logger.info('trusted documents only', { operations: persisted.trustedCount, manifest: config.TRUSTED_DOCUMENTS_PATH });
+
       const http = createHttpService({ name: 'gateway', logger });
       if (config.TRUST_PROXY) http.app.set('trust proxy', /^\d+$/.test(config.TRUST_PROXY) ? Number(config.TRUST_PROXY) : config.TRUST_PROXY);
       const apollo = new ApolloServer<GatewayContext>({
@@ -138,6 +149,9 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
         introspection: config.INTROSPECTION ?? !production,
         csrfPrevention: true,
         includeStacktraceInErrorResponses: false,
+        // Persisted operations are resolved before Apollo (persisted-operations/): one implementation for HTTP,
+        // WebSocket and SSE, and the trusted-documents mode.
+        persistedQueries: false,
         ...(managed ? { apollo: { key: config.APOLLO_KEY, graphRef: config.APOLLO_GRAPH_REF } } : {}),
         plugins: [
           ApolloServerPluginDrainHttpServer({ httpServer: http.server }),
@@ -182,6 +196,7 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
         rateLimiter: rateLimit.limiter,
         logger: logger.child('subscriptions'),
         keepAliveMs: config.SUBSCRIPTION_KEEPALIVE_MS,
+        persisted,
       });
       // Signed document downloads (billing): public links on this origin.
       mountDownloadProxy(http.app, '/documents', () => routes.get(config.DOWNLOADS_SUBGRAPH) ?? config.subgraphUrls[config.DOWNLOADS_SUBGRAPH], logger.child('downloads'));
@@ -189,6 +204,7 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
         '/graphql',
         corsMiddleware,
         express.json({ limit: config.BODY_LIMIT }),
+        persisted.middleware(),
         expressMiddleware(apollo, {
           context: async ({ req }) => {
             const clientAddress = req.ip ?? 'unknown';
@@ -219,6 +235,7 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
           subgraphHttp.close();
           credentialVerifiers.apiKeys?.close();
           await rateLimit.close();
+          await persisted.close();
         },
       };
     },

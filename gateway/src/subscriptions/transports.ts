@@ -31,6 +31,8 @@ interface TransportContext {
   query: string;
 }
 
+import type { OperationRequest, PersistedOperations } from '../persisted-operations/index.js';
+
 export interface SubscriptionTransportsOptions {
   server: Server;
   app: Express;
@@ -45,6 +47,11 @@ export interface SubscriptionTransportsOptions {
   logger: Logger;
   /** WebSocket ping interval (ms); SSE streams get a comment line every 12 s (graphql-sse). */
   keepAliveMs: number;
+  /**
+   * Persisted operations (APQ hashes, trusted documents): the query text to run, or the refusal. Operations over
+   * WebSocket and SSE obey the same manifest as HTTP.
+   */
+  persisted?: PersistedOperations;
 }
 
 export interface SubscriptionTransports {
@@ -84,6 +91,11 @@ export function serveSubscriptionTransports(options: SubscriptionTransportsOptio
   ): Promise<{ args: ExecutionArgs; operation: OperationDefinitionNode } | { errors: GraphQLError[] }> => {
     const invalid = await stillValid(caller);
     if (invalid) return { errors: [invalid] };
+    if (options.persisted) {
+      const resolution = await options.persisted.resolve(payload as OperationRequest);
+      if ('error' in resolution) return { errors: [new GraphQLError(resolution.error.message, { extensions: { code: resolution.error.code } })] };
+      if (resolution.query !== undefined) payload = { ...payload, query: resolution.query };
+    }
     const schema = engine.schema;
     if (!schema) return { errors: [new GraphQLError('The gateway has not loaded its supergraph yet.', { extensions: { code: ErrorCode.Internal } })] };
     if (typeof payload.query !== 'string') return { errors: [new GraphQLError('A query is required.', { extensions: { code: ErrorCode.BadUserInput } })] };
