@@ -1,22 +1,40 @@
 import { createLogger, stopOnSignals } from '@saldo/service';
-import { loadEmbeddedConfig } from './config.js';
-import { startEmbeddedPostgres } from './postgres.js';
+import { loadEmbeddedConfig, type EmbeddedConfig } from './config.js';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './postgres.js';
 import { startMailCatcher, type MailCatcher } from './mail-catcher.js';
 import { embeddedKeys } from './keys.js';
 import { seedDemoData } from './seed.js';
 import { startStack } from './stack.js';
 import { startDevCustomDomains } from './custom-domains.js';
+import { configuredPorts, startFailureLine } from './start-failure.js';
 
 // `pnpm start`: the embedded default. Real PostgreSQL in the process tree, every service, demo data.
-const config = loadEmbeddedConfig(process.env);
+// Every start failure ends the process with exit code 1 and one line on stderr saying what happened and what to do.
+function startFailed(error: unknown, config?: EmbeddedConfig): never {
+  process.stderr.write(`\n  Saldo did not start: ${startFailureLine(error, config ? configuredPorts(config) : {})}\n\n`);
+  process.exit(1);
+}
+
+let config: EmbeddedConfig;
+try {
+  config = loadEmbeddedConfig(process.env);
+} catch (error) {
+  startFailed(error);
+}
 const logger = createLogger({ service: 'saldo', level: config.LOG_LEVEL, format: config.LOG_FORMAT });
 
-const postgres = await startEmbeddedPostgres({
-  dataDir: config.SALDO_HOME,
-  port: config.EMBEDDED_POSTGRES_PORT,
-  password: config.EMBEDDED_POSTGRES_PASSWORD,
-  logger: logger.child('postgres'),
-});
+let postgres: EmbeddedPostgresHandle;
+try {
+  postgres = await startEmbeddedPostgres({
+    dataDir: config.SALDO_HOME,
+    port: config.EMBEDDED_POSTGRES_PORT,
+    password: config.EMBEDDED_POSTGRES_PASSWORD,
+    logger: logger.child('postgres'),
+  });
+} catch (error) {
+  logger.debug('embedded PostgreSQL start failed', { error });
+  startFailed(error, config);
+}
 
 let stack;
 let customDomains: Awaited<ReturnType<typeof startDevCustomDomains>> = null;
@@ -49,12 +67,13 @@ try {
   });
   if (config.SEED_DEMO_DATA) await seedDemoData(stack, logger);
 } catch (error) {
-  logger.error('start failed', { error });
-  await stack?.stop();
-  await customDomains?.stop();
-  await mailCatcher?.stop();
-  await postgres.stop();
-  process.exit(1);
+  logger.debug('start failed', { error });
+  // What did start stops again, so nothing is left holding ports or the data directory.
+  await stack?.stop().catch(() => undefined);
+  await customDomains?.stop().catch(() => undefined);
+  await mailCatcher?.stop().catch(() => undefined);
+  await postgres.stop().catch(() => undefined);
+  startFailed(error, config);
 }
 
 const running = stack;

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
-import type { Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { ApolloServer } from '@apollo/server';
 import type { Express, Request, Response } from 'express';
 import { GraphQLError, Kind, getOperationAST, parse, validate, type DocumentNode, type ExecutionArgs, type ExecutionResult, type OperationDefinitionNode } from 'graphql';
@@ -205,7 +206,14 @@ export function serveSubscriptionTransports(options: SubscriptionTransportsOptio
   };
 
   // ---- graphql-ws on the upgrade of /graphql -----------------------------------------------------------------
-  const wsServer = new WebSocketServer({ server: options.server, path: options.path });
+  // Upgrades are routed here by hand rather than with ws's `server` option: that option also re-emits the HTTP
+  // server's own errors (a taken port at listen) on the WebSocket server, where graphql-ws prints them as an
+  // "internal error" with a stack trace; the listen failure is the caller's to report.
+  const wsServer = new WebSocketServer({ noServer: true, path: options.path });
+  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    wsServer.handleUpgrade(request, socket, head, (client) => wsServer.emit('connection', client, request));
+  };
+  options.server.on('upgrade', onUpgrade);
   const connectionTimers = new Set<NodeJS.Timeout>();
   const ws = useServer<Record<string, unknown>, { caller: Caller }>(
     {
@@ -329,6 +337,7 @@ export function serveSubscriptionTransports(options: SubscriptionTransportsOptio
       const ended = [...sseResponses].map((res) => (res.writableFinished ? Promise.resolve() : once(res, 'close').then(() => undefined)));
       for (const res of sseResponses) res.end();
       await Promise.all([ws.dispose(), ...ended]);
+      options.server.off('upgrade', onUpgrade);
     },
   };
 }
