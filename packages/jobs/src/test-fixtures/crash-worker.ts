@@ -1,11 +1,11 @@
-// A worker process that jobs.test.ts kills in the middle of a job (SIGKILL: no stop, no cleanup, as in a crash).
+// A worker process that job-queue.test.ts kills in the middle of a job (SIGKILL: no stop, no cleanup, as in a crash).
 // Arguments: control database URL, queue name, the queue's expireInSeconds and optionally its heartbeatSeconds. It
 // prints `active <job id>` once it holds a job, and never finishes it.
 import { JobQueue, defineQueue, work } from '@saldo/jobs';
 import { createLogger } from '@saldo/service';
 
 const [url, queueName, expireInSeconds, heartbeatSeconds] = process.argv.slice(2);
-if (!url || !queueName || !expireInSeconds) throw new Error('usage: jobs-crash-fixture <control url> <queue> <expireInSeconds> [heartbeatSeconds]');
+if (!url || !queueName || !expireInSeconds) throw new Error('usage: crash-worker <control url> <queue> <expireInSeconds> [heartbeatSeconds]');
 
 const queue = defineQueue<{ n: number }>({
   name: queueName,

@@ -24,8 +24,7 @@ import {
 import { createLogger } from '@saldo/service';
 import { dropDatabases, ensureDatabases, migrate, openOrm } from '@saldo/sharding';
 import { createEventBus, subgraphConfigSchema, type SubgraphConfig } from '@saldo/subgraph';
-import { TEST_LOG_LEVEL, TEST_POSTGRES_URL, testLogger, uniquePrefix } from './harness.js';
-import { startKafkaMockCluster, type KafkaMockCluster } from './kafka-mock.js';
+import { TEST_LOG_LEVEL, TEST_POSTGRES_URL, startKafkaMockCluster, testLogger, uniquePrefix, type KafkaMockCluster } from '@saldo/testing';
 
 const logger = testLogger();
 /** For the failures tests provoke on purpose (refused connections, failing handlers): printed only when debugging. */

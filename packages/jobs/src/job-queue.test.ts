@@ -25,8 +25,7 @@ import { createLogger, type Logger } from '@saldo/service';
 import { dropDatabases, ensureDatabases, openOrm } from '@saldo/sharding';
 import { parseConfig } from '@saldo/config';
 import { subgraphConfigSchema, type SubgraphConfig, type SubgraphDefinition } from '@saldo/subgraph';
-import { TEST_LOG_LEVEL, TEST_POSTGRES_URL, startTestSubgraph, testLogger, uniquePrefix, type TestSubgraph } from './harness.js';
-import { waitUntil } from './wait.js';
+import { TEST_LOG_LEVEL, TEST_POSTGRES_URL, startTestSubgraph, testLogger, uniquePrefix, waitUntil, type TestSubgraph } from '@saldo/testing';
 
 const logger = testLogger();
 
@@ -118,7 +117,7 @@ describe('durable jobs', { concurrency: true }, () => {
     const survivor = await instance(`survivor-${queue.name}`, [queue]);
     const id = (await survivor.send(queue, { n: 1 }))!;
 
-    const child = spawn(process.execPath, [fileURLToPath(new URL('./jobs-crash-fixture.js', import.meta.url)), controlUrl, queue.name, ...fixtureArgs], {
+    const child = spawn(process.execPath, [fileURLToPath(new URL('./test-fixtures/crash-worker.js', import.meta.url)), controlUrl, queue.name, ...fixtureArgs], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     t.after(() => child.kill('SIGKILL'));
