@@ -3,7 +3,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test, type TestContext } from 'node:test';
-import { ConfigError } from '@saldo/config';
 import {
   ConsumedEvent,
   InProcessEventBus,
@@ -23,7 +22,6 @@ import {
 } from '@saldo/events';
 import { createLogger } from '@saldo/service';
 import { dropDatabases, ensureDatabases, migrate, openOrm } from '@saldo/sharding';
-import { createEventBus, subgraphConfigSchema, type SubgraphConfig } from '@saldo/subgraph';
 import { TEST_LOG_LEVEL, TEST_POSTGRES_URL, startKafkaMockCluster, testLogger, uniquePrefix, type KafkaMockCluster } from '@saldo/testing';
 
 const logger = testLogger();
@@ -551,32 +549,5 @@ describe('outbox relay to Kafka (real PostgreSQL)', () => {
     const spelled = await apply('m4', [upper]);
     assert.deepEqual([...spelled.applied], [upper]);
     assert.equal((await apply('m4', [upper.toLowerCase()])).applied.size, 0);
-  });
-});
-
-describe('event bus selection (EVENT_BUS)', () => {
-  const busSettings = subgraphConfigSchema.pick({ EVENT_BUS: true, KAFKA_BROKERS: true, KAFKA_CLIENT_ID: true });
-  const configFor = (env: Record<string, string>) => ({ ...({} as SubgraphConfig), ...busSettings.parse(env) });
-
-  test('memory by default; kafka with KAFKA_BROKERS; kafka without brokers is a configuration error', async () => {
-    assert.deepEqual(busSettings.parse({}), { EVENT_BUS: 'memory' });
-    assert.deepEqual(busSettings.parse({ EVENT_BUS: 'kafka', KAFKA_BROKERS: 'kafka-1:9092, kafka-2:9092', KAFKA_CLIENT_ID: 'billing-1' }), {
-      EVENT_BUS: 'kafka',
-      KAFKA_BROKERS: ['kafka-1:9092', 'kafka-2:9092'],
-      KAFKA_CLIENT_ID: 'billing-1',
-    });
-    assert.equal(busSettings.safeParse({ KAFKA_BROKERS: 'kafka-1' }).success, false, 'brokers are host:port');
-    assert.equal(busSettings.safeParse({ EVENT_BUS: 'rabbit' }).success, false);
-
-    const memory = createEventBus(configFor({}), logger, 'billing');
-    assert.ok(memory instanceof InProcessEventBus);
-    const kafka = createEventBus(configFor({ EVENT_BUS: 'kafka', KAFKA_BROKERS: '127.0.0.1:9' }), logger, 'billing');
-    assert.ok(kafka instanceof KafkaEventBus);
-    await Promise.all([memory.close(), kafka.close()]);
-    assert.throws(() => createEventBus(configFor({ EVENT_BUS: 'kafka' }), logger, 'billing'), (error: unknown) => {
-      assert.ok(error instanceof ConfigError);
-      assert.match(error.message, /KAFKA_BROKERS: required when EVENT_BUS=kafka/);
-      return true;
-    });
   });
 });
