@@ -1,0 +1,136 @@
+// Portal users' JWTs as the gateway checks them: configured public keys (Ed25519, RSA, EC) or an identity provider's
+// JWKS endpoint over real HTTP; issuer, audience, expiry and Saldo's claims. Real keys and tokens throughout.
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { SignJWT, exportJWK, importPKCS8, importSPKI } from 'jose';
+import { ErrorCode, SaldoError, type Identity } from '@saldo/graphql';
+import { PortalTokenVerifier, generateSigningKeyPair, signDevToken } from '@saldo/identity';
+
+const ISSUER = 'https://login.example.test/';
+const AUDIENCE = 'saldo-portal';
+const TENANT = '0195f3a2-7c1e-7b4a-9d2e-3f4a5b6c7d8e';
+const alice: Identity = { role: 'tenant-admin', subject: 'alice', tenantId: TENANT };
+
+function pemPair(type: 'rsa' | 'ec'): { privateKeyPem: string; publicKeyPem: string } {
+  const { privateKey, publicKey } = type === 'rsa' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return { privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString() };
+}
+
+/** A portal token as an identity provider would issue it. */
+async function token(privateKeyPem: string, alg: string, claims: Record<string, unknown>, options: { issuer?: string; audience?: string; expiresIn?: number; kid?: string } = {}): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg, ...(options.kid ? { kid: options.kid } : {}) })
+    .setIssuer(options.issuer ?? ISSUER)
+    .setAudience(options.audience ?? AUDIENCE)
+    .setIssuedAt(now)
+    .setExpirationTime(now + (options.expiresIn ?? 600))
+    .sign(await importPKCS8(privateKeyPem, alg));
+}
+
+async function refused(verification: Promise<unknown>, why: string): Promise<void> {
+  await assert.rejects(verification, (error: unknown) => {
+    assert.ok(error instanceof SaldoError, `${why}: ${String(error)}`);
+    assert.equal(error.code, ErrorCode.Unauthenticated, why);
+    return true;
+  });
+}
+
+describe('portal tokens with configured public keys', () => {
+  const ed = generateSigningKeyPair();
+  const rsa = pemPair('rsa');
+  const ec = pemPair('ec');
+  let verifier: PortalTokenVerifier;
+
+  before(async () => {
+    verifier = await PortalTokenVerifier.create({ issuer: ISSUER, audience: AUDIENCE, publicKeysPem: [ed.publicKeyPem, rsa.publicKeyPem, ec.publicKeyPem] });
+  });
+
+  it('accepts tokens signed by any configured key, with the identity their claims describe', async () => {
+    const claims = { role: 'tenant-admin', sub: 'alice', tenant_id: TENANT };
+    assert.deepEqual(await verifier.verify(await token(ed.privateKeyPem, 'EdDSA', claims)), alice);
+    assert.deepEqual(await verifier.verify(await token(rsa.privateKeyPem, 'RS256', claims)), alice);
+    assert.deepEqual(await verifier.verify(await token(ec.privateKeyPem, 'ES256', claims)), alice);
+    assert.deepEqual(await verifier.verify(await signDevToken(ed.privateKeyPem, alice, { issuer: ISSUER, audience: AUDIENCE })), alice);
+    const partner = await token(ed.privateKeyPem, 'EdDSA', { role: 'partner', sub: 'p-user', partner_id: TENANT });
+    assert.deepEqual(await verifier.verify(partner), { role: 'partner', subject: 'p-user', partnerId: TENANT });
+  });
+
+  it('reports when a session ends: the token\'s expiry', async () => {
+    const signed = await token(ed.privateKeyPem, 'EdDSA', { role: 'tenant-admin', sub: 'alice', tenant_id: TENANT }, { expiresIn: 120 });
+    const { identity, expiresAt } = await verifier.verifySession(signed);
+    assert.deepEqual(identity, alice);
+    const exp = JSON.parse(Buffer.from(signed.split('.')[1]!, 'base64url').toString()).exp as number;
+    assert.equal(expiresAt, exp * 1000);
+    // Remembered, but not beyond its expiry (plus the clock tolerance).
+    await refused(verifier.verify(signed, expiresAt + 6_000), 'expired after it was accepted');
+  });
+
+  it('refuses unknown keys, other issuers and audiences, expired tokens and claims that are no Saldo identity', async () => {
+    const claims = { role: 'tenant-admin', sub: 'alice', tenant_id: TENANT };
+    const stranger = generateSigningKeyPair();
+    await refused(verifier.verify(await token(stranger.privateKeyPem, 'EdDSA', claims)), 'an unknown key');
+    await refused(verifier.verify(await token(ed.privateKeyPem, 'EdDSA', claims, { issuer: 'https://evil.example/' })), 'another issuer');
+    await refused(verifier.verify(await token(ed.privateKeyPem, 'EdDSA', claims, { audience: 'another-app' })), 'another audience');
+    await refused(verifier.verify(await token(ed.privateKeyPem, 'EdDSA', claims, { expiresIn: -60 })), 'expired');
+    await refused(verifier.verify(await token(ed.privateKeyPem, 'EdDSA', { role: 'anonymous', sub: 'nobody' })), 'an anonymous identity');
+    await refused(verifier.verify(await token(ed.privateKeyPem, 'EdDSA', { role: 'tenant-admin', tenant_id: TENANT })), 'no subject');
+    await refused(verifier.verify(await token(ed.privateKeyPem, 'EdDSA', { role: 'tenant-member', sub: 'bob' })), 'a tenant role without tenant');
+    await refused(verifier.verify('eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.'), 'unsigned');
+    // A symmetric token "signed" with a public key (the classic algorithm confusion) is refused.
+    const hs = await new SignJWT(claims)
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer(ISSUER)
+      .setAudience(AUDIENCE)
+      .setExpirationTime('10m')
+      .sign(new TextEncoder().encode(ed.publicKeyPem));
+    await refused(verifier.verify(hs), 'HS256 with the public key as secret');
+  });
+
+  it('needs a key or a JWKS endpoint', async () => {
+    await assert.rejects(PortalTokenVerifier.create({ issuer: ISSUER, audience: AUDIENCE }), /needs a JWKS URL or at least one public key/);
+  });
+});
+
+describe('portal tokens with the identity provider\'s JWKS endpoint', () => {
+  const current = generateSigningKeyPair();
+  const other = generateSigningKeyPair();
+  /** What the endpoint publishes. */
+  const published: Array<{ kid: string; publicKeyPem: string }> = [{ kid: 'k1', publicKeyPem: current.publicKeyPem }];
+  let requests = 0;
+  let server: Server;
+  let verifier: PortalTokenVerifier;
+
+  before(async () => {
+    server = createServer((_req, res) => {
+      requests += 1;
+      void Promise.all(published.map(async ({ kid, publicKeyPem }) => ({ ...(await exportJWK(await importSPKI(publicKeyPem, 'EdDSA'))), kid, alg: 'EdDSA', use: 'sig' }))).then((keys) => {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ keys }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    verifier = await PortalTokenVerifier.create({ issuer: ISSUER, audience: AUDIENCE, jwksUrl: `http://127.0.0.1:${port}/.well-known/jwks.json` });
+  });
+
+  after(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  it('verifies with the published keys, checks a reused token once, and refuses keys the provider does not publish', async () => {
+    const claims = { role: 'tenant-admin', sub: 'alice', tenant_id: TENANT };
+    const signed = await token(current.privateKeyPem, 'EdDSA', claims, { kid: 'k1' });
+    assert.deepEqual(await verifier.verify(signed), alice);
+    const fetched = requests;
+    assert.ok(fetched >= 1, 'the keys came from the endpoint');
+    assert.deepEqual(await verifier.verify(signed), alice);
+    assert.equal(requests, fetched, 'a reused token costs no further fetch');
+
+    await refused(verifier.verify(await token(other.privateKeyPem, 'EdDSA', claims, { kid: 'k2' })), 'a key the provider does not publish');
+    await refused(verifier.verify(await token(other.privateKeyPem, 'EdDSA', claims, { kid: 'k1' })), 'another key claiming a published kid');
+  });
+});
