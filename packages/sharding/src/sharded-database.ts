@@ -90,7 +90,13 @@ export class ShardedDatabase {
       control: redactUrl(config.controlUrl),
       shards: config.shardUrls.map(databaseName).join(','),
     });
-    await database.migrate(config.shardUrls.map(databaseName));
+    try {
+      await database.migrate(config.shardUrls.map(databaseName));
+    } catch (error) {
+      // A refused configuration (a reordered shard list) or a failed migration leaves no pool open behind it.
+      await database.close();
+      throw error;
+    }
     return database;
   }
 
