@@ -42,8 +42,8 @@ export interface TestSubgraph<S, C extends SubgraphConfig = SubgraphConfig> {
   graphqlUrl: string;
   /** Sends an operation the way the gateway does: with `identity` signed by the gateway key the subgraph trusts. */
   query<T = Record<string, any>>(query: string, variables?: Record<string, unknown>, identity?: Identity): Promise<GraphQLResponse<T>>;
-  /** Headers carrying `identity` as the gateway would sign it. */
-  identityHeaders(identity?: Identity): Promise<Record<string, string>>;
+  /** Headers carrying `identity` as the gateway would sign it (for `audience`: default the subgraph audience). */
+  identityHeaders(identity?: Identity, audience?: string): Promise<Record<string, string>>;
   databases: { control: string; shards: string[] };
   /** Stops the subgraph and drops its databases (unless it shares another instance's, which that one drops). */
   destroy(): Promise<void>;
@@ -107,7 +107,7 @@ export async function startTestSubgraph<S, C extends SubgraphConfig = SubgraphCo
     if (owned) await dropDatabases([control, ...shards]);
     throw error;
   }
-  const identityHeaders = async (identity: Identity = TEST_ADMIN) => ({ [IDENTITY_HEADER]: await signer.sign(identity) });
+  const identityHeaders = async (identity: Identity = TEST_ADMIN, audience?: string) => ({ [IDENTITY_HEADER]: await signer.sign(identity, audience) });
   return {
     service,
     graphqlUrl: `${service.url}/graphql`,
