@@ -8,7 +8,7 @@ import { createDocumentServices, documentsModule, type DocumentOverrides, type D
 import { createLedgerServices, ledgerModule, type LedgerServices } from './ledger/index.js';
 import { createPaymentServices, paymentsModule, type PaymentOverrides, type PaymentServices } from './payments/index.js';
 import { SYSTEM_CLOCK, type Clock } from './shared/clock.js';
-import { BillingTenant, referenceResolvers } from './shared/graphql.js';
+import { TenantStub, referenceResolvers } from './shared/graphql.js';
 import type { BillingModule } from './shared/module.js';
 import { createUsageServices, usageModule, type UsageServices } from './usage/index.js';
 
@@ -25,7 +25,7 @@ const modules = billingModules;
 /** Printed to schema/billing.graphql by `pnpm compose`; served by the running subgraph. */
 export function buildBillingSchema() {
   const [first, ...rest] = modules.flatMap((module) => module.resolvers);
-  return buildFederatedSchema({ resolvers: [first!, ...rest], orphanedTypes: [BillingTenant], referenceResolvers });
+  return buildFederatedSchema({ resolvers: [first!, ...rest], orphanedTypes: [TenantStub], referenceResolvers });
 }
 
 /** Seams tests (and operators embedding billing) may replace; each defaults to what the configuration says. */

@@ -22,7 +22,7 @@ import { FraudService } from './fraud/fraud-service.js';
 import type { UsageForecastServices } from './graphql/context.js';
 import { IntelligenceResolver, TenantIntelligenceResolver } from './graphql/intelligence-resolvers.js';
 import { TenantUsageResolver, UsageQueryResolver, referenceResolvers } from './graphql/resolvers.js';
-import { UsageTenant } from './graphql/types.js';
+import { TenantStub } from './graphql/types.js';
 import { globalMigrations, shardMigrations } from './migrations/index.js';
 import { ModelLifecycle, hourlyMonitorQueue, modelMaintenanceQueue, trainModelQueue } from './models/lifecycle.js';
 import { ModelRegistry } from './models/registry.js';
@@ -37,7 +37,7 @@ import { UsageService } from './services/usage-service.js';
 export function buildUsageForecastSchema() {
   return buildFederatedSchema({
     resolvers: [TenantUsageResolver, UsageQueryResolver, TenantIntelligenceResolver, IntelligenceResolver],
-    orphanedTypes: [UsageTenant],
+    orphanedTypes: [TenantStub],
     referenceResolvers,
   });
 }

@@ -6,7 +6,7 @@ import { BrandingColumns } from './entities/branding-columns.js';
 import { PartnerBranding } from './entities/partner-branding.js';
 import { TenantBranding } from './entities/tenant-branding.js';
 import type { WhiteLabelServices } from './graphql/context.js';
-import { BrandingResolver, PartnerStubResolver, TenantStubResolver, referenceResolvers } from './graphql/resolvers.js';
+import { BrandingResolver, PartnerBrandingResolver, TenantBrandingResolver, referenceResolvers } from './graphql/resolvers.js';
 import { PartnerStub, TenantStub } from './graphql/types.js';
 import { globalMigrations, shardMigrations } from './migrations/index.js';
 import { PartnerBrandingService } from './services/partner-branding-service.js';
@@ -15,7 +15,7 @@ import { TenantBrandingService } from './services/tenant-branding-service.js';
 /** Printed to schema/white-label.graphql by `pnpm compose`; served by the running subgraph. */
 export function buildWhiteLabelSchema() {
   return buildFederatedSchema({
-    resolvers: [BrandingResolver, TenantStubResolver, PartnerStubResolver, CustomDomainResolver],
+    resolvers: [BrandingResolver, TenantBrandingResolver, PartnerBrandingResolver, CustomDomainResolver],
     orphanedTypes: [TenantStub, PartnerStub],
     referenceResolvers,
   });

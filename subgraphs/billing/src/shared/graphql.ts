@@ -10,7 +10,7 @@ export { MoneyInput };
  */
 @ObjectType('Tenant')
 @Directive('@key(fields: "id")')
-export class BillingTenant {
+export class TenantStub {
   @Field(() => ID)
   id!: string;
 

@@ -15,7 +15,7 @@ import {
   UsageAnomalyType,
   UsageForecastType,
 } from './intelligence-types.js';
-import { UsageTenant } from './types.js';
+import { TenantStub } from './types.js';
 
 const FORECAST_DAYS_ARG = {
   nullable: true,
@@ -24,7 +24,7 @@ const FORECAST_DAYS_ARG = {
 } as const;
 
 /** The balance billing resolved for this request (the gateway passes it on through @requires). */
-function requiredBalance(tenant: UsageTenant): { amountMinor: bigint; version: number } | null {
+function requiredBalance(tenant: TenantStub): { amountMinor: bigint; version: number } | null {
   const balance = tenant.balance;
   if (!balance || balance.available?.amountMinor === undefined || balance.available.amountMinor === null) return null;
   const amount = String(balance.available.amountMinor);
@@ -39,14 +39,14 @@ async function forecastOf(ctx: UsageForecastContext, tenantId: string, days: num
 
 const anomalyKey = (key: string) => isUuid(key);
 
-@Resolver(() => UsageTenant)
+@Resolver(() => TenantStub)
 export class TenantIntelligenceResolver {
   @FieldResolver(() => UsageForecastType, {
     description: 'Forecast usage per day from today with its 80 % range, and when the prepaid balance runs out (recomputed with every balance change).',
   })
   @Directive('@requires(fields: "balance { available { amountMinor } version }")')
   forecast(
-    @Root() tenant: UsageTenant,
+    @Root() tenant: TenantStub,
     @Ctx() ctx: UsageForecastContext,
     @Arg('days', () => Int, FORECAST_DAYS_ARG) days?: number | null,
   ): Promise<UsageForecastType> {
@@ -55,7 +55,7 @@ export class TenantIntelligenceResolver {
 
   @FieldResolver(() => UsageAnomalyConnection, { description: 'Hours and days whose usage left the tenant\'s own seasonal profile, newest first.' })
   async anomalies(
-    @Root() tenant: UsageTenant,
+    @Root() tenant: TenantStub,
     @Ctx() ctx: UsageForecastContext,
     // type-graphql prints arguments last parameter first: this order gives anomalies(first, after, since).
     @Arg('since', () => Date, { nullable: true, description: 'Only periods starting at or after this instant.' }) since?: Date | null,

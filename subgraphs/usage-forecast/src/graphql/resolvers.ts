@@ -2,7 +2,7 @@ import { Arg, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-gr
 import { validateInput } from '@saldo/graphql';
 import { DAYS, usageArgsSchema } from '../services/inputs.js';
 import { usageLoader, type UsageForecastContext } from './context.js';
-import { UsageDayType, UsageTenant } from './types.js';
+import { UsageDayType, TenantStub } from './types.js';
 
 const DAYS_ARG = {
   nullable: true,
@@ -18,11 +18,11 @@ async function usageOf(ctx: UsageForecastContext, tenantId: string, days: number
   return usage.map(UsageDayType.from);
 }
 
-@Resolver(() => UsageTenant)
+@Resolver(() => TenantStub)
 export class TenantUsageResolver {
   @FieldResolver(() => [UsageDayType], { description: 'Usage per UTC day over the last `days` days, oldest first, days without usage as 0.' })
   usage(
-    @Root() tenant: UsageTenant,
+    @Root() tenant: TenantStub,
     @Ctx() ctx: UsageForecastContext,
     @Arg('days', () => Int, DAYS_ARG) days?: number | null,
   ): Promise<UsageDayType[]> {

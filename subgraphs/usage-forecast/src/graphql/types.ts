@@ -30,7 +30,7 @@ export class UsageDayType {
 /** The tenants subgraph owns Tenant; usage-forecast contributes its daily usage. */
 @ObjectType('Tenant')
 @Directive('@key(fields: "id")')
-export class UsageTenant {
+export class TenantStub {
   @Field(() => ID)
   id!: string;
 

@@ -74,7 +74,7 @@ export class BrandingResolver {
 }
 
 @Resolver(() => TenantStub)
-export class TenantStubResolver {
+export class TenantBrandingResolver {
   @FieldResolver(() => BrandingType, { description: 'Effective branding, per field: tenant, else partner, else platform default.' })
   @Directive('@requires(fields: "partner { id }")')
   async branding(@Root() tenant: TenantReference, @Ctx() ctx: WhiteLabelContext): Promise<ResolvedBranding> {
@@ -89,7 +89,7 @@ export class TenantStubResolver {
 }
 
 @Resolver(() => PartnerStub)
-export class PartnerStubResolver {
+export class PartnerBrandingResolver {
   @FieldResolver(() => BrandingType, { description: 'The partner\'s branding merged with the platform default, as its tenants inherit it.' })
   async branding(@Root() partner: PartnerReference, @Ctx() ctx: WhiteLabelContext): Promise<ResolvedBranding> {
     // What a partner shows its customers is not secret: any signed-in caller may read it.

@@ -36,8 +36,8 @@ export class BrandingType {
   source!: BrandingSource;
 }
 
-// Entity stubs. The GraphQL names are the entities the tenants subgraph owns; the TS names differ from
-// that subgraph's classes (TenantType, PartnerType) so both can live in one process (embedded default).
+// Entity stubs of the entities the tenants subgraph owns (its classes are TenantType, PartnerType). As in every
+// subgraph: the stub is `<Entity>Stub`, the resolver adding this subgraph's fields to it `<Entity><Capability>Resolver`.
 
 @ObjectType('Partner')
 @Directive('@key(fields: "id")')
@@ -45,7 +45,7 @@ export class PartnerStub {
   @Field(() => ID)
   id!: string;
 
-  // branding: resolved by PartnerStubResolver.
+  // branding: resolved by PartnerBrandingResolver.
 }
 
 @ObjectType('Tenant')
@@ -59,7 +59,7 @@ export class TenantStub {
   @Directive('@external')
   partner!: PartnerStub | null;
 
-  // branding: resolved by TenantStubResolver.
+  // branding: resolved by TenantBrandingResolver.
 }
 
 @InputType('BrandingInput', { description: 'Branding fields to change: an omitted field stays as it is, null clears it (inherit again).' })

@@ -1,7 +1,7 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { ErrorCode, SaldoError, assertUuid, decodeCursor, encodeCursor, isUuid, pageSize, toConnection } from '@saldo/graphql';
 import { BillingErrorCode, billingError } from '../../shared/errors.js';
-import { BillingTenant } from '../../shared/graphql.js';
+import { TenantStub } from '../../shared/graphql.js';
 import type { StoredDocument } from '../journal.js';
 import { DocumentKind } from '../model.js';
 import { buyerReferenceLoader, documentLoader, documentPageLoader, type DocumentsContext } from './context.js';
@@ -46,9 +46,9 @@ export class DocumentResolver {
     return stored && (await ctx.scope.allows(stored.tenantId, 'read')) ? toType(ctx, stored) : null;
   }
 
-  @FieldResolver(() => BillingTenant)
-  tenant(@Root() document: DocumentType): BillingTenant {
-    return Object.assign(new BillingTenant(), { id: document.stored.tenantId });
+  @FieldResolver(() => TenantStub)
+  tenant(@Root() document: DocumentType): TenantStub {
+    return Object.assign(new TenantStub(), { id: document.stored.tenantId });
   }
 
   @Mutation(() => DocumentType, {
@@ -75,11 +75,11 @@ export class DocumentResolver {
   }
 }
 
-@Resolver(() => BillingTenant)
+@Resolver(() => TenantStub)
 export class TenantDocumentsResolver {
   @FieldResolver(() => DocumentConnection, { description: 'The tenant\'s invoices, credit notes and statements, newest first.' })
   async documents(
-    @Root() tenant: BillingTenant,
+    @Root() tenant: TenantStub,
     @Ctx() ctx: DocumentsContext,
     // type-graphql prints arguments last parameter first: this order gives documents(first, after, kind, from, to).
     @Arg('to', () => String, { nullable: true, description: 'Only documents issued on or before this day (YYYY-MM-DD).' }) to?: string | null,
@@ -98,19 +98,19 @@ export class TenantDocumentsResolver {
   }
 
   @FieldResolver(() => String, { nullable: true, description: 'Leitweg-ID (buyer reference): with it the tenant\'s invoices are XRechnung.' })
-  async buyerReference(@Root() tenant: BillingTenant, @Ctx() ctx: DocumentsContext): Promise<string | null> {
+  async buyerReference(@Root() tenant: TenantStub, @Ctx() ctx: DocumentsContext): Promise<string | null> {
     await ctx.scope.requireTenant(assertUuid(tenant.id, 'id'), 'read');
     return buyerReferenceLoader(ctx).load(tenant.id);
   }
 
-  @Mutation(() => BillingTenant, { description: 'Sets the tenant\'s buyer reference (a Leitweg-ID; null clears it): from then on its invoices and credit notes are XRechnung.' })
+  @Mutation(() => TenantStub, { description: 'Sets the tenant\'s buyer reference (a Leitweg-ID; null clears it): from then on its invoices and credit notes are XRechnung.' })
   async setBuyerReference(
     @Arg('tenantId', () => ID) tenantId: string,
     @Ctx() ctx: DocumentsContext,
     @Arg('buyerReference', () => String, { nullable: true }) buyerReference?: string | null,
-  ): Promise<BillingTenant> {
+  ): Promise<TenantStub> {
     await ctx.scope.requireTenant(assertUuid(tenantId, 'tenantId'), 'write');
     await ctx.services.documents.setBuyerReference(tenantId, buyerReference ?? null);
-    return Object.assign(new BillingTenant(), { id: tenantId });
+    return Object.assign(new TenantStub(), { id: tenantId });
   }
 }

@@ -1,6 +1,6 @@
 import { Arg, Ctx, Directive, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { assertUuid, decodeCursor, encodeCursor, pageSize, toConnection } from '@saldo/graphql';
-import { BillingTenant } from '../../shared/graphql.js';
+import { TenantStub } from '../../shared/graphql.js';
 import { LedgerEntryType } from '../entities/ledger-entry.js';
 import { balanceView, overdraftPolicyView } from '../services/account-service.js';
 import { accountLoader, transactionsLoader, type LedgerContext } from './context.js';
@@ -8,25 +8,25 @@ import { BalanceType, LedgerEntryConnection, LedgerEntryGql, OverdraftPolicyType
 
 const VERSION_CURSOR = /^[1-9]\d{0,9}$/;
 
-@Resolver(() => BillingTenant)
+@Resolver(() => TenantStub)
 export class TenantBillingResolver {
   @FieldResolver(() => BalanceType)
   @Directive('@requires(fields: "currency")')
-  async balance(@Root() tenant: BillingTenant, @Ctx() ctx: LedgerContext): Promise<BalanceType> {
+  async balance(@Root() tenant: TenantStub, @Ctx() ctx: LedgerContext): Promise<BalanceType> {
     await ctx.scope.requireTenant(assertUuid(tenant.id, 'id'), 'read');
     return BalanceType.from(balanceView(await accountLoader(ctx).load(tenant.id), tenant.id, tenant.currency));
   }
 
   @FieldResolver(() => OverdraftPolicyType, { description: 'What happens to usage beyond the balance (BLOCK until set otherwise).' })
   @Directive('@requires(fields: "currency")')
-  async overdraftPolicy(@Root() tenant: BillingTenant, @Ctx() ctx: LedgerContext): Promise<OverdraftPolicyType> {
+  async overdraftPolicy(@Root() tenant: TenantStub, @Ctx() ctx: LedgerContext): Promise<OverdraftPolicyType> {
     await ctx.scope.requireTenant(assertUuid(tenant.id, 'id'), 'read');
     return OverdraftPolicyType.from(overdraftPolicyView(await accountLoader(ctx).load(tenant.id), tenant.id, tenant.currency));
   }
 
   @FieldResolver(() => LedgerEntryConnection, { description: 'The tenant\'s ledger entries, newest first.' })
   async transactions(
-    @Root() tenant: BillingTenant,
+    @Root() tenant: TenantStub,
     @Ctx() ctx: LedgerContext,
     // type-graphql prints arguments last parameter first: this order gives transactions(first, after, type, from, to).
     @Arg('to', () => Date, { nullable: true, description: 'Only entries posted before this instant.' }) to?: Date | null,

@@ -1,7 +1,7 @@
 import { Arg, Ctx, Field, FieldResolver, ID, ObjectType, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
 import { MoneyType, assertUuid } from '@saldo/graphql';
 import { balanceFeedOf, type BalanceFeedItem } from '../services/balance-feed.js';
-import { BillingTenant } from '../../shared/graphql.js';
+import { TenantStub } from '../../shared/graphql.js';
 import type { LedgerContext } from './context.js';
 import { BalanceType, LedgerEntryGql } from './types.js';
 
@@ -16,8 +16,8 @@ export class BalanceUpdateType {
   @Field(() => MoneyType, { nullable: true, description: 'The balance before the change; null for the current balance delivered on subscribe.' })
   previousBalance!: MoneyType | null;
 
-  @Field(() => BillingTenant, { description: 'The tenant (resolve any Tenant field through the graph).' })
-  tenant!: BillingTenant;
+  @Field(() => TenantStub, { description: 'The tenant (resolve any Tenant field through the graph).' })
+  tenant!: TenantStub;
 
   /** Not a field: what `entry` needs. */
   source!: BalanceFeedItem;
@@ -27,7 +27,7 @@ export class BalanceUpdateType {
     update.tenantId = item.tenantId;
     update.balance = BalanceType.from(item.balance);
     update.previousBalance = item.previousBalance ? MoneyType.from(item.previousBalance) : null;
-    update.tenant = Object.assign(new BillingTenant(), { id: item.tenantId, currency: item.balance.available.currency });
+    update.tenant = Object.assign(new TenantStub(), { id: item.tenantId, currency: item.balance.available.currency });
     update.source = item;
     return update;
   }

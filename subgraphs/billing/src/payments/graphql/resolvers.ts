@@ -3,20 +3,20 @@ import { assertUuid } from '@saldo/graphql';
 import type { AutoTopUpRule } from '../entities/auto-top-up.js';
 import type { PaymentsContext } from './context.js';
 import { AutoTopUpType, CreateTopUpInput, SetAutoTopUpInput, TopUpType } from './types.js';
-import { BillingTenant } from '../../shared/graphql.js';
+import { TenantStub } from '../../shared/graphql.js';
 
 /** Every Tenant.autoTopUp in one request: one directory lookup plus one query per shard. */
 function autoTopUpLoader(ctx: PaymentsContext) {
   return ctx.loader<string, AutoTopUpRule | null>('autoTopUp', (tenantIds) => ctx.services.autoTopUp.getMany(tenantIds));
 }
 
-@Resolver(() => BillingTenant)
+@Resolver(() => TenantStub)
 export class TenantAutoTopUpResolver {
   @FieldResolver(() => AutoTopUpType, {
     nullable: true,
     description: 'The automatic top-up rule; null when there is none, or for callers who may not see the tenant\'s payments.',
   })
-  async autoTopUp(@Root() tenant: BillingTenant, @Ctx() ctx: PaymentsContext): Promise<AutoTopUpType | null> {
+  async autoTopUp(@Root() tenant: TenantStub, @Ctx() ctx: PaymentsContext): Promise<AutoTopUpType | null> {
     const tenantId = assertUuid(tenant.id, 'id');
     ctx.scope.requireAuthenticated();
     if (!(await ctx.scope.allows(tenantId, 'pay'))) return null;
