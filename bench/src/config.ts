@@ -50,6 +50,14 @@ const benchConfigSchema = z.object({
   BENCH_NOTIFY_EVENTS: fields.positiveInt(5_000),
   /** Notifications: pooled SMTP connections of the notifier. */
   BENCH_NOTIFY_SMTP_CONNECTIONS: fields.positiveInt(10),
+  /** gateway-compare: closed-loop connections (max throughput), the fixed rate for latency, tenants, and timing. */
+  BENCH_COMPARE_CONNECTIONS: fields.positiveInt(20),
+  BENCH_COMPARE_RPS: fields.positiveInt(150),
+  BENCH_COMPARE_TENANTS: fields.positiveInt(100),
+  BENCH_COMPARE_DURATION_S: fields.positiveInt(10),
+  BENCH_COMPARE_WARMUP_S: fields.positiveInt(3),
+  /** Rounds of alternation (each round measures every gateway on every workload once). */
+  BENCH_COMPARE_ROUNDS: fields.positiveInt(2),
   /** Comma-separated benchmark names to run; all when unset. */
   BENCH_ONLY: z.string().optional(),
 });

@@ -20,9 +20,9 @@ const LIST_QUERY = `query List { tenants(first: 20) { edges { node {
 } } } }`;
 
 /** Sends `bodies` round-robin at a fixed arrival rate from a worker thread; latencies after the warm-up. */
-export function runLoad(url: string, rps: number, durationMs: number, warmupMs: number, bodies: string[], headers: Record<string, string>) {
+export function runLoad(url: string, rps: number, durationMs: number, warmupMs: number, bodies: string[], headers: Record<string, string>, headersPerBody?: Array<Record<string, string>>) {
   return new Promise<{ latencies: number[]; errors: number }>((resolve, reject) => {
-    const worker = new Worker(new URL('./load-worker.js', import.meta.url), { workerData: { url, rps, durationMs, warmupMs, bodies, headers } });
+    const worker = new Worker(new URL('./load-worker.js', import.meta.url), { workerData: { url, rps, durationMs, warmupMs, bodies, headers, headersPerBody } });
     worker.once('message', resolve);
     worker.once('error', reject);
   });

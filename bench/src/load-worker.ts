@@ -12,6 +12,8 @@ interface LoadOptions {
   warmupMs: number;
   bodies: string[];
   headers: Record<string, string>;
+  /** Extra headers per body (same index), e.g. each tenant's own credentials. */
+  headersPerBody?: Array<Record<string, string>>;
 }
 
 const options = workerData as LoadOptions;
@@ -19,10 +21,10 @@ const latencies: number[] = [];
 let errors = 0;
 let inFlight = 0;
 
-async function send(body: string, scheduledAt: number, record: boolean): Promise<void> {
+async function send(body: string, scheduledAt: number, record: boolean, extraHeaders: Record<string, string> = {}): Promise<void> {
   inFlight += 1;
   try {
-    const response = await fetch(options.url, { method: 'POST', headers: { 'content-type': 'application/json', ...options.headers }, body });
+    const response = await fetch(options.url, { method: 'POST', headers: { 'content-type': 'application/json', ...options.headers, ...extraHeaders }, body });
     const json = (await response.json()) as { errors?: unknown[] };
     if (!response.ok || json.errors) {
       if (record) errors += 1;
@@ -46,7 +48,7 @@ async function run(): Promise<void> {
     const scheduledAt = start + index * intervalMs;
     const wait = scheduledAt - performance.now();
     if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-    pending.push(send(options.bodies[index % options.bodies.length]!, scheduledAt, index >= warmupCount));
+    pending.push(send(options.bodies[index % options.bodies.length]!, scheduledAt, index >= warmupCount, options.headersPerBody?.[index % options.bodies.length]));
   }
   await Promise.all(pending);
   parentPort?.postMessage({ latencies, errors, maxInFlight: inFlight });

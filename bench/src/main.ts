@@ -1,6 +1,7 @@
 import { loadBenchConfig } from './config.js';
 import { authOverhead } from './auth-overhead.js';
 import { forecast } from './forecast.js';
+import { gatewayCompare } from './gateway-compare.js';
 import { gatewayLatency } from './gateway-latency.js';
 import { jobs } from './jobs.js';
 import { ledgerThroughput } from './ledger-throughput.js';
@@ -11,6 +12,7 @@ import { domains } from './domains.js';
 // `pnpm bench`: every benchmark prints a table and saves JSON under bench/results/.
 const BENCHMARKS: Record<string, (config: ReturnType<typeof loadBenchConfig>) => Promise<void>> = {
   'gateway-latency': gatewayLatency,
+  'gateway-compare': gatewayCompare,
   'ledger-throughput': ledgerThroughput,
   'auth-overhead': authOverhead,
   subscriptions,
@@ -21,7 +23,7 @@ const BENCHMARKS: Record<string, (config: ReturnType<typeof loadBenchConfig>) =>
 };
 
 /** Benchmarks that run with BENCH_TOPOLOGY=services (one process per docker-compose.yml service). */
-const SERVICES_TOPOLOGY = new Set(['gateway-latency']);
+const SERVICES_TOPOLOGY = new Set(['gateway-latency', 'gateway-compare']);
 
 const config = loadBenchConfig(process.env);
 const selected = config.BENCH_ONLY ? config.BENCH_ONLY.split(',').map((name) => name.trim()) : Object.keys(BENCHMARKS);
