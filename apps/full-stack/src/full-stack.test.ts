@@ -55,10 +55,12 @@ async function graphql<T>(query: string, variables: Record<string, unknown> = {}
 }
 
 describe('the full stack as processes (pnpm start:full)', () => {
-  it('runs every service of docker-compose.yml as its own process', () => {
+  it('runs every service of docker-compose.yml as its own process', async () => {
+    // nginx starts, like its compose command, once the worker made a configuration live (its sync at start).
+    await waitUntil(() => stack!.pids.nginx, 'nginx to start on the configuration white-label-worker wrote', { timeoutMs: 60_000, intervalMs: 250 });
     const started = Object.keys(stack!.pids).sort();
-    // postgres and redis are the machine's own servers; nginx starts once the worker made a configuration live.
-    for (const service of ['gateway', 'tenants', 'billing', 'usage-forecast', 'white-label', 'white-label-worker', 'kafka', 'maildev', 'keygen', 'domains-keygen']) {
+    // postgres and redis are the machine's own servers.
+    for (const service of ['gateway', 'tenants', 'billing', 'usage-forecast', 'white-label', 'white-label-worker', 'nginx', 'kafka', 'maildev', 'keygen', 'domains-keygen']) {
       assert.ok(started.includes(service), `${service} was not started (started: ${started.join(', ')})`);
     }
     assert.equal(new Set(Object.values(stack!.pids)).size, Object.keys(stack!.pids).length, 'one process per service');
