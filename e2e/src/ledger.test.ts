@@ -165,4 +165,53 @@ describe('prepaid ledger through the gateway', () => {
     assert.deepEqual(overdrawn.data?.recordUsage.balance.available, { amountMinor: -1, currency: 'GBP' });
     assert.ok((await stack.billing.services.ledger.verify(tenantId)).consistent);
   });
+
+  it('refuses the usage of a suspended tenant with TENANT_SUSPENDED, writing nothing, and charges it again after reactivation', async () => {
+    const created = await stack.gql(`mutation { createTenant(input: { name: "Kanzlei Suspendiert", currency: "EUR", country: "DE" }) { id } }`);
+    const tenantId = created.data?.createTenant.id as string;
+    await stack.flushEvents();
+    await stack.billing.services.ledger.post({
+      tenantId,
+      currency: 'EUR',
+      entries: [{ type: LedgerEntryType.TOP_UP, amountMinor: 10_000n, idempotencyKey: 'stripe:evt_e2e_suspended', externalRef: 'pi_e2e_suspended' }],
+    });
+    const call = (id: string) => ({ id, product: 'inbound_minute', quantity: 2, occurredAt: new Date(Date.now() - 60_000).toISOString() });
+    const record = (events: unknown[]) => stack.gql(RECORD_USAGE, { input: { tenantId, events } });
+    const balance = async () => (await stack.gql(TENANT, { id: tenantId })).data?.tenant.balance;
+    const usageEventsOf = () => published.filter((event) => event.key === tenantId && decode(UsageRecorded, event)).length;
+
+    const before = await record([call('s-1')]);
+    assert.equal(before.errors, undefined, JSON.stringify(before.errors));
+    assert.equal(before.data?.recordUsage.accepted, 1);
+
+    const suspended = await stack.gql(`mutation($id: ID!) { suspendTenant(id: $id, reason: "unpaid invoices") { status } }`, { id: tenantId });
+    assert.deepEqual(suspended.data?.suspendTenant, { status: 'SUSPENDED' });
+    await stack.flushEvents(); // billing hears tenant.updated
+    const balanceBefore = await balance();
+    const entriesBefore = (await stack.billing.services.ledger.verify(tenantId)).entries;
+    const usageEventsBefore = usageEventsOf();
+
+    for (const events of [[call('s-2')], [call('s-3'), call('s-4')], [call('s-1')] /* a replay of a charged event too */]) {
+      const refused = await record(events);
+      assert.deepEqual(errorCodes(refused), ['TENANT_SUSPENDED'], JSON.stringify(refused.errors));
+      assert.equal(refused.data, null);
+      assert.ok(refused.errors?.[0]?.message);
+    }
+    await stack.flushEvents();
+    assert.deepEqual(await balance(), balanceBefore, 'balance and version unchanged');
+    assert.equal((await stack.billing.services.ledger.verify(tenantId)).entries, entriesBefore, 'no ledger entry written');
+    assert.equal(usageEventsOf(), usageEventsBefore, 'no usage.recorded published');
+
+    const reactivated = await stack.gql(`mutation($id: ID!) { reactivateTenant(id: $id) { status } }`, { id: tenantId });
+    assert.deepEqual(reactivated.data?.reactivateTenant, { status: 'ACTIVE' });
+    await stack.flushEvents();
+    const after = await record([call('s-2')]);
+    assert.equal(after.errors, undefined, JSON.stringify(after.errors));
+    assert.deepEqual(after.data?.recordUsage.results, [{ id: 's-2', status: 'ACCEPTED' }]);
+    // The same call as the first one costs the same: charged once more, nothing for the refused ones.
+    const perCall = 10_000 - balanceBefore.available.amountMinor;
+    assert.ok(perCall > 0);
+    assert.deepEqual(after.data?.recordUsage.balance, { available: { amountMinor: 10_000 - 2 * perCall, currency: 'EUR' }, version: balanceBefore.version + 1 });
+    assert.ok((await stack.billing.services.ledger.verify(tenantId)).consistent);
+  });
 });

@@ -104,5 +104,25 @@ class Migration20261129002500BalanceAlertRule extends Migration {
   }
 }
 
+/**
+ * Each tenant's lifecycle status as the tenants subgraph announced it (tenant.created / tenant.updated): postings that
+ * charge usage read it with the account row lock and refuse unless ACTIVE (TENANT_SUSPENDED).
+ */
+class Migration20261129004000TenantStatus extends Migration {
+  override name = 'Migration20261129004000TenantStatus';
+
+  override up(): void {
+    this.addSql(`create table "tenant_status" (
+      "tenant_id" uuid not null primary key,
+      "status" text not null,
+      "changed_at" timestamptz not null
+    );`);
+  }
+
+  override down(): void {
+    this.addSql('drop table if exists "tenant_status";');
+  }
+}
+
 /** On every tenant shard, in order (the timestamp in each name; billing composes all modules' migrations by it). */
-export const ledgerShardMigrations = [Migration20261123002000Account, Migration20261125002100Ledger, Migration20261129002500BalanceAlertRule, Migration20261129003000BalanceWatches];
+export const ledgerShardMigrations = [Migration20261123002000Account, Migration20261125002100Ledger, Migration20261129002500BalanceAlertRule, Migration20261129003000BalanceWatches, Migration20261129004000TenantStatus];

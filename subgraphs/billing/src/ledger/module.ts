@@ -12,6 +12,7 @@ import { subscribeAccountOpener } from './services/account-opener.js';
 import { AccountService } from './services/account-service.js';
 import { subscribeBalanceAlerts } from './services/balance-alerts.js';
 import { startBalanceFeed } from './services/balance-feed.js';
+import { subscribeTenantStatus } from './services/tenant-status.js';
 import { LedgerService } from './services/ledger-service.js';
 
 /** Accounts, the append-only ledger, balances (queries and the live feed) and overdraft policies. */
@@ -22,6 +23,7 @@ export const ledgerModule: BillingModule<LedgerServices> = {
   subscribe: (services, { bus, db, logger }) => [
     subscribeAccountOpener(bus, services.accounts, logger),
     subscribeBalanceAlerts(bus, db, logger),
+    subscribeTenantStatus(bus, db, logger),
     startBalanceFeed(services, { bus, logger }),
   ],
 };

@@ -17,6 +17,8 @@ export const BillingErrorCode = {
   RateNotFound: 'RATE_NOT_FOUND',
   /** A usage event that claims to have happened later than now (beyond the allowed clock skew). */
   OccurredAtInFuture: 'OCCURRED_AT_IN_FUTURE',
+  /** The tenant is suspended (tenants subgraph): its usage is refused, nothing is written, until it is reactivated. */
+  TenantSuspended: 'TENANT_SUSPENDED',
   /** Billing holds no account for the tenant (yet): its tenant.created event may still be in flight. */
   AccountNotFound: 'ACCOUNT_NOT_FOUND',
   /** A ledger amount with the wrong sign for its entry type, or out of range. */

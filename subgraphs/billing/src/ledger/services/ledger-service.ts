@@ -9,6 +9,7 @@ import { OverdraftMode, overdraftFloor } from '../entities/account.js';
 import { LedgerEntry, LedgerEntryType } from '../entities/ledger-entry.js';
 import { BillingErrorCode, billingError } from '../../shared/errors.js';
 import { balanceAlertEvents } from './balance-alerts.js';
+import { ACTIVE_TENANT_STATUS } from './tenant-status.js';
 import type { BalanceView } from './account-service.js';
 import { SYSTEM_CLOCK, type Clock } from '../../shared/clock.js';
 
@@ -70,6 +71,12 @@ export interface PostingRequest {
    * posting back. Not called when every entry was a duplicate (nothing was posted).
    */
   withinTransaction?: (tx: EntityManager, outcome: PostingOutcome) => void | Promise<void>;
+  /**
+   * Usage: refuse the whole posting with TENANT_SUSPENDED (nothing written, duplicates included) unless the tenant's
+   * status (tenant_status, kept from the tenants subgraph's events) is ACTIVE. Read with the account row lock, so it
+   * costs no round trip and a posting never overlaps the status change it raced with.
+   */
+  refuseUnlessActive?: boolean;
 }
 
 /** The optimistic write met a key of an earlier posting: the posting is redone with the duplicate lookup. */
@@ -387,12 +394,20 @@ export class LedgerService {
     const [row] = await tx.execute<AccountRow[]>(
       `select a.tenant_id, a.currency, a.balance_minor, a.version, a.overdraft_mode, a.overdraft_limit_minor,
               floor(extract(epoch from a.updated_at) * 1000)::bigint as updated_at_ms, nullif(a.balance_watches, '{}'::jsonb) as balance_watches,
-              b.thresholds_minor as alert_thresholds_minor
+              b.thresholds_minor as alert_thresholds_minor, s.status as tenant_status
          from account a left join balance_alert_rule b on b.tenant_id = a.tenant_id and b.currency = a.currency
+         left join tenant_status s on s.tenant_id = a.tenant_id
         where a.tenant_id = ? for update of a`,
       [request.tenantId],
     );
     if (!row) throw accountNotFound(request.tenantId);
+    // No status known yet (the tenant's events still in flight) is not a suspension: tenants start ACTIVE.
+    if (request.refuseUnlessActive && row.tenant_status !== null && row.tenant_status !== ACTIVE_TENANT_STATUS) {
+      throw billingError(BillingErrorCode.TenantSuspended, `Tenant ${row.tenant_id} is suspended: its usage is refused until it is reactivated.`, {
+        tenantId: row.tenant_id,
+        status: row.tenant_status,
+      });
+    }
     const account = {
       tenantId: row.tenant_id,
       currency: row.currency,
@@ -678,6 +693,8 @@ interface AccountRow {
   /** Watch name -> threshold in minor units (a decimal string); null when the account has none. */
   balance_watches: Record<string, string> | null;
   alert_thresholds_minor: string[] | null;
+  /** tenant_status.status; null while billing has not heard of the tenant's status. */
+  tenant_status: string | null;
 }
 
 function balanceOf(account: { tenantId: string; currency: string; balanceMinor: bigint; version: number; updatedAt: Date }): BalanceView {

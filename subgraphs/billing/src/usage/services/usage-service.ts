@@ -51,7 +51,8 @@ export function usageKey(eventId: string): string {
  * whole (any invalid event rejects all of it, nothing written), priced at the rate valid at each event's
  * occurredAt, and posted to the ledger as one transaction: every new event id becomes exactly one USAGE entry,
  * an id seen before is reported as a duplicate and never charged twice (also when the same event arrives
- * concurrently on two connections: postings to one account serialize and dedupe by idempotency key).
+ * concurrently on two connections: postings to one account serialize and dedupe by idempotency key). A suspended
+ * tenant's usage is refused (TENANT_SUSPENDED, nothing written) until the tenant is reactivated.
  */
 export class UsageService {
   /** Built once: zod compiles a schema on its first parse, which would otherwise happen on every call. */
@@ -119,6 +120,8 @@ export class UsageService {
       currency,
       entries,
       overdraft: 'enforce',
+      // A suspended tenant's usage is refused whole (TENANT_SUSPENDED), checked under the account lock.
+      refuseUnlessActive: true,
       announce: (posting) => [
         outboxRow(UsageRecorded, posting.tenantId, {
           tenantId: posting.tenantId,
