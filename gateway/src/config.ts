@@ -48,6 +48,11 @@ export const gatewayConfigSchema = z
     MAX_QUERY_DEPTH: fields.positiveInt(15),
     MAX_ALIASES: z.coerce.number().int().min(0).default(30),
     MAX_QUERY_COST: fields.positiveInt(10000),
+    /**
+     * In-flight deduplication: identical queries to one subgraph (same operation, variables and forwarded identity)
+     * while one is in flight share its answer instead of each asking the subgraph. Never mutations.
+     */
+    SUBGRAPH_QUERY_DEDUP: fields.boolean(true),
     /** Express "trust proxy" (e.g. 1, loopback, or a CIDR list): which X-Forwarded-For hops give the client address. */
     TRUST_PROXY: z.string().optional(),
     /** Results a slow subscriber may have waiting before the oldest are dropped in favour of newer ones. */

@@ -20,6 +20,7 @@ import { IdentityForwardingDataSource } from './auth/identity-data-source.js';
 import { SubgraphHttpClient } from './auth/subgraph-http.js';
 import { requireAuthenticationPlugin } from './auth/require-authentication.js';
 import { splitPemKeys, type GatewayConfig } from './config.js';
+import { SubgraphQueryDedup, type SubgraphDedupCounts } from './dedup/index.js';
 import { PersistedOperations, loadManifest } from './persisted-operations/index.js';
 import { createLimitsPlugin, createRateLimitPlugin, createRateLimiter, rateLimitKey, rateLimitedError } from './protection/index.js';
 import { SubscriptionEngine, type SubscriptionMetrics } from './subscriptions/engine.js';
@@ -36,6 +37,11 @@ export interface GatewayService extends Service {
   readonly url: string;
   /** Subscriptions served now and so far (graphql-ws on `/graphql`, SSE on `/graphql/stream`). */
   subscriptionMetrics(): SubscriptionMetrics & { connections: { webSocket: number; sse: number } };
+  /**
+   * Subgraph query fetches per subgraph: sent upstream, and shared with an identical one in flight (SUBGRAPH_QUERY_DEDUP;
+   * `shared` stays 0 when it is off).
+   */
+  subgraphFetchMetrics(): Record<string, SubgraphDedupCounts & { inFlight: number }>;
 }
 
 /**
@@ -47,6 +53,13 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
   const production = config.NODE_ENV === 'production';
   const managed = Boolean(config.APOLLO_KEY && config.APOLLO_GRAPH_REF);
   let running: { url: string; engine: SubscriptionEngine; transports: SubscriptionTransports; stop: () => Promise<void> } | undefined;
+  // One deduplicator per subgraph name, kept across supergraph reloads (it holds only requests in flight and counters).
+  const dedups = new Map<string, SubgraphQueryDedup>();
+  const dedupFor = (name: string): SubgraphQueryDedup => {
+    let dedup = dedups.get(name);
+    if (!dedup) dedups.set(name, (dedup = new SubgraphQueryDedup(name, config.SUBGRAPH_QUERY_DEDUP)));
+    return dedup;
+  };
 
   return {
     name: 'gateway',
@@ -58,6 +71,10 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
     subscriptionMetrics() {
       if (!running) throw new Error('gateway is not started');
       return { ...running.engine.metrics(), connections: running.transports.connections() };
+    },
+
+    subgraphFetchMetrics() {
+      return Object.fromEntries([...dedups].map(([name, dedup]) => [name, dedup.metrics()]));
     },
 
     async start() {
@@ -111,7 +128,7 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
         buildService: ({ name, url }) => {
           const target = subgraphUrl(name, url);
           logger.debug('subgraph route', { subgraph: name, url: target });
-          return new IdentityForwardingDataSource(target, signer, subgraphHttp);
+          return new IdentityForwardingDataSource(target, signer, subgraphHttp, dedupFor(name));
         },
         logger: variadicLogger(logger),
       });

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { RemoteGraphQLDataSource } from '@apollo/gateway';
+import type { SubgraphQueryDedup } from '../dedup/index.js';
 
 /** Apollo's fetcher types, as its data source declares them (@apollo/utils.fetcher). */
 export type Fetcher = NonNullable<NonNullable<ConstructorParameters<typeof RemoteGraphQLDataSource>[0]>['fetcher']>;
@@ -144,11 +145,16 @@ class SubgraphFetcherResponse implements FetcherResponse {
   }
 }
 
-/** Apollo's `Fetcher` on top of a SubgraphHttpClient (POSTs only: the data source sends nothing else). */
-export function subgraphFetcher(client: SubgraphHttpClient): Fetcher {
+/**
+ * Apollo's `Fetcher` on top of a SubgraphHttpClient (POSTs only: the data source sends nothing else). With `dedup`,
+ * identical queries in flight share one upstream request (each caller still parses its own copy of the answer).
+ */
+export function subgraphFetcher(client: SubgraphHttpClient, dedup?: SubgraphQueryDedup): Fetcher {
   return async (url, init = {}) => {
     if ((init.method ?? 'GET').toUpperCase() !== 'POST') throw new Error(`subgraph fetcher: only POST is supported, got ${init.method}`);
     const body = typeof init.body === 'string' ? init.body : (init.body?.toString('utf8') ?? '');
-    return new SubgraphFetcherResponse(url, await client.post(new URL(url), init.headers ?? {}, body));
+    const headers = init.headers ?? {};
+    const send = () => client.post(new URL(url), headers, body);
+    return new SubgraphFetcherResponse(url, await (dedup ? dedup.fetch(url, headers, body, send) : send()));
   };
 }
