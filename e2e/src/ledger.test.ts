@@ -214,4 +214,51 @@ describe('prepaid ledger through the gateway', () => {
     assert.deepEqual(after.data?.recordUsage.balance, { available: { amountMinor: 10_000 - 2 * perCall, currency: 'EUR' }, version: balanceBefore.version + 1 });
     assert.ok((await stack.billing.services.ledger.verify(tenantId)).consistent);
   });
+
+  it('weighs mutations and their input in the cost model: aliased usage batches are bounded and refused whole, lists are sized by their arguments', async () => {
+    const created = await stack.gql(`mutation { createTenant(input: { name: "Alias Abuse GmbH", currency: "EUR", country: "DE" }) { id } }`);
+    const tenantId = created.data?.createTenant.id as string;
+    await stack.flushEvents();
+    await stack.billing.services.ledger.post({
+      tenantId,
+      currency: 'EUR',
+      entries: [{ type: LedgerEntryType.TOP_UP, amountMinor: 100_000_000n, idempotencyKey: 'stripe:evt_e2e_alias', externalRef: 'pi_e2e_alias' }],
+    });
+    const headers = { 'content-type': 'application/json', ...(await stack.authHeaders()) };
+    const send = async (query: string, variables: Record<string, unknown>, extensions?: Record<string, unknown>) => {
+      const response = await fetch(stack.graphqlUrl, { method: 'POST', headers, body: JSON.stringify({ query, variables, ...(extensions ? { extensions } : {}) }) });
+      return { status: response.status, body: (await response.json()) as GraphQLResponse<any> & { extensions?: Record<string, any> } };
+    };
+    const batch = (prefix: string) =>
+      Array.from({ length: 1_000 }, (_, index) => ({ id: `${prefix}-${index}`, product: 'sms', quantity: 1, occurredAt: new Date(Date.now() - 60_000).toISOString() }));
+    const aliased = (count: number) =>
+      `mutation ($input: RecordUsageInput!) { ${Array.from({ length: count }, (_, index) => `m${index}: recordUsage(input: $input) { accepted }`).join(' ')} }`;
+    const entriesBefore = (await stack.billing.services.ledger.verify(tenantId)).entries;
+
+    // 30 aliases of one mutation: more mutation fields than one operation may run.
+    const thirty = await send(aliased(30), { input: { tenantId, events: batch('a') } });
+    assert.equal(thirty.status, 400);
+    assert.deepEqual(errorCodes(thirty.body), ['TOO_MANY_MUTATIONS']);
+    assert.deepEqual(thirty.body.errors?.[0]?.extensions, { code: 'TOO_MANY_MUTATIONS', limit: 10, measured: 30 });
+    // 10 aliases are allowed as mutations, but 10 × (10 + the input object + 1,000 events + the payload) is over the cost limit.
+    const ten = await send(aliased(10), { input: { tenantId, events: batch('b') } });
+    assert.equal(ten.status, 400);
+    assert.deepEqual(ten.body.errors?.[0]?.extensions, { code: 'QUERY_TOO_COSTLY', limit: 10_000, measured: 10 * (10 + 1 + 1_000 + 1) });
+    await stack.flushEvents();
+    assert.equal((await stack.billing.services.ledger.verify(tenantId)).entries, entriesBefore, 'nothing written');
+
+    // One full batch is an ordinary request: admitted, and its cost is reported when asked for.
+    const one = await send(RECORD_USAGE, { input: { tenantId, events: batch('c') } }, { cost: true });
+    assert.equal(one.body.errors, undefined, JSON.stringify(one.body.errors));
+    assert.equal(one.body.data.recordUsage.accepted, 1_000);
+    assert.equal(one.body.extensions?.['cost']?.limit, 10_000);
+    // base 10 + the input object + 1,000 events + the payload + its results (@listSize(assumedSize: 1000)) + balance + money
+    assert.deepEqual(one.body.extensions?.['cost'], { estimated: 10 + 1 + 1_000 + 1 + 1_000 + 1 + 1, actual: 10 + 1 + 1_000 + 1 + 1_000 + 1 + 1, limit: 10_000 });
+
+    // A year of daily usage is estimated as the 366 days it returns (its @listSize names the days argument).
+    const year = await send('query ($id: ID!) { tenant(id: $id) { usage(days: 366) { date quantity } } }', { id: tenantId }, { cost: true });
+    assert.equal(year.body.errors, undefined, JSON.stringify(year.body.errors));
+    assert.equal(year.body.data.tenant.usage.length, 366);
+    assert.deepEqual(year.body.extensions?.['cost'], { estimated: 1 + 366, actual: 1 + 366, limit: 10_000 });
+  });
 });

@@ -47,7 +47,14 @@ export const gatewayConfigSchema = z
     /** 15 admits the standard introspection query (Sandbox, codegen); it measures 15. */
     MAX_QUERY_DEPTH: fields.positiveInt(15),
     MAX_ALIASES: z.coerce.number().int().min(0).default(30),
+    /**
+     * Demand control (protection/limits.ts): objects and input the operation may cost. Lists are sized by @listSize in
+     * the supergraph, pagination arguments (first/last/limit), else DEFAULT_LIST_SIZE (connections: 20).
+     */
     MAX_QUERY_COST: fields.positiveInt(10000),
+    DEFAULT_LIST_SIZE: fields.positiveInt(10),
+    /** Root fields one mutation operation may run (aliases included): TOO_MANY_MUTATIONS beyond. */
+    MAX_MUTATION_FIELDS: fields.positiveInt(10),
     /**
      * In-flight deduplication: identical queries to one subgraph (same operation, variables and forwarded identity)
      * while one is in flight share its answer instead of each asking the subgraph. Never mutations.

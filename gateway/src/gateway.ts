@@ -22,7 +22,16 @@ import { requireAuthenticationPlugin } from './auth/require-authentication.js';
 import { splitPemKeys, type GatewayConfig } from './config.js';
 import { SubgraphQueryDedup, type SubgraphDedupCounts } from './dedup/index.js';
 import { PersistedOperations, loadManifest } from './persisted-operations/index.js';
-import { createLimitsPlugin, createRateLimitPlugin, createRateLimiter, rateLimitKey, rateLimitedError } from './protection/index.js';
+import {
+  NO_COST_DIRECTIVES,
+  costDirectivesFromSdl,
+  createLimitsPlugin,
+  createRateLimitPlugin,
+  createRateLimiter,
+  rateLimitKey,
+  rateLimitedError,
+  type CostDirectives,
+} from './protection/index.js';
 import { SubscriptionEngine, type SubscriptionMetrics } from './subscriptions/engine.js';
 import { SSE_PATH, serveSubscriptionTransports, type SubscriptionTransports } from './subscriptions/transports.js';
 
@@ -132,7 +141,14 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
         },
         logger: variadicLogger(logger),
       });
+      // @cost / @listSize of the supergraph being served: Apollo's API schema (what plugins see) drops them.
+      let costDirectives: CostDirectives = NO_COST_DIRECTIVES;
       gateway.onSchemaLoadOrUpdate(({ coreSupergraphSdl }) => {
+        try {
+          costDirectives = costDirectivesFromSdl(coreSupergraphSdl);
+        } catch (error) {
+          logger.error('demand control: could not read @cost/@listSize from the supergraph; keeping the previous ones', { error });
+        }
         try {
           engine.update(coreSupergraphSdl);
         } catch (error) {
@@ -155,7 +171,7 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
         logger: logger.child('persisted-operations'),
       });
       if (persisted.mode === 'trusted') logger.info('trusted documents only', { operations: persisted.trustedCount, manifest: config.TRUSTED_DOCUMENTS_PATH });
-
+      const limits = { maxDepth: config.MAX_QUERY_DEPTH, maxAliases: config.MAX_ALIASES, maxCost: config.MAX_QUERY_COST, maxMutations: config.MAX_MUTATION_FIELDS };
       const http = createHttpService({ name: 'gateway', logger });
       if (config.TRUST_PROXY) http.app.set('trust proxy', /^\d+$/.test(config.TRUST_PROXY) ? Number(config.TRUST_PROXY) : config.TRUST_PROXY);
       const apollo = new ApolloServer<GatewayContext>({
@@ -189,7 +205,7 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
               };
             },
           },
-          createLimitsPlugin<GatewayContext>({ maxDepth: config.MAX_QUERY_DEPTH, maxAliases: config.MAX_ALIASES, maxCost: config.MAX_QUERY_COST }),
+          createLimitsPlugin<GatewayContext>(limits, { directives: () => costDirectives, defaultListSize: config.DEFAULT_LIST_SIZE }),
           production
             ? ApolloServerPluginLandingPageProductionDefault({ ...(managed ? { graphRef: config.APOLLO_GRAPH_REF } : {}), footer: false })
             : ApolloServerPluginLandingPageLocalDefault({ embed: true, footer: false }),
@@ -209,7 +225,8 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
           return hostPartners ? { ...session, identity: await hostPartners.scope(session.identity, credentials.host) } : session;
         },
         apollo,
-        limits: { maxDepth: config.MAX_QUERY_DEPTH, maxAliases: config.MAX_ALIASES, maxCost: config.MAX_QUERY_COST },
+        limits,
+        cost: { directives: () => costDirectives, defaultListSize: config.DEFAULT_LIST_SIZE },
         rateLimiter: rateLimit.limiter,
         logger: logger.child('subscriptions'),
         keepAliveMs: config.SUBSCRIPTION_KEEPALIVE_MS,

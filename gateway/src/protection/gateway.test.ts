@@ -8,6 +8,7 @@ import { ApolloServer } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
 import { ANONYMOUS, type Identity } from '@saldo/graphql';
+import { costDirectivesFromSdl, type CostDirectives } from './cost-directives.js';
 import { createLimitsPlugin } from './limits.js';
 import { InMemoryRateLimiter, createRateLimitPlugin, rateLimitKey } from './rate-limit.js';
 
@@ -45,8 +46,11 @@ describe('gateway protection over HTTP', () => {
   let http: Server;
   let url: string;
 
+  let directives: CostDirectives;
+
   before(async () => {
     const stubUrl = await listen(stub);
+    directives = costDirectivesFromSdl(await readFile(supergraphPath, 'utf8'));
     apollo = new ApolloServer<Context>({
       gateway: new ApolloGateway({
         supergraphSdl: await readFile(supergraphPath, 'utf8'),
@@ -59,7 +63,7 @@ describe('gateway protection over HTTP', () => {
           limiter: new InMemoryRateLimiter({ ratePerMinute: 60, burst: 3, now: () => clock.now }),
           keyOf: (context) => rateLimitKey(context.identity, context.clientAddress),
         }),
-        createLimitsPlugin({ maxDepth: 6, maxAliases: 3, maxCost: 10_000 }),
+        createLimitsPlugin({ maxDepth: 6, maxAliases: 3, maxCost: 10_000 }, { directives: () => directives }),
       ],
     });
     await apollo.start();
@@ -106,10 +110,15 @@ describe('gateway protection over HTTP', () => {
       },
       { query: '{ a: __typename b: __typename c: __typename d: __typename }', extensions: { code: 'TOO_MANY_ALIASES', limit: 3, measured: 4 } },
       {
-        // 1 + 100 × (edges, node, tenants) + 100 × 100 × (pageInfo, hasNextPage)
-        query: 'query ($n: Int) { partners(first: $n) { edges { node { tenants(first: 100) { pageInfo { hasNextPage } } } } } }',
+        // partners 1 + 100 × (edge, node, tenants connection) + 100 × 100 tenant edges
+        query: 'query ($n: Int) { partners(first: $n) { edges { node { tenants(first: 100) { edges { cursor } } } } } }',
         variables: { n: 100 },
-        extensions: { code: 'QUERY_TOO_COSTLY', limit: 10_000, measured: 20_301 },
+        extensions: { code: 'QUERY_TOO_COSTLY', limit: 10_000, measured: 10_301 },
+      },
+      {
+        // @listSize(slicingArguments: ["days"]) in the supergraph: a year of days for 50 tenants
+        query: '{ tenants(first: 50) { edges { node { usage(days: 366) { quantity } } } } }',
+        extensions: { code: 'QUERY_TOO_COSTLY', limit: 10_000, measured: 1 + 50 + 50 + 50 * 366 },
       },
     ];
     for (const [index, { query, variables, extensions }] of cases.entries()) {

@@ -11,7 +11,7 @@ import { WebSocketServer } from 'ws';
 import { ANONYMOUS, ErrorCode, type Identity } from '@saldo/graphql';
 import type { Logger } from '@saldo/service';
 import type { Credentials, Session } from '../auth/authenticate.js';
-import { analyzeOperation, checkLimits, rateLimitKey, rateLimitedError, type QueryLimits, type RateLimiter } from '../protection/index.js';
+import { analyzeOperation, checkLimits, rateLimitKey, rateLimitedError, type CostDirectives, type QueryLimits, type RateLimiter } from '../protection/index.js';
 import { SubscriptionErrorCode, type SubscriptionEngine } from './engine.js';
 
 /** Where GraphQL over SSE is served (graphql-sse protocol, distinct connections mode). */
@@ -44,6 +44,8 @@ export interface SubscriptionTransportsOptions {
   /** Queries and mutations sent over WebSocket or SSE run through Apollo Server like HTTP requests (same plugins). */
   apollo: ApolloServer<{ identity: Identity; clientAddress: string }>;
   limits: QueryLimits;
+  /** The supergraph's @cost / @listSize (the same estimate as over HTTP), and the size assumed for other lists. */
+  cost?: { directives: () => CostDirectives; defaultListSize: number };
   rateLimiter: RateLimiter;
   logger: Logger;
   /** WebSocket ping interval (ms); SSE streams get a comment line every 12 s (graphql-sse). */
@@ -124,7 +126,8 @@ export function serveSubscriptionTransports(options: SubscriptionTransportsOptio
     if (caller.identity.role === 'anonymous') {
       return { errors: [new GraphQLError('Authentication is required: send Authorization: Bearer <token>.', { extensions: { code: ErrorCode.Unauthenticated } })] };
     }
-    const limited = checkLimits(analyzeOperation(schema, document, { operation, variables }), options.limits);
+    const cost = options.cost ? { directives: options.cost.directives(), defaultListSize: options.cost.defaultListSize } : {};
+    const limited = checkLimits(analyzeOperation(schema, document, { operation, variables, ...cost }), options.limits);
     if (limited) return { errors: [limited] };
     try {
       const decision = await options.rateLimiter.consume(rateLimitKey(caller.identity, caller.clientAddress));

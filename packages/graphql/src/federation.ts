@@ -3,9 +3,9 @@ import { printSchemaWithDirectives } from '@graphql-tools/utils';
 import { parse, type GraphQLSchema } from 'graphql';
 import { buildSchema, createResolversMap, getMetadataStorage, type NonEmptyArray, type PubSub } from 'type-graphql';
 
-/** The Federation 2 spec version every Saldo subgraph links. */
-export const FEDERATION_VERSION = 'v2.7';
-const FEDERATION_IMPORTS = ['@key', '@shareable', '@external', '@requires', '@provides', '@inaccessible', '@tag'];
+/** The Federation 2 spec version every Saldo subgraph links (2.9: demand control's @cost and @listSize). */
+export const FEDERATION_VERSION = 'v2.9';
+const FEDERATION_IMPORTS = ['@key', '@shareable', '@external', '@requires', '@provides', '@inaccessible', '@tag', '@cost', '@listSize'];
 
 // Reference resolvers receive the representation, the request context and resolve info; each subgraph types its own.
 export type ReferenceResolver = (...args: never[]) => unknown;

@@ -45,6 +45,8 @@ export class TenantIntelligenceResolver {
     description: 'Forecast usage per day from today with its 80 % range, and when the prepaid balance runs out (recomputed with every balance change).',
   })
   @Directive('@requires(fields: "balance { available { amountMinor } version }")')
+  // Demand control: the forecast's `days` list holds as many days as asked for.
+  @Directive('@listSize(slicingArguments: ["days"], sizedFields: ["days"], requireOneSlicingArgument: false)')
   forecast(
     @Root() tenant: TenantStub,
     @Ctx() ctx: UsageForecastContext,

@@ -1,4 +1,4 @@
-import { Arg, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, Directive, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
 import { validateInput } from '@saldo/graphql';
 import { DAYS, usageArgsSchema } from '../services/inputs.js';
 import { usageLoader, type UsageForecastContext } from './context.js';
@@ -21,6 +21,8 @@ async function usageOf(ctx: UsageForecastContext, tenantId: string, days: number
 @Resolver(() => TenantStub)
 export class TenantUsageResolver {
   @FieldResolver(() => [UsageDayType], { description: 'Usage per UTC day over the last `days` days, oldest first, days without usage as 0.' })
+  // Demand control (the gateway's cost estimate): one element per day asked for.
+  @Directive('@listSize(slicingArguments: ["days"], requireOneSlicingArgument: false)')
   usage(
     @Root() tenant: TenantStub,
     @Ctx() ctx: UsageForecastContext,
@@ -33,6 +35,7 @@ export class TenantUsageResolver {
 @Resolver()
 export class UsageQueryResolver {
   @Query(() => [UsageDayType], { description: 'A tenant\'s usage per UTC day over the last `days` days, oldest first, days without usage as 0.' })
+  @Directive('@listSize(slicingArguments: ["days"], requireOneSlicingArgument: false)')
   tenantUsage(
     @Ctx() ctx: UsageForecastContext,
     // type-graphql prints arguments last parameter first: this order gives tenantUsage(tenantId, days).

@@ -1,4 +1,4 @@
-import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { Directive, Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { MoneyType } from '@saldo/graphql';
 import { BalanceType } from '../../ledger/index.js';
 import { formatUnitPrice } from '../../shared/unit-price.js';
@@ -70,6 +70,8 @@ export class UsageEventResultType {
 @ObjectType('RecordUsagePayload')
 export class RecordUsagePayload {
   @Field(() => [UsageEventResultType], { description: 'One per event sent, in the order sent.' })
+  // Demand control: as many as events sent, at most a full batch (MAX_USAGE_BATCH).
+  @Directive('@listSize(assumedSize: 1000)')
   results!: UsageEventResultType[];
 
   @Field(() => Int)
