@@ -171,6 +171,7 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
         logger: logger.child('persisted-operations'),
       });
       if (persisted.mode === 'trusted') logger.info('trusted documents only', { operations: persisted.trustedCount, manifest: config.TRUSTED_DOCUMENTS_PATH });
+
       const limits = { maxDepth: config.MAX_QUERY_DEPTH, maxAliases: config.MAX_ALIASES, maxCost: config.MAX_QUERY_COST, maxMutations: config.MAX_MUTATION_FIELDS };
       const http = createHttpService({ name: 'gateway', logger });
       if (config.TRUST_PROXY) http.app.set('trust proxy', /^\d+$/.test(config.TRUST_PROXY) ? Number(config.TRUST_PROXY) : config.TRUST_PROXY);
