@@ -136,6 +136,25 @@ describe('forecasts, depletion dates, anomalies, fraud and drift through the gat
     await waitUntil(async () => (await forecast(tenants.b)).depletion === null, 'no depletion while auto-top-up keeps up');
   });
 
+  it('forecasts reuse a tenant\'s account snapshot briefly, but never past a change this instance handled', async () => {
+    const profiles = stack.usageForecast.services.profiles;
+    // An hour's reuse allowed: only the event handler's invalidation can make the new limit visible within the wait.
+    const hour = 3_600_000;
+    const before = (await profiles.getRecent([tenants.a], hour)).get(tenants.a)!.overdraftLimitMinor;
+    const response = await stack.gql(
+      `mutation ($input: SetOverdraftPolicyInput!) { setOverdraftPolicy(input: $input) { mode } }`,
+      { input: { tenantId: tenants.a, mode: OverdraftMode.ALLOW_OVERDRAFT, limit: { amountMinor: 12_345, currency: 'EUR' } } },
+    );
+    assert.equal(response.errors, undefined, JSON.stringify(response.errors));
+    assert.notEqual(before, 12_345n);
+    await stack.flushEvents();
+    await waitUntil(async () => (await profiles.getRecent([tenants.a], hour)).get(tenants.a)!.overdraftLimitMinor === 12_345n, 'the new overdraft limit through getRecent');
+    const restored = await stack.gql(`mutation ($input: SetOverdraftPolicyInput!) { setOverdraftPolicy(input: $input) { mode } }`, { input: { tenantId: tenants.a, mode: OverdraftMode.BLOCK } });
+    assert.equal(restored.errors, undefined, JSON.stringify(restored.errors));
+    await stack.flushEvents();
+    await waitUntil(async () => (await profiles.getRecent([tenants.a], hour)).get(tenants.a)!.overdraftLimitMinor === 0n, 'the limit gone again through getRecent');
+  });
+
   it('a balanceChanged subscription selecting tenant { forecast { depletion { date } } } gets the fresh date with every update', async () => {
     const client = wsTestClient(stack.graphqlUrl, { authorization: `Bearer ${await stack.issueToken(memberOf(tenants.c))}` });
     clients.push(client);

@@ -14,6 +14,12 @@ const HISTORY_DAYS = PROFILE_DAYS;
  */
 const CACHE_TTL_MS = 5 * 60_000;
 const DAY_MS = 86_400_000;
+/**
+ * How old a tenant's account snapshot (overdraft limit, auto-top-up rule, payment failures) may be when a forecast
+ * reuses it: one second, invisible to people and enough to spare the database a query per request under load.
+ * Changes handled by this instance are seen at once (TenantProfileService.getRecent).
+ */
+const PROFILE_MAX_AGE_MS = 1_000;
 
 export interface ForecastDay {
   date: string;
@@ -94,7 +100,7 @@ export class ForecastService {
     const now = this.now();
     const today = utcDay(now);
     const tenantIds = [...new Set(requests.map((request) => request.tenantId))];
-    const [quantities, profiles] = await Promise.all([this.quantities(tenantIds, today), this.profiles.get(tenantIds)]);
+    const [quantities, profiles] = await Promise.all([this.quantities(tenantIds, today), this.profiles.getRecent(tenantIds, PROFILE_MAX_AGE_MS)]);
     const elapsed = (now.getTime() - Date.parse(`${today}T00:00:00.000Z`)) / DAY_MS;
     return requests.map((request) => {
       const cached = quantities.get(request.tenantId)!;

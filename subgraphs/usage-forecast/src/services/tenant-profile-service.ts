@@ -75,18 +75,73 @@ const UPSERT_BALANCES = `insert into tenant_profile (tenant_id, currency, balanc
  * auto_top_up.failed (payment_failure rows). Every update is idempotent, so redeliveries change nothing.
  */
 export class TenantProfileService {
-  constructor(private readonly db: ShardedDatabase) {}
+  /** Recently read profiles for the forecast's hot path (`getRecent`), dropped whenever this instance writes one. */
+  private readonly recent = new Map<string, { view: TenantProfileView | undefined; readAt: number }>();
+  /** Bumped by every write: a read that overlapped one does not enter `recent` (it may hold the old row). */
+  private writes = 0;
+
+  constructor(
+    private readonly db: ShardedDatabase,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** `onBalances` is told the tenants whose balance or account settings just changed (after they are stored). */
   subscribe(bus: EventBus, onBalances?: (tenantIds: string[]) => void): Unsubscribe[] {
     return [
-      bus.subscribe(Topic.TenantEvents, `${PROFILE_GROUP}.tenants`, (event) => this.onTenantEvent(event)),
+      bus.subscribe(Topic.TenantEvents, `${PROFILE_GROUP}.tenants`, (event) => this.forgettingOnFailure(() => this.onTenantEvent(event))),
       bus.subscribeBatch(Topic.BalanceEvents, `${PROFILE_GROUP}.balances`, async (events) => {
-        const tenants = await this.onBalanceEvents(events);
+        const tenants = await this.forgettingOnFailure(() => this.onBalanceEvents(events));
         if (tenants.length > 0) onBalances?.(tenants);
       }),
-      bus.subscribe(Topic.NotificationEvents, `${PROFILE_GROUP}.payment-failures`, (event) => this.onNotification(event)),
+      bus.subscribe(Topic.NotificationEvents, `${PROFILE_GROUP}.payment-failures`, (event) => this.forgettingOnFailure(() => this.onNotification(event))),
     ];
+  }
+
+  /**
+   * `get`, answered from profiles read at most `maxAgeMs` ago. Tenant.forecast reads a profile per request; at
+   * hundreds of requests a second that one query per request was the subgraph's only database work on a cached
+   * forecast. Writes through this instance's own event handlers drop the entry at once (and a read overlapping a
+   * write is not kept), so one instance is never stale; another instance sees an overdraft limit, auto-top-up rule
+   * or payment failure at most `maxAgeMs` late. The balance itself reaches forecasts through the graph (@requires).
+   */
+  async getRecent(tenantIds: readonly string[], maxAgeMs: number): Promise<Map<string, TenantProfileView>> {
+    const profiles = new Map<string, TenantProfileView>();
+    const missing: string[] = [];
+    const now = this.now();
+    for (const tenantId of new Set(tenantIds)) {
+      const entry = this.recent.get(tenantId);
+      if (entry && now - entry.readAt <= maxAgeMs) {
+        if (entry.view) profiles.set(tenantId, entry.view);
+      } else missing.push(tenantId);
+    }
+    if (missing.length === 0) return profiles;
+    const writes = this.writes;
+    const read = await this.get(missing);
+    const keep = writes === this.writes;
+    for (const tenantId of missing) {
+      const view = read.get(tenantId);
+      if (view) profiles.set(tenantId, view);
+      if (keep) this.recent.set(tenantId, { view, readAt: now });
+    }
+    // Bounded like the forecast cache: the tenant base at most, oldest first.
+    while (this.recent.size > 100_000) this.recent.delete(this.recent.keys().next().value!);
+    return profiles;
+  }
+
+  /** A handler that failed part-way may have committed some rows: nothing read before it is trusted any more. */
+  private async forgettingOnFailure<T>(handle: () => Promise<T>): Promise<T> {
+    try {
+      return await handle();
+    } catch (error) {
+      this.writes += 1;
+      this.recent.clear();
+      throw error;
+    }
+  }
+
+  private forget(tenantIds: Iterable<string>): void {
+    this.writes += 1;
+    for (const tenantId of tenantIds) this.recent.delete(tenantId);
   }
 
   async get(tenantIds: readonly string[]): Promise<Map<string, TenantProfileView>> {
@@ -119,6 +174,7 @@ export class TenantProfileService {
       [created.tenantId, created.partnerId, new Date(event.occurredAt), created.currency],
       'run',
     );
+    this.forget([created.tenantId]);
   }
 
   private async onBalanceEvents(events: readonly EventEnvelope[]): Promise<string[]> {
@@ -171,11 +227,13 @@ export class TenantProfileService {
         await this.onTenant(rule.tenantId, (em) => em.execute(`update tenant_profile set auto_top_up = ?::jsonb, updated_at = now() where tenant_id = ?`, [JSON.stringify(snapshot), rule.tenantId], 'run'));
       }
     }
+    this.forget(touched);
     if (balances.size === 0) return [...touched];
     const shardOf = await this.db.placeMany([...balances.keys()]);
     const byShard = new Map<ShardId, unknown[]>();
     for (const [tenantId, row] of balances) byShard.set(shardOf.get(tenantId)!, [...(byShard.get(shardOf.get(tenantId)!) ?? []), row]);
     await Promise.all([...byShard].map(([shardId, rows]) => this.db.em(shardId).execute(UPSERT_BALANCES, [JSON.stringify(rows)], 'run')));
+    this.forget(balances.keys());
     return [...touched];
   }
 
@@ -188,6 +246,7 @@ export class TenantProfileService {
       [failed.attemptId, failed.tenantId, new Date(failed.failedAt), failed.failureCode, failed.declineCode],
       'run',
     );
+    this.forget([failed.tenantId]);
   }
 
   /** Runs `update` on the tenant's shard after making sure its profile row exists. */
