@@ -191,8 +191,7 @@ export async function ledgerThroughput(config: BenchConfig): Promise<void> {
       mode: AutoTopUpMode.FIXED_AMOUNT,
       amount: { amountMinor: 5_000n, currency: 'EUR' },
       dailyCap: { amountMinor: 50_000n, currency: 'EUR' },
-      stripeCustomerId: 'cus_bench',
-      paymentMethodId: 'pm_bench',
+      ...savedCard(stack, watched!),
     });
     roundTripRows.push(await roundTripsPerPosting(stack, watched!, 'auto-top-up rule, balance above its threshold'));
     await billing.autoTopUp.disable(watched!);
@@ -237,4 +236,11 @@ export async function ledgerThroughput(config: BenchConfig): Promise<void> {
   } finally {
     await bench.destroy();
   }
+}
+
+/** A card saved on the tenant's own customer at the Stripe stand-in (setAutoTopUp accepts nothing else). */
+function savedCard(stack: Stack, tenantId: string): { stripeCustomerId: string; paymentMethodId: string } {
+  if (!stack.stripeStandIn) throw new Error('the auto-top-up round trips need the Stripe stand-in');
+  const saved = stack.stripeStandIn.savePaymentMethod(tenantId);
+  return { stripeCustomerId: saved.customerId, paymentMethodId: saved.paymentMethodId };
 }

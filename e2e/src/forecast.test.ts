@@ -123,14 +123,15 @@ describe('forecasts, depletion dates, anomalies, fraud and drift through the gat
     }, 'a later depletion date with 200 EUR of overdraft');
     assert.ok(later > before);
 
+    const card = stack.stripeStandIn!.savePaymentMethod(tenants.b);
     await stack.billing.services.autoTopUp.set({
       tenantId: tenants.b,
       threshold: { amountMinor: 5_000n, currency: 'EUR' },
       mode: AutoTopUpMode.FIXED_AMOUNT,
       amount: { amountMinor: 20_000n, currency: 'EUR' },
       dailyCap: { amountMinor: 100_000n, currency: 'EUR' },
-      stripeCustomerId: 'cus_forecast',
-      paymentMethodId: 'pm_card_visa',
+      stripeCustomerId: card.customerId,
+      paymentMethodId: card.paymentMethodId,
     });
     await stack.flushEvents();
     await waitUntil(async () => (await forecast(tenants.b)).depletion === null, 'no depletion while auto-top-up keeps up');

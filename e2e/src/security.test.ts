@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
 import WebSocket from 'ws';
 import type { Identity } from '@saldo/graphql';
+import { IDENTITY_HEADER, IdentitySigner } from '@saldo/identity';
 import { LedgerEntryType } from '@saldo/subgraph-billing';
 import { errorCodes, graphql, waitUntil } from '@saldo/testing';
 import { Collector, sseTestClient, wsTestClient } from './subscription-clients.js';
@@ -157,6 +159,247 @@ describe('security: the attacks of docs/security.md', () => {
       await endedRevoked(live.collector);
       assert.equal((await raw.closed).code, 4403);
       assert.equal((await httpWithKey(rotated.data?.rotateApiKey.secret)).errors, undefined, 'the new key works');
+    });
+  });
+
+  describe('2. setAutoTopUp charges only cards the tenant saved on its own Stripe customer', () => {
+    const SET = /* GraphQL */ `mutation($input: SetAutoTopUpInput!) { setAutoTopUp(input: $input) { enabled stripeCustomerId paymentMethodId } }`;
+    const SETUP = /* GraphQL */ `mutation($t: ID!) { createPaymentMethodSetup(tenantId: $t) { url stripeCustomerId checkoutSessionId } }`;
+    const STATE = /* GraphQL */ `query($t: ID!) { tenant(id: $t) { balance { available { amountMinor } version } autoTopUp { stripeCustomerId paymentMethodId enabled } } }`;
+    const rule = (tenant: string, customer: string, method: string) => ({
+      tenantId: tenant,
+      threshold: { amountMinor: 5_000, currency: 'EUR' },
+      mode: 'FIXED_AMOUNT',
+      amount: { amountMinor: 2_000, currency: 'EUR' },
+      dailyCap: { amountMinor: 10_000, currency: 'EUR' },
+      stripeCustomerId: customer,
+      paymentMethodId: method,
+    });
+    const adminOf = (tenant: string): Identity => ({ role: 'tenant-admin', subject: `admin-${tenant}`, tenantId: tenant });
+    /** The tenant's own setup flow: a setup-mode Checkout Session on its customer, where the payer saves a card. */
+    const saveCard = async (tenant: string) => {
+      const setup = await stack.gql(SETUP, { t: tenant }, adminOf(tenant));
+      assert.equal(setup.errors, undefined, JSON.stringify(setup.errors));
+      const { stripeCustomerId, checkoutSessionId, url } = setup.data!.createPaymentMethodSetup;
+      assert.ok(url.startsWith(stack.stripeStandIn!.url));
+      const saved = stack.stripeStandIn!.completeSetup(checkoutSessionId);
+      return { customer: stripeCustomerId as string, method: saved.paymentMethod['id'] as string };
+    };
+
+    it('refuses another customer\'s ids (and unsaved test cards) with PAYMENT_METHOD_NOT_OWNED, through the gateway and at billing, and changes nothing', async () => {
+      const victim = (await stack.tenants.services.tenants.create({ name: 'Victim', currency: 'EUR', country: 'DE' })).id;
+      const attacker = (await stack.tenants.services.tenants.create({ name: 'Attacker', currency: 'EUR', country: 'DE' })).id;
+      await stack.flushEvents();
+      const victimCard = await saveCard(victim);
+      const attackerCard = await saveCard(attacker);
+      assert.equal((await stack.gql(SET, { input: rule(victim, victimCard.customer, victimCard.method) }, adminOf(victim))).errors, undefined);
+      const before = { attacker: (await stack.gql(STATE, { t: attacker })).data?.tenant, victim: (await stack.gql(STATE, { t: victim })).data?.tenant };
+      assert.equal(before.attacker.autoTopUp, null);
+      const intents = stack.stripeStandIn!.counts.paymentIntents;
+
+      const attempts = {
+        'the victim\'s customer and card': rule(attacker, victimCard.customer, victimCard.method),
+        'its own customer with the victim\'s card': rule(attacker, attackerCard.customer, victimCard.method),
+        'an unsaved test card on its own customer': rule(attacker, attackerCard.customer, 'pm_card_visa'),
+        'made-up ids': rule(attacker, 'cus_madeup', 'pm_madeup'),
+      };
+      for (const [attempt, input] of Object.entries(attempts)) {
+        assert.deepEqual(errorCodes(await stack.gql(SET, { input }, adminOf(attacker))), ['PAYMENT_METHOD_NOT_OWNED'], attempt);
+      }
+      // Directly at billing, with a validly signed identity of the attacker's admin: the same refusal.
+      const signer = await IdentitySigner.fromPem(stack.keys.identity.privateKeyPem, 30);
+      const direct = await fetch(`${stack.billing.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', [IDENTITY_HEADER]: await signer.sign(adminOf(attacker)) },
+        body: JSON.stringify({ query: SET, variables: { input: attempts['the victim\'s customer and card'] } }),
+      });
+      assert.deepEqual(errorCodes((await direct.json()) as never), ['PAYMENT_METHOD_NOT_OWNED']);
+
+      assert.deepEqual((await stack.gql(STATE, { t: attacker })).data?.tenant, before.attacker, 'no rule, same balance');
+      assert.deepEqual((await stack.gql(STATE, { t: victim })).data?.tenant, before.victim, 'the victim\'s rule and balance untouched');
+      assert.equal(stack.stripeStandIn!.counts.paymentIntents, intents, 'nothing charged');
+
+      // Its own saved card is accepted.
+      const own = await stack.gql(SET, { input: rule(attacker, attackerCard.customer, attackerCard.method) }, adminOf(attacker));
+      assert.deepEqual(own.data?.setAutoTopUp, { enabled: true, stripeCustomerId: attackerCard.customer, paymentMethodId: attackerCard.method });
+    });
+  });
+
+  describe('6. a rejected input changes nothing: control characters are refused up front', () => {
+    const placements = async (subgraph: string): Promise<number> => {
+      const client = new pg.Client({ connectionString: stack.databases[subgraph]!.control });
+      await client.connect();
+      try {
+        return Number((await client.query('select count(*)::int as n from tenant_placement')).rows[0].n);
+      } finally {
+        await client.end();
+      }
+    };
+
+    it('createTenant with a NUL in its name: INVALID_CHARACTERS through the gateway and at the subgraph, no placement left behind', async () => {
+      const before = await placements('tenants');
+      const tenantsBefore = (await stack.gql(`{ tenants(first: 100) { edges { cursor } } }`)).data?.tenants.edges.length;
+      const create = `mutation($input: CreateTenantInput!) { createTenant(input: $input) { id } }`;
+      for (const name of ['Evil\u0000Corp', 'Bell\u0007', 'Escape \u001b[31mred']) {
+        const refused = await stack.gql(create, { input: { name, currency: 'EUR', country: 'DE' } });
+        assert.deepEqual(errorCodes(refused), ['INVALID_CHARACTERS'], JSON.stringify(name));
+      }
+      // In a string literal rather than a variable.
+      assert.deepEqual(errorCodes(await stack.gql(`mutation { createTenant(input: { name: "Evil\\u0000Corp", currency: "EUR", country: "DE" }) { id } }`)), ['INVALID_CHARACTERS']);
+      // Directly at the tenants subgraph with a validly signed identity.
+      const signer = await IdentitySigner.fromPem(stack.keys.identity.privateKeyPem, 30);
+      const direct = await fetch(`${stack.tenants.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', [IDENTITY_HEADER]: await signer.sign({ role: 'platform-admin', subject: 'ops' }) },
+        body: JSON.stringify({ query: create, variables: { input: { name: 'Evil\u0000Corp', currency: 'EUR', country: 'DE' } } }),
+      });
+      assert.deepEqual(errorCodes((await direct.json()) as never), ['INVALID_CHARACTERS']);
+      // And below GraphQL, at the service.
+      await assert.rejects(stack.tenants.services.tenants.create({ name: 'Evil\u0000Corp', currency: 'EUR', country: 'DE' }), (error: any) => error.extensions?.code === 'INVALID_CHARACTERS');
+
+      assert.equal(await placements('tenants'), before, 'no orphan placement');
+      assert.equal((await stack.gql(`{ tenants(first: 100) { edges { cursor } } }`)).data?.tenants.edges.length, tenantsBefore);
+    });
+
+    it('updateTenant with a control character: INVALID_CHARACTERS and the tenant unchanged', async () => {
+      const refused = await stack.gql(`mutation($id: ID!, $input: UpdateTenantInput!) { updateTenant(id: $id, input: $input) { name } }`, { id: tenantId, input: { name: 'Renamed\u0000' } });
+      assert.deepEqual(errorCodes(refused), ['INVALID_CHARACTERS']);
+      assert.equal((await stack.gql(`query($id: ID!) { tenant(id: $id) { name } }`, { id: tenantId })).data?.tenant.name, 'Security tenant');
+    });
+  });
+
+  describe('8. rate-limit budgets are per issuer + subject + role + tenant, not per subject', () => {
+    it('identities of other tenants or roles that share a subject keep their own budget', async () => {
+      const gateway = await stack.startGateway({ RATE_LIMIT_BURST: '3', RATE_LIMIT_PER_MINUTE: '1' });
+      closers.push(() => gateway.stop());
+      const otherTenant = (await stack.tenants.services.tenants.create({ name: 'Same subject elsewhere', currency: 'EUR', country: 'DE' })).id;
+      await stack.flushEvents();
+      const ask = async (identity: Identity) =>
+        graphql(`${gateway.url}/graphql`, `query($id: ID!) { tenant(id: $id) { id } }`, { id: identity.role === 'tenant-member' || identity.role === 'tenant-admin' ? identity.tenantId : tenantId }, await stack.authHeaders(identity));
+      const attacker: Identity = { role: 'tenant-member', subject: 'shared-subject', tenantId: otherTenant };
+      // The attacker spends its whole budget...
+      for (let request = 0; request < 3; request += 1) assert.equal((await ask(attacker)).errors, undefined);
+      assert.deepEqual(errorCodes(await ask(attacker)), ['RATE_LIMITED']);
+      // ...and identities with the same subject but another tenant or role still have theirs.
+      for (const victim of [
+        { role: 'tenant-member', subject: 'shared-subject', tenantId },
+        { role: 'tenant-admin', subject: 'shared-subject', tenantId: otherTenant },
+        { role: 'platform-admin', subject: 'shared-subject' },
+      ] satisfies Identity[]) {
+        const answer = await ask(victim);
+        assert.equal(answer.errors, undefined, `${victim.role} ${JSON.stringify(answer.errors)}`);
+      }
+    });
+  });
+
+  describe('7. forwarded identities are bounded: lifetime at most the gateway\'s TTL, connections only while theirs is valid', () => {
+    const ADMIN: Identity = { role: 'platform-admin', subject: 'ops' };
+    const subgraphs = () => [stack.tenants, stack.billing, stack.usageForecast, stack.whiteLabel];
+
+    it('every subgraph refuses an identity signed with the gateway\'s key but a lifetime above its TTL (30 s)', async () => {
+      const longLived = await IdentitySigner.fromPem(stack.keys.identity.privateKeyPem, 3600);
+      const normal = await IdentitySigner.fromPem(stack.keys.identity.privateKeyPem, 30);
+      for (const subgraph of subgraphs()) {
+        const post = async (token: string) =>
+          fetch(`${subgraph.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', [IDENTITY_HEADER]: token }, body: JSON.stringify({ query: '{ _service { sdl } }' }) });
+        assert.equal((await post(await longLived.sign(ADMIN))).status, 401, `${subgraph.name} must refuse a one-hour identity`);
+        assert.equal((await post(await normal.sign(ADMIN))).status, 200, `${subgraph.name} accepts the gateway's own`);
+      }
+    });
+
+    it('a subgraph WebSocket whose opening identity expired accepts no new subscription on it (operations with a fresh identity still run)', async () => {
+      const signer = await IdentitySigner.fromPem(stack.keys.identity.privateKeyPem, 30);
+      const issuedAt = Date.now() - 29_000; // expires in about a second
+      const socket = new RawSocket(`${stack.billing.url}/graphql`);
+      closers.push(() => socket.close());
+      await socket.init({ [IDENTITY_HEADER]: await signer.sign(ADMIN, undefined, issuedAt) });
+      assert.ok(socket.messages.some((message) => message.type === 'connection_ack'), 'accepted while valid');
+      const expiresAt = (Math.floor(issuedAt / 1000) + 30) * 1000;
+      await waitUntil(() => Date.now() > expiresAt + 100, 'the connection identity to expire');
+
+      const subscription = `subscription($t: ID!) { balanceChanged(tenantId: $t) { tenantId } }`;
+      const refused = await socket.operation('late', subscription, { t: tenantId });
+      assert.deepEqual(payloadCodes(refused), ['UNAUTHENTICATED']);
+      // The gateway's way: every operation carries its own fresh identity.
+      const token = await signer.sign({ ...ADMIN, subject: 'ops-fresh' });
+      socket.send({ id: 'fresh', type: 'subscribe', payload: { query: subscription, variables: { t: tenantId }, extensions: { [IDENTITY_HEADER]: token } } });
+      await waitUntil(() => socket.messages.some((message) => message.id === 'fresh'), 'an answer to the fresh operation');
+      const answered = socket.messages.find((message) => message.id === 'fresh');
+      assert.equal(answered?.type, 'next', JSON.stringify(answered));
+    });
+  });
+
+  describe('5. errors leak nothing: bad input is BAD_USER_INPUT, never a subgraph\'s URL or a stack overflow', () => {
+    const balance = async () => (await stack.gql(`query($t: ID!) { tenant(id: $t) { balance { version available { amountMinor } } } }`, { t: tenantId })).data?.tenant.balance;
+
+    it('a bad DateTimeISO or MinorUnits variable: BAD_USER_INPUT without the subgraph\'s URL or raw response, nothing recorded', async () => {
+      const before = await balance();
+      const usage = await stack.gql(`mutation($input: RecordUsageInput!) { recordUsage(input: $input) { accepted } }`, {
+        input: { tenantId, events: [{ id: 'bad-date-1', product: 'inbound_minute', quantity: 1, occurredAt: 'yesterday at noon' }] },
+      });
+      const topUp = await stack.gql(`mutation($a: MinorUnits!) { createTopUp(input: { tenantId: "${tenantId}", amount: { amountMinor: $a, currency: "EUR" }, idempotencyKey: "bad-amount" }) { id } }`, { a: '12abc' });
+      for (const [name, response] of Object.entries({ usage, topUp })) {
+        assert.deepEqual(errorCodes(response), ['BAD_USER_INPUT'], `${name}: ${JSON.stringify(response)}`);
+        const text = JSON.stringify(response);
+        for (const leak of [stack.billing.url, '127.0.0.1', '"response"', 'stacktrace']) assert.ok(!text.includes(leak), `${name} leaks ${leak}: ${text}`);
+      }
+      assert.deepEqual(await balance(), before);
+    });
+
+    it('deeply nested unused variables over a WebSocket: BAD_USER_INPUT, the connection stays open', async () => {
+      const socket = new RawSocket(stack.graphqlUrl);
+      closers.push(() => socket.close());
+      await socket.init({ authorization: (await stack.authHeaders()).authorization });
+      const depth = 100_000;
+      socket.send(`{"id":"deep","type":"subscribe","payload":{"query":"{ __typename }","variables":{"unused":${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}}}}`);
+      await waitUntil(() => socket.messages.some((message) => message.id === 'deep'), 'an answer to the deep operation');
+      assert.deepEqual(payloadCodes(socket.messages.find((message) => message.id === 'deep')!), ['BAD_USER_INPUT']);
+      assert.equal((await socket.operation('after', `{ __typename }`))?.type, 'next', 'the socket still serves');
+    });
+
+    it('no field suggestions where introspection is off, over HTTP and WebSocket', async () => {
+      const gateway = await stack.startGateway({ INTROSPECTION: 'false' });
+      closers.push(() => gateway.stop());
+      for (const headers of [{}, await stack.authHeaders()]) {
+        const response = await graphql(`${gateway.url}/graphql`, `{ tenantz { id } }`, {}, headers);
+        assert.equal(response.errors?.length, 1);
+        assert.doesNotMatch(response.errors![0]!.message, /Did you mean/, JSON.stringify(response.errors));
+      }
+      const socket = new RawSocket(`${gateway.url}/graphql`);
+      closers.push(() => socket.close());
+      await socket.init({ authorization: (await stack.authHeaders()).authorization });
+      const answer = await socket.operation('typo', `subscription { balanceChangd(tenantId: "${tenantId}") { tenantId } }`);
+      assert.equal(answer?.type, 'error');
+      assert.doesNotMatch(JSON.stringify(answer), /Did you mean/);
+    });
+
+    it('a malformed or forged JWT is HTTP 401 UNAUTHENTICATED, like a bad API key', async () => {
+      for (const authorization of ['Bearer not.a.jwt', 'Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.', `Bearer saldo_pk_0000000000000000_${'x'.repeat(43)}`]) {
+        const response = await fetch(stack.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization }, body: JSON.stringify({ query: '{ __typename }' }) });
+        assert.equal(response.status, 401, authorization);
+        assert.deepEqual(errorCodes((await response.json()) as never), ['UNAUTHENTICATED']);
+      }
+    });
+
+    it('a forged transactions cursor out of integer range is INVALID_CURSOR', async () => {
+      const cursor = Buffer.from(JSON.stringify({ v: 1, k: '9999999999' })).toString('base64url');
+      const response = await stack.gql(`query($t: ID!, $c: String) { tenant(id: $t) { transactions(first: 5, after: $c) { edges { cursor } } } }`, { t: tenantId, c: cursor });
+      assert.deepEqual(errorCodes(response), ['INVALID_CURSOR']);
+    });
+  });
+
+  describe('9. logo URLs are stored normalised: no quotes or brackets to break out of an attribute or url(...)', () => {
+    it('setPartnerBranding and setTenantBranding store the WHATWG serialisation with quotes and brackets encoded', async () => {
+      const injected = `https://x.example/y.png');background:url('https://evil.example/a')`;
+      const expected = 'https://x.example/y.png%27%29;background:url%28%27https://evil.example/a%27%29';
+      const partner = await stack.gql(`mutation($p: ID!, $u: String) { setPartnerBranding(partnerId: $p, input: { logoUrl: $u }) { logoUrl } }`, { p: partnerId, u: injected });
+      assert.equal(partner.errors, undefined, JSON.stringify(partner.errors));
+      assert.equal(partner.data?.setPartnerBranding.logoUrl, expected);
+      const tenant = await stack.gql(`mutation($t: ID!, $u: String) { setTenantBranding(tenantId: $t, input: { logoUrl: $u }) { logoUrl } }`, { t: tenantId, u: 'HTTPS://CDN.Example:443/logo.png?v="1"' });
+      assert.equal(tenant.data?.setTenantBranding.logoUrl, 'https://cdn.example/logo.png?v=%221%22');
+      const read = await stack.gql(`query($t: ID!) { tenant(id: $t) { branding { logoUrl } } }`, { t: tenantId });
+      assert.equal(read.data?.tenant.branding.logoUrl, 'https://cdn.example/logo.png?v=%221%22');
+      for (const value of [expected, read.data?.tenant.branding.logoUrl]) assert.doesNotMatch(value, /['"()<>\s]/);
     });
   });
 });

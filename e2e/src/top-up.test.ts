@@ -63,6 +63,7 @@ describe('top-ups through the gateway, with the embedded Stripe stand-in', () =>
     assert.match(tenant.transactions.edges[0].node.externalRef, /^pi_/);
     assert.equal(tenant.autoTopUp, null);
 
+    const card = stack.stripeStandIn!.savePaymentMethod(tenantId);
     const rule = await stack.gql(
       `mutation($input: SetAutoTopUpInput!) { setAutoTopUp(input: $input) { enabled } }`,
       {
@@ -72,8 +73,8 @@ describe('top-ups through the gateway, with the embedded Stripe stand-in', () =>
           mode: 'FIXED_AMOUNT',
           amount: { amountMinor: 2000, currency: 'EUR' },
           dailyCap: { amountMinor: 10000, currency: 'EUR' },
-          stripeCustomerId: 'cus_demo',
-          paymentMethodId: 'pm_card_visa',
+          stripeCustomerId: card.customerId,
+          paymentMethodId: card.paymentMethodId,
         },
       },
       admin,

@@ -10,7 +10,7 @@ import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
 import { mountDownloadProxy } from './downloads.js';
 import express from 'express';
-import { ANONYMOUS, ErrorCode, SaldoError, type Identity } from '@saldo/graphql';
+import { ANONYMOUS, ErrorCode, SaldoError, unsafeInputError, type Identity } from '@saldo/graphql';
 import { IdentitySigner, PortalTokenVerifier } from '@saldo/identity';
 import { createHttpService, variadicLogger, type Logger, type Service } from '@saldo/service';
 import { ApiKeyClient } from './auth/api-key-client.js';
@@ -181,6 +181,8 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
         // Shutdown is ours (stopOnSignals in main.ts, in order); Apollo's own handlers would race it.
         stopOnTerminationSignals: false,
         introspection: config.INTROSPECTION ?? !production,
+        // Where introspection is off, "Did you mean ...?" suggestions must not reveal the schema either.
+        hideSchemaDetailsFromClientErrors: !(config.INTROSPECTION ?? !production),
         csrfPrevention: true,
         includeStacktraceInErrorResponses: false,
         // Persisted operations are resolved before Apollo (persisted-operations/): one implementation for HTTP,
@@ -202,6 +204,17 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
                     `Subscriptions run over graphql-ws (WebSocket upgrade of /graphql) or GraphQL over SSE (${SSE_PATH}), not plain HTTP.`,
                     { http: { status: 400 } },
                   );
+                },
+              };
+            },
+          },
+          {
+            // Control characters in variables or string literals: refused before any subgraph is asked (docs/security.md, 6).
+            async requestDidStart() {
+              return {
+                async didResolveOperation({ document, operation, request }) {
+                  const refused = unsafeInputError(document, operation, request.variables);
+                  if (refused) throw refused;
                 },
               };
             },
@@ -232,6 +245,7 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
         logger: logger.child('subscriptions'),
         keepAliveMs: config.SUBSCRIPTION_KEEPALIVE_MS,
         persisted,
+        hideSchemaDetails: !(config.INTROSPECTION ?? !production),
       });
       // Signed document downloads (billing): public links on this origin.
       mountDownloadProxy(http.app, '/documents', () => routes.get(config.DOWNLOADS_SUBGRAPH) ?? config.subgraphUrls[config.DOWNLOADS_SUBGRAPH], logger.child('downloads'));

@@ -157,9 +157,11 @@ async function seedBilling(stack: Stack, tenants: ReadonlyArray<{ id: string; cu
   }
   // With the development Stripe stand-in, one tenant tops up automatically: usage that takes it to 50.00 EUR or
   // below charges the stand-in's test card about 40 % of a day's usage, at most once a day (so its balance still
-  // runs out, later). A real Stripe account has no cus_demo, so the rule is only seeded against the stand-in.
+  // runs out, later). Its card is saved on its own customer at the stand-in (as the setup flow would), so the rule is
+  // only seeded against the stand-in.
   const automatic = tenants.find((tenant) => tenant.currency === 'EUR');
   if (automatic && stack.stripeStandIn) {
+    const saved = stack.stripeStandIn.savePaymentMethod(automatic.id);
     const topUp = BigInt(Math.max(10, Math.round((dailyCostMinor(automatic) * 0.4) / 100))) * 100n;
     await billing.autoTopUp.set({
       tenantId: automatic.id,
@@ -167,8 +169,8 @@ async function seedBilling(stack: Stack, tenants: ReadonlyArray<{ id: string; cu
       mode: AutoTopUpMode.FIXED_AMOUNT,
       amount: { amountMinor: topUp, currency: 'EUR' },
       dailyCap: { amountMinor: topUp, currency: 'EUR' },
-      stripeCustomerId: 'cus_demo',
-      paymentMethodId: 'pm_card_visa',
+      stripeCustomerId: saved.customerId,
+      paymentMethodId: saved.paymentMethodId,
     });
   }
   return entries;

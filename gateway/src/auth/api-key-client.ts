@@ -5,6 +5,9 @@ import type { Logger } from '@saldo/service';
 /** The gateway's own identity on internal endpoints (signed for the internal audience only). */
 const GATEWAY_SERVICE: Identity = { role: 'platform-admin', subject: 'saldo-gateway' };
 
+/** The issuer of identities authenticated by API key (rate-limit keys tell issuers apart). */
+export const API_KEY_ISSUER = 'saldo-api-keys';
+
 /** How often watched keys are verified again when the cache is off (API_KEY_CACHE_TTL_MS=0). */
 const MIN_WATCH_INTERVAL_MS = 1000;
 
@@ -109,7 +112,7 @@ export class ApiKeyClient {
     if (response.status >= 500) throw new SaldoError(ErrorCode.Internal, 'API key verification is unavailable.', { http: { status: 503 } });
     const body = (await response.json()) as { partnerId?: string; keyId?: string };
     const identity: Identity | null =
-      response.ok && body.partnerId ? { role: 'partner', subject: `api-key:${parsed.keyId}`, partnerId: body.partnerId } : null;
+      response.ok && body.partnerId ? { role: 'partner', subject: `api-key:${parsed.keyId}`, partnerId: body.partnerId, issuer: API_KEY_ISSUER } : null;
     if (this.cacheTtlMs > 0) {
       if (this.cache.size > 10_000) this.cache.clear();
       this.cache.set(plaintext, { identity, until: now + this.cacheTtlMs });

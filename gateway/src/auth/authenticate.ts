@@ -53,6 +53,12 @@ export function createSessionAuthenticator(deps: { portalTokens?: PortalTokenVer
       return { identity: await apiKeys.verify(key), watch: (onInvalid) => apiKeys.watch(key, onInvalid) };
     }
     if (!deps.portalTokens) throw unauthenticated('Bearer tokens are not accepted by this gateway.');
-    return deps.portalTokens.verifySession(token);
+    try {
+      return await deps.portalTokens.verifySession(token);
+    } catch (error) {
+      // A bad token is the caller's problem (401, like a bad API key), never a server error.
+      if (error instanceof SaldoError && error.code === ErrorCode.Unauthenticated) throw unauthenticated(error.message);
+      throw error;
+    }
   };
 }

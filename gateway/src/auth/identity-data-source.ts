@@ -1,5 +1,6 @@
 import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
-import type { Identity } from '@saldo/graphql';
+import { GraphQLError } from 'graphql';
+import { ErrorCode, type Identity } from '@saldo/graphql';
 import { IDENTITY_HEADER, type IdentitySigner } from '@saldo/identity';
 import type { SubgraphQueryDedup } from '../dedup/index.js';
 import { subgraphFetcher, type SubgraphHttpClient } from './subgraph-http.js';
@@ -18,5 +19,26 @@ export class IdentityForwardingDataSource extends RemoteGraphQLDataSource<{ iden
 
   override async willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<{ identity?: Identity }>): Promise<void> {
     request.http?.headers.set(IDENTITY_HEADER, await this.signer.sign(context.identity ?? { role: 'anonymous' }));
+  }
+
+  /**
+   * A subgraph's non-2xx answer. Apollo's default puts the subgraph's URL and raw response in the error's extensions
+   * (clients would see them); instead, the subgraph's own error passes when it has a code (a variable a custom scalar
+   * refused is BAD_USER_INPUT at the subgraph), and anything else is an opaque INTERNAL_SERVER_ERROR.
+   */
+  override async errorFromResponse(response: Parameters<RemoteGraphQLDataSource['errorFromResponse']>[0]): Promise<GraphQLError> {
+    let body: unknown;
+    try {
+      body = await response.json();
+    } catch {
+      body = undefined;
+    }
+    const first = (body as { errors?: Array<{ message?: unknown; extensions?: { code?: unknown } }> } | undefined)?.errors?.[0];
+    const code = first?.extensions?.code;
+    if (typeof code === 'string' && typeof first?.message === 'string' && code !== ErrorCode.Internal) {
+      return new GraphQLError(first.message, { extensions: { code } });
+    }
+    if (response.status === 401) return new GraphQLError('A subgraph refused the gateway\'s identity.', { extensions: { code: ErrorCode.Internal } });
+    return new GraphQLError('Internal server error', { extensions: { code: ErrorCode.Internal } });
   }
 }

@@ -186,12 +186,27 @@ describe('rate limit keys', () => {
   it('keys partners, users and anonymous callers', () => {
     const partner: Identity = { role: 'partner', subject: 'key-1', partnerId: 'p-1' };
     assert.equal(rateLimitKey(partner, '10.0.0.1'), 'partner:p-1');
-    assert.equal(rateLimitKey({ role: 'tenant-admin', subject: 'u-1', tenantId: 't-1' }, '10.0.0.1'), 'user:u-1');
-    assert.equal(rateLimitKey({ role: 'tenant-member', subject: 'u-2', tenantId: 't-1', partnerId: 'p-1' }, '10.0.0.1'), 'user:u-2');
-    assert.equal(rateLimitKey({ role: 'platform-admin', subject: 'ops' }, '10.0.0.1'), 'user:ops');
+    assert.equal(rateLimitKey({ role: 'tenant-admin', subject: 'u-1', tenantId: 't-1', issuer: 'https://idp' }, '10.0.0.1'), 'user:["https://idp","tenant-admin","t-1","","u-1"]');
+    assert.equal(rateLimitKey({ role: 'tenant-member', subject: 'u-2', tenantId: 't-1', partnerId: 'p-1' }, '10.0.0.1'), 'user:["","tenant-member","t-1","p-1","u-2"]');
+    assert.equal(rateLimitKey({ role: 'platform-admin', subject: 'ops', issuer: 'https://idp' }, '10.0.0.1'), 'user:["https://idp","platform-admin","ops"]');
     assert.equal(rateLimitKey(ANONYMOUS, '10.0.0.1'), 'ip:10.0.0.1');
     assert.equal(rateLimitKey(ANONYMOUS, '::ffff:10.0.0.1'), 'ip:10.0.0.1');
     assert.equal(rateLimitKey(ANONYMOUS, undefined), 'ip:unknown');
+  });
+
+  it('keeps identities apart that only share a subject: other issuer, tenant or role (docs/security.md, attack 8)', () => {
+    const base: Identity = { role: 'tenant-member', subject: 'shared', tenantId: 't-1', issuer: 'https://idp-a' };
+    const others: Identity[] = [
+      { ...base, issuer: 'https://idp-b' },
+      { ...base, tenantId: 't-2' },
+      { ...base, role: 'tenant-admin' },
+      { ...base, partnerId: 'p-1' },
+      { role: 'platform-admin', subject: 'shared', issuer: 'https://idp-a' },
+      // A subject crafted to collide with another key's parts.
+      { ...base, subject: 'shared","t-1' },
+    ];
+    const keys = new Set([base, ...others].map((identity) => rateLimitKey(identity, '10.0.0.1')));
+    assert.equal(keys.size, others.length + 1);
   });
 
   it('groups IPv6 callers by /64', () => {

@@ -318,11 +318,15 @@ export function createRateLimiter(config: RateLimiterConfig, deps: { logger: Log
 export function rateLimitKey(identity: Identity, clientAddress: string | undefined): string {
   switch (identity.role) {
     case 'partner':
+      // One budget per partner, whichever of its keys or users calls.
       return `partner:${identity.partnerId}`;
     case 'platform-admin':
+      return `user:${JSON.stringify([identity.issuer ?? '', identity.role, identity.subject])}`;
     case 'tenant-admin':
     case 'tenant-member':
-      return `user:${identity.subject}`;
+      // Issuer + subject + role + tenant (+ partner): identities that merely share a `sub` never share a budget.
+      // JSON keeps the parts apart whatever characters a subject holds.
+      return `user:${JSON.stringify([identity.issuer ?? '', identity.role, identity.tenantId, identity.partnerId ?? '', identity.subject])}`;
     case 'anonymous':
       return `ip:${normalizeAddress(clientAddress)}`;
   }

@@ -8,7 +8,7 @@ import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { createHandler } from 'graphql-sse/lib/use/express';
 import { WebSocketServer } from 'ws';
-import { ANONYMOUS, ErrorCode, type Identity } from '@saldo/graphql';
+import { ANONYMOUS, ErrorCode, unsafeInputError, type Identity } from '@saldo/graphql';
 import type { Logger } from '@saldo/service';
 import type { Credentials, Session } from '../auth/authenticate.js';
 import { analyzeOperation, checkLimits, rateLimitKey, rateLimitedError, type CostDirectives, type QueryLimits, type RateLimiter } from '../protection/index.js';
@@ -55,6 +55,8 @@ export interface SubscriptionTransportsOptions {
    * WebSocket and SSE obey the same manifest as HTTP.
    */
   persisted?: PersistedOperations;
+  /** Introspection is off: validation errors lose their "Did you mean ...?" suggestions (as Apollo Server's do). */
+  hideSchemaDetails?: boolean;
 }
 
 export interface SubscriptionTransports {
@@ -109,11 +111,13 @@ export function serveSubscriptionTransports(options: SubscriptionTransportsOptio
       return { errors: [error instanceof GraphQLError ? error : new GraphQLError(String(error))] };
     }
     const errors = validate(schema, document);
-    if (errors.length > 0) return { errors: [...errors] };
+    if (errors.length > 0) return { errors: options.hideSchemaDetails ? errors.map(withoutSuggestions) : [...errors] };
     const operationName = typeof payload.operationName === 'string' ? payload.operationName : null;
     const variables = payload.variables && typeof payload.variables === 'object' ? (payload.variables as Record<string, unknown>) : {};
     const operation = getOperationAST(document, operationName);
     if (!operation) return { errors: [new GraphQLError('Unable to identify the operation.', { extensions: { code: ErrorCode.BadUserInput } })] };
+    const unprintable = unsafeInputError(document, operation, variables);
+    if (unprintable) return { errors: [unprintable] };
     const args: ExecutionArgs = {
       schema,
       document,
@@ -349,6 +353,11 @@ export function serveSubscriptionTransports(options: SubscriptionTransportsOptio
 export function isSubscriptionOperation(document: DocumentNode, operationName: string | null | undefined): boolean {
   const operation = getOperationAST(document, operationName ?? undefined);
   return operation?.operation === 'subscription' || (!operation && document.definitions.some((d) => d.kind === Kind.OPERATION_DEFINITION && d.operation === 'subscription'));
+}
+
+/** A validation error without its "Did you mean ...?" suffix, which would reveal type and field names. */
+function withoutSuggestions(error: GraphQLError): GraphQLError {
+  return new GraphQLError(error.message.replace(/ Did you mean(.+?)\?$/, ''), { nodes: error.nodes, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } });
 }
 
 function tokenExpired(expiresAt: number): GraphQLError {

@@ -17,6 +17,11 @@ export type Identity = (
    * is, it sees that partner's world only (its branding, its tenants).
    */
   hostPartnerId?: string;
+  /**
+   * Who vouched for the identity at the gateway: the portal token's `iss`, or `saldo-api-keys` for partner API keys.
+   * Keeps rate-limit budgets of different issuers apart; not forwarded to subgraphs.
+   */
+  issuer?: string;
 };
 
 export const PLATFORM_OPERATOR: Identity = { role: 'platform-admin', subject: 'platform-operator' };

@@ -1,5 +1,6 @@
 import { GraphQLError } from 'graphql';
 import type { z } from 'zod';
+import { findControlCharacter, invalidCharacters } from './control-characters.js';
 
 /**
  * Stable error codes (extensions.code). Clients branch on these; renaming one is a breaking change.
@@ -12,6 +13,8 @@ export const ErrorCode = {
   InvalidCursor: 'INVALID_CURSOR',
   InvalidId: 'INVALID_ID',
   StringTooLong: 'STRING_TOO_LONG',
+  /** Input holding a control character (NUL, ESC, ...: C0 except tab and line breaks, and DEL); nothing was changed. */
+  InvalidCharacters: 'INVALID_CHARACTERS',
   InvalidColor: 'INVALID_COLOR',
   InvalidUrl: 'INVALID_URL',
   InvalidEmail: 'INVALID_EMAIL',
@@ -51,6 +54,9 @@ export class SaldoError extends GraphQLError {
  * all issues are listed in extensions.issues so a form can show every problem at once.
  */
 export function validateInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  // Control characters are refused before anything else, whichever schema applies (see control-characters.ts).
+  const unprintable = findControlCharacter(input);
+  if (unprintable !== null) throw invalidCharacters(unprintable || 'input');
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const issues = result.error.issues.map((issue) => ({

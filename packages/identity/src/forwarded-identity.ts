@@ -64,19 +64,29 @@ export class IdentityVerifier {
   private constructor(
     private readonly key: CryptoKey,
     private readonly clockToleranceSeconds: number,
+    private readonly maxLifetimeSeconds: number,
   ) {}
 
-  static async fromPem(publicKeyPem: string, clockToleranceSeconds = 2): Promise<IdentityVerifier> {
-    return new IdentityVerifier(await importSPKI(publicKeyPem, ALGORITHM), clockToleranceSeconds);
+  /**
+   * `maxLifetimeSeconds`: tokens whose lifetime (exp - iat) is longer are refused (the gateway's IDENTITY_TTL_SECONDS;
+   * default 300, the longest the gateway can be configured to mint).
+   */
+  static async fromPem(publicKeyPem: string, options: { clockToleranceSeconds?: number; maxLifetimeSeconds?: number } = {}): Promise<IdentityVerifier> {
+    return new IdentityVerifier(await importSPKI(publicKeyPem, ALGORITHM), options.clockToleranceSeconds ?? 2, options.maxLifetimeSeconds ?? 300);
   }
 
   /** The identity in `token`; UNAUTHENTICATED when it is missing, forged, expired or meant for another audience. */
   async verify(token: string | undefined, audience: string = SUBGRAPH_AUDIENCE, now: Date = new Date()): Promise<Identity> {
+    return (await this.verifySession(token, audience, now)).identity;
+  }
+
+  /** Like verify, with the token's expiry (ms since epoch): a connection opened with it is trusted until then only. */
+  async verifySession(token: string | undefined, audience: string = SUBGRAPH_AUDIENCE, now: Date = new Date()): Promise<{ identity: Identity; expiresAt: number }> {
     const refuse = () => new SaldoError(ErrorCode.Unauthenticated, 'Requests must come through the gateway with a valid identity.');
     if (!token) throw refuse();
     const remembered = this.verified.get(token);
     if (remembered && remembered.audience === audience) {
-      if (remembered.expiresAt + this.clockToleranceSeconds * 1000 > now.getTime()) return remembered.identity;
+      if (remembered.expiresAt + this.clockToleranceSeconds * 1000 > now.getTime()) return remembered;
       this.verified.delete(token);
       throw refuse();
     }
@@ -91,7 +101,7 @@ export class IdentityVerifier {
     if (!result) throw refuse();
     if (this.verified.size > 10_000) this.verified.clear();
     this.verified.set(token, { identity: result.identity, audience, expiresAt: result.expiresAt });
-    return result.identity;
+    return result;
   }
 
   private async check(token: string, audience: string, now: Date): Promise<{ identity: Identity; expiresAt: number } | undefined> {
@@ -104,6 +114,9 @@ export class IdentityVerifier {
         currentDate: now,
         requiredClaims: ['exp', 'iat'],
       });
+      // A token minted for longer than the gateway's TTL (or dated in the future) is not one the gateway made.
+      const lifetime = (payload.exp ?? 0) - (payload.iat ?? 0);
+      if (lifetime > this.maxLifetimeSeconds || (payload.iat ?? 0) * 1000 > now.getTime() + this.clockToleranceSeconds * 1000) return undefined;
       const identity = claimsToIdentity(payload);
       return identity ? { identity, expiresAt: (payload.exp ?? 0) * 1000 } : undefined;
     } catch {

@@ -64,8 +64,9 @@ export class PortalTokenVerifier {
     } catch {
       throw invalid();
     }
-    const identity = claimsToIdentity(payload);
-    if (!identity || identity.role === 'anonymous') throw invalid();
+    const claimed = claimsToIdentity(payload);
+    if (!claimed || claimed.role === 'anonymous') throw invalid();
+    const identity = { ...claimed, issuer: payload.iss ?? this.options.issuer };
     if (this.cache.size > 50_000) this.cache.clear();
     const session = { identity, expiresAt: (payload.exp ?? 0) * 1000 };
     this.cache.set(token, session);

@@ -143,6 +143,11 @@ export class ShardedDatabase {
     return { shardId, em: this.em(shardId) };
   }
 
+  /** Undoes the placement of a new tenant whose first write failed (see ShardDirectory.unplace). */
+  async unplaceTenant(tenantId: string): Promise<void> {
+    await this.directory.unplace(tenantId);
+  }
+
   /**
    * Each tenant's shard, placing the tenants this subgraph has not seen yet (consumers that learn of tenants from
    * events): one directory lookup for the batch, a placement only per new tenant.

@@ -33,6 +33,11 @@ export const subgraphConfigSchema = z.object({
   LOG_FORMAT: fields.logFormat(),
   /** The gateway's public key (PEM, or IDENTITY_PUBLIC_KEY_FILE): requests without an identity it signed are refused. */
   IDENTITY_PUBLIC_KEY: fields.pem(),
+  /**
+   * The longest lifetime (exp - iat) of a forwarded identity this subgraph accepts: the gateway's IDENTITY_TTL_SECONDS
+   * (set both alike). A token minted with a longer lifetime is refused, so a leaked one is useless within that bound.
+   */
+  IDENTITY_TTL_SECONDS: z.coerce.number().int().min(5).max(300).default(30),
   /** PostgreSQL schema of the durable job queue (pg-boss) in the control database. */
   JOBS_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier').default('pgboss'),
   /** Connections of the job queue's own pool (polls, sends outside a transaction, maintenance). */

@@ -5,7 +5,7 @@ import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
 import { ConsumedEvent, Migration20261123000100Outbox, Migration20261125000100ConsumedEvent, OutboxEvent, OutboxRelay, type EventBus, type Unsubscribe } from '@saldo/events';
 import { subscribeTenantRegistry } from './tenant-registry.js';
-import { createRequestContext, type Identity, type RequestContext, type SubgraphSchema } from '@saldo/graphql';
+import { unsafeInputError, createRequestContext, type Identity, type RequestContext, type SubgraphSchema } from '@saldo/graphql';
 import { IDENTITY_HEADER, IdentityVerifier } from '@saldo/identity';
 import { JobQueue, type AnyQueueDefinition, type Clock, type JobSchedule, type JobWorker } from '@saldo/jobs';
 import type { Express } from 'express';
@@ -157,7 +157,7 @@ export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConf
         logger,
         pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS,
       });
-      const identity = await IdentityVerifier.fromPem(config.IDENTITY_PUBLIC_KEY);
+      const identity = await IdentityVerifier.fromPem(config.IDENTITY_PUBLIC_KEY, { maxLifetimeSeconds: config.IDENTITY_TTL_SECONDS });
       const jobs = new JobQueue({
         url: config.CONTROL_DATABASE_URL,
         name: definition.name,
@@ -184,7 +184,21 @@ export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConf
           logger: variadicLogger(logger),
           // Shutdown is ours (stopOnSignals in main.ts, in order); Apollo's own handlers would race it.
           stopOnTerminationSignals: false,
-          plugins: [ApolloServerPluginDrainHttpServer({ httpServer: http.server }), ApolloServerPluginLandingPageDisabled()],
+          plugins: [
+            ApolloServerPluginDrainHttpServer({ httpServer: http.server }),
+            ApolloServerPluginLandingPageDisabled(),
+            // Control characters are refused before any resolver runs, whatever the field (docs/security.md, attack 6).
+            {
+              async requestDidStart() {
+                return {
+                  async didResolveOperation({ document, operation, request }) {
+                    const refused = unsafeInputError(document, operation, request.variables);
+                    if (refused) throw refused;
+                  },
+                };
+              },
+            },
+          ],
           formatError: createErrorFormatter(logger),
           includeStacktraceInErrorResponses: false,
         });

@@ -9,7 +9,7 @@ import type { Logger } from '@saldo/service';
 import { createErrorFormatter } from './format-error.js';
 
 /** What this server keeps per connection, next to graphql-ws' socket and upgrade request. */
-type ConnectionState = { identity: Identity };
+type ConnectionState = { identity: Identity; expiresAt: number };
 
 export interface SubscriptionServerOptions {
   server: Server;
@@ -64,10 +64,10 @@ export function serveSubscriptions(options: SubscriptionServerOptions): Subscrip
     return `${connection}:${id}`;
   };
 
-  const verify = async (token: unknown): Promise<Identity | undefined> => {
+  const verify = async (token: unknown): Promise<{ identity: Identity; expiresAt: number } | undefined> => {
     if (typeof token !== 'string' || token.length === 0) return undefined;
     try {
-      return await options.identity.verify(token);
+      return await options.identity.verifySession(token);
     } catch {
       return undefined;
     }
@@ -84,8 +84,8 @@ export function serveSubscriptions(options: SubscriptionServerOptions): Subscrip
       onConnect: async (ctx) => {
         const header = ctx.extra.request.headers[IDENTITY_HEADER];
         const token = ctx.connectionParams?.[IDENTITY_HEADER] ?? (Array.isArray(header) ? header[0] : header);
-        const identity = await verify(token);
-        if (!identity) {
+        const verified = await verify(token);
+        if (!verified) {
           // 4401 is final for graphql-ws clients (4403 would be retried with the same credentials).
           ctx.extra.socket.close(
             CloseCode.Unauthorized,
@@ -93,17 +93,18 @@ export function serveSubscriptions(options: SubscriptionServerOptions): Subscrip
           );
           return false;
         }
-        (ctx.extra as Partial<ConnectionState>).identity = identity;
+        Object.assign(ctx.extra as Partial<ConnectionState>, verified);
         return true;
       },
       onSubscribe: async (ctx, _id, payload) => {
         const operationToken = payload.extensions?.[IDENTITY_HEADER];
-        let identity = ctx.extra.identity;
-        if (operationToken !== undefined) {
-          identity = await verify(operationToken);
-          if (!identity) {
-            return [new GraphQLError('Subscriptions must carry a valid identity signed by the gateway.', { extensions: { code: ErrorCode.Unauthenticated } })];
-          }
+        let identity: Identity | undefined;
+        if (operationToken !== undefined) identity = (await verify(operationToken))?.identity;
+        // Without a token of its own an operation runs as the connection's identity, and only while that is valid:
+        // an expired connection identity authorizes nothing new.
+        else if ((ctx.extra.expiresAt ?? 0) > Date.now()) identity = ctx.extra.identity;
+        if (!identity) {
+          return [new GraphQLError('Subscriptions must carry a valid identity signed by the gateway.', { extensions: { code: ErrorCode.Unauthenticated } })];
         }
         let document;
         try {
@@ -120,7 +121,7 @@ export function serveSubscriptions(options: SubscriptionServerOptions): Subscrip
           document,
           operationName: payload.operationName ?? null,
           variableValues: payload.variables ?? null,
-          contextValue: options.context(identity ?? { role: 'anonymous' }),
+          contextValue: options.context(identity),
         };
         return args;
       },

@@ -10,9 +10,10 @@ import Stripe from 'stripe';
  * `sk_test_saldo_standin_...` key. stripe-node talks to it through `new Stripe(key, { host, port, protocol: 'http' })`
  * (billing's STRIPE_API_BASE). Webhooks it sends are signed with stripe-node's own test helper, exactly as Stripe signs.
  *
- * Endpoints: POST /v1/checkout/sessions, GET /v1/checkout/sessions/:id, POST /v1/payment_intents (confirm +
- * off_session, with Stripe's test payment methods declining as documented), GET /v1/payment_intents/:id,
- * POST /v1/refunds, GET /v1/refunds?charge=. Every POST honours Idempotency-Key like Stripe: the same key and body
+ * Endpoints: POST /v1/checkout/sessions (mode payment, or setup for a customer), GET /v1/checkout/sessions/:id,
+ * POST /v1/customers, GET /v1/customers/:id, GET /v1/payment_methods/:id, POST /v1/payment_intents (confirm +
+ * off_session, with Stripe's test payment methods declining as documented; a saved payment method only with the
+ * customer it is attached to), GET /v1/payment_intents/:id, POST /v1/refunds, GET /v1/refunds?charge=. Every POST honours Idempotency-Key like Stripe: the same key and body
  * replay the first answer (errors included), the same key with another body is an idempotency_error, and a request
  * arriving while the first with its key is still running waits for it.
  * A hosted page at /checkout/:id (clearly labelled) lets a developer "pay": the stand-in then completes the session
@@ -71,6 +72,19 @@ export interface StripeStandIn {
   completeCheckout(sessionId: string): { session: Record<string, any>; paymentIntent: Record<string, any>; charge: Record<string, any>; checkoutCompleted: StandInEvent; paymentIntentSucceeded: StandInEvent };
   /** A refund of (part of) a payment; returns the charge.refunded event. */
   refund(paymentIntentId: string, amountMinor?: number): { refund: Record<string, any>; charge: Record<string, any>; chargeRefunded: StandInEvent };
+  /**
+   * The customer saves a card on a setup-mode Checkout Session: a payment method attached to the session's customer
+   * (behaving like the test card `card`, default pm_card_visa) and a succeeded SetupIntent; returns the
+   * checkout.session.completed event Stripe would send.
+   */
+  completeSetup(sessionId: string, card?: string): { session: Record<string, any>; paymentMethod: Record<string, any>; setupIntent: Record<string, any>; checkoutCompleted: StandInEvent };
+  /**
+   * What a finished setup flow of `tenantId` leaves at Stripe, in one step (tests that are not about that flow): a
+   * customer as billing creates it for the tenant (metadata saldo_tenant_id) with a card like `card` attached.
+   */
+  savePaymentMethod(tenantId: string, card?: string): { customerId: string; paymentMethodId: string };
+  readonly customers: ReadonlyMap<string, Record<string, any>>;
+  readonly paymentMethods: ReadonlyMap<string, Record<string, any>>;
   /** Builds an event around an object (not stored, not delivered). */
   event(type: string, object: Record<string, any>): StandInEvent;
   /** The Stripe-Signature header for a payload, as Stripe computes it (stripe.webhooks.generateTestHeaderString). */
@@ -88,6 +102,10 @@ const DECLINES: Record<string, { code: string; decline_code: string | null; mess
 };
 /** Accepted, but settles later (like a bank debit): the PaymentIntent stays `processing`. */
 const PROCESSING_METHOD = 'pm_standin_processing';
+/** Stripe's test payment method tokens the stand-in knows: usable directly, or saved on a customer (setup flow). */
+const TEST_CARDS = new Set(['pm_card_visa', 'pm_card_mastercard', PROCESSING_METHOD, ...Object.keys(DECLINES)]);
+/** The customer metadata naming the tenant a customer was created for (billing's StripeGateway writes the same key). */
+const TENANT_METADATA_KEY = 'saldo_tenant_id';
 
 function id(prefix: string): string {
   return `${prefix}_standin${randomBytes(12).toString('hex')}`;
@@ -121,6 +139,11 @@ export async function startStripeStandIn(options: StripeStandInOptions = {}): Pr
   const intents = new Map<string, Record<string, any>>();
   const charges = new Map<string, Record<string, any>>();
   const refunds = new Map<string, Record<string, any>>();
+  const customers = new Map<string, Record<string, any>>();
+  const paymentMethods = new Map<string, Record<string, any>>();
+  /** The test card a saved payment method behaves like (not part of Stripe's object). */
+  const cardBehaviour = new Map<string, string>();
+  const setupIntents = new Map<string, Record<string, any>>();
   const idempotency = new Map<string, { fingerprint: string; result: Promise<{ status: number; body: any }> }>();
   const counts = { checkoutSessions: 0, paymentIntents: 0, refunds: 0, requests: {} as Record<string, number> };
   const now = () => Math.floor(Date.now() / 1000);
@@ -201,6 +224,7 @@ export async function startStripeStandIn(options: StripeStandInOptions = {}): Pr
   const completeCheckout = (sessionId: string) => {
     const session = sessions.get(sessionId);
     if (!session) throw new Error(`Stripe stand-in: no Checkout Session ${sessionId}`);
+    if (session['mode'] !== 'payment') throw new Error(`Stripe stand-in: ${sessionId} is a ${session['mode']} session (completeSetup)`);
     let intent = session['payment_intent'] ? intents.get(session['payment_intent']) : undefined;
     if (!intent) {
       intent = {
@@ -232,6 +256,46 @@ export async function startStripeStandIn(options: StripeStandInOptions = {}): Pr
     };
   };
 
+  const createCustomerObject = (params: Record<string, any>) => {
+    const customer = { id: id('cus'), object: 'customer', created: now(), description: params['description'] ?? null, email: params['email'] ?? null, metadata: params['metadata'] ?? {}, livemode: false };
+    customers.set(customer.id, customer);
+    return customer;
+  };
+
+  const attachCard = (customerId: string, card: string) => {
+    if (!TEST_CARDS.has(card)) throw new Error(`Stripe stand-in: unknown test card ${card}`);
+    const method = { id: id('pm'), object: 'payment_method', type: 'card', created: now(), customer: customerId, card: { brand: 'visa', last4: '4242', exp_month: 12, exp_year: 2034 }, metadata: {}, livemode: false };
+    paymentMethods.set(method.id, method);
+    cardBehaviour.set(method.id, card);
+    return method;
+  };
+
+  const completeSetup = (sessionId: string, card = 'pm_card_visa') => {
+    const session = sessions.get(sessionId);
+    if (!session) throw new Error(`Stripe stand-in: no Checkout Session ${sessionId}`);
+    if (session['mode'] !== 'setup') throw new Error(`Stripe stand-in: ${sessionId} is not a setup session`);
+    if (session['status'] !== 'open') throw new Error(`Stripe stand-in: ${sessionId} is ${session['status']}`);
+    const paymentMethod = attachCard(session['customer'], card);
+    const setupIntent = {
+      id: id('seti'),
+      object: 'setup_intent',
+      status: 'succeeded',
+      usage: 'off_session',
+      customer: session['customer'],
+      payment_method: paymentMethod.id,
+      created: now(),
+      metadata: { ...(session['setup_intent_data']?.['metadata'] ?? {}) },
+    };
+    setupIntents.set(setupIntent.id, setupIntent);
+    Object.assign(session, { setup_intent: setupIntent.id, status: 'complete' });
+    return { session, paymentMethod, setupIntent, checkoutCompleted: event('checkout.session.completed', publicSession(session)) };
+  };
+
+  const savePaymentMethod = (tenantId: string, card = 'pm_card_visa') => {
+    const customer = createCustomerObject({ metadata: { [TENANT_METADATA_KEY]: tenantId } });
+    return { customerId: customer.id, paymentMethodId: attachCard(customer.id, card).id };
+  };
+
   const refund = (paymentIntentId: string, amountMinor?: number) => {
     const intent = intents.get(paymentIntentId);
     if (!intent?.['latest_charge']) throw new Error(`Stripe stand-in: no charge for ${paymentIntentId}`);
@@ -249,6 +313,7 @@ export async function startStripeStandIn(options: StripeStandInOptions = {}): Pr
   const stripeError = (status: number, type: string, message: string, extra: Record<string, unknown> = {}) => ({ status, body: { error: { type, message, ...extra } } });
 
   const createSession = async (params: Record<string, any>) => {
+    if (params['mode'] === 'setup') return createSetupSession(params);
     const item = params['line_items']?.[0];
     const unitAmount = Number(item?.['price_data']?.['unit_amount']);
     const quantity = Number(item?.['quantity'] ?? 1);
@@ -281,10 +346,49 @@ export async function startStripeStandIn(options: StripeStandInOptions = {}): Pr
     return { status: 200, body: publicSession(session) };
   };
 
+  /** Checkout in setup mode: the customer saves a payment method for later off-session charges. */
+  const createSetupSession = async (params: Record<string, any>) => {
+    const customer = params['customer'];
+    if (!customer || !customers.has(customer)) return stripeError(400, 'invalid_request_error', `No such customer: '${customer ?? ''}'`, { code: 'resource_missing', param: 'customer' });
+    if (!params['success_url']) return stripeError(400, 'invalid_request_error', 'Missing required param: success_url.', { param: 'success_url' });
+    const session = {
+      id: id('cs_test'),
+      object: 'checkout.session',
+      mode: 'setup',
+      status: 'open',
+      payment_status: 'no_payment_required',
+      amount_total: null,
+      currency: params['currency'] ? String(params['currency']).toLowerCase() : null,
+      customer,
+      client_reference_id: params['client_reference_id'] ?? null,
+      metadata: params['metadata'] ?? {},
+      setup_intent: null as string | null,
+      setup_intent_data: params['setup_intent_data'] ?? {},
+      payment_intent: null,
+      success_url: params['success_url'],
+      cancel_url: params['cancel_url'] ?? null,
+      created: now(),
+      expires_at: now() + 24 * 3600,
+      url: '',
+      livemode: false,
+    };
+    session.url = `${baseUrl}/checkout/${session.id}`;
+    sessions.set(session.id, session);
+    counts.checkoutSessions += 1;
+    return { status: 200, body: publicSession(session) };
+  };
+
   const createPaymentIntent = async (params: Record<string, any>) => {
     const amount = Number(params['amount']);
     if (!Number.isInteger(amount) || amount <= 0 || !params['currency']) return stripeError(400, 'invalid_request_error', 'amount and currency are required.');
     const method = params['payment_method'] as string | undefined;
+    const saved = method ? paymentMethods.get(method) : undefined;
+    if (method && !saved && !TEST_CARDS.has(method)) return stripeError(400, 'invalid_request_error', `No such PaymentMethod: '${method}'`, { code: 'resource_missing', param: 'payment_method' });
+    // Like Stripe: a payment method attached to a customer is charged only together with that customer.
+    if (saved && saved['customer'] !== (params['customer'] ?? null)) {
+      return stripeError(400, 'invalid_request_error', `The provided PaymentMethod ${method} does not belong to the Customer.`, { param: 'payment_method' });
+    }
+    const behaviour = method ? (cardBehaviour.get(method) ?? method) : undefined;
     const intent: Record<string, any> = {
       id: id('pi'),
       object: 'payment_intent',
@@ -303,7 +407,7 @@ export async function startStripeStandIn(options: StripeStandInOptions = {}): Pr
     intents.set(intent['id'], intent);
     counts.paymentIntents += 1;
     if (params['confirm'] !== 'true' || !method) return { status: 200, body: intent };
-    const decline = DECLINES[method];
+    const decline = DECLINES[behaviour!];
     if (decline) {
       intent['status'] = 'requires_payment_method';
       intent['last_payment_error'] = { type: 'card_error', ...decline };
@@ -311,7 +415,7 @@ export async function startStripeStandIn(options: StripeStandInOptions = {}): Pr
       deliverInBackground(failed);
       return stripeError(402, 'card_error', decline.message, { code: decline.code, decline_code: decline.decline_code, payment_intent: structuredClone(intent) });
     }
-    if (method === PROCESSING_METHOD) {
+    if (behaviour === PROCESSING_METHOD) {
       intent['status'] = 'processing';
       return { status: 200, body: intent };
     }
@@ -338,6 +442,20 @@ export async function startStripeStandIn(options: StripeStandInOptions = {}): Pr
     if (method === 'POST' && path === '/v1/checkout/sessions') return createSession(params);
     if (method === 'POST' && path === '/v1/payment_intents') return createPaymentIntent(params);
     if (method === 'POST' && path === '/v1/refunds') return createRefund(params);
+    if (method === 'POST' && path === '/v1/customers') return { status: 200, body: createCustomerObject(params) };
+    const customer = /^\/v1\/customers\/([^/]+)$/.exec(path);
+    if (method === 'GET' && customer) {
+      const found = customers.get(customer[1]!);
+      return found ? { status: 200, body: found } : stripeError(404, 'invalid_request_error', `No such customer: '${customer[1]}'`, { code: 'resource_missing', param: 'id' });
+    }
+    const paymentMethod = /^\/v1\/payment_methods\/([^/]+)$/.exec(path);
+    if (method === 'GET' && paymentMethod) {
+      const found = paymentMethods.get(paymentMethod[1]!);
+      if (found) return { status: 200, body: found };
+      // Stripe's test tokens resolve to a fresh payment method attached to no customer.
+      if (TEST_CARDS.has(paymentMethod[1]!)) return { status: 200, body: { id: paymentMethod[1], object: 'payment_method', type: 'card', customer: null, card: { brand: 'visa', last4: '4242' }, metadata: {}, livemode: false } };
+      return stripeError(404, 'invalid_request_error', `No such PaymentMethod: '${paymentMethod[1]}'`, { code: 'resource_missing', param: 'id' });
+    }
     const session = /^\/v1\/checkout\/sessions\/([^/]+)$/.exec(path);
     if (method === 'GET' && session) {
       const found = sessions.get(session[1]!);
@@ -370,7 +488,7 @@ export async function startStripeStandIn(options: StripeStandInOptions = {}): Pr
         };
         try {
           if (url.pathname.startsWith('/checkout/')) return await handlePage(method, url.pathname, res);
-          const endpoint = `${method} ${url.pathname.replace(/\/(cs_test|pi|ch|re)_standin[0-9a-f]+$/, '/:id')}`;
+          const endpoint = `${method} ${url.pathname.replace(/\/(cs_test|pi|ch|re|cus|pm|seti)_standin[0-9a-f]+$/, '/:id')}`;
           counts.requests[endpoint] = (counts.requests[endpoint] ?? 0) + 1;
           if (req.headers.authorization !== `Bearer ${secretKey}`) {
             return send(401, { error: { type: 'invalid_request_error', message: 'Invalid API Key provided (this is a local Stripe stand-in; it accepts only its own key).' } });
@@ -420,6 +538,12 @@ export async function startStripeStandIn(options: StripeStandInOptions = {}): Pr
       res.end('No such Checkout Session (Saldo development Stripe stand-in).');
       return;
     }
+    if (method === 'POST' && match[2] === 'pay' && session['mode'] === 'setup') {
+      deliverInBackground(completeSetup(session['id']).checkoutCompleted);
+      res.writeHead(303, { location: String(session['success_url']).replace('{CHECKOUT_SESSION_ID}', session['id']) });
+      res.end();
+      return;
+    }
     if (method === 'POST' && match[2] === 'pay') {
       const paid = completeCheckout(session['id']);
       deliverInBackground(paid.checkoutCompleted, paid.paymentIntentSucceeded);
@@ -432,7 +556,7 @@ export async function startStripeStandIn(options: StripeStandInOptions = {}): Pr
       res.end();
       return;
     }
-    const amount = (session['amount_total'] as number).toString();
+    const amount = String(session['amount_total'] ?? 0);
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
     res.end(`<!doctype html><html><head><title>Development Stripe stand-in</title></head>
 <body style="font-family:sans-serif;max-width:36rem;margin:3rem auto">
@@ -470,6 +594,10 @@ No card is charged and no money moves. Saldo's embedded default uses it when no 
     },
     deliveries,
     completeCheckout,
+    completeSetup,
+    savePaymentMethod,
+    customers,
+    paymentMethods,
     refund,
     event,
     sign,
@@ -487,6 +615,7 @@ No card is charged and no money moves. Saldo's embedded default uses it when no 
 function publicSession(session: Record<string, any>): Record<string, any> {
   const visible = { ...session };
   delete visible['payment_intent_data'];
+  delete visible['setup_intent_data'];
   return visible;
 }
 

@@ -52,15 +52,17 @@ interface RuleSpec {
   paymentMethodId?: string;
 }
 
+/** A rule input with a card the tenant saved on its own Stripe customer (the stand-in's end state of the setup flow). */
 function ruleInput(tenantId: string, spec: RuleSpec = {}) {
+  const saved = standIn.savePaymentMethod(tenantId, spec.paymentMethodId ?? 'pm_card_visa');
   return {
     tenantId,
     threshold: { amountMinor: spec.threshold ?? 5_000, currency: 'EUR' },
     mode: spec.mode ?? AutoTopUpMode.FIXED_AMOUNT,
     amount: { amountMinor: spec.amount ?? 2_000, currency: 'EUR' },
     dailyCap: { amountMinor: spec.dailyCap ?? 50_000, currency: 'EUR' },
-    stripeCustomerId: 'cus_test123',
-    paymentMethodId: spec.paymentMethodId ?? 'pm_card_visa',
+    stripeCustomerId: saved.customerId,
+    paymentMethodId: saved.paymentMethodId,
   };
 }
 
@@ -133,13 +135,14 @@ describe('auto-top-up', () => {
 
   it('sets and reads the rule through GraphQL with scope pay (tenant members and partners see null)', async () => {
     const tenantId = await newTenant(10_000n);
-    const response = await subgraph.query(SET_AUTO_TOP_UP, { input: ruleInput(tenantId, { threshold: 3_000, amount: 2_500, dailyCap: 10_000 }) }, tenantAdmin(tenantId));
+    const input = ruleInput(tenantId, { threshold: 3_000, amount: 2_500, dailyCap: 10_000 });
+    const response = await subgraph.query(SET_AUTO_TOP_UP, { input }, tenantAdmin(tenantId));
     assert.equal(response.errors, undefined, JSON.stringify(response.errors));
     assert.deepEqual(response.data!.setAutoTopUp, {
       enabled: true,
       mode: 'FIXED_AMOUNT',
-      stripeCustomerId: 'cus_test123',
-      paymentMethodId: 'pm_card_visa',
+      stripeCustomerId: input.stripeCustomerId,
+      paymentMethodId: input.paymentMethodId,
       consecutiveFailures: 0,
       backoffUntil: null,
       threshold: { amountMinor: 3000, currency: 'EUR' },
@@ -175,9 +178,16 @@ describe('auto-top-up', () => {
       ['INVALID_AMOUNT', ruleInput(tenantId, { threshold: -1 })],
       ['INVALID_ID', { ...ruleInput(tenantId), stripeCustomerId: 'customer-1' }],
       ['INVALID_ID', { ...ruleInput(tenantId), paymentMethodId: 'card_123' }],
+      // Cards the tenant did not save on its own customer (docs/security.md, attack 2): checked with Stripe.
+      ['PAYMENT_METHOD_NOT_OWNED', { ...ruleInput(randomUUID()), tenantId }],
+      ['PAYMENT_METHOD_NOT_OWNED', { ...ruleInput(tenantId), paymentMethodId: ruleInput(randomUUID()).paymentMethodId }],
+      ['PAYMENT_METHOD_NOT_OWNED', { ...ruleInput(tenantId), paymentMethodId: 'pm_card_visa' }],
+      ['PAYMENT_METHOD_NOT_OWNED', { ...ruleInput(tenantId), stripeCustomerId: 'cus_unknown', paymentMethodId: 'pm_unknown' }],
     ];
+    const intentsBefore = standIn.counts.paymentIntents;
     for (const [code, input] of cases) assert.deepEqual(errorCodes(await subgraph.query(SET_AUTO_TOP_UP, { input }, tenantAdmin(tenantId))), [code], code);
     assert.equal(await services.autoTopUp.get(tenantId), null);
+    assert.equal(standIn.counts.paymentIntents, intentsBefore, 'nothing charged');
   });
 
   it('charges exactly once when 20 concurrent debits cross the threshold, and credits through the stripe:pi path', async () => {
@@ -194,8 +204,9 @@ describe('auto-top-up', () => {
     assert.equal(standIn.counts.paymentIntents - intentsBefore, 1, 'one PaymentIntent at Stripe');
     const [intent] = intentsOf(tenantId);
     assert.equal(intent!['status'], 'succeeded');
-    assert.equal(intent!['customer'], 'cus_test123');
-    assert.equal(intent!['payment_method'], 'pm_card_visa');
+    const rule = await services.autoTopUp.get(tenantId);
+    assert.equal(intent!['customer'], rule!.stripeCustomerId);
+    assert.equal(intent!['payment_method'], rule!.stripePaymentMethodId);
     assert.equal(intent!['metadata']['autoTopUpAttemptId'], attempts[0]!.id);
     assert.ok(standIn.idempotencyKeys.has(`auto-top-up:${attempts[0]!.id}`));
     assert.equal(await balance(tenantId), 10_000n - 6_000n + 2_000n);

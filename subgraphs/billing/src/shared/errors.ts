@@ -41,6 +41,11 @@ export const BillingErrorCode = {
   IdempotencyKeyReused: 'IDEMPOTENCY_KEY_REUSED',
   /** Stripe could not be reached or failed; nothing was charged, the same request may be retried. */
   PaymentProviderUnavailable: 'PAYMENT_PROVIDER_UNAVAILABLE',
+  /**
+   * setAutoTopUp with a Stripe customer or payment method the tenant did not save through its own setup flow
+   * (createPaymentMethodSetup): another customer's card is never charged. Nothing was changed.
+   */
+  PaymentMethodNotOwned: 'PAYMENT_METHOD_NOT_OWNED',
   /** Stripe refused the request (a configuration or integration problem, not the payer's card). */
   PaymentProviderError: 'PAYMENT_PROVIDER_ERROR',
   /** No such document (or not one the caller may see). */

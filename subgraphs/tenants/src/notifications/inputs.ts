@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ErrorCode, uuidSchema } from '@saldo/graphql';
+import { ErrorCode, normalizeUrl, uuidSchema } from '@saldo/graphql';
 import { TENANT_KINDS, WEBHOOK_EVENT_TYPES } from './kinds.js';
 
 const coded = (code: ErrorCode) => ({ params: { code } });
@@ -40,7 +40,9 @@ const url = z
   .string()
   .trim()
   .max(LIMITS.url, `must be at most ${LIMITS.url} characters`)
-  .refine((value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol), { message: 'must be an absolute http(s) URL', ...coded(ErrorCode.InvalidUrl) });
+  .refine((value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol), { message: 'must be an absolute http(s) URL', ...coded(ErrorCode.InvalidUrl) })
+  // Stored as its WHATWG serialisation: what is stored is what every client parses.
+  .transform(normalizeUrl);
 
 const eventTypes = kinds(WEBHOOK_EVENT_TYPES, 'webhook event types').transform((list) => [...new Set(list)]);
 

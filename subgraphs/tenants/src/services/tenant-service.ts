@@ -36,7 +36,13 @@ export class TenantService {
       status: tenant.status,
       profile: invoicingProfile(tenant),
     });
-    await em.flush();
+    try {
+      await em.flush();
+    } catch (error) {
+      // The tenant was never written: its placement must not stay behind (it would count towards the shard's load).
+      await this.db.unplaceTenant(id);
+      throw error;
+    }
     this.relay.poke();
     return tenant;
   }

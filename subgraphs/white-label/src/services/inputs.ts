@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ErrorCode } from '@saldo/graphql';
+import { ErrorCode, normalizeEmbeddableUrl } from '@saldo/graphql';
 import { BRANDING_FIELDS, type BrandingField, type BrandingValues } from '../domain/branding.js';
 
 /** Limits on branding values; longer input is STRING_TOO_LONG, not silently cut. */
@@ -35,7 +35,9 @@ const logoUrlSchema = z
   .string()
   .trim()
   .max(LIMITS.url, `must be at most ${LIMITS.url} characters`)
-  .refine(isHttpsUrl, { message: 'must be an absolute https:// URL', ...coded(ErrorCode.InvalidUrl) });
+  .refine(isHttpsUrl, { message: 'must be an absolute https:// URL', ...coded(ErrorCode.InvalidUrl) })
+  // Stored normalised (docs/security.md, attack 9): quotes and brackets cannot break out of an attribute or url(...).
+  .transform(normalizeEmbeddableUrl);
 
 const emailFormat = z.email();
 

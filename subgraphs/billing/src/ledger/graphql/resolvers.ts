@@ -37,7 +37,8 @@ export class TenantBillingResolver {
   ): Promise<LedgerEntryConnection> {
     const tenantId = assertUuid(tenant.id, 'id');
     const size = pageSize(first);
-    const beforeVersion = after ? Number(decodeCursor(after, (key) => VERSION_CURSOR.test(key))) : null;
+    // Versions are PostgreSQL integers: a larger one is a forged cursor, not a database error.
+    const beforeVersion = after ? Number(decodeCursor(after, (key) => VERSION_CURSOR.test(key) && Number(key) <= 2_147_483_647)) : null;
     await ctx.scope.requireTenant(tenantId, 'read');
     const page = await transactionsLoader(ctx).load({ tenantId, first: size, beforeVersion, type: type ?? null, from: from ?? null, to: to ?? null });
     return toConnection(page.entries.map(LedgerEntryGql.from), page.hasNextPage, (entry) => encodeCursor(String(entry.version))) as LedgerEntryConnection;

@@ -2,7 +2,7 @@ import { Arg, Ctx, FieldResolver, ID, Mutation, Resolver, Root } from 'type-grap
 import { assertUuid } from '@saldo/graphql';
 import type { AutoTopUpRule } from '../entities/auto-top-up.js';
 import type { PaymentsContext } from './context.js';
-import { AutoTopUpType, CreateTopUpInput, SetAutoTopUpInput, TopUpType } from './types.js';
+import { AutoTopUpType, CreateTopUpInput, PaymentMethodSetupType, SetAutoTopUpInput, TopUpType } from './types.js';
 import { TenantStub } from '../../shared/graphql.js';
 
 /** Every Tenant.autoTopUp in one request: one directory lookup plus one query per shard. */
@@ -40,7 +40,21 @@ export class TopUpResolver {
 
 @Resolver()
 export class AutoTopUpResolver {
-  @Mutation(() => AutoTopUpType, { description: 'Creates or replaces the tenant\'s automatic top-up rule and enables it (clears a decline backoff).' })
+  @Mutation(() => PaymentMethodSetupType, {
+    description:
+      'Starts saving a card for automatic top-ups: a Stripe Checkout Session (setup mode) on the tenant\'s own Stripe customer. ' +
+      'Nothing is charged; setAutoTopUp accepts the payment method saved there.',
+  })
+  async createPaymentMethodSetup(@Arg('tenantId', () => ID) tenantId: string, @Ctx() ctx: PaymentsContext): Promise<PaymentMethodSetupType> {
+    await ctx.scope.requireTenant(assertUuid(tenantId, 'tenantId'), 'pay');
+    return Object.assign(new PaymentMethodSetupType(), await ctx.services.autoTopUp.createPaymentMethodSetup(tenantId));
+  }
+
+  @Mutation(() => AutoTopUpType, {
+    description:
+      'Creates or replaces the tenant\'s automatic top-up rule and enables it (clears a decline backoff). The payment method must be one the tenant ' +
+      'saved on its own Stripe customer (createPaymentMethodSetup), checked with Stripe; others are refused with PAYMENT_METHOD_NOT_OWNED.',
+  })
   async setAutoTopUp(@Arg('input', () => SetAutoTopUpInput) input: SetAutoTopUpInput, @Ctx() ctx: PaymentsContext): Promise<AutoTopUpType> {
     await ctx.scope.requireTenant(assertUuid(input.tenantId, 'tenantId'), 'pay');
     return AutoTopUpType.from(await ctx.services.autoTopUp.set(input));

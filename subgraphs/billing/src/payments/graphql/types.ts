@@ -37,6 +37,25 @@ export class ExchangeRateType {
   }
 }
 
+@ObjectType('PaymentMethodSetup', {
+  description:
+    'A Stripe Checkout Session (setup mode) on the tenant\'s own Stripe customer: the tenant saves a card there, and setAutoTopUp accepts only ' +
+    'payment methods saved this way (others are refused with PAYMENT_METHOD_NOT_OWNED).',
+})
+export class PaymentMethodSetupType {
+  @Field({ description: 'Stripe\'s page where the tenant enters the card.' })
+  url!: string;
+
+  @Field({ description: 'The tenant\'s Stripe customer the card is saved on (cus_...): pass it to setAutoTopUp.' })
+  stripeCustomerId!: string;
+
+  @Field()
+  checkoutSessionId!: string;
+
+  @Field(() => Date, { nullable: true })
+  expiresAt!: Date | null;
+}
+
 @ObjectType('TopUp', { description: 'A top-up through Stripe Checkout. The balance is credited when Stripe reports the payment (webhook), once.' })
 export class TopUpType {
   @Field(() => ID)

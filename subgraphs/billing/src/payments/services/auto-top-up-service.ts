@@ -10,7 +10,7 @@ import type { TopUpLimits } from '../domain/top-up-limits.js';
 import { AutoTopUpAttempt, AutoTopUpAttemptStatus, AutoTopUpMode, AutoTopUpRule } from '../entities/auto-top-up.js';
 import { LedgerEntryType, type LedgerService, type PostingOutcome } from '../../ledger/index.js';
 import { BillingErrorCode, billingError } from '../../shared/errors.js';
-import { isTransientStripeError, type StripeGateway } from '../stripe/stripe-gateway.js';
+import { isTransientStripeError, paymentProviderError, type StripeGateway } from '../stripe/stripe-gateway.js';
 import { parseSetAutoTopUp } from './inputs.js';
 import type { PaymentCreditService } from './payment-credit-service.js';
 import { SYSTEM_CLOCK, type Clock } from '../../shared/clock.js';
@@ -144,9 +144,40 @@ export class AutoTopUpService {
    * card), so a previous backoff is cleared. If the balance is already at or below the threshold, the next debit
    * starts an attempt. Serializes with postings on the account row.
    */
+  /**
+   * Starts the flow in which the tenant saves a card for automatic top-ups: a setup-mode Checkout Session on the
+   * tenant's own Stripe customer (created for it). setAutoTopUp then accepts the payment method saved there.
+   */
+  async createPaymentMethodSetup(tenantId: string): Promise<{ url: string; stripeCustomerId: string; checkoutSessionId: string; expiresAt: Date | null }> {
+    if (!this.stripe) throw stripeNotConfigured();
+    const currency = await this.ledger.currencyOf(tenantId);
+    if (!currency) throw billingError(BillingErrorCode.AccountNotFound, `Billing holds no account for tenant ${tenantId} (yet).`, { tenantId });
+    try {
+      const stripeCustomerId = await this.stripe.tenantCustomer(tenantId);
+      const session = await this.stripe.createSetupSession(tenantId, stripeCustomerId, currency);
+      return { url: session.url, stripeCustomerId, checkoutSessionId: session.id, expiresAt: session.expiresAt };
+    } catch (error) {
+      throw paymentProviderError(error);
+    }
+  }
+
   async set(input: unknown): Promise<AutoTopUpRule> {
     const command = parseSetAutoTopUp(input, this.options.limits);
     if (!this.stripe) throw stripeNotConfigured();
+    // Only a card the tenant saved on its own customer may be charged: asked of Stripe, not taken from the input.
+    let owned: boolean;
+    try {
+      owned = await this.stripe.paymentMethodOwnedBy(command.tenantId, command.stripeCustomerId, command.paymentMethodId);
+    } catch (error) {
+      throw paymentProviderError(error);
+    }
+    if (!owned) {
+      throw billingError(
+        BillingErrorCode.PaymentMethodNotOwned,
+        'The payment method is not one this tenant saved on its own Stripe customer (createPaymentMethodSetup); nothing was changed.',
+        { field: 'paymentMethodId' },
+      );
+    }
     await this.ledger.withAccountLocked(command.tenantId, async (tx, account) => {
       if (account.currency !== command.amount.currency) {
         throw billingError(ErrorCode.InvalidCurrency, `amount.currency: the account is kept in ${account.currency}; auto-top-up amounts must be too.`, { field: 'amount.currency' });

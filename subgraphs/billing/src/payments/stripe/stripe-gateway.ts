@@ -6,7 +6,15 @@ import { BillingErrorCode, billingError } from '../../shared/errors.js';
 export const PaymentKind = {
   TopUp: 'saldo_top_up',
   AutoTopUp: 'saldo_auto_top_up',
+  /** A setup-mode Checkout Session: the tenant saves a payment method on its own customer (nothing is charged). */
+  PaymentMethodSetup: 'saldo_payment_method_setup',
 } as const;
+
+/**
+ * The metadata key of the Stripe customers billing creates, naming their tenant. Only billing (with the platform's
+ * secret key) creates customers and sets metadata, so a customer carrying a tenant's id is that tenant's own.
+ */
+export const TENANT_METADATA_KEY = 'saldo_tenant_id';
 
 export interface CheckoutSessionRequest {
   tenantId: string;
@@ -101,6 +109,55 @@ export class StripeGateway {
     );
     if (!session.url) throw new Error(`Stripe returned Checkout Session ${session.id} without a URL`);
     return { id: session.id, url: session.url, expiresAt: session.expires_at ? new Date(session.expires_at * 1000) : null };
+  }
+
+  /**
+   * The tenant's own Stripe customer (created with the tenant in its metadata). Creation is idempotent per tenant for
+   * as long as Stripe keeps idempotency keys (24 h); a later call may create another customer of the same tenant,
+   * which is its own just as well.
+   */
+  async tenantCustomer(tenantId: string): Promise<string> {
+    const customer = await this.stripe.customers.create(
+      { description: `Saldo tenant ${tenantId}`, metadata: { [TENANT_METADATA_KEY]: tenantId } },
+      { idempotencyKey: `customer:${tenantId}` },
+    );
+    return customer.id;
+  }
+
+  /** A setup-mode Checkout Session on the tenant's customer: the tenant saves a card for automatic top-ups there. */
+  async createSetupSession(tenantId: string, customerId: string, currency: string): Promise<CheckoutSessionResult> {
+    const metadata = { tenantId, kind: PaymentKind.PaymentMethodSetup };
+    const session = await this.stripe.checkout.sessions.create({
+      mode: 'setup',
+      customer: customerId,
+      // Setup mode with the account's payment methods needs the currency future charges will be in.
+      currency: currency.toLowerCase(),
+      success_url: this.options.successUrl,
+      cancel_url: this.options.cancelUrl,
+      client_reference_id: tenantId,
+      metadata,
+      setup_intent_data: { metadata },
+    });
+    if (!session.url) throw new Error(`Stripe returned Checkout Session ${session.id} without a URL`);
+    return { id: session.id, url: session.url, expiresAt: session.expires_at ? new Date(session.expires_at * 1000) : null };
+  }
+
+  /**
+   * Whether the payment method is saved on the customer and the customer is the tenant's own (billing created it for
+   * the tenant). Unknown or deleted objects are not owned; other Stripe failures throw.
+   */
+  async paymentMethodOwnedBy(tenantId: string, customerId: string, paymentMethodId: string): Promise<boolean> {
+    const missing = (error: unknown) => (error as { statusCode?: number })?.statusCode === 404 || (error as { code?: string })?.code === 'resource_missing';
+    try {
+      const customer = await this.stripe.customers.retrieve(customerId);
+      if (customer.deleted || customer.metadata?.[TENANT_METADATA_KEY] !== tenantId) return false;
+      const method = await this.stripe.paymentMethods.retrieve(paymentMethodId);
+      const owner = typeof method.customer === 'string' ? method.customer : (method.customer?.id ?? null);
+      return owner === customerId;
+    } catch (error) {
+      if (missing(error)) return false;
+      throw error;
+    }
   }
 
   /**
