@@ -39,7 +39,7 @@ describe('bad HTTP requests get clean JSON errors', () => {
 
   before(async () => {
     stack = await startTestStack('badhttp', { shardsPerSubgraph: 1 });
-    identity = { [IDENTITY_HEADER]: await (await IdentitySigner.fromPem(stack.keys.identity.privateKeyPem, 60)).sign(TEST_ADMIN) };
+    identity = { [IDENTITY_HEADER]: await (await IdentitySigner.fromPem(stack.keys.identity.privateKeyPem, 30)).sign(TEST_ADMIN) };
   });
 
   after(async () => {
