@@ -92,7 +92,7 @@ describe('forwarded identity', () => {
   it('stops accepting a token once it expired, also when it was accepted (and remembered) before', async () => {
     const ttlSeconds = 30;
     const signer = await IdentitySigner.fromPem(gatewayKeys.privateKeyPem, ttlSeconds);
-    const verifier = await IdentityVerifier.fromPem(gatewayKeys.publicKeyPem, 2);
+    const verifier = await IdentityVerifier.fromPem(gatewayKeys.publicKeyPem, { clockToleranceSeconds: 2 });
     const issuedAt = Date.now();
     const token = await signer.sign(IDENTITIES[2]!, SUBGRAPH_AUDIENCE, issuedAt);
     assert.deepEqual(await verifier.verify(token, SUBGRAPH_AUDIENCE, new Date(issuedAt)), IDENTITIES[2]);
@@ -100,8 +100,17 @@ describe('forwarded identity', () => {
     assert.deepEqual(await verifier.verify(token, SUBGRAPH_AUDIENCE, new Date(issuedAt + (ttlSeconds + 1) * 1000)), IDENTITIES[2]);
     await refused(verifier.verify(token, SUBGRAPH_AUDIENCE, new Date(issuedAt + (ttlSeconds + 4) * 1000)), 'expired');
     // A verifier that never saw it refuses it too (the signature check itself enforces expiry).
-    const fresh = await IdentityVerifier.fromPem(gatewayKeys.publicKeyPem, 2);
+    const fresh = await IdentityVerifier.fromPem(gatewayKeys.publicKeyPem, { clockToleranceSeconds: 2 });
     await refused(fresh.verify(token, SUBGRAPH_AUDIENCE, new Date(issuedAt + (ttlSeconds + 4) * 1000)), 'expired, first sight');
+  });
+
+  it('refuses a token minted with a longer lifetime than the gateway\'s TTL, or dated in the future (docs/security.md, attack 7)', async () => {
+    const verifier = await IdentityVerifier.fromPem(gatewayKeys.publicKeyPem, { maxLifetimeSeconds: 30 });
+    const longLived = await IdentitySigner.fromPem(gatewayKeys.privateKeyPem, 31);
+    await refused(verifier.verify(await longLived.sign(IDENTITIES[1]!)), 'a 31 s identity');
+    const normal = await IdentitySigner.fromPem(gatewayKeys.privateKeyPem, 30);
+    await refused(verifier.verify(await normal.sign(IDENTITIES[1]!, SUBGRAPH_AUDIENCE, Date.now() + 60_000)), 'an identity issued in a minute');
+    assert.deepEqual(await verifier.verify(await normal.sign(IDENTITIES[1]!)), IDENTITIES[1]);
   });
 
   it('signs an identity once per half lifetime and per audience, and a new token after that', async () => {
