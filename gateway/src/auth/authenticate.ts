@@ -54,7 +54,9 @@ export function createSessionAuthenticator(deps: { portalTokens?: PortalTokenVer
     }
     if (!deps.portalTokens) throw unauthenticated('Bearer tokens are not accepted by this gateway.');
     try {
-      return await deps.portalTokens.verifySession(token);
+      const session = await deps.portalTokens.verifySession(token);
+      // The issuer keeps rate-limit budgets of different identity providers apart (docs/security.md, attack 8).
+      return { ...session, identity: { ...session.identity, issuer: deps.portalTokens.issuer } };
     } catch (error) {
       // A bad token is the caller's problem (401, like a bad API key), never a server error.
       if (error instanceof SaldoError && error.code === ErrorCode.Unauthenticated) throw unauthenticated(error.message);

@@ -42,6 +42,11 @@ export class PortalTokenVerifier {
     return new PortalTokenVerifier(createLocalJWKSet({ keys }), options);
   }
 
+  /** The issuer whose tokens this verifier accepts (the `iss` every verified token carries). */
+  get issuer(): string {
+    return this.options.issuer;
+  }
+
   async verify(token: string, now: number = Date.now()): Promise<Identity> {
     return (await this.verifySession(token, now)).identity;
   }
@@ -64,9 +69,8 @@ export class PortalTokenVerifier {
     } catch {
       throw invalid();
     }
-    const claimed = claimsToIdentity(payload);
-    if (!claimed || claimed.role === 'anonymous') throw invalid();
-    const identity = { ...claimed, issuer: payload.iss ?? this.options.issuer };
+    const identity = claimsToIdentity(payload);
+    if (!identity || identity.role === 'anonymous') throw invalid();
     if (this.cache.size > 50_000) this.cache.clear();
     const session = { identity, expiresAt: (payload.exp ?? 0) * 1000 };
     this.cache.set(token, session);
