@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startFullStack, type FullStack } from '@saldo/full-stack';
+import { databasesOfFailedStart, startFullStack, type FullStack } from '@saldo/full-stack';
 import type { Identity } from '@saldo/graphql';
 import { createLogger, type Logger } from '@saldo/service';
 import { dropDatabases } from '@saldo/sharding';
@@ -60,6 +60,10 @@ export async function startServicesBench(config: BenchConfig, label: string, ten
     output: (service, line) => {
       if (/"level":"(warn|error)"|Error/.test(line)) process.stderr.write(`${service} | ${line.slice(0, 400)}\n`);
     },
+  }).catch(async (error: unknown) => {
+    await dropDatabases(databasesOfFailedStart(error));
+    await rm(home, { recursive: true, force: true });
+    throw error;
   });
   const destroy = async (): Promise<void> => {
     const exits = await full.stop();

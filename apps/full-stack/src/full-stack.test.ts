@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { dropDatabases } from '@saldo/sharding';
 import { TEST_POSTGRES_URL, TEST_REDIS_URL, testLogger, uniquePrefix, waitUntil } from '@saldo/testing';
-import { startFullStack, type FullStack, type ServiceExit } from './launcher.js';
+import { databasesOfFailedStart, startFullStack, type FullStack, type ServiceExit } from './launcher.js';
 
 // `pnpm start:full` once, start to stop: every docker-compose.yml service as its own process (free ports, fresh
 // databases), a tenant created through the gateway reaching billing over Kafka (the mock cluster), then SIGTERM to
@@ -30,7 +30,8 @@ before(async () => {
     overrides: { '*': { DATABASE_POOL_MAX: '2', JOBS_POOL_MAX: '1', LOG_LEVEL: 'warn' } },
     logger: testLogger(),
     output: (service, line) => lines.push(`${service} | ${line}`),
-  }).catch((error: unknown) => {
+  }).catch(async (error: unknown) => {
+    await dropDatabases(databasesOfFailedStart(error));
     // What the services printed says why one did not come up.
     throw new Error(`${(error as Error).message}\n${lines.slice(-60).join('\n')}`);
   });

@@ -75,6 +75,11 @@ export interface FullStack {
   stop(): Promise<ServiceExit[]>;
 }
 
+/** A failed start names the databases its services had been configured with (`databaseUrls`), for cleanup. */
+export function databasesOfFailedStart(error: unknown): string[] {
+  return (error as { databaseUrls?: string[] } | undefined)?.databaseUrls ?? [];
+}
+
 interface Running {
   service: ComposeService;
   kind: ServiceKind;
@@ -376,12 +381,21 @@ export async function startFullStack(options: FullStackOptions): Promise<FullSta
   };
   process.once('exit', killAll);
 
+  const databaseUrlsOf = (): string[] => [
+    ...new Set(
+      Object.values(environments).flatMap((env) =>
+        [env.CONTROL_DATABASE_URL, ...(env.SHARD_DATABASE_URLS ?? '').split(',')].filter((url): url is string => Boolean(url)),
+      ),
+    ),
+  ];
+
   try {
     await Promise.all([...wanted].map(start));
   } catch (error) {
     await stopAll();
     process.off('exit', killAll);
-    throw error;
+    // The databases services created before the failure, so callers that use throwaway databases can drop them.
+    throw Object.assign(error instanceof Error ? error : new Error(String(error)), { databaseUrls: databaseUrlsOf() });
   }
 
   const portOf = (name: string): number => {
@@ -389,13 +403,7 @@ export async function startFullStack(options: FullStackOptions): Promise<FullSta
     if (!port) throw new Error(`${name} is not a started HTTP service`);
     return Number(port);
   };
-  const databaseUrls = [
-    ...new Set(
-      Object.values(environments).flatMap((env) =>
-        [env.CONTROL_DATABASE_URL, ...(env.SHARD_DATABASE_URLS ?? '').split(',')].filter((url): url is string => Boolean(url)),
-      ),
-    ),
-  ];
+  const databaseUrls = databaseUrlsOf();
   const keysVolume = byName.get('gateway')?.volumes.find((mount) => mount.target === '/keys')?.volume ?? 'keys';
 
   let stoppedPromise: Promise<ServiceExit[]> | undefined;
