@@ -25,7 +25,8 @@ import { percentile, summarize } from './stats.js';
  *
  * Saldo's gateway authenticates every request (a bearer JWT, verified and cached) and signs the identity it forwards,
  * with its compose configuration (Redis rate limit per request included). Hive Gateway and Apollo's gateway have no
- * authentication: the client sends the gateway-signed identity (x-saldo-identity, pre-signed) and they forward it.
+ * authentication: the client sends the gateway-signed identity (x-saldo-identity, signed before each measurement with
+ * a 300 s lifetime, which the subgraphs are configured to accept) and they forward it.
  */
 
 const QUERY = `query Tenant($id: ID!) {
@@ -121,7 +122,10 @@ async function stopProcess(child: ChildProcess): Promise<void> {
 
 export async function gatewayCompare(config: BenchConfig): Promise<void> {
   const tenants = config.BENCH_COMPARE_TENANTS;
-  const bench = await startServicesBench(config, 'compare', tenants);
+  // Hive and Apollo forward identities the client signed in advance: the subgraphs accept lifetimes up to their maximum
+  // (300 s; 30 s by default), and the benchmark signs them afresh before every measurement.
+  const lifetime = { IDENTITY_TTL_SECONDS: '300' };
+  const bench = await startServicesBench(config, 'compare', tenants, Object.fromEntries(SUBGRAPH_SERVICES.map((name) => [name, lifetime])));
   const dir = await mkdtemp(join(tmpdir(), 'saldo-compare-'));
   const children: ChildProcess[] = [];
   try {
@@ -166,10 +170,12 @@ export async function gatewayCompare(config: BenchConfig): Promise<void> {
     const subgraphPids = Object.values(bench.subgraphPids);
 
     // The requests: Saldo gets bearer tokens, the others the identity Saldo's gateway would have signed (long-lived).
-    const signer = await IdentitySigner.fromPem((await full.identityKeys()).privateKeyPem, 4 * 3600);
+    const identityKey = (await full.identityKeys()).privateKeyPem;
     const identities: Array<{ tenantId: string; identity: Identity }> = bench.tenantIds.map((tenantId) => ({ tenantId, identity: { role: 'tenant-admin', subject: `bench-${tenantId}`, tenantId } }));
     const admin: Identity = { role: 'platform-admin', subject: 'bench' };
     const requestsFor = async (gateway: GatewayName, workload: Workload): Promise<Request[]> => {
+      // A new signer each time: fresh 300 s identities (a signer reuses its tokens for half their lifetime).
+      const signer = await IdentitySigner.fromPem(identityKey, 300);
       const list = workload === 'identical' ? [{ tenantId: bench.tenantIds[0]!, identity: admin }] : identities;
       return Promise.all(
         list.map(async ({ tenantId, identity }): Promise<Request> => ({
@@ -179,7 +185,12 @@ export async function gatewayCompare(config: BenchConfig): Promise<void> {
       );
     };
     const requests = new Map<string, Request[]>();
-    for (const gateway of GATEWAYS) for (const workload of ['identical', 'per-tenant'] as Workload[]) requests.set(`${gateway}/${workload}`, await requestsFor(gateway, workload));
+    const refresh = async (gateway: GatewayName, workload: Workload): Promise<Request[]> => {
+      const list = await requestsFor(gateway, workload);
+      requests.set(`${gateway}/${workload}`, list);
+      return list;
+    };
+    for (const gateway of GATEWAYS) for (const workload of ['identical', 'per-tenant'] as Workload[]) await refresh(gateway, workload);
 
     // All three answer the same thing.
     const answers = await Promise.all(
@@ -207,7 +218,7 @@ export async function gatewayCompare(config: BenchConfig): Promise<void> {
         for (const gateway of order) {
           const key: Key = `${gateway}/${workload}`;
           let before: CpuSample | undefined;
-          const result = await closedLoop(urls[gateway], config.BENCH_COMPARE_CONNECTIONS, warmupMs, durationMs, requests.get(key)!, () => {
+          const result = await closedLoop(urls[gateway], config.BENCH_COMPARE_CONNECTIONS, warmupMs, durationMs, await refresh(gateway, workload), () => {
             before = sampleCpu(pids[gateway], subgraphPids);
           });
           const after = sampleCpu(pids[gateway], subgraphPids);
@@ -227,7 +238,7 @@ export async function gatewayCompare(config: BenchConfig): Promise<void> {
           const key: Key = `${gateway}/${workload}`;
           let before: CpuSample | undefined;
           const timer = setTimeout(() => (before = sampleCpu(pids[gateway], subgraphPids)), warmupMs);
-          const requestList = requests.get(key)!;
+          const requestList = await refresh(gateway, workload);
           const result = await runLoad(urls[gateway], config.BENCH_COMPARE_RPS, durationMs, warmupMs, requestList.map((item) => item.body), {}, requestList.map((item) => item.headers));
           clearTimeout(timer);
           const after = sampleCpu(pids[gateway], subgraphPids);

@@ -38,7 +38,12 @@ async function graphql<T>(url: string, token: string, query: string, variables: 
   return body.data!;
 }
 
-export async function startServicesBench(config: BenchConfig, label: string, tenants: number): Promise<ServicesBench> {
+export async function startServicesBench(
+  config: BenchConfig,
+  label: string,
+  tenants: number,
+  extraOverrides: Record<string, Record<string, string>> = {},
+): Promise<ServicesBench> {
   const logger = createLogger({ service: 'bench', level: 'warn' });
   const home = await mkdtemp(join(tmpdir(), `saldo-bench-${label}-`));
   const full = await startFullStack({
@@ -55,6 +60,7 @@ export async function startServicesBench(config: BenchConfig, label: string, ten
       '*': { LOG_LEVEL: 'warn', DATABASE_POOL_MAX: String(config.BENCH_SERVICES_POOL_MAX) },
       // The benchmark measures the platform, not the per-identity rate limit it drives through few tokens.
       gateway: { RATE_LIMIT_PER_MINUTE: '10000000', RATE_LIMIT_BURST: '100000' },
+      ...extraOverrides,
     },
     logger,
     output: (service, line) => {
