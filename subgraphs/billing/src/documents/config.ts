@@ -74,6 +74,12 @@ export const documentsConfigFields = {
   DOCUMENT_URL_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   /** How long a download link works. */
   DOCUMENT_URL_TTL_SECONDS: z.coerce.number().int().min(10).max(86_400).default(300),
+  /**
+   * How long the PDF link in `document.issued` works. The notifier fetches it when it mails the document (the PDF
+   * becomes the attachment), also on a retry up to its retry window (3 days) later, so it lives longer than a link
+   * handed to a caller of the graph. 0: events carry no link (the mail points to the portal).
+   */
+  DOCUMENT_EVENT_URL_TTL_SECONDS: z.coerce.number().int().min(0).max(30 * 86_400).default(7 * 86_400),
   /** When the monthly statement run starts (cron, Europe/Berlin): statements for the previous month. */
   STATEMENT_RUN_CRON: z.string().regex(/^(\S+\s+){4}\S+$/, 'must be a five-field cron expression').default('0 3 1 * *'),
   /** Statements issued concurrently per billing instance during the run. */

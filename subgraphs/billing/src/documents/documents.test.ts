@@ -159,6 +159,27 @@ describe('documents of the prepaid ledger', () => {
     assert.deepEqual(invoice.vatBreakdown, [{ rate: '19.00', category: 'S', net: { amountMinor: 10_000 }, vat: { amountMinor: 1_900 } }]);
     assert.equal(invoice.issueDate, '2026-03-10');
     assert.match(invoice.pdfUrl, /^https:\/\/api\.saldo\.example\/documents\/[0-9a-f-]{36}\.pdf\?tenant=.+&expires=\d+&signature=/);
+    // document.issued carries its own signed PDF link, valid for DOCUMENT_EVENT_URL_TTL_SECONDS (7 days): the notifier
+    // fetches it to attach the PDF, also on retries days later.
+    const [issued] = await db.globalEm().execute<{ payload: { pdfUrl?: string; number: string } }[]>(
+      `select payload from outbox_event where type = 'document.issued' and payload->>'documentId' = ?`,
+      [invoice.id],
+    );
+    assert.equal(issued!.payload.number, 'RE-2026-000001');
+    const eventLink = new URL(issued!.payload.pdfUrl!);
+    assert.equal(eventLink.origin + eventLink.pathname, `https://api.saldo.example/documents/${invoice.id}.pdf`);
+    assert.equal(Number(eventLink.searchParams.get('expires')), Math.floor(now.getTime() / 1000) + 7 * 86_400);
+    const saved = now;
+    now = new Date(saved.getTime() + 6 * 86_400_000);
+    try {
+      const late = await download(eventLink.href);
+      assert.equal(late.status, 200, 'the event link still works six days later');
+      assert.equal(late.type, 'application/pdf');
+      now = new Date(saved.getTime() + 8 * 86_400_000);
+      assert.equal((await download(eventLink.href)).status, 410, 'and expires after seven');
+    } finally {
+      now = saved;
+    }
     // The webhook delivered again and the job run again: still one invoice, one number.
     const delivered = standIn.checkoutSessions.get(session['id'])!;
     assert.ok(delivered);

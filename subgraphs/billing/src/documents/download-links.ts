@@ -37,8 +37,9 @@ export class DownloadLinks {
     this.key = secret ? Buffer.from(secret, 'utf8') : randomBytes(32);
   }
 
-  url(documentId: string, tenantId: string, format: DownloadFormat): string {
-    const expires = Math.floor(this.now().getTime() / 1000) + this.ttlSeconds;
+  /** A link valid for `ttlSeconds` (default: the configured TTL of links handed to a caller of the graph). */
+  url(documentId: string, tenantId: string, format: DownloadFormat, ttlSeconds: number = this.ttlSeconds): string {
+    const expires = Math.floor(this.now().getTime() / 1000) + ttlSeconds;
     const grant: DownloadGrant = { documentId, tenantId, format, expires };
     const query = new URLSearchParams({ tenant: tenantId, expires: String(expires), signature: this.sign(grant) });
     return `${this.publicOrigin.replace(/\/$/, '')}${DOWNLOAD_PATH}/${documentId}.${format}?${query.toString()}`;

@@ -55,6 +55,9 @@ export interface IssueOutcome {
 /** Test seam: runs after the document and its event are written, before COMMIT (to simulate a crash there). */
 export type BeforeCommitHook = (tx: EntityManager, document: StoredDocument) => Promise<void>;
 
+/** The signed PDF link `document.issued` carries (the notifier attaches the PDF to its mail); null: no link. */
+export type EventPdfLink = (documentId: string, tenantId: string) => string | null;
+
 const COLUMNS = `id, tenant_id, issuer_id, kind, number, issue_date::text as issue_date, issued_at, period_from::text as period_from,
   period_to::text as period_to, currency, net_minor, vat_minor, gross_minor, source_key, corrects_id, content`;
 
@@ -111,7 +114,7 @@ const isUniqueViolation = (error: unknown, constraint: string) =>
 export class DocumentJournal {
   constructor(
     private readonly em: () => EntityManager,
-    private readonly hooks: { beforeCommit?: BeforeCommitHook } = {},
+    private readonly hooks: { beforeCommit?: BeforeCommitHook; pdfLink?: EventPdfLink } = {},
   ) {}
 
   async issue(request: IssueRequest): Promise<IssueOutcome> {
@@ -148,6 +151,7 @@ export class DocumentJournal {
     content: DocumentContent,
   ): Promise<StoredDocument> {
     const { json, logos } = encodeContent(content);
+    const pdfUrl = this.hooks.pdfLink?.(identity.id, request.tenantId) ?? null;
     const event = outboxRow(
       DocumentIssued,
       request.tenantId,
@@ -164,6 +168,7 @@ export class DocumentJournal {
         language: content.language,
         corrects: content.corrects ? { documentId: content.corrects.id, number: content.corrects.number } : null,
         issuedAt: request.issuedAt.toISOString(),
+        ...(pdfUrl ? { pdfUrl } : {}),
       },
       request.issuedAt,
     );

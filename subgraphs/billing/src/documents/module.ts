@@ -69,8 +69,13 @@ export interface DocumentOverrides {
 export function createDocumentServices(runtime: SubgraphRuntime<BillingConfig>, deps: { ledger: LedgerService; clock: Clock }, overrides: DocumentOverrides = {}): DocumentServices {
   const { db, config } = runtime;
   const issuer = platformIssuer(config);
-  const journal = new DocumentJournal(() => db.globalEm(), overrides.beforeCommit ? { beforeCommit: overrides.beforeCommit } : {});
   const links = new DownloadLinks(config.DOCUMENT_URL_SECRET, config.PUBLIC_ORIGIN, config.DOCUMENT_URL_TTL_SECONDS, () => deps.clock.now());
+  const eventTtl = config.DOCUMENT_EVENT_URL_TTL_SECONDS;
+  const journal = new DocumentJournal(() => db.globalEm(), {
+    ...(overrides.beforeCommit ? { beforeCommit: overrides.beforeCommit } : {}),
+    // document.issued carries a signed PDF link on the public origin: the notifier attaches the PDF to its mail.
+    ...(eventTtl > 0 ? { pdfLink: (documentId: string, tenantId: string) => links.url(documentId, tenantId, 'pdf', eventTtl) } : {}),
+  });
   return {
     documents: new DocumentService(
       db,
