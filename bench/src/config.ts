@@ -58,6 +58,12 @@ const benchConfigSchema = z.object({
   BENCH_COMPARE_WARMUP_S: fields.positiveInt(3),
   /** Rounds of alternation (each round measures every gateway on every workload once). */
   BENCH_COMPARE_ROUNDS: fields.positiveInt(2),
+  /** Documents: renders per timed scenario, usage lines of the big statement, and the monthly run's size. */
+  BENCH_DOCUMENTS_RENDERS: fields.positiveInt(500),
+  BENCH_DOCUMENTS_STATEMENT_LINES: fields.positiveInt(10_000),
+  BENCH_DOCUMENTS_TENANTS: fields.positiveInt(10_000),
+  /** Documents: usage postings per tenant in the month of the run (plus one top-up). */
+  BENCH_DOCUMENTS_USAGE_PER_TENANT: fields.positiveInt(30),
   /** Comma-separated benchmark names to run; all when unset. */
   BENCH_ONLY: z.string().optional(),
 });

@@ -7,6 +7,7 @@ import { jobs } from './jobs.js';
 import { ledgerThroughput } from './ledger-throughput.js';
 import { notifications } from './notifications.js';
 import { subscriptions } from './subscriptions.js';
+import { documents } from './documents.js';
 import { domains } from './domains.js';
 
 // `pnpm bench`: every benchmark prints a table and saves JSON under bench/results/.
@@ -19,6 +20,7 @@ const BENCHMARKS: Record<string, (config: ReturnType<typeof loadBenchConfig>) =>
   jobs,
   forecast,
   domains,
+  documents,
   notifications,
 };
 
