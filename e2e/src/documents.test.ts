@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { Identity } from '@saldo/graphql';
 import { startSmtpSink, waitUntil, type ReceivedMail, type SmtpSink } from '@saldo/testing';
-import { freePort, startTestStack, type TestStack } from './test-stack.js';
+import { startTestStack, type TestStack } from './test-stack.js';
 
 const REPOSITORY = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -48,10 +48,9 @@ describe('documents through the gateway', () => {
 
   before(async () => {
     smtp = await startSmtpSink();
-    // Download links are minted for the gateway's public origin: the gateway takes a port known before billing starts.
-    const port = await freePort();
-    gatewayOrigin = `http://localhost:${port}`;
-    stack = await startTestStack('documents-e2e', { ports: { gateway: port }, tenantsEnv: { SMTP_URL: smtp.url } });
+    stack = await startTestStack('documents-e2e', { tenantsEnv: { SMTP_URL: smtp.url } });
+    // Download links point at the gateway's public origin (the stack picks the gateway's port before billing starts).
+    gatewayOrigin = `http://localhost:${new URL(stack.gateway.url).port}`;
   });
 
   after(async () => {

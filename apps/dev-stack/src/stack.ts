@@ -6,7 +6,7 @@ import { DEV_TOKEN_AUDIENCE, DEV_TOKEN_ISSUER, generateSigningKeyPair, signDevTo
 import type { Logger } from '@saldo/service';
 import { createSubgraphService, type SubgraphConfig, type SubgraphDefinition, type SubgraphService } from '@saldo/subgraph';
 import { SAMPLE_ISSUER_ENV, billingSubgraph, loadBillingConfig, type BillingConfig, type BillingServices } from '@saldo/subgraph-billing';
-import { startStripeStandIn, type StripeStandIn } from '@saldo/testing';
+import { freePort, startStripeStandIn, type StripeStandIn } from '@saldo/testing';
 import { loadTenantsConfig, tenantsSubgraph, type TenantsConfig, type TenantsServices } from '@saldo/subgraph-tenants';
 import { loadUsageForecastConfig, usageForecastSubgraph, type UsageForecastServices } from '@saldo/subgraph-usage-forecast';
 import { loadWhiteLabelConfig, whiteLabelSubgraph, type WhiteLabelConfig, type WhiteLabelServices } from '@saldo/subgraph-white-label';
@@ -143,11 +143,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         TOPUP_CANCEL_URL: `${stripeStandIn!.url}/checkout/done`,
       };
 
+  // Download links (and the PDF link the notifier attaches from) point at the gateway's public origin, which billing
+  // must know before it starts: a gateway asked to take any free port gets one chosen now.
+  const gatewayPort = options.ports.gateway || (await freePort());
   const tenants = create(tenantsSubgraph, loadTenantsConfig({ ...env('tenants', options.ports.tenants), ...options.tenantsEnv }));
   let billingConfig: BillingConfig;
   try {
-    // Download links point at the gateway's public origin (known up front unless the gateway takes a free port).
-    const publicOrigin = options.ports.gateway ? { PUBLIC_ORIGIN: `http://localhost:${options.ports.gateway}` } : {};
+    const publicOrigin = { PUBLIC_ORIGIN: `http://localhost:${gatewayPort}` };
     billingConfig = loadBillingConfig({ ...env('billing', options.ports.billing), ...stripeEnv, ...SAMPLE_ISSUER_ENV, ...publicOrigin, ...options.billingEnv });
   } catch (error) {
     await stripeStandIn?.close();
@@ -174,7 +176,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const gateway = createGatewayService(
       loadGatewayConfig({
         HOST: host,
-        PORT: String(options.ports.gateway),
+        PORT: String(gatewayPort),
         SUPERGRAPH_PATH: options.supergraphPath ?? DEFAULT_SUPERGRAPH_PATH,
         LOG_LEVEL: options.logLevel ?? 'info',
         SUBGRAPH_URL_TENANTS: `${tenants.url}/graphql`,

@@ -17,6 +17,12 @@ export const tenantsConfigSchema = subgraphConfigSchema.extend({
   MAIL_FROM: z.email('must be an email address').default('notifications@saldo.example'),
   SMTP_MAX_CONNECTIONS: fields.positiveInt(5),
   SMTP_TIMEOUT_MS: fields.positiveInt(10_000),
+  /**
+   * Where the notifier fetches an issued document's PDF for its mail, when it cannot reach the gateway's public origin
+   * the links point at (e.g. billing's internal URL, http://billing:4002: billing serves the same signed paths).
+   * Unset: the link as it is.
+   */
+  DOCUMENT_FETCH_ORIGIN: z.url().optional(),
   /** Platform operators' addresses (comma-separated): fraud cases. */
   NOTIFY_OPERATOR_EMAILS: emailList.default([]),
   /** Allow loopback, private and link-local webhook targets and plain http. Default: on except in production. */

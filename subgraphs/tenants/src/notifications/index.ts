@@ -48,6 +48,7 @@ export function createNotificationServices(runtime: SubgraphRuntime<TenantsConfi
       retry: { baseSeconds: config.WEBHOOK_RETRY_BASE_SECONDS, maxDelaySeconds: config.WEBHOOK_RETRY_MAX_DELAY_SECONDS, windowSeconds: config.WEBHOOK_RETRY_WINDOW_SECONDS },
       leaseMs: config.NOTIFY_LEASE_MS,
       concurrency: config.NOTIFY_CONCURRENCY,
+      documentPdf: { timeoutMs: config.SMTP_TIMEOUT_MS, fetchOrigin: config.DOCUMENT_FETCH_ORIGIN ?? null },
     },
     log.child('dispatcher'),
   );

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { AutoTopUpFailed, BalanceLow, BrandingChanged, InProcessEventBus, outboxRow, toEnvelope, type EventContract, type EventEnvelope } from '@saldo/events';
+import { AutoTopUpFailed, BalanceLow, BrandingChanged, DocumentIssued, InProcessEventBus, outboxRow, toEnvelope, type EventContract, type EventEnvelope } from '@saldo/events';
 import type { z } from 'zod';
 import {
   errorCodes,
@@ -246,6 +248,80 @@ describe('delivery', () => {
     assert.ok(String(mail!.parsed.html).includes('&lt;script&gt;alert(1)&lt;/script&gt;'));
     assert.ok(!String(mail!.parsed.html).includes('<script>'));
     assert.match(mail!.parsed.text ?? '', /<script>alert\(1\)<\/script>/, 'the plain-text part carries the text as it is');
+  });
+
+  it('attaches an issued document\'s PDF fetched through the event\'s link; retries while billing cannot answer; without it when the link is refused for good', async () => {
+    // Billing's download endpoint as the notifier sees it: a PDF per path, or a status to answer with (once or always).
+    const pdf = Buffer.from('%PDF-1.7\n% a document\n%%EOF\n');
+    const refuse = new Map<string, { status: number; times: number }>();
+    const served: Array<{ path: string; status: number }> = [];
+    const server: Server = createServer((req, res) => {
+      const path = new URL(req.url!, 'http://x').pathname;
+      const refusal = refuse.get(path);
+      const status = refusal && refusal.times > 0 ? refusal.status : 200;
+      if (refusal) refusal.times -= 1;
+      served.push({ path, status });
+      if (status !== 200) res.writeHead(status, { 'content-type': 'application/json' }).end('{"error":"no"}');
+      else res.writeHead(200, { 'content-type': 'application/pdf' }).end(pdf);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const tenantId = await createTenant('Beleg GmbH', 'DE');
+      await ok(SET_SETTINGS, { tenantId, input: { recipients: ['buchhaltung@beleg.test'] } });
+      const issued = (number: string, path: string) =>
+        event(DocumentIssued, tenantId, {
+          documentId: randomUUID(),
+          tenantId,
+          kind: 'INVOICE',
+          number,
+          issuerId: 'platform',
+          issueDate: '2026-11-29',
+          servicePeriod: { from: '2026-11-29', to: '2026-11-29' },
+          currency: 'EUR',
+          totals: { netMinor: '10000', vatMinor: '1900', grossMinor: '11900' },
+          language: 'de',
+          corrects: null,
+          issuedAt: new Date().toISOString(),
+          pdfUrl: `${base}${path}?tenant=${tenantId}&expires=1&signature=s`,
+        });
+      const ours = () => smtp.mails.filter((mail) => mail.to.includes('buchhaltung@beleg.test'));
+      const mailOf = async (subject: RegExp) => {
+        while (!ours().some((mail) => subject.test(mail.parsed.subject ?? ''))) await smtp.waitFor(smtp.mails.length + 1);
+        return ours().find((mail) => subject.test(mail.parsed.subject ?? ''))!;
+      };
+
+      // 1. The link works: the PDF is attached, byte for byte, and the mail says so.
+      await publish(issued('RE-2026-000501', '/documents/a.pdf'));
+      const attached = await mailOf(/Rechnung RE-2026-000501/);
+      assert.match(attached.parsed.text ?? '', /Das PDF finden Sie im Anhang/);
+      assert.equal(attached.parsed.attachments.length, 1);
+      assert.equal(attached.parsed.attachments[0]!.filename, 'RE-2026-000501.pdf');
+      assert.equal(attached.parsed.attachments[0]!.contentType, 'application/pdf');
+      assert.ok(attached.parsed.attachments[0]!.content.equals(pdf));
+
+      // 2. Billing answers 503 at first: the delivery fails and is retried (the tenant's next mail waits behind it);
+      //    then the document's mail goes out with its PDF, and the next one after it.
+      refuse.set('/documents/b.pdf', { status: 503, times: 1 });
+      await publish(issued('RE-2026-000502', '/documents/b.pdf'), lowBalance(tenantId, '4000'));
+      const retried = await mailOf(/RE-2026-000502/);
+      const low = await mailOf(/Guthaben ist niedrig/);
+      assert.deepEqual(served.filter((request) => request.path === '/documents/b.pdf').map((request) => request.status), [503, 200]);
+      assert.ok(retried.parsed.attachments[0]!.content.equals(pdf));
+      assert.ok(ours().indexOf(low) > ours().indexOf(retried), 'the next mail waited for the retried one');
+
+      // 3. The link is refused for good (expired, altered): the mail goes out at once without the PDF, pointing to the
+      //    portal, instead of blocking the tenant's later mail for days.
+      refuse.set('/documents/c.pdf', { status: 410, times: 100 });
+      await publish(issued('RE-2026-000503', '/documents/c.pdf'));
+      const without = await mailOf(/RE-2026-000503/);
+      assert.equal(without.parsed.attachments.length, 0);
+      assert.match(without.parsed.text ?? '', /Das PDF finden Sie in Ihrem Portal/);
+      assert.doesNotMatch(without.parsed.text ?? '', /Anhang/);
+      assert.equal(served.filter((request) => request.path === '/documents/c.pdf').length, 1, 'asked once, not retried');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('delivers everything a receiver missed while down, in order per tenant, once each', async () => {

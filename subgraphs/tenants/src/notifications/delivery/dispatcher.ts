@@ -4,6 +4,7 @@ import type { ShardedDatabase } from '@saldo/sharding';
 import type { BrandingCopy } from '../branding.js';
 import { renderMail, renderNotification, type Language, type MailBranding } from '../templates.js';
 import { endpointsByIds, signingSecrets, type EndpointRecord } from './endpoints.js';
+import { fetchDocumentPdf, type DocumentPdfOptions } from './document-pdf.js';
 import type { Mailer } from './mailer.js';
 import { webhookHeaders } from './signing.js';
 import { CONTROL_STORE, allStores, claimDeliveries, dueLanes, recordOutcomes, storeEm, type AttemptOutcome, type ClaimedDelivery, type StoreId } from './store.js';
@@ -36,6 +37,8 @@ export interface DispatcherOptions {
   leaseMs: number;
   /** Lanes sent at once per batch. */
   concurrency: number;
+  /** Fetching an issued document's PDF for its mail. */
+  documentPdf: DocumentPdfOptions;
 }
 
 /** What one batch of attempts did (tests, benchmarks, logs). */
@@ -214,17 +217,26 @@ export class Dispatcher {
       const language = (delivery.language === 'de' ? 'de' : 'en') as Language;
       const owner = delivery.tenantId ?? delivery.partnerId ?? '';
       const branding = brandings.get(owner);
-      const mail = renderMail(renderNotification(delivery.kind, language, delivery.data), language, branding ?? DEFAULT_BRANDING);
-      result = await this.mailer.send({
-        to: delivery.recipients,
-        fromName: mail.fromName,
-        replyTo: branding?.supportEmail ?? null,
-        subject: mail.subject,
-        text: mail.text,
-        html: mail.html,
-        attachments: attachmentsOf(delivery),
-        messageId: `${delivery.notificationId}.${delivery.channel.toLowerCase()}`,
-      });
+      // An issued document's mail carries its PDF, fetched through the signed link in the event.
+      const pdf = delivery.kind === 'document.issued' ? await fetchDocumentPdf(delivery.data, this.options.documentPdf) : ({ kind: 'NONE', reason: null } as const);
+      if (pdf.kind === 'RETRY') {
+        result = { ok: false, responseCode: null, error: pdf.error, durationMs: 0 };
+      } else {
+        if (pdf.kind === 'NONE' && pdf.reason) this.logger.warn('document mail without its PDF: the link is refused for good; the mail points to the portal', { notification: delivery.notificationId, reason: pdf.reason });
+        // Without the PDF the mail must not say it is attached: the template reads pdfUrl for that.
+        const data = pdf.kind === 'ATTACHED' ? delivery.data : withoutPdfLink(delivery.data);
+        const mail = renderMail(renderNotification(delivery.kind, language, data), language, branding ?? DEFAULT_BRANDING);
+        result = await this.mailer.send({
+          to: delivery.recipients,
+          fromName: mail.fromName,
+          replyTo: branding?.supportEmail ?? null,
+          subject: mail.subject,
+          text: mail.text,
+          html: mail.html,
+          attachments: pdf.kind === 'ATTACHED' ? [pdf.attachment] : [],
+          messageId: `${delivery.notificationId}.${delivery.channel.toLowerCase()}`,
+        });
+      }
     }
     const attempts = delivery.attempts + 1;
     if (result.ok) {
@@ -267,10 +279,7 @@ export class Dispatcher {
 
 const DEFAULT_BRANDING: MailBranding = { ...PLATFORM_BRANDING_VALUES };
 
-/** The issued document's PDF, fetched by nodemailer from the link the event carries. */
-function attachmentsOf(delivery: ClaimedDelivery): Array<{ filename: string; href: string; contentType: string }> {
-  if (delivery.kind !== 'document.issued') return [];
-  const href = delivery.data['pdfUrl'];
-  const number = String(delivery.data['number'] ?? delivery.eventId).replace(/[^A-Za-z0-9._-]/g, '_');
-  return typeof href === 'string' ? [{ filename: `${number}.pdf`, href, contentType: 'application/pdf' }] : [];
+function withoutPdfLink(data: Record<string, unknown>): Record<string, unknown> {
+  const { pdfUrl: _dropped, ...rest } = data;
+  return rest;
 }

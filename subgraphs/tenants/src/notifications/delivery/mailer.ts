@@ -7,7 +7,7 @@ export interface MailMessage {
   subject: string;
   text: string;
   html: string;
-  attachments: ReadonlyArray<{ filename: string; href: string; contentType?: string }>;
+  attachments: ReadonlyArray<{ filename: string; content: Buffer; contentType?: string }>;
   /** Message-ID seed: the same notification keeps the same id across attempts (receivers can spot a repeat). */
   messageId: string;
 }

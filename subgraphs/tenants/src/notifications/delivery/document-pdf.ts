@@ -1,0 +1,62 @@
+/** The largest PDF the notifier attaches (a statement with tens of thousands of lines stays well below). */
+const MAX_PDF_BYTES = 25 * 2 ** 20;
+
+/**
+ * What the mail of a `document.issued` carries. The PDF is fetched before the mail is sent (not by the mail library
+ * while sending), so the notifier can tell a link that will never work from one that may work later:
+ * - ATTACHED: the PDF, attached to the mail;
+ * - NONE: no link, or the link is refused for good (4xx: expired, altered, no such document) — the mail goes out
+ *   without the PDF and points to the portal, instead of blocking the tenant's later mail behind a retry that cannot
+ *   succeed;
+ * - RETRY: billing (or the gateway) could not answer now (network error, timeout, 5xx) — the delivery fails and is
+ *   retried with its lane's back-off, well within the link's lifetime (7 days against a 3-day retry window).
+ */
+export type DocumentPdf =
+  | { kind: 'ATTACHED'; attachment: { filename: string; content: Buffer; contentType: 'application/pdf' } }
+  | { kind: 'NONE'; reason: string | null }
+  | { kind: 'RETRY'; error: string };
+
+export interface DocumentPdfOptions {
+  timeoutMs: number;
+  /**
+   * Where to fetch links from instead of their own origin (the gateway's public one), e.g. billing's internal URL
+   * when the notifier cannot reach the public origin; the path and signed query stay as they are.
+   */
+  fetchOrigin: string | null;
+}
+
+export async function fetchDocumentPdf(data: Record<string, unknown>, options: DocumentPdfOptions): Promise<DocumentPdf> {
+  const link = data['pdfUrl'];
+  if (typeof link !== 'string' || !URL.canParse(link)) return { kind: 'NONE', reason: null };
+  const url = new URL(link);
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return { kind: 'NONE', reason: 'not an http(s) link' };
+  const target = options.fetchOrigin ? new URL(`${url.pathname}${url.search}`, options.fetchOrigin) : url;
+  let response: Response;
+  try {
+    response = await fetch(target, { redirect: 'error', signal: AbortSignal.timeout(options.timeoutMs), headers: { accept: 'application/pdf' } });
+  } catch (error) {
+    return { kind: 'RETRY', error: `the document's PDF could not be fetched: ${(error as Error).message}` };
+  }
+  if (response.status >= 500 || response.status === 429) {
+    await response.body?.cancel();
+    return { kind: 'RETRY', error: `the document's PDF could not be fetched: HTTP ${response.status}` };
+  }
+  if (response.status !== 200) {
+    await response.body?.cancel();
+    return { kind: 'NONE', reason: `HTTP ${response.status}` };
+  }
+  const declared = Number(response.headers.get('content-length') ?? '0');
+  if (!(response.headers.get('content-type') ?? '').startsWith('application/pdf') || declared > MAX_PDF_BYTES) {
+    await response.body?.cancel();
+    return { kind: 'NONE', reason: 'not a PDF of an attachable size' };
+  }
+  let content: Buffer;
+  try {
+    content = Buffer.from(await response.arrayBuffer());
+  } catch (error) {
+    return { kind: 'RETRY', error: `the document's PDF could not be fetched: ${(error as Error).message}` };
+  }
+  if (content.length > MAX_PDF_BYTES || content.subarray(0, 5).toString('latin1') !== '%PDF-') return { kind: 'NONE', reason: 'not a PDF of an attachable size' };
+  const number = String(data['number'] ?? 'document').replace(/[^A-Za-z0-9._-]/g, '_');
+  return { kind: 'ATTACHED', attachment: { filename: `${number}.pdf`, content, contentType: 'application/pdf' } };
+}
