@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { LedgerEntryType } from '@saldo/subgraph-billing';
-import { startSmtpSink, startWebhookReceiver, type SmtpSink, type WebhookReceiver } from '@saldo/testing';
+import { startSmtpSink, startWebhookReceiver, waitUntil, type SmtpSink, type WebhookReceiver } from '@saldo/testing';
 import { wsTestClient, type WsTestClient } from './subscription-clients.js';
 import { startTestStack, type TestStack } from './test-stack.js';
 
@@ -66,6 +66,9 @@ describe('notifications across the platform', () => {
 
     client = wsTestClient(stack.graphqlUrl, { authorization: `Bearer ${await stack.issueToken({ role: 'tenant-member', subject: 'member', tenantId })}` });
     const { collector } = client.subscribe<Note>(NOTIFICATIONS, { tenantId });
+    // The feed has no first event: wait until the subscription reached the tenants subgraph, or an early crossing would
+    // be published before anyone listens.
+    await waitUntil(() => stack.tenants.services.notifications.feed.subscribers(tenantId) > 0, 'the live subscription');
 
     await post(tenantId, LedgerEntryType.TOP_UP, 6000n);
     await post(tenantId, LedgerEntryType.USAGE, -1500n); // 60.00 -> 45.00: crosses 50.00

@@ -56,6 +56,11 @@ export class NotificationFeed {
     for (const listener of this.listeners.get(created.tenantId) ?? []) listener(view);
   }
 
+  /** How many live streams of the tenant this instance serves (a subscriber sees notifications from when it counts). */
+  subscribers(tenantId: string): number {
+    return this.listeners.get(tenantId)?.size ?? 0;
+  }
+
   /** The tenant's live notifications from now on; operator ones only when `operator` (the caller is a platform admin). */
   open(tenantId: string, operator: boolean): AsyncIterableIterator<NotificationView> {
     const listeners = this.listeners.get(tenantId) ?? new Set();
