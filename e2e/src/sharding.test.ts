@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
+import { waitUntil } from '@saldo/testing';
 import { startTestStack, type TestStack } from './test-stack.js';
 
 async function queryDatabase<T>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
@@ -55,6 +56,44 @@ describe('shards', () => {
   it('places new tenants on the least-loaded shard', async () => {
     const load = await stack.tenants.runtime.db.directory.load();
     assert.deepEqual([...load.values()], [12, 12]);
+  });
+
+  it('shows operators the shards of all four subgraphs with their load, through the gateway', async () => {
+    const SHARDS = /* GraphQL */ `
+      fragment Load on SubgraphShards {
+        subgraph
+        shards { id databaseName draining tenants rows bytes writesPerSecond load capacity { tenants rows bytes writesPerSecond } tables { name rows bytes } }
+      }
+      query Shards { tenantsShards { ...Load } billingShards { ...Load } usageForecastShards { ...Load } whiteLabelShards { ...Load } }
+    `;
+    type Shard = { id: number; databaseName: string; draining: boolean; tenants: number; rows: number; bytes: number; writesPerSecond: number; load: number; capacity: { tenants: number; rows: number; bytes: number; writesPerSecond: number }; tables: Array<{ name: string; rows: number; bytes: number }> };
+    type Shards = Record<'tenantsShards' | 'billingShards' | 'usageForecastShards' | 'whiteLabelShards', { subgraph: string; shards: Shard[] }>;
+    // Row counts come from PostgreSQL's statistics, published shortly after each write: wait until they show the tenants.
+    const result = await waitUntil(async () => {
+      const response = await stack.gql<Shards>(SHARDS);
+      assert.equal(response.errors, undefined, JSON.stringify(response.errors));
+      const tenantTables = response.data!.tenantsShards.shards.map((shard) => shard.tables.find((table) => table.name === 'tenant')?.rows);
+      return tenantTables.every((rows) => rows === 12) ? response.data! : undefined;
+    }, 'tenant rows in the shard statistics');
+    const expected = { tenantsShards: 'tenants', billingShards: 'billing', usageForecastShards: 'usage-forecast', whiteLabelShards: 'white-label' } as const;
+    for (const [field, subgraph] of Object.entries(expected) as Array<[keyof Shards, string]>) {
+      const overview = result[field];
+      assert.equal(overview.subgraph, subgraph);
+      assert.deepEqual(overview.shards.map((shard) => [shard.id, shard.databaseName]), shardUrls(subgraph).shards.map((url, index) => [index, new URL(url).pathname.slice(1)]));
+      for (const shard of overview.shards) {
+        assert.equal(shard.draining, false);
+        assert.equal(shard.rows, shard.tables.reduce((sum, table) => sum + table.rows, 0));
+        const ratios = [shard.tenants / shard.capacity.tenants, shard.rows / shard.capacity.rows, shard.bytes / shard.capacity.bytes, shard.writesPerSecond / shard.capacity.writesPerSecond];
+        assert.equal(shard.load, Math.max(...ratios), `${subgraph} shard ${shard.id}: load is the highest ratio`);
+        assert.ok(shard.load > 0);
+      }
+    }
+    assert.deepEqual(result.tenantsShards.shards.map((shard) => shard.tenants), [12, 12]);
+
+    const tenantAdmin = { role: 'tenant-admin' as const, subject: 'someone', tenantId: created[0]! };
+    const refused = await stack.gql(SHARDS, {}, tenantAdmin);
+    assert.equal(refused.data, null);
+    assert.deepEqual([...new Set(refused.errors?.map((error) => error.extensions?.['code']))], ['FORBIDDEN']);
   });
 
   it('keeps a tenant\'s rows only on the shard its directory names, in every subgraph', async () => {

@@ -28,8 +28,12 @@ export class ShardDirectory {
 
   constructor(private readonly control: MikroORM) {}
 
-  /** Registers the configured shards; refuses a configuration whose order no longer matches the database. */
-  async registerShards(databaseNames: readonly string[]): Promise<void> {
+  /**
+   * Registers the configured shards; refuses a configuration whose order no longer matches the database. Draining
+   * is configuration too: a draining shard takes no new placements (its tenants stay until moved), and a shard no
+   * longer listed as draining accepts placements again.
+   */
+  async registerShards(databaseNames: readonly string[], draining: ReadonlySet<ShardId> = new Set()): Promise<void> {
     const em = this.control.em.fork();
     await em.transactional(async (tx) => {
       const existing = await tx.execute<{ id: number; database_name: string }[]>('select id, database_name from shard order by id');
@@ -43,7 +47,10 @@ export class ShardDirectory {
         }
       }
       for (const [id, name] of databaseNames.entries()) {
-        await tx.execute('insert into shard (id, database_name) values (?, ?) on conflict (id) do nothing', [id, name]);
+        await tx.execute(
+          'insert into shard (id, database_name, accepts_new_tenants) values (?, ?, ?) on conflict (id) do update set accepts_new_tenants = excluded.accepts_new_tenants',
+          [id, name, !draining.has(id)],
+        );
       }
     });
   }
@@ -114,6 +121,14 @@ export class ShardDirectory {
     }
     for (const [tenantId, placement] of await this.read(missing)) found.set(tenantId, placement.partnerId);
     return found;
+  }
+
+  /** The registered shards: database and whether they take new placements. */
+  async registeredShards(): Promise<Array<{ id: ShardId; databaseName: string; draining: boolean }>> {
+    const rows = await this.control.em
+      .fork()
+      .execute<{ id: number; database_name: string; accepts_new_tenants: boolean }[]>('select id, database_name, accepts_new_tenants from shard order by id');
+    return rows.map((row) => ({ id: row.id, databaseName: row.database_name, draining: !row.accepts_new_tenants }));
   }
 
   /** Tenants per shard, for operators and for tests of placement balance. */

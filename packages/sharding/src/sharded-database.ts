@@ -2,9 +2,10 @@ import type { Constructor } from '@mikro-orm/core';
 import type { Migration } from '@mikro-orm/migrations';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from '@saldo/service';
-import { ShardRecord, TenantPlacement } from './control/entities.js';
+import { ShardLoadSample, ShardRecord, TenantPlacement } from './control/entities.js';
 import { controlMigrations } from './control/migrations.js';
 import { ShardDirectory, type ShardId } from './directory.js';
+import { DEFAULT_SHARD_CAPACITY, readShardStatistics, shardLoad, writeRate, type ShardCapacity, type ShardLoad } from './load.js';
 import { migrate, openOrm } from './orm.js';
 import { databaseName, ensureDatabases, redactUrl } from './provision.js';
 
@@ -15,7 +16,14 @@ export interface ShardingConfig {
   poolMax: number;
   /** Create missing databases on start (embedded default and tests; off where an operator provisions them). */
   createDatabases: boolean;
+  /** What one shard may hold (every shard alike); default DEFAULT_SHARD_CAPACITY. */
+  capacity?: ShardCapacity;
+  /** Shards (positions in shardUrls) that take no new placements. */
+  drainingShards?: readonly ShardId[];
 }
+
+/** The write rate covers at least this long: a newer sample is not replaced by every load query. */
+const WRITE_SAMPLE_INTERVAL_MS = 5_000;
 
 /**
  * A subgraph's schema. Tenant-owned rows live on shards (`shard`); the few platform-wide rows that belong
@@ -43,6 +51,7 @@ export class ShardedDatabase {
     readonly directory: ShardDirectory,
     private readonly logger: Logger,
     private readonly counter: { queries: number; transactionStatements: number },
+    readonly capacity: ShardCapacity,
   ) {}
 
   /** SQL statements sent to this subgraph's databases since start (control and shards). */
@@ -69,7 +78,7 @@ export class ShardedDatabase {
     }
     const control = await openOrm({
       url: config.controlUrl,
-      entities: [ShardRecord, TenantPlacement, ...(schema.global?.entities ?? [])],
+      entities: [ShardRecord, TenantPlacement, ShardLoadSample, ...(schema.global?.entities ?? [])],
       migrations: [...controlMigrations, ...(schema.global?.migrations ?? [])],
       poolMax: Math.max(2, Math.ceil(config.poolMax / 2)),
       logger,
@@ -85,13 +94,19 @@ export class ShardedDatabase {
       await Promise.all([control.close(), ...shards.map((orm) => orm.close())]);
       throw error;
     }
-    const database = new ShardedDatabase(control, shards, new ShardDirectory(control), logger, counter);
+    for (const shardId of config.drainingShards ?? []) {
+      if (shardId < 0 || shardId >= config.shardUrls.length) {
+        await Promise.all([control.close(), ...shards.map((orm) => orm.close())]);
+        throw new Error(`Draining shard ${shardId} is not configured (shards 0..${config.shardUrls.length - 1})`);
+      }
+    }
+    const database = new ShardedDatabase(control, shards, new ShardDirectory(control), logger, counter, config.capacity ?? DEFAULT_SHARD_CAPACITY);
     logger.info('databases open', {
       control: redactUrl(config.controlUrl),
       shards: config.shardUrls.map(databaseName).join(','),
     });
     try {
-      await database.migrate(config.shardUrls.map(databaseName));
+      await database.migrate(config.shardUrls.map(databaseName), new Set(config.drainingShards ?? []));
     } catch (error) {
       // A refused configuration (a reordered shard list) or a failed migration leaves no pool open behind it.
       await database.close();
@@ -101,7 +116,7 @@ export class ShardedDatabase {
   }
 
   /** Applies control and shard migrations (every shard), then registers the shards in the directory. */
-  private async migrate(shardNames: string[]): Promise<void> {
+  private async migrate(shardNames: string[], draining: ReadonlySet<ShardId>): Promise<void> {
     const appliedControl = await migrate(this.control);
     if (appliedControl.length > 0) this.logger.info('migrated control database', { migrations: appliedControl.join(',') });
     await Promise.all(
@@ -110,11 +125,48 @@ export class ShardedDatabase {
         if (applied.length > 0) this.logger.info('migrated shard', { shard: shardId, migrations: applied.join(',') });
       }),
     );
-    await this.directory.registerShards(shardNames);
+    await this.directory.registerShards(shardNames, draining);
   }
 
   get shardIds(): ShardId[] {
     return this.shards.map((_orm, index) => index);
+  }
+
+  /**
+   * Every shard's load: tenants (directory), rows and bytes per table and the write rate (PostgreSQL's statistics),
+   * against the configured capacity. Each call may refresh the write-rate sample, so two instances share one window.
+   */
+  async loadReport(): Promise<ShardLoad[]> {
+    const [registered, tenants] = await Promise.all([this.directory.registeredShards(), this.directory.load()]);
+    const control = this.control.em.fork();
+    const samples = new Map(
+      (await control.execute<{ shard_id: number; writes: string; sampled_at: Date }[]>('select shard_id, writes, sampled_at from shard_load_sample')).map((row) => [
+        row.shard_id,
+        { writes: Number(row.writes), sampledAt: new Date(row.sampled_at) },
+      ]),
+    );
+    return Promise.all(
+      registered.map(async (shard) => {
+        const statistics = await readShardStatistics(this.em(shard.id));
+        const previous = samples.get(shard.id);
+        if (!previous || statistics.sampledAt.getTime() - previous.sampledAt.getTime() >= WRITE_SAMPLE_INTERVAL_MS || statistics.writes < previous.writes) {
+          await control.execute(
+            `insert into shard_load_sample (shard_id, writes, sampled_at) values (?, ?, ?)
+               on conflict (shard_id) do update set writes = excluded.writes, sampled_at = excluded.sampled_at`,
+            [shard.id, statistics.writes, statistics.sampledAt],
+          );
+        }
+        return shardLoad({
+          shardId: shard.id,
+          databaseName: shard.databaseName,
+          draining: shard.draining,
+          tenants: tenants.get(shard.id) ?? 0,
+          statistics,
+          writesPerSecond: writeRate(previous, statistics),
+          capacity: this.capacity,
+        });
+      }),
+    );
   }
 
   /** A fresh EntityManager for one unit of work on `shardId`. */

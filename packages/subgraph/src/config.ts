@@ -1,6 +1,6 @@
 import { fields, z } from '@saldo/config';
 import type { JobSettings } from '@saldo/jobs';
-import type { ShardingConfig } from '@saldo/sharding';
+import { DEFAULT_SHARD_CAPACITY, type ShardingConfig } from '@saldo/sharding';
 
 /**
  * Settings every subgraph shares. Each subgraph's own config module extends this schema with its
@@ -14,6 +14,17 @@ export const subgraphConfigSchema = z.object({
   SHARD_DATABASE_URLS: fields.postgresUrlList(),
   DATABASE_POOL_MAX: fields.positiveInt(5),
   CREATE_DATABASES: fields.boolean(false),
+  /** Positions in SHARD_DATABASE_URLS (0-based, comma-separated) that take no new tenants; their tenants stay until moved. */
+  SHARD_DRAINING: z
+    .string()
+    .transform((value) => value.split(',').map((part) => part.trim()).filter((part) => part.length > 0).map(Number))
+    .pipe(z.array(z.number().int().min(0)))
+    .default([]),
+  /** One shard's capacity (every shard alike); a shard's load is the highest of its four ratios to these. */
+  SHARD_CAPACITY_TENANTS: fields.positiveInt(DEFAULT_SHARD_CAPACITY.tenants),
+  SHARD_CAPACITY_ROWS: fields.positiveInt(DEFAULT_SHARD_CAPACITY.rows),
+  SHARD_CAPACITY_BYTES: fields.positiveInt(DEFAULT_SHARD_CAPACITY.bytes),
+  SHARD_CAPACITY_WRITES_PER_SECOND: fields.positiveInt(DEFAULT_SHARD_CAPACITY.writesPerSecond),
   OUTBOX_POLL_INTERVAL_MS: fields.positiveInt(500),
   /** Where the outbox relay publishes and consumers subscribe: in-process (embedded default) or Kafka. */
   EVENT_BUS: z.enum(['memory', 'kafka']).default('memory'),
@@ -64,6 +75,13 @@ export function shardingConfig(config: SubgraphConfig): ShardingConfig {
     shardUrls: config.SHARD_DATABASE_URLS,
     poolMax: config.DATABASE_POOL_MAX,
     createDatabases: config.CREATE_DATABASES,
+    drainingShards: config.SHARD_DRAINING,
+    capacity: {
+      tenants: config.SHARD_CAPACITY_TENANTS,
+      rows: config.SHARD_CAPACITY_ROWS,
+      bytes: config.SHARD_CAPACITY_BYTES,
+      writesPerSecond: config.SHARD_CAPACITY_WRITES_PER_SECOND,
+    },
   };
 }
 

@@ -9,3 +9,4 @@ export {
   type SubgraphRuntime,
   type SubgraphService,
 } from './service.js';
+export { shardFieldPrefix, shardOperationsResolver, type ShardOperationsContext } from './shard-operations.js';

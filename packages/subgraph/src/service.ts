@@ -10,7 +10,7 @@ import { IDENTITY_HEADER, IdentityVerifier } from '@saldo/identity';
 import { JobQueue, type AnyQueueDefinition, type Clock, type JobSchedule, type JobWorker } from '@saldo/jobs';
 import type { Express } from 'express';
 import { createHttpService, variadicLogger, type Logger, type Service } from '@saldo/service';
-import { ShardedDatabase, type ShardedSchema } from '@saldo/sharding';
+import { ShardAdministration, ShardedDatabase, type ShardedSchema } from '@saldo/sharding';
 import { jobSettings, shardingConfig, type SubgraphConfig } from './config.js';
 import { createErrorFormatter } from './format-error.js';
 import { serveSubscriptions, type SubscriptionServer } from './subscriptions.js';
@@ -33,7 +33,11 @@ function withEventTables(schema: ShardedSchema): ShardedSchema {
 }
 
 /** What resolvers receive: the request context seam plus the subgraph's domain services. */
-export type SubgraphContext<S> = RequestContext & { readonly services: S };
+export type SubgraphContext<S> = RequestContext & {
+  readonly services: S;
+  /** Operators' shard tools (load, moves), the same in every subgraph; resolvers check the caller is an operator. */
+  readonly shardAdministration: ShardAdministration;
+};
 
 export interface SubgraphRuntime<C extends SubgraphConfig = SubgraphConfig> {
   /** The subgraph's parsed configuration (its own schema's output, so domain settings are typed). */
@@ -177,6 +181,7 @@ export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConf
         const services = definition.createServices(runtime);
         const unsubscribes = [subscribeTenantRegistry(definition.name, runtime), ...(definition.subscribe?.(services, runtime) ?? [])];
         const { schema } = await definition.buildSchema();
+        const shardAdministration = new ShardAdministration(definition.name, db);
 
         const http = createHttpService({ name: definition.name, logger, readinessChecks: { databases: () => db.ping() } });
         const apollo = new ApolloServer<SubgraphContext<S>>({
@@ -220,6 +225,7 @@ export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConf
             context: async ({ res }) => ({
               ...createRequestContext(res.locals['identity'] as Identity, (tenantIds) => db.directory.partnersOf(tenantIds)),
               services,
+              shardAdministration,
             }),
           }),
         );
@@ -233,7 +239,11 @@ export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConf
               identity,
               logger,
               // One context serves every event of a subscription: its loaders must not remember the previous event's data.
-              context: (caller) => ({ ...createRequestContext(caller, (tenantIds) => db.directory.partnersOf(tenantIds), undefined, { cacheLoaders: false }), services }),
+              context: (caller) => ({
+                ...createRequestContext(caller, (tenantIds) => db.directory.partnersOf(tenantIds), undefined, { cacheLoaders: false }),
+                services,
+                shardAdministration,
+              }),
             })
           : undefined;
         const url = await http.listen(config.PORT, config.HOST);

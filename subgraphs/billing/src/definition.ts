@@ -2,7 +2,7 @@ import type { Constructor } from '@mikro-orm/core';
 import type { Migration } from '@mikro-orm/migrations';
 import { buildFederatedSchema } from '@saldo/graphql';
 import type { SchemaPart } from '@saldo/sharding';
-import type { SubgraphDefinition, SubgraphRuntime } from '@saldo/subgraph';
+import { shardOperationsResolver, type SubgraphDefinition, type SubgraphRuntime } from '@saldo/subgraph';
 import type { BillingConfig } from './config.js';
 import { createDocumentServices, documentsModule, type DocumentOverrides, type DocumentServices } from './documents/index.js';
 import { createLedgerServices, ledgerModule, type LedgerServices } from './ledger/index.js';
@@ -22,10 +22,13 @@ export type BillingServices = LedgerServices & UsageServices & PaymentServices &
 export const billingModules: ReadonlyArray<BillingModule<BillingServices>> = [ledgerModule, usageModule, paymentsModule, documentsModule];
 const modules = billingModules;
 
+/** Operators' shard fields (`billingShards`), the same mechanism in every subgraph. */
+const BillingShardOperations = shardOperationsResolver('billing');
+
 /** Printed to schema/billing.graphql by `pnpm compose`; served by the running subgraph. */
 export function buildBillingSchema() {
   const [first, ...rest] = modules.flatMap((module) => module.resolvers);
-  return buildFederatedSchema({ resolvers: [first!, ...rest], orphanedTypes: [TenantStub], referenceResolvers });
+  return buildFederatedSchema({ resolvers: [first!, ...rest, BillingShardOperations], orphanedTypes: [TenantStub], referenceResolvers });
 }
 
 /** Seams tests (and operators embedding billing) may replace; each defaults to what the configuration says. */

@@ -1,5 +1,5 @@
 import { buildFederatedSchema } from '@saldo/graphql';
-import type { SubgraphDefinition } from '@saldo/subgraph';
+import { shardOperationsResolver, type SubgraphDefinition } from '@saldo/subgraph';
 import { Partner } from './entities/partner.js';
 import { Tenant } from './entities/tenant.js';
 import type { TenantsServices } from './graphql/context.js';
@@ -27,6 +27,9 @@ import {
   subscribeNotifications,
 } from './notifications/index.js';
 
+/** Operators' shard fields (`tenantsShards`), the same mechanism in every subgraph. */
+const TenantsShardOperations = shardOperationsResolver('tenants');
+
 /** Printed to schema/tenants.graphql by `pnpm compose`; served by the running subgraph. */
 export function buildTenantsSchema() {
   return buildFederatedSchema({
@@ -39,6 +42,7 @@ export function buildTenantsSchema() {
       NotificationTenantResolver,
       NotificationPartnerResolver,
       NotificationSubscriptionResolver,
+      TenantsShardOperations,
     ],
     referenceResolvers,
   });

@@ -1,6 +1,6 @@
 import { buildFederatedSchema } from '@saldo/graphql';
 import { schedule, work } from '@saldo/jobs';
-import type { SubgraphDefinition, SubgraphRuntime } from '@saldo/subgraph';
+import { shardOperationsResolver, type SubgraphDefinition, type SubgraphRuntime } from '@saldo/subgraph';
 import { AnomalyService } from './anomalies/anomaly-service.js';
 import type { UsageForecastConfig } from './config.js';
 import { DepletionNotifier } from './depletion/depletion-notifier.js';
@@ -33,10 +33,13 @@ import { subscribeUsageAggregator } from './services/usage-events-consumer.js';
 import { ThrottledChecks } from './services/throttled-checks.js';
 import { UsageService } from './services/usage-service.js';
 
+/** Operators' shard fields (`usageForecastShards`), the same mechanism in every subgraph. */
+const UsageForecastShardOperations = shardOperationsResolver('usage-forecast');
+
 /** Printed to schema/usage-forecast.graphql by `pnpm compose`; served by the running subgraph. */
 export function buildUsageForecastSchema() {
   return buildFederatedSchema({
-    resolvers: [TenantUsageResolver, UsageQueryResolver, TenantIntelligenceResolver, IntelligenceResolver],
+    resolvers: [TenantUsageResolver, UsageQueryResolver, TenantIntelligenceResolver, IntelligenceResolver, UsageForecastShardOperations],
     orphanedTypes: [TenantStub],
     referenceResolvers,
   });

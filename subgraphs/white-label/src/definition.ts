@@ -1,5 +1,5 @@
 import { buildFederatedSchema } from '@saldo/graphql';
-import type { SubgraphDefinition } from '@saldo/subgraph';
+import { shardOperationsResolver, type SubgraphDefinition } from '@saldo/subgraph';
 import type { WhiteLabelConfig } from './config.js';
 import { CustomDomainResolver, createDomainServices, domainEntities, domainGlobalMigrations, domainJobs, mountDomainEndpoints, startDomains } from './domains/index.js';
 import { BrandingColumns } from './entities/branding-columns.js';
@@ -12,10 +12,13 @@ import { globalMigrations, shardMigrations } from './migrations/index.js';
 import { PartnerBrandingService } from './services/partner-branding-service.js';
 import { TenantBrandingService } from './services/tenant-branding-service.js';
 
+/** Operators' shard fields (`whiteLabelShards`), the same mechanism in every subgraph. */
+const WhiteLabelShardOperations = shardOperationsResolver('white-label');
+
 /** Printed to schema/white-label.graphql by `pnpm compose`; served by the running subgraph. */
 export function buildWhiteLabelSchema() {
   return buildFederatedSchema({
-    resolvers: [BrandingResolver, TenantBrandingResolver, PartnerBrandingResolver, CustomDomainResolver],
+    resolvers: [BrandingResolver, TenantBrandingResolver, PartnerBrandingResolver, CustomDomainResolver, WhiteLabelShardOperations],
     orphanedTypes: [TenantStub, PartnerStub],
     referenceResolvers,
   });

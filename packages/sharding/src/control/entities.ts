@@ -38,3 +38,20 @@ export class TenantPlacement {
   @Property({ type: 'timestamptz', defaultRaw: 'now()' })
   placedAt: Date = new Date();
 }
+
+/**
+ * The last write-counter sample per shard: the write rate is the counter's growth since it. Replaced once it is
+ * older than the sampling interval, so the rate covers at least that long.
+ */
+@Entity({ tableName: 'shard_load_sample' })
+export class ShardLoadSample {
+  @PrimaryKey({ type: 'integer', autoincrement: false })
+  shardId!: number;
+
+  /** Rows inserted, updated and deleted on the shard, cumulative (PostgreSQL's statistics). */
+  @Property({ type: 'bigint' })
+  writes!: bigint;
+
+  @Property({ type: 'timestamptz' })
+  sampledAt!: Date;
+}

@@ -38,4 +38,20 @@ export class Migration20261123000200PlacementPartner extends Migration {
   }
 }
 
-export const controlMigrations = [Migration20261123000000ShardDirectory, Migration20261123000200PlacementPartner];
+export class Migration20261129000000ShardLoadSample extends Migration {
+  override name = 'Migration20261129000000ShardLoadSample';
+
+  override up(): void {
+    this.addSql(`create table "shard_load_sample" (
+      "shard_id" integer not null primary key,
+      "writes" bigint not null,
+      "sampled_at" timestamptz not null
+    );`);
+  }
+
+  override down(): void {
+    this.addSql('drop table if exists "shard_load_sample";');
+  }
+}
+
+export const controlMigrations = [Migration20261123000000ShardDirectory, Migration20261123000200PlacementPartner, Migration20261129000000ShardLoadSample];
