@@ -3,13 +3,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { Identity } from '@saldo/graphql';
 import { startSmtpSink, waitUntil, type ReceivedMail, type SmtpSink } from '@saldo/testing';
+import { download, pdfText, validateEn16931 } from './document-tools.js';
 import { startTestStack, type TestStack } from './test-stack.js';
-
-const REPOSITORY = fileURLToPath(new URL('../../', import.meta.url));
 
 const DOCUMENTS = /* GraphQL */ `
   query Documents($id: ID!) {
@@ -26,12 +24,6 @@ interface DocumentNode {
   totals: { gross: { amountMinor: number; currency: string } };
   pdfUrl: string;
   xmlUrl: string | null;
-}
-
-/** GET on a fresh connection; the body as bytes. */
-async function download(url: string): Promise<{ status: number; type: string | null; body: Buffer }> {
-  const response = await fetch(url, { headers: { connection: 'close' } });
-  return { status: response.status, type: response.headers.get('content-type'), body: Buffer.from(await response.arrayBuffer()) };
 }
 
 /**
@@ -126,7 +118,7 @@ describe('documents through the gateway', () => {
     assert.equal(xml.status, 200);
     assert.match(xml.type!, /^application\/xml/);
     assert.match(xml.body.toString('utf8'), new RegExp(`<ram:ID>${invoice.number}</ram:ID>`));
-    const text = execFileSync('pdftotext', ['-layout', '-', '-'], { input: pdf, encoding: 'utf8' });
+    const text = pdfText(pdf);
     for (const expected of [invoice.number, 'Praxis Weber GmbH', 'Torstraße 1', '119,00 €']) assert.ok(text.includes(expected), `PDF text lacks "${expected}"`);
   });
 
@@ -178,21 +170,9 @@ describe('documents through the gateway', () => {
     writeFileSync(file, attachments[0]!.content);
     const detached = execFileSync('pdfdetach', ['-list', file], { encoding: 'utf8' });
     assert.match(detached, /factur-x\.xml/);
-    const verdict = validate(file);
-    assert.equal(verdict.ok, true, JSON.stringify(verdict));
-    assert.equal(verdict.fatal, 0);
-    assert.deepEqual(verdict.schemaErrors, []);
+    const [verdict] = validateEn16931([file]);
+    assert.equal(verdict!.ok, true, JSON.stringify(verdict));
+    assert.equal(verdict!.fatal, 0);
+    assert.deepEqual(verdict!.schemaErrors, []);
   });
 });
-
-/** The vendored EN 16931 CII validator (official schema and schematron) on one file. */
-function validate(file: string): { ok: boolean; fatal: number; schemaErrors: string[] } {
-  let output: string;
-  try {
-    output = execFileSync(join(REPOSITORY, 'tools', 'en16931-cii', 'validate'), ['--json', file], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
-  } catch (error) {
-    output = (error as { stdout?: string }).stdout ?? '';
-    if (!output) throw error;
-  }
-  return JSON.parse(output.trim().split('\n')[0]!) as { ok: boolean; fatal: number; schemaErrors: string[] };
-}
