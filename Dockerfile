@@ -5,6 +5,8 @@ WORKDIR /app
 COPY pnpm-workspace.yaml pnpm-lock.yaml package.json ./
 # pnpm install runs the Node version guard first (package.json "pnpm:devPreinstall").
 COPY scripts/check-node.mjs scripts/check-node.mjs
+# pnpm applies the repository's dependency patches (pnpm-workspace.yaml patchedDependencies) at install.
+COPY patches patches
 COPY packages packages
 COPY subgraphs subgraphs
 COPY gateway gateway

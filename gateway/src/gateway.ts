@@ -9,6 +9,7 @@ import {
 import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
 import { mountDownloadProxy } from './downloads.js';
+import { mountRootPage } from './root-page.js';
 import express from 'express';
 import { ANONYMOUS, ErrorCode, SaldoError, unsafeInputError, type Identity } from '@saldo/graphql';
 import { IdentitySigner, PortalTokenVerifier } from '@saldo/identity';
@@ -248,6 +249,8 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
         hideSchemaDetails: !(config.INTROSPECTION ?? !production),
       });
       // Signed document downloads (billing): public links on this origin.
+      // GET / leads to the graph, health and docs instead of a 404.
+      mountRootPage(http.app, { production });
       mountDownloadProxy(http.app, '/documents', () => routes.get(config.DOWNLOADS_SUBGRAPH) ?? config.subgraphUrls[config.DOWNLOADS_SUBGRAPH], logger.child('downloads'));
       http.app.use(
         '/graphql',

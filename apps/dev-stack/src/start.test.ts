@@ -132,6 +132,28 @@ describe('pnpm start', () => {
     assert.deepEqual(await response.json(), { data: { partners: { edges: [] } } });
   });
 
+  it('answers GET / on the gateway origin with a page leading to Sandbox, health and readiness', async () => {
+    const origin = `http://localhost:${firstEnv.GATEWAY_PORT}`;
+    const page = await fetch(`${origin}/`, { headers: { accept: 'text/html' } });
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+    const html = await page.text();
+    assert.match(html, /<a href="\/graphql">Apollo Sandbox<\/a>/);
+    assert.match(html, /pnpm -s token --role admin/);
+    const hrefs = [...html.matchAll(/href="([^"]+)"/g)].map((match) => match[1]!);
+    assert.deepEqual(hrefs, ['/graphql', '/health', '/ready']);
+    // Every link leads somewhere that answers (Sandbox's landing page for a browser at /graphql).
+    for (const href of hrefs) {
+      const target = await fetch(`${origin}${href}`, { headers: { accept: 'text/html' } });
+      assert.equal(target.status, 200, href);
+    }
+    const json = await fetch(`${origin}/`, { headers: { accept: 'application/json' } });
+    assert.equal(json.status, 200);
+    const body = (await json.json()) as { graphql: string; links: Array<{ href: string }> };
+    assert.equal(body.graphql, '/graphql');
+    assert.deepEqual(body.links.map((link) => link.href), hrefs);
+  });
+
   it('refuses a second start on the same data directory, naming the Saldo that holds it', async () => {
     const second = await startFailure(await startEnvironment(postgresPort));
     assert.equal(second.code, 1);
