@@ -10,7 +10,10 @@ export interface Placement {
 
 /** Advisory lock key serializing placements within one subgraph's control database. */
 const PLACEMENT_LOCK = 0x5a1d0_001;
-/** Placements never move until rebalancing exists, so a bounded in-process cache is safe. */
+/**
+ * Bounded in-process cache. Placements change only when a move switches a tenant: the mover notifies every instance
+ * (LISTEN/NOTIFY on the control database, see ShardedDatabase) and a write refused as stale forgets the entry too.
+ */
 const CACHE_LIMIT = 100_000;
 
 /**
@@ -18,7 +21,7 @@ const CACHE_LIMIT = 100_000;
  * Placement is idempotent (placing a placed tenant returns its shard) and picks the least-loaded shard.
  */
 export class ShardDirectory {
-  /** Shards never change for a tenant (until rebalancing): every answer is cached. */
+  /** Every answer is cached until a move of the tenant switches it (forget). */
   private readonly shards = new Map<string, ShardId>();
   /**
    * Partners are cached only once known: "no partner yet" may change when the tenant's creation event arrives
@@ -167,6 +170,16 @@ export class ShardDirectory {
     await this.control.em.fork().execute('delete from tenant_placement where tenant_id = ?', [tenantId]);
     this.shards.delete(tenantId);
     this.partners.delete(tenantId);
+  }
+
+  /** Drops the cached placement: the tenant moved (or may have), the next lookup reads the directory. */
+  forget(tenantId: string): void {
+    this.shards.delete(tenantId);
+  }
+
+  /** Forgets every cached placement (the change notifications' connection was lost: some may have been missed). */
+  forgetAll(): void {
+    this.shards.clear();
   }
 
   private remember(tenantId: string, placement: Placement): void {

@@ -6,7 +6,10 @@ import { ShardLoadSample, ShardRecord, TenantPlacement } from './control/entitie
 import { controlMigrations } from './control/migrations.js';
 import { ShardDirectory, type ShardId } from './directory.js';
 import { DEFAULT_SHARD_CAPACITY, readShardStatistics, shardLoad, writeRate, type ShardCapacity, type ShardLoad } from './load.js';
+import { DIRECTORY_CHANNEL, type MoveCheck } from './moves/mover.js';
+import { TENANT_MOVED_SQLSTATE } from './moves/capture.js';
 import { migrate, openOrm } from './orm.js';
+import pg from 'pg';
 import { databaseName, ensureDatabases, redactUrl } from './provision.js';
 
 export interface ShardingConfig {
@@ -32,6 +35,15 @@ const WRITE_SAMPLE_INTERVAL_MS = 5_000;
 export interface ShardedSchema {
   shard: SchemaPart;
   global?: SchemaPart;
+  /** How a tenant's rows are found and checked when it moves between shards. */
+  moves?: MoveSettings;
+}
+
+export interface MoveSettings {
+  /** Per table, the column naming the tenant where it is not `tenant_id` (the outbox's `key` is known). */
+  tenantColumns?: Readonly<Record<string, string>>;
+  /** Comparisons beyond rows and checksums, run on both shards inside the fence. */
+  checks?: readonly MoveCheck[];
 }
 
 export interface SchemaPart {
@@ -52,7 +64,22 @@ export class ShardedDatabase {
     private readonly logger: Logger,
     private readonly counter: { queries: number; transactionStatements: number },
     readonly capacity: ShardCapacity,
+    readonly moveSettings: MoveSettings,
+    private readonly controlUrl: string,
   ) {}
+
+  /** Held open to hear placement changes (LISTEN); undefined until listening, or after close. */
+  private listener: pg.Client | undefined;
+  private closed = false;
+
+  get moveChecks(): readonly MoveCheck[] {
+    return this.moveSettings.checks ?? [];
+  }
+
+  /** Per table, the column naming the tenant (defaults plus the subgraph's own). */
+  get tenantColumns(): Readonly<Record<string, string>> {
+    return { outbox_event: 'key', ...(this.moveSettings.tenantColumns ?? {}) };
+  }
 
   /** SQL statements sent to this subgraph's databases since start (control and shards). */
   get queryCount(): number {
@@ -100,13 +127,14 @@ export class ShardedDatabase {
         throw new Error(`Draining shard ${shardId} is not configured (shards 0..${config.shardUrls.length - 1})`);
       }
     }
-    const database = new ShardedDatabase(control, shards, new ShardDirectory(control), logger, counter, config.capacity ?? DEFAULT_SHARD_CAPACITY);
+    const database = new ShardedDatabase(control, shards, new ShardDirectory(control), logger, counter, config.capacity ?? DEFAULT_SHARD_CAPACITY, schema.moves ?? {}, config.controlUrl);
     logger.info('databases open', {
       control: redactUrl(config.controlUrl),
       shards: config.shardUrls.map(databaseName).join(','),
     });
     try {
       await database.migrate(config.shardUrls.map(databaseName), new Set(config.drainingShards ?? []));
+      await database.listen();
     } catch (error) {
       // A refused configuration (a reordered shard list) or a failed migration leaves no pool open behind it.
       await database.close();
@@ -244,6 +272,56 @@ export class ShardedDatabase {
     return drift.map((sql) => sql.trim()).filter((sql) => sql.length > 0);
   }
 
+  /**
+   * Hears placement changes: a move that switched a tenant notifies the control database's channel in its commit, and
+   * every instance forgets its cached shard for the tenant. When the connection drops, every cached placement is
+   * forgotten (a notification may have been missed) and the listener reconnects.
+   */
+  private async listen(): Promise<void> {
+    if (this.closed) return;
+    const client = new pg.Client({ connectionString: this.controlUrl });
+    client.on('notification', (message) => {
+      if (message.channel === DIRECTORY_CHANNEL && message.payload) this.directory.forget(message.payload);
+    });
+    client.on('error', () => {
+      // 'end' follows; reconnect there.
+    });
+    client.on('end', () => {
+      if (this.listener !== client || this.closed) return;
+      this.listener = undefined;
+      this.directory.forgetAll();
+      const retry = setTimeout(() => {
+        this.listen().catch((error: unknown) => this.logger.warn('directory listener failed to reconnect', { error: (error as Error).message }));
+      }, 500);
+      retry.unref();
+    });
+    await client.connect();
+    await client.query(`listen ${DIRECTORY_CHANNEL}`);
+    this.listener = client;
+    // Changes made while no one listened are not replayed: start from an empty cache.
+    this.directory.forgetAll();
+  }
+
+  /**
+   * Runs one unit of work on the tenant's shard, retried on the new shard when the tenant moved meanwhile: a write that
+   * began under the old placement is refused there (SQLSTATE SMOVD, never applied) and runs again where the directory
+   * now points. `undefined` when this subgraph has never seen the tenant.
+   */
+  async forTenant<T>(tenantId: string, work: (em: EntityManager, shardId: ShardId) => Promise<T>, options: { place?: boolean } = {}): Promise<T> {
+    for (let attempt = 0; ; attempt += 1) {
+      const shardId = options.place ? await this.directory.place(tenantId) : await this.directory.lookupOne(tenantId);
+      if (shardId === undefined) throw new Error(`Tenant ${tenantId} is not placed in this subgraph`);
+      try {
+        return await work(this.em(shardId), shardId);
+      } catch (error) {
+        if (!isTenantMoved(error) || attempt >= 200) throw error;
+        this.directory.forget(tenantId);
+        // The directory switches right after the source refuses: wait a moment before asking it again.
+        await new Promise((resolve) => setTimeout(resolve, Math.min(50, 2 * (attempt + 1))));
+      }
+    }
+  }
+
   /** Readiness: every database answers. */
   async ping(): Promise<void> {
     await Promise.all([this.control, ...this.shards].map((orm) => orm.em.fork().execute('select 1')));
@@ -254,6 +332,10 @@ export class ShardedDatabase {
    * pg's pool.end() can wait forever for a connection that will never answer, and shutdown must not hang.
    */
   async close(timeoutMs = 3000): Promise<void> {
+    this.closed = true;
+    const listener = this.listener;
+    this.listener = undefined;
+    await listener?.end().catch(() => undefined);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), timeoutMs);
@@ -264,4 +346,13 @@ export class ShardedDatabase {
     clearTimeout(timer);
     if (outcome === 'timeout') this.logger.warn('database pools did not close in time; abandoning them', { timeoutMs });
   }
+}
+
+/** True for a write refused because its tenant moved to another shard (retry it where the directory now points). */
+export function isTenantMoved(error: unknown): boolean {
+  for (let current = error as { code?: string; cause?: unknown } | undefined, depth = 0; current && depth < 5; depth += 1) {
+    if (current.code === TENANT_MOVED_SQLSTATE) return true;
+    current = current.cause as typeof current;
+  }
+  return false;
 }

@@ -29,7 +29,7 @@ function withEventTables(schema: ShardedSchema): ShardedSchema {
   // their changes from there, in their own transactions, like shard rows do.
   const globalEntities = [...new Set([OutboxEvent, ...(schema.global?.entities ?? [])])];
   const globalMigrations = [Migration20261123000100Outbox, ...(schema.global?.migrations ?? []).filter((migration) => migration !== (Migration20261123000100Outbox as never))];
-  return { shard: { entities, migrations }, global: { entities: globalEntities, migrations: globalMigrations } };
+  return { ...schema, shard: { entities, migrations }, global: { entities: globalEntities, migrations: globalMigrations } };
 }
 
 /** What resolvers receive: the request context seam plus the subgraph's domain services. */

@@ -23,7 +23,7 @@ export class ShardRecord {
 @Entity({ tableName: 'tenant_placement' })
 @Index({ properties: ['shardId'] })
 export class TenantPlacement {
-  [OptionalProps]?: 'placedAt' | 'partnerId';
+  [OptionalProps]?: 'placedAt' | 'partnerId' | 'epoch';
 
   @PrimaryKey({ type: 'uuid' })
   tenantId!: string;
@@ -37,6 +37,64 @@ export class TenantPlacement {
 
   @Property({ type: 'timestamptz', defaultRaw: 'now()' })
   placedAt: Date = new Date();
+
+  /** Bumped by every move: a write that began under an older epoch is refused on the old shard and retried. */
+  @Property({ type: 'integer', default: 0 })
+  epoch: number = 0;
+}
+
+/**
+ * One move of a tenant's rows between shards: the state machine's record (PENDING -> COPYING -> CATCHING_UP ->
+ * FENCED -> VERIFYING -> SWITCHED -> CLEANED, or FAILED), so a restarted worker resumes where it stopped.
+ */
+@Entity({ tableName: 'shard_move' })
+@Index({ properties: ['tenantId'] })
+export class ShardMoveRecord {
+  @PrimaryKey({ type: 'uuid' })
+  id!: string;
+
+  @Property({ type: 'uuid' })
+  tenantId!: string;
+
+  @Property({ type: 'integer' })
+  sourceShard!: number;
+
+  @Property({ type: 'integer' })
+  targetShard!: number;
+
+  @Property({ type: 'text' })
+  state!: string;
+
+  /** Copy progress: the table in hand and the last primary key copied (keyset cursor), per table done. */
+  @Property({ type: 'jsonb', nullable: true })
+  progress: unknown = null;
+
+  @Property({ type: 'bigint', default: 0 })
+  copiedRows: bigint = 0n;
+
+  @Property({ type: 'bigint', default: 0 })
+  totalRows: bigint = 0n;
+
+  @Property({ type: 'bigint', default: 0 })
+  appliedChanges: bigint = 0n;
+
+  @Property({ type: 'integer', nullable: true })
+  fenceMs: number | null = null;
+
+  @Property({ type: 'boolean', default: false })
+  cancelRequested: boolean = false;
+
+  @Property({ type: 'text', nullable: true })
+  error: string | null = null;
+
+  @Property({ type: 'timestamptz' })
+  createdAt!: Date;
+
+  @Property({ type: 'timestamptz' })
+  updatedAt!: Date;
+
+  @Property({ type: 'timestamptz', nullable: true })
+  switchedAt: Date | null = null;
 }
 
 /**

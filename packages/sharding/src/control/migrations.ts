@@ -54,4 +54,40 @@ export class Migration20261129000000ShardLoadSample extends Migration {
   }
 }
 
-export const controlMigrations = [Migration20261123000000ShardDirectory, Migration20261123000200PlacementPartner, Migration20261129000000ShardLoadSample];
+export class Migration20261129000100ShardMove extends Migration {
+  override name = 'Migration20261129000100ShardMove';
+
+  override up(): void {
+    this.addSql('alter table "tenant_placement" add column "epoch" integer not null default 0;');
+    this.addSql(`create table "shard_move" (
+      "id" uuid not null primary key,
+      "tenant_id" uuid not null,
+      "source_shard" integer not null,
+      "target_shard" integer not null,
+      "state" text not null,
+      "progress" jsonb null,
+      "copied_rows" bigint not null default 0,
+      "total_rows" bigint not null default 0,
+      "applied_changes" bigint not null default 0,
+      "fence_ms" integer null,
+      "cancel_requested" boolean not null default false,
+      "error" text null,
+      "created_at" timestamptz not null,
+      "updated_at" timestamptz not null,
+      "switched_at" timestamptz null
+    );`);
+    this.addSql('create index "shard_move_tenant_id_index" on "shard_move" ("tenant_id");');
+  }
+
+  override down(): void {
+    this.addSql('drop table if exists "shard_move";');
+    this.addSql('alter table "tenant_placement" drop column "epoch";');
+  }
+}
+
+export const controlMigrations = [
+  Migration20261123000000ShardDirectory,
+  Migration20261123000200PlacementPartner,
+  Migration20261129000000ShardLoadSample,
+  Migration20261129000100ShardMove,
+];

@@ -1,0 +1,137 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+
+/**
+ * SQLSTATE of a write refused because its tenant moved to another shard (the directory's epoch advanced):
+ * the caller forgets the cached placement and retries on the new shard.
+ */
+export const TENANT_MOVED_SQLSTATE = 'SMOVD';
+
+/** First key of the two-key advisory locks that fence one tenant's writes on a shard. */
+export const FENCE_LOCK_CLASS = 0x5a1d;
+
+/** Set (transaction-local) by the mover's own writes, which the capture trigger must neither log nor refuse. */
+export const MOVER_SETTING = 'saldo.shard_move';
+
+/**
+ * Per-shard objects of the change capture, created on a source shard when a move starts (idempotent):
+ * - `shard_move_tenant`: the tenants being moved away (or already moved away) from this shard;
+ * - `shard_move_change`: what their writes changed since the move began (table and primary key, in order);
+ * - `shard_move_capture()`: the trigger that logs those changes; a write of a tenant being moved first takes the
+ *   tenant's fence lock shared, so the fence (the mover holding it exclusively) makes the write wait, and a write
+ *   that finds the tenant moved away is refused with SQLSTATE SMOVD, never applied here.
+ */
+const CAPTURE_OBJECTS = [
+  `create table if not exists shard_move_tenant (
+     tenant_id text primary key,
+     move_id uuid not null,
+     state text not null
+   )`,
+  `create table if not exists shard_move_change (
+     seq bigserial primary key,
+     tenant_id text not null,
+     table_name text not null,
+     pk jsonb not null
+   )`,
+  'create index if not exists shard_move_change_tenant on shard_move_change (tenant_id, seq)',
+  `create or replace function shard_move_capture() returns trigger language plpgsql as $$
+   declare
+     row_data jsonb;
+     row_tenant text;
+     move_state text;
+     key jsonb := '{}'::jsonb;
+     column_name text;
+   begin
+     if current_setting('${MOVER_SETTING}', true) = 'on' then
+       return null;
+     end if;
+     row_data := case when tg_op = 'DELETE' then to_jsonb(old) else to_jsonb(new) end;
+     row_tenant := row_data ->> tg_argv[0];
+     select state into move_state from shard_move_tenant where tenant_id = row_tenant;
+     if move_state is null then
+       return null;
+     end if;
+     -- Held until this transaction ends: the fence waits for it, and it waits for the fence.
+     perform pg_advisory_xact_lock_shared(${FENCE_LOCK_CLASS}, hashtext(row_tenant));
+     select state into move_state from shard_move_tenant where tenant_id = row_tenant;
+     if move_state = 'switched' then
+       raise exception 'tenant % moved to another shard', row_tenant using errcode = '${TENANT_MOVED_SQLSTATE}';
+     end if;
+     if move_state is null then
+       return null;
+     end if;
+     foreach column_name in array tg_argv[1:] loop
+       key := key || jsonb_build_object(column_name, row_data -> column_name);
+     end loop;
+     insert into shard_move_change (tenant_id, table_name, pk) values (row_tenant, tg_table_name, key);
+     if tg_op = 'UPDATE' then
+       -- An update that changed the primary key leaves the old key behind: log it too, so the target deletes it.
+       row_data := to_jsonb(old);
+       if exists (select 1 from unnest(tg_argv[1:]) as c(name) where row_data -> c.name is distinct from key -> c.name) then
+         key := '{}'::jsonb;
+         foreach column_name in array tg_argv[1:] loop
+           key := key || jsonb_build_object(column_name, row_data -> column_name);
+         end loop;
+         insert into shard_move_change (tenant_id, table_name, pk) values (row_tenant, tg_table_name, key);
+       end if;
+     end if;
+     return null;
+   end $$`,
+];
+
+/** A tenant-owned table as the mover sees it. */
+export interface TenantTable {
+  name: string;
+  /** The column naming the row's tenant (`tenant_id` unless the subgraph says otherwise). */
+  tenantColumn: string;
+  primaryKey: string[];
+}
+
+/** Tables never moved: the ORM's bookkeeping and the capture's own tables. */
+const NOT_TENANT_DATA = new Set(['mikro_orm_migrations', 'shard_move_tenant', 'shard_move_change']);
+
+/**
+ * The shard's tenant-owned tables: those with a `tenant_id` column, or the column `tenantColumns` names for the table
+ * (the tenants subgraph's `tenant` table is keyed by `id`; the outbox by `key`). Tables with neither hold no tenant
+ * rows and stay.
+ */
+export async function tenantTables(em: EntityManager, tenantColumns: Readonly<Record<string, string>> = {}): Promise<TenantTable[]> {
+  const rows = await em.execute<{ table_name: string; columns: string[]; primary_key: string[] }[]>(
+    `select c.relname as table_name,
+            array(select a.attname::text from pg_attribute a where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped) as columns,
+            array(select a.attname::text from pg_index i cross join unnest(i.indkey) with ordinality k(attnum, ord)
+                    join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
+                   where i.indrelid = c.oid and i.indisprimary order by k.ord) as primary_key
+       from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = current_schema() and c.relkind = 'r'
+      order by c.relname`,
+  );
+  const tables: TenantTable[] = [];
+  for (const row of rows) {
+    if (NOT_TENANT_DATA.has(row.table_name)) continue;
+    const tenantColumn = tenantColumns[row.table_name] ?? (row.columns.includes('tenant_id') ? 'tenant_id' : undefined);
+    if (!tenantColumn || !row.columns.includes(tenantColumn)) continue;
+    if (row.primary_key.length === 0) throw new Error(`Table ${row.table_name} holds tenant rows but has no primary key: it cannot be moved`);
+    tables.push({ name: row.table_name, tenantColumn, primaryKey: row.primary_key });
+  }
+  return tables;
+}
+
+/** Creates the capture objects and a capture trigger on every tenant table but the outbox (idempotent). */
+export async function installCapture(em: EntityManager, tables: readonly TenantTable[]): Promise<void> {
+  for (const sql of CAPTURE_OBJECTS) await em.execute(sql);
+  for (const table of tables) {
+    // The outbox is captured on insert only: the relay marks rows published, an update that must never wait for the
+    // fence (the fence waits for the relay to publish the tenant's events from the source).
+    const events = table.name === 'outbox_event' ? 'insert' : 'insert or update or delete';
+    const args = [table.tenantColumn, ...table.primaryKey].map((name) => `'${name}'`).join(', ');
+    await em.execute(
+      `create or replace trigger shard_move_capture after ${events} on ${ident(table.name)}
+         for each row execute function shard_move_capture(${args})`,
+    );
+  }
+}
+
+/** A double-quoted SQL identifier (table and column names come from the catalog, but quote them anyway). */
+export function ident(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}

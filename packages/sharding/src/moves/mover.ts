@@ -1,0 +1,633 @@
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Logger } from '@saldo/service';
+import type { ShardId } from '../directory.js';
+import type { ShardedDatabase } from '../sharded-database.js';
+import { FENCE_LOCK_CLASS, MOVER_SETTING, ident, installCapture, tenantTables, type TenantTable } from './capture.js';
+
+export const MOVE_STATES = ['PENDING', 'COPYING', 'CATCHING_UP', 'FENCED', 'VERIFYING', 'SWITCHED', 'CLEANED', 'FAILED'] as const;
+export type MoveState = (typeof MOVE_STATES)[number];
+
+/** Stable reasons a move is refused (the GraphQL edge turns them into extensions.code). */
+export type MoveRefusal = 'UNKNOWN_SHARD' | 'SAME_SHARD' | 'TENANT_ALREADY_MOVING' | 'TARGET_DRAINING' | 'TENANT_NOT_FOUND' | 'MOVE_NOT_FOUND' | 'MOVE_ALREADY_SWITCHED';
+
+export class ShardMoveError extends Error {
+  constructor(
+    readonly code: MoveRefusal,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ShardMoveError';
+  }
+}
+
+export interface ShardMove {
+  id: string;
+  tenantId: string;
+  sourceShard: ShardId;
+  targetShard: ShardId;
+  state: MoveState;
+  copiedRows: number;
+  totalRows: number;
+  appliedChanges: number;
+  fenceMs: number | null;
+  cancelRequested: boolean;
+  error: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+  switchedAt: Date | null;
+}
+
+export interface MoverOptions {
+  /** Per table, the column naming the tenant when it is not `tenant_id` (e.g. `{ tenant: 'id', outbox_event: 'key' }`). */
+  tenantColumns?: Readonly<Record<string, string>>;
+  /** Rows per keyset batch. */
+  batchSize?: number;
+  /** How long the source keeps the tenant's rows after the switch (instances' caches learn of the switch meanwhile). */
+  graceMs?: number;
+  /** Publishes the shard's outbox now (the fence waits for the tenant's events to be published on the source). */
+  drainOutbox?: () => Promise<void>;
+  /** Test seam: called as each phase begins; a throw there stops the run as a crash would. */
+  onPhase?: (move: ShardMove, phase: MoveState) => Promise<void> | void;
+  /** Now, for the grace period. */
+  now?: () => Date;
+}
+
+/** Catch-up rounds before fencing: each applies what arrived during the previous one, so the fence has little left. */
+const CATCH_UP_ROUNDS = 20;
+const CATCH_UP_SMALL_ENOUGH = 200;
+
+interface Progress {
+  /** Tables copied completely. */
+  done: string[];
+  /** The table in hand and its last copied primary key. */
+  table?: string;
+  after?: Record<string, unknown>;
+
+
+}
+
+/**
+ * Moves one tenant's rows of one subgraph from its shard to another while the tenant keeps working. Every step is
+ * recorded in the control database (`shard_move`) and is idempotent, so `run` resumes after a crash in any phase.
+ * Generic over the subgraph: the tenant's tables are found in the catalog (see tenantTables).
+ */
+export class ShardMover {
+  private readonly batchSize: number;
+  private readonly graceMs: number;
+  private readonly now: () => Date;
+  private readonly tenantColumns: Readonly<Record<string, string>>;
+
+  constructor(
+    private readonly db: ShardedDatabase,
+    private readonly logger: Logger,
+    private readonly options: MoverOptions = {},
+  ) {
+    this.batchSize = options.batchSize ?? 5_000;
+    this.graceMs = options.graceMs ?? 30_000;
+    this.now = options.now ?? (() => new Date());
+    this.tenantColumns = { ...db.tenantColumns, ...(options.tenantColumns ?? {}) };
+  }
+
+  /** Records a PENDING move after checking the request; nothing changes when it is refused. */
+  async start(tenantId: string, targetShard: ShardId): Promise<ShardMove> {
+    const control = this.db.globalEm();
+    return control.transactional(async (tx) => {
+      // One start at a time per subgraph: the "already moving" check and the insert must not interleave.
+      await tx.execute('select pg_advisory_xact_lock(?, 1)', [FENCE_LOCK_CLASS]);
+      const shards = await this.db.directory.registeredShards();
+      const target = shards.find((shard) => shard.id === targetShard);
+      if (!target) throw new ShardMoveError('UNKNOWN_SHARD', `Shard ${targetShard} does not exist (shards ${shards.map((shard) => shard.id).join(', ')}).`);
+      const [placement] = await tx.execute<{ shard_id: number }[]>('select shard_id from tenant_placement where tenant_id = ?', [tenantId]);
+      if (!placement) throw new ShardMoveError('TENANT_NOT_FOUND', `Tenant ${tenantId} has no rows in this subgraph.`);
+      if (placement.shard_id === targetShard) throw new ShardMoveError('SAME_SHARD', `Tenant ${tenantId} is already on shard ${targetShard}.`);
+      if (target.draining) throw new ShardMoveError('TARGET_DRAINING', `Shard ${targetShard} is draining: it takes no tenants.`);
+      const [active] = await tx.execute<{ id: string }[]>("select id from shard_move where tenant_id = ? and state not in ('CLEANED', 'FAILED')", [tenantId]);
+      if (active) throw new ShardMoveError('TENANT_ALREADY_MOVING', `Tenant ${tenantId} is already moving (move ${active.id}).`);
+      const id = randomUUID();
+      const now = this.now();
+      await tx.execute(
+        `insert into shard_move (id, tenant_id, source_shard, target_shard, state, progress, created_at, updated_at)
+         values (?, ?, ?, ?, 'PENDING', ?, ?, ?)`,
+        [id, tenantId, placement.shard_id, targetShard, JSON.stringify({ done: [] }), now, now],
+      );
+      return (await this.read(tx, id))!;
+    });
+  }
+
+  /** Asks a move to stop; honoured before the switch (the source stays as it was), refused after it. */
+  async cancel(moveId: string): Promise<ShardMove> {
+    const control = this.db.globalEm();
+    return control.transactional(async (tx) => {
+      const [row] = await tx.execute<{ state: MoveState }[]>('select state from shard_move where id = ? for update', [moveId]);
+      if (!row) throw new ShardMoveError('MOVE_NOT_FOUND', `No move ${moveId}.`);
+      if (row.state === 'SWITCHED' || row.state === 'CLEANED') throw new ShardMoveError('MOVE_ALREADY_SWITCHED', `Move ${moveId} has switched the tenant already; move it back instead.`);
+      if (row.state !== 'FAILED') await tx.execute('update shard_move set cancel_requested = true, updated_at = ? where id = ?', [this.now(), moveId]);
+      return (await this.read(tx, moveId))!;
+    });
+  }
+
+  async get(moveId: string): Promise<ShardMove | undefined> {
+    return this.read(this.db.globalEm(), moveId);
+  }
+
+  /** Moves, newest first; unfinished ones only when `active`. */
+  async list(options: { active?: boolean; limit?: number } = {}): Promise<ShardMove[]> {
+    const rows = await this.db
+      .globalEm()
+      .execute<MoveRow[]>(
+        `select * from shard_move ${options.active ? "where state not in ('CLEANED', 'FAILED')" : ''} order by created_at desc limit ?`,
+        [options.limit ?? 50],
+      );
+    return rows.map(toMove);
+  }
+
+  /**
+   * Drives the move to its end (CLEANED or FAILED) from whatever state it is in. Safe to call again after a crash:
+   * each phase is idempotent. Returns early (state SWITCHED) when the grace period has not passed yet: `retryAt` says
+   * when to call again.
+   */
+  async run(moveId: string, signal?: AbortSignal): Promise<{ move: ShardMove; retryAt?: Date }> {
+    for (;;) {
+      signal?.throwIfAborted();
+      const move = await this.get(moveId);
+      if (!move) throw new ShardMoveError('MOVE_NOT_FOUND', `No move ${moveId}.`);
+      if (move.state === 'CLEANED' || move.state === 'FAILED') return { move };
+      if (move.cancelRequested && move.state !== 'SWITCHED') {
+        await this.rollBack(move, 'cancelled by an operator');
+        continue;
+      }
+      this.logger.debug('shard move phase', { move: move.id, state: move.state, copied: move.copiedRows, applied: move.appliedChanges });
+      await this.options.onPhase?.(move, move.state);
+      try {
+        switch (move.state) {
+          case 'PENDING':
+            await this.beginCapture(move);
+            break;
+          case 'COPYING':
+            await this.copy(move, signal);
+            break;
+          case 'CATCHING_UP':
+            await this.catchUp(move);
+            break;
+          case 'FENCED':
+          case 'VERIFYING':
+            await this.fenceVerifySwitch(move);
+            break;
+          case 'SWITCHED': {
+            const due = new Date((move.switchedAt ?? move.updatedAt).getTime() + this.graceMs);
+            if (due > this.now()) return { move, retryAt: due };
+            await this.cleanUp(move);
+            break;
+          }
+        }
+      } catch (error) {
+        if (error instanceof VerificationFailed) {
+          await this.rollBack(move, error.message);
+          continue;
+        }
+        throw error;
+      }
+    }
+  }
+
+  /** Gives up a move that has not switched: the target's copy goes, the source's capture ends, the tenant stays. */
+  async fail(moveId: string, reason: string): Promise<ShardMove> {
+    const move = await this.get(moveId);
+    if (!move) throw new ShardMoveError('MOVE_NOT_FOUND', `No move ${moveId}.`);
+    if (move.state === 'SWITCHED' || move.state === 'CLEANED' || move.state === 'FAILED') return move;
+    await this.rollBack(move, reason);
+    return (await this.get(moveId))!;
+  }
+
+  // --- phases ---------------------------------------------------------------------------------------------------
+
+  /** PENDING: capture the tenant's writes on the source from now on; the target starts empty for the tenant. */
+  private async beginCapture(move: ShardMove): Promise<void> {
+    const source = this.db.em(move.sourceShard);
+    const tables = await tenantTables(source, this.tenantColumns);
+    await installCapture(source, tables);
+    await installCapture(this.db.em(move.targetShard), await tenantTables(this.db.em(move.targetShard), this.tenantColumns));
+    await source.execute(
+      `insert into shard_move_tenant (tenant_id, move_id, state) values (?, ?, 'capturing')
+         on conflict (tenant_id) do update set move_id = excluded.move_id, state = 'capturing'`,
+      [move.tenantId, move.id],
+    );
+    await source.execute('delete from shard_move_change where tenant_id = ?', [move.tenantId]);
+    // A transaction that wrote the tenant's rows before the capture began is not in the log and may commit after the
+    // copy read its table: the copy starts only once every transaction older than the capture has ended.
+    const [marked] = await source.execute<{ at: string }[]>('select clock_timestamp()::text as at');
+    await this.waitForTransactionsBefore(source, marked!.at);
+    // Events not yet published when the capture began are not in the log (it logs inserts from now on): log them, so
+    // they copy once published. Later ones are logged by the trigger.
+    const outbox = tables.find((table) => table.name === 'outbox_event');
+    if (outbox) {
+      await source.execute(
+        `insert into shard_move_change (tenant_id, table_name, pk)
+         select ?, 'outbox_event', jsonb_build_object('id', id) from outbox_event where ${ident(outbox.tenantColumn)}::text = ? and published_at is null order by seq`,
+        [move.tenantId, move.tenantId],
+      );
+    }
+    // Rows left on the target by an earlier, failed move of this tenant would be counted twice.
+    await this.deleteTenantRows(this.db.em(move.targetShard), tables, move.tenantId);
+    // The target may hold a "moved away" marker from an earlier move off it: the tenant is arriving now.
+    await this.db.em(move.targetShard).execute('delete from shard_move_tenant where tenant_id = ?', [move.tenantId]);
+    const total = await this.countRows(source, tables, move.tenantId);
+    await this.update(move.id, { state: 'COPYING', total_rows: total, copied_rows: 0, progress: JSON.stringify({ done: [] } satisfies Progress) });
+  }
+
+  /** COPYING: every table's rows of the tenant, in keyset batches (short statements, no long locks). */
+  private async copy(move: ShardMove, signal?: AbortSignal): Promise<void> {
+    const source = this.db.em(move.sourceShard);
+    const target = this.db.em(move.targetShard);
+    const tables = await tenantTables(source, this.tenantColumns);
+    let progress = await this.progress(move.id);
+    let copied = move.copiedRows;
+    for (const table of tables) {
+      if (progress.done.includes(table.name)) continue;
+      let after = progress.table === table.name ? progress.after : undefined;
+      for (;;) {
+        signal?.throwIfAborted();
+        if ((await this.get(move.id))?.cancelRequested) return;
+        const rows = await this.readBatch(source, table, move.tenantId, after);
+        const ready = table.name === 'outbox_event' ? rows.filter((row) => row['published_at'] !== null).map(({ seq: _seq, ...row }) => row) : rows;
+        if (ready.length > 0) await this.writeRows(target, table, ready);
+        copied += ready.length;
+        if (rows.length < this.batchSize) break;
+        after = keyOf(table, rows[rows.length - 1]!);
+        progress = { ...progress, table: table.name, after };
+        await this.update(move.id, { progress: JSON.stringify(progress), copied_rows: copied });
+      }
+      progress = { done: [...progress.done, table.name] };
+      await this.update(move.id, { progress: JSON.stringify(progress), copied_rows: copied });
+    }
+    await this.update(move.id, { state: 'CATCHING_UP' });
+  }
+
+  /** CATCHING_UP: apply the logged changes in rounds until few are left, so the fence applies little. */
+  private async catchUp(move: ShardMove): Promise<void> {
+    for (let round = 0; round < CATCH_UP_ROUNDS; round += 1) {
+      const applied = await this.applyChanges(move, { bounded: true });
+      if (applied < CATCH_UP_SMALL_ENOUGH) break;
+    }
+    await this.update(move.id, { state: 'FENCED' });
+  }
+
+  /**
+   * FENCED -> VERIFYING -> SWITCHED in one hold of the tenant's fence lock on the source: writes of the tenant wait
+   * (they take the lock shared), the last changes are applied, every table is compared, the source marks the tenant
+   * moved (waiting writes are then refused and retried on the new shard), and the directory switches with a new epoch.
+   */
+  private async fenceVerifySwitch(move: ShardMove): Promise<void> {
+    const source = this.db.em(move.sourceShard);
+    const tables = await tenantTables(source, this.tenantColumns);
+    const started = performance.now();
+    const steps: Record<string, number> = {};
+    const step = async (name: string, work: () => Promise<unknown>) => {
+      const begun = performance.now();
+      await work();
+      steps[name] = Math.round(performance.now() - begun);
+    };
+    await source.transactional(async (fence) => {
+      await step('lock', () => fence.execute('select pg_advisory_xact_lock(?, hashtext(?))', [FENCE_LOCK_CLASS, move.tenantId]));
+      await this.update(move.id, { state: 'FENCED' });
+      await step('apply', () => this.applyChanges(move));
+      await step('outbox', () => this.moveOutbox(move, tables));
+      await this.update(move.id, { state: 'VERIFYING' });
+      await this.options.onPhase?.({ ...move, state: 'VERIFYING' }, 'VERIFYING');
+      await step('verify', () => this.verify(move, tables));
+      // Inside the fence: committed together with the lock's release, so no waiting write sees "capturing" again.
+      await fence.execute("update shard_move_tenant set state = 'switched' where tenant_id = ?", [move.tenantId]);
+    });
+    // Writes refused from here on retry until the directory names the target (next statement): a short window.
+    const switchedAt = this.now();
+    await this.db.globalEm().transactional(async (tx) => {
+      await tx.execute('update tenant_placement set shard_id = ?, epoch = epoch + 1 where tenant_id = ?', [move.targetShard, move.tenantId]);
+      await tx.execute(`update shard_move set state = 'SWITCHED', fence_ms = ?, switched_at = ?, updated_at = ? where id = ?`, [
+        Math.round(performance.now() - started),
+        switchedAt,
+        switchedAt,
+        move.id,
+      ]);
+      await tx.execute('select pg_notify(?, ?)', [DIRECTORY_CHANNEL, move.tenantId]);
+    });
+    this.db.directory.forget(move.tenantId);
+    this.logger.info('tenant switched shards', { tenant: move.tenantId, from: move.sourceShard, to: move.targetShard, fenceMs: Math.round(performance.now() - started), ...steps });
+  }
+
+  /** SWITCHED (after the grace period): the source's rows of the tenant go; the "moved away" marker stays. */
+  private async cleanUp(move: ShardMove): Promise<void> {
+    const source = this.db.em(move.sourceShard);
+    await this.deleteTenantRows(source, await tenantTables(source, this.tenantColumns), move.tenantId);
+    await source.execute('delete from shard_move_change where tenant_id = ?', [move.tenantId]);
+    await this.update(move.id, { state: 'CLEANED' });
+  }
+
+  /** FAILED: the target's copy goes and the source stops capturing; the source's rows were never touched. */
+  private async rollBack(move: ShardMove, reason: string): Promise<void> {
+    const source = this.db.em(move.sourceShard);
+    const target = this.db.em(move.targetShard);
+    await source.transactional(async (tx) => {
+      // Under the fence lock: no write of the tenant is between its check of the marker and its commit.
+      await tx.execute('select pg_advisory_xact_lock(?, hashtext(?))', [FENCE_LOCK_CLASS, move.tenantId]);
+      await tx.execute("delete from shard_move_tenant where tenant_id = ? and state <> 'switched'", [move.tenantId]).catch(ignoreMissingTable);
+    });
+    await source.execute('delete from shard_move_change where tenant_id = ?', [move.tenantId]).catch(ignoreMissingTable);
+    await this.deleteTenantRows(target, await tenantTables(target, this.tenantColumns), move.tenantId);
+    await this.update(move.id, { state: 'FAILED', error: reason });
+    this.logger.warn('shard move failed; the tenant stays on its shard', { move: move.id, tenant: move.tenantId, reason });
+  }
+
+  // --- steps ----------------------------------------------------------------------------------------------------
+
+  /**
+   * Applies the logged changes: each key's current source row replaces the target's (or its absence deletes it).
+   * Applied entries are deleted from the log rather than passed by a cursor: an entry with a lower sequence number may
+   * commit after a higher one, and a cursor would skip it. An outbox entry waits in the log until its event is published.
+   */
+  private async applyChanges(move: ShardMove, options: { bounded?: boolean } = {}): Promise<number> {
+    const source = this.db.em(move.sourceShard);
+    const target = this.db.em(move.targetShard);
+    const tables = new Map((await tenantTables(source, this.tenantColumns)).map((table) => [table.name, table]));
+    let applied = 0;
+    let seen = 0;
+    // Outside the fence writes go on: one round applies what was logged when it began, so it ends.
+    const [bound] = options.bounded
+      ? await source.execute<{ max: string | null }[]>('select max(seq)::text as max from shard_move_change where tenant_id = ?', [move.tenantId])
+      : [{ max: null }];
+    const upTo = bound?.max === null || bound?.max === undefined ? Number.MAX_SAFE_INTEGER : Number(bound.max);
+    for (;;) {
+      const changes = await source.execute<{ seq: string; table_name: string; pk: Record<string, unknown> }[]>(
+        'select seq, table_name, pk from shard_move_change where tenant_id = ? and seq > ? and seq <= ? order by seq limit ?',
+        [move.tenantId, seen, upTo, this.batchSize],
+      );
+      if (changes.length === 0) return applied;
+      seen = Number(changes[changes.length - 1]!.seq);
+      // The latest state of each key is all that matters: one read per table and key, in the batch's order.
+      const byTable = new Map<string, Map<string, { pk: Record<string, unknown>; seqs: string[] }>>();
+      for (const change of changes) {
+        const keys = byTable.get(change.table_name) ?? new Map<string, { pk: Record<string, unknown>; seqs: string[] }>();
+        const key = JSON.stringify(change.pk);
+        const entry = keys.get(key) ?? { pk: change.pk, seqs: [] };
+        entry.seqs.push(change.seq);
+        keys.set(key, entry);
+        byTable.set(change.table_name, keys);
+      }
+      const done: string[] = [];
+      for (const [name, keys] of byTable) {
+        const table = tables.get(name);
+        if (!table) {
+          for (const entry of keys.values()) done.push(...entry.seqs);
+          continue;
+        }
+        const isOutbox = name === 'outbox_event';
+        const pkList = [...keys.values()].map((entry) => entry.pk);
+        const current = (
+          await source.execute<{ row: Record<string, unknown> }[]>(
+            `select to_jsonb(t) as row from ${ident(table.name)} t
+              where (${table.primaryKey.map(ident).join(', ')}) in (select ${table.primaryKey.map((column) => `k.${ident(column)}`).join(', ')}
+                      from jsonb_populate_recordset(null::${ident(table.name)}, ?::jsonb) k)`,
+            [JSON.stringify(pkList)],
+          )
+        ).map((row) => row.row);
+        let rows = current;
+        let pks = pkList;
+        if (isOutbox) {
+          // Unpublished events stay in the log (and off the target) until the source has published them.
+          const unpublished = new Set(current.filter((row) => row['published_at'] === null).map((row) => String(row['id'])));
+          rows = current.filter((row) => !unpublished.has(String(row['id']))).map(({ seq: _seq, ...row }) => row);
+          pks = pkList.filter((pk) => !unpublished.has(String(pk['id'])));
+          for (const entry of keys.values()) if (!unpublished.has(String(entry.pk['id']))) done.push(...entry.seqs);
+          // Copies are never replaced (published events are immutable): insert what the target lacks.
+          if (rows.length > 0) await this.writeRows(target, table, rows);
+          continue;
+        }
+        for (const entry of keys.values()) done.push(...entry.seqs);
+        await target.transactional(async (tx) => {
+          await maintenance(tx);
+          await tx.execute(
+            `delete from ${ident(table.name)} t using jsonb_populate_recordset(null::${ident(table.name)}, ?::jsonb) k
+              where ${table.primaryKey.map((column) => `t.${ident(column)} = k.${ident(column)}`).join(' and ')}`,
+            [JSON.stringify(pks)],
+          );
+          if (rows.length > 0) await insertRows(tx, table, rows);
+        });
+      }
+      if (done.length > 0) await source.execute('delete from shard_move_change where seq in (?)', [done]);
+      applied += done.length;
+      await this.update(move.id, { applied_changes_add: done.length });
+    }
+  }
+
+  /**
+   * The outbox moves published only: an event is copied once the source published it (the target's copy keeps
+   * published_at, so neither shard publishes it again). Inside the fence the source publishes what is left (nothing
+   * new can be written meanwhile), so the tenant's next event comes from the target, after all of them.
+   */
+  private async moveOutbox(move: ShardMove, tables: readonly TenantTable[]): Promise<void> {
+    const outbox = tables.find((table) => table.name === 'outbox_event');
+    if (!outbox) return;
+    const source = this.db.em(move.sourceShard);
+    for (let attempt = 0; ; attempt += 1) {
+      const [pending] = await source.execute<{ count: string }[]>(
+        `select count(*) as count from outbox_event where ${ident(outbox.tenantColumn)}::text = ? and published_at is null`,
+        [move.tenantId],
+      );
+      if (Number(pending!.count) === 0) break;
+      if (attempt > 500) throw new Error(`The source outbox still holds unpublished events of tenant ${move.tenantId}`);
+      if (this.options.drainOutbox) await this.options.drainOutbox();
+      else await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    // Their change entries were waiting for publication: now they copy.
+    await this.applyChanges(move);
+  }
+
+  /** Per table: row count and an order-independent checksum of the rows' text must be equal on both shards. */
+  private async verify(move: ShardMove, tables: readonly TenantTable[]): Promise<void> {
+    const source = this.db.em(move.sourceShard);
+    const target = this.db.em(move.targetShard);
+    for (const table of tables) {
+      // The outbox's seq differs by design (each shard numbers its own events): compare it without that column.
+      const row = table.name === 'outbox_event' ? `(to_jsonb(t) - 'seq')::text` : 't::text';
+      const sql = `select count(*)::text as count, coalesce(sum(hashtextextended(${row}, 0)::numeric), 0)::text as checksum
+                     from ${ident(table.name)} t where ${ident(table.tenantColumn)}::text = ?`;
+      const [[a], [b]] = await Promise.all([source.execute<Checksum[]>(sql, [move.tenantId]), target.execute<Checksum[]>(sql, [move.tenantId])]);
+      if (a!.count !== b!.count || a!.checksum !== b!.checksum) {
+        throw new VerificationFailed(`verification failed for ${table.name}: source ${a!.count} rows (${a!.checksum}), target ${b!.count} rows (${b!.checksum})`);
+      }
+    }
+    for (const check of this.db.moveChecks) {
+      const [a, b] = await Promise.all([check.run(source, move.tenantId), check.run(target, move.tenantId)]);
+      if (JSON.stringify(a) !== JSON.stringify(b)) throw new VerificationFailed(`verification "${check.name}" failed: source ${JSON.stringify(a)}, target ${JSON.stringify(b)}`);
+      if (check.consistent && !check.consistent(b)) throw new VerificationFailed(`verification "${check.name}" failed on the target: ${JSON.stringify(b)}`);
+    }
+  }
+
+  private async readBatch(em: EntityManager, table: TenantTable, tenantId: string, after: Record<string, unknown> | undefined): Promise<Record<string, unknown>[]> {
+    const pk = table.primaryKey.map(ident).join(', ');
+    const params: unknown[] = [tenantId];
+    let cursor = '';
+    if (after) {
+      cursor = `and (${pk}) > (select ${table.primaryKey.map((column) => `k.${ident(column)}`).join(', ')} from jsonb_populate_record(null::${ident(table.name)}, ?::jsonb) k)`;
+      params.push(JSON.stringify(after));
+    }
+    params.push(this.batchSize);
+    const rows = await em.execute<{ row: Record<string, unknown> }[]>(
+      `select to_jsonb(t) as row from ${ident(table.name)} t where ${ident(table.tenantColumn)}::text = ? ${cursor} order by ${pk} limit ?`,
+      params,
+    );
+    return rows.map((row) => row.row);
+  }
+
+  private async writeRows(em: EntityManager, table: TenantTable, rows: Record<string, unknown>[]): Promise<void> {
+    await em.transactional(async (tx) => {
+      await maintenance(tx);
+      await insertRows(tx, table, rows);
+    });
+  }
+
+  private async deleteTenantRows(em: EntityManager, tables: readonly TenantTable[], tenantId: string): Promise<void> {
+    // Children before parents would matter with foreign keys between tenant tables; delete in reverse catalog order
+    // and repeat, so any order of dependencies converges.
+    for (const table of [...tables].reverse()) {
+      for (;;) {
+        const deleted = await em.transactional(async (tx) => {
+          await maintenance(tx);
+          const rows = await tx.execute<{ n: string }[]>(
+            `with doomed as (select ctid from ${ident(table.name)} where ${ident(table.tenantColumn)}::text = ? limit ?)
+             delete from ${ident(table.name)} t using doomed where t.ctid = doomed.ctid returning 1 as n`,
+            [tenantId, this.batchSize],
+          );
+          return rows.length;
+        });
+        if (deleted < this.batchSize) break;
+      }
+    }
+  }
+
+  private async countRows(em: EntityManager, tables: readonly TenantTable[], tenantId: string): Promise<number> {
+    let total = 0;
+    for (const table of tables) {
+      const [row] = await em.execute<{ count: string }[]>(`select count(*) as count from ${ident(table.name)} where ${ident(table.tenantColumn)}::text = ?`, [tenantId]);
+      total += Number(row!.count);
+    }
+    return total;
+  }
+
+  /** Waits until no transaction of this database that began before `at` is still open (others' do not matter). */
+  private async waitForTransactionsBefore(em: EntityManager, at: string): Promise<void> {
+    for (let attempt = 0; ; attempt += 1) {
+      const [row] = await em.execute<{ open: string }[]>(
+        `select count(*) as open from pg_stat_activity
+          where datname = current_database() and pid <> pg_backend_pid() and xact_start is not null and xact_start < ?::timestamptz`,
+        [at],
+      );
+      if (Number(row!.open) === 0) return;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(100, 5 * (attempt + 1))));
+    }
+  }
+
+  private async progress(moveId: string): Promise<Progress> {
+    const [row] = await this.db.globalEm().execute<{ progress: Progress | null }[]>('select progress from shard_move where id = ?', [moveId]);
+    return row?.progress ?? { done: [] };
+  }
+
+  private async update(moveId: string, fields: Record<string, unknown>): Promise<void> {
+    const sets: string[] = ['updated_at = ?'];
+    const params: unknown[] = [this.now()];
+    for (const [column, value] of Object.entries(fields)) {
+      if (column === 'applied_changes_add') {
+        sets.push('applied_changes = applied_changes + ?');
+      } else {
+        sets.push(`${ident(column)} = ?`);
+      }
+      params.push(value);
+    }
+    params.push(moveId);
+    await this.db.globalEm().execute(`update shard_move set ${sets.join(', ')} where id = ?`, params);
+  }
+
+  private async read(em: EntityManager, moveId: string): Promise<ShardMove | undefined> {
+    const [row] = await em.execute<MoveRow[]>('select * from shard_move where id = ?', [moveId]);
+    return row ? toMove(row) : undefined;
+  }
+}
+
+/** LISTEN/NOTIFY channel on the control database: a tenant's placement changed (every instance forgets it). */
+export const DIRECTORY_CHANNEL = 'saldo_shard_directory';
+
+/** A per-subgraph comparison beyond rows and checksums (the ledger: sum of entries, cached balance and version). */
+export interface MoveCheck {
+  name: string;
+  run(em: EntityManager, tenantId: string): Promise<unknown>;
+  /** True when the result is internally consistent (e.g. balance = sum of entries). */
+  consistent?(result: unknown): boolean;
+}
+
+class VerificationFailed extends Error {}
+
+interface Checksum {
+  count: string;
+  checksum: string;
+}
+
+interface MoveRow {
+  id: string;
+  tenant_id: string;
+  source_shard: number;
+  target_shard: number;
+  state: MoveState;
+  copied_rows: string;
+  total_rows: string;
+  applied_changes: string;
+  fence_ms: number | null;
+  cancel_requested: boolean;
+  error: string | null;
+  created_at: Date;
+  updated_at: Date;
+  switched_at: Date | null;
+}
+
+function toMove(row: MoveRow): ShardMove {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    sourceShard: row.source_shard,
+    targetShard: row.target_shard,
+    state: row.state,
+    copiedRows: Number(row.copied_rows),
+    totalRows: Number(row.total_rows),
+    appliedChanges: Number(row.applied_changes),
+    fenceMs: row.fence_ms,
+    cancelRequested: row.cancel_requested,
+    error: row.error,
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+    switchedAt: row.switched_at ? new Date(row.switched_at) : null,
+  };
+}
+
+function keyOf(table: TenantTable, row: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(table.primaryKey.map((column) => [column, row[column]]));
+}
+
+/**
+ * The mover's own writes: not captured, and allowed where a guard forbids ordinary writes (the ledger is append-only
+ * except for exactly this: rows arriving on or leaving a shard with their tenant).
+ */
+async function maintenance(tx: EntityManager): Promise<void> {
+  await tx.execute(`select set_config('${MOVER_SETTING}', 'on', true), set_config('saldo.ledger_maintenance', 'on', true)`);
+}
+
+async function insertRows(tx: EntityManager, table: TenantTable, rows: Record<string, unknown>[]): Promise<void> {
+  const columns = Object.keys(rows[0]!).map(ident).join(', ');
+  await tx.execute(
+    `insert into ${ident(table.name)} (${columns}) select ${columns} from jsonb_populate_recordset(null::${ident(table.name)}, ?::jsonb)
+      on conflict do nothing`,
+    [JSON.stringify(rows)],
+  );
+}
+
+function ignoreMissingTable(error: unknown): void {
+  if ((error as { code?: string }).code !== '42P01') throw error;
+}

@@ -1,0 +1,282 @@
+// Moving a tenant between shards online (@saldo/sharding's ShardMover; here rather than beside it because it relays
+// the outbox with @saldo/events, which depends on @saldo/sharding) against the machine's PostgreSQL: a ledger-like
+// schema with an append-only table, an outbox relayed to an event bus, writers running throughout, two instances with
+// directory caches, a crash at the start of every phase, and every refusal.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { Migration } from '@mikro-orm/migrations';
+import { InProcessEventBus, Migration20261123000100Outbox, OutboxRelay, type EventEnvelope } from '@saldo/events';
+import {
+  MOVE_STATES,
+  ShardMoveError,
+  ShardMover,
+  ShardedDatabase,
+  TENANT_MOVED_SQLSTATE,
+  dropDatabases,
+  type MoveState,
+  type ShardedSchema,
+  type ShardingConfig,
+} from '@saldo/sharding';
+import { TEST_POSTGRES_URL, testLogger, uniquePrefix } from './harness.js';
+import { waitUntil } from './wait.js';
+
+/** An account with a cached balance and version, its append-only entries, and rows that are updated in place. */
+class LedgerLikeTables extends Migration {
+  override name = 'Migration20260101000000LedgerLike';
+  override up(): void {
+    this.addSql('create table "account" ("tenant_id" uuid primary key, "balance" bigint not null, "version" integer not null);');
+    this.addSql(`create table "entry" ("id" uuid primary key, "tenant_id" uuid not null, "amount" bigint not null, "account_version" integer not null,
+      unique ("tenant_id", "account_version"));`);
+    this.addSql(`create or replace function "entry_append_only_fn"() returns trigger language plpgsql as $$ begin
+      if current_setting('saldo.ledger_maintenance', true) = 'on' then return coalesce(old, new); end if;
+      raise exception 'entry is append-only: % refused', tg_op using errcode = 'restrict_violation'; end; $$;`);
+    this.addSql('create trigger "entry_append_only" before update or delete on "entry" for each row execute function "entry_append_only_fn"();');
+    this.addSql('create table "item" ("tenant_id" uuid not null, "n" integer not null, "payload" text not null, primary key ("tenant_id", "n"));');
+    this.addSql('create table "profile" ("id" uuid primary key, "name" text not null);');
+  }
+}
+
+const schema: ShardedSchema = {
+  shard: { entities: [], migrations: [Migration20261123000100Outbox, LedgerLikeTables] },
+  moves: {
+    // `profile` is keyed by the tenant id itself, like the tenants subgraph's `tenant` table.
+    tenantColumns: { profile: 'id' },
+    checks: [
+      {
+        name: 'ledger',
+        run: async (em, tenantId) => {
+          const [row] = await em.execute<{ balance: string; version: number; sum: string; entries: string }[]>(
+            `select a.balance::text as balance, a.version, (select coalesce(sum(amount), 0)::text from entry where tenant_id = a.tenant_id) as sum,
+                    (select count(*)::text from entry where tenant_id = a.tenant_id) as entries
+               from account a where a.tenant_id = ?`,
+            [tenantId],
+          );
+          return row ?? null;
+        },
+        consistent: (result) => {
+          const row = result as { balance: string; version: number; sum: string; entries: string } | null;
+          return row === null || (row.balance === row.sum && String(row.version) === row.entries);
+        },
+      },
+    ],
+  },
+};
+
+const prefix = uniquePrefix('shardmoves');
+const urls = { control: `${TEST_POSTGRES_URL}/${prefix}_control`, shards: [0, 1].map((index) => `${TEST_POSTGRES_URL}/${prefix}_shard_${index}`) };
+const logger = testLogger();
+const config = (overrides: Partial<ShardingConfig> = {}): ShardingConfig => ({ controlUrl: urls.control, shardUrls: urls.shards, poolMax: 4, createDatabases: true, ...overrides });
+
+/** One write of the tenant: an entry, the account's cached balance and version, an item updated in place, an event. */
+async function write(db: ShardedDatabase, tenantId: string, amount: number, label: string): Promise<number> {
+  return db.forTenant(tenantId, (em) =>
+    em.transactional(async (tx) => {
+      const [account] = await tx.execute<{ version: number }[]>(
+        'update account set balance = balance + ?, version = version + 1 where tenant_id = ? returning version',
+        [amount, tenantId],
+      );
+      const version = account!.version;
+      await tx.execute('insert into entry (id, tenant_id, amount, account_version) values (?, ?, ?, ?)', [randomUUID(), tenantId, amount, version]);
+      await tx.execute(
+        `insert into item (tenant_id, n, payload) values (?, ?, ?) on conflict (tenant_id, n) do update set payload = excluded.payload`,
+        [tenantId, version % 7, `${label}@${version}`],
+      );
+      await tx.execute(
+        `insert into outbox_event (id, topic, key, type, version, payload, occurred_at) values (?, 'balance-events', ?, 'test.written', 1, ?, now())`,
+        [randomUUID(), tenantId, JSON.stringify({ version })],
+      );
+      return version;
+    }),
+  );
+}
+
+async function seedTenant(db: ShardedDatabase, entries: number): Promise<string> {
+  const tenantId = randomUUID();
+  const shardId = await db.directory.place(tenantId);
+  await db.em(shardId).execute('insert into account (tenant_id, balance, version) values (?, 0, 0)', [tenantId]);
+  await db.em(shardId).execute('insert into profile (id, name) values (?, ?)', [tenantId, 'Tenant']);
+  for (let index = 0; index < entries; index += 1) await write(db, tenantId, 100, 'seed');
+  return tenantId;
+}
+
+async function tenantRows(db: ShardedDatabase, shardId: number, tenantId: string): Promise<Record<string, number>> {
+  const em = db.em(shardId);
+  const counts: Record<string, number> = {};
+  for (const [table, column] of [['account', 'tenant_id'], ['entry', 'tenant_id'], ['item', 'tenant_id'], ['profile', 'id'], ['outbox_event', 'key']] as const) {
+    const [row] = await em.execute<{ count: string }[]>(`select count(*) as count from ${table} where ${column}::text = ?`, [tenantId]);
+    counts[table] = Number(row!.count);
+  }
+  return counts;
+}
+
+describe('moving a tenant between shards', () => {
+  let db: ShardedDatabase;
+  let other: ShardedDatabase;
+  let relay: OutboxRelay;
+  const published: EventEnvelope[] = [];
+
+  before(async () => {
+    db = await ShardedDatabase.open(config(), schema, logger);
+    other = await ShardedDatabase.open(config(), schema, logger);
+    const bus = new InProcessEventBus(logger);
+    bus.subscribe('balance-events', 'test', async (event) => {
+      published.push(event);
+    });
+    relay = new OutboxRelay({ sources: db.shardIds.map((shardId) => ({ name: `shard-${shardId}`, em: () => db.em(shardId) })), bus, logger, pollIntervalMs: 50 });
+    relay.start();
+  });
+
+  after(async () => {
+    await relay?.stop();
+    await other?.close();
+    await db?.close();
+    await dropDatabases([urls.control, ...urls.shards]);
+  });
+
+  const mover = (options: ConstructorParameters<typeof ShardMover>[2] = {}) => new ShardMover(db, logger, { graceMs: 0, batchSize: 50, drainOutbox: () => relay.flush(), ...options });
+
+  test('moves a tenant under concurrent writes: nothing lost or doubled, writes wait instead of failing, events once and in order', async () => {
+    const tenantId = await seedTenant(db, 300);
+    const source = (await db.directory.lookupOne(tenantId))!;
+    const target = 1 - source;
+    // The second instance has the old placement cached, as a busy replica would.
+    assert.equal(await other.directory.lookupOne(tenantId), source);
+
+    let writing = true;
+    const acknowledged: number[] = [];
+    const errors: unknown[] = [];
+    // Four writers at up to 50 writes/s each (the issue's 200 usage events/s), half of them through the second instance.
+    const writers = Array.from({ length: 4 }, async (_, writer) => {
+      while (writing) {
+        const begun = Date.now();
+        try {
+          acknowledged.push(await write(writer % 2 === 0 ? db : other, tenantId, -1, `w${writer}`));
+        } catch (error) {
+          errors.push(error);
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, 20 - (Date.now() - begun))));
+      }
+    });
+    await waitUntil(() => acknowledged.length >= 20, 'writes before the move');
+    const move = await mover().start(tenantId, target);
+    assert.equal(move.state, 'PENDING');
+    const { move: done } = await mover({ batchSize: 500 }).run(move.id);
+    const atSwitch = acknowledged.length;
+    await waitUntil(() => acknowledged.length >= atSwitch + 20, 'writes after the move');
+    writing = false;
+    await Promise.all(writers);
+
+    assert.deepEqual(errors, [], 'no write failed');
+    assert.equal(done.state, 'CLEANED');
+    assert.ok(done.fenceMs !== null && done.fenceMs < 1000, `fence ${done.fenceMs} ms`);
+    assert.equal(await db.directory.lookupOne(tenantId), target);
+    await waitUntil(async () => (await other.directory.lookupOne(tenantId)) === target, 'the other instance routing to the new shard');
+
+    // Every acknowledged write exactly once: versions 1..n with no gap or duplicate, balance = sum of entries.
+    const versions = [...acknowledged].sort((a, b) => a - b);
+    assert.equal(new Set(versions).size, versions.length, 'no version acknowledged twice');
+    const em = db.em(target);
+    const [account] = await em.execute<{ balance: string; version: number }[]>('select balance::text, version from account where tenant_id = ?', [tenantId]);
+    const entries = await em.execute<{ account_version: number; amount: string }[]>('select account_version, amount::text from entry where tenant_id = ? order by account_version', [tenantId]);
+    assert.equal(account!.version, 300 + versions.length);
+    assert.deepEqual(entries.map((entry) => entry.account_version), Array.from({ length: account!.version }, (_, index) => index + 1));
+    assert.equal(BigInt(account!.balance), entries.reduce((sum, entry) => sum + BigInt(entry.amount), 0n));
+    assert.deepEqual(await tenantRows(db, source, tenantId), { account: 0, entry: 0, item: 0, profile: 0, outbox_event: 0 }, 'the source is clean');
+    assert.deepEqual(await tenantRows(db, target, tenantId), { account: 1, entry: account!.version, item: 7, profile: 1, outbox_event: account!.version });
+
+    // Every event published once, in version order, across the switch.
+    await waitUntil(() => published.filter((event) => event.key === tenantId).length >= account!.version, 'every event published');
+    await relay.flush();
+    const ofTenant = published.filter((event) => event.key === tenantId);
+    assert.equal(new Set(ofTenant.map((event) => event.id)).size, ofTenant.length, 'no event published twice');
+    assert.deepEqual(ofTenant.map((event) => (event.payload as { version: number }).version), entries.map((entry) => entry.account_version));
+  });
+
+  test('a write that began under the old placement is refused on the old shard, never applied there', async () => {
+    const tenantId = await seedTenant(db, 5);
+    const source = (await db.directory.lookupOne(tenantId))!;
+    const { move } = await mover({ graceMs: 60_000 }).run((await mover().start(tenantId, 1 - source)).id);
+    assert.equal(move.state, 'SWITCHED');
+    // Straight to the old shard, as a write that looked the tenant up before the switch would.
+    await assert.rejects(
+      db.em(source).execute('update account set balance = balance + 1 where tenant_id = ?', [tenantId]),
+      (error: { code?: string }) => error.code === TENANT_MOVED_SQLSTATE,
+    );
+    const [sourceAccount] = await db.em(source).execute<{ balance: string }[]>('select balance::text from account where tenant_id = ?', [tenantId]);
+    assert.equal(sourceAccount!.balance, '500', 'the old shard kept its rows untouched until cleanup');
+    // Retried where the directory now points.
+    assert.equal(await write(db, tenantId, 1, 'after'), 6);
+    const { move: cleaned } = await mover({ graceMs: 0 }).run(move.id);
+    assert.equal(cleaned.state, 'CLEANED');
+  });
+
+  test('a crash at the start of any phase resumes to a clean move', async () => {
+    for (const phase of MOVE_STATES.filter((state) => !['CLEANED', 'FAILED'].includes(state))) {
+      const tenantId = await seedTenant(db, 60);
+      const source = (await db.directory.lookupOne(tenantId))!;
+      const started = await mover().start(tenantId, 1 - source);
+      let crashed = false;
+      const crashing = mover({
+        onPhase: (_move, current: MoveState) => {
+          if (current === phase && !crashed) {
+            crashed = true;
+            throw new Error(`crash at ${phase}`);
+          }
+        },
+      });
+      await assert.rejects(crashing.run(started.id), new RegExp(`crash at ${phase}`));
+      // Writes go on between the crash and the resumption.
+      await write(db, tenantId, 100, 'between');
+      const { move } = await mover().run(started.id);
+      assert.equal(move.state, 'CLEANED', `resumed from ${phase}`);
+      const target = 1 - source;
+      const counts = await tenantRows(db, target, tenantId);
+      assert.equal(counts['entry'], 61, `every entry once after a crash at ${phase}`);
+      assert.deepEqual(await tenantRows(db, source, tenantId), { account: 0, entry: 0, item: 0, profile: 0, outbox_event: 0 });
+    }
+  });
+
+  test('a move cancelled before the switch leaves the tenant where it was and the target clean', async () => {
+    const tenantId = await seedTenant(db, 120);
+    const source = (await db.directory.lookupOne(tenantId))!;
+    const started = await mover().start(tenantId, 1 - source);
+    const cancelling = mover({
+      onPhase: async (move, phase) => {
+        if (phase === 'CATCHING_UP') await mover().cancel(move.id);
+      },
+    });
+    const { move } = await cancelling.run(started.id);
+    assert.equal(move.state, 'FAILED');
+    assert.match(move.error ?? '', /cancelled/);
+    assert.equal(await db.directory.lookupOne(tenantId), source);
+    assert.deepEqual(await tenantRows(db, 1 - source, tenantId), { account: 0, entry: 0, item: 0, profile: 0, outbox_event: 0 });
+    assert.equal(await write(db, tenantId, 1, 'after cancel'), 121, 'the tenant writes on its shard as before');
+  });
+
+  test('refuses an unknown shard, the same shard, a tenant already moving, a draining target and a cancel after the switch', async () => {
+    const tenantId = await seedTenant(db, 1);
+    const source = (await db.directory.lookupOne(tenantId))!;
+    const refusal = (code: string) => (error: unknown) => error instanceof ShardMoveError && error.code === code;
+    await assert.rejects(mover().start(tenantId, 7), refusal('UNKNOWN_SHARD'));
+    await assert.rejects(mover().start(tenantId, source), refusal('SAME_SHARD'));
+    await assert.rejects(mover().start(randomUUID(), 1 - source), refusal('TENANT_NOT_FOUND'));
+    const started = await mover().start(tenantId, 1 - source);
+    await assert.rejects(mover().start(tenantId, 1 - source), refusal('TENANT_ALREADY_MOVING'));
+    assert.equal((await mover().list({ active: true })).filter((move) => move.tenantId === tenantId).length, 1, 'nothing recorded by the refusals');
+    const { move } = await mover({ graceMs: 60_000 }).run(started.id);
+    assert.equal(move.state, 'SWITCHED');
+    await assert.rejects(mover().cancel(move.id), refusal('MOVE_ALREADY_SWITCHED'));
+
+    const draining = await ShardedDatabase.open(config({ drainingShards: [source] }), schema, logger);
+    try {
+      const back = new ShardMover(draining, logger);
+      await mover({ graceMs: 0 }).run(move.id);
+      await assert.rejects(back.start(tenantId, source), refusal('TARGET_DRAINING'));
+    } finally {
+      await draining.close();
+      // Reopening without draining restores the configuration for the other tests.
+      await (await ShardedDatabase.open(config(), schema, logger)).close();
+    }
+  });
+});
