@@ -30,6 +30,12 @@ export const ErrorCode = {
   DomainNotFound: 'DOMAIN_NOT_FOUND',
   VerificationFailed: 'VERIFICATION_FAILED',
   RateLimited: 'RATE_LIMITED',
+  /** Shard moves: no such shard; the tenant is there already; a move of it is unfinished; the target takes no tenants; too late to cancel. */
+  UnknownShard: 'UNKNOWN_SHARD',
+  SameShard: 'SAME_SHARD',
+  TenantAlreadyMoving: 'TENANT_ALREADY_MOVING',
+  TargetDraining: 'TARGET_DRAINING',
+  MoveAlreadySwitched: 'MOVE_ALREADY_SWITCHED',
   Unauthenticated: 'UNAUTHENTICATED',
   Forbidden: 'FORBIDDEN',
   Internal: 'INTERNAL_SERVER_ERROR',

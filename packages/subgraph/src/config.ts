@@ -25,6 +25,8 @@ export const subgraphConfigSchema = z.object({
   SHARD_CAPACITY_ROWS: fields.positiveInt(DEFAULT_SHARD_CAPACITY.rows),
   SHARD_CAPACITY_BYTES: fields.positiveInt(DEFAULT_SHARD_CAPACITY.bytes),
   SHARD_CAPACITY_WRITES_PER_SECOND: fields.positiveInt(DEFAULT_SHARD_CAPACITY.writesPerSecond),
+  /** Seconds a moved tenant's rows stay on the old shard after the switch (every instance's cache learns of it meanwhile). */
+  SHARD_MOVE_GRACE_SECONDS: z.coerce.number().min(0).max(86_400).default(30),
   OUTBOX_POLL_INTERVAL_MS: fields.positiveInt(500),
   /** Where the outbox relay publishes and consumers subscribe: in-process (embedded default) or Kafka. */
   EVENT_BUS: z.enum(['memory', 'kafka']).default('memory'),

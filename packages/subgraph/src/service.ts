@@ -14,6 +14,7 @@ import { ShardAdministration, ShardedDatabase, type ShardedSchema } from '@saldo
 import { jobSettings, shardingConfig, type SubgraphConfig } from './config.js';
 import { createErrorFormatter } from './format-error.js';
 import { serveSubscriptions, type SubscriptionServer } from './subscriptions.js';
+import { SHARD_MOVE_QUEUE, scheduleShardMove, shardMoveWorker } from './shard-moves.js';
 
 /**
  * Every shard carries the event infrastructure (outbox for what the subgraph publishes, consumed-event ledger for
@@ -171,7 +172,7 @@ export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConf
         ...(deps.jobClock ? { clock: deps.jobClock } : {}),
       });
       try {
-        await jobs.start(definition.jobs?.queues ?? []);
+        await jobs.start([...(definition.jobs?.queues ?? []), SHARD_MOVE_QUEUE]);
       } catch (error) {
         await db.close();
         throw error;
@@ -181,7 +182,11 @@ export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConf
         const services = definition.createServices(runtime);
         const unsubscribes = [subscribeTenantRegistry(definition.name, runtime), ...(definition.subscribe?.(services, runtime) ?? [])];
         const { schema } = await definition.buildSchema();
-        const shardAdministration = new ShardAdministration(definition.name, db);
+        const shardAdministration = new ShardAdministration(definition.name, db, logger, {
+          schedule: scheduleShardMove(jobs),
+          // The fence waits for the tenant's events to leave the source's outbox: publish them now, not at the next poll.
+          mover: { drainOutbox: () => relay.flush(), graceMs: config.SHARD_MOVE_GRACE_SECONDS * 1000 },
+        });
 
         const http = createHttpService({ name: definition.name, logger, readinessChecks: { databases: () => db.ping() } });
         const apollo = new ApolloServer<SubgraphContext<S>>({
@@ -253,6 +258,7 @@ export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConf
           await jobs.schedule(definition.jobs.schedules?.(runtime) ?? []);
           for (const worker of definition.jobs.workers?.(services, runtime) ?? []) await jobs.work(worker);
         }
+        await jobs.work(shardMoveWorker(() => shardAdministration, jobs));
         logger.info('listening', { url: `${url}/graphql`, shards: db.shardIds.length });
 
         state = {

@@ -1,6 +1,6 @@
-import { Ctx, Directive, Field, Float, Int, ObjectType, Query, Resolver } from 'type-graphql';
-import type { RequestContext } from '@saldo/graphql';
-import type { ShardAdministration, ShardLoad } from '@saldo/sharding';
+import { Arg, Ctx, Directive, Field, Float, ID, Int, Mutation, ObjectType, Query, Resolver, registerEnumType } from 'type-graphql';
+import { ErrorCode, SaldoError, assertUuid, type RequestContext } from '@saldo/graphql';
+import { MOVE_STATES, ShardMoveError, type ShardAdministration, type ShardLoad, type ShardMove } from '@saldo/sharding';
 
 /*
  * Operators' view of one subgraph's shards, served by every subgraph alike. Each subgraph contributes its own root
@@ -82,6 +82,98 @@ export class SubgraphShardsType {
   shards!: ShardType[];
 }
 
+export enum ShardMoveState {
+  PENDING = 'PENDING',
+  COPYING = 'COPYING',
+  CATCHING_UP = 'CATCHING_UP',
+  FENCED = 'FENCED',
+  VERIFYING = 'VERIFYING',
+  SWITCHED = 'SWITCHED',
+  CLEANED = 'CLEANED',
+  FAILED = 'FAILED',
+}
+registerEnumType(ShardMoveState, { name: 'ShardMoveState', description: 'Where a move of a tenant between shards is; FAILED leaves the tenant where it was.' });
+// The GraphQL enum and the mover's states are one list.
+for (const state of MOVE_STATES) if (!(state in ShardMoveState)) throw new Error(`ShardMoveState lacks ${state}`);
+
+@ObjectType('ShardMove', { description: "A move of one tenant's rows of one subgraph to another shard, while the tenant keeps working." })
+@Directive('@shareable')
+export class ShardMoveType {
+  @Field(() => ID)
+  id!: string;
+
+  @Field()
+  subgraph!: string;
+
+  @Field(() => ID)
+  tenantId!: string;
+
+  @Field(() => Int)
+  sourceShard!: number;
+
+  @Field(() => Int)
+  targetShard!: number;
+
+  @Field(() => ShardMoveState)
+  state!: ShardMoveState;
+
+  @Field(() => Float, { description: 'Rows copied so far (the copy phase), of totalRows counted when it began.' })
+  copiedRows!: number;
+
+  @Field(() => Float)
+  totalRows!: number;
+
+  @Field(() => Float, { description: 'Changes made during the move and applied to the target.' })
+  appliedChanges!: number;
+
+  @Field(() => Float, { description: 'Share of the copy done, 0..1 (1 from CATCHING_UP on).' })
+  progress!: number;
+
+  @Field(() => Int, { nullable: true, description: "How long the tenant's writes waited at the switch, in milliseconds." })
+  fenceMs!: number | null;
+
+  @Field({ description: 'Asked to stop; honoured before the switch.' })
+  cancelRequested!: boolean;
+
+  @Field(() => String, { nullable: true, description: 'Why it FAILED.' })
+  error!: string | null;
+
+  @Field()
+  createdAt!: Date;
+
+  @Field()
+  updatedAt!: Date;
+
+  @Field(() => Date, { nullable: true })
+  switchedAt!: Date | null;
+}
+
+const COPY_DONE: ReadonlySet<string> = new Set(['CATCHING_UP', 'FENCED', 'VERIFYING', 'SWITCHED', 'CLEANED']);
+
+function toMoveType(subgraph: string, move: ShardMove): ShardMoveType {
+  const progress = COPY_DONE.has(move.state) ? 1 : move.totalRows === 0 ? 0 : Math.min(1, move.copiedRows / move.totalRows);
+  return { ...move, subgraph, state: move.state as ShardMoveState, progress };
+}
+
+/** The mover's refusals as stable GraphQL error codes; nothing was changed. */
+async function coded<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (!(error instanceof ShardMoveError)) throw error;
+    const code = {
+      UNKNOWN_SHARD: ErrorCode.UnknownShard,
+      SAME_SHARD: ErrorCode.SameShard,
+      TENANT_ALREADY_MOVING: ErrorCode.TenantAlreadyMoving,
+      TARGET_DRAINING: ErrorCode.TargetDraining,
+      TENANT_NOT_FOUND: ErrorCode.TenantNotFound,
+      MOVE_NOT_FOUND: ErrorCode.NotFound,
+      MOVE_ALREADY_SWITCHED: ErrorCode.MoveAlreadySwitched,
+    }[error.code];
+    throw new SaldoError(code, error.message);
+  }
+}
+
 /** What the shard resolvers need from the request context. */
 export type ShardOperationsContext = RequestContext & { readonly shardAdministration: ShardAdministration };
 
@@ -100,6 +192,7 @@ function toShard(load: ShardLoad): ShardType {
  */
 export function shardOperationsResolver(subgraph: string): Function {
   const prefix = shardFieldPrefix(subgraph);
+  const Prefix = prefix.charAt(0).toUpperCase() + prefix.slice(1);
 
   @Resolver()
   class ShardOperationsResolver {
@@ -108,6 +201,36 @@ export function shardOperationsResolver(subgraph: string): Function {
       ctx.scope.requirePlatformAdmin();
       const report = await ctx.shardAdministration.loadReport();
       return { subgraph, shards: report.map(toShard) };
+    }
+
+    @Query(() => [ShardMoveType], { name: `${prefix}ShardMoves`, description: `Platform operators: the ${subgraph} subgraph's tenant moves, newest first (poll for progress).` })
+    async moves(
+      @Ctx() ctx: ShardOperationsContext,
+      @Arg('active', () => Boolean, { defaultValue: false, description: 'Unfinished moves only.' }) active: boolean,
+    ): Promise<ShardMoveType[]> {
+      ctx.scope.requirePlatformAdmin();
+      return (await ctx.shardAdministration.moves({ active })).map((move) => toMoveType(subgraph, move));
+    }
+
+    @Mutation(() => ShardMoveType, {
+      name: `start${Prefix}ShardMove`,
+      description: `Platform operators: moves a tenant's ${subgraph} rows to another shard while it keeps working (a durable job; watch ${prefix}ShardMoves).`,
+    })
+    async startMove(
+      @Ctx() ctx: ShardOperationsContext,
+      @Arg('tenantId', () => ID) tenantId: string,
+      @Arg('targetShard', () => Int) targetShard: number,
+    ): Promise<ShardMoveType> {
+      ctx.scope.requirePlatformAdmin();
+      const id = assertUuid(tenantId, 'tenantId');
+      return toMoveType(subgraph, await coded(() => ctx.shardAdministration.startMove(id, targetShard)));
+    }
+
+    @Mutation(() => ShardMoveType, { name: `cancel${Prefix}ShardMove`, description: 'Platform operators: stops a move before its switch; the tenant stays where it was.' })
+    async cancelMove(@Ctx() ctx: ShardOperationsContext, @Arg('moveId', () => ID) moveId: string): Promise<ShardMoveType> {
+      ctx.scope.requirePlatformAdmin();
+      const id = assertUuid(moveId, 'moveId');
+      return toMoveType(subgraph, await coded(() => ctx.shardAdministration.cancelMove(id)));
     }
   }
   Object.defineProperty(ShardOperationsResolver, 'name', { value: `${prefix}ShardOperationsResolver` });

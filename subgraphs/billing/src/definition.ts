@@ -59,7 +59,32 @@ function schemaPart(part: 'shard' | 'global'): SchemaPart {
 
 export const billingSubgraph: SubgraphDefinition<BillingServices, BillingConfig> = {
   name: 'billing',
-  shardSchema: { shard: schemaPart('shard'), global: schemaPart('global') },
+  shardSchema: {
+    shard: schemaPart('shard'),
+    global: schemaPart('global'),
+    // A tenant moving between shards: besides every table's rows and checksum, its ledger must add up on the target.
+    moves: {
+      checks: [
+        {
+          name: 'ledger',
+          run: async (em, tenantId) => {
+            const [row] = await em.execute<Array<{ balance: string; version: number; entries: string; sum: string }>>(
+              `select a.balance_minor::text as balance, a.version,
+                      (select count(*)::text from ledger_entry e where e.tenant_id = a.tenant_id) as entries,
+                      (select coalesce(sum(e.amount_minor), 0)::text from ledger_entry e where e.tenant_id = a.tenant_id) as sum
+                 from account a where a.tenant_id = ?`,
+              [tenantId],
+            );
+            return row ?? null;
+          },
+          consistent: (result) => {
+            const row = result as { balance: string; version: number; entries: string; sum: string } | null;
+            return row === null || (row.balance === row.sum && String(row.version) === row.entries);
+          },
+        },
+      ],
+    },
+  },
   buildSchema: buildBillingSchema,
   createServices: (runtime) => createBillingServices(runtime),
   subscribe: (services, runtime) => modules.flatMap((module) => module.subscribe?.(services, runtime) ?? []),
