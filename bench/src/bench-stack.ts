@@ -24,6 +24,8 @@ export async function startBenchStack(config: BenchConfig, label: string, shards
     poolMax: 10,
     // The benchmark measures the platform, not the per-identity rate limit it drives through one token.
     rateLimit: { perMinute: 10_000_000, burst: 100_000 },
+    // ...nor the WebSocket bounds: one load generator opens thousands of connections from one address at once.
+    gatewayEnv: { WS_MAX_CONNECTIONS_PER_ADDRESS: '1000000', WS_MAX_CONNECTIONS_PER_CREDENTIAL: '1000000' },
   });
   return {
     stack,

@@ -402,4 +402,67 @@ describe('security: the attacks of docs/security.md', () => {
       for (const value of [expected, read.data?.tenant.branding.logoUrl]) assert.doesNotMatch(value, /['"()<>\s]/);
     });
   });
+
+  describe('4. the WebSocket transport has bounds: message size, connections per address and credential, subscriptions per connection', () => {
+    it('closes or refuses beyond each bound with a clear code, and runs nothing it refused', async () => {
+      const gateway = await stack.startGateway({
+        WS_MAX_MESSAGE_BYTES: '65536',
+        WS_MAX_CONNECTIONS_PER_ADDRESS: '3',
+        WS_MAX_CONNECTIONS_PER_CREDENTIAL: '2',
+        WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: '2',
+        WS_CONNECTION_INIT_TIMEOUT_MS: '1000',
+        WS_ANONYMOUS_GRACE_MS: '1000',
+      });
+      closers.push(() => gateway.stop());
+      const url = `${gateway.url}/graphql`;
+      const open = async (): Promise<RawSocket> => {
+        const socket = new RawSocket(url);
+        closers.push(() => socket.close());
+        await socket.open();
+        return socket;
+      };
+      const member = async (subject: string) => ({ authorization: (await stack.authHeaders({ role: 'tenant-member', subject, tenantId })).authorization });
+
+      // A message above the limit closes the socket with 1009 before anything runs (HTTP caps bodies likewise).
+      const big = await open();
+      await big.init(await member('big'));
+      big.send({ id: 'big', type: 'subscribe', payload: { query: `{ __typename }`, variables: { padding: 'x'.repeat(100_000) } } });
+      assert.equal((await big.closed).code, 1009);
+      assert.equal(big.messages.some((message) => message.id === 'big'), false);
+
+      // Connections that have not authenticated count against their address: the fourth is refused with 1013...
+      const idle = [await open(), await open()];
+      const anonymous = await open();
+      await anonymous.init({});
+      assert.ok(anonymous.messages.some((message) => message.type === 'connection_ack'), 'anonymous callers may connect (to introspect)');
+      const fourth = await open();
+      assert.equal((await fourth.closed).code, 1013);
+      // ...those that never send connection_init are closed with 4408; anonymous ones after their grace with 4401.
+      for (const socket of idle) assert.equal((await socket.closed).code, 4408);
+      assert.equal((await anonymous.closed).code, 4401);
+
+      // Connections per credential: the third with the same credential gets 1013; another credential still connects.
+      const first = await open();
+      await first.init(await member('busy'));
+      const second = await open();
+      await second.init(await member('busy'));
+      const third = await open();
+      await third.init(await member('busy'));
+      assert.equal((await third.closed).code, 1013);
+      const other = await open();
+      await other.init(await member('someone-else'));
+      assert.ok(other.messages.some((message) => message.type === 'connection_ack'));
+
+      // Subscriptions per connection: the third at once is refused with TOO_MANY_SUBSCRIPTIONS, nothing opened for it.
+      assert.equal((await first.operation('s1', BALANCE, { t: tenantId }))?.type, 'next');
+      assert.equal((await first.operation('s2', BALANCE, { t: tenantId }))?.type, 'next');
+      const subscribersBefore = gateway.subscriptionMetrics().subscribers;
+      assert.deepEqual(payloadCodes(await first.operation('s3', BALANCE, { t: tenantId })), ['TOO_MANY_SUBSCRIPTIONS']);
+      assert.equal(gateway.subscriptionMetrics().subscribers, subscribersBefore);
+      // Ending one makes room again.
+      first.send({ id: 's1', type: 'complete' });
+      await waitUntil(() => gateway.subscriptionMetrics().subscribers === subscribersBefore - 1, 'the completed subscription to end');
+      assert.equal((await first.operation('s4', BALANCE, { t: tenantId }))?.type, 'next');
+    });
+  });
 });

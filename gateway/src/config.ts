@@ -66,6 +66,18 @@ export const gatewayConfigSchema = z
     SUBSCRIPTION_BUFFER: fields.positiveInt(16),
     /** WebSocket ping interval for subscription connections, clients and subgraphs alike (ms). */
     SUBSCRIPTION_KEEPALIVE_MS: fields.positiveInt(12_000),
+    /** WebSocket bounds (docs/security.md, attack 4): largest message (bytes; 1009 beyond it), like BODY_LIMIT for HTTP. */
+    WS_MAX_MESSAGE_BYTES: fields.positiveInt(1_048_576),
+    /** Connections per client address not authenticated as anyone (before connection_init, or anonymous); 1013 beyond. */
+    WS_MAX_CONNECTIONS_PER_ADDRESS: fields.positiveInt(32),
+    /** Connections per credential (a partner, or a user of a tenant); 1013 beyond. */
+    WS_MAX_CONNECTIONS_PER_CREDENTIAL: fields.positiveInt(64),
+    /** Subscriptions at once on one connection; more are refused with TOO_MANY_SUBSCRIPTIONS. */
+    WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: fields.positiveInt(50),
+    /** A connection without connection_init is closed after this (4408). */
+    WS_CONNECTION_INIT_TIMEOUT_MS: fields.positiveInt(3_000),
+    /** Anonymous connections (introspection only) are closed after this (4401). */
+    WS_ANONYMOUS_GRACE_MS: fields.positiveInt(30_000),
     /** How long the gateway keeps reopening a subscription whose subgraph went away before it ends it (SUBGRAPH_UNAVAILABLE). */
     SUBSCRIPTION_UPSTREAM_RETRY_MS: fields.positiveInt(60_000),
     /** The subgraph /documents/ download links are forwarded to (it checks their signatures). */

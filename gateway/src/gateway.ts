@@ -247,6 +247,14 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
         keepAliveMs: config.SUBSCRIPTION_KEEPALIVE_MS,
         persisted,
         hideSchemaDetails: !(config.INTROSPECTION ?? !production),
+        webSocketLimits: {
+          maxMessageBytes: config.WS_MAX_MESSAGE_BYTES,
+          maxConnectionsPerAddress: config.WS_MAX_CONNECTIONS_PER_ADDRESS,
+          maxConnectionsPerCredential: config.WS_MAX_CONNECTIONS_PER_CREDENTIAL,
+          maxSubscriptionsPerConnection: config.WS_MAX_SUBSCRIPTIONS_PER_CONNECTION,
+          connectionInitTimeoutMs: config.WS_CONNECTION_INIT_TIMEOUT_MS,
+          anonymousGraceMs: config.WS_ANONYMOUS_GRACE_MS,
+        },
       });
       // Signed document downloads (billing): public links on this origin.
       // GET / leads to the graph, health and docs instead of a 404.

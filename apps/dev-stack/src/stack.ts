@@ -56,6 +56,8 @@ export interface StackOptions {
   whiteLabelEnv?: Record<string, string>;
   /** Extra tenants settings (e.g. SMTP_URL for notification mail), as environment variables. */
   tenantsEnv?: Record<string, string>;
+  /** Extra gateway settings (e.g. the WebSocket bounds WS_*), as environment variables; benchmarks raise the bounds. */
+  gatewayEnv?: Record<string, string>;
 }
 
 export interface Stack {
@@ -192,6 +194,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         API_KEY_VERIFY_URL: `${tenants.url}/internal/api-keys/verify`,
         API_KEY_CACHE_TTL_MS: String(options.apiKeyCacheTtlMs ?? 5000),
         ...(options.rateLimit ? { RATE_LIMIT_PER_MINUTE: String(options.rateLimit.perMinute), RATE_LIMIT_BURST: String(options.rateLimit.burst) } : {}),
+        ...options.gatewayEnv,
       }),
       { logger },
     );

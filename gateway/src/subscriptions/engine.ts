@@ -20,6 +20,8 @@ export const SubscriptionErrorCode = {
    * subscription ends within the API key revocation bound, like HTTP requests with that key.
    */
   CredentialRevoked: 'CREDENTIAL_REVOKED',
+  /** One connection asked for more subscriptions at once than WS_MAX_SUBSCRIPTIONS_PER_CONNECTION allows. */
+  TooManySubscriptions: 'TOO_MANY_SUBSCRIPTIONS',
   /** The gateway is shutting down; reconnect (another instance, or this one after its restart). */
   ShuttingDown: 'SHUTTING_DOWN',
 } as const;

@@ -7,7 +7,7 @@ import { GraphQLError, Kind, getOperationAST, parse, validate, type DocumentNode
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { createHandler } from 'graphql-sse/lib/use/express';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { ANONYMOUS, ErrorCode, unsafeInputError, type Identity } from '@saldo/graphql';
 import type { Logger } from '@saldo/service';
 import type { Credentials, Session } from '../auth/authenticate.js';
@@ -55,9 +55,32 @@ export interface SubscriptionTransportsOptions {
    * WebSocket and SSE obey the same manifest as HTTP.
    */
   persisted?: PersistedOperations;
+  /** Bounds of the WebSocket transport (docs/security.md, attack 4). */
+  webSocketLimits: WebSocketLimits;
   /** Introspection is off: validation errors lose their "Did you mean ...?" suggestions (as Apollo Server's do). */
   hideSchemaDetails?: boolean;
 }
+
+export interface WebSocketLimits {
+  /** Largest message accepted; a larger one closes the socket with 1009 (Message Too Big) before it is read. */
+  maxMessageBytes: number;
+  /**
+   * Connections per client address that have not (yet) authenticated as someone: before `connection_init` or
+   * anonymous. One more is closed with 1013 (Try Again Later).
+   */
+  maxConnectionsPerAddress: number;
+  /** Connections per credential (the rate-limit key: a partner, or one user of one tenant); one more gets 1013. */
+  maxConnectionsPerCredential: number;
+  /** Subscriptions running at once on one connection; one more is refused with TOO_MANY_SUBSCRIPTIONS. */
+  maxSubscriptionsPerConnection: number;
+  /** A connection that sends no `connection_init` within this is closed with 4408 (graphql-ws). */
+  connectionInitTimeoutMs: number;
+  /** Anonymous connections (which may only introspect) are closed with 4401 after this. */
+  anonymousGraceMs: number;
+}
+
+/** The close code of a connection refused for a limit: standard "Try Again Later" (graphql-ws clients retry with backoff). */
+export const TRY_AGAIN_LATER = 1013;
 
 export interface SubscriptionTransports {
   /** WebSocket connections and SSE streams open now. */
@@ -213,15 +236,44 @@ export function serveSubscriptionTransports(options: SubscriptionTransportsOptio
   };
 
   // ---- graphql-ws on the upgrade of /graphql -----------------------------------------------------------------
+  const limits = options.webSocketLimits;
   // Upgrades are routed here by hand rather than with ws's `server` option: that option also re-emits the HTTP
   // server's own errors (a taken port at listen) on the WebSocket server, where graphql-ws prints them as an
   // "internal error" with a stack trace; the listen failure is the caller's to report.
-  const wsServer = new WebSocketServer({ noServer: true, path: options.path });
+  const wsServer = new WebSocketServer({ noServer: true, path: options.path, maxPayload: limits.maxMessageBytes });
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     wsServer.handleUpgrade(request, socket, head, (client) => wsServer.emit('connection', client, request));
   };
   options.server.on('upgrade', onUpgrade);
   const connectionTimers = new Set<NodeJS.Timeout>();
+  // Who each socket counts against: its client address until it authenticates as someone, then its credential.
+  const perAddress = new Map<string, number>();
+  const perCredential = new Map<string, number>();
+  const countedAs = new WeakMap<WebSocket, { map: Map<string, number>; key: string }>();
+  const subscriptionsOf = new WeakMap<object, Set<string>>();
+  const uncount = (socket: WebSocket): void => {
+    const counted = countedAs.get(socket);
+    if (!counted) return;
+    countedAs.delete(socket);
+    const left = (counted.map.get(counted.key) ?? 1) - 1;
+    if (left > 0) counted.map.set(counted.key, left);
+    else counted.map.delete(counted.key);
+  };
+  /** Counts the socket against `key`; false (and the socket closed with 1013) when that is over `max`. */
+  const count = (socket: WebSocket, map: Map<string, number>, key: string, max: number, what: string): boolean => {
+    uncount(socket);
+    const now = (map.get(key) ?? 0) + 1;
+    map.set(key, now);
+    countedAs.set(socket, { map, key });
+    if (now <= max) return true;
+    socket.close(TRY_AGAIN_LATER, `Too many connections ${what}`);
+    return false;
+  };
+  const clientAddressOf = (request: IncomingMessage): string => forwardedClientAddress(request, options.app.get('trust proxy fn') as TrustProxy | undefined);
+  wsServer.on('connection', (socket, request) => {
+    socket.once('close', () => uncount(socket));
+    count(socket, perAddress, clientAddressOf(request), limits.maxConnectionsPerAddress, 'from this address');
+  });
   const ws = useServer<Record<string, unknown>, { caller: Caller }>(
     {
       onConnect: async (ctx) => {
@@ -234,13 +286,21 @@ export function serveSubscriptionTransports(options: SubscriptionTransportsOptio
         };
         let caller: Caller;
         try {
-          caller = await authenticateCaller(credentials, ctx.extra.request.socket.remoteAddress ?? 'unknown');
+          caller = await authenticateCaller(credentials, clientAddressOf(ctx.extra.request));
         } catch (error) {
           // 4401 is final for graphql-ws clients: the same credentials would fail again.
           ctx.extra.socket.close(CloseCode.Unauthorized, limitReason(`Unauthorized: ${error instanceof Error ? error.message : 'bad credentials'}`));
           return false;
         }
         (ctx.extra as { caller?: Caller }).caller = caller;
+        if (caller.identity.role === 'anonymous') {
+          // Anonymous connections may introspect for a moment, and keep counting against their address.
+          const grace = setTimeout(() => ctx.extra.socket.close(CloseCode.Unauthorized, 'Unauthorized: anonymous connections are closed after a short grace'), limits.anonymousGraceMs);
+          grace.unref();
+          ctx.extra.socket.once('close', () => clearTimeout(grace));
+        } else if (!count(ctx.extra.socket, perCredential, rateLimitKey(caller.identity, caller.clientAddress), limits.maxConnectionsPerCredential, 'for this credential')) {
+          return false;
+        }
         // A revoked API key (or a rotated one whose grace ended) ends the subscriptions (CREDENTIAL_REVOKED), then the
         // connection (4403); the client's reconnect with the same key is refused with 4401.
         let closing: NodeJS.Timeout | undefined;
@@ -270,14 +330,31 @@ export function serveSubscriptionTransports(options: SubscriptionTransportsOptio
         }
         return true;
       },
-      onSubscribe: async (ctx, _id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
         const caller = (ctx.extra as { caller?: Caller }).caller;
         if (!caller) return [new GraphQLError('Not connected.', { extensions: { code: ErrorCode.Unauthenticated } })];
         const prepared = await prepare(payload, caller);
-        return 'errors' in prepared ? prepared.errors : prepared.args;
+        if ('errors' in prepared) return prepared.errors;
+        if (prepared.operation.operation === 'subscription') {
+          let running = subscriptionsOf.get(ctx);
+          if (!running) subscriptionsOf.set(ctx, (running = new Set()));
+          if (running.size >= limits.maxSubscriptionsPerConnection) {
+            return [
+              new GraphQLError(`At most ${limits.maxSubscriptionsPerConnection} subscriptions may run on one connection; end one or open another connection.`, {
+                extensions: { code: SubscriptionErrorCode.TooManySubscriptions },
+              }),
+            ];
+          }
+          running.add(id);
+        }
+        return prepared.args;
+      },
+      onComplete: (ctx, id) => {
+        subscriptionsOf.get(ctx)?.delete(id);
       },
       execute,
       subscribe: (args) => subscribe(args),
+      connectionInitWaitTimeout: limits.connectionInitTimeoutMs,
     },
     wsServer,
     options.keepAliveMs,
@@ -382,6 +459,25 @@ function stringParam(value: unknown): string | undefined {
 
 function header(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
+}
+
+type TrustProxy = (address: string, hop: number) => boolean;
+
+/**
+ * The client address of an upgrade request as Express computes `req.ip` (proxy-addr's rule): walk from the socket's
+ * peer through X-Forwarded-For, right to left, while the hop is a trusted proxy (TRUST_PROXY).
+ */
+function forwardedClientAddress(request: IncomingMessage, trust: TrustProxy | undefined): string {
+  const peer = request.socket.remoteAddress ?? 'unknown';
+  if (!trust) return peer;
+  const forwarded = String(request.headers['x-forwarded-for'] ?? '')
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part.length > 0)
+    .reverse();
+  const chain = [peer, ...forwarded];
+  for (let hop = 0; hop < chain.length - 1; hop += 1) if (!trust(chain[hop]!, hop)) return chain[hop]!;
+  return chain[chain.length - 1]!;
 }
 
 /** WebSocket close reasons are at most 123 bytes. */
