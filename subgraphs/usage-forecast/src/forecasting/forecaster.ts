@@ -1,5 +1,6 @@
 import { median4 } from './baselines.js';
 import { FEATURE_COUNT, FEATURE_NAMES, MAX_HORIZON, MIN_MODEL_HISTORY, lagValue, writeFeatures } from './features.js';
+import { profileForecast } from './profile.js';
 import { QuantileNetwork, type NetworkShape, type SerializedNetwork } from './network.js';
 import { HolidayCalendar, lastDay, type DailySeries } from './series.js';
 
@@ -154,9 +155,10 @@ export function rawForecasts(network: QuantileNetwork, holidays: HolidayCalendar
 }
 
 /**
- * Until a model version is active (a fresh installation trains in the background): the baseline alone, with ranges
- * of +-35 % of the series' scale (a typical 80 % spread of daily usage around the median of four same weekdays).
- * The same combination code as a model's short-history fallback.
+ * Until a model version is active (a fresh installation trains in the background): the weekday profile x level
+ * forecast (the best single method on the backtest) for series of two weeks or more, the short-history fallback
+ * below that, with ranges of +-35 % of the series' scale (a typical 80 % spread of daily usage). The same combination
+ * code as a model's short-history fallback.
  */
 export const BASELINE_CALIBRATION: Calibration = {
   modelWeight: [],
@@ -171,7 +173,8 @@ export function baselineForecasts(series: readonly DailySeries[], days: number):
   return series.map((one) => {
     const end = one.values.length - 1;
     const baseline = new Float64Array(MAX_HORIZON);
-    for (let h = 1; h <= MAX_HORIZON; h += 1) baseline[h - 1] = shortOrMedian4(one.values, end, h);
+    if (end + 1 >= MIN_MODEL_HISTORY) profileForecast(one, end, HolidayCalendar.none, MAX_HORIZON, baseline);
+    else for (let h = 1; h <= MAX_HORIZON; h += 1) baseline[h - 1] = shortOrMedian4(one.values, end, h);
     const empty = new Float64Array(MAX_HORIZON);
     const raw: RawForecast = { scale: fallbackScale(one.values, end), modelled: false, q10: empty, q50: empty, q90: empty, profile: baseline, baseline };
     return combine(one, end, raw, BASELINE_CALIBRATION, days);

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { dayNumber, dayOfNumber } from '../domain/days.js';
 import { depletionDate, daysUntilFloor } from '../depletion/depletion.js';
-import { backtest, CsvError, formatForecastCsv, HolidayCalendar, parseHistoryCsv, profileForecast, syntheticUsage, trainForecaster, type DailySeries, type Forecaster } from './index.js';
+import { backtest, baselineForecasts, CsvError, formatForecastCsv, HolidayCalendar, parseHistoryCsv, profileForecast, syntheticUsage, trainForecaster, type DailySeries, type Forecaster } from './index.js';
 
 const LAST_DAY = dayNumber('2026-06-30');
 const CLI = fileURLToPath(new URL('../forecast-cli.js', import.meta.url));
@@ -130,6 +130,12 @@ describe('the weekday profile x level forecast', () => {
   it('follows a tenant that stopped a week ago at once, and one that doubled', () => {
     assert.deepEqual(forecast(office(84, (index, value) => (index >= 77 ? 0 : value))), [0, 0, 0, 0, 0, 0, 0]);
     assert.deepEqual(forecast(office(84, (index, value) => (index >= 77 ? 2 * value : value))), rhythm.map((value) => 2 * value));
+  });
+
+  it('serves before any model is trained (version 0), with a range around it', () => {
+    const [served] = baselineForecasts([office(84)], 7);
+    assert.deepEqual([...served!.quantity].map((value) => Math.round(value * 10) / 10), rhythm);
+    served!.quantity.forEach((value, index) => assert.ok(served!.lower[index]! < value && value < served!.upper[index]!));
   });
 
   it('expects a configured holiday to look like the tenant\'s past holidays', () => {
