@@ -13,7 +13,7 @@ export default tseslint.config(
       // type-graphql and MikroORM take class constructors; `Function` is the honest type there.
       '@typescript-eslint/no-unsafe-function-type': 'off',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Read configuration through the service\'s config module.' }],
+      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: "Read configuration through the service's config module." }],
     },
   },
   {

@@ -1,5 +1,13 @@
 import { ANONYMOUS, Scope, type Identity } from '@saldo/graphql';
-import { DEV_TOKEN_AUDIENCE, DEV_TOKEN_ISSUER, IdentitySigner, IdentityVerifier, PortalTokenVerifier, generateSigningKeyPair, signDevToken } from '@saldo/identity';
+import {
+  DEV_TOKEN_AUDIENCE,
+  DEV_TOKEN_ISSUER,
+  IdentitySigner,
+  IdentityVerifier,
+  PortalTokenVerifier,
+  generateSigningKeyPair,
+  signDevToken,
+} from '@saldo/identity';
 import type { BenchConfig } from './config.js';
 import { report, type ResultRow } from './report.js';
 import { percentile } from './stats.js';
@@ -66,7 +74,16 @@ export async function authOverhead(config: BenchConfig): Promise<void> {
   ];
   const round = (value: number) => Math.round(value * 1000) / 1000;
   const rows: ResultRow[] = [
-    { scenario: 'without authentication (baseline)', p50: round(baseline.p50), p95: round(baseline.p95), p99: round(baseline.p99), addedP50: 0, addedP95: 0, target: '-', met: true },
+    {
+      scenario: 'without authentication (baseline)',
+      p50: round(baseline.p50),
+      p95: round(baseline.p95),
+      p99: round(baseline.p99),
+      addedP50: 0,
+      addedP95: 0,
+      target: '-',
+      met: true,
+    },
   ];
   for (const [scenario, run, count] of scenarios) {
     const result = await measure(run, count);

@@ -25,12 +25,24 @@ function send(index: number): Promise<{ ok: boolean; text: string }> {
   const item = options.requests[index % options.requests.length]!;
   return new Promise((resolve) => {
     const req = request(
-      { agent, host: target.hostname, port: target.port, path: target.pathname, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(item.body), ...item.headers } },
+      {
+        agent,
+        host: target.hostname,
+        port: target.port,
+        path: target.pathname,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(item.body), ...item.headers },
+      },
       (res) => {
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => (text += chunk));
-        res.on('end', () => resolve({ ok: res.statusCode === 200 && !text.includes('"errors"') && text.startsWith('{"data":{') && !/^\{"data":\{"[A-Za-z]+":null/.test(text), text }));
+        res.on('end', () =>
+          resolve({
+            ok: res.statusCode === 200 && !text.includes('"errors"') && text.startsWith('{"data":{') && !/^\{"data":\{"[A-Za-z]+":null/.test(text),
+            text,
+          }),
+        );
       },
     );
     req.on('error', (error) => resolve({ ok: false, text: String(error) }));

@@ -4,7 +4,10 @@ const benchConfigSchema = z.object({
   /** PostgreSQL server the benchmark creates its own databases on (dropped afterwards). */
   BENCH_POSTGRES_URL: fields.postgresUrl().default('postgres://postgres@127.0.0.1:5432'),
   /** The machine's Redis (BENCH_TOPOLOGY=services: the compose file's `redis`). */
-  BENCH_REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').default('redis://127.0.0.1:6379'),
+  BENCH_REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// URL')
+    .default('redis://127.0.0.1:6379'),
   /**
    * `embedded`: every service in the benchmark's process (startStack). `services`: one process per docker-compose.yml
    * service (`pnpm start:full`'s launcher), for the benchmarks that support it (gateway-latency, gateway-compare).
@@ -29,7 +32,10 @@ const benchConfigSchema = z.object({
   BENCH_SUB_CONNECTIONS: fields.positiveInt(10_000),
   BENCH_SUB_FANOUT_TENANTS: fields.positiveInt(20),
   /** Which subscription scenarios run: a (latency), b (many connections), or both. */
-  BENCH_SUB_SCENARIOS: z.string().regex(/^[ab](,[ab])?$/, 'a, b or a,b').default('a,b'),
+  BENCH_SUB_SCENARIOS: z
+    .string()
+    .regex(/^[ab](,[ab])?$/, 'a, b or a,b')
+    .default('a,b'),
   /** Measured seconds of each subscription scenario (after a 2 s warm-up). */
   BENCH_SUB_DURATION_S: fields.positiveInt(20),
   /** Jobs: the burst drained by one instance's workers, and how many run at once. */

@@ -136,7 +136,10 @@ export async function documents(config: BenchConfig): Promise<void> {
   const tenants = config.BENCH_DOCUMENTS_TENANTS;
   const usagePerTenant = config.BENCH_DOCUMENTS_USAGE_PER_TENANT;
   const prefix = uniquePrefix('docbench');
-  const databases = { control: `${config.BENCH_POSTGRES_URL}/${prefix}_billing_control`, shards: [0, 1].map((index) => `${config.BENCH_POSTGRES_URL}/${prefix}_billing_shard_${index}`) };
+  const databases = {
+    control: `${config.BENCH_POSTGRES_URL}/${prefix}_billing_control`,
+    shards: [0, 1].map((index) => `${config.BENCH_POSTGRES_URL}/${prefix}_billing_shard_${index}`),
+  };
   const bus = new InProcessEventBus(logger);
   const billing = createSubgraphService(
     billingSubgraph,
@@ -158,7 +161,8 @@ export async function documents(config: BenchConfig): Promise<void> {
   try {
     const { runtime, services } = billing;
     const control = () => runtime.db.globalEm();
-    const count = async (kind: string) => Number((await control().execute<{ n: string }[]>('select count(*)::text as n from billing_document where kind = ?', [kind]))[0]!.n);
+    const count = async (kind: string) =>
+      Number((await control().execute<{ n: string }[]>('select count(*)::text as n from billing_document where kind = ?', [kind]))[0]!.n);
 
     // Tenants as the tenants subgraph announces them: billing opens accounts and keeps their invoicing data.
     const seedStarted = performance.now();
@@ -171,15 +175,25 @@ export async function documents(config: BenchConfig): Promise<void> {
         tenantIds.push(tenantId);
         const name = `Kunde ${offset + index + 1}`;
         return toEnvelope(
-          outboxRow(TenantCreated, tenantId, {
+          outboxRow(
+            TenantCreated,
             tenantId,
-            partnerId: null,
-            name,
-            currency: 'EUR',
-            country: 'DE',
-            status: 'ACTIVE',
-            profile: { legalName: `${name} GmbH`, address: { line1: 'Teststraße 1', line2: null, postalCode: '10115', city: 'Berlin', region: null }, country: 'DE', vatId: null },
-          }, new Date()),
+            {
+              tenantId,
+              partnerId: null,
+              name,
+              currency: 'EUR',
+              country: 'DE',
+              status: 'ACTIVE',
+              profile: {
+                legalName: `${name} GmbH`,
+                address: { line1: 'Teststraße 1', line2: null, postalCode: '10115', city: 'Berlin', region: null },
+                country: 'DE',
+                vatId: null,
+              },
+            },
+            new Date(),
+          ),
         );
       });
       await bus.publish(batch);
@@ -194,7 +208,14 @@ export async function documents(config: BenchConfig): Promise<void> {
         const tenantId = tenantIds[index]!;
         at = Date.UTC(year, month - 1, 20, 9);
         const entries: PostingEntryInput[] = [
-          { type: LedgerEntryType.TOP_UP, amountMinor: 50_000n, idempotencyKey: 'bench:top-up', externalRef: `pi_bench_${index}`, occurredAt: new Date(Date.UTC(year, month - 1, 2, 9)), description: 'Top-up via Stripe' },
+          {
+            type: LedgerEntryType.TOP_UP,
+            amountMinor: 50_000n,
+            idempotencyKey: 'bench:top-up',
+            externalRef: `pi_bench_${index}`,
+            occurredAt: new Date(Date.UTC(year, month - 1, 2, 9)),
+            description: 'Top-up via Stripe',
+          },
         ];
         for (let line = 0; line < usagePerTenant; line += 1) {
           const { product, micros } = PRODUCTS[line % PRODUCTS.length]!;

@@ -32,10 +32,13 @@ import { percentile } from './stats.js';
 /** One HTTPS GET to nginx for `hostname`, trusting only `ca`: the status, or 0 when the TLS handshake or request failed. */
 function httpsStatus(port: number, hostname: string, ca: string): Promise<number> {
   return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, servername: hostname, path: '/graphql', ca, agent: false, headers: { host: hostname }, timeout: 5000 }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
+    const req = request(
+      { host: '127.0.0.1', port, servername: hostname, path: '/graphql', ca, agent: false, headers: { host: hostname }, timeout: 5000 },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
     req.on('error', () => resolve(0));
     req.on('timeout', () => req.destroy());
     req.end();
@@ -162,13 +165,24 @@ export async function domains(config: BenchConfig): Promise<void> {
     tests.sort((a, b) => a - b);
     // One more domain among the many: everything is rendered, checked and reloaded once.
     const extra = await selfSignedCertificate(['one-more.bulk.example']);
-    many.push({ id: randomUUID(), hostname: 'one-more.bulk.example', purpose: DomainPurpose.PORTAL, hsts: false, certificates: [{ certificateId: randomUUID(), chainPem: extra.certificatePem, privateKeyPem: extra.keyPem }] });
+    many.push({
+      id: randomUUID(),
+      hostname: 'one-more.bulk.example',
+      purpose: DomainPurpose.PORTAL,
+      hsts: false,
+      certificates: [{ certificateId: randomUUID(), chainPem: extra.certificatePem, privateKeyPem: extra.keyPem }],
+    });
     started = performance.now();
     await bulk.apply(many);
     const oneChange = performance.now() - started;
     rows.push(
       { scenario: `nginx -t with ${config.BENCH_DOMAINS_COUNT} domains`, target: 'fast (informational)', met: true, medianMs: ms(percentile(tests, 0.5)) },
-      { scenario: `sync of ${config.BENCH_DOMAINS_COUNT} new domains (write, nginx -t, switch, reload, confirmed)`, target: 'fast (informational)', met: true, ms: ms(fullSync) },
+      {
+        scenario: `sync of ${config.BENCH_DOMAINS_COUNT} new domains (write, nginx -t, switch, reload, confirmed)`,
+        target: 'fast (informational)',
+        met: true,
+        ms: ms(fullSync),
+      },
       { scenario: `sync of one change among ${config.BENCH_DOMAINS_COUNT + 1} domains`, target: 'fast (informational)', met: true, ms: ms(oneChange) },
     );
   } finally {

@@ -45,14 +45,27 @@ export async function forecast(config: BenchConfig): Promise<void> {
     target,
     met,
   });
-  rows.push(accuracy('forecaster', result.forecaster, '1-WAPE >= 85 %, clearly better than seasonal naive', result.forecaster.accuracy >= 0.85 && result.forecaster.wape < 0.9 * result.seasonalNaive.wape));
+  rows.push(
+    accuracy(
+      'forecaster',
+      result.forecaster,
+      '1-WAPE >= 85 %, clearly better than seasonal naive',
+      result.forecaster.accuracy >= 0.85 && result.forecaster.wape < 0.9 * result.seasonalNaive.wape,
+    ),
+  );
   rows.push(accuracy('network alone', result.model, 'informational', true));
-  rows.push(accuracy('weekday profile x level', result.profile, 'baseline (and the network\'s anchor)', true));
+  rows.push(accuracy('weekday profile x level', result.profile, "baseline (and the network's anchor)", true));
   rows.push(accuracy('median of 4 same weekdays', result.median4, 'baseline', true));
   rows.push(accuracy('seasonal naive', result.seasonalNaive, 'baseline', true));
 
   const fraud = runFraudBenchmark({ tenants: config.BENCH_FRAUD_TENANTS, seed: 11 });
-  rows.push({ scenario: `fraud benchmark, ${fraud.tenants} labelled tenants (${fraud.frauds} frauds)`, recall: pct(fraud.recall), precision: pct(fraud.precision), target: 'recall >= 90 % at precision >= 80 %', met: fraud.recall >= 0.9 && fraud.precision >= 0.8 });
+  rows.push({
+    scenario: `fraud benchmark, ${fraud.tenants} labelled tenants (${fraud.frauds} frauds)`,
+    recall: pct(fraud.recall),
+    precision: pct(fraud.precision),
+    target: 'recall >= 90 % at precision >= 80 %',
+    met: fraud.recall >= 0.9 && fraud.precision >= 0.8,
+  });
 
   const bench = await startBenchStack(config, 'bench');
   const { stack, logger } = bench;
@@ -67,7 +80,12 @@ export async function forecast(config: BenchConfig): Promise<void> {
     const durationMs = config.BENCH_DURATION_S * 1000;
     const load = await runLoad(stack.graphqlUrl, config.BENCH_FORECAST_RPS, durationMs, config.BENCH_WARMUP_S * 1000, bodies, headers);
     const summary = summarize(load.latencies, load.errors, durationMs);
-    rows.push({ scenario: `Tenant.forecast through the gateway @ ${config.BENCH_FORECAST_RPS} req/s (${ids.length} demo tenants)`, ...summary, target: 'p95 < 20 ms', met: summary.p95 < 20 && summary.errors === 0 });
+    rows.push({
+      scenario: `Tenant.forecast through the gateway @ ${config.BENCH_FORECAST_RPS} req/s (${ids.length} demo tenants)`,
+      ...summary,
+      target: 'p95 < 20 ms',
+      met: summary.p95 < 20 && summary.errors === 0,
+    });
 
     // The same query one after the other (latency without queueing: what a portal user waits on an idle stack), and
     // the subgraph's own share (ForecastService in process, no HTTP): where the milliseconds go on a loaded machine.
@@ -77,7 +95,11 @@ export async function forecast(config: BenchConfig): Promise<void> {
     const sequentialStarted = performance.now();
     for (let index = 0; index < 500; index += 1) {
       const started = performance.now();
-      const response = await fetch(stack.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: bodies[index % bodies.length]! });
+      const response = await fetch(stack.graphqlUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: bodies[index % bodies.length]!,
+      });
       const json = (await response.json()) as { errors?: unknown };
       if (!response.ok || json.errors) sequentialErrors += 1;
       else sequential.push(performance.now() - started);
@@ -95,7 +117,16 @@ export async function forecast(config: BenchConfig): Promise<void> {
       await stack.usageForecast.services.forecasts.forecast([{ tenantId: ids[index % ids.length]!, days: 7 }]);
       inProcess.push(performance.now() - started);
     }
-    rows.push({ scenario: 'ForecastService.forecast in process (the subgraph\'s own work, cached forecast)', ...summarize(inProcess, 0, inProcess.reduce((a, b) => a + b, 0)), target: 'informational', met: true });
+    rows.push({
+      scenario: "ForecastService.forecast in process (the subgraph's own work, cached forecast)",
+      ...summarize(
+        inProcess,
+        0,
+        inProcess.reduce((a, b) => a + b, 0),
+      ),
+      target: 'informational',
+      met: true,
+    });
   } finally {
     await bench.destroy();
   }
@@ -106,6 +137,10 @@ export async function forecast(config: BenchConfig): Promise<void> {
     backtestSeries: config.BENCH_FORECAST_BACKTEST_SERIES,
     forecastRps: config.BENCH_FORECAST_RPS,
     fraudTenants: config.BENCH_FRAUD_TENANTS,
-    backtest: { origins: result.origins, points: result.forecaster.points, blendWeights: { network: result.training.calibration.modelWeight.slice(0, 7), profile: result.training.calibration.profileWeight.slice(0, 7) } },
+    backtest: {
+      origins: result.origins,
+      points: result.forecaster.points,
+      blendWeights: { network: result.training.calibration.modelWeight.slice(0, 7), profile: result.training.calibration.profileWeight.slice(0, 7) },
+    },
   });
 }

@@ -93,7 +93,13 @@ function closedLoop(url: string, connections: number, warmupMs: number, duration
   });
 }
 
-async function startProcess(command: string, args: string[], options: { cwd?: string; env?: Record<string, string> }, readyUrl: string, label: string): Promise<ChildProcess> {
+async function startProcess(
+  command: string,
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> },
+  readyUrl: string,
+  label: string,
+): Promise<ChildProcess> {
   const child = spawn(command, args, { cwd: options.cwd, env: { PATH: '/usr/local/bin:/usr/bin:/bin', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
@@ -133,7 +139,10 @@ export async function gatewayCompare(config: BenchConfig): Promise<void> {
     // One supergraph for all three: the checked-in one with the subgraph processes' URLs.
     let supergraph = await readFile(fileURLToPath(new URL('../../schema/supergraph.graphql', import.meta.url)), 'utf8');
     for (const name of SUBGRAPH_SERVICES) {
-      supergraph = supergraph.replace(new RegExp(`@join__graph\\(name: "${name}", url: "[^"]+"\\)`), `@join__graph(name: "${name}", url: "${full.url(name)}/graphql")`);
+      supergraph = supergraph.replace(
+        new RegExp(`@join__graph\\(name: "${name}", url: "[^"]+"\\)`),
+        `@join__graph(name: "${name}", url: "${full.url(name)}/graphql")`,
+      );
     }
     const supergraphPath = join(dir, 'supergraph.graphql');
     await writeFile(supergraphPath, supergraph);
@@ -146,7 +155,10 @@ export async function gatewayCompare(config: BenchConfig): Promise<void> {
       "export const gatewayConfig = { propagateHeaders: { fromClientToSubgraphs: ({ request }) => ({ 'x-saldo-identity': request.headers.get('x-saldo-identity') ?? undefined }) } };\n",
     );
     const require = createRequire(import.meta.url);
-    const hiveBin = join(require.resolve('@graphql-hive/gateway/package.json').replace(/package\.json$/, ''), (JSON.parse(readFileSync(require.resolve('@graphql-hive/gateway/package.json'), 'utf8')) as { bin: Record<string, string> }).bin['hive-gateway']!);
+    const hiveBin = join(
+      require.resolve('@graphql-hive/gateway/package.json').replace(/package\.json$/, ''),
+      (JSON.parse(readFileSync(require.resolve('@graphql-hive/gateway/package.json'), 'utf8')) as { bin: Record<string, string> }).bin['hive-gateway']!,
+    );
     const hive = await startProcess(
       process.execPath,
       [hiveBin, 'supergraph', supergraphPath, '--port', String(hivePort), '--host', '127.0.0.1', '--fork', '1', '--polling', '24h', '-c', hiveConfig],
@@ -165,13 +177,20 @@ export async function gatewayCompare(config: BenchConfig): Promise<void> {
     );
     children.push(apollo);
 
-    const urls: Record<GatewayName, string> = { saldo: full.graphqlUrl, hive: `http://127.0.0.1:${hivePort}/graphql`, apollo: `http://127.0.0.1:${apolloPort}/` };
+    const urls: Record<GatewayName, string> = {
+      saldo: full.graphqlUrl,
+      hive: `http://127.0.0.1:${hivePort}/graphql`,
+      apollo: `http://127.0.0.1:${apolloPort}/`,
+    };
     const pids: Record<GatewayName, number> = { saldo: full.pids.gateway!, hive: hive.pid!, apollo: apollo.pid! };
     const subgraphPids = Object.values(bench.subgraphPids);
 
     // The requests: Saldo gets bearer tokens, the others the identity Saldo's gateway would have signed (long-lived).
     const identityKey = (await full.identityKeys()).privateKeyPem;
-    const identities: Array<{ tenantId: string; identity: Identity }> = bench.tenantIds.map((tenantId) => ({ tenantId, identity: { role: 'tenant-admin', subject: `bench-${tenantId}`, tenantId } }));
+    const identities: Array<{ tenantId: string; identity: Identity }> = bench.tenantIds.map((tenantId) => ({
+      tenantId,
+      identity: { role: 'tenant-admin', subject: `bench-${tenantId}`, tenantId },
+    }));
     const admin: Identity = { role: 'platform-admin', subject: 'bench' };
     const requestsFor = async (gateway: GatewayName, workload: Workload): Promise<Request[]> => {
       // A new signer each time: fresh 300 s identities (a signer reuses its tokens for half their lifetime).
@@ -180,7 +199,10 @@ export async function gatewayCompare(config: BenchConfig): Promise<void> {
       return Promise.all(
         list.map(async ({ tenantId, identity }): Promise<Request> => ({
           body: JSON.stringify({ query: QUERY, variables: { id: tenantId }, operationName: 'Tenant' }),
-          headers: gateway === 'saldo' ? { authorization: `Bearer ${await full.issueToken(identity, 4 * 3600)}` } : { 'x-saldo-identity': await signer.sign(identity) },
+          headers:
+            gateway === 'saldo'
+              ? { authorization: `Bearer ${await full.issueToken(identity, 4 * 3600)}` }
+              : { 'x-saldo-identity': await signer.sign(identity) },
         })),
       );
     };
@@ -196,7 +218,11 @@ export async function gatewayCompare(config: BenchConfig): Promise<void> {
     const answers = await Promise.all(
       GATEWAYS.map(async (gateway) => {
         const request = requests.get(`${gateway}/per-tenant`)![1]!;
-        const response = await fetch(urls[gateway], { method: 'POST', headers: { 'content-type': 'application/json', ...request.headers }, body: request.body });
+        const response = await fetch(urls[gateway], {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...request.headers },
+          body: request.body,
+        });
         return (await response.json()) as unknown;
       }),
     );
@@ -228,18 +254,31 @@ export async function gatewayCompare(config: BenchConfig): Promise<void> {
             errors: result.errors,
             gatewayCpuMs: (after.gateway - before!.gateway) / Math.max(1, result.ok + result.errors),
             subgraphCpuMs: (after.subgraphs - before!.subgraphs) / Math.max(1, result.ok + result.errors),
-            p50: percentile([...result.latencies].sort((a, b) => a - b), 0.5),
+            p50: percentile(
+              [...result.latencies].sort((a, b) => a - b),
+              0.5,
+            ),
             sample: result.sample,
           };
           throughput.set(key, [...(throughput.get(key) ?? []), entry]);
-          console.log(`round ${round + 1} ${key} throughput: ${rps.toFixed(0)} req/s, errors ${result.errors}, gateway ${entry.gatewayCpuMs.toFixed(2)} ms CPU/req, subgraphs ${entry.subgraphCpuMs.toFixed(2)}${result.sample ? ` (${result.sample})` : ''}`);
+          console.log(
+            `round ${round + 1} ${key} throughput: ${rps.toFixed(0)} req/s, errors ${result.errors}, gateway ${entry.gatewayCpuMs.toFixed(2)} ms CPU/req, subgraphs ${entry.subgraphCpuMs.toFixed(2)}${result.sample ? ` (${result.sample})` : ''}`,
+          );
         }
         for (const gateway of order) {
           const key: Key = `${gateway}/${workload}`;
           let before: CpuSample | undefined;
           const timer = setTimeout(() => (before = sampleCpu(pids[gateway], subgraphPids)), warmupMs);
           const requestList = await refresh(gateway, workload);
-          const result = await runLoad(urls[gateway], config.BENCH_COMPARE_RPS, durationMs, warmupMs, requestList.map((item) => item.body), {}, requestList.map((item) => item.headers));
+          const result = await runLoad(
+            urls[gateway],
+            config.BENCH_COMPARE_RPS,
+            durationMs,
+            warmupMs,
+            requestList.map((item) => item.body),
+            {},
+            requestList.map((item) => item.headers),
+          );
           clearTimeout(timer);
           const after = sampleCpu(pids[gateway], subgraphPids);
           const count = Math.round((durationMs / 1000) * config.BENCH_COMPARE_RPS);
@@ -252,7 +291,9 @@ export async function gatewayCompare(config: BenchConfig): Promise<void> {
           }
           latency.set(key, current);
           const summary = summarize(result.latencies, result.errors, durationMs);
-          console.log(`round ${round + 1} ${key} @ ${config.BENCH_COMPARE_RPS} req/s: p50 ${summary.p50} p95 ${summary.p95} p99 ${summary.p99} ms, errors ${result.errors}`);
+          console.log(
+            `round ${round + 1} ${key} @ ${config.BENCH_COMPARE_RPS} req/s: p50 ${summary.p50} p95 ${summary.p95} p99 ${summary.p99} ms, errors ${result.errors}`,
+          );
         }
       }
     }

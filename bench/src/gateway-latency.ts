@@ -20,9 +20,19 @@ const LIST_QUERY = `query List { tenants(first: 20) { edges { node {
 } } } }`;
 
 /** Sends `bodies` round-robin at a fixed arrival rate from a worker thread; latencies after the warm-up. */
-export function runLoad(url: string, rps: number, durationMs: number, warmupMs: number, bodies: string[], headers: Record<string, string>, headersPerBody?: Array<Record<string, string>>) {
+export function runLoad(
+  url: string,
+  rps: number,
+  durationMs: number,
+  warmupMs: number,
+  bodies: string[],
+  headers: Record<string, string>,
+  headersPerBody?: Array<Record<string, string>>,
+) {
   return new Promise<{ latencies: number[]; errors: number }>((resolve, reject) => {
-    const worker = new Worker(new URL('./load-worker.js', import.meta.url), { workerData: { url, rps, durationMs, warmupMs, bodies, headers, headersPerBody } });
+    const worker = new Worker(new URL('./load-worker.js', import.meta.url), {
+      workerData: { url, rps, durationMs, warmupMs, bodies, headers, headersPerBody },
+    });
     worker.once('message', resolve);
     worker.once('error', reject);
   });
@@ -63,7 +73,13 @@ export async function gatewayLatency(config: BenchConfig): Promise<void> {
     const listSummary = summarize(list.latencies, list.errors, durationMs);
     rows.push({ scenario: `tenants(first: 20) across 4 subgraphs @ ${listRps} req/s`, ...listSummary, target: 'informational', met: listSummary.errors === 0 });
 
-    await report('gateway-latency', rows, { rps: config.BENCH_RPS, durationS: config.BENCH_DURATION_S, warmupS: config.BENCH_WARMUP_S, tenants: ids.length, shardsPerSubgraph: 2 });
+    await report('gateway-latency', rows, {
+      rps: config.BENCH_RPS,
+      durationS: config.BENCH_DURATION_S,
+      warmupS: config.BENCH_WARMUP_S,
+      tenants: ids.length,
+      shardsPerSubgraph: 2,
+    });
   } finally {
     await bench.destroy();
   }
@@ -85,12 +101,22 @@ async function gatewayLatencyServices(config: BenchConfig): Promise<void> {
     for (const rps of [...new Set([Math.max(1, Math.round(config.BENCH_RPS / 3)), config.BENCH_RPS])]) {
       const single = await runLoad(bench.graphqlUrl, rps, durationMs, warmupMs, tenantBodies, headers);
       const summary = summarize(single.latencies, single.errors, durationMs);
-      rows.push({ scenario: `services: tenant(id) across 4 subgraphs @ ${rps} req/s`, ...summary, target: 'p95 < 15 ms', met: summary.p95 < 15 && summary.errors === 0 });
+      rows.push({
+        scenario: `services: tenant(id) across 4 subgraphs @ ${rps} req/s`,
+        ...summary,
+        target: 'p95 < 15 ms',
+        met: summary.p95 < 15 && summary.errors === 0,
+      });
     }
     const listRps = Math.max(1, Math.round(config.BENCH_RPS / 6));
     const list = await runLoad(bench.graphqlUrl, listRps, durationMs, warmupMs, listBodies, headers);
     const listSummary = summarize(list.latencies, list.errors, durationMs);
-    rows.push({ scenario: `services: tenants(first: 20) across 4 subgraphs @ ${listRps} req/s`, ...listSummary, target: 'informational', met: listSummary.errors === 0 });
+    rows.push({
+      scenario: `services: tenants(first: 20) across 4 subgraphs @ ${listRps} req/s`,
+      ...listSummary,
+      target: 'informational',
+      met: listSummary.errors === 0,
+    });
     await report('gateway-latency', rows, {
       topology: 'services',
       rps: config.BENCH_RPS,

@@ -23,8 +23,7 @@ export async function jobs(config: BenchConfig): Promise<void> {
   const batch = config.BENCH_JOBS_BATCH;
   const queue = defineQueue<{ sentAt: number }>({ name: 'bench.job' });
   const rows: ResultRow[] = [];
-  const open = (poolMax = 3) =>
-    new JobQueue({ url, name: 'bench', logger, settings: { pollingIntervalSeconds: 0.5, poolMax, stopTimeoutSeconds: 5 } });
+  const open = (poolMax = 3) => new JobQueue({ url, name: 'bench', logger, settings: { pollingIntervalSeconds: 0.5, poolMax, stopTimeoutSeconds: 5 } });
 
   try {
     // 1. Start: installing pg-boss's schema on a fresh database (every test's subgraph), then with it in place.
@@ -41,7 +40,10 @@ export async function jobs(config: BenchConfig): Promise<void> {
         await jobQueue.stop();
       }
     }
-    for (const [scenario, samples] of [['start on a fresh database (schema install)', fresh], ['start with the schema in place', existing]] as const) {
+    for (const [scenario, samples] of [
+      ['start on a fresh database (schema install)', fresh],
+      ['start with the schema in place', existing],
+    ] as const) {
       const sorted = [...samples].sort((a, b) => a - b);
       rows.push({ scenario, target: 'small next to a subgraph start', met: true, median_ms: round(percentile(sorted, 0.5)), max_ms: round(sorted.at(-1)!) });
     }
@@ -69,7 +71,10 @@ export async function jobs(config: BenchConfig): Promise<void> {
     });
     const bulkStarted = performance.now();
     for (let offset = 0; offset < BULK_JOBS; offset += BULK_BATCH) {
-      await jobQueue.sendMany(queue, Array.from({ length: BULK_BATCH }, () => ({ data: { sentAt: 0 } })));
+      await jobQueue.sendMany(
+        queue,
+        Array.from({ length: BULK_BATCH }, () => ({ data: { sentAt: 0 } })),
+      );
     }
     rows.push({
       scenario: `sendMany, ${BULK_BATCH} per statement (${BULK_JOBS})`,
@@ -102,7 +107,10 @@ export async function jobs(config: BenchConfig): Promise<void> {
       const burstStarted = performance.now();
       for (let offset = 0; offset < burst; offset += BULK_BATCH) {
         const sentAt = performance.now();
-        await jobQueue.sendMany(drainQueue, Array.from({ length: Math.min(BULK_BATCH, burst - offset) }, () => ({ data: { sentAt } })));
+        await jobQueue.sendMany(
+          drainQueue,
+          Array.from({ length: Math.min(BULK_BATCH, burst - offset) }, () => ({ data: { sentAt } })),
+        );
       }
       await drained;
       const drainSeconds = (performance.now() - burstStarted) / 1000;

@@ -133,7 +133,14 @@ async function roundTripsPerPosting(stack: Stack, tenantId: string, label: strin
   }
   const sorted = counts.sort((a, b) => a - b);
   const median = percentile(sorted, 0.5);
-  return { scenario: `round trips per debit posting, ${label}`, postings: counts.length, roundTrips: median, max: sorted.at(-1)!, target: '4 (BEGIN, lock, write, COMMIT)', met: median === 4 };
+  return {
+    scenario: `round trips per debit posting, ${label}`,
+    postings: counts.length,
+    roundTrips: median,
+    max: sorted.at(-1)!,
+    target: '4 (BEGIN, lock, write, COMMIT)',
+    met: median === 4,
+  };
 }
 
 function row(scenario: string, sample: Sample, target: string, met: (eventsPerS: number, p99: number) => boolean): ResultRow {
@@ -166,7 +173,11 @@ export async function ledgerThroughput(config: BenchConfig): Promise<void> {
   try {
     const billing = stack.billing.services;
     const validFrom = new Date(Date.now() - 86_400_000);
-    for (const [product, unitPriceMinor] of [['inbound_minute', '12.5'], ['outbound_minute', '15'], ['sms', '7.9']] as const) {
+    for (const [product, unitPriceMinor] of [
+      ['inbound_minute', '12.5'],
+      ['outbound_minute', '15'],
+      ['sms', '7.9'],
+    ] as const) {
       await billing.rates.publish({ product, currency: 'EUR', unitPriceMinor, validFrom });
     }
     const tenantIds: string[] = [];
@@ -184,7 +195,10 @@ export async function ledgerThroughput(config: BenchConfig): Promise<void> {
     // Round trips of one posting, without and with an auto-top-up rule (watched from the account row: no extra read).
     const [plain, watched] = tenantIds;
     const roundTripRows = [await roundTripsPerPosting(stack, plain!, 'no auto-top-up rule')];
-    await billing.ledger.post({ tenantId: watched!, entries: [{ type: LedgerEntryType.BONUS, amountMinor: 1_000_000n, idempotencyKey: 'round-trips:credit' }] });
+    await billing.ledger.post({
+      tenantId: watched!,
+      entries: [{ type: LedgerEntryType.BONUS, amountMinor: 1_000_000n, idempotencyKey: 'round-trips:credit' }],
+    });
     await billing.autoTopUp.set({
       tenantId: watched,
       threshold: { amountMinor: 1_000n, currency: 'EUR' },
@@ -202,10 +216,19 @@ export async function ledgerThroughput(config: BenchConfig): Promise<void> {
     const rows: ResultRow[] = [...roundTripRows];
 
     const saturated = await closedLoop(stack, tenantIds, CONCURRENCY, durationMs, warmupMs);
-    rows.push(row(`service, ${CONCURRENCY} callers, ${TENANTS} tenants (max sustained)`, saturated, `>= ${TARGET_EVENTS_PER_S} events/s`, (eps) => eps >= TARGET_EVENTS_PER_S));
+    rows.push(
+      row(
+        `service, ${CONCURRENCY} callers, ${TENANTS} tenants (max sustained)`,
+        saturated,
+        `>= ${TARGET_EVENTS_PER_S} events/s`,
+        (eps) => eps >= TARGET_EVENTS_PER_S,
+      ),
+    );
 
     const atTarget = await openLoop(stack, tenantIds, TARGET_EVENTS_PER_S, durationMs, warmupMs);
-    rows.push(row(`service, open loop @ ${TARGET_EVENTS_PER_S} events/s`, atTarget, target, (eps, p99) => eps >= TARGET_EVENTS_PER_S * 0.98 && p99 < TARGET_P99_MS));
+    rows.push(
+      row(`service, open loop @ ${TARGET_EVENTS_PER_S} events/s`, atTarget, target, (eps, p99) => eps >= TARGET_EVENTS_PER_S * 0.98 && p99 < TARGET_P99_MS),
+    );
 
     const headers = { authorization: `Bearer ${await stack.issueToken({ role: 'platform-admin', subject: 'bench' })}` };
     const viaGateway = await gatewayLoop(stack.graphqlUrl, headers, tenantIds, TARGET_EVENTS_PER_S, durationMs, warmupMs);

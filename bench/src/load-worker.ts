@@ -48,7 +48,9 @@ async function run(): Promise<void> {
     const scheduledAt = start + index * intervalMs;
     const wait = scheduledAt - performance.now();
     if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-    pending.push(send(options.bodies[index % options.bodies.length]!, scheduledAt, index >= warmupCount, options.headersPerBody?.[index % options.bodies.length]));
+    pending.push(
+      send(options.bodies[index % options.bodies.length]!, scheduledAt, index >= warmupCount, options.headersPerBody?.[index % options.bodies.length]),
+    );
   }
   await Promise.all(pending);
   parentPort?.postMessage({ latencies, errors, maxInFlight: inFlight });

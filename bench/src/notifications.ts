@@ -93,11 +93,18 @@ export async function notifications(config: BenchConfig): Promise<void> {
     await inParallel(Array.from({ length: count }), 16, async (_item, index) => {
       const tenant = await tenants.tenants.create({ name: `Bench ${index}`, currency: 'EUR', country: 'DE', partnerId: partner.id });
       ids.push(tenant.id);
-      await tenants.notifications.settings.set(tenant.id, { recipients: [`t${index}@bench.test`], lowBalanceThresholds: [{ amountMinor: 5_000n, currency: 'EUR' }] });
+      await tenants.notifications.settings.set(tenant.id, {
+        recipients: [`t${index}@bench.test`],
+        lowBalanceThresholds: [{ amountMinor: 5_000n, currency: 'EUR' }],
+      });
     });
     await stack.flushEvents(); // accounts opened, thresholds known to billing
     await inParallel(ids, 16, async (tenantId) => {
-      await billing.ledger.post({ tenantId, currency: 'EUR', entries: [{ type: LedgerEntryType.TOP_UP, amountMinor: 6_000n, idempotencyKey: 'bench:top-up' }] });
+      await billing.ledger.post({
+        tenantId,
+        currency: 'EUR',
+        entries: [{ type: LedgerEntryType.TOP_UP, amountMinor: 6_000n, idempotencyKey: 'bench:top-up' }],
+      });
     });
     await stack.flushEvents();
     await stack.tenants.services.notifications.dispatcher.idle();
@@ -105,7 +112,11 @@ export async function notifications(config: BenchConfig): Promise<void> {
     console.log(`burst: ${count} debits crossing the threshold`);
     const started = Date.now();
     await inParallel(ids, 64, async (tenantId) => {
-      await billing.ledger.post({ tenantId, currency: 'EUR', entries: [{ type: LedgerEntryType.USAGE, amountMinor: -1_500n, idempotencyKey: 'bench:debit', product: 'inbound_minute' }] });
+      await billing.ledger.post({
+        tenantId,
+        currency: 'EUR',
+        entries: [{ type: LedgerEntryType.USAGE, amountMinor: -1_500n, idempotencyKey: 'bench:debit', product: 'inbound_minute' }],
+      });
     });
     const posted = Date.now() - started;
     // Wait for the receivers (bounded: a benchmark stops by itself), then for the platform to settle.
@@ -116,9 +127,11 @@ export async function notifications(config: BenchConfig): Promise<void> {
     // Mail latency: from the event's time (kept with its notification) to the SMTP server having the message.
     const occurred = new Map<string, number>();
     for (const shardId of stack.tenants.runtime.db.shardIds) {
-      const rows = await stack.tenants.runtime.db.em(shardId).execute<{ id: string; occurred_ms: string }[]>(
-        `select id, floor(extract(epoch from occurred_at) * 1000)::bigint as occurred_ms from notification where kind = 'balance.low'`,
-      );
+      const rows = await stack.tenants.runtime.db
+        .em(shardId)
+        .execute<{ id: string; occurred_ms: string }[]>(
+          `select id, floor(extract(epoch from occurred_at) * 1000)::bigint as occurred_ms from notification where kind = 'balance.low'`,
+        );
       for (const row of rows) occurred.set(row.id, Number(row.occurred_ms));
     }
     const mailLatencies = [...mails].flatMap(([id, at]) => (occurred.has(id) ? [at - occurred.get(id)!] : []));

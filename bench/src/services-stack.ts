@@ -81,9 +81,14 @@ export async function startServicesBench(
     const admin = await full.issueToken({ role: 'platform-admin', subject: 'bench' });
     const ids: string[] = [];
     for (let index = 0; index < tenants; index += 1) {
-      const created = await graphql<{ createTenant: { id: string } }>(full.graphqlUrl, admin, 'mutation($input: CreateTenantInput!) { createTenant(input: $input) { id } }', {
-        input: { name: `Bench tenant ${index}`, currency: 'EUR', country: 'DE' },
-      });
+      const created = await graphql<{ createTenant: { id: string } }>(
+        full.graphqlUrl,
+        admin,
+        'mutation($input: CreateTenantInput!) { createTenant(input: $input) { id } }',
+        {
+          input: { name: `Bench tenant ${index}`, currency: 'EUR', country: 'DE' },
+        },
+      );
       ids.push(created.createTenant.id);
     }
     // Every tenant's account is opened by billing from tenant.created over Kafka: wait until the graph shows them all.

@@ -68,7 +68,10 @@ async function start(options: Start): Promise<void> {
       };
       socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${entry.token}` } })));
       socket.on('message', (raw: Buffer) => {
-        const message = JSON.parse(raw.toString('utf8')) as { type: string; payload?: { data?: { balanceChanged?: { balance: { version: number; updatedAt: string } } }; errors?: unknown[] } };
+        const message = JSON.parse(raw.toString('utf8')) as {
+          type: string;
+          payload?: { data?: { balanceChanged?: { balance: { version: number; updatedAt: string } } }; errors?: unknown[] };
+        };
         if (message.type === 'connection_ack') {
           socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: options.query, variables: { tenantId: entry.tenantId } } }));
         } else if (message.type === 'next') {

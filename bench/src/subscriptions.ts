@@ -51,7 +51,9 @@ export async function subscriptions(config: BenchConfig): Promise<void> {
   const { stack } = bench;
   const rows: ResultRow[] = [];
   try {
-    const tenantCount = config.BENCH_SUB_SCENARIOS.includes('a') ? Math.max(config.BENCH_SUB_TENANTS, config.BENCH_SUB_FANOUT_TENANTS) : config.BENCH_SUB_FANOUT_TENANTS;
+    const tenantCount = config.BENCH_SUB_SCENARIOS.includes('a')
+      ? Math.max(config.BENCH_SUB_TENANTS, config.BENCH_SUB_FANOUT_TENANTS)
+      : config.BENCH_SUB_FANOUT_TENANTS;
     const tenantIds = await seedTenants(stack, tenantCount);
     const durationMs = config.BENCH_SUB_DURATION_S * 1000;
 
@@ -62,7 +64,10 @@ export async function subscriptions(config: BenchConfig): Promise<void> {
     const lowerRates =
       config.BENCH_SUB_LOWER_RATES === undefined
         ? [Math.max(1, Math.round(rate / 3)), Math.max(1, Math.round(rate / 2))]
-        : config.BENCH_SUB_LOWER_RATES.split(',').filter(Boolean).map(Number).filter((value) => value > 0);
+        : config.BENCH_SUB_LOWER_RATES.split(',')
+            .filter(Boolean)
+            .map(Number)
+            .filter((value) => value > 0);
     const scenarios = [
       ...[...new Set([...lowerRates, rate])].map((r) => ({ rate: r, query: BALANCE_ONLY, selection: 'billing fields' })),
       { rate, query: PORTAL_SUBSCRIPTION, selection: 'billing + tenant { name } (entity fetch)' },
@@ -149,7 +154,12 @@ export async function subscriptions(config: BenchConfig): Promise<void> {
 }
 
 async function seedTenants(stack: Stack, count: number): Promise<string[]> {
-  await stack.billing.services.rates.publish({ product: 'inbound_minute', currency: 'EUR', unitPriceMinor: '1.25', validFrom: new Date(Date.now() - 86_400_000) });
+  await stack.billing.services.rates.publish({
+    product: 'inbound_minute',
+    currency: 'EUR',
+    unitPriceMinor: '1.25',
+    validFrom: new Date(Date.now() - 86_400_000),
+  });
   const ids: string[] = [];
   for (let start = 0; start < count; start += 50) {
     const batch = await Promise.all(
@@ -163,7 +173,10 @@ async function seedTenants(stack: Stack, count: number): Promise<string[]> {
   for (let start = 0; start < ids.length; start += 50) {
     await Promise.all(
       ids.slice(start, start + 50).map((tenantId) =>
-        stack.billing.services.ledger.post({ tenantId, entries: [{ type: LedgerEntryType.TOP_UP, amountMinor: 100_000_000n, idempotencyKey: `bench-seed:${tenantId}` }] }),
+        stack.billing.services.ledger.post({
+          tenantId,
+          entries: [{ type: LedgerEntryType.TOP_UP, amountMinor: 100_000_000n, idempotencyKey: `bench-seed:${tenantId}` }],
+        }),
       ),
     );
   }
@@ -212,7 +225,14 @@ let runs = 0;
  * Open loop: `rate` usage events per second, each its own posting, round robin over the tenants (so each tenant
  * gets rate/tenants updates a second). Runs a warm-up of two seconds before telling the clients to measure.
  */
-async function postUsage(stack: Stack, tenantIds: readonly string[], rate: number, durationMs: number, clients: ChildProcess, onMeasure: () => void = () => undefined) {
+async function postUsage(
+  stack: Stack,
+  tenantIds: readonly string[],
+  rate: number,
+  durationMs: number,
+  clients: ChildProcess,
+  onMeasure: () => void = () => undefined,
+) {
   const usage = stack.billing.services.usage;
   let posted = 0;
   let errors = 0;

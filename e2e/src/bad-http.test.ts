@@ -13,7 +13,11 @@ interface BadRequest {
   code: string;
 }
 
-const json = (body: string, headers: Record<string, string> = {}): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+const json = (body: string, headers: Record<string, string> = {}): RequestInit => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/json', ...headers },
+  body,
+});
 /** 1 MB is every endpoint's default limit: this is just over it. */
 const OVERSIZED = JSON.stringify({ query: '{ __typename }', padding: 'x'.repeat(1024 * 1024) });
 
@@ -58,7 +62,13 @@ describe('bad HTTP requests get clean JSON errors', () => {
         status: 400,
         code: 'BAD_REQUEST',
       },
-      { title: 'a form post (CSRF-prone content type)', path: '/graphql', init: { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'query=x' }, status: 400, code: 'BAD_REQUEST' },
+      {
+        title: 'a form post (CSRF-prone content type)',
+        path: '/graphql',
+        init: { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'query=x' },
+        status: 400,
+        code: 'BAD_REQUEST',
+      },
       { title: 'a body over the limit', path: '/graphql', init: json(OVERSIZED), status: 413, code: 'PAYLOAD_TOO_LARGE' },
       { title: 'malformed JSON on the SSE endpoint', path: '/graphql/stream', init: json('{"query": '), status: 400, code: 'BAD_REQUEST' },
       { title: 'a body over the limit on the SSE endpoint', path: '/graphql/stream', init: json(OVERSIZED), status: 413, code: 'PAYLOAD_TOO_LARGE' },
@@ -80,7 +90,11 @@ describe('bad HTTP requests get clean JSON errors', () => {
         {
           title: `${name}: text/plain`,
           path: '/graphql',
-          init: { method: 'POST', headers: { 'content-type': 'text/plain', 'apollo-require-preflight': 'true', ...identity }, body: '{"query":"{ __typename }"}' },
+          init: {
+            method: 'POST',
+            headers: { 'content-type': 'text/plain', 'apollo-require-preflight': 'true', ...identity },
+            body: '{"query":"{ __typename }"}',
+          },
           status: 400,
           code: 'BAD_REQUEST',
         },
@@ -91,16 +105,46 @@ describe('bad HTTP requests get clean JSON errors', () => {
       ];
       for (const request of cases) await assertCleanError(base, request);
     }
-    await assertCleanError(stack.tenants.url, { title: 'tenants: internal API key check with malformed JSON', path: '/internal/api-keys/verify', init: json('{"keyId": ', identity), status: 400, code: 'BAD_REQUEST' });
-    await assertCleanError(stack.tenants.url, { title: 'tenants: internal API key check without identity', path: '/internal/api-keys/verify', init: json('{}'), status: 401, code: 'UNAUTHENTICATED' });
+    await assertCleanError(stack.tenants.url, {
+      title: 'tenants: internal API key check with malformed JSON',
+      path: '/internal/api-keys/verify',
+      init: json('{"keyId": ', identity),
+      status: 400,
+      code: 'BAD_REQUEST',
+    });
+    await assertCleanError(stack.tenants.url, {
+      title: 'tenants: internal API key check without identity',
+      path: '/internal/api-keys/verify',
+      init: json('{}'),
+      status: 401,
+      code: 'UNAUTHENTICATED',
+    });
   });
 
   it("at billing's Stripe webhook: oversized, malformed and unsigned bodies", async () => {
     const base = stack.billing.url;
     const cases: BadRequest[] = [
-      { title: 'webhook: a body over the limit', path: '/webhooks/stripe', init: json(OVERSIZED, { 'stripe-signature': 't=1,v1=00' }), status: 413, code: 'PAYLOAD_TOO_LARGE' },
-      { title: 'webhook: malformed JSON', path: '/webhooks/stripe', init: json('{"id": ', { 'stripe-signature': 't=1,v1=00' }), status: 400, code: 'INVALID_SIGNATURE' },
-      { title: 'webhook: no signature', path: '/webhooks/stripe', init: json('{"id":"evt_1","type":"payment_intent.succeeded"}'), status: 400, code: 'INVALID_SIGNATURE' },
+      {
+        title: 'webhook: a body over the limit',
+        path: '/webhooks/stripe',
+        init: json(OVERSIZED, { 'stripe-signature': 't=1,v1=00' }),
+        status: 413,
+        code: 'PAYLOAD_TOO_LARGE',
+      },
+      {
+        title: 'webhook: malformed JSON',
+        path: '/webhooks/stripe',
+        init: json('{"id": ', { 'stripe-signature': 't=1,v1=00' }),
+        status: 400,
+        code: 'INVALID_SIGNATURE',
+      },
+      {
+        title: 'webhook: no signature',
+        path: '/webhooks/stripe',
+        init: json('{"id":"evt_1","type":"payment_intent.succeeded"}'),
+        status: 400,
+        code: 'INVALID_SIGNATURE',
+      },
       { title: 'webhook: GET', path: '/webhooks/stripe', status: 404, code: 'NOT_FOUND' },
     ];
     for (const request of cases) await assertCleanError(base, request);

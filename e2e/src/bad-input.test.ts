@@ -4,7 +4,13 @@ import pg from 'pg';
 import { errorCodes } from '@saldo/testing';
 import { startTestStack, type TestStack } from './test-stack.js';
 
-const CREATE = /* GraphQL */ `mutation($input: CreateTenantInput!) { createTenant(input: $input) { id } }`;
+const CREATE = /* GraphQL */ `
+  mutation ($input: CreateTenantInput!) {
+    createTenant(input: $input) {
+      id
+    }
+  }
+`;
 const VALID = { name: 'Valid GmbH', currency: 'EUR', country: 'DE', vatId: 'DE123456789' };
 
 /** Rows in every table that bad input could touch, across all subgraphs' databases. */
@@ -66,7 +72,12 @@ describe('bad input', () => {
     { id: '01900000-0000-7000-8000-000000000002' },
     'TENANT_NOT_FOUND',
   );
-  rejects('a suspension of an unknown tenant', `mutation { suspendTenant(id: "01900000-0000-7000-8000-000000000003", reason: "fraud") { id } }`, {}, 'TENANT_NOT_FOUND');
+  rejects(
+    'a suspension of an unknown tenant',
+    `mutation { suspendTenant(id: "01900000-0000-7000-8000-000000000003", reason: "fraud") { id } }`,
+    {},
+    'TENANT_NOT_FOUND',
+  );
   rejects('a malformed tenant id', `query { tenant(id: "42") { id } }`, {}, 'INVALID_ID');
   rejects('a malformed cursor', `query { tenants(after: "not-a-cursor!") { edges { cursor } } }`, {}, 'INVALID_CURSOR');
   rejects(

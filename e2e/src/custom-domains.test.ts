@@ -23,12 +23,20 @@ let rootFile: string;
 async function overHttps(hostname: string, query: string, identity?: Identity): Promise<{ status: number; body: any }> {
   const headers = identity ? Object.entries(await stack.authHeaders(identity)).flatMap(([name, value]) => ['-H', `${name}: ${value}`]) : [];
   const { stdout } = await run('curl', [
-    '-sS', '--max-time', '10', '-w', '\n%{http_code}',
-    '--resolve', `${hostname}:${ports.https}:127.0.0.1`,
-    '--cacert', rootFile,
-    '-H', 'content-type: application/json',
+    '-sS',
+    '--max-time',
+    '10',
+    '-w',
+    '\n%{http_code}',
+    '--resolve',
+    `${hostname}:${ports.https}:127.0.0.1`,
+    '--cacert',
+    rootFile,
+    '-H',
+    'content-type: application/json',
     ...headers,
-    '--data', JSON.stringify({ query }),
+    '--data',
+    JSON.stringify({ query }),
     `https://${hostname}:${ports.https}/graphql`,
   ]);
   const lines = stdout.trimEnd().split('\n');
@@ -80,28 +88,39 @@ describe('a partner on its own domain: HTTPS from the ACME CA through nginx, its
 
   it('goes from addCustomDomain to a branded HTTPS answer on its own, and stops serving when removed', async () => {
     const partners: string[] = [];
-    for (const name of ['Voxly', 'Other Reseller']) partners.push((await ok(`mutation($n: String!) { createPartner(input: { name: $n, country: "DE" }) { id } }`, { n: name }))['createPartner'].id);
+    for (const name of ['Voxly', 'Other Reseller'])
+      partners.push((await ok(`mutation($n: String!) { createPartner(input: { name: $n, country: "DE" }) { id } }`, { n: name }))['createPartner'].id);
     const [voxly, other] = partners as [string, string];
-    await ok(`mutation($id: ID!) { setPartnerBranding(partnerId: $id, input: { displayName: "Voxly Assist", primaryColor: "#1d4ed8" }) { displayName } }`, { id: voxly });
+    await ok(`mutation($id: ID!) { setPartnerBranding(partnerId: $id, input: { displayName: "Voxly Assist", primaryColor: "#1d4ed8" }) { displayName } }`, {
+      id: voxly,
+    });
     const tenantOf = async (partnerId: string, name: string) =>
-      (await ok(`mutation($input: CreateTenantInput!) { createTenant(input: $input) { id } }`, { input: { name, currency: 'EUR', country: 'DE', partnerId } }))['createTenant'].id as string;
+      (await ok(`mutation($input: CreateTenantInput!) { createTenant(input: $input) { id } }`, { input: { name, currency: 'EUR', country: 'DE', partnerId } }))[
+        'createTenant'
+      ].id as string;
     const voxlyTenant = await tenantOf(voxly, 'Praxis Weber');
     const otherTenant = await tenantOf(other, 'Kanzlei Roth');
     await stack.flushEvents();
 
     const asVoxly: Identity = { role: 'partner', subject: 'voxly-admin', partnerId: voxly };
-    const added = (await ok(
-      `mutation($input: AddCustomDomainInput!) { addCustomDomain(input: $input) { id status verification { recordName recordValue } } }`,
-      { input: { partnerId: voxly, hostname: 'portal.voxly.example', purpose: 'PORTAL' } },
-      asVoxly,
-    ))['addCustomDomain'];
+    const added = (
+      await ok(
+        `mutation($input: AddCustomDomainInput!) { addCustomDomain(input: $input) { id status verification { recordName recordValue } } }`,
+        { input: { partnerId: voxly, hostname: 'portal.voxly.example', purpose: 'PORTAL' } },
+        asVoxly,
+      )
+    )['addCustomDomain'];
     await challtestsrv.setTxt(added.verification.recordName, added.verification.recordValue);
     const verified = (await ok(`mutation($id: ID!) { verifyCustomDomain(id: $id) { status } }`, { id: added.id }, asVoxly))['verifyCustomDomain'];
     assert.equal(verified.status, 'VERIFIED');
 
     // The jobs take it from here: certificate from the CA, nginx reloaded, ACTIVE.
     const active = await waitUntil(async () => {
-      const data = await ok(`query($id: ID!) { partner(id: $id) { customDomains { hostname status lastError certificateExpiresAt nextRenewalAt } } }`, { id: voxly }, asVoxly);
+      const data = await ok(
+        `query($id: ID!) { partner(id: $id) { customDomains { hostname status lastError certificateExpiresAt nextRenewalAt } } }`,
+        { id: voxly },
+        asVoxly,
+      );
       const domain = data['partner'].customDomains[0];
       assert.notEqual(domain.status, 'FAILED', domain.lastError);
       return domain.status === 'ACTIVE' ? domain : null;
@@ -119,13 +138,20 @@ describe('a partner on its own domain: HTTPS from the ACME CA through nginx, its
     // Through the partner's domain even an operator sees only that partner's tenants.
     const admin: Identity = { role: 'platform-admin', subject: 'ops' };
     const listed = await overHttps('portal.voxly.example', '{ tenants(first: 50) { edges { node { id } } } }', admin);
-    assert.deepEqual(listed.body.data.tenants.edges.map((edge: any) => edge.node.id), [voxlyTenant]);
+    assert.deepEqual(
+      listed.body.data.tenants.edges.map((edge: any) => edge.node.id),
+      [voxlyTenant],
+    );
     const foreign = await overHttps('portal.voxly.example', `{ tenant(id: "${otherTenant}") { id } }`, admin);
     assert.equal(foreign.body.data.tenant, null);
     const direct = await stack.gql(`{ tenant(id: "${otherTenant}") { id } }`, {}, admin);
     assert.equal(direct.data?.tenant.id, otherTenant, 'on the platform address the operator sees everything');
     // Another partner's credentials get nothing through Voxly's domain.
-    const intruder = await overHttps('portal.voxly.example', '{ tenants(first: 5) { edges { node { id } } } }', { role: 'partner', subject: 'x', partnerId: other });
+    const intruder = await overHttps('portal.voxly.example', '{ tenants(first: 5) { edges { node { id } } } }', {
+      role: 'partner',
+      subject: 'x',
+      partnerId: other,
+    });
     assert.equal(intruder.body.errors?.[0]?.extensions?.code, 'FORBIDDEN');
 
     await ok(`mutation($id: ID!) { removeCustomDomain(id: $id) { status } }`, { id: added.id }, asVoxly);

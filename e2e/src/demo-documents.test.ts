@@ -14,8 +14,32 @@ const TENANT_DOCUMENTS = /* GraphQL */ `
     tenants(first: 20) {
       edges {
         node {
-          id name country partner { name }
-          documents(first: 10) { edges { node { kind number servicePeriod { from to } totals { gross { amountMinor currency } } pdfUrl xmlUrl } } }
+          id
+          name
+          country
+          partner {
+            name
+          }
+          documents(first: 10) {
+            edges {
+              node {
+                kind
+                number
+                servicePeriod {
+                  from
+                  to
+                }
+                totals {
+                  gross {
+                    amountMinor
+                    currency
+                  }
+                }
+                pdfUrl
+                xmlUrl
+              }
+            }
+          }
         }
       }
     }
@@ -51,7 +75,7 @@ describe('documents of the demo data (pnpm start)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('every demo tenant has its top-up invoices and last month\'s statement', async () => {
+  it("every demo tenant has its top-up invoices and last month's statement", async () => {
     const result = await stack.gql<{ tenants: { edges: Array<{ node: DemoTenant }> } }>(TENANT_DOCUMENTS);
     assert.equal(result.errors, undefined, JSON.stringify(result.errors));
     tenants = result.data!.tenants.edges.map((edge) => edge.node);
@@ -80,7 +104,16 @@ describe('documents of the demo data (pnpm start)', () => {
     const german = await download(invoiceOf(weber).pdfUrl);
     assert.equal(german.status, 200);
     const germanText = pdfText(german.body);
-    for (const expected of [`Rechnung ${invoiceOf(weber).number}`, 'Voxly Reseller GmbH', 'Lindenstraße 12', 'DE287654321', 'Praxis Dr. Weber', 'Marienplatz 4', 'Umsatzsteuer 19 %', 'Seite 1 von 1']) {
+    for (const expected of [
+      `Rechnung ${invoiceOf(weber).number}`,
+      'Voxly Reseller GmbH',
+      'Lindenstraße 12',
+      'DE287654321',
+      'Praxis Dr. Weber',
+      'Marienplatz 4',
+      'Umsatzsteuer 19 %',
+      'Seite 1 von 1',
+    ]) {
       assert.ok(germanText.includes(expected), `the German invoice lacks "${expected}"`);
     }
 

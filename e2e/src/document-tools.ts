@@ -32,5 +32,8 @@ export function validateEn16931(files: readonly string[]): Verdict[] {
     output = (error as { stdout?: string }).stdout ?? '';
     if (!output) throw error;
   }
-  return output.trim().split('\n').map((line) => JSON.parse(line) as Verdict);
+  return output
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Verdict);
 }

@@ -12,7 +12,23 @@ import { startTestStack, type TestStack } from './test-stack.js';
 const DOCUMENTS = /* GraphQL */ `
   query Documents($id: ID!) {
     tenant(id: $id) {
-      documents(first: 10) { edges { node { id kind number totals { gross { amountMinor currency } } pdfUrl xmlUrl } } }
+      documents(first: 10) {
+        edges {
+          node {
+            id
+            kind
+            number
+            totals {
+              gross {
+                amountMinor
+                currency
+              }
+            }
+            pdfUrl
+            xmlUrl
+          }
+        }
+      }
     }
   }
 `;
@@ -58,13 +74,22 @@ describe('documents through the gateway', () => {
   }
 
   async function tenant(name: string, recipient: string): Promise<{ id: string; admin: Identity }> {
-    const created = await ok<{ createTenant: { id: string } }>(
-      'mutation($input: CreateTenantInput!) { createTenant(input: $input) { id } }',
-      { input: { name, legalName: `${name} GmbH`, currency: 'EUR', country: 'DE', vatId: null, address: { line1: 'Torstraße 1', postalCode: '10119', city: 'Berlin' } } },
-    );
+    const created = await ok<{ createTenant: { id: string } }>('mutation($input: CreateTenantInput!) { createTenant(input: $input) { id } }', {
+      input: {
+        name,
+        legalName: `${name} GmbH`,
+        currency: 'EUR',
+        country: 'DE',
+        vatId: null,
+        address: { line1: 'Torstraße 1', postalCode: '10119', city: 'Berlin' },
+      },
+    });
     const id = created.createTenant.id;
     await stack.flushEvents();
-    await ok('mutation($id: ID!, $to: [String!]) { setNotificationSettings(tenantId: $id, input: { recipients: $to }) { recipients } }', { id, to: [recipient] });
+    await ok('mutation($id: ID!, $to: [String!]) { setNotificationSettings(tenantId: $id, input: { recipients: $to }) { recipients } }', {
+      id,
+      to: [recipient],
+    });
     return { id, admin: { role: 'tenant-admin', subject: recipient, tenantId: id } };
   }
 
@@ -79,8 +104,12 @@ describe('documents through the gateway', () => {
     assert.equal(paid.status, 303);
     const sessionId = new URL(paid.headers.get('location')!, stack.stripeStandIn!.url).searchParams.get('session_id')!;
     const paymentIntentId = stack.stripeStandIn!.checkoutSessions.get(sessionId)!['payment_intent'] as string;
-    const acknowledged = (type: string, objectId: string) => stack.stripeStandIn!.deliveries.some((d) => d.type === type && d.objectId === objectId && d.status === 200);
-    await waitUntil(() => acknowledged('checkout.session.completed', sessionId) && acknowledged('payment_intent.succeeded', paymentIntentId), 'billing to take the payment');
+    const acknowledged = (type: string, objectId: string) =>
+      stack.stripeStandIn!.deliveries.some((d) => d.type === type && d.objectId === objectId && d.status === 200);
+    await waitUntil(
+      () => acknowledged('checkout.session.completed', sessionId) && acknowledged('payment_intent.succeeded', paymentIntentId),
+      'billing to take the payment',
+    );
   }
 
   async function documentsOf(tenantId: string, identity: Identity): Promise<DocumentNode[]> {
@@ -129,7 +158,7 @@ describe('documents through the gateway', () => {
     const [foreign] = await waitUntil(async () => {
       const documents = await documentsOf(other.id, other.admin);
       return documents.length > 0 ? documents : null;
-    }, 'the other tenant\'s invoice');
+    }, "the other tenant's invoice");
 
     // Another tenant's user sees neither the document nor its links; nor the first tenant's list.
     const asOther = await stack.gql<{ document: unknown }>('query($id: ID!) { document(id: $id) { id pdfUrl } }', { id: invoice.id }, other.admin);

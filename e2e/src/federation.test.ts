@@ -8,9 +8,21 @@ const TENANT_QUERY = /* GraphQL */ `
       id
       name
       currency
-      balance { available { amountMinor currency } version }
-      usage(days: 7) { date quantity }
-      branding { displayName primaryColor }
+      balance {
+        available {
+          amountMinor
+          currency
+        }
+        version
+      }
+      usage(days: 7) {
+        date
+        quantity
+      }
+      branding {
+        displayName
+        primaryColor
+      }
     }
   }
 `;
@@ -18,8 +30,31 @@ const TENANT_QUERY = /* GraphQL */ `
 const LIST_QUERY = /* GraphQL */ `
   query List($first: Int, $after: String) {
     tenants(first: $first, after: $after) {
-      edges { cursor node { id name balance { available { amountMinor currency } } usage(days: 7) { date quantity } branding { displayName primaryColor } } }
-      pageInfo { hasNextPage endCursor }
+      edges {
+        cursor
+        node {
+          id
+          name
+          balance {
+            available {
+              amountMinor
+              currency
+            }
+          }
+          usage(days: 7) {
+            date
+            quantity
+          }
+          branding {
+            displayName
+            primaryColor
+          }
+        }
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
     }
   }
 `;
@@ -35,7 +70,7 @@ describe('federated queries through the gateway', () => {
     await stack?.destroy();
   });
 
-  it('answers a tenant\'s name, balance, usage and branding in one query', async () => {
+  it("answers a tenant's name, balance, usage and branding in one query", async () => {
     const partner = await stack.gql(`mutation { createPartner(input: { name: "Voxly", country: "DE" }) { id } }`);
     const partnerId = partner.data?.createPartner.id as string;
     const branded = await stack.gql(
@@ -44,10 +79,9 @@ describe('federated queries through the gateway', () => {
     );
     assert.equal(branded.errors, undefined);
 
-    const created = await stack.gql(
-      `mutation($input: CreateTenantInput!) { createTenant(input: $input) { id name currency } }`,
-      { input: { name: 'Praxis Dr. Weber', currency: 'EUR', country: 'DE', vatId: 'DE123456789', partnerId } },
-    );
+    const created = await stack.gql(`mutation($input: CreateTenantInput!) { createTenant(input: $input) { id name currency } }`, {
+      input: { name: 'Praxis Dr. Weber', currency: 'EUR', country: 'DE', vatId: 'DE123456789', partnerId },
+    });
     assert.equal(created.errors, undefined);
     const tenantId = created.data?.createTenant.id as string;
 
@@ -66,7 +100,7 @@ describe('federated queries through the gateway', () => {
     assert.deepEqual(tenant.branding, { displayName: 'Voxly Assist', primaryColor: '#1D4ED8' });
   });
 
-  it('opens a billing account in the tenant\'s currency when a tenant is created', async () => {
+  it("opens a billing account in the tenant's currency when a tenant is created", async () => {
     const created = await stack.gql(`mutation { createTenant(input: { name: "Thames Dental", currency: "GBP", country: "GB" }) { id } }`);
     const tenantId = created.data?.createTenant.id as string;
     await stack.flushEvents();

@@ -15,7 +15,28 @@ const dayBefore = (days: number) => new Date(Date.now() - days * DAY_MS).toISOSt
 
 const FORECAST = /* GraphQL */ `
   query ($id: ID!, $days: Int) {
-    tenant(id: $id) { id forecast(days: $days) { days { date quantity lower upper } depletion { date earliest latest confidence } model { version trainedAt backtestWape } } }
+    tenant(id: $id) {
+      id
+      forecast(days: $days) {
+        days {
+          date
+          quantity
+          lower
+          upper
+        }
+        depletion {
+          date
+          earliest
+          latest
+          confidence
+        }
+        model {
+          version
+          trainedAt
+          backtestWape
+        }
+      }
+    }
   }
 `;
 
@@ -53,7 +74,9 @@ describe('forecasts, depletion dates, anomalies, fraud and drift through the gat
   }
 
   before(async () => {
-    stack = await startTestStack('forecast', { usageForecastEnv: { MODEL_POLL_INTERVAL_MS: '100', FORECAST_TRAINING_ROWS: '3000', MODEL_UPDATE_INTERVAL: '86400' } });
+    stack = await startTestStack('forecast', {
+      usageForecastEnv: { MODEL_POLL_INTERVAL_MS: '100', FORECAST_TRAINING_ROWS: '3000', MODEL_UPDATE_INTERVAL: '86400' },
+    });
     stack.bus.subscribe(Topic.NotificationEvents, 'forecast-test.notifications', async (event) => {
       events.push(event);
     });
@@ -66,7 +89,9 @@ describe('forecasts, depletion dates, anomalies, fraud and drift through the gat
     }
     partnerId = (await stack.tenants.services.partners.create({ name: 'Forecast partner', country: 'DE' })).id;
     for (const key of Object.keys(tenants) as Array<keyof typeof tenants>) {
-      tenants[key] = (await stack.tenants.services.tenants.create({ name: `Forecast ${key}`, currency: 'EUR', country: 'DE', partnerId: key === 'c' ? null : partnerId })).id;
+      tenants[key] = (
+        await stack.tenants.services.tenants.create({ name: `Forecast ${key}`, currency: 'EUR', country: 'DE', partnerId: key === 'c' ? null : partnerId })
+      ).id;
     }
     await stack.flushEvents();
     // 63 days of daily history (an office rhythm, about 100 minutes on weekdays), written like the demo seed does.
@@ -76,14 +101,24 @@ describe('forecasts, depletion dates, anomalies, fraud and drift through the gat
         const date = new Date(Date.now() - back * DAY_MS);
         const weekend = date.getUTCDay() === 0 || date.getUTCDay() === 6;
         const spike = tenantId === tenants.d && back === 1 ? 4 : 1;
-        rows.push({ tenantId, day: date.toISOString().slice(0, 10), product: 'inbound_minute', quantity: Math.round((80 + index * 10) * (weekend ? 0.3 : 1) * (0.9 + ((back * 7 + index) % 5) / 20) * spike) });
+        rows.push({
+          tenantId,
+          day: date.toISOString().slice(0, 10),
+          product: 'inbound_minute',
+          quantity: Math.round((80 + index * 10) * (weekend ? 0.3 : 1) * (0.9 + ((back * 7 + index) % 5) / 20) * spike),
+        });
       }
     }
     await stack.usageForecast.services.usage.recordMany(rows);
     for (const tenantId of Object.values(tenants)) {
-      await billing.ledger.post({ tenantId, entries: [{ type: LedgerEntryType.TOP_UP, amountMinor: tenantId === tenants.e ? 200_000n : 30_000n, idempotencyKey: `seed:${tenantId}` }] });
+      await billing.ledger.post({
+        tenantId,
+        entries: [{ type: LedgerEntryType.TOP_UP, amountMinor: tenantId === tenants.e ? 200_000n : 30_000n, idempotencyKey: `seed:${tenantId}` }],
+      });
       // One charged event per tenant: usage-forecast learns the unit price billing charges.
-      await billing.usage.recordUsage(tenantId, [{ id: `price-${tenantId}`, product: 'inbound_minute', quantity: 1, occurredAt: new Date(Date.now() - 60_000) }]);
+      await billing.usage.recordUsage(tenantId, [
+        { id: `price-${tenantId}`, product: 'inbound_minute', quantity: 1, occurredAt: new Date(Date.now() - 60_000) },
+      ]);
     }
     await stack.flushEvents();
     await trainAndServe();
@@ -99,7 +134,10 @@ describe('forecasts, depletion dates, anomalies, fraud and drift through the gat
     assert.equal(result.days.length, 7);
     assert.equal(result.days[0]!.date, today());
     for (const day of result.days) assert.ok(day.lower <= day.quantity && day.quantity <= day.upper && day.lower >= 0, JSON.stringify(day));
-    assert.ok(result.days.some((day) => day.quantity > 20), 'an office tenant uses minutes on weekdays');
+    assert.ok(
+      result.days.some((day) => day.quantity > 20),
+      'an office tenant uses minutes on weekdays',
+    );
     assert.ok(result.depletion, 'about 300 EUR at about 10 EUR a weekday runs out within 90 days');
     assert.ok(result.depletion.earliest <= result.depletion.date && (result.depletion.latest === null || result.depletion.date <= result.depletion.latest));
     assert.ok(result.depletion.date > today() && result.depletion.date < dayBefore(-60), result.depletion.date);
@@ -111,10 +149,9 @@ describe('forecasts, depletion dates, anomalies, fraud and drift through the gat
 
   it('an overdraft limit and an automatic top-up move the depletion date (billing announces both as events)', async () => {
     const before = (await forecast(tenants.b)).depletion!.date;
-    const overdraft = await stack.gql(
-      `mutation ($input: SetOverdraftPolicyInput!) { setOverdraftPolicy(input: $input) { mode } }`,
-      { input: { tenantId: tenants.b, mode: OverdraftMode.ALLOW_OVERDRAFT, limit: { amountMinor: 20_000, currency: 'EUR' } } },
-    );
+    const overdraft = await stack.gql(`mutation ($input: SetOverdraftPolicyInput!) { setOverdraftPolicy(input: $input) { mode } }`, {
+      input: { tenantId: tenants.b, mode: OverdraftMode.ALLOW_OVERDRAFT, limit: { amountMinor: 20_000, currency: 'EUR' } },
+    });
     assert.equal(overdraft.errors, undefined, JSON.stringify(overdraft.errors));
     await stack.flushEvents();
     const later = await waitUntil(async () => {
@@ -137,29 +174,38 @@ describe('forecasts, depletion dates, anomalies, fraud and drift through the gat
     await waitUntil(async () => (await forecast(tenants.b)).depletion === null, 'no depletion while auto-top-up keeps up');
   });
 
-  it('forecasts reuse a tenant\'s account snapshot briefly, but never past a change this instance handled', async () => {
+  it("forecasts reuse a tenant's account snapshot briefly, but never past a change this instance handled", async () => {
     const profiles = stack.usageForecast.services.profiles;
     // An hour's reuse allowed: only the event handler's invalidation can make the new limit visible within the wait.
     const hour = 3_600_000;
     const before = (await profiles.getRecent([tenants.a], hour)).get(tenants.a)!.overdraftLimitMinor;
-    const response = await stack.gql(
-      `mutation ($input: SetOverdraftPolicyInput!) { setOverdraftPolicy(input: $input) { mode } }`,
-      { input: { tenantId: tenants.a, mode: OverdraftMode.ALLOW_OVERDRAFT, limit: { amountMinor: 12_345, currency: 'EUR' } } },
-    );
+    const response = await stack.gql(`mutation ($input: SetOverdraftPolicyInput!) { setOverdraftPolicy(input: $input) { mode } }`, {
+      input: { tenantId: tenants.a, mode: OverdraftMode.ALLOW_OVERDRAFT, limit: { amountMinor: 12_345, currency: 'EUR' } },
+    });
     assert.equal(response.errors, undefined, JSON.stringify(response.errors));
     assert.notEqual(before, 12_345n);
     await stack.flushEvents();
-    await waitUntil(async () => (await profiles.getRecent([tenants.a], hour)).get(tenants.a)!.overdraftLimitMinor === 12_345n, 'the new overdraft limit through getRecent');
-    const restored = await stack.gql(`mutation ($input: SetOverdraftPolicyInput!) { setOverdraftPolicy(input: $input) { mode } }`, { input: { tenantId: tenants.a, mode: OverdraftMode.BLOCK } });
+    await waitUntil(
+      async () => (await profiles.getRecent([tenants.a], hour)).get(tenants.a)!.overdraftLimitMinor === 12_345n,
+      'the new overdraft limit through getRecent',
+    );
+    const restored = await stack.gql(`mutation ($input: SetOverdraftPolicyInput!) { setOverdraftPolicy(input: $input) { mode } }`, {
+      input: { tenantId: tenants.a, mode: OverdraftMode.BLOCK },
+    });
     assert.equal(restored.errors, undefined, JSON.stringify(restored.errors));
     await stack.flushEvents();
-    await waitUntil(async () => (await profiles.getRecent([tenants.a], hour)).get(tenants.a)!.overdraftLimitMinor === 0n, 'the limit gone again through getRecent');
+    await waitUntil(
+      async () => (await profiles.getRecent([tenants.a], hour)).get(tenants.a)!.overdraftLimitMinor === 0n,
+      'the limit gone again through getRecent',
+    );
   });
 
   it('a balanceChanged subscription selecting tenant { forecast { depletion { date } } } gets the fresh date with every update', async () => {
     const client = wsTestClient(stack.graphqlUrl, { authorization: `Bearer ${await stack.issueToken(memberOf(tenants.c))}` });
     clients.push(client);
-    type Update = { balanceChanged: { balance: { version: number; available: { amountMinor: number } }; tenant: { forecast: { depletion: { date: string } | null } } } };
+    type Update = {
+      balanceChanged: { balance: { version: number; available: { amountMinor: number } }; tenant: { forecast: { depletion: { date: string } | null } } };
+    };
     const { collector, unsubscribe } = client.subscribe<Update>(
       `subscription ($tenantId: ID!) { balanceChanged(tenantId: $tenantId) { balance { version available { amountMinor } } tenant { forecast { depletion { date } } } } }`,
       { tenantId: tenants.c },
@@ -174,7 +220,14 @@ describe('forecasts, depletion dates, anomalies, fraud and drift through the gat
       const minutes = Math.floor(balance / 3 / 12.5);
       const response = await stack.gql<{ recordUsage: { balance: { version: number } } }>(
         `mutation ($input: RecordUsageInput!) { recordUsage(input: $input) { balance { version } } }`,
-        { input: { tenantId: tenants.c, events: [{ id: `big-${batch}-${randomUUID()}`, product: 'inbound_minute', quantity: minutes, occurredAt: new Date(Date.now() - 1000).toISOString() }] } },
+        {
+          input: {
+            tenantId: tenants.c,
+            events: [
+              { id: `big-${batch}-${randomUUID()}`, product: 'inbound_minute', quantity: minutes, occurredAt: new Date(Date.now() - 1000).toISOString() },
+            ],
+          },
+        },
         adminOf(tenants.c),
       );
       assert.equal(response.errors, undefined, JSON.stringify(response.errors));
@@ -186,26 +239,31 @@ describe('forecasts, depletion dates, anomalies, fraud and drift through the gat
       assert.equal(update.tenant.forecast.depletion?.date, queried.depletion?.date);
       dates.push(update.tenant.forecast.depletion!.date);
     }
-    assert.ok(collector.results.every((result) => !result.errors), JSON.stringify(collector.results.find((result) => result.errors)));
+    assert.ok(
+      collector.results.every((result) => !result.errors),
+      JSON.stringify(collector.results.find((result) => result.errors)),
+    );
     assert.ok(dates[3]! < dates[0]!, `the date moved earlier: ${dates.join(' -> ')}`);
     for (let index = 1; index < dates.length; index += 1) assert.ok(dates[index]! <= dates[index - 1]!, dates.join(' -> '));
     unsubscribe();
   });
 
-  it('scope: a tenant sees only its own forecast and anomalies; fraud cases and the model status are operators\' only', async () => {
+  it("scope: a tenant sees only its own forecast and anomalies; fraud cases and the model status are operators' only", async () => {
     const other = await stack.gql<{ tenant: unknown }>(FORECAST, { id: tenants.b, days: 7 }, memberOf(tenants.a));
     assert.equal(other.data?.tenant ?? null, null, 'another tenant reads as missing');
     const direct = await stack.gql(`{ tenantForecast(tenantId: "${tenants.b}") { days { date } } }`, {}, memberOf(tenants.a));
     assert.deepEqual(errorCodes(direct), ['FORBIDDEN']);
     const partner: Identity = { role: 'partner', subject: 'partner-user', partnerId };
     const own = await stack.gql<{ tenant: { forecast: ForecastJson } }>(FORECAST, { id: tenants.a, days: 3 }, partner);
-    assert.equal(own.data?.tenant.forecast.days.length, 3, 'a partner sees its tenants\' forecasts');
+    assert.equal(own.data?.tenant.forecast.days.length, 3, "a partner sees its tenants' forecasts");
     const notOwn = await stack.gql<{ tenant: unknown }>(FORECAST, { id: tenants.c, days: 3 }, partner);
     assert.equal(notOwn.data?.tenant ?? null, null);
     for (const identity of [memberOf(tenants.a), adminOf(tenants.a), partner]) {
       assert.deepEqual(errorCodes(await stack.gql(`{ fraudCases { edges { node { id } } } }`, {}, identity)), ['FORBIDDEN']);
       assert.deepEqual(errorCodes(await stack.gql(`{ modelStatus { servedVersion } }`, {}, identity)), ['FORBIDDEN']);
-      assert.deepEqual(errorCodes(await stack.gql(`mutation { resolveFraudCase(id: "${randomUUID()}", resolution: DISMISSED) { id } }`, {}, identity)), ['FORBIDDEN']);
+      assert.deepEqual(errorCodes(await stack.gql(`mutation { resolveFraudCase(id: "${randomUUID()}", resolution: DISMISSED) { id } }`, {}, identity)), [
+        'FORBIDDEN',
+      ]);
     }
   });
 
@@ -216,15 +274,19 @@ describe('forecasts, depletion dates, anomalies, fraud and drift through the gat
     assert.deepEqual(errorCodes(await stack.gql(`{ tenantForecast(tenantId: "${randomUUID()}") { days { date } } }`)), ['TENANT_NOT_FOUND']);
     assert.deepEqual(errorCodes(await stack.gql(`{ tenantForecast(tenantId: "not-a-tenant") { days { date } } }`)), ['INVALID_ID']);
     assert.deepEqual(errorCodes(await stack.gql(`{ tenant(id: "${tenants.a}") { anomalies(after: "garbage") { edges { cursor } } } }`)), ['INVALID_CURSOR']);
-    assert.deepEqual(errorCodes(await stack.gql(`mutation { resolveFraudCase(id: "${randomUUID()}", resolution: DISMISSED) { id } }`)), ['FRAUD_CASE_NOT_FOUND']);
+    assert.deepEqual(errorCodes(await stack.gql(`mutation { resolveFraudCase(id: "${randomUUID()}", resolution: DISMISSED) { id } }`)), [
+      'FRAUD_CASE_NOT_FOUND',
+    ]);
   });
 
-  it('finds an anomalous day against the tenant\'s own profile, publishes anomaly.detected, shows it to that tenant only', async () => {
+  it("finds an anomalous day against the tenant's own profile, publishes anomaly.detected, shows it to that tenant only", async () => {
     const midnight = new Date(`${today()}T00:00:00.000Z`);
     const checked = await stack.usageForecast.services.anomalies.checkHour(midnight);
     assert.ok(checked.anomalies >= 1, JSON.stringify(checked));
     const query = `query ($id: ID!) { tenant(id: $id) { anomalies(first: 10) { edges { node { granularity periodStart observed expected score severity } } } } }`;
-    const mine = await stack.gql<{ tenant: { anomalies: { edges: Array<{ node: { granularity: string; periodStart: string; severity: string; score: number } }> } } }>(query, { id: tenants.d }, memberOf(tenants.d));
+    const mine = await stack.gql<{
+      tenant: { anomalies: { edges: Array<{ node: { granularity: string; periodStart: string; severity: string; score: number } }> } };
+    }>(query, { id: tenants.d }, memberOf(tenants.d));
     const found = mine.data!.tenant.anomalies.edges.map((edge) => edge.node);
     assert.equal(found.length, 1, JSON.stringify(found));
     assert.deepEqual([found[0]!.granularity, found[0]!.periodStart.slice(0, 10), found[0]!.severity], ['DAY', dayBefore(1), 'CRITICAL']);
@@ -236,8 +298,10 @@ describe('forecasts, depletion dates, anomalies, fraud and drift through the gat
     await waitUntil(() => events.some((event) => decode(AnomalyDetected, event)?.tenantId === tenants.d), 'anomaly.detected');
   });
 
-  it('opens a critical fraud case for a burst, suspends usage under the partner\'s policy, and lets an operator dismiss it', async () => {
-    const policy = await stack.gql(`mutation ($p: ID!) { setFraudPolicy(partnerId: $p, suspendUsageOnCritical: true) { suspendUsageOnCritical } }`, { p: partnerId });
+  it("opens a critical fraud case for a burst, suspends usage under the partner's policy, and lets an operator dismiss it", async () => {
+    const policy = await stack.gql(`mutation ($p: ID!) { setFraudPolicy(partnerId: $p, suspendUsageOnCritical: true) { suspendUsageOnCritical } }`, {
+      p: partnerId,
+    });
     assert.equal(policy.errors, undefined, JSON.stringify(policy.errors));
     // A week of ordinary hourly usage, then 900 minutes within the current hour.
     const history = Array.from({ length: 7 * 24 }, (_, hour) => ({
@@ -248,15 +312,27 @@ describe('forecasts, depletion dates, anomalies, fraud and drift through the gat
     }));
     await stack.billing.services.usage.recordUsage(tenants.e, history);
     await stack.flushEvents();
-    await stack.billing.services.usage.recordUsage(tenants.e, [{ id: 'burst', product: 'inbound_minute', quantity: 900, occurredAt: new Date(Date.now() - 1000).toISOString() }]);
+    await stack.billing.services.usage.recordUsage(tenants.e, [
+      { id: 'burst', product: 'inbound_minute', quantity: 900, occurredAt: new Date(Date.now() - 1000).toISOString() },
+    ]);
     await stack.flushEvents();
-    const opened = await waitUntil(() => events.map((event) => decode(FraudCaseOpened, event)).find((payload) => payload?.tenantId === tenants.e), 'fraud.case_opened');
+    const opened = await waitUntil(
+      () => events.map((event) => decode(FraudCaseOpened, event)).find((payload) => payload?.tenantId === tenants.e),
+      'fraud.case_opened',
+    );
     assert.equal(opened.severity, 'CRITICAL');
     assert.equal(opened.suspendUsage, true);
     assert.ok(opened.signals.some((signal) => signal.kind === 'USAGE_BURST'));
-    await waitUntil(async () => (await stack.gql<{ tenant: { status: string } }>(`{ tenant(id: "${tenants.e}") { status } }`)).data?.tenant.status === 'SUSPENDED', 'tenant suspended');
+    await waitUntil(
+      async () => (await stack.gql<{ tenant: { status: string } }>(`{ tenant(id: "${tenants.e}") { status } }`)).data?.tenant.status === 'SUSPENDED',
+      'tenant suspended',
+    );
 
-    type Cases = { fraudCases: { edges: Array<{ node: { id: string; tenantId: string; status: string; severity: string; usageSuspended: boolean; signals: Array<{ kind: string }> } }> } };
+    type Cases = {
+      fraudCases: {
+        edges: Array<{ node: { id: string; tenantId: string; status: string; severity: string; usageSuspended: boolean; signals: Array<{ kind: string }> } }>;
+      };
+    };
     const cases = await stack.gql<Cases>(`{ fraudCases(status: OPEN) { edges { node { id tenantId status severity usageSuspended signals { kind } } } } }`);
     const node = cases.data!.fraudCases.edges.map((edge) => edge.node).find((candidate) => candidate.tenantId === tenants.e)!;
     assert.deepEqual([node.status, node.severity, node.usageSuspended], ['OPEN', 'CRITICAL', true]);
@@ -265,9 +341,14 @@ describe('forecasts, depletion dates, anomalies, fraud and drift through the gat
       { id: node.id },
     );
     assert.equal(resolved.data?.resolveFraudCase.status, 'DISMISSED', JSON.stringify(resolved));
-    assert.deepEqual(errorCodes(await stack.gql(`mutation ($id: ID!) { resolveFraudCase(id: $id, resolution: CONFIRMED) { id } }`, { id: node.id })), ['INVALID_STATE']);
+    assert.deepEqual(errorCodes(await stack.gql(`mutation ($id: ID!) { resolveFraudCase(id: $id, resolution: CONFIRMED) { id } }`, { id: node.id })), [
+      'INVALID_STATE',
+    ]);
     await stack.flushEvents();
-    await waitUntil(async () => (await stack.gql<{ tenant: { status: string } }>(`{ tenant(id: "${tenants.e}") { status } }`)).data?.tenant.status === 'ACTIVE', 'tenant reactivated');
+    await waitUntil(
+      async () => (await stack.gql<{ tenant: { status: string } }>(`{ tenant(id: "${tenants.e}") { status } }`)).data?.tenant.status === 'ACTIVE',
+      'tenant reactivated',
+    );
     const open = await stack.gql<Cases>(`{ fraudCases(status: OPEN) { edges { node { id tenantId status severity usageSuspended signals { kind } } } } }`);
     assert.ok(!open.data!.fraudCases.edges.some((edge) => edge.node.id === node.id));
   });
@@ -291,43 +372,71 @@ describe('forecasts, depletion dates, anomalies, fraud and drift through the gat
     assert.deepEqual(failures, []);
     assert.ok(next > before);
     for (const own of seen) {
-      assert.ok(own.every((version) => version === before || version === next), own.join(','));
+      assert.ok(
+        own.every((version) => version === before || version === next),
+        own.join(','),
+      );
       // Each loop asks one query after the other: once it got the new version, it never gets the old one again.
-      assert.ok(own.slice(own.indexOf(next)).every((version) => version === next), own.join(','));
+      assert.ok(
+        own.slice(own.indexOf(next)).every((version) => version === next),
+        own.join(','),
+      );
     }
-    assert.ok(seen.some((own) => own.includes(before)), 'queries ran across the swap');
+    assert.ok(
+      seen.some((own) => own.includes(before)),
+      'queries ran across the swap',
+    );
   });
 
   it('a drift flag triggers retraining through the job queue and shows in modelStatus', async () => {
     const flaggedVersion = (await activeVersion())!;
     await stack.usageForecast.services.registry.flagDrift(flaggedVersion, 'test: forecasts off by 60 %', new Date());
     assert.equal(await stack.usageForecast.services.lifecycle.maintain(), 'drift');
-    const retrained = await waitUntil(async () => {
-      const version = await activeVersion();
-      return version !== null && version > flaggedVersion ? version : null;
-    }, 'a retrained version from the train-model job', { timeoutMs: 60_000 });
-    type Status = { modelStatus: { active: { version: number; reason: string; driftFlaggedAt: string | null }; versions: Array<{ version: number; driftFlaggedAt: string | null; driftReason: string | null; forecaster: { wape: number } | null; median4: { wape: number } | null }> } };
+    const retrained = await waitUntil(
+      async () => {
+        const version = await activeVersion();
+        return version !== null && version > flaggedVersion ? version : null;
+      },
+      'a retrained version from the train-model job',
+      { timeoutMs: 60_000 },
+    );
+    type Status = {
+      modelStatus: {
+        active: { version: number; reason: string; driftFlaggedAt: string | null };
+        versions: Array<{
+          version: number;
+          driftFlaggedAt: string | null;
+          driftReason: string | null;
+          forecaster: { wape: number } | null;
+          median4: { wape: number } | null;
+        }>;
+      };
+    };
     const status = await stack.gql<Status>(
       `{ modelStatus { active { version reason driftFlaggedAt } versions { version driftFlaggedAt driftReason forecaster { wape } median4 { wape } } } }`,
     );
     assert.equal(status.errors, undefined, JSON.stringify(status.errors));
-    assert.deepEqual([status.data!.modelStatus.active.version, status.data!.modelStatus.active.reason, status.data!.modelStatus.active.driftFlaggedAt], [retrained, 'drift', null]);
+    assert.deepEqual(
+      [status.data!.modelStatus.active.version, status.data!.modelStatus.active.reason, status.data!.modelStatus.active.driftFlaggedAt],
+      [retrained, 'drift', null],
+    );
     const old = status.data!.modelStatus.versions.find((version) => version.version === flaggedVersion)!;
     assert.ok(old.driftFlaggedAt);
     assert.equal(old.driftReason, 'test: forecasts off by 60 %');
     assert.ok(old.forecaster && old.median4, 'each version keeps its validation accuracy against the baselines');
   });
 
-  it('a newest version trained on other features (an older release\'s) is not waited for: training is requested at once', async () => {
+  it("a newest version trained on other features (an older release's) is not waited for: training is requested at once", async () => {
     // Let any training the previous test started finish first, so the newest version is the one changed below.
     const served = await waitUntil(async () => {
       const [newest] = await stack.usageForecast.services.registry.list(1);
       return newest?.active && stack.usageForecast.services.serving.current().version === newest.version ? newest : null;
     }, 'the newest version active and served');
     assert.equal(await stack.usageForecast.services.lifecycle.maintain(), null, 'a fresh compatible version needs no training');
-    await stack.usageForecast.runtime.db.globalEm().execute(`update forecast_model set features = '["lag_1"]'::jsonb where version = ?`, [served.version], 'run');
+    await stack.usageForecast.runtime.db
+      .globalEm()
+      .execute(`update forecast_model set features = '["lag_1"]'::jsonb where version = ?`, [served.version], 'run');
     assert.equal((await stack.usageForecast.services.registry.list(1))[0]!.compatible, false);
     assert.equal(await stack.usageForecast.services.lifecycle.maintain(), 'startup');
   });
 });
-

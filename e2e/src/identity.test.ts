@@ -20,12 +20,16 @@ describe('identity and tenant isolation', () => {
 
   before(async () => {
     stack = await startTestStack('identity', { apiKeyCacheTtlMs: 0 });
-    const partner = async (name: string) => (await as(ADMIN, `mutation { createPartner(input: { name: "${name}", country: "DE" }) { id } }`)).data?.createPartner.id as string;
+    const partner = async (name: string) =>
+      (await as(ADMIN, `mutation { createPartner(input: { name: "${name}", country: "DE" }) { id } }`)).data?.createPartner.id as string;
     ids.p1 = await partner('Partner One');
     ids.p2 = await partner('Partner Two');
     const tenant = async (name: string, partnerId: string | null) =>
-      (await as(ADMIN, `mutation($input: CreateTenantInput!) { createTenant(input: $input) { id } }`, { input: { name, currency: 'EUR', country: 'DE', partnerId } })).data
-        ?.createTenant.id as string;
+      (
+        await as(ADMIN, `mutation($input: CreateTenantInput!) { createTenant(input: $input) { id } }`, {
+          input: { name, currency: 'EUR', country: 'DE', partnerId },
+        })
+      ).data?.createTenant.id as string;
     ids.t1 = await tenant('Tenant of One', ids.p1);
     ids.t2 = await tenant('Tenant of Two', ids.p2);
     ids.t3 = await tenant('Direct tenant', null);
@@ -68,7 +72,9 @@ describe('identity and tenant isolation', () => {
           if (expected) assert.ok(result.data?.tenant.branding.displayName && result.data.tenant.usage.length === 1);
         }
         const listed = await as(identity, `{ tenants(first: 100) { edges { node { id } } } }`);
-        const listedIds = listed.data?.tenants.edges.map((edge: { node: { id: string } }) => edge.node.id).filter((id: string) => Object.values(ids).includes(id));
+        const listedIds = listed.data?.tenants.edges
+          .map((edge: { node: { id: string } }) => edge.node.id)
+          .filter((id: string) => Object.values(ids).includes(id));
         assert.deepEqual(listedIds.sort(), visible[role].map((tenant) => ids[tenant]).sort(), `${role} listing tenants`);
       }
     });
@@ -76,7 +82,10 @@ describe('identity and tenant isolation', () => {
     it('lets a partner list only its own tenants and partners see only themselves', async () => {
       assert.deepEqual(errorCodes(await as(roles.partner1, `query($p: ID) { tenants(partnerId: $p) { edges { cursor } } }`, { p: ids.p2 })), ['FORBIDDEN']);
       const partners = await as(roles.partner1, `{ partners { edges { node { id } } } }`);
-      assert.deepEqual(partners.data?.partners.edges.map((edge: { node: { id: string } }) => edge.node.id), [ids.p1]);
+      assert.deepEqual(
+        partners.data?.partners.edges.map((edge: { node: { id: string } }) => edge.node.id),
+        [ids.p1],
+      );
       assert.deepEqual(errorCodes(await as(roles.tenantAdmin, `{ partners { edges { cursor } } }`)), ['FORBIDDEN']);
       assert.equal((await as(roles.partner1, `query($id: ID!) { partner(id: $id) { id } }`, { id: ids.p2 })).data?.partner, null);
       assert.equal((await as(roles.tenantAdmin, `query($id: ID!) { partner(id: $id) { id } }`, { id: ids.p1 })).data?.partner, null);
@@ -84,12 +93,32 @@ describe('identity and tenant isolation', () => {
 
     const mutationMatrix: Array<{ name: string; query: (ids: Ids) => string; allowed: Array<keyof typeof roles> }> = [
       { name: 'createPartner', query: () => `mutation { createPartner(input: { name: "X", country: "DE" }) { id } }`, allowed: ['admin'] },
-      { name: 'createTenant', query: () => `mutation { createTenant(input: { name: "New", currency: "EUR", country: "DE" }) { id } }`, allowed: ['admin', 'partner1', 'partner2'] },
-      { name: 'updateTenant', query: (i) => `mutation { updateTenant(id: "${i.t1}", input: { name: "Renamed" }) { id } }`, allowed: ['admin', 'partner1', 'tenantAdmin'] },
-      { name: 'setTenantBranding', query: (i) => `mutation { setTenantBranding(tenantId: "${i.t1}", input: { logoUrl: "https://x.example/l.png" }) { logoUrl } }`, allowed: ['admin', 'partner1', 'tenantAdmin'] },
-      { name: 'setPartnerBranding', query: (i) => `mutation { setPartnerBranding(partnerId: "${i.p1}", input: { displayName: "One" }) { displayName } }`, allowed: ['admin', 'partner1'] },
+      {
+        name: 'createTenant',
+        query: () => `mutation { createTenant(input: { name: "New", currency: "EUR", country: "DE" }) { id } }`,
+        allowed: ['admin', 'partner1', 'partner2'],
+      },
+      {
+        name: 'updateTenant',
+        query: (i) => `mutation { updateTenant(id: "${i.t1}", input: { name: "Renamed" }) { id } }`,
+        allowed: ['admin', 'partner1', 'tenantAdmin'],
+      },
+      {
+        name: 'setTenantBranding',
+        query: (i) => `mutation { setTenantBranding(tenantId: "${i.t1}", input: { logoUrl: "https://x.example/l.png" }) { logoUrl } }`,
+        allowed: ['admin', 'partner1', 'tenantAdmin'],
+      },
+      {
+        name: 'setPartnerBranding',
+        query: (i) => `mutation { setPartnerBranding(partnerId: "${i.p1}", input: { displayName: "One" }) { displayName } }`,
+        allowed: ['admin', 'partner1'],
+      },
       { name: 'createApiKey', query: (i) => `mutation { createApiKey(partnerId: "${i.p1}", name: "ci") { secret } }`, allowed: ['admin', 'partner1'] },
-      { name: 'tenantUsage', query: (i) => `{ tenantUsage(tenantId: "${i.t1}", days: 1) { quantity } }`, allowed: ['admin', 'partner1', 'tenantAdmin', 'tenantMember'] },
+      {
+        name: 'tenantUsage',
+        query: (i) => `{ tenantUsage(tenantId: "${i.t1}", days: 1) { quantity } }`,
+        allowed: ['admin', 'partner1', 'tenantAdmin', 'tenantMember'],
+      },
     ];
     for (const { name, query, allowed } of mutationMatrix) {
       it(`allows ${name} on tenant/partner one only to ${allowed.join(', ')}`, async () => {
@@ -101,7 +130,7 @@ describe('identity and tenant isolation', () => {
       });
     }
 
-    it('keeps suspension to operators and the tenant\'s own partner', async () => {
+    it("keeps suspension to operators and the tenant's own partner", async () => {
       for (const role of ['tenantAdmin', 'tenantMember', 'partner2'] as const) {
         assert.deepEqual(errorCodes(await as(roles[role], `mutation { suspendTenant(id: "${ids.t1}", reason: "x") { id } }`)), ['FORBIDDEN'], role);
       }
@@ -128,22 +157,65 @@ describe('identity and tenant isolation', () => {
         garbage: 'not.a.jwt',
       };
       for (const [kind, token] of Object.entries(tokens)) {
-        const result = await graphql(stack.graphqlUrl, `{ tenants { edges { cursor } } }`, {}, { authorization: `Bearer ${token}` });
+        const result = await graphql(
+          stack.graphqlUrl,
+          `
+            {
+              tenants {
+                edges {
+                  cursor
+                }
+              }
+            }
+          `,
+          {},
+          { authorization: `Bearer ${token}` },
+        );
         assert.deepEqual(errorCodes(result), ['UNAUTHENTICATED'], kind);
       }
-      const malformed = await graphql(stack.graphqlUrl, `{ tenants { edges { cursor } } }`, {}, { authorization: 'Basic abc' });
+      const malformed = await graphql(
+        stack.graphqlUrl,
+        `
+          {
+            tenants {
+              edges {
+                cursor
+              }
+            }
+          }
+        `,
+        {},
+        { authorization: 'Basic abc' },
+      );
       assert.deepEqual(errorCodes(malformed), ['UNAUTHENTICATED']);
     });
   });
 
   describe('partner API keys', () => {
     const issue = async () => {
-      const result = await as(roles.partner1, `mutation($p: ID!) { createApiKey(partnerId: $p, name: "integration") { secret apiKey { id active } } }`, { p: ids.p1 });
+      const result = await as(roles.partner1, `mutation($p: ID!) { createApiKey(partnerId: $p, name: "integration") { secret apiKey { id active } } }`, {
+        p: ids.p1,
+      });
       assert.equal(result.errors, undefined, JSON.stringify(result.errors));
       return result.data?.createApiKey as { secret: string; apiKey: { id: string } };
     };
     const withKey = (key: string, header: 'authorization' | 'x-api-key' = 'authorization') =>
-      graphql(stack.graphqlUrl, `{ tenants(first: 100) { edges { node { id } } } }`, {}, header === 'authorization' ? { authorization: `Bearer ${key}` } : { 'x-api-key': key });
+      graphql(
+        stack.graphqlUrl,
+        `
+          {
+            tenants(first: 100) {
+              edges {
+                node {
+                  id
+                }
+              }
+            }
+          }
+        `,
+        {},
+        header === 'authorization' ? { authorization: `Bearer ${key}` } : { 'x-api-key': key },
+      );
 
     it('authenticates a partner by API key, scoped to its own tenants, in either header', async () => {
       const { secret } = await issue();
@@ -155,7 +227,7 @@ describe('identity and tenant isolation', () => {
       }
     });
 
-    it('shows a key\'s secret only once and stores no way to recover it', async () => {
+    it("shows a key's secret only once and stores no way to recover it", async () => {
       const { apiKey } = await issue();
       const listed = await as(roles.partner1, `query($p: ID!) { partner(id: $p) { apiKeys { id name active } } }`, { p: ids.p1 });
       const key = listed.data?.partner.apiKeys.find((candidate: { id: string }) => candidate.id === apiKey.id);
@@ -183,7 +255,7 @@ describe('identity and tenant isolation', () => {
       assert.equal((await withKey(graceful.data?.rotateApiKey.secret)).errors, undefined);
     });
 
-    it('refuses tampered and unknown keys, and another partner\'s key management', async () => {
+    it("refuses tampered and unknown keys, and another partner's key management", async () => {
       const { secret, apiKey } = await issue();
       assert.deepEqual(errorCodes(await withKey(`${secret.slice(0, -1)}${secret.endsWith('A') ? 'B' : 'A'}`)), ['UNAUTHENTICATED']);
       assert.deepEqual(errorCodes(await withKey('saldo_pk_0000000000000000_' + 'x'.repeat(43))), ['UNAUTHENTICATED']);

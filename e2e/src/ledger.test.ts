@@ -10,7 +10,21 @@ const PRICES: Record<string, string> = { inbound_minute: '1.25', outbound_minute
 
 const RECORD_USAGE = /* GraphQL */ `
   mutation Record($input: RecordUsageInput!) {
-    recordUsage(input: $input) { results { id status } accepted duplicates balance { available { amountMinor currency } version } }
+    recordUsage(input: $input) {
+      results {
+        id
+        status
+      }
+      accepted
+      duplicates
+      balance {
+        available {
+          amountMinor
+          currency
+        }
+        version
+      }
+    }
   }
 `;
 
@@ -19,10 +33,54 @@ const TENANT = /* GraphQL */ `
     tenant(id: $id) {
       name
       currency
-      balance { available { amountMinor currency } currency version updatedAt }
-      overdraftPolicy { mode limit { amountMinor currency } }
-      transactions(first: 3) { edges { node { type version amount { amountMinor currency } balanceAfter { amountMinor currency } product quantity externalRef } } pageInfo { hasNextPage } }
-      topUps: transactions(type: TOP_UP) { edges { node { amount { amountMinor currency } } } }
+      balance {
+        available {
+          amountMinor
+          currency
+        }
+        currency
+        version
+        updatedAt
+      }
+      overdraftPolicy {
+        mode
+        limit {
+          amountMinor
+          currency
+        }
+      }
+      transactions(first: 3) {
+        edges {
+          node {
+            type
+            version
+            amount {
+              amountMinor
+              currency
+            }
+            balanceAfter {
+              amountMinor
+              currency
+            }
+            product
+            quantity
+            externalRef
+          }
+        }
+        pageInfo {
+          hasNextPage
+        }
+      }
+      topUps: transactions(type: TOP_UP) {
+        edges {
+          node {
+            amount {
+              amountMinor
+              currency
+            }
+          }
+        }
+      }
     }
   }
 `;
@@ -99,8 +157,14 @@ describe('prepaid ledger through the gateway', () => {
     }
     for (const response of responses) assert.equal(response.errors, undefined, JSON.stringify(response.errors));
     assert.equal(ports.size, 10, 'ten client connections');
-    assert.equal(responses.reduce((sum, response) => sum + response.data.recordUsage.accepted, 0), 800);
-    assert.equal(responses.reduce((sum, response) => sum + response.data.recordUsage.duplicates, 0), 200);
+    assert.equal(
+      responses.reduce((sum, response) => sum + response.data.recordUsage.accepted, 0),
+      800,
+    );
+    assert.equal(
+      responses.reduce((sum, response) => sum + response.data.recordUsage.duplicates, 0),
+      200,
+    );
 
     const cost = unique.reduce((sum, event) => sum + usageCost(BigInt(event.quantity), parseUnitPrice(PRICES[event.product]!)), 0n);
     const check = await stack.billing.services.ledger.verify(tenantId);
@@ -118,7 +182,10 @@ describe('prepaid ledger through the gateway', () => {
     assert.deepEqual(view.overdraftPolicy, { mode: 'BLOCK', limit: { amountMinor: 0, currency: 'EUR' } });
     assert.equal(view.transactions.edges.length, 3);
     assert.equal(view.transactions.pageInfo.hasNextPage, true);
-    assert.deepEqual(view.transactions.edges.map((edge: any) => edge.node.version), [801, 800, 799]);
+    assert.deepEqual(
+      view.transactions.edges.map((edge: any) => edge.node.version),
+      [801, 800, 799],
+    );
     assert.equal(view.transactions.edges[0].node.type, 'USAGE');
     assert.equal(view.transactions.edges[0].node.balanceAfter.amountMinor, Number(topUp - cost));
     assert.deepEqual(view.topUps.edges, [{ node: { amount: { amountMinor: Number(topUp), currency: 'EUR' } } }]);
@@ -156,10 +223,9 @@ describe('prepaid ledger through the gateway', () => {
     assert.deepEqual(errorCodes(await stack.gql(RECORD_USAGE, { input: { tenantId, events: [{ ...event, quantity: 0 }] } })), ['INVALID_QUANTITY']);
     const free = await stack.gql(RECORD_USAGE, { input: { tenantId, events: [event] } });
     assert.deepEqual(free.data?.recordUsage.balance, { available: { amountMinor: 0, currency: 'GBP' }, version: 1 }, '0.4p rounds to nothing');
-    const policy = await stack.gql(
-      `mutation($input: SetOverdraftPolicyInput!) { setOverdraftPolicy(input: $input) { mode limit { amountMinor currency } } }`,
-      { input: { tenantId, mode: 'ALLOW_OVERDRAFT', limit: { amountMinor: 1, currency: 'GBP' } } },
-    );
+    const policy = await stack.gql(`mutation($input: SetOverdraftPolicyInput!) { setOverdraftPolicy(input: $input) { mode limit { amountMinor currency } } }`, {
+      input: { tenantId, mode: 'ALLOW_OVERDRAFT', limit: { amountMinor: 1, currency: 'GBP' } },
+    });
     assert.deepEqual(policy.data?.setOverdraftPolicy, { mode: 'ALLOW_OVERDRAFT', limit: { amountMinor: 1, currency: 'GBP' } });
     const overdrawn = await stack.gql(RECORD_USAGE, { input: { tenantId, events: [{ ...event, id: 'gbp-2', quantity: 2 }] } });
     assert.deepEqual(overdrawn.data?.recordUsage.balance.available, { amountMinor: -1, currency: 'GBP' });
@@ -211,7 +277,10 @@ describe('prepaid ledger through the gateway', () => {
     // The same call as the first one costs the same: charged once more, nothing for the refused ones.
     const perCall = 10_000 - balanceBefore.available.amountMinor;
     assert.ok(perCall > 0);
-    assert.deepEqual(after.data?.recordUsage.balance, { available: { amountMinor: 10_000 - 2 * perCall, currency: 'EUR' }, version: balanceBefore.version + 1 });
+    assert.deepEqual(after.data?.recordUsage.balance, {
+      available: { amountMinor: 10_000 - 2 * perCall, currency: 'EUR' },
+      version: balanceBefore.version + 1,
+    });
     assert.ok((await stack.billing.services.ledger.verify(tenantId)).consistent);
   });
 
@@ -226,11 +295,20 @@ describe('prepaid ledger through the gateway', () => {
     });
     const headers = { 'content-type': 'application/json', ...(await stack.authHeaders()) };
     const send = async (query: string, variables: Record<string, unknown>, extensions?: Record<string, unknown>) => {
-      const response = await fetch(stack.graphqlUrl, { method: 'POST', headers, body: JSON.stringify({ query, variables, ...(extensions ? { extensions } : {}) }) });
+      const response = await fetch(stack.graphqlUrl, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ query, variables, ...(extensions ? { extensions } : {}) }),
+      });
       return { status: response.status, body: (await response.json()) as GraphQLResponse<any> & { extensions?: Record<string, any> } };
     };
     const batch = (prefix: string) =>
-      Array.from({ length: 1_000 }, (_, index) => ({ id: `${prefix}-${index}`, product: 'sms', quantity: 1, occurredAt: new Date(Date.now() - 60_000).toISOString() }));
+      Array.from({ length: 1_000 }, (_, index) => ({
+        id: `${prefix}-${index}`,
+        product: 'sms',
+        quantity: 1,
+        occurredAt: new Date(Date.now() - 60_000).toISOString(),
+      }));
     const aliased = (count: number) =>
       `mutation ($input: RecordUsageInput!) { ${Array.from({ length: count }, (_, index) => `m${index}: recordUsage(input: $input) { accepted }`).join(' ')} }`;
     const entriesBefore = (await stack.billing.services.ledger.verify(tenantId)).entries;
@@ -253,7 +331,11 @@ describe('prepaid ledger through the gateway', () => {
     assert.equal(one.body.data.recordUsage.accepted, 1_000);
     assert.equal(one.body.extensions?.['cost']?.limit, 10_000);
     // base 10 + the input object + 1,000 events + the payload + its results (@listSize(assumedSize: 1000)) + balance + money
-    assert.deepEqual(one.body.extensions?.['cost'], { estimated: 10 + 1 + 1_000 + 1 + 1_000 + 1 + 1, actual: 10 + 1 + 1_000 + 1 + 1_000 + 1 + 1, limit: 10_000 });
+    assert.deepEqual(one.body.extensions?.['cost'], {
+      estimated: 10 + 1 + 1_000 + 1 + 1_000 + 1 + 1,
+      actual: 10 + 1 + 1_000 + 1 + 1_000 + 1 + 1,
+      limit: 10_000,
+    });
 
     // A year of daily usage is estimated as the 366 days it returns (its @listSize names the days argument).
     const year = await send('query ($id: ID!) { tenant(id: $id) { usage(days: 366) { date quantity } } }', { id: tenantId }, { cost: true });

@@ -7,7 +7,11 @@ import { startTestStack, type TestStack } from './test-stack.js';
 
 const NOTIFICATIONS = /* GraphQL */ `
   subscription Notes($tenantId: ID!) {
-    notificationReceived(tenantId: $tenantId) { kind title dataJson }
+    notificationReceived(tenantId: $tenantId) {
+      kind
+      title
+      dataJson
+    }
   }
 `;
 
@@ -43,14 +47,20 @@ describe('notifications across the platform', () => {
   let version = 0;
   async function post(tenantId: string, type: LedgerEntryType, amountMinor: bigint): Promise<void> {
     version += 1;
-    await stack.billing.services.ledger.post({ tenantId, currency: 'EUR', entries: [{ type, amountMinor, idempotencyKey: `e2e:${version}`, product: type === LedgerEntryType.USAGE ? 'inbound_minute' : null }] });
+    await stack.billing.services.ledger.post({
+      tenantId,
+      currency: 'EUR',
+      entries: [{ type, amountMinor, idempotencyKey: `e2e:${version}`, product: type === LedgerEntryType.USAGE ? 'inbound_minute' : null }],
+    });
   }
 
   const lowMails = () => smtp.mails.filter((mail) => /Guthaben ist niedrig/.test(mail.parsed.subject ?? ''));
   const lowHooks = () => receiver.accepted.filter((hook) => hook.payload.type === 'balance.low');
 
   it('a balance crossing its threshold sends one mail, one webhook and one live notification; twenty debits below it send no more', async () => {
-    const created = await ok<{ createTenant: { id: string } }>('mutation { createTenant(input: { name: "Schwelle GmbH", currency: "EUR", country: "DE" }) { id } }');
+    const created = await ok<{ createTenant: { id: string } }>(
+      'mutation { createTenant(input: { name: "Schwelle GmbH", currency: "EUR", country: "DE" }) { id } }',
+    );
     const tenantId = created.createTenant.id;
     await stack.flushEvents();
     await ok(
@@ -107,9 +117,13 @@ describe('notifications across the platform', () => {
     assert.ok(smtp.mails.some((mail) => /aufgebraucht/.test(mail.parsed.subject ?? '')));
   });
 
-  it('refuses a subscription to another tenant\'s notifications', async () => {
-    const created = await ok<{ createTenant: { id: string } }>('mutation { createTenant(input: { name: "Fremd GmbH", currency: "EUR", country: "DE" }) { id } }');
-    const other = wsTestClient(stack.graphqlUrl, { authorization: `Bearer ${await stack.issueToken({ role: 'tenant-admin', subject: 'x', tenantId: '0190a0a0-0000-7000-8000-000000000001' })}` });
+  it("refuses a subscription to another tenant's notifications", async () => {
+    const created = await ok<{ createTenant: { id: string } }>(
+      'mutation { createTenant(input: { name: "Fremd GmbH", currency: "EUR", country: "DE" }) { id } }',
+    );
+    const other = wsTestClient(stack.graphqlUrl, {
+      authorization: `Bearer ${await stack.issueToken({ role: 'tenant-admin', subject: 'x', tenantId: '0190a0a0-0000-7000-8000-000000000001' })}`,
+    });
     try {
       const { collector } = other.subscribe<Note>(NOTIFICATIONS, { tenantId: created.createTenant.id });
       await collector.until((c) => c.completed || c.results.some((result) => result.errors), 'a refusal');

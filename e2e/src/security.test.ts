@@ -14,8 +14,23 @@ import { startTestStack, type TestStack } from './test-stack.js';
  * applies), each asserting the refusal and that nothing changed. A new capability adds its attacks here and there.
  */
 
-const BALANCE = /* GraphQL */ `subscription($t: ID!) { balanceChanged(tenantId: $t) { tenantId balance { version } } }`;
-const CREATE_KEY = /* GraphQL */ `mutation($p: ID!) { createApiKey(partnerId: $p, name: "attacker") { secret } }`;
+const BALANCE = /* GraphQL */ `
+  subscription ($t: ID!) {
+    balanceChanged(tenantId: $t) {
+      tenantId
+      balance {
+        version
+      }
+    }
+  }
+`;
+const CREATE_KEY = /* GraphQL */ `
+  mutation ($p: ID!) {
+    createApiKey(partnerId: $p, name: "attacker") {
+      secret
+    }
+  }
+`;
 
 /** A hand-rolled graphql-transport-ws connection: a test sends exactly the messages an attacker would. */
 class RawSocket {
@@ -34,7 +49,10 @@ class RawSocket {
     });
     this.socket.on('error', () => undefined);
     this.closed = new Promise((resolve) => this.socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
-    this.closed.then(() => this.arrived.complete(), () => undefined);
+    this.closed.then(
+      () => this.arrived.complete(),
+      () => undefined,
+    );
   }
 
   async open(): Promise<void> {
@@ -69,7 +87,11 @@ class RawSocket {
 }
 
 const payloadCodes = (answer: { type: string; payload?: any } | null): unknown[] =>
-  answer === null ? ['CLOSED'] : answer.type === 'error' ? (answer.payload ?? []).map((error: any) => error.extensions?.code) : (answer.payload?.errors ?? []).map((error: any) => error.extensions?.code);
+  answer === null
+    ? ['CLOSED']
+    : answer.type === 'error'
+      ? (answer.payload ?? []).map((error: any) => error.extensions?.code)
+      : (answer.payload?.errors ?? []).map((error: any) => error.extensions?.code);
 
 describe('security: the attacks of docs/security.md', () => {
   let stack: TestStack;
@@ -83,7 +105,10 @@ describe('security: the attacks of docs/security.md', () => {
     partnerId = (await stack.tenants.services.partners.create({ name: 'Security partner', country: 'DE' })).id;
     tenantId = (await stack.tenants.services.tenants.create({ name: 'Security tenant', currency: 'EUR', country: 'DE', partnerId })).id;
     await stack.flushEvents();
-    await stack.billing.services.ledger.post({ tenantId, entries: [{ type: LedgerEntryType.TOP_UP, amountMinor: 100_000n, idempotencyKey: `seed:${tenantId}` }] });
+    await stack.billing.services.ledger.post({
+      tenantId,
+      entries: [{ type: LedgerEntryType.TOP_UP, amountMinor: 100_000n, idempotencyKey: `seed:${tenantId}` }],
+    });
     await stack.flushEvents();
     partnerUser = { role: 'partner', subject: 'security-partner-user', partnerId };
   });
@@ -94,16 +119,38 @@ describe('security: the attacks of docs/security.md', () => {
   });
 
   const issueKey = async (): Promise<{ secret: string; id: string }> => {
-    const result = await stack.gql(`mutation($p: ID!) { createApiKey(partnerId: $p, name: "integration") { secret apiKey { id } } }`, { p: partnerId }, partnerUser);
+    const result = await stack.gql(
+      `mutation($p: ID!) { createApiKey(partnerId: $p, name: "integration") { secret apiKey { id } } }`,
+      { p: partnerId },
+      partnerUser,
+    );
     assert.equal(result.errors, undefined, JSON.stringify(result.errors));
     return { secret: result.data?.createApiKey.secret, id: result.data?.createApiKey.apiKey.id };
   };
   const keyCount = async (): Promise<number> =>
     (await stack.gql(`query($p: ID!) { partner(id: $p) { apiKeys { id } } }`, { p: partnerId })).data?.partner.apiKeys.length;
-  const httpWithKey = (secret: string) => graphql(stack.graphqlUrl, `{ tenants(first: 5) { edges { cursor } } }`, {}, { 'x-api-key': secret });
+  const httpWithKey = (secret: string) =>
+    graphql(
+      stack.graphqlUrl,
+      `
+        {
+          tenants(first: 5) {
+            edges {
+              cursor
+            }
+          }
+        }
+      `,
+      {},
+      { 'x-api-key': secret },
+    );
   const endedRevoked = (collector: Collector) =>
     collector.until(
-      (c) => c.completed && c.results.some((result) => result.errors?.some((error) => error.extensions?.['code'] === 'UNAUTHENTICATED' && error.extensions?.['reason'] === 'CREDENTIAL_REVOKED')),
+      (c) =>
+        c.completed &&
+        c.results.some((result) =>
+          result.errors?.some((error) => error.extensions?.['code'] === 'UNAUTHENTICATED' && error.extensions?.['reason'] === 'CREDENTIAL_REVOKED'),
+        ),
       'the subscription to end with UNAUTHENTICATED (CREDENTIAL_REVOKED)',
     );
 
@@ -122,7 +169,11 @@ describe('security: the attacks of docs/security.md', () => {
       const overSse = sse.subscribe(BALANCE, { t: tenantId });
       await overWs.collector.count(1);
       await overSse.collector.count(1);
-      assert.equal((await raw.operation('before', `{ tenants(first: 1) { edges { cursor } } }`))?.type, 'next', 'the key works on the socket before revocation');
+      assert.equal(
+        (await raw.operation('before', `{ tenants(first: 1) { edges { cursor } } }`))?.type,
+        'next',
+        'the key works on the socket before revocation',
+      );
       const keysBefore = await keyCount();
 
       const revoked = await stack.gql(`mutation($id: ID!) { revokeApiKey(id: $id) { revokedAt } }`, { id }, partnerUser);
@@ -140,11 +191,14 @@ describe('security: the attacks of docs/security.md', () => {
       closers.push(() => again.dispose());
       const refused = again.subscribe(BALANCE, { t: tenantId });
       await refused.collector.until((c) => c.completed, 'the refused connection');
-      assert.deepEqual(again.closes.map((close) => close.code), [4401]);
+      assert.deepEqual(
+        again.closes.map((close) => close.code),
+        [4401],
+      );
       assert.equal(await keyCount(), keysBefore, 'no key was created with the revoked one');
     });
 
-    it('rotation: the old key\'s connections end when its grace period is over', async () => {
+    it("rotation: the old key's connections end when its grace period is over", async () => {
       const { secret, id } = await issueKey();
       const ws = wsTestClient(stack.graphqlUrl, { 'x-api-key': secret }, { retryAttempts: 0 });
       closers.push(() => ws.dispose());
@@ -163,9 +217,41 @@ describe('security: the attacks of docs/security.md', () => {
   });
 
   describe('2. setAutoTopUp charges only cards the tenant saved on its own Stripe customer', () => {
-    const SET = /* GraphQL */ `mutation($input: SetAutoTopUpInput!) { setAutoTopUp(input: $input) { enabled stripeCustomerId paymentMethodId } }`;
-    const SETUP = /* GraphQL */ `mutation($t: ID!) { createPaymentMethodSetup(tenantId: $t) { url stripeCustomerId checkoutSessionId } }`;
-    const STATE = /* GraphQL */ `query($t: ID!) { tenant(id: $t) { balance { available { amountMinor } version } autoTopUp { stripeCustomerId paymentMethodId enabled } } }`;
+    const SET = /* GraphQL */ `
+      mutation ($input: SetAutoTopUpInput!) {
+        setAutoTopUp(input: $input) {
+          enabled
+          stripeCustomerId
+          paymentMethodId
+        }
+      }
+    `;
+    const SETUP = /* GraphQL */ `
+      mutation ($t: ID!) {
+        createPaymentMethodSetup(tenantId: $t) {
+          url
+          stripeCustomerId
+          checkoutSessionId
+        }
+      }
+    `;
+    const STATE = /* GraphQL */ `
+      query ($t: ID!) {
+        tenant(id: $t) {
+          balance {
+            available {
+              amountMinor
+            }
+            version
+          }
+          autoTopUp {
+            stripeCustomerId
+            paymentMethodId
+            enabled
+          }
+        }
+      }
+    `;
     const rule = (tenant: string, customer: string, method: string) => ({
       tenantId: tenant,
       threshold: { amountMinor: 5_000, currency: 'EUR' },
@@ -186,7 +272,7 @@ describe('security: the attacks of docs/security.md', () => {
       return { customer: stripeCustomerId as string, method: saved.paymentMethod['id'] as string };
     };
 
-    it('refuses another customer\'s ids (and unsaved test cards) with PAYMENT_METHOD_NOT_OWNED, through the gateway and at billing, and changes nothing', async () => {
+    it("refuses another customer's ids (and unsaved test cards) with PAYMENT_METHOD_NOT_OWNED, through the gateway and at billing, and changes nothing", async () => {
       const victim = (await stack.tenants.services.tenants.create({ name: 'Victim', currency: 'EUR', country: 'DE' })).id;
       const attacker = (await stack.tenants.services.tenants.create({ name: 'Attacker', currency: 'EUR', country: 'DE' })).id;
       await stack.flushEvents();
@@ -198,8 +284,8 @@ describe('security: the attacks of docs/security.md', () => {
       const intents = stack.stripeStandIn!.counts.paymentIntents;
 
       const attempts = {
-        'the victim\'s customer and card': rule(attacker, victimCard.customer, victimCard.method),
-        'its own customer with the victim\'s card': rule(attacker, attackerCard.customer, victimCard.method),
+        "the victim's customer and card": rule(attacker, victimCard.customer, victimCard.method),
+        "its own customer with the victim's card": rule(attacker, attackerCard.customer, victimCard.method),
         'an unsaved test card on its own customer': rule(attacker, attackerCard.customer, 'pm_card_visa'),
         'made-up ids': rule(attacker, 'cus_madeup', 'pm_madeup'),
       };
@@ -211,12 +297,12 @@ describe('security: the attacks of docs/security.md', () => {
       const direct = await fetch(`${stack.billing.url}/graphql`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', [IDENTITY_HEADER]: await signer.sign(adminOf(attacker)) },
-        body: JSON.stringify({ query: SET, variables: { input: attempts['the victim\'s customer and card'] } }),
+        body: JSON.stringify({ query: SET, variables: { input: attempts["the victim's customer and card"] } }),
       });
       assert.deepEqual(errorCodes((await direct.json()) as never), ['PAYMENT_METHOD_NOT_OWNED']);
 
       assert.deepEqual((await stack.gql(STATE, { t: attacker })).data?.tenant, before.attacker, 'no rule, same balance');
-      assert.deepEqual((await stack.gql(STATE, { t: victim })).data?.tenant, before.victim, 'the victim\'s rule and balance untouched');
+      assert.deepEqual((await stack.gql(STATE, { t: victim })).data?.tenant, before.victim, "the victim's rule and balance untouched");
       assert.equal(stack.stripeStandIn!.counts.paymentIntents, intents, 'nothing charged');
 
       // Its own saved card is accepted.
@@ -245,7 +331,9 @@ describe('security: the attacks of docs/security.md', () => {
         assert.deepEqual(errorCodes(refused), ['INVALID_CHARACTERS'], JSON.stringify(name));
       }
       // In a string literal rather than a variable.
-      assert.deepEqual(errorCodes(await stack.gql(`mutation { createTenant(input: { name: "Evil\\u0000Corp", currency: "EUR", country: "DE" }) { id } }`)), ['INVALID_CHARACTERS']);
+      assert.deepEqual(errorCodes(await stack.gql(`mutation { createTenant(input: { name: "Evil\\u0000Corp", currency: "EUR", country: "DE" }) { id } }`)), [
+        'INVALID_CHARACTERS',
+      ]);
       // Directly at the tenants subgraph with a validly signed identity.
       const signer = await IdentitySigner.fromPem(stack.keys.identity.privateKeyPem, 30);
       const direct = await fetch(`${stack.tenants.url}/graphql`, {
@@ -255,14 +343,20 @@ describe('security: the attacks of docs/security.md', () => {
       });
       assert.deepEqual(errorCodes((await direct.json()) as never), ['INVALID_CHARACTERS']);
       // And below GraphQL, at the service.
-      await assert.rejects(stack.tenants.services.tenants.create({ name: 'Evil\u0000Corp', currency: 'EUR', country: 'DE' }), (error: any) => error.extensions?.code === 'INVALID_CHARACTERS');
+      await assert.rejects(
+        stack.tenants.services.tenants.create({ name: 'Evil\u0000Corp', currency: 'EUR', country: 'DE' }),
+        (error: any) => error.extensions?.code === 'INVALID_CHARACTERS',
+      );
 
       assert.equal(await placements('tenants'), before, 'no orphan placement');
       assert.equal((await stack.gql(`{ tenants(first: 100) { edges { cursor } } }`)).data?.tenants.edges.length, tenantsBefore);
     });
 
     it('updateTenant with a control character: INVALID_CHARACTERS and the tenant unchanged', async () => {
-      const refused = await stack.gql(`mutation($id: ID!, $input: UpdateTenantInput!) { updateTenant(id: $id, input: $input) { name } }`, { id: tenantId, input: { name: 'Renamed\u0000' } });
+      const refused = await stack.gql(`mutation($id: ID!, $input: UpdateTenantInput!) { updateTenant(id: $id, input: $input) { name } }`, {
+        id: tenantId,
+        input: { name: 'Renamed\u0000' },
+      });
       assert.deepEqual(errorCodes(refused), ['INVALID_CHARACTERS']);
       assert.equal((await stack.gql(`query($id: ID!) { tenant(id: $id) { name } }`, { id: tenantId })).data?.tenant.name, 'Security tenant');
     });
@@ -275,7 +369,18 @@ describe('security: the attacks of docs/security.md', () => {
       const otherTenant = (await stack.tenants.services.tenants.create({ name: 'Same subject elsewhere', currency: 'EUR', country: 'DE' })).id;
       await stack.flushEvents();
       const ask = async (identity: Identity) =>
-        graphql(`${gateway.url}/graphql`, `query($id: ID!) { tenant(id: $id) { id } }`, { id: identity.role === 'tenant-member' || identity.role === 'tenant-admin' ? identity.tenantId : tenantId }, await stack.authHeaders(identity));
+        graphql(
+          `${gateway.url}/graphql`,
+          `
+            query ($id: ID!) {
+              tenant(id: $id) {
+                id
+              }
+            }
+          `,
+          { id: identity.role === 'tenant-member' || identity.role === 'tenant-admin' ? identity.tenantId : tenantId },
+          await stack.authHeaders(identity),
+        );
       const attacker: Identity = { role: 'tenant-member', subject: 'shared-subject', tenantId: otherTenant };
       // The attacker spends its whole budget...
       for (let request = 0; request < 3; request += 1) assert.equal((await ask(attacker)).errors, undefined);
@@ -292,16 +397,20 @@ describe('security: the attacks of docs/security.md', () => {
     });
   });
 
-  describe('7. forwarded identities are bounded: lifetime at most the gateway\'s TTL, connections only while theirs is valid', () => {
+  describe("7. forwarded identities are bounded: lifetime at most the gateway's TTL, connections only while theirs is valid", () => {
     const ADMIN: Identity = { role: 'platform-admin', subject: 'ops' };
     const subgraphs = () => [stack.tenants, stack.billing, stack.usageForecast, stack.whiteLabel];
 
-    it('every subgraph refuses an identity signed with the gateway\'s key but a lifetime above its TTL (30 s)', async () => {
+    it("every subgraph refuses an identity signed with the gateway's key but a lifetime above its TTL (30 s)", async () => {
       const longLived = await IdentitySigner.fromPem(stack.keys.identity.privateKeyPem, 3600);
       const normal = await IdentitySigner.fromPem(stack.keys.identity.privateKeyPem, 30);
       for (const subgraph of subgraphs()) {
         const post = async (token: string) =>
-          fetch(`${subgraph.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', [IDENTITY_HEADER]: token }, body: JSON.stringify({ query: '{ _service { sdl } }' }) });
+          fetch(`${subgraph.url}/graphql`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', [IDENTITY_HEADER]: token },
+            body: JSON.stringify({ query: '{ _service { sdl } }' }),
+          });
         assert.equal((await post(await longLived.sign(ADMIN))).status, 401, `${subgraph.name} must refuse a one-hour identity`);
         assert.equal((await post(await normal.sign(ADMIN))).status, 200, `${subgraph.name} accepts the gateway's own`);
       }
@@ -313,7 +422,10 @@ describe('security: the attacks of docs/security.md', () => {
       const socket = new RawSocket(`${stack.billing.url}/graphql`);
       closers.push(() => socket.close());
       await socket.init({ [IDENTITY_HEADER]: await signer.sign(ADMIN, undefined, issuedAt) });
-      assert.ok(socket.messages.some((message) => message.type === 'connection_ack'), 'accepted while valid');
+      assert.ok(
+        socket.messages.some((message) => message.type === 'connection_ack'),
+        'accepted while valid',
+      );
       const expiresAt = (Math.floor(issuedAt / 1000) + 30) * 1000;
       await waitUntil(() => Date.now() > expiresAt + 100, 'the connection identity to expire');
 
@@ -329,15 +441,19 @@ describe('security: the attacks of docs/security.md', () => {
     });
   });
 
-  describe('5. errors leak nothing: bad input is BAD_USER_INPUT, never a subgraph\'s URL or a stack overflow', () => {
-    const balance = async () => (await stack.gql(`query($t: ID!) { tenant(id: $t) { balance { version available { amountMinor } } } }`, { t: tenantId })).data?.tenant.balance;
+  describe("5. errors leak nothing: bad input is BAD_USER_INPUT, never a subgraph's URL or a stack overflow", () => {
+    const balance = async () =>
+      (await stack.gql(`query($t: ID!) { tenant(id: $t) { balance { version available { amountMinor } } } }`, { t: tenantId })).data?.tenant.balance;
 
-    it('a bad DateTimeISO or MinorUnits variable: BAD_USER_INPUT without the subgraph\'s URL or raw response, nothing recorded', async () => {
+    it("a bad DateTimeISO or MinorUnits variable: BAD_USER_INPUT without the subgraph's URL or raw response, nothing recorded", async () => {
       const before = await balance();
       const usage = await stack.gql(`mutation($input: RecordUsageInput!) { recordUsage(input: $input) { accepted } }`, {
         input: { tenantId, events: [{ id: 'bad-date-1', product: 'inbound_minute', quantity: 1, occurredAt: 'yesterday at noon' }] },
       });
-      const topUp = await stack.gql(`mutation($a: MinorUnits!) { createTopUp(input: { tenantId: "${tenantId}", amount: { amountMinor: $a, currency: "EUR" }, idempotencyKey: "bad-amount" }) { id } }`, { a: '12abc' });
+      const topUp = await stack.gql(
+        `mutation($a: MinorUnits!) { createTopUp(input: { tenantId: "${tenantId}", amount: { amountMinor: $a, currency: "EUR" }, idempotencyKey: "bad-amount" }) { id } }`,
+        { a: '12abc' },
+      );
       for (const [name, response] of Object.entries({ usage, topUp })) {
         assert.deepEqual(errorCodes(response), ['BAD_USER_INPUT'], `${name}: ${JSON.stringify(response)}`);
         const text = JSON.stringify(response);
@@ -361,7 +477,18 @@ describe('security: the attacks of docs/security.md', () => {
       const gateway = await stack.startGateway({ INTROSPECTION: 'false' });
       closers.push(() => gateway.stop());
       for (const headers of [{}, await stack.authHeaders()]) {
-        const response = await graphql(`${gateway.url}/graphql`, `{ tenantz { id } }`, {}, headers);
+        const response = await graphql(
+          `${gateway.url}/graphql`,
+          `
+            {
+              tenantz {
+                id
+              }
+            }
+          `,
+          {},
+          headers,
+        );
         assert.equal(response.errors?.length, 1);
         assert.doesNotMatch(response.errors![0]!.message, /Did you mean/, JSON.stringify(response.errors));
       }
@@ -375,7 +502,11 @@ describe('security: the attacks of docs/security.md', () => {
 
     it('a malformed or forged JWT is HTTP 401 UNAUTHENTICATED, like a bad API key', async () => {
       for (const authorization of ['Bearer not.a.jwt', 'Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.', `Bearer saldo_pk_0000000000000000_${'x'.repeat(43)}`]) {
-        const response = await fetch(stack.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization }, body: JSON.stringify({ query: '{ __typename }' }) });
+        const response = await fetch(stack.graphqlUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization },
+          body: JSON.stringify({ query: '{ __typename }' }),
+        });
         assert.equal(response.status, 401, authorization);
         assert.deepEqual(errorCodes((await response.json()) as never), ['UNAUTHENTICATED']);
       }
@@ -383,7 +514,10 @@ describe('security: the attacks of docs/security.md', () => {
 
     it('a forged transactions cursor out of integer range is INVALID_CURSOR', async () => {
       const cursor = Buffer.from(JSON.stringify({ v: 1, k: '9999999999' })).toString('base64url');
-      const response = await stack.gql(`query($t: ID!, $c: String) { tenant(id: $t) { transactions(first: 5, after: $c) { edges { cursor } } } }`, { t: tenantId, c: cursor });
+      const response = await stack.gql(`query($t: ID!, $c: String) { tenant(id: $t) { transactions(first: 5, after: $c) { edges { cursor } } } }`, {
+        t: tenantId,
+        c: cursor,
+      });
       assert.deepEqual(errorCodes(response), ['INVALID_CURSOR']);
     });
   });
@@ -392,10 +526,16 @@ describe('security: the attacks of docs/security.md', () => {
     it('setPartnerBranding and setTenantBranding store the WHATWG serialisation with quotes and brackets encoded', async () => {
       const injected = `https://x.example/y.png');background:url('https://evil.example/a')`;
       const expected = 'https://x.example/y.png%27%29;background:url%28%27https://evil.example/a%27%29';
-      const partner = await stack.gql(`mutation($p: ID!, $u: String) { setPartnerBranding(partnerId: $p, input: { logoUrl: $u }) { logoUrl } }`, { p: partnerId, u: injected });
+      const partner = await stack.gql(`mutation($p: ID!, $u: String) { setPartnerBranding(partnerId: $p, input: { logoUrl: $u }) { logoUrl } }`, {
+        p: partnerId,
+        u: injected,
+      });
       assert.equal(partner.errors, undefined, JSON.stringify(partner.errors));
       assert.equal(partner.data?.setPartnerBranding.logoUrl, expected);
-      const tenant = await stack.gql(`mutation($t: ID!, $u: String) { setTenantBranding(tenantId: $t, input: { logoUrl: $u }) { logoUrl } }`, { t: tenantId, u: 'HTTPS://CDN.Example:443/logo.png?v="1"' });
+      const tenant = await stack.gql(`mutation($t: ID!, $u: String) { setTenantBranding(tenantId: $t, input: { logoUrl: $u }) { logoUrl } }`, {
+        t: tenantId,
+        u: 'HTTPS://CDN.Example:443/logo.png?v="1"',
+      });
       assert.equal(tenant.data?.setTenantBranding.logoUrl, 'https://cdn.example/logo.png?v=%221%22');
       const read = await stack.gql(`query($t: ID!) { tenant(id: $t) { branding { logoUrl } } }`, { t: tenantId });
       assert.equal(read.data?.tenant.branding.logoUrl, 'https://cdn.example/logo.png?v=%221%22');
@@ -428,13 +568,19 @@ describe('security: the attacks of docs/security.md', () => {
       await big.init(await member('big'));
       big.send({ id: 'big', type: 'subscribe', payload: { query: `{ __typename }`, variables: { padding: 'x'.repeat(100_000) } } });
       assert.equal((await big.closed).code, 1009);
-      assert.equal(big.messages.some((message) => message.id === 'big'), false);
+      assert.equal(
+        big.messages.some((message) => message.id === 'big'),
+        false,
+      );
 
       // Connections that have not authenticated count against their address: the fourth is refused with 1013...
       const idle = [await open(), await open()];
       const anonymous = await open();
       await anonymous.init({});
-      assert.ok(anonymous.messages.some((message) => message.type === 'connection_ack'), 'anonymous callers may connect (to introspect)');
+      assert.ok(
+        anonymous.messages.some((message) => message.type === 'connection_ack'),
+        'anonymous callers may connect (to introspect)',
+      );
       const fourth = await open();
       assert.equal((await fourth.closed).code, 1013);
       // ...those that never send connection_init are closed with 4408; anonymous ones after their grace with 4401.

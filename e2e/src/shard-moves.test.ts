@@ -5,7 +5,19 @@ import { waitUntil } from '@saldo/testing';
 import { startTestStack, type TestStack } from './test-stack.js';
 
 const MOVE_FIELDS = 'id subgraph tenantId sourceShard targetShard state progress copiedRows totalRows fenceMs error';
-type Move = { id: string; subgraph: string; tenantId: string; sourceShard: number; targetShard: number; state: string; progress: number; copiedRows: number; totalRows: number; fenceMs: number | null; error: string | null };
+type Move = {
+  id: string;
+  subgraph: string;
+  tenantId: string;
+  sourceShard: number;
+  targetShard: number;
+  state: string;
+  progress: number;
+  copiedRows: number;
+  totalRows: number;
+  fenceMs: number | null;
+  error: string | null;
+};
 
 describe('operators move a tenant between shards through the gateway', () => {
   let stack: TestStack;
@@ -17,7 +29,9 @@ describe('operators move a tenant between shards through the gateway', () => {
     const tenant = await stack.tenants.services.tenants.create({ name: 'Mover', currency: 'EUR', country: 'DE' });
     tenantId = tenant.id;
     await stack.flushEvents();
-    const branded = await stack.gql(`mutation($id: ID!) { setTenantBranding(tenantId: $id, input: { displayName: "Moved Brand" }) { displayName } }`, { id: tenantId });
+    const branded = await stack.gql(`mutation($id: ID!) { setTenantBranding(tenantId: $id, input: { displayName: "Moved Brand" }) { displayName } }`, {
+      id: tenantId,
+    });
     assert.equal(branded.errors, undefined, JSON.stringify(branded.errors));
   });
 
@@ -31,7 +45,7 @@ describe('operators move a tenant between shards through the gateway', () => {
     return result.data!.whiteLabelShards.shards.map((shard) => shard.tenants);
   };
 
-  it('moves the tenant as a durable job, shows progress, changes the shards\' tenant counts, and the tenant keeps its data', async () => {
+  it("moves the tenant as a durable job, shows progress, changes the shards' tenant counts, and the tenant keeps its data", async () => {
     const source = (await stack.whiteLabel.runtime.db.directory.lookupOne(tenantId))!;
     const target = 1 - source;
     const before = await shards();
@@ -43,12 +57,16 @@ describe('operators move a tenant between shards through the gateway', () => {
     const move = started.data!.startWhiteLabelShardMove;
     assert.deepEqual([move.subgraph, move.tenantId, move.sourceShard, move.targetShard, move.state], ['white-label', tenantId, source, target, 'PENDING']);
 
-    const done = await waitUntil(async () => {
-      const result = await stack.gql<{ whiteLabelShardMoves: Move[] }>(`{ whiteLabelShardMoves { ${MOVE_FIELDS} } }`);
-      assert.equal(result.errors, undefined, JSON.stringify(result.errors));
-      const current = result.data!.whiteLabelShardMoves.find((candidate) => candidate.id === move.id)!;
-      return current.state === 'CLEANED' || current.state === 'FAILED' ? current : undefined;
-    }, 'the move to finish', { timeoutMs: 60_000, intervalMs: 200 });
+    const done = await waitUntil(
+      async () => {
+        const result = await stack.gql<{ whiteLabelShardMoves: Move[] }>(`{ whiteLabelShardMoves { ${MOVE_FIELDS} } }`);
+        assert.equal(result.errors, undefined, JSON.stringify(result.errors));
+        const current = result.data!.whiteLabelShardMoves.find((candidate) => candidate.id === move.id)!;
+        return current.state === 'CLEANED' || current.state === 'FAILED' ? current : undefined;
+      },
+      'the move to finish',
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
     assert.equal(done.state, 'CLEANED', done.error ?? '');
     assert.equal(done.progress, 1);
     assert.ok(done.fenceMs !== null && done.fenceMs < 1000);
@@ -56,17 +74,25 @@ describe('operators move a tenant between shards through the gateway', () => {
     const afterMove = await shards();
     assert.equal(afterMove[source], before[source]! - 1);
     assert.equal(afterMove[target], before[target]! + 1);
-    const read = await stack.gql<{ tenant: { branding: { displayName: string } } }>(`query($id: ID!) { tenant(id: $id) { branding { displayName } } }`, { id: tenantId });
+    const read = await stack.gql<{ tenant: { branding: { displayName: string } } }>(`query($id: ID!) { tenant(id: $id) { branding { displayName } } }`, {
+      id: tenantId,
+    });
     assert.equal(read.errors, undefined, JSON.stringify(read.errors));
     assert.equal(read.data!.tenant.branding.displayName, 'Moved Brand');
-    const updated = await stack.gql(`mutation($id: ID!) { setTenantBranding(tenantId: $id, input: { displayName: "After" }) { displayName } }`, { id: tenantId });
+    const updated = await stack.gql(`mutation($id: ID!) { setTenantBranding(tenantId: $id, input: { displayName: "After" }) { displayName } }`, {
+      id: tenantId,
+    });
     assert.equal(updated.errors, undefined, JSON.stringify(updated.errors));
   });
 
   it('refuses bad moves with stable codes and changes nothing; only platform operators may move', async () => {
     const current = (await stack.whiteLabel.runtime.db.directory.lookupOne(tenantId))!;
     const start = (tenant: string, target: number, identity?: Parameters<TestStack['gql']>[2]) =>
-      stack.gql(`mutation($tenant: ID!, $target: Int!) { startWhiteLabelShardMove(tenantId: $tenant, targetShard: $target) { id } }`, { tenant, target }, identity);
+      stack.gql(
+        `mutation($tenant: ID!, $target: Int!) { startWhiteLabelShardMove(tenantId: $tenant, targetShard: $target) { id } }`,
+        { tenant, target },
+        identity,
+      );
     const code = (result: { errors?: Array<{ extensions?: Record<string, unknown> }> }) => result.errors?.[0]?.extensions?.['code'];
     const movesBefore = (await stack.gql<{ whiteLabelShardMoves: Move[] }>('{ whiteLabelShardMoves { id } }')).data!.whiteLabelShardMoves.length;
     assert.equal(code(await start(tenantId, 9)), 'UNKNOWN_SHARD');

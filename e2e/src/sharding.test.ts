@@ -16,14 +16,28 @@ async function queryDatabase<T>(url: string, sql: string, params: unknown[] = []
 
 const PAGE = /* GraphQL */ `
   query Page($first: Int, $after: String) {
-    tenants(first: $first, after: $after) { edges { cursor node { id } } pageInfo { hasNextPage endCursor } }
+    tenants(first: $first, after: $after) {
+      edges {
+        cursor
+        node {
+          id
+        }
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+    }
   }
 `;
 
 async function listAll(stack: TestStack, first: number, between?: (page: number) => Promise<void>): Promise<string[]> {
   const ids: string[] = [];
   let after: string | null = null;
-  type Page = { data?: { tenants: { edges: Array<{ node: { id: string } }>; pageInfo: { hasNextPage: boolean; endCursor: string | null } } } | null; errors?: unknown };
+  type Page = {
+    data?: { tenants: { edges: Array<{ node: { id: string } }>; pageInfo: { hasNextPage: boolean; endCursor: string | null } } } | null;
+    errors?: unknown;
+  };
   for (let page = 0; ; page += 1) {
     const result: Page = await stack.gql(PAGE, { first, after });
     assert.equal(result.errors, undefined, JSON.stringify(result.errors));
@@ -62,11 +76,55 @@ describe('shards', () => {
     const SHARDS = /* GraphQL */ `
       fragment Load on SubgraphShards {
         subgraph
-        shards { id databaseName draining tenants rows bytes writesPerSecond load capacity { tenants rows bytes writesPerSecond } tables { name rows bytes } }
+        shards {
+          id
+          databaseName
+          draining
+          tenants
+          rows
+          bytes
+          writesPerSecond
+          load
+          capacity {
+            tenants
+            rows
+            bytes
+            writesPerSecond
+          }
+          tables {
+            name
+            rows
+            bytes
+          }
+        }
       }
-      query Shards { tenantsShards { ...Load } billingShards { ...Load } usageForecastShards { ...Load } whiteLabelShards { ...Load } }
+      query Shards {
+        tenantsShards {
+          ...Load
+        }
+        billingShards {
+          ...Load
+        }
+        usageForecastShards {
+          ...Load
+        }
+        whiteLabelShards {
+          ...Load
+        }
+      }
     `;
-    type Shard = { id: number; databaseName: string; draining: boolean; tenants: number; rows: number; bytes: number; writesPerSecond: number; load: number; capacity: { tenants: number; rows: number; bytes: number; writesPerSecond: number }; tables: Array<{ name: string; rows: number; bytes: number }> };
+    type Shard = {
+      id: number;
+      databaseName: string;
+      draining: boolean;
+      tenants: number;
+      rows: number;
+      bytes: number;
+      writesPerSecond: number;
+      load: number;
+      capacity: { tenants: number; rows: number; bytes: number; writesPerSecond: number };
+      tables: Array<{ name: string; rows: number; bytes: number }>;
+    };
     type Shards = Record<'tenantsShards' | 'billingShards' | 'usageForecastShards' | 'whiteLabelShards', { subgraph: string; shards: Shard[] }>;
     // Row counts come from PostgreSQL's statistics, published shortly after each write: wait until they show the tenants.
     const result = await waitUntil(async () => {
@@ -79,16 +137,30 @@ describe('shards', () => {
     for (const [field, subgraph] of Object.entries(expected) as Array<[keyof Shards, string]>) {
       const overview = result[field];
       assert.equal(overview.subgraph, subgraph);
-      assert.deepEqual(overview.shards.map((shard) => [shard.id, shard.databaseName]), shardUrls(subgraph).shards.map((url, index) => [index, new URL(url).pathname.slice(1)]));
+      assert.deepEqual(
+        overview.shards.map((shard) => [shard.id, shard.databaseName]),
+        shardUrls(subgraph).shards.map((url, index) => [index, new URL(url).pathname.slice(1)]),
+      );
       for (const shard of overview.shards) {
         assert.equal(shard.draining, false);
-        assert.equal(shard.rows, shard.tables.reduce((sum, table) => sum + table.rows, 0));
-        const ratios = [shard.tenants / shard.capacity.tenants, shard.rows / shard.capacity.rows, shard.bytes / shard.capacity.bytes, shard.writesPerSecond / shard.capacity.writesPerSecond];
+        assert.equal(
+          shard.rows,
+          shard.tables.reduce((sum, table) => sum + table.rows, 0),
+        );
+        const ratios = [
+          shard.tenants / shard.capacity.tenants,
+          shard.rows / shard.capacity.rows,
+          shard.bytes / shard.capacity.bytes,
+          shard.writesPerSecond / shard.capacity.writesPerSecond,
+        ];
         assert.equal(shard.load, Math.max(...ratios), `${subgraph} shard ${shard.id}: load is the highest ratio`);
         assert.ok(shard.load > 0);
       }
     }
-    assert.deepEqual(result.tenantsShards.shards.map((shard) => shard.tenants), [12, 12]);
+    assert.deepEqual(
+      result.tenantsShards.shards.map((shard) => shard.tenants),
+      [12, 12],
+    );
 
     const tenantAdmin = { role: 'tenant-admin' as const, subject: 'someone', tenantId: created[0]! };
     const refused = await stack.gql(SHARDS, {}, tenantAdmin);
@@ -96,7 +168,7 @@ describe('shards', () => {
     assert.deepEqual([...new Set(refused.errors?.map((error) => error.extensions?.['code']))], ['FORBIDDEN']);
   });
 
-  it('keeps a tenant\'s rows only on the shard its directory names, in every subgraph', async () => {
+  it("keeps a tenant's rows only on the shard its directory names, in every subgraph", async () => {
     for (const subgraph of ['tenants', 'billing'] as const) {
       const databases = shardUrls(subgraph);
       const table = subgraph === 'tenants' ? { name: 'tenant', key: 'id' } : { name: 'account', key: 'tenant_id' };
@@ -115,7 +187,8 @@ describe('shards', () => {
       assert.deepEqual(await subgraph.runtime.db.schemaDrift(), [], `${subgraph.name} migrations match its entities`);
     }
     const [first, second] = shardUrls('tenants').shards;
-    const migrations = async (url: string) => (await queryDatabase<{ name: string }>(url, 'select name from mikro_orm_migrations order by id')).map((row) => row.name);
+    const migrations = async (url: string) =>
+      (await queryDatabase<{ name: string }>(url, 'select name from mikro_orm_migrations order by id')).map((row) => row.name);
     assert.ok((await migrations(first!)).length > 0);
     assert.deepEqual(await migrations(first!), await migrations(second!));
   });

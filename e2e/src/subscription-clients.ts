@@ -7,10 +7,39 @@ export const BALANCE_SUBSCRIPTION = /* GraphQL */ `
   subscription Balance($tenantId: ID!) {
     balanceChanged(tenantId: $tenantId) {
       tenantId
-      balance { available { amountMinor currency } version updatedAt }
-      previousBalance { amountMinor }
-      entry { type product quantity amount { amountMinor currency } balanceAfter { amountMinor } version }
-      tenant { id name status usage(days: 7) { date quantity } }
+      balance {
+        available {
+          amountMinor
+          currency
+        }
+        version
+        updatedAt
+      }
+      previousBalance {
+        amountMinor
+      }
+      entry {
+        type
+        product
+        quantity
+        amount {
+          amountMinor
+          currency
+        }
+        balanceAfter {
+          amountMinor
+        }
+        version
+      }
+      tenant {
+        id
+        name
+        status
+        usage(days: 7) {
+          date
+          quantity
+        }
+      }
     }
   }
 `;
@@ -20,7 +49,14 @@ export interface BalanceUpdate {
     tenantId: string;
     balance: { available: { amountMinor: number; currency: string }; version: number; updatedAt: string | null };
     previousBalance: { amountMinor: number } | null;
-    entry: { type: string; product: string | null; quantity: number | null; amount: { amountMinor: number; currency: string }; balanceAfter: { amountMinor: number }; version: number } | null;
+    entry: {
+      type: string;
+      product: string | null;
+      quantity: number | null;
+      amount: { amountMinor: number; currency: string };
+      balanceAfter: { amountMinor: number };
+      version: number;
+    } | null;
     tenant: { id: string; name: string; status: string; usage: Array<{ date: string; quantity: number }> };
   };
 }
@@ -70,7 +106,9 @@ export class Collector<T = Record<string, any>> {
       };
       const timer = setTimeout(() => {
         this.waiters.delete(waiter);
-        reject(new Error(`timed out waiting for ${what}; got ${JSON.stringify({ results: this.results, completed: this.completed, error: String(this.error) })}`));
+        reject(
+          new Error(`timed out waiting for ${what}; got ${JSON.stringify({ results: this.results, completed: this.completed, error: String(this.error) })}`),
+        );
       }, timeoutMs);
       this.waiters.add(waiter);
     });
@@ -95,7 +133,11 @@ export interface WsTestClient {
 }
 
 /** A graphql-ws client of the gateway (`http://.../graphql` becomes `ws://.../graphql`), retrying quickly. */
-export function wsTestClient(graphqlUrl: string, connectionParams: Record<string, unknown> | (() => Promise<Record<string, unknown>>), options: { retryAttempts?: number } = {}): WsTestClient {
+export function wsTestClient(
+  graphqlUrl: string,
+  connectionParams: Record<string, unknown> | (() => Promise<Record<string, unknown>>),
+  options: { retryAttempts?: number } = {},
+): WsTestClient {
   const closes: Array<{ code: number; reason: string }> = [];
   const client = createWsClient({
     url: graphqlUrl.replace(/^http/, 'ws'),
@@ -137,7 +179,11 @@ export interface SseTestClient {
 }
 
 /** A graphql-sse client (distinct connections mode) of the gateway's `/graphql/stream`. */
-export function sseTestClient(streamUrl: string, headers: Record<string, string> | (() => Promise<Record<string, string>>), options: { retryAttempts?: number } = {}): SseTestClient {
+export function sseTestClient(
+  streamUrl: string,
+  headers: Record<string, string> | (() => Promise<Record<string, string>>),
+  options: { retryAttempts?: number } = {},
+): SseTestClient {
   const client = createSseClient({
     url: streamUrl,
     headers: typeof headers === 'function' ? headers : () => headers,
@@ -176,7 +222,12 @@ export interface RawWsSubscription {
  * A hand-rolled graphql-transport-ws client on a raw socket, so a test can stop reading from it (a slow consumer)
  * without the client library buffering for it.
  */
-export async function rawWsSubscription(graphqlUrl: string, authorization: string, query: string, variables: Record<string, unknown>): Promise<RawWsSubscription> {
+export async function rawWsSubscription(
+  graphqlUrl: string,
+  authorization: string,
+  query: string,
+  variables: Record<string, unknown>,
+): Promise<RawWsSubscription> {
   const socket = new WebSocket(graphqlUrl.replace(/^http/, 'ws'), 'graphql-transport-ws');
   const collector = new Collector();
   await new Promise<void>((resolve, reject) => {
@@ -191,7 +242,9 @@ export async function rawWsSubscription(graphqlUrl: string, authorization: strin
     else if (message.type === 'complete') collector.complete();
     else if (message.type === 'ping') socket.send(JSON.stringify({ type: 'pong' }));
   });
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
   socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization } }));
   const raw = (socket as unknown as { _socket: import('node:net').Socket })._socket;
   return {

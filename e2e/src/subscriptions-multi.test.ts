@@ -9,11 +9,29 @@ import { createSubgraphService, type SubgraphConfig, type SubgraphDefinition, ty
 import { LedgerEntryType, billingSubgraph, loadBillingConfig, type BillingConfig, type BillingServices } from '@saldo/subgraph-billing';
 import { loadTenantsConfig, tenantsSubgraph, type TenantsServices } from '@saldo/subgraph-tenants';
 import { loadUsageForecastConfig, usageForecastSubgraph } from '@saldo/subgraph-usage-forecast';
-import { TEST_ADMIN, TEST_LOG_LEVEL, TEST_POSTGRES_URL, graphql, startKafkaMockCluster, testLogger, uniquePrefix, waitUntil, type KafkaMockCluster } from '@saldo/testing';
+import {
+  TEST_ADMIN,
+  TEST_LOG_LEVEL,
+  TEST_POSTGRES_URL,
+  graphql,
+  startKafkaMockCluster,
+  testLogger,
+  uniquePrefix,
+  waitUntil,
+  type KafkaMockCluster,
+} from '@saldo/testing';
 import { DEFAULT_SUPERGRAPH_PATH, subgraphDatabases } from '@saldo/dev-stack';
 import { BALANCE_SUBSCRIPTION, sseTestClient, wsTestClient, type BalanceUpdate, type Collector } from './subscription-clients.js';
 
-const RECORD_USAGE = /* GraphQL */ `mutation Record($input: RecordUsageInput!) { recordUsage(input: $input) { balance { version } } }`;
+const RECORD_USAGE = /* GraphQL */ `
+  mutation Record($input: RecordUsageInput!) {
+    recordUsage(input: $input) {
+      balance {
+        version
+      }
+    }
+  }
+`;
 
 /**
  * Several instances, as the full stack runs them: two gateways and two billing instances (separate services on their
@@ -104,11 +122,21 @@ describe('live balances across two gateways and two billing instances on Kafka',
       gateways.push(gateway);
     }
 
-    await billings[0]!.services.rates.publish({ product: 'inbound_minute', currency: 'EUR', unitPriceMinor: '1.25', validFrom: new Date(Date.now() - 86_400_000) });
+    await billings[0]!.services.rates.publish({
+      product: 'inbound_minute',
+      currency: 'EUR',
+      unitPriceMinor: '1.25',
+      validFrom: new Date(Date.now() - 86_400_000),
+    });
     tenantId = (await tenants.services.tenants.create({ name: 'Multi-instance tenant', currency: 'EUR', country: 'DE' })).id;
     // tenant.created travels through Kafka: billing opens the account, usage-forecast places the tenant.
-    await waitUntil(async () => (await billings[0]!.services.accounts.find(tenantId)) !== null, 'the account opened from tenant.created', { timeoutMs: 30_000 });
-    await billings[0]!.services.ledger.post({ tenantId, entries: [{ type: LedgerEntryType.TOP_UP, amountMinor: 1_000_000n, idempotencyKey: `seed:${tenantId}` }] });
+    await waitUntil(async () => (await billings[0]!.services.accounts.find(tenantId)) !== null, 'the account opened from tenant.created', {
+      timeoutMs: 30_000,
+    });
+    await billings[0]!.services.ledger.post({
+      tenantId,
+      entries: [{ type: LedgerEntryType.TOP_UP, amountMinor: 1_000_000n, idempotencyKey: `seed:${tenantId}` }],
+    });
   });
 
   after(async () => {
@@ -125,14 +153,20 @@ describe('live balances across two gateways and two billing instances on Kafka',
     for (const gateway of gateways) {
       const wsClient = wsTestClient(`${gateway.url}/graphql`, { authorization: `Bearer ${await token(member)}` });
       const sseClient = sseTestClient(`${gateway.url}/graphql/stream`, { authorization: `Bearer ${await token(member)}` });
-      disposers.push(() => wsClient.dispose(), () => sseClient.dispose());
+      disposers.push(
+        () => wsClient.dispose(),
+        () => sseClient.dispose(),
+      );
       collectors.push(wsClient.subscribe<BalanceUpdate>(BALANCE_SUBSCRIPTION, { tenantId }).collector);
       collectors.push(sseClient.subscribe<BalanceUpdate>(BALANCE_SUBSCRIPTION, { tenantId }).collector);
     }
     for (const collector of collectors) await collector.count(1);
     assert.ok(collectors.every((collector) => collector.last?.balanceChanged.tenant.name === 'Multi-instance tenant'));
     // Each billing instance serves the subscription of its own gateway.
-    assert.deepEqual(billings.map((billing) => billing.metrics().subscriptions.active), [1, 1]);
+    assert.deepEqual(
+      billings.map((billing) => billing.metrics().subscriptions.active),
+      [1, 1],
+    );
 
     const versions: number[] = [];
     for (let index = 0; index < 6; index += 1) {
@@ -140,7 +174,12 @@ describe('live balances across two gateways and two billing instances on Kafka',
       const response = await graphql<{ recordUsage: { balance: { version: number } } }>(
         `${gateway.url}/graphql`,
         RECORD_USAGE,
-        { input: { tenantId, events: [{ id: `multi-${index}`, product: 'inbound_minute', quantity: 1, occurredAt: new Date(Date.now() - 1000).toISOString() }] } },
+        {
+          input: {
+            tenantId,
+            events: [{ id: `multi-${index}`, product: 'inbound_minute', quantity: 1, occurredAt: new Date(Date.now() - 1000).toISOString() }],
+          },
+        },
         { authorization: `Bearer ${await token(TEST_ADMIN)}` },
       );
       assert.equal(response.errors, undefined, JSON.stringify(response.errors));
@@ -151,7 +190,11 @@ describe('live balances across two gateways and two billing instances on Kafka',
       await collector.until((c) => c.last?.balanceChanged.balance.version === last, `version ${last}`, 30_000);
       const seen = collector.data.map((update) => update.balanceChanged.balance.version).slice(1);
       assert.deepEqual(seen, versions, 'every update, in order');
-      assert.ok(collector.data.slice(1).every((update) => update.balanceChanged.entry?.type === 'USAGE' && update.balanceChanged.tenant.name === 'Multi-instance tenant'));
+      assert.ok(
+        collector.data
+          .slice(1)
+          .every((update) => update.balanceChanged.entry?.type === 'USAGE' && update.balanceChanged.tenant.name === 'Multi-instance tenant'),
+      );
     }
   });
 });

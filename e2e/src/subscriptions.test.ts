@@ -4,11 +4,30 @@ import type { Identity } from '@saldo/graphql';
 import { LedgerEntryType } from '@saldo/subgraph-billing';
 import { waitUntil } from '@saldo/testing';
 import { randomUUID } from 'node:crypto';
-import { BALANCE_SUBSCRIPTION, Collector, rawWsSubscription, sseTestClient, wsTestClient, type BalanceUpdate, type SseTestClient, type WsTestClient } from './subscription-clients.js';
+import {
+  BALANCE_SUBSCRIPTION,
+  Collector,
+  rawWsSubscription,
+  sseTestClient,
+  wsTestClient,
+  type BalanceUpdate,
+  type SseTestClient,
+  type WsTestClient,
+} from './subscription-clients.js';
 import { freePort, startTestStack, type TestStack } from './test-stack.js';
 
 const RECORD_USAGE = /* GraphQL */ `
-  mutation Record($input: RecordUsageInput!) { recordUsage(input: $input) { accepted balance { version available { amountMinor } } } }
+  mutation Record($input: RecordUsageInput!) {
+    recordUsage(input: $input) {
+      accepted
+      balance {
+        version
+        available {
+          amountMinor
+        }
+      }
+    }
+  }
 `;
 
 let usageSequence = 0;
@@ -16,7 +35,12 @@ async function recordUsage(stack: TestStack, tenantId: string, quantity = 1, ide
   usageSequence += 1;
   const response = await stack.gql<{ recordUsage: { balance: { version: number } } }>(
     RECORD_USAGE,
-    { input: { tenantId, events: [{ id: `sub-${process.pid}-${usageSequence}`, product: 'inbound_minute', quantity, occurredAt: new Date(Date.now() - 1000).toISOString() }] } },
+    {
+      input: {
+        tenantId,
+        events: [{ id: `sub-${process.pid}-${usageSequence}`, product: 'inbound_minute', quantity, occurredAt: new Date(Date.now() - 1000).toISOString() }],
+      },
+    },
     identity,
   );
   assert.equal(response.errors, undefined, JSON.stringify(response.errors));
@@ -47,14 +71,22 @@ describe('live balances: federated subscriptions through the gateway', () => {
   before(async () => {
     // Fixed ports for the gateway and billing: tests restart them and clients reconnect to the same address.
     stack = await startTestStack('subscriptions', { ports: { gateway: await freePort(), billing: await freePort() } });
-    await stack.billing.services.rates.publish({ product: 'inbound_minute', currency: 'EUR', unitPriceMinor: '1.25', validFrom: new Date(Date.now() - 86_400_000) });
+    await stack.billing.services.rates.publish({
+      product: 'inbound_minute',
+      currency: 'EUR',
+      unitPriceMinor: '1.25',
+      validFrom: new Date(Date.now() - 86_400_000),
+    });
     const partner = await stack.tenants.services.partners.create({ name: 'Subscriptions partner', country: 'DE' });
     partnerId = partner.id;
     tenantA = (await stack.tenants.services.tenants.create({ name: 'Live A', currency: 'EUR', country: 'DE', partnerId })).id;
     tenantB = (await stack.tenants.services.tenants.create({ name: 'Live B', currency: 'EUR', country: 'FR' })).id;
     await stack.flushEvents();
     for (const tenantId of [tenantA, tenantB]) {
-      await stack.billing.services.ledger.post({ tenantId, entries: [{ type: LedgerEntryType.TOP_UP, amountMinor: 1_000_000n, idempotencyKey: `seed:${tenantId}` }] });
+      await stack.billing.services.ledger.post({
+        tenantId,
+        entries: [{ type: LedgerEntryType.TOP_UP, amountMinor: 1_000_000n, idempotencyKey: `seed:${tenantId}` }],
+      });
     }
     await stack.flushEvents();
   });
@@ -83,12 +115,21 @@ describe('live balances: federated subscriptions through the gateway', () => {
     assert.equal(update.balance.available.amountMinor, before - 5, '4 minutes at 1.25');
     assert.equal(update.previousBalance?.amountMinor, before);
     assert.deepEqual(
-      { type: update.entry?.type, product: update.entry?.product, quantity: update.entry?.quantity, amount: update.entry?.amount.amountMinor, version: update.entry?.version },
+      {
+        type: update.entry?.type,
+        product: update.entry?.product,
+        quantity: update.entry?.quantity,
+        amount: update.entry?.amount.amountMinor,
+        version: update.entry?.version,
+      },
       { type: 'USAGE', product: 'inbound_minute', quantity: 4, amount: -5, version },
     );
     assert.equal(update.entry?.balanceAfter.amountMinor, update.balance.available.amountMinor);
     assert.equal(update.tenant.name, 'Live A');
-    assert.ok(collector.results.every((result) => !result.errors), JSON.stringify(collector.results));
+    assert.ok(
+      collector.results.every((result) => !result.errors),
+      JSON.stringify(collector.results),
+    );
     unsubscribe();
   });
 
@@ -147,7 +188,10 @@ describe('live balances: federated subscriptions through the gateway', () => {
     assert.equal(overHttp.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
     assert.match(overHttp.errors?.[0]?.message ?? '', /graphql-ws/);
     const client = await ws(memberOf(tenantA));
-    const { collector } = client.subscribe<{ tenant: { name: string; balance: { version: number } } }>(`query($id: ID!) { tenant(id: $id) { name balance { version } } }`, { id: tenantA });
+    const { collector } = client.subscribe<{ tenant: { name: string; balance: { version: number } } }>(
+      `query($id: ID!) { tenant(id: $id) { name balance { version } } }`,
+      { id: tenantA },
+    );
     await collector.until((c) => c.completed, 'query over graphql-ws');
     assert.equal(collector.last?.tenant.name, 'Live A');
   });
@@ -214,7 +258,9 @@ describe('live balances: federated subscriptions through the gateway', () => {
       (await ws(memberOf(tenantB, 'm3'))).subscribe<BalanceUpdate>(BALANCE_SUBSCRIPTION, { tenantId: tenantB }),
       (await sse(memberOf(tenantB, 'm4'))).subscribe<BalanceUpdate>(BALANCE_SUBSCRIPTION, { tenantId: tenantB }),
     ];
-    const admin = (await ws({ role: 'tenant-admin', subject: 'boss', tenantId: tenantB })).subscribe<BalanceUpdate>(BALANCE_SUBSCRIPTION, { tenantId: tenantB });
+    const admin = (await ws({ role: 'tenant-admin', subject: 'boss', tenantId: tenantB })).subscribe<BalanceUpdate>(BALANCE_SUBSCRIPTION, {
+      tenantId: tenantB,
+    });
     for (const { collector } of [...subscribers, admin]) await collector.count(1);
 
     const during = stack.gateway.subscriptionMetrics();
@@ -288,7 +334,11 @@ describe('live balances: federated subscriptions through the gateway', () => {
     // Then the connection goes (4403: a graphql-ws client reconnects and may send a fresh token).
     assert.equal((await subscription.closed).code, 4403);
 
-    const sseClient = sseTestClient(`${stack.gateway.url}/graphql/stream`, { authorization: `Bearer ${await stack.issueToken(memberOf(tenantA, 'short-sse'), 2)}` }, { retryAttempts: 0 });
+    const sseClient = sseTestClient(
+      `${stack.gateway.url}/graphql/stream`,
+      { authorization: `Bearer ${await stack.issueToken(memberOf(tenantA, 'short-sse'), 2)}` },
+      { retryAttempts: 0 },
+    );
     clients.push(sseClient);
     const overSse = sseClient.subscribe<BalanceUpdate>(BALANCE_SUBSCRIPTION, { tenantId: tenantA });
     await overSse.collector.until((c) => c.completed, 'expiry over SSE');
@@ -334,7 +384,10 @@ describe('live balances: federated subscriptions through the gateway', () => {
     await viaSse.collector.count(1);
 
     await stack.gateway.stop();
-    assert.ok(wsClient.closes.some((close) => close.code === 1001), JSON.stringify(wsClient.closes));
+    assert.ok(
+      wsClient.closes.some((close) => close.code === 1001),
+      JSON.stringify(wsClient.closes),
+    );
     await stack.gateway.start();
 
     const version = await recordUsage(stack, tenantA, 1);
@@ -346,4 +399,3 @@ describe('live balances: federated subscriptions through the gateway', () => {
     viaSse.unsubscribe();
   });
 });
-

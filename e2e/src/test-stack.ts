@@ -34,7 +34,14 @@ export async function freePort(): Promise<number> {
 /** The whole federated stack on free ports over fresh databases, as `pnpm start` runs it. */
 export async function startTestStack(
   label: string,
-  options: { shardsPerSubgraph?: number; apiKeyCacheTtlMs?: number; ports?: Partial<StackOptions['ports']>; usageForecastEnv?: Record<string, string>; whiteLabelEnv?: Record<string, string>; tenantsEnv?: Record<string, string> } = {},
+  options: {
+    shardsPerSubgraph?: number;
+    apiKeyCacheTtlMs?: number;
+    ports?: Partial<StackOptions['ports']>;
+    usageForecastEnv?: Record<string, string>;
+    whiteLabelEnv?: Record<string, string>;
+    tenantsEnv?: Record<string, string>;
+  } = {},
 ): Promise<TestStack> {
   const keys = { identity: generateSigningKeyPair(), portal: generateSigningKeyPair() };
   const stack = await startStack({
@@ -55,7 +62,7 @@ export async function startTestStack(
   return Object.assign(stack, {
     keys,
     authHeaders,
-    gql: async <T,>(query: string, variables: Record<string, unknown> = {}, identity: Identity = TEST_ADMIN) =>
+    gql: async <T>(query: string, variables: Record<string, unknown> = {}, identity: Identity = TEST_ADMIN) =>
       graphql<T>(stack.graphqlUrl, query, variables, await authHeaders(identity)),
     async startGateway(env: Record<string, string> = {}) {
       const gateway = createGatewayService(

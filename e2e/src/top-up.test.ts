@@ -7,9 +7,34 @@ import { startTestStack, type TestStack } from './test-stack.js';
 const TENANT = /* GraphQL */ `
   query Tenant($id: ID!) {
     tenant(id: $id) {
-      balance { available { amountMinor currency } }
-      transactions(type: TOP_UP) { edges { node { amount { amountMinor currency } externalRef } } }
-      autoTopUp { enabled mode threshold { amountMinor currency } amount { amountMinor } }
+      balance {
+        available {
+          amountMinor
+          currency
+        }
+      }
+      transactions(type: TOP_UP) {
+        edges {
+          node {
+            amount {
+              amountMinor
+              currency
+            }
+            externalRef
+          }
+        }
+      }
+      autoTopUp {
+        enabled
+        mode
+        threshold {
+          amountMinor
+          currency
+        }
+        amount {
+          amountMinor
+        }
+      }
     }
   }
 `;
@@ -52,7 +77,8 @@ describe('top-ups through the gateway, with the embedded Stripe stand-in', () =>
     // handles the payment first; the other credits nothing. Wait until billing has answered both.
     const sessionId = new URL(paid.headers.get('location')!, stack.stripeStandIn!.url).searchParams.get('session_id')!;
     const paymentIntentId = stack.stripeStandIn!.checkoutSessions.get(sessionId)!['payment_intent'] as string;
-    const acknowledged = (type: string, objectId: string) => stack.stripeStandIn!.deliveries.some((d) => d.type === type && d.objectId === objectId && d.status === 200);
+    const acknowledged = (type: string, objectId: string) =>
+      stack.stripeStandIn!.deliveries.some((d) => d.type === type && d.objectId === objectId && d.status === 200);
     await waitUntil(
       () => acknowledged('checkout.session.completed', sessionId) && acknowledged('payment_intent.succeeded', paymentIntentId),
       'billing to acknowledge both payment events',
@@ -81,7 +107,12 @@ describe('top-ups through the gateway, with the embedded Stripe stand-in', () =>
     );
     assert.equal(rule.errors, undefined, JSON.stringify(rule.errors));
     tenant = (await stack.gql(TENANT, { id: tenantId }, admin)).data!.tenant;
-    assert.deepEqual(tenant.autoTopUp, { enabled: true, mode: 'FIXED_AMOUNT', threshold: { amountMinor: 1000, currency: 'EUR' }, amount: { amountMinor: 2000 } });
+    assert.deepEqual(tenant.autoTopUp, {
+      enabled: true,
+      mode: 'FIXED_AMOUNT',
+      threshold: { amountMinor: 1000, currency: 'EUR' },
+      amount: { amountMinor: 2000 },
+    });
 
     // A tenant member reads the balance but not the payment settings, and cannot pay.
     const member: Identity = { role: 'tenant-member', subject: 'staff@praxis.example', tenantId };

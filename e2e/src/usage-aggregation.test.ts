@@ -29,10 +29,15 @@ describe('charged usage feeds the daily aggregates', () => {
     });
     const occurredAt = new Date().toISOString();
     await stack.billing.services.ledger.post({ tenantId, entries: [{ type: LedgerEntryType.TOP_UP, amountMinor: 1_000n, idempotencyKey: 'test:top-up' }] });
-    const allowed = await stack.gql(
-      `mutation($input: RecordUsageInput!) { recordUsage(input: $input) { accepted } }`,
-      { input: { tenantId, events: [{ id: 'sms-1', product: 'sms', quantity: 3, occurredAt }, { id: 'sms-2', product: 'sms', quantity: 2, occurredAt }] } },
-    );
+    const allowed = await stack.gql(`mutation($input: RecordUsageInput!) { recordUsage(input: $input) { accepted } }`, {
+      input: {
+        tenantId,
+        events: [
+          { id: 'sms-1', product: 'sms', quantity: 3, occurredAt },
+          { id: 'sms-2', product: 'sms', quantity: 2, occurredAt },
+        ],
+      },
+    });
     assert.equal(allowed.errors, undefined, JSON.stringify(allowed.errors));
     await stack.flushEvents();
     const usage = await stack.gql(USAGE, { id: tenantId });

@@ -13,7 +13,10 @@ export const gatewayConfigSchema = z
     /** Defaults to on outside production, off in production. */
     INTROSPECTION: fields.optionalBoolean(),
     CORS_ORIGINS: z.string().default('*'),
-    BODY_LIMIT: z.string().regex(/^\d+(kb|mb)$/, 'must look like 100kb or 1mb').default('1mb'),
+    BODY_LIMIT: z
+      .string()
+      .regex(/^\d+(kb|mb)$/, 'must look like 100kb or 1mb')
+      .default('1mb'),
     LOG_LEVEL: fields.logLevel(),
     LOG_FORMAT: fields.logFormat(),
     /** Portal/admin JWTs: issuer and audience to require, and where the issuer's public keys come from. */
@@ -37,13 +40,21 @@ export const gatewayConfigSchema = z
     /** Root fields anonymous callers may use besides introspection (a login page needs the branding). */
     PUBLIC_ROOT_FIELDS: z
       .string()
-      .transform((value) => value.split(',').map((part) => part.trim()).filter((part) => part.length > 0))
+      .transform((value) =>
+        value
+          .split(',')
+          .map((part) => part.trim())
+          .filter((part) => part.length > 0),
+      )
       .default(['currentBranding']),
     /** Token bucket per identity (partner, user, or client address): sustained rate and burst. */
     RATE_LIMIT_PER_MINUTE: fields.positiveInt(600),
     RATE_LIMIT_BURST: fields.positiveInt(100),
     /** Shares rate-limit budgets across gateway instances; without it each process limits on its own. */
-    REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+    REDIS_URL: z
+      .string()
+      .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+      .optional(),
     /** 15 admits the standard introspection query (Sandbox, codegen); it measures 15. */
     MAX_QUERY_DEPTH: fields.positiveInt(15),
     MAX_ALIASES: z.coerce.number().int().min(0).default(30),
@@ -81,7 +92,10 @@ export const gatewayConfigSchema = z
     /** How long the gateway keeps reopening a subscription whose subgraph went away before it ends it (SUBGRAPH_UNAVAILABLE). */
     SUBSCRIPTION_UPSTREAM_RETRY_MS: fields.positiveInt(60_000),
     /** The subgraph /documents/ download links are forwarded to (it checks their signatures). */
-    DOWNLOADS_SUBGRAPH: z.string().regex(/^[a-z][a-z0-9-]*$/).default('billing'),
+    DOWNLOADS_SUBGRAPH: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]*$/)
+      .default('billing'),
     /**
      * Persisted operations. `apq` (default): automatic persisted queries (Apollo's protocol). `trusted`: only the
      * operations of TRUSTED_DOCUMENTS_PATH run (PERSISTED_QUERY_NOT_ALLOWED otherwise), for production portals.

@@ -2,10 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import {
-  ApolloServerPluginLandingPageLocalDefault,
-  ApolloServerPluginLandingPageProductionDefault,
-} from '@apollo/server/plugin/landingPage/default';
+import { ApolloServerPluginLandingPageLocalDefault, ApolloServerPluginLandingPageProductionDefault } from '@apollo/server/plugin/landingPage/default';
 import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
 import { mountDownloadProxy } from './downloads.js';
@@ -98,7 +95,9 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
               ...(config.JWT_JWKS_URL ? { jwksUrl: config.JWT_JWKS_URL } : { publicKeysPem: splitPemKeys(config.JWT_PUBLIC_KEYS) }),
             })
           : undefined,
-        apiKeys: config.API_KEY_VERIFY_URL ? new ApiKeyClient(config.API_KEY_VERIFY_URL, signer, config.API_KEY_CACHE_TTL_MS, logger.child('api-keys')) : undefined,
+        apiKeys: config.API_KEY_VERIFY_URL
+          ? new ApiKeyClient(config.API_KEY_VERIFY_URL, signer, config.API_KEY_CACHE_TTL_MS, logger.child('api-keys'))
+          : undefined,
       };
       // Requests on a partner's custom domain (Host header) are narrowed to that partner in the forwarded identity.
       const hostPartners = config.CUSTOM_DOMAINS_URL
@@ -173,7 +172,12 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
       });
       if (persisted.mode === 'trusted') logger.info('trusted documents only', { operations: persisted.trustedCount, manifest: config.TRUSTED_DOCUMENTS_PATH });
 
-      const limits = { maxDepth: config.MAX_QUERY_DEPTH, maxAliases: config.MAX_ALIASES, maxCost: config.MAX_QUERY_COST, maxMutations: config.MAX_MUTATION_FIELDS };
+      const limits = {
+        maxDepth: config.MAX_QUERY_DEPTH,
+        maxAliases: config.MAX_ALIASES,
+        maxCost: config.MAX_QUERY_COST,
+        maxMutations: config.MAX_MUTATION_FIELDS,
+      };
       const http = createHttpService({ name: 'gateway', logger });
       if (config.TRUST_PROXY) http.app.set('trust proxy', /^\d+$/.test(config.TRUST_PROXY) ? Number(config.TRUST_PROXY) : config.TRUST_PROXY);
       const apollo = new ApolloServer<GatewayContext>({
@@ -259,7 +263,12 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
       // Signed document downloads (billing): public links on this origin.
       // GET / leads to the graph, health and docs instead of a 404.
       mountRootPage(http.app, { production });
-      mountDownloadProxy(http.app, '/documents', () => routes.get(config.DOWNLOADS_SUBGRAPH) ?? config.subgraphUrls[config.DOWNLOADS_SUBGRAPH], logger.child('downloads'));
+      mountDownloadProxy(
+        http.app,
+        '/documents',
+        () => routes.get(config.DOWNLOADS_SUBGRAPH) ?? config.subgraphUrls[config.DOWNLOADS_SUBGRAPH],
+        logger.child('downloads'),
+      );
       http.app.use(
         '/graphql',
         corsMiddleware,
@@ -269,7 +278,10 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
           context: async ({ req }) => {
             const clientAddress = req.ip ?? 'unknown';
             try {
-              return { identity: await authenticate({ authorization: req.header('authorization'), apiKey: req.header('x-api-key'), host: req.header('host') }), clientAddress };
+              return {
+                identity: await authenticate({ authorization: req.header('authorization'), apiKey: req.header('x-api-key'), host: req.header('host') }),
+                clientAddress,
+              };
             } catch (error) {
               // Failed logins spend the client address's budget too, so guessing keys is rate limited.
               const decision = await rateLimit.limiter.consume(rateLimitKey(ANONYMOUS, clientAddress));

@@ -16,7 +16,11 @@ export function rootLinks(options: { production: boolean }): RootLink[] {
   return [
     options.production
       ? { href: '/graphql', label: 'GraphQL endpoint', description: 'POST /graphql (or GET with ?query=); the schema is described in Apollo Studio' }
-      : { href: '/graphql', label: 'Apollo Sandbox', description: 'explore the schema and its docs, and run operations in the browser (POST /graphql for clients)' },
+      : {
+          href: '/graphql',
+          label: 'Apollo Sandbox',
+          description: 'explore the schema and its docs, and run operations in the browser (POST /graphql for clients)',
+        },
     { href: '/health', label: 'Health', description: 'the gateway process is alive' },
     { href: '/ready', label: 'Readiness', description: 'the gateway is ready to serve' },
   ];

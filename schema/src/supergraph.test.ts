@@ -5,13 +5,13 @@ import { describe, it } from 'node:test';
 import { SUPERGRAPH_FILE, composeFromCode } from './compose.js';
 
 describe('the checked-in supergraph', () => {
-  it('composes from the subgraphs\' code without errors', async () => {
+  it("composes from the subgraphs' code without errors", async () => {
     const composition = await composeFromCode();
     assert.deepEqual(composition.errors, []);
     assert.ok(composition.supergraphSdl);
   });
 
-  it('holds each subgraph\'s SDL exactly as printed from code (run `pnpm compose` after a schema change)', async () => {
+  it("holds each subgraph's SDL exactly as printed from code (run `pnpm compose` after a schema change)", async () => {
     const composition = await composeFromCode();
     for (const subgraph of composition.subgraphs) {
       const checkedIn = await readFile(subgraph.file, 'utf8');

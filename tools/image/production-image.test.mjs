@@ -46,7 +46,11 @@ describe('the production image', () => {
     assert.ok(!existsSync(join(image, 'packages/testing')), 'packages/testing removed');
     const installed = readdirSync(join(image, 'node_modules/.pnpm'));
     for (const name of DEVELOPMENT_ONLY) {
-      assert.deepEqual(installed.filter((entry) => entry.startsWith(`${name}@`)), [], `${name} is not installed`);
+      assert.deepEqual(
+        installed.filter((entry) => entry.startsWith(`${name}@`)),
+        [],
+        `${name} is not installed`,
+      );
     }
   });
 

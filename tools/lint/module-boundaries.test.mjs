@@ -82,9 +82,7 @@ describe('saldo/module-boundaries on a module that does not exist in billing yet
     writeFileSync(join(src, file), 'export {};\n');
   }
   const linter = new Linter({ configType: 'flat', cwd: fixture });
-  const config = [
-    { files: ['**/*.ts'], languageOptions: { parser: tseslint.parser }, plugins: { saldo }, rules: { 'saldo/module-boundaries': 'error' } },
-  ];
+  const config = [{ files: ['**/*.ts'], languageOptions: { parser: tseslint.parser }, plugins: { saldo }, rules: { 'saldo/module-boundaries': 'error' } }];
   const lint = (file, code) => linter.verify(code, config, { filename: join(src, file) }).map((message) => message.ruleId ?? message.message);
 
   it('refuses documents reaching into the ledger, and the ledger reaching into documents', () => {
@@ -95,7 +93,10 @@ describe('saldo/module-boundaries on a module that does not exist in billing yet
 
   it('accepts documents through its index.ts, its own files, and shared code', () => {
     assert.deepEqual(lint('definition.ts', "import { x } from './documents/index.js';\n"), []);
-    assert.deepEqual(lint('documents/statement.ts', "import { x } from './journal.js';\nimport { y } from '../ledger/index.js';\nimport { z } from '../shared/errors.js';\n"), []);
+    assert.deepEqual(
+      lint('documents/statement.ts', "import { x } from './journal.js';\nimport { y } from '../ledger/index.js';\nimport { z } from '../shared/errors.js';\n"),
+      [],
+    );
   });
 });
 
@@ -118,6 +119,9 @@ describe('shared packages never import a service', () => {
   });
 
   it('accepts a package importing another package', async () => {
-    assert.deepEqual(await lintAs('packages/testing/src/example.ts', "import { createSubgraphService } from '@saldo/subgraph';\nexport const used = createSubgraphService;\n"), []);
+    assert.deepEqual(
+      await lintAs('packages/testing/src/example.ts', "import { createSubgraphService } from '@saldo/subgraph';\nexport const used = createSubgraphService;\n"),
+      [],
+    );
   });
 });

@@ -21,8 +21,14 @@ const embeddedConfigSchema = z
      * A Stripe test account for billing (both or neither). Unset: the development Stripe stand-in runs on
      * STRIPE_STAND_IN_PORT and top-ups "pay" on its labelled checkout page.
      */
-    STRIPE_SECRET_KEY: z.string().regex(/^(sk|rk)_test_/, 'must be a Stripe TEST key (sk_test_...): the embedded default is for development').optional(),
-    STRIPE_WEBHOOK_SECRET: z.string().regex(/^whsec_/, 'must be a webhook signing secret (whsec_...)').optional(),
+    STRIPE_SECRET_KEY: z
+      .string()
+      .regex(/^(sk|rk)_test_/, 'must be a Stripe TEST key (sk_test_...): the embedded default is for development')
+      .optional(),
+    STRIPE_WEBHOOK_SECRET: z
+      .string()
+      .regex(/^whsec_/, 'must be a webhook signing secret (whsec_...)')
+      .optional(),
     STRIPE_STAND_IN_PORT: fields.port(4005),
     /**
      * Custom domains. `none`: domains stop at VERIFIED (nothing serves them). `nginx` (nginx on PATH): the white-label
@@ -40,7 +46,10 @@ const embeddedConfigSchema = z
      * Notification mail. Unset: the development mail catcher (MailDev) runs on MAILDEV_SMTP_PORT with its web inbox on
      * MAILDEV_WEB_PORT, and every mail lands there. Set to an smtp(s):// URL to send through a real server instead.
      */
-    SMTP_URL: z.string().regex(/^smtps?:\/\/\S+$/, 'must be an smtp:// or smtps:// URL').optional(),
+    SMTP_URL: z
+      .string()
+      .regex(/^smtps?:\/\/\S+$/, 'must be an smtp:// or smtps:// URL')
+      .optional(),
     MAILDEV_SMTP_PORT: fields.port(1025),
     MAILDEV_WEB_PORT: fields.port(1080),
     LOG_LEVEL: fields.logLevel(),

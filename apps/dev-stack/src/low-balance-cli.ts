@@ -17,7 +17,11 @@ const token = await signDevToken(portal.privateKeyPem, { role: 'platform-admin',
 const url = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${config.GATEWAY_PORT}/graphql`;
 
 async function gql<T>(query: string, variables: Record<string, unknown>): Promise<T> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query, variables }) });
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  });
   const result = (await response.json()) as { data?: T; errors?: Array<{ message: string }> };
   if (result.errors?.length) throw new Error(result.errors.map((error) => error.message).join('; '));
   return result.data as T;
@@ -25,11 +29,22 @@ async function gql<T>(query: string, variables: Record<string, unknown>): Promis
 
 const RECORD = `mutation($input: RecordUsageInput!) { recordUsage(input: $input) { balance { available { amountMinor currency } } } }`;
 const record = async (quantity: number) =>
-  (await gql<{ recordUsage: { balance: { available: { amountMinor: number; currency: string } } } }>(RECORD, {
-    input: { tenantId: values.tenant, events: [{ id: `demo-low-balance-${Date.now()}-${quantity}`, product: values.product, quantity, occurredAt: new Date().toISOString() }] },
-  })).recordUsage.balance.available;
+  (
+    await gql<{ recordUsage: { balance: { available: { amountMinor: number; currency: string } } } }>(RECORD, {
+      input: {
+        tenantId: values.tenant,
+        events: [{ id: `demo-low-balance-${Date.now()}-${quantity}`, product: values.product, quantity, occurredAt: new Date().toISOString() }],
+      },
+    })
+  ).recordUsage.balance.available;
 
-const { tenant } = await gql<{ tenant: { name: string; balance: { available: { amountMinor: number; currency: string } }; notificationSettings: { lowBalanceThresholds: Array<{ amountMinor: number }> } } | null }>(
+const { tenant } = await gql<{
+  tenant: {
+    name: string;
+    balance: { available: { amountMinor: number; currency: string } };
+    notificationSettings: { lowBalanceThresholds: Array<{ amountMinor: number }> };
+  } | null;
+}>(
   'query($id: ID!) { tenant(id: $id) { name balance { available { amountMinor currency } } notificationSettings { lowBalanceThresholds { amountMinor } } } }',
   { id: values.tenant },
 );
@@ -37,7 +52,9 @@ if (!tenant) throw new Error(`No tenant ${values.tenant}`);
 const threshold = Math.max(0, ...tenant.notificationSettings.lowBalanceThresholds.map((entry) => entry.amountMinor));
 const start = tenant.balance.available;
 if (start.amountMinor <= threshold) {
-  process.stdout.write(`${tenant.name} is at ${start.amountMinor} ${start.currency} minor units, already at or below its threshold ${threshold}: top it up first.\n`);
+  process.stdout.write(
+    `${tenant.name} is at ${start.amountMinor} ${start.currency} minor units, already at or below its threshold ${threshold}: top it up first.\n`,
+  );
   process.exit(1);
 }
 // Prices are fractions of a minor unit and charges round per event, so the price per unit is learnt from what was
@@ -51,4 +68,6 @@ for (let round = 0; round < 4 && balance > threshold; round += 1) {
   balance = end.amountMinor;
   units = Math.floor((balance - threshold) / perUnit) + 1;
 }
-process.stdout.write(`${tenant.name}: balance ${start.amountMinor} -> ${end.amountMinor} ${end.currency} minor units (threshold ${threshold}). The notifications are on their way.\n`);
+process.stdout.write(
+  `${tenant.name}: balance ${start.amountMinor} -> ${end.amountMinor} ${end.currency} minor units (threshold ${threshold}). The notifications are on their way.\n`,
+);

@@ -44,7 +44,12 @@ try {
   // Notification mail goes to the local mail catcher unless a real SMTP server is configured.
   mailCatcher = config.SMTP_URL
     ? undefined
-    : await startMailCatcher({ host: config.HOST, smtpPort: config.MAILDEV_SMTP_PORT, webPort: config.MAILDEV_WEB_PORT, mailDirectory: `${config.SALDO_HOME}/mail` });
+    : await startMailCatcher({
+        host: config.HOST,
+        smtpPort: config.MAILDEV_SMTP_PORT,
+        webPort: config.MAILDEV_WEB_PORT,
+        mailDirectory: `${config.SALDO_HOME}/mail`,
+      });
   stack = await startStack({
     postgresUrl: postgres.url,
     databasePrefix: 'saldo',
@@ -63,7 +68,9 @@ try {
     stripeStandInPort: config.STRIPE_STAND_IN_PORT,
     ...(customDomains ? { whiteLabelEnv: customDomains.whiteLabelEnv } : {}),
     tenantsEnv: { SMTP_URL: config.SMTP_URL ?? mailCatcher!.smtpUrl },
-    ...(config.STRIPE_SECRET_KEY && config.STRIPE_WEBHOOK_SECRET ? { stripe: { secretKey: config.STRIPE_SECRET_KEY, webhookSecret: config.STRIPE_WEBHOOK_SECRET } } : {}),
+    ...(config.STRIPE_SECRET_KEY && config.STRIPE_WEBHOOK_SECRET
+      ? { stripe: { secretKey: config.STRIPE_SECRET_KEY, webhookSecret: config.STRIPE_WEBHOOK_SECRET } }
+      : {}),
   });
   if (config.SEED_DEMO_DATA) await seedDemoData(stack, logger);
 } catch (error) {
@@ -93,6 +100,8 @@ process.stdout.write(
       ? `  Stripe:       development stand-in at ${running.stripeStandIn.url} (NOT Stripe; set STRIPE_SECRET_KEY to use a test account)\n`
       : `  Stripe:       test account; forward its webhooks to ${running.billing.url}/webhooks/stripe (e.g. stripe listen --forward-to)\n`) +
     (runningDomains ? runningDomains.banner : '  Custom domains: no web server (WEB_SERVER=none): verified domains are not served\n') +
-    (mailCatcher ? `  Mail inbox:   ${mailCatcher.inboxUrl}   (development mail catcher: every notification mail lands here)\n` : `  Mail:         sent through ${config.SMTP_URL}\n`) +
+    (mailCatcher
+      ? `  Mail inbox:   ${mailCatcher.inboxUrl}   (development mail catcher: every notification mail lands here)\n`
+      : `  Mail:         sent through ${config.SMTP_URL}\n`) +
     `\n  Press Ctrl-C to stop.\n\n`,
 );

@@ -58,7 +58,10 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
       await server.initialise();
     } catch (error) {
       const detail = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, ' ').slice(0, 300);
-      throw new EmbeddedPostgresStartError('other', `Creating the embedded PostgreSQL's data directory ${databaseDir} failed (${detail}); delete it and start again, or set SALDO_HOME to a writable directory`);
+      throw new EmbeddedPostgresStartError(
+        'other',
+        `Creating the embedded PostgreSQL's data directory ${databaseDir} failed (${detail}); delete it and start again, or set SALDO_HOME to a writable directory`,
+      );
     }
   }
   try {
@@ -83,7 +86,13 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
 }
 
 /** Turns PostgreSQL's log of a failed start into the cause and what to do about it. */
-export function diagnoseStartFailure(failure: { output: string; databaseDir: string; saldoHome: string; port: number; error?: unknown }): EmbeddedPostgresStartError {
+export function diagnoseStartFailure(failure: {
+  output: string;
+  databaseDir: string;
+  saldoHome: string;
+  port: number;
+  error?: unknown;
+}): EmbeddedPostgresStartError {
   const { output, databaseDir, saldoHome, port } = failure;
   if (/lock file "postmaster\.pid" already exists/.test(output)) {
     const lockFile = join(databaseDir, 'postmaster.pid');
@@ -120,7 +129,10 @@ export function diagnoseStartFailure(failure: { output: string; databaseDir: str
     .filter((line) => /\b(FATAL|PANIC|ERROR):/.test(line))
     .pop();
   const detail = fatal ?? (failure.error instanceof Error ? failure.error.message : output.trim().split('\n').pop()) ?? 'it exited without a message';
-  return new EmbeddedPostgresStartError('other', `The embedded PostgreSQL did not start (${detail.replace(/^.*?\b(FATAL|PANIC|ERROR):\s*/, '')}); its full log: LOG_LEVEL=debug pnpm start`);
+  return new EmbeddedPostgresStartError(
+    'other',
+    `The embedded PostgreSQL did not start (${detail.replace(/^.*?\b(FATAL|PANIC|ERROR):\s*/, '')}); its full log: LOG_LEVEL=debug pnpm start`,
+  );
 }
 
 function readLockPid(lockFile: string): number | undefined {

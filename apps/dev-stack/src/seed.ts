@@ -4,33 +4,149 @@ import { AutoTopUpMode, LedgerEntryType, LedgerService, OverdraftMode, previousM
 import type { Stack } from './stack.js';
 
 const PARTNERS = [
-  { name: 'Voxly Reseller GmbH', legalName: 'Voxly Reseller GmbH', country: 'DE', contactEmail: 'partners@voxly.example',
-    branding: { displayName: 'Voxly Assist', primaryColor: '#1D4ED8', accentColor: '#F97316', logoUrl: 'https://cdn.voxly.example/logo.svg', supportEmail: 'help@voxly.example' },
+  {
+    name: 'Voxly Reseller GmbH',
+    legalName: 'Voxly Reseller GmbH',
+    country: 'DE',
+    contactEmail: 'partners@voxly.example',
+    branding: {
+      displayName: 'Voxly Assist',
+      primaryColor: '#1D4ED8',
+      accentColor: '#F97316',
+      logoUrl: 'https://cdn.voxly.example/logo.svg',
+      supportEmail: 'help@voxly.example',
+    },
     // Voxly resells as seller of record: its tenants' invoices and statements are issued in its name and series.
     sellerProfile: {
-      legalName: 'Voxly Reseller GmbH', address: { line1: 'Lindenstraße 12', postalCode: '20095', city: 'Hamburg' }, country: 'DE',
-      vatId: 'DE287654321', taxNumber: '43/765/43210', registration: 'HRB 165432, Amtsgericht Hamburg', managingDirectors: 'Lena Vogt',
-      email: 'rechnung@voxly.example', phone: '+49 40 9876543', contactName: 'Voxly Abrechnung', website: 'https://voxly.example',
-      iban: 'DE02120300000000202051', bic: 'BYLADEM1001', bankName: 'Deutsche Kreditbank',
-    } },
-  { name: 'CallNest Ltd', legalName: 'CallNest Limited', country: 'GB', contactEmail: 'hello@callnest.example',
-    branding: { displayName: 'CallNest', primaryColor: '#7C3AED', accentColor: '#10B981', logoUrl: 'https://callnest.example/brand.png', supportEmail: 'support@callnest.example' },
-    sellerProfile: null },
+      legalName: 'Voxly Reseller GmbH',
+      address: { line1: 'Lindenstraße 12', postalCode: '20095', city: 'Hamburg' },
+      country: 'DE',
+      vatId: 'DE287654321',
+      taxNumber: '43/765/43210',
+      registration: 'HRB 165432, Amtsgericht Hamburg',
+      managingDirectors: 'Lena Vogt',
+      email: 'rechnung@voxly.example',
+      phone: '+49 40 9876543',
+      contactName: 'Voxly Abrechnung',
+      website: 'https://voxly.example',
+      iban: 'DE02120300000000202051',
+      bic: 'BYLADEM1001',
+      bankName: 'Deutsche Kreditbank',
+    },
+  },
+  {
+    name: 'CallNest Ltd',
+    legalName: 'CallNest Limited',
+    country: 'GB',
+    contactEmail: 'hello@callnest.example',
+    branding: {
+      displayName: 'CallNest',
+      primaryColor: '#7C3AED',
+      accentColor: '#10B981',
+      logoUrl: 'https://callnest.example/brand.png',
+      supportEmail: 'support@callnest.example',
+    },
+    sellerProfile: null,
+  },
 ];
 
 const TENANTS = [
-  { name: 'Praxis Dr. Weber', address: { line1: 'Marienplatz 4', postalCode: '80331', city: 'München' }, country: 'DE', currency: 'EUR', vatId: 'DE123456789', partner: 0 },
-  { name: 'Autohaus Becker', address: { line1: 'Industriestraße 18', postalCode: '50735', city: 'Köln' }, country: 'DE', currency: 'EUR', vatId: 'DE234567891', partner: 0 },
-  { name: 'Bäckerei Sommer', address: { line1: 'Mariahilfer Straße 45', postalCode: '1060', city: 'Wien' }, country: 'AT', currency: 'EUR', vatId: 'ATU12345678', partner: 0 },
-  { name: 'Hotel Alpenblick', address: { line1: 'Dorfstraße 7', postalCode: '6290', city: 'Mayrhofen' }, country: 'AT', currency: 'EUR', vatId: 'ATU23456789', partner: 0 },
-  { name: 'Kanzlei Hoffmann', address: { line1: 'Königsallee 60', postalCode: '40212', city: 'Düsseldorf' }, country: 'DE', currency: 'EUR', vatId: 'DE345678912', partner: 0 },
-  { name: 'Thames Dental', address: { line1: '12 Bankside', postalCode: 'SE1 9JA', city: 'London' }, country: 'GB', currency: 'GBP', vatId: 'GB123456789', partner: 1 },
-  { name: 'Leeds Plumbing Co', address: { line1: '3 Wellington Street', postalCode: 'LS1 4DL', city: 'Leeds' }, country: 'GB', currency: 'GBP', vatId: 'GB234567891', partner: 1 },
-  { name: 'Oxford Tutors', address: { line1: '21 High Street', postalCode: 'OX1 4AH', city: 'Oxford' }, country: 'GB', currency: 'GBP', vatId: null, partner: 1 },
-  { name: 'Studio Lumière', address: { line1: '8 rue Oberkampf', postalCode: '75011', city: 'Paris' }, country: 'FR', currency: 'EUR', vatId: 'FR12345678901', partner: null },
-  { name: 'Rotterdam Logistics', address: { line1: 'Wilhelminakade 91', postalCode: '3072 AP', city: 'Rotterdam' }, country: 'NL', currency: 'EUR', vatId: 'NL123456789B01', partner: null },
-  { name: 'Zürich Immobilien AG', address: { line1: 'Bahnhofstrasse 10', postalCode: '8001', city: 'Zürich' }, country: 'CH', currency: 'CHF', vatId: 'CHE123456789MWST', partner: null },
-  { name: 'Acme Answering Inc', address: { line1: '500 Howard Street', postalCode: '94105', city: 'San Francisco' }, country: 'US', currency: 'USD', vatId: null, partner: null },
+  {
+    name: 'Praxis Dr. Weber',
+    address: { line1: 'Marienplatz 4', postalCode: '80331', city: 'München' },
+    country: 'DE',
+    currency: 'EUR',
+    vatId: 'DE123456789',
+    partner: 0,
+  },
+  {
+    name: 'Autohaus Becker',
+    address: { line1: 'Industriestraße 18', postalCode: '50735', city: 'Köln' },
+    country: 'DE',
+    currency: 'EUR',
+    vatId: 'DE234567891',
+    partner: 0,
+  },
+  {
+    name: 'Bäckerei Sommer',
+    address: { line1: 'Mariahilfer Straße 45', postalCode: '1060', city: 'Wien' },
+    country: 'AT',
+    currency: 'EUR',
+    vatId: 'ATU12345678',
+    partner: 0,
+  },
+  {
+    name: 'Hotel Alpenblick',
+    address: { line1: 'Dorfstraße 7', postalCode: '6290', city: 'Mayrhofen' },
+    country: 'AT',
+    currency: 'EUR',
+    vatId: 'ATU23456789',
+    partner: 0,
+  },
+  {
+    name: 'Kanzlei Hoffmann',
+    address: { line1: 'Königsallee 60', postalCode: '40212', city: 'Düsseldorf' },
+    country: 'DE',
+    currency: 'EUR',
+    vatId: 'DE345678912',
+    partner: 0,
+  },
+  {
+    name: 'Thames Dental',
+    address: { line1: '12 Bankside', postalCode: 'SE1 9JA', city: 'London' },
+    country: 'GB',
+    currency: 'GBP',
+    vatId: 'GB123456789',
+    partner: 1,
+  },
+  {
+    name: 'Leeds Plumbing Co',
+    address: { line1: '3 Wellington Street', postalCode: 'LS1 4DL', city: 'Leeds' },
+    country: 'GB',
+    currency: 'GBP',
+    vatId: 'GB234567891',
+    partner: 1,
+  },
+  {
+    name: 'Oxford Tutors',
+    address: { line1: '21 High Street', postalCode: 'OX1 4AH', city: 'Oxford' },
+    country: 'GB',
+    currency: 'GBP',
+    vatId: null,
+    partner: 1,
+  },
+  {
+    name: 'Studio Lumière',
+    address: { line1: '8 rue Oberkampf', postalCode: '75011', city: 'Paris' },
+    country: 'FR',
+    currency: 'EUR',
+    vatId: 'FR12345678901',
+    partner: null,
+  },
+  {
+    name: 'Rotterdam Logistics',
+    address: { line1: 'Wilhelminakade 91', postalCode: '3072 AP', city: 'Rotterdam' },
+    country: 'NL',
+    currency: 'EUR',
+    vatId: 'NL123456789B01',
+    partner: null,
+  },
+  {
+    name: 'Zürich Immobilien AG',
+    address: { line1: 'Bahnhofstrasse 10', postalCode: '8001', city: 'Zürich' },
+    country: 'CH',
+    currency: 'CHF',
+    vatId: 'CHE123456789MWST',
+    partner: null,
+  },
+  {
+    name: 'Acme Answering Inc',
+    address: { line1: '500 Howard Street', postalCode: '94105', city: 'San Francisco' },
+    country: 'US',
+    currency: 'USD',
+    vatId: null,
+    partner: null,
+  },
 ];
 
 const HISTORY_DAYS = 60;
@@ -73,11 +189,25 @@ export async function seedDemoData(stack: Stack, logger: Logger): Promise<boolea
   const created: Array<{ id: string; currency: string; scale: number }> = [];
   for (const [index, spec] of TENANTS.entries()) {
     const partnerId = spec.partner === null ? null : (partnerIds[spec.partner] ?? null);
-    const tenant = await stack.tenants.services.tenants.create({ name: spec.name, legalName: spec.name, address: spec.address, country: spec.country, currency: spec.currency, vatId: spec.vatId, partnerId });
+    const tenant = await stack.tenants.services.tenants.create({
+      name: spec.name,
+      legalName: spec.name,
+      address: spec.address,
+      country: spec.country,
+      currency: spec.currency,
+      vatId: spec.vatId,
+      partnerId,
+    });
     // Who is told what: a billing address per tenant (mail lands in the development inbox) and a low-balance alert at
     // 50.00 of its currency; the language follows the country.
     await stack.tenants.services.notifications.settings.set(tenant.id, {
-      recipients: [`billing@${spec.name.toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '')}.example`],
+      recipients: [
+        `billing@${spec.name
+          .toLowerCase()
+          .normalize('NFKD')
+          .replace(/[^a-z0-9]+/g, '-')
+          .replace(/^-|-$/g, '')}.example`,
+      ],
       lowBalanceThresholds: [{ amountMinor: 5_000n, currency: spec.currency }],
     });
     if (index === 1) {
@@ -180,7 +310,14 @@ async function seedBilling(stack: Stack, tenants: ReadonlyArray<{ id: string; cu
  * A top-up as a Stripe payment books it: the net credit, with the VAT charged on top and what was paid in its
  * metadata (documents quote the VAT; the invoice shows exactly that).
  */
-async function paidTopUpEntry(stack: Stack, tenant: { id: string; currency: string }, amountMinor: bigint, key: string, payment: string, paidAt: Date): Promise<PostingEntryInput> {
+async function paidTopUpEntry(
+  stack: Stack,
+  tenant: { id: string; currency: string },
+  amountMinor: bigint,
+  key: string,
+  payment: string,
+  paidAt: Date,
+): Promise<PostingEntryInput> {
   const quote = await stack.billing.services.documents.quoteTopUpTax(tenant.id, amountMinor, tenant.currency, paidAt);
   const gross = quote?.grossMinor ?? amountMinor;
   return {
@@ -211,7 +348,11 @@ async function seedLastMonth(stack: Stack, tenants: ReadonlyArray<{ id: string; 
   for (const [index, tenant] of tenants.entries()) {
     at = start + index * 60_000;
     const price = DEFAULT_RATES[tenant.currency] ?? DEFAULT_RATES['EUR']!;
-    await ledger.post({ tenantId: tenant.id, currency: tenant.currency, entries: [await paidTopUpEntry(stack, tenant, 20_000n, 'demo:topup:last-month', `demo-payment-${index + 1}-0`, new Date(at))] });
+    await ledger.post({
+      tenantId: tenant.id,
+      currency: tenant.currency,
+      entries: [await paidTopUpEntry(stack, tenant, 20_000n, 'demo:topup:last-month', `demo-payment-${index + 1}-0`, new Date(at))],
+    });
     for (let event = 0; event < 36; event += 1) {
       at = start + (event + 1) * 18 * 3_600_000 + index * 60_000;
       const product = PRODUCTS[Math.floor(random() * PRODUCTS.length)]!;
@@ -220,7 +361,18 @@ async function seedLastMonth(stack: Stack, tenants: ReadonlyArray<{ id: string; 
       await ledger.post({
         tenantId: tenant.id,
         currency: tenant.currency,
-        entries: [{ type: LedgerEntryType.USAGE, amountMinor: -((quantity * micros + 500_000n) / 1_000_000n), idempotencyKey: `demo:last-month:${event}`, product, quantity, unitPriceMicros: micros, occurredAt: new Date(at), externalRef: `demo-call-${event + 1}` }],
+        entries: [
+          {
+            type: LedgerEntryType.USAGE,
+            amountMinor: -((quantity * micros + 500_000n) / 1_000_000n),
+            idempotencyKey: `demo:last-month:${event}`,
+            product,
+            quantity,
+            unitPriceMicros: micros,
+            occurredAt: new Date(at),
+            externalRef: `demo-call-${event + 1}`,
+          },
+        ],
       });
     }
   }
@@ -234,7 +386,9 @@ async function seedDocuments(stack: Stack, tenants: ReadonlyArray<{ id: string }
   let issued = 0;
   for (const tenant of tenants) {
     const located = await stack.billing.runtime.db.emForTenant(tenant.id);
-    const topUps = await located!.em.execute<{ id: string }[]>(`select id from ledger_entry where tenant_id = ? and type = 'TOP_UP' order by account_version`, [tenant.id]);
+    const topUps = await located!.em.execute<{ id: string }[]>(`select id from ledger_entry where tenant_id = ? and type = 'TOP_UP' order by account_version`, [
+      tenant.id,
+    ]);
     for (const topUp of topUps) {
       await documents.issueTopUpInvoice(tenant.id, topUp.id);
       issued += 1;

@@ -88,10 +88,7 @@ export interface SubgraphDatabases {
 }
 
 /** Database URLs of one subgraph in a stack. */
-export function subgraphDatabases(
-  options: Pick<StackOptions, 'postgresUrl' | 'databasePrefix' | 'shardsPerSubgraph'>,
-  subgraph: string,
-): SubgraphDatabases {
+export function subgraphDatabases(options: Pick<StackOptions, 'postgresUrl' | 'databasePrefix' | 'shardsPerSubgraph'>, subgraph: string): SubgraphDatabases {
   const base = options.postgresUrl.replace(/\/+$/, '');
   const stem = `${options.databasePrefix}_${subgraph.replaceAll('-', '_')}`;
   return {
@@ -130,9 +127,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const create = <S, C extends SubgraphConfig>(definition: SubgraphDefinition<S, C>, config: C) => createSubgraphService(definition, config, { bus, logger });
 
   // No Stripe account given: billing talks to the development stand-in (labelled as such on its checkout page).
-  const stripeStandIn = options.stripe
-    ? null
-    : await startStripeStandIn({ host, port: options.stripeStandInPort ?? 0, autoDeliver: true });
+  const stripeStandIn = options.stripe ? null : await startStripeStandIn({ host, port: options.stripeStandInPort ?? 0, autoDeliver: true });
   const stripeEnv: Record<string, string> = options.stripe
     ? {
         STRIPE_SECRET_KEY: options.stripe.secretKey,
@@ -158,7 +153,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     throw error;
   }
   const billing = create(billingSubgraph, billingConfig);
-  const usageForecast = create(usageForecastSubgraph, loadUsageForecastConfig({ ...env('usage-forecast', options.ports.usageForecast), ...options.usageForecastEnv }));
+  const usageForecast = create(
+    usageForecastSubgraph,
+    loadUsageForecastConfig({ ...env('usage-forecast', options.ports.usageForecast), ...options.usageForecastEnv }),
+  );
   const whiteLabel = create(whiteLabelSubgraph, loadWhiteLabelConfig({ ...env('white-label', options.ports.whiteLabel), ...options.whiteLabelEnv }));
   const subgraphs = [tenants, billing, usageForecast, whiteLabel];
 

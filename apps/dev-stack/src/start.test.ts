@@ -110,7 +110,10 @@ describe('pnpm start', () => {
     const { command, args } = pnpmCommand(['start']);
     first = run(command, args, firstEnv);
     const running = first;
-    await waitUntil(() => running.stdout().includes('Press Ctrl-C to stop.') || running.child.exitCode !== null, 'the start banner', { timeoutMs: 240_000, intervalMs: 200 });
+    await waitUntil(() => running.stdout().includes('Press Ctrl-C to stop.') || running.child.exitCode !== null, 'the start banner', {
+      timeoutMs: 240_000,
+      intervalMs: 200,
+    });
     assert.equal(running.child.exitCode, null, `pnpm start ended early:\n${running.stdout()}\n${running.stderr()}`);
     const banner = running.stdout();
     const tokenCommand = /Get a token: {2}(pnpm -s token --role admin)/.exec(banner)?.[1];
@@ -151,13 +154,19 @@ describe('pnpm start', () => {
     assert.equal(json.status, 200);
     const body = (await json.json()) as { graphql: string; links: Array<{ href: string }> };
     assert.equal(body.graphql, '/graphql');
-    assert.deepEqual(body.links.map((link) => link.href), hrefs);
+    assert.deepEqual(
+      body.links.map((link) => link.href),
+      hrefs,
+    );
   });
 
   it('refuses a second start on the same data directory, naming the Saldo that holds it', async () => {
     const second = await startFailure(await startEnvironment(postgresPort));
     assert.equal(second.code, 1);
-    const line = assertOneLine(second.stderr, /Another Saldo \(pid (\d+)\) is already running on this data directory \(.*\): stop it first \(Ctrl-C in its terminal, or kill \1\)/);
+    const line = assertOneLine(
+      second.stderr,
+      /Another Saldo \(pid (\d+)\) is already running on this data directory \(.*\): stop it first \(Ctrl-C in its terminal, or kill \1\)/,
+    );
     // The pid named is the first start's process (pnpm start execs node, so it is pnpm's child).
     const pid = Number(/pid (\d+)/.exec(line)![1]);
     const command = spawnSync('ps', ['-o', 'args=', '-p', String(pid)], { encoding: 'utf8' }).stdout;
@@ -184,7 +193,9 @@ describe('pnpm start', () => {
     assert.equal(result.code, 1);
     assertOneLine(
       result.stderr,
-      new RegExp(`The embedded PostgreSQL cannot listen on 127\\.0\\.0\\.1:${postgresPort}: the port is taken by another program .*EMBEDDED_POSTGRES_PORT=${postgresPort + 1} pnpm start`),
+      new RegExp(
+        `The embedded PostgreSQL cannot listen on 127\\.0\\.0\\.1:${postgresPort}: the port is taken by another program .*EMBEDDED_POSTGRES_PORT=${postgresPort + 1} pnpm start`,
+      ),
     );
   });
 
@@ -196,7 +207,10 @@ describe('pnpm start', () => {
     blocker.close();
     blocker = undefined;
     assert.equal(result.code, 1);
-    assertOneLine(result.stderr, new RegExp(`port ${env.GATEWAY_PORT} \\(GATEWAY_PORT\\) on 127\\.0\\.0\\.1 is taken by another program .*GATEWAY_PORT=<another port> pnpm start`));
+    assertOneLine(
+      result.stderr,
+      new RegExp(`port ${env.GATEWAY_PORT} \\(GATEWAY_PORT\\) on 127\\.0\\.0\\.1 is taken by another program .*GATEWAY_PORT=<another port> pnpm start`),
+    );
   });
 
   it('lists every invalid setting in one line', async () => {
@@ -215,7 +229,12 @@ describe('pnpm start', () => {
     if (asPostgres !== undefined) spawnSync('chown', ['postgres', lockFile]);
     const result = await startFailure(await startEnvironment(postgresPort));
     assert.equal(result.code, 1);
-    assertOneLine(result.stderr, new RegExp(`Stale lock in the data directory: ${lockFile.replaceAll('.', '\\.')} names pid ${squatter.pid}, which is now \`sleep\`, not PostgreSQL .*: delete that file and start again`));
+    assertOneLine(
+      result.stderr,
+      new RegExp(
+        `Stale lock in the data directory: ${lockFile.replaceAll('.', '\\.')} names pid ${squatter.pid}, which is now \`sleep\`, not PostgreSQL .*: delete that file and start again`,
+      ),
+    );
     squatter.kill('SIGKILL');
     rmSync(lockFile);
   });

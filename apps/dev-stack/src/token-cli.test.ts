@@ -68,7 +68,10 @@ describe('pnpm -s token', () => {
   it('on the first run says it created the key, and the token it prints is one the embedded stack accepts', async () => {
     const first = token(['--role', 'admin']);
     assert.equal(first.status, 0, first.stderr);
-    assert.equal(first.stderr, `pnpm token: created the development signing key in ${join(home, 'keys')} (first run); \`pnpm start\` trusts tokens signed with it.\n`);
+    assert.equal(
+      first.stderr,
+      `pnpm token: created the development signing key in ${join(home, 'keys')} (first run); \`pnpm start\` trusts tokens signed with it.\n`,
+    );
     const lines = first.stdout.split('\n');
     assert.equal(lines.length, 2, 'only the token and its newline on stdout');
     // What `pnpm start` loads (embeddedKeys) is the key that signed it.
@@ -80,6 +83,10 @@ describe('pnpm -s token', () => {
     assert.equal(second.status, 0, second.stderr);
     assert.equal(second.stderr, '', 'no first-run message once the key exists');
     assert.match(second.stdout, /^[\w-]+\.[\w-]+\.[\w-]+\n$/);
-    assert.deepEqual(await verifier.verify(second.stdout.trim()), { role: 'tenant-admin', subject: 'dev-user', tenantId: '0195f0c2-8a3e-7b4c-9d2e-1f2a3b4c5d6e' });
+    assert.deepEqual(await verifier.verify(second.stdout.trim()), {
+      role: 'tenant-admin',
+      subject: 'dev-user',
+      tenantId: '0195f0c2-8a3e-7b4c-9d2e-1f2a3b4c5d6e',
+    });
   });
 });

@@ -49,7 +49,11 @@ before(async () => {
     const kind = classify(service);
     if (kind.kind !== 'node' || schemaFor(service)) continue;
     for (const { volume } of service.volumes) await mkdir(topology.volumes[volume]!, { recursive: true });
-    const run = spawnSync(process.execPath, kind.args.map((arg) => localizeValue(arg, compose, topology, service.volumes)), { cwd: REPO_ROOT, encoding: 'utf8' });
+    const run = spawnSync(
+      process.execPath,
+      kind.args.map((arg) => localizeValue(arg, compose, topology, service.volumes)),
+      { cwd: REPO_ROOT, encoding: 'utf8' },
+    );
     assert.equal(run.status, 0, `${service.name}: ${run.stderr}`);
   }
 });

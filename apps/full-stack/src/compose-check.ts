@@ -17,8 +17,18 @@ interface ServiceSchema {
 /** Each entry point of the image and the zod config schema its main.ts parses process.env with. */
 export const SERVICE_SCHEMAS: Record<string, ServiceSchema> = {
   'gateway/dist/main.js': { name: 'gateway', schema: gatewayConfigSchema, patterns: [/^SUBGRAPH_URL_[A-Z0-9_]+$/], parse: loadGatewayConfig },
-  'subgraphs/tenants/dist/main.js': { name: 'tenants', schema: tenantsConfigSchema, patterns: [], parse: (env) => parseConfig('tenants', tenantsConfigSchema, env) },
-  'subgraphs/billing/dist/main.js': { name: 'billing', schema: billingConfigSchema, patterns: [], parse: (env) => parseConfig('billing', billingConfigSchema, env) },
+  'subgraphs/tenants/dist/main.js': {
+    name: 'tenants',
+    schema: tenantsConfigSchema,
+    patterns: [],
+    parse: (env) => parseConfig('tenants', tenantsConfigSchema, env),
+  },
+  'subgraphs/billing/dist/main.js': {
+    name: 'billing',
+    schema: billingConfigSchema,
+    patterns: [],
+    parse: (env) => parseConfig('billing', billingConfigSchema, env),
+  },
   'subgraphs/usage-forecast/dist/main.js': {
     name: 'usage-forecast',
     schema: usageForecastConfigSchema,

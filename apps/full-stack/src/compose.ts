@@ -26,20 +26,25 @@ export interface ComposeFile {
  * `$$` for a literal dollar. Values come from `env` (the shell of `docker compose up`, here the launcher's).
  */
 export function interpolate(value: string, env: Record<string, string | undefined>): string {
-  return value.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}/g, (match, name: string | undefined, operator: string | undefined, fallback: string | undefined) => {
-    if (match === '$$') return '$';
-    const current = env[name!];
-    if (operator === ':-') return current === undefined || current === '' ? (fallback ?? '') : current;
-    if (operator === '-') return current === undefined ? (fallback ?? '') : current;
-    return current ?? '';
-  });
+  return value.replace(
+    /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}/g,
+    (match, name: string | undefined, operator: string | undefined, fallback: string | undefined) => {
+      if (match === '$$') return '$';
+      const current = env[name!];
+      if (operator === ':-') return current === undefined || current === '' ? (fallback ?? '') : current;
+      if (operator === '-') return current === undefined ? (fallback ?? '') : current;
+      return current ?? '';
+    },
+  );
 }
 
 function asStringList(value: unknown): string[] {
   if (value === undefined || value === null) return [];
   if (Array.isArray(value)) return value.map(String);
   // A string command is split like compose does for the exec form (no shell).
-  return String(value).split(/\s+/).filter((part) => part.length > 0);
+  return String(value)
+    .split(/\s+/)
+    .filter((part) => part.length > 0);
 }
 
 function asEnvironment(value: unknown, env: Record<string, string | undefined>): Record<string, string> {
@@ -81,7 +86,9 @@ export function parseCompose(text: string, env: Record<string, string | undefine
       .map((entry) => entry.split(':'))
       .filter((parts) => parts.length >= 2 && /^[A-Za-z0-9][\w.-]*$/.test(parts[0]!))
       .map((parts) => ({ volume: parts[0]!, target: parts[1]! })),
-    ports: asStringList(spec.ports).map((entry) => Number(entry.split(':').at(-1))).filter((port) => Number.isInteger(port)),
+    ports: asStringList(spec.ports)
+      .map((entry) => Number(entry.split(':').at(-1)))
+      .filter((port) => Number.isInteger(port)),
   }));
   return { services };
 }

@@ -11,15 +11,26 @@ const fullStackConfigSchema = z.object({
   /** The PostgreSQL server standing in for the compose `postgres` service (databases are created on it). */
   FULL_STACK_POSTGRES_URL: fields.postgresUrl().default('postgres://postgres@127.0.0.1:5432'),
   /** Prepended to the compose file's database names. */
-  FULL_STACK_DATABASE_PREFIX: z.string().regex(/^([a-z][a-z0-9_]*_)?$/, 'lower-case letters, digits and _, ending in _').default(''),
+  FULL_STACK_DATABASE_PREFIX: z
+    .string()
+    .regex(/^([a-z][a-z0-9_]*_)?$/, 'lower-case letters, digits and _, ending in _')
+    .default(''),
   /** The Redis standing in for the compose `redis` service. */
-  FULL_STACK_REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').default('redis://127.0.0.1:6379'),
+  FULL_STACK_REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// URL')
+    .default('redis://127.0.0.1:6379'),
   /** `compose`: the compose file's ports (4000 for the gateway ...); `free`: free ports, printed at start. */
   FULL_STACK_PORTS: z.enum(['compose', 'free']).default('compose'),
   /** Comma-separated services to run (with what they depend on); all when unset. */
   FULL_STACK_ONLY: z
     .string()
-    .transform((value) => value.split(',').map((part) => part.trim()).filter((part) => part.length > 0))
+    .transform((value) =>
+      value
+        .split(',')
+        .map((part) => part.trim())
+        .filter((part) => part.length > 0),
+    )
     .optional(),
   /** Without JWT_ISSUER: a development issuer (JWKS served by the launcher) whose tokens are printed at start. */
   FULL_STACK_DEV_ISSUER: fields.boolean(true),

@@ -61,7 +61,19 @@ describe('the full stack as processes (pnpm start:full)', () => {
     await waitUntil(() => stack!.pids.nginx, 'nginx to start on the configuration white-label-worker wrote', { timeoutMs: 60_000, intervalMs: 250 });
     const started = Object.keys(stack!.pids).sort();
     // postgres and redis are the machine's own servers.
-    for (const service of ['gateway', 'tenants', 'billing', 'usage-forecast', 'white-label', 'white-label-worker', 'nginx', 'kafka', 'maildev', 'keygen', 'domains-keygen']) {
+    for (const service of [
+      'gateway',
+      'tenants',
+      'billing',
+      'usage-forecast',
+      'white-label',
+      'white-label-worker',
+      'nginx',
+      'kafka',
+      'maildev',
+      'keygen',
+      'domains-keygen',
+    ]) {
       assert.ok(started.includes(service), `${service} was not started (started: ${started.join(', ')})`);
     }
     assert.equal(new Set(Object.values(stack!.pids)).size, Object.keys(stack!.pids).length, 'one process per service');
@@ -69,19 +81,17 @@ describe('the full stack as processes (pnpm start:full)', () => {
   });
 
   it('serves the graph through the gateway, with events between the subgraph processes over Kafka', async () => {
-    const created = await graphql<{ createTenant: { id: string } }>(
-      'mutation($input: CreateTenantInput!) { createTenant(input: $input) { id } }',
-      { input: { name: 'Full Stack GmbH', currency: 'EUR', country: 'DE' } },
-    );
+    const created = await graphql<{ createTenant: { id: string } }>('mutation($input: CreateTenantInput!) { createTenant(input: $input) { id } }', {
+      input: { name: 'Full Stack GmbH', currency: 'EUR', country: 'DE' },
+    });
     assert.equal(created.errors, undefined, JSON.stringify(created.errors));
     const id = created.data!.createTenant.id;
     // billing opens the account when tenant.created arrives from the tenants process through the mock cluster.
     const tenant = await waitUntil(
       async () => {
-        const result = await graphql<{ tenant: { name: string; balance: { available: { amountMinor: number; currency: string } } | null; branding: { displayName: string } } }>(
-          'query($id: ID!) { tenant(id: $id) { name balance { available { amountMinor currency } } branding { displayName } } }',
-          { id },
-        );
+        const result = await graphql<{
+          tenant: { name: string; balance: { available: { amountMinor: number; currency: string } } | null; branding: { displayName: string } };
+        }>('query($id: ID!) { tenant(id: $id) { name balance { available { amountMinor currency } } branding { displayName } } }', { id });
         return result.data?.tenant?.balance ? result.data.tenant : undefined;
       },
       'the tenant balance (billing consumed tenant.created from Kafka)',
@@ -96,7 +106,15 @@ describe('the full stack as processes (pnpm start:full)', () => {
     exits = await stack!.stop();
     const longRunning = Object.keys(pids).filter((service) => !['keygen', 'domains-keygen'].includes(service));
     assert.deepEqual(exits.map((exit) => exit.service).sort(), longRunning.sort());
-    for (const exit of exits) assert.deepEqual(exit, { service: exit.service, code: 0, signal: null }, lines.filter((line) => line.startsWith(exit.service)).slice(-20).join('\n'));
+    for (const exit of exits)
+      assert.deepEqual(
+        exit,
+        { service: exit.service, code: 0, signal: null },
+        lines
+          .filter((line) => line.startsWith(exit.service))
+          .slice(-20)
+          .join('\n'),
+      );
     for (const [service, pid] of Object.entries(pids)) {
       assert.throws(() => process.kill(pid, 0), `${service} (pid ${pid}) is still running`);
     }

@@ -11,7 +11,17 @@ import type { Logger } from '@saldo/service';
 import { startKafkaMockCluster, type KafkaMockCluster } from '@saldo/testing';
 import { readCompose, type ComposeFile, type ComposeService } from './compose.js';
 import { checkServiceEnvironment } from './compose-check.js';
-import { MAILDEV_SMTP_PORT, MAILDEV_WEB_PORT, classify, composePorts, localEnvironment, localizeValue, volumeDirectories, type ServiceKind, type Topology } from './topology.js';
+import {
+  MAILDEV_SMTP_PORT,
+  MAILDEV_WEB_PORT,
+  classify,
+  composePorts,
+  localEnvironment,
+  localizeValue,
+  volumeDirectories,
+  type ServiceKind,
+  type Topology,
+} from './topology.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url)).replace(/\/$/, '');
 const MAILDEV_CLI = fileURLToPath(new URL('./maildev-cli.js', import.meta.url));
@@ -205,9 +215,19 @@ export async function startFullStack(options: FullStackOptions): Promise<FullSta
   let kafka: KafkaMockCluster | undefined;
   let stopping = false;
 
-  const spawnService = (service: ComposeService, command: string, args: string[], env: Record<string, string>): { child: ChildProcess; state: { exited: boolean }; exit: Promise<ServiceExit> } => {
+  const spawnService = (
+    service: ComposeService,
+    command: string,
+    args: string[],
+    env: Record<string, string>,
+  ): { child: ChildProcess; state: { exited: boolean }; exit: Promise<ServiceExit> } => {
     // Own process group: a terminal's Ctrl-C reaches only the launcher, which stops services in dependency order.
-    const child = spawn(command, args, { cwd: REPO_ROOT, env: { PATH: options.path ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(command, args, {
+      cwd: REPO_ROOT,
+      env: { PATH: options.path ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     const state = { exited: false };
     const exit = once(child, 'exit').then(([code, signal]) => {
       state.exited = true;
@@ -244,12 +264,14 @@ export async function startFullStack(options: FullStackOptions): Promise<FullSta
     switch (kind.kind) {
       case 'postgres': {
         const url = new URL(topology.postgresUrl);
-        if (!(await reachable(url.hostname, Number(url.port || 5432)))) throw new Error(`${service.name}: no PostgreSQL at ${url.host} (start the machine's server)`);
+        if (!(await reachable(url.hostname, Number(url.port || 5432))))
+          throw new Error(`${service.name}: no PostgreSQL at ${url.host} (start the machine's server)`);
         return;
       }
       case 'redis': {
         const url = new URL(topology.redisUrl);
-        if (!(await reachable(url.hostname, Number(url.port || 6379)))) throw new Error(`${service.name}: no Redis at ${url.host} (start the machine's server)`);
+        if (!(await reachable(url.hostname, Number(url.port || 6379))))
+          throw new Error(`${service.name}: no Redis at ${url.host} (start the machine's server)`);
         return;
       }
       case 'kafka': {
@@ -273,7 +295,12 @@ export async function startFullStack(options: FullStackOptions): Promise<FullSta
         const web = ports.get(MAILDEV_WEB_PORT)!;
         const mailDir = `${options.home}/mail`;
         await mkdir(mailDir, { recursive: true });
-        const { child, state, exit } = spawnService(service, process.execPath, [MAILDEV_CLI, '--ip', '127.0.0.1', '--smtp', String(smtp), '--web', String(web), '--dir', mailDir], {});
+        const { child, state, exit } = spawnService(
+          service,
+          process.execPath,
+          [MAILDEV_CLI, '--ip', '127.0.0.1', '--smtp', String(smtp), '--web', String(web), '--dir', mailDir],
+          {},
+        );
         running.set(service.name, { service, kind, stop: () => terminate(child, exit) });
         await until(service.name, () => reachable('127.0.0.1', smtp), readyTimeoutMs, state);
         return;
@@ -288,7 +315,14 @@ export async function startFullStack(options: FullStackOptions): Promise<FullSta
         // Like the compose command: nginx starts once the worker made a configuration live (its first sync).
         const launch = (async () => {
           if (waitFor) {
-            while (!waiting.cancelled && !(await access(waitFor).then(() => true, () => false))) await new Promise((resolve) => setTimeout(resolve, 500));
+            while (
+              !waiting.cancelled &&
+              !(await access(waitFor).then(
+                () => true,
+                () => false,
+              ))
+            )
+              await new Promise((resolve) => setTimeout(resolve, 500));
           }
           if (waiting.cancelled) return;
           ({ child, exit } = spawnService(service, 'nginx', args, {}));
@@ -314,7 +348,16 @@ export async function startFullStack(options: FullStackOptions): Promise<FullSta
         running.set(service.name, { service, kind, stop: () => terminate(child, exit) });
         if (env.PORT) {
           const port = Number(env.PORT);
-          await until(service.name, async () => fetch(`http://127.0.0.1:${port}/ready`).then((response) => response.ok, () => false), readyTimeoutMs, state);
+          await until(
+            service.name,
+            async () =>
+              fetch(`http://127.0.0.1:${port}/ready`).then(
+                (response) => response.ok,
+                () => false,
+              ),
+            readyTimeoutMs,
+            state,
+          );
         } else {
           const result = await exit;
           running.delete(service.name);

@@ -34,11 +34,16 @@ stopOnSignals(async () => {
   if (unclean.length > 0) throw new Error(`${unclean.length} service(s) did not exit 0`);
 }, logger);
 
-const token = config.FULL_STACK_DEV_ISSUER ? await running.issueToken({ role: 'platform-admin', subject: 'full-stack-admin' }).catch(() => undefined) : undefined;
+const token = config.FULL_STACK_DEV_ISSUER
+  ? await running.issueToken({ role: 'platform-admin', subject: 'full-stack-admin' }).catch(() => undefined)
+  : undefined;
 process.stdout.write(
   `\n  Saldo's full stack is running, one process per docker-compose.yml service:\n` +
     Object.entries(running.pids)
-      .map(([service, pid]) => `    ${service.padEnd(20)} pid ${pid}${running.environments[service]?.PORT ? `  http://127.0.0.1:${running.environments[service]!.PORT}` : ''}`)
+      .map(
+        ([service, pid]) =>
+          `    ${service.padEnd(20)} pid ${pid}${running.environments[service]?.PORT ? `  http://127.0.0.1:${running.environments[service]!.PORT}` : ''}`,
+      )
       .join('\n') +
     `\n\n  Gateway: ${running.graphqlUrl}\n` +
     (token ? `  Development admin token (12 h; the gateway trusts the launcher's development issuer):\n    ${token}\n` : '') +

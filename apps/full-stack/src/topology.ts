@@ -118,7 +118,10 @@ export function localizeValue(value: string, compose: ComposeFile, topology: Top
   }
   for (const [name, kind] of kinds) {
     if (kind === 'postgres' || kind === 'redis' || kind === 'kafka') continue;
-    result = result.replace(new RegExp(`(?<![\\w.-])${escape(name)}:(\\d+)`, 'g'), (_match, port: string) => `127.0.0.1:${topology.ports.get(Number(port)) ?? port}`);
+    result = result.replace(
+      new RegExp(`(?<![\\w.-])${escape(name)}:(\\d+)`, 'g'),
+      (_match, port: string) => `127.0.0.1:${topology.ports.get(Number(port)) ?? port}`,
+    );
   }
   for (const { volume, target } of volumesOfService) {
     const local = topology.volumes[volume];

@@ -67,7 +67,10 @@ export class HostPartnerResolver {
 
   private async load(): Promise<void> {
     try {
-      const response = await fetch(this.url, { headers: { [IDENTITY_HEADER]: await this.signer.sign(GATEWAY_SERVICE, INTERNAL_AUDIENCE) }, signal: AbortSignal.timeout(3000) });
+      const response = await fetch(this.url, {
+        headers: { [IDENTITY_HEADER]: await this.signer.sign(GATEWAY_SERVICE, INTERNAL_AUDIENCE) },
+        signal: AbortSignal.timeout(3000),
+      });
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       const body = (await response.json()) as { hostnames?: Array<{ hostname: string; partnerId: string }> };
       this.hosts = new Map((body.hostnames ?? []).map((entry) => [entry.hostname, entry.partnerId]));

@@ -10,7 +10,12 @@ import { subgraphFetcher, type SubgraphHttpClient } from './subgraph-http.js';
  * so subgraphs enforce scope themselves and refuse anything that did not come through here.
  */
 export class IdentityForwardingDataSource extends RemoteGraphQLDataSource<{ identity?: Identity }> {
-  constructor(url: string, private readonly signer: IdentitySigner, http: SubgraphHttpClient, dedup?: SubgraphQueryDedup) {
+  constructor(
+    url: string,
+    private readonly signer: IdentitySigner,
+    http: SubgraphHttpClient,
+    dedup?: SubgraphQueryDedup,
+  ) {
     // A lean keep-alive node:http client instead of the default make-fetch-happen (whose HTTP-cache machinery
     // costs more per subgraph call than the call itself) or WHATWG fetch (see SubgraphHttpClient). With `dedup`,
     // identical queries in flight (same identity header, so the same scope) share one request.
@@ -38,7 +43,7 @@ export class IdentityForwardingDataSource extends RemoteGraphQLDataSource<{ iden
     if (typeof code === 'string' && typeof first?.message === 'string' && code !== ErrorCode.Internal) {
       return new GraphQLError(first.message, { extensions: { code } });
     }
-    if (response.status === 401) return new GraphQLError('A subgraph refused the gateway\'s identity.', { extensions: { code: ErrorCode.Internal } });
+    if (response.status === 401) return new GraphQLError("A subgraph refused the gateway's identity.", { extensions: { code: ErrorCode.Internal } });
     return new GraphQLError('Internal server error', { extensions: { code: ErrorCode.Internal } });
   }
 }

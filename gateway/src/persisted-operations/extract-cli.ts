@@ -20,9 +20,12 @@ if (values.help || positionals.length === 0) {
 try {
   const manifest = buildManifest(await collectOperationSources(positionals));
   if (values.schema) {
-    const schema = Supergraph.build(await readFile(values.schema, 'utf8')).apiSchema().toGraphQLJSSchema();
+    const schema = Supergraph.build(await readFile(values.schema, 'utf8'))
+      .apiSchema()
+      .toGraphQLJSSchema();
     const problems = manifest.operations.flatMap((operation) => validate(schema, parse(operation.body)).map((error) => `${operation.name}: ${error.message}`));
-    if (problems.length > 0) throw new Error(`operations that do not validate against ${values.schema}:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    if (problems.length > 0)
+      throw new Error(`operations that do not validate against ${values.schema}:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
   }
   const json = `${JSON.stringify(manifest, null, 2)}\n`;
   if (values.out) {

@@ -25,7 +25,11 @@ export function sha256Hex(text: string): string {
 }
 
 /** The fragments an operation uses, transitively, by name. */
-function usedFragments(root: OperationDefinitionNode | FragmentDefinitionNode, fragments: Map<string, FragmentDefinitionNode>, seen = new Set<string>()): Set<string> {
+function usedFragments(
+  root: OperationDefinitionNode | FragmentDefinitionNode,
+  fragments: Map<string, FragmentDefinitionNode>,
+  seen = new Set<string>(),
+): Set<string> {
   visit(root, {
     FragmentSpread(node) {
       const name = node.name.value;
@@ -61,10 +65,16 @@ export function canonicalText(query: string, operationName: string | undefined):
     return undefined;
   }
   const operations = document.definitions.filter((definition): definition is OperationDefinitionNode => definition.kind === Kind.OPERATION_DEFINITION);
-  const operation = operationName ? operations.find((candidate) => candidate.name?.value === operationName) : operations.length === 1 ? operations[0] : undefined;
+  const operation = operationName
+    ? operations.find((candidate) => candidate.name?.value === operationName)
+    : operations.length === 1
+      ? operations[0]
+      : undefined;
   if (!operation) return undefined;
   const fragments = new Map(
-    document.definitions.filter((definition): definition is FragmentDefinitionNode => definition.kind === Kind.FRAGMENT_DEFINITION).map((fragment) => [fragment.name.value, fragment]),
+    document.definitions
+      .filter((definition): definition is FragmentDefinitionNode => definition.kind === Kind.FRAGMENT_DEFINITION)
+      .map((fragment) => [fragment.name.value, fragment]),
   );
   try {
     return canonicalBody(operation, fragments);
@@ -100,7 +110,8 @@ export function buildManifest(sources: readonly OperationSource[]): PersistedQue
       if (definition.kind === Kind.OPERATION_DEFINITION) operations.push({ node: definition, location: source.location });
       else if (definition.kind === Kind.FRAGMENT_DEFINITION) {
         const existing = fragments.get(definition.name.value);
-        if (existing && print(existing) !== print(definition)) problems.push(`${source.location}: fragment ${definition.name.value} is defined twice, differently`);
+        if (existing && print(existing) !== print(definition))
+          problems.push(`${source.location}: fragment ${definition.name.value} is defined twice, differently`);
         fragments.set(definition.name.value, definition);
       }
     }
@@ -139,7 +150,8 @@ export async function loadManifest(path: string): Promise<PersistedQueryManifest
     throw new Error(`${path} is not an apollo-persisted-query-manifest version 1 (run pnpm extract-operations)`);
   }
   for (const operation of manifest.operations) {
-    if (typeof operation.body !== 'string' || sha256Hex(operation.body) !== operation.id) throw new Error(`${path}: operation ${operation.name}: id is not the SHA-256 of its body`);
+    if (typeof operation.body !== 'string' || sha256Hex(operation.body) !== operation.id)
+      throw new Error(`${path}: operation ${operation.name}: id is not the SHA-256 of its body`);
   }
   return manifest;
 }

@@ -97,7 +97,9 @@ before(async () => {
   );
   // Not the client's: dependencies are skipped.
   await writeFile(join(dir, 'client', 'src', 'node_modules', 'other.graphql'), 'query Foreign { __typename }');
-  const extracted = spawnSync(process.execPath, [EXTRACT_CLI, '--schema', SUPERGRAPH, '--out', join(dir, 'manifest.json'), join(dir, 'client')], { encoding: 'utf8' });
+  const extracted = spawnSync(process.execPath, [EXTRACT_CLI, '--schema', SUPERGRAPH, '--out', join(dir, 'manifest.json'), join(dir, 'client')], {
+    encoding: 'utf8',
+  });
   assert.equal(extracted.status, 0, extracted.stderr);
   manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as PersistedQueryManifest;
 
@@ -186,10 +188,16 @@ describe('automatic persisted queries (PERSISTED_QUERIES=apq, the default)', () 
 describe('trusted documents (PERSISTED_QUERIES=trusted)', () => {
   it("runs the manifest's operations by hash, by their text, and by the client's own spelling of that text", async () => {
     const partners = manifest.operations.find((operation) => operation.name === 'Partners')!;
-    assert.deepEqual(await post(trusted, { extensions: { persistedQuery: { version: 1, sha256Hash: partners.id } } }), { status: 200, body: { data: partnersData } });
+    assert.deepEqual(await post(trusted, { extensions: { persistedQuery: { version: 1, sha256Hash: partners.id } } }), {
+      status: 200,
+      body: { data: partnersData },
+    });
     assert.deepEqual(await post(trusted, { documentId: `sha256:${partners.id}` }), { status: 200, body: { data: partnersData } });
     assert.deepEqual(await post(trusted, { query: partners.body }), { status: 200, body: { data: partnersData } });
-    assert.deepEqual(await post(trusted, { query: `# the partner list\n${PARTNERS}\n`, operationName: 'Partners' }), { status: 200, body: { data: partnersData } });
+    assert.deepEqual(await post(trusted, { query: `# the partner list\n${PARTNERS}\n`, operationName: 'Partners' }), {
+      status: 200,
+      body: { data: partnersData },
+    });
   });
 
   it('refuses every other operation with PERSISTED_QUERY_NOT_ALLOWED before any subgraph is asked', async () => {
@@ -202,7 +210,9 @@ describe('trusted documents (PERSISTED_QUERIES=trusted)', () => {
     ]) {
       const answer = await post(trusted, body);
       assert.equal(answer.status, 400, JSON.stringify(body));
-      assert.deepEqual(answer.body, { errors: [{ message: 'This operation is not in the trusted documents of this gateway.', extensions: { code: 'PERSISTED_QUERY_NOT_ALLOWED' } }] });
+      assert.deepEqual(answer.body, {
+        errors: [{ message: 'This operation is not in the trusted documents of this gateway.', extensions: { code: 'PERSISTED_QUERY_NOT_ALLOWED' } }],
+      });
     }
     const unknown = await post(trusted, { extensions: persisted('query Unknown { __typename }') });
     assert.equal(code(unknown), 'PERSISTED_QUERY_NOT_FOUND');
@@ -213,7 +223,13 @@ describe('trusted documents (PERSISTED_QUERIES=trusted)', () => {
     const forged = join(dir, 'forged.json');
     await writeFile(forged, JSON.stringify({ ...manifest, operations: [{ ...manifest.operations[0]!, body: 'query Partners { __typename }' }] }));
     const gateway = createGatewayService(
-      loadGatewayConfig({ PORT: '0', SUPERGRAPH_PATH: SUPERGRAPH, IDENTITY_PRIVATE_KEY: generateSigningKeyPair().privateKeyPem, PERSISTED_QUERIES: 'trusted', TRUSTED_DOCUMENTS_PATH: forged }),
+      loadGatewayConfig({
+        PORT: '0',
+        SUPERGRAPH_PATH: SUPERGRAPH,
+        IDENTITY_PRIVATE_KEY: generateSigningKeyPair().privateKeyPem,
+        PERSISTED_QUERIES: 'trusted',
+        TRUSTED_DOCUMENTS_PATH: forged,
+      }),
       { logger: createLogger({ service: 'test', level: 'error' }) },
     );
     await assert.rejects(gateway.start(), /id is not the SHA-256 of its body/);

@@ -71,7 +71,9 @@ class ApqStore {
   async set(hash: string, query: string): Promise<void> {
     if (this.local.get(hash) === query) return;
     this.remember(hash, query);
-    await this.redis?.redis.set(`saldo:apq:${hash}`, query, 'EX', this.ttlSeconds).catch((error: unknown) => this.logger.debug('apq: redis set failed', { error }));
+    await this.redis?.redis
+      .set(`saldo:apq:${hash}`, query, 'EX', this.ttlSeconds)
+      .catch((error: unknown) => this.logger.debug('apq: redis set failed', { error }));
   }
 }
 
@@ -122,7 +124,9 @@ export class PersistedOperations {
     if (persisted !== undefined) {
       if (this.options.mode === 'off') return { error: { code: PersistedQueryCode.NotSupported, message: 'PersistedQueryNotSupported', status: 400 } };
       if (persisted.version !== 1 || typeof persisted.sha256Hash !== 'string') {
-        return { error: { code: PersistedQueryCode.NotSupported, message: 'Unsupported persisted query: version 1 with a sha256Hash is required.', status: 400 } };
+        return {
+          error: { code: PersistedQueryCode.NotSupported, message: 'Unsupported persisted query: version 1 with a sha256Hash is required.', status: 400 },
+        };
       }
       hash = persisted.sha256Hash.toLowerCase();
     } else if (typeof request.documentId === 'string') {
@@ -173,7 +177,12 @@ export class PersistedOperations {
             return next(); // Apollo answers the malformed parameter
           }
         }
-        if (this.options.mode !== 'trusted' && (extensions as { persistedQuery?: unknown } | undefined)?.persistedQuery === undefined && carrier.documentId === undefined) return next();
+        if (
+          this.options.mode !== 'trusted' &&
+          (extensions as { persistedQuery?: unknown } | undefined)?.persistedQuery === undefined &&
+          carrier.documentId === undefined
+        )
+          return next();
         const resolution = await this.resolve({ query: carrier.query, operationName: carrier.operationName, extensions, documentId: carrier.documentId });
         if ('error' in resolution) {
           response.status(resolution.error.status).json({ errors: [{ message: resolution.error.message, extensions: { code: resolution.error.code } }] });

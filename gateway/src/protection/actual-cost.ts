@@ -110,7 +110,8 @@ export function actualCost(
         cost += MUTATION_BASE_COST;
         for (const argument of nodes[0]!.arguments ?? []) {
           const declared = definition.args.find((candidate) => candidate.name === argument.name.value);
-          if (declared && (isInputObjectType(getNamedType(declared.type)) || isListType(getNullableType(declared.type)))) cost += inputCost(valueFromAST(argument.value, declared.type, variables));
+          if (declared && (isInputObjectType(getNamedType(declared.type)) || isListType(getNullableType(declared.type))))
+            cost += inputCost(valueFromAST(argument.value, declared.type, variables));
         }
       }
       const named = getNamedType(definition.type);
@@ -139,4 +140,3 @@ export function actualCost(
   const root = schema.getRootType(operation.operation) ?? undefined;
   return Math.min(objectCost([operation.selectionSet], root, options.data), Number.MAX_SAFE_INTEGER);
 }
-

@@ -15,13 +15,17 @@ describe('@cost / @listSize from SDL', () => {
 
   it('follows renamed imports and namespaced names of a @link', () => {
     const directives = costDirectivesFromSdl(/* GraphQL */ `
-      schema @link(url: "https://specs.apollo.dev/cost/v0.1", as: "demand", import: [{ name: "@listSize", as: "@size" }]) { query: Query }
+      schema @link(url: "https://specs.apollo.dev/cost/v0.1", as: "demand", import: [{ name: "@listSize", as: "@size" }]) {
+        query: Query
+      }
       type Query {
         a: [A!]! @size(assumedSize: 5)
         b: A @demand__cost(weight: 7)
         c: [A!]! @listSize(assumedSize: 9)
       }
-      type A @demand__cost(weight: 3) { id: ID! }
+      type A @demand__cost(weight: 3) {
+        id: ID!
+      }
     `);
     assert.deepEqual(directives.field('Query', 'a'), { listSize: { assumedSize: 5 } });
     assert.deepEqual(directives.field('Query', 'b'), { weight: 7 });

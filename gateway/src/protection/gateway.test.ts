@@ -125,7 +125,10 @@ describe('gateway protection over HTTP', () => {
       const { status, body } = await post(`10.0.1.${index}`, query, variables);
       assert.equal(status, 400, extensions.code);
       assert.equal(body.data, undefined);
-      assert.deepEqual(body.errors.map((error: any) => error.extensions), [extensions]);
+      assert.deepEqual(
+        body.errors.map((error: any) => error.extensions),
+        [extensions],
+      );
     }
     assert.deepEqual(subgraphRequests, []);
   });

@@ -197,10 +197,32 @@ describe('operation analyzer', () => {
  */
 describe('default limits on a schema without @listSize', () => {
   const plain = buildSchema(/* GraphQL */ `
-    type Query { products: [Product!]! users: [User!]! user(id: ID!): User topProducts(first: Int = 5): [Product!]! }
-    type Product { upc: String! name: String price: Int reviews: [Review!]! inStock: Boolean shippingEstimate: Int }
-    type Review { id: ID! body: String! author: User product: Product }
-    type User { id: ID! name: String username: String reviews: [Review!]! }
+    type Query {
+      products: [Product!]!
+      users: [User!]!
+      user(id: ID!): User
+      topProducts(first: Int = 5): [Product!]!
+    }
+    type Product {
+      upc: String!
+      name: String
+      price: Int
+      reviews: [Review!]!
+      inStock: Boolean
+      shippingEstimate: Int
+    }
+    type Review {
+      id: ID!
+      body: String!
+      author: User
+      product: Product
+    }
+    type User {
+      id: ID!
+      name: String
+      username: String
+      reviews: [Review!]!
+    }
   `);
   const defaults = { maxDepth: 15, maxAliases: 30, maxCost: 10_000 };
   const cost = (query: string) => analyzeOperation(plain, parse(query)).cost;
@@ -233,7 +255,16 @@ describe('limits plugin (Apollo Server)', () => {
       Query: {
         tenant: () => {
           resolverCalls += 1;
-          return { id: '1', name: 'Acme', usage: [{ day: 'd1', minutes: 1 }, { day: 'd2', minutes: 2 }], partner: null, invoices: { edges: [{ node: { id: 'i1' } }] } };
+          return {
+            id: '1',
+            name: 'Acme',
+            usage: [
+              { day: 'd1', minutes: 1 },
+              { day: 'd2', minutes: 2 },
+            ],
+            partner: null,
+            invoices: { edges: [{ node: { id: 'i1' } }] },
+          };
         },
         tenants: () => {
           resolverCalls += 1;
@@ -277,7 +308,8 @@ describe('limits plugin (Apollo Server)', () => {
       { query: '{ a: tags b: tags c: tags }', code: 'TOO_MANY_ALIASES', limit: 2, measured: 3 },
       { query: 'query ($n: Int) { tenants(first: $n) { edges { node { id } } } }', variables: { n: 300 }, code: 'QUERY_TOO_COSTLY', limit: 500, measured: 601 },
       {
-        query: 'mutation { recordUsage(tenantId: "1", events: []) { accepted } a: recordUsage(tenantId: "1", events: []) { accepted } b: recordUsage(tenantId: "1", events: []) { accepted } }',
+        query:
+          'mutation { recordUsage(tenantId: "1", events: []) { accepted } a: recordUsage(tenantId: "1", events: []) { accepted } b: recordUsage(tenantId: "1", events: []) { accepted } }',
         code: 'TOO_MANY_MUTATIONS',
         limit: 2,
         measured: 3,

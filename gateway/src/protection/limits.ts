@@ -267,7 +267,6 @@ export function analyzeOperation(schema: GraphQLSchema, document: DocumentNode, 
   return { ...metrics, cost: Math.min(Math.ceil(metrics.cost), Number.MAX_SAFE_INTEGER) };
 }
 
-
 function isConnection(type: GraphQLNamedType): boolean {
   return isObjectType(type) && type.name.endsWith('Connection');
 }
@@ -294,7 +293,12 @@ export function checkLimits(metrics: OperationMetrics, limits: QueryLimits): Gra
     return limitError(LimitErrorCode.QueryTooDeep, `Query depth ${metrics.depth} exceeds the maximum of ${limits.maxDepth}.`, limits.maxDepth, metrics.depth);
   }
   if (metrics.aliases > limits.maxAliases) {
-    return limitError(LimitErrorCode.TooManyAliases, `Query uses ${metrics.aliases} aliases; the maximum is ${limits.maxAliases}.`, limits.maxAliases, metrics.aliases);
+    return limitError(
+      LimitErrorCode.TooManyAliases,
+      `Query uses ${metrics.aliases} aliases; the maximum is ${limits.maxAliases}.`,
+      limits.maxAliases,
+      metrics.aliases,
+    );
   }
   if (limits.maxMutations !== undefined && metrics.mutations > limits.maxMutations) {
     return limitError(
@@ -338,7 +342,10 @@ export const COST_EXTENSION = 'cost';
  * the estimate it was admitted with, and the same measure applied to the data it got (objects and list elements that
  * came back, input as sent).
  */
-export function createLimitsPlugin<TContext extends BaseContext = BaseContext>(limits: QueryLimits, options: LimitsPluginOptions = {}): ApolloServerPlugin<TContext> {
+export function createLimitsPlugin<TContext extends BaseContext = BaseContext>(
+  limits: QueryLimits,
+  options: LimitsPluginOptions = {},
+): ApolloServerPlugin<TContext> {
   for (const [name, value] of Object.entries(limits)) {
     if (value !== undefined && (!Number.isFinite(value) || value < 0)) throw new RangeError(`${name} must be a non-negative number, got ${value}`);
   }

@@ -5,14 +5,7 @@ import { ANONYMOUS, type Identity } from '@saldo/graphql';
 import { createLogger, type LogFields } from '@saldo/service';
 import { TEST_REDIS_URL, uniquePrefix } from '@saldo/testing';
 import { Redis } from 'ioredis';
-import {
-  InMemoryRateLimiter,
-  RedisRateLimiter,
-  createRateLimitPlugin,
-  createRateLimiter,
-  rateLimitKey,
-  type RateLimiter,
-} from './rate-limit.js';
+import { InMemoryRateLimiter, RedisRateLimiter, createRateLimitPlugin, createRateLimiter, rateLimitKey, type RateLimiter } from './rate-limit.js';
 
 /** A clock the test moves by hand. */
 function manualClock(start = 1_700_000_000_000) {
@@ -120,7 +113,10 @@ describe('Redis rate limiter', () => {
     const results = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? one : two).consume('partner:p')));
     assert.equal(results.filter((result) => result.allowed).length, BUCKET.burst);
     assert.deepEqual(
-      results.map((result) => result.remaining).filter((_, i) => results[i]?.allowed).sort(),
+      results
+        .map((result) => result.remaining)
+        .filter((_, i) => results[i]?.allowed)
+        .sort(),
       [0, 1, 2, 3, 4],
       'every token taken exactly once',
     );
@@ -147,13 +143,20 @@ describe('Redis rate limiter', () => {
   it('fails open to per-process limiting with one warning when Redis is unreachable', async () => {
     const clock = manualClock();
     const warnings: Array<{ message: string; fields?: LogFields }> = [];
-    const logger = { ...createLogger({ service: 'test', level: 'error' }), warn: (message: string, fields?: LogFields) => void warnings.push({ message, fields }) };
+    const logger = {
+      ...createLogger({ service: 'test', level: 'error' }),
+      warn: (message: string, fields?: LogFields) => void warnings.push({ message, fields }),
+    };
     const unreachable = new Redis('redis://127.0.0.1:1', { enableOfflineQueue: false, maxRetriesPerRequest: 0, lazyConnect: true, retryStrategy: () => null });
     unreachable.on('error', () => {});
     const limiter = new RedisRateLimiter({ ...BUCKET, now: clock.now, redis: unreachable, keyPrefix: prefix, logger });
     const results = [];
     for (let i = 0; i < BUCKET.burst + 1; i += 1) results.push(await limiter.consume('ip:1.2.3.4'));
-    assert.deepEqual(results.map((result) => result.allowed), [true, true, true, true, true, false], 'still limited, per process');
+    assert.deepEqual(
+      results.map((result) => result.allowed),
+      [true, true, true, true, true, false],
+      'still limited, per process',
+    );
     assert.equal(limiter.isDegraded, true);
     assert.equal(warnings.length, 1);
     assert.match(warnings[0]!.message, /fail open/);
@@ -186,8 +189,14 @@ describe('rate limit keys', () => {
   it('keys partners, users and anonymous callers', () => {
     const partner: Identity = { role: 'partner', subject: 'key-1', partnerId: 'p-1' };
     assert.equal(rateLimitKey(partner, '10.0.0.1'), 'partner:p-1');
-    assert.equal(rateLimitKey({ role: 'tenant-admin', subject: 'u-1', tenantId: 't-1', issuer: 'https://idp' }, '10.0.0.1'), 'user:["https://idp","tenant-admin","t-1","","u-1"]');
-    assert.equal(rateLimitKey({ role: 'tenant-member', subject: 'u-2', tenantId: 't-1', partnerId: 'p-1' }, '10.0.0.1'), 'user:["","tenant-member","t-1","p-1","u-2"]');
+    assert.equal(
+      rateLimitKey({ role: 'tenant-admin', subject: 'u-1', tenantId: 't-1', issuer: 'https://idp' }, '10.0.0.1'),
+      'user:["https://idp","tenant-admin","t-1","","u-1"]',
+    );
+    assert.equal(
+      rateLimitKey({ role: 'tenant-member', subject: 'u-2', tenantId: 't-1', partnerId: 'p-1' }, '10.0.0.1'),
+      'user:["","tenant-member","t-1","p-1","u-2"]',
+    );
     assert.equal(rateLimitKey({ role: 'platform-admin', subject: 'ops', issuer: 'https://idp' }, '10.0.0.1'), 'user:["https://idp","platform-admin","ops"]');
     assert.equal(rateLimitKey(ANONYMOUS, '10.0.0.1'), 'ip:10.0.0.1');
     assert.equal(rateLimitKey(ANONYMOUS, '::ffff:10.0.0.1'), 'ip:10.0.0.1');
@@ -261,7 +270,10 @@ describe('rate limit plugin (Apollo Server)', () => {
     assert.equal(refused.http.status, 429);
     assert.equal(refused.http.headers.get('retry-after'), '1');
     assert.equal(refused.result?.data, undefined);
-    assert.deepEqual(refused.result?.errors?.map((error: any) => error.extensions), [{ code: 'RATE_LIMITED', retryAfterSeconds: 1 }]);
+    assert.deepEqual(
+      refused.result?.errors?.map((error: any) => error.extensions),
+      [{ code: 'RATE_LIMITED', retryAfterSeconds: 1 }],
+    );
     assert.equal(resolverCalls, calls, 'a refused operation does not execute');
 
     assert.deepEqual((await run(bob)).result?.data, { hello: 'world' }, 'other identities keep their budget');
@@ -278,7 +290,11 @@ describe('rate limit plugin (Apollo Server)', () => {
       const refused = await run(carol, query);
       assert.equal(refused.http.status, 429, query);
       assert.equal(refused.http.headers.get('retry-after'), '1');
-      assert.deepEqual(refused.result?.errors?.map((error: any) => error.extensions?.['code']), ['RATE_LIMITED'], query);
+      assert.deepEqual(
+        refused.result?.errors?.map((error: any) => error.extensions?.['code']),
+        ['RATE_LIMITED'],
+        query,
+      );
     }
   });
 });

@@ -52,7 +52,8 @@ interface Bucket {
 }
 
 function validateBucketOptions(options: TokenBucketOptions): void {
-  if (!(Number.isInteger(options.ratePerMinute) && options.ratePerMinute > 0)) throw new RangeError(`ratePerMinute must be a positive integer, got ${options.ratePerMinute}`);
+  if (!(Number.isInteger(options.ratePerMinute) && options.ratePerMinute > 0))
+    throw new RangeError(`ratePerMinute must be a positive integer, got ${options.ratePerMinute}`);
   if (!(Number.isInteger(options.burst) && options.burst > 0)) throw new RangeError(`burst must be a positive integer, got ${options.burst}`);
 }
 

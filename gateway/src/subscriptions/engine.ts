@@ -135,7 +135,8 @@ export class SubscriptionEngine {
    * when the operation cannot run (invalid, not a subscription).
    */
   subscribe(request: SubscribeRequest): BoundedStream<ExecutionResult> | ExecutionResult {
-    if (this.closing) return { errors: [new GraphQLError('The gateway is shutting down; subscribe again.', { extensions: { code: SubscriptionErrorCode.ShuttingDown } })] };
+    if (this.closing)
+      return { errors: [new GraphQLError('The gateway is shutting down; subscribe again.', { extensions: { code: SubscriptionErrorCode.ShuttingDown } })] };
     if (!this.planner) return { errors: [new GraphQLError('The gateway has not loaded its supergraph yet.', { extensions: { code: ErrorCode.Internal } })] };
     let planned: PlannedSubscription;
     try {
@@ -201,7 +202,9 @@ export class SubscriptionEngine {
         errors: [
           signal.reason instanceof GraphQLError
             ? signal.reason
-            : new GraphQLError('The credential is no longer valid.', { extensions: { code: ErrorCode.Unauthenticated, reason: SubscriptionErrorCode.CredentialRevoked } }),
+            : new GraphQLError('The credential is no longer valid.', {
+                extensions: { code: ErrorCode.Unauthenticated, reason: SubscriptionErrorCode.CredentialRevoked },
+              }),
         ],
       });
       if (signal.aborted) stream.terminate(revoked());
@@ -321,7 +324,10 @@ class SharedSubscription {
   private async execute(event: FormattedExecutionResult, dataSources: ServiceMap): Promise<ExecutionResult> {
     if (event.data === null || event.data === undefined) return { data: null, errors: (event.errors ?? []).map(toGraphQLError) };
     const source: GraphQLDataSource = { process: async () => ({ data: event.data, ...(event.errors ? { errors: event.errors } : {}) }) as never };
-    const node: SequenceNode = { kind: 'Sequence', nodes: [{ ...this.planned.primary, serviceName: EVENT_SOURCE }, ...(this.planned.rest ? [this.planned.rest] : [])] };
+    const node: SequenceNode = {
+      kind: 'Sequence',
+      nodes: [{ ...this.planned.primary, serviceName: EVENT_SOURCE }, ...(this.planned.rest ? [this.planned.rest] : [])],
+    };
     const plan: QueryPlan = { kind: 'QueryPlan', node };
     const requestContext = {
       request: { query: this.planned.text, variables: this.variables, operationName: this.planned.operationName ?? undefined },

@@ -56,7 +56,8 @@ export class SubscriptionPlanner {
     const errors = validate(this.schema, document);
     if (errors.length > 0) throw new PlanningErrors(errors);
     const operation = getOperationAST(document, operationName);
-    if (!operation) throw new PlanningErrors([new GraphQLError(operationName ? `Unknown operation named "${operationName}".` : 'Must provide exactly one operation.')]);
+    if (!operation)
+      throw new PlanningErrors([new GraphQLError(operationName ? `Unknown operation named "${operationName}".` : 'Must provide exactly one operation.')]);
     if (operation.operation !== 'subscription') throw new PlanningErrors([new GraphQLError('Not a subscription operation.')]);
     const operationContext = buildOperationContext({ schema: this.schema, operationDocument: document, operationName: operationName ?? undefined });
     const plan = this.planner.buildQueryPlan(operationFromDocument(this.apiSchema, document, { operationName: operationName ?? undefined }));

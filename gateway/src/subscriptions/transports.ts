@@ -3,7 +3,17 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ApolloServer } from '@apollo/server';
 import type { Express, Request, Response } from 'express';
-import { GraphQLError, Kind, getOperationAST, parse, validate, type DocumentNode, type ExecutionArgs, type ExecutionResult, type OperationDefinitionNode } from 'graphql';
+import {
+  GraphQLError,
+  Kind,
+  getOperationAST,
+  parse,
+  validate,
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+  type OperationDefinitionNode,
+} from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { createHandler } from 'graphql-sse/lib/use/express';
@@ -151,7 +161,9 @@ export function serveSubscriptionTransports(options: SubscriptionTransportsOptio
     if (operation.operation !== 'subscription') return { args, operation }; // Apollo Server's plugins check the rest.
 
     if (caller.identity.role === 'anonymous') {
-      return { errors: [new GraphQLError('Authentication is required: send Authorization: Bearer <token>.', { extensions: { code: ErrorCode.Unauthenticated } })] };
+      return {
+        errors: [new GraphQLError('Authentication is required: send Authorization: Bearer <token>.', { extensions: { code: ErrorCode.Unauthenticated } })],
+      };
     }
     const cost = options.cost ? { directives: options.cost.directives(), defaultListSize: options.cost.defaultListSize } : {};
     const limited = checkLimits(analyzeOperation(schema, document, { operation, variables, ...cost }), options.limits);
@@ -169,7 +181,11 @@ export function serveSubscriptionTransports(options: SubscriptionTransportsOptio
   const execute = async (args: ExecutionArgs): Promise<ExecutionResult> => {
     const context = args.contextValue as TransportContext;
     const response = await options.apollo.executeOperation(
-      { query: context.query, variables: (args.variableValues ?? {}) as Record<string, unknown>, ...(args.operationName ? { operationName: args.operationName } : {}) },
+      {
+        query: context.query,
+        variables: (args.variableValues ?? {}) as Record<string, unknown>,
+        ...(args.operationName ? { operationName: args.operationName } : {}),
+      },
       { contextValue: { identity: context.caller.identity, clientAddress: context.caller.clientAddress } },
     );
     if (response.body.kind !== 'single') return { errors: [new GraphQLError('Incremental delivery is not supported here.')] };
@@ -295,10 +311,21 @@ export function serveSubscriptionTransports(options: SubscriptionTransportsOptio
         (ctx.extra as { caller?: Caller }).caller = caller;
         if (caller.identity.role === 'anonymous') {
           // Anonymous connections may introspect for a moment, and keep counting against their address.
-          const grace = setTimeout(() => ctx.extra.socket.close(CloseCode.Unauthorized, 'Unauthorized: anonymous connections are closed after a short grace'), limits.anonymousGraceMs);
+          const grace = setTimeout(
+            () => ctx.extra.socket.close(CloseCode.Unauthorized, 'Unauthorized: anonymous connections are closed after a short grace'),
+            limits.anonymousGraceMs,
+          );
           grace.unref();
           ctx.extra.socket.once('close', () => clearTimeout(grace));
-        } else if (!count(ctx.extra.socket, perCredential, rateLimitKey(caller.identity, caller.clientAddress), limits.maxConnectionsPerCredential, 'for this credential')) {
+        } else if (
+          !count(
+            ctx.extra.socket,
+            perCredential,
+            rateLimitKey(caller.identity, caller.clientAddress),
+            limits.maxConnectionsPerCredential,
+            'for this credential',
+          )
+        ) {
           return false;
         }
         // A revoked API key (or a rotated one whose grace ended) ends the subscriptions (CREDENTIAL_REVOKED), then the
@@ -366,7 +393,10 @@ export function serveSubscriptionTransports(options: SubscriptionTransportsOptio
       const raw = req.raw as Request;
       let caller: Caller;
       try {
-        caller = await authenticateCaller({ authorization: raw.header('authorization'), apiKey: raw.header('x-api-key'), host: raw.header('host') }, raw.ip ?? 'unknown');
+        caller = await authenticateCaller(
+          { authorization: raw.header('authorization'), apiKey: raw.header('x-api-key'), host: raw.header('host') },
+          raw.ip ?? 'unknown',
+        );
       } catch (error) {
         const message = error instanceof Error ? error.message : 'bad credentials';
         return [JSON.stringify({ errors: [{ message, extensions: { code: ErrorCode.Unauthenticated } }] }), jsonResponseInit(401, 'Unauthorized')];
@@ -395,7 +425,11 @@ export function serveSubscriptionTransports(options: SubscriptionTransportsOptio
   });
   options.app.all(SSE_PATH, async (req: Request, res: Response) => {
     if (req.method === 'PUT' || req.method === 'DELETE' || req.header('x-graphql-event-stream-token')) {
-      res.status(405).json({ errors: [{ message: 'Only the distinct connections mode of graphql-sse is served (the graphql-sse client default).', extensions: { code: 'BAD_REQUEST' } }] });
+      res.status(405).json({
+        errors: [
+          { message: 'Only the distinct connections mode of graphql-sse is served (the graphql-sse client default).', extensions: { code: 'BAD_REQUEST' } },
+        ],
+      });
       return;
     }
     if (req.header('accept') !== 'text/event-stream') {
@@ -429,7 +463,10 @@ export function serveSubscriptionTransports(options: SubscriptionTransportsOptio
 /** Refuses subscriptions sent as plain HTTP requests, with directions (Apollo's gateway cannot execute them). */
 export function isSubscriptionOperation(document: DocumentNode, operationName: string | null | undefined): boolean {
   const operation = getOperationAST(document, operationName ?? undefined);
-  return operation?.operation === 'subscription' || (!operation && document.definitions.some((d) => d.kind === Kind.OPERATION_DEFINITION && d.operation === 'subscription'));
+  return (
+    operation?.operation === 'subscription' ||
+    (!operation && document.definitions.some((d) => d.kind === Kind.OPERATION_DEFINITION && d.operation === 'subscription'))
+  );
 }
 
 /** A validation error without its "Did you mean ...?" suffix, which would reveal type and field names. */

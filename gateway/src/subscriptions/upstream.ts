@@ -96,7 +96,12 @@ export class UpstreamSubscriptions {
       if (disposed) return;
       this.opened += 1;
       stop = this.client(request.url).subscribe(
-        { query: request.query, variables: request.variables, ...(request.operationName ? { operationName: request.operationName } : {}), extensions: { [IDENTITY_HEADER]: token } },
+        {
+          query: request.query,
+          variables: request.variables,
+          ...(request.operationName ? { operationName: request.operationName } : {}),
+          extensions: { [IDENTITY_HEADER]: token },
+        },
         {
           next: (result) => {
             attempt = 0;
@@ -130,7 +135,12 @@ export class UpstreamSubscriptions {
             const delay = Math.min(this.retry.maxMs, this.retry.initialMs * 2 ** Math.min(attempt, 16));
             attempt += 1;
             this.reconnects += 1;
-            this.options.logger.debug('upstream subscription lost; opening it again', { subgraph: request.subgraph, attempt, delayMs: delay, reason: describe(error) });
+            this.options.logger.debug('upstream subscription lost; opening it again', {
+              subgraph: request.subgraph,
+              attempt,
+              delayMs: delay,
+              reason: describe(error),
+            });
             sink.reconnecting?.(attempt);
             timer = setTimeout(() => void open(), delay);
             timer.unref();
@@ -177,6 +187,7 @@ export class UpstreamSubscriptions {
 }
 
 function describe(error: unknown): string {
-  if (error && typeof error === 'object' && 'code' in error) return `close ${String((error as { code: unknown }).code)} ${String((error as { reason?: unknown }).reason ?? '')}`.trim();
+  if (error && typeof error === 'object' && 'code' in error)
+    return `close ${String((error as { code: unknown }).code)} ${String((error as { reason?: unknown }).reason ?? '')}`.trim();
   return error instanceof Error ? error.message : String((error as { message?: unknown } | undefined)?.message ?? error);
 }

@@ -30,9 +30,7 @@ export function parseConfig<S extends z.ZodType>(service: string, schema: S, inp
   throw new ConfigError(service, problems);
 }
 
-const booleanFlag = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+const booleanFlag = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((value) => value === 'true' || value === '1' || value === 'yes');
 
 /** `FOO=` in an environment means "not set" (compose files write it that way), not an empty value. */
 function withoutEmptyValues(input: unknown): unknown {
@@ -64,15 +62,17 @@ function withFileValues(input: unknown): unknown {
 export const fields = {
   port: (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback),
   positiveInt: (fallback: number) => z.coerce.number().int().positive().default(fallback),
-  postgresUrl: () =>
-    z
-      .string()
-      .refine((value) => /^postgres(ql)?:\/\//.test(value), 'must be a postgres:// URL'),
+  postgresUrl: () => z.string().refine((value) => /^postgres(ql)?:\/\//.test(value), 'must be a postgres:// URL'),
   /** Comma-separated list of postgres URLs, at least one. */
   postgresUrlList: () =>
     z
       .string()
-      .transform((value) => value.split(',').map((part) => part.trim()).filter((part) => part.length > 0))
+      .transform((value) =>
+        value
+          .split(',')
+          .map((part) => part.trim())
+          .filter((part) => part.length > 0),
+      )
       .pipe(z.array(z.string().regex(/^postgres(ql)?:\/\//, 'every entry must be a postgres:// URL')).min(1)),
   boolean: (fallback: boolean) => booleanFlag.default(fallback),
   /** A flag whose absence means "decide from other settings" (undefined). */

@@ -87,7 +87,12 @@ export class InProcessEventBus implements EventBus {
           try {
             await handler(batch);
           } catch (error) {
-            this.logger.error('event handler failed', { group: key.split('|')[1], types: [...new Set(batch.map((event) => event.type))], ids: batch.map((event) => event.id), error });
+            this.logger.error('event handler failed', {
+              group: key.split('|')[1],
+              types: [...new Set(batch.map((event) => event.type))],
+              ids: batch.map((event) => event.id),
+              error,
+            });
             throw error;
           }
         }

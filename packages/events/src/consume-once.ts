@@ -52,12 +52,7 @@ export type ConsumeResult<T> = { applied: true; value: T } | { applied: false };
  *
  * The effect must write through `tx` (the transaction's EntityManager) so both commit together.
  */
-export async function consumeOnce<T>(
-  em: EntityManager,
-  group: string,
-  eventId: string,
-  effect: (tx: EntityManager) => Promise<T>,
-): Promise<ConsumeResult<T>> {
+export async function consumeOnce<T>(em: EntityManager, group: string, eventId: string, effect: (tx: EntityManager) => Promise<T>): Promise<ConsumeResult<T>> {
   return em.transactional(async (tx) => {
     const inserted = await tx.execute<{ event_id: string }[]>(
       'insert into consumed_event (consumer_group, event_id, consumed_at) values (?, ?, now()) on conflict do nothing returning event_id',

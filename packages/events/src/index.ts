@@ -35,7 +35,16 @@ export {
   PLATFORM_BRANDING_VALUES,
 } from './notification-contracts.js';
 export { OutboxEvent, Migration20261123000100Outbox, OUTBOX_INSERT, enqueueEvent, outboxRow, toEnvelope, type OutboxRow } from './outbox.js';
-export { InProcessEventBus, DEFAULT_MAX_BATCH_SIZE, type BatchEventHandler, type BatchSubscribeOptions, type EventBus, type EventHandler, type SubscribeOptions, type Unsubscribe } from './bus.js';
+export {
+  InProcessEventBus,
+  DEFAULT_MAX_BATCH_SIZE,
+  type BatchEventHandler,
+  type BatchSubscribeOptions,
+  type EventBus,
+  type EventHandler,
+  type SubscribeOptions,
+  type Unsubscribe,
+} from './bus.js';
 export { EventHeader, KafkaEventBus, type KafkaEventBusOptions } from './kafka-bus.js';
 export { ConsumedEvent, Migration20261125000100ConsumedEvent, consumeOnce, consumeOnceMany, type ConsumeResult } from './consume-once.js';
 export { OutboxRelay, type OutboxRelayOptions, type OutboxSource } from './relay.js';

@@ -145,7 +145,12 @@ describe('Kafka event bus (librdkafka mock cluster)', { concurrency: true }, () 
     }
 
     await received.count(keys.length * perKey);
-    for (const key of keys) assert.deepEqual(sequence(received.events, key), Array.from({ length: perKey }, (_, n) => n), `order of key ${key}`);
+    for (const key of keys)
+      assert.deepEqual(
+        sequence(received.events, key),
+        Array.from({ length: perKey }, (_, n) => n),
+        `order of key ${key}`,
+      );
     assert.equal(new Set(received.ids()).size, keys.length * perKey, 'each event once');
   });
 
@@ -199,7 +204,10 @@ describe('Kafka event bus (librdkafka mock cluster)', { concurrency: true }, () 
     const resumed = new Deliveries();
     second.subscribe(TOPIC, 'restart-check', async (event) => resumed.push(event));
     await resumed.count(4);
-    assert.deepEqual(resumed.ids(), [1, 2, 3, 4].map((n) => events[n]!.id));
+    assert.deepEqual(
+      resumed.ids(),
+      [1, 2, 3, 4].map((n) => events[n]!.id),
+    );
   });
 
   test('a consumer restarted after half the messages goes on without loss and without re-processing', async () => {
@@ -229,10 +237,18 @@ describe('Kafka event bus (librdkafka mock cluster)', { concurrency: true }, () 
     // Per partition, a re-delivered (already handled) event would come before the rest: once all of the rest
     // arrived, every re-delivery would have too.
     await resumed.until((seen) => rest.every((id) => seen.some((event) => event.id === id)), 'the other 45 events');
-    assert.deepEqual(resumed.ids().filter((id) => handled.has(id)), [], 'no committed event is handled again');
+    assert.deepEqual(
+      resumed.ids().filter((id) => handled.has(id)),
+      [],
+      'no committed event is handled again',
+    );
     assert.equal(resumed.events.length, 45);
     for (const key of keys) {
-      assert.deepEqual([...sequence(before.events, key), ...sequence(resumed.events, key)], Array.from({ length: 30 }, (_, n) => n), `order of ${key}`);
+      assert.deepEqual(
+        [...sequence(before.events, key), ...sequence(resumed.events, key)],
+        Array.from({ length: 30 }, (_, n) => n),
+        `order of ${key}`,
+      );
     }
   });
 });
@@ -276,7 +292,14 @@ describe('outbox relay to Kafka (real PostgreSQL)', () => {
     await orm.em.fork().transactional(async (tx) => {
       for (let n = 0; n < count; n += 1) {
         for (const tenantId of tenants) {
-          const row = enqueueEvent(tx, TenantCreated, tenantId, { tenantId, partnerId: null, name: `${label}-${n}`, currency: 'EUR', country: 'DE', status: 'ACTIVE' });
+          const row = enqueueEvent(tx, TenantCreated, tenantId, {
+            tenantId,
+            partnerId: null,
+            name: `${label}-${n}`,
+            currency: 'EUR',
+            country: 'DE',
+            status: 'ACTIVE',
+          });
           ids.push(row.id);
         }
       }
@@ -285,7 +308,9 @@ describe('outbox relay to Kafka (real PostgreSQL)', () => {
   }
 
   async function unpublished(ids: string[]): Promise<number> {
-    const [row] = await orm.em.fork().execute<{ count: string }[]>('select count(*) as count from outbox_event where published_at is null and id in (?)', [ids]);
+    const [row] = await orm.em
+      .fork()
+      .execute<{ count: string }[]>('select count(*) as count from outbox_event where published_at is null and id in (?)', [ids]);
     return Number(row!.count);
   }
 
@@ -350,12 +375,16 @@ describe('outbox relay to Kafka (real PostgreSQL)', () => {
     assert.equal(await unpublished(ids), 0);
     // Every event arrives twice (once per relay); the effect is applied once.
     await deliveries.until((events) => ids.every((id) => events.filter((event) => event.id === id).length === 2), 'two deliveries of each event');
-    const applied = await orm.em.fork().execute<{ event_id: string; count: string }[]>(
-      'select event_id, count(*) as count from applied_effect where consumer_group = ? group by event_id',
-      [group],
-    );
+    const applied = await orm.em
+      .fork()
+      .execute<{ event_id: string; count: string }[]>('select event_id, count(*) as count from applied_effect where consumer_group = ? group by event_id', [
+        group,
+      ]);
     assert.equal(applied.length, ids.length);
-    assert.ok(applied.every((row) => Number(row.count) === 1), 'each effect applied once');
+    assert.ok(
+      applied.every((row) => Number(row.count) === 1),
+      'each effect applied once',
+    );
   });
 
   test('when Kafka is down, events wait in the outbox and flow once it is back', async (t) => {
@@ -366,7 +395,9 @@ describe('outbox relay to Kafka (real PostgreSQL)', () => {
     // Attempts of the relay's bus, to watch it retry without waiting on the clock.
     const attempts: Array<{ startedAt: number; failedAt?: number }> = [];
     const failures = new Deliveries();
-    const kafka = track(kafkaBus(() => brokers, { logger: quietLogger, retry: { initialRetryTime: 20, maxRetryTime: 100, retries: 1 }, connectionTimeoutMs: 500 }));
+    const kafka = track(
+      kafkaBus(() => brokers, { logger: quietLogger, retry: { initialRetryTime: 20, maxRetryTime: 100, retries: 1 }, connectionTimeoutMs: 500 }),
+    );
     const watched = publishOnly(async (events) => {
       const attempt: { startedAt: number; failedAt?: number } = { startedAt: Date.now() };
       attempts.push(attempt);
@@ -411,10 +442,14 @@ describe('outbox relay to Kafka (real PostgreSQL)', () => {
     secondConsumer.subscribe(TOPIC, 'outage', async (event) => after.push(event));
     await after.until((events) => downIds.every((id) => events.some((event) => event.id === id)), 'the events held back');
     assert.equal(await unpublished(downIds), 0);
-    for (const tenantId of tenants) assert.deepEqual(names(after.events, tenantId), Array.from({ length: 8 }, (_, n) => `down-${n}`));
+    for (const tenantId of tenants)
+      assert.deepEqual(
+        names(after.events, tenantId),
+        Array.from({ length: 8 }, (_, n) => `down-${n}`),
+      );
   });
 
-  test('events committed while another instance\'s relay holds the outbox leave without waiting for the poll interval', async (t) => {
+  test("events committed while another instance's relay holds the outbox leave without waiting for the poll interval", async (t) => {
     // Two relays on one outbox (two instances of a service); polling is off (1 h) so only pokes and the
     // contention retry move events. Relay A is poked first and is held inside its publish.
     const bus = new InProcessEventBus(quietLogger);
@@ -455,7 +490,9 @@ describe('outbox relay to Kafka (real PostgreSQL)', () => {
         return 'done';
       });
     const applied = async (group: string) => {
-      const [row] = await orm.em.fork().execute<{ count: string }[]>('select count(*) as count from applied_effect where consumer_group = ? and event_id = ?', [group, eventId]);
+      const [row] = await orm.em
+        .fork()
+        .execute<{ count: string }[]>('select count(*) as count from applied_effect where consumer_group = ? and event_id = ?', [group, eventId]);
       return Number(row!.count);
     };
 
@@ -503,8 +540,15 @@ describe('outbox relay to Kafka (real PostgreSQL)', () => {
       { maxBatchSize: 16 },
     );
     await handled.count(events.length);
-    assert.deepEqual(sequence(handled.events, key), Array.from({ length: 40 }, (_, n) => n), 'each event handled once, in order');
-    assert.ok(batches.every((batch) => batch.length >= 1 && batch.length <= 16), 'batches respect maxBatchSize');
+    assert.deepEqual(
+      sequence(handled.events, key),
+      Array.from({ length: 40 }, (_, n) => n),
+      'each event handled once, in order',
+    );
+    assert.ok(
+      batches.every((batch) => batch.length >= 1 && batch.length <= 16),
+      'batches respect maxBatchSize',
+    );
     assert.ok(batches.length < events.length, `events arrive together (${batches.length} handler calls for ${events.length} events)`);
     const failed = batches.find((batch) => batch.some((event) => event.id === events[25]!.id))!;
     const retried = batches.filter((batch) => batch.some((event) => event.id === events[25]!.id));
@@ -523,7 +567,9 @@ describe('outbox relay to Kafka (real PostgreSQL)', () => {
         return fresh.size;
       });
     const applied = async (group: string) => {
-      const rows = await orm.em.fork().execute<{ event_id: string }[]>('select event_id from applied_effect where consumer_group = ? order by event_id', [group]);
+      const rows = await orm.em
+        .fork()
+        .execute<{ event_id: string }[]>('select event_id from applied_effect where consumer_group = ? order by event_id', [group]);
       return rows.map((row) => row.event_id).sort();
     };
 

@@ -12,7 +12,15 @@ import {
   type RetryOptions,
 } from 'kafkajs';
 import type { Logger } from '@saldo/service';
-import { DEFAULT_MAX_BATCH_SIZE, type BatchEventHandler, type BatchSubscribeOptions, type EventBus, type EventHandler, type SubscribeOptions, type Unsubscribe } from './bus.js';
+import {
+  DEFAULT_MAX_BATCH_SIZE,
+  type BatchEventHandler,
+  type BatchSubscribeOptions,
+  type EventBus,
+  type EventHandler,
+  type SubscribeOptions,
+  type Unsubscribe,
+} from './bus.js';
 import { envelopeSchema, type EventEnvelope, type Topic } from './contracts.js';
 
 /** Message headers set on every event (the value is the JSON envelope, which carries the same data). */
@@ -351,7 +359,9 @@ class KafkaSubscription {
       group: this.group,
       topic: this.topic,
       partition,
-      ...(single ? { id: events[0]!.id, type: events[0]!.type } : { ids: events.map((event) => event.id), types: [...new Set(events.map((event) => event.type))] }),
+      ...(single
+        ? { id: events[0]!.id, type: events[0]!.type }
+        : { ids: events.map((event) => event.id), types: [...new Set(events.map((event) => event.type))] }),
       attempt,
       retryInMs,
       error,

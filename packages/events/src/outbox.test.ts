@@ -144,9 +144,14 @@ describe('in-process event bus', () => {
   it('hands batch consumers consecutive events in batches of at most maxBatchSize', async () => {
     const bus = new InProcessEventBus(logger);
     const batches: string[][] = [];
-    bus.subscribeBatch(Topic.TenantEvents, 'batches', async (events) => {
-      batches.push(names(events) as string[]);
-    }, { maxBatchSize: 2 });
+    bus.subscribeBatch(
+      Topic.TenantEvents,
+      'batches',
+      async (events) => {
+        batches.push(names(events) as string[]);
+      },
+      { maxBatchSize: 2 },
+    );
     const tenantId = randomUUID();
     await bus.publish(['a', 'b', 'c', 'd', 'e'].map((name) => event(tenantId, name)));
     assert.deepEqual(batches, [['a', 'b'], ['c', 'd'], ['e']]);

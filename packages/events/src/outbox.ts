@@ -111,7 +111,12 @@ export interface OutboxRow {
 }
 
 /** Validates `payload` against its contract and builds the row `enqueueEvent` would persist, keyed by tenant. */
-export function outboxRow<C extends EventContract<string, z.ZodType>>(contract: C, tenantId: string, payload: z.input<C['payload']>, occurredAt: Date = new Date()): OutboxRow {
+export function outboxRow<C extends EventContract<string, z.ZodType>>(
+  contract: C,
+  tenantId: string,
+  payload: z.input<C['payload']>,
+  occurredAt: Date = new Date(),
+): OutboxRow {
   return {
     id: uuidv7(),
     topic: contract.topic,

@@ -50,7 +50,11 @@ export function invalidCharacters(field: string): SaldoError {
  * they are walked by code that recurses). Federation's `_entities` requests are left alone: their representations
  * are data the graph already holds.
  */
-export function unsafeInputError(document: DocumentNode, operation: OperationDefinitionNode | null | undefined, variables: Record<string, unknown> | undefined): SaldoError | null {
+export function unsafeInputError(
+  document: DocumentNode,
+  operation: OperationDefinitionNode | null | undefined,
+  variables: Record<string, unknown> | undefined,
+): SaldoError | null {
   if (operation?.selectionSet.selections.some((selection) => selection.kind === Kind.FIELD && selection.name.value === '_entities')) return null;
   const found = variables ? scan(variables, '$', MAX_INPUT_DEPTH + 1) : null;
   if (found?.kind === 'depth') {

@@ -2,14 +2,7 @@ import 'reflect-metadata';
 
 export { ErrorCode, SaldoError, validateInput } from './errors.js';
 export { Scope, type PartnerLookup, type TenantAction } from './scope.js';
-export {
-  ANONYMOUS,
-  PLATFORM_OPERATOR,
-  createRequestContext,
-  type Identity,
-  type Loader,
-  type RequestContext,
-} from './context.js';
+export { ANONYMOUS, PLATFORM_OPERATOR, createRequestContext, type Identity, type Loader, type RequestContext } from './context.js';
 export { assertUuid, isUuid, uuidSchema } from './ids.js';
 export { unsafeInputError, findControlCharacter } from './control-characters.js';
 export { normalizeEmbeddableUrl, normalizeUrl } from './urls.js';

@@ -11,7 +11,10 @@ describe('cursors', () => {
 
   it('reject anything they did not produce with INVALID_CURSOR', () => {
     for (const bad of ['', '%%%', 'abc', Buffer.from('{"v":2,"k":"x"}').toString('base64url'), encodeCursor('not-a-uuid')]) {
-      assert.throws(() => decodeCursor(bad, isUuid), (error: { extensions?: { code?: string } }) => error.extensions?.code === 'INVALID_CURSOR');
+      assert.throws(
+        () => decodeCursor(bad, isUuid),
+        (error: { extensions?: { code?: string } }) => error.extensions?.code === 'INVALID_CURSOR',
+      );
     }
   });
 

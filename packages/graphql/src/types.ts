@@ -8,7 +8,7 @@ import { Money } from '@saldo/money';
  */
 export const MinorUnitsScalar = new GraphQLScalarType({
   name: 'MinorUnits',
-  description: 'An exact integer amount in the currency\'s minor units (e.g. cents). Never a float.',
+  description: "An exact integer amount in the currency's minor units (e.g. cents). Never a float.",
   serialize(value) {
     const bigint = typeof value === 'bigint' ? value : typeof value === 'string' && /^-?\d+$/.test(value) ? BigInt(value) : null;
     if (bigint === null && typeof value === 'number' && Number.isSafeInteger(value)) return value;

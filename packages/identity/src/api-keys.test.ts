@@ -30,7 +30,7 @@ describe('partner API keys', () => {
 
     assert.equal(apiKeySecretMatches(parsed.secret, key.secretHash), true);
     const other = parseApiKey(generateApiKey().plaintext)!;
-    assert.equal(apiKeySecretMatches(other.secret, key.secretHash), false, 'another key\'s secret');
+    assert.equal(apiKeySecretMatches(other.secret, key.secretHash), false, "another key's secret");
     const flipped = parsed.secret.slice(0, -1) + (parsed.secret.endsWith('A') ? 'B' : 'A');
     assert.equal(apiKeySecretMatches(flipped, key.secretHash), false, 'one character changed');
     assert.equal(apiKeySecretMatches(parsed.secret, key.secretHash.slice(0, 32)), false, 'a truncated stored hash');

@@ -30,7 +30,11 @@ async function refused(verification: Promise<unknown>, why: string): Promise<voi
 }
 
 /** A token with the gateway's issuer and audience but hand-written claims (what a bug or an attacker could mint with the key). */
-async function rawToken(claims: Record<string, unknown>, privateKeyPem = gatewayKeys.privateKeyPem, options: { issuer?: string; audience?: string } = {}): Promise<string> {
+async function rawToken(
+  claims: Record<string, unknown>,
+  privateKeyPem = gatewayKeys.privateKeyPem,
+  options: { issuer?: string; audience?: string } = {},
+): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   return new SignJWT(claims)
     .setProtectedHeader({ alg: 'EdDSA' })
@@ -61,7 +65,9 @@ describe('forwarded identity', () => {
     await refused(verifier.verify(await forger.sign(IDENTITIES[1]!)), 'signed by another key');
     // The claims changed after signing: the signature no longer matches.
     const [header, , signature] = genuine.split('.');
-    const escalated = Buffer.from(JSON.stringify({ role: 'platform-admin', sub: 'mallory', iss: 'saldo-gateway', aud: SUBGRAPH_AUDIENCE, exp: 9_999_999_999, iat: 1 })).toString('base64url');
+    const escalated = Buffer.from(
+      JSON.stringify({ role: 'platform-admin', sub: 'mallory', iss: 'saldo-gateway', aud: SUBGRAPH_AUDIENCE, exp: 9_999_999_999, iat: 1 }),
+    ).toString('base64url');
     await refused(verifier.verify(`${header}.${escalated}.${signature}`), 'tampered claims');
     // No signature at all.
     const unsigned = `${Buffer.from(JSON.stringify({ alg: 'none' })).toString('base64url')}.${escalated}.`;
@@ -85,8 +91,15 @@ describe('forwarded identity', () => {
     await refused(verifier.verify(await rawToken({ role: 'partner', sub: 'p' })), 'a partner without partner_id');
     await refused(verifier.verify(await rawToken({ role: 'tenant-admin', sub: 'a', tenant_id: 'not-a-uuid' })), 'a tenant id that is no UUID');
     await refused(verifier.verify(await rawToken({ role: 'root', sub: 'a' })), 'an unknown role');
-    await refused(verifier.verify(await rawToken({ role: 'tenant-admin', sub: 'a', tenant_id: TENANT, host_partner_id: 'acme' })), 'a host partner that is no UUID');
-    assert.deepEqual(await verifier.verify(await rawToken({ role: 'tenant-admin', sub: 'a', tenant_id: TENANT })), { role: 'tenant-admin', subject: 'a', tenantId: TENANT });
+    await refused(
+      verifier.verify(await rawToken({ role: 'tenant-admin', sub: 'a', tenant_id: TENANT, host_partner_id: 'acme' })),
+      'a host partner that is no UUID',
+    );
+    assert.deepEqual(await verifier.verify(await rawToken({ role: 'tenant-admin', sub: 'a', tenant_id: TENANT })), {
+      role: 'tenant-admin',
+      subject: 'a',
+      tenantId: TENANT,
+    });
   });
 
   it('stops accepting a token once it expired, also when it was accepted (and remembered) before', async () => {
@@ -104,7 +117,7 @@ describe('forwarded identity', () => {
     await refused(fresh.verify(token, SUBGRAPH_AUDIENCE, new Date(issuedAt + (ttlSeconds + 4) * 1000)), 'expired, first sight');
   });
 
-  it('refuses a token minted with a longer lifetime than the gateway\'s TTL, or dated in the future (docs/security.md, attack 7)', async () => {
+  it("refuses a token minted with a longer lifetime than the gateway's TTL, or dated in the future (docs/security.md, attack 7)", async () => {
     const verifier = await IdentityVerifier.fromPem(gatewayKeys.publicKeyPem, { maxLifetimeSeconds: 30 });
     const longLived = await IdentitySigner.fromPem(gatewayKeys.privateKeyPem, 31);
     await refused(verifier.verify(await longLived.sign(IDENTITIES[1]!)), 'a 31 s identity');

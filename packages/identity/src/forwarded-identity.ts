@@ -81,7 +81,11 @@ export class IdentityVerifier {
   }
 
   /** Like verify, with the token's expiry (ms since epoch): a connection opened with it is trusted until then only. */
-  async verifySession(token: string | undefined, audience: string = SUBGRAPH_AUDIENCE, now: Date = new Date()): Promise<{ identity: Identity; expiresAt: number }> {
+  async verifySession(
+    token: string | undefined,
+    audience: string = SUBGRAPH_AUDIENCE,
+    now: Date = new Date(),
+  ): Promise<{ identity: Identity; expiresAt: number }> {
     const refuse = () => new SaldoError(ErrorCode.Unauthenticated, 'Requests must come through the gateway with a valid identity.');
     if (!token) throw refuse();
     const remembered = this.verified.get(token);

@@ -16,11 +16,19 @@ const alice: Identity = { role: 'tenant-admin', subject: 'alice', tenantId: TENA
 
 function pemPair(type: 'rsa' | 'ec'): { privateKeyPem: string; publicKeyPem: string } {
   const { privateKey, publicKey } = type === 'rsa' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  return { privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString() };
+  return {
+    privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+  };
 }
 
 /** A portal token as an identity provider would issue it. */
-async function token(privateKeyPem: string, alg: string, claims: Record<string, unknown>, options: { issuer?: string; audience?: string; expiresIn?: number; kid?: string } = {}): Promise<string> {
+async function token(
+  privateKeyPem: string,
+  alg: string,
+  claims: Record<string, unknown>,
+  options: { issuer?: string; audience?: string; expiresIn?: number; kid?: string } = {},
+): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   return new SignJWT(claims)
     .setProtectedHeader({ alg, ...(options.kid ? { kid: options.kid } : {}) })
@@ -59,7 +67,7 @@ describe('portal tokens with configured public keys', () => {
     assert.deepEqual(await verifier.verify(partner), { role: 'partner', subject: 'p-user', partnerId: TENANT });
   });
 
-  it('reports when a session ends: the token\'s expiry', async () => {
+  it("reports when a session ends: the token's expiry", async () => {
     const signed = await token(ed.privateKeyPem, 'EdDSA', { role: 'tenant-admin', sub: 'alice', tenant_id: TENANT }, { expiresIn: 120 });
     const { identity, expiresAt } = await verifier.verifySession(signed);
     assert.deepEqual(identity, alice);
@@ -95,7 +103,7 @@ describe('portal tokens with configured public keys', () => {
   });
 });
 
-describe('portal tokens with the identity provider\'s JWKS endpoint', () => {
+describe("portal tokens with the identity provider's JWKS endpoint", () => {
   const current = generateSigningKeyPair();
   const other = generateSigningKeyPair();
   /** What the endpoint publishes. */
@@ -107,7 +115,9 @@ describe('portal tokens with the identity provider\'s JWKS endpoint', () => {
   before(async () => {
     server = createServer((_req, res) => {
       requests += 1;
-      void Promise.all(published.map(async ({ kid, publicKeyPem }) => ({ ...(await exportJWK(await importSPKI(publicKeyPem, 'EdDSA'))), kid, alg: 'EdDSA', use: 'sig' }))).then((keys) => {
+      void Promise.all(
+        published.map(async ({ kid, publicKeyPem }) => ({ ...(await exportJWK(await importSPKI(publicKeyPem, 'EdDSA'))), kid, alg: 'EdDSA', use: 'sig' })),
+      ).then((keys) => {
         res.setHeader('content-type', 'application/json');
         res.end(JSON.stringify({ keys }));
       });

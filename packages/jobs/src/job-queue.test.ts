@@ -56,7 +56,11 @@ describe('durable jobs', { concurrency: true }, () => {
   let shard: MikroORM;
 
   /** A started queue instance on the shared control database; stopped after the file. */
-  async function instance(name: string, queues: AnyQueueDefinition[], options: { settings?: Partial<JobSettings>; logger?: Logger; clock?: TestClock } = {}): Promise<JobQueue> {
+  async function instance(
+    name: string,
+    queues: AnyQueueDefinition[],
+    options: { settings?: Partial<JobSettings>; logger?: Logger; clock?: TestClock } = {},
+  ): Promise<JobQueue> {
     const jobs = new JobQueue({
       url: controlUrl,
       name,
@@ -114,9 +118,13 @@ describe('durable jobs', { concurrency: true }, () => {
     const survivor = await instance(`survivor-${queue.name}`, [queue]);
     const id = (await survivor.send(queue, { n: 1 }))!;
 
-    const child = spawn(process.execPath, [fileURLToPath(new URL('./test-fixtures/crash-worker.js', import.meta.url)), controlUrl, queue.name, ...fixtureArgs], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      [fileURLToPath(new URL('./test-fixtures/crash-worker.js', import.meta.url)), controlUrl, queue.name, ...fixtureArgs],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     t.after(() => child.kill('SIGKILL'));
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => {
@@ -213,7 +221,10 @@ describe('durable jobs', { concurrency: true }, () => {
     assert.equal(await jobs.send(standard, { tenantId: 't1', period: '2026-10' }, { id }), null, 'a second send with the same id does nothing');
 
     // A monthly pass run twice (two instances, or a resumed run) inserts each tenant-month once.
-    const pass = ['t1', 't2', 't3'].map((tenantId) => ({ data: { tenantId, period: '2026-10' }, options: { id: deterministicJobId(standard, tenantId, '2026-10') } }));
+    const pass = ['t1', 't2', 't3'].map((tenantId) => ({
+      data: { tenantId, period: '2026-10' },
+      options: { id: deterministicJobId(standard, tenantId, '2026-10') },
+    }));
     const inserted = await jobs.sendMany(standard, pass);
     assert.deepEqual(new Set(inserted), new Set([deterministicJobId(standard, 't2', '2026-10'), deterministicJobId(standard, 't3', '2026-10')]));
     assert.deepEqual(await jobs.sendMany(standard, pass), []);
@@ -247,7 +258,10 @@ describe('durable jobs', { concurrency: true }, () => {
       return job?.state === 'failed' ? job : undefined;
     }, 'the job to fail for good');
 
-    assert.deepEqual(attempts.map((attempt) => attempt.retryCount), [0, 1, 2]);
+    assert.deepEqual(
+      attempts.map((attempt) => attempt.retryCount),
+      [0, 1, 2],
+    );
     assert.equal(failed.retryCount, 2);
     assert.match(JSON.stringify(failed.output), /boom 2/);
     // Backoff: no retry ran before its delay (at least retryDelay = 1 s; the second at least 2 s, the cap).
@@ -270,7 +284,10 @@ describe('durable jobs', { concurrency: true }, () => {
     const queue = testQueue<{ n: number }>('batch', { retry: { limit: 0 } });
     const { logger: captured, lines } = capturingLogger();
     const jobs = await instance('batch', [queue], { logger: captured });
-    const ids = await jobs.sendMany(queue, Array.from({ length: 10 }, (_, n) => ({ data: { n } })));
+    const ids = await jobs.sendMany(
+      queue,
+      Array.from({ length: 10 }, (_, n) => ({ data: { n } })),
+    );
     let concurrent = 0;
     let peak = 0;
     await jobs.work(
@@ -351,7 +368,10 @@ describe('durable jobs', { concurrency: true }, () => {
   test('a schedule removed from the declaration stops firing', async () => {
     const queue = testQueue<{ kind: string }>('unschedule');
     const jobs = await instance('unschedule', [queue]);
-    await jobs.schedule([schedule(queue, { cron: '0 3 1 * *', data: { kind: 'monthly' } }), schedule(queue, { cron: '0 * * * *', key: 'hourly', data: { kind: 'hourly' } })]);
+    await jobs.schedule([
+      schedule(queue, { cron: '0 3 1 * *', data: { kind: 'monthly' } }),
+      schedule(queue, { cron: '0 * * * *', key: 'hourly', data: { kind: 'hourly' } }),
+    ]);
     await jobs.schedule([schedule(queue, { cron: '0 3 1 * *', data: { kind: 'monthly' } })]);
     const other = await instance('unschedule-2', [queue]);
     // The schedules live in the database: a second instance sees the same single schedule.
@@ -410,14 +430,19 @@ describe('durable jobs', { concurrency: true }, () => {
     const queue = testQueue<{ n: number }>('depth');
     const jobs = await instance('depth', [queue]);
     await jobs.sendMany(queue, [{ data: { n: 1 } }, { data: { n: 2 } }, { data: { n: 3 }, options: { startAfter: 3600 } }]);
-    const depth = await waitUntil(async () => (await jobs.stats()).find((entry) => entry.queue === queue.name && entry.queued === 3), 'the monitor to count the queue');
+    const depth = await waitUntil(
+      async () => (await jobs.stats()).find((entry) => entry.queue === queue.name && entry.queued === 3),
+      'the monitor to count the queue',
+    );
     assert.deepEqual(depth, { queue: queue.name, queued: 3, deferred: 1, ready: 2, active: 0, failed: 0, total: 3 });
   });
 
   test('an owner without queues holds no connection until it declares one', async () => {
     const name = `lazy-${++queueCounter}`;
     const connections = async () => {
-      const [row] = await control.em.fork().execute<Array<{ n: number }>>('select count(*)::int as n from pg_stat_activity where application_name = ?', [`saldo-${name}-jobs`]);
+      const [row] = await control.em
+        .fork()
+        .execute<Array<{ n: number }>>('select count(*)::int as n from pg_stat_activity where application_name = ?', [`saldo-${name}-jobs`]);
       return row!.n;
     };
     const jobs = await instance(name, []);

@@ -1,6 +1,14 @@
 import { RequestContext } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { PgBoss, type Clock, type ConstructorOptions, type JobInsert, type JobWithMetadata, type QueueResult, type SendOptions as BossSendOptions } from 'pg-boss';
+import {
+  PgBoss,
+  type Clock,
+  type ConstructorOptions,
+  type JobInsert,
+  type JobWithMetadata,
+  type QueueResult,
+  type SendOptions as BossSendOptions,
+} from 'pg-boss';
 import type { Logger } from '@saldo/service';
 import { defineQueue, parsePayload, type AnyQueueDefinition, type QueueDefinition } from './queue.js';
 import { transactionDb } from './transaction.js';
@@ -206,7 +214,9 @@ export class JobQueue {
       await this.boss.createQueue(queue.name, { policy: queue.policy, ...wanted });
     } else {
       if (existing.policy !== queue.policy) {
-        throw new Error(`Queue ${queue.name} exists with policy "${existing.policy}" but is defined with "${queue.policy}"; a queue's policy cannot change (use a new queue name)`);
+        throw new Error(
+          `Queue ${queue.name} exists with policy "${existing.policy}" but is defined with "${queue.policy}"; a queue's policy cannot change (use a new queue name)`,
+        );
       }
       const changed = changedOptions(existing, wanted);
       if (Object.keys(changed).length > 0) {
@@ -303,7 +313,16 @@ export class JobQueue {
     try {
       const data = parsePayload(queue, job.data);
       return await this.inRequestContext((em) =>
-        worker.handler({ id: job.id, queue: queue.name, data, retryCount: job.retryCount, retryLimit: job.retryLimit, signal: job.signal, em, logger: jobLogger }),
+        worker.handler({
+          id: job.id,
+          queue: queue.name,
+          data,
+          retryCount: job.retryCount,
+          retryLimit: job.retryLimit,
+          signal: job.signal,
+          em,
+          logger: jobLogger,
+        }),
       );
     } catch (error) {
       // pg-boss records it on the job and retries or fails it; logged here so no failure is silent.

@@ -97,7 +97,8 @@ function queueProblems(options: QueueOptions<object>): string[] {
   if (retry?.maxDelaySeconds !== undefined && !(retry.maxDelaySeconds >= 1)) problems.push('retry.maxDelaySeconds: >= 1');
   if (options.expireInSeconds !== undefined && !(options.expireInSeconds >= 1)) problems.push('expireInSeconds: >= 1');
   if (options.heartbeatSeconds !== undefined && !(options.heartbeatSeconds >= 10)) problems.push('heartbeatSeconds: >= 10');
-  if (options.deadLetter !== undefined && (options.deadLetter === options.name || !QUEUE_NAME.test(options.deadLetter))) problems.push('deadLetter: another valid queue name');
+  if (options.deadLetter !== undefined && (options.deadLetter === options.name || !QUEUE_NAME.test(options.deadLetter)))
+    problems.push('deadLetter: another valid queue name');
   if (options.retentionSeconds !== undefined && !(options.retentionSeconds >= 1)) problems.push('retentionSeconds: >= 1');
   if (options.deleteAfterSeconds !== undefined && !(options.deleteAfterSeconds >= 0)) problems.push('deleteAfterSeconds: >= 0');
   return problems;
@@ -108,5 +109,7 @@ export function parsePayload<T extends object>(queue: QueueDefinition<T>, data: 
   if (!queue.payload) return data;
   const parsed = queue.payload.safeParse(data);
   if (parsed.success) return parsed.data;
-  throw new Error(`Invalid payload for queue ${queue.name}: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ')}`);
+  throw new Error(
+    `Invalid payload for queue ${queue.name}: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ')}`,
+  );
 }

@@ -15,11 +15,7 @@ function table(codes: string, exponent: number): Array<[string, number]> {
   return codes.split(' ').map((code) => [code, exponent]);
 }
 
-const MINOR_UNITS: ReadonlyMap<string, number> = new Map([
-  ...table(TWO_DECIMALS, 2),
-  ...table(ZERO_DECIMALS, 0),
-  ...table(THREE_DECIMALS, 3),
-]);
+const MINOR_UNITS: ReadonlyMap<string, number> = new Map([...table(TWO_DECIMALS, 2), ...table(ZERO_DECIMALS, 0), ...table(THREE_DECIMALS, 3)]);
 
 export type CurrencyCode = string & { readonly __currency: unique symbol };
 

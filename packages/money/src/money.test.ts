@@ -8,7 +8,7 @@ describe('Money', () => {
     assert.equal(big.plus(Money.of(1, 'EUR')).amountMinor, 9_007_199_254_740_994n);
   });
 
-  it('formats minor units by the currency\'s exponent', () => {
+  it("formats minor units by the currency's exponent", () => {
     assert.equal(Money.of(1250, 'EUR').toDecimalString(), '12.50');
     assert.equal(Money.of(-5, 'EUR').toDecimalString(), '-0.05');
     assert.equal(Money.of(1250, 'JPY').toDecimalString(), '1250');

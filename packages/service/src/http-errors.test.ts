@@ -51,13 +51,43 @@ describe('HTTP errors of a service', () => {
   });
 
   const cases: Array<{ title: string; path: string; init?: RequestInit; status: number; code: string }> = [
-    { title: 'malformed JSON', path: '/json', init: { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query": ' }, status: 400, code: 'BAD_REQUEST' },
-    { title: 'a JSON scalar (strict parsing)', path: '/json', init: { method: 'POST', headers: { 'content-type': 'application/json' }, body: '"x"' }, status: 400, code: 'BAD_REQUEST' },
-    { title: 'a JSON body over the limit', path: '/json', init: { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ a: 'x'.repeat(2048) }) }, status: 413, code: 'PAYLOAD_TOO_LARGE' },
+    {
+      title: 'malformed JSON',
+      path: '/json',
+      init: { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query": ' },
+      status: 400,
+      code: 'BAD_REQUEST',
+    },
+    {
+      title: 'a JSON scalar (strict parsing)',
+      path: '/json',
+      init: { method: 'POST', headers: { 'content-type': 'application/json' }, body: '"x"' },
+      status: 400,
+      code: 'BAD_REQUEST',
+    },
+    {
+      title: 'a JSON body over the limit',
+      path: '/json',
+      init: { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ a: 'x'.repeat(2048) }) },
+      status: 413,
+      code: 'PAYLOAD_TOO_LARGE',
+    },
     { title: 'a raw body over the limit', path: '/raw', init: { method: 'POST', body: 'x'.repeat(4096) }, status: 413, code: 'PAYLOAD_TOO_LARGE' },
-    { title: 'an unsupported charset', path: '/json', init: { method: 'POST', headers: { 'content-type': 'application/json; charset=latin-9' }, body: '{}' }, status: 415, code: 'BAD_REQUEST' },
+    {
+      title: 'an unsupported charset',
+      path: '/json',
+      init: { method: 'POST', headers: { 'content-type': 'application/json; charset=latin-9' }, body: '{}' },
+      status: 415,
+      code: 'BAD_REQUEST',
+    },
     { title: 'an unknown GET path', path: '/nowhere', status: 404, code: 'NOT_FOUND' },
-    { title: 'an unknown POST path', path: '/nowhere/else', init: { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }, status: 404, code: 'NOT_FOUND' },
+    {
+      title: 'an unknown POST path',
+      path: '/nowhere/else',
+      init: { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' },
+      status: 404,
+      code: 'NOT_FOUND',
+    },
     { title: 'a path parameter that does not decode', path: '/items/%E0%A4%A', status: 400, code: 'BAD_REQUEST' },
     { title: 'a route that throws', path: '/boom', status: 500, code: 'INTERNAL_SERVER_ERROR' },
   ];
@@ -75,12 +105,18 @@ describe('HTTP errors of a service', () => {
   }
 
   it('reports the limit of a body that is too large', async () => {
-    const response = await call(`${url}/json`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ a: 'x'.repeat(2048) }) });
+    const response = await call(`${url}/json`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ a: 'x'.repeat(2048) }),
+    });
     assert.equal(response.body.errors[0].extensions.limitBytes, 1024);
   });
 
   it('still serves good requests and its own endpoints', async () => {
-    assert.deepEqual((await call(`${url}/json`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' })).body, { echoed: { a: 1 } });
+    assert.deepEqual((await call(`${url}/json`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' })).body, {
+      echoed: { a: 1 },
+    });
     assert.deepEqual((await call(`${url}/health`)).body, { status: 'ok', service: 'test' });
     assert.deepEqual((await call(`${url}/items/42`)).body, { id: '42' });
   });

@@ -84,7 +84,8 @@ export function httpErrorHandler(logger: Logger): ErrorRequestHandler {
   return (error, req, res, _next) => {
     const described = describeHttpError(error);
     if (described.status >= 500) logger.error('request failed', { method: req.method, path: req.path, error });
-    else logger.debug('bad request', { method: req.method, path: req.path, code: described.code, reason: error instanceof Error ? error.message : String(error) });
+    else
+      logger.debug('bad request', { method: req.method, path: req.path, code: described.code, reason: error instanceof Error ? error.message : String(error) });
     sendHttpError(res, described.status, described.code, described.message, described.extensions);
   };
 }

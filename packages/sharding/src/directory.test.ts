@@ -67,11 +67,17 @@ describe('shard directory', () => {
     // Both replicas agree on every tenant's shard (each tenant has exactly one placement).
     const fromFirst = await first.directory.lookup(tenants);
     const fromSecond = await second.directory.lookup(tenants);
-    assert.deepEqual(tenants.map((tenant) => fromFirst.get(tenant)), placed);
-    assert.deepEqual(tenants.map((tenant) => fromSecond.get(tenant)), placed);
+    assert.deepEqual(
+      tenants.map((tenant) => fromFirst.get(tenant)),
+      placed,
+    );
+    assert.deepEqual(
+      tenants.map((tenant) => fromSecond.get(tenant)),
+      placed,
+    );
   });
 
-  it('records a tenant\'s partner once known, whichever replica learns it, and never changes it', async () => {
+  it("records a tenant's partner once known, whichever replica learns it, and never changes it", async () => {
     const tenant = randomUUID();
     const partner = randomUUID();
     const shard = await first.directory.place(tenant);

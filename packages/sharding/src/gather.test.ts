@@ -31,12 +31,19 @@ describe('cross-shard pages', () => {
     let after = 0;
     for (;;) {
       const { items, hasNextPage, asked } = await page(after, 4);
-      assert.deepEqual(asked.sort(), [[0, 5], [1, 5], [2, 5]]);
+      assert.deepEqual(asked.sort(), [
+        [0, 5],
+        [1, 5],
+        [2, 5],
+      ]);
       seen.push(...items);
       if (!hasNextPage) break;
       after = items.at(-1)!;
     }
-    assert.deepEqual(seen, Array.from({ length: 14 }, (_, index) => index + 1));
+    assert.deepEqual(
+      seen,
+      Array.from({ length: 14 }, (_, index) => index + 1),
+    );
   });
 
   it('ends exactly at the last row: a full last page says there is no next one', async () => {

@@ -5,7 +5,26 @@ export { ShardDirectory, type Placement, type ShardId } from './directory.js';
 export { gatherPage, type GatheredPage } from './gather.js';
 export { databaseName, dropDatabases, ensureDatabases, redactUrl } from './provision.js';
 export { openOrm, migrate } from './orm.js';
-export { DEFAULT_SHARD_CAPACITY, readShardStatistics, shardLoad, writeRate, type ShardCapacity, type ShardLoad, type ShardStatistics, type TableLoad } from './load.js';
+export {
+  DEFAULT_SHARD_CAPACITY,
+  readShardStatistics,
+  shardLoad,
+  writeRate,
+  type ShardCapacity,
+  type ShardLoad,
+  type ShardStatistics,
+  type TableLoad,
+} from './load.js';
 export { ShardAdministration } from './administration.js';
-export { ShardMover, ShardMoveError, MOVE_STATES, DIRECTORY_CHANNEL, type MoveCheck, type MoveRefusal, type MoveState, type MoverOptions, type ShardMove } from './moves/mover.js';
+export {
+  ShardMover,
+  ShardMoveError,
+  MOVE_STATES,
+  DIRECTORY_CHANNEL,
+  type MoveCheck,
+  type MoveRefusal,
+  type MoveState,
+  type MoverOptions,
+  type ShardMove,
+} from './moves/mover.js';
 export { TENANT_MOVED_SQLSTATE } from './moves/capture.js';

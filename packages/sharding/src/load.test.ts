@@ -34,14 +34,23 @@ describe('shard load and capacity', () => {
       const placed = await Promise.all(Array.from({ length: 4 }, () => db.directory.place(randomUUID())));
       assert.deepEqual(placed, [0, 0, 0, 0]);
       const report = await db.loadReport();
-      assert.deepEqual(report.map((shard) => [shard.shardId, shard.draining, shard.tenants]), [[0, false, 4], [1, true, 0]]);
+      assert.deepEqual(
+        report.map((shard) => [shard.shardId, shard.draining, shard.tenants]),
+        [
+          [0, false, 4],
+          [1, true, 0],
+        ],
+      );
     } finally {
       await db.close();
     }
     const reopened = await ShardedDatabase.open(config(), schema, logger);
     try {
       assert.equal(await reopened.directory.place(randomUUID()), 1, 'the least-loaded shard takes placements again');
-      assert.deepEqual((await reopened.loadReport()).map((shard) => shard.draining), [false, false]);
+      assert.deepEqual(
+        (await reopened.loadReport()).map((shard) => shard.draining),
+        [false, false],
+      );
     } finally {
       await reopened.close();
     }
@@ -73,8 +82,14 @@ describe('shard load and capacity', () => {
       const item = shard.tables.find((table) => table.name === 'item')!;
       assert.ok(item.bytes > 0);
       assert.ok(!shard.tables.some((table) => table.name === 'mikro_orm_migrations'), 'bookkeeping tables are not load');
-      assert.equal(shard.rows, shard.tables.reduce((sum, table) => sum + table.rows, 0));
-      assert.equal(shard.bytes, shard.tables.reduce((sum, table) => sum + table.bytes, 0));
+      assert.equal(
+        shard.rows,
+        shard.tables.reduce((sum, table) => sum + table.rows, 0),
+      );
+      assert.equal(
+        shard.bytes,
+        shard.tables.reduce((sum, table) => sum + table.bytes, 0),
+      );
       assert.ok(shard.rows >= 300);
       assert.deepEqual(shard.capacity, capacity);
       // 300+ rows of 400 is the scarcest resource here (tenants 2/10, bytes and writes far below).

@@ -76,7 +76,10 @@ async function direct<T>(url: string, sql: string): Promise<T[]> {
 /** Sessions connected to the databases of `config` (other than this query's). */
 async function sessions(config: ShardingConfig): Promise<number> {
   const names = [config.controlUrl, ...config.shardUrls].map(databaseName);
-  const [row] = await direct<{ n: number }>(`${TEST_POSTGRES_URL}/postgres`, `select count(*)::int as n from pg_stat_activity where datname in (${names.map((name) => `'${name}'`).join(',')})`);
+  const [row] = await direct<{ n: number }>(
+    `${TEST_POSTGRES_URL}/postgres`,
+    `select count(*)::int as n from pg_stat_activity where datname in (${names.map((name) => `'${name}'`).join(',')})`,
+  );
   return row?.n ?? 0;
 }
 
@@ -90,12 +93,13 @@ describe('sharded database', () => {
     const config = configFor('open', 2);
     const db = await open(config);
     for (const url of config.shardUrls) {
-      assert.deepEqual(await direct(url, 'select name from mikro_orm_migrations order by id'), [
-        { name: 'Migration20261129000000Note' },
-      ]);
+      assert.deepEqual(await direct(url, 'select name from mikro_orm_migrations order by id'), [{ name: 'Migration20261129000000Note' }]);
     }
     const control = await direct<{ id: number; database_name: string }>(config.controlUrl, 'select id, database_name from shard order by id');
-    assert.deepEqual(control, config.shardUrls.map((url, id) => ({ id, database_name: databaseName(url) })));
+    assert.deepEqual(
+      control,
+      config.shardUrls.map((url, id) => ({ id, database_name: databaseName(url) })),
+    );
     assert.deepEqual(await db.schemaDrift(), []);
     await db.close();
     const again = await open(config);
@@ -107,8 +111,14 @@ describe('sharded database', () => {
     const config = configFor('order', 2);
     await (await ShardedDatabase.open(config, NOTES, logger)).close();
     const [a, b] = config.shardUrls as [string, string];
-    await assert.rejects(ShardedDatabase.open({ ...config, shardUrls: [b, a] }, NOTES, logger), /Shard 0 is .*_shard_0 in the directory but .*_shard_1 in the configuration/);
-    await assert.rejects(ShardedDatabase.open({ ...config, shardUrls: [a] }, NOTES, logger), /Shard 1 \(.*_shard_1\) holds tenants but is missing from the configuration/);
+    await assert.rejects(
+      ShardedDatabase.open({ ...config, shardUrls: [b, a] }, NOTES, logger),
+      /Shard 0 is .*_shard_0 in the directory but .*_shard_1 in the configuration/,
+    );
+    await assert.rejects(
+      ShardedDatabase.open({ ...config, shardUrls: [a] }, NOTES, logger),
+      /Shard 1 \(.*_shard_1\) holds tenants but is missing from the configuration/,
+    );
     await waitUntil(async () => (await sessions(config)) === 0, 'a refused open to close what it opened', { timeoutMs: 5_000, intervalMs: 200 });
 
     const c = `${config.controlUrl.replace(/_control$/, '')}_shard_2`;
@@ -118,7 +128,7 @@ describe('sharded database', () => {
     assert.deepEqual(await direct(c, 'select name from mikro_orm_migrations'), [{ name: 'Migration20261129000000Note' }], 'the new shard is migrated');
   });
 
-  it('keeps a tenant\'s rows on the shard its directory names', async () => {
+  it("keeps a tenant's rows on the shard its directory names", async () => {
     const config = configFor('rows', 2);
     const db = await open(config);
     const tenants = Array.from({ length: 4 }, () => randomUUID());
@@ -134,7 +144,11 @@ describe('sharded database', () => {
     assert.deepEqual([...groups.values()].flat().sort(), [...tenants].sort(), 'every placed tenant in exactly one group');
     for (const [shardId, group] of groups) {
       const rows = await direct<{ tenant_id: string }>(config.shardUrls[shardId]!, 'select tenant_id from note order by tenant_id');
-      assert.deepEqual(rows.map((row) => row.tenant_id), [...group].sort(), `shard ${shardId} holds exactly its tenants' rows`);
+      assert.deepEqual(
+        rows.map((row) => row.tenant_id),
+        [...group].sort(),
+        `shard ${shardId} holds exactly its tenants' rows`,
+      );
     }
     // Consumers that learn of tenants from events place the new ones and find the known ones, in one call.
     const newcomer = randomUUID();

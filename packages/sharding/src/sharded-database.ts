@@ -115,7 +115,17 @@ export class ShardedDatabase {
     const shards: MikroORM[] = [];
     try {
       for (const url of config.shardUrls) {
-        shards.push(await openOrm({ url, entities: schema.shard.entities, migrations: schema.shard.migrations, poolMax: config.poolMax, logger, onQuery, onTransactionStatement }));
+        shards.push(
+          await openOrm({
+            url,
+            entities: schema.shard.entities,
+            migrations: schema.shard.migrations,
+            poolMax: config.poolMax,
+            logger,
+            onQuery,
+            onTransactionStatement,
+          }),
+        );
       }
     } catch (error) {
       await Promise.all([control.close(), ...shards.map((orm) => orm.close())]);
@@ -127,7 +137,16 @@ export class ShardedDatabase {
         throw new Error(`Draining shard ${shardId} is not configured (shards 0..${config.shardUrls.length - 1})`);
       }
     }
-    const database = new ShardedDatabase(control, shards, new ShardDirectory(control), logger, counter, config.capacity ?? DEFAULT_SHARD_CAPACITY, schema.moves ?? {}, config.controlUrl);
+    const database = new ShardedDatabase(
+      control,
+      shards,
+      new ShardDirectory(control),
+      logger,
+      counter,
+      config.capacity ?? DEFAULT_SHARD_CAPACITY,
+      schema.moves ?? {},
+      config.controlUrl,
+    );
     logger.info('databases open', {
       control: redactUrl(config.controlUrl),
       shards: config.shardUrls.map(databaseName).join(','),
@@ -168,10 +187,9 @@ export class ShardedDatabase {
     const [registered, tenants] = await Promise.all([this.directory.registeredShards(), this.directory.load()]);
     const control = this.control.em.fork();
     const samples = new Map(
-      (await control.execute<{ shard_id: number; writes: string; sampled_at: Date }[]>('select shard_id, writes, sampled_at from shard_load_sample')).map((row) => [
-        row.shard_id,
-        { writes: Number(row.writes), sampledAt: new Date(row.sampled_at) },
-      ]),
+      (await control.execute<{ shard_id: number; writes: string; sampled_at: Date }[]>('select shard_id, writes, sampled_at from shard_load_sample')).map(
+        (row) => [row.shard_id, { writes: Number(row.writes), sampledAt: new Date(row.sampled_at) }],
+      ),
     );
     return Promise.all(
       registered.map(async (shard) => {

@@ -17,7 +17,13 @@ export const subgraphConfigSchema = z.object({
   /** Positions in SHARD_DATABASE_URLS (0-based, comma-separated) that take no new tenants; their tenants stay until moved. */
   SHARD_DRAINING: z
     .string()
-    .transform((value) => value.split(',').map((part) => part.trim()).filter((part) => part.length > 0).map(Number))
+    .transform((value) =>
+      value
+        .split(',')
+        .map((part) => part.trim())
+        .filter((part) => part.length > 0)
+        .map(Number),
+    )
     .pipe(z.array(z.number().int().min(0)))
     .default([]),
   /** One shard's capacity (every shard alike); a shard's load is the highest of its four ratios to these. */
@@ -33,7 +39,12 @@ export const subgraphConfigSchema = z.object({
   /** Comma-separated `host:port` seed brokers; required when EVENT_BUS=kafka (checked by createEventBus). */
   KAFKA_BROKERS: z
     .string()
-    .transform((value) => value.split(',').map((part) => part.trim()).filter((part) => part.length > 0))
+    .transform((value) =>
+      value
+        .split(',')
+        .map((part) => part.trim())
+        .filter((part) => part.length > 0),
+    )
     .pipe(z.array(z.string().regex(/^[^\s:,]+:\d{1,5}$/, 'every entry must be host:port')))
     .optional(),
   KAFKA_CLIENT_ID: z.string().min(1).optional(),
@@ -52,7 +63,10 @@ export const subgraphConfigSchema = z.object({
    */
   IDENTITY_TTL_SECONDS: z.coerce.number().int().min(5).max(300).default(30),
   /** PostgreSQL schema of the durable job queue (pg-boss) in the control database. */
-  JOBS_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier').default('pgboss'),
+  JOBS_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier')
+    .default('pgboss'),
   /** Connections of the job queue's own pool (polls, sends outside a transaction, maintenance). */
   JOBS_POOL_MAX: fields.positiveInt(2),
   /** Run job workers on this instance; false for replicas that only serve the API (they still enqueue). */

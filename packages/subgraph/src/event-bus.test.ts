@@ -27,10 +27,13 @@ describe('event bus selection (EVENT_BUS)', () => {
     const kafka = createEventBus(configFor({ EVENT_BUS: 'kafka', KAFKA_BROKERS: '127.0.0.1:9' }), logger, 'billing');
     assert.ok(kafka instanceof KafkaEventBus);
     await Promise.all([memory.close(), kafka.close()]);
-    assert.throws(() => createEventBus(configFor({ EVENT_BUS: 'kafka' }), logger, 'billing'), (error: unknown) => {
-      assert.ok(error instanceof ConfigError);
-      assert.match(error.message, /KAFKA_BROKERS: required when EVENT_BUS=kafka/);
-      return true;
-    });
+    assert.throws(
+      () => createEventBus(configFor({ EVENT_BUS: 'kafka' }), logger, 'billing'),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.match(error.message, /KAFKA_BROKERS: required when EVENT_BUS=kafka/);
+        return true;
+      },
+    );
   });
 });

@@ -96,7 +96,11 @@ async function start(label: string, definition = probe()): Promise<Started> {
 }
 
 async function post(url: string, query: string, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query }) });
+  const response = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ query }),
+  });
   return { status: response.status, body: await response.json() };
 }
 
@@ -161,7 +165,11 @@ describe('subgraph service', () => {
         const { status, body } = await post(subgraph.service.url, query, headers);
         assert.equal(status, 401, `${why}: ${query}`);
         assert.equal(body.data, undefined);
-        assert.deepEqual(body.errors.map((error: any) => error.extensions.code), ['UNAUTHENTICATED'], why);
+        assert.deepEqual(
+          body.errors.map((error: any) => error.extensions.code),
+          ['UNAUTHENTICATED'],
+          why,
+        );
       }
     }
   });
@@ -169,9 +177,15 @@ describe('subgraph service', () => {
   it('passes coded errors and hides unexpected ones', async () => {
     const headers = await as(ALICE);
     const coded = await post(subgraph.service.url, '{ forbidden }', headers);
-    assert.deepEqual(coded.body.errors.map((error: any) => [error.extensions.code, error.message]), [['FORBIDDEN', 'You may not access this tenant.']]);
+    assert.deepEqual(
+      coded.body.errors.map((error: any) => [error.extensions.code, error.message]),
+      [['FORBIDDEN', 'You may not access this tenant.']],
+    );
     const bug = await post(subgraph.service.url, '{ bug }', headers);
-    assert.deepEqual(bug.body.errors.map((error: any) => [error.extensions.code, error.message]), [['INTERNAL_SERVER_ERROR', 'Internal server error']]);
+    assert.deepEqual(
+      bug.body.errors.map((error: any) => [error.extensions.code, error.message]),
+      [['INTERNAL_SERVER_ERROR', 'Internal server error']],
+    );
     assert.doesNotMatch(JSON.stringify(bug.body), /s3cret|postgres:|stack/);
   });
 
@@ -190,14 +204,25 @@ describe('subgraph service', () => {
     socket.send(JSON.stringify({ type: 'connection_init', payload: { [IDENTITY_HEADER]: await signer.sign({ role: 'anonymous' }) } }));
     await waitUntil(() => messages.some((message) => message.type === 'connection_ack'), 'connection_ack');
     // Each operation carries its caller's identity; a forged one refuses that operation only.
-    socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: 'subscription { hello }', extensions: { [IDENTITY_HEADER]: await signer.sign(ALICE) } } }));
+    socket.send(
+      JSON.stringify({ id: '1', type: 'subscribe', payload: { query: 'subscription { hello }', extensions: { [IDENTITY_HEADER]: await signer.sign(ALICE) } } }),
+    );
     const forged = await (await IdentitySigner.fromPem(generateSigningKeyPair().privateKeyPem)).sign(ALICE);
     socket.send(JSON.stringify({ id: '2', type: 'subscribe', payload: { query: 'subscription { hello }', extensions: { [IDENTITY_HEADER]: forged } } }));
-    await waitUntil(() => messages.some((message) => message.id === '1' && message.type === 'complete') && messages.some((message) => message.id === '2'), 'both operations to end');
-    assert.deepEqual(messages.filter((message) => message.id === '1' && message.type === 'next').map((message) => message.payload), [{ data: { hello: 'hello tenant-admin' } }]);
+    await waitUntil(
+      () => messages.some((message) => message.id === '1' && message.type === 'complete') && messages.some((message) => message.id === '2'),
+      'both operations to end',
+    );
+    assert.deepEqual(
+      messages.filter((message) => message.id === '1' && message.type === 'next').map((message) => message.payload),
+      [{ data: { hello: 'hello tenant-admin' } }],
+    );
     const refused = messages.find((message) => message.id === '2');
     assert.equal(refused.type, 'error');
-    assert.deepEqual(refused.payload.map((error: any) => error.extensions.code), ['UNAUTHENTICATED']);
+    assert.deepEqual(
+      refused.payload.map((error: any) => error.extensions.code),
+      ['UNAUTHENTICATED'],
+    );
     socket.close();
   });
 

@@ -3,7 +3,15 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
-import { ConsumedEvent, Migration20261123000100Outbox, Migration20261125000100ConsumedEvent, OutboxEvent, OutboxRelay, type EventBus, type Unsubscribe } from '@saldo/events';
+import {
+  ConsumedEvent,
+  Migration20261123000100Outbox,
+  Migration20261125000100ConsumedEvent,
+  OutboxEvent,
+  OutboxRelay,
+  type EventBus,
+  type Unsubscribe,
+} from '@saldo/events';
 import { subscribeTenantRegistry } from './tenant-registry.js';
 import { unsafeInputError, createRequestContext, type Identity, type RequestContext, type SubgraphSchema } from '@saldo/graphql';
 import { IDENTITY_HEADER, IdentityVerifier } from '@saldo/identity';
@@ -29,7 +37,10 @@ function withEventTables(schema: ShardedSchema): ShardedSchema {
   // The control database has an outbox too: rows that belong to no tenant (partners, issued documents) announce
   // their changes from there, in their own transactions, like shard rows do.
   const globalEntities = [...new Set([OutboxEvent, ...(schema.global?.entities ?? [])])];
-  const globalMigrations = [Migration20261123000100Outbox, ...(schema.global?.migrations ?? []).filter((migration) => migration !== (Migration20261123000100Outbox as never))];
+  const globalMigrations = [
+    Migration20261123000100Outbox,
+    ...(schema.global?.migrations ?? []).filter((migration) => migration !== (Migration20261123000100Outbox as never)),
+  ];
   return { ...schema, shard: { entities, migrations }, global: { entities: globalEntities, migrations: globalMigrations } };
 }
 

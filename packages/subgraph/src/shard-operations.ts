@@ -38,7 +38,7 @@ export class ShardCapacityType {
   writesPerSecond!: number;
 }
 
-@ObjectType('Shard', { description: "One shard (PostgreSQL database) of a subgraph and how full it is." })
+@ObjectType('Shard', { description: 'One shard (PostgreSQL database) of a subgraph and how full it is.' })
 @Directive('@shareable')
 export class ShardType {
   @Field(() => Int, { description: "The shard's position in the subgraph's configured shard list." })
@@ -203,7 +203,10 @@ export function shardOperationsResolver(subgraph: string): Function {
       return { subgraph, shards: report.map(toShard) };
     }
 
-    @Query(() => [ShardMoveType], { name: `${prefix}ShardMoves`, description: `Platform operators: the ${subgraph} subgraph's tenant moves, newest first (poll for progress).` })
+    @Query(() => [ShardMoveType], {
+      name: `${prefix}ShardMoves`,
+      description: `Platform operators: the ${subgraph} subgraph's tenant moves, newest first (poll for progress).`,
+    })
     async moves(
       @Ctx() ctx: ShardOperationsContext,
       @Arg('active', () => Boolean, { defaultValue: false, description: 'Unfinished moves only.' }) active: boolean,
@@ -226,7 +229,10 @@ export function shardOperationsResolver(subgraph: string): Function {
       return toMoveType(subgraph, await coded(() => ctx.shardAdministration.startMove(id, targetShard)));
     }
 
-    @Mutation(() => ShardMoveType, { name: `cancel${Prefix}ShardMove`, description: 'Platform operators: stops a move before its switch; the tenant stays where it was.' })
+    @Mutation(() => ShardMoveType, {
+      name: `cancel${Prefix}ShardMove`,
+      description: 'Platform operators: stops a move before its switch; the tenant stays where it was.',
+    })
     async cancelMove(@Ctx() ctx: ShardOperationsContext, @Arg('moveId', () => ID) moveId: string): Promise<ShardMoveType> {
       ctx.scope.requirePlatformAdmin();
       const id = assertUuid(moveId, 'moveId');

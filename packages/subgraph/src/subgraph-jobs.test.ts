@@ -117,7 +117,10 @@ describe('a subgraph schedule on a hand-driven clock', () => {
       const found = await jobs.find(ticks);
       return found.length > 0 ? found : undefined;
     }, 'the monthly job');
-    assert.deepEqual(created.map((job) => job.data), [{ source: 'monthly' }]);
+    assert.deepEqual(
+      created.map((job) => job.data),
+      [{ source: 'monthly' }],
+    );
     // Well past the occurrence: still the one job (no second instance's duplicate arrived late).
     await clock.tick(50_000);
     assert.equal((await second.service.runtime.jobs.find(ticks)).length, 1);

@@ -1,5 +1,14 @@
 import type { Server } from 'node:http';
-import { GraphQLError, getOperationAST, parse, validate, type ExecutionArgs, type ExecutionResult, type FormattedExecutionResult, type GraphQLSchema } from 'graphql';
+import {
+  GraphQLError,
+  getOperationAST,
+  parse,
+  validate,
+  type ExecutionArgs,
+  type ExecutionResult,
+  type FormattedExecutionResult,
+  type GraphQLSchema,
+} from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
@@ -87,10 +96,7 @@ export function serveSubscriptions(options: SubscriptionServerOptions): Subscrip
         const verified = await verify(token);
         if (!verified) {
           // 4401 is final for graphql-ws clients (4403 would be retried with the same credentials).
-          ctx.extra.socket.close(
-            CloseCode.Unauthorized,
-            'Unauthorized: connections must come through the gateway with a valid identity',
-          );
+          ctx.extra.socket.close(CloseCode.Unauthorized, 'Unauthorized: connections must come through the gateway with a valid identity');
           return false;
         }
         Object.assign(ctx.extra as Partial<ConnectionState>, verified);

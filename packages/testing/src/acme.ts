@@ -75,7 +75,10 @@ export async function selfSignedCertificate(hostnames: readonly string[], ips: r
     ],
   });
   const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey as webcrypto.CryptoKey));
-  const keyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8.toString('base64').match(/.{1,64}/g)?.join('\n')}\n-----END PRIVATE KEY-----\n`;
+  const keyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8
+    .toString('base64')
+    .match(/.{1,64}/g)
+    ?.join('\n')}\n-----END PRIVATE KEY-----\n`;
   return { certificatePem: certificate.toString('pem'), keyPem };
 }
 
@@ -112,13 +115,20 @@ export async function startChallTestSrv(options: { binary?: string; dnsPort?: nu
   const dnsPort = options.dnsPort || (await freePort());
   const managementPort = options.managementPort || (await freePort());
   const child = run(binary, [
-    '-dns01', `127.0.0.1:${dnsPort}`,
-    '-http01', '',
-    '-https01', '',
-    '-tlsalpn01', '',
-    '-management', `127.0.0.1:${managementPort}`,
-    '-defaultIPv4', '127.0.0.1',
-    '-defaultIPv6', '',
+    '-dns01',
+    `127.0.0.1:${dnsPort}`,
+    '-http01',
+    '',
+    '-https01',
+    '',
+    '-tlsalpn01',
+    '',
+    '-management',
+    `127.0.0.1:${managementPort}`,
+    '-defaultIPv4',
+    '127.0.0.1',
+    '-defaultIPv6',
+    '',
   ]);
   const management = `http://127.0.0.1:${managementPort}`;
   const post = async (path: string, body: unknown) => {
@@ -126,7 +136,10 @@ export async function startChallTestSrv(options: { binary?: string; dnsPort?: nu
     if (!response.ok) throw new Error(`challtestsrv ${path}: HTTP ${response.status}`);
   };
   try {
-    await until(async () => (await fetch(`${management}/clear-txt`, { method: 'POST', body: JSON.stringify({ host: 'ready.invalid.' }) })).ok, 'pebble-challtestsrv');
+    await until(
+      async () => (await fetch(`${management}/clear-txt`, { method: 'POST', body: JSON.stringify({ host: 'ready.invalid.' }) })).ok,
+      'pebble-challtestsrv',
+    );
   } catch (error) {
     await stopChild(child);
     throw new Error(`${(error as Error).message}: ${child.output()}`);

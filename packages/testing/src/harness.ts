@@ -14,7 +14,10 @@ const testConfig = parseConfig(
   z.object({
     TEST_POSTGRES_URL: fields.postgresUrl().default('postgres://postgres@127.0.0.1:5432'),
     TEST_LOG_LEVEL: fields.logLevel().default('warn'),
-    TEST_REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').default('redis://127.0.0.1:6379'),
+    TEST_REDIS_URL: z
+      .string()
+      .regex(/^rediss?:\/\//, 'must be a redis:// URL')
+      .default('redis://127.0.0.1:6379'),
   }),
   process.env,
 );
@@ -77,7 +80,8 @@ export async function startTestSubgraph<S, C extends SubgraphConfig = SubgraphCo
   const signer = await IdentitySigner.fromPem(keys.privateKeyPem);
   const owned = options.sharing === undefined;
   const control = options.sharing?.databases.control ?? `${TEST_POSTGRES_URL}/${prefix}_control`;
-  const shards = options.sharing?.databases.shards ?? Array.from({ length: options.shards ?? 2 }, (_, index) => `${TEST_POSTGRES_URL}/${prefix}_shard_${index}`);
+  const shards =
+    options.sharing?.databases.shards ?? Array.from({ length: options.shards ?? 2 }, (_, index) => `${TEST_POSTGRES_URL}/${prefix}_shard_${index}`);
   const config = loadConfig({
     PORT: '0',
     CONTROL_DATABASE_URL: control,

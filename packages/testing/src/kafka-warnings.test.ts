@@ -30,7 +30,15 @@ test('kafkajs connects, produces and consumes on this Node without a TimeoutNega
   consumer.subscribe(Topic.TenantEvents, 'warnings-check', async (event) => {
     received.push(event);
   });
-  const event: EventEnvelope = { id: randomUUID(), type: 'test.warnings', version: 1, topic: Topic.TenantEvents, key: randomUUID(), occurredAt: new Date().toISOString(), payload: {} };
+  const event: EventEnvelope = {
+    id: randomUUID(),
+    type: 'test.warnings',
+    version: 1,
+    topic: Topic.TenantEvents,
+    key: randomUUID(),
+    occurredAt: new Date().toISOString(),
+    payload: {},
+  };
   await producer.publish([event]);
   await waitUntil(() => received.some((got) => got.id === event.id), 'the event consumed', { timeoutMs: 60_000 });
   // Warnings are emitted on the next tick; one more turn of the event loop lets any pending one arrive.
@@ -40,5 +48,8 @@ test('kafkajs connects, produces and consumes on this Node without a TimeoutNega
     [],
   );
   // Nothing hides warnings wholesale: the test runs with warnings on.
-  assert.equal(process.execArgv.some((arg) => arg === '--no-warnings' || arg.startsWith('--disable-warning')), false);
+  assert.equal(
+    process.execArgv.some((arg) => arg === '--no-warnings' || arg.startsWith('--disable-warning')),
+    false,
+  );
 });

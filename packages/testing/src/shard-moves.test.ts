@@ -66,7 +66,13 @@ const schema: ShardedSchema = {
 const prefix = uniquePrefix('shardmoves');
 const urls = { control: `${TEST_POSTGRES_URL}/${prefix}_control`, shards: [0, 1].map((index) => `${TEST_POSTGRES_URL}/${prefix}_shard_${index}`) };
 const logger = testLogger();
-const config = (overrides: Partial<ShardingConfig> = {}): ShardingConfig => ({ controlUrl: urls.control, shardUrls: urls.shards, poolMax: 4, createDatabases: true, ...overrides });
+const config = (overrides: Partial<ShardingConfig> = {}): ShardingConfig => ({
+  controlUrl: urls.control,
+  shardUrls: urls.shards,
+  poolMax: 4,
+  createDatabases: true,
+  ...overrides,
+});
 
 /** One write of the tenant: an entry, the account's cached balance and version, an item updated in place, an event. */
 async function write(db: ShardedDatabase, tenantId: string, amount: number, label: string): Promise<number> {
@@ -78,10 +84,11 @@ async function write(db: ShardedDatabase, tenantId: string, amount: number, labe
       );
       const version = account!.version;
       await tx.execute('insert into entry (id, tenant_id, amount, account_version) values (?, ?, ?, ?)', [randomUUID(), tenantId, amount, version]);
-      await tx.execute(
-        `insert into item (tenant_id, n, payload) values (?, ?, ?) on conflict (tenant_id, n) do update set payload = excluded.payload`,
-        [tenantId, version % 7, `${label}@${version}`],
-      );
+      await tx.execute(`insert into item (tenant_id, n, payload) values (?, ?, ?) on conflict (tenant_id, n) do update set payload = excluded.payload`, [
+        tenantId,
+        version % 7,
+        `${label}@${version}`,
+      ]);
       await tx.execute(
         `insert into outbox_event (id, topic, key, type, version, payload, occurred_at) values (?, 'balance-events', ?, 'test.written', 1, ?, now())`,
         [randomUUID(), tenantId, JSON.stringify({ version })],
@@ -103,7 +110,13 @@ async function seedTenant(db: ShardedDatabase, entries: number): Promise<string>
 async function tenantRows(db: ShardedDatabase, shardId: number, tenantId: string): Promise<Record<string, number>> {
   const em = db.em(shardId);
   const counts: Record<string, number> = {};
-  for (const [table, column] of [['account', 'tenant_id'], ['entry', 'tenant_id'], ['item', 'tenant_id'], ['profile', 'id'], ['outbox_event', 'key']] as const) {
+  for (const [table, column] of [
+    ['account', 'tenant_id'],
+    ['entry', 'tenant_id'],
+    ['item', 'tenant_id'],
+    ['profile', 'id'],
+    ['outbox_event', 'key'],
+  ] as const) {
     const [row] = await em.execute<{ count: string }[]>(`select count(*) as count from ${table} where ${column}::text = ?`, [tenantId]);
     counts[table] = Number(row!.count);
   }
@@ -123,7 +136,12 @@ describe('moving a tenant between shards', () => {
     bus.subscribe('balance-events', 'test', async (event) => {
       published.push(event);
     });
-    relay = new OutboxRelay({ sources: db.shardIds.map((shardId) => ({ name: `shard-${shardId}`, em: () => db.em(shardId) })), bus, logger, pollIntervalMs: 50 });
+    relay = new OutboxRelay({
+      sources: db.shardIds.map((shardId) => ({ name: `shard-${shardId}`, em: () => db.em(shardId) })),
+      bus,
+      logger,
+      pollIntervalMs: 50,
+    });
     relay.start();
   });
 
@@ -134,7 +152,8 @@ describe('moving a tenant between shards', () => {
     await dropDatabases([urls.control, ...urls.shards]);
   });
 
-  const mover = (options: ConstructorParameters<typeof ShardMover>[2] = {}) => new ShardMover(db, logger, { graceMs: 0, batchSize: 50, drainOutbox: () => relay.flush(), ...options });
+  const mover = (options: ConstructorParameters<typeof ShardMover>[2] = {}) =>
+    new ShardMover(db, logger, { graceMs: 0, batchSize: 50, drainOutbox: () => relay.flush(), ...options });
 
   test('moves a tenant under concurrent writes: nothing lost or doubled, writes wait instead of failing, events once and in order', async () => {
     const tenantId = await seedTenant(db, 300);
@@ -178,10 +197,19 @@ describe('moving a tenant between shards', () => {
     assert.equal(new Set(versions).size, versions.length, 'no version acknowledged twice');
     const em = db.em(target);
     const [account] = await em.execute<{ balance: string; version: number }[]>('select balance::text, version from account where tenant_id = ?', [tenantId]);
-    const entries = await em.execute<{ account_version: number; amount: string }[]>('select account_version, amount::text from entry where tenant_id = ? order by account_version', [tenantId]);
+    const entries = await em.execute<{ account_version: number; amount: string }[]>(
+      'select account_version, amount::text from entry where tenant_id = ? order by account_version',
+      [tenantId],
+    );
     assert.equal(account!.version, 300 + versions.length);
-    assert.deepEqual(entries.map((entry) => entry.account_version), Array.from({ length: account!.version }, (_, index) => index + 1));
-    assert.equal(BigInt(account!.balance), entries.reduce((sum, entry) => sum + BigInt(entry.amount), 0n));
+    assert.deepEqual(
+      entries.map((entry) => entry.account_version),
+      Array.from({ length: account!.version }, (_, index) => index + 1),
+    );
+    assert.equal(
+      BigInt(account!.balance),
+      entries.reduce((sum, entry) => sum + BigInt(entry.amount), 0n),
+    );
     assert.deepEqual(await tenantRows(db, source, tenantId), { account: 0, entry: 0, item: 0, profile: 0, outbox_event: 0 }, 'the source is clean');
     assert.deepEqual(await tenantRows(db, target, tenantId), { account: 1, entry: account!.version, item: 7, profile: 1, outbox_event: account!.version });
 
@@ -190,7 +218,10 @@ describe('moving a tenant between shards', () => {
     await relay.flush();
     const ofTenant = published.filter((event) => event.key === tenantId);
     assert.equal(new Set(ofTenant.map((event) => event.id)).size, ofTenant.length, 'no event published twice');
-    assert.deepEqual(ofTenant.map((event) => (event.payload as { version: number }).version), entries.map((entry) => entry.account_version));
+    assert.deepEqual(
+      ofTenant.map((event) => (event.payload as { version: number }).version),
+      entries.map((entry) => entry.account_version),
+    );
   });
 
   test('a write that began under the old placement is refused on the old shard, never applied there', async () => {

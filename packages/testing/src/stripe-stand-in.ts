@@ -69,7 +69,13 @@ export interface StripeStandIn {
   readonly deliveries: ReadonlyArray<{ eventId: string; type: string; objectId: string; status: number }>;
   latencyMs: number;
   /** The payer pays a session: the PaymentIntent and charge succeed; returns the two events Stripe would send. */
-  completeCheckout(sessionId: string): { session: Record<string, any>; paymentIntent: Record<string, any>; charge: Record<string, any>; checkoutCompleted: StandInEvent; paymentIntentSucceeded: StandInEvent };
+  completeCheckout(sessionId: string): {
+    session: Record<string, any>;
+    paymentIntent: Record<string, any>;
+    charge: Record<string, any>;
+    checkoutCompleted: StandInEvent;
+    paymentIntentSucceeded: StandInEvent;
+  };
   /** A refund of (part of) a payment; returns the charge.refunded event. */
   refund(paymentIntentId: string, amountMinor?: number): { refund: Record<string, any>; charge: Record<string, any>; chargeRefunded: StandInEvent };
   /**
@@ -77,7 +83,10 @@ export interface StripeStandIn {
    * (behaving like the test card `card`, default pm_card_visa) and a succeeded SetupIntent; returns the
    * checkout.session.completed event Stripe would send.
    */
-  completeSetup(sessionId: string, card?: string): { session: Record<string, any>; paymentMethod: Record<string, any>; setupIntent: Record<string, any>; checkoutCompleted: StandInEvent };
+  completeSetup(
+    sessionId: string,
+    card?: string,
+  ): { session: Record<string, any>; paymentMethod: Record<string, any>; setupIntent: Record<string, any>; checkoutCompleted: StandInEvent };
   /**
    * What a finished setup flow of `tenantId` leaves at Stripe, in one step (tests that are not about that flow): a
    * customer as billing creates it for the tenant (metadata saldo_tenant_id) with a card like `card` attached.
@@ -98,7 +107,11 @@ const DECLINES: Record<string, { code: string; decline_code: string | null; mess
   pm_card_chargeDeclined: { code: 'card_declined', decline_code: 'generic_decline', message: 'Your card was declined.' },
   pm_card_chargeDeclinedInsufficientFunds: { code: 'card_declined', decline_code: 'insufficient_funds', message: 'Your card has insufficient funds.' },
   pm_card_chargeDeclinedExpiredCard: { code: 'expired_card', decline_code: 'expired_card', message: 'Your card has expired.' },
-  pm_card_authenticationRequired: { code: 'authentication_required', decline_code: 'authentication_required', message: 'Your card was declined. This transaction requires authentication.' },
+  pm_card_authenticationRequired: {
+    code: 'authentication_required',
+    decline_code: 'authentication_required',
+    message: 'Your card was declined. This transaction requires authentication.',
+  },
 };
 /** Accepted, but settles later (like a bank debit): the PaymentIntent stays `processing`. */
 const PROCESSING_METHOD = 'pm_standin_processing';
@@ -162,14 +175,22 @@ export async function startStripeStandIn(options: StripeStandInOptions = {}): Pr
   });
 
   const sign = (payload: string, signing: { timestamp?: number; secret?: string } = {}) =>
-    Stripe.webhooks.generateTestHeaderString({ payload, secret: signing.secret ?? webhookSecret, ...(signing.timestamp !== undefined ? { timestamp: signing.timestamp } : {}) });
+    Stripe.webhooks.generateTestHeaderString({
+      payload,
+      secret: signing.secret ?? webhookSecret,
+      ...(signing.timestamp !== undefined ? { timestamp: signing.timestamp } : {}),
+    });
 
   const deliveries: Array<{ eventId: string; type: string; objectId: string; status: number }> = [];
   const deliver = async (evt: StandInEvent, delivery: { timestamp?: number; secret?: string; url?: string } = {}): Promise<DeliveryResult> => {
     const target = delivery.url ?? webhookUrl;
     if (!target) throw new Error('Stripe stand-in: no webhook URL configured');
     const payload = JSON.stringify(evt);
-    const response = await fetch(target, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': sign(payload, delivery) }, body: payload });
+    const response = await fetch(target, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'stripe-signature': sign(payload, delivery) },
+      body: payload,
+    });
     deliveries.push({ eventId: evt.id, type: evt.type, objectId: String(evt.data.object['id']), status: response.status });
     const text = await response.text();
     let body: any = text;
@@ -257,14 +278,31 @@ export async function startStripeStandIn(options: StripeStandInOptions = {}): Pr
   };
 
   const createCustomerObject = (params: Record<string, any>) => {
-    const customer = { id: id('cus'), object: 'customer', created: now(), description: params['description'] ?? null, email: params['email'] ?? null, metadata: params['metadata'] ?? {}, livemode: false };
+    const customer = {
+      id: id('cus'),
+      object: 'customer',
+      created: now(),
+      description: params['description'] ?? null,
+      email: params['email'] ?? null,
+      metadata: params['metadata'] ?? {},
+      livemode: false,
+    };
     customers.set(customer.id, customer);
     return customer;
   };
 
   const attachCard = (customerId: string, card: string) => {
     if (!TEST_CARDS.has(card)) throw new Error(`Stripe stand-in: unknown test card ${card}`);
-    const method = { id: id('pm'), object: 'payment_method', type: 'card', created: now(), customer: customerId, card: { brand: 'visa', last4: '4242', exp_month: 12, exp_year: 2034 }, metadata: {}, livemode: false };
+    const method = {
+      id: id('pm'),
+      object: 'payment_method',
+      type: 'card',
+      created: now(),
+      customer: customerId,
+      card: { brand: 'visa', last4: '4242', exp_month: 12, exp_year: 2034 },
+      metadata: {},
+      livemode: false,
+    };
     paymentMethods.set(method.id, method);
     cardBehaviour.set(method.id, card);
     return method;
@@ -302,7 +340,17 @@ export async function startStripeStandIn(options: StripeStandInOptions = {}): Pr
     const charge = charges.get(intent['latest_charge'])!;
     const amount = amountMinor ?? charge['amount'] - charge['amount_refunded'];
     if (amount <= 0 || charge['amount_refunded'] + amount > charge['amount']) throw new Error('Stripe stand-in: refund exceeds the charge');
-    const created = { id: id('re'), object: 'refund', amount, currency: charge['currency'], status: 'succeeded', created: now(), charge: charge['id'], payment_intent: paymentIntentId, metadata: {} };
+    const created = {
+      id: id('re'),
+      object: 'refund',
+      amount,
+      currency: charge['currency'],
+      status: 'succeeded',
+      created: now(),
+      charge: charge['id'],
+      payment_intent: paymentIntentId,
+      metadata: {},
+    };
     refunds.set(created.id, created);
     counts.refunds += 1;
     charge['amount_refunded'] += amount;
@@ -310,7 +358,10 @@ export async function startStripeStandIn(options: StripeStandInOptions = {}): Pr
     return { refund: created, charge, chargeRefunded: event('charge.refunded', charge) };
   };
 
-  const stripeError = (status: number, type: string, message: string, extra: Record<string, unknown> = {}) => ({ status, body: { error: { type, message, ...extra } } });
+  const stripeError = (status: number, type: string, message: string, extra: Record<string, unknown> = {}) => ({
+    status,
+    body: { error: { type, message, ...extra } },
+  });
 
   const createSession = async (params: Record<string, any>) => {
     if (params['mode'] === 'setup') return createSetupSession(params);
@@ -349,7 +400,8 @@ export async function startStripeStandIn(options: StripeStandInOptions = {}): Pr
   /** Checkout in setup mode: the customer saves a payment method for later off-session charges. */
   const createSetupSession = async (params: Record<string, any>) => {
     const customer = params['customer'];
-    if (!customer || !customers.has(customer)) return stripeError(400, 'invalid_request_error', `No such customer: '${customer ?? ''}'`, { code: 'resource_missing', param: 'customer' });
+    if (!customer || !customers.has(customer))
+      return stripeError(400, 'invalid_request_error', `No such customer: '${customer ?? ''}'`, { code: 'resource_missing', param: 'customer' });
     if (!params['success_url']) return stripeError(400, 'invalid_request_error', 'Missing required param: success_url.', { param: 'success_url' });
     const session = {
       id: id('cs_test'),
@@ -383,7 +435,8 @@ export async function startStripeStandIn(options: StripeStandInOptions = {}): Pr
     if (!Number.isInteger(amount) || amount <= 0 || !params['currency']) return stripeError(400, 'invalid_request_error', 'amount and currency are required.');
     const method = params['payment_method'] as string | undefined;
     const saved = method ? paymentMethods.get(method) : undefined;
-    if (method && !saved && !TEST_CARDS.has(method)) return stripeError(400, 'invalid_request_error', `No such PaymentMethod: '${method}'`, { code: 'resource_missing', param: 'payment_method' });
+    if (method && !saved && !TEST_CARDS.has(method))
+      return stripeError(400, 'invalid_request_error', `No such PaymentMethod: '${method}'`, { code: 'resource_missing', param: 'payment_method' });
     // Like Stripe: a payment method attached to a customer is charged only together with that customer.
     if (saved && saved['customer'] !== (params['customer'] ?? null)) {
       return stripeError(400, 'invalid_request_error', `The provided PaymentMethod ${method} does not belong to the Customer.`, { param: 'payment_method' });
@@ -413,7 +466,11 @@ export async function startStripeStandIn(options: StripeStandInOptions = {}): Pr
       intent['last_payment_error'] = { type: 'card_error', ...decline };
       const failed = event('payment_intent.payment_failed', intent);
       deliverInBackground(failed);
-      return stripeError(402, 'card_error', decline.message, { code: decline.code, decline_code: decline.decline_code, payment_intent: structuredClone(intent) });
+      return stripeError(402, 'card_error', decline.message, {
+        code: decline.code,
+        decline_code: decline.decline_code,
+        payment_intent: structuredClone(intent),
+      });
     }
     if (behaviour === PROCESSING_METHOD) {
       intent['status'] = 'processing';
@@ -446,14 +503,28 @@ export async function startStripeStandIn(options: StripeStandInOptions = {}): Pr
     const customer = /^\/v1\/customers\/([^/]+)$/.exec(path);
     if (method === 'GET' && customer) {
       const found = customers.get(customer[1]!);
-      return found ? { status: 200, body: found } : stripeError(404, 'invalid_request_error', `No such customer: '${customer[1]}'`, { code: 'resource_missing', param: 'id' });
+      return found
+        ? { status: 200, body: found }
+        : stripeError(404, 'invalid_request_error', `No such customer: '${customer[1]}'`, { code: 'resource_missing', param: 'id' });
     }
     const paymentMethod = /^\/v1\/payment_methods\/([^/]+)$/.exec(path);
     if (method === 'GET' && paymentMethod) {
       const found = paymentMethods.get(paymentMethod[1]!);
       if (found) return { status: 200, body: found };
       // Stripe's test tokens resolve to a fresh payment method attached to no customer.
-      if (TEST_CARDS.has(paymentMethod[1]!)) return { status: 200, body: { id: paymentMethod[1], object: 'payment_method', type: 'card', customer: null, card: { brand: 'visa', last4: '4242' }, metadata: {}, livemode: false } };
+      if (TEST_CARDS.has(paymentMethod[1]!))
+        return {
+          status: 200,
+          body: {
+            id: paymentMethod[1],
+            object: 'payment_method',
+            type: 'card',
+            customer: null,
+            card: { brand: 'visa', last4: '4242' },
+            metadata: {},
+            livemode: false,
+          },
+        };
       return stripeError(404, 'invalid_request_error', `No such PaymentMethod: '${paymentMethod[1]}'`, { code: 'resource_missing', param: 'id' });
     }
     const session = /^\/v1\/checkout\/sessions\/([^/]+)$/.exec(path);
@@ -491,7 +562,9 @@ export async function startStripeStandIn(options: StripeStandInOptions = {}): Pr
           const endpoint = `${method} ${url.pathname.replace(/\/(cs_test|pi|ch|re|cus|pm|seti)_standin[0-9a-f]+$/, '/:id')}`;
           counts.requests[endpoint] = (counts.requests[endpoint] ?? 0) + 1;
           if (req.headers.authorization !== `Bearer ${secretKey}`) {
-            return send(401, { error: { type: 'invalid_request_error', message: 'Invalid API Key provided (this is a local Stripe stand-in; it accepts only its own key).' } });
+            return send(401, {
+              error: { type: 'invalid_request_error', message: 'Invalid API Key provided (this is a local Stripe stand-in; it accepts only its own key).' },
+            });
           }
           const params = method === 'POST' ? parseStripeForm(body) : {};
           const key = method === 'POST' ? req.headers['idempotency-key'] : undefined;
@@ -500,7 +573,12 @@ export async function startStripeStandIn(options: StripeStandInOptions = {}): Pr
             const seen = idempotency.get(key);
             if (seen) {
               if (seen.fingerprint !== fingerprint) {
-                return send(400, { error: { type: 'idempotency_error', message: `Keys for idempotent requests can only be used with the same parameters they were first used with.` } });
+                return send(400, {
+                  error: {
+                    type: 'idempotency_error',
+                    message: `Keys for idempotent requests can only be used with the same parameters they were first used with.`,
+                  },
+                });
               }
               const replay = await seen.result;
               return send(replay.status, replay.body, { 'idempotent-replayed': 'true', 'idempotency-key': key });

@@ -14,7 +14,10 @@ import { usageCost } from './usage/index.js';
 
 const NOW = new Date('2026-03-15T12:00:00.000Z');
 const clock = { now: () => NOW };
-const definition: SubgraphDefinition<BillingServices, BillingConfig> = { ...billingSubgraph, createServices: (runtime) => createBillingServices(runtime, clock) };
+const definition: SubgraphDefinition<BillingServices, BillingConfig> = {
+  ...billingSubgraph,
+  createServices: (runtime) => createBillingServices(runtime, clock),
+};
 const PRICES: Record<string, string> = { inbound_minute: '1.25', outbound_minute: '2.5', sms: '0.5' };
 
 let subgraph: TestSubgraph<BillingServices>;
@@ -24,9 +27,26 @@ let db: ShardedDatabase;
 const RECORD_USAGE = /* GraphQL */ `
   mutation Record($input: RecordUsageInput!) {
     recordUsage(input: $input) {
-      results { id status entryId cost { amountMinor currency } }
-      accepted duplicates
-      balance { available { amountMinor currency } currency version updatedAt }
+      results {
+        id
+        status
+        entryId
+        cost {
+          amountMinor
+          currency
+        }
+      }
+      accepted
+      duplicates
+      balance {
+        available {
+          amountMinor
+          currency
+        }
+        currency
+        version
+        updatedAt
+      }
     }
   }
 `;
@@ -36,11 +56,47 @@ const TENANT_BILLING = /* GraphQL */ `
     _entities(representations: $representations) {
       ... on Tenant {
         id
-        balance { available { amountMinor currency } version }
-        overdraftPolicy { mode limit { amountMinor currency } }
+        balance {
+          available {
+            amountMinor
+            currency
+          }
+          version
+        }
+        overdraftPolicy {
+          mode
+          limit {
+            amountMinor
+            currency
+          }
+        }
         transactions(first: $first, after: $after, type: $type, from: $from, to: $to) {
-          edges { cursor node { id type version amount { amountMinor currency } balanceAfter { amountMinor } product quantity unitPriceMinor rateId occurredAt externalRef postedAt } }
-          pageInfo { hasNextPage endCursor }
+          edges {
+            cursor
+            node {
+              id
+              type
+              version
+              amount {
+                amountMinor
+                currency
+              }
+              balanceAfter {
+                amountMinor
+              }
+              product
+              quantity
+              unitPriceMinor
+              rateId
+              occurredAt
+              externalRef
+              postedAt
+            }
+          }
+          pageInfo {
+            hasNextPage
+            endCursor
+          }
         }
       }
     }
@@ -75,10 +131,9 @@ describe('billing GraphQL', () => {
     services = subgraph.service.services;
     db = subgraph.service.runtime.db;
     for (const [product, price] of Object.entries(PRICES)) {
-      const result = await gql(
-        `mutation($input: PublishRateInput!) { publishRate(input: $input) { id product currency unitPriceMinor validFrom validTo } }`,
-        { input: { product, currency: 'EUR', unitPriceMinor: price, validFrom: '2026-01-01T00:00:00Z' } },
-      );
+      const result = await gql(`mutation($input: PublishRateInput!) { publishRate(input: $input) { id product currency unitPriceMinor validFrom validTo } }`, {
+        input: { product, currency: 'EUR', unitPriceMinor: price, validFrom: '2026-01-01T00:00:00Z' },
+      });
       assert.equal(result.errors, undefined, JSON.stringify(result.errors));
       assert.deepEqual(
         { ...result.data?.publishRate, id: undefined },
@@ -97,7 +152,10 @@ describe('billing GraphQL', () => {
     assert.match(sdl, /setOverdraftPolicy\(input: SetOverdraftPolicyInput!\): OverdraftPolicy!/);
     assert.match(sdl, /publishRate\(input: PublishRateInput!\): Rate!/);
     assert.match(sdl, /rates\(\s+currency: String!/);
-    assert.match(sdl, /transactions\([\s\S]*first: Int[\s\S]*after: String[\s\S]*type: LedgerEntryType[\s\S]*from: DateTimeISO[\s\S]*to: DateTimeISO\s+\): LedgerEntryConnection!/);
+    assert.match(
+      sdl,
+      /transactions\([\s\S]*first: Int[\s\S]*after: String[\s\S]*type: LedgerEntryType[\s\S]*from: DateTimeISO[\s\S]*to: DateTimeISO\s+\): LedgerEntryConnection!/,
+    );
     assert.match(sdl, /input UsageEventInput \{[\s\S]*id: ID![\s\S]*product: String![\s\S]*quantity: Int![\s\S]*occurredAt: DateTimeISO!/);
   });
 
@@ -136,8 +194,14 @@ describe('billing GraphQL', () => {
       for (const response of all) assert.equal(response.errors, undefined, JSON.stringify(response.errors));
       assert.equal(ports.size, 10, 'ten distinct connections');
       const payloads = all.map((response) => response.data!.recordUsage);
-      assert.equal(payloads.reduce((sum, payload) => sum + payload.accepted, 0), 800);
-      assert.equal(payloads.reduce((sum, payload) => sum + payload.duplicates, 0), 200);
+      assert.equal(
+        payloads.reduce((sum, payload) => sum + payload.accepted, 0),
+        800,
+      );
+      assert.equal(
+        payloads.reduce((sum, payload) => sum + payload.duplicates, 0),
+        200,
+      );
       const acceptedIds = payloads.flatMap((payload) => payload.results.filter((r: any) => r.status === 'ACCEPTED').map((r: any) => r.id));
       assert.equal(new Set(acceptedIds).size, 800, 'every event accepted exactly once');
     } finally {
@@ -160,9 +224,14 @@ describe('billing GraphQL', () => {
     assert.deepEqual(balance.data?.balance, { available: { amountMinor: Number(topUp - expectedCost), currency: 'EUR' }, version: 801 });
   });
 
-  it('pages a tenant\'s transactions newest first with filters, and rejects bad cursors and page sizes', async () => {
+  it("pages a tenant's transactions newest first with filters, and rejects bad cursors and page sizes", async () => {
     const tenantId = await newTenant('EUR', 5_000n);
-    const events = Array.from({ length: 7 }, (_, index) => ({ id: `e${index}`, product: index % 2 ? 'sms' : 'inbound_minute', quantity: index + 1, occurredAt: occurred(10 - index) }));
+    const events = Array.from({ length: 7 }, (_, index) => ({
+      id: `e${index}`,
+      product: index % 2 ? 'sms' : 'inbound_minute',
+      quantity: index + 1,
+      occurredAt: occurred(10 - index),
+    }));
     const recorded = await gql(RECORD_USAGE, { input: { tenantId, events } });
     assert.equal(recorded.errors, undefined, JSON.stringify(recorded.errors));
     assert.deepEqual(
@@ -214,11 +283,17 @@ describe('billing GraphQL', () => {
     assert.deepEqual(first.data!._entities[0].overdraftPolicy, { mode: 'BLOCK', limit: { amountMinor: 0, currency: 'EUR' } });
 
     const topUps = await gql(TENANT_BILLING, { representations, type: 'TOP_UP' });
-    assert.deepEqual(topUps.data!._entities[0].transactions.edges.map((edge: any) => edge.node.version), [1]);
+    assert.deepEqual(
+      topUps.data!._entities[0].transactions.edges.map((edge: any) => edge.node.version),
+      [1],
+    );
     const none = await gql(TENANT_BILLING, { representations, from: '2030-01-01T00:00:00Z' });
     assert.deepEqual(none.data!._entities[0].transactions, { edges: [], pageInfo: { hasNextPage: false, endCursor: null } });
     const window = await gql(TENANT_BILLING, { representations, from: '2000-01-01T00:00:00Z', to: '2030-01-01T00:00:00Z', type: 'USAGE', first: 2 });
-    assert.deepEqual(window.data!._entities[0].transactions.edges.map((edge: any) => edge.node.version), [8, 7]);
+    assert.deepEqual(
+      window.data!._entities[0].transactions.edges.map((edge: any) => edge.node.version),
+      [8, 7],
+    );
 
     for (const [variables, code] of [
       [{ after: 'not-a-cursor' }, 'INVALID_CURSOR'],
@@ -253,7 +328,10 @@ describe('billing GraphQL', () => {
     entities.forEach((entity: any, index: number) => {
       assert.equal(entity.id, tenantIds[index]);
       assert.deepEqual(entity.balance, { available: { amountMinor: 1_000 + index - (index + 1), currency: 'EUR' }, version: 2 });
-      assert.deepEqual(entity.transactions.edges.map((edge: any) => edge.node.externalRef), [`only-${index}`, null]);
+      assert.deepEqual(
+        entity.transactions.edges.map((edge: any) => edge.node.externalRef),
+        [`only-${index}`, null],
+      );
     });
     // Accounts: one query per shard; transactions: one per shard; the directory is cached. Never one per tenant.
     assert.ok(queries <= 2 * db.shardIds.length + 1, `${queries} queries for 20 tenants`);
@@ -350,7 +428,11 @@ describe('billing GraphQL', () => {
       const extend = (tenantId: string) => ({ input: { tenantId, mode: 'ALLOW_OVERDRAFT', limit: { amountMinor: 1_000, currency: 'EUR' } } });
       assert.deepEqual((await gql(SET, extend(own), partner)).data?.setOverdraftPolicy, { mode: 'ALLOW_OVERDRAFT' });
       assert.deepEqual(errorCodes(await gql(SET, extend(foreign), partner)), ['FORBIDDEN']);
-      const usage = await gql(RECORD_USAGE, { input: { tenantId: own, events: [{ id: 'p1', product: 'outbound_minute', quantity: 10, occurredAt: occurred(1) }] } }, partner);
+      const usage = await gql(
+        RECORD_USAGE,
+        { input: { tenantId: own, events: [{ id: 'p1', product: 'outbound_minute', quantity: 10, occurredAt: occurred(1) }] } },
+        partner,
+      );
       assert.deepEqual(usage.data?.recordUsage.balance.available, { amountMinor: -25, currency: 'EUR' });
     });
   });

@@ -3,7 +3,12 @@ import { subgraphConfigSchema } from '@saldo/subgraph';
 
 const emailList = z
   .string()
-  .transform((value) => value.split(',').map((part) => part.trim()).filter((part) => part.length > 0))
+  .transform((value) =>
+    value
+      .split(',')
+      .map((part) => part.trim())
+      .filter((part) => part.length > 0),
+  )
   .pipe(z.array(z.email('every entry must be an email address')));
 
 /** The tenants subgraph: the shared subgraph settings plus notification delivery (mail, webhooks). */

@@ -64,7 +64,10 @@ export const tenantsSubgraph: SubgraphDefinition<TenantsServices, TenantsConfig>
     apiKeys: new ApiKeyService(runtime.db),
     notifications: createNotificationServices(runtime),
   }),
-  subscribe: (services, runtime) => [subscribeFraudSuspension(runtime.bus, services.tenants, runtime.logger), ...subscribeNotifications(services.notifications, runtime)],
+  subscribe: (services, runtime) => [
+    subscribeFraudSuspension(runtime.bus, services.tenants, runtime.logger),
+    ...subscribeNotifications(services.notifications, runtime),
+  ],
   jobs: {
     queues: notificationQueues,
     workers: (services) => notificationWorkers(services.notifications.dispatcher),

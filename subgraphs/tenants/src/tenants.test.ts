@@ -4,7 +4,18 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { FraudCaseOpened, FraudCaseResolved, InProcessEventBus, TenantCreated, TenantUpdated, Topic, decode, outboxRow, toEnvelope, type EventEnvelope } from '@saldo/events';
+import {
+  FraudCaseOpened,
+  FraudCaseResolved,
+  InProcessEventBus,
+  TenantCreated,
+  TenantUpdated,
+  Topic,
+  decode,
+  outboxRow,
+  toEnvelope,
+  type EventEnvelope,
+} from '@saldo/events';
 import type { Identity } from '@saldo/graphql';
 import { INTERNAL_AUDIENCE } from '@saldo/identity';
 import { TEST_ADMIN, errorCodes, startTestSubgraph, testLogger, waitUntil, type GraphQLResponse, type TestSubgraph } from '@saldo/testing';
@@ -32,14 +43,20 @@ async function refused(query: string, variables: Record<string, unknown> = {}, i
 
 const CREATE_TENANT = 'mutation($input: CreateTenantInput!) { createTenant(input: $input) { id name currency country status partner { id } } }';
 const TENANT = 'query($id: ID!) { tenant(id: $id) { id name status suspensionReason } }';
-const TENANT_IDS = 'query($partnerId: ID, $after: String) { tenants(first: 100, partnerId: $partnerId, after: $after) { edges { node { id } } pageInfo { hasNextPage endCursor } } }';
+const TENANT_IDS =
+  'query($partnerId: ID, $after: String) { tenants(first: 100, partnerId: $partnerId, after: $after) { edges { node { id } } pageInfo { hasNextPage endCursor } } }';
 
 async function createPartner(name: string): Promise<string> {
-  const data = await ok<{ createPartner: { id: string } }>('mutation($input: CreatePartnerInput!) { createPartner(input: $input) { id } }', { input: { name, country: 'DE' } });
+  const data = await ok<{ createPartner: { id: string } }>('mutation($input: CreatePartnerInput!) { createPartner(input: $input) { id } }', {
+    input: { name, country: 'DE' },
+  });
   return data.createPartner.id;
 }
 
-async function createTenant(input: Record<string, unknown>, identity: Identity = TEST_ADMIN): Promise<{ id: string; name: string; currency: string; country: string; status: string; partner: { id: string } | null }> {
+async function createTenant(
+  input: Record<string, unknown>,
+  identity: Identity = TEST_ADMIN,
+): Promise<{ id: string; name: string; currency: string; country: string; status: string; partner: { id: string } | null }> {
   return (await ok<{ createTenant: any }>(CREATE_TENANT, { input: { name: 'Tenant GmbH', currency: 'EUR', country: 'DE', ...input } }, identity)).createTenant;
 }
 
@@ -129,7 +146,7 @@ describe('tenants subgraph', () => {
     assert.equal(tenantEvents.length, events, 'nothing was announced');
   });
 
-  it('shows a tenant\'s users their own tenant only, and another tenant exactly like a missing one', async () => {
+  it("shows a tenant's users their own tenant only, and another tenant exactly like a missing one", async () => {
     const mine = await createTenant({ name: 'Mine GmbH' });
     const theirs = await createTenant({ name: 'Theirs GmbH' });
     for (const identity of [tenantAdmin(mine.id), tenantMember(mine.id)]) {
@@ -146,17 +163,21 @@ describe('tenants subgraph', () => {
     const [acme, other] = await Promise.all([createPartner('Acme Voice'), createPartner('Other Reseller')]);
     const own = await createTenant({ name: 'Via Partner' }, partner(acme));
     assert.deepEqual(own.partner, { id: acme }, 'created under the partner itself');
-    const foreign = await createTenant({ name: 'Other Partner\'s', partnerId: other });
+    const foreign = await createTenant({ name: "Other Partner's", partnerId: other });
     const direct = await createTenant({ name: 'Direct Customer' });
 
     assert.deepEqual(await listedTenantIds(partner(acme)), [own.id]);
     assert.deepEqual(await listedTenantIds(partner(acme), acme), [own.id]);
     assert.deepEqual(errorCodes(await refused(TENANT_IDS, { partnerId: other, after: null }, partner(acme))), ['FORBIDDEN']);
-    assert.deepEqual(errorCodes(await refused(CREATE_TENANT, { input: { name: 'Sneaky', currency: 'EUR', country: 'DE', partnerId: other } }, partner(acme))), ['FORBIDDEN']);
+    assert.deepEqual(errorCodes(await refused(CREATE_TENANT, { input: { name: 'Sneaky', currency: 'EUR', country: 'DE', partnerId: other } }, partner(acme))), [
+      'FORBIDDEN',
+    ]);
     assert.equal((await ok(TENANT, { id: foreign.id }, partner(acme))).tenant, null);
     assert.equal((await ok(TENANT, { id: direct.id }, partner(acme))).tenant, null);
     // Tenants' users cannot create tenants.
-    assert.deepEqual(errorCodes(await refused(CREATE_TENANT, { input: { name: 'Self-made', currency: 'EUR', country: 'DE' } }, tenantAdmin(own.id))), ['FORBIDDEN']);
+    assert.deepEqual(errorCodes(await refused(CREATE_TENANT, { input: { name: 'Self-made', currency: 'EUR', country: 'DE' } }, tenantAdmin(own.id))), [
+      'FORBIDDEN',
+    ]);
   });
 
   it('enforces the same scope in _entities', async () => {
@@ -177,7 +198,10 @@ describe('tenants subgraph', () => {
     const reactivate = 'mutation($id: ID!) { reactivateTenant(id: $id) { status suspensionReason } }';
 
     assert.deepEqual(errorCodes(await refused(suspend, { id: tenant.id, reason: 'self' }, tenantAdmin(tenant.id))), ['FORBIDDEN']);
-    assert.deepEqual((await ok(suspend, { id: tenant.id, reason: 'unpaid invoices' }, partner(partnerId))).suspendTenant, { status: 'SUSPENDED', suspensionReason: 'unpaid invoices' });
+    assert.deepEqual((await ok(suspend, { id: tenant.id, reason: 'unpaid invoices' }, partner(partnerId))).suspendTenant, {
+      status: 'SUSPENDED',
+      suspensionReason: 'unpaid invoices',
+    });
     assert.deepEqual(errorCodes(await refused(suspend, { id: tenant.id, reason: 'again' })), ['INVALID_STATE']);
     assert.equal((await ok(TENANT, { id: tenant.id })).tenant.suspensionReason, 'unpaid invoices', 'the refused suspension changed nothing');
     assert.deepEqual(errorCodes(await refused(reactivate, { id: tenant.id }, tenantAdmin(tenant.id))), ['FORBIDDEN']);
@@ -191,7 +215,7 @@ describe('tenants subgraph', () => {
     assert.deepEqual(statuses, ['SUSPENDED', 'ACTIVE']);
   });
 
-  it('suspends a tenant when its partner\'s fraud policy asks to, and reactivates it when the case is dismissed', async () => {
+  it("suspends a tenant when its partner's fraud policy asks to, and reactivates it when the case is dismissed", async () => {
     const tenant = await createTenant({ name: 'Fraud Policy GmbH' });
     const caseId = randomUUID();
     const opened = {
@@ -213,7 +237,13 @@ describe('tenants subgraph', () => {
     // A redelivery changes nothing (the tenant is suspended already).
     await publish(FraudCaseOpened, tenant.id, opened);
 
-    await publish(FraudCaseResolved, tenant.id, { caseId, tenantId: tenant.id, resolution: 'DISMISSED', resumeUsage: true, resolvedAt: new Date().toISOString() });
+    await publish(FraudCaseResolved, tenant.id, {
+      caseId,
+      tenantId: tenant.id,
+      resolution: 'DISMISSED',
+      resumeUsage: true,
+      resolvedAt: new Date().toISOString(),
+    });
     await waitUntil(async () => (await ok(TENANT, { id: tenant.id })).tenant.status === 'ACTIVE', 'the reactivation');
     assert.equal((await ok(TENANT, { id: tenant.id })).tenant.suspensionReason, null);
   });
@@ -249,13 +279,19 @@ describe('tenants subgraph', () => {
       for (const headers of [{}, await subgraph.identityHeaders(TEST_ADMIN)]) {
         const refusedCaller = await verify(issued.secret, headers);
         assert.equal(refusedCaller.status, 401);
-        assert.deepEqual(refusedCaller.body.errors.map((error: any) => error.extensions.code), ['UNAUTHENTICATED']);
+        assert.deepEqual(
+          refusedCaller.body.errors.map((error: any) => error.extensions.code),
+          ['UNAUTHENTICATED'],
+        );
       }
       // A tampered secret is not a key.
       const tampered = issued.secret.slice(0, -1) + (issued.secret.endsWith('A') ? 'B' : 'A');
       const refusedKey = await verify(tampered);
       assert.equal(refusedKey.status, 401);
-      assert.deepEqual(refusedKey.body.errors.map((error: any) => error.extensions.code), ['INVALID_API_KEY']);
+      assert.deepEqual(
+        refusedKey.body.errors.map((error: any) => error.extensions.code),
+        ['INVALID_API_KEY'],
+      );
     });
 
     it('stops verifying a revoked key at once and a rotated key after its grace period', async () => {
@@ -277,11 +313,13 @@ describe('tenants subgraph', () => {
       assert.deepEqual(await verify(immediate.secret), { status: 200, body: { partnerId, keyId: immediate.apiKey.id } });
     });
 
-    it('keeps one partner away from another\'s keys', async () => {
+    it("keeps one partner away from another's keys", async () => {
       const [mine, theirs] = await Promise.all([createPartner('Key Owner'), createPartner('Key Prober')]);
       const issued = (await ok(CREATE_KEY, { partnerId: mine, name: 'mine' }, partner(mine))).createApiKey;
       assert.deepEqual(errorCodes(await refused(CREATE_KEY, { partnerId: mine, name: 'not yours' }, partner(theirs))), ['FORBIDDEN']);
-      assert.deepEqual(errorCodes(await refused('mutation($id: ID!) { revokeApiKey(id: $id) { active } }', { id: issued.apiKey.id }, partner(theirs))), ['NOT_FOUND']);
+      assert.deepEqual(errorCodes(await refused('mutation($id: ID!) { revokeApiKey(id: $id) { active } }', { id: issued.apiKey.id }, partner(theirs))), [
+        'NOT_FOUND',
+      ]);
       assert.equal((await verify(issued.secret)).status, 200, 'the refused revocation changed nothing');
     });
   });

@@ -33,7 +33,12 @@ if (values.input) {
   series = parseHistoryCsv(await readFile(values.input, 'utf8')).series;
   source = values.input;
 } else {
-  const data = syntheticUsage({ series: positive('series', values.series), days: positive('days', values.days), lastDay: dayNumber(utcDay(new Date())) - 1, seed: positive('seed', values.seed) });
+  const data = syntheticUsage({
+    series: positive('series', values.series),
+    days: positive('days', values.days),
+    lastDay: dayNumber(utcDay(new Date())) - 1,
+    seed: positive('seed', values.seed),
+  });
   series = data.series;
   holidays = data.holidays;
   source = `synthetic: ${series.length} tenants x ${values.days} days, seed ${values.seed}`;

@@ -97,7 +97,14 @@ export function createUsageForecastServices(runtime: SubgraphRuntime<UsageForeca
     // After usage and balance events: a burst is scored within seconds, a tenant at most every few seconds.
     fraudChecks: new ThrottledChecks('fraud evaluation', (tenants) => fraud.evaluate(tenants), logger, { minIntervalMs: 5_000, batchSize: 200 }),
     depletionChecks: new ThrottledChecks('depletion check', (tenants) => depletion.check(tenants), logger, { minIntervalMs: 5_000, batchSize: 200 }),
-    drift: new DriftService(db, registry, serving, thresholds, async (reason) => void (await lifecycle.request(reason === 'drift' ? 'drift' : 'manual')), logger),
+    drift: new DriftService(
+      db,
+      registry,
+      serving,
+      thresholds,
+      async (reason) => void (await lifecycle.request(reason === 'drift' ? 'drift' : 'manual')),
+      logger,
+    ),
     modelUpdateIntervalSeconds: config.MODEL_UPDATE_INTERVAL,
   };
 }
@@ -130,7 +137,11 @@ export const usageForecastSubgraph: SubgraphDefinition<UsageForecastServices, Us
         const anomalies = await services.anomalies.checkHour(hourEnd);
         const drift = await services.drift.check(hourEnd);
         const warned = await services.depletion.sweep();
-        return { anomalies: anomalies.anomalies, drift: drift ? { version: drift.version, wape: drift.rollingWape, psi: drift.psi, flagged: drift.flagged } : null, warned };
+        return {
+          anomalies: anomalies.anomalies,
+          drift: drift ? { version: drift.version, wape: drift.rollingWape, psi: drift.psi, flagged: drift.flagged } : null,
+          warned,
+        };
       }),
     ],
     schedules: () => [schedule(modelMaintenanceQueue, { cron: '* * * * *', data: {} }), schedule(hourlyMonitorQueue, { cron: '1 * * * *', data: {} })],

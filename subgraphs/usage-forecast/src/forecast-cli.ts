@@ -40,7 +40,8 @@ async function main(): Promise<void> {
   }
   if (!values.input) fail(`--input is required\n${USAGE}`);
   const horizon = /^\d+$/.test(values.horizon) ? Number(values.horizon) : Number.NaN;
-  if (!Number.isInteger(horizon) || horizon < 1 || horizon > MAX_HORIZON_DAYS) fail(`--horizon must be a whole number of days from 1 to ${MAX_HORIZON_DAYS} (got "${values.horizon}")`);
+  if (!Number.isInteger(horizon) || horizon < 1 || horizon > MAX_HORIZON_DAYS)
+    fail(`--horizon must be a whole number of days from 1 to ${MAX_HORIZON_DAYS} (got "${values.horizon}")`);
   const seed = Number(values.seed);
   if (!Number.isSafeInteger(seed)) fail(`--seed must be an integer (got "${values.seed}")`);
   let holidays: HolidayCalendar;

@@ -106,7 +106,7 @@ describe('usage-forecast subgraph: daily usage', () => {
     await subgraph?.destroy();
   });
 
-  it('sums a day\'s usage across products and repeated records', async () => {
+  it("sums a day's usage across products and repeated records", async () => {
     const usage = service.services.usage;
     const tenantId = randomUUID();
     assert.equal(await usage.record(tenantId, TODAY, 'inbound_minute', 10), 10n);
@@ -174,7 +174,10 @@ describe('usage-forecast subgraph: daily usage', () => {
   it('gives a tenant it has never seen zeros, without placing it', async () => {
     const tenantId = randomUUID();
     const usage = await tenantUsage(tenantId, 3);
-    assert.deepEqual(usage, daysEndingOn(TODAY, 3).map((date) => ({ date, quantity: 0 })));
+    assert.deepEqual(
+      usage,
+      daysEndingOn(TODAY, 3).map((date) => ({ date, quantity: 0 })),
+    );
     assert.equal(await db.directory.lookupOne(tenantId), undefined);
   });
 
@@ -187,7 +190,7 @@ describe('usage-forecast subgraph: daily usage', () => {
     assert.ok(days?.[0]?.date === before || days?.[0]?.date === afterwards);
   });
 
-  it('resolves 50 tenants\' usage through _entities with one directory lookup and one query per shard, each getting its own numbers', async () => {
+  it("resolves 50 tenants' usage through _entities with one directory lookup and one query per shard, each getting its own numbers", async () => {
     const tenantIds = Array.from({ length: 50 }, () => randomUUID());
     await service.services.usage.recordMany(
       tenantIds.flatMap((tenantId, index) => [
@@ -198,17 +201,32 @@ describe('usage-forecast subgraph: daily usage', () => {
     );
     const shardOf = await db.directory.lookup(tenantIds);
     const tenantsPerShard = db.shardIds.map((shardId) => tenantIds.filter((id) => shardOf.get(id) === shardId).length);
-    assert.ok(tenantsPerShard.every((count) => count > 0), `tenants spread over both shards: ${tenantsPerShard.join('/')}`);
+    assert.ok(
+      tenantsPerShard.every((count) => count > 0),
+      `tenants spread over both shards: ${tenantsPerShard.join('/')}`,
+    );
 
     const probe = countQueries(db);
     let result: GraphQLResponse;
     try {
       result = await graphql(
-        `query ($representations: [_Any!]!) {
-          _entities(representations: $representations) {
-            ... on Tenant { id usage(days: 2) { date quantity } week: usage(days: 7) { date quantity } }
+        `
+          query ($representations: [_Any!]!) {
+            _entities(representations: $representations) {
+              ... on Tenant {
+                id
+                usage(days: 2) {
+                  date
+                  quantity
+                }
+                week: usage(days: 7) {
+                  date
+                  quantity
+                }
+              }
+            }
           }
-        }`,
+        `,
         { representations: tenantIds.map((id) => ({ __typename: 'Tenant', id })) },
       );
     } finally {
@@ -293,7 +311,7 @@ describe('usage-forecast subgraph: daily usage', () => {
     assert.deepEqual(await rowsPerShard(tenantId), [0, 0]);
   });
 
-  it('keeps a tenant\'s rows only on the shard its directory placed it on', async () => {
+  it("keeps a tenant's rows only on the shard its directory placed it on", async () => {
     const tenantIds = Array.from({ length: 8 }, () => randomUUID());
     await service.services.usage.recordMany(
       tenantIds.flatMap((tenantId) => [

@@ -28,7 +28,7 @@ describe('branding resolution', () => {
     assert.deepEqual(resolveTenantBranding(null, null), { ...PLATFORM_BRANDING, source: BrandingSource.PLATFORM });
   });
 
-  it('resolves each field on its own: a tenant that sets only its logo keeps its partner\'s colors', () => {
+  it("resolves each field on its own: a tenant that sets only its logo keeps its partner's colors", () => {
     const branding = resolveTenantBranding({ ...none, logoUrl: 'https://tenant.example/logo.png' }, partner);
     assert.equal(branding.logoUrl, 'https://tenant.example/logo.png');
     assert.equal(branding.primaryColor, '#112233');
@@ -49,7 +49,7 @@ describe('branding resolution', () => {
     });
   });
 
-  it('names the partner as source when the tenant\'s own row sets nothing', () => {
+  it("names the partner as source when the tenant's own row sets nothing", () => {
     assert.equal(resolveTenantBranding(none, partner).source, BrandingSource.PARTNER);
     assert.equal(resolveTenantBranding(none, none).source, BrandingSource.PLATFORM);
     assert.equal(resolvePartnerBranding(none).source, BrandingSource.PLATFORM);
@@ -83,7 +83,11 @@ describe('branding input', () => {
       [{ displayName: 'Line\nbreak' }, 'BAD_USER_INPUT'],
     ];
     for (const [input, code] of cases) {
-      assert.equal(codeOf(() => validateInput(brandingInputSchema, input)), code, JSON.stringify(input).slice(0, 80));
+      assert.equal(
+        codeOf(() => validateInput(brandingInputSchema, input)),
+        code,
+        JSON.stringify(input).slice(0, 80),
+      );
     }
   });
 

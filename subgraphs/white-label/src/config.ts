@@ -4,19 +4,22 @@ import { subgraphConfigSchema } from '@saldo/subgraph';
 const list = () =>
   z
     .string()
-    .transform((value) => value.split(',').map((part) => part.trim().toLowerCase().replace(/\.$/, '')).filter((part) => part.length > 0))
+    .transform((value) =>
+      value
+        .split(',')
+        .map((part) => part.trim().toLowerCase().replace(/\.$/, ''))
+        .filter((part) => part.length > 0),
+    )
     .pipe(z.array(z.string()));
 
 /** A 32-byte key, base64 (44 characters) or hex (64). */
 const aesKey = () =>
-  z
-    .string()
-    .transform((value, ctx) => {
-      const trimmed = value.trim();
-      const key = /^[0-9a-f]{64}$/i.test(trimmed) ? Buffer.from(trimmed, 'hex') : Buffer.from(trimmed, 'base64');
-      if (key.length !== 32) ctx.addIssue({ code: 'custom', message: 'must be 32 bytes, base64 or hex (e.g. `openssl rand -base64 32`)' });
-      return key;
-    });
+  z.string().transform((value, ctx) => {
+    const trimmed = value.trim();
+    const key = /^[0-9a-f]{64}$/i.test(trimmed) ? Buffer.from(trimmed, 'hex') : Buffer.from(trimmed, 'base64');
+    if (key.length !== 32) ctx.addIssue({ code: 'custom', message: 'must be 32 bytes, base64 or hex (e.g. `openssl rand -base64 32`)' });
+    return key;
+  });
 
 /**
  * White-label settings: the shared subgraph settings plus custom domains (hostname policy, ownership checks), ACME
@@ -34,7 +37,10 @@ export const whiteLabelConfigSchema = subgraphConfigSchema
     NGINX_LISTEN_ADDRESS: z.string().min(1).default('0.0.0.0'),
     NGINX_HTTP_PORT: fields.port(80),
     NGINX_HTTPS_PORT: fields.port(443),
-    NGINX_WORKER_PROCESSES: z.string().regex(/^(auto|[1-9]\d*)$/).default('auto'),
+    NGINX_WORKER_PROCESSES: z
+      .string()
+      .regex(/^(auto|[1-9]\d*)$/)
+      .default('auto'),
     /** Where nginx sends custom-domain traffic: the gateway (GraphQL) and, under /portal, the portal's origin. */
     GATEWAY_UPSTREAM_URL: z.url().default('http://127.0.0.1:4000'),
     /** Where nginx sends `/.well-known/acme-challenge/` (any white-label instance); default: this instance. */
@@ -51,13 +57,23 @@ export const whiteLabelConfigSchema = subgraphConfigSchema
     /** Earlier keys, comma-separated: still open what they sealed (rotation). */
     DOMAINS_ENCRYPTION_PREVIOUS_KEYS: z
       .string()
-      .transform((value) => value.split(',').map((part) => part.trim()).filter((part) => part.length > 0))
+      .transform((value) =>
+        value
+          .split(',')
+          .map((part) => part.trim())
+          .filter((part) => part.length > 0),
+      )
       .pipe(z.array(aesKey()))
       .default([]),
     /** DNS servers (`ip` or `ip:port`) the TXT ownership check asks; default: the system's. */
     DOMAIN_DNS_RESOLVERS: z
       .string()
-      .transform((value) => value.split(',').map((part) => part.trim()).filter((part) => part.length > 0))
+      .transform((value) =>
+        value
+          .split(',')
+          .map((part) => part.trim())
+          .filter((part) => part.length > 0),
+      )
       .optional(),
     /** The HTTP proof of ownership (the partner's server answers the token) besides DNS TXT; its port (80 in production). */
     DOMAIN_HTTP_VERIFICATION: fields.boolean(true),

@@ -1,7 +1,15 @@
 import { buildFederatedSchema } from '@saldo/graphql';
 import { shardOperationsResolver, type SubgraphDefinition } from '@saldo/subgraph';
 import type { WhiteLabelConfig } from './config.js';
-import { CustomDomainResolver, createDomainServices, domainEntities, domainGlobalMigrations, domainJobs, mountDomainEndpoints, startDomains } from './domains/index.js';
+import {
+  CustomDomainResolver,
+  createDomainServices,
+  domainEntities,
+  domainGlobalMigrations,
+  domainJobs,
+  mountDomainEndpoints,
+  startDomains,
+} from './domains/index.js';
 import { BrandingColumns } from './entities/branding-columns.js';
 import { PartnerBranding } from './entities/partner-branding.js';
 import { TenantBranding } from './entities/tenant-branding.js';

@@ -102,7 +102,7 @@ describe('white-label subgraph', () => {
     assert.deepEqual(await tenantBranding(randomUUID(), randomUUID()), PLATFORM);
   });
 
-  it('lets a tenant that overrides only its logo inherit its partner\'s name, colors and support address', async () => {
+  it("lets a tenant that overrides only its logo inherit its partner's name, colors and support address", async () => {
     const partnerId = randomUUID();
     const tenantId = randomUUID();
     await setPartner(partnerId, { displayName: 'Acme Voice', primaryColor: '#112233', accentColor: '#445566', supportEmail: 'help@acme.example' });
@@ -118,7 +118,7 @@ describe('white-label subgraph', () => {
     });
   });
 
-  it('gives a tenant without own branding its partner\'s values and the platform default for the rest', async () => {
+  it("gives a tenant without own branding its partner's values and the platform default for the rest", async () => {
     const partnerId = randomUUID();
     await setPartner(partnerId, { primaryColor: '#abcdef' });
     assert.deepEqual(await tenantBranding(randomUUID(), partnerId), { ...PLATFORM, primaryColor: '#ABCDEF', source: 'PARTNER' });
@@ -128,14 +128,19 @@ describe('white-label subgraph', () => {
     const partnerId = randomUUID();
     const unbranded = randomUUID();
     await setPartner(partnerId, { displayName: 'Reseller One', logoUrl: 'https://r1.example/logo.svg' });
-    const data = await ok(ENTITIES, { representations: [{ __typename: 'Partner', id: partnerId }, { __typename: 'Partner', id: unbranded }] });
+    const data = await ok(ENTITIES, {
+      representations: [
+        { __typename: 'Partner', id: partnerId },
+        { __typename: 'Partner', id: unbranded },
+      ],
+    });
     assert.deepEqual(data['_entities'], [
       { id: partnerId, branding: { ...PLATFORM, displayName: 'Reseller One', logoUrl: 'https://r1.example/logo.svg', source: 'PARTNER' } },
       { id: unbranded, branding: PLATFORM },
     ]);
   });
 
-  it('returns the tenant\'s own values merged with the platform default from setTenantBranding, without its partner\'s', async () => {
+  it("returns the tenant's own values merged with the platform default from setTenantBranding, without its partner's", async () => {
     const partnerId = randomUUID();
     const tenantId = randomUUID();
     await setPartner(partnerId, { displayName: 'Partner Name', accentColor: '#000000' });
@@ -165,7 +170,7 @@ describe('white-label subgraph', () => {
     assert.equal(branding['accentColor'], '#202020');
   });
 
-  it('lets a cleared tenant inherit its partner\'s branding again', async () => {
+  it("lets a cleared tenant inherit its partner's branding again", async () => {
     const partnerId = randomUUID();
     const tenantId = randomUUID();
     await setPartner(partnerId, { displayName: 'Partner Brand' });
@@ -181,14 +186,23 @@ describe('white-label subgraph', () => {
   it('resolves many tenants in one _entities call with one directory lookup, one query per shard and one partner query', async () => {
     const partners = [randomUUID(), randomUUID(), randomUUID()];
     for (const [index, partnerId] of partners.entries()) await setPartner(partnerId, { displayName: `Partner ${index}`, primaryColor: `#00000${index}` });
-    const tenants = Array.from({ length: 12 }, (_unused, index) => ({ id: randomUUID(), partnerId: index % 4 === 3 ? null : partners[index % 3] ?? null }));
+    const tenants = Array.from({ length: 12 }, (_unused, index) => ({ id: randomUUID(), partnerId: index % 4 === 3 ? null : (partners[index % 3] ?? null) }));
     for (const [index, tenant] of tenants.entries()) if (index % 2 === 0) await setTenant(tenant.id, { logoUrl: `https://t${index}.example/logo.png` });
     // Tenants white-label has never seen (no row, no placement) ride in the same batch.
-    const unseen = [{ id: randomUUID(), partnerId: partners[0] ?? null }, { id: randomUUID(), partnerId: null }];
+    const unseen = [
+      { id: randomUUID(), partnerId: partners[0] ?? null },
+      { id: randomUUID(), partnerId: null },
+    ];
     const batch = [...tenants, ...unseen];
 
     const db = subgraph.service.runtime.db;
-    const calls = { groupByShard: [] as unknown[][], em: [] as unknown[][], globalEm: [] as unknown[][], tenantRows: [] as unknown[][], partnerRows: [] as unknown[][] };
+    const calls = {
+      groupByShard: [] as unknown[][],
+      em: [] as unknown[][],
+      globalEm: [] as unknown[][],
+      tenantRows: [] as unknown[][],
+      partnerRows: [] as unknown[][],
+    };
     const restore = [
       spy(db, 'groupByShard', calls.groupByShard),
       spy(db, 'em', calls.em),
@@ -272,7 +286,7 @@ describe('white-label subgraph', () => {
     assert.equal(await errorCode(ENTITIES, { representations: [{ __typename: 'Partner', id: 'x' }] }), 'INVALID_ID');
   });
 
-  it('stores a tenant\'s row only on the shard its directory entry names, and partner rows only in the control database', async () => {
+  it("stores a tenant's row only on the shard its directory entry names, and partner rows only in the control database", async () => {
     const tenantIds = Array.from({ length: 6 }, () => randomUUID());
     for (const tenantId of tenantIds) await setTenant(tenantId, { displayName: 'Sharded' });
     const db = subgraph.service.runtime.db;

@@ -9,7 +9,8 @@ export const MOVE_STATES = ['PENDING', 'COPYING', 'CATCHING_UP', 'FENCED', 'VERI
 export type MoveState = (typeof MOVE_STATES)[number];
 
 /** Stable reasons a move is refused (the GraphQL edge turns them into extensions.code). */
-export type MoveRefusal = 'UNKNOWN_SHARD' | 'SAME_SHARD' | 'TENANT_ALREADY_MOVING' | 'TARGET_DRAINING' | 'TENANT_NOT_FOUND' | 'MOVE_NOT_FOUND' | 'MOVE_ALREADY_SWITCHED';
+export type MoveRefusal =
+  'UNKNOWN_SHARD' | 'SAME_SHARD' | 'TENANT_ALREADY_MOVING' | 'TARGET_DRAINING' | 'TENANT_NOT_FOUND' | 'MOVE_NOT_FOUND' | 'MOVE_ALREADY_SWITCHED';
 
 export class ShardMoveError extends Error {
   constructor(
@@ -63,8 +64,6 @@ interface Progress {
   /** The table in hand and its last copied primary key. */
   table?: string;
   after?: Record<string, unknown>;
-
-
 }
 
 /**
@@ -121,7 +120,8 @@ export class ShardMover {
     return control.transactional(async (tx) => {
       const [row] = await tx.execute<{ state: MoveState }[]>('select state from shard_move where id = ? for update', [moveId]);
       if (!row) throw new ShardMoveError('MOVE_NOT_FOUND', `No move ${moveId}.`);
-      if (row.state === 'SWITCHED' || row.state === 'CLEANED') throw new ShardMoveError('MOVE_ALREADY_SWITCHED', `Move ${moveId} has switched the tenant already; move it back instead.`);
+      if (row.state === 'SWITCHED' || row.state === 'CLEANED')
+        throw new ShardMoveError('MOVE_ALREADY_SWITCHED', `Move ${moveId} has switched the tenant already; move it back instead.`);
       if (row.state !== 'FAILED') await tx.execute('update shard_move set cancel_requested = true, updated_at = ? where id = ?', [this.now(), moveId]);
       return (await this.read(tx, moveId))!;
     });
@@ -135,10 +135,9 @@ export class ShardMover {
   async list(options: { active?: boolean; limit?: number } = {}): Promise<ShardMove[]> {
     const rows = await this.db
       .globalEm()
-      .execute<MoveRow[]>(
-        `select * from shard_move ${options.active ? "where state not in ('CLEANED', 'FAILED')" : ''} order by created_at desc limit ?`,
-        [options.limit ?? 50],
-      );
+      .execute<MoveRow[]>(`select * from shard_move ${options.active ? "where state not in ('CLEANED', 'FAILED')" : ''} order by created_at desc limit ?`, [
+        options.limit ?? 50,
+      ]);
     return rows.map(toMove);
   }
 
@@ -312,7 +311,13 @@ export class ShardMover {
       await tx.execute('select pg_notify(?, ?)', [DIRECTORY_CHANNEL, move.tenantId]);
     });
     this.db.directory.forget(move.tenantId);
-    this.logger.info('tenant switched shards', { tenant: move.tenantId, from: move.sourceShard, to: move.targetShard, fenceMs: Math.round(performance.now() - started), ...steps });
+    this.logger.info('tenant switched shards', {
+      tenant: move.tenantId,
+      from: move.sourceShard,
+      to: move.targetShard,
+      fenceMs: Math.round(performance.now() - started),
+      ...steps,
+    });
   }
 
   /** SWITCHED (after the grace period): the source's rows of the tenant go; the "moved away" marker stays. */
@@ -453,17 +458,25 @@ export class ShardMover {
                      from ${ident(table.name)} t where ${ident(table.tenantColumn)}::text = ?`;
       const [[a], [b]] = await Promise.all([source.execute<Checksum[]>(sql, [move.tenantId]), target.execute<Checksum[]>(sql, [move.tenantId])]);
       if (a!.count !== b!.count || a!.checksum !== b!.checksum) {
-        throw new VerificationFailed(`verification failed for ${table.name}: source ${a!.count} rows (${a!.checksum}), target ${b!.count} rows (${b!.checksum})`);
+        throw new VerificationFailed(
+          `verification failed for ${table.name}: source ${a!.count} rows (${a!.checksum}), target ${b!.count} rows (${b!.checksum})`,
+        );
       }
     }
     for (const check of this.db.moveChecks) {
       const [a, b] = await Promise.all([check.run(source, move.tenantId), check.run(target, move.tenantId)]);
-      if (JSON.stringify(a) !== JSON.stringify(b)) throw new VerificationFailed(`verification "${check.name}" failed: source ${JSON.stringify(a)}, target ${JSON.stringify(b)}`);
+      if (JSON.stringify(a) !== JSON.stringify(b))
+        throw new VerificationFailed(`verification "${check.name}" failed: source ${JSON.stringify(a)}, target ${JSON.stringify(b)}`);
       if (check.consistent && !check.consistent(b)) throw new VerificationFailed(`verification "${check.name}" failed on the target: ${JSON.stringify(b)}`);
     }
   }
 
-  private async readBatch(em: EntityManager, table: TenantTable, tenantId: string, after: Record<string, unknown> | undefined): Promise<Record<string, unknown>[]> {
+  private async readBatch(
+    em: EntityManager,
+    table: TenantTable,
+    tenantId: string,
+    after: Record<string, unknown> | undefined,
+  ): Promise<Record<string, unknown>[]> {
     const pk = table.primaryKey.map(ident).join(', ');
     const params: unknown[] = [tenantId];
     let cursor = '';
@@ -508,7 +521,9 @@ export class ShardMover {
   private async countRows(em: EntityManager, tables: readonly TenantTable[], tenantId: string): Promise<number> {
     let total = 0;
     for (const table of tables) {
-      const [row] = await em.execute<{ count: string }[]>(`select count(*) as count from ${ident(table.name)} where ${ident(table.tenantColumn)}::text = ?`, [tenantId]);
+      const [row] = await em.execute<{ count: string }[]>(`select count(*) as count from ${ident(table.name)} where ${ident(table.tenantColumn)}::text = ?`, [
+        tenantId,
+      ]);
       total += Number(row!.count);
     }
     return total;

@@ -1,5 +1,15 @@
 import { berlinDay } from './calendar.js';
-import { DocumentKind, type CustomerSnapshot, type DocumentBranding, type DocumentContent, type DocumentLine, type DocumentVat, type IssuerSnapshot, type Language, type StatementSummary } from './model.js';
+import {
+  DocumentKind,
+  type CustomerSnapshot,
+  type DocumentBranding,
+  type DocumentContent,
+  type DocumentLine,
+  type DocumentVat,
+  type IssuerSnapshot,
+  type Language,
+  type StatementSummary,
+} from './model.js';
 import type { VatRateTable } from './vat/rates.js';
 import { computeVat, determineVatTreatment, netFromGross, type VatTreatment } from './vat/treatment.js';
 
@@ -18,7 +28,13 @@ export interface DocumentHeader {
 const TOP_UP_DESCRIPTION = { de: 'Prepaid-Guthaben (Aufladung)', en: 'Prepaid credit (top-up)' } as const;
 
 function treatmentOf(treatment: VatTreatment): DocumentVat {
-  return { case: treatment.case, category: treatment.category, basisPoints: treatment.basisPoints, rateCountry: treatment.rateCountry, exemptionReasonCode: treatment.exemptionReasonCode };
+  return {
+    case: treatment.case,
+    category: treatment.category,
+    basisPoints: treatment.basisPoints,
+    rateCountry: treatment.rateCountry,
+    exemptionReasonCode: treatment.exemptionReasonCode,
+  };
 }
 
 /** A paid top-up as its invoice sees it, in the currency paid. */

@@ -25,34 +25,55 @@ export const documentsConfigFields = {
   ISSUER_LEGAL_NAME: z.string().min(2).max(200).optional(),
   ISSUER_ADDRESS_LINE1: z.string().min(2).max(200).optional(),
   ISSUER_ADDRESS_LINE2: z.string().max(200).optional(),
-  ISSUER_POSTAL_CODE: z.string().regex(/^[A-Za-z0-9 -]{3,10}$/, 'must be a postal code').optional(),
+  ISSUER_POSTAL_CODE: z
+    .string()
+    .regex(/^[A-Za-z0-9 -]{3,10}$/, 'must be a postal code')
+    .optional(),
   ISSUER_CITY: z.string().min(2).max(100).optional(),
   /** ISO 3166-1 alpha-2 of an EU member state (the VAT rules are those of an EU seller). */
-  ISSUER_COUNTRY: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166 country code').default('DE'),
+  ISSUER_COUNTRY: z
+    .string()
+    .regex(/^[A-Z]{2}$/, 'must be an ISO 3166 country code')
+    .default('DE'),
   /** USt-IdNr. (VAT id); at least one of it and the tax number. */
-  ISSUER_VAT_ID: z.string().regex(/^[A-Z]{2}[A-Z0-9]{2,13}$/, 'must be a VAT id like DE123456789').optional(),
+  ISSUER_VAT_ID: z
+    .string()
+    .regex(/^[A-Z]{2}[A-Z0-9]{2,13}$/, 'must be a VAT id like DE123456789')
+    .optional(),
   /** Steuernummer, e.g. 37/123/45678. */
-  ISSUER_TAX_NUMBER: z.string().regex(/^[0-9/ -]{8,20}$/, 'must be a tax number like 37/123/45678').optional(),
+  ISSUER_TAX_NUMBER: z
+    .string()
+    .regex(/^[0-9/ -]{8,20}$/, 'must be a tax number like 37/123/45678')
+    .optional(),
   /** Handelsregister entry, e.g. "HRB 234567 B, Amtsgericht Charlottenburg". */
   ISSUER_REGISTRATION: z.string().min(3).max(200).optional(),
   ISSUER_MANAGING_DIRECTORS: z.string().min(3).max(200).optional(),
   ISSUER_EMAIL: z.email('must be an e-mail address').optional(),
-  ISSUER_PHONE: z.string().regex(/^\+?[0-9 ()/-]{6,30}$/, 'must be a phone number').optional(),
+  ISSUER_PHONE: z
+    .string()
+    .regex(/^\+?[0-9 ()/-]{6,30}$/, 'must be a phone number')
+    .optional(),
   ISSUER_CONTACT_NAME: z.string().min(2).max(100).optional(),
   ISSUER_WEBSITE: z.url().optional(),
   ISSUER_IBAN: z.string().refine(isValidIban, 'must be an IBAN with a valid check sum').optional(),
-  ISSUER_BIC: z.string().regex(/^[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?$/, 'must be a BIC').optional(),
+  ISSUER_BIC: z
+    .string()
+    .regex(/^[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?$/, 'must be a BIC')
+    .optional(),
   ISSUER_BANK_NAME: z.string().min(2).max(100).optional(),
   /** The issuer's logo (PNG or JPEG file), shown on documents unless the tenant's branding brings its own. */
-  ISSUER_LOGO_PATH: z.string().optional().transform((path, ctx) => {
-    if (!path) return null;
-    try {
-      return readLogo(path);
-    } catch (error) {
-      ctx.addIssue({ code: 'custom', message: (error as Error).message });
-      return z.NEVER;
-    }
-  }),
+  ISSUER_LOGO_PATH: z
+    .string()
+    .optional()
+    .transform((path, ctx) => {
+      if (!path) return null;
+      try {
+        return readLogo(path);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
   ISSUER_DISPLAY_NAME: z.string().min(1).max(100).optional(),
   ISSUER_PRIMARY_COLOR: z.string().regex(HEX_COLOR, 'must be #RRGGBB').default('#0F766E'),
   ISSUER_ACCENT_COLOR: z.string().regex(HEX_COLOR, 'must be #RRGGBB').default('#F59E0B'),
@@ -79,15 +100,34 @@ export const documentsConfigFields = {
    * becomes the attachment), also on a retry up to its retry window (3 days) later, so it lives longer than a link
    * handed to a caller of the graph. 0: events carry no link (the mail points to the portal).
    */
-  DOCUMENT_EVENT_URL_TTL_SECONDS: z.coerce.number().int().min(0).max(30 * 86_400).default(7 * 86_400),
+  DOCUMENT_EVENT_URL_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(30 * 86_400)
+    .default(7 * 86_400),
   /** When the monthly statement run starts (cron, Europe/Berlin): statements for the previous month. */
-  STATEMENT_RUN_CRON: z.string().regex(/^(\S+\s+){4}\S+$/, 'must be a five-field cron expression').default('0 3 1 * *'),
+  STATEMENT_RUN_CRON: z
+    .string()
+    .regex(/^(\S+\s+){4}\S+$/, 'must be a five-field cron expression')
+    .default('0 3 1 * *'),
   /** Statements issued concurrently per billing instance during the run. */
   STATEMENT_RUN_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
 };
 
-const ISSUER_REQUIRED = ['ISSUER_LEGAL_NAME', 'ISSUER_ADDRESS_LINE1', 'ISSUER_POSTAL_CODE', 'ISSUER_CITY', 'ISSUER_EMAIL', 'ISSUER_PHONE', 'ISSUER_CONTACT_NAME', 'ISSUER_IBAN'] as const;
-const ISSUER_KEYS = Object.keys(documentsConfigFields).filter((key) => key.startsWith('ISSUER_') && !['ISSUER_COUNTRY', 'ISSUER_PRIMARY_COLOR', 'ISSUER_ACCENT_COLOR'].includes(key));
+const ISSUER_REQUIRED = [
+  'ISSUER_LEGAL_NAME',
+  'ISSUER_ADDRESS_LINE1',
+  'ISSUER_POSTAL_CODE',
+  'ISSUER_CITY',
+  'ISSUER_EMAIL',
+  'ISSUER_PHONE',
+  'ISSUER_CONTACT_NAME',
+  'ISSUER_IBAN',
+] as const;
+const ISSUER_KEYS = Object.keys(documentsConfigFields).filter(
+  (key) => key.startsWith('ISSUER_') && !['ISSUER_COUNTRY', 'ISSUER_PRIMARY_COLOR', 'ISSUER_ACCENT_COLOR'].includes(key),
+);
 
 type DocumentsSettings = z.output<ReturnType<typeof z.object<typeof documentsConfigFields>>> & { NODE_ENV?: string };
 
@@ -95,25 +135,48 @@ type DocumentsSettings = z.output<ReturnType<typeof z.object<typeof documentsCon
 export function checkDocumentsConfig(value: DocumentsSettings, ctx: z.RefinementCtx): void {
   const anySet = ISSUER_KEYS.some((key) => value[key as keyof DocumentsSettings] != null);
   if (!anySet) {
-    if (value.NODE_ENV === 'production') ctx.addIssue({ code: 'custom', path: ['ISSUER_LEGAL_NAME'], message: 'the seller of record (ISSUER_*) is required in production' });
+    if (value.NODE_ENV === 'production')
+      ctx.addIssue({ code: 'custom', path: ['ISSUER_LEGAL_NAME'], message: 'the seller of record (ISSUER_*) is required in production' });
   } else {
     for (const key of ISSUER_REQUIRED) if (value[key] == null) ctx.addIssue({ code: 'custom', path: [key], message: 'is required once any ISSUER_* is set' });
-    if (!value.ISSUER_VAT_ID && !value.ISSUER_TAX_NUMBER) ctx.addIssue({ code: 'custom', path: ['ISSUER_VAT_ID'], message: 'ISSUER_VAT_ID or ISSUER_TAX_NUMBER is required (§ 14 Abs. 4 Nr. 2 UStG)' });
+    if (!value.ISSUER_VAT_ID && !value.ISSUER_TAX_NUMBER)
+      ctx.addIssue({ code: 'custom', path: ['ISSUER_VAT_ID'], message: 'ISSUER_VAT_ID or ISSUER_TAX_NUMBER is required (§ 14 Abs. 4 Nr. 2 UStG)' });
   }
   if (!isEuMemberState(value.ISSUER_COUNTRY)) ctx.addIssue({ code: 'custom', path: ['ISSUER_COUNTRY'], message: 'must be an EU member state' });
   if (value.ISSUER_VAT_ID && !isEuVatIdOf(value.ISSUER_VAT_ID, value.ISSUER_COUNTRY)) {
     ctx.addIssue({ code: 'custom', path: ['ISSUER_VAT_ID'], message: `must be a VAT id of ${value.ISSUER_COUNTRY}` });
   }
-  if (value.NODE_ENV === 'production' && !value.DOCUMENT_URL_SECRET) ctx.addIssue({ code: 'custom', path: ['DOCUMENT_URL_SECRET'], message: 'is required in production (download links must survive restarts and work across instances)' });
+  if (value.NODE_ENV === 'production' && !value.DOCUMENT_URL_SECRET)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['DOCUMENT_URL_SECRET'],
+      message: 'is required in production (download links must survive restarts and work across instances)',
+    });
 }
 
 /** The platform operator as seller of record, or null when the configuration names none. */
 export function platformIssuer(value: DocumentsSettings): IssuerSnapshot | null {
-  if (!value.ISSUER_LEGAL_NAME || !value.ISSUER_ADDRESS_LINE1 || !value.ISSUER_POSTAL_CODE || !value.ISSUER_CITY || !value.ISSUER_EMAIL || !value.ISSUER_PHONE || !value.ISSUER_CONTACT_NAME || !value.ISSUER_IBAN) return null;
+  if (
+    !value.ISSUER_LEGAL_NAME ||
+    !value.ISSUER_ADDRESS_LINE1 ||
+    !value.ISSUER_POSTAL_CODE ||
+    !value.ISSUER_CITY ||
+    !value.ISSUER_EMAIL ||
+    !value.ISSUER_PHONE ||
+    !value.ISSUER_CONTACT_NAME ||
+    !value.ISSUER_IBAN
+  )
+    return null;
   return {
     id: 'platform',
     legalName: value.ISSUER_LEGAL_NAME,
-    address: { line1: value.ISSUER_ADDRESS_LINE1, line2: value.ISSUER_ADDRESS_LINE2 ?? null, postalCode: value.ISSUER_POSTAL_CODE, city: value.ISSUER_CITY, country: value.ISSUER_COUNTRY },
+    address: {
+      line1: value.ISSUER_ADDRESS_LINE1,
+      line2: value.ISSUER_ADDRESS_LINE2 ?? null,
+      postalCode: value.ISSUER_POSTAL_CODE,
+      city: value.ISSUER_CITY,
+      country: value.ISSUER_COUNTRY,
+    },
     vatId: value.ISSUER_VAT_ID ?? null,
     taxNumber: value.ISSUER_TAX_NUMBER ?? null,
     registration: value.ISSUER_REGISTRATION ?? null,
@@ -122,7 +185,12 @@ export function platformIssuer(value: DocumentsSettings): IssuerSnapshot | null 
     phone: value.ISSUER_PHONE,
     contactName: value.ISSUER_CONTACT_NAME,
     website: value.ISSUER_WEBSITE ?? null,
-    bank: { iban: normalizeIban(value.ISSUER_IBAN), bic: value.ISSUER_BIC ?? null, bankName: value.ISSUER_BANK_NAME ?? null, accountHolder: value.ISSUER_LEGAL_NAME },
+    bank: {
+      iban: normalizeIban(value.ISSUER_IBAN),
+      bic: value.ISSUER_BIC ?? null,
+      bankName: value.ISSUER_BANK_NAME ?? null,
+      accountHolder: value.ISSUER_LEGAL_NAME,
+    },
     branding: {
       displayName: value.ISSUER_DISPLAY_NAME ?? value.ISSUER_LEGAL_NAME,
       primaryColor: value.ISSUER_PRIMARY_COLOR.toUpperCase(),

@@ -22,7 +22,10 @@ import { pdfText, validateEn16931 } from './test-tools.js';
 /** "Now" for billing's services (statements need a month that is over); Stripe and the job queue keep real time. */
 let now = new Date('2026-03-10T09:00:00.000Z');
 const clock = { now: () => now };
-const definition: SubgraphDefinition<BillingServices, BillingConfig> = { ...billingSubgraph, createServices: (runtime) => createBillingServices(runtime, clock) };
+const definition: SubgraphDefinition<BillingServices, BillingConfig> = {
+  ...billingSubgraph,
+  createServices: (runtime) => createBillingServices(runtime, clock),
+};
 
 let standIn: StripeStandIn;
 let subgraph: TestSubgraph<BillingServices, BillingConfig>;
@@ -51,7 +54,12 @@ async function newTenant(profile: { country: string; vatId?: string | null; part
     currency: 'EUR',
     country: profile.country,
     status: 'ACTIVE',
-    profile: { legalName: `${name} GmbH`, address: { line1: 'Teststraße 1', line2: null, postalCode: '10115', city: 'Berlin', region: null }, country: profile.country, vatId: profile.vatId ?? null },
+    profile: {
+      legalName: `${name} GmbH`,
+      address: { line1: 'Teststraße 1', line2: null, postalCode: '10115', city: 'Berlin', region: null },
+      country: profile.country,
+      vatId: profile.vatId ?? null,
+    },
   });
   await waitUntil(() => services.ledger.currencyOf(tenantId), 'the account');
   return tenantId;
@@ -116,7 +124,11 @@ function download(url: string): Promise<{ status: number; body: Buffer; type: st
 }
 
 async function counters(): Promise<Record<string, string>> {
-  const rows = await db.globalEm().execute<{ issuer_id: string; series: string; year: number; last_value: string }[]>('select issuer_id, series, year, last_value from document_number_counter');
+  const rows = await db
+    .globalEm()
+    .execute<{ issuer_id: string; series: string; year: number; last_value: string }[]>(
+      'select issuer_id, series, year, last_value from document_number_counter',
+    );
   return Object.fromEntries(rows.map((row) => [`${row.issuer_id}/${row.series}-${row.year}`, row.last_value]));
 }
 
@@ -161,10 +173,12 @@ describe('documents of the prepaid ledger', () => {
     assert.match(invoice.pdfUrl, /^https:\/\/api\.saldo\.example\/documents\/[0-9a-f-]{36}\.pdf\?tenant=.+&expires=\d+&signature=/);
     // document.issued carries its own signed PDF link, valid for DOCUMENT_EVENT_URL_TTL_SECONDS (7 days): the notifier
     // fetches it to attach the PDF, also on retries days later.
-    const [issued] = await db.globalEm().execute<{ payload: { pdfUrl?: string; number: string } }[]>(
-      `select payload from outbox_event where type = 'document.issued' and payload->>'documentId' = ?`,
-      [invoice.id],
-    );
+    const [issued] = await db
+      .globalEm()
+      .execute<{ payload: { pdfUrl?: string; number: string } }[]>(
+        `select payload from outbox_event where type = 'document.issued' and payload->>'documentId' = ?`,
+        [invoice.id],
+      );
     assert.equal(issued!.payload.number, 'RE-2026-000001');
     const eventLink = new URL(issued!.payload.pdfUrl!);
     assert.equal(eventLink.origin + eventLink.pathname, `https://api.saldo.example/documents/${invoice.id}.pdf`);
@@ -213,7 +227,19 @@ describe('documents of the prepaid ledger', () => {
     writeFileSync(files[2]!, austrianPdf.body);
     toValidate.push(...files);
     const text = pdfText(files[0]!);
-    for (const expected of ['Rechnung RE-2026-000001', 'Müller Telefonie GmbH', 'Teststraße 1', 'Saldo Demo GmbH', 'DE123456789', 'DE111111111', '10.03.2026', 'Prepaid-Guthaben', '100,00 €', '19,00 €', '119,00 €']) {
+    for (const expected of [
+      'Rechnung RE-2026-000001',
+      'Müller Telefonie GmbH',
+      'Teststraße 1',
+      'Saldo Demo GmbH',
+      'DE123456789',
+      'DE111111111',
+      '10.03.2026',
+      'Prepaid-Guthaben',
+      '100,00 €',
+      '19,00 €',
+      '119,00 €',
+    ]) {
       assert.ok(text.includes(expected), `PDF text lacks "${expected}"`);
     }
     assert.ok(pdfText(files[2]!).includes('Steuerschuldnerschaft des Leistungsempfängers / Reverse charge'));
@@ -278,7 +304,12 @@ describe('documents of the prepaid ledger', () => {
   describe('issueCreditNote (goodwill)', () => {
     it('credits the net to the balance, references the invoice, and is idempotent per key', async () => {
       const before = await balanceOf(austrian);
-      const input = { documentId: austrianInvoice.id, amount: { amountMinor: 2_500, currency: 'EUR' }, reason: 'Kulanz: Störung am 9. März', idempotencyKey: 'goodwill-1' };
+      const input = {
+        documentId: austrianInvoice.id,
+        amount: { amountMinor: 2_500, currency: 'EUR' },
+        reason: 'Kulanz: Störung am 9. März',
+        idempotencyKey: 'goodwill-1',
+      };
       const response = await subgraph.query(ISSUE_CREDIT_NOTE, { input }, ADMIN);
       assert.equal(response.errors, undefined, JSON.stringify(response.errors));
       const creditNote = response.data!.issueCreditNote;
@@ -329,7 +360,11 @@ describe('documents of the prepaid ledger', () => {
   it('setBuyerReference takes a valid Leitweg-ID only; then invoices are XRechnung', async () => {
     const tenantId = await newTenant({ country: 'DE', name: 'Stadtwerke' });
     const set = (value: string | null, identity: Identity = tenantAdmin(tenantId)) =>
-      subgraph.query('mutation($t: ID!, $b: String) { setBuyerReference(tenantId: $t, buyerReference: $b) { id buyerReference } }', { t: tenantId, b: value }, identity);
+      subgraph.query(
+        'mutation($t: ID!, $b: String) { setBuyerReference(tenantId: $t, buyerReference: $b) { id buyerReference } }',
+        { t: tenantId, b: value },
+        identity,
+      );
     assert.deepEqual(errorCodes(await set('04011000-1234512345-07')), ['INVALID_BUYER_REFERENCE']);
     assert.deepEqual(errorCodes(await set('hello')), ['INVALID_BUYER_REFERENCE']);
     assert.deepEqual(errorCodes(await set('04011000-1234512345-06', tenantAdmin(austrian))), ['FORBIDDEN']);
@@ -347,7 +382,7 @@ describe('documents of the prepaid ledger', () => {
     toValidate.push(file);
   });
 
-  it('a partner reselling as seller of record issues its tenants\' invoices in its own name and series, in its branding', async () => {
+  it("a partner reselling as seller of record issues its tenants' invoices in its own name and series, in its branding", async () => {
     const partnerId = randomUUID();
     await publish(PartnerSellerProfileChanged, partnerId, {
       partnerId,
@@ -377,13 +412,15 @@ describe('documents of the prepaid ledger', () => {
       changedAt: now.toISOString(),
     });
     await waitUntil(async () => {
-      const [row] = await db.globalEm().execute<{ logo_sha256: string | null }[]>(`select logo_sha256 from document_branding where level = 'PARTNER' and owner_id = ?`, [partnerId]);
+      const [row] = await db
+        .globalEm()
+        .execute<{ logo_sha256: string | null }[]>(`select logo_sha256 from document_branding where level = 'PARTNER' and owner_id = ?`, [partnerId]);
       return row?.logo_sha256;
     }, 'the partner logo fetched by its job');
     const tenantId = await newTenant({ country: 'DE', partnerId, name: 'Rhein Kunde' });
     await paidTopUp(tenantId, 2_000);
     const [invoice] = await waitForDocuments(tenantId, 1);
-    assert.equal(invoice.number, 'RE-2026-000001', 'the partner\'s own series starts at 1');
+    assert.equal(invoice.number, 'RE-2026-000001', "the partner's own series starts at 1");
     const file = join(dir, 'partner.pdf');
     writeFileSync(file, (await download(invoice.pdfUrl)).body);
     const text = pdfText(file);
@@ -421,7 +458,12 @@ describe('documents of the prepaid ledger', () => {
       now = new Date('2026-03-15T10:00:00Z');
       await post(LedgerEntryType.TOP_UP, 30_000n, { description: 'Top-up via Stripe' });
       for (let i = 0; i < 40; i++) {
-        await post(LedgerEntryType.USAGE, -12n * BigInt(1 + (i % 3)), { product: i % 2 ? 'inbound_minute' : 'sms', quantity: BigInt(1 + (i % 3)), unitPriceMicros: 12_000_000n, occurredAt: now });
+        await post(LedgerEntryType.USAGE, -12n * BigInt(1 + (i % 3)), {
+          product: i % 2 ? 'inbound_minute' : 'sms',
+          quantity: BigInt(1 + (i % 3)),
+          unitPriceMicros: 12_000_000n,
+          occurredAt: now,
+        });
       }
       await post(LedgerEntryType.ADJUSTMENT, -150n, { description: 'Korrektur' });
       const marchClosing = await balanceOf(tenantId);
@@ -440,7 +482,10 @@ describe('documents of the prepaid ledger', () => {
       const summary = services.documents.figures(stored).statement!;
       assert.equal(summary.openingBalanceMinor, 0n);
       assert.equal(summary.closingBalanceMinor, marchClosing, 'closing = the ledger balance at the end of March');
-      assert.equal(summary.openingBalanceMinor + summary.totals.topUpsMinor + summary.totals.usageMinor + summary.totals.otherMinor, summary.closingBalanceMinor);
+      assert.equal(
+        summary.openingBalanceMinor + summary.totals.topUpsMinor + summary.totals.usageMinor + summary.totals.otherMinor,
+        summary.closingBalanceMinor,
+      );
       const located = await db.emForTenant(tenantId);
       const [sums] = await located!.em.execute<{ usage: string; top_ups: string }[]>(
         `select sum(amount_minor) filter (where type = 'USAGE')::text as usage, sum(amount_minor) filter (where type = 'TOP_UP')::text as top_ups
@@ -449,7 +494,13 @@ describe('documents of the prepaid ledger', () => {
       );
       assert.equal(summary.totals.usageMinor, BigInt(sums!.usage));
       assert.equal(summary.totals.topUpsMinor, BigInt(sums!.top_ups));
-      assert.deepEqual(summary.usage.map((line) => [line.product, line.events]), [['inbound_minute', 20], ['sms', 20]]);
+      assert.deepEqual(
+        summary.usage.map((line) => [line.product, line.events]),
+        [
+          ['inbound_minute', 20],
+          ['sms', 20],
+        ],
+      );
       assert.equal((await documentsOf(tenantId, '(kind: STATEMENT)')).length, 1, 'the second run issued nothing');
 
       // April starts where March ended.
@@ -486,5 +537,8 @@ async function documentEntry(tenantId: string, type: string) {
 
 async function documentEntries(tenantId: string, type: string) {
   const located = await db.emForTenant(tenantId);
-  return located!.em.execute<{ id: string; external_ref: string | null }[]>('select id, external_ref from ledger_entry where tenant_id = ? and type = ? order by account_version', [tenantId, type]);
+  return located!.em.execute<{ id: string; external_ref: string | null }[]>(
+    'select id, external_ref from ledger_entry where tenant_id = ? and type = ? order by account_version',
+    [tenantId, type],
+  );
 }

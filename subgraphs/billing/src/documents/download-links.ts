@@ -51,7 +51,8 @@ export class DownloadLinks {
     const tenantId = typeof query['tenant'] === 'string' ? query['tenant'] : '';
     const expires = typeof query['expires'] === 'string' && /^\d{1,12}$/.test(query['expires']) ? Number(query['expires']) : NaN;
     const signature = typeof query['signature'] === 'string' ? query['signature'] : '';
-    if (!match || !UUID.test(match[1]!) || !UUID.test(tenantId) || Number.isNaN(expires) || !/^[A-Za-z0-9_-]{43}$/.test(signature)) return { ok: false, reason: 'MALFORMED' };
+    if (!match || !UUID.test(match[1]!) || !UUID.test(tenantId) || Number.isNaN(expires) || !/^[A-Za-z0-9_-]{43}$/.test(signature))
+      return { ok: false, reason: 'MALFORMED' };
     const grant: DownloadGrant = { documentId: match[1]!.toLowerCase(), tenantId: tenantId.toLowerCase(), format: match[2] as DownloadFormat, expires };
     const expected = Buffer.from(this.sign(grant), 'utf8');
     const given = Buffer.from(signature, 'utf8');

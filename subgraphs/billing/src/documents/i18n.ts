@@ -60,7 +60,9 @@ function formatAmount(decimal: string, currency: string, language: Language): st
 /** Percent from hundredths: 1900 -> "19", 2550 -> "25,5" (de) / "25.5" (en). */
 export function formatRate(basisPoints: number, language: Language): string {
   const whole = Math.trunc(basisPoints / 100);
-  const fraction = String(basisPoints % 100).padStart(2, '0').replace(/0+$/, '');
+  const fraction = String(basisPoints % 100)
+    .padStart(2, '0')
+    .replace(/0+$/, '');
   return fraction ? `${whole}${language === 'de' ? ',' : '.'}${fraction}` : String(whole);
 }
 
@@ -195,9 +197,13 @@ export function vatNote(vatCase: VatCase, sellerCountry: string, language: Langu
           ? 'Nicht im Inland steuerbare Leistung: Der Leistungsort liegt nach § 3a UStG außerhalb Deutschlands.'
           : 'Not subject to German VAT: the place of supply is outside Germany (section 3a UStG).';
       }
-      return language === 'de' ? 'Nicht im Inland steuerbare Leistung (Leistungsort außerhalb der EU).' : 'Not subject to VAT: the place of supply is outside the EU.';
+      return language === 'de'
+        ? 'Nicht im Inland steuerbare Leistung (Leistungsort außerhalb der EU).'
+        : 'Not subject to VAT: the place of supply is outside the EU.';
     case VatCase.EU_CONSUMER:
-      return language === 'de' ? 'Umsatzsteuer des Mitgliedstaats des Leistungsempfängers (One-Stop-Shop).' : "VAT of the customer's member state (One-Stop Shop)."; 
+      return language === 'de'
+        ? 'Umsatzsteuer des Mitgliedstaats des Leistungsempfängers (One-Stop-Shop).'
+        : "VAT of the customer's member state (One-Stop Shop).";
     case VatCase.DOMESTIC:
       return null;
   }

@@ -11,7 +11,13 @@ import { SAMPLE_BRANDING, SAMPLE_CUSTOMERS, SAMPLE_ISSUER, SAMPLE_RATES } from '
 
 /** A journal over its own database (the control database's document tables and outbox), for the journal tests. */
 export async function openJournalDatabase(url: string, logger: Logger): Promise<MikroORM> {
-  return openOrm({ url, entities: [DocumentRecord, DocumentNumberCounter, DocumentLogo, OutboxEvent], migrations: [Migration20261123000100Outbox, Migration20261129001000DocumentJournal], poolMax: 60, logger });
+  return openOrm({
+    url,
+    entities: [DocumentRecord, DocumentNumberCounter, DocumentLogo, OutboxEvent],
+    migrations: [Migration20261123000100Outbox, Migration20261129001000DocumentJournal],
+    poolMax: 60,
+    logger,
+  });
 }
 
 export function journalOver(orm: MikroORM, beforeCommit?: BeforeCommitHook): DocumentJournal {
@@ -30,7 +36,13 @@ export function invoiceRequest(sourceKey: string, issuedAt = new Date('2026-03-1
     compose: ({ id, number }) =>
       composeTopUpInvoice(
         { id, number, issuedAt, issuer, customer, branding: SAMPLE_BRANDING, language: 'de', currency: 'EUR' },
-        { netMinor: 10_000n, paidMinor: 11_900n, paidAt: issuedAt, paymentReference: `pi_${sourceKey}`, accountCredit: { amountMinor: 10_000n, currency: 'EUR' } },
+        {
+          netMinor: 10_000n,
+          paidMinor: 11_900n,
+          paidAt: issuedAt,
+          paymentReference: `pi_${sourceKey}`,
+          accountCredit: { amountMinor: 10_000n, currency: 'EUR' },
+        },
         SAMPLE_RATES,
       ),
   };

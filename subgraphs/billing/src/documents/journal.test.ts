@@ -25,12 +25,20 @@ after(async () => {
 });
 
 async function numbersOf(issuerId: string, series: string): Promise<string[]> {
-  const rows = await orm.em.fork().execute<{ number: string }[]>('select number from billing_document where issuer_id = ? and series = ? order by sequence', [issuerId, series]);
+  const rows = await orm.em
+    .fork()
+    .execute<{ number: string }[]>('select number from billing_document where issuer_id = ? and series = ? order by sequence', [issuerId, series]);
   return rows.map((row) => row.number);
 }
 
 async function counter(issuerId: string, series: string, year: number): Promise<bigint | null> {
-  const [row] = await orm.em.fork().execute<{ last_value: string }[]>('select last_value from document_number_counter where issuer_id = ? and series = ? and year = ?', [issuerId, series, year]);
+  const [row] = await orm.em
+    .fork()
+    .execute<{ last_value: string }[]>('select last_value from document_number_counter where issuer_id = ? and series = ? and year = ?', [
+      issuerId,
+      series,
+      year,
+    ]);
   return row ? BigInt(row.last_value) : null;
 }
 
@@ -38,10 +46,9 @@ async function counter(issuerId: string, series: string, year: number): Promise<
 async function waitForLockWaiter(): Promise<void> {
   const database = url.slice(url.lastIndexOf('/') + 1);
   for (;;) {
-    const [row] = await orm.em.fork().execute<{ waiting: string }[]>(
-      `select count(*) as waiting from pg_stat_activity where datname = ? and wait_event_type = 'Lock'`,
-      [database],
-    );
+    const [row] = await orm.em
+      .fork()
+      .execute<{ waiting: string }[]>(`select count(*) as waiting from pg_stat_activity where datname = ? and wait_event_type = 'Lock'`, [database]);
     if (Number(row!.waiting) > 0) return;
     await new Promise((resolve) => setImmediate(resolve));
   }
@@ -52,14 +59,16 @@ const issuer = (id: string) => ({ ...SAMPLE_ISSUER, id });
 describe('document numbers: gapless per issuer, series and year, assigned in the issuing transaction', () => {
   it('50 concurrent issuances get 50 consecutive numbers, each with its document and one document.issued event', async () => {
     const journal = journalOver(orm);
-    const outcomes = await Promise.all(Array.from({ length: 50 }, (_, i) => journal.issue(invoiceRequest(`concurrent-${i}`, undefined, issuer('issuer-concurrent')))));
+    const outcomes = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => journal.issue(invoiceRequest(`concurrent-${i}`, undefined, issuer('issuer-concurrent')))),
+    );
     assert.ok(outcomes.every((outcome) => outcome.status === 'ISSUED'));
     const expected = Array.from({ length: 50 }, (_, i) => formatDocumentNumber('RE', 2026, BigInt(i + 1)));
     assert.deepEqual(outcomes.map((outcome) => outcome.document.number).sort(), expected);
     assert.deepEqual(await numbersOf('issuer-concurrent', 'RE'), expected);
-    const [events] = await orm.em.fork().execute<{ count: string }[]>(
-      `select count(*) from outbox_event where type = 'document.issued' and payload->>'issuerId' = 'issuer-concurrent'`,
-    );
+    const [events] = await orm.em
+      .fork()
+      .execute<{ count: string }[]>(`select count(*) from outbox_event where type = 'document.issued' and payload->>'issuerId' = 'issuer-concurrent'`);
     assert.equal(Number(events!.count), 50);
   });
 
@@ -67,7 +76,9 @@ describe('document numbers: gapless per issuer, series and year, assigned in the
     const journal = journalOver(orm);
     const id = 'platform';
     await journal.issue(invoiceRequest('before-crash'));
-    const child = spawn(process.execPath, [fileURLToPath(new URL('./journal-crash-child.js', import.meta.url)), url, 'crashing'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [fileURLToPath(new URL('./journal-crash-child.js', import.meta.url)), url, 'crashing'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const [line] = (await once(child.stdout!, 'data')) as [Buffer];
     const taken = (JSON.parse(line.toString()) as { number: string }).number;
     assert.equal(taken, formatDocumentNumber('RE', 2026, 2n), 'the child holds number 2, uncommitted');
@@ -93,10 +104,23 @@ describe('document numbers: gapless per issuer, series and year, assigned in the
     await journal.issue(invoiceRequest('f-1', undefined, mine));
     await assert.rejects(failing.issue(invoiceRequest('f-2', undefined, mine)), /crash before commit/);
     await assert.rejects(
-      journal.issue({ ...invoiceRequest('f-3', undefined, mine), compose: () => { throw new Error('missing issuer data'); } }),
+      journal.issue({
+        ...invoiceRequest('f-3', undefined, mine),
+        compose: () => {
+          throw new Error('missing issuer data');
+        },
+      }),
       /missing issuer data/,
     );
-    await assert.rejects(journal.issue({ ...invoiceRequest('f-4', undefined, mine), check: async () => { throw new Error('above what remains creditable'); } }), /remains creditable/);
+    await assert.rejects(
+      journal.issue({
+        ...invoiceRequest('f-4', undefined, mine),
+        check: async () => {
+          throw new Error('above what remains creditable');
+        },
+      }),
+      /remains creditable/,
+    );
     assert.equal(await counter('issuer-failures', 'RE', 2026), 1n);
     const next = await journal.issue(invoiceRequest('f-5', undefined, mine));
     assert.equal(next.document.number, 'RE-2026-000002');

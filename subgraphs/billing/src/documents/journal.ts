@@ -102,7 +102,8 @@ function fromRow(row: Row): StoredDocument {
 }
 
 const isUniqueViolation = (error: unknown, constraint: string) =>
-  (error as { code?: string }).code === '23505' && String((error as { constraint?: string; message?: string }).constraint ?? (error as Error).message).includes(constraint);
+  (error as { code?: string }).code === '23505' &&
+  String((error as { constraint?: string; message?: string }).constraint ?? (error as Error).message).includes(constraint);
 
 /**
  * The document journal in billing's control database. `issue` is the one way a document comes into existence:
@@ -164,7 +165,11 @@ export class DocumentJournal {
         issueDate: content.issueDate,
         servicePeriod: content.servicePeriod,
         currency: content.currency,
-        totals: { netMinor: content.totals.netMinor.toString(), vatMinor: content.totals.vatMinor.toString(), grossMinor: content.totals.grossMinor.toString() },
+        totals: {
+          netMinor: content.totals.netMinor.toString(),
+          vatMinor: content.totals.vatMinor.toString(),
+          grossMinor: content.totals.grossMinor.toString(),
+        },
         language: content.language,
         corrects: content.corrects ? { documentId: content.corrects.id, number: content.corrects.number } : null,
         issuedAt: request.issuedAt.toISOString(),
@@ -219,7 +224,9 @@ export class DocumentJournal {
 
   async byIds(ids: readonly string[]): Promise<StoredDocument[]> {
     if (ids.length === 0) return [];
-    const rows = await this.em().execute<Row[]>(`select ${COLUMNS} from billing_document where id in (select jsonb_array_elements_text(?::jsonb)::uuid)`, [JSON.stringify(ids)]);
+    const rows = await this.em().execute<Row[]>(`select ${COLUMNS} from billing_document where id in (select jsonb_array_elements_text(?::jsonb)::uuid)`, [
+      JSON.stringify(ids),
+    ]);
     return rows.map(fromRow);
   }
 
@@ -292,7 +299,10 @@ export class DocumentJournal {
     const hashes = [...new Set(documents.flatMap((document) => logoReferences(document.content)))];
     const logos = new Map<string, LogoImage>();
     if (hashes.length > 0) {
-      const rows = await this.em().execute<{ sha256: string; mime: LogoImage['mime']; data: Buffer }[]>(`select sha256, mime, data from document_logo where sha256 in (select jsonb_array_elements_text(?::jsonb))`, [JSON.stringify(hashes)]);
+      const rows = await this.em().execute<{ sha256: string; mime: LogoImage['mime']; data: Buffer }[]>(
+        `select sha256, mime, data from document_logo where sha256 in (select jsonb_array_elements_text(?::jsonb))`,
+        [JSON.stringify(hashes)],
+      );
       for (const row of rows) logos.set(row.sha256, { mime: row.mime, data: row.data });
     }
     return documents.map((document) => decodeContent(document.content, logos));

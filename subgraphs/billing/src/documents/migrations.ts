@@ -43,7 +43,9 @@ export class Migration20261129001000DocumentJournal extends Migration {
     this.addSql(`create index "billing_document_corrects_id_index" on "billing_document" ("corrects_id");`);
     this.addSql(`create or replace function "billing_document_immutable_fn"() returns trigger language plpgsql as $$ begin
       raise exception 'billing_document is immutable: % refused', tg_op using errcode = 'restrict_violation'; end; $$;`);
-    this.addSql(`create trigger "billing_document_immutable" before update or delete on "billing_document" for each row execute function "billing_document_immutable_fn"();`);
+    this.addSql(
+      `create trigger "billing_document_immutable" before update or delete on "billing_document" for each row execute function "billing_document_immutable_fn"();`,
+    );
     this.addSql(`create table "document_logo" ("sha256" text not null primary key, "mime" text not null, "data" bytea not null);`);
   }
 

@@ -14,12 +14,19 @@ import { mountDocumentDownloads } from './http/downloads.js';
 import { DocumentJournal, type BeforeCommitHook } from './journal.js';
 import { documentsGlobalMigrations, documentsShardMigrations } from './migrations.js';
 import { warmUpRenderer } from './pdf/render.js';
-import { DOCUMENT_QUEUES, brandingLogoQueue, creditNoteLedgerQueue, refundCreditNoteQueue, statementQueue, statementRunQueue, topUpInvoiceQueue } from './queues.js';
+import {
+  DOCUMENT_QUEUES,
+  brandingLogoQueue,
+  creditNoteLedgerQueue,
+  refundCreditNoteQueue,
+  statementQueue,
+  statementRunQueue,
+  topUpInvoiceQueue,
+} from './queues.js';
 import { DocumentService } from './services/document-service.js';
 import { storeBrandingLogo } from './services/logos.js';
 import { PartiesReader } from './services/parties.js';
 import { subscribeDocumentParties, subscribeDocumentPostings } from './services/projections.js';
-
 
 /**
  * Invoices for top-ups, credit notes for refunds and goodwill, monthly statements: numbered in the issuing transaction,
@@ -53,7 +60,9 @@ export const documentsModule: BillingModule<DocumentServices> = {
       work(refundCreditNoteQueue, async (job) => void (await services.documents.issueRefundCreditNote(job.data.tenantId, job.data.entryId))),
       work(creditNoteLedgerQueue, (job) => services.documents.postCreditNoteToLedger(job.data.documentId)),
       work(statementRunQueue, async (job) => ({ tenants: await services.documents.runStatements(job.data.period ?? null) })),
-      work(statementQueue, async (job) => void (await services.documents.issueStatement(job.data.tenantId, job.data.period)), { concurrency: runtime.config.STATEMENT_RUN_CONCURRENCY }),
+      work(statementQueue, async (job) => void (await services.documents.issueStatement(job.data.tenantId, job.data.period)), {
+        concurrency: runtime.config.STATEMENT_RUN_CONCURRENCY,
+      }),
       work(brandingLogoQueue, (job) => storeBrandingLogo(runtime.db, runtime.logger.child('documents'), job.data, job.signal)),
     ],
     // Statements for the previous month, early on the 1st (Berlin), once across instances.
@@ -66,7 +75,11 @@ export interface DocumentOverrides {
   beforeCommit?: BeforeCommitHook;
 }
 
-export function createDocumentServices(runtime: SubgraphRuntime<BillingConfig>, deps: { ledger: LedgerService; clock: Clock }, overrides: DocumentOverrides = {}): DocumentServices {
+export function createDocumentServices(
+  runtime: SubgraphRuntime<BillingConfig>,
+  deps: { ledger: LedgerService; clock: Clock },
+  overrides: DocumentOverrides = {},
+): DocumentServices {
   const { db, config } = runtime;
   const issuer = platformIssuer(config);
   const links = new DownloadLinks(config.DOCUMENT_URL_SECRET, config.PUBLIC_ORIGIN, config.DOCUMENT_URL_TTL_SECONDS, () => deps.clock.now());

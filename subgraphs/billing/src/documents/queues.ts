@@ -31,7 +31,12 @@ export const creditNoteLedgerQueue = defineQueue({
 /** The monthly run: enqueues one statement job per tenant for `period` (default: the month before the run). */
 export const statementRunQueue = defineQueue({
   name: 'billing.documents.statement-run',
-  payload: z.object({ period: z.string().regex(/^\d{4}-\d{2}$/).optional() }),
+  payload: z.object({
+    period: z
+      .string()
+      .regex(/^\d{4}-\d{2}$/)
+      .optional(),
+  }),
   policy: 'singleton',
   retry,
   expireInSeconds: 1800,

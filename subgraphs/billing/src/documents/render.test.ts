@@ -70,12 +70,23 @@ describe('e-invoices: every document kind and VAT case passes the official EN 16
     const badTotal = join(dir, 'bad-total.xml');
     writeFileSync(badTotal, good.replace('<ram:GrandTotalAmount>119.00</ram:GrandTotalAmount>', '<ram:GrandTotalAmount>119.01</ram:GrandTotalAmount>'));
     const noVatId = join(dir, 'no-seller-vat-id.xml');
-    writeFileSync(noVatId, good.replace(/<ram:SpecifiedTaxRegistration><ram:ID schemeID="VA">DE123456789<\/ram:ID><\/ram:SpecifiedTaxRegistration>/, '').replace(/<ram:SpecifiedTaxRegistration><ram:ID schemeID="FC">[^<]*<\/ram:ID><\/ram:SpecifiedTaxRegistration>/, ''));
+    writeFileSync(
+      noVatId,
+      good
+        .replace(/<ram:SpecifiedTaxRegistration><ram:ID schemeID="VA">DE123456789<\/ram:ID><\/ram:SpecifiedTaxRegistration>/, '')
+        .replace(/<ram:SpecifiedTaxRegistration><ram:ID schemeID="FC">[^<]*<\/ram:ID><\/ram:SpecifiedTaxRegistration>/, ''),
+    );
     const [total, vatId] = validateEn16931([badTotal, noVatId]);
     assert.equal(total!.ok, false);
-    assert.ok(total!.rules.some((rule) => rule.id === 'BR-CO-15'), JSON.stringify(total!.rules));
+    assert.ok(
+      total!.rules.some((rule) => rule.id === 'BR-CO-15'),
+      JSON.stringify(total!.rules),
+    );
     assert.equal(vatId!.ok, false);
-    assert.ok(vatId!.rules.some((rule) => rule.id === 'BR-S-02'), JSON.stringify(vatId!.rules));
+    assert.ok(
+      vatId!.rules.some((rule) => rule.id === 'BR-S-02'),
+      JSON.stringify(vatId!.rules),
+    );
   });
 
   it('a VAT-inclusive payment is split exactly: net + VAT + rounding = paid, nothing due', () => {
@@ -105,7 +116,11 @@ describe('e-invoices: every document kind and VAT case passes the official EN 16
         assert.ok(text.includes(`<ram:BuyerReference>${document.customer.buyerReference}</ram:BuyerReference>`), 'BR-DE-15 buyer reference');
         assert.ok(text.includes(`<ram:URIID schemeID="0204">${document.customer.buyerReference}</ram:URIID>`), 'BT-49 buyer electronic address');
         assert.ok(text.includes('<ram:URIID schemeID="EM">rechnung@saldo.example</ram:URIID>'), 'BT-34 seller electronic address');
-        assert.match(text, /<ram:DefinedTradeContact><ram:PersonName>.+<\/ram:PersonName><ram:TelephoneUniversalCommunication><ram:CompleteNumber>.+<\/ram:CompleteNumber><\/ram:TelephoneUniversalCommunication><ram:EmailURIUniversalCommunication><ram:URIID>.+<\/ram:URIID>/, 'BR-DE-2/5/6/7 seller contact');
+        assert.match(
+          text,
+          /<ram:DefinedTradeContact><ram:PersonName>.+<\/ram:PersonName><ram:TelephoneUniversalCommunication><ram:CompleteNumber>.+<\/ram:CompleteNumber><\/ram:TelephoneUniversalCommunication><ram:EmailURIUniversalCommunication><ram:URIID>.+<\/ram:URIID>/,
+          'BR-DE-2/5/6/7 seller contact',
+        );
         assert.match(text, /<ram:SpecifiedTradeSettlementPaymentMeans><ram:TypeCode>\d+<\/ram:TypeCode>/, 'BR-DE-1 payment instructions');
         assert.ok(text.includes('urn:fdc:peppol.eu:2017:poacc:billing:01:1.0'), 'BT-23 business process');
       } else {
@@ -134,7 +149,8 @@ describe('PDFs: the fields § 14 Abs. 4 UStG requires, in German and English', (
     for (const { document, pdf } of rendered) {
       const text = pdfText(pdf);
       const de = document.language === 'de';
-      const expect = (fragment: string, what: string) => assert.ok(text.includes(fragment), `${document.number} (${document.customer.name}, ${document.language}): ${what} "${fragment}" missing\n${text}`);
+      const expect = (fragment: string, what: string) =>
+        assert.ok(text.includes(fragment), `${document.number} (${document.customer.name}, ${document.language}): ${what} "${fragment}" missing\n${text}`);
       expect('Saldo Demo GmbH', 'issuer name');
       expect('Friedrichstraße 123', 'issuer address');
       expect('10117 Berlin', 'issuer city');
@@ -148,7 +164,8 @@ describe('PDFs: the fields § 14 Abs. 4 UStG requires, in German and English', (
       expect(de ? 'Leistungsdatum' : 'Date of supply', 'service date label');
       expect(document.lines[0]!.description[document.language].slice(0, 24), 'kind of service');
       const net = document.totals.netMinor;
-      const euros = (minor: bigint) => (de ? `${minor / 100n},${String(minor % 100n).padStart(2, '0')} €` : `€${minor / 100n}.${String(minor % 100n).padStart(2, '0')}`);
+      const euros = (minor: bigint) =>
+        de ? `${minor / 100n},${String(minor % 100n).padStart(2, '0')} €` : `€${minor / 100n}.${String(minor % 100n).padStart(2, '0')}`;
       expect(euros(net), 'net amount');
       expect(euros(document.totals.grossMinor), 'gross amount');
       const row = document.breakdown[0]!;
@@ -209,11 +226,14 @@ describe('PDF/A-3 Factur-X structure (checked with qpdf)', () => {
     assert.match(xmp, /<pdfaSchema:namespaceURI>urn:factur-x:pdfa:CrossIndustryDocument:invoice:1p0#<\/pdfaSchema:namespaceURI>/);
     const fonts = objects.map(dict).filter((d) => d['/Type'] === '/Font');
     assert.ok(fonts.length >= 2);
-    for (const font of fonts) assert.ok(font['/Subtype'] === '/Type0' || font['/Subtype'] === '/CIDFontType2', `no unembedded simple font: ${JSON.stringify(font)}`);
+    for (const font of fonts)
+      assert.ok(font['/Subtype'] === '/Type0' || font['/Subtype'] === '/CIDFontType2', `no unembedded simple font: ${JSON.stringify(font)}`);
     const descriptors = objects.map(dict).filter((d) => d['/Type'] === '/FontDescriptor');
     assert.ok(descriptors.length >= 2 && descriptors.every((d) => d['/FontFile2']), 'every font program embedded');
     const xrechnung = rendered.find((r) => r.name === 'INVOICE-xrechnung-de')!;
-    const xrXmp = Object.values(pdfObjects(xrechnung.pdf)).map((o) => (o.stream && (o.stream.dict['/Type'] === '/Metadata') ? Buffer.from(o.stream.data!, 'base64').toString('utf8') : '')).join('');
+    const xrXmp = Object.values(pdfObjects(xrechnung.pdf))
+      .map((o) => (o.stream && o.stream.dict['/Type'] === '/Metadata' ? Buffer.from(o.stream.data!, 'base64').toString('utf8') : ''))
+      .join('');
     assert.match(xrXmp, /<fx:ConformanceLevel>XRECHNUNG<\/fx:ConformanceLevel>/);
   });
 });
@@ -234,7 +254,14 @@ describe('statements', () => {
     const formatted = `-${(-usageTotal / 100n).toLocaleString('de-DE')},${String(-usageTotal % 100n).padStart(2, '0')} €`;
     assert.ok(last.includes(formatted), `the last page ends with the month's usage ${formatted}`);
     // The carried total at the bottom of page 2 is the one brought forward at the top of page 3.
-    const carried = (page: number, marker: string) => pdfText(file, { first: page, last: page }).split('\n').find((line) => line.includes(marker))!.trim().split(/\s+/).slice(-2).join(' ');
+    const carried = (page: number, marker: string) =>
+      pdfText(file, { first: page, last: page })
+        .split('\n')
+        .find((line) => line.includes(marker))!
+        .trim()
+        .split(/\s+/)
+        .slice(-2)
+        .join(' ');
     assert.equal(carried(2, 'Übertrag auf nächste Seite'), carried(3, 'Übertrag'));
     assert.ok(text.includes('Anfangssaldo') && text.includes('Endsaldo') && text.includes('keine Rechnung'));
   });
@@ -245,6 +272,8 @@ describe('statements', () => {
     writeFileSync(file, await renderDocumentPdf(document, []));
     assert.equal(pdfPageCount(file), 1);
     const text = pdfText(file);
-    assert.ok(text.includes('Account statement February 2026') && text.includes('Opening balance') && text.includes('Closing balance') && text.includes('Page 1 of 1'));
+    assert.ok(
+      text.includes('Account statement February 2026') && text.includes('Opening balance') && text.includes('Closing balance') && text.includes('Page 1 of 1'),
+    );
   });
 });

@@ -13,7 +13,13 @@ const LOGO_PNG = Buffer.from(
   'base64',
 );
 
-export const SAMPLE_BRANDING: DocumentBranding = { displayName: 'Saldo', primaryColor: '#0F766E', accentColor: '#F59E0B', logo: { mime: 'image/png', data: LOGO_PNG }, supportEmail: 'support@saldo.example' };
+export const SAMPLE_BRANDING: DocumentBranding = {
+  displayName: 'Saldo',
+  primaryColor: '#0F766E',
+  accentColor: '#F59E0B',
+  logo: { mime: 'image/png', data: LOGO_PNG },
+  supportEmail: 'support@saldo.example',
+};
 
 export const SAMPLE_ISSUER: IssuerSnapshot = {
   id: 'platform',
@@ -34,11 +40,51 @@ export const SAMPLE_ISSUER: IssuerSnapshot = {
 export type SampleCase = 'domestic' | 'reverse-charge' | 'eu-consumer' | 'non-eu' | 'xrechnung';
 
 export const SAMPLE_CUSTOMERS: Readonly<Record<SampleCase, CustomerSnapshot>> = {
-  domestic: { tenantId: '0193f1e2-0000-7000-8000-00000000d0e1', name: 'Bäckerei Größl GmbH', address: { line1: 'Hauptstraße 5', line2: null, postalCode: '80331', city: 'München', country: 'DE' }, country: 'DE', vatId: 'DE987654321', buyerReference: null, email: null },
-  'reverse-charge': { tenantId: '0193f1e2-0000-7000-8000-0000000000a7', name: 'Wiener Telefonie GmbH', address: { line1: 'Ringstraße 1', line2: null, postalCode: '1010', city: 'Wien', country: 'AT' }, country: 'AT', vatId: 'ATU12345678', buyerReference: null, email: null },
-  'eu-consumer': { tenantId: '0193f1e2-0000-7000-8000-0000000000f7', name: 'Marie Dubois', address: { line1: '12 rue de Rivoli', line2: null, postalCode: '75001', city: 'Paris', country: 'FR' }, country: 'FR', vatId: null, buyerReference: null, email: null },
-  'non-eu': { tenantId: '0193f1e2-0000-7000-8000-0000000000c5', name: 'Acme Calls Inc.', address: { line1: '1 Market Street', line2: 'Suite 400', postalCode: '94105', city: 'San Francisco', country: 'US' }, country: 'US', vatId: null, buyerReference: null, email: null },
-  xrechnung: { tenantId: '0193f1e2-0000-7000-8000-0000000000b6', name: 'Stadt Musterstadt, Bürgeramt', address: { line1: 'Rathausplatz 1', line2: null, postalCode: '12345', city: 'Musterstadt', country: 'DE' }, country: 'DE', vatId: null, buyerReference: '04011000-1234512345-06', email: null },
+  domestic: {
+    tenantId: '0193f1e2-0000-7000-8000-00000000d0e1',
+    name: 'Bäckerei Größl GmbH',
+    address: { line1: 'Hauptstraße 5', line2: null, postalCode: '80331', city: 'München', country: 'DE' },
+    country: 'DE',
+    vatId: 'DE987654321',
+    buyerReference: null,
+    email: null,
+  },
+  'reverse-charge': {
+    tenantId: '0193f1e2-0000-7000-8000-0000000000a7',
+    name: 'Wiener Telefonie GmbH',
+    address: { line1: 'Ringstraße 1', line2: null, postalCode: '1010', city: 'Wien', country: 'AT' },
+    country: 'AT',
+    vatId: 'ATU12345678',
+    buyerReference: null,
+    email: null,
+  },
+  'eu-consumer': {
+    tenantId: '0193f1e2-0000-7000-8000-0000000000f7',
+    name: 'Marie Dubois',
+    address: { line1: '12 rue de Rivoli', line2: null, postalCode: '75001', city: 'Paris', country: 'FR' },
+    country: 'FR',
+    vatId: null,
+    buyerReference: null,
+    email: null,
+  },
+  'non-eu': {
+    tenantId: '0193f1e2-0000-7000-8000-0000000000c5',
+    name: 'Acme Calls Inc.',
+    address: { line1: '1 Market Street', line2: 'Suite 400', postalCode: '94105', city: 'San Francisco', country: 'US' },
+    country: 'US',
+    vatId: null,
+    buyerReference: null,
+    email: null,
+  },
+  xrechnung: {
+    tenantId: '0193f1e2-0000-7000-8000-0000000000b6',
+    name: 'Stadt Musterstadt, Bürgeramt',
+    address: { line1: 'Rathausplatz 1', line2: null, postalCode: '12345', city: 'Musterstadt', country: 'DE' },
+    country: 'DE',
+    vatId: null,
+    buyerReference: '04011000-1234512345-06',
+    email: null,
+  },
 };
 
 export const SAMPLE_RATES = VatRateTable.withOverrides();
@@ -59,9 +105,19 @@ function header(kind: string, sequence: number, customer: CustomerSnapshot, lang
 /** A top-up of `netMinor` credit paid with VAT on top, as the invoice sees it. */
 function samplePaid(vatCase: SampleCase, netMinor: bigint): PaidTopUp {
   const customer = SAMPLE_CUSTOMERS[vatCase];
-  const treatment = determineVatTreatment({ sellerCountry: 'DE', customerCountry: customer.country, customerVatId: customer.vatId }, '2026-03-14', SAMPLE_RATES);
+  const treatment = determineVatTreatment(
+    { sellerCountry: 'DE', customerCountry: customer.country, customerVatId: customer.vatId },
+    '2026-03-14',
+    SAMPLE_RATES,
+  );
   const paidMinor = netMinor + (treatment.category === 'S' ? vatOf(netMinor, treatment.basisPoints) : 0n);
-  return { paidMinor, netMinor, paidAt: new Date('2026-03-14T09:26:50Z'), paymentReference: 'pi_3Pq2sample', accountCredit: { amountMinor: netMinor, currency: 'EUR' } };
+  return {
+    paidMinor,
+    netMinor,
+    paidAt: new Date('2026-03-14T09:26:50Z'),
+    paymentReference: 'pi_3Pq2sample',
+    accountCredit: { amountMinor: netMinor, currency: 'EUR' },
+  };
 }
 
 export function sampleInvoice(vatCase: SampleCase, options: { language?: 'de' | 'en'; netMinor?: bigint; sequence?: number } = {}): DocumentContent {
@@ -78,21 +134,31 @@ export function sampleInclusiveInvoice(paidMinor: bigint): DocumentContent {
   const issuedAt = new Date('2026-03-14T09:26:53Z');
   return composeTopUpInvoice(
     header('RE', 124, SAMPLE_CUSTOMERS.domestic, 'de', issuedAt),
-    { paidMinor, netMinor: null, paidAt: new Date('2026-03-14T09:26:50Z'), paymentReference: 'pi_3Pq2inclusive', accountCredit: { amountMinor: paidMinor, currency: 'EUR' } },
+    {
+      paidMinor,
+      netMinor: null,
+      paidAt: new Date('2026-03-14T09:26:50Z'),
+      paymentReference: 'pi_3Pq2inclusive',
+      accountCredit: { amountMinor: paidMinor, currency: 'EUR' },
+    },
     SAMPLE_RATES,
   );
 }
 
 export function sampleCreditNote(vatCase: SampleCase, options: { language?: 'de' | 'en'; netMinor?: bigint } = {}): DocumentContent {
   const invoice = sampleInvoice(vatCase, options.language ? { language: options.language } : {});
-  return composeCreditNote(header('GS', 7, SAMPLE_CUSTOMERS[vatCase], options.language ?? 'de', new Date('2026-03-20T10:00:00Z')), { ...invoice, vat: invoice.vat! }, {
-    netMinor: options.netMinor ?? 2_500n,
-    reason: 'Kulanz wegen Störung am 18.03.2026',
-    settlement: 'BALANCE_CREDIT',
-    reference: null,
-    settledAt: new Date('2026-03-20T10:00:00Z'),
-    accountCredit: { amountMinor: options.netMinor ?? 2_500n, currency: 'EUR' },
-  });
+  return composeCreditNote(
+    header('GS', 7, SAMPLE_CUSTOMERS[vatCase], options.language ?? 'de', new Date('2026-03-20T10:00:00Z')),
+    { ...invoice, vat: invoice.vat! },
+    {
+      netMinor: options.netMinor ?? 2_500n,
+      reason: 'Kulanz wegen Störung am 18.03.2026',
+      settlement: 'BALANCE_CREDIT',
+      reference: null,
+      settledAt: new Date('2026-03-20T10:00:00Z'),
+      accountCredit: { amountMinor: options.netMinor ?? 2_500n, currency: 'EUR' },
+    },
+  );
 }
 
 /** A statement with `usageLines` usage events over the month, and the lines themselves. */
@@ -125,11 +191,21 @@ export function sampleStatement(usageLines: number, options: { language?: 'de' |
     fromVersion: 10,
     toVersion: 10 + usageLines + 2,
     topUps: [{ at: '2026-02-03', description: 'Top-up via Stripe', amountMinor: topUpsMinor, reference: 'RE-2026-000042' }],
-    usage: [...byProduct.entries()].map(([product, agg]) => ({ product, quantity: agg.quantity.toString(), unitPriceMicros: agg.unitPriceMicros, amountMinor: agg.amount, events: agg.events })),
+    usage: [...byProduct.entries()].map(([product, agg]) => ({
+      product,
+      quantity: agg.quantity.toString(),
+      unitPriceMicros: agg.unitPriceMicros,
+      amountMinor: agg.amount,
+      events: agg.events,
+    })),
     other: [{ at: '2026-02-10', type: 'REFUND', description: 'Refund via Stripe', amountMinor: otherMinor, reference: 'GS-2026-000003' }],
     totals: { topUpsMinor, usageMinor, otherMinor },
   };
-  const document = composeStatement(header('KA', 1, SAMPLE_CUSTOMERS.domestic, options.language ?? 'de', new Date('2026-03-01T02:00:00Z')), { from: '2026-02-01', to: '2026-02-28' }, summary);
+  const document = composeStatement(
+    header('KA', 1, SAMPLE_CUSTOMERS.domestic, options.language ?? 'de', new Date('2026-03-01T02:00:00Z')),
+    { from: '2026-02-01', to: '2026-02-28' },
+    summary,
+  );
   return { document, usage };
 }
 

@@ -37,7 +37,10 @@ export function validateEn16931(files: readonly string[]): ValidationResult[] {
     output = (error as { stdout?: string }).stdout ?? '';
     if (!output) throw error;
   }
-  return output.trim().split('\n').map((line) => JSON.parse(line) as ValidationResult);
+  return output
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as ValidationResult);
 }
 
 export function pdfText(file: string, options: { first?: number; last?: number } = {}): string {
@@ -46,13 +49,17 @@ export function pdfText(file: string, options: { first?: number; last?: number }
 }
 
 export function pdfPageCount(file: string): number {
-  const json = JSON.parse(execFileSync('qpdf', ['--json', '--json-key=pages', file], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 })) as { pages: unknown[] };
+  const json = JSON.parse(execFileSync('qpdf', ['--json', '--json-key=pages', file], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 })) as {
+    pages: unknown[];
+  };
   return json.pages.length;
 }
 
 /** qpdf's JSON view of a PDF's objects (qpdf 11, JSON v2). */
 export function pdfObjects(file: string): Record<string, { value?: unknown; stream?: { dict: Record<string, unknown>; data?: string } }> {
-  const json = JSON.parse(execFileSync('qpdf', ['--json=2', '--json-stream-data=inline', '--decode-level=generalized', file], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 })) as {
+  const json = JSON.parse(
+    execFileSync('qpdf', ['--json=2', '--json-stream-data=inline', '--decode-level=generalized', file], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 }),
+  ) as {
     qpdf: [unknown, Record<string, { value?: unknown; stream?: { dict: Record<string, unknown>; data?: string } }>];
   };
   return json.qpdf[1];

@@ -43,7 +43,11 @@ describe('VAT cases (German seller of electronic services)', () => {
   });
 
   it('customer outside the EU: not taxable here, category O', () => {
-    for (const [country, vatId] of [['US', null], ['CH', 'CHE123456789MWST'], ['GB', 'GB123456789']] as const) {
+    for (const [country, vatId] of [
+      ['US', null],
+      ['CH', 'CHE123456789MWST'],
+      ['GB', 'GB123456789'],
+    ] as const) {
       const treatment = de(country, vatId);
       assert.equal(treatment.case, VatCase.NON_EU);
       assert.equal(treatment.category, 'O');
@@ -62,8 +66,14 @@ describe('VAT cases (German seller of electronic services)', () => {
   });
 
   it('refuses what it cannot decide: a seller outside the EU, a day before any known rate', () => {
-    assert.throws(() => determineVatTreatment({ sellerCountry: 'US', customerCountry: 'DE', customerVatId: null }, '2026-01-01', rates), (error: unknown) => error instanceof VatRuleError && error.code === 'UNSUPPORTED_ISSUER_COUNTRY');
-    assert.throws(() => de('DE', null, '1990-01-01'), (error: unknown) => error instanceof VatRuleError && error.code === 'VAT_RATE_NOT_FOUND');
+    assert.throws(
+      () => determineVatTreatment({ sellerCountry: 'US', customerCountry: 'DE', customerVatId: null }, '2026-01-01', rates),
+      (error: unknown) => error instanceof VatRuleError && error.code === 'UNSUPPORTED_ISSUER_COUNTRY',
+    );
+    assert.throws(
+      () => de('DE', null, '1990-01-01'),
+      (error: unknown) => error instanceof VatRuleError && error.code === 'VAT_RATE_NOT_FOUND',
+    );
   });
 });
 
@@ -82,7 +92,9 @@ describe('the rate table is configuration', () => {
       () => parseVatRates('DE=19@2007-01-01,XX=20@2020-01-01,DE=abc,AT=20@2020-02-30,DE=19@2007-01-01'),
       (error: unknown) => {
         const message = (error as Error).message;
-        return ['XX is not an EU member state', '"DE=abc"', '2020-02-30 is not a calendar date', 'DE has two rates from 2007-01-01'].every((part) => message.includes(part));
+        return ['XX is not an EU member state', '"DE=abc"', '2020-02-30 is not a calendar date', 'DE has two rates from 2007-01-01'].every((part) =>
+          message.includes(part),
+        );
       },
     );
   });
@@ -137,7 +149,15 @@ describe('Leitweg-ID (buyer reference for XRechnung)', () => {
   });
 
   it('refuses wrong check digits, wrong shapes and over-long ids', () => {
-    for (const bad of ['04011000-1234512345-07', '04011000-1234512345', '0-12345-06', 'abc-06', '04011000_1234512345_06', `04011000-${'A'.repeat(31)}-00`, '']) {
+    for (const bad of [
+      '04011000-1234512345-07',
+      '04011000-1234512345',
+      '0-12345-06',
+      'abc-06',
+      '04011000_1234512345_06',
+      `04011000-${'A'.repeat(31)}-00`,
+      '',
+    ]) {
       assert.equal(parseLeitwegId(bad), null, bad);
     }
   });

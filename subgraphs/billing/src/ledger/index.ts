@@ -20,4 +20,12 @@ export { ACCOUNT_OPENER_GROUP } from './services/account-opener.js';
 export { TENANT_STATUS_GROUP } from './services/tenant-status.js';
 export { BalanceFeed, balanceFeedOf, type BalanceFeedItem } from './services/balance-feed.js';
 export { BalanceType, LedgerEntryGql } from './graphql/types.js';
-export { readEntries, readLedgerMonth, readUsageLines, type EntryDetails, type LedgerMonth, type UsageLine, type UsageSummaryLine } from './services/ledger-periods.js';
+export {
+  readEntries,
+  readLedgerMonth,
+  readUsageLines,
+  type EntryDetails,
+  type LedgerMonth,
+  type UsageLine,
+  type UsageSummaryLine,
+} from './services/ledger-periods.js';

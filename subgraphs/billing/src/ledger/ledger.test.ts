@@ -17,7 +17,10 @@ let now = new Date('2026-03-15T12:00:00.000Z');
 const clock = { now: () => now };
 const RATES_FROM = new Date('2026-01-01T00:00:00.000Z');
 
-const definition: SubgraphDefinition<BillingServices, BillingConfig> = { ...billingSubgraph, createServices: (runtime) => createBillingServices(runtime, clock) };
+const definition: SubgraphDefinition<BillingServices, BillingConfig> = {
+  ...billingSubgraph,
+  createServices: (runtime) => createBillingServices(runtime, clock),
+};
 
 let subgraph: TestSubgraph<BillingServices>;
 let services: BillingServices;
@@ -63,7 +66,10 @@ async function footprint(tenantId: string) {
 
 async function outboxEvents(tenantId: string) {
   const em = await shardOf(tenantId);
-  return em.execute<{ type: string; topic: string; key: string; payload: any }[]>('select type, topic, key, payload from outbox_event where key = ? order by seq', [tenantId]);
+  return em.execute<{ type: string; topic: string; key: string; payload: any }[]>(
+    'select type, topic, key, payload from outbox_event where key = ? order by seq',
+    [tenantId],
+  );
 }
 
 async function rejects(attempt: () => Promise<unknown>, code: string, label = code): Promise<SaldoError> {
@@ -157,7 +163,10 @@ describe('billing ledger', () => {
         { id: 'a', product: 'outbound_minute', quantity: 2, occurredAt: minutesAgo(5) },
         { id: 'b', product: 'sms', quantity: 2, occurredAt: minutesAgo(5) },
       ]);
-      assert.deepEqual(first.results.map((r) => r.status), ['ACCEPTED', 'DUPLICATE', 'ACCEPTED']);
+      assert.deepEqual(
+        first.results.map((r) => r.status),
+        ['ACCEPTED', 'DUPLICATE', 'ACCEPTED'],
+      );
       assert.equal(first.results[0]!.entryId, first.results[1]!.entryId);
       assert.equal(first.balance.available.amountMinor, 1_000n - 5n - 1n);
 
@@ -165,15 +174,21 @@ describe('billing ledger', () => {
         { id: 'b', product: 'sms', quantity: 2, occurredAt: minutesAgo(5) },
         { id: 'c', product: 'sms', quantity: 4, occurredAt: minutesAgo(5) },
       ]);
-      assert.deepEqual(again.results.map((r) => [r.id, r.status, r.cost.amountMinor]), [
-        ['b', 'DUPLICATE', 1n],
-        ['c', 'ACCEPTED', 2n],
-      ]);
+      assert.deepEqual(
+        again.results.map((r) => [r.id, r.status, r.cost.amountMinor]),
+        [
+          ['b', 'DUPLICATE', 1n],
+          ['c', 'ACCEPTED', 2n],
+        ],
+      );
       assert.equal(again.results[0]!.entryId, first.results[2]!.entryId);
       assert.equal(again.balance.available.amountMinor, 1_000n - 8n);
 
       const replay = await services.usage.recordUsage(tenantId, [{ id: 'c', product: 'sms', quantity: 4, occurredAt: minutesAgo(5) }]);
-      assert.deepEqual(replay.results.map((r) => r.status), ['DUPLICATE']);
+      assert.deepEqual(
+        replay.results.map((r) => r.status),
+        ['DUPLICATE'],
+      );
       assert.equal(replay.balance.version, again.balance.version, 'an all-duplicate batch changes nothing');
       const events = await outboxEvents(tenantId);
       assert.equal(events.filter((e) => e.type === 'usage.recorded').length, 2, 'no event for an all-duplicate batch');
@@ -189,7 +204,10 @@ describe('billing ledger', () => {
       assert.equal(check.cachedBalanceMinor, 1_000_000n - 500n * 3n);
       assert.equal(check.entries, 501);
       assert.equal(check.cachedVersion, 501);
-      assert.ok(check.consistent, JSON.stringify(check, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)));
+      assert.ok(
+        check.consistent,
+        JSON.stringify(check, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)),
+      );
       // Each call saw its own consistent snapshot: versions after each call are distinct.
       assert.equal(new Set(results.map((result) => result.balance.version)).size, 50);
     });
@@ -198,8 +216,14 @@ describe('billing ledger', () => {
       const tenantId = await newTenant('EUR', 100_000n);
       const events = usage(20, 'sms', 3);
       const results = await Promise.all(Array.from({ length: 8 }, () => services.usage.recordUsage(tenantId, events)));
-      assert.equal(results.reduce((sum, result) => sum + result.accepted, 0), 20);
-      assert.equal(results.reduce((sum, result) => sum + result.duplicates, 0), 20 * 7);
+      assert.equal(
+        results.reduce((sum, result) => sum + result.accepted, 0),
+        20,
+      );
+      assert.equal(
+        results.reduce((sum, result) => sum + result.duplicates, 0),
+        20 * 7,
+      );
       const check = await services.ledger.verify(tenantId);
       assert.equal(check.cachedBalanceMinor, 100_000n - 20n * 2n);
       assert.equal(check.entries, 21);
@@ -223,18 +247,24 @@ describe('billing ledger', () => {
         ],
       );
       const posted = TransactionPosted.payload.parse(events[0]!.payload);
-      assert.deepEqual(posted.entries.map((e) => [e.type, e.amountMinor, e.balanceAfterMinor, e.accountVersion, e.externalRef]), [
-        ['USAGE', '-5', '495', 2, 'e1'],
-        ['USAGE', '-1', '494', 3, 'e2'],
-      ]);
+      assert.deepEqual(
+        posted.entries.map((e) => [e.type, e.amountMinor, e.balanceAfterMinor, e.accountVersion, e.externalRef]),
+        [
+          ['USAGE', '-5', '495', 2, 'e1'],
+          ['USAGE', '-1', '494', 3, 'e2'],
+        ],
+      );
       assert.equal(posted.currency, 'GBP');
       const balance = BalanceChanged.payload.parse(events[1]!.payload);
       assert.deepEqual([balance.previousBalanceMinor, balance.balanceMinor, balance.version], ['500', '494', 3]);
       const recorded = UsageRecorded.payload.parse(events[2]!.payload);
-      assert.deepEqual(recorded.events.map((e) => [e.eventId, e.product, e.quantity, e.costMinor, e.unitPriceMicros]), [
-        ['e1', 'inbound_minute', '4', '5', '1250000'],
-        ['e2', 'sms', '1', '1', '500000'],
-      ]);
+      assert.deepEqual(
+        recorded.events.map((e) => [e.eventId, e.product, e.quantity, e.costMinor, e.unitPriceMicros]),
+        [
+          ['e1', 'inbound_minute', '4', '5', '1250000'],
+          ['e2', 'sms', '1', '1', '500000'],
+        ],
+      );
     });
 
     it('leaves no entry, no balance change and no event when the transaction rolls back after enqueueing', async () => {
@@ -277,10 +307,16 @@ describe('billing ledger', () => {
 
       const exact = await services.usage.recordUsage(tenantId, [{ id: 'exact', product: 'outbound_minute', quantity: 4, occurredAt: minutesAgo(1) }]); // 10
       assert.equal(exact.balance.available.amountMinor, 0n);
-      await rejects(() => services.usage.recordUsage(tenantId, [{ id: 'one-more', product: 'sms', quantity: 1, occurredAt: minutesAgo(1) }]), 'INSUFFICIENT_BALANCE');
+      await rejects(
+        () => services.usage.recordUsage(tenantId, [{ id: 'one-more', product: 'sms', quantity: 1, occurredAt: minutesAgo(1) }]),
+        'INSUFFICIENT_BALANCE',
+      );
       // Usage that rounds to nothing still records (and dedupes) at a zero balance.
       const free = await services.usage.recordUsage(tenantId, [{ id: 'free', product: 'status_ping', quantity: 1, occurredAt: minutesAgo(1) }]);
-      assert.deepEqual(free.results.map((r) => [r.status, r.cost.amountMinor]), [['ACCEPTED', 0n]]);
+      assert.deepEqual(
+        free.results.map((r) => [r.status, r.cost.amountMinor]),
+        [['ACCEPTED', 0n]],
+      );
       assert.equal(free.balance.available.amountMinor, 0n);
     });
 
@@ -319,12 +355,19 @@ describe('billing ledger', () => {
     it('lets only the platform or a partner extend credit, and validates the policy', async () => {
       const tenantId = await newTenant('EUR');
       await rejects(
-        () => services.accounts.setOverdraftPolicy({ tenantId, mode: 'ALLOW_OVERDRAFT', limit: { amountMinor: 10n, currency: 'EUR' } }, { mayExtendCredit: false }),
+        () =>
+          services.accounts.setOverdraftPolicy({ tenantId, mode: 'ALLOW_OVERDRAFT', limit: { amountMinor: 10n, currency: 'EUR' } }, { mayExtendCredit: false }),
         'FORBIDDEN',
       );
-      await services.accounts.setOverdraftPolicy({ tenantId, mode: 'ALLOW_OVERDRAFT', limit: { amountMinor: 100n, currency: 'EUR' } }, { mayExtendCredit: true });
+      await services.accounts.setOverdraftPolicy(
+        { tenantId, mode: 'ALLOW_OVERDRAFT', limit: { amountMinor: 100n, currency: 'EUR' } },
+        { mayExtendCredit: true },
+      );
       // Tightening is allowed to anyone who may write the tenant.
-      const lower = await services.accounts.setOverdraftPolicy({ tenantId, mode: 'ALLOW_OVERDRAFT', limit: { amountMinor: 40n, currency: 'EUR' } }, { mayExtendCredit: false });
+      const lower = await services.accounts.setOverdraftPolicy(
+        { tenantId, mode: 'ALLOW_OVERDRAFT', limit: { amountMinor: 40n, currency: 'EUR' } },
+        { mayExtendCredit: false },
+      );
       assert.equal(lower.limit.amountMinor, 40n);
       await rejects(() => services.accounts.setOverdraftPolicy({ tenantId, mode: 'ALLOW_OVERDRAFT' }, { mayExtendCredit: true }), 'BAD_USER_INPUT');
       await rejects(
@@ -332,11 +375,13 @@ describe('billing ledger', () => {
         'BAD_USER_INPUT',
       );
       await rejects(
-        () => services.accounts.setOverdraftPolicy({ tenantId, mode: 'ALLOW_OVERDRAFT', limit: { amountMinor: -1n, currency: 'EUR' } }, { mayExtendCredit: true }),
+        () =>
+          services.accounts.setOverdraftPolicy({ tenantId, mode: 'ALLOW_OVERDRAFT', limit: { amountMinor: -1n, currency: 'EUR' } }, { mayExtendCredit: true }),
         'INVALID_AMOUNT',
       );
       await rejects(
-        () => services.accounts.setOverdraftPolicy({ tenantId, mode: 'ALLOW_OVERDRAFT', limit: { amountMinor: 10n, currency: 'GBP' } }, { mayExtendCredit: true }),
+        () =>
+          services.accounts.setOverdraftPolicy({ tenantId, mode: 'ALLOW_OVERDRAFT', limit: { amountMinor: 10n, currency: 'GBP' } }, { mayExtendCredit: true }),
         'INVALID_CURRENCY',
       );
       await rejects(() => services.accounts.setOverdraftPolicy({ tenantId, mode: 'SOMETIMES' }, { mayExtendCredit: true }), 'BAD_USER_INPUT');
@@ -353,7 +398,13 @@ describe('billing ledger', () => {
         now = new Date('2026-04-01T00:00:00.000Z');
         const product = `voicemail_${randomUUID().slice(0, 8)}`;
         const v1 = await services.rates.publish({ product, currency: 'EUR', unitPriceMinor: '10', validFrom: '2026-03-01T00:00:00Z' });
-        const v2 = await services.rates.publish({ product, currency: 'EUR', unitPriceMinor: '12.5', validFrom: '2026-04-01T06:00:00Z', validTo: '2026-04-02T00:00:00Z' });
+        const v2 = await services.rates.publish({
+          product,
+          currency: 'EUR',
+          unitPriceMinor: '12.5',
+          validFrom: '2026-04-01T06:00:00Z',
+          validTo: '2026-04-02T00:00:00Z',
+        });
         assert.equal(v2.validTo?.toISOString(), '2026-04-02T00:00:00.000Z');
         const [first] = await services.rates.list({ currency: 'EUR', product });
         assert.equal(first?.id, v1.id);
@@ -368,7 +419,10 @@ describe('billing ledger', () => {
           at('v2-start', '2026-04-01T06:00:00.000Z'),
           at('v2-last-ms', '2026-04-01T23:59:59.999Z'),
         ]);
-        assert.deepEqual(result.results.map((r) => r.cost.amountMinor), [10n, 10n, 13n, 13n]);
+        assert.deepEqual(
+          result.results.map((r) => r.cost.amountMinor),
+          [10n, 10n, 13n, 13n],
+        );
         const page = (await services.ledger.transactions([{ tenantId, first: 4 }]))[0]!;
         assert.deepEqual(page.entries.map((e) => e.rateId).reverse(), [v1.id, v1.id, v2.id, v2.id]);
 
@@ -379,7 +433,10 @@ describe('billing ledger', () => {
         await rejects(() => services.usage.recordUsage(gbp, [at('no-gbp', '2026-04-01T12:00:00.000Z')]), 'RATE_NOT_FOUND');
         assert.deepEqual(await footprint(tenantId), before);
         const rates = await services.rates.list({ currency: 'EUR', product, validAt: '2026-04-01T07:00:00Z' });
-        assert.deepEqual(rates.map((rate) => rate.id), [v2.id]);
+        assert.deepEqual(
+          rates.map((rate) => rate.id),
+          [v2.id],
+        );
       } finally {
         now = saved;
       }
@@ -402,7 +459,14 @@ describe('billing ledger', () => {
       await rejects(() => services.rates.publish({ product, currency: 'EUX', unitPriceMinor: '1' }), 'INVALID_CURRENCY');
       await rejects(() => services.rates.publish({ product: 'Bad Product', currency: 'EUR', unitPriceMinor: '1' }), 'UNKNOWN_PRODUCT');
       await rejects(
-        () => services.rates.publish({ product: `${product}_x`, currency: 'EUR', unitPriceMinor: '1', validFrom: '2026-05-01T00:00:00Z', validTo: '2026-05-01T00:00:00Z' }),
+        () =>
+          services.rates.publish({
+            product: `${product}_x`,
+            currency: 'EUR',
+            unitPriceMinor: '1',
+            validFrom: '2026-05-01T00:00:00Z',
+            validTo: '2026-05-01T00:00:00Z',
+          }),
         'RATE_WINDOW_CONFLICT',
       );
       const versions = await services.rates.list({ currency: 'EUR', product });
@@ -429,7 +493,11 @@ describe('billing ledger', () => {
         ['empty event id', () => services.usage.recordUsage(tenantId, [...good, event({ id: '' })]), 'INVALID_ID'],
         ['over-long event id', () => services.usage.recordUsage(tenantId, [...good, event({ id: 'x'.repeat(129) })]), 'INVALID_ID'],
         ['malformed tenant id', () => services.usage.recordUsage('tenant-1', good), 'INVALID_ID'],
-        ['occurredAt in the far future', () => services.usage.recordUsage(tenantId, [...good, event({ occurredAt: new Date(now.getTime() + 6 * 60_000) })]), 'OCCURRED_AT_IN_FUTURE'],
+        [
+          'occurredAt in the far future',
+          () => services.usage.recordUsage(tenantId, [...good, event({ occurredAt: new Date(now.getTime() + 6 * 60_000) })]),
+          'OCCURRED_AT_IN_FUTURE',
+        ],
         ['occurredAt that is no date', () => services.usage.recordUsage(tenantId, [...good, event({ occurredAt: 'yesterday' })]), 'BAD_USER_INPUT'],
         ['occurredAt without a zone', () => services.usage.recordUsage(tenantId, [...good, event({ occurredAt: '2026-03-15T10:00:00' })]), 'BAD_USER_INPUT'],
         ['an invalid Date', () => services.usage.recordUsage(tenantId, [...good, event({ occurredAt: new Date('nope') })]), 'BAD_USER_INPUT'],
@@ -459,10 +527,13 @@ describe('billing ledger', () => {
         'INVALID_QUANTITY',
       );
       const issues = error.extensions['issues'] as Array<{ field: string; code: string }>;
-      assert.deepEqual(issues.map((issue) => [issue.field, issue.code]), [
-        ['events.1.quantity', 'INVALID_QUANTITY'],
-        ['events.2.id', 'INVALID_ID'],
-      ]);
+      assert.deepEqual(
+        issues.map((issue) => [issue.field, issue.code]),
+        [
+          ['events.1.quantity', 'INVALID_QUANTITY'],
+          ['events.2.id', 'INVALID_ID'],
+        ],
+      );
     });
   });
 
@@ -520,7 +591,9 @@ describe('billing ledger', () => {
         tenantId,
         currency: 'EUR',
         overdraft: 'ignore',
-        entries: [{ type: LedgerEntryType.REFUND, amountMinor: -1_000n, idempotencyKey: 'stripe:evt_refund', externalRef: 're_1', metadata: { charge: 'ch_1' } }],
+        entries: [
+          { type: LedgerEntryType.REFUND, amountMinor: -1_000n, idempotencyKey: 'stripe:evt_refund', externalRef: 're_1', metadata: { charge: 'ch_1' } },
+        ],
       });
       assert.equal(refund.balance.available.amountMinor, -950n);
       assert.equal(refund.previousBalance.amountMinor, 50n);
@@ -531,12 +604,18 @@ describe('billing ledger', () => {
           { type: LedgerEntryType.ADJUSTMENT, amountMinor: -30n, idempotencyKey: 'adjustment:1', description: 'Manual correction' },
         ],
       });
-      assert.deepEqual(mixed.posted.map((entry) => [entry.accountVersion, entry.balanceAfterMinor]), [
-        [4, 50n],
-        [5, 20n],
-      ]);
+      assert.deepEqual(
+        mixed.posted.map((entry) => [entry.accountVersion, entry.balanceAfterMinor]),
+        [
+          [4, 50n],
+          [5, 20n],
+        ],
+      );
       const entries = (await services.ledger.transactions([{ tenantId, first: 10, type: LedgerEntryType.REFUND }]))[0]!.entries;
-      assert.deepEqual(entries.map((entry) => [entry.externalRef, entry.metadata]), [['re_1', { charge: 'ch_1' }]]);
+      assert.deepEqual(
+        entries.map((entry) => [entry.externalRef, entry.metadata]),
+        [['re_1', { charge: 'ch_1' }]],
+      );
       assert.ok((await services.ledger.verify(tenantId)).consistent);
     });
   });
@@ -550,7 +629,12 @@ describe('billing ledger', () => {
     before(() => {
       removeHandler = services.ledger.onBalanceWatch(WATCH, async (tx, outcome, thresholdMinor) => {
         const [row] = await tx.execute<{ balance_minor: string }[]>('select balance_minor from account where tenant_id = ?', [outcome.tenantId]);
-        calls.push({ tenantId: outcome.tenantId, balance: outcome.balance.available.amountMinor, threshold: thresholdMinor, seenInTransaction: BigInt(row!.balance_minor) });
+        calls.push({
+          tenantId: outcome.tenantId,
+          balance: outcome.balance.available.amountMinor,
+          threshold: thresholdMinor,
+          seenInTransaction: BigInt(row!.balance_minor),
+        });
         if (failNext) throw new Error('handler refused');
       });
     });
@@ -602,11 +686,13 @@ describe('billing ledger', () => {
       assert.equal(await roundTrips(1n), 4, 'no watch: BEGIN, lock, write, COMMIT');
       await services.ledger.setBalanceWatch(tenantId, WATCH, 100n);
       await services.ledger.setBalanceWatch(tenantId, 'other-watch', 50n);
-      const [row] = await (await shardOf(tenantId)).execute<{ balance_watches: Record<string, string> }[]>('select balance_watches from account where tenant_id = ?', [tenantId]);
+      const [row] = await (
+        await shardOf(tenantId)
+      ).execute<{ balance_watches: Record<string, string> }[]>('select balance_watches from account where tenant_id = ?', [tenantId]);
       assert.deepEqual(row!.balance_watches, { [WATCH]: '100', 'other-watch': '50' });
       assert.equal(await roundTrips(1n), 4, 'watches above the balance');
       calls = [];
-      assert.equal(await roundTrips(9_899n), 5, 'at the threshold: four plus the handler\'s own statement');
+      assert.equal(await roundTrips(9_899n), 5, "at the threshold: four plus the handler's own statement");
       assert.equal(calls.length, 1);
     });
 
@@ -618,7 +704,7 @@ describe('billing ledger', () => {
   });
 
   describe('invariants', () => {
-    it('keeps every account\'s cached balance and version equal to its ledger on every shard', async () => {
+    it("keeps every account's cached balance and version equal to its ledger on every shard", async () => {
       for (const shardId of db.shardIds) assert.deepEqual(await services.ledger.inconsistentAccounts(shardId), [], `shard ${shardId}`);
     });
 

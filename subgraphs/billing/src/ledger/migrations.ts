@@ -125,4 +125,10 @@ class Migration20261129004000TenantStatus extends Migration {
 }
 
 /** On every tenant shard, in order (the timestamp in each name; billing composes all modules' migrations by it). */
-export const ledgerShardMigrations = [Migration20261123002000Account, Migration20261125002100Ledger, Migration20261129002500BalanceAlertRule, Migration20261129003000BalanceWatches, Migration20261129004000TenantStatus];
+export const ledgerShardMigrations = [
+  Migration20261123002000Account,
+  Migration20261125002100Ledger,
+  Migration20261129002500BalanceAlertRule,
+  Migration20261129003000BalanceWatches,
+  Migration20261129004000TenantStatus,
+];

@@ -15,7 +15,10 @@ import { backoffSeconds } from './services/auto-top-up-service.js';
 /** "Now" for every billing service, movable by tests (backoff windows, the daily cap's UTC day). */
 let now = new Date('2026-03-15T12:00:00.000Z');
 const clock = { now: () => now };
-const definition: SubgraphDefinition<BillingServices, BillingConfig> = { ...billingSubgraph, createServices: (runtime) => createBillingServices(runtime, { clock }) };
+const definition: SubgraphDefinition<BillingServices, BillingConfig> = {
+  ...billingSubgraph,
+  createServices: (runtime) => createBillingServices(runtime, { clock }),
+};
 
 let standIn: StripeStandIn;
 let subgraph: TestSubgraph<BillingServices, BillingConfig>;
@@ -29,16 +32,47 @@ const BACKOFF_MAX = 3600;
 const SET_AUTO_TOP_UP = /* GraphQL */ `
   mutation Set($input: SetAutoTopUpInput!) {
     setAutoTopUp(input: $input) {
-      enabled mode stripeCustomerId paymentMethodId consecutiveFailures backoffUntil
-      threshold { amountMinor currency } amount { amountMinor currency } dailyCap { amountMinor currency }
-      lastFailure { code message at }
+      enabled
+      mode
+      stripeCustomerId
+      paymentMethodId
+      consecutiveFailures
+      backoffUntil
+      threshold {
+        amountMinor
+        currency
+      }
+      amount {
+        amountMinor
+        currency
+      }
+      dailyCap {
+        amountMinor
+        currency
+      }
+      lastFailure {
+        code
+        message
+        at
+      }
     }
   }
 `;
 
 const READ_AUTO_TOP_UP = /* GraphQL */ `
   query Read($representations: [_Any!]!) {
-    _entities(representations: $representations) { ... on Tenant { id autoTopUp { enabled mode threshold { amountMinor } } } }
+    _entities(representations: $representations) {
+      ... on Tenant {
+        id
+        autoTopUp {
+          enabled
+          mode
+          threshold {
+            amountMinor
+          }
+        }
+      }
+    }
   }
 `;
 
@@ -69,7 +103,8 @@ function ruleInput(tenantId: string, spec: RuleSpec = {}) {
 async function newTenant(startMinor: bigint, spec?: RuleSpec): Promise<string> {
   const tenantId = randomUUID();
   await services.accounts.open(tenantId, 'EUR');
-  if (startMinor > 0n) await services.ledger.post({ tenantId, entries: [{ type: LedgerEntryType.TOP_UP, amountMinor: startMinor, idempotencyKey: `test:start:${tenantId}` }] });
+  if (startMinor > 0n)
+    await services.ledger.post({ tenantId, entries: [{ type: LedgerEntryType.TOP_UP, amountMinor: startMinor, idempotencyKey: `test:start:${tenantId}` }] });
   if (spec) {
     const response = await subgraph.query(SET_AUTO_TOP_UP, { input: ruleInput(tenantId, spec) }, tenantAdmin(tenantId));
     assert.equal(response.errors, undefined, JSON.stringify(response.errors));
@@ -80,7 +115,10 @@ async function newTenant(startMinor: bigint, spec?: RuleSpec): Promise<string> {
 let debitCounter = 0;
 function debit(tenantId: string, amountMinor: bigint) {
   debitCounter += 1;
-  return services.ledger.post({ tenantId, entries: [{ type: LedgerEntryType.USAGE, amountMinor: -amountMinor, idempotencyKey: `usage:test-${debitCounter}-${randomUUID()}` }] });
+  return services.ledger.post({
+    tenantId,
+    entries: [{ type: LedgerEntryType.USAGE, amountMinor: -amountMinor, idempotencyKey: `usage:test-${debitCounter}-${randomUUID()}` }],
+  });
 }
 
 async function balance(tenantId: string): Promise<bigint> {
@@ -130,7 +168,10 @@ describe('auto-top-up', () => {
   });
 
   it('computes the backoff as base x 2^(n-1), capped', () => {
-    assert.deepEqual([1, 2, 3, 4, 5, 40].map((n) => backoffSeconds(n, 600, 3600)), [600, 1200, 2400, 3600, 3600, 3600]);
+    assert.deepEqual(
+      [1, 2, 3, 4, 5, 40].map((n) => backoffSeconds(n, 600, 3600)),
+      [600, 1200, 2400, 3600, 3600, 3600],
+    );
   });
 
   it('sets and reads the rule through GraphQL with scope pay (tenant members and partners see null)', async () => {
@@ -155,8 +196,13 @@ describe('auto-top-up', () => {
     assert.deepEqual(asAdmin.data!._entities[0].autoTopUp, { enabled: true, mode: 'FIXED_AMOUNT', threshold: { amountMinor: 3000 } });
     const asMember = await subgraph.query(READ_AUTO_TOP_UP, { representations }, { role: 'tenant-member', subject: 'm', tenantId });
     assert.equal(asMember.data!._entities[0].autoTopUp, null);
-    assert.deepEqual(errorCodes(await subgraph.query(SET_AUTO_TOP_UP, { input: ruleInput(tenantId) }, { role: 'tenant-member', subject: 'm', tenantId })), ['FORBIDDEN']);
-    assert.deepEqual(errorCodes(await subgraph.query(SET_AUTO_TOP_UP, { input: ruleInput(tenantId) }, { role: 'partner', subject: 'p', partnerId: randomUUID() })), ['FORBIDDEN']);
+    assert.deepEqual(errorCodes(await subgraph.query(SET_AUTO_TOP_UP, { input: ruleInput(tenantId) }, { role: 'tenant-member', subject: 'm', tenantId })), [
+      'FORBIDDEN',
+    ]);
+    assert.deepEqual(
+      errorCodes(await subgraph.query(SET_AUTO_TOP_UP, { input: ruleInput(tenantId) }, { role: 'partner', subject: 'p', partnerId: randomUUID() })),
+      ['FORBIDDEN'],
+    );
 
     const disabled = await subgraph.query(`mutation($id: ID!) { disableAutoTopUp(tenantId: $id) { enabled } }`, { id: tenantId }, tenantAdmin(tenantId));
     assert.deepEqual(disabled.data, { disableAutoTopUp: { enabled: false } });
@@ -170,7 +216,15 @@ describe('auto-top-up', () => {
     const tenantId = await newTenant(10_000n);
     const cases: Array<[string, Record<string, unknown>]> = [
       ['INVALID_CURRENCY', { ...ruleInput(tenantId), threshold: { amountMinor: 1000, currency: 'USD' } }],
-      ['INVALID_CURRENCY', { ...ruleInput(tenantId), amount: { amountMinor: 2000, currency: 'USD' }, threshold: { amountMinor: 1000, currency: 'USD' }, dailyCap: { amountMinor: 9000, currency: 'USD' } }],
+      [
+        'INVALID_CURRENCY',
+        {
+          ...ruleInput(tenantId),
+          amount: { amountMinor: 2000, currency: 'USD' },
+          threshold: { amountMinor: 1000, currency: 'USD' },
+          dailyCap: { amountMinor: 9000, currency: 'USD' },
+        },
+      ],
       ['AMOUNT_TOO_SMALL', ruleInput(tenantId, { amount: 100 })],
       ['AMOUNT_TOO_LARGE', ruleInput(tenantId, { amount: 2_000_000 })],
       ['AMOUNT_TOO_SMALL', ruleInput(tenantId, { mode: AutoTopUpMode.TOP_UP_TO, threshold: 5_000, amount: 5_200 })],
@@ -216,7 +270,10 @@ describe('auto-top-up', () => {
     assert.equal(response.status, 200);
     assert.equal(await balance(tenantId), 6_000n);
     const em = (await db.emForTenant(tenantId))!.em;
-    const credits = await em.execute<{ count: string }[]>(`select count(*) from ledger_entry where tenant_id = ? and idempotency_key = ?`, [tenantId, `stripe:pi:${intent!['id']}`]);
+    const credits = await em.execute<{ count: string }[]>(`select count(*) from ledger_entry where tenant_id = ? and idempotency_key = ?`, [
+      tenantId,
+      `stripe:pi:${intent!['id']}`,
+    ]);
     assert.equal(credits[0]!.count, '1');
     assert.equal((await services.ledger.verify(tenantId)).consistent, true);
   });
@@ -320,7 +377,10 @@ describe('auto-top-up', () => {
     await debit(tenantId, 2_000n);
     await settle(tenantId);
     const attempts = await services.autoTopUp.attempts(tenantId);
-    assert.deepEqual(attempts.map((attempt) => attempt.amountMinor), [1_000n, 2_000n]);
+    assert.deepEqual(
+      attempts.map((attempt) => attempt.amountMinor),
+      [1_000n, 2_000n],
+    );
   });
 
   it('waits for the webhook when Stripe accepts the payment but it settles later, and fails it on payment_failed', async () => {
@@ -359,7 +419,10 @@ describe('auto-top-up', () => {
     assert.equal(failed!.status, AutoTopUpAttemptStatus.FAILED);
     assert.equal((await services.autoTopUp.get(other))!.consecutiveFailures, 1);
     const sent = notifications.filter((event) => event.key === other).map((event) => decode(AutoTopUpFailed, event)!);
-    assert.deepEqual(sent.map((event) => event.declineCode), ['do_not_honor']);
+    assert.deepEqual(
+      sent.map((event) => event.declineCode),
+      ['do_not_honor'],
+    );
 
     // A third settles without any webhook reaching billing: the worker looks at the PaymentIntent again an hour later.
     const quiet = await newTenant(10_000n, { threshold: 5_000, amount: 2_000, paymentMethodId: 'pm_standin_processing' });
@@ -377,7 +440,11 @@ describe('auto-top-up', () => {
 
   it('does not trigger on refunds or credits, only on debits that reach the threshold', async () => {
     const tenantId = await newTenant(10_000n, { threshold: 5_000, amount: 2_000 });
-    await services.ledger.post({ tenantId, overdraft: 'ignore', entries: [{ type: LedgerEntryType.REFUND, amountMinor: -6_000n, idempotencyKey: 'stripe:re:test' }] });
+    await services.ledger.post({
+      tenantId,
+      overdraft: 'ignore',
+      entries: [{ type: LedgerEntryType.REFUND, amountMinor: -6_000n, idempotencyKey: 'stripe:re:test' }],
+    });
     await debit(tenantId, 100n); // below the threshold already, no crossing, nothing owed
     await settle(tenantId);
     assert.equal((await services.autoTopUp.attempts(tenantId)).length, 0);

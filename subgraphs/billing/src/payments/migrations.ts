@@ -126,7 +126,6 @@ class Migration20261129002500TopUpTax extends Migration {
   }
 }
 
-
 /**
  * Enabled auto-top-up rules become the ledger's `auto-top-up` balance watch (which postings read with the account row
  * instead of the ledger joining this module's table). From now on AutoTopUpService keeps the watch in step with the

@@ -61,10 +61,22 @@ export function createPaymentServices(
   const stripe = overrides.stripe !== undefined ? overrides.stripe : createStripeGateway(config);
   const exchangeRates =
     overrides.exchangeRates ??
-    new StaticExchangeRateProvider(config.EXCHANGE_RATES, config.EXCHANGE_RATES_SOURCE ?? (config.EXCHANGE_RATES === DEFAULT_EXCHANGE_RATES ? 'saldo-default-table' : 'EXCHANGE_RATES'));
+    new StaticExchangeRateProvider(
+      config.EXCHANGE_RATES,
+      config.EXCHANGE_RATES_SOURCE ?? (config.EXCHANGE_RATES === DEFAULT_EXCHANGE_RATES ? 'saldo-default-table' : 'EXCHANGE_RATES'),
+    );
   const topUpLock = overrides.topUpLock ?? createTenantLock(config.REDIS_URL, logger);
   const credits = new PaymentCreditService(db, ledger, exchangeRates, logger, clock);
-  const topUps = new TopUpService(db, ledger, stripe, topUpLock, exchangeRates, { limits: config.TOPUP_LIMITS, lockTtlMs: config.TOPUP_LOCK_TTL_MS, ...(deps.tax ? { tax: deps.tax } : {}) }, logger, clock);
+  const topUps = new TopUpService(
+    db,
+    ledger,
+    stripe,
+    topUpLock,
+    exchangeRates,
+    { limits: config.TOPUP_LIMITS, lockTtlMs: config.TOPUP_LOCK_TTL_MS, ...(deps.tax ? { tax: deps.tax } : {}) },
+    logger,
+    clock,
+  );
   const autoTopUp = new AutoTopUpService(
     db,
     ledger,

@@ -17,10 +17,27 @@ let db: ShardedDatabase;
 const CREATE_TOP_UP = /* GraphQL */ `
   mutation Create($input: CreateTopUpInput!) {
     createTopUp(input: $input) {
-      id tenantId idempotencyKey status checkoutUrl sessionId expiresAt
-      amount { amountMinor currency }
-      credit { amountMinor currency }
-      exchangeRate { from to rate source }
+      id
+      tenantId
+      idempotencyKey
+      status
+      checkoutUrl
+      sessionId
+      expiresAt
+      amount {
+        amountMinor
+        currency
+      }
+      credit {
+        amountMinor
+        currency
+      }
+      exchangeRate {
+        from
+        to
+        rate
+        source
+      }
     }
   }
 `;
@@ -71,10 +88,12 @@ async function entries(tenantId: string) {
 }
 
 async function stripeEvent(id: string) {
-  const [row] = await db.globalEm().execute<{ status: string; deliveries: number; tenant_id: string | null; result: any; type: string }[]>(
-    'select status, deliveries, tenant_id, result, type from stripe_event where id = ?',
-    [id],
-  );
+  const [row] = await db
+    .globalEm()
+    .execute<{ status: string; deliveries: number; tenant_id: string | null; result: any; type: string }[]>(
+      'select status, deliveries, tenant_id, result, type from stripe_event where id = ?',
+      [id],
+    );
   return row;
 }
 
@@ -143,7 +162,10 @@ describe('Stripe top-ups and webhooks', () => {
       assert.equal((await footprint(tenantId))!.top_ups, '1');
       // Later, the same key still answers with the same session.
       const again = await createTopUp(tenantId, 2_500, 'EUR', 'same-key');
-      assert.equal(again.data!.createTopUp.sessionId, [...standIn.checkoutSessions.values()].find((session) => session['metadata']['tenantId'] === tenantId)!['id']);
+      assert.equal(
+        again.data!.createTopUp.sessionId,
+        [...standIn.checkoutSessions.values()].find((session) => session['metadata']['tenantId'] === tenantId)!['id'],
+      );
       assert.equal(standIn.counts.checkoutSessions - before, 1);
     });
 
@@ -201,7 +223,10 @@ describe('Stripe top-ups and webhooks', () => {
     it('refuses with STRIPE_NOT_CONFIGURED when billing has no Stripe account, and the webhook endpoint answers 503', async () => {
       const unconfigured = createBillingServices(subgraph.service.runtime, { stripe: null });
       const tenantId = await newTenant();
-      await assert.rejects(unconfigured.topUps.createTopUp({ tenantId, amount: { amountMinor: 5000n, currency: 'EUR' }, idempotencyKey: 'k' }), (error: any) => error.extensions.code === 'STRIPE_NOT_CONFIGURED');
+      await assert.rejects(
+        unconfigured.topUps.createTopUp({ tenantId, amount: { amountMinor: 5000n, currency: 'EUR' }, idempotencyKey: 'k' }),
+        (error: any) => error.extensions.code === 'STRIPE_NOT_CONFIGURED',
+      );
       const response = await unconfigured.webhooks.receive(Buffer.from('{}'), 'sig');
       assert.equal(response.httpStatus, 503);
       assert.equal((await footprint(tenantId))!.top_ups, '0');
@@ -244,7 +269,10 @@ describe('Stripe top-ups and webhooks', () => {
       assert.equal((await standIn.deliver(rest.chargeRefunded)).status, 200);
       const refunds = (await entries(tenantId)).filter((row) => row.type === LedgerEntryType.REFUND);
       // 5.00 USD = 4.625 -> 4.63 EUR; all 10.01 USD = 9.26 EUR, so the second takes 4.63 EUR
-      assert.deepEqual(refunds.map((row) => row.amount_minor), ['-463', '-463']);
+      assert.deepEqual(
+        refunds.map((row) => row.amount_minor),
+        ['-463', '-463'],
+      );
       assert.equal(await balance(tenantId), 0n);
       await consistent(tenantId);
     });
@@ -255,7 +283,10 @@ describe('Stripe top-ups and webhooks', () => {
       const tenantId = await newTenant();
       const { topUp, checkoutCompleted, paymentIntent } = await paidTopUp(tenantId, 2_000);
       const responses = await Promise.all(Array.from({ length: 5 }, () => standIn.deliver(checkoutCompleted)));
-      assert.deepEqual(responses.map((response) => response.status), [200, 200, 200, 200, 200]);
+      assert.deepEqual(
+        responses.map((response) => response.status),
+        [200, 200, 200, 200, 200],
+      );
       assert.equal(await balance(tenantId), 2_000n);
       const credits = (await entries(tenantId)).filter((row) => row.idempotency_key === `stripe:pi:${paymentIntent['id']}`);
       assert.equal(credits.length, 1);
@@ -284,7 +315,12 @@ describe('Stripe top-ups and webhooks', () => {
           await standIn.deliver(paymentIntentSucceeded);
           await standIn.deliver(checkoutCompleted);
         } else {
-          await Promise.all([standIn.deliver(checkoutCompleted), standIn.deliver(paymentIntentSucceeded), standIn.deliver(checkoutCompleted), standIn.deliver(paymentIntentSucceeded)]);
+          await Promise.all([
+            standIn.deliver(checkoutCompleted),
+            standIn.deliver(paymentIntentSucceeded),
+            standIn.deliver(checkoutCompleted),
+            standIn.deliver(paymentIntentSucceeded),
+          ]);
         }
         assert.equal(await balance(tenantId), 3_000n, order);
         assert.equal((await entries(tenantId)).length, 1, order);
@@ -325,10 +361,13 @@ describe('Stripe top-ups and webhooks', () => {
       // The first event is delivered late: by then Stripe lists both refunds, and each is booked once.
       await Promise.all([standIn.deliver(second.chargeRefunded), standIn.deliver(first.chargeRefunded), standIn.deliver(second.chargeRefunded)]);
       const refunds = (await entries(tenantId)).filter((row) => row.type === LedgerEntryType.REFUND);
-      assert.deepEqual(refunds.map((row) => [row.amount_minor, row.external_ref]).sort(), [
-        ['-1000', first.refund['id']],
-        ['-2000', second.refund['id']],
-      ].sort());
+      assert.deepEqual(
+        refunds.map((row) => [row.amount_minor, row.external_ref]).sort(),
+        [
+          ['-1000', first.refund['id']],
+          ['-2000', second.refund['id']],
+        ].sort(),
+      );
       assert.equal(await balance(tenantId), 5_000n - 4_500n - 3_000n);
       await consistent(tenantId);
     });
@@ -363,10 +402,31 @@ describe('Stripe top-ups and webhooks', () => {
       const tenantId = await newTenant();
       const before = await footprint(tenantId);
       const unknownType = standIn.event('customer.created', { id: 'cus_123', object: 'customer', metadata: { tenantId } });
-      const foreign = standIn.event('payment_intent.succeeded', { id: 'pi_foreign', object: 'payment_intent', amount: 999, currency: 'eur', created: 1, metadata: {} });
-      const malformed = standIn.event('payment_intent.succeeded', { id: 'pi_bad', object: 'payment_intent', amount: 999, currency: 'eur', created: 1, metadata: { tenantId: 'robert"); drop table' } });
+      const foreign = standIn.event('payment_intent.succeeded', {
+        id: 'pi_foreign',
+        object: 'payment_intent',
+        amount: 999,
+        currency: 'eur',
+        created: 1,
+        metadata: {},
+      });
+      const malformed = standIn.event('payment_intent.succeeded', {
+        id: 'pi_bad',
+        object: 'payment_intent',
+        amount: 999,
+        currency: 'eur',
+        created: 1,
+        metadata: { tenantId: 'robert"); drop table' },
+      });
       const stranger = randomUUID();
-      const unknownTenant = standIn.event('payment_intent.succeeded', { id: 'pi_stranger', object: 'payment_intent', amount: 999, currency: 'eur', created: 1, metadata: { tenantId: stranger } });
+      const unknownTenant = standIn.event('payment_intent.succeeded', {
+        id: 'pi_stranger',
+        object: 'payment_intent',
+        amount: 999,
+        currency: 'eur',
+        created: 1,
+        metadata: { tenantId: stranger },
+      });
       const expected: Array<[StandInEvent, string]> = [
         [unknownType, 'IGNORED'],
         [foreign, 'IGNORED'],

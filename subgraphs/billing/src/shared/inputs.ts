@@ -15,10 +15,9 @@ export const currencySchema = z
   .refine((value) => isCurrencyCode(value), { message: 'must be an ISO 4217 currency code', ...coded(ErrorCode.InvalidCurrency) });
 
 /** A Date or an ISO 8601 string with a time zone; anything else (an invalid Date included) is BAD_USER_INPUT. */
-export const instantSchema = z.union([z.date(), z.iso.datetime({ offset: true }).transform((value) => new Date(value))]).refine(
-  (value) => !Number.isNaN(value.getTime()),
-  { message: 'must be a valid date-time' },
-);
+export const instantSchema = z
+  .union([z.date(), z.iso.datetime({ offset: true }).transform((value) => new Date(value))])
+  .refine((value) => !Number.isNaN(value.getTime()), { message: 'must be a valid date-time' });
 
 /** A MoneyInput: integer minor units (bigint or safe integer) and an ISO 4217 code. */
 export const moneyInputSchema = z.object({

@@ -12,7 +12,14 @@ const quiet = createLogger({ service: 'test', level: 'error', write: () => undef
 
 function kafkaBus(brokers: string[], clientId: string): KafkaEventBus {
   // The mock cluster cannot hand out idempotent producer ids to kafkajs (see KafkaEventBusOptions.idempotent).
-  return new KafkaEventBus({ brokers, clientId, logger: quiet, idempotent: false, maxWaitTimeMs: 100, retry: { initialRetryTime: 50, maxRetryTime: 500, retries: 5 } });
+  return new KafkaEventBus({
+    brokers,
+    clientId,
+    logger: quiet,
+    idempotent: false,
+    maxWaitTimeMs: 100,
+    retry: { initialRetryTime: 50, maxRetryTime: 500, retries: 5 },
+  });
 }
 
 function reported(tenantId: string, events: Array<{ id: string; product: string; quantity: number }>): EventEnvelope {
@@ -71,7 +78,12 @@ describe('usage reported on Kafka', () => {
 
     // The source re-sends call-1 with a new call: only call-2 is charged.
     const second = nextPosting(tenantId);
-    await producer.publish([reported(tenantId, [{ id: 'call-1', product: 'inbound_minute', quantity: 4 }, { id: 'call-2', product: 'inbound_minute', quantity: 2 }])]);
+    await producer.publish([
+      reported(tenantId, [
+        { id: 'call-1', product: 'inbound_minute', quantity: 4 },
+        { id: 'call-2', product: 'inbound_minute', quantity: 2 },
+      ]),
+    ]);
     const charged = await second;
     assert.deepEqual(charged.keys, ['usage:call-2']);
     // 10,000 - round(4 x 1.25) - round(2 x 1.25) = 10,000 - 5 - 3

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { isValidVatId, normalizeVatId } from './vat.js';
 
 describe('VAT ids', () => {
-  it('accept the formats of the tenant\'s country after normalizing', () => {
+  it("accept the formats of the tenant's country after normalizing", () => {
     assert.ok(isValidVatId(normalizeVatId('de 123.456.789'), 'DE'));
     assert.ok(isValidVatId('EL123456789', 'GR'));
     assert.ok(isValidVatId('NL123456789B01', 'NL'));

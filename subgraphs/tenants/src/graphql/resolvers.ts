@@ -39,12 +39,12 @@ export class TenantResolver {
     return visibleTenant(ctx, await ctx.services.tenants.get(id));
   }
 
-  @Query(() => TenantConnection, { description: 'Tenants in creation order, across all shards: all for operators, a partner\'s own, or your own.' })
+  @Query(() => TenantConnection, { description: "Tenants in creation order, across all shards: all for operators, a partner's own, or your own." })
   async tenants(
     @Ctx() ctx: TenantsContext,
     @Arg('first', () => Int, FIRST) first?: number | null,
     @Arg('after', () => String, AFTER) after?: string | null,
-    @Arg('partnerId', () => ID, { nullable: true, description: 'Only this partner\'s tenants.' }) partnerId?: string | null,
+    @Arg('partnerId', () => ID, { nullable: true, description: "Only this partner's tenants." }) partnerId?: string | null,
   ): Promise<TenantConnection> {
     ctx.scope.requireAuthenticated();
     const identity = ctx.identity;
@@ -58,7 +58,7 @@ export class TenantResolver {
     const host = ctx.scope.hostPartnerId;
     if (host !== undefined) {
       // Through a partner's custom domain: that partner's tenants only.
-      if (filter.partnerId && filter.partnerId !== host) throw new SaldoError(ErrorCode.Forbidden, 'Only this domain\'s partner\'s tenants are listed here.');
+      if (filter.partnerId && filter.partnerId !== host) throw new SaldoError(ErrorCode.Forbidden, "Only this domain's partner's tenants are listed here.");
       filter.partnerId = host;
     }
     const service = ctx.services.tenants;
@@ -88,7 +88,7 @@ export class TenantResolver {
     return ctx.services.tenants.update(id, input);
   }
 
-  @Mutation(() => TenantType, { description: 'Suspends an active tenant; its data stays, its usage is refused. Operators and the tenant\'s partner.' })
+  @Mutation(() => TenantType, { description: "Suspends an active tenant; its data stays, its usage is refused. Operators and the tenant's partner." })
   async suspendTenant(@Arg('id', () => ID) id: string, @Arg('reason') reason: string, @Ctx() ctx: TenantsContext): Promise<Tenant> {
     await requireLifecycleRights(ctx, id);
     return ctx.services.tenants.suspend(id, reason);
@@ -133,7 +133,8 @@ export class PartnerResolver {
     const service = ctx.services.partners;
     const identity = ctx.identity;
     if (identity.role !== 'platform-admin' || ctx.scope.hostPartnerId !== undefined) {
-      if (identity.role !== 'partner' && identity.role !== 'platform-admin') throw new SaldoError(ErrorCode.Forbidden, 'Only operators and partners list partners.');
+      if (identity.role !== 'partner' && identity.role !== 'platform-admin')
+        throw new SaldoError(ErrorCode.Forbidden, 'Only operators and partners list partners.');
       // A partner sees itself; through a custom domain, anyone sees that domain's partner only.
       const visibleId = ctx.scope.hostPartnerId ?? (identity.role === 'partner' ? identity.partnerId : undefined);
       const own = after || !visibleId || !partnerVisible(ctx, visibleId) ? null : await service.get(visibleId);
@@ -150,7 +151,8 @@ export class PartnerResolver {
   }
 
   @Mutation(() => PartnerType, {
-    description: 'Makes the partner the seller of record of its tenants\' billing documents (issued in its name and number series from now on), or the platform again with null. Platform admins and the partner itself.',
+    description:
+      "Makes the partner the seller of record of its tenants' billing documents (issued in its name and number series from now on), or the platform again with null. Platform admins and the partner itself.",
   })
   setPartnerSellerProfile(
     @Arg('partnerId', () => ID) partnerId: string,
@@ -167,7 +169,7 @@ export class PartnerResolver {
     return partner.sellerProfile;
   }
 
-  @FieldResolver(() => TenantConnection, { description: 'This partner\'s tenants, in creation order.' })
+  @FieldResolver(() => TenantConnection, { description: "This partner's tenants, in creation order." })
   async tenants(
     @Root() partner: Partner,
     @Ctx() ctx: TenantsContext,
@@ -180,7 +182,7 @@ export class PartnerResolver {
     return toConnection(page.tenants, page.hasNextPage, (tenant) => service.cursorOf(tenant)) as TenantConnection;
   }
 
-  @FieldResolver(() => [ApiKeyType], { description: 'This partner\'s API keys (never their secrets).' })
+  @FieldResolver(() => [ApiKeyType], { description: "This partner's API keys (never their secrets)." })
   async apiKeys(@Root() partner: Partner, @Ctx() ctx: TenantsContext): Promise<ApiKeyType[]> {
     ctx.scope.requirePartner(partner.id);
     const loader = ctx.loader<string, ApiKey[]>('apiKeys', (ids) => ctx.services.apiKeys.listForPartners(ids));

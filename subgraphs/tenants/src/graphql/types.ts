@@ -40,7 +40,11 @@ export class PartnerType {
   @Field(() => String, { nullable: true })
   contactEmail!: string | null;
 
-  @Field(() => SellerProfileType, { nullable: true, description: 'Set when the partner resells as seller of record: its tenants\' invoices, credit notes and statements are issued in its name (platform admins and the partner see it).' })
+  @Field(() => SellerProfileType, {
+    nullable: true,
+    description:
+      "Set when the partner resells as seller of record: its tenants' invoices, credit notes and statements are issued in its name (platform admins and the partner see it).",
+  })
   sellerProfile!: SellerProfileType | null;
 
   @Field()
@@ -68,7 +72,7 @@ export class TenantType {
   @Field(() => String, { nullable: true, description: 'VAT identification number, normalized (e.g. DE123456789).' })
   vatId!: string | null;
 
-  @Field({ description: 'ISO 4217 currency of the tenant\'s balance; fixed at creation.' })
+  @Field({ description: "ISO 4217 currency of the tenant's balance; fixed at creation." })
   currency!: string;
 
   @Field(() => TenantStatus)
@@ -125,7 +129,7 @@ export class CreateTenantInput {
   @Field({ description: 'ISO 3166-1 alpha-2 country code, e.g. DE.' })
   country!: string;
 
-  @Field(() => String, { nullable: true, description: 'VAT id; checked against the country\'s format.' })
+  @Field(() => String, { nullable: true, description: "VAT id; checked against the country's format." })
   vatId?: string | null;
 
   @Field(() => ID, { nullable: true })

@@ -60,7 +60,9 @@ export class BrandingCopy {
     if (unique.length === 0) return new Map();
     const rows = await this.db
       .globalEm()
-      .execute<{ owner_id: string; values: Values | null }[]>(`select owner_id, "values" from notification_branding where owner_id = any(?::uuid[])`, [`{${unique.join(',')}}`]);
+      .execute<{ owner_id: string; values: Values | null }[]>(`select owner_id, "values" from notification_branding where owner_id = any(?::uuid[])`, [
+        `{${unique.join(',')}}`,
+      ]);
     return new Map(rows.map((row) => [row.owner_id, row.values]));
   }
 }
@@ -74,5 +76,11 @@ function resolve(levels: ReadonlyArray<Values | null>): MailBranding {
     }
     return PLATFORM_BRANDING_VALUES[field] as MailBranding[F];
   };
-  return { displayName: pick('displayName'), primaryColor: pick('primaryColor'), accentColor: pick('accentColor'), logoUrl: pick('logoUrl'), supportEmail: pick('supportEmail') };
+  return {
+    displayName: pick('displayName'),
+    primaryColor: pick('primaryColor'),
+    accentColor: pick('accentColor'),
+    logoUrl: pick('logoUrl'),
+    supportEmail: pick('supportEmail'),
+  };
 }

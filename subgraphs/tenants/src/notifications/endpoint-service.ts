@@ -80,7 +80,8 @@ export class WebhookEndpointService {
     const owner = command.tenantId ? { type: 'TENANT' as const, id: command.tenantId } : { type: 'PARTNER' as const, id: command.partnerId! };
     const em = await this.ownerEm(owner.type, owner.id);
     const existing = await endpointsOfOwners(em, [owner.id], false);
-    if (existing.length >= LIMITS.endpointsPerOwner) throw new SaldoError(ErrorCode.BadUserInput, `At most ${LIMITS.endpointsPerOwner} webhook endpoints per owner.`);
+    if (existing.length >= LIMITS.endpointsPerOwner)
+      throw new SaldoError(ErrorCode.BadUserInput, `At most ${LIMITS.endpointsPerOwner} webhook endpoints per owner.`);
     const secret = generateSecret();
     const now = new Date();
     const secrets: EndpointSecret[] = [{ secret, createdAt: now.toISOString(), expiresAt: null }];
@@ -108,7 +109,10 @@ export class WebhookEndpointService {
     if (changes.eventTypes !== undefined) set('event_types = ?::jsonb', JSON.stringify(changes.eventTypes));
     if (changes.enabled === true) sets.push('enabled = true', 'disabled_reason = null', 'disabled_at = null');
     if (changes.enabled === false) sets.push('enabled = false', "disabled_reason = 'disabled by its owner'", 'disabled_at = now()');
-    const [row] = await em.execute<Parameters<typeof endpointFromRow>[0][]>(`update webhook_endpoint set ${sets.join(', ')} where id = ? returning ${ENDPOINT_COLUMNS}`, [...params, id]);
+    const [row] = await em.execute<Parameters<typeof endpointFromRow>[0][]>(
+      `update webhook_endpoint set ${sets.join(', ')} where id = ? returning ${ENDPOINT_COLUMNS}`,
+      [...params, id],
+    );
     return endpointFromRow(row!);
   }
 
@@ -128,7 +132,9 @@ export class WebhookEndpointService {
     const { em } = await this.locate(id);
     const secret = generateSecret();
     const issued = await em.transactional(async (tx) => {
-      const [current] = await tx.execute<Parameters<typeof endpointFromRow>[0][]>(`select ${ENDPOINT_COLUMNS} from webhook_endpoint where id = ? for update`, [id]);
+      const [current] = await tx.execute<Parameters<typeof endpointFromRow>[0][]>(`select ${ENDPOINT_COLUMNS} from webhook_endpoint where id = ? for update`, [
+        id,
+      ]);
       if (!current) throw notFound(id);
       const now = new Date();
       const until = new Date(now.getTime() + overlap * 1000).toISOString();
@@ -186,7 +192,9 @@ export class WebhookEndpointService {
   async attempts(delivery: Pick<DeliveryRecord, 'id' | 'store'>): Promise<AttemptRecord[]> {
     const rows = await storeEm(this.db, delivery.store).execute<
       { attempt: number; attempted_at: Date | string; duration_ms: number; succeeded: boolean; response_code: number | null; error: string | null }[]
-    >('select attempt, attempted_at, duration_ms, succeeded, response_code, error from notification_delivery_attempt where delivery_id = ? order by attempt', [delivery.id]);
+    >('select attempt, attempted_at, duration_ms, succeeded, response_code, error from notification_delivery_attempt where delivery_id = ? order by attempt', [
+      delivery.id,
+    ]);
     return rows.map((row) => ({
       attempt: row.attempt,
       attemptedAt: new Date(row.attempted_at),
@@ -218,7 +226,8 @@ export class WebhookEndpointService {
   async redeliver(delivery: DeliveryRecord): Promise<DeliveryRecord> {
     const endpoint = delivery.endpointId ? await this.get(delivery.endpointId) : null;
     if (!endpoint) throw new SaldoError(ErrorCode.InvalidState, 'The endpoint of this delivery was deleted.');
-    if (!endpoint.enabled) throw new SaldoError(ErrorCode.InvalidState, 'The endpoint is disabled: enable it first (updateWebhookEndpoint with enabled: true).');
+    if (!endpoint.enabled)
+      throw new SaldoError(ErrorCode.InvalidState, 'The endpoint is disabled: enable it first (updateWebhookEndpoint with enabled: true).');
     const em = storeEm(this.db, delivery.store);
     const [row] = await em.execute<{ lane: string }[]>(
       `update notification_delivery set status = 'PENDING', next_attempt_at = now(), first_attempt_at = null, lease_until = null

@@ -85,7 +85,17 @@ export async function recentNotifications(db: ShardedDatabase, tenantId: string,
   const located = await db.emForTenant(tenantId);
   if (!located) throw new SaldoError(ErrorCode.TenantNotFound, `No tenant with id ${tenantId}.`);
   const rows = await located.em.execute<
-    { id: string; tenant_id: string; kind: string; audience: 'TENANT' | 'OPERATOR'; title: string; body: string; data: Record<string, unknown>; event_id: string; created_at: Date | string }[]
+    {
+      id: string;
+      tenant_id: string;
+      kind: string;
+      audience: 'TENANT' | 'OPERATOR';
+      title: string;
+      body: string;
+      data: Record<string, unknown>;
+      event_id: string;
+      created_at: Date | string;
+    }[]
   >(
     `select id, tenant_id, kind, audience, title, body, data, event_id, created_at from notification
       where tenant_id = ? ${operator ? '' : "and audience = 'TENANT'"} order by created_at desc, id desc limit ?`,

@@ -1,4 +1,20 @@
-import { Arg, Ctx, Field, FieldResolver, ID, InputType, Int, Mutation, ObjectType, Query, Resolver, Root, Subscription, registerEnumType, type SubscribeResolverData } from 'type-graphql';
+import {
+  Arg,
+  Ctx,
+  Field,
+  FieldResolver,
+  ID,
+  InputType,
+  Int,
+  Mutation,
+  ObjectType,
+  Query,
+  Resolver,
+  Root,
+  Subscription,
+  registerEnumType,
+  type SubscribeResolverData,
+} from 'type-graphql';
 import { ErrorCode, MoneyInput, MoneyType, SaldoError, assertUuid } from '@saldo/graphql';
 import { Money } from '@saldo/money';
 import type { Partner } from '../entities/partner.js';
@@ -48,7 +64,10 @@ export class NotificationSettingsType {
   @Field(() => [MoneyType], { description: 'Balances (tenant currency) below which a low-balance notification goes out, once per crossing.' })
   lowBalanceThresholds!: MoneyType[];
 
-  @Field(() => Int, { nullable: true, description: 'Forecasts: notify when the balance is expected to last at most this many days (null: whenever the forecast warns).' })
+  @Field(() => Int, {
+    nullable: true,
+    description: 'Forecasts: notify when the balance is expected to last at most this many days (null: whenever the forecast warns).',
+  })
   runwayDaysThreshold!: number | null;
 
   @Field(() => [String], { description: 'Kinds (event types) sent by mail.' })
@@ -81,7 +100,7 @@ export class NotificationSettingsInput {
   @Field(() => [String], { nullable: true, description: 'At most 20 addresses (INVALID_EMAIL).' })
   recipients?: string[];
 
-  @Field(() => [MoneyInput], { nullable: true, description: 'At most 5, positive, in the tenant\'s currency (INVALID_CURRENCY).' })
+  @Field(() => [MoneyInput], { nullable: true, description: "At most 5, positive, in the tenant's currency (INVALID_CURRENCY)." })
   lowBalanceThresholds?: MoneyInput[];
 
   @Field(() => Int, { nullable: true, description: '1 to 90 days; null: every forecast warning.' })
@@ -184,7 +203,7 @@ export class WebhookEndpointType {
   @Field(() => Date, { nullable: true })
   disabledAt!: Date | null;
 
-  @Field(() => Int, { description: 'Secrets signing now (2 during a rotation\'s overlap).' })
+  @Field(() => Int, { description: "Secrets signing now (2 during a rotation's overlap)." })
   activeSecrets!: number;
 
   @Field()
@@ -214,7 +233,7 @@ export class IssuedWebhookEndpointType {
   secret!: string;
 }
 
-@InputType('CreateWebhookEndpointInput', { description: 'Exactly one of tenantId and partnerId: whose events it receives (a partner\'s: all its tenants\').' })
+@InputType('CreateWebhookEndpointInput', { description: "Exactly one of tenantId and partnerId: whose events it receives (a partner's: all its tenants')." })
 export class CreateWebhookEndpointInput {
   @Field(() => ID, { nullable: true })
   tenantId?: string | null;
@@ -258,13 +277,13 @@ export class NotificationType {
   @Field({ description: 'The event type, e.g. balance.low.' })
   kind!: string;
 
-  @Field({ description: 'In the tenant\'s language.' })
+  @Field({ description: "In the tenant's language." })
   title!: string;
 
   @Field()
   body!: string;
 
-  @Field({ description: 'The event\'s payload as JSON text.' })
+  @Field({ description: "The event's payload as JSON text." })
   dataJson!: string;
 
   @Field(() => ID)
@@ -297,7 +316,7 @@ export class NotificationResolver {
     return [...WEBHOOK_EVENT_TYPES];
   }
 
-  @Mutation(() => NotificationSettingsType, { description: 'Changes a tenant\'s notification settings (tenant write scope).' })
+  @Mutation(() => NotificationSettingsType, { description: "Changes a tenant's notification settings (tenant write scope)." })
   async setNotificationSettings(
     @Arg('tenantId', () => ID) tenantId: string,
     @Arg('input', () => NotificationSettingsInput) input: NotificationSettingsInput,
@@ -309,7 +328,10 @@ export class NotificationResolver {
   }
 
   @Mutation(() => IssuedWebhookEndpointType, { description: 'Registers a webhook endpoint; the signing secret is in this response only.' })
-  async createWebhookEndpoint(@Arg('input', () => CreateWebhookEndpointInput) input: CreateWebhookEndpointInput, @Ctx() ctx: TenantsContext): Promise<IssuedWebhookEndpointType> {
+  async createWebhookEndpoint(
+    @Arg('input', () => CreateWebhookEndpointInput) input: CreateWebhookEndpointInput,
+    @Ctx() ctx: TenantsContext,
+  ): Promise<IssuedWebhookEndpointType> {
     if (input.tenantId) {
       assertUuid(input.tenantId, 'tenantId');
       await ctx.scope.requireTenant(input.tenantId, 'write');
@@ -341,7 +363,9 @@ export class NotificationResolver {
     return endpoints.delete(id);
   }
 
-  @Mutation(() => IssuedWebhookEndpointType, { description: 'A new signing secret; the old one keeps signing beside it for overlapSeconds (default a day, at most 7 days).' })
+  @Mutation(() => IssuedWebhookEndpointType, {
+    description: 'A new signing secret; the old one keeps signing beside it for overlapSeconds (default a day, at most 7 days).',
+  })
   async rotateWebhookSecret(
     @Arg('id', () => ID) id: string,
     @Ctx() ctx: TenantsContext,
@@ -353,7 +377,9 @@ export class NotificationResolver {
     return { endpoint: WebhookEndpointType.from(issued.endpoint), secret: issued.secret };
   }
 
-  @Mutation(() => WebhookDeliveryType, { description: 'Sends one webhook delivery again now (same webhook-id), whatever its state; returns it after the attempt.' })
+  @Mutation(() => WebhookDeliveryType, {
+    description: 'Sends one webhook delivery again now (same webhook-id), whatever its state; returns it after the attempt.',
+  })
   async redeliverWebhook(@Arg('deliveryId', () => ID) deliveryId: string, @Ctx() ctx: TenantsContext): Promise<WebhookDeliveryType> {
     const endpoints = ctx.services.notifications.endpoints;
     const delivery = await endpoints.findDelivery(deliveryId);
@@ -400,7 +426,7 @@ export class NotificationTenantResolver {
     return NotificationSettingsType.from(record);
   }
 
-  @FieldResolver(() => [WebhookEndpointType], { description: 'The tenant\'s own webhook endpoints.' })
+  @FieldResolver(() => [WebhookEndpointType], { description: "The tenant's own webhook endpoints." })
   async webhookEndpoints(@Root() tenant: Tenant, @Ctx() ctx: TenantsContext): Promise<WebhookEndpointType[]> {
     await ctx.scope.requireTenant(tenant.id, 'read');
     return (await ctx.services.notifications.endpoints.ofTenant(tenant.id)).map((record) => WebhookEndpointType.from(record));
@@ -421,7 +447,7 @@ export class NotificationTenantResolver {
 
 @Resolver(() => PartnerType)
 export class NotificationPartnerResolver {
-  @FieldResolver(() => [WebhookEndpointType], { description: 'The partner\'s webhook endpoints (events of all its tenants).' })
+  @FieldResolver(() => [WebhookEndpointType], { description: "The partner's webhook endpoints (events of all its tenants)." })
   async webhookEndpoints(@Root() partner: Partner, @Ctx() ctx: TenantsContext): Promise<WebhookEndpointType[]> {
     ctx.scope.requirePartner(partner.id);
     return (await ctx.services.notifications.endpoints.ofPartner(partner.id)).map((record) => WebhookEndpointType.from(record));
@@ -431,7 +457,7 @@ export class NotificationPartnerResolver {
 @Resolver(() => NotificationType)
 export class NotificationSubscriptionResolver {
   @Subscription(() => NotificationType, {
-    description: 'A tenant\'s notifications as they are recorded (kinds in its liveKinds). Same scope as reading the tenant.',
+    description: "A tenant's notifications as they are recorded (kinds in its liveKinds). Same scope as reading the tenant.",
     subscribe: async ({ args, context }: SubscribeResolverData<unknown, { tenantId: string }, TenantsContext>) => {
       const tenantId = assertUuid(args.tenantId, 'tenantId');
       await context.scope.requireTenant(tenantId, 'read');

@@ -15,7 +15,13 @@ import { NotificationSettingsService } from './settings-service.js';
 
 export { notificationGlobalMigrations, notificationShardMigrations } from './migrations.js';
 export { notificationQueues, notificationSchedules, notificationWorkers } from './jobs.js';
-export { NotificationPartnerResolver, NotificationResolver, NotificationSubscriptionResolver, NotificationTenantResolver, WebhookDeliveryResolver } from './graphql.js';
+export {
+  NotificationPartnerResolver,
+  NotificationResolver,
+  NotificationSubscriptionResolver,
+  NotificationTenantResolver,
+  WebhookDeliveryResolver,
+} from './graphql.js';
 
 /** The notifications capability: settings, endpoints, the notifier, delivery and the live feed. */
 export interface NotificationServices {
@@ -37,7 +43,12 @@ export function createNotificationServices(runtime: SubgraphRuntime<TenantsConfi
   const mailer = config.SMTP_URL
     ? new Mailer({ url: config.SMTP_URL, fromAddress: config.MAIL_FROM, maxConnections: config.SMTP_MAX_CONNECTIONS, timeoutMs: config.SMTP_TIMEOUT_MS })
     : null;
-  const webhooks = new WebhookClient({ allowPrivate, timeoutMs: config.WEBHOOK_TIMEOUT_MS, maxSocketsPerHost: config.WEBHOOK_MAX_SOCKETS_PER_HOST, userAgent: 'Saldo-Webhooks/1' });
+  const webhooks = new WebhookClient({
+    allowPrivate,
+    timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+    maxSocketsPerHost: config.WEBHOOK_MAX_SOCKETS_PER_HOST,
+    userAgent: 'Saldo-Webhooks/1',
+  });
   const branding = new BrandingCopy(db);
   const dispatcher = new Dispatcher(
     db,
@@ -45,7 +56,11 @@ export function createNotificationServices(runtime: SubgraphRuntime<TenantsConfi
     webhooks,
     branding,
     {
-      retry: { baseSeconds: config.WEBHOOK_RETRY_BASE_SECONDS, maxDelaySeconds: config.WEBHOOK_RETRY_MAX_DELAY_SECONDS, windowSeconds: config.WEBHOOK_RETRY_WINDOW_SECONDS },
+      retry: {
+        baseSeconds: config.WEBHOOK_RETRY_BASE_SECONDS,
+        maxDelaySeconds: config.WEBHOOK_RETRY_MAX_DELAY_SECONDS,
+        windowSeconds: config.WEBHOOK_RETRY_WINDOW_SECONDS,
+      },
       leaseMs: config.NOTIFY_LEASE_MS,
       concurrency: config.NOTIFY_CONCURRENCY,
       documentPdf: { timeoutMs: config.SMTP_TIMEOUT_MS, fetchOrigin: config.DOCUMENT_FETCH_ORIGIN ?? null },

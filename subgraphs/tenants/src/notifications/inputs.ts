@@ -4,7 +4,15 @@ import { TENANT_KINDS, WEBHOOK_EVENT_TYPES } from './kinds.js';
 
 const coded = (code: ErrorCode) => ({ params: { code } });
 
-export const LIMITS = { recipients: 20, thresholds: 5, endpointsPerOwner: 20, url: 2048, description: 300, maxOverlapSeconds: 7 * 24 * 3600, maxRunwayDays: 90 } as const;
+export const LIMITS = {
+  recipients: 20,
+  thresholds: 5,
+  endpointsPerOwner: 20,
+  url: 2048,
+  description: 300,
+  maxOverlapSeconds: 7 * 24 * 3600,
+  maxRunwayDays: 90,
+} as const;
 
 const EMAIL = z.email();
 
@@ -20,7 +28,10 @@ const kinds = (allowed: readonly string[], what: string) =>
   );
 
 export const settingsInputSchema = z.object({
-  language: z.enum(['EN', 'DE']).transform((value) => value.toLowerCase() as 'en' | 'de').optional(),
+  language: z
+    .enum(['EN', 'DE'])
+    .transform((value) => value.toLowerCase() as 'en' | 'de')
+    .optional(),
   recipients: z
     .array(email)
     .max(LIMITS.recipients, `at most ${LIMITS.recipients} recipients`)
@@ -40,7 +51,10 @@ const url = z
   .string()
   .trim()
   .max(LIMITS.url, `must be at most ${LIMITS.url} characters`)
-  .refine((value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol), { message: 'must be an absolute http(s) URL', ...coded(ErrorCode.InvalidUrl) })
+  .refine((value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol), {
+    message: 'must be an absolute http(s) URL',
+    ...coded(ErrorCode.InvalidUrl),
+  })
   // Stored as its WHATWG serialisation: what is stored is what every client parses.
   .transform(normalizeUrl);
 
@@ -51,7 +65,12 @@ export const createEndpointSchema = z
     tenantId: uuidSchema.nullish(),
     partnerId: uuidSchema.nullish(),
     url,
-    description: z.string().trim().max(LIMITS.description).nullish().transform((value) => value ?? null),
+    description: z
+      .string()
+      .trim()
+      .max(LIMITS.description)
+      .nullish()
+      .transform((value) => value ?? null),
     eventTypes: eventTypes.nullish().transform((value) => value ?? []),
   })
   .refine((value) => Boolean(value.tenantId) !== Boolean(value.partnerId), { message: 'give exactly one of tenantId and partnerId', path: ['tenantId'] });

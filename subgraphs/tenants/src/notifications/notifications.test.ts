@@ -3,7 +3,17 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { AutoTopUpFailed, BalanceLow, BrandingChanged, DocumentIssued, InProcessEventBus, outboxRow, toEnvelope, type EventContract, type EventEnvelope } from '@saldo/events';
+import {
+  AutoTopUpFailed,
+  BalanceLow,
+  BrandingChanged,
+  DocumentIssued,
+  InProcessEventBus,
+  outboxRow,
+  toEnvelope,
+  type EventContract,
+  type EventEnvelope,
+} from '@saldo/events';
 import type { z } from 'zod';
 import {
   errorCodes,
@@ -31,10 +41,9 @@ const ok = async <T = Record<string, any>>(query: string, variables: Record<stri
 };
 
 async function createTenant(name: string, country: string): Promise<string> {
-  const data = await ok<{ createTenant: { id: string } }>(
-    'mutation($input: CreateTenantInput!) { createTenant(input: $input) { id } }',
-    { input: { name, currency: 'EUR', country, partnerId } },
-  );
+  const data = await ok<{ createTenant: { id: string } }>('mutation($input: CreateTenantInput!) { createTenant(input: $input) { id } }', {
+    input: { name, currency: 'EUR', country, partnerId },
+  });
   return data.createTenant.id;
 }
 
@@ -101,7 +110,9 @@ before(async () => {
       JOBS_POLLING_INTERVAL_SECONDS: '0.5',
     },
   });
-  const data = await ok<{ createPartner: { id: string } }>('mutation { createPartner(input: { name: "Acme Voice", country: "DE", contactEmail: "ops@acme.test" }) { id } }');
+  const data = await ok<{ createPartner: { id: string } }>(
+    'mutation { createPartner(input: { name: "Acme Voice", country: "DE", contactEmail: "ops@acme.test" }) { id } }',
+  );
   partnerId = data.createPartner.id;
   // The partner's branding, as white-label announces it.
   await publish(
@@ -109,7 +120,13 @@ before(async () => {
       level: 'PARTNER',
       partnerId,
       tenantId: null,
-      values: { displayName: 'Acme <Voice>', primaryColor: '#112233', accentColor: '#445566', logoUrl: 'https://cdn.acme.test/logo.png', supportEmail: 'help@acme.test' },
+      values: {
+        displayName: 'Acme <Voice>',
+        primaryColor: '#112233',
+        accentColor: '#445566',
+        logoUrl: 'https://cdn.acme.test/logo.png',
+        supportEmail: 'help@acme.test',
+      },
       changedAt: new Date().toISOString(),
     }),
   );
@@ -123,18 +140,30 @@ after(async () => {
 describe('notification settings', () => {
   it('keeps recipients, language, thresholds and kinds; refuses bad input with stable codes and changes nothing', async () => {
     const tenantId = await createTenant('Settings GmbH', 'DE');
-    const READ = 'query($id: ID!) { tenant(id: $id) { notificationSettings { language recipients lowBalanceThresholds { amountMinor currency } emailKinds } } }';
+    const READ =
+      'query($id: ID!) { tenant(id: $id) { notificationSettings { language recipients lowBalanceThresholds { amountMinor currency } emailKinds } } }';
     const defaults = await ok<{ tenant: { notificationSettings: { language: string; recipients: string[]; emailKinds: string[] } } }>(READ, { id: tenantId });
     assert.equal(defaults.tenant.notificationSettings.language, 'DE', 'a German tenant defaults to German');
     assert.deepEqual(defaults.tenant.notificationSettings.recipients, []);
     assert.ok(defaults.tenant.notificationSettings.emailKinds.includes('balance.low'));
 
-    const input = { language: 'EN', recipients: ['Billing@Settings.test'], lowBalanceThresholds: [{ amountMinor: 2000, currency: 'EUR' }, { amountMinor: 500, currency: 'EUR' }], emailKinds: ['balance.low'] };
+    const input = {
+      language: 'EN',
+      recipients: ['Billing@Settings.test'],
+      lowBalanceThresholds: [
+        { amountMinor: 2000, currency: 'EUR' },
+        { amountMinor: 500, currency: 'EUR' },
+      ],
+      emailKinds: ['balance.low'],
+    };
     const saved = await ok<{ setNotificationSettings: Record<string, unknown> }>(SET_SETTINGS, { tenantId, input });
     assert.deepEqual(saved.setNotificationSettings, {
       language: 'EN',
       recipients: ['billing@settings.test'],
-      lowBalanceThresholds: [{ amountMinor: 500, currency: 'EUR' }, { amountMinor: 2000, currency: 'EUR' }],
+      lowBalanceThresholds: [
+        { amountMinor: 500, currency: 'EUR' },
+        { amountMinor: 2000, currency: 'EUR' },
+      ],
       emailKinds: ['balance.low'],
       liveKinds: saved.setNotificationSettings['liveKinds'],
     });
@@ -144,7 +173,8 @@ describe('notification settings', () => {
     assert.equal(await refused({ lowBalanceThresholds: [{ amountMinor: 1000, currency: 'USD' }] }), 'INVALID_CURRENCY');
     assert.equal(await refused({ emailKinds: ['balance.lowish'] }), 'UNKNOWN_EVENT_TYPE');
     assert.equal(await refused({ lowBalanceThresholds: [{ amountMinor: -5, currency: 'EUR' }] }), 'BAD_USER_INPUT');
-    const createRefused = async (endpoint: Record<string, unknown>) => errorCodes(await subgraph.query(CREATE_ENDPOINT, { input: { tenantId, ...endpoint } }))[0];
+    const createRefused = async (endpoint: Record<string, unknown>) =>
+      errorCodes(await subgraph.query(CREATE_ENDPOINT, { input: { tenantId, ...endpoint } }))[0];
     assert.equal(await createRefused({ url: 'not a url' }), 'INVALID_URL');
     assert.equal(await createRefused({ url: 'ftp://example.com/hook' }), 'INVALID_URL');
     assert.equal(await createRefused({ url: 'https://example.com/hook', eventTypes: ['balance.changed'] }), 'UNKNOWN_EVENT_TYPE');
@@ -153,10 +183,15 @@ describe('notification settings', () => {
     assert.deepEqual(after.tenant.notificationSettings, {
       language: 'EN',
       recipients: ['billing@settings.test'],
-      lowBalanceThresholds: [{ amountMinor: 500, currency: 'EUR' }, { amountMinor: 2000, currency: 'EUR' }],
+      lowBalanceThresholds: [
+        { amountMinor: 500, currency: 'EUR' },
+        { amountMinor: 2000, currency: 'EUR' },
+      ],
       emailKinds: ['balance.low'],
     });
-    const endpoints = await ok<{ tenant: { webhookEndpoints: unknown[] } }>('query($id: ID!) { tenant(id: $id) { webhookEndpoints { id } } }', { id: tenantId });
+    const endpoints = await ok<{ tenant: { webhookEndpoints: unknown[] } }>('query($id: ID!) { tenant(id: $id) { webhookEndpoints { id } } }', {
+      id: tenantId,
+    });
     assert.deepEqual(endpoints.tenant.webhookEndpoints, [], 'no refused endpoint was stored');
   });
 
@@ -165,8 +200,13 @@ describe('notification settings', () => {
     const other = await createTenant('Other AG', 'CH');
     const member = { role: 'tenant-member' as const, subject: 'm', tenantId };
     assert.deepEqual(errorCodes(await subgraph.query(SET_SETTINGS, { tenantId, input: { language: 'EN' } }, member)), ['FORBIDDEN']);
-    assert.deepEqual(errorCodes(await subgraph.query(SET_SETTINGS, { tenantId: other, input: { language: 'EN' } }, { ...member, role: 'tenant-admin' })), ['FORBIDDEN']);
-    assert.deepEqual(errorCodes(await subgraph.query(CREATE_ENDPOINT, { input: { tenantId: other, url: 'https://example.com/h' } }, { ...member, role: 'tenant-admin' })), ['FORBIDDEN']);
+    assert.deepEqual(errorCodes(await subgraph.query(SET_SETTINGS, { tenantId: other, input: { language: 'EN' } }, { ...member, role: 'tenant-admin' })), [
+      'FORBIDDEN',
+    ]);
+    assert.deepEqual(
+      errorCodes(await subgraph.query(CREATE_ENDPOINT, { input: { tenantId: other, url: 'https://example.com/h' } }, { ...member, role: 'tenant-admin' })),
+      ['FORBIDDEN'],
+    );
   });
 });
 
@@ -213,13 +253,20 @@ describe('delivery', () => {
     assert.ok(hook!.verified, 'signature verifies with the standardwebhooks package');
     assert.equal(hook!.id, low.id);
     assert.ok(Math.abs(Number(hook!.timestamp) * 1000 - hook!.receivedAt) < 5000, 'timestamp is the attempt time');
-    assert.deepEqual({ type: hook!.payload.type, version: hook!.payload.version, tenantId: hook!.payload.tenantId }, { type: 'balance.low', version: 1, tenantId });
+    assert.deepEqual(
+      { type: hook!.payload.type, version: hook!.payload.version, tenantId: hook!.payload.tenantId },
+      { type: 'balance.low', version: 1, tenantId },
+    );
     assert.equal(hook!.payload.data['balanceMinor'], '4990');
     // The same check by hand: base64 HMAC-SHA256 over "id.timestamp.body" with the secret's bytes.
-    const expected = createHmac('sha256', Buffer.from(endpoint.secret.slice('whsec_'.length), 'base64')).update(`${hook!.id}.${hook!.timestamp}.${hook!.body}`).digest('base64');
+    const expected = createHmac('sha256', Buffer.from(endpoint.secret.slice('whsec_'.length), 'base64'))
+      .update(`${hook!.id}.${hook!.timestamp}.${hook!.body}`)
+      .digest('base64');
     assert.equal(hook!.signature, `v1,${expected}`);
     // A tampered body or timestamp no longer verifies.
-    const tampered = createHmac('sha256', Buffer.from(endpoint.secret.slice('whsec_'.length), 'base64')).update(`${hook!.id}.${Number(hook!.timestamp) - 600}.${hook!.body}`).digest('base64');
+    const tampered = createHmac('sha256', Buffer.from(endpoint.secret.slice('whsec_'.length), 'base64'))
+      .update(`${hook!.id}.${Number(hook!.timestamp) - 600}.${hook!.body}`)
+      .digest('base64');
     assert.notEqual(tampered, expected);
   });
 
@@ -250,7 +297,7 @@ describe('delivery', () => {
     assert.match(mail!.parsed.text ?? '', /<script>alert\(1\)<\/script>/, 'the plain-text part carries the text as it is');
   });
 
-  it('attaches an issued document\'s PDF fetched through the event\'s link; retries while billing cannot answer; without it when the link is refused for good', async () => {
+  it("attaches an issued document's PDF fetched through the event's link; retries while billing cannot answer; without it when the link is refused for good", async () => {
     // Billing's download endpoint as the notifier sees it: a PDF per path, or a status to answer with (once or always).
     const pdf = Buffer.from('%PDF-1.7\n% a document\n%%EOF\n');
     const refuse = new Map<string, { status: number; times: number }>();
@@ -306,7 +353,10 @@ describe('delivery', () => {
       await publish(issued('RE-2026-000502', '/documents/b.pdf'), lowBalance(tenantId, '4000'));
       const retried = await mailOf(/RE-2026-000502/);
       const low = await mailOf(/Guthaben ist niedrig/);
-      assert.deepEqual(served.filter((request) => request.path === '/documents/b.pdf').map((request) => request.status), [503, 200]);
+      assert.deepEqual(
+        served.filter((request) => request.path === '/documents/b.pdf').map((request) => request.status),
+        [503, 200],
+      );
       assert.ok(retried.parsed.attachments[0]!.content.equals(pdf));
       assert.ok(ours().indexOf(low) > ours().indexOf(retried), 'the next mail waited for the retried one');
 
@@ -340,17 +390,26 @@ describe('delivery', () => {
       down.down = null;
       const accepted = await down.waitForAccepted(6);
       const ofFirst = accepted.filter((hook) => hook.payload.tenantId === first).map((hook) => hook.id);
-      assert.deepEqual(ofFirst, events.map((e) => e.id), 'in order, once each');
+      assert.deepEqual(
+        ofFirst,
+        events.map((e) => e.id),
+        'in order, once each',
+      );
       assert.equal(accepted.filter((hook) => hook.payload.tenantId === second).length, 1);
       const retried = down.requests.filter((request) => request.id === events[0]!.id);
       assert.ok(retried.length >= 2 && retried.every((request) => request.verified), 'the retry keeps its webhook-id and a fresh, valid signature');
       await subgraph.service.services.notifications.dispatcher.idle();
       assert.equal(down.accepted.length, 6, 'nothing delivered twice');
 
-      const log = await ok<{ tenant: { webhookEndpoints: Array<{ deliveries: Array<{ status: string; attempts: number; responseCode: number; attemptLog: Array<{ responseCode: number }> }> }> } }>(
-        'query($id: ID!) { tenant(id: $id) { webhookEndpoints { deliveries(first: 10) { status attempts responseCode attemptLog { responseCode } } } } }',
-        { id: first },
-      );
+      const log = await ok<{
+        tenant: {
+          webhookEndpoints: Array<{
+            deliveries: Array<{ status: string; attempts: number; responseCode: number; attemptLog: Array<{ responseCode: number }> }>;
+          }>;
+        };
+      }>('query($id: ID!) { tenant(id: $id) { webhookEndpoints { deliveries(first: 10) { status attempts responseCode attemptLog { responseCode } } } } }', {
+        id: first,
+      });
       const deliveries = log.tenant.webhookEndpoints[0]!.deliveries;
       assert.equal(deliveries.length, 5);
       assert.ok(deliveries.every((delivery) => delivery.status === 'DELIVERED' && delivery.responseCode === 204));
@@ -373,10 +432,9 @@ describe('delivery', () => {
       const [mail] = (await smtp.waitFor(before + 1)).slice(before);
       assert.equal(mail!.parsed.subject, 'Acme <Voice>: Webhook-Endpunkt deaktiviert');
       assert.ok((mail!.parsed.text ?? '').includes(broken.url));
-      const state = await ok<{ tenant: { webhookEndpoints: Array<{ id: string; enabled: boolean; disabledReason: string; deliveries: Array<{ id: string; status: string }> }> } }>(
-        'query($id: ID!) { tenant(id: $id) { webhookEndpoints { id enabled disabledReason deliveries { id status } } } }',
-        { id: tenantId },
-      );
+      const state = await ok<{
+        tenant: { webhookEndpoints: Array<{ id: string; enabled: boolean; disabledReason: string; deliveries: Array<{ id: string; status: string }> }> };
+      }>('query($id: ID!) { tenant(id: $id) { webhookEndpoints { id enabled disabledReason deliveries { id status } } } }', { id: tenantId });
       const [disabled] = state.tenant.webhookEndpoints;
       assert.equal(disabled!.id, endpoint.id);
       assert.equal(disabled!.enabled, false);
@@ -389,7 +447,10 @@ describe('delivery', () => {
       assert.deepEqual(errorCodes(await subgraph.query(REDELIVER, { id: disabled!.deliveries[0]!.id })), ['INVALID_STATE']);
       await ok('mutation($id: ID!) { updateWebhookEndpoint(id: $id, input: { enabled: true }) { enabled } }', { id: endpoint.id });
       const redelivered = await ok<{ redeliverWebhook: { status: string; responseCode: number } }>(REDELIVER, { id: disabled!.deliveries[0]!.id });
-      assert.deepEqual({ status: redelivered.redeliverWebhook.status, responseCode: redelivered.redeliverWebhook.responseCode }, { status: 'DELIVERED', responseCode: 204 });
+      assert.deepEqual(
+        { status: redelivered.redeliverWebhook.status, responseCode: redelivered.redeliverWebhook.responseCode },
+        { status: 'DELIVERED', responseCode: 204 },
+      );
       assert.equal(broken.accepted.length, 1);
     } finally {
       await broken.close();

@@ -59,14 +59,20 @@ export class Notifier {
       }),
     );
     const unknown = events.filter((event) => ![...byShard.values()].some((ids) => ids.includes(event.tenantId)));
-    if (unknown.length > 0) this.logger.warn('notification events for tenants this platform does not know; skipped', { tenants: [...new Set(unknown.map((event) => event.tenantId))] });
+    if (unknown.length > 0)
+      this.logger.warn('notification events for tenants this platform does not know; skipped', {
+        tenants: [...new Set(unknown.map((event) => event.tenantId))],
+      });
   }
 
   private async plan(em: EntityManager, events: readonly NotifiableEvent[]): Promise<PlannedNotification[]> {
     const tenantIds = [...new Set(events.map((event) => event.tenantId))];
     const settings = await this.settings.onShard(em, tenantIds);
     const partnerIds = [...new Set([...settings.values()].map((entry) => entry.partnerId).filter((id): id is string => id !== null))];
-    const [tenantEndpoints, partnerEndpoints] = await Promise.all([endpointsOfOwners(em, tenantIds, true), endpointsOfOwners(this.db.globalEm(), partnerIds, true)]);
+    const [tenantEndpoints, partnerEndpoints] = await Promise.all([
+      endpointsOfOwners(em, tenantIds, true),
+      endpointsOfOwners(this.db.globalEm(), partnerIds, true),
+    ]);
     const endpointsOf = (owner: string) => [...tenantEndpoints, ...partnerEndpoints].filter((endpoint) => endpoint.ownerId === owner);
     const planned: PlannedNotification[] = [];
     for (const event of events) {
@@ -77,7 +83,9 @@ export class Notifier {
         planned.push(this.operatorNotification(event));
         continue;
       }
-      const endpoints = [...endpointsOf(event.tenantId), ...(tenant.partnerId ? endpointsOf(tenant.partnerId) : [])].filter((endpoint) => subscribes(endpoint, event.kind));
+      const endpoints = [...endpointsOf(event.tenantId), ...(tenant.partnerId ? endpointsOf(tenant.partnerId) : [])].filter((endpoint) =>
+        subscribes(endpoint, event.kind),
+      );
       planned.push(this.tenantNotification(event, tenant, endpoints));
     }
     return planned;
@@ -122,7 +130,9 @@ export class Notifier {
       data: event.data,
       occurredAt: event.occurredAt,
       live: true,
-      deliveries: mail ? [{ channel: 'EMAIL', target: 'email', endpointId: null, recipients: [...this.options.operatorEmails], lane: mailLane(`operators:${event.tenantId}`) }] : [],
+      deliveries: mail
+        ? [{ channel: 'EMAIL', target: 'email', endpointId: null, recipients: [...this.options.operatorEmails], lane: mailLane(`operators:${event.tenantId}`) }]
+        : [],
     };
   }
 
@@ -168,7 +178,9 @@ export class Notifier {
     } else {
       store = CONTROL_STORE;
       em = this.db.globalEm();
-      const [partner] = await em.execute<{ contact_email: string | null; country: string }[]>('select contact_email, country from partner where id = ?', [endpoint.ownerId]);
+      const [partner] = await em.execute<{ contact_email: string | null; country: string }[]>('select contact_email, country from partner where id = ?', [
+        endpoint.ownerId,
+      ]);
       if (!partner) return;
       planned = {
         tenantId: null,

@@ -94,12 +94,18 @@ export class NotificationSettingsService {
       if (changes.lowBalanceThresholds !== undefined) {
         changes.lowBalanceThresholds.forEach((threshold, index) => {
           if (threshold.currency.trim().toUpperCase() !== current.currency) {
-            throw new SaldoError(ErrorCode.InvalidCurrency, `lowBalanceThresholds.${index}.currency: the tenant's balance is kept in ${current.currency}; thresholds must be too.`, {
-              field: `lowBalanceThresholds.${index}.currency`,
-            });
+            throw new SaldoError(
+              ErrorCode.InvalidCurrency,
+              `lowBalanceThresholds.${index}.currency: the tenant's balance is kept in ${current.currency}; thresholds must be too.`,
+              {
+                field: `lowBalanceThresholds.${index}.currency`,
+              },
+            );
           }
         });
-        next.lowBalanceThresholdsMinor = [...new Set(changes.lowBalanceThresholds.map((threshold) => threshold.amountMinor))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+        next.lowBalanceThresholdsMinor = [...new Set(changes.lowBalanceThresholds.map((threshold) => threshold.amountMinor))].sort((a, b) =>
+          a < b ? -1 : a > b ? 1 : 0,
+        );
       }
       await tx.execute(
         `insert into notification_settings (tenant_id, language, recipients, currency, low_balance_thresholds_minor, runway_days, email_kinds, live_kinds, revision, updated_at)

@@ -6,7 +6,11 @@ import { ApiKey } from '../entities/api-key.js';
 import { Partner } from '../entities/partner.js';
 
 const nameSchema = z.string().trim().min(1, 'must not be empty').max(100, 'must be at most 100 characters');
-const graceSchema = z.number().int().min(0).max(7 * 24 * 3600, 'must be at most 7 days');
+const graceSchema = z
+  .number()
+  .int()
+  .min(0)
+  .max(7 * 24 * 3600, 'must be at most 7 days');
 
 export interface IssuedApiKey {
   apiKey: ApiKey;

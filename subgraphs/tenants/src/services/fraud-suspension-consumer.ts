@@ -22,7 +22,7 @@ export function subscribeFraudSuspension(bus: EventBus, tenants: TenantService, 
       const tenant = await tenants.get(opened.tenantId);
       if (tenant?.status !== 'ACTIVE') return;
       await ignoreStateRace(() => tenants.suspend(opened.tenantId, fraudSuspensionReason(opened.caseId)));
-      logger.warn('tenant suspended by its partner\'s fraud policy', { tenant: opened.tenantId, case: opened.caseId, score: opened.score });
+      logger.warn("tenant suspended by its partner's fraud policy", { tenant: opened.tenantId, case: opened.caseId, score: opened.score });
       return;
     }
     const resolved = decode(FraudCaseResolved, event);

@@ -10,8 +10,10 @@ export const LIMITS = { name: 200, legalName: 300, addressLine: 200, postalCode:
 const coded = (code: ErrorCode) => ({ params: { code } });
 
 const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
-const optionalText = (max: number) => text(max).nullish().transform((value) => value ?? null);
-
+const optionalText = (max: number) =>
+  text(max)
+    .nullish()
+    .transform((value) => value ?? null);
 
 const countrySchema = z
   .string()
@@ -76,33 +78,95 @@ export const createPartnerSchema = z.object({
   name: text(LIMITS.name),
   legalName: optionalText(LIMITS.legalName),
   country: countrySchema,
-  contactEmail: z.email('must be an email address').max(LIMITS.email).nullish().transform((value) => value ?? null),
+  contactEmail: z
+    .email('must be an email address')
+    .max(LIMITS.email)
+    .nullish()
+    .transform((value) => value ?? null),
 });
 export type CreatePartnerCommand = z.output<typeof createPartnerSchema>;
 
 /** EU member states: a seller of record must be one (billing applies the VAT rules of an EU seller). */
-const EU = new Set(['AT', 'BE', 'BG', 'CY', 'CZ', 'DE', 'DK', 'EE', 'ES', 'FI', 'FR', 'GR', 'HR', 'HU', 'IE', 'IT', 'LT', 'LU', 'LV', 'MT', 'NL', 'PL', 'PT', 'RO', 'SE', 'SI', 'SK']);
+const EU = new Set([
+  'AT',
+  'BE',
+  'BG',
+  'CY',
+  'CZ',
+  'DE',
+  'DK',
+  'EE',
+  'ES',
+  'FI',
+  'FR',
+  'GR',
+  'HR',
+  'HU',
+  'IE',
+  'IT',
+  'LT',
+  'LU',
+  'LV',
+  'MT',
+  'NL',
+  'PL',
+  'PT',
+  'RO',
+  'SE',
+  'SI',
+  'SK',
+]);
 
 export const sellerProfileInputSchema = z
   .object({
     legalName: text(LIMITS.legalName),
-    address: z.object({ line1: text(LIMITS.addressLine), line2: optionalText(LIMITS.addressLine), postalCode: text(LIMITS.postalCode), city: text(LIMITS.city) }),
+    address: z.object({
+      line1: text(LIMITS.addressLine),
+      line2: optionalText(LIMITS.addressLine),
+      postalCode: text(LIMITS.postalCode),
+      city: text(LIMITS.city),
+    }),
     country: countrySchema,
     vatId: vatIdSchema,
-    taxNumber: z.string().trim().regex(/^[0-9/ -]{8,20}$/, 'must be a tax number like 37/123/45678').nullish().transform((value) => value ?? null),
+    taxNumber: z
+      .string()
+      .trim()
+      .regex(/^[0-9/ -]{8,20}$/, 'must be a tax number like 37/123/45678')
+      .nullish()
+      .transform((value) => value ?? null),
     registration: optionalText(LIMITS.legalName),
     managingDirectors: optionalText(LIMITS.legalName),
     email: z.email('must be an email address').max(LIMITS.email),
-    phone: z.string().trim().regex(/^\+?[0-9 ()/-]{6,30}$/, 'must be a phone number'),
+    phone: z
+      .string()
+      .trim()
+      .regex(/^\+?[0-9 ()/-]{6,30}$/, 'must be a phone number'),
     contactName: text(LIMITS.name),
-    website: z.url('must be a URL').max(LIMITS.legalName).nullish().transform((value) => value ?? null),
+    website: z
+      .url('must be a URL')
+      .max(LIMITS.legalName)
+      .nullish()
+      .transform((value) => value ?? null),
     iban: z.string().refine(isValidIban, 'must be an IBAN with a valid check sum').transform(normalizeIban),
-    bic: z.string().trim().toUpperCase().regex(/^[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?$/, 'must be a BIC').nullish().transform((value) => value ?? null),
+    bic: z
+      .string()
+      .trim()
+      .toUpperCase()
+      .regex(/^[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?$/, 'must be a BIC')
+      .nullish()
+      .transform((value) => value ?? null),
     bankName: optionalText(LIMITS.name),
   })
   .superRefine(vatMatchesCountry)
   .superRefine((value, ctx) => {
-    if (!EU.has(value.country)) ctx.addIssue({ code: 'custom', path: ['country'], message: 'a seller of record must be established in an EU member state', params: { code: ErrorCode.InvalidCountry } });
-    if (!value.vatId && !value.taxNumber) ctx.addIssue({ code: 'custom', path: ['vatId'], message: 'a VAT id or a tax number is required (§ 14 Abs. 4 Nr. 2 UStG)' });
+    if (!EU.has(value.country))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['country'],
+        message: 'a seller of record must be established in an EU member state',
+        params: { code: ErrorCode.InvalidCountry },
+      });
+    if (!value.vatId && !value.taxNumber)
+      ctx.addIssue({ code: 'custom', path: ['vatId'], message: 'a VAT id or a tax number is required (§ 14 Abs. 4 Nr. 2 UStG)' });
   });
 export type SellerProfileCommand = z.output<typeof sellerProfileInputSchema>;

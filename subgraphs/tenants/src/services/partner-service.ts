@@ -53,9 +53,7 @@ export class PartnerService {
 
   async list(options: { first: number; after?: string | null }): Promise<{ partners: Partner[]; hasNextPage: boolean }> {
     const afterId = options.after ? decodeCursor(options.after, isUuid) : null;
-    const rows = await this.db
-      .globalEm()
-      .find(Partner, afterId ? { id: { $gt: afterId } } : {}, { orderBy: { id: 'asc' }, limit: options.first + 1 });
+    const rows = await this.db.globalEm().find(Partner, afterId ? { id: { $gt: afterId } } : {}, { orderBy: { id: 'asc' }, limit: options.first + 1 });
     return { partners: rows.slice(0, options.first), hasNextPage: rows.length > options.first };
   }
 

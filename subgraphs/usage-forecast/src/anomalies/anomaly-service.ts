@@ -112,18 +112,46 @@ export class AnomalyService {
   }
 
   /** Records one anomaly with its event; false when the period was recorded already. */
-  async record(shardId: ShardId, tenantId: string, granularity: AnomalyGranularity, periodStart: Date, score: AnomalyScore, detectedAt: Date): Promise<boolean> {
+  async record(
+    shardId: ShardId,
+    tenantId: string,
+    granularity: AnomalyGranularity,
+    periodStart: Date,
+    score: AnomalyScore,
+    detectedAt: Date,
+  ): Promise<boolean> {
     const id = uuidv7();
     const severity = score.severity!;
     const event = outboxRow(
       AnomalyDetected,
       tenantId,
-      { anomalyId: id, tenantId, granularity, periodStart: periodStart.toISOString(), observed: score.observed, expected: score.expected, score: score.score, severity, detectedAt: detectedAt.toISOString() },
+      {
+        anomalyId: id,
+        tenantId,
+        granularity,
+        periodStart: periodStart.toISOString(),
+        observed: score.observed,
+        expected: score.expected,
+        score: score.score,
+        severity,
+        detectedAt: detectedAt.toISOString(),
+      },
       detectedAt,
     );
     const [row] = await this.db
       .em(shardId)
-      .execute<{ inserted: number }[]>(INSERT, [id, tenantId, granularity, periodStart, score.observed, score.expected, score.score, severity, detectedAt, JSON.stringify([event])]);
+      .execute<{ inserted: number }[]>(INSERT, [
+        id,
+        tenantId,
+        granularity,
+        periodStart,
+        score.observed,
+        score.expected,
+        score.score,
+        severity,
+        detectedAt,
+        JSON.stringify([event]),
+      ]);
     return (row?.inserted ?? 0) > 0;
   }
 

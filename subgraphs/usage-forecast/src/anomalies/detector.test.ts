@@ -24,8 +24,8 @@ function daily(hourly: Float64Array): Float64Array {
   return days;
 }
 
-describe('anomaly scores against the tenant\'s own seasonal profile', () => {
-  it('maps robust scores to the product strategy\'s severities', () => {
+describe("anomaly scores against the tenant's own seasonal profile", () => {
+  it("maps robust scores to the product strategy's severities", () => {
     assert.equal(severityOf(2.9), null);
     assert.equal(severityOf(3.1), 'MEDIUM');
     assert.equal(severityOf(-4.2), 'HIGH');
@@ -88,7 +88,7 @@ describe('anomaly scores against the tenant\'s own seasonal profile', () => {
     assert.ok(scores[0]! < scores[1]! && scores[1]! < scores[2]!, scores.join(' < '));
   });
 
-  it('keeps quiet without enough history to know the tenant\'s normal', () => {
+  it("keeps quiet without enough history to know the tenant's normal", () => {
     const hourly = officeHours(3, 40, 9);
     assert.equal(scorePeriod(hourly, hourly.length - 1, HOURLY.period, HOURLY.residualWindow), null);
   });

@@ -32,10 +32,17 @@ export class DepletionNotifier {
       const depletion = forecast.depletion;
       const daysLeft = depletion ? dayNumber(depletion.date) - today : Number.POSITIVE_INFINITY;
       if (!depletion || daysLeft > this.warningDays) {
-        await located.em.execute('update tenant_profile set warned_depletion_date = null where tenant_id = ? and warned_depletion_date is not null', [forecast.tenantId], 'run');
+        await located.em.execute(
+          'update tenant_profile set warned_depletion_date = null where tenant_id = ? and warned_depletion_date is not null',
+          [forecast.tenantId],
+          'run',
+        );
         continue;
       }
-      const [profile] = await located.em.execute<{ currency: string | null; balance_minor: string | null }[]>('select currency, balance_minor::text from tenant_profile where tenant_id = ?', [forecast.tenantId]);
+      const [profile] = await located.em.execute<{ currency: string | null; balance_minor: string | null }[]>(
+        'select currency, balance_minor::text from tenant_profile where tenant_id = ?',
+        [forecast.tenantId],
+      );
       if (!profile?.currency || profile.balance_minor === null) continue;
       const event = outboxRow(DepletionSoon, forecast.tenantId, {
         tenantId: forecast.tenantId,

@@ -112,7 +112,16 @@ export class ForecastService {
         upper: round3(forecast?.upper[index] ?? 0),
       }));
       const { model } = cached;
-      const depletion = this.depletion(request, forecast, profiles.get(request.tenantId), cached.unitPriceMicros, model.coverage, cached.history, today, elapsed);
+      const depletion = this.depletion(
+        request,
+        forecast,
+        profiles.get(request.tenantId),
+        cached.unitPriceMicros,
+        model.coverage,
+        cached.history,
+        today,
+        elapsed,
+      );
       return { tenantId: request.tenantId, days, depletion, model: { version: model.version, trainedAt: model.trainedAt, backtestWape: model.backtestWape } };
     });
   }
@@ -151,7 +160,7 @@ export class ForecastService {
       costs: { high: cost(forecast.upper), median: cost(forecast.quantity), low: cost(forecast.lower) },
       autoTopUp,
       // Ranges learned from four weeks of a tenant's history or more hold as measured; less history, less trust.
-      reliability: Math.min(0.8, coverage) / 0.8 * Math.min(1, history / 28) * 0.8 + (failing ? -0.1 : 0),
+      reliability: (Math.min(0.8, coverage) / 0.8) * Math.min(1, history / 28) * 0.8 + (failing ? -0.1 : 0),
     });
   }
 
@@ -164,7 +173,8 @@ export class ForecastService {
     for (const tenantId of tenantIds) {
       const cached = this.cache.get(tenantId);
       // Without a known price the entry is not reused: the first charged usage may be committing right now.
-      if (cached && cached.version === served && cached.today === today && cached.expires > now && cached.unitPriceMicros !== null) result.set(tenantId, cached);
+      if (cached && cached.version === served && cached.today === today && cached.expires > now && cached.unitPriceMicros !== null)
+        result.set(tenantId, cached);
       else missing.push(tenantId);
     }
     if (missing.length === 0) return result;

@@ -57,7 +57,11 @@ export class DriftService {
     );
     const recent = await this.db
       .globalEm()
-      .execute<{ flagged: boolean }[]>('select flagged from drift_check where model_version = ? and window_end <= ? order by window_end desc limit ?', [model.version, new Date(end), this.thresholds.consecutive]);
+      .execute<{ flagged: boolean }[]>('select flagged from drift_check where model_version = ? and window_end <= ? order by window_end desc limit ?', [
+        model.version,
+        new Date(end),
+        this.thresholds.consecutive,
+      ]);
     let flagged = false;
     if (drifted(recent.map((row) => row.flagged).reverse(), this.thresholds)) {
       const reason = `rolling 24 h WAPE ${observation.rollingWape.toFixed(3)} (validation ${model.backtestWape.toFixed(3)}), bias ${(observation.bias * 100).toFixed(1)} %, input PSI ${observation.psi.toFixed(3)}`;
@@ -71,14 +75,24 @@ export class DriftService {
   }
 
   /** Latest checks of a version, newest first (modelStatus). */
-  async recent(version: number, limit = 24): Promise<Array<{ windowEnd: Date; rollingWape: number; bias: number; psi: number; tenants: number; flagged: boolean }>> {
+  async recent(
+    version: number,
+    limit = 24,
+  ): Promise<Array<{ windowEnd: Date; rollingWape: number; bias: number; psi: number; tenants: number; flagged: boolean }>> {
     const rows = await this.db
       .globalEm()
       .execute<{ window_end: Date; rolling_wape: number; bias: number; psi: number; tenants: number; flagged: boolean }[]>(
         'select window_end, rolling_wape, bias, psi, tenants, flagged from drift_check where model_version = ? order by window_end desc limit ?',
         [version, limit],
       );
-    return rows.map((row) => ({ windowEnd: new Date(row.window_end), rollingWape: row.rolling_wape, bias: row.bias, psi: row.psi, tenants: row.tenants, flagged: row.flagged }));
+    return rows.map((row) => ({
+      windowEnd: new Date(row.window_end),
+      rollingWape: row.rolling_wape,
+      bias: row.bias,
+      psi: row.psi,
+      tenants: row.tenants,
+      flagged: row.flagged,
+    }));
   }
 
   /** Tenants with usage in the window: their window hours, hour-of-day shares (two weeks) and daily history. */
@@ -87,15 +101,14 @@ export class DriftService {
     const historyFrom = start - 14 * DAY_MS;
     const tenants: DriftTenantData[] = [];
     for (const shardId of this.db.shardIds) {
-      const rows = await this.db
-        .em(shardId)
-        .execute<{ tenant_id: string; hour: Date; quantity: string }[]>(
-          `select tenant_id, hour, quantity::text from hourly_usage where hour >= ? and hour < ?
+      const rows = await this.db.em(shardId).execute<{ tenant_id: string; hour: Date; quantity: string }[]>(
+        `select tenant_id, hour, quantity::text from hourly_usage where hour >= ? and hour < ?
              and tenant_id in (select distinct tenant_id from hourly_usage where hour >= ? and hour < ?)`,
-          [new Date(historyFrom), new Date(end), new Date(start), new Date(end)],
-        );
+        [new Date(historyFrom), new Date(end), new Date(start), new Date(end)],
+      );
       const byTenant = new Map<string, Array<{ hour: Date; quantity: number }>>();
-      for (const row of rows) byTenant.set(row.tenant_id, [...(byTenant.get(row.tenant_id) ?? []), { hour: new Date(row.hour), quantity: Number(row.quantity) }]);
+      for (const row of rows)
+        byTenant.set(row.tenant_id, [...(byTenant.get(row.tenant_id) ?? []), { hour: new Date(row.hour), quantity: Number(row.quantity) }]);
       if (byTenant.size === 0) continue;
       const lastDay = dayNumber(utcDay(new Date(start))) - 1;
       const daily = new Map((await loadDailySeries(this.db, lastDay - PROFILE_DAYS + 1, lastDay, [...byTenant.keys()])).map((series) => [series.id, series]));

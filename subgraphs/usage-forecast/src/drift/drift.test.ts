@@ -54,7 +54,8 @@ function windowData(data: Stream, end: number): DriftTenantData[] {
     const extra = originDay - TRAINED_THROUGH;
     const values = new Float64Array(history.values.length + extra);
     values.set(history.values);
-    for (let day = 0; day < extra; day += 1) for (let hour = 0; hour < 24; hour += 1) values[history.values.length + day] = values[history.values.length + day]! + hourly[day * 24 + hour]!;
+    for (let day = 0; day < extra; day += 1)
+      for (let hour = 0; hour < 24; hour += 1) values[history.values.length + day] = values[history.values.length + day]! + hourly[day * 24 + hour]!;
     return { daily: { ...history, values }, window: hourly.subarray(firstHour, firstHour + 24), hourShares: SHARES };
   });
 }
@@ -108,6 +109,11 @@ describe('drift of a model version', () => {
     const sample = Array.from({ length: 1000 }, (_, index) => Math.sin(index) * 0.3);
     const ref = psiReference(sample);
     assert.ok(psi(ref, sample) < 0.01);
-    assert.ok(psi(ref, sample.map((value) => value + 0.3)) > 0.25);
+    assert.ok(
+      psi(
+        ref,
+        sample.map((value) => value + 0.3),
+      ) > 0.25,
+    );
   });
 });

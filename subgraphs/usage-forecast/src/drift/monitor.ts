@@ -24,7 +24,12 @@ export interface DriftForecaster {
  * forecasts for the window's two UTC days are made ex ante (from the day before the window starts), spread over
  * hours by its hour-of-day shares, summed over the window's hours and compared with what it used.
  */
-export function observeDrift(model: DriftForecaster, reference: PsiReference, tenants: readonly DriftTenantData[], windowEnd: Date): DriftObservation & { tenants: number } {
+export function observeDrift(
+  model: DriftForecaster,
+  reference: PsiReference,
+  tenants: readonly DriftTenantData[],
+  windowEnd: Date,
+): DriftObservation & { tenants: number } {
   const end = Math.floor(windowEnd.getTime() / HOUR_MS) * HOUR_MS;
   const start = end - DAY_MS;
   const firstDay = Math.floor(start / DAY_MS);
@@ -58,7 +63,12 @@ export function observeDrift(model: DriftForecaster, reference: PsiReference, te
     }
     return trendInput(last7, previous21);
   });
-  return { rollingWape: Math.round(wape(pairs) * 10_000) / 10_000, bias: Math.round(bias(pairs) * 10_000) / 10_000, psi: psi(reference, trends), tenants: usable.length };
+  return {
+    rollingWape: Math.round(wape(pairs) * 10_000) / 10_000,
+    bias: Math.round(bias(pairs) * 10_000) / 10_000,
+    psi: psi(reference, trends),
+    tenants: usable.length,
+  };
 }
 
 /** Hour-of-day shares of a tenant's usage from its hourly history (uniform when it has none). */

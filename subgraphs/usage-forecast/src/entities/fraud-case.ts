@@ -16,7 +16,10 @@ export interface FraudSignalRecord {
  * operators resolve it as CONFIRMED or DISMISSED.
  */
 @Entity({ tableName: 'fraud_case' })
-@Index({ name: 'fraud_case_one_open_per_tenant', expression: 'create unique index "fraud_case_one_open_per_tenant" on "fraud_case" ("tenant_id") where "status" = \'OPEN\'' })
+@Index({
+  name: 'fraud_case_one_open_per_tenant',
+  expression: 'create unique index "fraud_case_one_open_per_tenant" on "fraud_case" ("tenant_id") where "status" = \'OPEN\'',
+})
 @Index({ properties: ['status', 'id'] })
 export class FraudCase {
   /** UUIDv7, the pagination key. */

@@ -19,7 +19,20 @@ export interface AutoTopUpSnapshot {
  */
 @Entity({ tableName: 'tenant_profile' })
 export class TenantProfile {
-  [OptionalProps]?: 'partnerId' | 'createdAt' | 'currency' | 'balanceMinor' | 'balanceVersion' | 'balanceAt' | 'overdraftLimitMinor' | 'autoTopUp' | 'lastTopUpAt' | 'lastTopUpMinor' | 'lastTopUpBalanceMinor' | 'warnedDepletionDate' | 'updatedAt';
+  [OptionalProps]?:
+    | 'partnerId'
+    | 'createdAt'
+    | 'currency'
+    | 'balanceMinor'
+    | 'balanceVersion'
+    | 'balanceAt'
+    | 'overdraftLimitMinor'
+    | 'autoTopUp'
+    | 'lastTopUpAt'
+    | 'lastTopUpMinor'
+    | 'lastTopUpBalanceMinor'
+    | 'warnedDepletionDate'
+    | 'updatedAt';
 
   @PrimaryKey({ type: 'uuid' })
   tenantId!: string;

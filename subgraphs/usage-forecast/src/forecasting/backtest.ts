@@ -42,7 +42,13 @@ export async function backtest(series: readonly DailySeries[], options: Backtest
   try {
     const calibration = forecaster.spec.calibration;
     const modelOnly: Calibration = { ...calibration, modelWeight: calibration.modelWeight.map(() => 1), profileWeight: calibration.profileWeight.map(() => 0) };
-    const accumulators = { forecaster: new AccuracyAccumulator(), model: new AccuracyAccumulator(), profile: new AccuracyAccumulator(), median4: new AccuracyAccumulator(), seasonalNaive: new AccuracyAccumulator() };
+    const accumulators = {
+      forecaster: new AccuracyAccumulator(),
+      model: new AccuracyAccumulator(),
+      profile: new AccuracyAccumulator(),
+      median4: new AccuracyAccumulator(),
+      seasonalNaive: new AccuracyAccumulator(),
+    };
     let origins = 0;
     for (let origin = cutoff; origin < last; origin += 7) {
       origins += 1;

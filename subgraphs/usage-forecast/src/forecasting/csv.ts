@@ -112,7 +112,13 @@ export function formatForecastCsv(forecasts: readonly SeriesForecast[]): string 
   for (const forecast of forecasts) {
     for (let index = 0; index < forecast.quantity.length; index += 1) {
       rows.push(
-        [csvField(forecast.id), dayOfNumber(forecast.start + index), round(forecast.quantity[index]!), round(forecast.lower[index]!), round(forecast.upper[index]!)].join(','),
+        [
+          csvField(forecast.id),
+          dayOfNumber(forecast.start + index),
+          round(forecast.quantity[index]!),
+          round(forecast.lower[index]!),
+          round(forecast.upper[index]!),
+        ].join(','),
       );
     }
   }

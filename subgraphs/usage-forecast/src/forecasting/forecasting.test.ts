@@ -7,7 +7,19 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { dayNumber, dayOfNumber } from '../domain/days.js';
 import { depletionDate, daysUntilFloor } from '../depletion/depletion.js';
-import { backtest, baselineForecasts, CsvError, formatForecastCsv, HolidayCalendar, parseHistoryCsv, profileForecast, syntheticUsage, trainForecaster, type DailySeries, type Forecaster } from './index.js';
+import {
+  backtest,
+  baselineForecasts,
+  CsvError,
+  formatForecastCsv,
+  HolidayCalendar,
+  parseHistoryCsv,
+  profileForecast,
+  syntheticUsage,
+  trainForecaster,
+  type DailySeries,
+  type Forecaster,
+} from './index.js';
 
 const LAST_DAY = dayNumber('2026-06-30');
 const CLI = fileURLToPath(new URL('../forecast-cli.js', import.meta.url));
@@ -19,7 +31,14 @@ describe('depletion dates (hand-computed)', () => {
   it('spends the balance down to zero: 100.00 at 30.00 a day runs out on day 3 (today = day 0)', () => {
     // After day 0: 70.00, day 1: 40.00, day 2: 10.00, day 3: -20.00 -> the balance reaches zero during day 3.
     assert.equal(daysUntilFloor({ balanceMinor: 10_000n, floorMinor: 0n, autoTopUp: null }, flat(3_000n)), 3);
-    const depletion = depletionDate({ today: '2026-07-01', balanceMinor: 10_000n, floorMinor: 0n, costs: scenario(flat(3_000n)), autoTopUp: null, reliability: 0.8 });
+    const depletion = depletionDate({
+      today: '2026-07-01',
+      balanceMinor: 10_000n,
+      floorMinor: 0n,
+      costs: scenario(flat(3_000n)),
+      autoTopUp: null,
+      reliability: 0.8,
+    });
     assert.deepEqual(depletion, { date: '2026-07-04', earliest: '2026-07-04', latest: '2026-07-04', confidence: 0.8 });
     // Exactly reaching zero counts as run out: 90.00 at 30.00 a day -> day 2.
     assert.equal(daysUntilFloor({ balanceMinor: 9_000n, floorMinor: 0n, autoTopUp: null }, flat(3_000n)), 2);
@@ -55,7 +74,10 @@ describe('depletion dates (hand-computed)', () => {
   });
 
   it('is null when the median forecast does not run out within 90 days, and the low end may stay open', () => {
-    assert.equal(depletionDate({ today: '2026-07-01', balanceMinor: 1_000_000n, floorMinor: 0n, costs: scenario(flat(100n)), autoTopUp: null, reliability: 0.8 }), null);
+    assert.equal(
+      depletionDate({ today: '2026-07-01', balanceMinor: 1_000_000n, floorMinor: 0n, costs: scenario(flat(100n)), autoTopUp: null, reliability: 0.8 }),
+      null,
+    );
     const depletion = depletionDate({
       today: '2026-07-01',
       balanceMinor: 10_000n,
@@ -92,11 +114,18 @@ describe('the forecaster on synthetic tenants', () => {
     const costs = (quantities: Float64Array) => Array.from(quantities, (quantity) => BigInt(Math.round((quantity * Number(price)) / 1e6)));
     const balance = BigInt(Math.round(sum(steady!.quantity) * 3 * 15)); // about three weeks of the steady usage
     const date = (forecast: typeof steady) =>
-      depletionDate({ today: dayOfNumber(LAST_DAY + 1), balanceMinor: balance, floorMinor: 0n, costs: { high: costs(forecast!.upper), median: costs(forecast!.quantity), low: costs(forecast!.lower) }, autoTopUp: null, reliability: 0.8 })!.date;
+      depletionDate({
+        today: dayOfNumber(LAST_DAY + 1),
+        balanceMinor: balance,
+        floorMinor: 0n,
+        costs: { high: costs(forecast!.upper), median: costs(forecast!.quantity), low: costs(forecast!.lower) },
+        autoTopUp: null,
+        reliability: 0.8,
+      })!.date;
     assert.ok(date(grown) < date(steady), `depletion ${date(grown)} should come before ${date(steady)}`);
   });
 
-  it('forecasts start the day after each series\' last day, one row per day, ranges around the median', () => {
+  it("forecasts start the day after each series' last day, one row per day, ranges around the median", () => {
     const forecasts = forecaster.forecast(data.slice(0, 3), 7);
     const csv = formatForecastCsv(forecasts).trim().split('\n');
     assert.equal(csv[0], 'series_id,timestamp,forecast,lower,upper');
@@ -129,16 +158,22 @@ describe('the weekday profile x level forecast', () => {
 
   it('follows a tenant that stopped a week ago at once, and one that doubled', () => {
     assert.deepEqual(forecast(office(84, (index, value) => (index >= 77 ? 0 : value))), [0, 0, 0, 0, 0, 0, 0]);
-    assert.deepEqual(forecast(office(84, (index, value) => (index >= 77 ? 2 * value : value))), rhythm.map((value) => 2 * value));
+    assert.deepEqual(
+      forecast(office(84, (index, value) => (index >= 77 ? 2 * value : value))),
+      rhythm.map((value) => 2 * value),
+    );
   });
 
   it('serves before any model is trained (version 0), with a range around it', () => {
     const [served] = baselineForecasts([office(84)], 7);
-    assert.deepEqual([...served!.quantity].map((value) => Math.round(value * 10) / 10), rhythm);
+    assert.deepEqual(
+      [...served!.quantity].map((value) => Math.round(value * 10) / 10),
+      rhythm,
+    );
     served!.quantity.forEach((value, index) => assert.ok(served!.lower[index]! < value && value < served!.upper[index]!));
   });
 
-  it('expects a configured holiday to look like the tenant\'s past holidays', () => {
+  it("expects a configured holiday to look like the tenant's past holidays", () => {
     const holidays = HolidayCalendar.parse('2026-05-14,2026-07-01');
     // 2026-05-14 (a Thursday) had Sunday-like usage; 2026-07-01 (Wednesday, h = 3) is expected to, too.
     const series = office(84, (index, value) => (dayNumber('2026-06-28') - 83 + index === dayNumber('2026-05-14') ? 10 : value));
@@ -168,11 +203,12 @@ describe('history CSV and the offline CLI', () => {
     assert.throws(
       () => parseHistoryCsv(text),
       (error: unknown) =>
-        error instanceof CsvError &&
-        error.code === 'MALFORMED_CSV' &&
-        error.problems.map((problem) => problem.line).join(',') === '3,4,5,6,7',
+        error instanceof CsvError && error.code === 'MALFORMED_CSV' && error.problems.map((problem) => problem.line).join(',') === '3,4,5,6,7',
     );
-    assert.throws(() => parseHistoryCsv('id,day,value\n'), (error: unknown) => error instanceof CsvError && error.problems[0]!.line === 1);
+    assert.throws(
+      () => parseHistoryCsv('id,day,value\n'),
+      (error: unknown) => error instanceof CsvError && error.problems[0]!.line === 1,
+    );
     const parsed = parseHistoryCsv('series_id,timestamp,value\n"x, y",2026-01-03,1\n"x, y",2026-01-01,2\n');
     assert.equal(parsed.filledDays, 1);
     assert.deepEqual([...parsed.series[0]!.values], [2, 0, 1]);
@@ -181,7 +217,8 @@ describe('history CSV and the offline CLI', () => {
   it('pnpm -s forecast: trains on the file and writes the horizon for every series; bad input exits 2 with the reasons', () => {
     const rows = ['series_id,timestamp,value'];
     for (const id of ['shop', 'clinic']) {
-      for (let day = 0; day < 63; day += 1) rows.push(`${id},${dayOfNumber(dayNumber('2026-03-01') + day)},${(id === 'shop' ? 40 : 12) + (day % 7 === 5 ? -8 : 3) + (day % 3)}`);
+      for (let day = 0; day < 63; day += 1)
+        rows.push(`${id},${dayOfNumber(dayNumber('2026-03-01') + day)},${(id === 'shop' ? 40 : 12) + (day % 7 === 5 ? -8 : 3) + (day % 3)}`);
     }
     const input = path.join(dir, 'history.csv');
     const output = path.join(dir, 'out.csv');
@@ -219,7 +256,8 @@ describe('history CSV and the offline CLI', () => {
         if (number !== null) rows.push(`${id},${dayOfNumber(dayNumber('2026-06-30') - days + 1 + index)},${number}`);
       }
     };
-    for (let shop = 0; shop < 6; shop += 1) add(`shop${shop}`, 120, (index) => (index % 11 === 4 && index < 119 ? null : 20 * (shop + 1) + (index % 7 < 2 ? -10 : 5) + (index % 3)));
+    for (let shop = 0; shop < 6; shop += 1)
+      add(`shop${shop}`, 120, (index) => (index % 11 === 4 && index < 119 ? null : 20 * (shop + 1) + (index % 7 < 2 ? -10 : 5) + (index % 3)));
     add('zeros', 60, () => 0);
     add('one-day', 1, () => 7);
     add('spike', 90, (index) => (index === 85 ? 1e9 : 10));
@@ -239,11 +277,18 @@ describe('history CSV and the offline CLI', () => {
     assert.equal(out.size, 12);
     for (const [id, days] of out) {
       assert.equal(days.length, 7, id);
-      for (const [forecast, lower, upper] of days) assert.ok(Number.isFinite(upper) && lower! >= 0 && lower! <= forecast! && forecast! <= upper!, `${id}: ${days.join(' ')}`);
+      for (const [forecast, lower, upper] of days)
+        assert.ok(Number.isFinite(upper) && lower! >= 0 && lower! <= forecast! && forecast! <= upper!, `${id}: ${days.join(' ')}`);
     }
     assert.ok(out.get('zeros')!.every(([forecast, , upper]) => forecast === 0 && upper === 0));
-    assert.ok(out.get('spike')!.every(([forecast, , upper]) => Math.abs(forecast! - 10) < 2 && upper! < 1_000), `spike: ${out.get('spike')!.join(' ')}`);
-    assert.ok(out.get('stopped')!.every(([forecast]) => forecast! < 5), `stopped: ${out.get('stopped')!.join(' ')}`);
+    assert.ok(
+      out.get('spike')!.every(([forecast, , upper]) => Math.abs(forecast! - 10) < 2 && upper! < 1_000),
+      `spike: ${out.get('spike')!.join(' ')}`,
+    );
+    assert.ok(
+      out.get('stopped')!.every(([forecast]) => forecast! < 5),
+      `stopped: ${out.get('stopped')!.join(' ')}`,
+    );
   });
 
   it('pnpm -s forecast refuses a horizon out of range', () => {

@@ -6,7 +6,15 @@ export { PROFILE_DAYS, profileForecast } from './profile.js';
 export { BASELINES, baselineForecast, median4, seasonalNaive, type Baseline } from './baselines.js';
 export { AccuracyAccumulator, maseScale, quantile, type AccuracyReport } from './metrics.js';
 export { QUANTILES, type SerializedNetwork } from './network.js';
-export { BASELINE_CALIBRATION, Forecaster, baselineForecasts, type Calibration, type ForecasterSpec, type SerializedForecaster, type SeriesForecast } from './forecaster.js';
+export {
+  BASELINE_CALIBRATION,
+  Forecaster,
+  baselineForecasts,
+  type Calibration,
+  type ForecasterSpec,
+  type SerializedForecaster,
+  type SeriesForecast,
+} from './forecaster.js';
 export { MIN_TRAINING_DAYS, TooLittleHistoryError, trainForecaster, type TrainingOptions, type TrainingReport, type ValidationReport } from './train.js';
 export { backtest, type BacktestOptions, type BacktestResult } from './backtest.js';
 export { syntheticUsage, gaussian, poisson, type SyntheticData, type SyntheticOptions } from './synthetic.js';

@@ -130,9 +130,15 @@ function pinballLoss(horizon: number) {
       const targets = yTrue.slice([0, 0], [rows, horizon]);
       const weight = yTrue.slice([0, horizon], [rows, 1]);
       // Each target repeated once per quantile, matching the output layout h0q0, h0q1, h0q2, h1q0, ...
-      const repeated = targets.reshape([rows, horizon, 1]).tile([1, 1, Q]).reshape([rows, horizon * Q]);
+      const repeated = targets
+        .reshape([rows, horizon, 1])
+        .tile([1, 1, Q])
+        .reshape([rows, horizon * Q]);
       const error = repeated.sub(yPred);
       const loss = tf.maximum(error.mul(levels), error.mul(levels.sub(1)));
-      return loss.mean(1).mul(weight.reshape([rows])).mean() as tf.Scalar;
+      return loss
+        .mean(1)
+        .mul(weight.reshape([rows]))
+        .mean() as tf.Scalar;
     });
 }

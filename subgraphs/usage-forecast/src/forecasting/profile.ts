@@ -27,7 +27,14 @@ const SHIFT_RATIO_HIGH = 1.6;
  * has seen none. Writes `horizon` forecasts (days end + 1 .. end + horizon) into `out` at `offset`; returns the level.
  * No allocation: it runs for every training window.
  */
-export function profileForecast(series: DailySeries, end: number, holidays: HolidayCalendar, horizon: number, out: Float64Array | Float32Array, offset = 0): number {
+export function profileForecast(
+  series: DailySeries,
+  end: number,
+  holidays: HolidayCalendar,
+  horizon: number,
+  out: Float64Array | Float32Array,
+  offset = 0,
+): number {
   const values = series.values;
   const from = Math.max(0, end - PROFILE_DAYS + 1);
   const sums = [0, 0, 0, 0, 0, 0, 0];
@@ -91,7 +98,8 @@ export function profileForecast(series: DailySeries, end: number, holidays: Holi
   }
   const trimmedUsage = plainUsage - largest - second;
   const trimmedProfile = plainProfile - largestShare - secondShare;
-  const preliminary = plainDays >= 14 && trimmedUsage > 0 && trimmedProfile > 0 ? trimmedUsage / trimmedProfile : plainProfile > 0 ? plainUsage / plainProfile : 0;
+  const preliminary =
+    plainDays >= 14 && trimmedUsage > 0 && trimmedProfile > 0 ? trimmedUsage / trimmedProfile : plainProfile > 0 ? plainUsage / plainProfile : 0;
   let usage = 0;
   let expected = 0;
   let olderUsage = 0;

@@ -97,7 +97,10 @@ const REPORTED_HORIZON = 7;
  *  3. optionally (`fineTuneEpochs`, off by default) fine-tunes on the most recent windows.
  * Tensors are created and disposed inside; the caller owns (and disposes) the returned forecaster.
  */
-export async function trainForecaster(series: readonly DailySeries[], options: TrainingOptions = {}): Promise<{ forecaster: Forecaster; report: TrainingReport }> {
+export async function trainForecaster(
+  series: readonly DailySeries[],
+  options: TrainingOptions = {},
+): Promise<{ forecaster: Forecaster; report: TrainingReport }> {
   const started = performance.now();
   const settings = { ...DEFAULTS, ...options };
   const holidays = options.holidays ?? HolidayCalendar.none;
@@ -127,11 +130,23 @@ export async function trainForecaster(series: readonly DailySeries[], options: T
     const report = validationReport(validation, calibration);
 
     // Fine-tuning: windows whose targets reach into the validation period, plus as many older ones to keep balance.
-    const recent = sampleRows(series, holidays, horizon, (one) => [Math.max(MIN_MODEL_HISTORY - 1, cutoff - horizon - one.start + 1), last - horizon - one.start], Math.floor(settings.maxRows / 4), random);
+    const recent = sampleRows(
+      series,
+      holidays,
+      horizon,
+      (one) => [Math.max(MIN_MODEL_HISTORY - 1, cutoff - horizon - one.start + 1), last - horizon - one.start],
+      Math.floor(settings.maxRows / 4),
+      random,
+    );
     let fineTuneRows = 0;
     if (settings.fineTuneEpochs > 0 && recent.rows > 0) {
       const mixed = concatRows(recent, training, Math.min(training.rows, recent.rows), horizon);
-      loss = await network.fit(mixed.x, mixed.y, mixed.rows, { ...settings, batchSize, epochs: Math.max(settings.fineTuneEpochs, Math.ceil(epochs / 4)), learningRate: settings.learningRate / 3 });
+      loss = await network.fit(mixed.x, mixed.y, mixed.rows, {
+        ...settings,
+        batchSize,
+        epochs: Math.max(settings.fineTuneEpochs, Math.ceil(epochs / 4)),
+        learningRate: settings.learningRate / 3,
+      });
       fineTuneRows = mixed.rows;
     }
 
@@ -194,7 +209,10 @@ function sampleRows(
     if (end >= from) candidates.push({ series: one, from, to: end });
   }
   const perSeries = Math.max(1, Math.ceil(budget / Math.max(1, candidates.length)));
-  const capacity = Math.min(budget, candidates.reduce((sum, one) => sum + Math.min(perSeries, one.to - one.from + 1), 0));
+  const capacity = Math.min(
+    budget,
+    candidates.reduce((sum, one) => sum + Math.min(perSeries, one.to - one.from + 1), 0),
+  );
   const x = new Float32Array(capacity * FEATURE_COUNT);
   const y = new Float32Array(capacity * (horizon + 1));
   let rows = 0;
@@ -240,7 +258,13 @@ export interface ValidationPoint {
 }
 
 /** Forecasts from weekly origins cutoff, cutoff + 7, ... (as long as a target day is left) for every series. */
-function validationPoints(network: QuantileNetwork, holidays: HolidayCalendar, series: readonly DailySeries[], cutoff: number, last: number): ValidationPoint[] {
+function validationPoints(
+  network: QuantileNetwork,
+  holidays: HolidayCalendar,
+  series: readonly DailySeries[],
+  cutoff: number,
+  last: number,
+): ValidationPoint[] {
   const items: Array<{ series: DailySeries; end: number }> = [];
   for (let origin = cutoff; origin < last; origin += 7) {
     for (const one of series) {

@@ -71,7 +71,12 @@ export class FraudService {
     const now = this.options.now();
     const unique = [...new Set(tenantIds)];
     if (unique.length === 0) return [];
-    const [profiles, hourly, failures, firstUsage] = await Promise.all([this.profiles.get(unique), this.hourly(unique, now), this.failures(unique, now), this.firstUsage(unique)]);
+    const [profiles, hourly, failures, firstUsage] = await Promise.all([
+      this.profiles.get(unique),
+      this.hourly(unique, now),
+      this.failures(unique, now),
+      this.firstUsage(unique),
+    ]);
     const flagged: string[] = [];
     for (const tenantId of unique) {
       const profile = profiles.get(tenantId);
@@ -147,14 +152,12 @@ export class FraudService {
 
   /** A partner's policy: suspend its tenants' usage while a critical case is open. */
   async setPolicy(partnerId: string, suspendOnCritical: boolean): Promise<void> {
-    await this.db
-      .globalEm()
-      .execute(
-        `insert into fraud_policy (partner_id, suspend_on_critical, updated_at) values (?, ?, now())
+    await this.db.globalEm().execute(
+      `insert into fraud_policy (partner_id, suspend_on_critical, updated_at) values (?, ?, now())
          on conflict (partner_id) do update set suspend_on_critical = excluded.suspend_on_critical, updated_at = now()`,
-        [partnerId, suspendOnCritical],
-        'run',
-      );
+      [partnerId, suspendOnCritical],
+      'run',
+    );
     this.policies.delete(partnerId);
   }
 
@@ -162,7 +165,9 @@ export class FraudService {
     if (!partnerId) return false;
     const cached = this.policies.get(partnerId);
     if (cached && cached.at > Date.now() - 30_000) return cached.suspend;
-    const [row] = await this.db.globalEm().execute<{ suspend_on_critical: boolean }[]>('select suspend_on_critical from fraud_policy where partner_id = ?', [partnerId]);
+    const [row] = await this.db
+      .globalEm()
+      .execute<{ suspend_on_critical: boolean }[]>('select suspend_on_critical from fraud_policy where partner_id = ?', [partnerId]);
     const suspend = row?.suspend_on_critical ?? false;
     this.policies.set(partnerId, { suspend, at: Date.now() });
     return suspend;
@@ -181,7 +186,21 @@ export class FraudService {
     if (raised.length > 0) return true;
     const id = uuidv7();
     const suspend = severity === 'CRITICAL' && (await this.policy(partnerId));
-    const event = outboxRow(FraudCaseOpened, tenantId, { caseId: id, tenantId, partnerId, score, severity, signals: signals.map((signal) => ({ ...signal })), suspendUsage: suspend, openedAt: now.toISOString() }, now);
+    const event = outboxRow(
+      FraudCaseOpened,
+      tenantId,
+      {
+        caseId: id,
+        tenantId,
+        partnerId,
+        score,
+        severity,
+        signals: signals.map((signal) => ({ ...signal })),
+        suspendUsage: suspend,
+        openedAt: now.toISOString(),
+      },
+      now,
+    );
     const [inserted] = await located.em.execute<{ inserted: number }[]>(
       `with inserted as (
          insert into fraud_case (${CASE_COLUMNS}) values (?, ?, ?, 'OPEN', ?, ?, ?::jsonb, ?, ?, ?, null, null, null)
@@ -201,14 +220,12 @@ export class FraudService {
     const groups = await this.db.groupByShard(tenantIds);
     await Promise.all(
       [...groups].map(async ([shardId, ids]) => {
-        const rows = await this.db
-          .em(shardId)
-          .execute<{ tenant_id: string; hour: Date; quantity: string; first_hour: Date }[]>(
-            `select h.tenant_id, h.hour, h.quantity::text, f.first_hour from hourly_usage h
+        const rows = await this.db.em(shardId).execute<{ tenant_id: string; hour: Date; quantity: string; first_hour: Date }[]>(
+          `select h.tenant_id, h.hour, h.quantity::text, f.first_hour from hourly_usage h
                join (select tenant_id, min(hour) as first_hour from hourly_usage where tenant_id in (?) and hour >= ? group by tenant_id) f using (tenant_id)
               where h.tenant_id in (?) and h.hour >= ? and h.hour <= ?`,
-            [ids, new Date(from), ids, new Date(from), new Date(current)],
-          );
+          [ids, new Date(from), ids, new Date(from), new Date(current)],
+        );
         for (const row of rows) {
           // History starts at the tenant's first hour with usage: a new tenant has a short history, not zeros.
           const length = Math.round((current - new Date(row.first_hour).getTime()) / HOUR_MS) + 1;
@@ -229,7 +246,10 @@ export class FraudService {
       [...groups].map(async ([shardId, ids]) => {
         const rows = await this.db
           .em(shardId)
-          .execute<{ tenant_id: string; first: string }[]>(`select tenant_id, to_char(min(day), 'YYYY-MM-DD') as first from daily_usage where tenant_id in (?) group by tenant_id`, [ids]);
+          .execute<{ tenant_id: string; first: string }[]>(
+            `select tenant_id, to_char(min(day), 'YYYY-MM-DD') as first from daily_usage where tenant_id in (?) group by tenant_id`,
+            [ids],
+          );
         for (const row of rows) result.set(row.tenant_id, new Date(`${row.first}T00:00:00.000Z`));
       }),
     );

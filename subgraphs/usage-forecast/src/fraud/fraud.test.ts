@@ -17,7 +17,16 @@ describe('fraud detection', () => {
   it('scores each signal and combines independent evidence', () => {
     const now = new Date('2026-06-10T15:00:00Z');
     const quiet = new Float64Array(24 * 14 + 1).fill(10);
-    const base = { now, createdAt: new Date('2025-01-01T00:00:00Z'), hourly: quiet, maxHourlyUnits: 600, failures24h: 0, declines7d: 0, lastTopUp: null, costSinceTopUpMinor: 0n };
+    const base = {
+      now,
+      createdAt: new Date('2025-01-01T00:00:00Z'),
+      hourly: quiet,
+      maxHourlyUnits: 600,
+      failures24h: 0,
+      declines7d: 0,
+      lastTopUp: null,
+      costSinceTopUpMinor: 0n,
+    };
     assert.deepEqual(fraudSignals(base), []);
     const burst = Float64Array.from(quiet);
     burst[0] = 400;
@@ -26,7 +35,13 @@ describe('fraud detection', () => {
     assert.ok(combinedScore(signals) >= OPEN_SCORE);
     const oneFailure = fraudSignals({ ...base, failures24h: 2 });
     assert.ok(combinedScore(oneFailure) < OPEN_SCORE, 'two failed top-ups alone open no case');
-    const drained = fraudSignals({ ...base, declines7d: 2, failures24h: 2, lastTopUp: { at: new Date(now.getTime() - 3_600_000), amountMinor: 10_000n }, costSinceTopUpMinor: 9_000n });
+    const drained = fraudSignals({
+      ...base,
+      declines7d: 2,
+      failures24h: 2,
+      lastTopUp: { at: new Date(now.getTime() - 3_600_000), amountMinor: 10_000n },
+      costSinceTopUpMinor: 9_000n,
+    });
     assert.deepEqual(drained.map((signal) => signal.kind).sort(), ['DRAIN_AFTER_DECLINED_CARD', 'TOP_UP_FAILURES']);
     assert.equal(severityOfFraud(combinedScore(drained)), 'CRITICAL');
   });

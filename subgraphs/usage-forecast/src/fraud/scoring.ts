@@ -65,7 +65,11 @@ function burst(view: RiskView): FraudSignal | null {
   const ratio = current / reference;
   if (ratio < 2) return null;
   const score = Math.min(100, 50 + 25 * Math.log2(ratio / 2));
-  return { kind: 'USAGE_BURST', score: round(score), detail: `${current} units this hour, ${ratio.toFixed(1)} x the tenant's busiest hour of the last four weeks (${Math.round(reference)})` };
+  return {
+    kind: 'USAGE_BURST',
+    score: round(score),
+    detail: `${current} units this hour, ${ratio.toFixed(1)} x the tenant's busiest hour of the last four weeks (${Math.round(reference)})`,
+  };
 }
 
 /** A tenant younger than a week using close to the platform's rate ceiling: typical of a stolen or fake account. */
@@ -77,7 +81,11 @@ function newTenantAtMaxRate(view: RiskView): FraudSignal | null {
   if (share < 0.5) return null;
   const base = share >= 0.8 ? 70 + 30 * Math.min(1, (share - 0.8) / 0.2) : 40 + 40 * ((share - 0.5) / 0.3);
   const score = ageHours <= 48 ? base : base * 0.85;
-  return { kind: 'NEW_TENANT_MAX_RATE', score: round(score), detail: `tenant ${Math.round(ageHours)} h old at ${Math.round(share * 100)} % of the maximum hourly rate` };
+  return {
+    kind: 'NEW_TENANT_MAX_RATE',
+    score: round(score),
+    detail: `tenant ${Math.round(ageHours)} h old at ${Math.round(share * 100)} % of the maximum hourly rate`,
+  };
 }
 
 /** A top-up right after declined payments, then drained fast by usage: a card tester converting credit into usage. */

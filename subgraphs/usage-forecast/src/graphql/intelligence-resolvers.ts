@@ -31,7 +31,12 @@ function requiredBalance(tenant: TenantStub): { amountMinor: bigint; version: nu
   return /^-?\d+$/.test(amount) && Number.isInteger(balance.version) ? { amountMinor: BigInt(amount), version: balance.version } : null;
 }
 
-async function forecastOf(ctx: UsageForecastContext, tenantId: string, days: number | null | undefined, balance: { amountMinor: bigint; version: number } | null) {
+async function forecastOf(
+  ctx: UsageForecastContext,
+  tenantId: string,
+  days: number | null | undefined,
+  balance: { amountMinor: bigint; version: number } | null,
+) {
   const args = validateInput(forecastArgsSchema, { tenantId, days });
   await ctx.scope.requireTenant(args.tenantId, 'read');
   return UsageForecastType.from(await forecastLoader(ctx).load({ tenantId: args.tenantId, days: args.days, balance }));
@@ -55,7 +60,7 @@ export class TenantIntelligenceResolver {
     return forecastOf(ctx, tenant.id, days, requiredBalance(tenant));
   }
 
-  @FieldResolver(() => UsageAnomalyConnection, { description: 'Hours and days whose usage left the tenant\'s own seasonal profile, newest first.' })
+  @FieldResolver(() => UsageAnomalyConnection, { description: "Hours and days whose usage left the tenant's own seasonal profile, newest first." })
   async anomalies(
     @Root() tenant: TenantStub,
     @Ctx() ctx: UsageForecastContext,
@@ -75,7 +80,10 @@ export class TenantIntelligenceResolver {
 
 @Resolver()
 export class IntelligenceResolver {
-  @Query(() => UsageForecastType, { description: 'A tenant\'s forecast (as Tenant.forecast; the balance is the latest billing announced). TENANT_NOT_FOUND for a tenant this subgraph does not know.' })
+  @Query(() => UsageForecastType, {
+    description:
+      "A tenant's forecast (as Tenant.forecast; the balance is the latest billing announced). TENANT_NOT_FOUND for a tenant this subgraph does not know.",
+  })
   async tenantForecast(
     @Ctx() ctx: UsageForecastContext,
     // type-graphql prints arguments last parameter first: this order gives tenantForecast(tenantId, days).
@@ -102,7 +110,9 @@ export class IntelligenceResolver {
     return toConnection(page.items.map(FraudCaseType.from), page.hasNextPage, (node) => encodeCursor(node.id));
   }
 
-  @Query(() => ModelStatusType, { description: 'The forecast model lifecycle: active version, its accuracy against the baselines, drift (platform operators).' })
+  @Query(() => ModelStatusType, {
+    description: 'The forecast model lifecycle: active version, its accuracy against the baselines, drift (platform operators).',
+  })
   async modelStatus(@Ctx() ctx: UsageForecastContext): Promise<ModelStatusType> {
     ctx.scope.requirePlatformAdmin();
     const versions = await ctx.services.registry.list(10);
@@ -118,7 +128,9 @@ export class IntelligenceResolver {
     });
   }
 
-  @Mutation(() => FraudCaseType, { description: 'Resolves an open fraud case (platform operators). Dismissing a case that suspended usage lets the tenant use the service again.' })
+  @Mutation(() => FraudCaseType, {
+    description: 'Resolves an open fraud case (platform operators). Dismissing a case that suspended usage lets the tenant use the service again.',
+  })
   async resolveFraudCase(
     @Ctx() ctx: UsageForecastContext,
     @Arg('note', () => String, { nullable: true }) note: string | null | undefined,
@@ -127,10 +139,12 @@ export class IntelligenceResolver {
   ): Promise<FraudCaseType> {
     ctx.scope.requirePlatformAdmin();
     const args = validateInput(resolveFraudCaseSchema, { id, resolution, note });
-    return FraudCaseType.from(await ctx.services.fraud.resolve(args.id, args.resolution, 'subject' in ctx.scope.identity ? ctx.scope.identity.subject : 'platform-admin', args.note));
+    return FraudCaseType.from(
+      await ctx.services.fraud.resolve(args.id, args.resolution, 'subject' in ctx.scope.identity ? ctx.scope.identity.subject : 'platform-admin', args.note),
+    );
   }
 
-  @Mutation(() => FraudPolicyType, { description: 'A partner\'s fraud policy: suspend its tenants\' usage while a CRITICAL case is open (platform operators).' })
+  @Mutation(() => FraudPolicyType, { description: "A partner's fraud policy: suspend its tenants' usage while a CRITICAL case is open (platform operators)." })
   async setFraudPolicy(
     @Ctx() ctx: UsageForecastContext,
     @Arg('suspendUsageOnCritical') suspendUsageOnCritical: boolean,

@@ -29,7 +29,10 @@ export enum FraudResolution {
   CONFIRMED = 'CONFIRMED',
   DISMISSED = 'DISMISSED',
 }
-registerEnumType(FraudResolution, { name: 'FraudResolution', description: 'CONFIRMED: it was fraud; DISMISSED: a false alarm (a suspended tenant may use the service again).' });
+registerEnumType(FraudResolution, {
+  name: 'FraudResolution',
+  description: 'CONFIRMED: it was fraud; DISMISSED: a false alarm (a suspended tenant may use the service again).',
+});
 
 /** Billing's balance as usage-forecast requires it (@external: billing resolves it, the gateway passes it on). */
 @ObjectType('Balance')
@@ -73,7 +76,10 @@ export class DepletionType {
   @Field(() => String, { nullable: true, description: 'The day it runs out at the low end of the range; null when that is beyond 90 days.' })
   latest!: string | null;
 
-  @Field(() => Float, { description: 'How likely the balance runs out between earliest and latest (0-1): the range\'s 80 % as far as the model\'s ranges held in validation, less with little history or an open end.' })
+  @Field(() => Float, {
+    description:
+      "How likely the balance runs out between earliest and latest (0-1): the range's 80 % as far as the model's ranges held in validation, less with little history or an open end.",
+  })
   confidence!: number;
 }
 
@@ -85,7 +91,7 @@ export class ForecastModelInfoType {
   @Field(() => Date, { nullable: true })
   trainedAt!: Date | null;
 
-  @Field(() => Float, { nullable: true, description: 'WAPE of the served forecaster 1-7 days ahead on its training run\'s validation origins.' })
+  @Field(() => Float, { nullable: true, description: "WAPE of the served forecaster 1-7 days ahead on its training run's validation origins." })
   backtestWape!: number | null;
 }
 
@@ -94,7 +100,10 @@ export class UsageForecastType {
   @Field(() => [ForecastDayType], { description: 'One entry per day from today (UTC), oldest first.' })
   days!: ForecastDayType[];
 
-  @Field(() => DepletionType, { nullable: true, description: 'Null when the balance does not run out within 90 days (or billing has not reported a balance or price yet).' })
+  @Field(() => DepletionType, {
+    nullable: true,
+    description: 'Null when the balance does not run out within 90 days (or billing has not reported a balance or price yet).',
+  })
   depletion!: DepletionType | null;
 
   @Field(() => ForecastModelInfoType)
@@ -109,7 +118,7 @@ export class UsageForecastType {
   }
 }
 
-@ObjectType('UsageAnomaly', { description: 'An hour or day of a tenant\'s usage that left its own seasonal profile.' })
+@ObjectType('UsageAnomaly', { description: "An hour or day of a tenant's usage that left its own seasonal profile." })
 export class UsageAnomalyType {
   @Field(() => ID)
   id!: string;
@@ -123,7 +132,7 @@ export class UsageAnomalyType {
   @Field(() => Float)
   observed!: number;
 
-  @Field(() => Float, { description: 'What the tenant\'s profile expected: the median of the same period in the last four weeks.' })
+  @Field(() => Float, { description: "What the tenant's profile expected: the median of the same period in the last four weeks." })
   expected!: number;
 
   @Field(() => Float, { description: 'Residual over 1.4826 x MAD of past residuals; negative for a drop.' })
@@ -181,7 +190,7 @@ export class FraudCaseType {
   @Field(() => [FraudSignalType])
   signals!: FraudSignalType[];
 
-  @Field({ description: 'The partner\'s policy suspended the tenant\'s usage when the case opened.' })
+  @Field({ description: "The partner's policy suspended the tenant's usage when the case opened." })
   usageSuspended!: boolean;
 
   @Field()
@@ -216,7 +225,7 @@ export class FraudPolicyType {
   @Field(() => ID)
   partnerId!: string;
 
-  @Field({ description: 'Suspend a tenant\'s usage while a CRITICAL fraud case on it is open.' })
+  @Field({ description: "Suspend a tenant's usage while a CRITICAL fraud case on it is open." })
   suspendUsageOnCritical!: boolean;
 }
 
@@ -281,7 +290,9 @@ export class ForecastModelVersionType {
 
   static from(info: ModelVersionInfo): ForecastModelVersionType {
     const accuracy = (report: { wape: number; mase: number; coverage: number } | undefined) =>
-      report ? Object.assign(new MethodAccuracyType(), { wape: report.wape, mase: Number.isFinite(report.mase) ? report.mase : 0, coverage: report.coverage }) : null;
+      report
+        ? Object.assign(new MethodAccuracyType(), { wape: report.wape, mase: Number.isFinite(report.mase) ? report.mase : 0, coverage: report.coverage })
+        : null;
     return Object.assign(new ForecastModelVersionType(), {
       version: info.version,
       active: info.active,
@@ -325,7 +336,10 @@ export class DriftCheckType {
 
 @ObjectType('ModelStatus', { description: 'The forecast model lifecycle (platform operators).' })
 export class ModelStatusType {
-  @Field(() => ForecastModelVersionType, { nullable: true, description: 'The version every instance serves; null before the first training (the baseline serves).' })
+  @Field(() => ForecastModelVersionType, {
+    nullable: true,
+    description: 'The version every instance serves; null before the first training (the baseline serves).',
+  })
   active!: ForecastModelVersionType | null;
 
   @Field(() => Int, { description: 'The version this instance serves right now (0: baseline).' })
@@ -334,7 +348,7 @@ export class ModelStatusType {
   @Field({ description: 'The active version drifted (retraining was requested).' })
   driftFlagged!: boolean;
 
-  @Field(() => [DriftCheckType], { description: 'The active version\'s latest drift checks, newest first.' })
+  @Field(() => [DriftCheckType], { description: "The active version's latest drift checks, newest first." })
   driftChecks!: DriftCheckType[];
 
   @Field(() => [ForecastModelVersionType], { description: 'Recent versions, newest first.' })

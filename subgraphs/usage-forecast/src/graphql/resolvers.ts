@@ -23,18 +23,14 @@ export class TenantUsageResolver {
   @FieldResolver(() => [UsageDayType], { description: 'Usage per UTC day over the last `days` days, oldest first, days without usage as 0.' })
   // Demand control (the gateway's cost estimate): one element per day asked for.
   @Directive('@listSize(slicingArguments: ["days"], requireOneSlicingArgument: false)')
-  usage(
-    @Root() tenant: TenantStub,
-    @Ctx() ctx: UsageForecastContext,
-    @Arg('days', () => Int, DAYS_ARG) days?: number | null,
-  ): Promise<UsageDayType[]> {
+  usage(@Root() tenant: TenantStub, @Ctx() ctx: UsageForecastContext, @Arg('days', () => Int, DAYS_ARG) days?: number | null): Promise<UsageDayType[]> {
     return usageOf(ctx, tenant.id, days);
   }
 }
 
 @Resolver()
 export class UsageQueryResolver {
-  @Query(() => [UsageDayType], { description: 'A tenant\'s usage per UTC day over the last `days` days, oldest first, days without usage as 0.' })
+  @Query(() => [UsageDayType], { description: "A tenant's usage per UTC day over the last `days` days, oldest first, days without usage as 0." })
   @Directive('@listSize(slicingArguments: ["days"], requireOneSlicingArgument: false)')
   tenantUsage(
     @Ctx() ctx: UsageForecastContext,

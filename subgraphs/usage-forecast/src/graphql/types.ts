@@ -5,7 +5,7 @@ import { RequiredBalance } from './intelligence-types.js';
 
 const INT_MAX = 2n ** 31n - 1n;
 
-@ObjectType('UsageDay', { description: 'A tenant\'s usage on one UTC calendar day, summed over products.' })
+@ObjectType('UsageDay', { description: "A tenant's usage on one UTC calendar day, summed over products." })
 export class UsageDayType {
   @Field({ description: 'The UTC calendar day, ISO 8601 (yyyy-mm-dd).' })
   date!: string;

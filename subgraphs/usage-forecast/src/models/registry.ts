@@ -69,7 +69,14 @@ export class ModelRegistry {
         report.series,
         JSON.stringify(FEATURE_NAMES),
         JSON.stringify(serialized.spec),
-        JSON.stringify({ validation: report.validation, trainingRows: report.trainingRows, fineTuneRows: report.fineTuneRows, epochs: report.epochs, loss: report.loss, cutoff: dayOfNumber(report.cutoff) }),
+        JSON.stringify({
+          validation: report.validation,
+          trainingRows: report.trainingRows,
+          fineTuneRows: report.fineTuneRows,
+          epochs: report.epochs,
+          loss: report.loss,
+          cutoff: dayOfNumber(report.cutoff),
+        }),
         report.validation.combined.wape,
         JSON.stringify(reference),
         JSON.stringify(serialized.network.topology),
@@ -97,10 +104,15 @@ export class ModelRegistry {
 
   /** The stored forecaster and drift reference of a version. */
   async load(version: number): Promise<{ info: ModelVersionInfo; serialized: SerializedForecaster; reference: DriftReferenceData } | null> {
-    const [row] = await this.db.globalEm().execute<(InfoRow & { spec: ForecasterSpec; topology: object; weight_specs: SerializedForecaster['network']['weightSpecs']; weights: Buffer; reference: DriftReferenceData })[]>(
-      `select ${INFO_COLUMNS}, spec, topology, weight_specs, weights, reference from forecast_model where version = ?`,
-      [version],
-    );
+    const [row] = await this.db.globalEm().execute<
+      (InfoRow & {
+        spec: ForecasterSpec;
+        topology: object;
+        weight_specs: SerializedForecaster['network']['weightSpecs'];
+        weights: Buffer;
+        reference: DriftReferenceData;
+      })[]
+    >(`select ${INFO_COLUMNS}, spec, topology, weight_specs, weights, reference from forecast_model where version = ?`, [version]);
     if (!row) return null;
     return {
       info: toInfo(row),
@@ -117,7 +129,9 @@ export class ModelRegistry {
 
   /** Flags a version as drifted (once; the first flag's time and reason stay). Returns true when newly flagged. */
   async flagDrift(version: number, reason: string, at: Date): Promise<boolean> {
-    const result = await this.db.globalEm().execute('update forecast_model set drift_flagged_at = ?, drift_reason = ? where version = ? and drift_flagged_at is null', [at, reason, version], 'run');
+    const result = await this.db
+      .globalEm()
+      .execute('update forecast_model set drift_flagged_at = ?, drift_reason = ? where version = ? and drift_flagged_at is null', [at, reason, version], 'run');
     return (result as { affectedRows?: number }).affectedRows !== 0;
   }
 }

@@ -23,7 +23,11 @@ const BASELINE: ServedModel = {
   info: null,
   reference: null,
   forecast: baselineForecasts,
-  forecastAt: (items, days) => baselineForecasts(items.map(({ series, end }) => ({ ...series, values: series.values.subarray(0, end + 1) })), days),
+  forecastAt: (items, days) =>
+    baselineForecasts(
+      items.map(({ series, end }) => ({ ...series, values: series.values.subarray(0, end + 1) })),
+      days,
+    ),
 };
 
 /**

@@ -14,7 +14,8 @@ export interface TrainerOptions {
   now: () => Date;
 }
 
-export type TrainingOutcome = { trained: true; version: number; series: number; milliseconds: number; backtestWape: number } | { trained: false; reason: string };
+export type TrainingOutcome =
+  { trained: true; version: number; series: number; milliseconds: number; backtestWape: number } | { trained: false; reason: string };
 
 /**
  * One training run (a durable job's body): every tenant's daily usage of the last `historyDays` complete days

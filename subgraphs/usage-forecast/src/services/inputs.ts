@@ -76,11 +76,18 @@ export const forecastArgsSchema = z.object({
 
 export const anomaliesArgsSchema = z.object({
   tenantId: tenantIdSchema,
-  since: z.date().nullish().transform((value) => value ?? null),
+  since: z
+    .date()
+    .nullish()
+    .transform((value) => value ?? null),
 });
 
 export const resolveFraudCaseSchema = z.object({
   id: uuidSchema.transform((value) => value.toLowerCase()),
   resolution: z.enum(['CONFIRMED', 'DISMISSED']),
-  note: z.string().max(2000, 'must be at most 2000 characters').nullish().transform((value) => value ?? null),
+  note: z
+    .string()
+    .max(2000, 'must be at most 2000 characters')
+    .nullish()
+    .transform((value) => value ?? null),
 });

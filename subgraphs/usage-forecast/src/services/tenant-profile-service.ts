@@ -179,7 +179,16 @@ export class TenantProfileService {
 
   private async onBalanceEvents(events: readonly EventEnvelope[]): Promise<string[]> {
     const touched = new Set<string>();
-    type Row = { tenant_id: string; currency: string; balance_minor: string; version: number; changed_at: string; top_up_at: string | null; top_up_minor: string | null; top_up_balance_minor: string | null };
+    type Row = {
+      tenant_id: string;
+      currency: string;
+      balance_minor: string;
+      version: number;
+      changed_at: string;
+      top_up_at: string | null;
+      top_up_minor: string | null;
+      top_up_balance_minor: string | null;
+    };
     const balances = new Map<string, Row>();
     for (const event of events) {
       const changed = decode(BalanceChanged, event);
@@ -209,7 +218,11 @@ export class TenantProfileService {
       if (overdraft) {
         touched.add(overdraft.tenantId);
         await this.onTenant(overdraft.tenantId, (em) =>
-          em.execute(`update tenant_profile set overdraft_limit_minor = ?, updated_at = now() where tenant_id = ?`, [overdraft.limitMinor, overdraft.tenantId], 'run'),
+          em.execute(
+            `update tenant_profile set overdraft_limit_minor = ?, updated_at = now() where tenant_id = ?`,
+            [overdraft.limitMinor, overdraft.tenantId],
+            'run',
+          ),
         );
         continue;
       }
@@ -224,7 +237,13 @@ export class TenantProfileService {
           dailyCapMinor: rule.dailyCapMinor,
           paymentMethodId: rule.paymentMethodId,
         };
-        await this.onTenant(rule.tenantId, (em) => em.execute(`update tenant_profile set auto_top_up = ?::jsonb, updated_at = now() where tenant_id = ?`, [JSON.stringify(snapshot), rule.tenantId], 'run'));
+        await this.onTenant(rule.tenantId, (em) =>
+          em.execute(
+            `update tenant_profile set auto_top_up = ?::jsonb, updated_at = now() where tenant_id = ?`,
+            [JSON.stringify(snapshot), rule.tenantId],
+            'run',
+          ),
+        );
       }
     }
     this.forget(touched);

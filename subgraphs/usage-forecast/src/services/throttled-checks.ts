@@ -45,7 +45,9 @@ export class ThrottledChecks {
   private async drain(): Promise<void> {
     for (;;) {
       const now = Date.now();
-      const due = [...this.pending].filter((tenantId) => now - (this.lastRun.get(tenantId) ?? 0) >= this.options.minIntervalMs).slice(0, this.options.batchSize);
+      const due = [...this.pending]
+        .filter((tenantId) => now - (this.lastRun.get(tenantId) ?? 0) >= this.options.minIntervalMs)
+        .slice(0, this.options.batchSize);
       if (due.length === 0) return;
       for (const tenantId of due) {
         this.pending.delete(tenantId);

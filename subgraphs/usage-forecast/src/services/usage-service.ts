@@ -179,7 +179,11 @@ export async function recordHoursAndPrices(tx: EntityManager, hours: readonly Ho
   }
   if (merged.size > 0) {
     const rows = [...merged.values()];
-    await tx.execute(UPSERT_HOURS, [pgArray(rows.map((row) => row.tenantId)), pgArray(rows.map((row) => `"${row.hour}"`)), pgArray(rows.map((row) => row.quantity.toString()))], 'run');
+    await tx.execute(
+      UPSERT_HOURS,
+      [pgArray(rows.map((row) => row.tenantId)), pgArray(rows.map((row) => `"${row.hour}"`)), pgArray(rows.map((row) => row.quantity.toString()))],
+      'run',
+    );
   }
   // Newest charge per (tenant, product) within the batch.
   const latest = new Map<string, PriceRecord>();

@@ -15,9 +15,7 @@ export interface BrandingValues {
   supportEmail: string | null;
 }
 
-export const BRANDING_FIELDS = ['displayName', 'primaryColor', 'accentColor', 'logoUrl', 'supportEmail'] as const satisfies ReadonlyArray<
-  keyof BrandingValues
->;
+export const BRANDING_FIELDS = ['displayName', 'primaryColor', 'accentColor', 'logoUrl', 'supportEmail'] as const satisfies ReadonlyArray<keyof BrandingValues>;
 export type BrandingField = (typeof BRANDING_FIELDS)[number];
 
 /** The level that decided a resolved branding: the most specific level that set any field. */

@@ -18,7 +18,8 @@ import type { WhiteLabelServices } from '../graphql/context.js';
 
 const run = promisify(execFile);
 
-const DOMAIN_FIELDS = 'id partnerId hostname purpose status statusMessage lastError lastErrorCode nextAttemptAt verification { recordName recordType recordValue httpUrl } certificateExpiresAt nextRenewalAt hsts';
+const DOMAIN_FIELDS =
+  'id partnerId hostname purpose status statusMessage lastError lastErrorCode nextAttemptAt verification { recordName recordType recordValue httpUrl } certificateExpiresAt nextRenewalAt hsts';
 const ADD = `mutation($input: AddCustomDomainInput!) { addCustomDomain(input: $input) { ${DOMAIN_FIELDS} } }`;
 const VERIFY = `mutation($id: ID!) { verifyCustomDomain(id: $id) { ${DOMAIN_FIELDS} } }`;
 const REMOVE = `mutation($id: ID!) { removeCustomDomain(id: $id) { ${DOMAIN_FIELDS} } }`;
@@ -72,9 +73,15 @@ async function curl(hostname: string, path = '/graphql'): Promise<{ status: numb
   const rootFile = join(prefix, 'pebble-root.pem');
   await writeFile(rootFile, rootPem);
   const { stdout } = await run('curl', [
-    '-sS', '-D', '-', '--max-time', '5',
-    '--resolve', `${hostname}:${ports.https}:127.0.0.1`,
-    '--cacert', rootFile,
+    '-sS',
+    '-D',
+    '-',
+    '--max-time',
+    '5',
+    '--resolve',
+    `${hostname}:${ports.https}:127.0.0.1`,
+    '--cacert',
+    rootFile,
     `https://${hostname}:${ports.https}${path}`,
   ]);
   const [head = '', body = ''] = stdout.split('\r\n\r\n');
@@ -177,7 +184,12 @@ describe('custom domains with pebble and nginx', () => {
     assert.deepEqual(JSON.parse(response.body), { host: 'portal.acme-voice.example', path: '/graphql', proto: 'https' });
     assert.doesNotMatch(response.headers, /strict-transport-security/i, 'no HSTS before the first success');
 
-    const { partner } = (await ok('query($p: ID!) { partner: _entities(representations: [{ __typename: "Partner", id: $p }]) { ... on Partner { customDomains { ' + DOMAIN_FIELDS + ' } } } }', { p: partnerId })) as any;
+    const { partner } = (await ok(
+      'query($p: ID!) { partner: _entities(representations: [{ __typename: "Partner", id: $p }]) { ... on Partner { customDomains { ' +
+        DOMAIN_FIELDS +
+        ' } } } }',
+      { p: partnerId },
+    )) as any;
     const [domain] = partner[0].customDomains;
     assert.equal(domain.status, 'ACTIVE');
     assert.ok(new Date(domain.certificateExpiresAt) > new Date());
@@ -191,7 +203,7 @@ describe('custom domains with pebble and nginx', () => {
     assert.equal((await curl('portal.acme-voice.example', '/')).status, 302);
   });
 
-  it('accepts the HTTP proof: the partner\'s own server answers the token before DNS points at the platform', async () => {
+  it("accepts the HTTP proof: the partner's own server answers the token before DNS points at the platform", async () => {
     const added = (await ok(ADD, { input: { partnerId: randomUUID(), hostname: 'www.http-proof.example', purpose: 'API' } }))['addCustomDomain'];
     const url = new URL(added.verification.httpUrl);
     assert.equal(url.pathname, `/.well-known/saldo-domain-verification/${added.id}`);
@@ -203,9 +215,9 @@ describe('custom domains with pebble and nginx', () => {
   });
 
   it('stores the certificate key and chain encrypted at rest', async () => {
-    const rows = await subgraph.service.runtime.db.globalEm().execute<Array<{ chain_sealed: string; private_key_sealed: string }>>(
-      'select chain_sealed, private_key_sealed from domain_certificate',
-    );
+    const rows = await subgraph.service.runtime.db
+      .globalEm()
+      .execute<Array<{ chain_sealed: string; private_key_sealed: string }>>('select chain_sealed, private_key_sealed from domain_certificate');
     assert.ok(rows.length > 0);
     for (const row of rows) {
       assert.doesNotMatch(row.chain_sealed, /BEGIN|MII/);
@@ -249,7 +261,9 @@ describe('custom domains with pebble and nginx', () => {
     assert.equal(again.id, taken.id);
     assert.equal((await errorOf(REMOVE, { id: randomUUID() })).code, 'DOMAIN_NOT_FOUND');
     assert.equal((await errorOf(VERIFY, { id: 'nope' })).code, 'INVALID_ID');
-    const [counted] = await subgraph.service.runtime.db.globalEm().execute<Array<{ count: string }>>('select count(*) from custom_domain where partner_id = ?', [partnerId]);
+    const [counted] = await subgraph.service.runtime.db
+      .globalEm()
+      .execute<Array<{ count: string }>>('select count(*) from custom_domain where partner_id = ?', [partnerId]);
     assert.equal(Number(counted?.count), 0, 'nothing stored for refused input');
   });
 
@@ -274,10 +288,18 @@ describe('custom domains with pebble and nginx', () => {
     const outcome = await domainsOf().certificates!.issue(broken.id);
     assert.equal(outcome.outcome, 'issued');
     // Corrupt what the web server gets for it: a chain whose key does not match (nginx -t refuses the pair).
-    const other = await domainsOf().certificates!.openCertificate((await subgraph.service.runtime.db.globalEm().execute<Array<{ certificate_id: string }>>('select certificate_id from custom_domain where id = ?', [good.id]))[0]!.certificate_id);
+    const other = await domainsOf().certificates!.openCertificate(
+      (
+        await subgraph.service.runtime.db
+          .globalEm()
+          .execute<Array<{ certificate_id: string }>>('select certificate_id from custom_domain where id = ?', [good.id])
+      )[0]!.certificate_id,
+    );
     const box = (domainsOf().certificates as any).box;
     const brokenId = (outcome as { certificateId: string }).certificateId;
-    await subgraph.service.runtime.db.globalEm().execute('update domain_certificate set chain_sealed = ? where id = ?', [box.seal(other!.chainPem, `domain_certificate:${brokenId}:chain`), brokenId]);
+    await subgraph.service.runtime.db
+      .globalEm()
+      .execute('update domain_certificate set chain_sealed = ? where id = ?', [box.seal(other!.chainPem, `domain_certificate:${brokenId}:chain`), brokenId]);
 
     const sync = await domainsOf().webServer!.sync();
     assert.deepEqual(sync.rejected, [broken.id]);
@@ -320,7 +342,11 @@ describe('custom domains with pebble and nginx', () => {
   it('never places the same order twice when two white-label instances issue the same domain at once', async () => {
     const domain = await addVerified('twice.acme.example');
     const config = subgraph.service.runtime.config;
-    const second = createSubgraphService(whiteLabelSubgraph, { ...config, PORT: 0, NGINX_MANAGE: false, ACME_CHALLENGE_UPSTREAM_URL: subgraph.service.url }, { bus: new InProcessEventBus(testLogger()), logger: testLogger() });
+    const second = createSubgraphService(
+      whiteLabelSubgraph,
+      { ...config, PORT: 0, NGINX_MANAGE: false, ACME_CHALLENGE_UPSTREAM_URL: subgraph.service.url },
+      { bus: new InProcessEventBus(testLogger()), logger: testLogger() },
+    );
     await second.start();
     try {
       const instances = [domainsOf().certificates!, second.services.customDomains.certificates!];
@@ -328,7 +354,9 @@ describe('custom domains with pebble and nginx', () => {
       const outcomes = await Promise.all(instances.map((instance) => instance.issue(domain.id)));
       assert.deepEqual(outcomes.map((outcome) => outcome.outcome).sort(), ['busy', 'issued']);
       assert.equal((await newOrders(instances)) - ordersBefore, 1, 'one new order reached the CA');
-      const rows = await subgraph.service.runtime.db.globalEm().execute<Array<{ count: string }>>('select count(*) from certificate_order where domain_id = ?', [domain.id]);
+      const rows = await subgraph.service.runtime.db
+        .globalEm()
+        .execute<Array<{ count: string }>>('select count(*) from certificate_order where domain_id = ?', [domain.id]);
       assert.equal(Number(rows[0]?.count), 1);
       // Whichever instance syncs, the web server serves it.
       await second.services.customDomains.webServer!.sync();
@@ -400,8 +428,13 @@ describe('custom domains with pebble and nginx', () => {
     assert.equal((await curl('outage.acme.example')).status, 200);
     assert.equal((await curl('portal.acme-voice.example')).status, 200);
     // The order stays open at our side (with its lease released), so the next attempt resumes it instead of counting another.
-    const pending = await subgraph.service.runtime.db.globalEm().execute<Array<{ state: string }>>("select state from certificate_order where domain_id = ? and kind = 'RENEW'", [domain.id]);
-    assert.deepEqual(pending.map((row) => row.state), ['PENDING']);
+    const pending = await subgraph.service.runtime.db
+      .globalEm()
+      .execute<Array<{ state: string }>>("select state from certificate_order where domain_id = ? and kind = 'RENEW'", [domain.id]);
+    assert.deepEqual(
+      pending.map((row) => row.state),
+      ['PENDING'],
+    );
   });
 });
 
@@ -422,29 +455,32 @@ async function newOrders(instances: Array<{ instanceId: string }>): Promise<numb
 /** An HTTPS request to nginx for `hostname` whose response streams (the origin's /stream), trusting pebble's root. */
 function openStream(hostname: string): Promise<{ fingerprint: string; next(): Promise<string>; rest(): Promise<string>; errors(): number }> {
   return new Promise((resolve, reject) => {
-    const req = httpsRequest({ host: '127.0.0.1', port: ports.https, servername: hostname, path: '/stream', ca: rootPem, headers: { host: hostname }, agent: false }, (res) => {
-      const socket = res.socket as TLSSocket;
-      const fingerprint = socket.getPeerCertificate().fingerprint256.replaceAll(':', '').toLowerCase();
-      let buffered = '';
-      let errors = 0;
-      let waiting: ((chunk: string) => void) | undefined;
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        if (waiting) {
-          const deliver = waiting;
-          waiting = undefined;
-          deliver(chunk);
-        } else buffered += chunk;
-      });
-      res.on('error', () => (errors += 1));
-      const ended = new Promise<string>((done) => res.on('end', () => done(buffered)));
-      resolve({
-        fingerprint,
-        next: () => (buffered ? Promise.resolve(buffered.slice(0, buffered.length)).finally(() => (buffered = '')) : new Promise((done) => (waiting = done))),
-        rest: () => ended,
-        errors: () => errors,
-      });
-    });
+    const req = httpsRequest(
+      { host: '127.0.0.1', port: ports.https, servername: hostname, path: '/stream', ca: rootPem, headers: { host: hostname }, agent: false },
+      (res) => {
+        const socket = res.socket as TLSSocket;
+        const fingerprint = socket.getPeerCertificate().fingerprint256.replaceAll(':', '').toLowerCase();
+        let buffered = '';
+        let errors = 0;
+        let waiting: ((chunk: string) => void) | undefined;
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          if (waiting) {
+            const deliver = waiting;
+            waiting = undefined;
+            deliver(chunk);
+          } else buffered += chunk;
+        });
+        res.on('error', () => (errors += 1));
+        const ended = new Promise<string>((done) => res.on('end', () => done(buffered)));
+        resolve({
+          fingerprint,
+          next: () => (buffered ? Promise.resolve(buffered.slice(0, buffered.length)).finally(() => (buffered = '')) : new Promise((done) => (waiting = done))),
+          rest: () => ended,
+          errors: () => errors,
+        });
+      },
+    );
     req.on('error', reject);
     req.end();
   });

@@ -7,7 +7,24 @@ import { ErrorCode, SaldoError } from '@saldo/graphql';
  * Names that never reach the public internet (RFC 6761, RFC 6762, RFC 8375, RFC 9476, ICANN's .internal) or that are
  * commonly used inside networks: no public CA can validate them, and the platform must not be pointed at them.
  */
-const INTERNAL_SUFFIXES = ['localhost', 'local', 'internal', 'intranet', 'lan', 'home', 'corp', 'private', 'localdomain', 'home.arpa', 'arpa', 'invalid', 'onion', 'alt', 'test', 'example'];
+const INTERNAL_SUFFIXES = [
+  'localhost',
+  'local',
+  'internal',
+  'intranet',
+  'lan',
+  'home',
+  'corp',
+  'private',
+  'localdomain',
+  'home.arpa',
+  'arpa',
+  'invalid',
+  'onion',
+  'alt',
+  'test',
+  'example',
+];
 
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
@@ -65,7 +82,11 @@ export function validateHostname(input: unknown, policy: HostnamePolicy): ValidH
   const reserved = policy.allowedReservedSuffixes.find((suffix) => endsWithName(ascii, suffix));
   if (reserved) {
     if (ascii === reserved) throw invalid('PUBLIC_SUFFIX', `"${ascii}" is a suffix, not a domain.`);
-    const registeredDomain = ascii.slice(0, -(reserved.length + 1)).split('.').pop() + `.${reserved}`;
+    const registeredDomain =
+      ascii
+        .slice(0, -(reserved.length + 1))
+        .split('.')
+        .pop() + `.${reserved}`;
     return { hostname: ascii, registeredDomain };
   }
   if (INTERNAL_SUFFIXES.some((suffix) => endsWithName(ascii, suffix))) {

@@ -54,10 +54,14 @@ export function createDomainServices(runtime: SubgraphRuntime<WhiteLabelConfig>)
   const ownership = {
     dns: new DnsOwnershipVerifier(config.DOMAIN_DNS_RESOLVERS),
     http: config.DOMAIN_HTTP_VERIFICATION
-      ? new HttpOwnershipVerifier(config.DOMAIN_DNS_RESOLVERS, { port: config.DOMAIN_HTTP_VERIFICATION_PORT, allowNonPublic: config.DOMAIN_HTTP_VERIFICATION_ALLOW_PRIVATE })
+      ? new HttpOwnershipVerifier(config.DOMAIN_DNS_RESOLVERS, {
+          port: config.DOMAIN_HTTP_VERIFICATION_PORT,
+          allowNonPublic: config.DOMAIN_HTTP_VERIFICATION_ALLOW_PRIVATE,
+        })
       : null,
   };
-  if (config.WEB_SERVER !== 'nginx') return { domains: new DomainService(db, policy, ownership, null, NO_DOMAIN_TASKS), certificates: null, webServer: null, tasks: null };
+  if (config.WEB_SERVER !== 'nginx')
+    return { domains: new DomainService(db, policy, ownership, null, NO_DOMAIN_TASKS), certificates: null, webServer: null, tasks: null };
   const tasks = new JobDomainTasks(runtime.jobs);
 
   const box = new SecretBox(config.DOMAINS_ENCRYPTION_KEY as Buffer, config.DOMAINS_ENCRYPTION_PREVIOUS_KEYS);
@@ -102,7 +106,13 @@ export function domainJobs(): SubgraphJobs<{ customDomains: DomainServices }, Wh
     queues: domainQueues,
     workers: ({ customDomains }, runtime) =>
       customDomains.certificates && customDomains.webServer && customDomains.tasks
-        ? domainWorkers({ certificates: customDomains.certificates, webServer: customDomains.webServer, tasks: customDomains.tasks, db: runtime.db, logger: runtime.logger.child('domains') })
+        ? domainWorkers({
+            certificates: customDomains.certificates,
+            webServer: customDomains.webServer,
+            tasks: customDomains.tasks,
+            db: runtime.db,
+            logger: runtime.logger.child('domains'),
+          })
         : [],
     schedules: (runtime) => (runtime.config.WEB_SERVER === 'nginx' ? domainSchedules() : []),
   };

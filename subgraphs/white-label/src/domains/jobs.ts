@@ -50,7 +50,11 @@ export class JobDomainTasks implements DomainTasks {
   constructor(private readonly jobs: JobQueue) {}
 
   async issue(domainId: string, at?: Date, reason = `now:${Date.now()}`): Promise<void> {
-    await this.jobs.send(issueCertificateQueue, { domainId }, { id: deterministicJobId(issueCertificateQueue, domainId, reason), ...(at ? { startAfter: at } : {}) });
+    await this.jobs.send(
+      issueCertificateQueue,
+      { domainId },
+      { id: deterministicJobId(issueCertificateQueue, domainId, reason), ...(at ? { startAfter: at } : {}) },
+    );
   }
 
   async syncWebServer(): Promise<void> {
@@ -59,7 +63,13 @@ export class JobDomainTasks implements DomainTasks {
 }
 
 /** The workers of a white-label instance that drives a web server. */
-export function domainWorkers(deps: { certificates: CertificateService; webServer: WebServerService; tasks: JobDomainTasks; db: ShardedDatabase; logger: Logger }): JobWorker[] {
+export function domainWorkers(deps: {
+  certificates: CertificateService;
+  webServer: WebServerService;
+  tasks: JobDomainTasks;
+  db: ShardedDatabase;
+  logger: Logger;
+}): JobWorker[] {
   const { certificates, webServer, tasks, db, logger } = deps;
   return [
     work(
@@ -106,7 +116,10 @@ export function domainWorkers(deps: { certificates: CertificateService; webServe
       );
       for (const row of due) await tasks.issue(row.domain_id, undefined, `sweep:${hour}`);
       // Verified domains whose issuance job was lost (or whose retries ran out while the CA was away).
-      const waiting = await em.find(CustomDomain, { status: { $in: [DomainStatus.VERIFIED, DomainStatus.ISSUING] }, $or: [{ nextAttemptAt: null }, { nextAttemptAt: { $lte: now } }] });
+      const waiting = await em.find(CustomDomain, {
+        status: { $in: [DomainStatus.VERIFIED, DomainStatus.ISSUING] },
+        $or: [{ nextAttemptAt: null }, { nextAttemptAt: { $lte: now } }],
+      });
       for (const domain of waiting) await tasks.issue(domain.id, undefined, `sweep:${hour}`);
       // Expired certificates leave the web server; new ones waiting for it get there.
       await tasks.syncWebServer();

@@ -51,7 +51,15 @@ export function httpTokenPath(domainId: string): string {
 
 /** Loopback, private, link-local, CGNAT and unspecified IPv4 ranges: never fetched from for a partner (SSRF). */
 const NON_PUBLIC = new BlockList();
-for (const [network, prefix] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.168.0.0', 16]] as const) {
+for (const [network, prefix] of [
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.168.0.0', 16],
+] as const) {
   NON_PUBLIC.addSubnet(network, prefix, 'ipv4');
 }
 
@@ -85,7 +93,14 @@ export class HttpOwnershipVerifier {
     }
     const body = await new Promise<{ status: number; text: string } | string>((resolve) => {
       const req = request(
-        { host: address, port: this.options.port, path: httpTokenPath(domainId), headers: { host: hostname }, timeout: this.options.timeoutMs ?? 3000, agent: false },
+        {
+          host: address,
+          port: this.options.port,
+          path: httpTokenPath(domainId),
+          headers: { host: hostname },
+          timeout: this.options.timeoutMs ?? 3000,
+          agent: false,
+        },
         (res) => {
           let text = '';
           res.setEncoding('utf8').on('data', (chunk: string) => (text = (text + chunk).slice(0, 1024)));
@@ -98,6 +113,10 @@ export class HttpOwnershipVerifier {
     });
     if (typeof body === 'string') return { verified: false, reason: `${url} could not be fetched (${body})`, found: [] };
     if (body.status === 200 && body.text.trim() === token) return { verified: true };
-    return { verified: false, reason: `${url} answered ${body.status} without this domain's token`, found: body.status === 200 ? [body.text.trim().slice(0, 100)] : [] };
+    return {
+      verified: false,
+      reason: `${url} answered ${body.status} without this domain's token`,
+      found: body.status === 200 ? [body.text.trim().slice(0, 100)] : [],
+    };
   }
 }

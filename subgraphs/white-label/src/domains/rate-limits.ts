@@ -13,7 +13,12 @@ export interface RateLimit {
 }
 
 export const LETS_ENCRYPT_LIMITS: Readonly<Record<RateLimit['name'], RateLimit>> = Object.freeze({
-  CERTIFICATES_PER_REGISTERED_DOMAIN: { name: 'CERTIFICATES_PER_REGISTERED_DOMAIN', limit: 50, windowMs: 7 * DAY, description: '50 certificates per registered domain per 7 days' },
+  CERTIFICATES_PER_REGISTERED_DOMAIN: {
+    name: 'CERTIFICATES_PER_REGISTERED_DOMAIN',
+    limit: 50,
+    windowMs: 7 * DAY,
+    description: '50 certificates per registered domain per 7 days',
+  },
   DUPLICATE_CERTIFICATES: { name: 'DUPLICATE_CERTIFICATES', limit: 5, windowMs: 7 * DAY, description: '5 certificates for the same hostname per 7 days' },
   FAILED_VALIDATIONS: { name: 'FAILED_VALIDATIONS', limit: 5, windowMs: HOUR, description: '5 failed validations per hostname per hour' },
   NEW_ORDERS_PER_ACCOUNT: { name: 'NEW_ORDERS_PER_ACCOUNT', limit: 300, windowMs: 3 * HOUR, description: '300 new orders per account per 3 hours' },

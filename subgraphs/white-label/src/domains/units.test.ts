@@ -54,7 +54,15 @@ describe('custom domain building blocks', () => {
   });
 
   it('maps every line of the rendered server blocks back to its domain', () => {
-    const layout: NginxLayout = { prefix: '/p', listenAddress: '127.0.0.1', httpPort: 80, httpsPort: 443, workerProcesses: '1', gateway: '127.0.0.1:4000', challengeResponder: '127.0.0.1:4004' };
+    const layout: NginxLayout = {
+      prefix: '/p',
+      listenAddress: '127.0.0.1',
+      httpPort: 80,
+      httpsPort: 443,
+      workerProcesses: '1',
+      gateway: '127.0.0.1:4000',
+      challengeResponder: '127.0.0.1:4004',
+    };
     const domains = ['a.partner.com', 'b.partner.com'].map((hostname, index) => ({
       id: `id-${index}`,
       hostname,

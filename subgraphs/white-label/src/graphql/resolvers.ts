@@ -25,8 +25,8 @@ export class BrandingResolver {
 
   @Query(() => BrandingType, {
     description:
-      'The branding for this request, readable without signing in (login pages): on a partner\'s custom domain that ' +
-      'partner\'s, otherwise the signed-in partner\'s or tenant\'s (as far as known), otherwise the platform default.',
+      "The branding for this request, readable without signing in (login pages): on a partner's custom domain that " +
+      "partner's, otherwise the signed-in partner's or tenant's (as far as known), otherwise the platform default.",
   })
   async currentBranding(@Ctx() ctx: WhiteLabelContext): Promise<ResolvedBranding> {
     const identity = ctx.identity;
@@ -39,7 +39,7 @@ export class BrandingResolver {
     return tenantId ? resolveTenantBranding(own, partner) : resolvePartnerBranding(partner);
   }
 
-  @Mutation(() => BrandingType, { description: 'Changes a partner\'s branding; returns it merged with the platform default.' })
+  @Mutation(() => BrandingType, { description: "Changes a partner's branding; returns it merged with the platform default." })
   async setPartnerBranding(
     @Arg('partnerId', () => ID) partnerId: string,
     @Arg('input', () => BrandingInput) input: BrandingInput,
@@ -51,8 +51,8 @@ export class BrandingResolver {
 
   @Mutation(() => BrandingType, {
     description:
-      'Changes a tenant\'s own branding. Returns the tenant\'s own values merged with the platform default only: ' +
-      'this subgraph does not know the tenant\'s partner here, so partner values are not applied. ' +
+      "Changes a tenant's own branding. Returns the tenant's own values merged with the platform default only: " +
+      "this subgraph does not know the tenant's partner here, so partner values are not applied. " +
       'Read Tenant.branding for the effective branding.',
   })
   async setTenantBranding(
@@ -65,7 +65,7 @@ export class BrandingResolver {
   }
 
   @Mutation(() => Boolean, {
-    description: 'Removes a tenant\'s own branding so it inherits everything again; true when there was branding to remove.',
+    description: "Removes a tenant's own branding so it inherits everything again; true when there was branding to remove.",
   })
   async clearTenantBranding(@Arg('tenantId', () => ID) tenantId: string, @Ctx() ctx: WhiteLabelContext): Promise<boolean> {
     await ctx.scope.requireTenant(tenantId, 'write');
@@ -90,7 +90,7 @@ export class TenantBrandingResolver {
 
 @Resolver(() => PartnerStub)
 export class PartnerBrandingResolver {
-  @FieldResolver(() => BrandingType, { description: 'The partner\'s branding merged with the platform default, as its tenants inherit it.' })
+  @FieldResolver(() => BrandingType, { description: "The partner's branding merged with the platform default, as its tenants inherit it." })
   async branding(@Root() partner: PartnerReference, @Ctx() ctx: WhiteLabelContext): Promise<ResolvedBranding> {
     // What a partner shows its customers is not secret: any signed-in caller may read it.
     ctx.scope.requireAuthenticated();
@@ -98,7 +98,7 @@ export class PartnerBrandingResolver {
   }
 
   @FieldResolver(() => [CustomDomainType], {
-    description: 'The partner\'s custom domains (not removed), by hostname: for the partner itself and operators; empty for anyone else.',
+    description: "The partner's custom domains (not removed), by hostname: for the partner itself and operators; empty for anyone else.",
   })
   async customDomains(@Root() partner: PartnerReference, @Ctx() ctx: WhiteLabelContext): Promise<CustomDomain[]> {
     ctx.scope.requireAuthenticated();

@@ -13,8 +13,7 @@ registerEnumType(BrandingSource, {
 
 @ObjectType('Branding', {
   description:
-    'How the portal, e-mails and documents look for a tenant or partner. Resolved per field: ' +
-    'tenant value, else partner value, else platform default.',
+    'How the portal, e-mails and documents look for a tenant or partner. Resolved per field: ' + 'tenant value, else partner value, else platform default.',
 })
 export class BrandingType {
   @Field({ description: 'Product name shown instead of "Saldo".' })

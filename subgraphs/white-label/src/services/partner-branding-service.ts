@@ -31,7 +31,13 @@ export class PartnerBrandingService {
         { partnerId, ...values, createdAt: now, updatedAt: now },
         { onConflictFields: ['partnerId'], onConflictAction: 'merge', onConflictMergeFields: [...fieldNames(values), 'updatedAt'] },
       );
-      enqueueEvent(tx, BrandingChanged, partnerId, { level: 'PARTNER', partnerId, tenantId: null, values: brandingValuesOf(saved), changedAt: now.toISOString() });
+      enqueueEvent(tx, BrandingChanged, partnerId, {
+        level: 'PARTNER',
+        partnerId,
+        tenantId: null,
+        values: brandingValuesOf(saved),
+        changedAt: now.toISOString(),
+      });
       return saved;
     });
     this.relay?.poke();
@@ -48,7 +54,9 @@ export class PartnerBrandingService {
 }
 
 /** The five branding fields of a row, as branding.changed carries them. */
-export function brandingValuesOf(row: { displayName: string | null; primaryColor: string | null; accentColor: string | null; logoUrl: string | null; supportEmail: string | null } | null) {
+export function brandingValuesOf(
+  row: { displayName: string | null; primaryColor: string | null; accentColor: string | null; logoUrl: string | null; supportEmail: string | null } | null,
+) {
   return {
     displayName: row?.displayName ?? null,
     primaryColor: row?.primaryColor ?? null,

@@ -34,7 +34,13 @@ export class TenantBrandingService {
         { tenantId, ...values, createdAt: now, updatedAt: now },
         { onConflictFields: ['tenantId'], onConflictAction: 'merge', onConflictMergeFields: [...fieldNames(values), 'updatedAt'] },
       );
-      enqueueEvent(tx, BrandingChanged, tenantId, { level: 'TENANT', partnerId: null, tenantId, values: brandingValuesOf(saved), changedAt: now.toISOString() });
+      enqueueEvent(tx, BrandingChanged, tenantId, {
+        level: 'TENANT',
+        partnerId: null,
+        tenantId,
+        values: brandingValuesOf(saved),
+        changedAt: now.toISOString(),
+      });
       return saved;
     });
     this.relay?.poke();
@@ -48,7 +54,14 @@ export class TenantBrandingService {
     if (!located) return false;
     const removed = await located.em.transactional(async (tx) => {
       const count = await tx.nativeDelete(TenantBranding, { tenantId });
-      if (count > 0) enqueueEvent(tx, BrandingChanged, tenantId, { level: 'TENANT', partnerId: null, tenantId, values: brandingValuesOf(null), changedAt: new Date().toISOString() });
+      if (count > 0)
+        enqueueEvent(tx, BrandingChanged, tenantId, {
+          level: 'TENANT',
+          partnerId: null,
+          tenantId,
+          values: brandingValuesOf(null),
+          changedAt: new Date().toISOString(),
+        });
       return count > 0;
     });
     this.relay?.poke();

@@ -147,7 +147,9 @@ export function renderCii(document: DocumentContent): string {
     '<?xml version="1.0" encoding="UTF-8"?>\n' +
     `<rsm:CrossIndustryInvoice ${NS}>` +
     '<rsm:ExchangedDocumentContext>' +
-    (xrechnung ? `<ram:BusinessProcessSpecifiedDocumentContextParameter><ram:ID>${BILLING_PROCESS}</ram:ID></ram:BusinessProcessSpecifiedDocumentContextParameter>` : '') +
+    (xrechnung
+      ? `<ram:BusinessProcessSpecifiedDocumentContextParameter><ram:ID>${BILLING_PROCESS}</ram:ID></ram:BusinessProcessSpecifiedDocumentContextParameter>`
+      : '') +
     `<ram:GuidelineSpecifiedDocumentContextParameter><ram:ID>${xrechnung ? XRECHNUNG_GUIDELINE : EN16931_GUIDELINE}</ram:ID></ram:GuidelineSpecifiedDocumentContextParameter>` +
     '</rsm:ExchangedDocumentContext>' +
     '<rsm:ExchangedDocument>' +
@@ -193,7 +195,8 @@ export function renderCii(document: DocumentContent): string {
 
 function vatNoteFor(document: DocumentContent): string | null {
   if (document.vat?.case === 'REVERSE_CHARGE') return 'Steuerschuldnerschaft des Leistungsempfängers / Reverse charge';
-  if (document.vat?.case === 'NON_EU') return 'Nicht im Inland steuerbare Leistung / Not subject to VAT in the country of the seller (place of supply outside the EU)';
+  if (document.vat?.case === 'NON_EU')
+    return 'Nicht im Inland steuerbare Leistung / Not subject to VAT in the country of the seller (place of supply outside the EU)';
   return null;
 }
 

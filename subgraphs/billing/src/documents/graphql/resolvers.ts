@@ -11,7 +11,8 @@ const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
 function dayArg(value: string | null | undefined, field: string): string | null {
   if (value === null || value === undefined) return null;
-  if (!DAY.test(value) || Number.isNaN(Date.parse(`${value}T00:00:00Z`))) throw new SaldoError(ErrorCode.BadUserInput, `${field}: must be a date, YYYY-MM-DD`, { field });
+  if (!DAY.test(value) || Number.isNaN(Date.parse(`${value}T00:00:00Z`)))
+    throw new SaldoError(ErrorCode.BadUserInput, `${field}: must be a date, YYYY-MM-DD`, { field });
   return value;
 }
 
@@ -29,12 +30,17 @@ export class DocumentResolver {
     return toType(ctx, stored);
   }
 
-  @FieldResolver(() => String, { description: 'A short-lived signed link to the PDF (PDF/A-3; invoices and credit notes carry their e-invoice as factur-x.xml).' })
+  @FieldResolver(() => String, {
+    description: 'A short-lived signed link to the PDF (PDF/A-3; invoices and credit notes carry their e-invoice as factur-x.xml).',
+  })
   pdfUrl(@Root() document: DocumentType, @Ctx() ctx: DocumentsContext): string {
     return ctx.services.documents.links.url(document.id, document.stored.tenantId, 'pdf');
   }
 
-  @FieldResolver(() => String, { nullable: true, description: 'A short-lived signed link to the EN 16931 CII XML (XRechnung with a buyer reference); null for statements.' })
+  @FieldResolver(() => String, {
+    nullable: true,
+    description: 'A short-lived signed link to the EN 16931 CII XML (XRechnung with a buyer reference); null for statements.',
+  })
   xmlUrl(@Root() document: DocumentType, @Ctx() ctx: DocumentsContext): string | null {
     return document.kind === DocumentKind.STATEMENT ? null : ctx.services.documents.links.url(document.id, document.stored.tenantId, 'xml');
   }
@@ -53,13 +59,14 @@ export class DocumentResolver {
 
   @Mutation(() => DocumentType, {
     description:
-      'Issues a credit note against an invoice (goodwill, a correction): the net amount plus VAT at the invoice\'s rate, credited to the prepaid balance. ' +
-      'Platform admins and the tenant\'s reselling partner; never above what remains creditable.',
+      "Issues a credit note against an invoice (goodwill, a correction): the net amount plus VAT at the invoice's rate, credited to the prepaid balance. " +
+      "Platform admins and the tenant's reselling partner; never above what remains creditable.",
   })
   async issueCreditNote(@Arg('input', () => IssueCreditNoteInput) input: IssueCreditNoteInput, @Ctx() ctx: DocumentsContext): Promise<DocumentType> {
     ctx.scope.requireAuthenticated();
     const role = ctx.scope.identity.role;
-    if (role !== 'platform-admin' && role !== 'partner') throw new SaldoError(ErrorCode.Forbidden, 'Only platform operators and the reselling partner issue credit notes.');
+    if (role !== 'platform-admin' && role !== 'partner')
+      throw new SaldoError(ErrorCode.Forbidden, 'Only platform operators and the reselling partner issue credit notes.');
     const invoice = isUuid(input.documentId) ? await documentLoader(ctx).load(input.documentId) : null;
     // Unknown and foreign documents read the same.
     if (!invoice || !(await ctx.scope.allows(invoice.tenantId, 'write'))) {
@@ -68,7 +75,9 @@ export class DocumentResolver {
     return toType(ctx, await ctx.services.documents.issueCreditNote(input));
   }
 
-  @Mutation(() => Int, { description: 'Platform operators: runs the monthly statements for a month (YYYY-MM; default the previous one) now. Returns the tenants covered.' })
+  @Mutation(() => Int, {
+    description: 'Platform operators: runs the monthly statements for a month (YYYY-MM; default the previous one) now. Returns the tenants covered.',
+  })
   async runMonthlyStatements(@Ctx() ctx: DocumentsContext, @Arg('period', () => String, { nullable: true }) period?: string | null): Promise<number> {
     ctx.scope.requirePlatformAdmin();
     return ctx.services.documents.runStatements(period ?? null);
@@ -77,7 +86,7 @@ export class DocumentResolver {
 
 @Resolver(() => TenantStub)
 export class TenantDocumentsResolver {
-  @FieldResolver(() => DocumentConnection, { description: 'The tenant\'s invoices, credit notes and statements, newest first.' })
+  @FieldResolver(() => DocumentConnection, { description: "The tenant's invoices, credit notes and statements, newest first." })
   async documents(
     @Root() tenant: TenantStub,
     @Ctx() ctx: DocumentsContext,
@@ -94,16 +103,22 @@ export class TenantDocumentsResolver {
     const filter = { from: dayArg(from, 'from'), to: dayArg(to, 'to') };
     await ctx.scope.requireTenant(tenantId, 'read');
     const rows = await documentPageLoader(ctx).load({ tenantId, first: size, afterId, kind: kind ?? null, ...filter });
-    return toConnection(rows.slice(0, size).map((row) => toType(ctx, row)), rows.length > size, (document) => encodeCursor(document.id)) as DocumentConnection;
+    return toConnection(
+      rows.slice(0, size).map((row) => toType(ctx, row)),
+      rows.length > size,
+      (document) => encodeCursor(document.id),
+    ) as DocumentConnection;
   }
 
-  @FieldResolver(() => String, { nullable: true, description: 'Leitweg-ID (buyer reference): with it the tenant\'s invoices are XRechnung.' })
+  @FieldResolver(() => String, { nullable: true, description: "Leitweg-ID (buyer reference): with it the tenant's invoices are XRechnung." })
   async buyerReference(@Root() tenant: TenantStub, @Ctx() ctx: DocumentsContext): Promise<string | null> {
     await ctx.scope.requireTenant(assertUuid(tenant.id, 'id'), 'read');
     return buyerReferenceLoader(ctx).load(tenant.id);
   }
 
-  @Mutation(() => TenantStub, { description: 'Sets the tenant\'s buyer reference (a Leitweg-ID; null clears it): from then on its invoices and credit notes are XRechnung.' })
+  @Mutation(() => TenantStub, {
+    description: "Sets the tenant's buyer reference (a Leitweg-ID; null clears it): from then on its invoices and credit notes are XRechnung.",
+  })
   async setBuyerReference(
     @Arg('tenantId', () => ID) tenantId: string,
     @Ctx() ctx: DocumentsContext,

@@ -108,7 +108,12 @@ export class DocumentType {
     type.currency = stored.currency;
     type.totals = Object.assign(new DocumentTotalsType(), { net: money(stored.netMinor), vat: money(stored.vatMinor), gross: money(stored.grossMinor) });
     type.vatBreakdown = content.breakdown.map((row) =>
-      Object.assign(new VatBreakdownRowType(), { rate: formatRatePercent(row.basisPoints), category: row.category as VatCategoryGql, net: money(row.netMinor), vat: money(row.vatMinor) }),
+      Object.assign(new VatBreakdownRowType(), {
+        rate: formatRatePercent(row.basisPoints),
+        category: row.category as VatCategoryGql,
+        net: money(row.netMinor),
+        vat: money(row.vatMinor),
+      }),
     );
     type.stored = stored;
     type.content = content;
@@ -124,12 +129,14 @@ export class IssueCreditNoteInput {
   @Field(() => ID, { description: 'The invoice to correct.' })
   documentId!: string;
 
-  @Field(() => MoneyInput, { description: 'Net amount to credit, in the invoice\'s currency; VAT at the invoice\'s rate is added. At most what remains creditable.' })
+  @Field(() => MoneyInput, {
+    description: "Net amount to credit, in the invoice's currency; VAT at the invoice's rate is added. At most what remains creditable.",
+  })
   amount!: MoneyInput;
 
   @Field({ description: 'Why (printed on the credit note), 3 to 500 characters.' })
   reason!: string;
 
-  @Field({ description: 'The client\'s key (1-128 of A-Z a-z 0-9 . _ : @ -): sending it again returns the same credit note.' })
+  @Field({ description: "The client's key (1-128 of A-Z a-z 0-9 . _ : @ -): sending it again returns the same credit note." })
   idempotencyKey!: string;
 }

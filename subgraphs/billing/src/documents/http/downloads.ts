@@ -15,7 +15,12 @@ export function mountDocumentDownloads(app: Express, documents: DocumentService,
   app.get(`${DOWNLOAD_PATH}/:file`, async (req: Request, res: Response) => {
     const verdict = documents.links.verify(String(req.params['file']), req.query as Record<string, unknown>);
     if (!verdict.ok) {
-      sendHttpError(res, STATUS[verdict.reason], verdict.reason, verdict.reason === 'EXPIRED' ? 'This download link has expired; ask for the document again.' : 'Invalid download link.');
+      sendHttpError(
+        res,
+        STATUS[verdict.reason],
+        verdict.reason,
+        verdict.reason === 'EXPIRED' ? 'This download link has expired; ask for the document again.' : 'Invalid download link.',
+      );
       return;
     }
     const { grant } = verdict;

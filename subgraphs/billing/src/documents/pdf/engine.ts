@@ -21,11 +21,17 @@ interface VirtualFs {
 interface Printer {
   createPdfKitDocument(docDefinition: Record<string, unknown>, options?: Record<string, unknown>): Promise<PdfKitDocument>;
 }
-type PrinterClass = new (fonts: Record<string, Record<string, string>>, virtualfs: VirtualFs, urlResolver: unknown, localAccessPolicy: (path: string) => boolean) => Printer;
+type PrinterClass = new (
+  fonts: Record<string, Record<string, string>>,
+  virtualfs: VirtualFs,
+  urlResolver: unknown,
+  localAccessPolicy: (path: string) => boolean,
+) => Printer;
 
 const require = createRequire(import.meta.url);
 const PdfPrinter = (require('pdfmake/js/Printer.js') as { default: PrinterClass }).default;
-const URLResolver = (require('pdfmake/js/URLResolver.js') as { default: new (fs: VirtualFs) => { setUrlAccessPolicy(cb: (url: string) => boolean): void } }).default;
+const URLResolver = (require('pdfmake/js/URLResolver.js') as { default: new (fs: VirtualFs) => { setUrlAccessPolicy(cb: (url: string) => boolean): void } })
+  .default;
 const virtualfs = (require('pdfmake/js/virtual-fs.js') as { default: VirtualFs }).default;
 
 /**
@@ -50,7 +56,11 @@ interface PdfMakeDocument {
 const sharedFaces = new Map<string, { make: (document: PdfMakeDocument, id: string) => PdfKitFont; layoutCache: Record<string, unknown>; uses: number }>();
 /** The shared layout cache holds one entry per distinct word; it is started afresh when it grows past this. */
 const LAYOUT_CACHE_LIMIT = 20_000;
-const PdfMakeDocumentClass = (require('pdfmake/js/PDFDocument.js') as { default: { prototype: { provideFont(this: PdfMakeDocument, family: string, bold: boolean, italics: boolean): PdfKitFont } } }).default;
+const PdfMakeDocumentClass = (
+  require('pdfmake/js/PDFDocument.js') as {
+    default: { prototype: { provideFont(this: PdfMakeDocument, family: string, bold: boolean, italics: boolean): PdfKitFont } };
+  }
+).default;
 const provideFontUnshared = PdfMakeDocumentClass.prototype.provideFont;
 PdfMakeDocumentClass.prototype.provideFont = function provideFont(this: PdfMakeDocument, family: string, bold: boolean, italics: boolean): PdfKitFont {
   const type = this.getFontType(bold, italics);

@@ -58,7 +58,10 @@ export function invoiceDefinition(document: DocumentContent): Record<string, unk
       table: {
         headerRows: 1,
         widths: [28, '*', 52, 80, 80],
-        body: [[head(labels.position), head(labels.description), head(labels.quantity, 'right'), head(labels.unitPrice, 'right'), head(labels.amount, 'right')], ...lineRows],
+        body: [
+          [head(labels.position), head(labels.description), head(labels.quantity, 'right'), head(labels.unitPrice, 'right'), head(labels.amount, 'right')],
+          ...lineRows,
+        ],
       },
       layout: { hLineWidth: (i: number) => (i === 1 ? 0 : 0.5), vLineWidth: () => 0, hLineColor: () => '#CCCCCC', paddingTop: () => 4, paddingBottom: () => 4 },
     },
@@ -67,8 +70,19 @@ export function invoiceDefinition(document: DocumentContent): Record<string, unk
         { width: '*', text: '' },
         {
           width: 300,
-          table: { widths: ['*', 'auto'], body: totals.map(([label, value, strong]) => [{ text: label, bold: Boolean(strong) }, { text: value, alignment: 'right', bold: Boolean(strong), noWrap: true }]) },
-          layout: { hLineWidth: (i: number, node: { table: { body: unknown[] } }) => (i === node.table.body.length - 2 ? 0.8 : 0), vLineWidth: () => 0, paddingTop: () => 2, paddingBottom: () => 2 },
+          table: {
+            widths: ['*', 'auto'],
+            body: totals.map(([label, value, strong]) => [
+              { text: label, bold: Boolean(strong) },
+              { text: value, alignment: 'right', bold: Boolean(strong), noWrap: true },
+            ]),
+          },
+          layout: {
+            hLineWidth: (i: number, node: { table: { body: unknown[] } }) => (i === node.table.body.length - 2 ? 0.8 : 0),
+            vLineWidth: () => 0,
+            paddingTop: () => 2,
+            paddingBottom: () => 2,
+          },
         },
       ],
       margin: [0, 10, 0, 12],
@@ -111,7 +125,9 @@ function settlementText(document: DocumentContent): string {
         ? `Der Betrag wurde am ${at} per Online-Zahlung (Stripe)${ref} beglichen. Das Guthaben steht Ihnen auf Ihrem Prepaid-Konto zur Verfügung.`
         : `Paid online (Stripe)${ref} on ${at}. The credit is available on your prepaid account.`;
     case 'REFUND':
-      return de ? `Der Betrag wurde am ${at} auf das ursprüngliche Zahlungsmittel erstattet${ref}.` : `The amount was refunded to the original payment method${ref} on ${at}.`;
+      return de
+        ? `Der Betrag wurde am ${at} auf das ursprüngliche Zahlungsmittel erstattet${ref}.`
+        : `The amount was refunded to the original payment method${ref} on ${at}.`;
     case 'BALANCE_CREDIT':
       return de ? `Der Nettobetrag wurde am ${at} Ihrem Prepaid-Guthaben gutgeschrieben.` : `The net amount was credited to your prepaid balance on ${at}.`;
     case 'NONE':

@@ -32,12 +32,34 @@ export function letterHead(document: DocumentContent, facts: Array<[string, stri
       ? [{ image: 'issuerLogo', fit: [90, 28], alignment: 'right' }]
       : [{ text: issuer.legalName, bold: true, alignment: 'right', color: branding.primaryColor }];
   return [
-    { columns: [{ width: '*', stack: brand }, { width: 200, stack: [...issuerMark, { text: addressLines('', issuer.address, issuer.address.country).slice(1).join('\n'), alignment: 'right', fontSize: 8, color: '#444444' }] }] },
+    {
+      columns: [
+        { width: '*', stack: brand },
+        {
+          width: 200,
+          stack: [
+            ...issuerMark,
+            { text: addressLines('', issuer.address, issuer.address.country).slice(1).join('\n'), alignment: 'right', fontSize: 8, color: '#444444' },
+          ],
+        },
+      ],
+    },
     { text: senderLine, fontSize: 6.5, color: '#555555', decoration: 'underline', margin: [0, 26, 0, 4] },
     {
       columns: [
         { width: 250, stack: addressLines(customer.name, customer.address, customer.country, document.language).map((line) => ({ text: line })) },
-        { width: '*', table: { widths: ['*', 'auto'], body: facts.map(([label, value]) => [{ text: label, color: '#555555' }, { text: value, alignment: 'right' }]) }, layout: 'noBorders', fontSize: 8.5 },
+        {
+          width: '*',
+          table: {
+            widths: ['*', 'auto'],
+            body: facts.map(([label, value]) => [
+              { text: label, color: '#555555' },
+              { text: value, alignment: 'right' },
+            ]),
+          },
+          layout: 'noBorders',
+          fontSize: 8.5,
+        },
       ],
       margin: [0, 0, 0, 28],
     },
@@ -57,14 +79,25 @@ export function footer(document: DocumentContent) {
       ...(issuer.vatId ? [`${labels.vatId}: ${issuer.vatId}`] : []),
       ...(issuer.taxNumber ? [`${labels.taxNumber}: ${issuer.taxNumber}`] : []),
     ],
-    [labels.bank, ...(issuer.bank.bankName ? [issuer.bank.bankName] : []), `IBAN ${formatIban(issuer.bank.iban)}`, ...(issuer.bank.bic ? [`BIC ${issuer.bank.bic}`] : [])],
+    [
+      labels.bank,
+      ...(issuer.bank.bankName ? [issuer.bank.bankName] : []),
+      `IBAN ${formatIban(issuer.bank.iban)}`,
+      ...(issuer.bank.bic ? [`BIC ${issuer.bank.bic}`] : []),
+    ],
   ];
   return (currentPage: number, pageCount: number): Node => ({
     margin: [MARGINS.left, 14, MARGINS.right, 0],
     stack: [
       { canvas: [{ type: 'line', x1: 0, y1: 0, x2: CONTENT_WIDTH, y2: 0, lineWidth: 1, lineColor: branding.accentColor }] },
       { columns: columns.map((lines) => ({ width: '*', text: lines.join('\n') })), fontSize: 6.5, color: '#444444', margin: [0, 5, 0, 3], columnGap: 8 },
-      { columns: [{ width: '*', text: `${document.number} · ${formatDate(document.issueDate, language)}`, color: '#777777' }, { width: 'auto', text: labels.page(currentPage, pageCount) }], fontSize: 7 },
+      {
+        columns: [
+          { width: '*', text: `${document.number} · ${formatDate(document.issueDate, language)}`, color: '#777777' },
+          { width: 'auto', text: labels.page(currentPage, pageCount) },
+        ],
+        fontSize: 7,
+      },
     ],
   });
 }

@@ -25,7 +25,15 @@ export function itemizationPages(count: number): number {
   return count <= ITEMS_FIRST_PAGE ? 1 : 1 + Math.ceil((count - ITEMS_FIRST_PAGE) / ITEMS_PER_PAGE);
 }
 
-const berlinTime = new Intl.DateTimeFormat('de-DE', { timeZone: 'Europe/Berlin', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+const berlinTime = new Intl.DateTimeFormat('de-DE', {
+  timeZone: 'Europe/Berlin',
+  year: 'numeric',
+  month: '2-digit',
+  day: '2-digit',
+  hour: '2-digit',
+  minute: '2-digit',
+  hourCycle: 'h23',
+});
 
 function clip(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
@@ -51,17 +59,37 @@ export function statementDefinition(document: DocumentContent, usage: readonly S
   const section = (text: string) => [{ text, bold: true, colSpan: 4, color: branding.primaryColor, margin: [0, 6, 0, 0] }, '', '', ''];
   const row = (a: string, b: string, c: string, amount: bigint) => [a, b, { text: c, alignment: 'right' }, { text: money(amount), alignment: 'right' }];
   const body: unknown[][] = [
-    [{ text: `${labels.openingBalance} (${formatDate(document.servicePeriod.from, language)})`, bold: true, colSpan: 3 }, '', '', { text: money(summary.openingBalanceMinor), alignment: 'right', bold: true }],
+    [
+      { text: `${labels.openingBalance} (${formatDate(document.servicePeriod.from, language)})`, bold: true, colSpan: 3 },
+      '',
+      '',
+      { text: money(summary.openingBalanceMinor), alignment: 'right', bold: true },
+    ],
     section(labels.topUps),
     ...summary.topUps.map((entry) => row(formatDate(entry.at, language), entry.description, entry.reference ?? '', entry.amountMinor)),
     section(labels.usage),
-    [{ text: labels.product, color: '#555555' }, { text: labels.events, color: '#555555' }, { text: `${labels.quantity} × ${labels.unitPrice}`, color: '#555555', alignment: 'right' }, ''],
+    [
+      { text: labels.product, color: '#555555' },
+      { text: labels.events, color: '#555555' },
+      { text: `${labels.quantity} × ${labels.unitPrice}`, color: '#555555', alignment: 'right' },
+      '',
+    ],
     ...summary.usage.map((entry) =>
-      row(entry.product, formatDecimal(String(entry.events), language), `${formatDecimal(entry.quantity, language)} × ${formatUnitPrice(entry.unitPriceMicros, currency, language)}`, entry.amountMinor),
+      row(
+        entry.product,
+        formatDecimal(String(entry.events), language),
+        `${formatDecimal(entry.quantity, language)} × ${formatUnitPrice(entry.unitPriceMicros, currency, language)}`,
+        entry.amountMinor,
+      ),
     ),
     section(labels.other),
     ...summary.other.map((entry) => row(formatDate(entry.at, language), entry.description, entry.reference ?? '', entry.amountMinor)),
-    [{ text: `${labels.closingBalance} (${formatDate(document.servicePeriod.to, language)})`, bold: true, colSpan: 3 }, '', '', { text: money(summary.closingBalanceMinor), alignment: 'right', bold: true }],
+    [
+      { text: `${labels.closingBalance} (${formatDate(document.servicePeriod.to, language)})`, bold: true, colSpan: 3 },
+      '',
+      '',
+      { text: money(summary.closingBalanceMinor), alignment: 'right', bold: true },
+    ],
   ];
 
   const content: Node[] = [
@@ -69,7 +97,12 @@ export function statementDefinition(document: DocumentContent, usage: readonly S
     { text: title, fontSize: 16, bold: true, color: branding.primaryColor, margin: [0, 0, 0, 10] },
     {
       table: { widths: [110, '*', 120, 80], body },
-      layout: { hLineWidth: (i: number, node: { table: { body: unknown[] } }) => (i === 1 || i === node.table.body.length - 1 ? 0.8 : 0), vLineWidth: () => 0, paddingTop: () => 2, paddingBottom: () => 2 },
+      layout: {
+        hLineWidth: (i: number, node: { table: { body: unknown[] } }) => (i === 1 || i === node.table.body.length - 1 ? 0.8 : 0),
+        vLineWidth: () => 0,
+        paddingTop: () => 2,
+        paddingBottom: () => 2,
+      },
     },
     {
       text:
@@ -87,7 +120,9 @@ export function statementDefinition(document: DocumentContent, usage: readonly S
   return {
     ...baseDefinition(document, `${TITLES[document.kind][language]} ${document.number}`),
     header: (currentPage: number) =>
-      currentPage === 1 ? null : { text: `${title} · ${document.number} · ${customer.name}`, fontSize: 7, color: '#777777', margin: [MARGINS.left, 20, MARGINS.right, 0] },
+      currentPage === 1
+        ? null
+        : { text: `${title} · ${document.number} · ${customer.name}`, fontSize: 7, color: '#777777', margin: [MARGINS.left, 20, MARGINS.right, 0] },
     content,
   };
 }
@@ -102,7 +137,13 @@ function itemization(document: DocumentContent, usage: readonly StatementUsageLi
   const head = (text: string, alignment = 'left') => ({ text, alignment, noWrap: true, bold: true, color: '#FFFFFF', fillColor: branding.primaryColor });
   // A fresh header per page: pdfmake annotates cell objects while laying them out, so they cannot be shared.
   const header = () => [head(labels.time), head(labels.product), head(labels.quantity, 'right'), head(labels.unitPrice, 'right'), head(labels.amount, 'right')];
-  const sumRow = (label: string, total: bigint) => [{ text: label, colSpan: 4, italics: true, noWrap: true }, '', '', '', { text: money(total), alignment: 'right', italics: true, noWrap: true }];
+  const sumRow = (label: string, total: bigint) => [
+    { text: label, colSpan: 4, italics: true, noWrap: true },
+    '',
+    '',
+    '',
+    { text: money(total), alignment: 'right', italics: true, noWrap: true },
+  ];
   const layout = { hLineWidth: () => 0, vLineWidth: () => 0, paddingTop: () => 1, paddingBottom: () => 1, paddingLeft: () => 3, paddingRight: () => 3 };
 
   const nodes: Node[] = [];
@@ -125,8 +166,23 @@ function itemization(document: DocumentContent, usage: readonly StatementUsageLi
     }
     index += chunk.length;
     rows.push(sumRow(index < usage.length ? labels.carryOver : labels.usage, running));
-    if (first) nodes.push({ text: labels.itemization, bold: true, fontSize: 11, color: branding.primaryColor, margin: [0, 0, 0, 6], lineHeight: 1, pageBreak: 'before' });
-    nodes.push({ table: { widths: [70, '*', 60, 80, 70], body: rows, dontBreakRows: true }, layout, fontSize: ROW_FONT_SIZE, lineHeight: 1, ...(first ? {} : { pageBreak: 'before' }) });
+    if (first)
+      nodes.push({
+        text: labels.itemization,
+        bold: true,
+        fontSize: 11,
+        color: branding.primaryColor,
+        margin: [0, 0, 0, 6],
+        lineHeight: 1,
+        pageBreak: 'before',
+      });
+    nodes.push({
+      table: { widths: [70, '*', 60, 80, 70], body: rows, dontBreakRows: true },
+      layout,
+      fontSize: ROW_FONT_SIZE,
+      lineHeight: 1,
+      ...(first ? {} : { pageBreak: 'before' }),
+    });
     first = false;
   }
   return nodes;

@@ -47,7 +47,6 @@ export interface TopUpTaxQuote {
   day: string;
 }
 
-
 /** The month before the one `at` falls in (Berlin calendar), YYYY-MM. */
 export function previousMonth(at: Date): string {
   const [year, month] = berlinDay(at).split('-').map(Number) as [number, number];
@@ -59,7 +58,9 @@ const isoMonth = (period: string) => /^(\d{4})-(0[1-9]|1[0-2])$/.exec(period);
 /** The money a ledger entry's metadata says was paid (or refunded), in the payer's currency. */
 function paidOf(entry: EntryDetails): { amountMinor: bigint; currency: string } {
   const paid = entry.metadata?.['paid'] as { amountMinor?: string; currency?: string } | undefined;
-  return paid?.amountMinor && paid.currency ? { amountMinor: BigInt(paid.amountMinor), currency: paid.currency } : { amountMinor: entry.amountMinor, currency: entry.currency };
+  return paid?.amountMinor && paid.currency
+    ? { amountMinor: BigInt(paid.amountMinor), currency: paid.currency }
+    : { amountMinor: entry.amountMinor, currency: entry.currency };
 }
 
 /** The VAT quote payments stored on a credited top-up (VAT charged on top), if any. */
@@ -105,8 +106,10 @@ export class DocumentService {
   async onPosting(tenantId: string, entries: ReadonlyArray<{ entryId: string; type: string }>): Promise<void> {
     if (!this.enabled) return;
     for (const entry of entries) {
-      if (entry.type === 'TOP_UP') await this.jobs.send(topUpInvoiceQueue, { tenantId, entryId: entry.entryId }, { id: deterministicJobId(topUpInvoiceQueue, entry.entryId) });
-      if (entry.type === 'REFUND') await this.jobs.send(refundCreditNoteQueue, { tenantId, entryId: entry.entryId }, { id: deterministicJobId(refundCreditNoteQueue, entry.entryId) });
+      if (entry.type === 'TOP_UP')
+        await this.jobs.send(topUpInvoiceQueue, { tenantId, entryId: entry.entryId }, { id: deterministicJobId(topUpInvoiceQueue, entry.entryId) });
+      if (entry.type === 'REFUND')
+        await this.jobs.send(refundCreditNoteQueue, { tenantId, entryId: entry.entryId }, { id: deterministicJobId(refundCreditNoteQueue, entry.entryId) });
     }
   }
 
@@ -128,7 +131,13 @@ export class DocumentService {
       compose: (identity) =>
         composeTopUpInvoice(
           this.header(identity, issuedAt, parties, paid.currency),
-          { paidMinor: paid.amountMinor, netMinor: tax?.netMinor ?? null, paidAt, paymentReference: reference, accountCredit: { amountMinor: entry.amountMinor, currency: entry.currency } },
+          {
+            paidMinor: paid.amountMinor,
+            netMinor: tax?.netMinor ?? null,
+            paidAt,
+            paymentReference: reference,
+            accountCredit: { amountMinor: entry.amountMinor, currency: entry.currency },
+          },
           this.settings.rates,
         ),
     });
@@ -170,19 +179,27 @@ export class DocumentService {
           if (remainingNet <= 0n) throw billingError(BillingErrorCode.AmountExceedsCreditable, `Invoice ${invoice.number} has nothing left to credit.`);
         },
         compose: (identity) =>
-          composeCreditNote(this.header(identity, issuedAt, { ...parties, issuer: invoiceContent!.issuer }, invoice.currency), { ...invoiceContent!, vat: invoiceContent!.vat! }, {
-            netMinor: share < remainingNet ? share : remainingNet,
-            reason: 'Erstattung / Refund',
-            settlement: 'REFUND',
-            reference: refund.externalRef,
-            settledAt: refund.occurredAt ?? refund.createdAt,
-            accountCredit: { amountMinor: refund.amountMinor, currency: refund.currency },
-          }),
+          composeCreditNote(
+            this.header(identity, issuedAt, { ...parties, issuer: invoiceContent!.issuer }, invoice.currency),
+            { ...invoiceContent!, vat: invoiceContent!.vat! },
+            {
+              netMinor: share < remainingNet ? share : remainingNet,
+              reason: 'Erstattung / Refund',
+              settlement: 'REFUND',
+              reference: refund.externalRef,
+              settledAt: refund.occurredAt ?? refund.createdAt,
+              accountCredit: { amountMinor: refund.amountMinor, currency: refund.currency },
+            },
+          ),
       });
     } catch (error) {
       // Goodwill credit notes may have used up the invoice already: the refund is booked, there is nothing to correct.
       if ((error as { extensions?: { code?: string } }).extensions?.code === BillingErrorCode.AmountExceedsCreditable) {
-        this.logger.warn('refund exceeds what remains creditable on its invoice: no credit note', { tenant: tenantId, entry: entryId, invoice: invoice.number });
+        this.logger.warn('refund exceeds what remains creditable on its invoice: no credit note', {
+          tenant: tenantId,
+          entry: entryId,
+          invoice: invoice.number,
+        });
         return null;
       }
       throw error;
@@ -198,9 +215,14 @@ export class DocumentService {
     const { documentId, amount, idempotencyKey, reason } = parseCreditNoteInput(input);
     const [invoice] = await this.journal.byIds([documentId]);
     if (!invoice) throw billingError(BillingErrorCode.DocumentNotFound, `No document ${documentId}.`, { field: 'documentId' });
-    if (invoice.kind !== DocumentKind.INVOICE) throw billingError(BillingErrorCode.NotAnInvoice, `${invoice.number} is not an invoice; only invoices are corrected by credit notes.`, { field: 'documentId' });
+    if (invoice.kind !== DocumentKind.INVOICE)
+      throw billingError(BillingErrorCode.NotAnInvoice, `${invoice.number} is not an invoice; only invoices are corrected by credit notes.`, {
+        field: 'documentId',
+      });
     if (amount.currency !== invoice.currency) {
-      throw billingError(BillingErrorCode.CurrencyMismatch, `Invoice ${invoice.number} is in ${invoice.currency}, the credit in ${amount.currency}.`, { field: 'amount.currency' });
+      throw billingError(BillingErrorCode.CurrencyMismatch, `Invoice ${invoice.number} is in ${invoice.currency}, the credit in ${amount.currency}.`, {
+        field: 'amount.currency',
+      });
     }
     const sourceKey = `credit-note:${invoice.tenantId}:${idempotencyKey}`;
     const [invoiceContent] = await this.journal.content([invoice]);
@@ -208,7 +230,10 @@ export class DocumentService {
     const issuedAt = this.clock.now();
     const credit = invoiceContent!.accountCredit;
     // The balance gets the credited share of what the invoice put on it (its currency may differ from the invoice's).
-    const accountCredit = credit && invoice.netMinor > 0n ? { amountMinor: (amount.amountMinor * credit.amountMinor * 2n + invoice.netMinor) / (invoice.netMinor * 2n), currency: credit.currency } : null;
+    const accountCredit =
+      credit && invoice.netMinor > 0n
+        ? { amountMinor: (amount.amountMinor * credit.amountMinor * 2n + invoice.netMinor) / (invoice.netMinor * 2n), currency: credit.currency }
+        : null;
     const outcome = await this.journal.issue({
       tenantId: invoice.tenantId,
       kind: DocumentKind.CREDIT_NOTE,
@@ -227,21 +252,29 @@ export class DocumentService {
         }
       },
       compose: (identity) =>
-        composeCreditNote(this.header(identity, issuedAt, { ...parties, issuer: invoiceContent!.issuer }, invoice.currency), { ...invoiceContent!, vat: invoiceContent!.vat! }, {
-          netMinor: amount.amountMinor,
-          reason,
-          settlement: 'BALANCE_CREDIT',
-          reference: null,
-          settledAt: issuedAt,
-          accountCredit,
-        }),
+        composeCreditNote(
+          this.header(identity, issuedAt, { ...parties, issuer: invoiceContent!.issuer }, invoice.currency),
+          { ...invoiceContent!, vat: invoiceContent!.vat! },
+          {
+            netMinor: amount.amountMinor,
+            reason,
+            settlement: 'BALANCE_CREDIT',
+            reference: null,
+            settledAt: issuedAt,
+            accountCredit,
+          },
+        ),
       // The balance credit is a job of the same transaction: it exists exactly when the credit note does.
       within: async (tx, document) => {
         await this.jobs.send(creditNoteLedgerQueue, { documentId: document.id }, { id: deterministicJobId(creditNoteLedgerQueue, document.id), em: tx });
       },
     });
     if (outcome.status === 'EXISTING' && (outcome.document.correctsId !== invoice.id || outcome.document.netMinor !== amount.amountMinor)) {
-      throw billingError(BillingErrorCode.IdempotencyKeyReused, `Idempotency key ${idempotencyKey} was used for another credit note (${outcome.document.number}).`, { field: 'idempotencyKey' });
+      throw billingError(
+        BillingErrorCode.IdempotencyKeyReused,
+        `Idempotency key ${idempotencyKey} was used for another credit note (${outcome.document.number}).`,
+        { field: 'idempotencyKey' },
+      );
     }
     this.relay.poke();
     // Credit the balance now (the job does it too, idempotently, should this process die first).
@@ -306,9 +339,20 @@ export class DocumentService {
       closingBalanceMinor: ledgerMonth.closingBalanceMinor,
       fromVersion: ledgerMonth.fromVersion,
       toVersion: ledgerMonth.toVersion,
-      topUps: topUps.map((e) => ({ at: berlinDay(e.at), description: e.description ?? 'Top-up', amountMinor: e.amountMinor, reference: invoices.get(`top-up:${e.id}`) ?? e.externalRef })),
+      topUps: topUps.map((e) => ({
+        at: berlinDay(e.at),
+        description: e.description ?? 'Top-up',
+        amountMinor: e.amountMinor,
+        reference: invoices.get(`top-up:${e.id}`) ?? e.externalRef,
+      })),
       usage: ledgerMonth.usage,
-      other: others.map((e) => ({ at: berlinDay(e.at), type: e.type, description: e.description ?? e.type, amountMinor: e.amountMinor, reference: creditNotes.get(`refund:${e.id}`) ?? e.externalRef })),
+      other: others.map((e) => ({
+        at: berlinDay(e.at),
+        type: e.type,
+        description: e.description ?? e.type,
+        amountMinor: e.amountMinor,
+        reference: creditNotes.get(`refund:${e.id}`) ?? e.externalRef,
+      })),
       totals: { topUpsMinor: sum(topUps), usageMinor: sum(ledgerMonth.usage), otherMinor: sum(others) },
     };
     const outcome = await this.issue({
@@ -360,9 +404,13 @@ export class DocumentService {
   async setBuyerReference(tenantId: string, value: string | null): Promise<string | null> {
     const normalized = value === null || value.trim() === '' ? null : parseLeitwegId(value);
     if (value !== null && value.trim() !== '' && !normalized) {
-      throw billingError(BillingErrorCode.InvalidBuyerReference, 'buyerReference: not a Leitweg-ID (coarse-fine-check digits, e.g. 04011000-1234512345-06, check digits per ISO 7064 MOD 97-10)', {
-        field: 'buyerReference',
-      });
+      throw billingError(
+        BillingErrorCode.InvalidBuyerReference,
+        'buyerReference: not a Leitweg-ID (coarse-fine-check digits, e.g. 04011000-1234512345-06, check digits per ISO 7064 MOD 97-10)',
+        {
+          field: 'buyerReference',
+        },
+      );
     }
     const located = await this.db.emForTenant(tenantId);
     if (!located) throw billingError(BillingErrorCode.AccountNotFound, `Billing holds no account for tenant ${tenantId}.`, { tenantId });
@@ -380,10 +428,12 @@ export class DocumentService {
     const groups = await this.db.groupByShard(tenantIds);
     await Promise.all(
       [...groups].map(async ([shardId, ids]) => {
-        const rows = await this.db.em(shardId).execute<{ tenant_id: string; buyer_reference: string | null }[]>(
-          'select tenant_id, buyer_reference from billing_customer where tenant_id in (select jsonb_array_elements_text(?::jsonb)::uuid)',
-          [JSON.stringify(ids)],
-        );
+        const rows = await this.db
+          .em(shardId)
+          .execute<{ tenant_id: string; buyer_reference: string | null }[]>(
+            'select tenant_id, buyer_reference from billing_customer where tenant_id in (select jsonb_array_elements_text(?::jsonb)::uuid)',
+            [JSON.stringify(ids)],
+          );
         for (const row of rows) result.set(row.tenant_id, row.buyer_reference);
       }),
     );
@@ -397,7 +447,16 @@ export class DocumentService {
     const day = berlinDay(at);
     const treatment = this.treatment(parties, day);
     const vatMinor = treatment.category === 'S' ? vatOf(netMinor, treatment.basisPoints) : 0n;
-    return { netMinor, vatMinor, grossMinor: netMinor + vatMinor, currency, category: treatment.category, basisPoints: treatment.basisPoints, vatCase: treatment.case, day };
+    return {
+      netMinor,
+      vatMinor,
+      grossMinor: netMinor + vatMinor,
+      currency,
+      category: treatment.category,
+      basisPoints: treatment.basisPoints,
+      vatCase: treatment.case,
+      day,
+    };
   }
 
   // ---- Reads ----------------------------------------------------------------------------------------------------------
@@ -445,9 +504,14 @@ export class DocumentService {
 
   private treatment(parties: DocumentParties, day: string): VatTreatment {
     try {
-      return determineVatTreatment({ sellerCountry: parties.issuer.address.country, customerCountry: parties.customer.country, customerVatId: parties.customer.vatId }, day, this.settings.rates);
+      return determineVatTreatment(
+        { sellerCountry: parties.issuer.address.country, customerCountry: parties.customer.country, customerVatId: parties.customer.vatId },
+        day,
+        this.settings.rates,
+      );
     } catch (error) {
-      if (error instanceof VatRuleError) throw billingError(error.code === 'VAT_RATE_NOT_FOUND' ? BillingErrorCode.VatRateNotFound : BillingErrorCode.MissingIssuerData, error.message);
+      if (error instanceof VatRuleError)
+        throw billingError(error.code === 'VAT_RATE_NOT_FOUND' ? BillingErrorCode.VatRateNotFound : BillingErrorCode.MissingIssuerData, error.message);
       throw error;
     }
   }
@@ -455,7 +519,9 @@ export class DocumentService {
   private async requireParties(tenantId: string): Promise<DocumentParties> {
     const parties = await this.parties.resolve(tenantId);
     if ('code' in parties) {
-      throw billingError(parties.code === 'MISSING_ISSUER_DATA' ? BillingErrorCode.MissingIssuerData : BillingErrorCode.CustomerDataMissing, parties.message, { tenantId });
+      throw billingError(parties.code === 'MISSING_ISSUER_DATA' ? BillingErrorCode.MissingIssuerData : BillingErrorCode.CustomerDataMissing, parties.message, {
+        tenantId,
+      });
     }
     return parties;
   }
@@ -471,4 +537,3 @@ export class DocumentService {
     return entry;
   }
 }
-

@@ -20,7 +20,10 @@ export async function fetchLogo(url: string, logger: Logger, signal?: AbortSigna
     if (inline) {
       data = Buffer.from(inline[2]!, 'base64');
     } else if (/^https?:\/\//.test(url)) {
-      const response = await fetch(url, { signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(5000)]) : AbortSignal.timeout(5000), redirect: 'follow' });
+      const response = await fetch(url, {
+        signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(5000)]) : AbortSignal.timeout(5000),
+        redirect: 'follow',
+      });
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       if (Number(response.headers.get('content-length') ?? 0) > MAX_LOGO_BYTES) throw new Error('larger than 1 MiB');
       data = Buffer.from(await response.arrayBuffer());
@@ -38,7 +41,12 @@ export async function fetchLogo(url: string, logger: Logger, signal?: AbortSigna
 }
 
 /** Fetches a branding level's logo into document_logo and points the level at it (if its URL is still the same). */
-export async function storeBrandingLogo(db: ShardedDatabase, logger: Logger, job: { level: string; ownerId: string; url: string }, signal?: AbortSignal): Promise<void> {
+export async function storeBrandingLogo(
+  db: ShardedDatabase,
+  logger: Logger,
+  job: { level: string; ownerId: string; url: string },
+  signal?: AbortSignal,
+): Promise<void> {
   const logo = await fetchLogo(job.url, logger, signal);
   if (!logo) return;
   const sha256 = createHash('sha256').update(logo.data).digest('hex');

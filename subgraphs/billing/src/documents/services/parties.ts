@@ -68,7 +68,9 @@ export class PartiesReader {
     if (!issuerBase) {
       return { code: 'MISSING_ISSUER_DATA', message: 'No seller of record is configured (ISSUER_* settings of billing); documents cannot be issued.' };
     }
-    const brandingRows = await control.execute<Array<{ level: string; owner_id: string; values: BrandingValues; logo: Buffer | null; mime: LogoImage['mime'] | null }>>(
+    const brandingRows = await control.execute<
+      Array<{ level: string; owner_id: string; values: BrandingValues; logo: Buffer | null; mime: LogoImage['mime'] | null }>
+    >(
       `select b.level, b.owner_id, b.values, l.data as logo, l.mime from document_branding b left join document_logo l on l.sha256 = b.logo_sha256
         where (b.level = 'TENANT' and b.owner_id = ?) or (b.level = 'PARTNER' and b.owner_id = ?)`,
       [tenantId, row.partner_id ?? '00000000-0000-0000-0000-000000000000'],
@@ -82,14 +84,17 @@ export class PartiesReader {
       displayName: pick('displayName') ?? issuerBase.branding.displayName,
       primaryColor: pick('primaryColor') ?? issuerBase.branding.primaryColor,
       accentColor: pick('accentColor') ?? issuerBase.branding.accentColor,
-      logo: (tenantLevel?.values.logoUrl ? logoOf(tenantLevel) : null) ?? (partnerLevel?.values.logoUrl ? logoOf(partnerLevel) : null) ?? issuerBase.branding.logo,
+      logo:
+        (tenantLevel?.values.logoUrl ? logoOf(tenantLevel) : null) ?? (partnerLevel?.values.logoUrl ? logoOf(partnerLevel) : null) ?? issuerBase.branding.logo,
       supportEmail: pick('supportEmail') ?? issuerBase.branding.supportEmail,
     };
     const issuer: IssuerSnapshot = partnerProfile ? { ...partnerProfile, branding: { ...partnerProfile.branding, logo: logoOf(partnerLevel) } } : issuerBase;
     const customer: CustomerSnapshot = {
       tenantId,
       name: row.legal_name ?? row.name,
-      address: row.address ? { line1: row.address.line1, line2: row.address.line2, postalCode: row.address.postalCode, city: row.address.city, country: row.country } : null,
+      address: row.address
+        ? { line1: row.address.line1, line2: row.address.line2, postalCode: row.address.postalCode, city: row.address.city, country: row.country }
+        : null,
       country: row.country,
       vatId: row.vat_id,
       buyerReference: row.buyer_reference,
@@ -106,7 +111,13 @@ export class PartiesReader {
     return {
       id: partnerId,
       legalName: profile.legalName,
-      address: { line1: profile.address.line1, line2: profile.address.line2, postalCode: profile.address.postalCode, city: profile.address.city, country: profile.country },
+      address: {
+        line1: profile.address.line1,
+        line2: profile.address.line2,
+        postalCode: profile.address.postalCode,
+        city: profile.address.city,
+        country: profile.country,
+      },
       vatId: profile.vatId,
       taxNumber: profile.taxNumber,
       registration: profile.registration,

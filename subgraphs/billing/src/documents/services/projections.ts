@@ -1,4 +1,14 @@
-import { BrandingChanged, PartnerSellerProfileChanged, TenantCreated, TenantUpdated, Topic, TransactionPosted, decode, type EventBus, type Unsubscribe } from '@saldo/events';
+import {
+  BrandingChanged,
+  PartnerSellerProfileChanged,
+  TenantCreated,
+  TenantUpdated,
+  Topic,
+  TransactionPosted,
+  decode,
+  type EventBus,
+  type Unsubscribe,
+} from '@saldo/events';
 import { deterministicJobId, type JobQueue } from '@saldo/jobs';
 import type { Logger } from '@saldo/service';
 import type { ShardedDatabase } from '@saldo/sharding';
@@ -69,7 +79,12 @@ export function subscribeDocumentParties(bus: EventBus, db: ShardedDatabase, job
         'run',
       );
       const url = branding.values.logoUrl;
-      if (url) await jobs.send(brandingLogoQueue, { level: branding.level, ownerId, url }, { id: deterministicJobId(brandingLogoQueue, branding.level, ownerId, url), singletonKey: `${branding.level}:${ownerId}` });
+      if (url)
+        await jobs.send(
+          brandingLogoQueue,
+          { level: branding.level, ownerId, url },
+          { id: deterministicJobId(brandingLogoQueue, branding.level, ownerId, url), singletonKey: `${branding.level}:${ownerId}` },
+        );
     }
   });
 }

@@ -21,6 +21,13 @@ export function accountLoader(ctx: LedgerContext): Loader<string, Account | null
 export function transactionsLoader(ctx: LedgerContext): Loader<TransactionsQuery, TransactionsPage> {
   return ctx.loader<TransactionsQuery, TransactionsPage>('transactions', (queries) => ctx.services.ledger.transactions(queries), {
     cacheKeyFn: (query) =>
-      JSON.stringify([query.tenantId, query.first, query.beforeVersion ?? null, query.type ?? null, query.from ?? null, query.to ?? null]) as unknown as TransactionsQuery,
+      JSON.stringify([
+        query.tenantId,
+        query.first,
+        query.beforeVersion ?? null,
+        query.type ?? null,
+        query.from ?? null,
+        query.to ?? null,
+      ]) as unknown as TransactionsQuery,
   });
 }

@@ -24,7 +24,7 @@ export class TenantBillingResolver {
     return OverdraftPolicyType.from(overdraftPolicyView(await accountLoader(ctx).load(tenant.id), tenant.id, tenant.currency));
   }
 
-  @FieldResolver(() => LedgerEntryConnection, { description: 'The tenant\'s ledger entries, newest first.' })
+  @FieldResolver(() => LedgerEntryConnection, { description: "The tenant's ledger entries, newest first." })
   async transactions(
     @Root() tenant: TenantStub,
     @Ctx() ctx: LedgerContext,
@@ -47,7 +47,7 @@ export class TenantBillingResolver {
 
 @Resolver()
 export class BalanceQueryResolver {
-  @Query(() => BalanceType, { nullable: true, description: 'A tenant\'s balance; null when billing holds no account for it.' })
+  @Query(() => BalanceType, { nullable: true, description: "A tenant's balance; null when billing holds no account for it." })
   async balance(@Arg('tenantId', () => ID) tenantId: string, @Ctx() ctx: LedgerContext): Promise<BalanceType | null> {
     ctx.scope.requireAuthenticated();
     // Outside the caller's scope a tenant reads exactly like a missing one.
@@ -62,9 +62,12 @@ export class OverdraftResolver {
   @Mutation(() => OverdraftPolicyType, {
     description:
       'Sets what happens to usage beyond the balance. Tenant admins may only tighten it (BLOCK, a lower limit); ' +
-      'extending credit is for platform operators and the tenant\'s partner.',
+      "extending credit is for platform operators and the tenant's partner.",
   })
-  async setOverdraftPolicy(@Arg('input', () => SetOverdraftPolicyInput) input: SetOverdraftPolicyInput, @Ctx() ctx: LedgerContext): Promise<OverdraftPolicyType> {
+  async setOverdraftPolicy(
+    @Arg('input', () => SetOverdraftPolicyInput) input: SetOverdraftPolicyInput,
+    @Ctx() ctx: LedgerContext,
+  ): Promise<OverdraftPolicyType> {
     await ctx.scope.requireTenant(assertUuid(input.tenantId, 'tenantId'), 'write');
     const role = ctx.scope.identity.role;
     const view = await ctx.services.accounts.setOverdraftPolicy(input, { mayExtendCredit: role === 'platform-admin' || role === 'partner' });

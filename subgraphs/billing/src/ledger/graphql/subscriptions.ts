@@ -5,7 +5,7 @@ import { TenantStub } from '../../shared/graphql.js';
 import type { LedgerContext } from './context.js';
 import { BalanceType, LedgerEntryGql } from './types.js';
 
-@ObjectType('BalanceUpdate', { description: 'A tenant\'s balance as it changes: the current balance first on subscribe, then one update per ledger posting.' })
+@ObjectType('BalanceUpdate', { description: "A tenant's balance as it changes: the current balance first on subscribe, then one update per ledger posting." })
 export class BalanceUpdateType {
   @Field(() => ID)
   tenantId!: string;
@@ -37,7 +37,7 @@ export class BalanceUpdateType {
 export class BalanceSubscriptionResolver {
   @Subscription(() => BalanceUpdateType, {
     description:
-      'A tenant\'s live balance: the current balance first, then every change in order (one update per ledger posting). ' +
+      "A tenant's live balance: the current balance first, then every change in order (one update per ledger posting). " +
       'A reader that falls behind gets the latest balance, not every intermediate one. Same scope as reading the tenant.',
     subscribe: async ({ args, context }: SubscribeResolverData<unknown, { tenantId: string }, LedgerContext>) => {
       const tenantId = assertUuid(args.tenantId, 'tenantId');

@@ -13,9 +13,9 @@ registerEnumType(LedgerEntryType, {
 });
 registerEnumType(OverdraftMode, { name: 'OverdraftMode', description: 'What happens to usage beyond the balance.' });
 
-@ObjectType('Balance', { description: 'A tenant\'s prepaid balance, derived from its ledger.' })
+@ObjectType('Balance', { description: "A tenant's prepaid balance, derived from its ledger." })
 export class BalanceType {
-  @Field(() => MoneyType, { description: 'The balance: the sum of the ledger\'s entries. Negative while the tenant uses an overdraft.' })
+  @Field(() => MoneyType, { description: "The balance: the sum of the ledger's entries. Negative while the tenant uses an overdraft." })
   available!: MoneyType;
 
   @Field({ description: 'ISO 4217 currency of the account.' })
@@ -53,7 +53,7 @@ export class OverdraftPolicyType {
   }
 }
 
-@ObjectType('LedgerEntry', { description: 'One line of a tenant\'s ledger. Entries are never changed or removed.' })
+@ObjectType('LedgerEntry', { description: "One line of a tenant's ledger. Entries are never changed or removed." })
 export class LedgerEntryGql {
   @Field(() => ID)
   id!: string;
@@ -82,10 +82,10 @@ export class LedgerEntryGql {
   @Field(() => ID, { nullable: true, description: 'Usage: the rate version that priced it.' })
   rateId!: string | null;
 
-  @Field(() => Date, { nullable: true, description: 'When the recorded thing happened (usage: the event\'s occurredAt).' })
+  @Field(() => Date, { nullable: true, description: "When the recorded thing happened (usage: the event's occurredAt)." })
   occurredAt!: Date | null;
 
-  @Field(() => String, { nullable: true, description: 'The source\'s own reference: usage event id, payment id, credit note number.' })
+  @Field(() => String, { nullable: true, description: "The source's own reference: usage event id, payment id, credit note number." })
   externalRef!: string | null;
 
   @Field(() => String, { nullable: true })
@@ -124,6 +124,6 @@ export class SetOverdraftPolicyInput {
   @Field(() => OverdraftMode)
   mode!: OverdraftMode;
 
-  @Field(() => MoneyInput, { nullable: true, description: 'Required for ALLOW_OVERDRAFT, in the account\'s currency; omit for BLOCK.' })
+  @Field(() => MoneyInput, { nullable: true, description: "Required for ALLOW_OVERDRAFT, in the account's currency; omit for BLOCK." })
   limit?: MoneyInput | null;
 }

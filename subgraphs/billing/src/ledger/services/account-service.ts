@@ -90,7 +90,7 @@ export class AccountService {
       }
       const next = { overdraftMode: command.mode, overdraftLimitMinor: command.mode === OverdraftMode.BLOCK ? 0n : (command.limit?.amountMinor ?? 0n) };
       if (!options.mayExtendCredit && overdraftFloor(next) < overdraftFloor(account)) {
-        throw billingError(ErrorCode.Forbidden, 'Only the platform or the tenant\'s partner may extend overdraft credit.');
+        throw billingError(ErrorCode.Forbidden, "Only the platform or the tenant's partner may extend overdraft credit.");
       }
       account.overdraftMode = next.overdraftMode;
       account.overdraftLimitMinor = next.overdraftLimitMinor;

@@ -15,7 +15,12 @@ const overdraftPolicySchema = z
   })
   .superRefine((value, ctx) => {
     if (value.mode === OverdraftMode.BLOCK && value.limit && value.limit.amountMinor !== 0n) {
-      ctx.addIssue({ code: 'custom', path: ['limit'], message: 'applies only to ALLOW_OVERDRAFT; omit it for BLOCK', params: { code: ErrorCode.BadUserInput } });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['limit'],
+        message: 'applies only to ALLOW_OVERDRAFT; omit it for BLOCK',
+        params: { code: ErrorCode.BadUserInput },
+      });
     }
     if (value.mode === OverdraftMode.ALLOW_OVERDRAFT && !value.limit) {
       ctx.addIssue({ code: 'custom', path: ['limit'], message: 'is required for ALLOW_OVERDRAFT', params: { code: ErrorCode.BadUserInput } });

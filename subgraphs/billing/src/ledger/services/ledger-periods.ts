@@ -49,7 +49,20 @@ export async function readLedgerMonth(em: EntityManager, tenantId: string, after
     return { fromVersion: afterVersion, toVersion, openingBalanceMinor: opening, closingBalanceMinor: opening, usage: [], entries: [] };
   }
   const rows = await em.execute<
-    Array<{ kind: 'usage' | 'entry'; id: string | null; type: string; product: string | null; unit_price_micros: string | null; events: string; quantity: string | null; amount: string; at: Date | null; description: string | null; external_ref: string | null; version: number }>
+    Array<{
+      kind: 'usage' | 'entry';
+      id: string | null;
+      type: string;
+      product: string | null;
+      unit_price_micros: string | null;
+      events: string;
+      quantity: string | null;
+      amount: string;
+      at: Date | null;
+      description: string | null;
+      external_ref: string | null;
+      version: number;
+    }>
   >(
     `select 'usage' as kind, null::uuid as id, 'USAGE' as type, product, unit_price_micros::text, count(*)::text as events, sum(quantity)::text as quantity,
             sum(amount_minor)::text as amount, null::timestamptz as at, null::text as description, null::text as external_ref, min(account_version) as version
@@ -68,7 +81,13 @@ export async function readLedgerMonth(em: EntityManager, tenantId: string, after
     const amount = BigInt(row.amount);
     sum += amount;
     if (row.kind === 'usage') {
-      usage.push({ product: row.product ?? '', quantity: row.quantity ?? '0', unitPriceMicros: BigInt(row.unit_price_micros ?? '0'), amountMinor: amount, events: Number(row.events) });
+      usage.push({
+        product: row.product ?? '',
+        quantity: row.quantity ?? '0',
+        unitPriceMicros: BigInt(row.unit_price_micros ?? '0'),
+        amountMinor: amount,
+        events: Number(row.events),
+      });
     } else {
       entries.push({ id: row.id!, type: row.type, amountMinor: amount, at: new Date(row.at!), description: row.description, externalRef: row.external_ref });
     }
@@ -85,7 +104,13 @@ export async function readUsageLines(em: EntityManager, tenantId: string, fromVe
       order by account_version`,
     [tenantId, fromVersion, toVersion],
   );
-  return rows.map((row) => ({ at: new Date(row.at), product: row.product, quantity: BigInt(row.quantity ?? '0'), unitPriceMicros: BigInt(row.unit_price_micros ?? '0'), amountMinor: BigInt(row.amount_minor) }));
+  return rows.map((row) => ({
+    at: new Date(row.at),
+    product: row.product,
+    quantity: BigInt(row.quantity ?? '0'),
+    unitPriceMicros: BigInt(row.unit_price_micros ?? '0'),
+    amountMinor: BigInt(row.amount_minor),
+  }));
 }
 
 /** A ledger entry as documents read it: what a top-up or refund was, from its metadata. */
@@ -104,7 +129,20 @@ export interface EntryDetails {
 
 /** Entries of one tenant by id or by idempotency key (one query). */
 export async function readEntries(em: EntityManager, tenantId: string, lookup: { ids?: readonly string[]; keys?: readonly string[] }): Promise<EntryDetails[]> {
-  const rows = await em.execute<Array<{ id: string; tenant_id: string; type: string; amount_minor: string; currency: string; idempotency_key: string; external_ref: string | null; occurred_at: Date | null; created_at: Date; metadata: Record<string, unknown> | null }>>(
+  const rows = await em.execute<
+    Array<{
+      id: string;
+      tenant_id: string;
+      type: string;
+      amount_minor: string;
+      currency: string;
+      idempotency_key: string;
+      external_ref: string | null;
+      occurred_at: Date | null;
+      created_at: Date;
+      metadata: Record<string, unknown> | null;
+    }>
+  >(
     `select id, tenant_id, type, amount_minor::text, currency, idempotency_key, external_ref, occurred_at, created_at, metadata
        from ledger_entry
       where tenant_id = ? and (id in (select jsonb_array_elements_text(?::jsonb)::uuid) or idempotency_key in (select jsonb_array_elements_text(?::jsonb)))`,

@@ -336,7 +336,14 @@ export class LedgerService {
           now,
         ),
         ...balanceAlertEvents(
-          { tenantId: account.tenantId, currency: account.currency, previousMinor: previousBalance.amountMinor, balanceMinor: last.balanceAfterMinor, version: last.accountVersion, at: now },
+          {
+            tenantId: account.tenantId,
+            currency: account.currency,
+            previousMinor: previousBalance.amountMinor,
+            balanceMinor: last.balanceAfterMinor,
+            version: last.accountVersion,
+            at: now,
+          },
           account.alertThresholdsMinor,
         ),
         ...(request.announce?.(outcome) ?? []),
@@ -432,7 +439,11 @@ export class LedgerService {
    * Entries already holding keys of `entries`, by key. One index probe per key (a lateral lookup on the
    * (tenant_id, idempotency_key) unique index), whatever the planner's statistics say about the tenant's other entries.
    */
-  private async findByKeys(tx: EntityManager, tenantId: string, entries: ReadonlyArray<Pick<PostingEntryInput, 'idempotencyKey'>>): Promise<Map<string, LedgerEntry>> {
+  private async findByKeys(
+    tx: EntityManager,
+    tenantId: string,
+    entries: ReadonlyArray<Pick<PostingEntryInput, 'idempotencyKey'>>,
+  ): Promise<Map<string, LedgerEntry>> {
     const seen = await tx.execute<LedgerEntryRow[]>(
       `select ${ENTRY_COLUMNS} from unnest(array[?]::text[]) as k(key)
          cross join lateral (select * from ledger_entry e where e.tenant_id = ? and e.idempotency_key = k.key limit 1) e`,
@@ -613,7 +624,9 @@ export class LedgerService {
       const field = `entries.${index}`;
       if (!Object.values(LedgerEntryType).includes(entry.type)) throw billingError(ErrorCode.BadUserInput, `${field}.type: unknown entry type`, { field });
       if (typeof entry.amountMinor !== 'bigint' || entry.amountMinor > MAX_ENTRY_AMOUNT_MINOR || entry.amountMinor < -MAX_ENTRY_AMOUNT_MINOR) {
-        throw billingError(BillingErrorCode.InvalidAmount, `${field}.amountMinor: must be a bigint of at most ${MAX_ENTRY_AMOUNT_MINOR} minor units`, { field });
+        throw billingError(BillingErrorCode.InvalidAmount, `${field}.amountMinor: must be a bigint of at most ${MAX_ENTRY_AMOUNT_MINOR} minor units`, {
+          field,
+        });
       }
       const sign = SIGN_RULES[entry.type];
       if (!sign.allows(entry.amountMinor)) {
@@ -732,7 +745,11 @@ const ENTRY_INSERT = `insert into ledger_entry (id, tenant_id, account_version, 
   on conflict (tenant_id, idempotency_key) do nothing`;
 
 /** The entries a posting appends: consecutive account versions, each with the balance after it. */
-function appendable(account: { tenantId: string; currency: string; balanceMinor: bigint; version: number }, fresh: readonly PostingEntryInput[], now: Date): LedgerEntry[] {
+function appendable(
+  account: { tenantId: string; currency: string; balanceMinor: bigint; version: number },
+  fresh: readonly PostingEntryInput[],
+  now: Date,
+): LedgerEntry[] {
   let balance = account.balanceMinor;
   let version = account.version;
   return fresh.map((entry) => {

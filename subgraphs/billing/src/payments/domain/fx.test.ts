@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError } from '@saldo/config';
 import { loadBillingConfig } from '../../config.js';
-import { DEFAULT_EXCHANGE_RATES, RATE_SCALE, StaticExchangeRateProvider, convertMinor, formatRate, parseExchangeRateTable, type ExchangeRateProvider } from './fx.js';
+import {
+  DEFAULT_EXCHANGE_RATES,
+  RATE_SCALE,
+  StaticExchangeRateProvider,
+  convertMinor,
+  formatRate,
+  parseExchangeRateTable,
+  type ExchangeRateProvider,
+} from './fx.js';
 import { DEFAULT_TOPUP_LIMITS, parseTopUpLimits } from './top-up-limits.js';
 
 const rate = (from: string, to: string, decimal: string) => ({ from, to, rateScaled: parseExchangeRateTable(`${from}/${to}=${decimal}`)[`${from}/${to}`]! });
@@ -17,7 +25,17 @@ describe('exchange rates', () => {
   });
 
   it('refuses malformed tables', () => {
-    for (const bad of ['USD/EUR=0', 'USD/EUR=-1', 'USD/EUR=1e3', 'USD/EUR=0.1234567890123', 'USD-EUR=1', 'USD/XXX=1', 'EUR/EUR=1', 'USD/EUR=1,USD/EUR=2', 'USD/EUR=0.1.2']) {
+    for (const bad of [
+      'USD/EUR=0',
+      'USD/EUR=-1',
+      'USD/EUR=1e3',
+      'USD/EUR=0.1234567890123',
+      'USD-EUR=1',
+      'USD/XXX=1',
+      'EUR/EUR=1',
+      'USD/EUR=1,USD/EUR=2',
+      'USD/EUR=0.1.2',
+    ]) {
       assert.throws(() => parseExchangeRateTable(bad), RangeError, bad);
     }
   });
@@ -36,7 +54,13 @@ describe('exchange rates', () => {
 
   it('answers from the static table with its source label, and null for pairs it lacks', async () => {
     const provider: ExchangeRateProvider = new StaticExchangeRateProvider(DEFAULT_EXCHANGE_RATES, 'ECB 2026-11-20');
-    assert.deepEqual(await provider.rate('USD', 'EUR', new Date()), { from: 'USD', to: 'EUR', rateScaled: 925_000_000_000n, source: 'ECB 2026-11-20', asOf: null });
+    assert.deepEqual(await provider.rate('USD', 'EUR', new Date()), {
+      from: 'USD',
+      to: 'EUR',
+      rateScaled: 925_000_000_000n,
+      source: 'ECB 2026-11-20',
+      asOf: null,
+    });
     assert.equal(await provider.rate('EUR', 'JPY', new Date()), null);
   });
 });
@@ -51,12 +75,22 @@ describe('top-up limits and billing configuration', () => {
   it('has defaults per currency in minor units and parses overrides exactly', () => {
     assert.deepEqual(DEFAULT_TOPUP_LIMITS['EUR'], { minMinor: 500n, maxMinor: 1_000_000n });
     assert.deepEqual(DEFAULT_TOPUP_LIMITS['JPY'], { minMinor: 500n, maxMinor: 1_500_000n });
-    assert.deepEqual(parseTopUpLimits('EUR:10.00-500.50, KWD:1.500-100'), { EUR: { minMinor: 1000n, maxMinor: 50050n }, KWD: { minMinor: 1500n, maxMinor: 100000n } });
-    for (const bad of ['EUR:10.001-20', 'EUR:20-10', 'EUR:0-10', 'XXX:1-2', 'EUR 1-2', 'JPY:1.5-100']) assert.throws(() => parseTopUpLimits(bad), RangeError, bad);
+    assert.deepEqual(parseTopUpLimits('EUR:10.00-500.50, KWD:1.500-100'), {
+      EUR: { minMinor: 1000n, maxMinor: 50050n },
+      KWD: { minMinor: 1500n, maxMinor: 100000n },
+    });
+    for (const bad of ['EUR:10.001-20', 'EUR:20-10', 'EUR:0-10', 'XXX:1-2', 'EUR 1-2', 'JPY:1.5-100'])
+      assert.throws(() => parseTopUpLimits(bad), RangeError, bad);
   });
 
   it('reads Stripe settings, fails fast on inconsistent ones, and merges limit overrides', () => {
-    const config = loadBillingConfig({ ...base, STRIPE_SECRET_KEY: 'sk_test_abc', STRIPE_WEBHOOK_SECRET: 'whsec_abc', STRIPE_API_BASE: 'http://127.0.0.1:12111', TOPUP_LIMITS: 'EUR:10.00-100.00' });
+    const config = loadBillingConfig({
+      ...base,
+      STRIPE_SECRET_KEY: 'sk_test_abc',
+      STRIPE_WEBHOOK_SECRET: 'whsec_abc',
+      STRIPE_API_BASE: 'http://127.0.0.1:12111',
+      TOPUP_LIMITS: 'EUR:10.00-100.00',
+    });
     assert.equal(config.STRIPE_WEBHOOK_TOLERANCE_SECONDS, 300);
     assert.deepEqual(config.TOPUP_LIMITS['EUR'], { minMinor: 1000n, maxMinor: 10000n });
     assert.deepEqual(config.TOPUP_LIMITS['USD'], DEFAULT_TOPUP_LIMITS['USD']);
@@ -70,8 +104,14 @@ describe('top-up limits and billing configuration', () => {
         return error.problems;
       }
     };
-    assert.match(problems({ STRIPE_SECRET_KEY: 'sk_test_abc' }).join(), /STRIPE_WEBHOOK_SECRET: STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET must be set together/);
-    assert.match(problems({ STRIPE_SECRET_KEY: 'sk_live_abc', STRIPE_WEBHOOK_SECRET: 'whsec_abc', STRIPE_API_BASE: 'http://127.0.0.1:1' }).join(), /STRIPE_API_BASE: .*live key/);
+    assert.match(
+      problems({ STRIPE_SECRET_KEY: 'sk_test_abc' }).join(),
+      /STRIPE_WEBHOOK_SECRET: STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET must be set together/,
+    );
+    assert.match(
+      problems({ STRIPE_SECRET_KEY: 'sk_live_abc', STRIPE_WEBHOOK_SECRET: 'whsec_abc', STRIPE_API_BASE: 'http://127.0.0.1:1' }).join(),
+      /STRIPE_API_BASE: .*live key/,
+    );
     assert.match(problems({ STRIPE_SECRET_KEY: 'pk_test_abc', STRIPE_WEBHOOK_SECRET: 'whsec_abc' }).join(), /STRIPE_SECRET_KEY/);
     assert.match(problems({ STRIPE_API_BASE: 'ftp://x' }).join(), /STRIPE_API_BASE/);
     assert.match(problems({ TOPUP_LIMITS: 'EUR:5' }).join(), /TOPUP_LIMITS/);

@@ -54,7 +54,10 @@ export const DEFAULT_EXCHANGE_RATES: ExchangeRateTable = parseExchangeRateTable(
 /** Parses `USD/EUR=0.925,EUR/USD=1.0811` (RangeError on anything else: unknown currencies, >12 decimals, rate <= 0). */
 export function parseExchangeRateTable(value: string): ExchangeRateTable {
   const table: Record<string, bigint> = {};
-  for (const part of value.split(',').map((entry) => entry.trim()).filter((entry) => entry.length > 0)) {
+  for (const part of value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry.length > 0)) {
     const match = /^([A-Z]{3})\/([A-Z]{3})=(.+)$/.exec(part);
     if (!match) throw new RangeError(`"${part}" is not FROM/TO=rate (e.g. USD/EUR=0.925)`);
     const [, from = '', to = '', rate = ''] = match;

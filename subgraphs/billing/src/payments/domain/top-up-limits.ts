@@ -36,7 +36,10 @@ export const DEFAULT_TOPUP_LIMITS: TopUpLimits = Object.fromEntries([
 /** Parses `EUR:5.00-10000.00,JPY:500-1500000` (major units, at most the currency's decimals). */
 export function parseTopUpLimits(value: string): Record<string, TopUpLimit> {
   const limits: Record<string, TopUpLimit> = {};
-  for (const part of value.split(',').map((entry) => entry.trim()).filter((entry) => entry.length > 0)) {
+  for (const part of value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry.length > 0)) {
     const match = /^([A-Z]{3}):([0-9.]+)-([0-9.]+)$/.exec(part);
     if (!match) throw new RangeError(`"${part}" is not CUR:min-max in major units (e.g. EUR:5.00-10000.00)`);
     const [, currency = '', min = '', max = ''] = match;

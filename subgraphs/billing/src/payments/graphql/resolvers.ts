@@ -14,7 +14,7 @@ function autoTopUpLoader(ctx: PaymentsContext) {
 export class TenantAutoTopUpResolver {
   @FieldResolver(() => AutoTopUpType, {
     nullable: true,
-    description: 'The automatic top-up rule; null when there is none, or for callers who may not see the tenant\'s payments.',
+    description: "The automatic top-up rule; null when there is none, or for callers who may not see the tenant's payments.",
   })
   async autoTopUp(@Root() tenant: TenantStub, @Ctx() ctx: PaymentsContext): Promise<AutoTopUpType | null> {
     const tenantId = assertUuid(tenant.id, 'id');
@@ -42,7 +42,7 @@ export class TopUpResolver {
 export class AutoTopUpResolver {
   @Mutation(() => PaymentMethodSetupType, {
     description:
-      'Starts saving a card for automatic top-ups: a Stripe Checkout Session (setup mode) on the tenant\'s own Stripe customer. ' +
+      "Starts saving a card for automatic top-ups: a Stripe Checkout Session (setup mode) on the tenant's own Stripe customer. " +
       'Nothing is charged; setAutoTopUp accepts the payment method saved there.',
   })
   async createPaymentMethodSetup(@Arg('tenantId', () => ID) tenantId: string, @Ctx() ctx: PaymentsContext): Promise<PaymentMethodSetupType> {
@@ -52,7 +52,7 @@ export class AutoTopUpResolver {
 
   @Mutation(() => AutoTopUpType, {
     description:
-      'Creates or replaces the tenant\'s automatic top-up rule and enables it (clears a decline backoff). The payment method must be one the tenant ' +
+      "Creates or replaces the tenant's automatic top-up rule and enables it (clears a decline backoff). The payment method must be one the tenant " +
       'saved on its own Stripe customer (createPaymentMethodSetup), checked with Stripe; others are refused with PAYMENT_METHOD_NOT_OWNED.',
   })
   async setAutoTopUp(@Arg('input', () => SetAutoTopUpInput) input: SetAutoTopUpInput, @Ctx() ctx: PaymentsContext): Promise<AutoTopUpType> {

@@ -9,7 +9,9 @@ import { MoneyInput } from '../../shared/graphql.js';
 registerEnumType(TopUpStatus, { name: 'TopUpStatus', description: 'Where a Stripe Checkout top-up stands.' });
 registerEnumType(AutoTopUpMode, { name: 'AutoTopUpMode', description: 'How much an automatic top-up charges.' });
 
-@ObjectType('ExchangeRate', { description: 'A conversion as it was (or will be) applied: amount in `to` = amount in `from` x rate, rounded half up to the minor unit.' })
+@ObjectType('ExchangeRate', {
+  description: 'A conversion as it was (or will be) applied: amount in `to` = amount in `from` x rate, rounded half up to the minor unit.',
+})
 export class ExchangeRateType {
   @Field()
   from!: string;
@@ -39,14 +41,14 @@ export class ExchangeRateType {
 
 @ObjectType('PaymentMethodSetup', {
   description:
-    'A Stripe Checkout Session (setup mode) on the tenant\'s own Stripe customer: the tenant saves a card there, and setAutoTopUp accepts only ' +
+    "A Stripe Checkout Session (setup mode) on the tenant's own Stripe customer: the tenant saves a card there, and setAutoTopUp accepts only " +
     'payment methods saved this way (others are refused with PAYMENT_METHOD_NOT_OWNED).',
 })
 export class PaymentMethodSetupType {
-  @Field({ description: 'Stripe\'s page where the tenant enters the card.' })
+  @Field({ description: "Stripe's page where the tenant enters the card." })
   url!: string;
 
-  @Field({ description: 'The tenant\'s Stripe customer the card is saved on (cus_...): pass it to setAutoTopUp.' })
+  @Field({ description: "The tenant's Stripe customer the card is saved on (cus_...): pass it to setAutoTopUp." })
   stripeCustomerId!: string;
 
   @Field()
@@ -79,10 +81,12 @@ export class TopUpType {
   @Field(() => MoneyType, { description: 'What the payer pays: amount + tax.' })
   total!: MoneyType;
 
-  @Field(() => MoneyType, { description: 'What the balance is credited, in the account\'s currency (converted at exchangeRate when the payer pays in another currency).' })
+  @Field(() => MoneyType, {
+    description: "What the balance is credited, in the account's currency (converted at exchangeRate when the payer pays in another currency).",
+  })
   credit!: MoneyType;
 
-  @Field(() => ExchangeRateType, { nullable: true, description: 'The quoted conversion; null when the payer pays in the account\'s currency.' })
+  @Field(() => ExchangeRateType, { nullable: true, description: "The quoted conversion; null when the payer pays in the account's currency." })
   exchangeRate!: ExchangeRateType | null;
 
   @Field(() => String, { nullable: true, description: 'Stripe Checkout page to send the payer to; null until the session exists.' })
@@ -122,7 +126,7 @@ export class TopUpType {
 
 @ObjectType('AutoTopUpFailure')
 export class AutoTopUpFailureType {
-  @Field({ description: 'Stripe\'s code, e.g. card_declined or authentication_required.' })
+  @Field({ description: "Stripe's code, e.g. card_declined or authentication_required." })
   code!: string;
 
   @Field()
@@ -199,11 +203,11 @@ export class CreateTopUpInput {
 
   @Field(() => MoneyInput, {
     description:
-      'The credit to buy, priced in the payment currency; within the currency\'s limits. VAT is charged on top where it applies (TopUp.tax, TopUp.total). Another currency than the account\'s is converted at a stored rate.',
+      "The credit to buy, priced in the payment currency; within the currency's limits. VAT is charged on top where it applies (TopUp.tax, TopUp.total). Another currency than the account's is converted at a stored rate.",
   })
   amount!: MoneyInput;
 
-  @Field({ description: 'The client\'s key for this top-up (1-128 of A-Z a-z 0-9 . _ : @ -): sending it again returns the same top-up and Checkout Session.' })
+  @Field({ description: "The client's key for this top-up (1-128 of A-Z a-z 0-9 . _ : @ -): sending it again returns the same top-up and Checkout Session." })
   idempotencyKey!: string;
 }
 

@@ -180,7 +180,9 @@ export class AutoTopUpService {
     }
     await this.ledger.withAccountLocked(command.tenantId, async (tx, account) => {
       if (account.currency !== command.amount.currency) {
-        throw billingError(ErrorCode.InvalidCurrency, `amount.currency: the account is kept in ${account.currency}; auto-top-up amounts must be too.`, { field: 'amount.currency' });
+        throw billingError(ErrorCode.InvalidCurrency, `amount.currency: the account is kept in ${account.currency}; auto-top-up amounts must be too.`, {
+          field: 'amount.currency',
+        });
       }
       const now = this.clock.now();
       const below = account.balanceMinor <= command.threshold.amountMinor;
@@ -230,7 +232,9 @@ export class AutoTopUpService {
     if (!located) return null;
     const now = this.clock.now();
     await located.em.transactional(async (tx) => {
-      const [rule] = await tx.execute<Pick<RuleRow, 'threshold_minor' | 'mode' | 'amount_minor' | 'currency' | 'daily_cap_minor' | 'stripe_payment_method_id'>[]>(
+      const [rule] = await tx.execute<
+        Pick<RuleRow, 'threshold_minor' | 'mode' | 'amount_minor' | 'currency' | 'daily_cap_minor' | 'stripe_payment_method_id'>[]
+      >(
         `update auto_top_up_rule set enabled = false, retry_pending = false, updated_at = ? where tenant_id = ?
           returning tenant_id, threshold_minor, mode, amount_minor, currency, daily_cap_minor, stripe_payment_method_id`,
         [now, tenantId],
@@ -281,14 +285,16 @@ export class AutoTopUpService {
 
     const now = this.clock.now();
     const owe = async (reason: string) => {
-      if (!rule.retry_pending) await tx.execute('update auto_top_up_rule set retry_pending = true, updated_at = ? where tenant_id = ?', [now, rule.tenant_id], 'run');
+      if (!rule.retry_pending)
+        await tx.execute('update auto_top_up_rule set retry_pending = true, updated_at = ? where tenant_id = ?', [now, rule.tenant_id], 'run');
       this.logger.debug('auto-top-up held back', { tenant: rule.tenant_id, reason });
     };
     if (rule.backoff_until_ms !== null && Number(rule.backoff_until_ms) > now.getTime()) return owe('backoff');
-    const [inFlight] = await tx.execute<{ id: string }[]>(
-      `select id from auto_top_up_attempt where tenant_id = ? and status in (?, ?) limit 1`,
-      [rule.tenant_id, AutoTopUpAttemptStatus.PENDING, AutoTopUpAttemptStatus.PROCESSING],
-    );
+    const [inFlight] = await tx.execute<{ id: string }[]>(`select id from auto_top_up_attempt where tenant_id = ? and status in (?, ?) limit 1`, [
+      rule.tenant_id,
+      AutoTopUpAttemptStatus.PENDING,
+      AutoTopUpAttemptStatus.PROCESSING,
+    ]);
     if (inFlight) return;
 
     const limit = this.options.limits[rule.currency];
@@ -310,14 +316,33 @@ export class AutoTopUpService {
                                         balance_minor, tries, next_try_at, created_at, updated_at)
        values (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)
        on conflict (tenant_id, trigger_version) do nothing`,
-      [uuidv7(), rule.tenant_id, outcome.balance.version, AutoTopUpAttemptStatus.PENDING, amount, rule.currency, rule.stripe_customer_id, rule.stripe_payment_method_id, balance, now, now, now],
+      [
+        uuidv7(),
+        rule.tenant_id,
+        outcome.balance.version,
+        AutoTopUpAttemptStatus.PENDING,
+        amount,
+        rule.currency,
+        rule.stripe_customer_id,
+        rule.stripe_payment_method_id,
+        balance,
+        now,
+        now,
+        now,
+      ],
       'run',
     )) as unknown as { affectedRows: number };
-    if (rule.retry_pending) await tx.execute('update auto_top_up_rule set retry_pending = false, updated_at = ? where tenant_id = ?', [now, rule.tenant_id], 'run');
+    if (rule.retry_pending)
+      await tx.execute('update auto_top_up_rule set retry_pending = false, updated_at = ? where tenant_id = ?', [now, rule.tenant_id], 'run');
     if (inserted.affectedRows > 0) {
       // Wake the worker once this transaction commits (the attempt is invisible before).
       tx.getEventManager().registerSubscriber({ afterTransactionCommit: async () => this.poke() });
-      this.logger.info('auto-top-up triggered', { tenant: rule.tenant_id, amount: Money.of(amount, rule.currency).toString(), balance: Money.of(balance, rule.currency).toString(), crossed });
+      this.logger.info('auto-top-up triggered', {
+        tenant: rule.tenant_id,
+        amount: Money.of(amount, rule.currency).toString(),
+        balance: Money.of(balance, rule.currency).toString(),
+        crossed,
+      });
     }
   }
 
@@ -373,7 +398,14 @@ export class AutoTopUpService {
          from due where a.id = due.id
        returning a.id, a.tenant_id, a.trigger_version, a.status, a.amount_minor, a.currency, a.stripe_customer_id, a.stripe_payment_method_id,
                  a.balance_minor, a.tries, a.payment_intent_id, a.tax_minor, a.tax`,
-      [AutoTopUpAttemptStatus.PENDING, AutoTopUpAttemptStatus.PROCESSING, now, AutoTopUpAttemptStatus.PROCESSING, new Date(now.getTime() + this.claimLeaseMs), now],
+      [
+        AutoTopUpAttemptStatus.PENDING,
+        AutoTopUpAttemptStatus.PROCESSING,
+        now,
+        AutoTopUpAttemptStatus.PROCESSING,
+        new Date(now.getTime() + this.claimLeaseMs),
+        now,
+      ],
     );
     return row ?? null;
   }
@@ -381,11 +413,19 @@ export class AutoTopUpService {
   private async execute(attempt: AttemptRow): Promise<void> {
     const rule = await this.get(attempt.tenant_id);
     if (!rule?.enabled && !attempt.payment_intent_id) {
-      await this.finish(attempt, AutoTopUpAttemptStatus.CANCELED, { failureCode: 'RULE_DISABLED', failureMessage: 'Auto-top-up was disabled before the attempt ran.' });
+      await this.finish(attempt, AutoTopUpAttemptStatus.CANCELED, {
+        failureCode: 'RULE_DISABLED',
+        failureMessage: 'Auto-top-up was disabled before the attempt ran.',
+      });
       return;
     }
     if (!this.stripe) {
-      await this.fail(attempt, { code: BillingErrorCode.StripeNotConfigured, declineCode: null, message: 'No Stripe account is configured.', paymentIntentId: null });
+      await this.fail(attempt, {
+        code: BillingErrorCode.StripeNotConfigured,
+        declineCode: null,
+        message: 'No Stripe account is configured.',
+        paymentIntentId: null,
+      });
       return;
     }
     // VAT on top, quoted once per attempt and kept with it: a retry charges the same gross (same idempotency key).
@@ -395,7 +435,12 @@ export class AutoTopUpService {
       } catch (error) {
         const retryAt = new Date(this.clock.now().getTime() + this.options.retrySeconds * 1000);
         await this.finish(attempt, AutoTopUpAttemptStatus.PENDING, { nextTryAt: retryAt });
-        this.logger.warn('auto-top-up: VAT could not be quoted yet, retrying the attempt later', { tenant: attempt.tenant_id, attempt: attempt.id, retryAt, error: (error as Error).message });
+        this.logger.warn('auto-top-up: VAT could not be quoted yet, retrying the attempt later', {
+          tenant: attempt.tenant_id,
+          attempt: attempt.id,
+          retryAt,
+          error: (error as Error).message,
+        });
         return;
       }
     }
@@ -416,11 +461,21 @@ export class AutoTopUpService {
       if (isTransientStripeError(error)) {
         const retryAt = new Date(this.clock.now().getTime() + this.options.retrySeconds * 1000);
         await this.finish(attempt, AutoTopUpAttemptStatus.PENDING, { nextTryAt: retryAt });
-        this.logger.warn('auto-top-up: Stripe unavailable, retrying the same attempt later', { tenant: attempt.tenant_id, attempt: attempt.id, retryAt, error: (error as Error).message });
+        this.logger.warn('auto-top-up: Stripe unavailable, retrying the same attempt later', {
+          tenant: attempt.tenant_id,
+          attempt: attempt.id,
+          retryAt,
+          error: (error as Error).message,
+        });
         return;
       }
       const stripeError = error as { code?: string; message?: string };
-      await this.fail(attempt, { code: stripeError.code ?? 'stripe_error', declineCode: null, message: stripeError.message ?? String(error), paymentIntentId: null });
+      await this.fail(attempt, {
+        code: stripeError.code ?? 'stripe_error',
+        declineCode: null,
+        message: stripeError.message ?? String(error),
+        paymentIntentId: null,
+      });
       return;
     }
     if (result.outcome === 'succeeded') {
@@ -437,7 +492,10 @@ export class AutoTopUpService {
     }
     if (result.outcome === 'pending') {
       // Settles later: payment_intent.succeeded credits it (and marks the attempt); look again in an hour.
-      await this.finish(attempt, AutoTopUpAttemptStatus.PROCESSING, { nextTryAt: new Date(this.clock.now().getTime() + 3_600_000), paymentIntentId: result.paymentIntentId });
+      await this.finish(attempt, AutoTopUpAttemptStatus.PROCESSING, {
+        nextTryAt: new Date(this.clock.now().getTime() + 3_600_000),
+        paymentIntentId: result.paymentIntentId,
+      });
       return;
     }
     await this.fail(attempt, result);
@@ -446,10 +504,28 @@ export class AutoTopUpService {
   /** Stores the VAT quote of an attempt before its first charge (no quote: nothing on top, and it stays that way). */
   private async quoteTax(attempt: AttemptRow): Promise<void> {
     const quote = await (this.options.tax ?? NO_TAX)(attempt.tenant_id, BigInt(attempt.amount_minor), attempt.currency, this.clock.now());
-    const record = quote ? taxRecord(quote) : { netMinor: attempt.amount_minor, vatMinor: '0', grossMinor: attempt.amount_minor, currency: attempt.currency, category: 'NONE', basisPoints: 0, vatCase: 'NONE', day: '' };
+    const record = quote
+      ? taxRecord(quote)
+      : {
+          netMinor: attempt.amount_minor,
+          vatMinor: '0',
+          grossMinor: attempt.amount_minor,
+          currency: attempt.currency,
+          category: 'NONE',
+          basisPoints: 0,
+          vatCase: 'NONE',
+          day: '',
+        };
     const located = await this.db.emForTenant(attempt.tenant_id);
-    await located!.em.execute('update auto_top_up_attempt set tax_minor = ?, tax = ?::jsonb where id = ? and tenant_id = ? and tax is null', [quote?.vatMinor ?? 0n, JSON.stringify(record), attempt.id, attempt.tenant_id], 'run');
-    const [row] = await located!.em.execute<Array<{ tax_minor: string; tax: TaxRecord }>>('select tax_minor, tax from auto_top_up_attempt where id = ? and tenant_id = ?', [attempt.id, attempt.tenant_id]);
+    await located!.em.execute(
+      'update auto_top_up_attempt set tax_minor = ?, tax = ?::jsonb where id = ? and tenant_id = ? and tax is null',
+      [quote?.vatMinor ?? 0n, JSON.stringify(record), attempt.id, attempt.tenant_id],
+      'run',
+    );
+    const [row] = await located!.em.execute<Array<{ tax_minor: string; tax: TaxRecord }>>(
+      'select tax_minor, tax from auto_top_up_attempt where id = ? and tenant_id = ?',
+      [attempt.id, attempt.tenant_id],
+    );
     attempt.tax_minor = row!.tax_minor;
     attempt.tax = row!.tax;
   }
@@ -481,10 +557,9 @@ export class AutoTopUpService {
         'run',
       )) as unknown as { affectedRows: number };
       if (updated.affectedRows === 0) return false;
-      const [rule] = await tx.execute<{ consecutive_failures: number }[]>(
-        'select consecutive_failures from auto_top_up_rule where tenant_id = ? for update',
-        [attempt.tenant_id],
-      );
+      const [rule] = await tx.execute<{ consecutive_failures: number }[]>('select consecutive_failures from auto_top_up_rule where tenant_id = ? for update', [
+        attempt.tenant_id,
+      ]);
       const failures = (rule?.consecutive_failures ?? 0) + 1;
       const backoffUntil = new Date(now.getTime() + backoffSeconds(failures, this.options.backoffBaseSeconds, this.options.backoffMaxSeconds) * 1000);
       await tx.execute(
@@ -512,7 +587,14 @@ export class AutoTopUpService {
         },
         now,
       );
-      this.logger.warn('auto-top-up declined; backing off', { tenant: attempt.tenant_id, attempt: attempt.id, code: failure.code, declineCode: failure.declineCode, consecutiveFailures: failures, backoffUntil });
+      this.logger.warn('auto-top-up declined; backing off', {
+        tenant: attempt.tenant_id,
+        attempt: attempt.id,
+        code: failure.code,
+        declineCode: failure.declineCode,
+        consecutiveFailures: failures,
+        backoffUntil,
+      });
       return true;
     });
     if (failed) this.relay.poke();

@@ -16,15 +16,30 @@ export const MAX_RULE_AMOUNT_MINOR = 1_000_000_000n;
 function checkLimits(ctx: z.RefinementCtx, path: (string | number)[], amountMinor: bigint, currency: string, limits: TopUpLimits, label = 'a top-up'): void {
   const limit = limits[currency];
   if (!limit) {
-    ctx.addIssue({ code: 'custom', path: [...path.slice(0, -1), 'currency'], message: `top-ups are not offered in ${currency} (no TOPUP_LIMITS entry)`, params: { code: ErrorCode.InvalidCurrency } });
+    ctx.addIssue({
+      code: 'custom',
+      path: [...path.slice(0, -1), 'currency'],
+      message: `top-ups are not offered in ${currency} (no TOPUP_LIMITS entry)`,
+      params: { code: ErrorCode.InvalidCurrency },
+    });
     return;
   }
   if (amountMinor <= 0n) {
     ctx.addIssue({ code: 'custom', path, message: 'must be a positive number of minor units', params: { code: BillingErrorCode.InvalidAmount } });
   } else if (amountMinor < limit.minMinor) {
-    ctx.addIssue({ code: 'custom', path, message: `${label} in ${currency} must be ${describeLimit(currency, limit)}`, params: { code: BillingErrorCode.AmountTooSmall } });
+    ctx.addIssue({
+      code: 'custom',
+      path,
+      message: `${label} in ${currency} must be ${describeLimit(currency, limit)}`,
+      params: { code: BillingErrorCode.AmountTooSmall },
+    });
   } else if (amountMinor > limit.maxMinor) {
-    ctx.addIssue({ code: 'custom', path, message: `${label} in ${currency} must be ${describeLimit(currency, limit)}`, params: { code: BillingErrorCode.AmountTooLarge } });
+    ctx.addIssue({
+      code: 'custom',
+      path,
+      message: `${label} in ${currency} must be ${describeLimit(currency, limit)}`,
+      params: { code: BillingErrorCode.AmountTooLarge },
+    });
   }
 }
 
@@ -56,8 +71,12 @@ export function setAutoTopUpSchema(limits: TopUpLimits) {
       /** FIXED_AMOUNT: the amount charged; TOP_UP_TO: the balance to reach. */
       amount: moneyInputSchema,
       dailyCap: moneyInputSchema,
-      stripeCustomerId: z.string().refine((value) => CUSTOMER_ID.test(value), { message: 'must be a Stripe customer id (cus_...)', ...coded(ErrorCode.InvalidId) }),
-      paymentMethodId: z.string().refine((value) => PAYMENT_METHOD_ID.test(value), { message: 'must be a Stripe payment method id (pm_...)', ...coded(ErrorCode.InvalidId) }),
+      stripeCustomerId: z
+        .string()
+        .refine((value) => CUSTOMER_ID.test(value), { message: 'must be a Stripe customer id (cus_...)', ...coded(ErrorCode.InvalidId) }),
+      paymentMethodId: z
+        .string()
+        .refine((value) => PAYMENT_METHOD_ID.test(value), { message: 'must be a Stripe payment method id (pm_...)', ...coded(ErrorCode.InvalidId) }),
     })
     .superRefine((value, ctx) => {
       const currency = value.amount.currency;
@@ -69,7 +88,12 @@ export function setAutoTopUpSchema(limits: TopUpLimits) {
       }
       const threshold = value.threshold.amountMinor;
       if (threshold < 0n || threshold > MAX_RULE_AMOUNT_MINOR) {
-        ctx.addIssue({ code: 'custom', path: ['threshold', 'amountMinor'], message: `must be 0 to ${MAX_RULE_AMOUNT_MINOR} minor units`, params: { code: BillingErrorCode.InvalidAmount } });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['threshold', 'amountMinor'],
+          message: `must be 0 to ${MAX_RULE_AMOUNT_MINOR} minor units`,
+          params: { code: BillingErrorCode.InvalidAmount },
+        });
       }
       const limit = limits[currency];
       if (value.mode === AutoTopUpMode.FIXED_AMOUNT) {
@@ -77,7 +101,12 @@ export function setAutoTopUpSchema(limits: TopUpLimits) {
       } else if (!limit) {
         checkLimits(ctx, ['amount', 'amountMinor'], value.amount.amountMinor, currency, limits);
       } else if (value.amount.amountMinor > MAX_RULE_AMOUNT_MINOR) {
-        ctx.addIssue({ code: 'custom', path: ['amount', 'amountMinor'], message: `must be at most ${MAX_RULE_AMOUNT_MINOR} minor units`, params: { code: BillingErrorCode.InvalidAmount } });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['amount', 'amountMinor'],
+          message: `must be at most ${MAX_RULE_AMOUNT_MINOR} minor units`,
+          params: { code: BillingErrorCode.InvalidAmount },
+        });
       } else if (value.amount.amountMinor - threshold < limit.minMinor) {
         // Every charge is target - balance >= target - threshold: it must reach the currency's minimum top-up.
         ctx.addIssue({
@@ -90,9 +119,19 @@ export function setAutoTopUpSchema(limits: TopUpLimits) {
       if (!limit) return;
       const smallestCharge = value.mode === AutoTopUpMode.FIXED_AMOUNT ? value.amount.amountMinor : limit.minMinor;
       if (value.dailyCap.amountMinor < smallestCharge) {
-        ctx.addIssue({ code: 'custom', path: ['dailyCap', 'amountMinor'], message: 'must allow at least one automatic top-up a day', params: { code: BillingErrorCode.AmountTooSmall } });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['dailyCap', 'amountMinor'],
+          message: 'must allow at least one automatic top-up a day',
+          params: { code: BillingErrorCode.AmountTooSmall },
+        });
       } else if (value.dailyCap.amountMinor > MAX_RULE_AMOUNT_MINOR) {
-        ctx.addIssue({ code: 'custom', path: ['dailyCap', 'amountMinor'], message: `must be at most ${MAX_RULE_AMOUNT_MINOR} minor units`, params: { code: BillingErrorCode.InvalidAmount } });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['dailyCap', 'amountMinor'],
+          message: `must be at most ${MAX_RULE_AMOUNT_MINOR} minor units`,
+          params: { code: BillingErrorCode.InvalidAmount },
+        });
       }
     });
 }

@@ -95,7 +95,13 @@ export class PaymentCreditService {
     const key = paymentKey(credit.paymentIntentId);
     const own = outcome.posted.find((row) => row.idempotencyKey === key);
     if (own) {
-      this.logger.info('credited Stripe payment', { tenant: credit.tenantId, paymentIntent: credit.paymentIntentId, amountMinor: own.amountMinor.toString(), currency: own.currency, by: credit.announcedBy });
+      this.logger.info('credited Stripe payment', {
+        tenant: credit.tenantId,
+        paymentIntent: credit.paymentIntentId,
+        amountMinor: own.amountMinor.toString(),
+        currency: own.currency,
+        by: credit.announcedBy,
+      });
       return { status: 'CREDITED', entry: own };
     }
     const original = outcome.duplicates.get(key)!;
@@ -162,7 +168,12 @@ export class PaymentCreditService {
     });
     const duplicates = [...outcome.duplicates.keys()].filter((key) => key.startsWith('stripe:re:')).map((key) => key.slice('stripe:re:'.length));
     if (outcome.posted.length > 0) {
-      this.logger.info('booked Stripe refunds', { tenant: set.tenantId, paymentIntent: set.paymentIntentId, entries: outcome.posted.length, impliedCredit: Boolean(credit && outcome.posted.some((row) => row.type === LedgerEntryType.TOP_UP)) });
+      this.logger.info('booked Stripe refunds', {
+        tenant: set.tenantId,
+        paymentIntent: set.paymentIntentId,
+        entries: outcome.posted.length,
+        impliedCredit: Boolean(credit && outcome.posted.some((row) => row.type === LedgerEntryType.TOP_UP)),
+      });
     }
     return { posted: outcome.posted, duplicates };
   }
@@ -184,12 +195,16 @@ export class PaymentCreditService {
     if (credit.currency !== accountCurrency) {
       const rate = (await this.quotedRate(credit, accountCurrency)) ?? (await this.exchangeRates.rate(credit.currency, accountCurrency, credit.occurredAt));
       if (!rate) {
-        throw billingError(BillingErrorCode.ExchangeRateNotFound, `No exchange rate from ${credit.currency} to ${accountCurrency}.`, { from: credit.currency, to: accountCurrency });
+        throw billingError(BillingErrorCode.ExchangeRateNotFound, `No exchange rate from ${credit.currency} to ${accountCurrency}.`, {
+          from: credit.currency,
+          to: accountCurrency,
+        });
       }
       amountMinor = convertMinor(base, rate);
       fx = fxRecord(rate, base, amountMinor);
     }
-    if (amountMinor <= 0n) throw billingError(BillingErrorCode.InvalidAmount, `Payment ${credit.paymentIntentId} credits nothing (${credit.amountMinor} ${credit.currency}).`);
+    if (amountMinor <= 0n)
+      throw billingError(BillingErrorCode.InvalidAmount, `Payment ${credit.paymentIntentId} credits nothing (${credit.amountMinor} ${credit.currency}).`);
     return {
       type: LedgerEntryType.TOP_UP,
       amountMinor,
@@ -198,7 +213,12 @@ export class PaymentCreditService {
       occurredAt: credit.occurredAt,
       description: credit.autoTopUpAttemptId ? 'Automatic top-up via Stripe' : 'Top-up via Stripe',
       metadata: {
-        stripe: { paymentIntentId: credit.paymentIntentId, checkoutSessionId: credit.checkoutSessionId ?? null, eventId: credit.eventId ?? null, announcedBy: credit.announcedBy },
+        stripe: {
+          paymentIntentId: credit.paymentIntentId,
+          checkoutSessionId: credit.checkoutSessionId ?? null,
+          eventId: credit.eventId ?? null,
+          announcedBy: credit.announcedBy,
+        },
         topUpId: credit.topUpId ?? null,
         autoTopUpAttemptId: credit.autoTopUpAttemptId ?? null,
         paid: { amountMinor: credit.amountMinor.toString(), currency: credit.currency },
@@ -221,7 +241,13 @@ export class PaymentCreditService {
       `select amount_minor, currency, tax_minor, tax from ${table} where id = ? and tenant_id = ?`,
       [credit.topUpId ?? credit.autoTopUpAttemptId, credit.tenantId],
     );
-    if (!row?.tax || row.tax.category === 'NONE' || row.currency.trim() !== credit.currency || BigInt(row.amount_minor) + BigInt(row.tax_minor) !== credit.amountMinor) return null;
+    if (
+      !row?.tax ||
+      row.tax.category === 'NONE' ||
+      row.currency.trim() !== credit.currency ||
+      BigInt(row.amount_minor) + BigInt(row.tax_minor) !== credit.amountMinor
+    )
+      return null;
     return { netMinor: BigInt(row.amount_minor), tax: row.tax };
   }
 
@@ -234,7 +260,13 @@ export class PaymentCreditService {
       'select amount_minor, tax_minor, currency, credit_currency, fx from top_up where id = ? and tenant_id = ?',
       [credit.topUpId, credit.tenantId],
     );
-    if (!row?.fx || row.currency !== credit.currency || row.credit_currency !== accountCurrency || BigInt(row.amount_minor) + BigInt(row.tax_minor) !== credit.amountMinor) return null;
+    if (
+      !row?.fx ||
+      row.currency !== credit.currency ||
+      row.credit_currency !== accountCurrency ||
+      BigInt(row.amount_minor) + BigInt(row.tax_minor) !== credit.amountMinor
+    )
+      return null;
     return rateFromRecord(row.fx);
   }
 
@@ -266,7 +298,16 @@ export class PaymentCreditService {
       const updated = (await tx.execute(
         `update auto_top_up_attempt set status = ?, payment_intent_id = ?, ledger_entry_id = ?, completed_at = ?, updated_at = ?, failure_code = null, failure_message = null
           where id = ? and tenant_id = ? and status <> ?`,
-        [AutoTopUpAttemptStatus.SUCCEEDED, credit.paymentIntentId, entryId, now, now, credit.autoTopUpAttemptId, credit.tenantId, AutoTopUpAttemptStatus.SUCCEEDED],
+        [
+          AutoTopUpAttemptStatus.SUCCEEDED,
+          credit.paymentIntentId,
+          entryId,
+          now,
+          now,
+          credit.autoTopUpAttemptId,
+          credit.tenantId,
+          AutoTopUpAttemptStatus.SUCCEEDED,
+        ],
         'run',
       )) as unknown as { affectedRows: number };
       if (updated.affectedRows > 0) {

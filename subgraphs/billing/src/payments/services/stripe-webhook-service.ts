@@ -95,7 +95,9 @@ export class StripeWebhookService {
     try {
       event = this.stripe.verifyWebhook(rawBody, signature);
     } catch (error) {
-      const reason = String((error as Error)?.message ?? error).split('\n')[0]!.trim();
+      const reason = String((error as Error)?.message ?? error)
+        .split('\n')[0]!
+        .trim();
       this.logger.warn('rejected a Stripe webhook: signature verification failed', { reason, bytes: rawBody.length, signed: Boolean(signature) });
       return { httpStatus: 400, body: httpErrorBody('INVALID_SIGNATURE', 'The Stripe-Signature header does not verify this body.') };
     }
@@ -110,7 +112,11 @@ export class StripeWebhookService {
     } catch (error) {
       if (error instanceof SaldoError && error.code === (BillingErrorCode.AccountNotFound as string)) {
         const tenantId = String(error.extensions['tenantId'] ?? '');
-        this.logger.error('Stripe webhook names a tenant billing holds no account for; acknowledged, needs an operator', { event: event.id, type: event.type, tenant: tenantId });
+        this.logger.error('Stripe webhook names a tenant billing holds no account for; acknowledged, needs an operator', {
+          event: event.id,
+          type: event.type,
+          tenant: tenantId,
+        });
         await this.complete(event.id, StripeEventStatus.TENANT_UNKNOWN, isUuid(tenantId) ? tenantId : null, { reason: 'no billing account for the tenant' });
         return { httpStatus: 200, body: { received: true, status: StripeEventStatus.TENANT_UNKNOWN } };
       }
@@ -131,7 +137,15 @@ export class StripeWebhookService {
        values (?, ?, ?, ?, ?, 1, ?, ?)
        on conflict (id) do update set deliveries = stripe_event.deliveries + 1
        returning status`,
-      [event.id, event.type, Boolean(event.livemode), StripeEventStatus.RECEIVED, typeof object?.id === 'string' ? object.id : null, new Date(event.created * 1000), this.clock.now()],
+      [
+        event.id,
+        event.type,
+        Boolean(event.livemode),
+        StripeEventStatus.RECEIVED,
+        typeof object?.id === 'string' ? object.id : null,
+        new Date(event.created * 1000),
+        this.clock.now(),
+      ],
     );
     return row!.status;
   }
@@ -171,7 +185,8 @@ export class StripeWebhookService {
     const tenant = this.tenantOf(session.metadata, event);
     if ('ignored' in tenant) return ignored(tenant.ignored);
     if (session.mode && session.mode !== 'payment') return ignored(`checkout mode ${session.mode}`, tenant.tenantId);
-    if (session.payment_status !== 'paid') return ignored(`payment status ${session.payment_status ?? 'unknown'}: credited when the payment succeeds`, tenant.tenantId);
+    if (session.payment_status !== 'paid')
+      return ignored(`payment status ${session.payment_status ?? 'unknown'}: credited when the payment succeeds`, tenant.tenantId);
     if (!session.payment_intent || session.amount_total === null || session.amount_total === undefined || !session.currency) {
       return ignored('a paid session without payment intent or amount', tenant.tenantId);
     }
@@ -206,7 +221,11 @@ export class StripeWebhookService {
 
   private async credit(tenantId: string, credit: PaymentCredit): Promise<Handled> {
     const result = await this.credits.creditPayment(credit);
-    return { status: StripeEventStatus.PROCESSED, tenantId, result: { credit: result.status, entryId: result.entry.id, amountMinor: result.entry.amountMinor.toString(), currency: result.entry.currency } };
+    return {
+      status: StripeEventStatus.PROCESSED,
+      tenantId,
+      result: { credit: result.status, entryId: result.entry.id, amountMinor: result.entry.amountMinor.toString(), currency: result.entry.currency },
+    };
   }
 
   private async checkoutExpired(session: z.output<typeof checkoutSessionSchema>): Promise<Handled> {
@@ -250,7 +269,13 @@ export class StripeWebhookService {
     if ('ignored' in tenant) return ignored(tenant.ignored);
     const refunds =
       charge.refunds && !charge.refunds.has_more
-        ? charge.refunds.data.map((refund) => ({ id: refund.id, amountMinor: BigInt(refund.amount), currency: refund.currency.toUpperCase(), status: refund.status ?? 'pending', created: refund.created }))
+        ? charge.refunds.data.map((refund) => ({
+            id: refund.id,
+            amountMinor: BigInt(refund.amount),
+            currency: refund.currency.toUpperCase(),
+            status: refund.status ?? 'pending',
+            created: refund.created,
+          }))
         : await this.stripe!.refundsOfCharge(charge.id);
     const currency = charge.currency.toUpperCase();
     const result = await this.credits.applyRefunds({
@@ -274,7 +299,10 @@ export class StripeWebhookService {
     return {
       status: StripeEventStatus.PROCESSED,
       tenantId: tenant.tenantId,
-      result: { posted: result.posted.map((entry) => ({ entryId: entry.id, type: entry.type, amountMinor: entry.amountMinor.toString() })), duplicateRefunds: result.duplicates },
+      result: {
+        posted: result.posted.map((entry) => ({ entryId: entry.id, type: entry.type, amountMinor: entry.amountMinor.toString() })),
+        duplicateRefunds: result.duplicates,
+      },
     };
   }
 

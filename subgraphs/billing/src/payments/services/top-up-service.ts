@@ -82,13 +82,17 @@ export class TopUpService {
       }
       const holder = await this.lock.holder(resource);
       if (holder !== null && holder !== owner) {
-        throw billingError(BillingErrorCode.TopUpInProgress, 'Another top-up of this tenant is being created; try again in a moment.', { tenantId: command.tenantId });
+        throw billingError(BillingErrorCode.TopUpInProgress, 'Another top-up of this tenant is being created; try again in a moment.', {
+          tenantId: command.tenantId,
+        });
       }
       // The same key is in flight elsewhere (or the lock was just released): its session is about to exist.
       const twin = await this.find(em, command);
       if (twin?.checkoutSessionId) return twin;
       if (Date.now() > deadline) {
-        throw billingError(BillingErrorCode.TopUpInProgress, 'This top-up is still being created; retry with the same idempotency key.', { tenantId: command.tenantId });
+        throw billingError(BillingErrorCode.TopUpInProgress, 'This top-up is still being created; retry with the same idempotency key.', {
+          tenantId: command.tenantId,
+        });
       }
       await sleep(holder === null ? 5 : 25);
     }
@@ -135,7 +139,12 @@ export class TopUpService {
       [TopUpStatus.OPEN, session.id, session.url, session.expiresAt, now, row.id, TopUpStatus.PENDING],
       'run',
     );
-    this.logger.info('created top-up', { tenant: row.tenantId, topUp: row.id, session: session.id, amount: Money.of(row.amountMinor, row.currency).toString() });
+    this.logger.info('created top-up', {
+      tenant: row.tenantId,
+      topUp: row.id,
+      session: session.id,
+      amount: Money.of(row.amountMinor, row.currency).toString(),
+    });
     return (await this.find(em, command))!;
   }
 
@@ -147,14 +156,23 @@ export class TopUpService {
     if (currency !== accountCurrency) {
       const rate = await this.exchangeRates.rate(currency, accountCurrency, this.clock.now());
       if (!rate) {
-        throw billingError(BillingErrorCode.ExchangeRateNotFound, `No exchange rate from ${currency} to ${accountCurrency}, the account's currency: pay in ${accountCurrency}.`, {
-          field: 'amount.currency',
-          from: currency,
-          to: accountCurrency,
-        });
+        throw billingError(
+          BillingErrorCode.ExchangeRateNotFound,
+          `No exchange rate from ${currency} to ${accountCurrency}, the account's currency: pay in ${accountCurrency}.`,
+          {
+            field: 'amount.currency',
+            from: currency,
+            to: accountCurrency,
+          },
+        );
       }
       creditAmountMinor = convertMinor(amountMinor, rate);
-      if (creditAmountMinor <= 0n) throw billingError(BillingErrorCode.AmountTooSmall, `${Money.of(amountMinor, currency).toString()} converts to nothing at ${formatRate(rate.rateScaled)}.`, { field: 'amount.amountMinor' });
+      if (creditAmountMinor <= 0n)
+        throw billingError(
+          BillingErrorCode.AmountTooSmall,
+          `${Money.of(amountMinor, currency).toString()} converts to nothing at ${formatRate(rate.rateScaled)}.`,
+          { field: 'amount.amountMinor' },
+        );
       fx = fxRecord(rate, amountMinor, creditAmountMinor);
     }
     const now = this.clock.now();
@@ -199,11 +217,16 @@ export class TopUpService {
 }
 
 export function stripeNotConfigured() {
-  return billingError(BillingErrorCode.StripeNotConfigured, 'Top-ups are unavailable: this billing deployment has no Stripe account configured (STRIPE_SECRET_KEY).');
+  return billingError(
+    BillingErrorCode.StripeNotConfigured,
+    'Top-ups are unavailable: this billing deployment has no Stripe account configured (STRIPE_SECRET_KEY).',
+  );
 }
 
 /** 1900 -> "19", 2550 -> "25.5" */
 function formatBasisPoints(basisPoints: number): string {
-  const fraction = String(basisPoints % 100).padStart(2, '0').replace(/0+$/, '');
+  const fraction = String(basisPoints % 100)
+    .padStart(2, '0')
+    .replace(/0+$/, '');
   return fraction ? `${Math.trunc(basisPoints / 100)}.${fraction}` : String(Math.trunc(basisPoints / 100));
 }

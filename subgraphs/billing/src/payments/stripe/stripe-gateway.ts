@@ -210,7 +210,13 @@ export class StripeGateway {
   async refundsOfCharge(chargeId: string): Promise<RefundInfo[]> {
     const refunds: RefundInfo[] = [];
     for await (const refund of this.stripe.refunds.list({ charge: chargeId, limit: 100 })) {
-      refunds.push({ id: refund.id, amountMinor: BigInt(refund.amount), currency: refund.currency.toUpperCase(), status: refund.status ?? 'pending', created: refund.created });
+      refunds.push({
+        id: refund.id,
+        amountMinor: BigInt(refund.amount),
+        currency: refund.currency.toUpperCase(),
+        status: refund.status ?? 'pending',
+        created: refund.created,
+      });
     }
     return refunds.sort((a, b) => a.created - b.created || (a.id < b.id ? -1 : 1));
   }
@@ -225,7 +231,13 @@ export class StripeGateway {
 /** An off-session PaymentIntent's state as an outcome: succeeded, still settling, or needing the customer (declined). */
 function outcomeOf(intent: Stripe.PaymentIntent): OffSessionChargeResult {
   if (intent.status === 'succeeded') {
-    return { outcome: 'succeeded', paymentIntentId: intent.id, amountMinor: BigInt(intent.amount_received ?? intent.amount), currency: intent.currency.toUpperCase(), createdAt: new Date(intent.created * 1000) };
+    return {
+      outcome: 'succeeded',
+      paymentIntentId: intent.id,
+      amountMinor: BigInt(intent.amount_received ?? intent.amount),
+      currency: intent.currency.toUpperCase(),
+      createdAt: new Date(intent.created * 1000),
+    };
   }
   if (intent.status === 'processing') return { outcome: 'pending', paymentIntentId: intent.id, status: intent.status };
   // requires_action / requires_payment_method / canceled: the customer must act; off-session that is a failure.

@@ -7,7 +7,7 @@ import { UsageEventStatus, type RecordUsageResult, type UsageEventResult } from 
 
 registerEnumType(UsageEventStatus, { name: 'UsageEventStatus' });
 
-@ObjectType('Rate', { description: 'One version of a product\'s price in a currency, valid from validFrom until validTo.' })
+@ObjectType('Rate', { description: "One version of a product's price in a currency, valid from validFrom until validTo." })
 export class RateType {
   @Field(() => ID)
   id!: string;
@@ -95,7 +95,7 @@ export class RecordUsagePayload {
 
 @InputType('UsageEventInput')
 export class UsageEventInput {
-  @Field(() => ID, { description: 'The metering source\'s id of the event (1-128 of A-Z a-z 0-9 . _ : @ -); an id sent twice is charged once.' })
+  @Field(() => ID, { description: "The metering source's id of the event (1-128 of A-Z a-z 0-9 . _ : @ -); an id sent twice is charged once." })
   id!: string;
 
   @Field({ description: 'A product on the rate card, e.g. inbound_minute.' })

@@ -17,10 +17,13 @@ export const productSchema = z.string().refine((value) => PRODUCT_PATTERN.test(v
 
 const quantitySchema = z
   .union([z.number(), z.bigint()])
-  .refine((value) => (typeof value === 'bigint' ? value > 0n && value <= BigInt(MAX_QUANTITY) : Number.isInteger(value) && value > 0 && value <= MAX_QUANTITY), {
-    message: `must be a whole number of units from 1 to ${MAX_QUANTITY}`,
-    ...coded(BillingErrorCode.InvalidQuantity),
-  })
+  .refine(
+    (value) => (typeof value === 'bigint' ? value > 0n && value <= BigInt(MAX_QUANTITY) : Number.isInteger(value) && value > 0 && value <= MAX_QUANTITY),
+    {
+      message: `must be a whole number of units from 1 to ${MAX_QUANTITY}`,
+      ...coded(BillingErrorCode.InvalidQuantity),
+    },
+  )
   .transform((value) => BigInt(value));
 
 export function usageBatchSchema(now: () => Date) {
@@ -52,16 +55,14 @@ export const publishRateSchema = z
   .object({
     product: productSchema,
     currency: currencySchema,
-    unitPriceMinor: z
-      .string()
-      .transform((value, ctx) => {
-        try {
-          return parseUnitPrice(value);
-        } catch (error) {
-          ctx.addIssue({ code: 'custom', message: (error as Error).message, params: { code: BillingErrorCode.InvalidPrice } });
-          return z.NEVER;
-        }
-      }),
+    unitPriceMinor: z.string().transform((value, ctx) => {
+      try {
+        return parseUnitPrice(value);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message, params: { code: BillingErrorCode.InvalidPrice } });
+        return z.NEVER;
+      }
+    }),
     validFrom: instantSchema.nullish().transform((value) => value ?? null),
     validTo: instantSchema.nullish().transform((value) => value ?? null),
   })

@@ -58,9 +58,13 @@ export class RateService {
         }
         const latestEnd = latest.validTo?.getTime() ?? Number.POSITIVE_INFINITY;
         if (validFrom.getTime() < now.getTime() && validFrom.getTime() < latestEnd) {
-          throw billingError(BillingErrorCode.RateWindowConflict, 'validFrom: a new version cannot reprice usage that already happened; start it now or later.', {
-            field: 'validFrom',
-          });
+          throw billingError(
+            BillingErrorCode.RateWindowConflict,
+            'validFrom: a new version cannot reprice usage that already happened; start it now or later.',
+            {
+              field: 'validFrom',
+            },
+          );
         }
         if (latestEnd > validFrom.getTime()) latest.validTo = validFrom;
       }
@@ -128,8 +132,7 @@ export class RateService {
     const rows = await em.execute<{ product: string }[]>('select distinct product from rate where product in (?)', [unmatched]);
     const known = new Set(rows.map((row) => row.product));
     return matches.map(
-      (match, index) =>
-        match ?? { ok: false, code: known.has(lines[index]!.product) ? BillingErrorCode.RateNotFound : BillingErrorCode.UnknownProduct },
+      (match, index) => match ?? { ok: false, code: known.has(lines[index]!.product) ? BillingErrorCode.RateNotFound : BillingErrorCode.UnknownProduct },
     );
   }
 }

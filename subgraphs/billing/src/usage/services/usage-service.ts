@@ -75,7 +75,8 @@ export class UsageService {
     }
     const batch = validateInput(this.batchSchema, { tenantId, events });
     const currency = await this.ledger.currencyOf(batch.tenantId);
-    if (!currency) throw billingError(BillingErrorCode.AccountNotFound, `Billing holds no account for tenant ${batch.tenantId} (yet).`, { tenantId: batch.tenantId });
+    if (!currency)
+      throw billingError(BillingErrorCode.AccountNotFound, `Billing holds no account for tenant ${batch.tenantId} (yet).`, { tenantId: batch.tenantId });
 
     // The first occurrence of an id in the batch is the one charged; later ones are duplicates.
     const unique = new Map<string, UsageEventCommand>();

@@ -7,7 +7,17 @@ import { endpointsByIds, signingSecrets, type EndpointRecord } from './endpoints
 import { fetchDocumentPdf, type DocumentPdfOptions } from './document-pdf.js';
 import type { Mailer } from './mailer.js';
 import { webhookHeaders } from './signing.js';
-import { CONTROL_STORE, allStores, claimDeliveries, dueLanes, recordOutcomes, storeEm, type AttemptOutcome, type ClaimedDelivery, type StoreId } from './store.js';
+import {
+  CONTROL_STORE,
+  allStores,
+  claimDeliveries,
+  dueLanes,
+  recordOutcomes,
+  storeEm,
+  type AttemptOutcome,
+  type ClaimedDelivery,
+  type StoreId,
+} from './store.js';
 import type { WebhookClient } from './webhook-client.js';
 
 export interface RetryPolicy {
@@ -167,7 +177,8 @@ export class Dispatcher {
           // The lane stops here: later deliveries wait behind this one so the receiver gets them in order.
           released.push(...queue.slice(index + 1).map((rest) => rest.id));
           if (outcome.status === 'PENDING') retries.push({ lane: delivery.lane, at: outcome.nextAttemptAt });
-          else if (endpoint) failedEndpoints.push({ endpoint, error: outcome.error ?? 'failed', since: (delivery.firstAttemptAt ?? outcome.attemptedAt).getTime() });
+          else if (endpoint)
+            failedEndpoints.push({ endpoint, error: outcome.error ?? 'failed', since: (delivery.firstAttemptAt ?? outcome.attemptedAt).getTime() });
           break;
         }
       }
@@ -209,7 +220,11 @@ export class Dispatcher {
         tenantId: delivery.tenantId,
         data: delivery.data,
       });
-      const response = await this.webhooks.post(endpoint.url, body, webhookHeaders(signingSecrets(endpoint, attemptedAt), delivery.eventId, Math.floor(attemptedAt.getTime() / 1000), body));
+      const response = await this.webhooks.post(
+        endpoint.url,
+        body,
+        webhookHeaders(signingSecrets(endpoint, attemptedAt), delivery.eventId, Math.floor(attemptedAt.getTime() / 1000), body),
+      );
       result = { ok: response.ok, responseCode: response.status, error: response.error, durationMs: response.durationMs };
     } else {
       if (!this.mailer) return cancel('no SMTP server is configured');
@@ -218,11 +233,16 @@ export class Dispatcher {
       const owner = delivery.tenantId ?? delivery.partnerId ?? '';
       const branding = brandings.get(owner);
       // An issued document's mail carries its PDF, fetched through the signed link in the event.
-      const pdf = delivery.kind === 'document.issued' ? await fetchDocumentPdf(delivery.data, this.options.documentPdf) : ({ kind: 'NONE', reason: null } as const);
+      const pdf =
+        delivery.kind === 'document.issued' ? await fetchDocumentPdf(delivery.data, this.options.documentPdf) : ({ kind: 'NONE', reason: null } as const);
       if (pdf.kind === 'RETRY') {
         result = { ok: false, responseCode: null, error: pdf.error, durationMs: 0 };
       } else {
-        if (pdf.kind === 'NONE' && pdf.reason) this.logger.warn('document mail without its PDF: the link is refused for good; the mail points to the portal', { notification: delivery.notificationId, reason: pdf.reason });
+        if (pdf.kind === 'NONE' && pdf.reason)
+          this.logger.warn('document mail without its PDF: the link is refused for good; the mail points to the portal', {
+            notification: delivery.notificationId,
+            reason: pdf.reason,
+          });
         // Without the PDF the mail must not say it is attached: the template reads pdfUrl for that.
         const data = pdf.kind === 'ATTACHED' ? delivery.data : withoutPdfLink(delivery.data);
         const mail = renderMail(renderNotification(delivery.kind, language, data), language, branding ?? DEFAULT_BRANDING);
@@ -240,7 +260,18 @@ export class Dispatcher {
     }
     const attempts = delivery.attempts + 1;
     if (result.ok) {
-      return { id: delivery.id, status: 'DELIVERED', attempts, nextAttemptAt: attemptedAt, attemptedAt, durationMs: result.durationMs, succeeded: true, responseCode: result.responseCode, error: null, attempted: true };
+      return {
+        id: delivery.id,
+        status: 'DELIVERED',
+        attempts,
+        nextAttemptAt: attemptedAt,
+        attemptedAt,
+        durationMs: result.durationMs,
+        succeeded: true,
+        responseCode: result.responseCode,
+        error: null,
+        attempted: true,
+      };
     }
     const firstAttempt = delivery.firstAttemptAt ?? attemptedAt;
     const nextAttemptAt = new Date(attemptedAt.getTime() + retryDelaySeconds(attempts, this.options.retry) * 1000);
@@ -265,14 +296,16 @@ export class Dispatcher {
     if (ids.length === 0) return new Map();
     const found = new Map((await endpointsByIds(storeEm(this.db, store), ids)).map((endpoint) => [endpoint.id, endpoint]));
     const missing = ids.filter((id) => !found.has(id));
-    if (missing.length > 0 && store !== CONTROL_STORE) for (const endpoint of await endpointsByIds(this.db.globalEm(), missing)) found.set(endpoint.id, endpoint);
+    if (missing.length > 0 && store !== CONTROL_STORE)
+      for (const endpoint of await endpointsByIds(this.db.globalEm(), missing)) found.set(endpoint.id, endpoint);
     return found;
   }
 
   private async brandingsFor(store: StoreId, claimed: readonly ClaimedDelivery[]): Promise<Map<string, MailBranding>> {
     const mail = claimed.filter((delivery) => delivery.channel === 'EMAIL');
     if (mail.length === 0) return new Map();
-    if (store === CONTROL_STORE) return this.branding.forPartners([...new Set(mail.map((delivery) => delivery.partnerId).filter((id): id is string => id !== null))]);
+    if (store === CONTROL_STORE)
+      return this.branding.forPartners([...new Set(mail.map((delivery) => delivery.partnerId).filter((id): id is string => id !== null))]);
     return this.branding.forTenants(storeEm(this.db, store), [...new Set(mail.map((delivery) => delivery.tenantId).filter((id): id is string => id !== null))]);
   }
 }

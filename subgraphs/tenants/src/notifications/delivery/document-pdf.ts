@@ -56,7 +56,8 @@ export async function fetchDocumentPdf(data: Record<string, unknown>, options: D
   } catch (error) {
     return { kind: 'RETRY', error: `the document's PDF could not be fetched: ${(error as Error).message}` };
   }
-  if (content.length > MAX_PDF_BYTES || content.subarray(0, 5).toString('latin1') !== '%PDF-') return { kind: 'NONE', reason: 'not a PDF of an attachable size' };
+  if (content.length > MAX_PDF_BYTES || content.subarray(0, 5).toString('latin1') !== '%PDF-')
+    return { kind: 'NONE', reason: 'not a PDF of an attachable size' };
   const number = String(data['number'] ?? 'document').replace(/[^A-Za-z0-9._-]/g, '_');
   return { kind: 'ATTACHED', attachment: { filename: `${number}.pdf`, content, contentType: 'application/pdf' } };
 }

@@ -41,7 +41,8 @@ interface EndpointRow {
   updated_at: Date | string;
 }
 
-export const ENDPOINT_COLUMNS = 'id, owner_type, owner_id, url, description, event_types, enabled, disabled_reason, disabled_at, secrets, created_at, updated_at';
+export const ENDPOINT_COLUMNS =
+  'id, owner_type, owner_id, url, description, event_types, enabled, disabled_reason, disabled_at, secrets, created_at, updated_at';
 
 export function endpointFromRow(row: EndpointRow): EndpointRecord {
   return {

@@ -61,7 +61,12 @@ export class Mailer {
       return { ok: true, responseCode: smtpCode(info.response) ?? 250, error: null, durationMs: Math.round(performance.now() - started) };
     } catch (error) {
       const failure = error as { responseCode?: number; message?: string };
-      return { ok: false, responseCode: failure.responseCode ?? null, error: failure.message ?? String(error), durationMs: Math.round(performance.now() - started) };
+      return {
+        ok: false,
+        responseCode: failure.responseCode ?? null,
+        error: failure.message ?? String(error),
+        durationMs: Math.round(performance.now() - started),
+      };
     }
   }
 

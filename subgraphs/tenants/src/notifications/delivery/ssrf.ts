@@ -45,7 +45,9 @@ export async function checkTarget(url: URL, policy: TargetPolicy): Promise<void>
   const host = url.hostname.replace(/^\[|\]$/g, '');
   if (isIP(host)) return;
   const addresses = await new Promise<LookupAddress[]>((resolve, reject) =>
-    dnsLookup(host, { all: true, verbatim: true }, (error, found) => (error ? reject(new UnsafeTargetError(`${host} does not resolve (${error.code})`)) : resolve(found))),
+    dnsLookup(host, { all: true, verbatim: true }, (error, found) =>
+      error ? reject(new UnsafeTargetError(`${host} does not resolve (${error.code})`)) : resolve(found),
+    ),
   );
   const refused = addresses.find((entry) => !isPublicAddress(entry.address));
   if (refused) throw new UnsafeTargetError(`${host} resolves to ${refused.address}, which is not a public address`);

@@ -72,7 +72,9 @@ export class WebhookClient {
         (response) => {
           // The body is not needed; reading it to the end returns the socket to the pool.
           response.resume();
-          response.on('end', () => resolve(done(response.statusCode ?? null, response.statusCode && response.statusCode >= 300 ? `HTTP ${response.statusCode}` : null)));
+          response.on('end', () =>
+            resolve(done(response.statusCode ?? null, response.statusCode && response.statusCode >= 300 ? `HTTP ${response.statusCode}` : null)),
+          );
           response.on('error', (error) => resolve(done(response.statusCode ?? null, error.message)));
         },
       );

@@ -133,7 +133,8 @@ export class AcmeCa {
       order = await this.client.getOrder({ url: existingOrderUrl } as acme.Order);
       // Past "ready" the CA holds a CSR for a key this attempt never had: that order cannot be finished here.
       if (order.status === 'invalid') throw new OrderUnusableError(`order ${existingOrderUrl} is invalid at the CA`);
-      if (order.status === 'processing' || order.status === 'valid') throw new OrderUnusableError(`order ${existingOrderUrl} was finalized by an interrupted attempt`);
+      if (order.status === 'processing' || order.status === 'valid')
+        throw new OrderUnusableError(`order ${existingOrderUrl} was finalized by an interrupted attempt`);
     } else {
       this.counters.newOrders += 1;
       order = await this.client.createOrder({ identifiers: [{ type: 'dns', value: hostname }], ...(replaces ? { replaces } : {}) } as never);

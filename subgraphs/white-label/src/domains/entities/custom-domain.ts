@@ -36,7 +36,7 @@ export const ONE_HOLDER_PER_HOSTNAME = 'custom_domain_hostname_holder_unique';
   expression: `create unique index "${ONE_HOLDER_PER_HOSTNAME}" on "custom_domain" ("hostname") where status <> 'REMOVED'`,
 })
 @Index({ properties: ['partnerId'] })
-@Check({ name: 'custom_domain_hostname_check', expression: "hostname = lower(hostname) and char_length(hostname) <= 253" })
+@Check({ name: 'custom_domain_hostname_check', expression: 'hostname = lower(hostname) and char_length(hostname) <= 253' })
 export class CustomDomain {
   [OptionalProps]?:
     | 'verifiedAt'

@@ -49,7 +49,7 @@ export class CustomDomainResolver {
   @Mutation(() => CustomDomainType, {
     description:
       'Adds a hostname for a partner (PENDING_VERIFICATION). Errors: INVALID_HOSTNAME (malformed, wildcard, IP, internal, ' +
-      'the platform\'s own), DOMAIN_TAKEN (held by another partner), FORBIDDEN. Adding it again returns the same domain.',
+      "the platform's own), DOMAIN_TAKEN (held by another partner), FORBIDDEN. Adding it again returns the same domain.",
   })
   addCustomDomain(@Arg('input', () => AddCustomDomainInput) input: AddCustomDomainInput, @Ctx() ctx: DomainsContext): Promise<CustomDomain> {
     return ctx.services.domains.add(input, ctx.scope);
@@ -58,7 +58,7 @@ export class CustomDomainResolver {
   @Mutation(() => CustomDomainType, {
     description:
       'Checks the TXT record _saldo-challenge.<hostname>; on success the domain is VERIFIED and its certificate is requested. ' +
-      'Errors: VERIFICATION_FAILED (record missing or wrong), RATE_LIMITED (the CA\'s limits; extensions.retryAt), DOMAIN_NOT_FOUND.',
+      "Errors: VERIFICATION_FAILED (record missing or wrong), RATE_LIMITED (the CA's limits; extensions.retryAt), DOMAIN_NOT_FOUND.",
   })
   verifyCustomDomain(@Arg('id', () => ID) id: string, @Ctx() ctx: DomainsContext): Promise<CustomDomain> {
     return ctx.services.domains.verify(id, ctx.scope);

@@ -48,7 +48,7 @@ export class DomainCertificateType {
   @Field({ description: 'Expiry.' })
   notAfter!: Date;
 
-  @Field({ description: 'When renewal starts: two thirds into the lifetime, or the CA\'s suggestion (ARI).' })
+  @Field({ description: "When renewal starts: two thirds into the lifetime, or the CA's suggestion (ARI)." })
   renewAt!: Date;
 }
 
@@ -78,7 +78,10 @@ export class CustomDomainType {
   @Field(() => String, { nullable: true, description: 'Why the last step failed (verification, issuance, web server); null after a success.' })
   lastError!: string | null;
 
-  @Field(() => String, { nullable: true, description: 'Stable code of lastError: VERIFICATION_FAILED, RATE_LIMITED, VALIDATION_FAILED, CA_ERROR, WEB_SERVER_REJECTED, ...' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'Stable code of lastError: VERIFICATION_FAILED, RATE_LIMITED, VALIDATION_FAILED, CA_ERROR, WEB_SERVER_REJECTED, ...',
+  })
   lastErrorCode!: string | null;
 
   @Field(() => Date, { nullable: true, description: 'When the next certificate attempt is due (after a rate limit or a failure).' })

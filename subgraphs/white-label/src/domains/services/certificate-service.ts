@@ -69,17 +69,28 @@ export class CertificateService {
     const { order, domain, replaces } = claim;
     const em = this.db.globalEm();
     try {
-      const issued = await ca.obtain(domain.hostname, order.acmeOrderUrl, {
-        orderCreated: async (url) => {
-          await em.nativeUpdate(CertificateOrder, { id: order.id }, { acmeOrderUrl: url });
+      const issued = await ca.obtain(
+        domain.hostname,
+        order.acmeOrderUrl,
+        {
+          orderCreated: async (url) => {
+            await em.nativeUpdate(CertificateOrder, { id: order.id }, { acmeOrderUrl: url });
+          },
+          putChallenge: async (token, keyAuthorization) => {
+            await em.upsert(AcmeChallenge, {
+              token,
+              hostname: domain.hostname,
+              keyAuthorization,
+              expiresAt: new Date(Date.now() + 3600_000),
+              createdAt: new Date(),
+            });
+          },
+          removeChallenge: async (token) => {
+            await em.nativeDelete(AcmeChallenge, { token });
+          },
         },
-        putChallenge: async (token, keyAuthorization) => {
-          await em.upsert(AcmeChallenge, { token, hostname: domain.hostname, keyAuthorization, expiresAt: new Date(Date.now() + 3600_000), createdAt: new Date() });
-        },
-        removeChallenge: async (token) => {
-          await em.nativeDelete(AcmeChallenge, { token });
-        },
-      }, replaces ?? undefined);
+        replaces ?? undefined,
+      );
       const certificateId = await this.store(domain, order, issued.chainPem, issued.privateKeyPem, ca);
       return { outcome: 'issued', certificateId };
     } catch (error) {
@@ -112,7 +123,8 @@ export class CertificateService {
       }
       if (!renewal && domain.verifiedAt === null) return done({ outcome: 'skipped', reason: 'ownership not verified' });
       if (renewal && domain.pendingCertificateId) return done({ outcome: 'skipped', reason: 'a new certificate waits for the web server' });
-      if (renewal && serving && serving.renewAt > now && !options.force) return done({ outcome: 'skipped', reason: `not due before ${serving.renewAt.toISOString()}` });
+      if (renewal && serving && serving.renewAt > now && !options.force)
+        return done({ outcome: 'skipped', reason: `not due before ${serving.renewAt.toISOString()}` });
 
       const { registeredDomain } = validateHostname(domain.hostname, this.policy);
       // Orders of one account are counted one claim at a time, so concurrent claims cannot overrun a limit together.
@@ -141,7 +153,13 @@ export class CertificateService {
     });
   }
 
-  private async store(domain: CustomDomain, order: CertificateOrder, chainPem: string, privateKeyPem: string, ca: { directory(): Promise<Record<string, unknown>> }): Promise<string> {
+  private async store(
+    domain: CustomDomain,
+    order: CertificateOrder,
+    chainPem: string,
+    privateKeyPem: string,
+    ca: { directory(): Promise<Record<string, unknown>> },
+  ): Promise<string> {
     const facts = certificateFacts(chainPem);
     if (!facts.hostnames.includes(domain.hostname)) throw new Error(`the CA issued a certificate for ${facts.hostnames.join(', ')}, not ${domain.hostname}`);
     const id = uuidv7();
@@ -197,7 +215,11 @@ export class CertificateService {
     const ended = validation || unusable;
     await this.db.globalEm().transactional(async (em) => {
       if (ended) {
-        await em.nativeUpdate(CertificateOrder, { id: order.id }, { state: validation ? OrderState.INVALID : OrderState.ERROR, error: message, finishedAt: new Date() });
+        await em.nativeUpdate(
+          CertificateOrder,
+          { id: order.id },
+          { state: validation ? OrderState.INVALID : OrderState.ERROR, error: message, finishedAt: new Date() },
+        );
       } else {
         await em.nativeUpdate(CertificateOrder, { id: order.id }, { error: message, leaseUntil: new Date() });
       }
@@ -216,7 +238,10 @@ export class CertificateService {
   }
 
   /** The certificate (with its secrets opened) for the web server. */
-  async openCertificate(certificateId: string, em: EntityManager = this.db.globalEm()): Promise<{ certificate: DomainCertificate; chainPem: string; privateKeyPem: string } | null> {
+  async openCertificate(
+    certificateId: string,
+    em: EntityManager = this.db.globalEm(),
+  ): Promise<{ certificate: DomainCertificate; chainPem: string; privateKeyPem: string } | null> {
     const certificate = await em.findOne(DomainCertificate, { id: certificateId });
     if (!certificate) return null;
     return {

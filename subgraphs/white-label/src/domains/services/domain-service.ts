@@ -51,7 +51,8 @@ export class DomainService {
   async add(input: AddDomainInput, scope: Scope): Promise<CustomDomain> {
     assertUuid(input.partnerId, 'partnerId');
     scope.requirePartner(input.partnerId);
-    if (!Object.values(DomainPurpose).includes(input.purpose)) throw new SaldoError(ErrorCode.BadUserInput, 'purpose must be PORTAL or API', { field: 'purpose' });
+    if (!Object.values(DomainPurpose).includes(input.purpose))
+      throw new SaldoError(ErrorCode.BadUserInput, 'purpose must be PORTAL or API', { field: 'purpose' });
     const { hostname } = validateHostname(input.hostname, this.policy);
     const em = this.db.globalEm();
     const holder = await em.findOne(CustomDomain, { hostname, status: { $ne: DomainStatus.REMOVED } });
@@ -168,7 +169,9 @@ export class DomainService {
     const rows =
       wellFormed.length === 0
         ? []
-        : await this.db.globalEm().find(CustomDomain, { partnerId: { $in: wellFormed }, status: { $ne: DomainStatus.REMOVED } }, { orderBy: { hostname: 'asc' } });
+        : await this.db
+            .globalEm()
+            .find(CustomDomain, { partnerId: { $in: wellFormed }, status: { $ne: DomainStatus.REMOVED } }, { orderBy: { hostname: 'asc' } });
     return partnerIds.map((partnerId) => rows.filter((row) => row.partnerId === partnerId));
   }
 

@@ -51,7 +51,8 @@ export class WebServerService {
           fingerprints.set(certificateId, opened.certificate.fingerprint);
           certificates.push({ certificateId, chainPem: opened.chainPem, privateKeyPem: opened.privateKeyPem });
         }
-        if (certificates.length > 0) toServe.push({ id: domain.id, hostname: domain.hostname, purpose: domain.purpose, hsts: domain.firstServedAt !== null, certificates });
+        if (certificates.length > 0)
+          toServe.push({ id: domain.id, hostname: domain.hostname, purpose: domain.purpose, hsts: domain.firstServedAt !== null, certificates });
       }
 
       const result = await this.server.apply(toServe);

@@ -74,7 +74,10 @@ export class NginxWebServer {
       await mkdir(`${p}/temp/${dir}`, { recursive: true });
       await chmod(`${p}/temp/${dir}`, 0o1777);
     }
-    await atomicWrite(this.rootConfig, `# Saldo custom domains: the live generation (a symlink the white-label service re-points).\ninclude "${p}/live/nginx.conf";\n`);
+    await atomicWrite(
+      this.rootConfig,
+      `# Saldo custom domains: the live generation (a symlink the white-label service re-points).\ninclude "${p}/live/nginx.conf";\n`,
+    );
   }
 
   /** Serves exactly `domains` (one reload), serialized with other applies of this process. */
@@ -205,7 +208,10 @@ export class NginxWebServer {
     for (;;) {
       // Live once the new generation answers and no old worker accepts connections any more.
       if ((await this.servedGeneration()) === generation && (await everyAsync(oldWorkers, (pid) => this.nginx.retired(pid)))) return;
-      if (Date.now() > deadline) throw new WebServerRejectedError(`nginx did not load generation ${generation} within ${this.options.reloadTimeoutMs} ms (see ${this.layout.prefix}/logs/error.log)`);
+      if (Date.now() > deadline)
+        throw new WebServerRejectedError(
+          `nginx did not load generation ${generation} within ${this.options.reloadTimeoutMs} ms (see ${this.layout.prefix}/logs/error.log)`,
+        );
       await new Promise((resolve) => setTimeout(resolve, delay));
       delay = Math.min(delay * 2, 200);
     }
@@ -229,7 +235,13 @@ export class NginxWebServer {
   /** The SHA-256 fingerprint of the certificate a fresh TLS connection for `hostname` is shown (undefined if refused). */
   servedFingerprint(hostname: string): Promise<string | undefined> {
     return new Promise((resolve) => {
-      const socket = connect({ host: probeHost(this.layout.listenAddress), port: this.layout.httpsPort, servername: hostname, rejectUnauthorized: false, timeout: 3000 });
+      const socket = connect({
+        host: probeHost(this.layout.listenAddress),
+        port: this.layout.httpsPort,
+        servername: hostname,
+        rejectUnauthorized: false,
+        timeout: 3000,
+      });
       socket.once('secureConnect', () => {
         const fingerprint = socket.getPeerCertificate().fingerprint256?.replaceAll(':', '').toLowerCase();
         socket.destroy();
