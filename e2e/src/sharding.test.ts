@@ -126,13 +126,18 @@ describe('shards', () => {
       tables: Array<{ name: string; rows: number; bytes: number }>;
     };
     type Shards = Record<'tenantsShards' | 'billingShards' | 'usageForecastShards' | 'whiteLabelShards', { subgraph: string; shards: Shard[] }>;
-    // Row counts come from PostgreSQL's statistics, published shortly after each write: wait until they show the tenants.
-    const result = await waitUntil(async () => {
-      const response = await stack.gql<Shards>(SHARDS);
-      assert.equal(response.errors, undefined, JSON.stringify(response.errors));
-      const tenantTables = response.data!.tenantsShards.shards.map((shard) => shard.tables.find((table) => table.name === 'tenant')?.rows);
-      return tenantTables.every((rows) => rows === 12) ? response.data! : undefined;
-    }, 'tenant rows in the shard statistics');
+    // Row counts come from PostgreSQL's statistics, published shortly after each write: wait until they show the tenants,
+    // polling at 4/s, below the gateway's rate-limit refill (10/s), so waiting never spends the test's request budget.
+    const result = await waitUntil(
+      async () => {
+        const response = await stack.gql<Shards>(SHARDS);
+        assert.equal(response.errors, undefined, JSON.stringify(response.errors));
+        const tenantTables = response.data!.tenantsShards.shards.map((shard) => shard.tables.find((table) => table.name === 'tenant')?.rows);
+        return tenantTables.every((rows) => rows === 12) ? response.data! : undefined;
+      },
+      'tenant rows in the shard statistics',
+      { intervalMs: 250, timeoutMs: 60_000 },
+    );
     const expected = { tenantsShards: 'tenants', billingShards: 'billing', usageForecastShards: 'usage-forecast', whiteLabelShards: 'white-label' } as const;
     for (const [field, subgraph] of Object.entries(expected) as Array<[keyof Shards, string]>) {
       const overview = result[field];
