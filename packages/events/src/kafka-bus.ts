@@ -51,6 +51,13 @@ export interface KafkaEventBusOptions {
   /** Partitions of one subscription handled at once (order holds within each partition). */
   partitionsConsumedConcurrently?: number;
   /**
+   * Longest a consumer's stop waits to leave its group gracefully (default 5 s). A consumer caught in a rebalance
+   * (a join waiting for the other members) would otherwise hold a shutdown for the whole rebalance or session
+   * timeout; past this bound the process goes on stopping and the coordinator drops the member by its session
+   * timeout. Nothing is lost: offsets are committed only after their batch was handled, and consumers are idempotent.
+   */
+  stopTimeoutMs?: number;
+  /**
    * Idempotent producer (default true): the brokers drop a batch kafkajs re-sends after a lost ack. kafkajs
    * asks the cluster's controller for a producer id, and librdkafka's mock cluster names a controller (0)
    * that is none of its brokers, so tests against the mock turn this off; per-key order does not depend on
@@ -216,9 +223,26 @@ class KafkaSubscription {
     if (this.restartTimer) clearTimeout(this.restartTimer);
     for (const timer of this.resumeTimers) clearTimeout(timer);
     this.resumeTimers.clear();
-    await this.starting;
-    // Waits for the batch in hand: the current message finishes and its offset is committed.
-    await this.consumer?.disconnect().catch((error: unknown) => this.logger.warn('kafka consumer disconnect failed', { group: this.group, error }));
+    const graceful = (async () => {
+      await this.starting;
+      // Waits for the batch in hand: the current message finishes and its offset is committed.
+      await this.consumer?.disconnect().catch((error: unknown) => this.logger.warn('kafka consumer disconnect failed', { group: this.group, error }));
+    })();
+    const stopTimeoutMs = this.options.stopTimeoutMs ?? 5_000;
+    let timer: NodeJS.Timeout | undefined;
+    const left = await Promise.race([
+      graceful.then(() => true),
+      new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), stopTimeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!left) {
+      this.logger.warn('kafka consumer did not leave its group in time (a rebalance in progress); the coordinator drops it by its session timeout', {
+        group: this.group,
+        stopTimeoutMs,
+      });
+    }
     this.consumer = undefined;
   }
 
