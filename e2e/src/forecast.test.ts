@@ -65,12 +65,27 @@ describe('forecasts, depletion dates, anomalies, fraud and drift through the gat
     return stack.usageForecast.services.registry.activeVersion();
   }
 
+  /** No training job is waiting or running (the minutely maintenance trains a fresh installation's first model). */
+  async function trainingSettled(): Promise<void> {
+    await waitUntil(async () => !(await stack.usageForecast.services.lifecycle.trainingPending()), 'no training job waiting or running', {
+      timeoutMs: 60_000,
+    });
+  }
+
   async function trainAndServe(reason: 'manual' | 'drift' = 'manual'): Promise<number> {
+    await trainingSettled();
     const outcome = await stack.usageForecast.services.trainer.train(reason);
     assert.ok(outcome.trained, JSON.stringify(outcome));
-    // Every instance polls the registry: the new version is served without a restart.
-    await waitUntil(() => stack.usageForecast.services.serving.current().version === outcome.version, `version ${outcome.version} served`);
-    return outcome.version;
+    // Every instance polls the registry: the new version is served without a restart. A training job the minutely
+    // maintenance started meanwhile may activate a newer one still: wait for the queue, then for the active version.
+    await trainingSettled();
+    const served = await waitUntil(async () => {
+      const active = await activeVersion();
+      const current = stack.usageForecast.services.serving.current().version;
+      return active !== null && current === active ? current : null;
+    }, `version ${outcome.version} or newer served`);
+    assert.ok(served >= outcome.version, `served ${served}, trained ${outcome.version}`);
+    return served;
   }
 
   before(async () => {
@@ -427,8 +442,10 @@ describe('forecasts, depletion dates, anomalies, fraud and drift through the gat
   });
 
   it("a newest version trained on other features (an older release's) is not waited for: training is requested at once", async () => {
-    // Let any training the previous test started finish first, so the newest version is the one changed below.
+    // Let any training the previous test started (or queued behind it) finish first, so the newest version is the one
+    // changed below.
     const served = await waitUntil(async () => {
+      if (await stack.usageForecast.services.lifecycle.trainingPending()) return null;
       const [newest] = await stack.usageForecast.services.registry.list(1);
       return newest?.active && stack.usageForecast.services.serving.current().version === newest.version ? newest : null;
     }, 'the newest version active and served');

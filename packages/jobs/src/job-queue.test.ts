@@ -230,6 +230,10 @@ describe('durable jobs', { concurrency: true }, () => {
     assert.deepEqual(await jobs.sendMany(standard, pass), []);
     assert.equal((await jobs.find(standard)).length, 3);
     assert.equal((await jobs.find(exclusive, { singletonKey: 't1' })).length, 1);
+    // Nothing works these queues here: every job is still waiting, until it is cancelled.
+    assert.equal((await jobs.find(standard, { queued: true })).length, 3);
+    await jobs.cancel(standard, deterministicJobId(standard, 't1', '2026-10'));
+    assert.deepEqual((await jobs.find(standard, { queued: true })).map((job) => job.data.tenantId).sort(), ['t2', 't3']);
   });
 
   test('a payload that does not match the queue schema is refused before it is sent', async () => {

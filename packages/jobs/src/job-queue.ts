@@ -382,12 +382,19 @@ export class JobQueue {
     return job ? jobStatus(job) : null;
   }
 
-  /** Jobs of a queue by singletonKey and/or payload subset (JSON containment), oldest first. */
-  async find<T extends object>(queue: QueueDefinition<T>, filter: { singletonKey?: string; data?: Partial<T>; limit?: number } = {}): Promise<JobStatus<T>[]> {
+  /**
+   * Jobs of a queue by singletonKey and/or payload subset (JSON containment), oldest first; `queued` keeps only those
+   * not yet started (waiting or waiting to retry).
+   */
+  async find<T extends object>(
+    queue: QueueDefinition<T>,
+    filter: { singletonKey?: string; data?: Partial<T>; queued?: boolean; limit?: number } = {},
+  ): Promise<JobStatus<T>[]> {
     if (!this.running) return [];
     const jobs = await this.boss.findJobs<T>(queue.name, {
       ...(filter.singletonKey !== undefined ? { key: filter.singletonKey } : {}),
       ...(filter.data !== undefined ? { data: filter.data } : {}),
+      ...(filter.queued ? { queued: true } : {}),
       ...(filter.limit !== undefined ? { limit: filter.limit } : {}),
     });
     return jobs.map(jobStatus);

@@ -58,6 +58,20 @@ export class ModelLifecycle {
     return reason;
   }
 
+  /**
+   * Whether a training run, or a maintenance pass that may request one, is waiting anywhere or running on this
+   * instance (a newer version may still be registered).
+   */
+  async trainingPending(): Promise<boolean> {
+    const queues = [trainModelQueue, modelMaintenanceQueue];
+    if (this.jobs.activity().some((worker) => worker.running > 0 && queues.some((queue) => queue.name === worker.queue))) return true;
+    const waiting = await Promise.all([
+      this.jobs.find(trainModelQueue, { queued: true, limit: 1 }),
+      this.jobs.find(modelMaintenanceQueue, { queued: true, limit: 1 }),
+    ]);
+    return waiting.some((jobs) => jobs.length > 0);
+  }
+
   /** Enqueues a training run (deduplicated: at most one waiting). */
   async request(reason: 'startup' | 'interval' | 'drift' | 'manual'): Promise<string | null> {
     return this.jobs.send(trainModelQueue, { reason }, { singletonKey: TRAINING_KEY });
