@@ -78,6 +78,8 @@ export const whiteLabelConfigSchema = subgraphConfigSchema
     /** The HTTP proof of ownership (the partner's server answers the token) besides DNS TXT; its port (80 in production). */
     DOMAIN_HTTP_VERIFICATION: fields.boolean(true),
     DOMAIN_HTTP_VERIFICATION_PORT: fields.port(80),
+    /** How long after adding a domain the platform keeps re-checking its ownership proof by itself (every 5 minutes). */
+    DOMAIN_VERIFICATION_RECHECK_HOURS: fields.positiveInt(72),
     /** Let the HTTP proof fetch from loopback and private addresses (development and tests only). */
     DOMAIN_HTTP_VERIFICATION_ALLOW_PRIVATE: fields.boolean(false),
     /** The platform's own names: refused as custom domains, subdomains too. */

@@ -214,6 +214,24 @@ describe('custom domains with pebble and nginx', () => {
     assert.equal((await ok(VERIFY, { id: added.id }))['verifyCustomDomain'].status, 'VERIFIED');
   });
 
+  it('verifies a pending domain by itself once its record appears, without the partner asking again', async () => {
+    const waiting = (await ok(ADD, { input: { partnerId: randomUUID(), hostname: 'later.recheck.example', purpose: 'PORTAL' } }))['addCustomDomain'];
+    const stale = (await ok(ADD, { input: { partnerId: randomUUID(), hostname: 'stale.recheck.example', purpose: 'PORTAL' } }))['addCustomDomain'];
+    await subgraph.service.runtime.db.globalEm().execute(`update custom_domain set created_at = now() - interval '4 days' where id = ?`, [stale.id], 'run');
+    const domains = domainsOf().domains;
+
+    // No record yet: still pending, the reason kept for the partner to read.
+    await domains.recheckPending(72);
+    assert.equal((await currentDomain(waiting.id)).status, 'PENDING_VERIFICATION');
+    assert.match(String((await currentDomain(waiting.id)).lastError), /no TXT record/);
+
+    await challtestsrv.setTxt(waiting.verification.recordName, waiting.verification.recordValue);
+    await challtestsrv.setTxt(stale.verification.recordName, stale.verification.recordValue);
+    assert.deepEqual(await domains.recheckPending(72), { checked: 1, verified: 1 }, 'only domains added within the window');
+    assert.equal((await currentDomain(waiting.id)).status, 'VERIFIED');
+    assert.equal((await currentDomain(stale.id)).status, 'PENDING_VERIFICATION', 'added 4 days ago: the partner verifies it');
+  });
+
   it('stores the certificate key and chain encrypted at rest', async () => {
     const rows = await subgraph.service.runtime.db
       .globalEm()

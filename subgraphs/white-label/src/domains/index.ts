@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { Express } from 'express';
 import type { SubgraphJobs, SubgraphRuntime } from '@saldo/subgraph';
-import { JobDomainTasks, domainQueues, domainSchedules, domainWorkers } from './jobs.js';
+import { JobDomainTasks, domainQueues, domainSchedules, domainWorkers, verificationSchedules, verificationWorker } from './jobs.js';
 import type { WhiteLabelConfig } from '../config.js';
 import type { HostnamePolicy } from './hostname.js';
 import { mountChallengeResponder, mountServedHostnames } from './http.js';
@@ -104,8 +104,9 @@ export function createDomainServices(runtime: SubgraphRuntime<WhiteLabelConfig>)
 export function domainJobs(): SubgraphJobs<{ customDomains: DomainServices }, WhiteLabelConfig> {
   return {
     queues: domainQueues,
-    workers: ({ customDomains }, runtime) =>
-      customDomains.certificates && customDomains.webServer && customDomains.tasks
+    workers: ({ customDomains }, runtime) => [
+      verificationWorker(customDomains.domains, runtime.config.DOMAIN_VERIFICATION_RECHECK_HOURS),
+      ...(customDomains.certificates && customDomains.webServer && customDomains.tasks
         ? domainWorkers({
             certificates: customDomains.certificates,
             webServer: customDomains.webServer,
@@ -113,8 +114,9 @@ export function domainJobs(): SubgraphJobs<{ customDomains: DomainServices }, Wh
             db: runtime.db,
             logger: runtime.logger.child('domains'),
           })
-        : [],
-    schedules: (runtime) => (runtime.config.WEB_SERVER === 'nginx' ? domainSchedules() : []),
+        : []),
+    ],
+    schedules: (runtime) => [...verificationSchedules(), ...(runtime.config.WEB_SERVER === 'nginx' ? domainSchedules() : [])],
   };
 }
 

@@ -5,6 +5,7 @@ import type { Logger } from '@saldo/service';
 import { CustomDomain, DomainStatus } from './entities/custom-domain.js';
 import { DomainCertificate } from './entities/domain-certificate.js';
 import type { CertificateService } from './services/certificate-service.js';
+import type { DomainService } from './services/domain-service.js';
 import type { DomainTasks } from './services/domain-tasks.js';
 import type { WebServerService } from './services/web-server-service.js';
 
@@ -41,7 +42,21 @@ export const renewalSweepQueue = defineQueue({
   expireInSeconds: 600,
 });
 
-export const domainQueues = [issueCertificateQueue, syncWebServerQueue, renewalSweepQueue];
+/** Re-check the ownership proof of domains still pending verification (every 5 minutes; one pass at a time). */
+export const verificationSweepQueue = defineQueue({
+  name: 'white-label.verification-sweep',
+  payload: z.object({}),
+  policy: 'singleton',
+  retry: { limit: 2, delaySeconds: 60 },
+  expireInSeconds: 600,
+});
+
+export const domainQueues = [issueCertificateQueue, syncWebServerQueue, renewalSweepQueue, verificationSweepQueue];
+
+/** The verification sweep's worker: needs no web server (verified domains wait for one to get certificates). */
+export function verificationWorker(domains: DomainService, windowHours: number): JobWorker {
+  return work(verificationSweepQueue, async () => domains.recheckPending(windowHours));
+}
 
 const WEB_SERVER_KEY = 'web-server';
 
@@ -131,4 +146,8 @@ export function domainWorkers(deps: {
 
 export function domainSchedules(): JobSchedule[] {
   return [schedule(renewalSweepQueue, { cron: '17 * * * *', data: {} })];
+}
+
+export function verificationSchedules(): JobSchedule[] {
+  return [schedule(verificationSweepQueue, { cron: '*/5 * * * *', data: {} })];
 }

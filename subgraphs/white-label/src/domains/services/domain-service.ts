@@ -103,7 +103,37 @@ export class DomainService {
    * VERIFICATION_FAILED (the reason is kept as lastError).
    */
   async verify(id: string, scope: Scope): Promise<CustomDomain> {
-    const domain = await this.manageable(id, scope);
+    return this.prove(await this.manageable(id, scope));
+  }
+
+  /**
+   * Checks again, on the platform's own initiative, every domain still waiting for its ownership proof that was added
+   * within `windowHours`: a partner who publishes the record after adding the domain need not ask again. A proof
+   * still missing is kept as the domain's lastError, and a domain the CA's limits would refuse now waits for the next
+   * pass; anything else fails the pass (the job retries it).
+   */
+  async recheckPending(windowHours: number, now = new Date()): Promise<{ checked: number; verified: number }> {
+    const pending = await this.db
+      .globalEm()
+      .find(
+        CustomDomain,
+        { status: DomainStatus.PENDING_VERIFICATION, createdAt: { $gte: new Date(now.getTime() - windowHours * 3_600_000) } },
+        { orderBy: { createdAt: 'asc' } },
+      );
+    let verified = 0;
+    for (const domain of pending) {
+      try {
+        if ((await this.prove(domain)).status !== DomainStatus.PENDING_VERIFICATION) verified += 1;
+      } catch (error) {
+        const code = error instanceof SaldoError ? error.code : null;
+        if (code !== ErrorCode.VerificationFailed && code !== ErrorCode.RateLimited) throw error;
+      }
+    }
+    return { checked: pending.length, verified };
+  }
+
+  private async prove(domain: CustomDomain): Promise<CustomDomain> {
+    const id = domain.id;
     if (![DomainStatus.PENDING_VERIFICATION, DomainStatus.FAILED].includes(domain.status)) return domain;
     if (this.certificates) {
       const decision = await this.certificates.rateLimitFor(domain.hostname, false);
