@@ -173,6 +173,8 @@ export interface Pebble {
   readonly listenerCertificatePem: string;
   /** The root of the certificates pebble issues (new per launch): trust it to check issued certificates. */
   rootCertificatePem(): Promise<string>;
+  /** What pebble's management API says of an issued certificate (by its hexadecimal serial): valid or revoked, and why. */
+  certificateStatus(serialHex: string): Promise<{ status: 'Valid' | 'Revoked'; reason: number | null }>;
   /** Stops pebble, e.g. to make the CA unreachable; `start()` brings it back (with a new root and no accounts). */
   stop(): Promise<void>;
   start(): Promise<void>;
@@ -226,6 +228,14 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
       const response = await getTrusted(`https://127.0.0.1:${managementPort}/roots/0`, tls.certificatePem);
       if (response.status !== 200) throw new Error(`pebble /roots/0: HTTP ${response.status}`);
       return response.body;
+    },
+    async certificateStatus(serialHex) {
+      // pebble prints serials as a big integer in hexadecimal: no leading zeros.
+      const serial = serialHex.toLowerCase().replace(/^0+/, '');
+      const response = await getTrusted(`https://127.0.0.1:${managementPort}/cert-status-by-serial/${serial}`, tls.certificatePem);
+      if (response.status !== 200) throw new Error(`pebble /cert-status-by-serial/${serial}: HTTP ${response.status} ${response.body}`);
+      const body = JSON.parse(response.body) as { Status: 'Valid' | 'Revoked'; Reason?: number };
+      return { status: body.Status, reason: body.Reason ?? null };
     },
     stop: () => stopChild(child),
     start,

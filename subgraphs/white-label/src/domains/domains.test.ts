@@ -15,6 +15,8 @@ import { freePort, startChallTestSrv, testLogger, startPebble, startTestSubgraph
 import { loadWhiteLabelConfig, type WhiteLabelConfig } from '../config.js';
 import { whiteLabelSubgraph } from '../definition.js';
 import type { WhiteLabelServices } from '../graphql/context.js';
+import { CustomDomain, DomainCertificate } from './entities/index.js';
+import { revokeCertificateQueue } from './jobs.js';
 
 const run = promisify(execFile);
 
@@ -283,6 +285,27 @@ describe('custom domains with pebble and nginx', () => {
       .globalEm()
       .execute<Array<{ count: string }>>('select count(*) from custom_domain where partner_id = ?', [partnerId]);
     assert.equal(Number(counted?.count), 0, 'nothing stored for refused input');
+  });
+
+  it('revokes the certificates of a removed domain at the CA, once', async () => {
+    const domain = await addVerified('gone.acme.example');
+    await issueAndServe(domain.id);
+    const certificateId = (await subgraph.service.runtime.db.globalEm().findOne(CustomDomain, { id: domain.id }))!.certificateId!;
+    const certificate = (await subgraph.service.runtime.db.globalEm().findOne(DomainCertificate, { id: certificateId }))!;
+    assert.deepEqual(await pebble.certificateStatus(certificate.serial), { status: 'Valid', reason: null });
+
+    await ok(REMOVE, { id: domain.id });
+    const queued = await subgraph.service.runtime.jobs.find(revokeCertificateQueue, { data: { certificateId } });
+    assert.equal(queued.length, 1, 'the removal asks for the revocation, as a durable job');
+    // The job's step (the tests here drive the steps themselves).
+    assert.equal(await domainsOf().certificates!.revoke(certificateId), true);
+    assert.deepEqual(await pebble.certificateStatus(certificate.serial), { status: 'Revoked', reason: 5 });
+    const stored = (await subgraph.service.runtime.db.globalEm().fork().findOne(DomainCertificate, { id: certificateId }))!;
+    assert.ok(stored.revokedAt);
+    assert.equal(await domainsOf().certificates!.revoke(certificateId), false, 'a second run (a redelivered job) asks the CA nothing');
+    // Removing and adding the hostname again queues no second revocation of the same certificate.
+    await ok(ADD, { input: { partnerId: domain.partnerId, hostname: 'gone.acme.example', purpose: 'PORTAL' } });
+    assert.equal((await subgraph.service.runtime.jobs.find(revokeCertificateQueue, { data: { certificateId } })).length, 1);
   });
 
   it('lets a partner manage only its own domains', async () => {

@@ -42,6 +42,14 @@ export const renewalSweepQueue = defineQueue({
   expireInSeconds: 600,
 });
 
+/** Revoke a removed domain's certificate at the CA: once per certificate (deterministic id), retried with back-off. */
+export const revokeCertificateQueue = defineQueue({
+  name: 'white-label.revoke-certificate',
+  payload: z.object({ certificateId: z.uuid() }),
+  retry: { limit: 8, delaySeconds: 30, backoff: true, maxDelaySeconds: 3600 },
+  expireInSeconds: 300,
+});
+
 /** Re-check the ownership proof of domains still pending verification (every 5 minutes; one pass at a time). */
 export const verificationSweepQueue = defineQueue({
   name: 'white-label.verification-sweep',
@@ -51,7 +59,7 @@ export const verificationSweepQueue = defineQueue({
   expireInSeconds: 600,
 });
 
-export const domainQueues = [issueCertificateQueue, syncWebServerQueue, renewalSweepQueue, verificationSweepQueue];
+export const domainQueues = [issueCertificateQueue, syncWebServerQueue, renewalSweepQueue, verificationSweepQueue, revokeCertificateQueue];
 
 /** The verification sweep's worker: needs no web server (verified domains wait for one to get certificates). */
 export function verificationWorker(domains: DomainService, windowHours: number): JobWorker {
@@ -74,6 +82,10 @@ export class JobDomainTasks implements DomainTasks {
 
   async syncWebServer(): Promise<void> {
     await this.jobs.send(syncWebServerQueue, {}, { singletonKey: WEB_SERVER_KEY });
+  }
+
+  async revoke(certificateId: string): Promise<void> {
+    await this.jobs.send(revokeCertificateQueue, { certificateId }, { id: deterministicJobId(revokeCertificateQueue, certificateId) });
   }
 }
 
@@ -120,6 +132,7 @@ export function domainWorkers(deps: {
       }
       return { generation: outcome.generation, activated: outcome.activated.length, rejected: outcome.rejected.length };
     }),
+    work(revokeCertificateQueue, async (job) => ({ revoked: await certificates.revoke(job.data.certificateId) })),
     work(renewalSweepQueue, async () => {
       const em = db.globalEm();
       const now = new Date();

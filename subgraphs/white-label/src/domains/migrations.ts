@@ -50,4 +50,17 @@ export class Migration20261128120000CustomDomains extends Migration {
   }
 }
 
-export const domainGlobalMigrations = [Migration20261128120000CustomDomains];
+/** Certificates revoked at the CA when their domain was removed (when, and the CA's last refusal while retrying). */
+export class Migration20261129100000CertificateRevocation extends Migration {
+  override name = 'Migration20261129100000CertificateRevocation';
+
+  override up(): void {
+    this.addSql(`alter table "domain_certificate" add column "revoked_at" timestamptz null, add column "revocation_error" text null;`);
+  }
+
+  override down(): void {
+    this.addSql(`alter table "domain_certificate" drop column "revoked_at", drop column "revocation_error";`);
+  }
+}
+
+export const domainGlobalMigrations = [Migration20261128120000CustomDomains, Migration20261129100000CertificateRevocation];

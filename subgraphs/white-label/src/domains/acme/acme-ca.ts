@@ -122,6 +122,22 @@ export class AcmeCa {
   }
 
   /**
+   * Revokes a certificate this account obtained (RFC 8555 section 7.6) with the reason cessationOfOperation (RFC 5280:
+   * 5): its domain left the platform. A certificate the CA reports as already revoked counts as revoked.
+   */
+  async revoke(chainPem: string): Promise<void> {
+    await this.register();
+    const leaf = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(chainPem)?.[0];
+    if (!leaf) throw new Error('no certificate in the stored chain');
+    try {
+      await this.client.revokeCertificate(leaf, { reason: 5 });
+    } catch (error) {
+      if (/already (been )?revoked/i.test((error as Error).message)) return;
+      throw error;
+    }
+  }
+
+  /**
    * Obtains a certificate for `hostname`: resumes `existingOrderUrl` when given (an interrupted attempt), otherwise
    * places one new order. `replaces` is the ARI id of the certificate this one renews (when the CA offers ARI).
    */

@@ -8,7 +8,7 @@ import { Entity, Index, PrimaryKey, Property } from '@mikro-orm/decorators/legac
 @Entity({ tableName: 'domain_certificate' })
 @Index({ properties: ['domainId'] })
 export class DomainCertificate {
-  [OptionalProps]?: 'ariRenewAt' | 'createdAt';
+  [OptionalProps]?: 'ariRenewAt' | 'createdAt' | 'revokedAt' | 'revocationError';
 
   @PrimaryKey({ type: 'uuid' })
   id!: string;
@@ -55,4 +55,12 @@ export class DomainCertificate {
   /** Set when the CA's renewal information moved the renewal (kept for operators). */
   @Property({ type: 'timestamptz', nullable: true })
   ariRenewAt: Date | null = null;
+
+  /** When the CA confirmed the revocation (the domain was removed); null while it is valid or being revoked. */
+  @Property({ type: 'timestamptz', nullable: true })
+  revokedAt: Date | null = null;
+
+  /** The CA's last answer when a revocation attempt failed (the job retries it). */
+  @Property({ type: 'text', nullable: true })
+  revocationError: string | null = null;
 }

@@ -237,6 +237,28 @@ export class CertificateService {
     return { outcome: 'failed', error: message, code, final: finalAttempt };
   }
 
+  /**
+   * Revokes a removed domain's certificate at the CA (once: a revoked one is left alone). A CA refusal is kept on the
+   * certificate and thrown, so the job retries with back-off. Returns whether this call revoked it.
+   */
+  async revoke(certificateId: string): Promise<boolean> {
+    const opened = await this.openCertificate(certificateId);
+    if (!opened || opened.certificate.revokedAt) return false;
+    // An expired certificate needs no revocation (and CAs refuse to revoke one).
+    if (opened.certificate.notAfter <= new Date()) return false;
+    const { ca } = await this.accounts.get();
+    try {
+      await ca.revoke(opened.chainPem);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      await this.db.globalEm().nativeUpdate(DomainCertificate, { id: certificateId }, { revocationError: message.slice(0, 2000) });
+      throw error;
+    }
+    await this.db.globalEm().nativeUpdate(DomainCertificate, { id: certificateId }, { revokedAt: new Date(), revocationError: null });
+    this.logger.info('certificate revoked at the CA', { hostname: opened.certificate.hostname, serial: opened.certificate.serial });
+    return true;
+  }
+
   /** The certificate (with its secrets opened) for the web server. */
   async openCertificate(
     certificateId: string,

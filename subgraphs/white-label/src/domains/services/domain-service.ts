@@ -182,6 +182,8 @@ export class DomainService {
     });
     if (!removed) throw notFound();
     if (domain.certificateId || domain.pendingCertificateId) await this.tasks.syncWebServer();
+    // Its certificates are of no more use to anyone: revoked at the CA, so a copy that leaked cannot impersonate it.
+    for (const certificateId of new Set([domain.certificateId, domain.pendingCertificateId])) if (certificateId) await this.tasks.revoke(certificateId);
     return removed;
   }
 

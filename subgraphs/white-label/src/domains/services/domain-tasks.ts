@@ -7,10 +7,13 @@ export interface DomainTasks {
   issue(domainId: string, at?: Date): Promise<void>;
   /** Bring the web server in line with the domains (coalesced: many requests, one reload). */
   syncWebServer(): Promise<void>;
+  /** Revoke a removed domain's certificate at the CA. */
+  revoke(certificateId: string): Promise<void>;
 }
 
 /** No background work (no web server configured, or a test driving the steps itself). */
 export const NO_DOMAIN_TASKS: DomainTasks = {
   issue: async () => {},
   syncWebServer: async () => {},
+  revoke: async () => {},
 };
