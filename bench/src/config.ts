@@ -71,6 +71,9 @@ const benchConfigSchema = z.object({
   /** Documents: usage postings per tenant in the month of the run (plus one top-up). */
   BENCH_DOCUMENTS_USAGE_PER_TENANT: fields.positiveInt(30),
   /** Comma-separated benchmark names to run; all when unset. */
+  /** Portal: reloads of a signed-in dashboard, and usage events whose balance is timed until painted. */
+  BENCH_PORTAL_LOADS: fields.positiveInt(20),
+  BENCH_PORTAL_UPDATES: fields.positiveInt(200),
   BENCH_ONLY: z.string().optional(),
 });
 

@@ -9,6 +9,7 @@ import { notifications } from './notifications.js';
 import { subscriptions } from './subscriptions.js';
 import { documents } from './documents.js';
 import { domains } from './domains.js';
+import { portal } from './portal.js';
 
 // `pnpm bench`: every benchmark prints a table and saves JSON under bench/results/.
 const BENCHMARKS: Record<string, (config: ReturnType<typeof loadBenchConfig>) => Promise<void>> = {
@@ -22,6 +23,7 @@ const BENCHMARKS: Record<string, (config: ReturnType<typeof loadBenchConfig>) =>
   domains,
   documents,
   notifications,
+  portal,
 };
 
 /** Benchmarks that run with BENCH_TOPOLOGY=services (one process per docker-compose.yml service). */

@@ -107,6 +107,19 @@ export const gatewayConfigSchema = z
     /** APQ documents kept per process (shared through REDIS_URL when set, for APQ_TTL_SECONDS). */
     APQ_CACHE_ENTRIES: fields.positiveInt(2_000),
     APQ_TTL_SECONDS: fields.positiveInt(86_400),
+    /**
+     * The customer portal (portal/dist, built by `pnpm build`): served at /portal on this origin when set. Its sign-in is
+     * the JWT issuer's OpenID Connect authorization code flow with PKCE: endpoints from the issuer's discovery document
+     * (JWT_ISSUER/.well-known/openid-configuration) unless PORTAL_OIDC_AUTHORIZATION_URL and PORTAL_OIDC_TOKEN_URL name them.
+     */
+    PORTAL_DIR: z.string().min(1).optional(),
+    PORTAL_OIDC_CLIENT_ID: z.string().min(1).default('saldo-portal'),
+    PORTAL_OIDC_SCOPE: z.string().min(1).default('openid'),
+    PORTAL_OIDC_AUTHORIZATION_URL: z.url().optional(),
+    PORTAL_OIDC_TOKEN_URL: z.url().optional(),
+    PORTAL_OIDC_END_SESSION_URL: z.url().optional(),
+    /** The identity provider is the embedded default's development sign-in (the portal says so on its sign-in page). */
+    PORTAL_DEVELOPMENT_SIGN_IN: fields.boolean(false),
     /** SUBGRAPH_URL_<NAME> overrides a subgraph's routing URL, e.g. SUBGRAPH_URL_USAGE_FORECAST. */
     subgraphUrls: z.record(z.string(), z.url()),
   })
@@ -119,6 +132,13 @@ export const gatewayConfigSchema = z
     }
     if (value.PERSISTED_QUERIES === 'trusted' && !value.TRUSTED_DOCUMENTS_PATH) {
       ctx.addIssue({ code: 'custom', path: ['TRUSTED_DOCUMENTS_PATH'], message: 'required when PERSISTED_QUERIES=trusted' });
+    }
+    if (Boolean(value.PORTAL_OIDC_AUTHORIZATION_URL) !== Boolean(value.PORTAL_OIDC_TOKEN_URL)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PORTAL_OIDC_TOKEN_URL'],
+        message: 'PORTAL_OIDC_AUTHORIZATION_URL and PORTAL_OIDC_TOKEN_URL must be set together',
+      });
     }
     if (!value.APOLLO_KEY && !value.SUPERGRAPH_PATH) {
       ctx.addIssue({ code: 'custom', path: ['SUPERGRAPH_PATH'], message: 'required unless managed federation (APOLLO_KEY) is configured' });

@@ -6,6 +6,7 @@ import { ApolloServerPluginLandingPageLocalDefault, ApolloServerPluginLandingPag
 import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
 import { mountDownloadProxy } from './downloads.js';
+import { mountPortal } from './portal.js';
 import { mountRootPage } from './root-page.js';
 import express from 'express';
 import { ANONYMOUS, ErrorCode, SaldoError, unsafeInputError, type Identity } from '@saldo/graphql';
@@ -262,7 +263,26 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
       });
       // Signed document downloads (billing): public links on this origin.
       // GET / leads to the graph, health and docs instead of a 404.
-      mountRootPage(http.app, { production });
+      mountRootPage(http.app, { production, portal: Boolean(config.PORTAL_DIR) });
+      if (config.PORTAL_DIR) {
+        await mountPortal(
+          http.app,
+          config.PORTAL_DIR,
+          {
+            graphqlPath: '/graphql',
+            oidc: {
+              issuer: config.JWT_ISSUER ?? null,
+              clientId: config.PORTAL_OIDC_CLIENT_ID,
+              scope: config.PORTAL_OIDC_SCOPE,
+              authorizationEndpoint: config.PORTAL_OIDC_AUTHORIZATION_URL ?? null,
+              tokenEndpoint: config.PORTAL_OIDC_TOKEN_URL ?? null,
+              endSessionEndpoint: config.PORTAL_OIDC_END_SESSION_URL ?? null,
+            },
+            development: config.PORTAL_DEVELOPMENT_SIGN_IN,
+          },
+          logger.child('portal'),
+        );
+      }
       mountDownloadProxy(
         http.app,
         '/documents',

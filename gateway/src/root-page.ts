@@ -10,10 +10,11 @@ export interface RootLink {
 
 /**
  * What `GET /` on the gateway's origin offers: the graph (Apollo Sandbox outside production), health and readiness.
- * The portal adds its link here once it is served from this origin (under /portal).
+ * With PORTAL_DIR the customer portal (under /portal) comes first.
  */
-export function rootLinks(options: { production: boolean }): RootLink[] {
+export function rootLinks(options: { production: boolean; portal?: boolean }): RootLink[] {
   return [
+    ...(options.portal ? [{ href: '/portal/', label: 'Customer portal', description: 'sign in to see balances live, top up and fetch invoices' }] : []),
     options.production
       ? { href: '/graphql', label: 'GraphQL endpoint', description: 'POST /graphql (or GET with ?query=); the schema is described in Apollo Studio' }
       : {
@@ -32,7 +33,7 @@ const escape = (text: string) => text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;',
  * `GET /`: a small page (JSON for clients that ask for it) leading to the graph instead of a 404. Unbranded, since
  * partners' custom domains reach the same origin; the development hints (how to get a token) only outside production.
  */
-export function mountRootPage(app: Express, options: { production: boolean }): void {
+export function mountRootPage(app: Express, options: { production: boolean; portal?: boolean }): void {
   const links = rootLinks(options);
   const subscriptions = `graphql-ws on the WebSocket upgrade of /graphql, or GraphQL over SSE at ${SSE_PATH}`;
   const credentials = 'Authorization: Bearer <token> (portal users and operators) or X-Api-Key: saldo_pk_... (partners)';

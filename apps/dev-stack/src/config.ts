@@ -30,6 +30,8 @@ const embeddedConfigSchema = z
       .regex(/^whsec_/, 'must be a webhook signing secret (whsec_...)')
       .optional(),
     STRIPE_STAND_IN_PORT: fields.port(4005),
+    /** The portal's development sign-in (demo users by role, authorization code + PKCE like a real provider). */
+    DEV_SIGN_IN_PORT: fields.port(4006),
     /**
      * Custom domains. `none`: domains stop at VERIFIED (nothing serves them). `nginx` (nginx on PATH): the white-label
      * service runs nginx under SALDO_HOME/nginx on NGINX_HTTP_PORT / NGINX_HTTPS_PORT and obtains certificates from

@@ -66,6 +66,7 @@ try {
     logLevel: config.LOG_LEVEL,
     keys: await embeddedKeys(config.SALDO_HOME),
     stripeStandInPort: config.STRIPE_STAND_IN_PORT,
+    devSignInPort: config.DEV_SIGN_IN_PORT,
     ...(customDomains ? { whiteLabelEnv: customDomains.whiteLabelEnv } : {}),
     tenantsEnv: { SMTP_URL: config.SMTP_URL ?? mailCatcher!.smtpUrl },
     ...(config.STRIPE_SECRET_KEY && config.STRIPE_WEBHOOK_SECRET
@@ -95,6 +96,9 @@ stopOnSignals(async () => {
 const url = running.graphqlUrl.replace('127.0.0.1', 'localhost');
 process.stdout.write(
   `\n  Saldo is running.\n\n  Gateway (GraphQL + Apollo Sandbox): ${url}\n` +
+    (running.portalUrl
+      ? `  Portal:       ${running.portalUrl.replace('127.0.0.1', 'localhost')}   (development sign-in: pick a demo user by role)\n`
+      : `  Portal:       not built (run pnpm build)\n`) +
     `  Get a token:  pnpm -s token --role admin   (then in Sandbox: Headers -> Authorization: Bearer <token>)\n` +
     (running.stripeStandIn
       ? `  Stripe:       development stand-in at ${running.stripeStandIn.url} (NOT Stripe; set STRIPE_SECRET_KEY to use a test account)\n`

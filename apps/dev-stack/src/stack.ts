@@ -1,9 +1,11 @@
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { InProcessEventBus, type EventBus } from '@saldo/events';
 import { createGatewayService, loadGatewayConfig, type GatewayService } from '@saldo/gateway';
 import type { Identity } from '@saldo/graphql';
 import { DEV_TOKEN_AUDIENCE, DEV_TOKEN_ISSUER, generateSigningKeyPair, signDevToken, type KeyPairPem } from '@saldo/identity';
 import type { Logger } from '@saldo/service';
+import { demoUsers, startDevSignIn, type DevSignIn, type DevUser } from './dev-sign-in.js';
 import { createSubgraphService, type SubgraphConfig, type SubgraphDefinition, type SubgraphService } from '@saldo/subgraph';
 import { SAMPLE_ISSUER_ENV, billingSubgraph, loadBillingConfig, type BillingConfig, type BillingServices } from '@saldo/subgraph-billing';
 import { freePort, startStripeStandIn, type StripeStandIn } from '@saldo/testing';
@@ -13,6 +15,9 @@ import { loadWhiteLabelConfig, whiteLabelSubgraph, type WhiteLabelConfig, type W
 
 /** The checked-in supergraph (apps/dev-stack/dist -> repository root/schema). */
 export const DEFAULT_SUPERGRAPH_PATH = fileURLToPath(new URL('../../../schema/supergraph.graphql', import.meta.url));
+
+/** The built customer portal (`pnpm build` builds it into portal/dist). */
+export const DEFAULT_PORTAL_DIR = fileURLToPath(new URL('../../../portal/dist', import.meta.url));
 
 export interface StackOptions {
   /** Server URL without database, e.g. postgres://postgres@127.0.0.1:5432 */
@@ -58,6 +63,11 @@ export interface StackOptions {
   tenantsEnv?: Record<string, string>;
   /** Extra gateway settings (e.g. the WebSocket bounds WS_*), as environment variables; benchmarks raise the bounds. */
   gatewayEnv?: Record<string, string>;
+  /**
+   * The portal's development sign-in (an OpenID Connect-shaped provider listing the demo users by role): its port (0 picks
+   * a free one). The gateway serves the portal (DEFAULT_PORTAL_DIR, when built) with it as the identity provider.
+   */
+  devSignInPort?: number;
 }
 
 export interface Stack {
@@ -69,6 +79,10 @@ export interface Stack {
   bus: EventBus;
   /** The development Stripe stand-in billing talks to, when no Stripe account was configured (null otherwise). */
   stripeStandIn: StripeStandIn | null;
+  /** The portal's development sign-in. */
+  devSignIn: DevSignIn;
+  /** `${gateway.url}/portal/` when the portal is built and served, else null. */
+  readonly portalUrl: string | null;
   /** `${gateway.url}/graphql` */
   readonly graphqlUrl: string;
   /** Each subgraph's databases, by subgraph name. */
@@ -173,6 +187,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     );
     const failed = starts.find((start): start is PromiseRejectedResult => start.status === 'rejected');
     if (failed) throw failed.reason;
+    // The portal's identity provider in development: the demo users by role, read through the gateway as an operator.
+    const listUsers = cachedDemoUsers(`http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${gatewayPort}/graphql`, () =>
+      signDevToken(keys.portal.privateKeyPem, { role: 'platform-admin', subject: 'dev-sign-in' }, { ttlSeconds: 300 }),
+    );
+    const devSignIn = await startDevSignIn({ host, port: options.devSignInPort ?? 0, privateKeyPem: keys.portal.privateKeyPem, users: listUsers });
+    started.push({ stop: () => devSignIn.close() });
+    const portalBuilt = existsSync(`${DEFAULT_PORTAL_DIR}/index.html`);
+    if (!portalBuilt) logger.warn('the portal is not built (portal/dist): run pnpm build to serve it at /portal');
     const gateway = createGatewayService(
       loadGatewayConfig({
         HOST: host,
@@ -191,6 +213,15 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         JWT_PUBLIC_KEYS: keys.portal.publicKeyPem,
         API_KEY_VERIFY_URL: `${tenants.url}/internal/api-keys/verify`,
         API_KEY_CACHE_TTL_MS: String(options.apiKeyCacheTtlMs ?? 5000),
+        ...(portalBuilt
+          ? {
+              PORTAL_DIR: DEFAULT_PORTAL_DIR,
+              PORTAL_OIDC_AUTHORIZATION_URL: devSignIn.authorizationEndpoint,
+              PORTAL_OIDC_TOKEN_URL: devSignIn.tokenEndpoint,
+              PORTAL_OIDC_END_SESSION_URL: devSignIn.endSessionEndpoint,
+              PORTAL_DEVELOPMENT_SIGN_IN: 'true',
+            }
+          : {}),
         ...(options.rateLimit ? { RATE_LIMIT_PER_MINUTE: String(options.rateLimit.perMinute), RATE_LIMIT_BURST: String(options.rateLimit.burst) } : {}),
         ...options.gatewayEnv,
       }),
@@ -207,6 +238,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       whiteLabel,
       bus,
       stripeStandIn,
+      devSignIn,
+      get portalUrl() {
+        return portalBuilt ? `${gateway.url.replace('127.0.0.1', 'localhost')}/portal/` : null;
+      },
       databases,
       databaseUrls: Object.values(databases).flatMap((own) => [own.control, ...own.shards]),
       get graphqlUrl() {
@@ -221,6 +256,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         // Quiesce every relay first so no event is delivered to a subgraph that is already closing.
         await Promise.all(subgraphs.map((subgraph) => subgraph.runtime.relay.stop()));
         await Promise.all(subgraphs.map((subgraph) => subgraph.stop()));
+        await devSignIn.close();
         await stripeStandIn?.close();
         await bus.close();
       },
@@ -229,4 +265,32 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     await Promise.allSettled(started.map((service) => service.stop()));
     throw error;
   }
+}
+
+/** The demo users the development sign-in lists, read through the gateway (cached for 2 s). */
+function cachedDemoUsers(graphqlUrl: string, token: () => Promise<string>): () => Promise<DevUser[]> {
+  let cached: { users: DevUser[]; at: number } | undefined;
+  return async () => {
+    if (cached && Date.now() - cached.at < 2000) return cached.users;
+    const response = await fetch(graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await token()}` },
+      body: JSON.stringify({
+        query: '{ partners(first: 100) { edges { node { id name } } } tenants(first: 100) { edges { node { id name partner { name } } } } }',
+      }),
+    });
+    const body = (await response.json()) as {
+      data?: {
+        partners: { edges: Array<{ node: { id: string; name: string } }> };
+        tenants: { edges: Array<{ node: { id: string; name: string; partner: { name: string } | null } }> };
+      };
+    };
+    if (!body.data) throw new Error('the gateway did not list the demo users');
+    const users = demoUsers(
+      body.data.partners.edges.map((edge) => edge.node),
+      body.data.tenants.edges.map(({ node }) => ({ id: node.id, name: node.name, partnerName: node.partner?.name ?? null })),
+    );
+    cached = { users, at: Date.now() };
+    return users;
+  };
 }

@@ -36,6 +36,7 @@ async function startEnvironment(postgresPort: number): Promise<Record<string, st
     USAGE_FORECAST_PORT: '0',
     WHITE_LABEL_PORT: '0',
     STRIPE_STAND_IN_PORT: '0',
+    DEV_SIGN_IN_PORT: '0',
     MAILDEV_SMTP_PORT: String(await freePort()),
     MAILDEV_WEB_PORT: String(await freePort()),
     SEED_DEMO_DATA: 'false',
@@ -106,7 +107,7 @@ describe('pnpm start', () => {
     rmSync(home, { recursive: true, force: true });
   });
 
-  it('starts, and the banner shows the `pnpm -s token` command that prints only a token the gateway accepts', async () => {
+  it('starts, and the banner shows the portal URL and the `pnpm -s token` command that prints only a token the gateway accepts', async () => {
     const { command, args } = pnpmCommand(['start']);
     first = run(command, args, firstEnv);
     const running = first;
@@ -120,6 +121,8 @@ describe('pnpm start', () => {
     assert.ok(tokenCommand, `banner names pnpm -s token:\n${banner}`);
     const gateway = /Gateway \(GraphQL \+ Apollo Sandbox\): (http:\/\/localhost:\d+\/graphql)/.exec(banner)?.[1];
     assert.equal(gateway, `http://localhost:${firstEnv.GATEWAY_PORT}/graphql`);
+    // The portal's URL beside the gateway's.
+    assert.match(banner, new RegExp(`Portal: +http://localhost:${firstEnv.GATEWAY_PORT}/portal/ `));
 
     const { command: pnpm, args: tokenArgs } = pnpmCommand(tokenCommand.split(' ').slice(1));
     const token = spawnSync(pnpm, tokenArgs, { cwd: ROOT, env: childEnvironment({ SALDO_HOME: home }), encoding: 'utf8' });
@@ -135,7 +138,7 @@ describe('pnpm start', () => {
     assert.deepEqual(await response.json(), { data: { partners: { edges: [] } } });
   });
 
-  it('answers GET / on the gateway origin with a page leading to Sandbox, health and readiness', async () => {
+  it('answers GET / on the gateway origin with a page leading to the portal, Sandbox, health and readiness', async () => {
     const origin = `http://localhost:${firstEnv.GATEWAY_PORT}`;
     const page = await fetch(`${origin}/`, { headers: { accept: 'text/html' } });
     assert.equal(page.status, 200);
@@ -144,7 +147,7 @@ describe('pnpm start', () => {
     assert.match(html, /<a href="\/graphql">Apollo Sandbox<\/a>/);
     assert.match(html, /pnpm -s token --role admin/);
     const hrefs = [...html.matchAll(/href="([^"]+)"/g)].map((match) => match[1]!);
-    assert.deepEqual(hrefs, ['/graphql', '/health', '/ready']);
+    assert.deepEqual(hrefs, ['/portal/', '/graphql', '/health', '/ready']);
     // Every link leads somewhere that answers (Sandbox's landing page for a browser at /graphql).
     for (const href of hrefs) {
       const target = await fetch(`${origin}${href}`, { headers: { accept: 'text/html' } });

@@ -18,6 +18,8 @@ const testConfig = parseConfig(
       .string()
       .regex(/^rediss?:\/\//, 'must be a redis:// URL')
       .default('redis://127.0.0.1:6379'),
+    /** Debian's chromium, driven by playwright-core in the portal's browser tests (never a downloaded browser). */
+    TEST_CHROMIUM_PATH: z.string().min(1).default('/usr/bin/chromium'),
   }),
   process.env,
 );
@@ -26,6 +28,8 @@ export const TEST_POSTGRES_URL = testConfig.TEST_POSTGRES_URL;
 export const TEST_LOG_LEVEL = testConfig.TEST_LOG_LEVEL;
 /** Tests talk to a real Redis; TEST_REDIS_URL points elsewhere than the local default. */
 export const TEST_REDIS_URL = testConfig.TEST_REDIS_URL;
+/** The browser the portal's end-to-end tests and benchmark drive. */
+export const TEST_CHROMIUM_PATH = testConfig.TEST_CHROMIUM_PATH;
 
 export function testLogger(): Logger {
   return createLogger({ service: 'test', level: testConfig.TEST_LOG_LEVEL });

@@ -3,6 +3,7 @@ export {
   TEST_LOG_LEVEL,
   TEST_POSTGRES_URL,
   TEST_REDIS_URL,
+  TEST_CHROMIUM_PATH,
   childEnvironment,
   errorCodes,
   graphql,

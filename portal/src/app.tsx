@@ -1,0 +1,166 @@
+import { useCallback, useEffect, useMemo, useRef, useState, type CSSProperties, type ReactNode } from 'react';
+import { beginSignIn, completeSignIn, forgetSignIn, signOut, SignInError, wasSignedIn, type Session } from './auth';
+import { BASE, type PortalConfig } from './config';
+import { CurrentBrandingDocument, type CurrentBrandingQuery } from './generated/graphql';
+import { GraphQLClient } from './graphql';
+import { I18nContext, initialLanguage, translator, type Language, type MessageKey } from './i18n';
+import { DashboardPage } from './pages/dashboard';
+import { SignInPage } from './pages/sign-in';
+import { Loading } from './pages/states';
+import { TenantsPage } from './pages/tenants';
+import { linkTo, navigate, useRoute } from './router';
+
+type Branding = CurrentBrandingQuery['currentBranding'];
+type Phase = { kind: 'starting' } | { kind: 'signed-out'; problem?: string } | { kind: 'signed-in'; session: Session };
+
+export function App({ config }: { config: PortalConfig }) {
+  const [language, setLanguage] = useState<Language>(initialLanguage);
+  const i18n = useMemo(() => ({ language, t: translator(language) }), [language]);
+  const [phase, setPhase] = useState<Phase>({ kind: 'starting' });
+  const [branding, setBranding] = useState<Branding>();
+  const route = useRoute();
+  const tokenRef = useRef<string | undefined>(undefined);
+  tokenRef.current = phase.kind === 'signed-in' ? phase.session.token : undefined;
+
+  const expire = useCallback(() => {
+    forgetSignIn();
+    setPhase({ kind: 'signed-out', problem: 'UNAUTHENTICATED' });
+  }, []);
+  const client = useMemo(
+    () => new GraphQLClient(config.graphqlPath, () => tokenRef.current, expire),
+    // One client (and one WebSocket) per signed-in token.
+    [config.graphqlPath, expire, phase.kind === 'signed-in' ? phase.session.token : ''],
+  );
+  useEffect(() => () => client.close(), [client]);
+
+  // Start: the redirect back from the identity provider, a silent sign-in for a tab that was signed in, or sign-in.
+  useEffect(() => {
+    if (route === 'callback') {
+      completeSignIn(config)
+        .then(({ session, returnTo }) => {
+          history.replaceState(null, '', returnTo);
+          window.dispatchEvent(new PopStateEvent('popstate'));
+          setPhase({ kind: 'signed-in', session });
+        })
+        .catch((error: unknown) => {
+          history.replaceState(null, '', BASE);
+          window.dispatchEvent(new PopStateEvent('popstate'));
+          forgetSignIn();
+          const code = error instanceof SignInError ? error.code : 'token_exchange_failed';
+          setPhase({ kind: 'signed-out', ...(code === 'login_required' ? {} : { problem: code }) });
+        });
+      return;
+    }
+    if (wasSignedIn()) {
+      void beginSignIn(config, { silent: true }).catch(() => setPhase({ kind: 'signed-out' }));
+      return;
+    }
+    setPhase({ kind: 'signed-out' });
+    // Only at start.
+  }, []);
+
+  // The session ends with its token.
+  useEffect(() => {
+    if (phase.kind !== 'signed-in') return;
+    const timer = window.setTimeout(expire, Math.max(0, phase.session.expiresAt - Date.now()));
+    return () => window.clearTimeout(timer);
+  }, [phase, expire]);
+
+  // Branding: the custom domain's partner (anonymous), or the signed-in partner's or tenant's.
+  useEffect(() => {
+    if (phase.kind === 'starting') return;
+    client
+      .request(CurrentBrandingDocument, {})
+      .then((data) => setBranding(data.currentBranding))
+      .catch(() => undefined);
+  }, [client, phase.kind]);
+
+  useEffect(() => {
+    document.documentElement.lang = language;
+    document.title = branding ? `${branding.displayName} · ${i18n.t('app.title')}` : i18n.t('app.title');
+  }, [language, branding, i18n]);
+
+  const style = branding ? ({ '--primary': branding.primaryColor, '--accent': branding.accentColor } as CSSProperties) : undefined;
+  const session = phase.kind === 'signed-in' ? phase.session : undefined;
+  const ownTenant = session?.claims.tenant_id;
+
+  let main: ReactNode;
+  if (phase.kind === 'starting') main = <Loading />;
+  else if (phase.kind === 'signed-out') main = <SignInPage config={config} problem={phase.problem} />;
+  else if (route.startsWith('tenants/') && route.split('/')[1]) main = <DashboardPage client={client} tenantId={route.split('/')[1]!} />;
+  else if (ownTenant) main = <DashboardPage client={client} tenantId={ownTenant} />;
+  else main = <TenantsPage client={client} />;
+
+  return (
+    <I18nContext.Provider value={i18n}>
+      <div className="app" style={style}>
+        <a className="skip-link" href="#main">
+          {i18n.t('nav.skip')}
+        </a>
+        <header className="topbar">
+          <a className="brand" {...linkTo('')}>
+            {branding?.logoUrl && <img src={branding.logoUrl} alt="" onError={(event) => (event.currentTarget.hidden = true)} />}
+            <span data-testid="brand-name">{branding?.displayName ?? ''}</span>
+          </a>
+          <nav aria-label={i18n.t('nav.main')}>
+            <ul>
+              {session && !ownTenant && (
+                <li>
+                  <a {...linkTo('')} aria-current={route === '' ? 'page' : undefined}>
+                    {i18n.t('nav.tenants')}
+                  </a>
+                </li>
+              )}
+              {session && ownTenant && (
+                <li>
+                  <a {...linkTo('')} aria-current={route === '' ? 'page' : undefined}>
+                    {i18n.t('nav.dashboard')}
+                  </a>
+                </li>
+              )}
+              <li>
+                <button
+                  type="button"
+                  className="link"
+                  lang={language === 'en' ? 'de' : 'en'}
+                  aria-label={i18n.t('nav.languageLabel')}
+                  onClick={() => setLanguage(language === 'en' ? 'de' : 'en')}
+                >
+                  {i18n.t('nav.language')}
+                </button>
+              </li>
+              {session && (
+                <li>
+                  <button
+                    type="button"
+                    className="link"
+                    onClick={() => {
+                      setPhase({ kind: 'signed-out' });
+                      navigate('');
+                      void signOut(config);
+                    }}
+                  >
+                    {i18n.t('nav.signOut')}
+                  </button>
+                </li>
+              )}
+            </ul>
+          </nav>
+          {session && (
+            <p className="who" data-testid="who">
+              {i18n.t(`role.${session.claims.role}` as MessageKey)}
+            </p>
+          )}
+        </header>
+        <main id="main" tabIndex={-1}>
+          {main}
+        </main>
+        {branding?.supportEmail && (
+          <footer className="footer">
+            <a href={`mailto:${branding.supportEmail}`}>{branding.supportEmail}</a>
+          </footer>
+        )}
+      </div>
+    </I18nContext.Provider>
+  );
+}
