@@ -96,6 +96,12 @@ export interface SubgraphDefinition<S, C extends SubgraphConfig = SubgraphConfig
    * `listening.url` is where this instance serves (its port is known only now when PORT=0).
    */
   start?(services: S, runtime: SubgraphRuntime<C>, listening: { url: string }): Promise<() => Promise<void>>;
+  /**
+   * Called on stop after HTTP closed and the consumers stopped, and before the job queue stops: background work that
+   * sends jobs (a retry it schedules, say) stops taking new work and finishes what it has in hand while the queue still
+   * takes jobs. Job workers may call into services until the queue has stopped; `start`'s result runs after that.
+   */
+  quiesce?(services: S, runtime: SubgraphRuntime<C>): Promise<void>;
   /** Durable jobs: queues, their workers and recurring schedules. */
   jobs?: SubgraphJobs<S, C>;
 }
@@ -285,6 +291,8 @@ export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConf
             await Promise.all(unsubscribes.map((unsubscribe) => unsubscribe()));
             await apollo.stop();
             await http.close();
+            // Background work that sends jobs finishes while the job queue still runs (nothing sends to a stopped queue).
+            await definition.quiesce?.(services, runtime);
             // Workers finish the jobs in hand (bounded) while what they use (background services, databases) still runs.
             await jobs.stop();
             await stopBackground();

@@ -68,6 +68,8 @@ export interface TestSubgraphOptions {
   sharing?: Pick<TestSubgraph<unknown>, 'databases'>;
   /** The job queue's clock: a `TestClock` from @saldo/jobs moves cron schedules and job timers by hand. */
   jobClock?: Clock;
+  /** The service's logger (default: testLogger()); a test that checks what was logged passes a recording one. */
+  logger?: Logger;
 }
 
 /**
@@ -103,7 +105,7 @@ export async function startTestSubgraph<S, C extends SubgraphConfig = SubgraphCo
     JOBS_STOP_TIMEOUT_SECONDS: '5',
     ...options.env,
   });
-  const logger = testLogger();
+  const logger = options.logger ?? testLogger();
   const service = createSubgraphService(definition, config, {
     bus: options.bus ?? new InProcessEventBus(logger),
     logger,

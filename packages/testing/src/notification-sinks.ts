@@ -79,6 +79,15 @@ export interface WebhookReceiver {
   secrets: string[];
   /** While down, every request gets this status (default 503). null: up. */
   down: number | null;
+  /**
+   * While true, requests wait unanswered (a slow receiver: a delivery stays in flight); `release()` answers them, as
+   * `down` says then. A held request is recorded when it is answered.
+   */
+  hold: boolean;
+  /** Requests waiting unanswered (see `hold`). */
+  readonly held: number;
+  /** Answers every held request now and stops holding. */
+  release(): void;
   waitForAccepted(count: number): Promise<ReceivedWebhook[]>;
   waitForRequests(count: number): Promise<ReceivedWebhook[]>;
   close(): Promise<void>;
@@ -95,6 +104,14 @@ export async function startWebhookReceiver(path = '/hooks'): Promise<WebhookRece
     },
     secrets: [],
     down: null,
+    hold: false,
+    get held() {
+      return held.length;
+    },
+    release: () => {
+      receiver.hold = false;
+      for (const answer of held.splice(0)) answer();
+    },
     waitForAccepted: (count) => wait(count, true),
     waitForRequests: (count) => wait(count, false),
     close: async () => {
@@ -106,10 +123,12 @@ export async function startWebhookReceiver(path = '/hooks'): Promise<WebhookRece
     const list = () => (accepted ? receiver.accepted : receiver.requests);
     return list().length >= count ? Promise.resolve(list()) : new Promise<ReceivedWebhook[]>((resolve) => waiters.push({ count, accepted, resolve }));
   };
+  const held: Array<() => void> = [];
   const server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
+    request.on('end', () => (receiver.hold ? held.push(answer) : answer()));
+    const answer = () => {
       const body = Buffer.concat(chunks).toString('utf8');
       const headers = {
         'webhook-id': String(request.headers['webhook-id'] ?? ''),
@@ -143,7 +162,7 @@ export async function startWebhookReceiver(path = '/hooks'): Promise<WebhookRece
           waiter.resolve(waiter.accepted ? receiver.accepted : receiver.requests);
         }
       }
-    });
+    };
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   receiver.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}${path}`;

@@ -74,9 +74,11 @@ export const tenantsSubgraph: SubgraphDefinition<TenantsServices, TenantsConfig>
     schedules: () => notificationSchedules(),
   },
   configureHttp: (app, services, runtime) => mountApiKeyVerification(app, services.apiKeys, runtime),
-  start: async (services, runtime) => {
+  start: async (services) => {
     // Resume what a previous run left open (deliveries due, or claimed by a process that died), then run on.
-    void services.notifications.dispatcher.sweep().catch((error: unknown) => runtime.logger.error('notification sweep at start failed', { error }));
+    services.notifications.dispatcher.sweepSoon();
     return () => services.notifications.close();
   },
+  // Deliveries in flight finish (and schedule their retries) while the job queue still runs; the transports close last.
+  quiesce: (services) => services.notifications.dispatcher.quiesce(),
 };

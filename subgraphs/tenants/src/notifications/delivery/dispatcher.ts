@@ -67,7 +67,10 @@ export interface DispatchReport {
  */
 export class Dispatcher {
   private readonly inFlight = new Set<Promise<unknown>>();
-  private stopped = false;
+  /** Off once quiescing: the fast path takes nothing new (what it skips stays PENDING for the sweep). */
+  private accepting = true;
+  /** Set once the transports close: no pass runs any more (retry jobs included). */
+  private closed = false;
   private scheduler: RetryScheduler | null = null;
   private onEndpointFailed: EndpointFailedForGood | null = null;
   /** Called with every delivery that went out (benchmarks observe latency). */
@@ -92,13 +95,19 @@ export class Dispatcher {
 
   /** Fast path: attempts these just-committed deliveries now, in the background (their lanes permitting). */
   dispatchSoon(store: StoreId, deliveries: ReadonlyArray<{ id: string; lane: string }>): void {
-    if (this.stopped || deliveries.length === 0) return;
-    const run = this.dispatch(store, deliveries).catch((error: unknown) =>
-      // Nothing is lost: the deliveries stay PENDING (or SENDING until their lease ends) and the sweep takes them.
-      this.logger.error('notification dispatch failed; the sweep will retry', { store, deliveries: deliveries.length, error }),
+    if (!this.accepting || deliveries.length === 0) return;
+    this.track(
+      this.dispatch(store, deliveries).catch((error: unknown) =>
+        // Nothing is lost: the deliveries stay PENDING (or SENDING until their lease ends) and the sweep takes them.
+        this.logger.error('notification dispatch failed; the sweep will retry', { store, deliveries: deliveries.length, error }),
+      ),
     );
-    this.inFlight.add(run);
-    void run.finally(() => this.inFlight.delete(run));
+  }
+
+  /** The start-up recovery pass, in the background (tracked: stopping waits for it). */
+  sweepSoon(): void {
+    if (!this.accepting) return;
+    this.track(this.sweep().catch((error: unknown) => this.logger.error('notification sweep failed; the next one retries', { error })));
   }
 
   /** Attempts the given deliveries (only those that head their lane, or follow a claimed head). */
@@ -113,9 +122,14 @@ export class Dispatcher {
   }
 
   /** Recovery pass over every store: lanes with due deliveries (after a crash, a missed retry, a restart). */
-  async sweep(limitPerStore = 500): Promise<DispatchReport> {
+  sweep(limitPerStore = 500): Promise<DispatchReport> {
+    return this.track(this.sweepStores(limitPerStore));
+  }
+
+  private async sweepStores(limitPerStore: number): Promise<DispatchReport> {
     const total: DispatchReport = { delivered: 0, failed: 0, cancelled: 0 };
     for (const store of allStores(this.db)) {
+      if (this.closed) break;
       const lanes = await dueLanes(storeEm(this.db, store), limitPerStore);
       const report = await this.drainLanes(store, lanes);
       total.delivered += report.delivered;
@@ -130,17 +144,35 @@ export class Dispatcher {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
+  /**
+   * First step of stopping, while the job queue still runs: the fast path and the start-up sweep take nothing new, and
+   * every pass in flight finishes (its failures schedule their retries on the queue). Retry jobs and sweeps the queue
+   * runs still go out until it stops. Skipped deliveries stay PENDING: the next sweep (any instance) sends them.
+   */
+  async quiesce(): Promise<void> {
+    this.accepting = false;
     await this.idle();
+  }
+
+  /** Last step of stopping, after the job queue stopped: waits for what is in flight; no pass starts afterwards. */
+  async stop(): Promise<void> {
+    this.accepting = false;
+    this.closed = true;
+    await this.idle();
+  }
+
+  /** Counts a promise as in flight until it settles (idle() waits for it). */
+  private track<T>(work: Promise<T>): Promise<T> {
+    this.inFlight.add(work);
+    void work.finally(() => this.inFlight.delete(work)).catch(() => undefined);
+    return work;
   }
 
   /** Every pass, whoever started it (the fast path, a retry job, the sweep), counts as in flight for idle(). */
   private run(store: StoreId, lanes: readonly string[], only?: ReadonlySet<string>): Promise<DispatchReport> {
-    const pass = this.runPass(store, lanes, only);
-    this.inFlight.add(pass);
-    void pass.finally(() => this.inFlight.delete(pass)).catch(() => undefined);
-    return pass;
+    // After stop the transports are closed: what was due stays due (nothing was claimed) for the next sweep.
+    if (this.closed) return Promise.resolve({ delivered: 0, failed: 0, cancelled: 0 });
+    return this.track(this.runPass(store, lanes, only));
   }
 
   private async runPass(store: StoreId, lanes: readonly string[], only?: ReadonlySet<string>): Promise<DispatchReport> {
