@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startChallTestSrv, startPebble, type ChallTestSrv, type Pebble } from '@saldo/testing';
 import type { EmbeddedConfig } from './config.js';
+import { embeddedEncryptionKey } from './keys.js';
 
 export interface DevCustomDomains {
   /** White-label settings (WEB_SERVER, NGINX_*, ACME_*, ...). */
@@ -11,19 +11,6 @@ export interface DevCustomDomains {
   /** Lines for the start banner. */
   banner: string;
   stop(): Promise<void>;
-}
-
-/** The key sealing certificate keys in the embedded database: created once under SALDO_HOME/keys. */
-async function encryptionKey(home: string): Promise<string> {
-  const file = join(home, 'keys', 'domains.key');
-  try {
-    return (await readFile(file, 'utf8')).trim();
-  } catch {
-    await mkdir(join(home, 'keys'), { recursive: true });
-    const key = randomBytes(32).toString('base64');
-    await writeFile(file, `${key}\n`, { mode: 0o600 });
-    return key;
-  }
 }
 
 /**
@@ -45,7 +32,7 @@ export async function startDevCustomDomains(config: EmbeddedConfig): Promise<Dev
     NGINX_HTTPS_PORT: String(config.NGINX_HTTPS_PORT),
     NGINX_WORKER_PROCESSES: '1',
     GATEWAY_UPSTREAM_URL: `http://127.0.0.1:${config.GATEWAY_PORT}`,
-    DOMAINS_ENCRYPTION_KEY: await encryptionKey(home),
+    DOMAINS_ENCRYPTION_KEY: await embeddedEncryptionKey(home, 'domains'),
     // Seconds matter here: pick jobs up at once.
     JOBS_LISTEN_NOTIFY: 'true',
   };

@@ -2,7 +2,7 @@ import { createLogger, stopOnSignals } from '@saldo/service';
 import { loadEmbeddedConfig, type EmbeddedConfig } from './config.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './postgres.js';
 import { startMailCatcher, type MailCatcher } from './mail-catcher.js';
-import { embeddedKeys } from './keys.js';
+import { embeddedEncryptionKey, embeddedKeys } from './keys.js';
 import { seedDemoData } from './seed.js';
 import { startStack } from './stack.js';
 import { startDevCustomDomains } from './custom-domains.js';
@@ -68,7 +68,7 @@ try {
     stripeStandInPort: config.STRIPE_STAND_IN_PORT,
     devSignInPort: config.DEV_SIGN_IN_PORT,
     ...(customDomains ? { whiteLabelEnv: customDomains.whiteLabelEnv } : {}),
-    tenantsEnv: { SMTP_URL: config.SMTP_URL ?? mailCatcher!.smtpUrl },
+    tenantsEnv: { SMTP_URL: config.SMTP_URL ?? mailCatcher!.smtpUrl, WEBHOOK_SECRETS_KEY: await embeddedEncryptionKey(config.SALDO_HOME, 'webhooks') },
     ...(config.STRIPE_SECRET_KEY && config.STRIPE_WEBHOOK_SECRET
       ? { stripe: { secretKey: config.STRIPE_SECRET_KEY, webhookSecret: config.STRIPE_WEBHOOK_SECRET } }
       : {}),

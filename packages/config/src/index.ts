@@ -59,6 +59,13 @@ function withFileValues(input: unknown): unknown {
 }
 
 /** Field helpers shared by the service config modules. Environment values are strings; these coerce them. */
+function decodeEncryptionKey(value: string, ctx: z.RefinementCtx): Buffer {
+  const trimmed = value.trim();
+  const key = /^[0-9a-f]{64}$/i.test(trimmed) ? Buffer.from(trimmed, 'hex') : Buffer.from(trimmed, 'base64');
+  if (key.length !== 32) ctx.addIssue({ code: 'custom', message: 'must be 32 bytes, base64 or hex (e.g. `openssl rand -base64 32`)' });
+  return key;
+}
+
 export const fields = {
   port: (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback),
   positiveInt: (fallback: number) => z.coerce.number().int().positive().default(fallback),
@@ -82,6 +89,20 @@ export const fields = {
     z
       .string({ error: 'must be a PEM key (set it, or the matching _FILE variable to a readable file)' })
       .refine((value) => /-----BEGIN [A-Z ]+-----/.test(value), 'must be a PEM key'),
+  /** A 32-byte encryption key (AES-256), base64 (44 characters) or hex (64); `_FILE` works. */
+  encryptionKey: () => z.string().transform(decodeEncryptionKey),
+  /** Comma-separated 32-byte keys (earlier keys during a rotation: they still open what they sealed). */
+  encryptionKeyList: () =>
+    z
+      .string()
+      .transform((value) =>
+        value
+          .split(',')
+          .map((part) => part.trim())
+          .filter((part) => part.length > 0),
+      )
+      .pipe(z.array(z.string().transform(decodeEncryptionKey)))
+      .default([]),
   logLevel: () => z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   logFormat: () => z.enum(['pretty', 'json']).default('pretty'),
   nodeEnv: () => z.enum(['development', 'production', 'test']).default('development'),

@@ -28,4 +28,12 @@ export {
 export { postOn } from './http.js';
 export { seededRandom } from './random.js';
 export { freePort, selfSignedCertificate, startChallTestSrv, startPebble, type ChallTestSrv, type Pebble, type PebbleOptions } from './acme.js';
-export { startSmtpSink, startWebhookReceiver, type ReceivedMail, type ReceivedWebhook, type SmtpSink, type WebhookReceiver } from './notification-sinks.js';
+export {
+  startSmtpSink,
+  startWebhookReceiver,
+  verifiesWith,
+  type ReceivedMail,
+  type ReceivedWebhook,
+  type SmtpSink,
+  type WebhookReceiver,
+} from './notification-sinks.js';

@@ -93,6 +93,16 @@ export interface WebhookReceiver {
   close(): Promise<void>;
 }
 
+/** Whether `hook` verifies with `secret`, by the `standardwebhooks` package (an implementation independent of Saldo's). */
+export function verifiesWith(secret: string, hook: Pick<ReceivedWebhook, 'id' | 'timestamp' | 'signature' | 'body'>): boolean {
+  try {
+    new Webhook(secret).verify(hook.body, { 'webhook-id': hook.id, 'webhook-timestamp': hook.timestamp, 'webhook-signature': hook.signature });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** A local HTTP receiver that checks signatures with the `standardwebhooks` package (independent of Saldo's signer). */
 export async function startWebhookReceiver(path = '/hooks'): Promise<WebhookReceiver> {
   const waiters: Array<{ count: number; accepted: boolean; resolve: (list: ReceivedWebhook[]) => void }> = [];

@@ -76,6 +76,8 @@ export const tenantsSubgraph: SubgraphDefinition<TenantsServices, TenantsConfig>
   configureHttp: (app, services, runtime) => mountApiKeyVerification(app, services.apiKeys, runtime),
   start: async (services) => {
     // Resume what a previous run left open (deliveries due, or claimed by a process that died), then run on.
+    // Secrets stored in plaintext by an earlier version, or sealed with an earlier key, are sealed with the current one.
+    await services.notifications.sealStoredSecrets();
     services.notifications.dispatcher.sweepSoon();
     return () => services.notifications.close();
   },

@@ -12,15 +12,6 @@ const list = () =>
     )
     .pipe(z.array(z.string()));
 
-/** A 32-byte key, base64 (44 characters) or hex (64). */
-const aesKey = () =>
-  z.string().transform((value, ctx) => {
-    const trimmed = value.trim();
-    const key = /^[0-9a-f]{64}$/i.test(trimmed) ? Buffer.from(trimmed, 'hex') : Buffer.from(trimmed, 'base64');
-    if (key.length !== 32) ctx.addIssue({ code: 'custom', message: 'must be 32 bytes, base64 or hex (e.g. `openssl rand -base64 32`)' });
-    return key;
-  });
-
 /**
  * White-label settings: the shared subgraph settings plus custom domains (hostname policy, ownership checks), ACME
  * (certificates) and the web server (nginx) that serves the domains.
@@ -53,18 +44,9 @@ export const whiteLabelConfigSchema = subgraphConfigSchema
     /** Seconds one ACME HTTP request may take. */
     ACME_TIMEOUT_SECONDS: fields.positiveInt(30),
     /** Key sealing certificate keys, chains and the ACME account key at rest (required with a web server); `_FILE` works. */
-    DOMAINS_ENCRYPTION_KEY: aesKey().optional(),
+    DOMAINS_ENCRYPTION_KEY: fields.encryptionKey().optional(),
     /** Earlier keys, comma-separated: still open what they sealed (rotation). */
-    DOMAINS_ENCRYPTION_PREVIOUS_KEYS: z
-      .string()
-      .transform((value) =>
-        value
-          .split(',')
-          .map((part) => part.trim())
-          .filter((part) => part.length > 0),
-      )
-      .pipe(z.array(aesKey()))
-      .default([]),
+    DOMAINS_ENCRYPTION_PREVIOUS_KEYS: fields.encryptionKeyList(),
     /** DNS servers (`ip` or `ip:port`) the TXT ownership check asks; default: the system's. */
     DOMAIN_DNS_RESOLVERS: z
       .string()

@@ -3,7 +3,16 @@ import { v7 as uuidv7 } from 'uuid';
 import { ErrorCode, SaldoError, assertUuid, validateInput } from '@saldo/graphql';
 import type { ShardedDatabase } from '@saldo/sharding';
 import type { Dispatcher } from './delivery/dispatcher.js';
-import { ENDPOINT_COLUMNS, endpointFromRow, endpointsOfOwners, type EndpointRecord, type EndpointSecret } from './delivery/endpoints.js';
+import type { SecretBox } from '@saldo/secrets';
+import {
+  ENDPOINT_COLUMNS,
+  endpointFromRow,
+  endpointsOfOwners,
+  isActiveSecret,
+  sealSecret,
+  type EndpointRecord,
+  type EndpointSecret,
+} from './delivery/endpoints.js';
 import { generateSecret } from './delivery/signing.js';
 import { checkTarget, UnsafeTargetError, type TargetPolicy } from './delivery/ssrf.js';
 import { CONTROL_STORE, allStores, shardStore, storeEm, type DeliveryStatus, type StoreId } from './delivery/store.js';
@@ -72,6 +81,8 @@ export class WebhookEndpointService {
     private readonly db: ShardedDatabase,
     private readonly dispatcher: Dispatcher,
     private readonly policy: TargetPolicy,
+    /** Seals signing secrets at rest. */
+    private readonly box: SecretBox,
   ) {}
 
   async create(input: unknown): Promise<IssuedEndpoint> {
@@ -84,11 +95,13 @@ export class WebhookEndpointService {
       throw new SaldoError(ErrorCode.BadUserInput, `At most ${LIMITS.endpointsPerOwner} webhook endpoints per owner.`);
     const secret = generateSecret();
     const now = new Date();
-    const secrets: EndpointSecret[] = [{ secret, createdAt: now.toISOString(), expiresAt: null }];
+    const id = uuidv7();
+    // Stored sealed (AES-256-GCM with the service's key), bound to this endpoint: shown in plaintext this once only.
+    const secrets: EndpointSecret[] = [sealSecret(this.box, id, secret, now.toISOString())];
     const [row] = await em.execute<Parameters<typeof endpointFromRow>[0][]>(
       `insert into webhook_endpoint (id, owner_type, owner_id, url, description, event_types, enabled, secrets, created_at, updated_at)
        values (?, ?, ?, ?, ?, ?::jsonb, true, ?::jsonb, ?, ?) returning ${ENDPOINT_COLUMNS}`,
-      [uuidv7(), owner.type, owner.id, command.url, command.description, JSON.stringify(command.eventTypes), JSON.stringify(secrets), now, now],
+      [id, owner.type, owner.id, command.url, command.description, JSON.stringify(command.eventTypes), JSON.stringify(secrets), now, now],
     );
     return { endpoint: endpointFromRow(row!), secret };
   }
@@ -138,11 +151,12 @@ export class WebhookEndpointService {
       if (!current) throw notFound(id);
       const now = new Date();
       const until = new Date(now.getTime() + overlap * 1000).toISOString();
+      // The old secrets keep their stored (sealed) form; only their end of signing changes.
       const kept = endpointFromRow(current)
-        .secrets.filter((old) => old.expiresAt === null || new Date(old.expiresAt) > now)
+        .secrets.filter((old) => isActiveSecret(old, now))
         .map((old) => ({ ...old, expiresAt: old.expiresAt === null || old.expiresAt > until ? until : old.expiresAt }))
         .filter((old) => overlap > 0 && new Date(old.expiresAt!) > now);
-      const secrets: EndpointSecret[] = [{ secret, createdAt: now.toISOString(), expiresAt: null }, ...kept];
+      const secrets: EndpointSecret[] = [sealSecret(this.box, id, secret, now.toISOString()), ...kept];
       const [row] = await tx.execute<Parameters<typeof endpointFromRow>[0][]>(
         `update webhook_endpoint set secrets = ?::jsonb, updated_at = ? where id = ? returning ${ENDPOINT_COLUMNS}`,
         [JSON.stringify(secrets), now, id],

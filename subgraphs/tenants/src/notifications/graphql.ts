@@ -21,7 +21,7 @@ import type { Partner } from '../entities/partner.js';
 import type { Tenant } from '../entities/tenant.js';
 import type { TenantsContext } from '../graphql/context.js';
 import { PartnerType, TenantType } from '../graphql/types.js';
-import type { EndpointRecord } from './delivery/endpoints.js';
+import { isActiveSecret, type EndpointRecord } from './delivery/endpoints.js';
 import type { DeliveryStatus } from './delivery/store.js';
 import type { AttemptRecord, DeliveryRecord } from './endpoint-service.js';
 import type { NotificationView } from './feed.js';
@@ -218,7 +218,7 @@ export class WebhookEndpointType {
     const now = new Date();
     return Object.assign(new WebhookEndpointType(), {
       ...record,
-      activeSecrets: record.secrets.filter((secret) => secret.expiresAt === null || new Date(secret.expiresAt) > now).length,
+      activeSecrets: record.secrets.filter((secret) => isActiveSecret(secret, now)).length,
       record,
     });
   }

@@ -1,10 +1,14 @@
+import { randomBytes } from 'node:crypto';
 import { Topic, type Unsubscribe } from '@saldo/events';
+import { SecretBox } from '@saldo/secrets';
 import type { ShardedDatabase } from '@saldo/sharding';
 import type { SubgraphRuntime } from '@saldo/subgraph';
 import type { TenantsConfig } from '../config.js';
 import { BrandingCopy } from './branding.js';
 import { Dispatcher } from './delivery/dispatcher.js';
+import { sealStoredSecrets } from './delivery/endpoints.js';
 import { Mailer } from './delivery/mailer.js';
+import { allStores, storeEm } from './delivery/store.js';
 import { WebhookClient } from './delivery/webhook-client.js';
 import { WebhookEndpointService } from './endpoint-service.js';
 import { NotificationFeed } from './feed.js';
@@ -33,6 +37,11 @@ export interface NotificationServices {
   branding: BrandingCopy;
   /** The subgraph's databases (notification lists read the tenant's shard). */
   db: ShardedDatabase;
+  /**
+   * Seals every stored signing secret that is not sealed with the current key (plaintext from before, or an earlier
+   * key), on every database; run at start.
+   */
+  sealStoredSecrets(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -50,11 +59,13 @@ export function createNotificationServices(runtime: SubgraphRuntime<TenantsConfi
     userAgent: 'Saldo-Webhooks/1',
   });
   const branding = new BrandingCopy(db);
+  const box = new SecretBox(config.WEBHOOK_SECRETS_KEY ?? processKey(), config.WEBHOOK_SECRETS_PREVIOUS_KEYS);
   const dispatcher = new Dispatcher(
     db,
     mailer,
     webhooks,
     branding,
+    box,
     {
       retry: {
         baseSeconds: config.WEBHOOK_RETRY_BASE_SECONDS,
@@ -73,18 +84,40 @@ export function createNotificationServices(runtime: SubgraphRuntime<TenantsConfi
   dispatcher.whenEndpointFailsForGood((endpoint, lastError, since) => notifier.disableEndpoint(endpoint, lastError, since));
   return {
     settings,
-    endpoints: new WebhookEndpointService(db, dispatcher, { allowPrivate }),
+    endpoints: new WebhookEndpointService(db, dispatcher, { allowPrivate }, box),
     notifier,
     dispatcher,
     feed: new NotificationFeed(),
     branding,
     db,
+    async sealStoredSecrets() {
+      for (const store of allStores(db)) {
+        const { sealed, unopenable } = await sealStoredSecrets(storeEm(db, store), box);
+        if (sealed > 0) log.info('webhook signing secrets sealed with the current key', { store, endpoints: sealed });
+        if (unopenable.length > 0)
+          log.error('webhook signing secrets that no configured key opens (WEBHOOK_SECRETS_KEY, WEBHOOK_SECRETS_PREVIOUS_KEYS)', {
+            store,
+            endpoints: unopenable,
+          });
+      }
+    },
     async close() {
       await dispatcher.stop();
       mailer?.close();
       webhooks.close();
     },
   };
+}
+
+let processWideKey: Buffer | undefined;
+
+/**
+ * Without WEBHOOK_SECRETS_KEY (outside production only: the config refuses production without it) secrets are sealed
+ * with a random key of this process, the same for every instance in it (tests run several on the same databases).
+ */
+function processKey(): Buffer {
+  processWideKey ??= randomBytes(32);
+  return processWideKey;
 }
 
 /** The notifier's consumers: notification-worthy events, branding changes, and this instance's live feed. */

@@ -1,10 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { pickFromRenewalWindow, twoThirdsInto } from './acme/certificate-info.js';
 import { DomainPurpose } from './entities/custom-domain.js';
 import { validateHostname } from './hostname.js';
-import { SecretBox } from './secret-box.js';
 import { renderSites, type NginxLayout } from './web-server/nginx-config.js';
 
 const policy = { platformHostnames: ['saldo.io'], allowedReservedSuffixes: [] };
@@ -26,20 +24,6 @@ describe('custom domain building blocks', () => {
     assert.equal(refused('portal.partner.example'), 'INTERNAL_NAME', 'reserved names only where configured');
     assert.equal(validateHostname('portal.partner.example', { ...policy, allowedReservedSuffixes: ['example'] }).registeredDomain, 'partner.example');
     assert.equal(refused('github.io'), 'accepted', 'the ICANN section decides; private suffixes are ordinary names here');
-  });
-
-  it('seals secrets with AES-256-GCM bound to their row, and opens what an earlier key sealed', () => {
-    const old = new SecretBox(randomBytes(32));
-    const sealed = old.seal('-----BEGIN PRIVATE KEY-----', 'domain_certificate:1:key');
-    assert.doesNotMatch(sealed, /PRIVATE/);
-    assert.equal(old.open(sealed, 'domain_certificate:1:key'), '-----BEGIN PRIVATE KEY-----');
-    assert.throws(() => old.open(sealed, 'domain_certificate:2:key'), 'another row cannot open it');
-    const tampered = sealed.slice(0, -2) + (sealed.endsWith('A') ? 'BB' : 'AA');
-    assert.throws(() => old.open(tampered, 'domain_certificate:1:key'));
-    const oldKey = randomBytes(32);
-    const rotated = new SecretBox(randomBytes(32), [oldKey]);
-    assert.equal(rotated.open(new SecretBox(oldKey).seal('chain', 'c'), 'c'), 'chain');
-    assert.throws(() => new SecretBox(randomBytes(32)).open(sealed, 'domain_certificate:1:key'), /not configured/);
   });
 
   it('renews at two thirds of the lifetime, or inside the window the CA suggests (ARI)', () => {

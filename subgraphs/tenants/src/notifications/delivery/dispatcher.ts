@@ -1,4 +1,5 @@
 import { PLATFORM_BRANDING_VALUES } from '@saldo/events';
+import type { SecretBox } from '@saldo/secrets';
 import type { Logger } from '@saldo/service';
 import type { ShardedDatabase } from '@saldo/sharding';
 import type { BrandingCopy } from '../branding.js';
@@ -81,6 +82,8 @@ export class Dispatcher {
     private readonly mailer: Mailer | null,
     private readonly webhooks: WebhookClient,
     private readonly branding: BrandingCopy,
+    /** Opens the endpoints' sealed signing secrets. */
+    private readonly box: SecretBox,
     private readonly options: DispatcherOptions,
     private readonly logger: Logger,
   ) {}
@@ -252,12 +255,23 @@ export class Dispatcher {
         tenantId: delivery.tenantId,
         data: delivery.data,
       });
-      const response = await this.webhooks.post(
-        endpoint.url,
-        body,
-        webhookHeaders(signingSecrets(endpoint, attemptedAt), delivery.eventId, Math.floor(attemptedAt.getTime() / 1000), body),
-      );
-      result = { ok: response.ok, responseCode: response.status, error: response.error, durationMs: response.durationMs };
+      let secrets: string[] | null = null;
+      try {
+        secrets = signingSecrets(endpoint, this.box, attemptedAt);
+      } catch (error) {
+        // Sealed with a key this instance lacks (WEBHOOK_SECRETS_KEY/_PREVIOUS_KEYS), or altered: an operator's matter.
+        this.logger.error('webhook signing secret cannot be opened; the delivery is retried', { endpoint: endpoint.id, error });
+      }
+      if (secrets === null) {
+        result = { ok: false, responseCode: null, error: 'the signing secret cannot be opened', durationMs: 0 };
+      } else {
+        const response = await this.webhooks.post(
+          endpoint.url,
+          body,
+          webhookHeaders(secrets, delivery.eventId, Math.floor(attemptedAt.getTime() / 1000), body),
+        );
+        result = { ok: response.ok, responseCode: response.status, error: response.error, durationMs: response.durationMs };
+      }
     } else {
       if (!this.mailer) return cancel('no SMTP server is configured');
       if (!delivery.recipients || delivery.recipients.length === 0) return cancel('no recipients');

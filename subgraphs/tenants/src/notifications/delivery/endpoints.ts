@@ -1,12 +1,30 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { SecretBox } from '@saldo/secrets';
 
 export type EndpointOwnerType = 'TENANT' | 'PARTNER';
 
+/**
+ * A signing secret as stored: `sealed` by the service's SecretBox (AES-256-GCM, bound to the endpoint and the secret's
+ * creation time). Rows written before secrets were sealed hold `secret` in plaintext until the start-up pass
+ * (`sealStoredSecrets`) seals them; both sign meanwhile.
+ */
 export interface EndpointSecret {
-  secret: string;
+  sealed?: string;
+  /** Plaintext of a row written before secrets were sealed. */
+  secret?: string;
   createdAt: string;
   /** Set on rotation: the old secret still signs (beside the new one) until then. */
   expiresAt: string | null;
+}
+
+/** What a sealed secret is bound to: its endpoint and creation time (a sealed value copied elsewhere does not open). */
+function secretContext(endpointId: string, createdAt: string): string {
+  return `webhook_endpoint:${endpointId}:secret:${createdAt}`;
+}
+
+/** Seals a new secret of `endpointId` for storage. */
+export function sealSecret(box: SecretBox, endpointId: string, secret: string, createdAt: string): EndpointSecret {
+  return { sealed: box.seal(secret, secretContext(endpointId, createdAt)), createdAt, expiresAt: null };
 }
 
 /** A webhook endpoint as stored: a tenant's on its shard, a partner's in the control database. */
@@ -76,9 +94,58 @@ export async function endpointsOfOwners(em: EntityManager, ownerIds: readonly st
   return rows.map(endpointFromRow);
 }
 
-/** The secrets that sign now: the current one and any rotated one still inside its overlap. */
-export function signingSecrets(endpoint: EndpointRecord, now: Date = new Date()): string[] {
-  return endpoint.secrets.filter((secret) => secret.expiresAt === null || new Date(secret.expiresAt) > now).map((secret) => secret.secret);
+/** Whether a stored secret still signs at `now` (the current one, or a rotated one inside its overlap). */
+export function isActiveSecret(secret: EndpointSecret, now: Date = new Date()): boolean {
+  return secret.expiresAt === null || new Date(secret.expiresAt) > now;
+}
+
+/**
+ * The secrets that sign now, opened: the current one and any rotated one still inside its overlap. Throws when one
+ * cannot be opened (sealed with a key that is not configured, or altered).
+ */
+export function signingSecrets(endpoint: EndpointRecord, box: SecretBox, now: Date = new Date()): string[] {
+  return endpoint.secrets
+    .filter((secret) => isActiveSecret(secret, now))
+    .map((secret) => (secret.sealed !== undefined ? box.open(secret.sealed, secretContext(endpoint.id, secret.createdAt)) : secret.secret!));
+}
+
+/**
+ * Seals what is not sealed with the current key, on one database: plaintext secrets of rows written before secrets
+ * were sealed, and secrets sealed with an earlier key (so the earlier key can be dropped once every instance ran this).
+ * Expired secrets are dropped on the way. A row changed meanwhile (a rotation) is left to the next run. Returns the
+ * number of endpoints sealed anew, and those whose secrets no configured key opens (left untouched).
+ */
+export async function sealStoredSecrets(em: EntityManager, box: SecretBox, now: Date = new Date()): Promise<{ sealed: number; unopenable: string[] }> {
+  const rows = await em.execute<Array<{ id: string; secrets: EndpointSecret[] }>>(
+    `select id, secrets from webhook_endpoint
+      where exists (select 1 from jsonb_array_elements(secrets) as e where e->>'sealed' is null or split_part(e->>'sealed', '.', 2) <> ?)`,
+    [box.currentKeyId],
+  );
+  let sealed = 0;
+  const unopenable: string[] = [];
+  for (const row of rows) {
+    let resealed: EndpointSecret[];
+    try {
+      resealed = row.secrets
+        .filter((secret) => isActiveSecret(secret, now))
+        .map((secret) => {
+          const context = secretContext(row.id, secret.createdAt);
+          const plaintext = secret.sealed !== undefined ? box.open(secret.sealed, context) : secret.secret!;
+          return { sealed: box.seal(plaintext, context), createdAt: secret.createdAt, expiresAt: secret.expiresAt };
+        });
+    } catch {
+      // Sealed with a key that is not configured (or altered): left as it is, for an operator to configure the key.
+      unopenable.push(row.id);
+      continue;
+    }
+    const result = (await em.execute(
+      'update webhook_endpoint set secrets = ?::jsonb where id = ? and secrets = ?::jsonb',
+      [JSON.stringify(resealed), row.id, JSON.stringify(row.secrets)],
+      'run',
+    )) as unknown as { affectedRows: number };
+    sealed += result.affectedRows;
+  }
+  return { sealed, unopenable };
 }
 
 /** Whether the endpoint takes events of this type. */

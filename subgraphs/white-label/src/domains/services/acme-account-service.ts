@@ -3,7 +3,7 @@ import type { Logger } from '@saldo/service';
 import { v7 as uuidv7 } from 'uuid';
 import { AcmeCa, type AcmeSettings } from '../acme/acme-ca.js';
 import { AcmeAccount } from '../entities/acme-account.js';
-import type { SecretBox } from '../secret-box.js';
+import type { SecretBox } from '@saldo/secrets';
 
 /**
  * The platform's ACME account: its key is created once (by whichever instance needs it first, under an advisory

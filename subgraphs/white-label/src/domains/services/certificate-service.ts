@@ -13,7 +13,7 @@ import { CustomDomain, DomainStatus } from '../entities/custom-domain.js';
 import { DomainCertificate } from '../entities/domain-certificate.js';
 import { validateHostname, type HostnamePolicy } from '../hostname.js';
 import { checkRateLimits, type RateLimitDecision } from '../rate-limits.js';
-import type { SecretBox } from '../secret-box.js';
+import type { SecretBox } from '@saldo/secrets';
 import type { AcmeAccountService } from './acme-account-service.js';
 
 /** How long an instance owns an order it works on before another may take it over (a crashed worker's order). */

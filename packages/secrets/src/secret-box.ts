@@ -3,7 +3,8 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:
 const VERSION = 'v1';
 
 /**
- * AES-256-GCM for secrets at rest (certificate private keys and chains, the ACME account key). Each value is bound to
+ * AES-256-GCM for secrets at rest (white-label: certificate private keys and chains, the ACME account key; tenants:
+ * webhook signing secrets). Each value is bound to
  * its context (e.g. the row id and column) as additional authenticated data, so a sealed value copied into another
  * row does not open. The sealed form names its key (first 8 hex digits of the key's SHA-256), so keys can be rotated:
  * seal with the current key, open with any configured one.
@@ -21,12 +22,27 @@ export class SecretBox {
     this.currentId = keyId(current);
   }
 
+  /** Whether `value` has the sealed form (`v1.<key id>.<iv>.<tag>.<body>`), as opposed to a plaintext left from before. */
+  static isSealed(value: string): boolean {
+    return /^v1\.[0-9a-f]{8}\.[\w-]+\.[\w-]+\.[\w-]*$/.test(value);
+  }
+
   seal(plaintext: string, context: string): string {
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', this.keys.get(this.currentId) as Buffer, iv);
     cipher.setAAD(Buffer.from(context, 'utf8'));
     const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
     return [VERSION, this.currentId, iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), body.toString('base64url')].join('.');
+  }
+
+  /** The id of the key that seals (the second part of a sealed value). */
+  get currentKeyId(): string {
+    return this.currentId;
+  }
+
+  /** Whether `sealed` was sealed with the current key (otherwise seal it anew, so earlier keys can be dropped). */
+  isCurrent(sealed: string): boolean {
+    return sealed.split('.')[1] === this.currentId;
   }
 
   open(sealed: string, context: string): string {
