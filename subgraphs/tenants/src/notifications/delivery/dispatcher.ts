@@ -277,7 +277,8 @@ export class Dispatcher {
       if (!delivery.recipients || delivery.recipients.length === 0) return cancel('no recipients');
       const language = (delivery.language === 'de' ? 'de' : 'en') as Language;
       const owner = delivery.tenantId ?? delivery.partnerId ?? '';
-      const branding = brandings.get(owner);
+      // Operators are the platform's own staff: their mail is in the platform's branding, not the tenant's partner's.
+      const branding = delivery.audience === 'OPERATOR' ? undefined : brandings.get(owner);
       // An issued document's mail carries its PDF, fetched through the signed link in the event.
       const pdf =
         delivery.kind === 'document.issued' ? await fetchDocumentPdf(delivery.data, this.options.documentPdf) : ({ kind: 'NONE', reason: null } as const);
@@ -348,7 +349,7 @@ export class Dispatcher {
   }
 
   private async brandingsFor(store: StoreId, claimed: readonly ClaimedDelivery[]): Promise<Map<string, MailBranding>> {
-    const mail = claimed.filter((delivery) => delivery.channel === 'EMAIL');
+    const mail = claimed.filter((delivery) => delivery.channel === 'EMAIL' && delivery.audience !== 'OPERATOR');
     if (mail.length === 0) return new Map();
     if (store === CONTROL_STORE)
       return this.branding.forPartners([...new Set(mail.map((delivery) => delivery.partnerId).filter((id): id is string => id !== null))]);
