@@ -235,7 +235,10 @@ export class ShardedDatabase {
     return [this.control.em, ...this.shards.map((orm) => orm.em)];
   }
 
-  /** Places a new tenant (least-loaded shard), recording its partner when known, and returns a fork of its shard. */
+  /**
+   * Places a new tenant (least-loaded shard), recording its partner when known, and returns a fork of its shard. For a
+   * tenant's first write; writes to a tenant that may already be placed go through forTenant({ place: true }).
+   */
   async placeTenant(tenantId: string, partnerId: string | null = null): Promise<{ shardId: ShardId; em: EntityManager }> {
     const shardId = await this.directory.place(tenantId, partnerId);
     return { shardId, em: this.em(shardId) };
@@ -258,7 +261,10 @@ export class ShardedDatabase {
     return placed;
   }
 
-  /** The tenant's shard, or undefined when this subgraph has never seen the tenant. */
+  /**
+   * The tenant's shard, or undefined when this subgraph has never seen the tenant. For reads: a write through this fork
+   * is refused (SMOVD) once the tenant moved away, where forTenant would retry it on the new shard.
+   */
   async emForTenant(tenantId: string): Promise<{ shardId: ShardId; em: EntityManager } | undefined> {
     const shardId = await this.directory.lookupOne(tenantId);
     return shardId === undefined ? undefined : { shardId, em: this.em(shardId) };
@@ -323,19 +329,83 @@ export class ShardedDatabase {
   /**
    * Runs one unit of work on the tenant's shard, retried on the new shard when the tenant moved meanwhile: a write that
    * began under the old placement is refused there (SQLSTATE SMOVD, never applied) and runs again where the directory
-   * now points. `undefined` when this subgraph has never seen the tenant.
+   * now points. Every write of a tenant's rows goes through here (or forTenantIfPlaced / forTenants). `place` places a
+   * tenant this subgraph has not seen yet (recording `partnerId` when known); otherwise an unplaced tenant is an error.
    */
-  async forTenant<T>(tenantId: string, work: (em: EntityManager, shardId: ShardId) => Promise<T>, options: { place?: boolean } = {}): Promise<T> {
+  async forTenant<T>(
+    tenantId: string,
+    work: (em: EntityManager, shardId: ShardId) => Promise<T>,
+    options: { place?: boolean; partnerId?: string | null } = {},
+  ): Promise<T> {
+    const located = await this.retryMoved(
+      [tenantId],
+      async () => {
+        const shardId = options.place ? await this.directory.place(tenantId, options.partnerId ?? null) : await this.directory.lookupOne(tenantId);
+        return shardId === undefined ? undefined : { shardId };
+      },
+      async ({ shardId }) => ({ value: await work(this.em(shardId), shardId) }),
+    );
+    if (!located) throw new Error(`Tenant ${tenantId} is not placed in this subgraph`);
+    return located.value;
+  }
+
+  /** forTenant for a tenant this subgraph may not have seen: `undefined` (and `work` not run) when it holds no placement. */
+  async forTenantIfPlaced<T>(tenantId: string, work: (em: EntityManager, shardId: ShardId) => Promise<T>): Promise<T | undefined> {
+    const located = await this.retryMoved(
+      [tenantId],
+      async () => {
+        const shardId = await this.directory.lookupOne(tenantId);
+        return shardId === undefined ? undefined : { shardId };
+      },
+      async ({ shardId }) => ({ value: await work(this.em(shardId), shardId) }),
+    );
+    return located?.value;
+  }
+
+  /**
+   * One unit of work per shard for a batch of tenants (one directory query for the batch, placing new tenants when
+   * `place`): a shard's unit refused because one of its tenants moved meanwhile runs again for those tenants where the
+   * directory now points. Tenants without a placement (and not placed) are left out. Results in no particular order.
+   */
+  async forTenants<T>(
+    tenantIds: readonly string[],
+    work: (em: EntityManager, shardId: ShardId, tenantIds: string[]) => Promise<T>,
+    options: { place?: boolean } = {},
+    attempt = 0,
+  ): Promise<T[]> {
+    const unique = [...new Set(tenantIds)];
+    if (unique.length === 0) return [];
+    const groups = options.place ? await this.placeMany(unique) : await this.directory.lookup(unique);
+    const byShard = new Map<ShardId, string[]>();
+    for (const [tenantId, shardId] of groups) byShard.set(shardId, [...(byShard.get(shardId) ?? []), tenantId]);
+    const results = await Promise.all(
+      [...byShard].map(async ([shardId, ids]) => {
+        try {
+          return [await work(this.em(shardId), shardId, ids)];
+        } catch (error) {
+          if (!isTenantMoved(error) || attempt >= 200) throw error;
+          // The unit rolled back as a whole: run it again for its tenants, wherever they are now.
+          for (const id of ids) this.directory.forget(id);
+          await pause(Math.min(50, 2 * (attempt + 1)));
+          return this.forTenants(ids, work, options, attempt + 1);
+        }
+      }),
+    );
+    return results.flat();
+  }
+
+  /** Locates, runs, and on a refusal because a tenant moved forgets the placement and tries again (bounded). */
+  private async retryMoved<L, R>(tenantIds: readonly string[], locate: () => Promise<L | undefined>, run: (located: L) => Promise<R>): Promise<R | undefined> {
     for (let attempt = 0; ; attempt += 1) {
-      const shardId = options.place ? await this.directory.place(tenantId) : await this.directory.lookupOne(tenantId);
-      if (shardId === undefined) throw new Error(`Tenant ${tenantId} is not placed in this subgraph`);
+      const located = await locate();
+      if (located === undefined) return undefined;
       try {
-        return await work(this.em(shardId), shardId);
+        return await run(located);
       } catch (error) {
         if (!isTenantMoved(error) || attempt >= 200) throw error;
-        this.directory.forget(tenantId);
+        for (const tenantId of tenantIds) this.directory.forget(tenantId);
         // The directory switches right after the source refuses: wait a moment before asking it again.
-        await new Promise((resolve) => setTimeout(resolve, Math.min(50, 2 * (attempt + 1))));
+        await pause(Math.min(50, 2 * (attempt + 1)));
       }
     }
   }
@@ -364,6 +434,10 @@ export class ShardedDatabase {
     clearTimeout(timer);
     if (outcome === 'timeout') this.logger.warn('database pools did not close in time; abandoning them', { timeoutMs });
   }
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** True for a write refused because its tenant moved to another shard (retry it where the directory now points). */

@@ -242,6 +242,62 @@ describe('moving a tenant between shards', () => {
     assert.equal(cleaned.state, 'CLEANED');
   });
 
+  test('writes caught by the fence wait, are refused on the old shard and run again on the new one (forTenant, forTenants)', async () => {
+    // Two tenants on one shard: the batch write covers both, and only one of them moves.
+    const seeded: string[] = [];
+    let pair: [string, string] | undefined;
+    while (!pair) {
+      const tenantId = await seedTenant(db, 3);
+      const shardId = await db.directory.lookupOne(tenantId);
+      for (const candidate of seeded) if ((await db.directory.lookupOne(candidate)) === shardId) pair = [tenantId, candidate];
+      seeded.push(tenantId);
+    }
+    const [moving, staying] = pair;
+    const source = (await db.directory.lookupOne(moving))!;
+    let single: Promise<number> | undefined;
+    let batch: Promise<string[][]> | undefined;
+    const runs: Array<{ shardId: number; tenants: string[] }> = [];
+    const waiting = () =>
+      db
+        .em(source)
+        .execute<{ count: string }[]>(
+          "select count(*)::text as count from pg_locks where locktype = 'advisory' and not granted and database = (select oid from pg_database where datname = current_database())",
+        )
+        .then(([row]) => Number(row!.count));
+    const fenced = mover({
+      graceMs: 60_000,
+      onPhase: async (_move, phase) => {
+        if (phase !== 'VERIFYING') return;
+        // Inside the fence: both writes reach the source and wait for the fence lock.
+        single = write(db, moving, 7, 'in the fence');
+        batch = db.forTenants([moving, staying], async (em, shardId, tenants) => {
+          runs.push({ shardId, tenants: [...tenants].sort() });
+          await em.transactional((tx) => tx.execute('update item set payload = payload || ? where tenant_id in (?)', ['+', tenants]));
+          return tenants;
+        });
+        await waitUntil(async () => (await waiting()) >= 2, 'both writes waiting for the fence');
+      },
+    });
+    const { move } = await fenced.run((await mover().start(moving, 1 - source)).id);
+    assert.equal(move.state, 'SWITCHED');
+    assert.equal(await single, 4, 'the single write applied once, on the new shard');
+    const done = (await batch)!.map((tenants) => [...tenants].sort());
+    assert.deepEqual(done.flat().sort(), [moving, staying].sort(), 'the batch covered each tenant once');
+    assert.deepEqual(runs[0], { shardId: source, tenants: [moving, staying].sort() }, 'first tried together on the old shard');
+    assert.ok(
+      runs.some((run) => run.shardId === 1 - source && run.tenants.join() === moving) &&
+        runs.some((run) => run.shardId === source && run.tenants.join() === staying),
+      `then run again with each tenant where it is now: ${JSON.stringify(runs)}`,
+    );
+    const [onSource] = await db.em(source).execute<{ version: number }[]>('select version from account where tenant_id = ?', [moving]);
+    assert.equal(onSource!.version, 3, 'nothing applied on the old shard after the switch');
+    const [onTarget] = await db.em(1 - source).execute<{ version: number }[]>('select version from account where tenant_id = ?', [moving]);
+    assert.equal(onTarget!.version, 4);
+    const payloads = await db.em(1 - source).execute<{ payload: string }[]>('select payload from item where tenant_id = ?', [moving]);
+    assert.ok(payloads.some((row) => row.payload.endsWith('+')) && payloads.every((row) => !row.payload.endsWith('++')), 'the batch applied once');
+    await mover({ graceMs: 0 }).run(move.id);
+  });
+
   test('a crash at the start of any phase resumes to a clean move', async () => {
     for (const phase of MOVE_STATES.filter((state) => !['CLEANED', 'FAILED'].includes(state))) {
       const tenantId = await seedTenant(db, 60);

@@ -20,19 +20,17 @@ export class BrandingCopy {
     for (const change of changes) {
       const ownerId = change.level === 'PARTNER' ? change.partnerId : change.tenantId;
       if (!ownerId) continue;
-      let em: EntityManager;
-      if (change.level === 'PARTNER') em = this.db.globalEm();
-      else {
-        const located = await this.db.emForTenant(ownerId);
-        if (!located) continue; // Not a tenant of this platform (white-label accepts any well-formed id).
-        em = located.em;
-      }
-      await em.execute(
-        `insert into notification_branding (owner_id, level, "values", changed_at) values (?, ?, ?::jsonb, ?)
-         on conflict (owner_id) do update set "values" = excluded."values", changed_at = excluded.changed_at
-          where notification_branding.changed_at <= excluded.changed_at`,
-        [ownerId, change.level, JSON.stringify(change.values), change.changedAt],
-      );
+      const write = (em: EntityManager) =>
+        em.execute(
+          `insert into notification_branding (owner_id, level, "values", changed_at) values (?, ?, ?::jsonb, ?)
+           on conflict (owner_id) do update set "values" = excluded."values", changed_at = excluded.changed_at
+            where notification_branding.changed_at <= excluded.changed_at`,
+          [ownerId, change.level, JSON.stringify(change.values), change.changedAt],
+        );
+      if (change.level === 'PARTNER') await write(this.db.globalEm());
+      // A tenant's on its shard (retried there after a move); an id that is not a tenant of this platform is skipped
+      // (white-label accepts any well-formed id).
+      else await this.db.forTenantIfPlaced(ownerId, write);
     }
   }
 

@@ -89,28 +89,29 @@ export class WebhookEndpointService {
     const command = validateInput(createEndpointSchema, input);
     await this.checkUrl(command.url);
     const owner = command.tenantId ? { type: 'TENANT' as const, id: command.tenantId } : { type: 'PARTNER' as const, id: command.partnerId! };
-    const em = await this.ownerEm(owner.type, owner.id);
-    const existing = await endpointsOfOwners(em, [owner.id], false);
-    if (existing.length >= LIMITS.endpointsPerOwner)
-      throw new SaldoError(ErrorCode.BadUserInput, `At most ${LIMITS.endpointsPerOwner} webhook endpoints per owner.`);
     const secret = generateSecret();
-    const now = new Date();
     const id = uuidv7();
-    // Stored sealed (AES-256-GCM with the service's key), bound to this endpoint: shown in plaintext this once only.
-    const secrets: EndpointSecret[] = [sealSecret(this.box, id, secret, now.toISOString())];
-    const [row] = await em.execute<Parameters<typeof endpointFromRow>[0][]>(
-      `insert into webhook_endpoint (id, owner_type, owner_id, url, description, event_types, enabled, secrets, created_at, updated_at)
-       values (?, ?, ?, ?, ?, ?::jsonb, true, ?::jsonb, ?, ?) returning ${ENDPOINT_COLUMNS}`,
-      [id, owner.type, owner.id, command.url, command.description, JSON.stringify(command.eventTypes), JSON.stringify(secrets), now, now],
-    );
-    return { endpoint: endpointFromRow(row!), secret };
+    const row = await this.onOwner(owner.type, owner.id, async (em) => {
+      const existing = await endpointsOfOwners(em, [owner.id], false);
+      if (existing.length >= LIMITS.endpointsPerOwner)
+        throw new SaldoError(ErrorCode.BadUserInput, `At most ${LIMITS.endpointsPerOwner} webhook endpoints per owner.`);
+      const now = new Date();
+      // Stored sealed (AES-256-GCM with the service's key), bound to this endpoint: shown in plaintext this once only.
+      const secrets: EndpointSecret[] = [sealSecret(this.box, id, secret, now.toISOString())];
+      const [inserted] = await em.execute<Parameters<typeof endpointFromRow>[0][]>(
+        `insert into webhook_endpoint (id, owner_type, owner_id, url, description, event_types, enabled, secrets, created_at, updated_at)
+         values (?, ?, ?, ?, ?, ?::jsonb, true, ?::jsonb, ?, ?) returning ${ENDPOINT_COLUMNS}`,
+        [id, owner.type, owner.id, command.url, command.description, JSON.stringify(command.eventTypes), JSON.stringify(secrets), now, now],
+      );
+      return inserted!;
+    });
+    return { endpoint: endpointFromRow(row), secret };
   }
 
   /** Changes an endpoint; `enabled: true` on a disabled one enables it again (deliveries from now on). */
   async update(id: string, input: unknown): Promise<EndpointRecord> {
     const changes = validateInput(updateEndpointSchema, input);
     if (changes.url !== undefined) await this.checkUrl(changes.url);
-    const { em } = await this.locate(id);
     const sets: string[] = ['updated_at = now()'];
     const params: unknown[] = [];
     const set = (sql: string, value: unknown) => {
@@ -122,17 +123,21 @@ export class WebhookEndpointService {
     if (changes.eventTypes !== undefined) set('event_types = ?::jsonb', JSON.stringify(changes.eventTypes));
     if (changes.enabled === true) sets.push('enabled = true', 'disabled_reason = null', 'disabled_at = null');
     if (changes.enabled === false) sets.push('enabled = false', "disabled_reason = 'disabled by its owner'", 'disabled_at = now()');
-    const [row] = await em.execute<Parameters<typeof endpointFromRow>[0][]>(
-      `update webhook_endpoint set ${sets.join(', ')} where id = ? returning ${ENDPOINT_COLUMNS}`,
-      [...params, id],
+    const [row] = await this.onEndpoint(id, (em) =>
+      em.execute<Parameters<typeof endpointFromRow>[0][]>(`update webhook_endpoint set ${sets.join(', ')} where id = ? returning ${ENDPOINT_COLUMNS}`, [
+        ...params,
+        id,
+      ]),
     );
-    return endpointFromRow(row!);
+    if (!row) throw notFound(id);
+    return endpointFromRow(row);
   }
 
   /** Deletes an endpoint; its open deliveries are cancelled when their turn comes. */
   async delete(id: string): Promise<boolean> {
-    const { em } = await this.locate(id);
-    const result = (await em.execute('delete from webhook_endpoint where id = ?', [id], 'run')) as unknown as { affectedRows: number };
+    const result = (await this.onEndpoint(id, (em) => em.execute('delete from webhook_endpoint where id = ?', [id], 'run'))) as unknown as {
+      affectedRows: number;
+    };
     return result.affectedRows > 0;
   }
 
@@ -142,9 +147,8 @@ export class WebhookEndpointService {
    */
   async rotateSecret(id: string, overlapSeconds: unknown): Promise<IssuedEndpoint> {
     const overlap = validateInput(overlapSchema, overlapSeconds);
-    const { em } = await this.locate(id);
     const secret = generateSecret();
-    const issued = await em.transactional(async (tx) => {
+    const issued = await this.onEndpoint(id, (em) => em.transactional(async (tx) => {
       const [current] = await tx.execute<Parameters<typeof endpointFromRow>[0][]>(`select ${ENDPOINT_COLUMNS} from webhook_endpoint where id = ? for update`, [
         id,
       ]);
@@ -162,7 +166,7 @@ export class WebhookEndpointService {
         [JSON.stringify(secrets), now, id],
       );
       return endpointFromRow(row!);
-    });
+    }));
     return { endpoint: issued, secret };
   }
 
@@ -262,15 +266,22 @@ export class WebhookEndpointService {
     }
   }
 
-  private async ownerEm(type: 'TENANT' | 'PARTNER', id: string): Promise<EntityManager> {
+  /** Runs a write where the owner's endpoints live: a partner's in the control database, a tenant's on its shard (retried after a move). */
+  private async onOwner<T>(type: 'TENANT' | 'PARTNER', id: string, work: (em: EntityManager) => Promise<T>): Promise<T> {
     if (type === 'PARTNER') {
       const [partner] = await this.db.globalEm().execute<{ id: string }[]>('select id from partner where id = ?', [id]);
       if (!partner) throw new SaldoError(ErrorCode.PartnerNotFound, `No partner with id ${id}.`, { field: 'partnerId' });
-      return this.db.globalEm();
+      return work(this.db.globalEm());
     }
-    const located = await this.db.emForTenant(id);
-    if (!located) throw new SaldoError(ErrorCode.TenantNotFound, `No tenant with id ${id}.`, { field: 'tenantId' });
-    return located.em;
+    const done = await this.db.forTenantIfPlaced(id, async (em) => ({ value: await work(em) }));
+    if (!done) throw new SaldoError(ErrorCode.TenantNotFound, `No tenant with id ${id}.`, { field: 'tenantId' });
+    return done.value;
+  }
+
+  /** Runs a write on the endpoint's database (its owner's: a tenant's shard is asked of the directory, retried after a move). */
+  private async onEndpoint<T>(id: string, work: (em: EntityManager) => Promise<T>): Promise<T> {
+    const { endpoint } = await this.locate(id);
+    return this.onOwner(endpoint.ownerType, endpoint.ownerId, work);
   }
 
   private async tenantStore(tenantId: string): Promise<StoreId> {

@@ -46,19 +46,18 @@ export class Notifier {
       }
     }
     if (events.length === 0) return;
-    const byShard = await this.db.groupByShard([...new Set(events.map((event) => event.tenantId))]);
-    await Promise.all(
-      [...byShard].map(async ([shardId, tenantIds]) => {
-        const members = new Set(tenantIds);
-        const own = events.filter((event) => members.has(event.tenantId));
-        const em = this.db.em(shardId);
-        const planned = await this.plan(em, own);
-        const written = await em.transactional((tx) => writeNotifications(tx, planned));
-        if (written.fresh.size > 0) this.relay.poke();
-        this.dispatcher.dispatchSoon(shardStore(shardId), written.open);
-      }),
-    );
-    const unknown = events.filter((event) => ![...byShard.values()].some((ids) => ids.includes(event.tenantId)));
+    // Per shard of the tenants; a shard's batch refused because one of its tenants moved meanwhile runs again where they are now.
+    const known = new Set<string>();
+    await this.db.forTenants([...new Set(events.map((event) => event.tenantId))], async (em, shardId, tenantIds) => {
+      const members = new Set(tenantIds);
+      const own = events.filter((event) => members.has(event.tenantId));
+      const planned = await this.plan(em, own);
+      const written = await em.transactional((tx) => writeNotifications(tx, planned));
+      for (const tenantId of tenantIds) known.add(tenantId);
+      if (written.fresh.size > 0) this.relay.poke();
+      this.dispatcher.dispatchSoon(shardStore(shardId), written.open);
+    });
+    const unknown = events.filter((event) => !known.has(event.tenantId));
     if (unknown.length > 0)
       this.logger.warn('notification events for tenants this platform does not know; skipped', {
         tenants: [...new Set(unknown.map((event) => event.tenantId))],
@@ -151,38 +150,50 @@ export class Notifier {
       disabledAt: now.toISOString(),
     };
     const reason = `deliveries failed for ${data.failingHours} hours; last error: ${lastError}`.slice(0, 500);
+    // One transaction where the endpoint lives: the endpoint is disabled and its owner told, or neither.
+    const disable = (em: EntityManager, planned: PlannedNotification) =>
+      em.transactional(async (tx) => {
+        const disabled = await tx.execute<{ id: string }[]>(
+          'update webhook_endpoint set enabled = false, disabled_reason = ?, disabled_at = ?, updated_at = ? where id = ? and enabled returning id',
+          [reason, now, now, endpoint.id],
+        );
+        if (disabled.length === 0) return null;
+        return writeNotifications(tx, [planned]);
+      });
     let store: StoreId;
-    let em: EntityManager;
-    let planned: PlannedNotification;
+    let written: Awaited<ReturnType<typeof disable>> | undefined;
     if (endpoint.ownerType === 'TENANT') {
-      const located = await this.db.emForTenant(endpoint.ownerId);
-      if (!located) return;
-      store = shardStore(located.shardId);
-      em = located.em;
-      const tenant = (await this.settings.onShard(em, [endpoint.ownerId])).get(endpoint.ownerId);
-      if (!tenant) return;
-      const mail = this.options.mailEnabled && tenant.recipients.length > 0 && tenant.emailKinds.includes(ENDPOINT_DISABLED_KIND);
-      planned = {
-        tenantId: endpoint.ownerId,
-        partnerId: null,
-        eventId: uuidv7(),
-        kind: ENDPOINT_DISABLED_KIND,
-        version: 1,
-        audience: 'TENANT',
-        language: tenant.language,
-        data,
-        occurredAt: now,
-        live: tenant.liveKinds.includes(ENDPOINT_DISABLED_KIND),
-        deliveries: mail ? [{ channel: 'EMAIL', target: 'email', endpointId: null, recipients: tenant.recipients, lane: mailLane(endpoint.ownerId) }] : [],
-      };
+      // On the tenant's shard, run again on the new one when the tenant moved meanwhile.
+      const outcome = await this.db.forTenantIfPlaced(endpoint.ownerId, async (em, shardId) => {
+        const tenant = (await this.settings.onShard(em, [endpoint.ownerId])).get(endpoint.ownerId);
+        if (!tenant) return undefined;
+        const mail = this.options.mailEnabled && tenant.recipients.length > 0 && tenant.emailKinds.includes(ENDPOINT_DISABLED_KIND);
+        const planned: PlannedNotification = {
+          tenantId: endpoint.ownerId,
+          partnerId: null,
+          eventId: uuidv7(),
+          kind: ENDPOINT_DISABLED_KIND,
+          version: 1,
+          audience: 'TENANT',
+          language: tenant.language,
+          data,
+          occurredAt: now,
+          live: tenant.liveKinds.includes(ENDPOINT_DISABLED_KIND),
+          deliveries: mail ? [{ channel: 'EMAIL', target: 'email', endpointId: null, recipients: tenant.recipients, lane: mailLane(endpoint.ownerId) }] : [],
+        };
+        return { store: shardStore(shardId), written: await disable(em, planned) };
+      });
+      if (!outcome) return;
+      store = outcome.store;
+      written = outcome.written;
     } else {
       store = CONTROL_STORE;
-      em = this.db.globalEm();
+      const em = this.db.globalEm();
       const [partner] = await em.execute<{ contact_email: string | null; country: string }[]>('select contact_email, country from partner where id = ?', [
         endpoint.ownerId,
       ]);
       if (!partner) return;
-      planned = {
+      const planned: PlannedNotification = {
         tenantId: null,
         partnerId: endpoint.ownerId,
         eventId: uuidv7(),
@@ -198,15 +209,8 @@ export class Notifier {
             ? [{ channel: 'EMAIL', target: 'email', endpointId: null, recipients: [partner.contact_email], lane: mailLane(`partner:${endpoint.ownerId}`) }]
             : [],
       };
+      written = await disable(em, planned);
     }
-    const written = await em.transactional(async (tx) => {
-      const disabled = await tx.execute<{ id: string }[]>(
-        'update webhook_endpoint set enabled = false, disabled_reason = ?, disabled_at = ?, updated_at = ? where id = ? and enabled returning id',
-        [reason, now, now, endpoint.id],
-      );
-      if (disabled.length === 0) return null;
-      return writeNotifications(tx, [planned]);
-    });
     if (!written) return;
     this.logger.warn('webhook endpoint disabled after persistent failure', { endpoint: endpoint.id, owner: endpoint.ownerId, reason });
     this.relay.poke();

@@ -78,9 +78,14 @@ export class NotificationSettingsService {
    */
   async set(tenantId: string, input: unknown): Promise<NotificationSettingsRecord> {
     const changes = validateInput(settingsInputSchema, input);
-    const located = await this.db.emForTenant(tenantId);
-    if (!located) throw new SaldoError(ErrorCode.TenantNotFound, `No tenant with id ${tenantId}.`);
-    const saved = await located.em.transactional(async (tx) => {
+    const saved = await this.db.forTenantIfPlaced(tenantId, (em) => this.save(em, tenantId, changes));
+    if (!saved) throw new SaldoError(ErrorCode.TenantNotFound, `No tenant with id ${tenantId}.`);
+    this.relay.poke();
+    return saved;
+  }
+
+  private save(em: EntityManager, tenantId: string, changes: ReturnType<typeof settingsInputSchema.parse>): Promise<NotificationSettingsRecord> {
+    return em.transactional(async (tx) => {
       // The tenant row lock serializes changes of one tenant's settings (revisions stay in order).
       const [tenant] = await tx.execute<{ id: string }[]>('select id from tenant where id = ? for update', [tenantId]);
       if (!tenant) throw new SaldoError(ErrorCode.TenantNotFound, `No tenant with id ${tenantId}.`);
@@ -137,8 +142,6 @@ export class NotificationSettingsService {
       }
       return next;
     });
-    this.relay.poke();
-    return saved;
   }
 }
 

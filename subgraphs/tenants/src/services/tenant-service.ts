@@ -134,15 +134,17 @@ export class TenantService {
 
   private async mutate(id: string, change: (tenant: Tenant) => void): Promise<Tenant> {
     validateInput(uuidSchema, id);
-    const located = await this.db.emForTenant(id);
-    if (!located) throw new SaldoError(ErrorCode.TenantNotFound, `No tenant with id ${id}.`);
-    const tenant = await located.em.transactional(async (tx) => {
-      const row = await tx.findOne(Tenant, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
-      if (!row) throw new SaldoError(ErrorCode.TenantNotFound, `No tenant with id ${id}.`);
-      change(row);
-      enqueueEvent(tx, TenantUpdated, id, { tenantId: id, partnerId: row.partnerId, name: row.name, status: row.status, profile: invoicingProfile(row) });
-      return row;
-    });
+    // Refused because the tenant moved shards meanwhile (never applied there), the change runs again on the new shard.
+    const tenant = await this.db.forTenantIfPlaced(id, (em) =>
+      em.transactional(async (tx) => {
+        const row = await tx.findOne(Tenant, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+        if (!row) throw new SaldoError(ErrorCode.TenantNotFound, `No tenant with id ${id}.`);
+        change(row);
+        enqueueEvent(tx, TenantUpdated, id, { tenantId: id, partnerId: row.partnerId, name: row.name, status: row.status, profile: invoicingProfile(row) });
+        return row;
+      }),
+    );
+    if (!tenant) throw new SaldoError(ErrorCode.TenantNotFound, `No tenant with id ${id}.`);
     this.relay.poke();
     return tenant;
   }

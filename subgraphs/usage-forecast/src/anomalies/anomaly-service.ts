@@ -82,7 +82,7 @@ export class AnomalyService {
     const detectedAt = new Date();
     for (const [tenantId, values] of perTenant) {
       const score = scorePeriod(values, hours - 1, HOURLY.period, HOURLY.residualWindow);
-      if (score?.severity && (await this.record(shardId, tenantId, 'HOUR', new Date(end - HOUR_MS), score, detectedAt))) anomalies += 1;
+      if (score?.severity && (await this.record(tenantId, 'HOUR', new Date(end - HOUR_MS), score, detectedAt))) anomalies += 1;
     }
     // The day that just ended (the job for 00:00-01:00 UTC's predecessor hour closes it).
     if (end % DAY_MS === 0) anomalies += await this.checkDay(shardId, end, detectedAt);
@@ -106,20 +106,13 @@ export class AnomalyService {
     let anomalies = 0;
     for (const [tenantId, values] of perTenant) {
       const score = scorePeriod(values, days - 1, DAILY.period, DAILY.residualWindow);
-      if (score?.severity && (await this.record(shardId, tenantId, 'DAY', new Date(dayEnd - DAY_MS), score, detectedAt))) anomalies += 1;
+      if (score?.severity && (await this.record(tenantId, 'DAY', new Date(dayEnd - DAY_MS), score, detectedAt))) anomalies += 1;
     }
     return anomalies;
   }
 
   /** Records one anomaly with its event; false when the period was recorded already. */
-  async record(
-    shardId: ShardId,
-    tenantId: string,
-    granularity: AnomalyGranularity,
-    periodStart: Date,
-    score: AnomalyScore,
-    detectedAt: Date,
-  ): Promise<boolean> {
+  async record(tenantId: string, granularity: AnomalyGranularity, periodStart: Date, score: AnomalyScore, detectedAt: Date): Promise<boolean> {
     const id = uuidv7();
     const severity = score.severity!;
     const event = outboxRow(
@@ -138,20 +131,22 @@ export class AnomalyService {
       },
       detectedAt,
     );
-    const [row] = await this.db
-      .em(shardId)
-      .execute<{ inserted: number }[]>(INSERT, [
-        id,
-        tenantId,
-        granularity,
-        periodStart,
-        score.observed,
-        score.expected,
-        score.score,
-        severity,
-        detectedAt,
-        JSON.stringify([event]),
-      ]);
+    // Written through the directory: a tenant that moved shards since its usage was read gets it on its new shard.
+    const [row] =
+      (await this.db.forTenantIfPlaced(tenantId, (em) =>
+        em.execute<{ inserted: number }[]>(INSERT, [
+          id,
+          tenantId,
+          granularity,
+          periodStart,
+          score.observed,
+          score.expected,
+          score.score,
+          severity,
+          detectedAt,
+          JSON.stringify([event]),
+        ]),
+      )) ?? [];
     return (row?.inserted ?? 0) > 0;
   }
 

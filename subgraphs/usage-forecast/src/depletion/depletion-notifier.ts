@@ -27,44 +27,46 @@ export class DepletionNotifier {
     const forecasts = await this.forecasts.forecast(unique.map((tenantId) => ({ tenantId, days: 1 })));
     const warned: string[] = [];
     for (const forecast of forecasts) {
-      const located = await this.db.emForTenant(forecast.tenantId);
-      if (!located) continue;
-      const depletion = forecast.depletion;
-      const daysLeft = depletion ? dayNumber(depletion.date) - today : Number.POSITIVE_INFINITY;
-      if (!depletion || daysLeft > this.warningDays) {
-        await located.em.execute(
-          'update tenant_profile set warned_depletion_date = null where tenant_id = ? and warned_depletion_date is not null',
+      // Through the directory: a tenant that moved shards meanwhile is written (and warned once) on its new shard.
+      const didWarn = await this.db.forTenantIfPlaced(forecast.tenantId, async (em) => {
+        const depletion = forecast.depletion;
+        const daysLeft = depletion ? dayNumber(depletion.date) - today : Number.POSITIVE_INFINITY;
+        if (!depletion || daysLeft > this.warningDays) {
+          await em.execute(
+            'update tenant_profile set warned_depletion_date = null where tenant_id = ? and warned_depletion_date is not null',
+            [forecast.tenantId],
+            'run',
+          );
+          return false;
+        }
+        const [profile] = await em.execute<{ currency: string | null; balance_minor: string | null }[]>(
+          'select currency, balance_minor::text from tenant_profile where tenant_id = ?',
           [forecast.tenantId],
-          'run',
         );
-        continue;
-      }
-      const [profile] = await located.em.execute<{ currency: string | null; balance_minor: string | null }[]>(
-        'select currency, balance_minor::text from tenant_profile where tenant_id = ?',
-        [forecast.tenantId],
-      );
-      if (!profile?.currency || profile.balance_minor === null) continue;
-      const event = outboxRow(DepletionSoon, forecast.tenantId, {
-        tenantId: forecast.tenantId,
-        currency: profile.currency,
-        balanceMinor: profile.balance_minor,
-        depletionDate: depletion.date,
-        earliest: depletion.earliest,
-        latest: depletion.latest,
-        daysLeft,
-        confidence: depletion.confidence,
-        modelVersion: forecast.model.version,
-        computedAt: now.toISOString(),
-      });
-      const [row] = await located.em.execute<{ warned: number }[]>(
-        `with updated as (
+        if (!profile?.currency || profile.balance_minor === null) return false;
+        const event = outboxRow(DepletionSoon, forecast.tenantId, {
+          tenantId: forecast.tenantId,
+          currency: profile.currency,
+          balanceMinor: profile.balance_minor,
+          depletionDate: depletion.date,
+          earliest: depletion.earliest,
+          latest: depletion.latest,
+          daysLeft,
+          confidence: depletion.confidence,
+          modelVersion: forecast.model.version,
+          computedAt: now.toISOString(),
+        });
+        const [row] = await em.execute<{ warned: number }[]>(
+          `with updated as (
            update tenant_profile set warned_depletion_date = ?::date, updated_at = now()
             where tenant_id = ? and warned_depletion_date is distinct from ?::date returning tenant_id
          ), events as (${OUTBOX_INSERT.replace('from jsonb_array_elements(?::jsonb)', 'from updated, jsonb_array_elements(?::jsonb)')} returning 1)
          select count(*)::int as warned from updated`,
-        [depletion.date, forecast.tenantId, depletion.date, JSON.stringify([event])],
-      );
-      if ((row?.warned ?? 0) > 0) warned.push(forecast.tenantId);
+          [depletion.date, forecast.tenantId, depletion.date, JSON.stringify([event])],
+        );
+        return (row?.warned ?? 0) > 0;
+      });
+      if (didWarn) warned.push(forecast.tenantId);
     }
     if (warned.length > 0) this.relay.poke();
     return warned;

@@ -1,4 +1,5 @@
 import { v7 as uuidv7 } from 'uuid';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import { FraudCaseOpened, FraudCaseResolved, OUTBOX_INSERT, outboxRow, type OutboxRelay } from '@saldo/events';
 import { ErrorCode, SaldoError } from '@saldo/graphql';
 import { gatherPage, type ShardedDatabase } from '@saldo/sharding';
@@ -136,12 +137,15 @@ export class FraudService {
         resumeUsage: existing.usage_suspended && resolution === 'DISMISSED',
         resolvedAt: now.toISOString(),
       });
-      const [row] = await em.execute<CaseRow[]>(
-        `with updated as (
-           update fraud_case set status = ?, resolved_at = ?, resolved_by = ?, note = ?, updated_at = ? where id = ? and status = 'OPEN' returning ${CASE_COLUMNS}
-         ), events as (${OUTBOX_INSERT.replace('from jsonb_array_elements(?::jsonb)', 'from updated, jsonb_array_elements(?::jsonb)')} returning 1)
-         select * from updated`,
-        [resolution, now, resolvedBy, note, now, caseId, JSON.stringify([event])],
+      // Written where the directory places the tenant: a case found on a shard its tenant just left is resolved on the new one.
+      const [row] = await this.db.forTenant(existing.tenant_id, (tenantEm) =>
+        tenantEm.execute<CaseRow[]>(
+          `with updated as (
+             update fraud_case set status = ?, resolved_at = ?, resolved_by = ?, note = ?, updated_at = ? where id = ? and status = 'OPEN' returning ${CASE_COLUMNS}
+           ), events as (${OUTBOX_INSERT.replace('from jsonb_array_elements(?::jsonb)', 'from updated, jsonb_array_elements(?::jsonb)')} returning 1)
+           select * from updated`,
+          [resolution, now, resolvedBy, note, now, caseId, JSON.stringify([event])],
+        ),
       );
       if (!row) throw new SaldoError(ErrorCode.InvalidState, 'The fraud case was resolved concurrently.');
       this.relay.poke();
@@ -175,11 +179,21 @@ export class FraudService {
 
   /** Opens a case (with its event) or raises the open one; true when something changed. */
   private async openOrRaise(tenantId: string, partnerId: string | null, score: number, signals: readonly FraudSignal[], now: Date): Promise<boolean> {
-    const located = await this.db.emForTenant(tenantId);
-    if (!located) return false;
+    const changed = await this.db.forTenantIfPlaced(tenantId, (em) => this.openOrRaiseOn(em, tenantId, partnerId, score, signals, now));
+    return changed ?? false;
+  }
+
+  private async openOrRaiseOn(
+    em: EntityManager,
+    tenantId: string,
+    partnerId: string | null,
+    score: number,
+    signals: readonly FraudSignal[],
+    now: Date,
+  ): Promise<boolean> {
     const severity = severityOfFraud(score);
     const records: FraudSignalRecord[] = signals.map((signal) => ({ ...signal, at: now.toISOString() }));
-    const raised = await located.em.execute<{ id: string }[]>(
+    const raised = await em.execute<{ id: string }[]>(
       `update fraud_case set score = ?, severity = ?, signals = signals || ?::jsonb, updated_at = ? where tenant_id = ? and status = 'OPEN' and score < ? returning id`,
       [score, severity, JSON.stringify(records), now, tenantId, score],
     );
@@ -201,7 +215,7 @@ export class FraudService {
       },
       now,
     );
-    const [inserted] = await located.em.execute<{ inserted: number }[]>(
+    const [inserted] = await em.execute<{ inserted: number }[]>(
       `with inserted as (
          insert into fraud_case (${CASE_COLUMNS}) values (?, ?, ?, 'OPEN', ?, ?, ?::jsonb, ?, ?, ?, null, null, null)
          on conflict ("tenant_id") where "status" = 'OPEN' do nothing returning id

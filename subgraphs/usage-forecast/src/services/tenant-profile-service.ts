@@ -10,7 +10,7 @@ import {
   type EventEnvelope,
   type Unsubscribe,
 } from '@saldo/events';
-import type { ShardedDatabase, ShardId } from '@saldo/sharding';
+import type { ShardedDatabase } from '@saldo/sharding';
 import type { AutoTopUpSnapshot } from '../entities/tenant-profile.js';
 
 export const PROFILE_GROUP = 'usage-forecast.tenant-profile';
@@ -166,13 +166,17 @@ export class TenantProfileService {
   private async onTenantEvent(event: EventEnvelope): Promise<void> {
     const created = decode(TenantCreated, event);
     if (!created) return;
-    const { em } = await this.db.placeTenant(created.tenantId, created.partnerId);
-    await em.execute(
-      `insert into tenant_profile (tenant_id, partner_id, created_at, currency, updated_at) values (?, ?, ?, ?, now())
-       on conflict (tenant_id) do update set partner_id = excluded.partner_id, created_at = excluded.created_at,
-         currency = coalesce(tenant_profile.currency, excluded.currency), updated_at = now()`,
-      [created.tenantId, created.partnerId, new Date(event.occurredAt), created.currency],
-      'run',
+    await this.db.forTenant(
+      created.tenantId,
+      (em) =>
+        em.execute(
+          `insert into tenant_profile (tenant_id, partner_id, created_at, currency, updated_at) values (?, ?, ?, ?, now())
+           on conflict (tenant_id) do update set partner_id = excluded.partner_id, created_at = excluded.created_at,
+             currency = coalesce(tenant_profile.currency, excluded.currency), updated_at = now()`,
+          [created.tenantId, created.partnerId, new Date(event.occurredAt), created.currency],
+          'run',
+        ),
+      { place: true, partnerId: created.partnerId },
     );
     this.forget([created.tenantId]);
   }
@@ -248,10 +252,11 @@ export class TenantProfileService {
     }
     this.forget(touched);
     if (balances.size === 0) return [...touched];
-    const shardOf = await this.db.placeMany([...balances.keys()]);
-    const byShard = new Map<ShardId, unknown[]>();
-    for (const [tenantId, row] of balances) byShard.set(shardOf.get(tenantId)!, [...(byShard.get(shardOf.get(tenantId)!) ?? []), row]);
-    await Promise.all([...byShard].map(([shardId, rows]) => this.db.em(shardId).execute(UPSERT_BALANCES, [JSON.stringify(rows)], 'run')));
+    await this.db.forTenants(
+      [...balances.keys()],
+      (em, _shardId, tenantIds) => em.execute(UPSERT_BALANCES, [JSON.stringify(tenantIds.map((tenantId) => balances.get(tenantId)))], 'run'),
+      { place: true },
+    );
     this.forget(balances.keys());
     return [...touched];
   }
@@ -259,20 +264,29 @@ export class TenantProfileService {
   private async onNotification(event: EventEnvelope): Promise<void> {
     const failed = decode(AutoTopUpFailed, event);
     if (!failed) return;
-    const { em } = await this.db.placeTenant(failed.tenantId);
-    await em.execute(
-      `insert into payment_failure (attempt_id, tenant_id, failed_at, failure_code, decline_code) values (?, ?, ?, ?, ?) on conflict (attempt_id) do nothing`,
-      [failed.attemptId, failed.tenantId, new Date(failed.failedAt), failed.failureCode, failed.declineCode],
-      'run',
+    await this.db.forTenant(
+      failed.tenantId,
+      (em) =>
+        em.execute(
+          `insert into payment_failure (attempt_id, tenant_id, failed_at, failure_code, decline_code) values (?, ?, ?, ?, ?) on conflict (attempt_id) do nothing`,
+          [failed.attemptId, failed.tenantId, new Date(failed.failedAt), failed.failureCode, failed.declineCode],
+          'run',
+        ),
+      { place: true },
     );
     this.forget([failed.tenantId]);
   }
 
   /** Runs `update` on the tenant's shard after making sure its profile row exists. */
   private async onTenant(tenantId: string, update: (em: ReturnType<ShardedDatabase['em']>) => Promise<unknown>): Promise<void> {
-    const { em } = await this.db.placeTenant(tenantId);
-    await em.execute(ENSURE, [tenantId], 'run');
-    await update(em);
+    await this.db.forTenant(
+      tenantId,
+      async (em) => {
+        await em.execute(ENSURE, [tenantId], 'run');
+        await update(em);
+      },
+      { place: true },
+    );
   }
 }
 

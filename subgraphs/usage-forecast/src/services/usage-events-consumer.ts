@@ -1,6 +1,6 @@
-import { Topic, UsageRecorded, consumeOnceMany, decode, type EventBus, type EventEnvelope, type PayloadOf, type Unsubscribe } from '@saldo/events';
+import { Topic, UsageRecorded, consumeOnceMany, decode, type EventBus, type PayloadOf, type Unsubscribe } from '@saldo/events';
 import type { Logger } from '@saldo/service';
-import type { ShardedDatabase, ShardId } from '@saldo/sharding';
+import type { ShardedDatabase } from '@saldo/sharding';
 import { recordHoursAndPrices, type HourlyRecord, type PriceRecord, type UsageRecord, type UsageService } from './usage-service.js';
 
 export const USAGE_AGGREGATOR_GROUP = 'usage-forecast.daily-aggregates';
@@ -26,11 +26,15 @@ export function subscribeUsageAggregator(
       return payload ? [{ event, payload }] : [];
     });
     if (recorded.length === 0) return;
-    const byShard = await placeByShard(db, recorded);
-    await Promise.all(
-      [...byShard].map(async ([shardId, batch]) => {
+    // One transaction per shard; a shard's batch refused because one of its tenants moved meanwhile (nothing of it
+    // applied) runs again for those tenants where they are now, with its consumed-event records.
+    await db.forTenants(
+      recorded.map(({ payload }) => payload.tenantId),
+      async (em, shardId, tenantIds) => {
+        const members = new Set(tenantIds);
+        const batch = recorded.filter(({ payload }) => members.has(payload.tenantId));
         const result = await consumeOnceMany(
-          db.em(shardId),
+          em,
           USAGE_AGGREGATOR_GROUP,
           batch.map(({ event }) => event.id),
           async (tx, fresh) => {
@@ -42,24 +46,10 @@ export function subscribeUsageAggregator(
         if (result.applied.size > 0) onApplied?.(batch.filter(({ event }) => result.applied.has(event.id)).map(({ payload }) => payload));
         const skipped = batch.length - result.applied.size;
         if (skipped > 0) logger.debug('usage events already aggregated', { skipped, shardId });
-      }),
+      },
+      { place: true },
     );
   });
-}
-
-type Recorded = { event: EventEnvelope; payload: PayloadOf<typeof UsageRecorded> };
-
-/** Groups events by their tenant's shard (placing tenants seen for the first time). */
-async function placeByShard(db: ShardedDatabase, recorded: readonly Recorded[]): Promise<Map<ShardId, Recorded[]>> {
-  const shardOf = await db.placeMany(recorded.map(({ payload }) => payload.tenantId));
-  const byShard = new Map<ShardId, Recorded[]>();
-  for (const item of recorded) {
-    const shardId = shardOf.get(item.payload.tenantId)!;
-    const group = byShard.get(shardId);
-    if (group) group.push(item);
-    else byShard.set(shardId, [item]);
-  }
-  return byShard;
 }
 
 function usageRows(recorded: PayloadOf<typeof UsageRecorded>): UsageRecord[] {

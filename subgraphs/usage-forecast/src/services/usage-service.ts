@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { validateInput } from '@saldo/graphql';
-import type { ShardId, ShardedDatabase } from '@saldo/sharding';
+import type { ShardedDatabase } from '@saldo/sharding';
 import { daysEndingOn, utcDay } from '../domain/days.js';
 import { DAYS, dailyTotalsSchema, usageRecordSchema, usageRecordsSchema, type UsageRecordCommand } from './inputs.js';
 
@@ -58,8 +58,11 @@ export class UsageService {
   /** Adds `quantity` to the tenant's (day, product) aggregate; returns the new aggregate. Places the tenant on first write. */
   async record(tenantId: string, day: string | Date, product: string, quantity: number | bigint): Promise<bigint> {
     const row = validateInput(usageRecordSchema, { tenantId, day, product, quantity });
-    const { em } = await this.db.placeTenant(row.tenantId);
-    const [result] = await em.execute<{ quantity: string }[]>(UPSERT_ONE, [row.tenantId, row.day, row.product, row.quantity.toString()]);
+    const [result] = await this.db.forTenant(
+      row.tenantId,
+      (em) => em.execute<{ quantity: string }[]>(UPSERT_ONE, [row.tenantId, row.day, row.product, row.quantity.toString()]),
+      { place: true },
+    );
     if (!result) throw new Error('daily_usage upsert returned no row');
     return BigInt(result.quantity);
   }
@@ -81,31 +84,37 @@ export class UsageService {
       else merged.set(key, { ...row });
     }
 
-    const placements = await this.db.placeMany(valid.map((row) => row.tenantId));
-    const byShard = new Map<ShardId, UsageRecordCommand[]>();
-    for (const row of merged.values()) {
-      const shardId = placements.get(row.tenantId);
-      if (shardId === undefined) throw new Error(`Tenant ${row.tenantId} has no placement`);
-      const group = byShard.get(shardId) ?? [];
-      group.push(row);
-      byShard.set(shardId, group);
+    const upsert = (em: EntityManager, group: readonly UsageRecordCommand[]) =>
+      em.execute(
+        UPSERT_MANY,
+        [
+          pgArray(group.map((row) => row.tenantId)),
+          pgArray(group.map((row) => row.day)),
+          pgArray(group.map((row) => row.product)),
+          pgArray(group.map((row) => row.quantity.toString())),
+        ],
+        'run',
+      );
+    const transaction = options.transaction;
+    if (transaction) {
+      // Inside a caller's transaction (an idempotent consumer) every row must live on that transaction's shard; the
+      // caller runs it through the directory (ShardedDatabase.forTenants), which retries it after a move.
+      const placements = await this.db.placeMany(valid.map((row) => row.tenantId));
+      if (new Set(placements.values()).size > 1) throw new Error('recordMany in a transaction takes rows of one shard only');
+      await upsert(transaction, [...merged.values()]);
+      return;
     }
-
-    // Inside a caller's transaction (an idempotent consumer) every row must live on that transaction's shard.
-    if (options.transaction && byShard.size > 1) throw new Error('recordMany in a transaction takes rows of one shard only');
-    await Promise.all(
-      [...byShard].map(([shardId, group]) =>
-        (options.transaction ?? this.db.em(shardId)).execute(
-          UPSERT_MANY,
-          [
-            pgArray(group.map((row) => row.tenantId)),
-            pgArray(group.map((row) => row.day)),
-            pgArray(group.map((row) => row.product)),
-            pgArray(group.map((row) => row.quantity.toString())),
-          ],
-          'run',
-        ),
-      ),
+    // One statement per shard; a shard's statement refused because one of its tenants moved runs again where they are now.
+    await this.db.forTenants(
+      valid.map((row) => row.tenantId),
+      async (em, _shardId, tenantIds) => {
+        const members = new Set(tenantIds);
+        await upsert(
+          em,
+          [...merged.values()].filter((row) => members.has(row.tenantId)),
+        );
+      },
+      { place: true },
     );
   }
 

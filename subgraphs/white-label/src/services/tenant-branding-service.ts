@@ -25,24 +25,29 @@ export class TenantBrandingService {
     assertUuid(tenantId, 'tenantId');
     const values = changedValues(validateInput(brandingInputSchema, input));
     if (fieldNames(values).length === 0) return (await this.getMany([tenantId]))[0] ?? null;
-    const { em } = (await this.db.emForTenant(tenantId)) ?? (await this.db.placeTenant(tenantId));
     const now = new Date();
-    // The row and its branding.changed event commit together (billing dresses the tenant's documents in it).
-    const row = await em.transactional(async (tx) => {
-      const saved = await tx.upsert(
-        TenantBranding,
-        { tenantId, ...values, createdAt: now, updatedAt: now },
-        { onConflictFields: ['tenantId'], onConflictAction: 'merge', onConflictMergeFields: [...fieldNames(values), 'updatedAt'] },
-      );
-      enqueueEvent(tx, BrandingChanged, tenantId, {
-        level: 'TENANT',
-        partnerId: null,
-        tenantId,
-        values: brandingValuesOf(saved),
-        changedAt: now.toISOString(),
-      });
-      return saved;
-    });
+    // The row and its branding.changed event commit together (billing dresses the tenant's documents in it); refused
+    // because the tenant moved shards meanwhile (never applied there), the change runs again on the new shard.
+    const row = await this.db.forTenant(
+      tenantId,
+      (em) =>
+        em.transactional(async (tx) => {
+          const saved = await tx.upsert(
+            TenantBranding,
+            { tenantId, ...values, createdAt: now, updatedAt: now },
+            { onConflictFields: ['tenantId'], onConflictAction: 'merge', onConflictMergeFields: [...fieldNames(values), 'updatedAt'] },
+          );
+          enqueueEvent(tx, BrandingChanged, tenantId, {
+            level: 'TENANT',
+            partnerId: null,
+            tenantId,
+            values: brandingValuesOf(saved),
+            changedAt: now.toISOString(),
+          });
+          return saved;
+        }),
+      { place: true },
+    );
     this.relay?.poke();
     return row;
   }
@@ -50,20 +55,21 @@ export class TenantBrandingService {
   /** Removes the tenant's own branding, so it inherits everything again. True when there was a row to remove. */
   async clear(tenantId: string): Promise<boolean> {
     assertUuid(tenantId, 'tenantId');
-    const located = await this.db.emForTenant(tenantId);
-    if (!located) return false;
-    const removed = await located.em.transactional(async (tx) => {
-      const count = await tx.nativeDelete(TenantBranding, { tenantId });
-      if (count > 0)
-        enqueueEvent(tx, BrandingChanged, tenantId, {
-          level: 'TENANT',
-          partnerId: null,
-          tenantId,
-          values: brandingValuesOf(null),
-          changedAt: new Date().toISOString(),
-        });
-      return count > 0;
-    });
+    const removed = await this.db.forTenantIfPlaced(tenantId, (em) =>
+      em.transactional(async (tx) => {
+        const count = await tx.nativeDelete(TenantBranding, { tenantId });
+        if (count > 0)
+          enqueueEvent(tx, BrandingChanged, tenantId, {
+            level: 'TENANT',
+            partnerId: null,
+            tenantId,
+            values: brandingValuesOf(null),
+            changedAt: new Date().toISOString(),
+          });
+        return count > 0;
+      }),
+    );
+    if (removed === undefined) return false;
     this.relay?.poke();
     return removed;
   }

@@ -412,14 +412,16 @@ export class DocumentService {
         },
       );
     }
-    const located = await this.db.emForTenant(tenantId);
-    if (!located) throw billingError(BillingErrorCode.AccountNotFound, `Billing holds no account for tenant ${tenantId}.`, { tenantId });
-    await located.em.execute(
-      `insert into billing_customer (tenant_id, buyer_reference, updated_at) values (?, ?, ?)
-       on conflict (tenant_id) do update set buyer_reference = excluded.buyer_reference, updated_at = excluded.updated_at`,
-      [tenantId, normalized, this.clock.now()],
-      'run',
-    );
+    const placed = await this.db.forTenantIfPlaced(tenantId, async (em) => {
+      await em.execute(
+        `insert into billing_customer (tenant_id, buyer_reference, updated_at) values (?, ?, ?)
+         on conflict (tenant_id) do update set buyer_reference = excluded.buyer_reference, updated_at = excluded.updated_at`,
+        [tenantId, normalized, this.clock.now()],
+        'run',
+      );
+      return true;
+    });
+    if (!placed) throw billingError(BillingErrorCode.AccountNotFound, `Billing holds no account for tenant ${tenantId}.`, { tenantId });
     return normalized;
   }
 

@@ -30,26 +30,30 @@ export function subscribeDocumentParties(bus: EventBus, db: ShardedDatabase, job
     const at = new Date(event.occurredAt);
     const tenant = decode(TenantCreated, event) ?? decode(TenantUpdated, event);
     if (tenant) {
-      const { em } = await db.placeTenant(tenant.tenantId, tenant.partnerId);
       const profile = tenant.profile;
-      await em.execute(
-        `insert into billing_customer (tenant_id, name, legal_name, address, country, vat_id, partner_id, profile_at, updated_at)
-         values (?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?)
-         on conflict (tenant_id) do update set name = excluded.name, legal_name = excluded.legal_name, address = excluded.address,
-           country = excluded.country, vat_id = excluded.vat_id, partner_id = excluded.partner_id, profile_at = excluded.profile_at, updated_at = excluded.updated_at
-         where billing_customer.profile_at is null or billing_customer.profile_at <= excluded.profile_at`,
-        [
-          tenant.tenantId,
-          tenant.name,
-          profile?.legalName ?? null,
-          profile?.address ? JSON.stringify(profile.address) : null,
-          profile?.country ?? ('country' in tenant ? tenant.country : null),
-          profile?.vatId ?? null,
-          tenant.partnerId,
-          at,
-          new Date(),
-        ],
-        'run',
+      await db.forTenant(
+        tenant.tenantId,
+        (em) =>
+          em.execute(
+            `insert into billing_customer (tenant_id, name, legal_name, address, country, vat_id, partner_id, profile_at, updated_at)
+             values (?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?)
+             on conflict (tenant_id) do update set name = excluded.name, legal_name = excluded.legal_name, address = excluded.address,
+               country = excluded.country, vat_id = excluded.vat_id, partner_id = excluded.partner_id, profile_at = excluded.profile_at, updated_at = excluded.updated_at
+             where billing_customer.profile_at is null or billing_customer.profile_at <= excluded.profile_at`,
+            [
+              tenant.tenantId,
+              tenant.name,
+              profile?.legalName ?? null,
+              profile?.address ? JSON.stringify(profile.address) : null,
+              profile?.country ?? ('country' in tenant ? tenant.country : null),
+              profile?.vatId ?? null,
+              tenant.partnerId,
+              at,
+              new Date(),
+            ],
+            'run',
+          ),
+        { place: true, partnerId: tenant.partnerId },
       );
       return;
     }

@@ -2,6 +2,7 @@ import { LockMode } from '@mikro-orm/core';
 import { OverdraftPolicyChanged, enqueueEvent } from '@saldo/events';
 import { Money, isCurrencyCode } from '@saldo/money';
 import { ErrorCode, SaldoError } from '@saldo/graphql';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type { ShardedDatabase } from '@saldo/sharding';
 import { Account, OverdraftMode, overdraftFloor } from '../entities/account.js';
 import { BillingErrorCode, billingError } from '../../shared/errors.js';
@@ -31,14 +32,19 @@ export class AccountService {
    */
   async open(tenantId: string, currency: string): Promise<Account> {
     if (!isCurrencyCode(currency)) throw new SaldoError(ErrorCode.InvalidCurrency, `Unknown currency ${currency}.`);
-    const { em } = await this.db.placeTenant(tenantId);
-    const now = new Date();
-    await em.execute(
-      `insert into account (tenant_id, currency, balance_minor, version, created_at, updated_at)
-       values (?, ?, 0, 0, ?, ?) on conflict (tenant_id) do nothing`,
-      [tenantId, currency, now, now],
+    const account = await this.db.forTenant(
+      tenantId,
+      async (em) => {
+        const now = new Date();
+        await em.execute(
+          `insert into account (tenant_id, currency, balance_minor, version, created_at, updated_at)
+           values (?, ?, 0, 0, ?, ?) on conflict (tenant_id) do nothing`,
+          [tenantId, currency, now, now],
+        );
+        return em.findOneOrFail(Account, { tenantId });
+      },
+      { place: true },
     );
-    const account = await em.findOneOrFail(Account, { tenantId });
     if (account.currency !== currency) {
       throw new SaldoError(ErrorCode.InvalidCurrency, `Account of tenant ${tenantId} is in ${account.currency}, not ${currency}.`);
     }
@@ -79,10 +85,19 @@ export class AccountService {
    */
   async setOverdraftPolicy(input: unknown, options: { mayExtendCredit: boolean }): Promise<OverdraftPolicyView> {
     const command = parseOverdraftPolicy(input);
-    const located = await this.db.emForTenant(command.tenantId);
     const notFound = () => billingError(BillingErrorCode.AccountNotFound, `Billing holds no account for tenant ${command.tenantId} (yet).`);
-    if (!located) throw notFound();
-    return located.em.transactional(async (tx) => {
+    const view = await this.db.forTenantIfPlaced(command.tenantId, (em) => this.applyOverdraftPolicy(em, command, options, notFound));
+    if (!view) throw notFound();
+    return view;
+  }
+
+  private applyOverdraftPolicy(
+    em: EntityManager,
+    command: ReturnType<typeof parseOverdraftPolicy>,
+    options: { mayExtendCredit: boolean },
+    notFound: () => Error,
+  ): Promise<OverdraftPolicyView> {
+    return em.transactional(async (tx) => {
       const account = await tx.findOne(Account, { tenantId: command.tenantId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
       if (!account) throw notFound();
       if (command.limit && command.limit.currency !== account.currency) {

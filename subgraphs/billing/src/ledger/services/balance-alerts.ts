@@ -35,13 +35,17 @@ export function subscribeBalanceAlerts(bus: EventBus, db: ShardedDatabase, logge
     const configured = decode(BalanceAlertsConfigured, event);
     if (!configured) return;
     // Placement is idempotent (the tenant registry records its partner whichever comes first).
-    const { em } = await db.placeTenant(configured.tenantId);
-    await em.execute(
-      `insert into balance_alert_rule (tenant_id, currency, thresholds_minor, revision, updated_at) values (?, ?, ?::jsonb, ?, now())
-       on conflict (tenant_id) do update set currency = excluded.currency, thresholds_minor = excluded.thresholds_minor, revision = excluded.revision,
-         updated_at = excluded.updated_at
-        where balance_alert_rule.revision < excluded.revision`,
-      [configured.tenantId, configured.currency, JSON.stringify(configured.thresholdsMinor), configured.revision],
+    await db.forTenant(
+      configured.tenantId,
+      (em) =>
+        em.execute(
+          `insert into balance_alert_rule (tenant_id, currency, thresholds_minor, revision, updated_at) values (?, ?, ?::jsonb, ?, now())
+           on conflict (tenant_id) do update set currency = excluded.currency, thresholds_minor = excluded.thresholds_minor, revision = excluded.revision,
+             updated_at = excluded.updated_at
+            where balance_alert_rule.revision < excluded.revision`,
+          [configured.tenantId, configured.currency, JSON.stringify(configured.thresholdsMinor), configured.revision],
+        ),
+      { place: true },
     );
     logger.debug('balance alert thresholds', { tenant: configured.tenantId, thresholds: configured.thresholdsMinor });
   });

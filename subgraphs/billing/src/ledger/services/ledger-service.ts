@@ -204,15 +204,22 @@ export class LedgerService {
    */
   async setBalanceWatch(tenantId: string, name: string, thresholdMinor: bigint | null, tx?: EntityManager): Promise<void> {
     if (!WATCH_NAME.test(name)) throw new Error(`balance watch name "${name}": lower-case letters, digits and dashes`);
-    const em = tx ?? (await this.db.emForTenant(tenantId))?.em;
-    if (!em) throw accountNotFound(tenantId);
-    const [row] = await em.execute<{ tenant_id: string }[]>(
-      `update account set balance_watches = case when ?::bigint is null then balance_watches - ?::text
-                                                 else balance_watches || jsonb_build_object(?::text, ?::bigint::text) end
-        where tenant_id = ? returning tenant_id`,
-      [thresholdMinor, name, name, thresholdMinor, tenantId],
-    );
-    if (!row) throw accountNotFound(tenantId);
+    const set = async (em: EntityManager) => {
+      const [row] = await em.execute<{ tenant_id: string }[]>(
+        `update account set balance_watches = case when ?::bigint is null then balance_watches - ?::text
+                                                   else balance_watches || jsonb_build_object(?::text, ?::bigint::text) end
+          where tenant_id = ? returning tenant_id`,
+        [thresholdMinor, name, name, thresholdMinor, tenantId],
+      );
+      if (!row) throw accountNotFound(tenantId);
+    };
+    // Within the caller's transaction its own forTenant retries the whole unit after a move; alone, this one is retried.
+    if (tx) return set(tx);
+    const done = await this.db.forTenantIfPlaced(tenantId, async (em) => {
+      await set(em);
+      return true;
+    });
+    if (!done) throw accountNotFound(tenantId);
   }
 
   /**
@@ -221,16 +228,18 @@ export class LedgerService {
    * the account, or after it. ACCOUNT_NOT_FOUND when billing holds no account.
    */
   async withAccountLocked<T>(tenantId: string, work: (tx: EntityManager, account: LockedAccount) => Promise<T>): Promise<T> {
-    const located = await this.db.emForTenant(tenantId);
+    const located = await this.db.forTenantIfPlaced(tenantId, (em) =>
+      em.transactional(async (tx) => {
+        const [row] = await tx.execute<{ tenant_id: string; currency: string; balance_minor: string; version: number }[]>(
+          'select tenant_id, currency, balance_minor, version from account where tenant_id = ? for update',
+          [tenantId],
+        );
+        if (!row) throw accountNotFound(tenantId);
+        return { value: await work(tx, { tenantId: row.tenant_id, currency: row.currency, balanceMinor: BigInt(row.balance_minor), version: row.version }) };
+      }),
+    );
     if (!located) throw accountNotFound(tenantId);
-    return located.em.transactional(async (tx) => {
-      const [row] = await tx.execute<{ tenant_id: string; currency: string; balance_minor: string; version: number }[]>(
-        'select tenant_id, currency, balance_minor, version from account where tenant_id = ? for update',
-        [tenantId],
-      );
-      if (!row) throw accountNotFound(tenantId);
-      return work(tx, { tenantId: row.tenant_id, currency: row.currency, balanceMinor: BigInt(row.balance_minor), version: row.version });
-    });
+    return located.value;
   }
 
   /** Registers a listener for committed postings' events; returns its removal. */
@@ -241,17 +250,18 @@ export class LedgerService {
 
   async post(request: PostingRequest): Promise<PostingOutcome> {
     this.validate(request);
-    const located = await this.db.emForTenant(request.tenantId);
-    if (!located) throw accountNotFound(request.tenantId);
-    let posting: { outcome: PostingOutcome; events: OutboxRow[] };
-    try {
-      // Optimistic: almost every posting brings only new keys, so the write goes ahead without looking for
-      // duplicates; if the unique index turns one away, everything rolls back and the posting is redone with the lookup.
-      posting = await this.postInTransaction(located.em, request, false);
-    } catch (error) {
-      if (!(error instanceof KeySeenBefore)) throw error;
-      posting = await this.postInTransaction(located.em, request, true);
-    }
+    // A posting refused because the tenant moved shards meanwhile (never applied there) runs again on the new shard.
+    const posting = await this.db.forTenantIfPlaced(request.tenantId, async (em) => {
+      try {
+        // Optimistic: almost every posting brings only new keys, so the write goes ahead without looking for
+        // duplicates; if the unique index turns one away, everything rolls back and the posting is redone with the lookup.
+        return await this.postInTransaction(em, request, false);
+      } catch (error) {
+        if (!(error instanceof KeySeenBefore)) throw error;
+        return this.postInTransaction(em, request, true);
+      }
+    });
+    if (!posting) throw accountNotFound(request.tenantId);
     if (posting.outcome.posted.length > 0) {
       this.relay.poke();
       this.tellCommitListeners(posting.events);

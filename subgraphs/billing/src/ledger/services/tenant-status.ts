@@ -18,13 +18,17 @@ export function subscribeTenantStatus(bus: EventBus, db: ShardedDatabase, logger
   return bus.subscribe(Topic.TenantEvents, TENANT_STATUS_GROUP, async (event) => {
     const tenant = decode(TenantCreated, event) ?? decode(TenantUpdated, event);
     if (!tenant) return;
-    const { em } = await db.placeTenant(tenant.tenantId, tenant.partnerId);
-    await em.execute(
-      `insert into tenant_status (tenant_id, status, changed_at) values (?, ?, ?)
-       on conflict (tenant_id) do update set status = excluded.status, changed_at = excluded.changed_at
-        where tenant_status.changed_at <= excluded.changed_at`,
-      [tenant.tenantId, tenant.status, new Date(event.occurredAt)],
-      'run',
+    await db.forTenant(
+      tenant.tenantId,
+      (em) =>
+        em.execute(
+          `insert into tenant_status (tenant_id, status, changed_at) values (?, ?, ?)
+           on conflict (tenant_id) do update set status = excluded.status, changed_at = excluded.changed_at
+            where tenant_status.changed_at <= excluded.changed_at`,
+          [tenant.tenantId, tenant.status, new Date(event.occurredAt)],
+          'run',
+        ),
+      { place: true, partnerId: tenant.partnerId },
     );
     logger.debug('tenant status', { tenant: tenant.tenantId, status: tenant.status });
   });

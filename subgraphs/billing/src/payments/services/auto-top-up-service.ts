@@ -5,7 +5,7 @@ import { ErrorCode } from '@saldo/graphql';
 import { Money } from '@saldo/money';
 import { NO_TAX, taxRecord, type TaxQuoter, type TaxRecord } from '../domain/tax.js';
 import { WorkLoop, type Logger } from '@saldo/service';
-import type { ShardedDatabase, ShardId } from '@saldo/sharding';
+import { isTenantMoved, type ShardedDatabase, type ShardId } from '@saldo/sharding';
 import type { TopUpLimits } from '../domain/top-up-limits.js';
 import { AutoTopUpAttempt, AutoTopUpAttemptStatus, AutoTopUpMode, AutoTopUpRule } from '../entities/auto-top-up.js';
 import { LedgerEntryType, type LedgerService, type PostingOutcome } from '../../ledger/index.js';
@@ -228,31 +228,34 @@ export class AutoTopUpService {
 
   /** Disables the rule (kept, so its history and settings remain readable); null when the tenant has none. */
   async disable(tenantId: string): Promise<AutoTopUpRule | null> {
-    const located = await this.db.emForTenant(tenantId);
-    if (!located) return null;
     const now = this.clock.now();
-    await located.em.transactional(async (tx) => {
-      const [rule] = await tx.execute<
-        Pick<RuleRow, 'threshold_minor' | 'mode' | 'amount_minor' | 'currency' | 'daily_cap_minor' | 'stripe_payment_method_id'>[]
-      >(
-        `update auto_top_up_rule set enabled = false, retry_pending = false, updated_at = ? where tenant_id = ?
+    const placed = await this.db.forTenantIfPlaced(tenantId, (em) =>
+      em
+        .transactional(async (tx) => {
+          const [rule] = await tx.execute<
+            Pick<RuleRow, 'threshold_minor' | 'mode' | 'amount_minor' | 'currency' | 'daily_cap_minor' | 'stripe_payment_method_id'>[]
+          >(
+            `update auto_top_up_rule set enabled = false, retry_pending = false, updated_at = ? where tenant_id = ?
           returning tenant_id, threshold_minor, mode, amount_minor, currency, daily_cap_minor, stripe_payment_method_id`,
-        [now, tenantId],
-      );
-      if (!rule) return;
-      await this.ledger.setBalanceWatch(tenantId, AutoTopUpService.WATCH, null, tx);
-      enqueueEvent(tx, AutoTopUpChanged, tenantId, {
-        tenantId,
-        enabled: false,
-        currency: rule.currency,
-        thresholdMinor: String(rule.threshold_minor),
-        mode: rule.mode,
-        amountMinor: String(rule.amount_minor),
-        dailyCapMinor: String(rule.daily_cap_minor),
-        paymentMethodId: rule.stripe_payment_method_id,
-        changedAt: now.toISOString(),
-      });
-    });
+            [now, tenantId],
+          );
+          if (!rule) return;
+          await this.ledger.setBalanceWatch(tenantId, AutoTopUpService.WATCH, null, tx);
+          enqueueEvent(tx, AutoTopUpChanged, tenantId, {
+            tenantId,
+            enabled: false,
+            currency: rule.currency,
+            thresholdMinor: String(rule.threshold_minor),
+            mode: rule.mode,
+            amountMinor: String(rule.amount_minor),
+            dailyCapMinor: String(rule.daily_cap_minor),
+            paymentMethodId: rule.stripe_payment_method_id,
+            changedAt: now.toISOString(),
+          });
+        })
+        .then(() => true),
+    );
+    if (!placed) return null;
     this.relay.poke();
     return this.get(tenantId);
   }
@@ -375,7 +378,15 @@ export class AutoTopUpService {
   private async runShard(shardId: ShardId): Promise<number> {
     let ran = 0;
     for (;;) {
-      const attempt = await this.claim(shardId);
+      let attempt: AttemptRow | null;
+      try {
+        attempt = await this.claim(shardId);
+      } catch (error) {
+        // A due attempt of a tenant that moved away is refused here (its copy is claimed on the new shard): stop this
+        // shard's round; the old copy goes when the move cleans the source.
+        if (isTenantMoved(error)) return ran;
+        throw error;
+      }
       if (!attempt) return ran;
       ran += 1;
       try {
@@ -516,16 +527,17 @@ export class AutoTopUpService {
           vatCase: 'NONE',
           day: '',
         };
-    const located = await this.db.emForTenant(attempt.tenant_id);
-    await located!.em.execute(
-      'update auto_top_up_attempt set tax_minor = ?, tax = ?::jsonb where id = ? and tenant_id = ? and tax is null',
-      [quote?.vatMinor ?? 0n, JSON.stringify(record), attempt.id, attempt.tenant_id],
-      'run',
-    );
-    const [row] = await located!.em.execute<Array<{ tax_minor: string; tax: TaxRecord }>>(
-      'select tax_minor, tax from auto_top_up_attempt where id = ? and tenant_id = ?',
-      [attempt.id, attempt.tenant_id],
-    );
+    const [row] = await this.db.forTenant(attempt.tenant_id, async (em) => {
+      await em.execute(
+        'update auto_top_up_attempt set tax_minor = ?, tax = ?::jsonb where id = ? and tenant_id = ? and tax is null',
+        [quote?.vatMinor ?? 0n, JSON.stringify(record), attempt.id, attempt.tenant_id],
+        'run',
+      );
+      return em.execute<Array<{ tax_minor: string; tax: TaxRecord }>>('select tax_minor, tax from auto_top_up_attempt where id = ? and tenant_id = ?', [
+        attempt.id,
+        attempt.tenant_id,
+      ]);
+    });
     attempt.tax_minor = row!.tax_minor;
     attempt.tax = row!.tax;
   }
@@ -617,27 +629,27 @@ export class AutoTopUpService {
     status: AutoTopUpAttemptStatus,
     fields: { failureCode?: string; failureMessage?: string; nextTryAt?: Date; paymentIntentId?: string },
   ): Promise<void> {
-    const located = await this.db.emForTenant(attempt.tenant_id);
-    if (!located) return;
     const now = this.clock.now();
     const final = status === AutoTopUpAttemptStatus.CANCELED;
-    await located.em.execute(
-      `update auto_top_up_attempt set status = ?, failure_code = coalesce(?, failure_code), failure_message = coalesce(?, failure_message),
+    await this.db.forTenantIfPlaced(attempt.tenant_id, (em) =>
+      em.execute(
+        `update auto_top_up_attempt set status = ?, failure_code = coalesce(?, failure_code), failure_message = coalesce(?, failure_message),
               next_try_at = coalesce(?, next_try_at), payment_intent_id = coalesce(?, payment_intent_id), completed_at = ?, updated_at = ?
         where id = ? and status in (?, ?)`,
-      [
-        status,
-        fields.failureCode ?? null,
-        fields.failureMessage ?? null,
-        fields.nextTryAt ?? null,
-        fields.paymentIntentId ?? null,
-        final ? now : null,
-        now,
-        attempt.id,
-        AutoTopUpAttemptStatus.PENDING,
-        AutoTopUpAttemptStatus.PROCESSING,
-      ],
-      'run',
+        [
+          status,
+          fields.failureCode ?? null,
+          fields.failureMessage ?? null,
+          fields.nextTryAt ?? null,
+          fields.paymentIntentId ?? null,
+          final ? now : null,
+          now,
+          attempt.id,
+          AutoTopUpAttemptStatus.PENDING,
+          AutoTopUpAttemptStatus.PROCESSING,
+        ],
+        'run',
+      ),
     );
   }
 }

@@ -279,9 +279,7 @@ export class PaymentCreditService {
 
   private async markPaidAfterwards(credit: PaymentCredit, entry: LedgerEntry): Promise<void> {
     if (!credit.topUpId && !credit.autoTopUpAttemptId) return;
-    const located = await this.db.emForTenant(credit.tenantId);
-    if (!located) return;
-    await located.em.transactional((tx) => this.markTopUpAndAttempt(tx, credit, entry.id));
+    await this.db.forTenantIfPlaced(credit.tenantId, (em) => em.transactional((tx) => this.markTopUpAndAttempt(tx, credit, entry.id)));
   }
 
   private async markTopUpAndAttempt(tx: EntityManager, credit: PaymentCredit, entryId: string): Promise<void> {

@@ -232,14 +232,16 @@ export class StripeWebhookService {
     const tenantId = session.metadata?.['tenantId'];
     const topUpId = uuidOrNull(session.metadata?.['topUpId']);
     if (!tenantId || !isUuid(tenantId) || !topUpId) return ignored('not a Saldo top-up');
-    const located = await this.db.emForTenant(tenantId);
-    if (!located) return ignored('unknown tenant', null);
     const now = this.clock.now();
-    await located.em.execute(
-      'update top_up set status = ?, updated_at = ? where id = ? and tenant_id = ? and status in (?, ?)',
-      [TopUpStatus.EXPIRED, now, topUpId, tenantId, TopUpStatus.PENDING, TopUpStatus.OPEN],
-      'run',
-    );
+    const placed = await this.db.forTenantIfPlaced(tenantId, async (em) => {
+      await em.execute(
+        'update top_up set status = ?, updated_at = ? where id = ? and tenant_id = ? and status in (?, ?)',
+        [TopUpStatus.EXPIRED, now, topUpId, tenantId, TopUpStatus.PENDING, TopUpStatus.OPEN],
+        'run',
+      );
+      return true;
+    });
+    if (!placed) return ignored('unknown tenant', null);
     return { status: StripeEventStatus.PROCESSED, tenantId, result: { topUpId, expired: true } };
   }
 

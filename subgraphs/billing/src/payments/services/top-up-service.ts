@@ -59,12 +59,16 @@ export class TopUpService {
     const command = parseCreateTopUp(input, this.options.limits);
     if (!this.stripe) throw stripeNotConfigured();
     const accountCurrency = await this.ledger.currencyOf(command.tenantId);
-    const located = accountCurrency ? await this.db.emForTenant(command.tenantId) : undefined;
-    if (!accountCurrency || !located) {
-      throw billingError(BillingErrorCode.AccountNotFound, `Billing holds no account for tenant ${command.tenantId} (yet).`, { tenantId: command.tenantId });
-    }
-    const em = located.em;
+    const notFound = () =>
+      billingError(BillingErrorCode.AccountNotFound, `Billing holds no account for tenant ${command.tenantId} (yet).`, { tenantId: command.tenantId });
+    if (!accountCurrency) throw notFound();
+    // Idempotent by its key (and Stripe's): refused because the tenant moved shards meanwhile, it runs again on the new one.
+    const created = await this.db.forTenantIfPlaced(command.tenantId, (em) => this.createOnShard(em, command, accountCurrency));
+    if (!created) throw notFound();
+    return created;
+  }
 
+  private async createOnShard(em: EntityManager, command: CreateTopUpCommand, accountCurrency: string): Promise<TopUpView> {
     const existing = await this.find(em, command);
     if (existing?.checkoutSessionId) return existing;
 

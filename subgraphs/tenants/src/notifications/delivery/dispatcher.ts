@@ -1,7 +1,7 @@
 import { PLATFORM_BRANDING_VALUES } from '@saldo/events';
 import type { SecretBox } from '@saldo/secrets';
 import type { Logger } from '@saldo/service';
-import type { ShardedDatabase } from '@saldo/sharding';
+import { isTenantMoved, type ShardedDatabase } from '@saldo/sharding';
 import type { BrandingCopy } from '../branding.js';
 import { renderMail, renderNotification, type Language, type MailBranding } from '../templates.js';
 import { endpointsByIds, signingSecrets, type EndpointRecord } from './endpoints.js';
@@ -181,7 +181,16 @@ export class Dispatcher {
   private async runPass(store: StoreId, lanes: readonly string[], only?: ReadonlySet<string>): Promise<DispatchReport> {
     const report: DispatchReport = { delivered: 0, failed: 0, cancelled: 0 };
     const em = storeEm(this.db, store);
-    const claimed = await claimDeliveries(em, lanes, this.options.leaseMs, only);
+    let claimed: ClaimedDelivery[];
+    try {
+      claimed = await claimDeliveries(em, lanes, this.options.leaseMs, only);
+    } catch (error) {
+      // A lane of a tenant that moved to another shard is refused on this one (its copies are sent from there); the
+      // source's rows go when the move cleans up. Nothing was claimed.
+      if (!isTenantMoved(error)) throw error;
+      this.logger.debug('notification lanes of a tenant that moved shards; sent from its new shard', { store, lanes: lanes.length });
+      return report;
+    }
     if (claimed.length === 0) return report;
     const [endpoints, brandings] = await Promise.all([this.endpointsFor(store, claimed), this.brandingsFor(store, claimed)]);
 
@@ -219,7 +228,7 @@ export class Dispatcher {
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.options.concurrency, byLane.size) }, worker));
-    await recordOutcomes(em, outcomes, released);
+    await this.record(store, claimed, outcomes, released);
     for (const retry of retries) {
       if (this.scheduler) await this.scheduler.laneDue(store, retry.lane, retry.at);
       else this.logger.warn('no retry scheduler: the delivery waits for the next sweep', { store, lane: retry.lane });
@@ -227,6 +236,28 @@ export class Dispatcher {
     for (const failed of failedEndpoints) await this.onEndpointFailed?.(failed.endpoint, failed.error, failed.since);
     if (report.failed > 0) this.logger.info('notification deliveries failed; retrying later', { store, ...report });
     return report;
+  }
+
+  /**
+   * Records the pass's outcomes where the deliveries live now: on a shard, per tenant through the directory, so an
+   * attempt made while its tenant moved shards is recorded on the new shard (where the copy would otherwise be sent
+   * again) rather than refused on the old one.
+   */
+  private async record(store: StoreId, claimed: readonly ClaimedDelivery[], outcomes: readonly AttemptOutcome[], released: readonly string[]): Promise<void> {
+    const tenantOf = new Map(claimed.map((delivery) => [delivery.id, delivery.tenantId]));
+    const tenantIds = [...new Set(claimed.map((delivery) => delivery.tenantId))];
+    if (store === CONTROL_STORE || tenantIds.some((tenantId) => tenantId === null)) {
+      await recordOutcomes(storeEm(this.db, store), outcomes, released);
+      return;
+    }
+    await this.db.forTenants(tenantIds as string[], async (em, _shardId, ids) => {
+      const members = new Set(ids);
+      await recordOutcomes(
+        em,
+        outcomes.filter((outcome) => members.has(tenantOf.get(outcome.id)!)),
+        released.filter((id) => members.has(tenantOf.get(id)!)),
+      );
+    });
   }
 
   private async attempt(delivery: ClaimedDelivery, endpoint: EndpointRecord | undefined, brandings: Map<string, MailBranding>): Promise<AttemptOutcome> {
