@@ -29,6 +29,12 @@ export class ShardDirectory {
    */
   private readonly partners = new Map<string, string>();
 
+  /**
+   * Advances at every forget: an answer read before a forget (a lookup in flight while a move switched the tenant) may
+   * be the old placement, so it is returned but not cached.
+   */
+  private generation = 0;
+
   constructor(private readonly control: MikroORM) {}
 
   /**
@@ -66,6 +72,7 @@ export class ShardDirectory {
     const cachedShard = this.shards.get(tenantId);
     if (cachedShard !== undefined && (partnerId === null || this.partners.get(tenantId) === partnerId)) return cachedShard;
     const em = this.control.em.fork();
+    const generation = this.generation;
     const placement = await em.transactional(async (tx): Promise<Placement> => {
       // Serialize placements so two concurrent creations cannot both pick the same "least loaded" shard.
       await tx.execute('select pg_advisory_xact_lock(?)', [PLACEMENT_LOCK]);
@@ -92,7 +99,7 @@ export class ShardDirectory {
       await tx.execute('insert into tenant_placement (tenant_id, shard_id, partner_id) values (?, ?, ?)', [tenantId, target.id, partnerId]);
       return { shardId: target.id, partnerId };
     });
-    this.remember(tenantId, placement);
+    if (generation === this.generation) this.remember(tenantId, placement);
     return placement.shardId;
   }
 
@@ -147,6 +154,7 @@ export class ShardDirectory {
   private async read(tenantIds: readonly string[]): Promise<Map<string, Placement>> {
     const found = new Map<string, Placement>();
     if (tenantIds.length === 0) return found;
+    const generation = this.generation;
     const rows = await this.control.em
       .fork()
       .execute<{ tenant_id: string; shard_id: number; partner_id: string | null }[]>(
@@ -156,7 +164,7 @@ export class ShardDirectory {
     for (const row of rows) {
       const placement = { shardId: row.shard_id, partnerId: row.partner_id };
       found.set(row.tenant_id, placement);
-      this.remember(row.tenant_id, placement);
+      if (generation === this.generation) this.remember(row.tenant_id, placement);
     }
     return found;
   }
@@ -174,11 +182,13 @@ export class ShardDirectory {
 
   /** Drops the cached placement: the tenant moved (or may have), the next lookup reads the directory. */
   forget(tenantId: string): void {
+    this.generation += 1;
     this.shards.delete(tenantId);
   }
 
   /** Forgets every cached placement (the change notifications' connection was lost: some may have been missed). */
   forgetAll(): void {
+    this.generation += 1;
     this.shards.clear();
   }
 
