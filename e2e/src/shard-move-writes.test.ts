@@ -4,6 +4,7 @@
 // waits for the fence lock, so the refusal and the retry happen every time.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { Topic, type EventEnvelope } from '@saldo/events';
 import { ShardMover, type ShardedDatabase } from '@saldo/sharding';
 import { LedgerEntryType } from '@saldo/subgraph-billing';
 import { testLogger, waitUntil, type GraphQLResponse } from '@saldo/testing';
@@ -52,9 +53,13 @@ async function moveWithWriteInFence(
 describe('writes caught by a shard move wait and land on the new shard, never as an error', () => {
   let stack: TestStack;
   let tenantId: string;
+  const usageEvents: EventEnvelope[] = [];
 
   before(async () => {
     stack = await startTestStack('movewrites');
+    stack.bus.subscribe(Topic.UsageEvents, 'e2e.movewrites.usage', async (event) => {
+      usageEvents.push(event);
+    });
     const rate = await stack.gql(`mutation($input: PublishRateInput!) { publishRate(input: $input) { id } }`, {
       input: { product: 'inbound_minute', currency: 'EUR', unitPriceMinor: '2', validFrom: new Date(Date.now() - 86_400_000).toISOString() },
     });
@@ -162,5 +167,13 @@ describe('writes caught by a shard move wait and land on the new shard, never as
     await stack.flushEvents();
     assert.equal(await quantity(target), before + 7, 'counted on the new shard');
     assert.equal(await quantity(source), before, 'never applied on the old shard');
+
+    // The consumer's records of what it applied moved with the aggregates: events consumed before the move, delivered
+    // again now, are skipped on the new shard (exactly once across the move).
+    const consumedBefore = usageEvents.filter((event) => JSON.stringify(event.payload).includes('fenced-call-1'));
+    assert.equal(consumedBefore.length, 1);
+    await stack.bus.publish(consumedBefore);
+    await stack.flushEvents();
+    assert.equal(await quantity(target), before + 7, 'a redelivery after the move is not counted again');
   });
 });

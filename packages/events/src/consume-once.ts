@@ -1,5 +1,5 @@
 import { PrimaryKeyProp } from '@mikro-orm/core';
-import { Entity, PrimaryKey, Property } from '@mikro-orm/decorators/legacy';
+import { Entity, Index, PrimaryKey, Property } from '@mikro-orm/decorators/legacy';
 import { Migration } from '@mikro-orm/migrations';
 import type { EntityManager } from '@mikro-orm/postgresql';
 
@@ -7,7 +7,8 @@ import type { EntityManager } from '@mikro-orm/postgresql';
  * Which events a consumer group has applied, on the database its effects write to. A row is inserted in the
  * same transaction as the effect, so "applied" and "recorded" commit together: a re-delivered event (Kafka
  * after a crash before the offset commit, a relay re-sending after a crash before marking rows published)
- * finds its row and is skipped.
+ * finds its row and is skipped. `tenantId` names the tenant whose rows the effect wrote (on a shard): the record
+ * moves with the tenant's rows when the tenant moves to another shard, so a redelivery there is skipped too.
  */
 @Entity({ tableName: 'consumed_event' })
 export class ConsumedEvent {
@@ -21,6 +22,10 @@ export class ConsumedEvent {
 
   @Property({ type: 'timestamptz' })
   consumedAt!: Date;
+
+  @Property({ type: 'uuid', nullable: true })
+  @Index({ name: 'consumed_event_tenant_index' })
+  tenantId?: string | null;
 }
 
 /** Add to the shard migrations (and `ConsumedEvent` to the shard entities) of every subgraph that consumes events. */
@@ -41,6 +46,31 @@ export class Migration20261125000100ConsumedEvent extends Migration {
   }
 }
 
+/**
+ * The tenant a consumed event's effect belongs to (its records move with the tenant between shards). Add to the shard
+ * migrations after Migration20261125000100ConsumedEvent.
+ */
+export class Migration20261129002000ConsumedEventTenant extends Migration {
+  override name = 'Migration20261129002000ConsumedEventTenant';
+
+  override up(): void {
+    this.addSql('alter table "consumed_event" add column "tenant_id" uuid null;');
+    this.addSql('create index "consumed_event_tenant_index" on "consumed_event" ("tenant_id");');
+  }
+
+  override down(): void {
+    this.addSql('drop index if exists "consumed_event_tenant_index";');
+    this.addSql('alter table "consumed_event" drop column if exists "tenant_id";');
+  }
+}
+
+/** An event to consume once: its id and, on a shard, the tenant whose rows its effect writes (moves with them). */
+export type ConsumedEventKey = string | { id: string; tenantId: string | null };
+
+function keyOf(event: ConsumedEventKey): { id: string; tenantId: string | null } {
+  return typeof event === 'string' ? { id: event, tenantId: null } : event;
+}
+
 export type ConsumeResult<T> = { applied: true; value: T } | { applied: false };
 
 /**
@@ -52,11 +82,17 @@ export type ConsumeResult<T> = { applied: true; value: T } | { applied: false };
  *
  * The effect must write through `tx` (the transaction's EntityManager) so both commit together.
  */
-export async function consumeOnce<T>(em: EntityManager, group: string, eventId: string, effect: (tx: EntityManager) => Promise<T>): Promise<ConsumeResult<T>> {
+export async function consumeOnce<T>(
+  em: EntityManager,
+  group: string,
+  event: ConsumedEventKey,
+  effect: (tx: EntityManager) => Promise<T>,
+): Promise<ConsumeResult<T>> {
+  const { id, tenantId } = keyOf(event);
   return em.transactional(async (tx) => {
     const inserted = await tx.execute<{ event_id: string }[]>(
-      'insert into consumed_event (consumer_group, event_id, consumed_at) values (?, ?, now()) on conflict do nothing returning event_id',
-      [group, eventId],
+      'insert into consumed_event (consumer_group, event_id, consumed_at, tenant_id) values (?, ?, now(), ?) on conflict do nothing returning event_id',
+      [group, id, tenantId],
     );
     if (inserted.length === 0) return { applied: false } as const;
     return { applied: true, value: await effect(tx) } as const;
@@ -64,26 +100,29 @@ export async function consumeOnce<T>(em: EntityManager, group: string, eventId: 
 }
 
 /**
- * `consumeOnce` for a batch: in one transaction on `em`'s database, records every event of `eventIds` not yet
+ * `consumeOnce` for a batch: in one transaction on `em`'s database, records every event of `events` not yet
  * consumed by `group` and runs `effect` with exactly those (in input order). Events recorded earlier are skipped;
  * if the effect throws, nothing of the batch is recorded. One round trip for the bookkeeping, whatever the size.
  */
 export async function consumeOnceMany<T>(
   em: EntityManager,
   group: string,
-  eventIds: readonly string[],
+  events: readonly ConsumedEventKey[],
   effect: (tx: EntityManager, fresh: ReadonlySet<string>) => Promise<T>,
 ): Promise<{ applied: ReadonlySet<string>; value: T | undefined }> {
-  if (eventIds.length === 0) return { applied: new Set(), value: undefined };
+  if (events.length === 0) return { applied: new Set(), value: undefined };
+  const keys = events.map(keyOf);
   // PostgreSQL answers uuids in canonical lower case; map them back to the ids as the caller spelled them.
-  const byCanonical = new Map(eventIds.map((id) => [id.toLowerCase(), id]));
+  const byCanonical = new Map(keys.map((key) => [key.id.toLowerCase(), key.id]));
+  const tenantOf = new Map(keys.map((key) => [key.id.toLowerCase(), key.tenantId]));
+  // Sorted: concurrent overlapping batches take their row locks in one order (no deadlock).
+  const sorted = [...byCanonical.keys()].sort();
   return em.transactional(async (tx) => {
     const inserted = await tx.execute<{ event_id: string }[]>(
-      `insert into consumed_event (consumer_group, event_id, consumed_at)
-       select ?, id, now() from unnest(?::uuid[]) as ids(id)
+      `insert into consumed_event (consumer_group, event_id, consumed_at, tenant_id)
+       select ?, id, now(), tenant from unnest(?::uuid[], ?::uuid[]) as ids(id, tenant)
        on conflict do nothing returning event_id`,
-      // Sorted: concurrent overlapping batches take their row locks in one order (no deadlock).
-      [group, `{${[...byCanonical.keys()].sort().join(',')}}`],
+      [group, `{${sorted.join(',')}}`, `{${sorted.map((id) => tenantOf.get(id) ?? 'NULL').join(',')}}`],
     );
     const fresh = new Set(inserted.map((row) => byCanonical.get(row.event_id) ?? row.event_id));
     if (fresh.size === 0) return { applied: fresh, value: undefined };

@@ -46,5 +46,13 @@ export {
   type Unsubscribe,
 } from './bus.js';
 export { EventHeader, KafkaEventBus, type KafkaEventBusOptions } from './kafka-bus.js';
-export { ConsumedEvent, Migration20261125000100ConsumedEvent, consumeOnce, consumeOnceMany, type ConsumeResult } from './consume-once.js';
+export {
+  ConsumedEvent,
+  Migration20261125000100ConsumedEvent,
+  Migration20261129002000ConsumedEventTenant,
+  consumeOnce,
+  consumeOnceMany,
+  type ConsumedEventKey,
+  type ConsumeResult,
+} from './consume-once.js';
 export { OutboxRelay, type OutboxRelayOptions, type OutboxSource } from './relay.js';

@@ -9,6 +9,7 @@ import {
   KafkaEventBus,
   Migration20261123000100Outbox,
   Migration20261125000100ConsumedEvent,
+  Migration20261129002000ConsumedEventTenant,
   OutboxEvent,
   OutboxRelay,
   TenantCreated,
@@ -271,7 +272,7 @@ describe('outbox relay to Kafka (real PostgreSQL)', () => {
     orm = await openOrm({
       url: databaseUrl,
       entities: [OutboxEvent, ConsumedEvent],
-      migrations: [Migration20261123000100Outbox, Migration20261125000100ConsumedEvent],
+      migrations: [Migration20261123000100Outbox, Migration20261125000100ConsumedEvent, Migration20261129002000ConsumedEventTenant],
       poolMax: 8,
       logger,
     });

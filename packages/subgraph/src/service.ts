@@ -7,6 +7,7 @@ import {
   ConsumedEvent,
   Migration20261123000100Outbox,
   Migration20261125000100ConsumedEvent,
+  Migration20261129002000ConsumedEventTenant,
   OutboxEvent,
   OutboxRelay,
   type EventBus,
@@ -32,7 +33,7 @@ import { SHARD_MOVE_QUEUE, scheduleShardMove, shardMoveWorker } from './shard-mo
  */
 function withEventTables(schema: ShardedSchema): ShardedSchema {
   const entities = [...new Set([OutboxEvent, ConsumedEvent, ...schema.shard.entities])];
-  const infrastructure = [Migration20261123000100Outbox, Migration20261125000100ConsumedEvent];
+  const infrastructure = [Migration20261123000100Outbox, Migration20261125000100ConsumedEvent, Migration20261129002000ConsumedEventTenant];
   const migrations = [...infrastructure, ...schema.shard.migrations.filter((migration) => !infrastructure.includes(migration as never))];
   // The control database has an outbox too: rows that belong to no tenant (partners, issued documents) announce
   // their changes from there, in their own transactions, like shard rows do.

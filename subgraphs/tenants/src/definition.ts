@@ -53,8 +53,8 @@ export const tenantsSubgraph: SubgraphDefinition<TenantsServices, TenantsConfig>
   shardSchema: {
     shard: { entities: [Tenant], migrations: [...shardMigrations, ...notificationShardMigrations] },
     global: { entities: [Partner, ApiKey], migrations: [...globalMigrations, ...notificationGlobalMigrations] },
-    // Tables whose tenant is not in `tenant_id`, for shard moves. (notification_delivery_attempt is reached only
-    // through its delivery and does not move yet: see docs/decisions/0013-shard-moves.md.)
+    // Tables whose tenant is not in `tenant_id`, for shard moves (every other tenant table, the notification log and
+    // its attempts included, names its tenant in `tenant_id`).
     moves: { tenantColumns: { tenant: 'id', webhook_endpoint: 'owner_id', notification_branding: 'owner_id' } },
   },
   buildSchema: buildTenantsSchema,

@@ -84,6 +84,12 @@ export interface TenantTable {
   /** The column naming the row's tenant (`tenant_id` unless the subgraph says otherwise). */
   tenantColumn: string;
   primaryKey: string[];
+  /**
+   * Columns each shard numbers itself (a sequence or identity outside the primary key, like the outbox's and the
+   * notification log's `seq`): the target assigns its own values (copied ones could collide with its other tenants'),
+   * in the source's order, and an update of a copied row keeps the target's value.
+   */
+  localColumns: string[];
 }
 
 /** Tables never moved: the ORM's bookkeeping and the capture's own tables. */
@@ -95,9 +101,12 @@ const NOT_TENANT_DATA = new Set(['mikro_orm_migrations', 'shard_move_tenant', 's
  * rows and stay.
  */
 export async function tenantTables(em: EntityManager, tenantColumns: Readonly<Record<string, string>> = {}): Promise<TenantTable[]> {
-  const rows = await em.execute<{ table_name: string; columns: string[]; primary_key: string[] }[]>(
+  const rows = await em.execute<{ table_name: string; columns: string[]; primary_key: string[]; numbered: string[] }[]>(
     `select c.relname as table_name,
             array(select a.attname::text from pg_attribute a where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped) as columns,
+            array(select a.attname::text from pg_attribute a left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
+                   where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+                     and (a.attidentity <> '' or pg_get_expr(d.adbin, d.adrelid) like 'nextval(%')) as numbered,
             array(select a.attname::text from pg_index i cross join unnest(i.indkey) with ordinality k(attnum, ord)
                     join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
                    where i.indrelid = c.oid and i.indisprimary order by k.ord) as primary_key
@@ -111,7 +120,12 @@ export async function tenantTables(em: EntityManager, tenantColumns: Readonly<Re
     const tenantColumn = tenantColumns[row.table_name] ?? (row.columns.includes('tenant_id') ? 'tenant_id' : undefined);
     if (!tenantColumn || !row.columns.includes(tenantColumn)) continue;
     if (row.primary_key.length === 0) throw new Error(`Table ${row.table_name} holds tenant rows but has no primary key: it cannot be moved`);
-    tables.push({ name: row.table_name, tenantColumn, primaryKey: row.primary_key });
+    tables.push({
+      name: row.table_name,
+      tenantColumn,
+      primaryKey: row.primary_key,
+      localColumns: row.numbered.filter((column) => !row.primary_key.includes(column)),
+    });
   }
   return tables;
 }

@@ -249,7 +249,7 @@ export class ShardMover {
         signal?.throwIfAborted();
         if ((await this.get(move.id))?.cancelRequested) return;
         const rows = await this.readBatch(source, table, move.tenantId, after);
-        const ready = table.name === 'outbox_event' ? rows.filter((row) => row['published_at'] !== null).map(({ seq: _seq, ...row }) => row) : rows;
+        const ready = withoutLocalColumns(table, table.name === 'outbox_event' ? rows.filter((row) => row['published_at'] !== null) : rows);
         if (ready.length > 0) await this.writeRows(target, table, ready);
         copied += ready.length;
         if (rows.length < this.batchSize) break;
@@ -400,7 +400,10 @@ export class ShardMover {
         if (isOutbox) {
           // Unpublished events stay in the log (and off the target) until the source has published them.
           const unpublished = new Set(current.filter((row) => row['published_at'] === null).map((row) => String(row['id'])));
-          rows = current.filter((row) => !unpublished.has(String(row['id']))).map(({ seq: _seq, ...row }) => row);
+          rows = withoutLocalColumns(
+            table,
+            current.filter((row) => !unpublished.has(String(row['id']))),
+          );
           pks = pkList.filter((pk) => !unpublished.has(String(pk['id'])));
           for (const entry of keys.values()) if (!unpublished.has(String(entry.pk['id']))) done.push(...entry.seqs);
           // Copies are never replaced (published events are immutable): insert what the target lacks.
@@ -410,11 +413,16 @@ export class ShardMover {
         for (const entry of keys.values()) done.push(...entry.seqs);
         await target.transactional(async (tx) => {
           await maintenance(tx);
-          await tx.execute(
-            `delete from ${ident(table.name)} t using jsonb_populate_recordset(null::${ident(table.name)}, ?::jsonb) k
-              where ${table.primaryKey.map((column) => `t.${ident(column)} = k.${ident(column)}`).join(' and ')}`,
-            [JSON.stringify(pks)],
-          );
+          if (table.localColumns.length > 0) {
+            // The target numbers these rows itself: keys gone from the source go, the others are updated in place
+            // (keeping the target's numbers, so the rows keep their order), new ones inserted in the source's order.
+            const present = new Set(rows.map((row) => JSON.stringify(keyOf(table, row))));
+            const gone = pks.filter((pk) => !present.has(JSON.stringify(keyOf(table, pk))));
+            if (gone.length > 0) await deleteKeys(tx, table, gone);
+            if (rows.length > 0) await upsertRows(tx, table, withoutLocalColumns(table, rows));
+            return;
+          }
+          await deleteKeys(tx, table, pks);
           if (rows.length > 0) await insertRows(tx, table, rows);
         });
       }
@@ -452,8 +460,8 @@ export class ShardMover {
     const source = this.db.em(move.sourceShard);
     const target = this.db.em(move.targetShard);
     for (const table of tables) {
-      // The outbox's seq differs by design (each shard numbers its own events): compare it without that column.
-      const row = table.name === 'outbox_event' ? `(to_jsonb(t) - 'seq')::text` : 't::text';
+      // Columns each shard numbers itself (the outbox's seq, ...) differ by design: compare the rows without them.
+      const row = table.localColumns.length > 0 ? `(to_jsonb(t) - ${textArray(table.localColumns)})::text` : 't::text';
       const sql = `select count(*)::text as count, coalesce(sum(hashtextextended(${row}, 0)::numeric), 0)::text as checksum
                      from ${ident(table.name)} t where ${ident(table.tenantColumn)}::text = ?`;
       const [[a], [b]] = await Promise.all([source.execute<Checksum[]>(sql, [move.tenantId]), target.execute<Checksum[]>(sql, [move.tenantId])]);
@@ -632,6 +640,48 @@ function keyOf(table: TenantTable, row: Record<string, unknown>): Record<string,
  */
 async function maintenance(tx: EntityManager): Promise<void> {
   await tx.execute(`select set_config('${MOVER_SETTING}', 'on', true), set_config('saldo.ledger_maintenance', 'on', true)`);
+}
+
+/**
+ * The rows without the columns each shard numbers itself, in the source's numbering order (the target numbers them as
+ * they are inserted, so they keep their order: a notification lane's deliveries, say).
+ */
+function withoutLocalColumns(table: TenantTable, rows: Record<string, unknown>[]): Record<string, unknown>[] {
+  if (table.localColumns.length === 0) return rows;
+  const [order] = table.localColumns;
+  return [...rows]
+    .sort((a, b) => {
+      const [x, y] = [BigInt(String(a[order!] ?? 0)), BigInt(String(b[order!] ?? 0))];
+      return x < y ? -1 : x > y ? 1 : 0;
+    })
+    .map((row) => Object.fromEntries(Object.entries(row).filter(([column]) => !table.localColumns.includes(column))));
+}
+
+/** A PostgreSQL text[] literal of catalog names (single quotes doubled). */
+function textArray(names: readonly string[]): string {
+  return `array[${names.map((name) => `'${name.replace(/'/g, "''")}'`).join(', ')}]::text[]`;
+}
+
+async function deleteKeys(tx: EntityManager, table: TenantTable, pks: readonly Record<string, unknown>[]): Promise<void> {
+  await tx.execute(
+    `delete from ${ident(table.name)} t using jsonb_populate_recordset(null::${ident(table.name)}, ?::jsonb) k
+      where ${table.primaryKey.map((column) => `t.${ident(column)} = k.${ident(column)}`).join(' and ')}`,
+    [JSON.stringify(pks)],
+  );
+}
+
+/** Inserts rows or updates the ones the target has (by primary key), leaving the columns not given untouched. */
+async function upsertRows(tx: EntityManager, table: TenantTable, rows: Record<string, unknown>[]): Promise<void> {
+  const names = Object.keys(rows[0]!);
+  const columns = names.map(ident).join(', ');
+  const updated = names.filter((name) => !table.primaryKey.includes(name));
+  await tx.execute(
+    `insert into ${ident(table.name)} (${columns}) select ${columns} from jsonb_populate_recordset(null::${ident(table.name)}, ?::jsonb)
+      on conflict (${table.primaryKey.map(ident).join(', ')}) ${
+        updated.length > 0 ? `do update set ${updated.map((name) => `${ident(name)} = excluded.${ident(name)}`).join(', ')}` : 'do nothing'
+      }`,
+    [JSON.stringify(rows)],
+  );
 }
 
 async function insertRows(tx: EntityManager, table: TenantTable, rows: Record<string, unknown>[]): Promise<void> {

@@ -128,5 +128,30 @@ export class Migration20261129001401NotificationSettings extends Migration {
   }
 }
 
-export const notificationShardMigrations = [Migration20261129001400NotificationDelivery, Migration20261129001401NotificationSettings];
-export const notificationGlobalMigrations = [Migration20261129001400NotificationDelivery];
+/**
+ * An attempt names its delivery's tenant, so a tenant's attempt log moves with its deliveries when the tenant moves to
+ * another shard (docs/decisions/0013-shard-moves.md). Existing attempts take their delivery's tenant.
+ */
+export class Migration20261129002100DeliveryAttemptTenant extends Migration {
+  override name = 'Migration20261129002100DeliveryAttemptTenant';
+
+  override up(): void {
+    this.addSql('alter table "notification_delivery_attempt" add column "tenant_id" uuid null;');
+    this.addSql(
+      'update "notification_delivery_attempt" a set "tenant_id" = d."tenant_id" from "notification_delivery" d where d."id" = a."delivery_id" and d."tenant_id" is not null;',
+    );
+    this.addSql('create index "notification_delivery_attempt_tenant_index" on "notification_delivery_attempt" ("tenant_id");');
+  }
+
+  override down(): void {
+    this.addSql('drop index if exists "notification_delivery_attempt_tenant_index";');
+    this.addSql('alter table "notification_delivery_attempt" drop column if exists "tenant_id";');
+  }
+}
+
+export const notificationShardMigrations = [
+  Migration20261129001400NotificationDelivery,
+  Migration20261129001401NotificationSettings,
+  Migration20261129002100DeliveryAttemptTenant,
+];
+export const notificationGlobalMigrations = [Migration20261129001400NotificationDelivery, Migration20261129002100DeliveryAttemptTenant];

@@ -14,6 +14,7 @@ import {
   type EventContract,
   type EventEnvelope,
 } from '@saldo/events';
+import { ShardMover } from '@saldo/sharding';
 import type { z } from 'zod';
 import {
   errorCodes,
@@ -417,6 +418,74 @@ describe('delivery', () => {
       assert.deepEqual(head.attemptLog.map((attempt) => attempt.responseCode).slice(0, 1), [503]);
     } finally {
       await down.close();
+    }
+  });
+
+  it("moves a tenant's notifications, deliveries and attempt log with it: nothing sent again, its lane keeps its order on the new shard", async () => {
+    const hooks = await startWebhookReceiver();
+    try {
+      const { db, relay } = subgraph.service.runtime;
+      const dispatcher = subgraph.service.services.notifications.dispatcher;
+      const moving = await createTenant('Umzug GmbH', 'DE');
+      await endpointFor(moving, hooks);
+      const before = [1, 2, 3].map((n) => declined(moving, 100 + n));
+      await publish(...before);
+      await hooks.waitForAccepted(3);
+      await dispatcher.idle();
+      const source = (await db.directory.lookupOne(moving))!;
+      const target = 1 - source;
+      const rows = async (shardId: number) => {
+        const [row] = await db.em(shardId).execute<{ notifications: string; deliveries: string; attempts: string }[]>(
+          `select (select count(*) from notification where tenant_id = ?)::text as notifications,
+                  (select count(*) from notification_delivery where tenant_id = ?)::text as deliveries,
+                  (select count(*) from notification_delivery_attempt where tenant_id = ?)::text as attempts`,
+          [moving, moving, moving],
+        );
+        return row!;
+      };
+      const atSource = await rows(source);
+      assert.deepEqual(atSource, { notifications: '3', deliveries: '3', attempts: '3' });
+      // The target numbers its deliveries itself: give it rows (another tenant's) holding the moving deliveries' numbers.
+      await db.em(target).execute(
+        `insert into notification_delivery (id, seq, notification_id, tenant_id, channel, target, lane, status, attempts, next_attempt_at, created_at)
+         select gen_random_uuid(), seq, gen_random_uuid(), gen_random_uuid(), 'WEBHOOK', 'elsewhere', 'elsewhere', 'DELIVERED', 1, now(), now()
+           from unnest(?::bigint[]) as s(seq) on conflict do nothing`,
+        [
+          `{${(await db.em(source).execute<{ seq: string }[]>('select seq::text from notification_delivery where tenant_id = ?', [moving])).map((row) => row.seq).join(',')}}`,
+        ],
+      );
+      // As if the target's own sequence had numbered them.
+      await db.em(target).execute("select setval(pg_get_serial_sequence('notification_delivery', 'seq'), (select max(seq) from notification_delivery))");
+      const mover = new ShardMover(db, testLogger(), { graceMs: 0, drainOutbox: async () => void (await relay.flush()) });
+      const { move } = await mover.run((await mover.start(moving, target)).id);
+      assert.equal(move.state, 'CLEANED', move.error ?? '');
+      assert.deepEqual(await rows(target), atSource, 'every notification, delivery and attempt moved');
+      assert.deepEqual(await rows(source), { notifications: '0', deliveries: '0', attempts: '0' });
+
+      // A redelivered event sends nothing again; new ones are sent once each, after the moved ones in their lane.
+      await publish(before[0]!);
+      const later = [1, 2].map((n) => declined(moving, 300 + n));
+      await publish(...later);
+      await hooks.waitForAccepted(5);
+      await dispatcher.idle();
+      assert.equal(hooks.accepted.length, 5, 'nothing sent twice');
+      assert.deepEqual(
+        hooks.accepted.map((hook) => hook.id),
+        [...before, ...later].map((event) => event.id),
+      );
+      const lane = await db
+        .em(target)
+        .execute<{ event_id: string }[]>(
+          'select n.event_id from notification_delivery d join notification n on n.id = d.notification_id where d.tenant_id = ? order by d.seq',
+          [moving],
+        );
+      assert.deepEqual(
+        lane.map((row) => row.event_id),
+        [...before, ...later].map((event) => event.id),
+        'the lane keeps its order on the new shard',
+      );
+    } finally {
+      await hooks.close();
     }
   });
 

@@ -36,7 +36,8 @@ export function subscribeUsageAggregator(
         const result = await consumeOnceMany(
           em,
           USAGE_AGGREGATOR_GROUP,
-          batch.map(({ event }) => event.id),
+          // Each record names its tenant: it moves with the tenant's aggregates when the tenant changes shards.
+          batch.map(({ event, payload }) => ({ id: event.id, tenantId: payload.tenantId })),
           async (tx, fresh) => {
             const applied = batch.filter(({ event }) => fresh.has(event.id)).map(({ payload }) => payload);
             await usage.recordMany(applied.flatMap(usageRows), { transaction: tx });

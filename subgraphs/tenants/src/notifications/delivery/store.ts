@@ -198,8 +198,9 @@ export async function recordOutcomes(em: EntityManager, outcomes: readonly Attem
        returning 1
      ),
      logged as (
-       insert into notification_delivery_attempt (delivery_id, attempt, attempted_at, duration_ms, succeeded, response_code, error)
-       select o.id, o.attempts, o.attempted_at, o.duration_ms, o.succeeded, o.response_code, o.error from o where o.attempted
+       insert into notification_delivery_attempt (delivery_id, attempt, attempted_at, duration_ms, succeeded, response_code, error, tenant_id)
+       select o.id, o.attempts, o.attempted_at, o.duration_ms, o.succeeded, o.response_code, o.error, d.tenant_id
+         from o join notification_delivery d on d.id = o.id where o.attempted
        on conflict do nothing
        returning 1
      ),
