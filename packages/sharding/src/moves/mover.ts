@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { IsolationLevel } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from '@saldo/service';
 import type { ShardId } from '../directory.js';
@@ -273,28 +274,37 @@ export class ShardMover {
   }
 
   /**
-   * FENCED -> VERIFYING -> SWITCHED in one hold of the tenant's fence lock on the source: writes of the tenant wait
-   * (they take the lock shared), the last changes are applied, every table is compared, the source marks the tenant
-   * moved (waiting writes are then refused and retried on the new shard), and the directory switches with a new epoch.
+   * FENCED -> VERIFYING -> SWITCHED. First, outside the fence (writes go on), every table is compared in one snapshot of
+   * the source: all the tenant's rows but those with a change still waiting in the log, which cover the whole tenant
+   * once the fence has applied the log. Then in one hold of the tenant's fence lock on the source (writes of the tenant
+   * wait: they take the lock shared) the last changes are applied, only the rows they touched (and those excluded
+   * before) are compared, the subgraph's checks run on the target, the source marks the tenant moved (waiting writes are
+   * then refused and retried on the new shard), and the directory switches with a new epoch. The fence's work is the
+   * delta since the verification, not the tenant's size.
    */
   private async fenceVerifySwitch(move: ShardMove): Promise<void> {
     const source = this.db.em(move.sourceShard);
     const tables = await tenantTables(source, this.tenantColumns);
-    const started = performance.now();
     const steps: Record<string, number> = {};
-    const step = async (name: string, work: () => Promise<unknown>) => {
+    const step = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
       const begun = performance.now();
-      await work();
+      const result = await work();
       steps[name] = Math.round(performance.now() - begun);
+      return result;
     };
+    const excluded = await step('verifyBefore', () => this.verifyAllButPending(move, tables));
+    const touched = new Map<string, Map<string, Record<string, unknown>>>();
+    const started = performance.now();
     await source.transactional(async (fence) => {
       await step('lock', () => fence.execute('select pg_advisory_xact_lock(?, hashtext(?))', [FENCE_LOCK_CLASS, move.tenantId]));
       await this.update(move.id, { state: 'FENCED' });
-      await step('apply', () => this.applyChanges(move));
-      await step('outbox', () => this.moveOutbox(move, tables));
+      await step('apply', () => this.applyChanges(move, { touched }));
+      await step('outbox', () => this.moveOutbox(move, tables, touched));
       await this.update(move.id, { state: 'VERIFYING' });
       await this.options.onPhase?.({ ...move, state: 'VERIFYING' }, 'VERIFYING');
-      await step('verify', () => this.verify(move, tables));
+      for (const [table, keys] of excluded) for (const [key, pk] of keys) addKey(touched, table, key, pk);
+      await step('verify', () => this.verifyKeys(move, tables, touched));
+      await step('checks', () => this.runChecks(move));
       // Inside the fence: committed together with the lock's release, so no waiting write sees "capturing" again.
       await fence.execute("update shard_move_tenant set state = 'switched' where tenant_id = ?", [move.tenantId]);
     });
@@ -350,7 +360,10 @@ export class ShardMover {
    * Applied entries are deleted from the log rather than passed by a cursor: an entry with a lower sequence number may
    * commit after a higher one, and a cursor would skip it. An outbox entry waits in the log until its event is published.
    */
-  private async applyChanges(move: ShardMove, options: { bounded?: boolean } = {}): Promise<number> {
+  private async applyChanges(
+    move: ShardMove,
+    options: { bounded?: boolean; touched?: Map<string, Map<string, Record<string, unknown>>> } = {},
+  ): Promise<number> {
     const source = this.db.em(move.sourceShard);
     const target = this.db.em(move.targetShard);
     const tables = new Map((await tenantTables(source, this.tenantColumns)).map((table) => [table.name, table]));
@@ -380,6 +393,7 @@ export class ShardMover {
       }
       const done: string[] = [];
       for (const [name, keys] of byTable) {
+        if (options.touched) for (const [key, entry] of keys) addKey(options.touched, name, key, entry.pk);
         const table = tables.get(name);
         if (!table) {
           for (const entry of keys.values()) done.push(...entry.seqs);
@@ -437,7 +451,7 @@ export class ShardMover {
    * published_at, so neither shard publishes it again). Inside the fence the source publishes what is left (nothing
    * new can be written meanwhile), so the tenant's next event comes from the target, after all of them.
    */
-  private async moveOutbox(move: ShardMove, tables: readonly TenantTable[]): Promise<void> {
+  private async moveOutbox(move: ShardMove, tables: readonly TenantTable[], touched?: Map<string, Map<string, Record<string, unknown>>>): Promise<void> {
     const outbox = tables.find((table) => table.name === 'outbox_event');
     if (!outbox) return;
     const source = this.db.em(move.sourceShard);
@@ -452,31 +466,104 @@ export class ShardMover {
       else await new Promise((resolve) => setTimeout(resolve, 10));
     }
     // Their change entries were waiting for publication: now they copy.
-    await this.applyChanges(move);
+    await this.applyChanges(move, touched ? { touched } : {});
   }
 
-  /** Per table: row count and an order-independent checksum of the rows' text must be equal on both shards. */
-  private async verify(move: ShardMove, tables: readonly TenantTable[]): Promise<void> {
+  /**
+   * Outside the fence: per table, row count and an order-independent checksum of the tenant's rows must be equal on both
+   * shards, leaving out the keys with a change still in the log (read in the same snapshot of the source). A key without
+   * one holds on the target what the source holds in that snapshot: every committed change of it logged an entry, and an
+   * entry goes only once its key's row was copied after it. The target does not change meanwhile (this run is its only
+   * writer). Returns the keys left out, per table, for the fence to compare.
+   */
+  private async verifyAllButPending(move: ShardMove, tables: readonly TenantTable[]): Promise<Map<string, Map<string, Record<string, unknown>>>> {
+    const source = this.db.em(move.sourceShard);
+    const target = this.db.em(move.targetShard);
+    const pending = new Map<string, Map<string, Record<string, unknown>>>();
+    const sourceSums = await source.transactional(
+      async (tx) => {
+        const changes = await tx.execute<{ table_name: string; pk: Record<string, unknown> }[]>(
+          'select table_name, pk from shard_move_change where tenant_id = ?',
+          [move.tenantId],
+        );
+        for (const change of changes) addKey(pending, change.table_name, JSON.stringify(change.pk), change.pk);
+        const sums = new Map<string, Checksum>();
+        for (const table of tables)
+          sums.set(table.name, await this.checksum(tx, table, move.tenantId, { except: [...(pending.get(table.name)?.values() ?? [])] }));
+        return sums;
+      },
+      { isolationLevel: IsolationLevel.REPEATABLE_READ, readOnly: true },
+    );
+    for (const table of tables) {
+      const a = sourceSums.get(table.name)!;
+      const b = await this.checksum(target, table, move.tenantId, { except: [...(pending.get(table.name)?.values() ?? [])] });
+      if (a.count !== b.count || a.checksum !== b.checksum) {
+        throw new VerificationFailed(`verification failed for ${table.name}: source ${a.count} rows (${a.checksum}), target ${b.count} rows (${b.checksum})`);
+      }
+    }
+    return pending;
+  }
+
+  /** Inside the fence: the rows of the keys changed since the verification outside it (and those it left out) must be equal. */
+  private async verifyKeys(
+    move: ShardMove,
+    tables: readonly TenantTable[],
+    keys: ReadonlyMap<string, ReadonlyMap<string, Record<string, unknown>>>,
+  ): Promise<void> {
     const source = this.db.em(move.sourceShard);
     const target = this.db.em(move.targetShard);
     for (const table of tables) {
-      // Columns each shard numbers itself (the outbox's seq, ...) differ by design: compare the rows without them.
-      const row = table.localColumns.length > 0 ? `(to_jsonb(t) - ${textArray(table.localColumns)})::text` : 't::text';
-      const sql = `select count(*)::text as count, coalesce(sum(hashtextextended(${row}, 0)::numeric), 0)::text as checksum
-                     from ${ident(table.name)} t where ${ident(table.tenantColumn)}::text = ?`;
-      const [[a], [b]] = await Promise.all([source.execute<Checksum[]>(sql, [move.tenantId]), target.execute<Checksum[]>(sql, [move.tenantId])]);
-      if (a!.count !== b!.count || a!.checksum !== b!.checksum) {
+      const only = [...(keys.get(table.name)?.values() ?? [])];
+      if (only.length === 0) continue;
+      const [a, b] = await Promise.all([this.checksum(source, table, move.tenantId, { only }), this.checksum(target, table, move.tenantId, { only })]);
+      if (a.count !== b.count || a.checksum !== b.checksum) {
         throw new VerificationFailed(
-          `verification failed for ${table.name}: source ${a!.count} rows (${a!.checksum}), target ${b!.count} rows (${b!.checksum})`,
+          `verification failed for ${table.name} (${only.length} changed keys): source ${a.count} rows (${a.checksum}), target ${b.count} rows (${b.checksum})`,
         );
       }
     }
+  }
+
+  /**
+   * The subgraph's checks (the ledger: sum of entries = cached balance, entries = version) on the target, whose rows are
+   * proven equal to the source's by then (so the source's answer would be the same).
+   */
+  private async runChecks(move: ShardMove): Promise<void> {
+    const target = this.db.em(move.targetShard);
     for (const check of this.db.moveChecks) {
-      const [a, b] = await Promise.all([check.run(source, move.tenantId), check.run(target, move.tenantId)]);
-      if (JSON.stringify(a) !== JSON.stringify(b))
-        throw new VerificationFailed(`verification "${check.name}" failed: source ${JSON.stringify(a)}, target ${JSON.stringify(b)}`);
-      if (check.consistent && !check.consistent(b)) throw new VerificationFailed(`verification "${check.name}" failed on the target: ${JSON.stringify(b)}`);
+      const result = await check.run(target, move.tenantId);
+      if (check.consistent && !check.consistent(result))
+        throw new VerificationFailed(`verification "${check.name}" failed on the target: ${JSON.stringify(result)}`);
     }
+  }
+
+  /**
+   * Row count and an order-independent checksum of the rows' text of the tenant in one table (without the columns each
+   * shard numbers itself), over all its rows but `except`, or over `only` those keys.
+   */
+  private async checksum(
+    em: EntityManager,
+    table: TenantTable,
+    tenantId: string,
+    keys: { except?: readonly Record<string, unknown>[]; only?: readonly Record<string, unknown>[] },
+  ): Promise<Checksum> {
+    const row = table.localColumns.length > 0 ? `(to_jsonb(t) - ${textArray(table.localColumns)})::text` : 't::text';
+    const key = `jsonb_build_object(${table.primaryKey.map((column) => `'${column.replace(/'/g, "''")}', to_jsonb(t) -> '${column.replace(/'/g, "''")}'`).join(', ')})`;
+    const params: unknown[] = [tenantId];
+    let filter = '';
+    if (keys.only) {
+      filter = `and ${key} in (select value from jsonb_array_elements(?::jsonb))`;
+      params.push(JSON.stringify(keys.only));
+    } else if (keys.except && keys.except.length > 0) {
+      filter = `and ${key} not in (select value from jsonb_array_elements(?::jsonb))`;
+      params.push(JSON.stringify(keys.except));
+    }
+    const [result] = await em.execute<Checksum[]>(
+      `select count(*)::text as count, coalesce(sum(hashtextextended(${row}, 0)::numeric), 0)::text as checksum
+         from ${ident(table.name)} t where ${ident(table.tenantColumn)}::text = ? ${filter}`,
+      params,
+    );
+    return result!;
   }
 
   private async readBatch(
@@ -588,6 +675,13 @@ export interface MoveCheck {
 }
 
 class VerificationFailed extends Error {}
+
+/** Adds a primary key (by its JSON text) to the per-table key sets. */
+function addKey(keys: Map<string, Map<string, Record<string, unknown>>>, table: string, key: string, pk: Record<string, unknown>): void {
+  const ofTable = keys.get(table) ?? new Map<string, Record<string, unknown>>();
+  ofTable.set(key, pk);
+  keys.set(table, ofTable);
+}
 
 interface Checksum {
   count: string;

@@ -148,25 +148,28 @@ export class WebhookEndpointService {
   async rotateSecret(id: string, overlapSeconds: unknown): Promise<IssuedEndpoint> {
     const overlap = validateInput(overlapSchema, overlapSeconds);
     const secret = generateSecret();
-    const issued = await this.onEndpoint(id, (em) => em.transactional(async (tx) => {
-      const [current] = await tx.execute<Parameters<typeof endpointFromRow>[0][]>(`select ${ENDPOINT_COLUMNS} from webhook_endpoint where id = ? for update`, [
-        id,
-      ]);
-      if (!current) throw notFound(id);
-      const now = new Date();
-      const until = new Date(now.getTime() + overlap * 1000).toISOString();
-      // The old secrets keep their stored (sealed) form; only their end of signing changes.
-      const kept = endpointFromRow(current)
-        .secrets.filter((old) => isActiveSecret(old, now))
-        .map((old) => ({ ...old, expiresAt: old.expiresAt === null || old.expiresAt > until ? until : old.expiresAt }))
-        .filter((old) => overlap > 0 && new Date(old.expiresAt!) > now);
-      const secrets: EndpointSecret[] = [sealSecret(this.box, id, secret, now.toISOString()), ...kept];
-      const [row] = await tx.execute<Parameters<typeof endpointFromRow>[0][]>(
-        `update webhook_endpoint set secrets = ?::jsonb, updated_at = ? where id = ? returning ${ENDPOINT_COLUMNS}`,
-        [JSON.stringify(secrets), now, id],
-      );
-      return endpointFromRow(row!);
-    }));
+    const issued = await this.onEndpoint(id, (em) =>
+      em.transactional(async (tx) => {
+        const [current] = await tx.execute<Parameters<typeof endpointFromRow>[0][]>(
+          `select ${ENDPOINT_COLUMNS} from webhook_endpoint where id = ? for update`,
+          [id],
+        );
+        if (!current) throw notFound(id);
+        const now = new Date();
+        const until = new Date(now.getTime() + overlap * 1000).toISOString();
+        // The old secrets keep their stored (sealed) form; only their end of signing changes.
+        const kept = endpointFromRow(current)
+          .secrets.filter((old) => isActiveSecret(old, now))
+          .map((old) => ({ ...old, expiresAt: old.expiresAt === null || old.expiresAt > until ? until : old.expiresAt }))
+          .filter((old) => overlap > 0 && new Date(old.expiresAt!) > now);
+        const secrets: EndpointSecret[] = [sealSecret(this.box, id, secret, now.toISOString()), ...kept];
+        const [row] = await tx.execute<Parameters<typeof endpointFromRow>[0][]>(
+          `update webhook_endpoint set secrets = ?::jsonb, updated_at = ? where id = ? returning ${ENDPOINT_COLUMNS}`,
+          [JSON.stringify(secrets), now, id],
+        );
+        return endpointFromRow(row!);
+      }),
+    );
     return { endpoint: issued, secret };
   }
 
