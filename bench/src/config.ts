@@ -70,6 +70,12 @@ const benchConfigSchema = z.object({
   BENCH_DOCUMENTS_TENANTS: fields.positiveInt(10_000),
   /** Documents: usage postings per tenant in the month of the run (plus one top-up). */
   BENCH_DOCUMENTS_USAGE_PER_TENANT: fields.positiveInt(30),
+  /** Rebalancing: ledger entries of the tenant moved once, and the rate of recordUsage calls on it during the move. */
+  BENCH_REBALANCE_ENTRIES: fields.positiveInt(1_000_000),
+  BENCH_REBALANCE_WRITE_RATE: fields.positiveInt(200),
+  /** Rebalancing: moves back and forth of a smaller tenant (its entries) for the fence's p50/p99. */
+  BENCH_REBALANCE_MOVES: fields.positiveInt(20),
+  BENCH_REBALANCE_SMALL_ENTRIES: fields.positiveInt(10_000),
   /** Comma-separated benchmark names to run; all when unset. */
   /** Portal: reloads of a signed-in dashboard, and usage events whose balance is timed until painted. */
   BENCH_PORTAL_LOADS: fields.positiveInt(20),

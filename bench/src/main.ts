@@ -10,6 +10,7 @@ import { subscriptions } from './subscriptions.js';
 import { documents } from './documents.js';
 import { domains } from './domains.js';
 import { portal } from './portal.js';
+import { rebalancing } from './rebalancing.js';
 
 // `pnpm bench`: every benchmark prints a table and saves JSON under bench/results/.
 const BENCHMARKS: Record<string, (config: ReturnType<typeof loadBenchConfig>) => Promise<void>> = {
@@ -24,6 +25,7 @@ const BENCHMARKS: Record<string, (config: ReturnType<typeof loadBenchConfig>) =>
   documents,
   notifications,
   portal,
+  rebalancing,
 };
 
 /** Benchmarks that run with BENCH_TOPOLOGY=services (one process per docker-compose.yml service). */
