@@ -76,6 +76,9 @@ const benchConfigSchema = z.object({
   /** Rebalancing: moves back and forth of a smaller tenant (its entries) for the fence's p50/p99. */
   BENCH_REBALANCE_MOVES: fields.positiveInt(20),
   BENCH_REBALANCE_SMALL_ENTRIES: fields.positiveInt(10_000),
+  /** subgraph-cost: federated queries replayed per scenario (after a third as many for warm-up), and how many at once. */
+  BENCH_SUBGRAPH_COST_QUERIES: fields.positiveInt(3_000),
+  BENCH_SUBGRAPH_COST_CONCURRENCY: fields.positiveInt(8),
   /** Comma-separated benchmark names to run; all when unset. */
   /** Portal: reloads of a signed-in dashboard, and usage events whose balance is timed until painted. */
   BENCH_PORTAL_LOADS: fields.positiveInt(20),

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -15,6 +15,7 @@ import { runLoad } from './gateway-latency.js';
 import { report, type ResultRow } from './report.js';
 import { startServicesBench, SUBGRAPH_SERVICES } from './services-stack.js';
 import { percentile, summarize } from './stats.js';
+import { treeCpuMs } from './proc-cpu.js';
 
 /**
  * Saldo's gateway, Hive Gateway and plain @apollo/gateway, each its own process in front of the same subgraph processes
@@ -44,33 +45,6 @@ type Workload = 'identical' | 'per-tenant';
 interface Request {
   body: string;
   headers: Record<string, string>;
-}
-
-const CLOCK_TICKS_PER_SECOND = 100;
-
-/** CPU time (ms) of a process and all its descendants, from /proc (utime + stime). */
-function treeCpuMs(root: number): number {
-  const parents = new Map<number, number>();
-  const cpu = new Map<number, number>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      parents.set(Number(entry), Number(fields[1]));
-      cpu.set(Number(entry), ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  let total = 0;
-  const stack = [root];
-  while (stack.length > 0) {
-    const pid = stack.pop()!;
-    total += cpu.get(pid) ?? 0;
-    for (const [child, parent] of parents) if (parent === pid) stack.push(child);
-  }
-  return total;
 }
 
 interface CpuSample {

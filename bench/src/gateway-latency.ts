@@ -1,12 +1,15 @@
 import { startBenchStack } from './bench-stack.js';
 import { startServicesBench } from './services-stack.js';
 import { Worker } from 'node:worker_threads';
-import { seedDemoData } from '@saldo/dev-stack';
+import { seedDemoData, type Stack } from '@saldo/dev-stack';
+import type { Logger } from '@saldo/service';
 import type { BenchConfig } from './config.js';
 import { report, type ResultRow } from './report.js';
 import { summarize } from './stats.js';
+import { treesCpuMs } from './proc-cpu.js';
 
-const TENANT_QUERY = `query Tenant($id: ID!) {
+/** The four-subgraph query of the latency benchmarks (tenants -> billing, usage-forecast, white-label). */
+export const TENANT_QUERY = `query Tenant($id: ID!) {
   tenant(id: $id) {
     name currency
     balance { available { amountMinor currency } }
@@ -38,6 +41,16 @@ export function runLoad(
   });
 }
 
+/** The demo data (60 days of usage for its tenants) and bench tenants up to 100; their ids. */
+export async function seedLatencyTenants(stack: Stack, logger: Logger): Promise<string[]> {
+  await seedDemoData(stack, logger);
+  for (let index = 0; index < 88; index += 1) {
+    await stack.tenants.services.tenants.create({ name: `Bench tenant ${index}`, currency: 'EUR', country: 'DE' });
+  }
+  await stack.flushEvents();
+  return (await stack.tenants.services.tenants.list({ first: 100 })).tenants.map((tenant) => tenant.id);
+}
+
 /**
  * Gateway latency for queries that touch all four subgraphs (tenants -> billing, usage-forecast, white-label),
  * at a fixed arrival rate. Design target: p95 < 15 ms at 300 req/s for a single-tenant query.
@@ -47,12 +60,7 @@ export async function gatewayLatency(config: BenchConfig): Promise<void> {
   const bench = await startBenchStack(config, 'bench');
   const { stack, logger } = bench;
   try {
-    await seedDemoData(stack, logger);
-    for (let index = 0; index < 88; index += 1) {
-      await stack.tenants.services.tenants.create({ name: `Bench tenant ${index}`, currency: 'EUR', country: 'DE' });
-    }
-    await stack.flushEvents();
-    const ids = (await stack.tenants.services.tenants.list({ first: 100 })).tenants.map((tenant) => tenant.id);
+    const ids = await seedLatencyTenants(stack, logger);
     const tenantBodies = ids.map((id) => JSON.stringify({ query: TENANT_QUERY, variables: { id } }));
     const listBodies = [JSON.stringify({ query: LIST_QUERY })];
     // Every request authenticates as a platform operator with a reused bearer token, as a portal would.
@@ -98,12 +106,19 @@ async function gatewayLatencyServices(config: BenchConfig): Promise<void> {
     const durationMs = config.BENCH_DURATION_S * 1000;
     const warmupMs = config.BENCH_WARMUP_S * 1000;
     const rows: ResultRow[] = [];
+    const subgraphPids = Object.values(bench.subgraphPids);
     for (const rps of [...new Set([Math.max(1, Math.round(config.BENCH_RPS / 3)), config.BENCH_RPS])]) {
+      // The four subgraph processes' CPU over the measured part (from /proc), per federated query sent.
+      let before: number | undefined;
+      const timer = setTimeout(() => (before = treesCpuMs(subgraphPids)), warmupMs);
       const single = await runLoad(bench.graphqlUrl, rps, durationMs, warmupMs, tenantBodies, headers);
+      clearTimeout(timer);
+      const subgraphCpuMsPerQuery = before === undefined ? NaN : (treesCpuMs(subgraphPids) - before) / Math.round((durationMs / 1000) * rps);
       const summary = summarize(single.latencies, single.errors, durationMs);
       rows.push({
         scenario: `services: tenant(id) across 4 subgraphs @ ${rps} req/s`,
         ...summary,
+        subgraphCpuMsPerQuery: Math.round(subgraphCpuMsPerQuery * 100) / 100,
         target: 'p95 < 15 ms',
         met: summary.p95 < 15 && summary.errors === 0,
       });

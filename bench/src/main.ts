@@ -3,6 +3,7 @@ import { authOverhead } from './auth-overhead.js';
 import { forecast } from './forecast.js';
 import { gatewayCompare } from './gateway-compare.js';
 import { gatewayLatency } from './gateway-latency.js';
+import { subgraphCost } from './subgraph-cost.js';
 import { jobs } from './jobs.js';
 import { ledgerThroughput } from './ledger-throughput.js';
 import { notifications } from './notifications.js';
@@ -16,6 +17,7 @@ import { rebalancing } from './rebalancing.js';
 const BENCHMARKS: Record<string, (config: ReturnType<typeof loadBenchConfig>) => Promise<void>> = {
   'gateway-latency': gatewayLatency,
   'gateway-compare': gatewayCompare,
+  'subgraph-cost': subgraphCost,
   'ledger-throughput': ledgerThroughput,
   'auth-overhead': authOverhead,
   subscriptions,
