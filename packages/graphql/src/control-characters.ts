@@ -61,11 +61,23 @@ export function unsafeInputError(
     return new SaldoError(ErrorCode.BadUserInput, `Variables nest deeper than ${MAX_INPUT_DEPTH} levels.`, { http: { status: 400 } });
   }
   if (found) return invalidCharacters(found.path.replace(/^\$\./, '$'));
-  let literal: string | null = null;
-  visit(document, {
-    StringValue(node) {
-      if (literal === null && CONTROL_CHARACTER.test(node.value)) literal = 'a string argument';
-    },
-  });
-  return literal ? invalidCharacters(literal) : null;
+  return hasControlCharacterLiteral(document) ? invalidCharacters('a string argument') : null;
+}
+
+/** Per parsed document (Apollo Server keeps validated documents, so a repeated operation is the same object). */
+const literalVerdicts = new WeakMap<DocumentNode, boolean>();
+
+function hasControlCharacterLiteral(document: DocumentNode): boolean {
+  let verdict = literalVerdicts.get(document);
+  if (verdict === undefined) {
+    let found = false;
+    visit(document, {
+      StringValue(node) {
+        if (!found && CONTROL_CHARACTER.test(node.value)) found = true;
+      },
+    });
+    verdict = found;
+    literalVerdicts.set(document, verdict);
+  }
+  return verdict;
 }

@@ -13,6 +13,12 @@ export interface HttpServiceOptions {
   readinessChecks?: Record<string, ReadinessCheck>;
 }
 
+/**
+ * Answers a request ahead of Express (no routing, no body parsing), or returns false before touching the request to
+ * leave it to Express's routes. For a service's hottest path (a subgraph's POST /graphql): see rawRoute.
+ */
+export type RawHandler = (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
+
 export interface HttpService {
   readonly app: Express;
   readonly server: http.Server;
@@ -26,6 +32,11 @@ export interface HttpService {
   listen(port: number, host?: string): Promise<string>;
   /** Stops accepting connections and waits for open requests to finish. */
   close(): Promise<void>;
+  /**
+   * Offers every request for exactly `path` (no query string) to `handler` before Express: what it declines (returns
+   * false) goes through Express's routes as before. Counted in requestCount like any request.
+   */
+  rawRoute(path: string, handler: RawHandler): void;
 }
 
 /**
@@ -36,7 +47,12 @@ export interface HttpService {
 export function createHttpService(options: HttpServiceOptions): HttpService {
   const app = express();
   app.disable('x-powered-by');
-  const server = http.createServer(app);
+  const rawRoutes = new Map<string, RawHandler>();
+  const server = http.createServer((req, res) => {
+    const raw = rawRoutes.get(req.url ?? '');
+    if (raw?.(req, res)) return;
+    app(req, res);
+  });
   let draining = false;
   let requestCount = 0;
   let fallbacksMounted = false;
@@ -88,6 +104,9 @@ export function createHttpService(options: HttpServiceOptions): HttpService {
           resolve(`http://${shownHost}:${address.port}`);
         });
       }),
+    rawRoute(path, handler) {
+      rawRoutes.set(path, handler);
+    },
     close: () =>
       new Promise((resolve, reject) => {
         draining = true;

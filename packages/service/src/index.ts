@@ -1,5 +1,5 @@
 export { createLogger, variadicLogger, type Logger, type LogLevel, type LogFields, type LoggerOptions, type VariadicLogger } from './logger.js';
-export { createHttpService, type HttpService, type HttpServiceOptions, type ReadinessCheck } from './http-service.js';
+export { createHttpService, type HttpService, type HttpServiceOptions, type RawHandler, type ReadinessCheck } from './http-service.js';
 export { stopOnSignals, type Service } from './lifecycle.js';
 export { WorkLoop, type PassResult, type WorkLoopOptions } from './work-loop.js';
 export { BoundedStream } from './bounded-stream.js';

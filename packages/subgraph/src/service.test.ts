@@ -41,6 +41,7 @@ function probe(overrides: Partial<SubgraphDefinition<object>> = {}): SubgraphDef
           throw new Error('connection to postgres://saldo:s3cret@db failed');
         },
       },
+      echo: { type: GraphQLString, args: { text: { type: GraphQLString } }, resolve: (_root, args: { text?: string }) => args.text ?? null },
     },
   });
   const subscription = new GraphQLObjectType<unknown, RequestContext>({
@@ -187,6 +188,65 @@ describe('subgraph service', () => {
       [['INTERNAL_SERVER_ERROR', 'Internal server error']],
     );
     assert.doesNotMatch(JSON.stringify(bug.body), /s3cret|postgres:|stack/);
+  });
+
+  it("answers the gateway's JSON requests without Express exactly as the Express route answers them", async () => {
+    const identity = await as(ALICE);
+    const json = (value: unknown) => JSON.stringify(value);
+    const cases: Array<[string, string, Record<string, string>]> = [
+      ['a query', json({ query: '{ whoami }' }), identity],
+      ['a coded error', json({ query: '{ forbidden }' }), identity],
+      ['an unexpected error', json({ query: '{ bug }' }), identity],
+      ['a syntax error', json({ query: '{ whoami' }), identity],
+      ['a validation error', json({ query: '{ nope }' }), identity],
+      [
+        'variables and an operation name',
+        json({ query: 'query Echo($t: String) { echo(text: $t) }', variables: { t: 'hi' }, operationName: 'Echo' }),
+        identity,
+      ],
+      ['a control character in a variable', json({ query: 'query($t: String) { echo(text: $t) }', variables: { t: 'a\u0000b' } }), identity],
+      ['a control character in a literal', json({ query: '{ echo(text: "a\\u0001b") }' }), identity],
+      ['variables as a string', json({ query: '{ whoami }', variables: '{}' }), identity],
+      ['a batch', json([{ query: '{ whoami }' }]), identity],
+      ['malformed JSON', '{"query": ', identity],
+      ['a JSON scalar', '"x"', identity],
+      ['an empty body', '', identity],
+      ['a byte order mark', `\ufeff${json({ query: '{ whoami }' })}`, identity],
+      ['no identity', json({ query: '{ whoami }' }), {}],
+    ];
+    for (const [what, body, headers] of cases) {
+      const answers = await Promise.all(
+        // `application/json` is the gateway's; a parameter the raw handler does not take sends the same request through Express.
+        ['application/json', 'application/json; charset=utf-8; profile=x'].map(async (contentType) => {
+          const response = await fetch(`${subgraph.service.url}/graphql`, { method: 'POST', headers: { 'content-type': contentType, ...headers }, body });
+          return {
+            status: response.status,
+            type: response.headers.get('content-type'),
+            cacheControl: response.headers.get('cache-control'),
+            viaExpress: response.headers.has('etag'),
+            body: (await response.json()) as unknown,
+          };
+        }),
+      );
+      const [raw, viaExpress] = answers as [(typeof answers)[0], (typeof answers)[0]];
+      assert.equal(raw.viaExpress, false, `${what}: served without Express`);
+      assert.equal(viaExpress.viaExpress, true, `${what}: served by Express`);
+      assert.deepEqual({ ...raw, viaExpress: undefined }, { ...viaExpress, viaExpress: undefined }, what);
+    }
+    const control = await post(subgraph.service.url, '{ echo(text: "a\\u0001b") }', identity);
+    assert.deepEqual(
+      control.body.errors.map((error: any) => error.extensions.code),
+      ['INVALID_CHARACTERS'],
+    );
+  });
+
+  it('marks GraphQL responses as not to be stored by caches', async () => {
+    const response = await fetch(`${subgraph.service.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(await as(ALICE)) },
+      body: JSON.stringify({ query: '{ whoami }' }),
+    });
+    assert.equal(response.headers.get('cache-control'), 'no-store');
   });
 
   it('serves subscriptions over graphql-ws only on a connection the gateway signed', async () => {

@@ -1,6 +1,7 @@
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
 import {
@@ -23,6 +24,7 @@ import { ShardAdministration, ShardedDatabase, type ShardedSchema } from '@saldo
 import { jobSettings, shardingConfig, type SubgraphConfig } from './config.js';
 import { createErrorFormatter } from './format-error.js';
 import { serveSubscriptions, type SubscriptionServer } from './subscriptions.js';
+import { graphqlHttpHandler } from './graphql-http.js';
 import { SHARD_MOVE_QUEUE, scheduleShardMove, shardMoveWorker } from './shard-moves.js';
 
 /**
@@ -44,6 +46,29 @@ function withEventTables(schema: ShardedSchema): ShardedSchema {
   ];
   return { ...schema, shard: { entities, migrations }, global: { entities: globalEntities, migrations: globalMigrations } };
 }
+
+/** Control characters are refused before any resolver runs, whatever the field (docs/security.md, attack 6). */
+const refuseUnsafeInput: GraphQLRequestListener<RequestContext> = {
+  async didResolveOperation({ document, operation, request }) {
+    const refused = unsafeInputError(document, operation, request.variables);
+    if (refused) throw refused;
+  },
+};
+
+/**
+ * The HTTP caching answer Apollo's cache-control plugin gives a schema without cache hints (every Saldo subgraph):
+ * `cache-control: no-store` on every GraphQL response. Apollo's plugin works it out per field of every request
+ * (a hook around each resolver) to arrive at that; this says it once per response (decision 0025).
+ */
+const noStore: ApolloServerPlugin<RequestContext> = {
+  async requestDidStart() {
+    return {
+      async willSendResponse({ response }) {
+        response.http.headers.set('cache-control', 'no-store');
+      },
+    };
+  },
+};
 
 /** What resolvers receive: the request context seam plus the subgraph's domain services. */
 export type SubgraphContext<S> = RequestContext & {
@@ -124,6 +149,9 @@ export interface SubgraphService<S, C extends SubgraphConfig = SubgraphConfig> e
     subscriptions: { active: number; opened: number; connections: number };
   };
 }
+
+/** The largest GraphQL request body a subgraph reads (1 MiB, body-parser's '1mb'). */
+const GRAPHQL_BODY_LIMIT_BYTES = 1024 * 1024;
 
 /**
  * Builds a runnable subgraph: opens and migrates its shards, serves Apollo Server on Express with
@@ -215,23 +243,22 @@ export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConf
           plugins: [
             ApolloServerPluginDrainHttpServer({ httpServer: http.server }),
             ApolloServerPluginLandingPageDisabled(),
-            // Control characters are refused before any resolver runs, whatever the field (docs/security.md, attack 6).
-            {
-              async requestDidStart() {
-                return {
-                  async didResolveOperation({ document, operation, request }) {
-                    const refused = unsafeInputError(document, operation, request.variables);
-                    if (refused) throw refused;
-                  },
-                };
-              },
-            },
+            ApolloServerPluginCacheControlDisabled(),
+            noStore,
+            { requestDidStart: async () => refuseUnsafeInput },
           ],
           formatError: createErrorFormatter(logger),
           includeStacktraceInErrorResponses: false,
         });
         await apollo.start();
+        const requestContext = (caller: Identity): SubgraphContext<S> => ({
+          ...createRequestContext(caller, (tenantIds) => db.directory.partnersOf(tenantIds)),
+          services,
+          shardAdministration,
+        });
         definition.configureHttp?.(http.app, services, runtime);
+        // The gateway's requests (JSON POSTs) skip Express; the route below serves everything else the same way.
+        http.rawRoute('/graphql', graphqlHttpHandler({ apollo, identity, context: requestContext, limitBytes: GRAPHQL_BODY_LIMIT_BYTES, logger }));
         http.app.use(
           '/graphql',
           // Nothing reaches GraphQL (not even _service or _entities) without an identity the gateway signed.
@@ -243,14 +270,8 @@ export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConf
               res.status(401).json({ errors: [{ message: (error as Error).message, extensions: { code: 'UNAUTHENTICATED' } }] });
             }
           },
-          express.json({ limit: '1mb' }),
-          expressMiddleware(apollo, {
-            context: async ({ res }) => ({
-              ...createRequestContext(res.locals['identity'] as Identity, (tenantIds) => db.directory.partnersOf(tenantIds)),
-              services,
-              shardAdministration,
-            }),
-          }),
+          express.json({ limit: GRAPHQL_BODY_LIMIT_BYTES }),
+          expressMiddleware(apollo, { context: async ({ res }) => requestContext(res.locals['identity'] as Identity) }),
         );
         // Subscription fields are served over graphql-ws on the same server and path (the WebSocket upgrade of
         // /graphql), with the same identity verification and request context as HTTP.
