@@ -39,3 +39,29 @@ export function brandingChecks(table: string): ClassDecorator {
     for (const check of Object.values(BRANDING_CHECKS)) Check(check(table))(target);
   };
 }
+
+/** The branding columns as a raw SQL read returns them (BRANDING_SELECT). */
+export interface BrandingRow {
+  display_name: string | null;
+  primary_color: string | null;
+  accent_color: string | null;
+  logo_url: string | null;
+  support_email: string | null;
+  created_at: Date | string;
+  updated_at: Date | string;
+}
+
+/** The select list of the branding columns, for raw reads of rows nobody modifies (no hydration, no identity map). */
+export const BRANDING_SELECT = 'display_name, primary_color, accent_color, logo_url, support_email, created_at, updated_at';
+
+/** Fills a detached branding entity from a raw row (what em.find would have hydrated). */
+export function brandingFromRow<T extends BrandingColumns>(entity: T, row: BrandingRow): T {
+  entity.displayName = row.display_name;
+  entity.primaryColor = row.primary_color;
+  entity.accentColor = row.accent_color;
+  entity.logoUrl = row.logo_url;
+  entity.supportEmail = row.support_email;
+  entity.createdAt = new Date(row.created_at);
+  entity.updatedAt = new Date(row.updated_at);
+  return entity;
+}

@@ -1,6 +1,7 @@
 import { BrandingChanged, enqueueEvent, type OutboxRelay } from '@saldo/events';
 import { assertUuid, isUuid, validateInput } from '@saldo/graphql';
 import type { ShardedDatabase } from '@saldo/sharding';
+import { BRANDING_SELECT, brandingFromRow, type BrandingRow } from '../entities/branding-columns.js';
 import { PartnerBranding } from '../entities/partner-branding.js';
 import { brandingInputSchema, changedValues, fieldNames } from './inputs.js';
 
@@ -47,8 +48,15 @@ export class PartnerBrandingService {
   /** Batch read in input order, one query for the whole batch; null where a partner set no branding. */
   async getMany(partnerIds: readonly string[]): Promise<Array<PartnerBranding | null>> {
     const wellFormed = [...new Set(partnerIds.filter(isUuid))];
-    const rows = wellFormed.length === 0 ? [] : await this.db.globalEm().find(PartnerBranding, { partnerId: { $in: wellFormed } });
-    const byId = new Map(rows.map((row) => [row.partnerId, row]));
+    const rows =
+      wellFormed.length === 0
+        ? []
+        : await this.db
+            .globalEm()
+            .execute<Array<BrandingRow & { partner_id: string }>>(`select partner_id, ${BRANDING_SELECT} from partner_branding where partner_id in (?)`, [
+              wellFormed,
+            ]);
+    const byId = new Map(rows.map((row) => [row.partner_id, brandingFromRow(Object.assign(new PartnerBranding(), { partnerId: row.partner_id }), row)]));
     return partnerIds.map((id) => byId.get(id) ?? null);
   }
 }

@@ -1,6 +1,7 @@
 import { BrandingChanged, enqueueEvent, type OutboxRelay } from '@saldo/events';
 import { assertUuid, isUuid, validateInput } from '@saldo/graphql';
 import type { ShardedDatabase } from '@saldo/sharding';
+import { BRANDING_SELECT, brandingFromRow, type BrandingRow } from '../entities/branding-columns.js';
 import { TenantBranding } from '../entities/tenant-branding.js';
 import { brandingInputSchema, changedValues, fieldNames } from './inputs.js';
 import { brandingValuesOf } from './partner-branding-service.js';
@@ -80,8 +81,10 @@ export class TenantBrandingService {
     const found = new Map<string, TenantBranding>();
     await Promise.all(
       [...groups].map(async ([shardId, ids]) => {
-        const rows = await this.db.em(shardId).find(TenantBranding, { tenantId: { $in: ids } });
-        for (const row of rows) found.set(row.tenantId, row);
+        const rows = await this.db
+          .em(shardId)
+          .execute<Array<BrandingRow & { tenant_id: string }>>(`select tenant_id, ${BRANDING_SELECT} from tenant_branding where tenant_id in (?)`, [ids]);
+        for (const row of rows) found.set(row.tenant_id, brandingFromRow(Object.assign(new TenantBranding(), { tenantId: row.tenant_id }), row));
       }),
     );
     return tenantIds.map((id) => found.get(id) ?? null);

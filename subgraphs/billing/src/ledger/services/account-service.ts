@@ -57,7 +57,10 @@ export class AccountService {
     const accounts = new Map<string, Account>();
     await Promise.all(
       [...groups].map(async ([shardId, ids]) => {
-        for (const account of await this.db.em(shardId).find(Account, { tenantId: { $in: ids } })) accounts.set(account.tenantId, account);
+        // Raw SQL: every federated query of a balance reads accounts here; no entity hydration or identity map for
+        // rows nobody modifies (writers lock and load their own).
+        const rows = await this.db.em(shardId).execute<AccountRow[]>(ACCOUNTS, [ids]);
+        for (const row of rows) accounts.set(row.tenant_id, accountFromRow(row));
       }),
     );
     return tenantIds.map((tenantId) => accounts.get(tenantId) ?? null);
@@ -131,4 +134,35 @@ export function balanceView(account: Account | null, tenantId: string, currency:
 export function overdraftPolicyView(account: Account | null, tenantId: string, currency: string): OverdraftPolicyView {
   if (!account) return { tenantId, mode: OverdraftMode.BLOCK, limit: Money.zero(currency) };
   return { tenantId, mode: account.overdraftMode, limit: Money.of(account.overdraftLimitMinor, account.currency) };
+}
+
+const ACCOUNTS = `select tenant_id, currency, balance_minor::text as balance_minor, version, overdraft_mode,
+    overdraft_limit_minor::text as overdraft_limit_minor, balance_watches, created_at, updated_at
+  from account where tenant_id in (?)`;
+
+interface AccountRow {
+  tenant_id: string;
+  currency: string;
+  balance_minor: string;
+  version: number;
+  overdraft_mode: OverdraftMode;
+  overdraft_limit_minor: string;
+  balance_watches: Record<string, string> | string;
+  created_at: Date | string;
+  updated_at: Date | string;
+}
+
+/** A detached Account from a raw row (what em.find would have hydrated). */
+function accountFromRow(row: AccountRow): Account {
+  return Object.assign(new Account(), {
+    tenantId: row.tenant_id,
+    currency: row.currency,
+    balanceMinor: BigInt(row.balance_minor),
+    version: row.version,
+    overdraftMode: row.overdraft_mode,
+    overdraftLimitMinor: BigInt(row.overdraft_limit_minor),
+    balanceWatches: typeof row.balance_watches === 'string' ? (JSON.parse(row.balance_watches) as Record<string, string>) : row.balance_watches,
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+  });
 }
