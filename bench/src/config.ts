@@ -48,6 +48,13 @@ const benchConfigSchema = z.object({
   BENCH_FORECAST_DAYS: fields.positiveInt(180),
   BENCH_FORECAST_BACKTEST_SERIES: fields.positiveInt(2_000),
   BENCH_FORECAST_RPS: fields.positiveInt(100),
+  /** Forecast: which parts run (comma-separated): training, backtest, fraud, gateway (Tenant.forecast through the gateway). */
+  BENCH_FORECAST_PARTS: z
+    .string()
+    .regex(/^(training|backtest|fraud|gateway)(,(training|backtest|fraud|gateway))*$/, 'comma-separated: training, backtest, fraud, gateway')
+    .default('training,backtest,fraud,gateway'),
+  /** Forecast: measured seconds of each one-request-after-the-other run (after 3 s of warm-up). */
+  BENCH_FORECAST_SEQUENTIAL_S: fields.positiveInt(15),
   BENCH_FRAUD_TENANTS: fields.positiveInt(20_000),
   /** Domains: verifyCustomDomain -> first HTTPS 200 measured this many times; and the web server with this many domains. */
   BENCH_DOMAINS_SAMPLES: fields.positiveInt(10),

@@ -403,6 +403,40 @@ describe('forecasts, depletion dates, anomalies, fraud and drift through the gat
     );
   });
 
+  it('forecasts being read are made again ahead of the next read: after late usage and after a new model version', async () => {
+    const forecasts = stack.usageForecast.services.forecasts;
+    await forecast(tenants.f);
+    await forecasts.idle();
+    const before = (await forecast(tenants.f)).days;
+
+    // Late usage (yesterday) changes the history the forecast was made from: the cached one is dropped and made again
+    // in the background, from the new history, before anyone asks.
+    const late = await stack.gql(
+      `mutation ($input: RecordUsageInput!) { recordUsage(input: $input) { balance { version } } }`,
+      {
+        input: {
+          tenantId: tenants.f,
+          events: [{ id: `late-${randomUUID()}`, product: 'inbound_minute', quantity: 1_000, occurredAt: new Date(Date.now() - DAY_MS).toISOString() }],
+        },
+      },
+      adminOf(tenants.f),
+    );
+    assert.equal(late.errors, undefined, JSON.stringify(late.errors));
+    await stack.flushEvents();
+    await forecasts.idle();
+    assert.equal(forecasts.cached(tenants.f)?.madeAhead, true, 'made again in the background');
+    const after = (await forecast(tenants.f)).days;
+    assert.equal(forecasts.cached(tenants.f)?.madeAhead, true, 'the read computed nothing itself');
+    assert.notDeepEqual(after, before, 'made from the history with the late day');
+
+    // A new model version: the forecasts still being read are made with it in the background.
+    const version = await trainAndServe();
+    await forecasts.idle();
+    assert.deepEqual(forecasts.cached(tenants.f), { modelVersion: version, madeAhead: true });
+    assert.equal((await forecast(tenants.f)).model.version, version);
+    assert.deepEqual(forecasts.cached(tenants.f), { modelVersion: version, madeAhead: true }, 'the read computed nothing itself');
+  });
+
   it('a drift flag triggers retraining through the job queue and shows in modelStatus', async () => {
     const flaggedVersion = (await activeVersion())!;
     await stack.usageForecast.services.registry.flagDrift(flaggedVersion, 'test: forecasts off by 60 %', new Date());
@@ -423,12 +457,13 @@ describe('forecasts, depletion dates, anomalies, fraud and drift through the gat
           driftFlaggedAt: string | null;
           driftReason: string | null;
           forecaster: { wape: number } | null;
+          profile: { wape: number; mase: number; coverage: number } | null;
           median4: { wape: number } | null;
         }>;
       };
     };
     const status = await stack.gql<Status>(
-      `{ modelStatus { active { version reason driftFlaggedAt } versions { version driftFlaggedAt driftReason forecaster { wape } median4 { wape } } } }`,
+      `{ modelStatus { active { version reason driftFlaggedAt } versions { version driftFlaggedAt driftReason forecaster { wape } profile { wape mase coverage } median4 { wape } } } }`,
     );
     assert.equal(status.errors, undefined, JSON.stringify(status.errors));
     assert.deepEqual(
@@ -438,7 +473,11 @@ describe('forecasts, depletion dates, anomalies, fraud and drift through the gat
     const old = status.data!.modelStatus.versions.find((version) => version.version === flaggedVersion)!;
     assert.ok(old.driftFlaggedAt);
     assert.equal(old.driftReason, 'test: forecasts off by 60 %');
-    assert.ok(old.forecaster && old.median4, 'each version keeps its validation accuracy against the baselines');
+    assert.ok(old.forecaster && old.profile && old.median4, 'each version keeps its validation accuracy against the baselines');
+    // The weekday profile x level forecast the network corrects: its own validation figures, as training measured them.
+    const stored = (await stack.usageForecast.services.registry.list(10)).find((version) => version.version === flaggedVersion)!;
+    assert.deepEqual(old.profile, { wape: stored.metrics!.profile.wape, mase: stored.metrics!.profile.mase, coverage: stored.metrics!.profile.coverage });
+    assert.ok(old.profile.wape > 0 && old.profile.wape < 1 && old.profile.coverage > 0, JSON.stringify(old.profile));
   });
 
   it("a newest version trained on other features (an older release's) is not waited for: training is requested at once", async () => {

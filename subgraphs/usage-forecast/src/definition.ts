@@ -72,7 +72,7 @@ export function createUsageForecastServices(runtime: SubgraphRuntime<UsageForeca
     logger,
   );
   const lifecycle = new ModelLifecycle(registry, jobs, config.MODEL_UPDATE_INTERVAL, now);
-  const forecasts = new ForecastService(db, profiles, serving, now);
+  const forecasts = new ForecastService(db, profiles, serving, now, logger);
   const thresholds = {
     ...DEFAULT_DRIFT_THRESHOLDS,
     errorRatio: config.DRIFT_ERROR_RATIO,
@@ -154,7 +154,7 @@ export const usageForecastSubgraph: SubgraphDefinition<UsageForecastServices, Us
     return async () => {
       services.fraudChecks.stop();
       services.depletionChecks.stop();
-      await Promise.all([services.fraudChecks.idle(), services.depletionChecks.idle()]);
+      await Promise.all([services.fraudChecks.idle(), services.depletionChecks.idle(), services.forecasts.stop()]);
       await services.serving.stop();
     };
   },

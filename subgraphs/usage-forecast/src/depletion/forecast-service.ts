@@ -1,3 +1,4 @@
+import type { Logger } from '@saldo/service';
 import type { ShardedDatabase } from '@saldo/sharding';
 import { addDays, dayNumber, dayOfNumber, utcDay } from '../domain/days.js';
 import { PROFILE_DAYS, type SeriesForecast } from '../forecasting/index.js';
@@ -13,6 +14,13 @@ const HISTORY_DAYS = PROFILE_DAYS;
  * model, a new day, late usage or a new price drops it). The balance and account settings are read every time.
  */
 const CACHE_TTL_MS = 5 * 60_000;
+/**
+ * A forecast read this close to its expiry is still served, and recomputed in the background for the next read: a
+ * tenant read at least every few minutes never waits for a database read and inference on its request.
+ */
+const REFRESH_AHEAD_MS = 60_000;
+/** Tenants per background recomputation (one history read per shard and one batched inference each). */
+const REFRESH_BATCH = 500;
 const DAY_MS = 86_400_000;
 /**
  * How old a tenant's account snapshot (overdraft limit, auto-top-up rule, payment failures) may be when a forecast
@@ -49,6 +57,10 @@ export interface ForecastRequest {
 
 interface CachedForecast {
   version: number;
+  /** When a request last read it (Date.now()): only forecasts still being read are recomputed ahead. */
+  readAt: number;
+  /** Computed in the background rather than for the read that needed it. */
+  madeAhead: boolean;
   /** The served model that made it (what the response reports, and how far its ranges are trusted). */
   model: Pick<ServedModel, 'version' | 'trainedAt' | 'backtestWape' | 'coverage'>;
   today: string;
@@ -68,14 +80,55 @@ interface CachedForecast {
  */
 export class ForecastService {
   private readonly cache = new Map<string, CachedForecast>();
+  /** Bumped by every invalidation; per tenant, the value of its latest one (a computation older than it is not kept). */
+  private invalidations = 0;
+  private readonly invalidatedAt = new Map<string, number>();
+  /** Tenants whose forecast is recomputed in the background (with when it was last read), and the run doing it. */
+  private readonly ahead = new Map<string, number>();
+  private refreshing: Promise<void> | undefined;
+  private stopped = false;
+  private readonly counts = { onRead: 0, ahead: 0 };
 
   constructor(
     private readonly db: ShardedDatabase,
     private readonly profiles: TenantProfileService,
     private readonly serving: ModelServing,
     private readonly now: () => Date = () => new Date(),
+    private readonly logger?: Logger,
   ) {
-    serving.onSwap(() => this.cache.clear());
+    // A new model: every forecast still being read is made again with it, in the background.
+    serving.onSwap(() => {
+      const recent = Date.now() - CACHE_TTL_MS;
+      const hot = [...this.cache].filter(([, entry]) => entry.readAt >= recent).map(([tenantId, entry]) => [tenantId, entry.readAt] as const);
+      this.cache.clear();
+      this.refreshAhead(hot);
+    });
+  }
+
+  /**
+   * Tenant forecasts computed so far when read (a request or a depletion check found none: a tenant not read for
+   * minutes, a new day) and ahead of reads (in the background).
+   */
+  metrics(): { computedOnRead: number; computedAhead: number } {
+    return { computedOnRead: this.counts.onRead, computedAhead: this.counts.ahead };
+  }
+
+  /** The tenant's cached forecast: the model version that made it, and whether it was made ahead of reads. */
+  cached(tenantId: string): { modelVersion: number; madeAhead: boolean } | null {
+    const entry = this.cache.get(tenantId);
+    return entry ? { modelVersion: entry.version, madeAhead: entry.madeAhead } : null;
+  }
+
+  /** Resolves when no background recomputation is pending. */
+  async idle(): Promise<void> {
+    while (this.refreshing) await this.refreshing;
+  }
+
+  /** Ends background recomputation (the one running finishes). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.ahead.clear();
+    await this.idle();
   }
 
   /** True when this subgraph knows the tenant (tenant.created placed it, or it has usage). */
@@ -83,9 +136,23 @@ export class ForecastService {
     return (await this.db.directory.lookupOne(tenantId)) !== undefined;
   }
 
-  /** Usage of past days changed (late events) or a new price was charged: recomputed on the tenant's next read. */
+  /**
+   * Usage of past days changed (late events) or a new price was charged: the cached forecast is dropped at once and,
+   * when the tenant's forecast is being read, made again in the background (a read before that computes it itself).
+   */
   invalidate(tenantIds: Iterable<string>): void {
-    for (const tenantId of tenantIds) this.cache.delete(tenantId);
+    const recent = Date.now() - CACHE_TTL_MS;
+    const hot: Array<readonly [string, number]> = [];
+    for (const tenantId of tenantIds) {
+      const cached = this.cache.get(tenantId);
+      if (cached && cached.readAt >= recent) hot.push([tenantId, cached.readAt]);
+      this.cache.delete(tenantId);
+      this.invalidations += 1;
+      this.invalidatedAt.delete(tenantId);
+      this.invalidatedAt.set(tenantId, this.invalidations);
+    }
+    while (this.invalidatedAt.size > 100_000) this.invalidatedAt.delete(this.invalidatedAt.keys().next().value!);
+    this.refreshAhead(hot);
   }
 
   /** Whether an aggregated usage batch makes the tenant's cached forecast or price stale. */
@@ -164,20 +231,57 @@ export class ForecastService {
     });
   }
 
+  /** Recomputes these tenants' forecasts in the background, a batch at a time, requests first. */
+  private refreshAhead(tenants: ReadonlyArray<readonly [string, number]>): void {
+    if (this.stopped) return;
+    for (const [tenantId, readAt] of tenants) this.ahead.set(tenantId, readAt);
+    if (this.ahead.size === 0 || this.refreshing) return;
+    this.refreshing = (async () => {
+      while (this.ahead.size > 0 && !this.stopped) {
+        // Queued requests go first: this is the work they would otherwise do themselves.
+        await new Promise((resolve) => setImmediate(resolve));
+        const batch = new Map([...this.ahead].slice(0, REFRESH_BATCH));
+        for (const tenantId of batch.keys()) this.ahead.delete(tenantId);
+        try {
+          await this.compute([...batch.keys()], utcDay(this.now()), batch);
+        } catch (error) {
+          // The next read of these tenants computes their forecast itself.
+          this.logger?.warn('could not recompute forecasts ahead of requests', { tenants: batch.size, error: (error as Error).message });
+        }
+      }
+    })().finally(() => (this.refreshing = undefined));
+  }
+
   /** The cached or freshly computed 90-day forecast and unit price per tenant (from today). */
   private async quantities(tenantIds: readonly string[], today: string): Promise<Map<string, CachedForecast>> {
     const result = new Map<string, CachedForecast>();
     const missing: string[] = [];
+    const soon: Array<readonly [string, number]> = [];
     const now = Date.now();
     const served = this.serving.current().version;
     for (const tenantId of tenantIds) {
       const cached = this.cache.get(tenantId);
       // Without a known price the entry is not reused: the first charged usage may be committing right now.
-      if (cached && cached.version === served && cached.today === today && cached.expires > now && cached.unitPriceMicros !== null)
+      if (cached && cached.version === served && cached.today === today && cached.expires > now && cached.unitPriceMicros !== null) {
+        cached.readAt = now;
+        if (cached.expires - now < REFRESH_AHEAD_MS) soon.push([tenantId, now]);
         result.set(tenantId, cached);
-      else missing.push(tenantId);
+      } else missing.push(tenantId);
     }
+    this.refreshAhead(soon);
     if (missing.length === 0) return result;
+    for (const [tenantId, entry] of await this.compute(missing, today)) result.set(tenantId, entry);
+    return result;
+  }
+
+  /**
+   * Reads the tenants' history and prices, forecasts them with the served model and caches the result: for a read, or
+   * ahead of reads (`ahead`: when each tenant was last read).
+   */
+  private async compute(missing: readonly string[], today: string, ahead?: ReadonlyMap<string, number>): Promise<Map<string, CachedForecast>> {
+    const result = new Map<string, CachedForecast>();
+    const now = Date.now();
+    const startedAfter = this.invalidations;
     const yesterday = dayNumber(today) - 1;
     const [series, prices] = await Promise.all([loadDailySeries(this.db, yesterday - HISTORY_DAYS + 1, yesterday, missing), this.unitPrices(missing, today)]);
     // The model is taken after the reads: a swap while they ran has disposed the one served before them. Forecasting
@@ -190,6 +294,8 @@ export class ForecastService {
       const found = byTenant.get(tenantId);
       const entry: CachedForecast = {
         version: model.version,
+        readAt: ahead?.get(tenantId) ?? now,
+        madeAhead: ahead !== undefined,
         model: made,
         today,
         expires: now + CACHE_TTL_MS,
@@ -197,9 +303,11 @@ export class ForecastService {
         history: found?.history ?? 0,
         unitPriceMicros: prices.get(tenantId) ?? null,
       };
-      this.cache.set(tenantId, entry);
+      // Usage or prices that changed while this ran (an invalidation after it started) make the next read compute again.
+      if ((this.invalidatedAt.get(tenantId) ?? 0) <= startedAfter) this.cache.set(tenantId, entry);
       result.set(tenantId, entry);
     }
+    this.counts[ahead ? 'ahead' : 'onRead'] += missing.length;
     // Bounded: a cache the size of the tenant base at most, oldest entries dropped first.
     while (this.cache.size > 100_000) this.cache.delete(this.cache.keys().next().value!);
     return result;

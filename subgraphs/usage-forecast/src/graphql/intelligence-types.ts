@@ -270,6 +270,13 @@ export class ForecastModelVersionType {
   @Field(() => MethodAccuracyType, { nullable: true, description: 'The served forecaster (network and baseline combined).' })
   forecaster!: MethodAccuracyType | null;
 
+  @Field(() => MethodAccuracyType, {
+    nullable: true,
+    description:
+      'The weekday profile x level forecast alone: the baseline the network learns corrections to (null for versions trained before it was measured).',
+  })
+  profile!: MethodAccuracyType | null;
+
   @Field(() => MethodAccuracyType, { nullable: true, description: 'The median of the last four same weekdays.' })
   median4!: MethodAccuracyType | null;
 
@@ -303,6 +310,7 @@ export class ForecastModelVersionType {
       series: info.series,
       backtestWape: info.backtestWape,
       forecaster: accuracy(info.metrics?.combined),
+      profile: accuracy(info.metrics?.profile),
       median4: accuracy(info.metrics?.median4),
       seasonalNaive: accuracy(info.metrics?.seasonalNaive),
       trainingMs: info.trainingMs,
