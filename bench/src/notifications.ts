@@ -1,12 +1,12 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { SMTPServer } from 'smtp-server';
+import { fork } from 'node:child_process';
+import os from 'node:os';
 import { startStack } from '@saldo/dev-stack';
 import { createLogger } from '@saldo/service';
 import { dropDatabases } from '@saldo/sharding';
 import { LedgerEntryType } from '@saldo/subgraph-billing';
 import { uniquePrefix } from '@saldo/testing';
 import type { BenchConfig } from './config.js';
+import type { ReceiversReady, ReceiversReport } from './notification-receivers.js';
 import { report } from './report.js';
 import { summarize } from './stats.js';
 
@@ -31,46 +31,29 @@ async function inParallel<T>(items: readonly T[], concurrency: number, work: (it
  */
 export async function notifications(config: BenchConfig): Promise<void> {
   const count = config.BENCH_NOTIFY_EVENTS;
-  // Receivers: they only record arrival (no parsing beyond what identifies the event), so they cost the platform little.
-  const mails = new Map<string, number>();
-  const smtp = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    onData(stream, _session, callback) {
-      let head = '';
-      stream.on('data', (chunk: Buffer) => {
-        if (head.length < 4096) head += chunk.toString('utf8');
-      });
-      stream.on('end', () => {
-        const id = /^Message-ID: <([0-9a-f-]{36})\./im.exec(head)?.[1];
-        if (id && !mails.has(id)) mails.set(id, Date.now());
-        callback();
-      });
-    },
-  });
-  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
-  const smtpPort = ((smtp.server as import('node:net').Server).address() as AddressInfo).port;
-  const hooks = new Map<string, number>();
-  const hookLatencies: number[] = [];
-  let duplicateHooks = 0;
-  const receiver = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      const now = Date.now();
-      const payload = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { id: string; timestamp: string };
-      if (hooks.has(payload.id)) duplicateHooks += 1;
-      else {
-        hooks.set(payload.id, now);
-        hookLatencies.push(now - Date.parse(payload.timestamp));
-      }
-      response.writeHead(204).end();
-    });
-  });
-  receiver.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
+  // Receivers in a process of their own (an SMTP server and a webhook receiver are other systems): they record arrivals.
+  const receivers = fork(new URL('./notification-receivers.js', import.meta.url), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const exited = new Promise<never>((_resolve, reject) => receivers.once('exit', (code) => reject(new Error(`the receivers exited (${code})`))));
+  exited.catch(() => undefined);
+  const next = <T extends { type: string }>(type: T['type']) =>
+    Promise.race([
+      exited,
+      new Promise<T>((resolve) => {
+        const onMessage = (message: T) => {
+          if (message.type !== type) return;
+          receivers.off('message', onMessage);
+          resolve(message);
+        };
+        receivers.on('message', onMessage);
+      }),
+    ]);
+  const closeReceivers = async () => {
+    if (receivers.exitCode !== null) return;
+    receivers.send({ type: 'close' });
+    await exited.catch(() => undefined);
+  };
+  const { smtpPort, hookPort } = await next<ReceiversReady>('ready');
+  const hookUrl = `http://127.0.0.1:${hookPort}/hooks`;
 
   const logger = createLogger({ service: 'bench', level: 'warn' });
   const stack = await startStack({
@@ -82,6 +65,9 @@ export async function notifications(config: BenchConfig): Promise<void> {
     logLevel: 'warn',
     poolMax: 10,
     tenantsEnv: { SMTP_URL: `smtp://127.0.0.1:${smtpPort}`, SMTP_MAX_CONNECTIONS: String(config.BENCH_NOTIFY_SMTP_CONNECTIONS) },
+  }).catch(async (error: unknown) => {
+    await closeReceivers();
+    throw error;
   });
   try {
     const tenants = stack.tenants.services;
@@ -110,6 +96,13 @@ export async function notifications(config: BenchConfig): Promise<void> {
     await stack.tenants.services.notifications.dispatcher.idle();
 
     console.log(`burst: ${count} debits crossing the threshold`);
+    const receiverCpuBefore = await (async () => {
+      const asked = next<ReceiversReport>('report');
+      receivers.send({ type: 'report' });
+      return (await asked).cpuMs;
+    })();
+    const roundTripsBefore = stack.tenants.metrics().databaseRoundTrips;
+    const cpuBefore = process.cpuUsage();
     const started = Date.now();
     await inParallel(ids, 64, async (tenantId) => {
       await billing.ledger.post({
@@ -121,8 +114,19 @@ export async function notifications(config: BenchConfig): Promise<void> {
     const posted = Date.now() - started;
     // Wait for the receivers (bounded: a benchmark stops by itself), then for the platform to settle.
     const deadline = Date.now() + 120_000;
-    while ((mails.size < count || hooks.size < count) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    let received: ReceiversReport;
+    for (;;) {
+      const asked = next<ReceiversReport>('report');
+      receivers.send({ type: 'report' });
+      received = await asked;
+      if ((received.mails.length >= count && received.hooks.length >= count) || Date.now() > deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
     await stack.tenants.services.notifications.dispatcher.idle();
+    const cpu = process.cpuUsage(cpuBefore);
+    const platformCpuMs = Math.round((cpu.user + cpu.system) / 1000);
+    const roundTrips = stack.tenants.metrics().databaseRoundTrips - roundTripsBefore;
+    const receiverCpuMs = received.cpuMs - receiverCpuBefore;
 
     // Mail latency: from the event's time (kept with its notification) to the SMTP server having the message.
     const occurred = new Map<string, number>();
@@ -134,7 +138,9 @@ export async function notifications(config: BenchConfig): Promise<void> {
         );
       for (const row of rows) occurred.set(row.id, Number(row.occurred_ms));
     }
-    const mailLatencies = [...mails].flatMap(([id, at]) => (occurred.has(id) ? [at - occurred.get(id)!] : []));
+    const mailLatencies = received.mails.flatMap(([id, at]) => (occurred.has(id) ? [at - occurred.get(id)!] : []));
+    // Webhook latency: from the event's time (the payload's timestamp) to the receiver having the request.
+    const hookLatencies = received.hooks.map(([, at, timestamp]) => at - timestamp);
     // Where the time goes: event -> notification recorded (relay, bus, notifier) and recorded -> delivered (dispatch).
     const stages = { recorded: [] as number[], mail: [] as number[], webhook: [] as number[] };
     for (const shardId of stack.tenants.runtime.db.shardIds) {
@@ -173,14 +179,27 @@ export async function notifications(config: BenchConfig): Promise<void> {
     };
     await report(
       'notifications',
-      [row('mail (SMTP)', mailLatencies, { duplicates: 0 }), row('webhook (signed)', hookLatencies, { duplicates: duplicateHooks })],
-      { events: count, burstPostMs: posted, smtpConnections: config.BENCH_NOTIFY_SMTP_CONNECTIONS, notifyConcurrency: 64 },
+      [
+        row('mail (SMTP)', mailLatencies, { duplicates: received.duplicateMails }),
+        row('webhook (signed)', hookLatencies, { duplicates: received.duplicateHooks }),
+      ],
+      {
+        events: count,
+        burstPostMs: posted,
+        burstToLastDeliveryMs: Math.max(...received.mails.map(([, at]) => at), ...received.hooks.map(([, at]) => at)) - started,
+        // CPU of the benchmark's process (the whole stack: postings, relays, notifier, sending) per delivery, from the
+        // burst's start until everything was delivered; the receivers' own process apart.
+        platformCpuMsPerDelivery: Math.round((platformCpuMs / (2 * count)) * 1000) / 1000,
+        receiverCpuMsPerDelivery: Math.round((receiverCpuMs / (2 * count)) * 1000) / 1000,
+        tenantsDbRoundTripsPerDelivery: Math.round((roundTrips / (2 * count)) * 100) / 100,
+        loadAverage1m: Math.round(os.loadavg()[0]! * 100) / 100,
+        smtpConnections: config.BENCH_NOTIFY_SMTP_CONNECTIONS,
+        notifyConcurrency: stack.tenants.runtime.config.NOTIFY_CONCURRENCY,
+      },
     );
   } finally {
     await stack.stop();
     await dropDatabases(stack.databaseUrls);
-    receiver.closeAllConnections();
-    await new Promise<void>((resolve) => receiver.close(() => resolve()));
-    await new Promise<void>((resolve) => smtp.close(() => resolve()));
+    await closeReceivers();
   }
 }

@@ -195,14 +195,25 @@ export class Dispatcher {
     const [endpoints, brandings] = await Promise.all([this.endpointsFor(store, claimed), this.brandingsFor(store, claimed)]);
 
     const byLane = new Map<string, ClaimedDelivery[]>();
-    for (const delivery of claimed) byLane.set(delivery.lane, [...(byLane.get(delivery.lane) ?? []), delivery]);
+    for (const delivery of claimed) {
+      const queue = byLane.get(delivery.lane);
+      if (queue) queue.push(delivery);
+      else byLane.set(delivery.lane, [delivery]);
+    }
     const outcomes: AttemptOutcome[] = [];
     const released: string[] = [];
     const retries: Array<{ lane: string; at: Date }> = [];
     const failedEndpoints: Array<{ endpoint: EndpointRecord; error: string; since: number }> = [];
 
-    const lanesLeft = [...byLane.values()];
-    const worker = async () => {
+    // Each channel's lanes have workers of their own: webhooks never queue behind mail in one list (an SMTP exchange
+    // takes several round trips, a webhook one), and each channel keeps up to `concurrency` lanes in flight.
+    const byChannel = new Map<string, ClaimedDelivery[][]>();
+    for (const queue of byLane.values()) {
+      const lanes = byChannel.get(queue[0]!.channel);
+      if (lanes) lanes.push(queue);
+      else byChannel.set(queue[0]!.channel, [queue]);
+    }
+    const worker = async (lanesLeft: ClaimedDelivery[][]) => {
       for (let queue = lanesLeft.shift(); queue; queue = lanesLeft.shift()) {
         for (const [index, delivery] of queue.entries()) {
           const endpoint = delivery.endpointId ? endpoints.get(delivery.endpointId) : undefined;
@@ -227,7 +238,9 @@ export class Dispatcher {
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.options.concurrency, byLane.size) }, worker));
+    await Promise.all(
+      [...byChannel.values()].flatMap((lanesLeft) => Array.from({ length: Math.min(this.options.concurrency, lanesLeft.length) }, () => worker(lanesLeft))),
+    );
     await this.record(store, claimed, outcomes, released);
     for (const retry of retries) {
       if (this.scheduler) await this.scheduler.laneDue(store, retry.lane, retry.at);

@@ -56,6 +56,9 @@ export class Mailer {
         text: message.text,
         html: message.html,
         messageId: `<${message.messageId}@${domain}>`,
+        // Both parts base64-encoded: quoted-printable is encoded character by character in JavaScript and took about
+        // half of the CPU building a notification mail (measured with nodemailer 10.6); base64 is native.
+        textEncoding: 'base64',
         attachments: message.attachments.map((attachment) => ({ ...attachment })),
       })) as { response?: string };
       return { ok: true, responseCode: smtpCode(info.response) ?? 250, error: null, durationMs: Math.round(performance.now() - started) };
