@@ -120,6 +120,8 @@ describe('customer portal: served by the gateway, signed in through the developm
     await onPage('live-balance', async (page) => {
       await signIn(page, 'tenant-admin', 'Praxis Alpha');
       await page.getByRole('heading', { name: 'Praxis Alpha' }).waitFor();
+      // Its partner's branding (the token names the partner, as a production provider's claims would).
+      await waitUntil(async () => (await page.getByTestId('brand-name').textContent()) === 'Portal Partner Phone', "the partner's branding");
       const balance = page.getByTestId('balance');
       await page.getByText('Live', { exact: true }).waitFor();
       const before = await balance.textContent();
@@ -174,6 +176,124 @@ describe('customer portal: served by the gateway, signed in through the developm
       assert.equal(await page.getByTestId('balance').count(), 0);
       await page.getByRole('button', { name: 'Sign in' }).click();
       await page.getByRole('heading', { name: 'Sign in as' }).waitFor();
+    });
+  });
+
+  it('tops up through the Checkout stand-in and back to the portal, where the new balance arrives live', async () => {
+    await onPage('top-up', async (page) => {
+      await signIn(page, 'tenant-admin', 'Kanzlei Beta');
+      const balance = page.getByTestId('balance');
+      await page.getByText('Live', { exact: true }).waitFor();
+      assert.match((await balance.textContent()) ?? '', /2,500\.00/);
+      await page.getByRole('link', { name: 'Top up' }).click();
+      await page.getByRole('heading', { name: 'Top up now' }).waitFor();
+      await page.getByLabel('Amount (EUR)').fill('fifty');
+      await page.getByRole('button', { name: 'Continue to payment' }).click();
+      await page.getByText('Enter an amount such as 50 or 50.00.').waitFor();
+      // 4.99 (a decimal comma is understood): below the minimum top-up, refused by billing with its code, in words.
+      await page.getByLabel('Amount (EUR)').fill('4,99');
+      await page.getByRole('button', { name: 'Continue to payment' }).click();
+      await page.getByText('The amount is below the minimum top-up.').waitFor();
+      await page.getByLabel('Amount (EUR)').fill('50');
+      await page.getByRole('button', { name: 'Continue to payment' }).click();
+      await page.getByText('this is NOT Stripe').waitFor();
+      await page.getByRole('button', { name: 'Pay (simulated)' }).click();
+      // Back in the portal (a silent sign-in: the token lived only in the page that left), on the tenant's dashboard.
+      await page.getByText('Payment received.', { exact: false }).waitFor();
+      await waitUntil(async () => /2,550\.00/.test((await balance.textContent()) ?? ''), 'the credited top-up on screen');
+      assert.match(page.url(), /\/portal\/tenants\//);
+    });
+  });
+
+  it('lists transactions with filters and cursor paging, and documents whose PDF and XML download', async () => {
+    const events = Array.from({ length: 30 }, (_, index) => ({
+      id: `portal-page-${process.pid}-${index}`,
+      product: 'inbound_minute',
+      quantity: 1,
+      occurredAt: new Date().toISOString(),
+    }));
+    const recorded = await stack.gql(`mutation($input: RecordUsageInput!) { recordUsage(input: $input) { accepted } }`, {
+      input: { tenantId: tenantA, events },
+    });
+    assert.equal(recorded.errors, undefined, JSON.stringify(recorded.errors));
+    await onPage('transactions-documents', async (page) => {
+      await signIn(page, 'tenant-admin', 'Praxis Alpha');
+      await page.getByRole('link', { name: 'Transactions' }).click();
+      const rows = page.getByTestId('transactions').locator('tbody tr');
+      await rows.first().waitFor();
+      assert.equal(await rows.count(), 25, 'one page');
+      await page.getByRole('button', { name: 'Show more' }).click();
+      await waitUntil(async () => (await rows.count()) === 32, 'the second page appended (1 top-up, 31 usage entries)');
+      assert.equal(await page.getByRole('button', { name: 'Show more' }).count(), 0, 'no third page');
+      await page.getByLabel('Type').selectOption('TOP_UP');
+      await page.getByRole('button', { name: 'Apply' }).click();
+      await waitUntil(async () => (await rows.count()) === 1, 'only the top-up');
+      assert.match((await rows.first().textContent()) ?? '', /Top-up.*€2,500\.00/);
+      const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+      await page.getByLabel('From').fill(tomorrow);
+      await page.getByRole('button', { name: 'Apply' }).click();
+      await page.getByText('No transactions match.').waitFor();
+      assert.deepEqual(await axeViolations(page), [], 'transactions page');
+    });
+    await onPage('documents', async (page) => {
+      // Every top-up has its invoice (issued by a job once the top-up is posted): a member may fetch them too.
+      await signIn(page, 'tenant-member', 'Praxis Alpha');
+      await page.getByRole('link', { name: 'Documents' }).click();
+      const pdf = await waitUntil(
+        async () => {
+          await page.getByRole('heading', { name: 'Documents' }).waitFor();
+          await page.getByRole('status').waitFor({ state: 'detached' });
+          const link = page.getByRole('link', { name: /^PDF of RE-/ });
+          if ((await link.count()) > 0) return link;
+          await page.reload();
+          return undefined;
+        },
+        'the top-up invoice in the list',
+        { timeoutMs: 30_000, intervalMs: 500 },
+      );
+      const download = await page.request.get((await pdf.getAttribute('href'))!);
+      assert.equal(download.status(), 200);
+      assert.equal(download.headers()['content-type'], 'application/pdf');
+      assert.equal((await download.body()).subarray(0, 5).toString(), '%PDF-');
+      const xml = await page.request.get((await page.getByRole('link', { name: /^E-invoice XML of RE-/ }).getAttribute('href'))!);
+      assert.equal(xml.status(), 200);
+      assert.match(await xml.text(), /CrossIndustryInvoice/);
+      assert.deepEqual(await axeViolations(page), [], 'documents page');
+    });
+  });
+
+  it('keeps notification settings, refuses a bad webhook URL in words, and lets a partner create and revoke an API key', async () => {
+    await onPage('settings', async (page) => {
+      await signIn(page, 'tenant-admin', 'Praxis Alpha');
+      await page.getByRole('link', { name: 'Settings' }).click();
+      await page.getByLabel('Recipients (e-mail addresses, comma-separated)').fill('billing@praxis-alpha.example, chef@praxis-alpha.example');
+      await page.getByLabel('Tell me when the balance falls below (EUR)').fill('25');
+      await page.getByRole('button', { name: 'Save' }).click();
+      await page.getByText('Notification settings saved.').waitFor();
+      const settings = await stack.gql(`query($id: ID!) { tenant(id: $id) { notificationSettings { recipients lowBalanceThresholds { amountMinor } } } }`, {
+        id: tenantA,
+      });
+      assert.deepEqual(settings.data!['tenant'].notificationSettings, {
+        recipients: ['billing@praxis-alpha.example', 'chef@praxis-alpha.example'],
+        lowBalanceThresholds: [{ amountMinor: 2500 }],
+      });
+      await page.getByLabel('New endpoint URL').fill('not a url');
+      await page.getByRole('button', { name: 'Add endpoint' }).click();
+      await page.getByText('The URL is not valid.').waitFor();
+      assert.deepEqual(await axeViolations(page), [], 'settings page');
+    });
+    await onPage('api-keys', async (page) => {
+      await signIn(page, 'partner', 'Portal Partner GmbH');
+      await page.getByRole('link', { name: 'API keys' }).click();
+      await page.getByText('No API keys yet.').waitFor();
+      await page.getByLabel('Name of a new key').fill('CRM integration');
+      await page.getByRole('button', { name: 'Create key' }).click();
+      assert.match((await page.getByTestId('api-key-secret').textContent()) ?? '', /^saldo_pk_/);
+      const row = page.getByTestId('api-keys').locator('tbody tr', { hasText: 'CRM integration' });
+      await row.getByText('Active').waitFor();
+      await row.getByRole('button', { name: 'Revoke' }).click();
+      await row.getByText('Revoked').waitFor();
+      assert.deepEqual(await axeViolations(page), [], 'API keys page');
     });
   });
 

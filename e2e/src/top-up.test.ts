@@ -71,7 +71,8 @@ describe('top-ups through the gateway, with the embedded Stripe stand-in', () =>
     assert.match(await page.text(), /this is NOT Stripe/);
     const paid = await fetch(`${topUp.checkoutUrl}/pay`, { method: 'POST', redirect: 'manual' });
     assert.equal(paid.status, 303);
-    assert.match(paid.headers.get('location')!, /\/checkout\/done\?session_id=cs_test_/);
+    // Back to the customer portal (served by the stack's gateway), which waits for the balance to arrive live.
+    assert.match(paid.headers.get('location')!, /\/portal\/top-up\/done\?session_id=cs_test_/);
 
     // The stand-in delivers checkout.session.completed and payment_intent.succeeded to billing: one credit, whichever
     // handles the payment first; the other credits nothing. Wait until billing has answered both.

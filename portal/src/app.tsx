@@ -5,9 +5,14 @@ import { CurrentBrandingDocument, type CurrentBrandingQuery } from './generated/
 import { GraphQLClient } from './graphql';
 import { I18nContext, initialLanguage, translator, type Language, type MessageKey } from './i18n';
 import { DashboardPage } from './pages/dashboard';
+import { DocumentsPage } from './pages/documents';
 import { SignInPage } from './pages/sign-in';
 import { Loading } from './pages/states';
 import { TenantsPage } from './pages/tenants';
+import { ApiKeysPage } from './pages/api-keys';
+import { SettingsPage } from './pages/settings';
+import { PENDING_TOP_UP, TopUpPage } from './pages/top-up';
+import { TransactionsPage } from './pages/transactions';
 import { linkTo, navigate, useRoute } from './router';
 
 type Branding = CurrentBrandingQuery['currentBranding'];
@@ -18,6 +23,7 @@ export function App({ config }: { config: PortalConfig }) {
   const i18n = useMemo(() => ({ language, t: translator(language) }), [language]);
   const [phase, setPhase] = useState<Phase>({ kind: 'starting' });
   const [branding, setBranding] = useState<Branding>();
+  const [notice, setNotice] = useState<{ route: string; key: MessageKey }>();
   const route = useRoute();
   const tokenRef = useRef<string | undefined>(undefined);
   tokenRef.current = phase.kind === 'signed-in' ? phase.session.token : undefined;
@@ -84,12 +90,64 @@ export function App({ config }: { config: PortalConfig }) {
   const session = phase.kind === 'signed-in' ? phase.session : undefined;
   const ownTenant = session?.claims.tenant_id;
 
+  // The way back from Checkout: to the tenant the top-up was for, with a word on what happened.
+  useEffect(() => {
+    if (phase.kind !== 'signed-in' || !route.startsWith('top-up/')) return;
+    const pending = JSON.parse(sessionStorage.getItem(PENDING_TOP_UP) ?? 'null') as { tenantId: string } | null;
+    sessionStorage.removeItem(PENDING_TOP_UP);
+    const tenant = pending?.tenantId ?? ownTenant;
+    const paid = route === 'top-up/done';
+    const target = tenant ? `tenants/${tenant}${paid ? '' : '/top-up'}` : '';
+    setNotice({ route: target, key: paid ? 'topUp.paid' : 'topUp.cancelled' });
+    history.replaceState(null, '', `${BASE}${target}`);
+    window.dispatchEvent(new PopStateEvent('popstate'));
+  }, [phase.kind, route, ownTenant]);
+
+  const parts = route.split('/');
+  const tenantId = parts[0] === 'tenants' && parts[1] ? parts[1] : route === '' ? ownTenant : undefined;
+  const section = parts[0] === 'tenants' ? (parts[2] ?? '') : '';
+  const noticeText = notice && notice.route === route ? i18n.t(notice.key) : undefined;
+
   let main: ReactNode;
-  if (phase.kind === 'starting') main = <Loading />;
+  if (phase.kind === 'starting' || route.startsWith('top-up/')) main = <Loading />;
   else if (phase.kind === 'signed-out') main = <SignInPage config={config} problem={phase.problem} />;
-  else if (route.startsWith('tenants/') && route.split('/')[1]) main = <DashboardPage client={client} tenantId={route.split('/')[1]!} />;
-  else if (ownTenant) main = <DashboardPage client={client} tenantId={ownTenant} />;
-  else main = <TenantsPage client={client} />;
+  else if (tenantId) {
+    const tabs: Array<[string, MessageKey]> = [
+      ['', 'nav.dashboard'],
+      ['top-up', 'nav.topUp'],
+      ['transactions', 'nav.transactions'],
+      ['documents', 'nav.documents'],
+      ['settings', 'nav.settings'],
+    ];
+    main = (
+      <>
+        <nav className="tabs" aria-label={i18n.t('nav.tenant')}>
+          <ul>
+            {tabs.map(([path, label]) => (
+              <li key={path}>
+                <a {...linkTo(`tenants/${tenantId}${path ? `/${path}` : ''}`)} aria-current={section === path ? 'page' : undefined}>
+                  {i18n.t(label)}
+                </a>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        {section === 'top-up' ? (
+          <TopUpPage client={client} tenantId={tenantId} notice={noticeText} />
+        ) : section === 'transactions' ? (
+          <TransactionsPage client={client} tenantId={tenantId} />
+        ) : section === 'documents' ? (
+          <DocumentsPage client={client} tenantId={tenantId} />
+        ) : section === 'settings' ? (
+          <SettingsPage client={client} tenantId={tenantId} />
+        ) : (
+          <DashboardPage client={client} tenantId={tenantId} notice={noticeText} />
+        )}
+      </>
+    );
+  } else if (route === 'api-keys' && session?.claims.role === 'partner' && session.claims.partner_id)
+    main = <ApiKeysPage client={client} partnerId={session.claims.partner_id} />;
+  else main = <TenantsPage client={client} operator={session?.claims.role === 'platform-admin'} />;
 
   return (
     <I18nContext.Provider value={i18n}>
@@ -108,6 +166,13 @@ export function App({ config }: { config: PortalConfig }) {
                 <li>
                   <a {...linkTo('')} aria-current={route === '' ? 'page' : undefined}>
                     {i18n.t('nav.tenants')}
+                  </a>
+                </li>
+              )}
+              {session?.claims.role === 'partner' && (
+                <li>
+                  <a {...linkTo('api-keys')} aria-current={route === 'api-keys' ? 'page' : undefined}>
+                    {i18n.t('nav.apiKeys')}
                   </a>
                 </li>
               )}

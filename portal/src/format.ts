@@ -37,3 +37,23 @@ export function formatNumber(value: number, language: Language): string {
 export function formatPercent(value: number, language: Language): string {
   return new Intl.NumberFormat(locale(language), { style: 'percent', maximumFractionDigits: 0 }).format(value);
 }
+
+/** A typed amount ("50", "50.5", "1.234,56" is not accepted: one decimal separator, no grouping) to integer minor units. */
+export function parseMoney(text: string, currency: string): number | null {
+  const digits = exponent(currency);
+  const match = /^\s*(\d{1,9})(?:[.,](\d*))?\s*$/.exec(text);
+  if (!match) return null;
+  const fraction = match[2] ?? '';
+  if (fraction.length > digits) return null;
+  const minor = BigInt(match[1]!) * 10n ** BigInt(digits) + BigInt(fraction.padEnd(digits, '0') || '0');
+  return minor > BigInt(Number.MAX_SAFE_INTEGER) ? null : Number(minor);
+}
+
+/** Integer minor units as a plain decimal for an input field ("50.00"). */
+export function minorToInput(amountMinor: number, currency: string): string {
+  const digits = exponent(currency);
+  const text = BigInt(amountMinor)
+    .toString()
+    .padStart(digits + 1, '0');
+  return digits === 0 ? text : `${text.slice(0, -digits)}.${text.slice(-digits)}`;
+}

@@ -35,7 +35,10 @@ const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => ({ '&': '&a
 const base64url = (buffer: Buffer) => buffer.toString('base64url');
 
 /** Development users of a stack: the operator, each partner, and an administrator and a member of each tenant. */
-export function demoUsers(partners: Array<{ id: string; name: string }>, tenants: Array<{ id: string; name: string; partnerName: string | null }>): DevUser[] {
+export function demoUsers(
+  partners: Array<{ id: string; name: string }>,
+  tenants: Array<{ id: string; name: string; partner: { id: string; name: string } | null }>,
+): DevUser[] {
   return [
     { key: 'platform-admin', label: 'Platform operator', detail: 'every tenant and partner', identity: { role: 'platform-admin', subject: 'dev-operator' } },
     ...partners.map((partner) => ({
@@ -48,8 +51,9 @@ export function demoUsers(partners: Array<{ id: string; name: string }>, tenants
       tenants.map((tenant) => ({
         key: `${role}:${tenant.id}`,
         label: tenant.name,
-        detail: tenant.partnerName ? `through ${tenant.partnerName}` : 'direct customer',
-        identity: { role, subject: `dev-${role}-${tenant.id}`, tenantId: tenant.id },
+        detail: tenant.partner ? `through ${tenant.partner.name}` : 'direct customer',
+        // Like a real provider's claims: the tenant's partner too (its branding before any tenant query).
+        identity: { role, subject: `dev-${role}-${tenant.id}`, tenantId: tenant.id, ...(tenant.partner ? { partnerId: tenant.partner.id } : {}) },
       })),
     ),
   ];

@@ -140,6 +140,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
   const create = <S, C extends SubgraphConfig>(definition: SubgraphDefinition<S, C>, config: C) => createSubgraphService(definition, config, { bus, logger });
 
+  // Download links (and the PDF link the notifier attaches from) point at the gateway's public origin, which billing
+  // must know before it starts: a gateway asked to take any free port gets one chosen now.
+  const gatewayPort = options.ports.gateway || (await freePort());
+  const publicOrigin = `http://localhost:${gatewayPort}`;
+  const portalBuilt = existsSync(`${DEFAULT_PORTAL_DIR}/index.html`);
   // No Stripe account given: billing talks to the development stand-in (labelled as such on its checkout page).
   const stripeStandIn = options.stripe ? null : await startStripeStandIn({ host, port: options.stripeStandInPort ?? 0, autoDeliver: true });
   const stripeEnv: Record<string, string> = options.stripe
@@ -150,18 +155,28 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       }
     : {
         ...stripeStandIn!.env(),
-        TOPUP_SUCCESS_URL: `${stripeStandIn!.url}/checkout/done?session_id={CHECKOUT_SESSION_ID}`,
-        TOPUP_CANCEL_URL: `${stripeStandIn!.url}/checkout/done`,
+        // Back to the portal after paying (or cancelling); without a built portal, to the stand-in's own page.
+        ...(portalBuilt
+          ? {
+              TOPUP_SUCCESS_URL: `${publicOrigin}/portal/top-up/done?session_id={CHECKOUT_SESSION_ID}`,
+              TOPUP_CANCEL_URL: `${publicOrigin}/portal/top-up/cancelled`,
+            }
+          : {
+              TOPUP_SUCCESS_URL: `${stripeStandIn!.url}/checkout/done?session_id={CHECKOUT_SESSION_ID}`,
+              TOPUP_CANCEL_URL: `${stripeStandIn!.url}/checkout/done`,
+            }),
       };
 
-  // Download links (and the PDF link the notifier attaches from) point at the gateway's public origin, which billing
-  // must know before it starts: a gateway asked to take any free port gets one chosen now.
-  const gatewayPort = options.ports.gateway || (await freePort());
   const tenants = create(tenantsSubgraph, loadTenantsConfig({ ...env('tenants', options.ports.tenants), ...options.tenantsEnv }));
   let billingConfig: BillingConfig;
   try {
-    const publicOrigin = { PUBLIC_ORIGIN: `http://localhost:${gatewayPort}` };
-    billingConfig = loadBillingConfig({ ...env('billing', options.ports.billing), ...stripeEnv, ...SAMPLE_ISSUER_ENV, ...publicOrigin, ...options.billingEnv });
+    billingConfig = loadBillingConfig({
+      ...env('billing', options.ports.billing),
+      ...stripeEnv,
+      ...SAMPLE_ISSUER_ENV,
+      PUBLIC_ORIGIN: publicOrigin,
+      ...options.billingEnv,
+    });
   } catch (error) {
     await stripeStandIn?.close();
     throw error;
@@ -193,7 +208,6 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     );
     const devSignIn = await startDevSignIn({ host, port: options.devSignInPort ?? 0, privateKeyPem: keys.portal.privateKeyPem, users: listUsers });
     started.push({ stop: () => devSignIn.close() });
-    const portalBuilt = existsSync(`${DEFAULT_PORTAL_DIR}/index.html`);
     if (!portalBuilt) logger.warn('the portal is not built (portal/dist): run pnpm build to serve it at /portal');
     const gateway = createGatewayService(
       loadGatewayConfig({
@@ -276,19 +290,19 @@ function cachedDemoUsers(graphqlUrl: string, token: () => Promise<string>): () =
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${await token()}` },
       body: JSON.stringify({
-        query: '{ partners(first: 100) { edges { node { id name } } } tenants(first: 100) { edges { node { id name partner { name } } } } }',
+        query: '{ partners(first: 100) { edges { node { id name } } } tenants(first: 100) { edges { node { id name partner { id name } } } } }',
       }),
     });
     const body = (await response.json()) as {
       data?: {
         partners: { edges: Array<{ node: { id: string; name: string } }> };
-        tenants: { edges: Array<{ node: { id: string; name: string; partner: { name: string } | null } }> };
+        tenants: { edges: Array<{ node: { id: string; name: string; partner: { id: string; name: string } | null } }> };
       };
     };
     if (!body.data) throw new Error('the gateway did not list the demo users');
     const users = demoUsers(
       body.data.partners.edges.map((edge) => edge.node),
-      body.data.tenants.edges.map(({ node }) => ({ id: node.id, name: node.name, partnerName: node.partner?.name ?? null })),
+      body.data.tenants.edges.map(({ node }) => node),
     );
     cached = { users, at: Date.now() };
     return users;

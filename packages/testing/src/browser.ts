@@ -25,10 +25,11 @@ export interface TestBrowser {
 
 /**
  * Debian's chromium (TEST_CHROMIUM_PATH) driven by playwright-core, with a fresh profile (user-data-dir) per launch;
- * never a downloaded browser. `hostResolverRules` maps names to addresses (custom domains on loopback).
+ * never a downloaded browser. `hostResolverRules` maps names to addresses (custom domains on loopback);
+ * `ignoreHttpsErrors` accepts certificates of a local test CA.
  */
 export async function launchBrowser(
-  options: { hostResolverRules?: string; viewport?: { width: number; height: number }; locale?: string } = {},
+  options: { hostResolverRules?: string; viewport?: { width: number; height: number }; locale?: string; ignoreHttpsErrors?: boolean } = {},
 ): Promise<TestBrowser> {
   const profile = await mkdtemp(join(tmpdir(), 'saldo-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
@@ -40,6 +41,8 @@ export async function launchBrowser(
     // The portal's Content-Security-Policy allows only its own scripts; axe-core is injected by the tests.
     bypassCSP: true,
     acceptDownloads: true,
+    // Certificates of a local test CA (pebble) that chromium cannot be told to trust.
+    ignoreHTTPSErrors: options.ignoreHttpsErrors ?? false,
   });
   return {
     context,

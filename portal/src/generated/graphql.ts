@@ -4,10 +4,105 @@
 type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
+/** Robust score above 3 (MEDIUM), 4 (HIGH), 5 (CRITICAL). */
+export type AnomalySeverity =
+  | 'MEDIUM'
+  | 'HIGH'
+  | 'CRITICAL';
+
+/** How much an automatic top-up charges. */
+export type AutoTopUpMode =
+  | 'FIXED_AMOUNT'
+  | 'TOP_UP_TO';
+
+export type CreateTopUpInput = {
+  tenantId: string;
+  /** The credit to buy, priced in the payment currency; within the currency's limits. VAT is charged on top where it applies (TopUp.tax, TopUp.total). Another currency than the account's is converted at a stored rate. */
+  amount: MoneyInput;
+  /** The client's key for this top-up (1-128 of A-Z a-z 0-9 . _ : @ -): sending it again returns the same top-up and Checkout Session. */
+  idempotencyKey: string;
+};
+
+/** Exactly one of tenantId and partnerId: whose events it receives (a partner's: all its tenants'). */
+export type CreateWebhookEndpointInput = {
+  tenantId?: string | null | undefined;
+  partnerId?: string | null | undefined;
+  /** https URL of a public host (INVALID_URL, URL_NOT_ALLOWED). */
+  url: string;
+  description?: string | null | undefined;
+  /** Event types (UNKNOWN_EVENT_TYPE for others); omitted or empty: all. */
+  eventTypes?: Array<string> | null | undefined;
+};
+
+/** Invoice (RE-...), credit note (GS-...) or monthly statement (KA-...). */
+export type DocumentKind =
+  /** Rechnung: the prepaid credit of one successful top-up, VAT due on payment. */
+  | 'INVOICE'
+  /** Rechnungskorrektur (Gutschrift): corrects an invoice (refund, goodwill). */
+  | 'CREDIT_NOTE'
+  /** Kontoauszug: a month on the prepaid account; not a tax invoice. */
+  | 'STATEMENT';
+
+/** Kind of ledger entry. Credits (TOP_UP, BONUS, CREDIT_NOTE) are positive, debits (USAGE, REFUND) negative, ADJUSTMENT either. */
+export type LedgerEntryType =
+  | 'TOP_UP'
+  | 'USAGE'
+  | 'REFUND'
+  | 'ADJUSTMENT'
+  | 'BONUS'
+  | 'CREDIT_NOTE';
+
+/** An amount of money: integer minor units and an ISO 4217 currency code. */
+export type MoneyInput = {
+  amountMinor: number;
+  currency: string;
+};
+
+/** Language of notification mail and texts. */
+export type NotificationLanguage =
+  | 'EN'
+  | 'DE';
+
+/** Fields to change; omitted fields stay as they are. */
+export type NotificationSettingsInput = {
+  language?: NotificationLanguage | null | undefined;
+  /** At most 20 addresses (INVALID_EMAIL). */
+  recipients?: Array<string> | null | undefined;
+  /** At most 5, positive, in the tenant's currency (INVALID_CURRENCY). */
+  lowBalanceThresholds?: Array<MoneyInput> | null | undefined;
+  /** 1 to 90 days; null: every forecast warning. */
+  runwayDaysThreshold?: number | null | undefined;
+  /** Kinds to mail (UNKNOWN_EVENT_TYPE for others). */
+  emailKinds?: Array<string> | null | undefined;
+  liveKinds?: Array<string> | null | undefined;
+};
+
+export type SetAutoTopUpInput = {
+  tenantId: string;
+  /** Charge when the balance falls to or below this (account currency). */
+  threshold: MoneyInput;
+  mode: AutoTopUpMode;
+  /** FIXED_AMOUNT: the amount to charge; TOP_UP_TO: the balance to reach. */
+  amount: MoneyInput;
+  /** Most to charge automatically per UTC day. */
+  dailyCap: MoneyInput;
+  /** The Stripe customer holding the saved payment method (cus_...). */
+  stripeCustomerId: string;
+  /** The saved payment method to charge off-session (pm_...). */
+  paymentMethodId: string;
+};
+
 /** Lifecycle state of a tenant. */
 export type TenantStatus =
   | 'ACTIVE'
   | 'SUSPENDED';
+
+/** Where a Stripe Checkout top-up stands. */
+export type TopUpStatus =
+  | 'PENDING'
+  | 'OPEN'
+  | 'COMPLETED'
+  | 'EXPIRED';
 
 export type CurrentBrandingQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -35,13 +130,134 @@ export type BalanceLiveSubscriptionVariables = Exact<{
 
 export type BalanceLiveSubscription = { balanceChanged: { balance: { version: number, updatedAt: string | null, available: { amountMinor: number, currency: string } } } };
 
+export type DocumentsQueryVariables = Exact<{
+  tenantId: string;
+  first: number;
+  after?: string | null | undefined;
+  kind?: DocumentKind | null | undefined;
+}>;
+
+
+export type DocumentsQuery = { tenant: { id: string, name: string, documents: { edges: Array<{ node: { id: string, kind: DocumentKind, number: string, issueDate: string, currency: string, pdfUrl: string, xmlUrl: string | null, totals: { gross: { amountMinor: number, currency: string } } } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } } | null };
+
+export type DocumentLinksQueryVariables = Exact<{
+  id: string;
+}>;
+
+
+export type DocumentLinksQuery = { document: { id: string, pdfUrl: string, xmlUrl: string | null } | null };
+
+export type PartnerKeysQueryVariables = Exact<{
+  partnerId: string;
+}>;
+
+
+export type PartnerKeysQuery = { partner: { id: string, name: string, apiKeys: Array<{ id: string, name: string, createdAt: string, expiresAt: string | null, revokedAt: string | null, active: boolean }> } | null };
+
+export type CreateApiKeyMutationVariables = Exact<{
+  partnerId: string;
+  name: string;
+}>;
+
+
+export type CreateApiKeyMutation = { createApiKey: { secret: string } };
+
+export type RevokeApiKeyMutationVariables = Exact<{
+  id: string;
+}>;
+
+
+export type RevokeApiKeyMutation = { revokeApiKey: { id: string, active: boolean } };
+
+export type TenantSettingsQueryVariables = Exact<{
+  tenantId: string;
+}>;
+
+
+export type TenantSettingsQuery = { webhookEventTypes: Array<string>, tenant: { id: string, name: string, currency: string, notificationSettings: { language: NotificationLanguage, recipients: Array<string>, runwayDaysThreshold: number | null, lowBalanceThresholds: Array<{ amountMinor: number, currency: string }> }, webhookEndpoints: Array<{ id: string, url: string, description: string | null, eventTypes: Array<string>, enabled: boolean, disabledReason: string | null }> } | null };
+
+export type SaveNotificationSettingsMutationVariables = Exact<{
+  tenantId: string;
+  input: NotificationSettingsInput;
+}>;
+
+
+export type SaveNotificationSettingsMutation = { setNotificationSettings: { recipients: Array<string> } };
+
+export type CreateWebhookEndpointMutationVariables = Exact<{
+  input: CreateWebhookEndpointInput;
+}>;
+
+
+export type CreateWebhookEndpointMutation = { createWebhookEndpoint: { secret: string, endpoint: { id: string } } };
+
+export type SetWebhookEndpointEnabledMutationVariables = Exact<{
+  id: string;
+  enabled: boolean;
+}>;
+
+
+export type SetWebhookEndpointEnabledMutation = { updateWebhookEndpoint: { id: string, enabled: boolean } };
+
+export type DeleteWebhookEndpointMutationVariables = Exact<{
+  id: string;
+}>;
+
+
+export type DeleteWebhookEndpointMutation = { deleteWebhookEndpoint: boolean };
+
 export type TenantListQueryVariables = Exact<{
   first: number;
   after?: string | null | undefined;
 }>;
 
 
-export type TenantListQuery = { tenants: { edges: Array<{ node: { id: string, name: string, country: string, status: TenantStatus, partner: { id: string, name: string } | null, balance: { available: { amountMinor: number, currency: string } } } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+export type TenantListQuery = { tenants: { edges: Array<{ node: { id: string, name: string, country: string, status: TenantStatus, partner: { id: string, name: string } | null, balance: { available: { amountMinor: number, currency: string } }, anomalies: { edges: Array<{ node: { severity: AnomalySeverity, detectedAt: string } }> } } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+
+export type OpenFraudCasesQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type OpenFraudCasesQuery = { fraudCases: { edges: Array<{ node: { id: string, tenantId: string, severity: AnomalySeverity, score: number, usageSuspended: boolean, openedAt: string } }> } };
+
+export type TopUpPageQueryVariables = Exact<{
+  tenantId: string;
+}>;
+
+
+export type TopUpPageQuery = { tenant: { id: string, name: string, currency: string, balance: { version: number, available: { amountMinor: number, currency: string } }, autoTopUp: { enabled: boolean, mode: AutoTopUpMode, stripeCustomerId: string, paymentMethodId: string, consecutiveFailures: number, backoffUntil: string | null, threshold: { amountMinor: number, currency: string }, amount: { amountMinor: number, currency: string }, dailyCap: { amountMinor: number, currency: string }, lastFailure: { code: string, message: string, at: string } | null } | null } | null };
+
+export type CreateTopUpMutationVariables = Exact<{
+  input: CreateTopUpInput;
+}>;
+
+
+export type CreateTopUpMutation = { createTopUp: { id: string, status: TopUpStatus, checkoutUrl: string | null, total: { amountMinor: number, currency: string } } };
+
+export type SetAutoTopUpMutationVariables = Exact<{
+  input: SetAutoTopUpInput;
+}>;
+
+
+export type SetAutoTopUpMutation = { setAutoTopUp: { enabled: boolean } };
+
+export type DisableAutoTopUpMutationVariables = Exact<{
+  tenantId: string;
+}>;
+
+
+export type DisableAutoTopUpMutation = { disableAutoTopUp: { enabled: boolean } | null };
+
+export type TransactionsQueryVariables = Exact<{
+  tenantId: string;
+  first: number;
+  after?: string | null | undefined;
+  type?: LedgerEntryType | null | undefined;
+  from?: string | null | undefined;
+  to?: string | null | undefined;
+}>;
+
+
+export type TransactionsQuery = { tenant: { id: string, name: string, transactions: { edges: Array<{ node: { id: string, type: LedgerEntryType, product: string | null, quantity: number | null, description: string | null, externalRef: string | null, postedAt: string, amount: { amountMinor: number, currency: string }, balanceAfter: { amountMinor: number, currency: string } } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } } | null };
 
 /** An operation of the portal: its text, typed with its result and variables. */
 export type Operation<TResult, TVariables> = string & { readonly __result?: TResult; readonly __variables?: TVariables };
@@ -50,4 +266,20 @@ export const CurrentBrandingDocument = "query CurrentBranding{currentBranding{di
 export const DashboardDocument = "query Dashboard($tenantId:ID!){tenant(id:$tenantId){id name currency country status balance{available{amountMinor currency}version updatedAt}usage(days:30){date quantity}forecast(days:7){days{date quantity lower upper}depletion{date earliest latest confidence}}}}" as Operation<DashboardQuery, DashboardQueryVariables>;
 export const DepletionDocument = "query Depletion($tenantId:ID!){tenant(id:$tenantId){id forecast(days:7){depletion{date earliest latest confidence}}}}" as Operation<DepletionQuery, DepletionQueryVariables>;
 export const BalanceLiveDocument = "subscription BalanceLive($tenantId:ID!){balanceChanged(tenantId:$tenantId){balance{available{amountMinor currency}version updatedAt}}}" as Operation<BalanceLiveSubscription, BalanceLiveSubscriptionVariables>;
-export const TenantListDocument = "query TenantList($first:Int!$after:String){tenants(first:$first after:$after){edges{node{id name country status partner{id name}balance{available{amountMinor currency}}}}pageInfo{hasNextPage endCursor}}}" as Operation<TenantListQuery, TenantListQueryVariables>;
+export const DocumentsDocument = "query Documents($tenantId:ID!$first:Int!$after:String$kind:DocumentKind){tenant(id:$tenantId){id name documents(first:$first after:$after kind:$kind){edges{node{id kind number issueDate currency totals{gross{amountMinor currency}}pdfUrl xmlUrl}}pageInfo{hasNextPage endCursor}}}}" as Operation<DocumentsQuery, DocumentsQueryVariables>;
+export const DocumentLinksDocument = "query DocumentLinks($id:ID!){document(id:$id){id pdfUrl xmlUrl}}" as Operation<DocumentLinksQuery, DocumentLinksQueryVariables>;
+export const PartnerKeysDocument = "query PartnerKeys($partnerId:ID!){partner(id:$partnerId){id name apiKeys{id name createdAt expiresAt revokedAt active}}}" as Operation<PartnerKeysQuery, PartnerKeysQueryVariables>;
+export const CreateApiKeyDocument = "mutation CreateApiKey($partnerId:ID!$name:String!){createApiKey(partnerId:$partnerId name:$name){secret}}" as Operation<CreateApiKeyMutation, CreateApiKeyMutationVariables>;
+export const RevokeApiKeyDocument = "mutation RevokeApiKey($id:ID!){revokeApiKey(id:$id){id active}}" as Operation<RevokeApiKeyMutation, RevokeApiKeyMutationVariables>;
+export const TenantSettingsDocument = "query TenantSettings($tenantId:ID!){tenant(id:$tenantId){id name currency notificationSettings{language recipients lowBalanceThresholds{amountMinor currency}runwayDaysThreshold}webhookEndpoints{id url description eventTypes enabled disabledReason}}webhookEventTypes}" as Operation<TenantSettingsQuery, TenantSettingsQueryVariables>;
+export const SaveNotificationSettingsDocument = "mutation SaveNotificationSettings($tenantId:ID!$input:NotificationSettingsInput!){setNotificationSettings(tenantId:$tenantId input:$input){recipients}}" as Operation<SaveNotificationSettingsMutation, SaveNotificationSettingsMutationVariables>;
+export const CreateWebhookEndpointDocument = "mutation CreateWebhookEndpoint($input:CreateWebhookEndpointInput!){createWebhookEndpoint(input:$input){secret endpoint{id}}}" as Operation<CreateWebhookEndpointMutation, CreateWebhookEndpointMutationVariables>;
+export const SetWebhookEndpointEnabledDocument = "mutation SetWebhookEndpointEnabled($id:ID!$enabled:Boolean!){updateWebhookEndpoint(id:$id input:{enabled:$enabled}){id enabled}}" as Operation<SetWebhookEndpointEnabledMutation, SetWebhookEndpointEnabledMutationVariables>;
+export const DeleteWebhookEndpointDocument = "mutation DeleteWebhookEndpoint($id:ID!){deleteWebhookEndpoint(id:$id)}" as Operation<DeleteWebhookEndpointMutation, DeleteWebhookEndpointMutationVariables>;
+export const TenantListDocument = "query TenantList($first:Int!$after:String){tenants(first:$first after:$after){edges{node{id name country status partner{id name}balance{available{amountMinor currency}}anomalies(first:1){edges{node{severity detectedAt}}}}}pageInfo{hasNextPage endCursor}}}" as Operation<TenantListQuery, TenantListQueryVariables>;
+export const OpenFraudCasesDocument = "query OpenFraudCases{fraudCases(status:OPEN first:20){edges{node{id tenantId severity score usageSuspended openedAt}}}}" as Operation<OpenFraudCasesQuery, OpenFraudCasesQueryVariables>;
+export const TopUpPageDocument = "query TopUpPage($tenantId:ID!){tenant(id:$tenantId){id name currency balance{available{amountMinor currency}version}autoTopUp{enabled mode threshold{amountMinor currency}amount{amountMinor currency}dailyCap{amountMinor currency}stripeCustomerId paymentMethodId consecutiveFailures backoffUntil lastFailure{code message at}}}}" as Operation<TopUpPageQuery, TopUpPageQueryVariables>;
+export const CreateTopUpDocument = "mutation CreateTopUp($input:CreateTopUpInput!){createTopUp(input:$input){id status total{amountMinor currency}checkoutUrl}}" as Operation<CreateTopUpMutation, CreateTopUpMutationVariables>;
+export const SetAutoTopUpDocument = "mutation SetAutoTopUp($input:SetAutoTopUpInput!){setAutoTopUp(input:$input){enabled}}" as Operation<SetAutoTopUpMutation, SetAutoTopUpMutationVariables>;
+export const DisableAutoTopUpDocument = "mutation DisableAutoTopUp($tenantId:ID!){disableAutoTopUp(tenantId:$tenantId){enabled}}" as Operation<DisableAutoTopUpMutation, DisableAutoTopUpMutationVariables>;
+export const TransactionsDocument = "query Transactions($tenantId:ID!$first:Int!$after:String$type:LedgerEntryType$from:DateTimeISO$to:DateTimeISO){tenant(id:$tenantId){id name transactions(first:$first after:$after type:$type from:$from to:$to){edges{node{id type amount{amountMinor currency}balanceAfter{amountMinor currency}product quantity description externalRef postedAt}}pageInfo{hasNextPage endCursor}}}}" as Operation<TransactionsQuery, TransactionsQueryVariables>;

@@ -11,14 +11,23 @@ type Balance = Tenant['balance'];
 type Depletion = NonNullable<NonNullable<DepletionQuery['tenant']>['forecast']['depletion']> | null;
 
 /** The balance (live over a subscription), when it runs out, and 30 days of usage with the 7-day forecast. */
-export function DashboardPage({ client, tenantId }: { client: GraphQLClient; tenantId: string }) {
+export function DashboardPage({ client, tenantId, notice }: { client: GraphQLClient; tenantId: string; notice?: string | undefined }) {
   const { t } = useI18n();
   const query = useQuery(client, DashboardDocument, { tenantId });
   if (query.loading && !query.data) return <Loading />;
   if (query.error) return <ErrorState error={query.error} retry={() => void query.refetch()} />;
   const tenant = query.data?.tenant;
   if (!tenant) return <p role="alert">{t('notFound')}</p>;
-  return <Dashboard key={tenant.id} client={client} tenant={tenant} />;
+  return (
+    <>
+      {notice && (
+        <p className="notice" role="status">
+          {notice}
+        </p>
+      )}
+      <Dashboard key={tenant.id} client={client} tenant={tenant} />
+    </>
+  );
 }
 
 function Dashboard({ client, tenant }: { client: GraphQLClient; tenant: Tenant }) {
