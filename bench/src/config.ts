@@ -61,6 +61,11 @@ const benchConfigSchema = z.object({
   BENCH_DOMAINS_COUNT: fields.positiveInt(1_000),
   /** Notifications: tenants that cross their low-balance threshold in one burst (one mail and one webhook each). */
   BENCH_NOTIFY_EVENTS: fields.positiveInt(5_000),
+  /** Backup: ledger entries in the deployment backed up and restored, over this many accounts; pg_dump jobs and --compress. */
+  BENCH_BACKUP_ENTRIES: fields.positiveInt(1_000_000),
+  BENCH_BACKUP_TENANTS: fields.positiveInt(1_000),
+  BENCH_BACKUP_JOBS: fields.positiveInt(2),
+  BENCH_BACKUP_COMPRESSION: z.string().default('1'),
   /** Notifications: pooled SMTP connections of the notifier. */
   BENCH_NOTIFY_SMTP_CONNECTIONS: fields.positiveInt(10),
   /** gateway-compare: closed-loop connections (max throughput), the fixed rate for latency, tenants, and timing. */

@@ -12,6 +12,7 @@ import { documents } from './documents.js';
 import { domains } from './domains.js';
 import { portal } from './portal.js';
 import { rebalancing } from './rebalancing.js';
+import { backup } from './backup.js';
 
 // `pnpm bench`: every benchmark prints a table and saves JSON under bench/results/.
 const BENCHMARKS: Record<string, (config: ReturnType<typeof loadBenchConfig>) => Promise<void>> = {
@@ -28,6 +29,7 @@ const BENCHMARKS: Record<string, (config: ReturnType<typeof loadBenchConfig>) =>
   notifications,
   portal,
   rebalancing,
+  backup,
 };
 
 /** Benchmarks that run with BENCH_TOPOLOGY=services (one process per docker-compose.yml service). */

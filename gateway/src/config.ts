@@ -1,4 +1,5 @@
 import { fields, parseConfig, z, type Env } from '@saldo/config';
+import { breakerConfigFields } from '@saldo/resilience';
 
 export const gatewayConfigSchema = z
   .object({
@@ -71,6 +72,13 @@ export const gatewayConfigSchema = z
      * while one is in flight share its answer instead of each asking the subgraph. Never mutations.
      */
     SUBGRAPH_QUERY_DEDUP: fields.boolean(true),
+    /** Longest one subgraph request may take (ms); past it the request fails and counts against the subgraph's breaker. */
+    SUBGRAPH_TIMEOUT_MS: fields.positiveInt(30_000),
+    /**
+     * Circuit breaker per subgraph: this many failures in a row (unreachable, timed out, 502/503/504) open it and its
+     * fetches fail at once with DEPENDENCY_UNAVAILABLE until a trial request SUBGRAPH_BREAKER_HALF_OPEN_MS later succeeds.
+     */
+    ...breakerConfigFields('SUBGRAPH', { failureThreshold: 5, halfOpenAfterMs: 5_000 }),
     /** Express "trust proxy" (e.g. 1, loopback, or a CIDR list): which X-Forwarded-For hops give the client address. */
     TRUST_PROXY: z.string().optional(),
     /** Results a slow subscriber may have waiting before the oldest are dropped in favour of newer ones. */

@@ -11,6 +11,7 @@ import { mountRootPage } from './root-page.js';
 import express from 'express';
 import { ANONYMOUS, ErrorCode, SaldoError, unsafeInputError, type Identity } from '@saldo/graphql';
 import { IdentitySigner, PortalTokenVerifier } from '@saldo/identity';
+import { breakerSettings } from '@saldo/resilience';
 import { createHttpService, variadicLogger, type Logger, type Service } from '@saldo/service';
 import { ApiKeyClient } from './auth/api-key-client.js';
 import { createAuthenticator, createSessionAuthenticator, type Credentials } from './auth/authenticate.js';
@@ -110,18 +111,19 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
         return hostPartners ? hostPartners.scope(identity, credentials.host) : identity;
       };
       const authenticateSession = createSessionAuthenticator(credentialVerifiers);
+      // One keep-alive client for every subgraph call: queries' fetches and subscriptions' entity fetches.
+      const subgraphHttp = new SubgraphHttpClient(config.SUBGRAPH_TIMEOUT_MS, breakerSettings(config, 'SUBGRAPH'));
       // Each subgraph's routing URL as last loaded (the download proxy forwards to one of them).
       const routes = new Map<string, string>();
       const subgraphUrl = (name: string, url: string | undefined): string => {
         const target = config.subgraphUrls[name] ?? url;
         if (!target) throw new Error(`No URL for subgraph ${name}: set SUBGRAPH_URL_${name.toUpperCase().replaceAll('-', '_')}`);
         routes.set(name, target);
+        subgraphHttp.nameTarget(target, name);
         return target;
       };
       // Federated subscriptions (Apollo's gateway plans them but cannot execute them): planned over the same
       // supergraph, whenever the gateway (re)loads it.
-      // One keep-alive client for every subgraph call: queries' fetches and subscriptions' entity fetches.
-      const subgraphHttp = new SubgraphHttpClient();
       const engine = new SubscriptionEngine({
         signer,
         subgraphHttp,

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { RemoteGraphQLDataSource } from '@apollo/gateway';
+import { DependencyGuard, type BreakerSettings } from '@saldo/resilience';
 import type { SubgraphQueryDedup } from '../dedup/index.js';
 
 /** Apollo's fetcher types, as its data source declares them (@apollo/utils.fetcher). */
@@ -25,10 +26,43 @@ export interface SubgraphHttpResponse {
 export class SubgraphHttpClient {
   private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 256 });
+  /** One circuit breaker per subgraph (its URL): a failing subgraph fails fast, the others are untouched. */
+  private readonly guards = new Map<string, DependencyGuard>();
+  private readonly names = new Map<string, string>();
 
-  constructor(private readonly timeoutMs = 30_000) {}
+  constructor(
+    private readonly timeoutMs = 30_000,
+    private readonly breaker: BreakerSettings = { failureThreshold: 5, halfOpenAfterMs: 5_000 },
+  ) {}
 
-  async post(url: URL, headers: Record<string, string>, body: string): Promise<SubgraphHttpResponse> {
+  /** Names the subgraph at `url` (its breaker's `subgraph:<name>` in errors and metrics); unnamed ones use the host. */
+  nameTarget(url: string, name: string): void {
+    this.names.set(new URL(url).href, name);
+  }
+
+  /**
+   * POSTs through the subgraph's circuit breaker: unreachable, timed out (SUBGRAPH_TIMEOUT_MS) and 502/503/504 answers
+   * count as failures; once SUBGRAPH_BREAKER_FAILURES happened in a row, requests fail at once with
+   * DEPENDENCY_UNAVAILABLE until a trial request after SUBGRAPH_BREAKER_HALF_OPEN_MS succeeds.
+   */
+  post(url: URL, headers: Record<string, string>, body: string): Promise<SubgraphHttpResponse> {
+    return this.guardFor(url).execute(() => this.postWithRetry(url, headers, body));
+  }
+
+  private guardFor(url: URL): DependencyGuard {
+    let guard = this.guards.get(url.href);
+    if (!guard) {
+      guard = new DependencyGuard({
+        dependency: `subgraph:${this.names.get(url.href) ?? url.host}`,
+        ...this.breaker,
+        isFailureResult: (response) => UNAVAILABLE_STATUSES.has((response as SubgraphHttpResponse).status),
+      });
+      this.guards.set(url.href, guard);
+    }
+    return guard;
+  }
+
+  private async postWithRetry(url: URL, headers: Record<string, string>, body: string): Promise<SubgraphHttpResponse> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.postOnce(url, headers, body);
@@ -80,8 +114,13 @@ export class SubgraphHttpClient {
   close(): void {
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
+    for (const guard of this.guards.values()) guard.dispose();
+    this.guards.clear();
   }
 }
+
+/** Subgraph answers that say it is down or overloaded (a proxy in front of it, or its own drain), not a request error. */
+const UNAVAILABLE_STATUSES = new Set([502, 503, 504]);
 
 /** A request that failed on a reused keep-alive socket before any answer arrived. */
 class StaleSocketError extends Error {

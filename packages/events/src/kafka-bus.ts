@@ -11,6 +11,7 @@ import {
   type Producer,
   type RetryOptions,
 } from 'kafkajs';
+import { DependencyGuard, isDependencyUnavailable, type BreakerSettings } from '@saldo/resilience';
 import type { Logger } from '@saldo/service';
 import {
   DEFAULT_MAX_BATCH_SIZE,
@@ -64,7 +65,16 @@ export interface KafkaEventBusOptions {
    * it (one request in flight per broker either way).
    */
   idempotent?: boolean;
+  /**
+   * The producer's circuit breaker and timeout: a publish that takes longer than `publishTimeoutMs` (kafkajs' own
+   * retries included) is abandoned; `failureThreshold` failed publishes in a row open the circuit and publishes fail
+   * at once (DEPENDENCY_UNAVAILABLE: the relay keeps the rows and tries again) until a trial publish `halfOpenAfterMs`
+   * later succeeds.
+   */
+  breaker?: BreakerSettings & { publishTimeoutMs: number };
 }
+
+const DEFAULT_BREAKER = { failureThreshold: 5, halfOpenAfterMs: 5_000, publishTimeoutMs: 15_000 };
 
 const DEFAULT_RETRY: RetryOptions = { initialRetryTime: 100, maxRetryTime: 2_000, retries: 5 };
 
@@ -94,8 +104,17 @@ export class KafkaEventBus implements EventBus {
   private producerConnected: Promise<void> | undefined;
   private readonly subscriptions = new Map<string, KafkaSubscription>();
   private closed = false;
+  /** The producer's circuit breaker (`kafka`). */
+  readonly guard: DependencyGuard;
 
   constructor(private readonly options: KafkaEventBusOptions) {
+    const breaker = options.breaker ?? DEFAULT_BREAKER;
+    this.guard = new DependencyGuard({
+      dependency: 'kafka',
+      failureThreshold: breaker.failureThreshold,
+      halfOpenAfterMs: breaker.halfOpenAfterMs,
+      timeoutMs: breaker.publishTimeoutMs,
+    });
     this.kafka = new Kafka({
       clientId: options.clientId,
       brokers: options.brokers,
@@ -121,16 +140,21 @@ export class KafkaEventBus implements EventBus {
       messages.push(toMessage(event));
       byTopic.set(event.topic, messages);
     }
-    await this.connectProducer();
     try {
-      await this.producer.sendBatch({
-        acks: -1,
-        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      await this.guard.execute(async () => {
+        await this.connectProducer();
+        await this.producer.sendBatch({
+          acks: -1,
+          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+        });
       });
     } catch (error) {
-      // Start the next attempt from a clean connection (and fresh broker metadata).
-      this.producerConnected = undefined;
-      await this.producer.disconnect().catch(() => undefined);
+      // An open circuit never touched the producer. Anything else (a failure, or a publish abandoned at its timeout):
+      // start the next attempt from a clean connection (and fresh broker metadata).
+      if (!(isDependencyUnavailable(error) && error.reason === 'circuit-open')) {
+        this.producerConnected = undefined;
+        await this.producer.disconnect().catch(() => undefined);
+      }
       throw error;
     }
   }
@@ -162,6 +186,7 @@ export class KafkaEventBus implements EventBus {
     await Promise.all(subscriptions.map((subscription) => subscription.stop()));
     this.producerConnected = undefined;
     await this.producer.disconnect().catch((error: unknown) => this.options.logger.warn('kafka producer disconnect failed', { error }));
+    this.guard.dispose();
   }
 
   private connectProducer(): Promise<void> {

@@ -36,6 +36,8 @@ export const ErrorCode = {
   TenantAlreadyMoving: 'TENANT_ALREADY_MOVING',
   TargetDraining: 'TARGET_DRAINING',
   MoveAlreadySwitched: 'MOVE_ALREADY_SWITCHED',
+  /** A dependency (Stripe, a subgraph, ...) is failing: its circuit is open or it did not answer in time (@saldo/resilience); nothing was changed. */
+  DependencyUnavailable: 'DEPENDENCY_UNAVAILABLE',
   Unauthenticated: 'UNAUTHENTICATED',
   Forbidden: 'FORBIDDEN',
   Internal: 'INTERNAL_SERVER_ERROR',

@@ -1,5 +1,6 @@
 import { fields, z } from '@saldo/config';
 import type { JobSettings } from '@saldo/jobs';
+import { breakerConfigFields } from '@saldo/resilience';
 import { DEFAULT_SHARD_CAPACITY, type ShardingConfig } from '@saldo/sharding';
 
 /**
@@ -53,6 +54,13 @@ export const subgraphConfigSchema = z.object({
    * controller that is none of its brokers, so kafkajs cannot get a producer id. Per-key order does not depend on it.
    */
   KAFKA_IDEMPOTENT: fields.boolean(true),
+  /** Longest one outbox publish to Kafka may take (kafkajs' retries included) before it is abandoned and retried later. */
+  KAFKA_PUBLISH_TIMEOUT_MS: fields.positiveInt(15_000),
+  /**
+   * The Kafka producer's circuit breaker: this many failed publishes in a row open it; publishes then fail at once (the
+   * outbox keeps the events) until a trial publish KAFKA_BREAKER_HALF_OPEN_MS later succeeds.
+   */
+  ...breakerConfigFields('KAFKA', { failureThreshold: 5, halfOpenAfterMs: 5_000 }),
   LOG_LEVEL: fields.logLevel(),
   LOG_FORMAT: fields.logFormat(),
   /** The gateway's public key (PEM, or IDENTITY_PUBLIC_KEY_FILE): requests without an identity it signed are refused. */

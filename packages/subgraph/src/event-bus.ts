@@ -1,5 +1,6 @@
 import { ConfigError } from '@saldo/config';
 import { InProcessEventBus, KafkaEventBus, type EventBus } from '@saldo/events';
+import { breakerSettings } from '@saldo/resilience';
 import type { Logger } from '@saldo/service';
 import type { SubgraphConfig } from './config.js';
 
@@ -21,5 +22,6 @@ export function createEventBus(config: SubgraphConfig, logger: Logger, name?: st
     clientId: config.KAFKA_CLIENT_ID ?? (name ? `saldo-${name}` : 'saldo'),
     idempotent: config.KAFKA_IDEMPOTENT,
     logger: events,
+    breaker: { ...breakerSettings(config, 'KAFKA'), publishTimeoutMs: config.KAFKA_PUBLISH_TIMEOUT_MS },
   });
 }

@@ -100,6 +100,10 @@ export interface StripeStandIn {
   sign(payload: string, options?: { timestamp?: number; secret?: string }): string;
   /** POSTs an event (signed) to the webhook URL. */
   deliver(event: StandInEvent, options?: { timestamp?: number; secret?: string; url?: string }): Promise<DeliveryResult>;
+  /** Stops listening (connections refused, as when Stripe is unreachable); what it holds is kept for `start()`. */
+  stop(): Promise<void>;
+  /** Listens again on the same address and port, with everything it held before `stop()`. */
+  start(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -648,10 +652,21 @@ No card is charged and no money moves. Saldo's embedded default uses it when no 
 </body></html>`);
   };
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
-  });
+  const listen = (port: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, options.host ?? '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (!server.listening) return resolve();
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  await listen(options.port ?? 0);
   const address = server.address() as AddressInfo;
   baseUrl = `http://${options.host ?? '127.0.0.1'}:${address.port}`;
 
@@ -680,11 +695,9 @@ No card is charged and no money moves. Saldo's embedded default uses it when no 
     event,
     sign,
     deliver,
-    close: () =>
-      new Promise((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    stop,
+    start: () => (server.listening ? Promise.resolve() : listen(address.port)),
+    close: stop,
   };
   return api;
 }

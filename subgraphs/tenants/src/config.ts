@@ -1,4 +1,5 @@
 import { fields, parseConfig, z, type Env } from '@saldo/config';
+import { breakerConfigFields } from '@saldo/resilience';
 import { subgraphConfigSchema } from '@saldo/subgraph';
 
 const emailList = z
@@ -23,6 +24,8 @@ export const tenantsConfigSchema = subgraphConfigSchema
     MAIL_FROM: z.email('must be an email address').default('notifications@saldo.example'),
     SMTP_MAX_CONNECTIONS: fields.positiveInt(5),
     SMTP_TIMEOUT_MS: fields.positiveInt(10_000),
+    /** The SMTP server's circuit breaker: failures in a row (no reply, 421) that open it; how long until a trial send. */
+    ...breakerConfigFields('SMTP', { failureThreshold: 5, halfOpenAfterMs: 10_000 }),
     /**
      * Where the notifier fetches an issued document's PDF for its mail, when it cannot reach the gateway's public origin
      * the links point at (e.g. billing's internal URL, http://billing:4002: billing serves the same signed paths).
@@ -35,6 +38,8 @@ export const tenantsConfigSchema = subgraphConfigSchema
     WEBHOOK_ALLOW_PRIVATE_TARGETS: fields.optionalBoolean(),
     WEBHOOK_TIMEOUT_MS: fields.positiveInt(10_000),
     WEBHOOK_MAX_SOCKETS_PER_HOST: fields.positiveInt(32),
+    /** A circuit per receiver host: failures in a row (no answer, 502/503/504) that open it; how long until a trial delivery. */
+    ...breakerConfigFields('WEBHOOK', { failureThreshold: 5, halfOpenAfterMs: 30_000 }),
     /** Retries: base x 2^(n-1) seconds, capped at the max delay, for up to the window (3 days); then the endpoint is disabled. */
     WEBHOOK_RETRY_BASE_SECONDS: fields.positiveInt(5),
     WEBHOOK_RETRY_MAX_DELAY_SECONDS: fields.positiveInt(6 * 3600),

@@ -1,3 +1,4 @@
+import { breakerConfigFields } from '@saldo/resilience';
 import { fields, parseConfig, z, type Env } from '@saldo/config';
 import { subgraphConfigSchema } from '@saldo/subgraph';
 
@@ -43,6 +44,8 @@ export const whiteLabelConfigSchema = subgraphConfigSchema
     ACME_CA_CERTIFICATES: z.string().optional(),
     /** Seconds one ACME HTTP request may take. */
     ACME_TIMEOUT_SECONDS: fields.positiveInt(30),
+    /** The CA's circuit breaker: failures in a row (no answer, 5xx) that open it; how long until a trial request. */
+    ...breakerConfigFields('ACME', { failureThreshold: 5, halfOpenAfterMs: 60_000 }),
     /** Key sealing certificate keys, chains and the ACME account key at rest (required with a web server); `_FILE` works. */
     DOMAINS_ENCRYPTION_KEY: fields.encryptionKey().optional(),
     /** Earlier keys, comma-separated: still open what they sealed (rotation). */

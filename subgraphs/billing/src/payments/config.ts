@@ -1,4 +1,5 @@
 import { fields, z } from '@saldo/config';
+import { breakerConfigFields } from '@saldo/resilience';
 import { DEFAULT_EXCHANGE_RATES, parseExchangeRateTable } from './domain/fx.js';
 import { DEFAULT_TOPUP_LIMITS, parseTopUpLimits } from './domain/top-up-limits.js';
 
@@ -33,6 +34,11 @@ export const paymentsConfigFields = {
   STRIPE_TIMEOUT_MS: fields.positiveInt(20_000),
   /** stripe-node's automatic retries of network failures (it sends idempotency keys, so a retry never pays twice). */
   STRIPE_MAX_NETWORK_RETRIES: z.coerce.number().int().min(0).max(5).default(2),
+  /**
+   * Circuit breaker on every Stripe call: this many transient failures in a row (unreachable, 5xx, 429) open it, and
+   * calls fail at once with DEPENDENCY_UNAVAILABLE until, STRIPE_BREAKER_HALF_OPEN_MS later, a trial call succeeds.
+   */
+  ...breakerConfigFields('STRIPE', { failureThreshold: 5, halfOpenAfterMs: 30_000 }),
   /** Where Stripe Checkout sends the payer back; `{CHECKOUT_SESSION_ID}` is replaced by Stripe. */
   TOPUP_SUCCESS_URL: urlWithProtocol(['http:', 'https:']).default('http://localhost:4000/top-up/success?session_id={CHECKOUT_SESSION_ID}'),
   TOPUP_CANCEL_URL: urlWithProtocol(['http:', 'https:']).default('http://localhost:4000/top-up/cancelled'),

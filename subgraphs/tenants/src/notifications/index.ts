@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { breakerSettings } from '@saldo/resilience';
 import { Topic, type Unsubscribe } from '@saldo/events';
 import { SecretBox } from '@saldo/secrets';
 import type { ShardedDatabase } from '@saldo/sharding';
@@ -50,13 +51,20 @@ export function createNotificationServices(runtime: SubgraphRuntime<TenantsConfi
   const log = logger.child('notifications');
   const allowPrivate = config.WEBHOOK_ALLOW_PRIVATE_TARGETS ?? config.NODE_ENV !== 'production';
   const mailer = config.SMTP_URL
-    ? new Mailer({ url: config.SMTP_URL, fromAddress: config.MAIL_FROM, maxConnections: config.SMTP_MAX_CONNECTIONS, timeoutMs: config.SMTP_TIMEOUT_MS })
+    ? new Mailer({
+        url: config.SMTP_URL,
+        fromAddress: config.MAIL_FROM,
+        maxConnections: config.SMTP_MAX_CONNECTIONS,
+        timeoutMs: config.SMTP_TIMEOUT_MS,
+        breaker: breakerSettings(config, 'SMTP'),
+      })
     : null;
   const webhooks = new WebhookClient({
     allowPrivate,
     timeoutMs: config.WEBHOOK_TIMEOUT_MS,
     maxSocketsPerHost: config.WEBHOOK_MAX_SOCKETS_PER_HOST,
     userAgent: 'Saldo-Webhooks/1',
+    breaker: breakerSettings(config, 'WEBHOOK'),
   });
   const branding = new BrandingCopy(db);
   const box = new SecretBox(config.WEBHOOK_SECRETS_KEY ?? processKey(), config.WEBHOOK_SECRETS_PREVIOUS_KEYS);

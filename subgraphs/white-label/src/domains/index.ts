@@ -1,3 +1,4 @@
+import { breakerSettings } from '@saldo/resilience';
 import { resolve } from 'node:path';
 import type { Express } from 'express';
 import type { SubgraphJobs, SubgraphRuntime } from '@saldo/subgraph';
@@ -73,6 +74,7 @@ export function createDomainServices(runtime: SubgraphRuntime<WhiteLabelConfig>)
       contactEmail: config.ACME_CONTACT_EMAIL,
       caCertificates: config.ACME_CA_CERTIFICATES,
       timeoutMs: config.ACME_TIMEOUT_SECONDS * 1000,
+      breaker: breakerSettings(config, 'ACME'),
     },
     log,
   );

@@ -1,4 +1,5 @@
 import Stripe from 'stripe';
+import { DependencyGuard, breakerSettings, isDependencyUnavailable } from '@saldo/resilience';
 import type { PaymentsConfig } from '../config.js';
 import { BillingErrorCode, billingError } from '../../shared/errors.js';
 
@@ -56,8 +57,16 @@ export interface RefundInfo {
   created: number;
 }
 
-/** Stripe failed in a way that a retry of the same request (same idempotency key) may fix. */
+/**
+ * Stripe failed in a way that a retry of the same request (same idempotency key) may fix, or was not asked at all
+ * because its circuit is open (DEPENDENCY_UNAVAILABLE).
+ */
 export function isTransientStripeError(error: unknown): boolean {
+  return isDependencyUnavailable(error) || stripeIsFailing(error);
+}
+
+/** Failures that count against Stripe's circuit: it could not be reached, answered 5xx/409, or throttled us. */
+function stripeIsFailing(error: unknown): boolean {
   const type = (error as { type?: unknown })?.type;
   // StripeAPIError covers 5xx and 409 (a concurrent request with the same idempotency key still running).
   return type === 'StripeConnectionError' || type === 'StripeAPIError' || type === 'StripeRateLimitError';
@@ -65,6 +74,8 @@ export function isTransientStripeError(error: unknown): boolean {
 
 /** A SaldoError for a Stripe failure at the GraphQL edge: retryable or not; Stripe's message is not passed on. */
 export function paymentProviderError(error: unknown) {
+  // The circuit is open (or the call timed out): the stable DEPENDENCY_UNAVAILABLE, as for every dependency.
+  if (isDependencyUnavailable(error)) return error;
   if (isTransientStripeError(error)) {
     return billingError(BillingErrorCode.PaymentProviderUnavailable, 'Stripe could not be reached; nothing was charged. Retry with the same idempotency key.');
   }
@@ -79,33 +90,59 @@ export function paymentProviderError(error: unknown) {
  * idempotency key derived from Saldo's own (so a retry, by stripe-node or by us, never creates a second object).
  */
 export class StripeGateway {
+  /**
+   * Every call to Stripe goes through this circuit breaker (STRIPE_BREAKER_*): while Stripe is failing, calls fail at
+   * once with DEPENDENCY_UNAVAILABLE instead of each waiting for stripe-node's timeout and retries; one trial call after
+   * the open period closes it again. Nothing is retried here: every POST carries an idempotency key, so a caller's later
+   * retry can never charge twice.
+   */
+  readonly guard: DependencyGuard;
+
   constructor(
     readonly stripe: Stripe,
-    private readonly options: { webhookSecret: string; toleranceSeconds: number; successUrl: string; cancelUrl: string },
-  ) {}
+    private readonly options: {
+      webhookSecret: string;
+      toleranceSeconds: number;
+      successUrl: string;
+      cancelUrl: string;
+      breaker?: { failureThreshold: number; halfOpenAfterMs: number };
+    },
+  ) {
+    this.guard = new DependencyGuard({
+      dependency: 'stripe',
+      ...(options.breaker ?? { failureThreshold: 5, halfOpenAfterMs: 30_000 }),
+      isFailure: stripeIsFailing,
+    });
+  }
+
+  private call<T>(request: () => Promise<T>): Promise<T> {
+    return this.guard.execute(request);
+  }
 
   async createCheckoutSession(request: CheckoutSessionRequest): Promise<CheckoutSessionResult> {
     const metadata = { tenantId: request.tenantId, topUpId: request.topUpId, idempotencyKey: request.idempotencyKey, kind: PaymentKind.TopUp };
-    const session = await this.stripe.checkout.sessions.create(
-      {
-        mode: 'payment',
-        line_items: [
-          {
-            quantity: 1,
-            price_data: {
-              currency: request.currency.toLowerCase(),
-              unit_amount: Number(request.amountMinor),
-              product_data: { name: 'Prepaid balance top-up', description: request.description },
+    const session = await this.call(() =>
+      this.stripe.checkout.sessions.create(
+        {
+          mode: 'payment',
+          line_items: [
+            {
+              quantity: 1,
+              price_data: {
+                currency: request.currency.toLowerCase(),
+                unit_amount: Number(request.amountMinor),
+                product_data: { name: 'Prepaid balance top-up', description: request.description },
+              },
             },
-          },
-        ],
-        success_url: this.options.successUrl,
-        cancel_url: this.options.cancelUrl,
-        client_reference_id: request.tenantId,
-        metadata,
-        payment_intent_data: { metadata, description: request.description },
-      },
-      { idempotencyKey: checkoutIdempotencyKey(request.tenantId, request.idempotencyKey) },
+          ],
+          success_url: this.options.successUrl,
+          cancel_url: this.options.cancelUrl,
+          client_reference_id: request.tenantId,
+          metadata,
+          payment_intent_data: { metadata, description: request.description },
+        },
+        { idempotencyKey: checkoutIdempotencyKey(request.tenantId, request.idempotencyKey) },
+      ),
     );
     if (!session.url) throw new Error(`Stripe returned Checkout Session ${session.id} without a URL`);
     return { id: session.id, url: session.url, expiresAt: session.expires_at ? new Date(session.expires_at * 1000) : null };
@@ -117,9 +154,11 @@ export class StripeGateway {
    * which is its own just as well.
    */
   async tenantCustomer(tenantId: string): Promise<string> {
-    const customer = await this.stripe.customers.create(
-      { description: `Saldo tenant ${tenantId}`, metadata: { [TENANT_METADATA_KEY]: tenantId } },
-      { idempotencyKey: `customer:${tenantId}` },
+    const customer = await this.call(() =>
+      this.stripe.customers.create(
+        { description: `Saldo tenant ${tenantId}`, metadata: { [TENANT_METADATA_KEY]: tenantId } },
+        { idempotencyKey: `customer:${tenantId}` },
+      ),
     );
     return customer.id;
   }
@@ -127,17 +166,19 @@ export class StripeGateway {
   /** A setup-mode Checkout Session on the tenant's customer: the tenant saves a card for automatic top-ups there. */
   async createSetupSession(tenantId: string, customerId: string, currency: string): Promise<CheckoutSessionResult> {
     const metadata = { tenantId, kind: PaymentKind.PaymentMethodSetup };
-    const session = await this.stripe.checkout.sessions.create({
-      mode: 'setup',
-      customer: customerId,
-      // Setup mode with the account's payment methods needs the currency future charges will be in.
-      currency: currency.toLowerCase(),
-      success_url: this.options.successUrl,
-      cancel_url: this.options.cancelUrl,
-      client_reference_id: tenantId,
-      metadata,
-      setup_intent_data: { metadata },
-    });
+    const session = await this.call(() =>
+      this.stripe.checkout.sessions.create({
+        mode: 'setup',
+        customer: customerId,
+        // Setup mode with the account's payment methods needs the currency future charges will be in.
+        currency: currency.toLowerCase(),
+        success_url: this.options.successUrl,
+        cancel_url: this.options.cancelUrl,
+        client_reference_id: tenantId,
+        metadata,
+        setup_intent_data: { metadata },
+      }),
+    );
     if (!session.url) throw new Error(`Stripe returned Checkout Session ${session.id} without a URL`);
     return { id: session.id, url: session.url, expiresAt: session.expires_at ? new Date(session.expires_at * 1000) : null };
   }
@@ -149,9 +190,9 @@ export class StripeGateway {
   async paymentMethodOwnedBy(tenantId: string, customerId: string, paymentMethodId: string): Promise<boolean> {
     const missing = (error: unknown) => (error as { statusCode?: number })?.statusCode === 404 || (error as { code?: string })?.code === 'resource_missing';
     try {
-      const customer = await this.stripe.customers.retrieve(customerId);
+      const customer = await this.call(() => this.stripe.customers.retrieve(customerId));
       if (customer.deleted || customer.metadata?.[TENANT_METADATA_KEY] !== tenantId) return false;
-      const method = await this.stripe.paymentMethods.retrieve(paymentMethodId);
+      const method = await this.call(() => this.stripe.paymentMethods.retrieve(paymentMethodId));
       const owner = typeof method.customer === 'string' ? method.customer : (method.customer?.id ?? null);
       return owner === customerId;
     } catch (error) {
@@ -167,19 +208,21 @@ export class StripeGateway {
   async chargeOffSession(request: OffSessionChargeRequest): Promise<OffSessionChargeResult> {
     let intent: Stripe.PaymentIntent;
     try {
-      intent = await this.stripe.paymentIntents.create(
-        {
-          amount: Number(request.amountMinor),
-          currency: request.currency.toLowerCase(),
-          customer: request.customerId,
-          payment_method: request.paymentMethodId,
-          off_session: true,
-          confirm: true,
-          automatic_payment_methods: { enabled: true, allow_redirects: 'never' },
-          description: 'Saldo automatic top-up',
-          metadata: { tenantId: request.tenantId, autoTopUpAttemptId: request.attemptId, kind: PaymentKind.AutoTopUp },
-        },
-        { idempotencyKey: `auto-top-up:${request.attemptId}` },
+      intent = await this.call(() =>
+        this.stripe.paymentIntents.create(
+          {
+            amount: Number(request.amountMinor),
+            currency: request.currency.toLowerCase(),
+            customer: request.customerId,
+            payment_method: request.paymentMethodId,
+            off_session: true,
+            confirm: true,
+            automatic_payment_methods: { enabled: true, allow_redirects: 'never' },
+            description: 'Saldo automatic top-up',
+            metadata: { tenantId: request.tenantId, autoTopUpAttemptId: request.attemptId, kind: PaymentKind.AutoTopUp },
+          },
+          { idempotencyKey: `auto-top-up:${request.attemptId}` },
+        ),
       );
     } catch (error) {
       const stripeError = error as Stripe.errors.StripeError;
@@ -199,25 +242,28 @@ export class StripeGateway {
 
   /** Where an accepted off-session PaymentIntent stands now (a settling payment looked at again). */
   async paymentIntentOutcome(id: string): Promise<OffSessionChargeResult> {
-    return outcomeOf(await this.stripe.paymentIntents.retrieve(id));
+    return outcomeOf(await this.call(() => this.stripe.paymentIntents.retrieve(id)));
   }
 
   async retrievePaymentIntent(id: string): Promise<Stripe.PaymentIntent> {
-    return this.stripe.paymentIntents.retrieve(id);
+    return this.call(() => this.stripe.paymentIntents.retrieve(id));
   }
 
   /** Every refund of a charge, oldest first. */
   async refundsOfCharge(chargeId: string): Promise<RefundInfo[]> {
-    const refunds: RefundInfo[] = [];
-    for await (const refund of this.stripe.refunds.list({ charge: chargeId, limit: 100 })) {
-      refunds.push({
-        id: refund.id,
-        amountMinor: BigInt(refund.amount),
-        currency: refund.currency.toUpperCase(),
-        status: refund.status ?? 'pending',
-        created: refund.created,
-      });
-    }
+    const refunds = await this.call(async () => {
+      const listed: RefundInfo[] = [];
+      for await (const refund of this.stripe.refunds.list({ charge: chargeId, limit: 100 })) {
+        listed.push({
+          id: refund.id,
+          amountMinor: BigInt(refund.amount),
+          currency: refund.currency.toUpperCase(),
+          status: refund.status ?? 'pending',
+          created: refund.created,
+        });
+      }
+      return listed;
+    });
     return refunds.sort((a, b) => a.created - b.created || (a.id < b.id ? -1 : 1));
   }
 
@@ -277,5 +323,6 @@ export function createStripeGateway(config: PaymentsConfig): StripeGateway | nul
     toleranceSeconds: config.STRIPE_WEBHOOK_TOLERANCE_SECONDS,
     successUrl: config.TOPUP_SUCCESS_URL,
     cancelUrl: config.TOPUP_CANCEL_URL,
+    breaker: breakerSettings(config, 'STRIPE'),
   });
 }

@@ -1,4 +1,5 @@
 import nodemailer, { type Transporter } from 'nodemailer';
+import { DependencyGuard, isDependencyUnavailable, type BreakerSettings } from '@saldo/resilience';
 
 export interface MailMessage {
   to: readonly string[];
@@ -26,13 +27,34 @@ export interface MailerOptions {
   fromAddress: string;
   maxConnections: number;
   timeoutMs: number;
+  /** The SMTP server's circuit breaker (SMTP_BREAKER_*). */
+  breaker?: BreakerSettings;
+}
+
+/**
+ * Failures that say the SMTP server is down rather than that this message was refused: no SMTP reply at all
+ * (refused, reset, timed out) or 421 (service not available). A 5xx for a recipient is the message's problem.
+ */
+function smtpServerFailing(error: unknown): boolean {
+  const code = (error as { responseCode?: unknown })?.responseCode;
+  return typeof code !== 'number' || code === 421;
 }
 
 /** Sends notification mail over pooled SMTP connections (nodemailer). */
 export class Mailer {
   private readonly transporter: Transporter;
+  /**
+   * While the server is failing, sends fail at once (the delivery is retried later, as after any failure) instead of
+   * each waiting for SMTP_TIMEOUT_MS; a trial send after SMTP_BREAKER_HALF_OPEN_MS closes the circuit again.
+   */
+  readonly guard: DependencyGuard;
 
   constructor(private readonly options: MailerOptions) {
+    this.guard = new DependencyGuard({
+      dependency: 'smtp',
+      ...(options.breaker ?? { failureThreshold: 5, halfOpenAfterMs: 10_000 }),
+      isFailure: smtpServerFailing,
+    });
     this.transporter = nodemailer.createTransport({
       url: options.url,
       pool: true,
@@ -48,26 +70,28 @@ export class Mailer {
     const started = performance.now();
     const domain = this.options.fromAddress.split('@')[1] ?? 'saldo.local';
     try {
-      const info = (await this.transporter.sendMail({
-        from: { name: message.fromName, address: this.options.fromAddress },
-        to: [...message.to],
-        ...(message.replyTo ? { replyTo: message.replyTo } : {}),
-        subject: message.subject,
-        text: message.text,
-        html: message.html,
-        messageId: `<${message.messageId}@${domain}>`,
-        // Both parts base64-encoded: quoted-printable is encoded character by character in JavaScript and took about
-        // half of the CPU building a notification mail (measured with nodemailer 10.6); base64 is native.
-        textEncoding: 'base64',
-        attachments: message.attachments.map((attachment) => ({ ...attachment })),
-      })) as { response?: string };
+      const info = (await this.guard.execute(() =>
+        this.transporter.sendMail({
+          from: { name: message.fromName, address: this.options.fromAddress },
+          to: [...message.to],
+          ...(message.replyTo ? { replyTo: message.replyTo } : {}),
+          subject: message.subject,
+          text: message.text,
+          html: message.html,
+          messageId: `<${message.messageId}@${domain}>`,
+          // Both parts base64-encoded: quoted-printable is encoded character by character in JavaScript and took about
+          // half of the CPU building a notification mail (measured with nodemailer 10.6); base64 is native.
+          textEncoding: 'base64',
+          attachments: message.attachments.map((attachment) => ({ ...attachment })),
+        }),
+      )) as { response?: string };
       return { ok: true, responseCode: smtpCode(info.response) ?? 250, error: null, durationMs: Math.round(performance.now() - started) };
     } catch (error) {
       const failure = error as { responseCode?: number; message?: string };
       return {
         ok: false,
         responseCode: failure.responseCode ?? null,
-        error: failure.message ?? String(error),
+        error: isDependencyUnavailable(error) ? `DEPENDENCY_UNAVAILABLE: ${error.message}` : (failure.message ?? String(error)),
         durationMs: Math.round(performance.now() - started),
       };
     }
@@ -75,6 +99,7 @@ export class Mailer {
 
   close(): void {
     this.transporter.close();
+    this.guard.dispose();
   }
 }
 

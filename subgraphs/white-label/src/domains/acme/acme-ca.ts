@@ -1,6 +1,7 @@
 import { Agent } from 'node:https';
 import { rootCertificates } from 'node:tls';
 import * as acme from 'acme-client';
+import { DependencyGuard, type BreakerSettings } from '@saldo/resilience';
 import type { Logger } from '@saldo/service';
 
 /** The CA refused to validate the domain (the authorization or challenge became invalid): counts as a failed validation. */
@@ -19,6 +20,19 @@ export interface AcmeSettings {
   /** Extra PEM CA certificates trusted for the CA's own HTTPS endpoint (a local pebble). */
   caCertificates?: string | undefined;
   timeoutMs: number;
+  /** The CA's circuit breaker (ACME_BREAKER_*). */
+  breaker?: BreakerSettings;
+}
+
+/**
+ * Failures that say the CA is down, not that it refused this order: no HTTP answer (refused, reset, timed out) or a 5xx.
+ * Problem documents (rate limits, unauthorized, bad CSR) and failed validations are the order's, not the CA's.
+ */
+function caFailing(error: unknown): boolean {
+  if (error instanceof ValidationFailedError || error instanceof OrderUnusableError) return false;
+  const failure = error as { isAxiosError?: boolean; response?: { status?: number }; code?: string };
+  if (failure?.response?.status !== undefined) return failure.response.status >= 500;
+  return failure?.isAxiosError === true || /^(ECONN|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EPIPE|ECONNABORTED)/.test(failure?.code ?? '');
 }
 
 /** What an order needs from its caller: where the CA's http-01 requests are answered from, and progress to persist. */
@@ -71,6 +85,11 @@ export class AcmeCa {
   readonly counters: AcmeCounters = { newOrders: 0, resumedOrders: 0 };
   private readonly client: acme.Client;
   private registered: Promise<string> | undefined;
+  /**
+   * While the CA is failing, issuance attempts fail at once (the job is retried with back-off, as after any failure)
+   * instead of each waiting for ACME_TIMEOUT_SECONDS; a trial attempt after ACME_BREAKER_HALF_OPEN_MS closes it again.
+   */
+  private readonly guard: DependencyGuard;
 
   constructor(
     private readonly settings: AcmeSettings,
@@ -78,6 +97,11 @@ export class AcmeCa {
     private readonly logger: Logger,
   ) {
     configureTransport(settings);
+    this.guard = new DependencyGuard({
+      dependency: 'acme',
+      ...(settings.breaker ?? { failureThreshold: 5, halfOpenAfterMs: 60_000 }),
+      isFailure: caFailing,
+    });
     this.client = new acme.Client({
       directoryUrl: settings.directoryUrl,
       accountKey: accountKeyPem,
@@ -99,25 +123,27 @@ export class AcmeCa {
    * Returns the account URL.
    */
   register(): Promise<string> {
-    this.registered ??= (async () => {
-      // newAccount directly: acme-client's createAccount follows an existing account (HTTP 200) with an "update" that
-      // only repeats termsOfServiceAgreed, which CAs refuse as an empty update.
-      const api = (this.client as unknown as { api: { createAccount(data: object): Promise<{ status: number }> } }).api;
-      await api.createAccount({
-        termsOfServiceAgreed: true,
-        ...(this.settings.contactEmail ? { contact: [`mailto:${this.settings.contactEmail}`] } : {}),
+    this.registered ??= this.guard
+      .execute(async () => {
+        // newAccount directly: acme-client's createAccount follows an existing account (HTTP 200) with an "update" that
+        // only repeats termsOfServiceAgreed, which CAs refuse as an empty update.
+        const api = (this.client as unknown as { api: { createAccount(data: object): Promise<{ status: number }> } }).api;
+        await api.createAccount({
+          termsOfServiceAgreed: true,
+          ...(this.settings.contactEmail ? { contact: [`mailto:${this.settings.contactEmail}`] } : {}),
+        });
+        return this.client.getAccountUrl();
+      })
+      .catch((error: unknown) => {
+        this.registered = undefined;
+        throw error;
       });
-      return this.client.getAccountUrl();
-    })().catch((error: unknown) => {
-      this.registered = undefined;
-      throw error;
-    });
     return this.registered;
   }
 
   /** The CA's directory (for ARI's renewalInfo endpoint). */
   async directory(): Promise<Record<string, unknown>> {
-    const response = await acme.axios.get(this.settings.directoryUrl, { validateStatus: (status) => status === 200 });
+    const response = await this.guard.execute(() => acme.axios.get(this.settings.directoryUrl, { validateStatus: (status) => status === 200 }));
     return response.data as Record<string, unknown>;
   }
 
@@ -130,7 +156,7 @@ export class AcmeCa {
     const leaf = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(chainPem)?.[0];
     if (!leaf) throw new Error('no certificate in the stored chain');
     try {
-      await this.client.revokeCertificate(leaf, { reason: 5 });
+      await this.guard.execute(() => this.client.revokeCertificate(leaf, { reason: 5 }));
     } catch (error) {
       if (/already (been )?revoked/i.test((error as Error).message)) return;
       throw error;
@@ -143,6 +169,10 @@ export class AcmeCa {
    */
   async obtain(hostname: string, existingOrderUrl: string | null, hooks: OrderHooks, replaces?: string): Promise<IssuedCertificate> {
     await this.register();
+    return this.guard.execute(() => this.placeOrResume(hostname, existingOrderUrl, hooks, replaces));
+  }
+
+  private async placeOrResume(hostname: string, existingOrderUrl: string | null, hooks: OrderHooks, replaces?: string): Promise<IssuedCertificate> {
     let order: acme.Order;
     if (existingOrderUrl) {
       this.counters.resumedOrders += 1;
