@@ -39,15 +39,7 @@ export const gatewayConfigSchema = z
     CUSTOM_DOMAINS_URL: z.url().optional(),
     CUSTOM_DOMAINS_REFRESH_MS: fields.positiveInt(30_000),
     /** Root fields anonymous callers may use besides introspection (a login page needs the branding). */
-    PUBLIC_ROOT_FIELDS: z
-      .string()
-      .transform((value) =>
-        value
-          .split(',')
-          .map((part) => part.trim())
-          .filter((part) => part.length > 0),
-      )
-      .default(['currentBranding']),
+    PUBLIC_ROOT_FIELDS: fields.commaList().default(['currentBranding']),
     /** Token bucket per identity (partner, user, or client address): sustained rate and burst. */
     RATE_LIMIT_PER_MINUTE: fields.positiveInt(600),
     RATE_LIMIT_BURST: fields.positiveInt(100),

@@ -7,15 +7,7 @@ export type SubgraphName = (typeof SUBGRAPHS)[number];
 /** `usage-forecast` -> `USAGE_FORECAST` (the prefix of its per-subgraph variables). */
 export const envName = (subgraph: SubgraphName) => subgraph.toUpperCase().replaceAll('-', '_');
 
-const urlList = z
-  .string()
-  .transform((value) =>
-    value
-      .split(',')
-      .map((part) => part.trim())
-      .filter((part) => part.length > 0),
-  )
-  .pipe(z.array(z.string().regex(/^postgres(ql)?:\/\//, 'every entry must be a postgres:// URL')));
+const urlList = fields.commaList().pipe(z.array(z.string().regex(/^postgres(ql)?:\/\//, 'every entry must be a postgres:// URL')));
 
 const perSubgraph = Object.fromEntries(
   SUBGRAPHS.flatMap((subgraph) => [

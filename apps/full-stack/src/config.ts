@@ -23,15 +23,7 @@ const fullStackConfigSchema = z.object({
   /** `compose`: the compose file's ports (4000 for the gateway ...); `free`: free ports, printed at start. */
   FULL_STACK_PORTS: z.enum(['compose', 'free']).default('compose'),
   /** Comma-separated services to run (with what they depend on); all when unset. */
-  FULL_STACK_ONLY: z
-    .string()
-    .transform((value) =>
-      value
-        .split(',')
-        .map((part) => part.trim())
-        .filter((part) => part.length > 0),
-    )
-    .optional(),
+  FULL_STACK_ONLY: fields.commaList().optional(),
   /** Without JWT_ISSUER: a development issuer (JWKS served by the launcher) whose tokens are printed at start. */
   FULL_STACK_DEV_ISSUER: fields.boolean(true),
   /** Where the services' processes find nginx and kcat. */

@@ -66,21 +66,23 @@ function decodeEncryptionKey(value: string, ctx: z.RefinementCtx): Buffer {
   return key;
 }
 
+/** A comma-separated setting as its trimmed, non-empty entries (`a, b,,c` -> `['a', 'b', 'c']`). */
+const commaList = () =>
+  z.string().transform((value) =>
+    value
+      .split(',')
+      .map((part) => part.trim())
+      .filter((part) => part.length > 0),
+  );
+
 export const fields = {
+  /** A comma-separated list of trimmed, non-empty entries; `.pipe(...)` checks each. */
+  commaList,
   port: (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback),
   positiveInt: (fallback: number) => z.coerce.number().int().positive().default(fallback),
   postgresUrl: () => z.string().refine((value) => /^postgres(ql)?:\/\//.test(value), 'must be a postgres:// URL'),
   /** Comma-separated list of postgres URLs, at least one. */
-  postgresUrlList: () =>
-    z
-      .string()
-      .transform((value) =>
-        value
-          .split(',')
-          .map((part) => part.trim())
-          .filter((part) => part.length > 0),
-      )
-      .pipe(z.array(z.string().regex(/^postgres(ql)?:\/\//, 'every entry must be a postgres:// URL')).min(1)),
+  postgresUrlList: () => commaList().pipe(z.array(z.string().regex(/^postgres(ql)?:\/\//, 'every entry must be a postgres:// URL')).min(1)),
   boolean: (fallback: boolean) => booleanFlag.default(fallback),
   /** A flag whose absence means "decide from other settings" (undefined). */
   optionalBoolean: () => booleanFlag.optional(),
@@ -93,14 +95,7 @@ export const fields = {
   encryptionKey: () => z.string().transform(decodeEncryptionKey),
   /** Comma-separated 32-byte keys (earlier keys during a rotation: they still open what they sealed). */
   encryptionKeyList: () =>
-    z
-      .string()
-      .transform((value) =>
-        value
-          .split(',')
-          .map((part) => part.trim())
-          .filter((part) => part.length > 0),
-      )
+    commaList()
       .pipe(z.array(z.string().transform(decodeEncryptionKey)))
       .default([]),
   logLevel: () => z.enum(['debug', 'info', 'warn', 'error']).default('info'),

@@ -38,14 +38,8 @@ export const subgraphConfigSchema = z.object({
   /** Where the outbox relay publishes and consumers subscribe: in-process (embedded default) or Kafka. */
   EVENT_BUS: z.enum(['memory', 'kafka']).default('memory'),
   /** Comma-separated `host:port` seed brokers; required when EVENT_BUS=kafka (checked by createEventBus). */
-  KAFKA_BROKERS: z
-    .string()
-    .transform((value) =>
-      value
-        .split(',')
-        .map((part) => part.trim())
-        .filter((part) => part.length > 0),
-    )
+  KAFKA_BROKERS: fields
+    .commaList()
     .pipe(z.array(z.string().regex(/^[^\s:,]+:\d{1,5}$/, 'every entry must be host:port')))
     .optional(),
   KAFKA_CLIENT_ID: z.string().min(1).optional(),

@@ -2,15 +2,7 @@ import { fields, parseConfig, z, type Env } from '@saldo/config';
 import { breakerConfigFields } from '@saldo/resilience';
 import { subgraphConfigSchema } from '@saldo/subgraph';
 
-const emailList = z
-  .string()
-  .transform((value) =>
-    value
-      .split(',')
-      .map((part) => part.trim())
-      .filter((part) => part.length > 0),
-  )
-  .pipe(z.array(z.email('every entry must be an email address')));
+const emailList = fields.commaList().pipe(z.array(z.email('every entry must be an email address')));
 
 /** The tenants subgraph: the shared subgraph settings plus notification delivery (mail, webhooks). */
 export const tenantsConfigSchema = subgraphConfigSchema

@@ -51,15 +51,7 @@ export const whiteLabelConfigSchema = subgraphConfigSchema
     /** Earlier keys, comma-separated: still open what they sealed (rotation). */
     DOMAINS_ENCRYPTION_PREVIOUS_KEYS: fields.encryptionKeyList(),
     /** DNS servers (`ip` or `ip:port`) the TXT ownership check asks; default: the system's. */
-    DOMAIN_DNS_RESOLVERS: z
-      .string()
-      .transform((value) =>
-        value
-          .split(',')
-          .map((part) => part.trim())
-          .filter((part) => part.length > 0),
-      )
-      .optional(),
+    DOMAIN_DNS_RESOLVERS: fields.commaList().optional(),
     /** The HTTP proof of ownership (the partner's server answers the token) besides DNS TXT; its port (80 in production). */
     DOMAIN_HTTP_VERIFICATION: fields.boolean(true),
     DOMAIN_HTTP_VERIFICATION_PORT: fields.port(80),
