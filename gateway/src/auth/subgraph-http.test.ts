@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { SubgraphHttpClient } from './subgraph-http.js';
@@ -74,5 +75,34 @@ describe('the gateway’s subgraph HTTP client on a kept-alive socket the subgra
     const served = server.requests.length;
     await assert.rejects(client.post(server.url, headers, JSON.stringify({ query: 'mutation M { m }' })), { code: 'ECONNRESET' });
     assert.equal(server.requests.length, served);
+  });
+});
+
+describe('the gateway’s subgraph HTTP client and the subgraph’s keep-alive timeout', () => {
+  it('retires an idle kept-alive socket before the subgraph closes it, so a mutation never meets a closed socket', async () => {
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.end(JSON.stringify({ data: { ok: true } })));
+    });
+    // The subgraph advertises `Keep-Alive: timeout=2` and closes an idle socket after 2 s plus Node's buffer.
+    server.keepAliveTimeout = 2_000;
+    const serverClosedFirst = new Promise<boolean>((resolve) => {
+      server.on('connection', (socket) => {
+        let clientEnded = false;
+        socket.on('end', () => (clientEnded = true));
+        socket.on('close', () => resolve(!clientEnded));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as net.AddressInfo;
+    const client = new SubgraphHttpClient(5_000);
+    try {
+      const answer = await client.post(new URL(`http://127.0.0.1:${port}/graphql`), { 'content-type': 'application/json' }, '{"query":"mutation { m }"}');
+      assert.equal(answer.status, 200);
+      assert.equal(await serverClosedFirst, false, 'the idle socket was closed by the subgraph, not retired by the gateway');
+    } finally {
+      client.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });

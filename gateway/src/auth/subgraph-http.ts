@@ -24,8 +24,14 @@ export interface SubgraphHttpResponse {
  * costs several times the work of the call itself here.
  */
 export class SubgraphHttpClient {
-  private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 256 });
-  private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 256 });
+  /**
+   * `timeout` is what makes Node's agent honour the subgraph's `Keep-Alive: timeout=N` hint: with it, an idle socket
+   * is retired a second before the subgraph would close it; without it (Node's default) idle sockets are kept forever
+   * and a request sent just as the subgraph closes one dies with ECONNRESET — harmless for queries (sent again) but a
+   * client-visible error for mutations, which are never sent twice. Requests set their own timeout (SUBGRAPH_TIMEOUT_MS).
+   */
+  private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 256, timeout: IDLE_SOCKET_TIMEOUT_MS });
+  private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 256, timeout: IDLE_SOCKET_TIMEOUT_MS });
   /** One circuit breaker per subgraph (its URL): a failing subgraph fails fast, the others are untouched. */
   private readonly guards = new Map<string, DependencyGuard>();
   private readonly names = new Map<string, string>();
@@ -118,6 +124,9 @@ export class SubgraphHttpClient {
     this.guards.clear();
   }
 }
+
+/** Idle kept-alive sockets close after this at the latest; sooner when the subgraph's Keep-Alive hint says so. */
+const IDLE_SOCKET_TIMEOUT_MS = 30_000;
 
 /** Subgraph answers that say it is down or overloaded (a proxy in front of it, or its own drain), not a request error. */
 const UNAVAILABLE_STATUSES = new Set([502, 503, 504]);
