@@ -11,11 +11,16 @@ COPY packages packages
 COPY subgraphs subgraphs
 COPY gateway gateway
 COPY schema schema
+# The customer portal's sources: built into portal/dist below (its codegen validates it against schema/), served by the
+# gateway at /portal (PORTAL_DIR in docker-compose.yml).
+COPY portal portal
 COPY tsconfig.base.json tsconfig.json ./
 COPY scripts/production-install.sh scripts/
 # Only the services and what they need: apps/, e2e/ and bench/ are development tools, not part of the image.
-RUN pnpm install --frozen-lockfile && pnpm exec tsc -b gateway subgraphs/tenants subgraphs/billing subgraphs/usage-forecast subgraphs/white-label packages/identity
-# Then the test harness and every development dependency go (tools/image/production-image.test.mjs proves it).
+RUN pnpm install --frozen-lockfile && pnpm exec tsc -b gateway subgraphs/tenants subgraphs/billing subgraphs/usage-forecast subgraphs/white-label packages/identity \
+ && node portal/scripts/build.mjs --force
+# Then the test harness, the portal's sources (its built dist/ stays) and every development dependency go
+# (tools/image/production-image.test.mjs proves it).
 RUN sh scripts/production-install.sh
 
 # The white-label worker drives the nginx container (docker-compose.yml): it checks every configuration with `nginx -t`

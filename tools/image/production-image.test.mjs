@@ -40,6 +40,40 @@ describe('the production image', () => {
     const sources = copySources();
     for (const development of ['apps', 'e2e', 'bench', '.']) assert.ok(!sources.includes(development), `COPY ${development}`);
     assert.match(buildStage, /RUN .*tsc -b[^\n]*\n(?:.*\n)*?RUN sh scripts\/production-install\.sh/, 'the production install follows the build');
+    assert.ok(sources.includes('portal'), 'COPY portal');
+    assert.match(buildStage, /RUN [^\n]*tsc -b[^\n]*\\\n\s*&& node portal\/scripts\/build\.mjs/, 'the portal is built with the services');
+  });
+
+  it('holds the built portal (portal/dist) and none of its sources, and the gateway serves it at /portal', async () => {
+    assert.ok(existsSync(join(image, 'portal/dist/index.html')), 'portal/dist/index.html');
+    const assets = readdirSync(join(image, 'portal/dist/assets'));
+    assert.ok(assets.some((file) => file.endsWith('.js')) && assets.some((file) => file.endsWith('.js.gz')), `assets: ${assets.join(', ')}`);
+    assert.deepEqual(readdirSync(join(image, 'portal')), ['dist'], 'only portal/dist is left');
+    // The image's own gateway module mounts the image's portal/dist as docker-compose.yml configures it (PORTAL_DIR).
+    const compose = readFileSync(join(root, 'docker-compose.yml'), 'utf8');
+    assert.match(compose, /^\s+PORTAL_DIR: \/app\/portal\/dist$/m, 'the full stack gateway serves /app/portal/dist');
+    const serve = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `import express from 'express';
+         import { mountPortal } from ${JSON.stringify(join(image, 'gateway/dist/portal.js'))};
+         const app = express();
+         const logger = { info() {}, warn() {}, error() {}, debug() {}, child() { return logger; } };
+         const config = { graphqlPath: '/graphql', oidc: { issuer: 'https://id.example', clientId: 'saldo-portal', scope: 'openid', authorizationEndpoint: null, tokenEndpoint: null, endSessionEndpoint: null }, development: false };
+         await mountPortal(app, ${JSON.stringify(join(image, 'portal/dist'))}, config, logger);
+         const server = app.listen(0, '127.0.0.1');
+         await new Promise((resolve) => server.once('listening', resolve));
+         const response = await fetch('http://127.0.0.1:' + server.address().port + '/portal/');
+         const html = await response.text();
+         server.close();
+         console.log(JSON.stringify({ status: response.status, type: response.headers.get('content-type'), config: html.includes('"issuer":"https://id.example"') }));`,
+      ],
+      { cwd: join(image, 'gateway'), encoding: 'utf8', env: { PATH: process.env.PATH, NODE_ENV: 'production' } },
+    );
+    assert.equal(serve.status, 0, serve.stderr);
+    assert.deepEqual(JSON.parse(serve.stdout), { status: 200, type: 'text/html; charset=utf-8', config: true });
   });
 
   it('holds no test harness and no development dependency', () => {
