@@ -128,6 +128,20 @@ describe("the portal under a partner's custom domain: its branding, only its ten
       await page.getByRole('link', { name: 'Praxis Weber' }).click();
       await page.getByText('Live', { exact: true }).waitFor();
       assert.match((await page.getByTestId('balance').textContent()) ?? '', /100\.00/);
+
+      // A top-up started on the partner's domain comes back to it from Checkout (not to the platform's URL), signed in
+      // again silently there, with the credit arriving live.
+      await page.getByRole('link', { name: 'Top up' }).click();
+      await page.getByLabel('Amount (EUR)').fill('25');
+      await page.getByRole('button', { name: 'Continue to payment' }).click();
+      await page.getByText('this is NOT Stripe').waitFor();
+      const session = [...stack.stripeStandIn!.checkoutSessions.values()].at(-1)!;
+      assert.equal(session['success_url'], `https://${HOST}:${ports.https}/portal/top-up/done?session_id={CHECKOUT_SESSION_ID}`);
+      assert.equal(session['cancel_url'], `https://${HOST}:${ports.https}/portal/top-up/cancelled`);
+      await page.getByRole('button', { name: 'Pay (simulated)' }).click();
+      await page.getByText('Payment received.', { exact: false }).waitFor();
+      assert.ok(page.url().startsWith(`https://${HOST}:${ports.https}/portal/tenants/${voxlyTenant}`), page.url());
+      await waitUntil(async () => /125\.00/.test((await page.getByTestId('balance').textContent()) ?? ''), 'the credited top-up on screen');
     } catch (error) {
       const path = await saveScreenshot(page, ARTIFACTS, 'portal-custom-domain');
       throw Object.assign(error as Error, { message: `${(error as Error).message} (screenshot: ${path})` });

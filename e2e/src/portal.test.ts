@@ -205,6 +205,45 @@ describe('customer portal: served by the gateway, signed in through the developm
     });
   });
 
+  it('sets up automatic top-up from scratch: saves a card on the Checkout stand-in (setup mode), back in the portal turns it on, and a debit charges it', async () => {
+    await onPage('auto-top-up', async (page) => {
+      await signIn(page, 'tenant-admin', 'Kanzlei Beta', `tenants/${tenantB}/top-up`);
+      await page.getByRole('heading', { name: 'Automatic top-up' }).waitFor();
+      await page.getByText('No automatic top-up is set up for this account.').waitFor();
+      assert.deepEqual(await axeViolations(page), [], 'top-up page without a rule');
+      await page.getByRole('button', { name: 'Save a card' }).click();
+      await page.getByRole('heading', { name: 'Save a card for automatic top-ups' }).waitFor();
+      await page.getByRole('button', { name: 'Save card (simulated)' }).click();
+      // Back in the portal (silent sign-in), on the tenant's top-up page with the card read back from Stripe.
+      await page.getByTestId('saved-card').waitFor();
+      assert.match((await page.getByTestId('saved-card').textContent()) ?? '', /Visa •••• 4242 \(12\/34\) saved/);
+      assert.ok(page.url().endsWith(`/portal/tenants/${tenantB}/top-up`), page.url());
+      assert.deepEqual(await axeViolations(page), [], 'top-up page with a saved card');
+      await page.getByLabel('When the balance falls to (EUR)').fill('2540');
+      await page.getByLabel('Amount (EUR)', { exact: true }).last().fill('100');
+      await page.getByLabel('At most per day (EUR)').fill('300');
+      await page.getByRole('button', { name: 'Turn on' }).click();
+      await page.getByText('Automatic top-up saved.').waitFor();
+      await waitUntil(async () => /^On:/.test((await page.getByTestId('auto-state').textContent()) ?? ''), 'the rule on');
+      await page.getByRole('button', { name: 'Auf Deutsch umschalten' }).click();
+      await page.getByRole('button', { name: 'Andere Karte verwenden' }).waitFor();
+      assert.deepEqual(await axeViolations(page), [], 'top-up page in German');
+    });
+    const rule = await stack.gql(`query($id: ID!) { tenant(id: $id) { autoTopUp { enabled threshold { amountMinor } amount { amountMinor } paymentMethodId } } }`, {
+      id: tenantB,
+    });
+    const autoTopUp = rule.data!['tenant'].autoTopUp;
+    assert.deepEqual({ ...autoTopUp, paymentMethodId: undefined }, { enabled: true, threshold: { amountMinor: 254_000 }, amount: { amountMinor: 10_000 }, paymentMethodId: undefined });
+    assert.equal(stack.stripeStandIn!.paymentMethods.get(autoTopUp.paymentMethodId)?.['card']?.['last4'], '4242', 'the card saved on the stand-in');
+    // A debit that takes the balance to the threshold charges the saved card off-session, once.
+    const intents = stack.stripeStandIn!.counts.paymentIntents;
+    await recordUsage(tenantB, 550);
+    await stack.billing.services.autoTopUp.drain();
+    await waitUntil(() => stack.stripeStandIn!.counts.paymentIntents === intents + 1, 'the saved card charged');
+    const charged = [...stack.stripeStandIn!.paymentIntents.values()].at(-1)!;
+    assert.equal(charged['payment_method'], autoTopUp.paymentMethodId);
+  });
+
   it('lists transactions with filters and cursor paging, and documents whose PDF and XML download', async () => {
     const events = Array.from({ length: 30 }, (_, index) => ({
       id: `portal-page-${process.pid}-${index}`,

@@ -309,6 +309,62 @@ describe('security: the attacks of docs/security.md', () => {
       const own = await stack.gql(SET, { input: rule(attacker, attackerCard.customer, attackerCard.method) }, adminOf(attacker));
       assert.deepEqual(own.data?.setAutoTopUp, { enabled: true, stripeCustomerId: attackerCard.customer, paymentMethodId: attackerCard.method });
     });
+
+    it("reads a saved card back only from the tenant's own setup session (savedPaymentMethod), so a new rule can be set from scratch", async () => {
+      const SAVED = /* GraphQL */ `
+        query ($t: ID!, $s: String!) {
+          savedPaymentMethod(tenantId: $t, checkoutSessionId: $s) {
+            stripeCustomerId
+            paymentMethodId
+            brand
+            last4
+          }
+        }
+      `;
+      const owner = (await stack.tenants.services.tenants.create({ name: 'Card Owner', currency: 'EUR', country: 'DE' })).id;
+      const other = (await stack.tenants.services.tenants.create({ name: 'Card Snoop', currency: 'EUR', country: 'DE' })).id;
+      await stack.flushEvents();
+      const setup = await stack.gql(SETUP, { t: owner }, adminOf(owner));
+      const { checkoutSessionId, stripeCustomerId } = setup.data!.createPaymentMethodSetup;
+      const open = await stack.gql(SAVED, { t: owner, s: checkoutSessionId }, adminOf(owner));
+      assert.equal(open.errors, undefined, JSON.stringify(open.errors));
+      assert.equal(open.data?.savedPaymentMethod, null, 'nothing saved while the session is open');
+
+      const method = stack.stripeStandIn!.completeSetup(checkoutSessionId).paymentMethod['id'] as string;
+      const saved = await stack.gql(SAVED, { t: owner, s: checkoutSessionId }, adminOf(owner));
+      assert.deepEqual(saved.data?.savedPaymentMethod, { stripeCustomerId, paymentMethodId: method, brand: 'visa', last4: '4242' });
+      const { stripeCustomerId: customer, paymentMethodId } = saved.data!.savedPaymentMethod;
+      assert.equal((await stack.gql(SET, { input: rule(owner, customer, paymentMethodId) }, adminOf(owner))).errors, undefined, 'the rule from the read-back ids');
+
+      // Another tenant asking for that session (through its own id, or the owner's): nothing to see.
+      assert.deepEqual(errorCodes(await stack.gql(SAVED, { t: other, s: checkoutSessionId }, adminOf(other))), ['PAYMENT_METHOD_SETUP_NOT_FOUND']);
+      assert.deepEqual(errorCodes(await stack.gql(SAVED, { t: owner, s: checkoutSessionId }, adminOf(other))), ['FORBIDDEN']);
+      assert.deepEqual(errorCodes(await stack.gql(SAVED, { t: owner, s: 'cs_test_madeup' }, adminOf(owner))), ['PAYMENT_METHOD_SETUP_NOT_FOUND']);
+      // A payment-mode top-up session is no setup session either.
+      const topUp = await stack.gql(`mutation($input: CreateTopUpInput!) { createTopUp(input: $input) { sessionId } }`, {
+        input: { tenantId: owner, amount: { amountMinor: 2_000, currency: 'EUR' }, idempotencyKey: 'saved-card-check' },
+      }, adminOf(owner));
+      assert.deepEqual(errorCodes(await stack.gql(SAVED, { t: owner, s: topUp.data!.createTopUp.sessionId }, adminOf(owner))), [
+        'PAYMENT_METHOD_SETUP_NOT_FOUND',
+      ]);
+    });
+
+    it("sends Checkout payers back only to the platform's origin or the custom domain the request came through: no open redirect", async () => {
+      const tenant = (await stack.tenants.services.tenants.create({ name: 'Redirect Target', currency: 'EUR', country: 'DE' })).id;
+      await stack.flushEvents();
+      const sessions = stack.stripeStandIn!.counts.checkoutSessions;
+      const CREATE = `mutation($input: CreateTopUpInput!) { createTopUp(input: $input) { id } }`;
+      for (const returnOrigin of ['https://evil.example', 'https://portal.voxly.example', 'http://localhost:4000/phish', 'javascript:alert(1)']) {
+        const input = { tenantId: tenant, amount: { amountMinor: 2_000, currency: 'EUR' }, idempotencyKey: `redirect-${sessions}`, returnOrigin };
+        assert.deepEqual(errorCodes(await stack.gql(CREATE, { input }, adminOf(tenant))), ['RETURN_ORIGIN_NOT_ALLOWED'], returnOrigin);
+        assert.deepEqual(
+          errorCodes(await stack.gql(`mutation($t: ID!, $o: String) { createPaymentMethodSetup(tenantId: $t, returnOrigin: $o) { url } }`, { t: tenant, o: returnOrigin }, adminOf(tenant))),
+          ['RETURN_ORIGIN_NOT_ALLOWED'],
+          returnOrigin,
+        );
+      }
+      assert.equal(stack.stripeStandIn!.counts.checkoutSessions, sessions, 'no Checkout Session created');
+    });
   });
 
   describe('6. a rejected input changes nothing: control characters are refused up front', () => {

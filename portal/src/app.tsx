@@ -11,7 +11,7 @@ import { Loading } from './pages/states';
 import { TenantsPage } from './pages/tenants';
 import { ApiKeysPage } from './pages/api-keys';
 import { SettingsPage } from './pages/settings';
-import { PENDING_TOP_UP, TopUpPage } from './pages/top-up';
+import { PENDING_SETUP, PENDING_TOP_UP, TopUpPage } from './pages/top-up';
 import { TransactionsPage } from './pages/transactions';
 import { linkTo, navigate, useRoute } from './router';
 
@@ -24,6 +24,8 @@ export function App({ config }: { config: PortalConfig }) {
   const [phase, setPhase] = useState<Phase>({ kind: 'starting' });
   const [branding, setBranding] = useState<Branding>();
   const [notice, setNotice] = useState<{ route: string; key: MessageKey }>();
+  /** The card-saving session the tenant came back from (its top-up page reads the saved card). */
+  const [setup, setSetup] = useState<{ tenantId: string; checkoutSessionId: string }>();
   const route = useRoute();
   const tokenRef = useRef<string | undefined>(undefined);
   tokenRef.current = phase.kind === 'signed-in' ? phase.session.token : undefined;
@@ -93,12 +95,22 @@ export function App({ config }: { config: PortalConfig }) {
   // The way back from Checkout: to the tenant the top-up was for, with a word on what happened.
   useEffect(() => {
     if (phase.kind !== 'signed-in' || !route.startsWith('top-up/')) return;
+    const paid = route === 'top-up/done';
+    const pendingSetup = JSON.parse(sessionStorage.getItem(PENDING_SETUP) ?? 'null') as { tenantId: string; checkoutSessionId: string } | null;
+    sessionStorage.removeItem(PENDING_SETUP);
     const pending = JSON.parse(sessionStorage.getItem(PENDING_TOP_UP) ?? 'null') as { tenantId: string } | null;
     sessionStorage.removeItem(PENDING_TOP_UP);
-    const tenant = pending?.tenantId ?? ownTenant;
-    const paid = route === 'top-up/done';
-    const target = tenant ? `tenants/${tenant}${paid ? '' : '/top-up'}` : '';
-    setNotice({ route: target, key: paid ? 'topUp.paid' : 'topUp.cancelled' });
+    let target: string;
+    if (pendingSetup) {
+      // Back from saving a card: the top-up page reads it back and offers the automatic top-up with it.
+      target = `tenants/${pendingSetup.tenantId}/top-up`;
+      if (paid) setSetup(pendingSetup);
+      else setNotice({ route: target, key: 'auto.setupCancelled' });
+    } else {
+      const tenant = pending?.tenantId ?? ownTenant;
+      target = tenant ? `tenants/${tenant}${paid ? '' : '/top-up'}` : '';
+      setNotice({ route: target, key: paid ? 'topUp.paid' : 'topUp.cancelled' });
+    }
     history.replaceState(null, '', `${BASE}${target}`);
     window.dispatchEvent(new PopStateEvent('popstate'));
   }, [phase.kind, route, ownTenant]);
@@ -133,7 +145,12 @@ export function App({ config }: { config: PortalConfig }) {
           </ul>
         </nav>
         {section === 'top-up' ? (
-          <TopUpPage client={client} tenantId={tenantId} notice={noticeText} />
+          <TopUpPage
+            client={client}
+            tenantId={tenantId}
+            notice={noticeText}
+            setupSessionId={setup?.tenantId === tenantId ? setup.checkoutSessionId : undefined}
+          />
         ) : section === 'transactions' ? (
           <TransactionsPage client={client} tenantId={tenantId} />
         ) : section === 'documents' ? (

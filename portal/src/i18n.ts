@@ -94,6 +94,13 @@ const en = {
   'auto.saved': 'Automatic top-up saved.',
   'auto.disabled': 'Automatic top-up turned off.',
   'auto.card': 'The saved card is charged at most {amount} a day.',
+  'auto.saveCard': 'Save a card',
+  'auto.saveCardHelp': 'Save a card on Stripe (nothing is charged now); then choose when and how much to top up automatically.',
+  'auto.replaceCard': 'Use another card',
+  'auto.cardGeneric': 'Card',
+  'auto.cardSaved': '{card} saved. Choose the threshold and amount, then turn automatic top-up on.',
+  'auto.cardPending': 'The card is not saved yet. Try again in a moment.',
+  'auto.setupCancelled': 'No card was saved.',
   'tx.title': 'Transactions',
   'tx.filters': 'Filter transactions',
   'tx.type': 'Type',
@@ -177,6 +184,8 @@ const en = {
   'error.URL_NOT_ALLOWED': 'That URL is not allowed (only https addresses of public hosts).',
   'error.UNKNOWN_EVENT_TYPE': 'An event type is unknown.',
   'error.STRING_TOO_LONG': 'A text is too long.',
+  'error.RETURN_ORIGIN_NOT_ALLOWED': 'Payments cannot return to this address. Open the portal at its usual address.',
+  'error.PAYMENT_METHOD_SETUP_NOT_FOUND': 'That card-saving session was not found.',
 };
 
 export type MessageKey = keyof typeof en;
@@ -273,6 +282,13 @@ const de: Record<MessageKey, string> = {
   'auto.saved': 'Automatisches Aufladen gespeichert.',
   'auto.disabled': 'Automatisches Aufladen ausgeschaltet.',
   'auto.card': 'Die gespeicherte Karte wird mit höchstens {amount} pro Tag belastet.',
+  'auto.saveCard': 'Karte speichern',
+  'auto.saveCardHelp': 'Speichern Sie eine Karte bei Stripe (jetzt wird nichts berechnet); dann wählen Sie, wann und wie viel automatisch aufgeladen wird.',
+  'auto.replaceCard': 'Andere Karte verwenden',
+  'auto.cardGeneric': 'Karte',
+  'auto.cardSaved': '{card} gespeichert. Wählen Sie Schwelle und Betrag, dann schalten Sie das automatische Aufladen ein.',
+  'auto.cardPending': 'Die Karte ist noch nicht gespeichert. Versuchen Sie es gleich noch einmal.',
+  'auto.setupCancelled': 'Es wurde keine Karte gespeichert.',
   'tx.title': 'Buchungen',
   'tx.filters': 'Buchungen filtern',
   'tx.type': 'Art',
@@ -356,6 +372,8 @@ const de: Record<MessageKey, string> = {
   'error.URL_NOT_ALLOWED': 'Diese URL ist nicht erlaubt (nur https-Adressen öffentlicher Hosts).',
   'error.UNKNOWN_EVENT_TYPE': 'Ein Ereignistyp ist unbekannt.',
   'error.STRING_TOO_LONG': 'Ein Text ist zu lang.',
+  'error.RETURN_ORIGIN_NOT_ALLOWED': 'Zahlungen können nicht zu dieser Adresse zurückkehren. Öffnen Sie das Portal unter seiner üblichen Adresse.',
+  'error.PAYMENT_METHOD_SETUP_NOT_FOUND': 'Dieser Vorgang zum Speichern einer Karte wurde nicht gefunden.',
 };
 
 export const MESSAGES: Record<Language, Record<MessageKey, string>> = { en, de };

@@ -57,7 +57,8 @@ export class HostPartnerResolver {
   /** Applies the host's partner to an identity (unchanged for hosts that are not custom domains). */
   async scope(identity: Identity, hostHeader: string | undefined): Promise<Identity> {
     const hostPartnerId = await this.partnerFor(hostHeader);
-    return hostPartnerId ? { ...identity, hostPartnerId } : identity;
+    // The hostname rides along (billing sends Checkout payers back to the domain they came from).
+    return hostPartnerId ? { ...identity, hostPartnerId, hostName: hostnameOf(hostHeader)! } : identity;
   }
 
   private refresh(): Promise<void> {

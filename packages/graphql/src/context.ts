@@ -18,6 +18,11 @@ export type Identity = (
    */
   hostPartnerId?: string;
   /**
+   * With hostPartnerId: the custom domain's hostname itself (lower case, no port), as the gateway matched it against the
+   * partner's served domains. Billing sends Checkout payers back to it (never to a hostname a client names).
+   */
+  hostName?: string;
+  /**
    * Who vouched for the identity at the gateway: the portal token's `iss`, or `saldo-api-keys` for partner API keys.
    * Keeps rate-limit budgets of different issuers apart; not forwarded to subgraphs.
    */

@@ -18,6 +18,7 @@ const IDENTITIES: Identity[] = [
   { role: 'tenant-admin', subject: 'alice', tenantId: TENANT },
   { role: 'tenant-member', subject: 'bob', tenantId: TENANT, partnerId: PARTNER },
   { role: 'tenant-admin', subject: 'carol', tenantId: TENANT, hostPartnerId: PARTNER },
+  { role: 'tenant-admin', subject: 'dave', tenantId: TENANT, hostPartnerId: PARTNER, hostName: 'portal.voxly.example' },
 ];
 
 /** Asserts that verification is refused as UNAUTHENTICATED. */
@@ -94,6 +95,10 @@ describe('forwarded identity', () => {
     await refused(
       verifier.verify(await rawToken({ role: 'tenant-admin', sub: 'a', tenant_id: TENANT, host_partner_id: 'acme' })),
       'a host partner that is no UUID',
+    );
+    await refused(
+      verifier.verify(await rawToken({ role: 'tenant-admin', sub: 'a', tenant_id: TENANT, host_partner_id: PARTNER, host_name: 'evil.example/x?' })),
+      'a host name that is no hostname',
     );
     assert.deepEqual(await verifier.verify(await rawToken({ role: 'tenant-admin', sub: 'a', tenant_id: TENANT })), {
       role: 'tenant-admin',

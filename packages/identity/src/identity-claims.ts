@@ -11,14 +11,22 @@ export const identityClaimsSchema = z.discriminatedUnion('role', [
   z.object({ role: z.enum(['tenant-admin', 'tenant-member']), sub: z.string().min(1), tenant_id: uuid, partner_id: uuid.optional() }),
 ]);
 /** The role's claims, and `host_partner_id` when the request came through a partner's custom domain. */
-export type IdentityClaims = z.infer<typeof identityClaimsSchema> & { host_partner_id?: string };
+export type IdentityClaims = z.infer<typeof identityClaimsSchema> & { host_partner_id?: string; host_name?: string };
 
 /** The claim naming the partner whose custom domain a request came through (Identity.hostPartnerId). */
 const HOST_PARTNER_CLAIM = 'host_partner_id';
+/** The claim naming that custom domain's hostname (Identity.hostName); only together with host_partner_id. */
+const HOST_NAME_CLAIM = 'host_name';
+/** A lower-case DNS hostname (what the gateway matched a Host header against). */
+const hostname = z
+  .string()
+  .max(253)
+  .regex(/^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/);
 
 export function identityToClaims(identity: Identity): IdentityClaims {
   const claims = roleClaims(identity);
-  return identity.hostPartnerId ? { ...claims, [HOST_PARTNER_CLAIM]: identity.hostPartnerId } : claims;
+  if (!identity.hostPartnerId) return claims;
+  return { ...claims, [HOST_PARTNER_CLAIM]: identity.hostPartnerId, ...(identity.hostName ? { [HOST_NAME_CLAIM]: identity.hostName } : {}) };
 }
 
 function roleClaims(identity: Identity): IdentityClaims {
@@ -41,7 +49,10 @@ export function claimsToIdentity(payload: unknown): Identity | undefined {
   if (!identity) return undefined;
   const host = (payload as Record<string, unknown>)[HOST_PARTNER_CLAIM];
   if (host === undefined) return identity;
-  return uuid.safeParse(host).success ? { ...identity, hostPartnerId: host as string } : undefined;
+  if (!uuid.safeParse(host).success) return undefined;
+  const name = (payload as Record<string, unknown>)[HOST_NAME_CLAIM];
+  if (name === undefined) return { ...identity, hostPartnerId: host as string };
+  return hostname.safeParse(name).success ? { ...identity, hostPartnerId: host as string, hostName: name as string } : undefined;
 }
 
 function roleIdentity(payload: unknown): Identity | undefined {

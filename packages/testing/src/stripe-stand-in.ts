@@ -11,7 +11,7 @@ import Stripe from 'stripe';
  * (billing's STRIPE_API_BASE). Webhooks it sends are signed with stripe-node's own test helper, exactly as Stripe signs.
  *
  * Endpoints: POST /v1/checkout/sessions (mode payment, or setup for a customer), GET /v1/checkout/sessions/:id,
- * POST /v1/customers, GET /v1/customers/:id, GET /v1/payment_methods/:id, POST /v1/payment_intents (confirm +
+ * POST /v1/customers, GET /v1/customers/:id, GET /v1/payment_methods/:id, GET /v1/setup_intents/:id, POST /v1/payment_intents (confirm +
  * off_session, with Stripe's test payment methods declining as documented; a saved payment method only with the
  * customer it is attached to), GET /v1/payment_intents/:id, POST /v1/refunds, GET /v1/refunds?charge=. Every POST honours Idempotency-Key like Stripe: the same key and body
  * replay the first answer (errors included), the same key with another body is an idempotency_error, and a request
@@ -531,6 +531,11 @@ export async function startStripeStandIn(options: StripeStandInOptions = {}): Pr
         };
       return stripeError(404, 'invalid_request_error', `No such PaymentMethod: '${paymentMethod[1]}'`, { code: 'resource_missing', param: 'id' });
     }
+    const setupIntent = /^\/v1\/setup_intents\/([^/]+)$/.exec(path);
+    if (method === 'GET' && setupIntent) {
+      const found = setupIntents.get(setupIntent[1]!);
+      return found ? { status: 200, body: found } : stripeError(404, 'invalid_request_error', `No such setupintent: '${setupIntent[1]}'`, { code: 'resource_missing' });
+    }
     const session = /^\/v1\/checkout\/sessions\/([^/]+)$/.exec(path);
     if (method === 'GET' && session) {
       const found = sessions.get(session[1]!);
@@ -636,6 +641,19 @@ export async function startStripeStandIn(options: StripeStandInOptions = {}): Pr
     if (method === 'POST' && match[2] === 'cancel') {
       res.writeHead(303, { location: session['cancel_url'] ?? '/' });
       res.end();
+      return;
+    }
+    if (session['mode'] === 'setup') {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(`<!doctype html><html lang="en"><head><title>Development Stripe stand-in</title></head>
+<body style="font-family:sans-serif;max-width:36rem;margin:3rem auto">
+<p style="background:#fde68a;padding:.75rem;border-radius:.5rem"><strong>Development stand-in — this is NOT Stripe.</strong>
+No card is saved and nothing is charged: a test card (Visa ending 4242) is attached to the tenant's customer.</p>
+<h1>Save a card for automatic top-ups</h1>
+<p>Status: ${escapeHtml(String(session['status']))}</p>
+<form method="post" action="/checkout/${escapeHtml(session['id'])}/pay" style="display:inline"><button>Save card (simulated)</button></form>
+<form method="post" action="/checkout/${escapeHtml(session['id'])}/cancel" style="display:inline"><button>Cancel</button></form>
+</body></html>`);
       return;
     }
     const amount = String(session['amount_total'] ?? 0);

@@ -21,6 +21,8 @@ export type CreateTopUpInput = {
   amount: MoneyInput;
   /** The client's key for this top-up (1-128 of A-Z a-z 0-9 . _ : @ -): sending it again returns the same top-up and Checkout Session. */
   idempotencyKey: string;
+  /** The origin the payer started from (e.g. the portal's location.origin): Checkout returns there. Omitted: the configured return URLs. Accepted: the platform's own origin, or the partner's custom domain this request came through (https); anything else is refused with RETURN_ORIGIN_NOT_ALLOWED. */
+  returnOrigin?: string | null | undefined;
 };
 
 /** Exactly one of tenantId and partnerId: whose events it receives (a partner's: all its tenants'). */
@@ -247,6 +249,22 @@ export type DisableAutoTopUpMutationVariables = Exact<{
 
 export type DisableAutoTopUpMutation = { disableAutoTopUp: { enabled: boolean } | null };
 
+export type CreatePaymentMethodSetupMutationVariables = Exact<{
+  tenantId: string;
+  returnOrigin?: string | null | undefined;
+}>;
+
+
+export type CreatePaymentMethodSetupMutation = { createPaymentMethodSetup: { url: string, checkoutSessionId: string } };
+
+export type SavedPaymentMethodQueryVariables = Exact<{
+  tenantId: string;
+  checkoutSessionId: string;
+}>;
+
+
+export type SavedPaymentMethodQuery = { savedPaymentMethod: { stripeCustomerId: string, paymentMethodId: string, brand: string | null, last4: string | null, expMonth: number | null, expYear: number | null } | null };
+
 export type TransactionsQueryVariables = Exact<{
   tenantId: string;
   first: number;
@@ -282,4 +300,6 @@ export const TopUpPageDocument = "query TopUpPage($tenantId:ID!){tenant(id:$tena
 export const CreateTopUpDocument = "mutation CreateTopUp($input:CreateTopUpInput!){createTopUp(input:$input){id status total{amountMinor currency}checkoutUrl}}" as Operation<CreateTopUpMutation, CreateTopUpMutationVariables>;
 export const SetAutoTopUpDocument = "mutation SetAutoTopUp($input:SetAutoTopUpInput!){setAutoTopUp(input:$input){enabled}}" as Operation<SetAutoTopUpMutation, SetAutoTopUpMutationVariables>;
 export const DisableAutoTopUpDocument = "mutation DisableAutoTopUp($tenantId:ID!){disableAutoTopUp(tenantId:$tenantId){enabled}}" as Operation<DisableAutoTopUpMutation, DisableAutoTopUpMutationVariables>;
+export const CreatePaymentMethodSetupDocument = "mutation CreatePaymentMethodSetup($tenantId:ID!$returnOrigin:String){createPaymentMethodSetup(tenantId:$tenantId returnOrigin:$returnOrigin){url checkoutSessionId}}" as Operation<CreatePaymentMethodSetupMutation, CreatePaymentMethodSetupMutationVariables>;
+export const SavedPaymentMethodDocument = "query SavedPaymentMethod($tenantId:ID!$checkoutSessionId:String!){savedPaymentMethod(tenantId:$tenantId checkoutSessionId:$checkoutSessionId){stripeCustomerId paymentMethodId brand last4 expMonth expYear}}" as Operation<SavedPaymentMethodQuery, SavedPaymentMethodQueryVariables>;
 export const TransactionsDocument = "query Transactions($tenantId:ID!$first:Int!$after:String$type:LedgerEntryType$from:DateTimeISO$to:DateTimeISO){tenant(id:$tenantId){id name transactions(first:$first after:$after type:$type from:$from to:$to){edges{node{id type amount{amountMinor currency}balanceAfter{amountMinor currency}product quantity description externalRef postedAt}}pageInfo{hasNextPage endCursor}}}}" as Operation<TransactionsQuery, TransactionsQueryVariables>;

@@ -1,16 +1,39 @@
 import { useState, type FormEvent } from 'react';
 import { formatMoney, minorToInput, parseMoney } from '../format';
-import { CreateTopUpDocument, DisableAutoTopUpDocument, SetAutoTopUpDocument, TopUpPageDocument, type TopUpPageQuery } from '../generated/graphql';
+import {
+  CreatePaymentMethodSetupDocument,
+  CreateTopUpDocument,
+  DisableAutoTopUpDocument,
+  SavedPaymentMethodDocument,
+  SetAutoTopUpDocument,
+  TopUpPageDocument,
+  type SavedPaymentMethodQuery,
+  type TopUpPageQuery,
+} from '../generated/graphql';
 import { asRequestError, useQuery, type GraphQLClient, type GraphQLRequestError } from '../graphql';
 import { errorText, useI18n } from '../i18n';
 import { ErrorState, Loading } from './states';
 
 export const PENDING_TOP_UP = 'saldo.portal.top-up';
+/** A card-saving Checkout (setup mode) under way: { tenantId, checkoutSessionId }, read on the way back. */
+export const PENDING_SETUP = 'saldo.portal.card-setup';
 
 type Tenant = NonNullable<TopUpPageQuery['tenant']>;
+type Card = NonNullable<SavedPaymentMethodQuery['savedPaymentMethod']>;
 
 /** Top up through Stripe Checkout (the development stand-in in the embedded default), and the automatic top-up rule. */
-export function TopUpPage({ client, tenantId, notice }: { client: GraphQLClient; tenantId: string; notice: string | undefined }) {
+export function TopUpPage({
+  client,
+  tenantId,
+  notice,
+  setupSessionId,
+}: {
+  client: GraphQLClient;
+  tenantId: string;
+  notice: string | undefined;
+  /** The card-saving Checkout Session the tenant just came back from. */
+  setupSessionId?: string | undefined;
+}) {
   const { t } = useI18n();
   const query = useQuery(client, TopUpPageDocument, { tenantId });
   if (query.loading && !query.data) return <Loading />;
@@ -26,7 +49,7 @@ export function TopUpPage({ client, tenantId, notice }: { client: GraphQLClient;
         </p>
       )}
       <TopUpForm client={client} tenant={tenant} />
-      <AutoTopUpSection client={client} tenant={tenant} refetch={() => void query.refetch()} />
+      <AutoTopUpSection client={client} tenant={tenant} setupSessionId={setupSessionId} refetch={() => void query.refetch()} />
     </>
   );
 }
@@ -47,7 +70,13 @@ function TopUpForm({ client, tenant }: { client: GraphQLClient; tenant: Tenant }
     setError(undefined);
     try {
       const { createTopUp } = await client.request(CreateTopUpDocument, {
-        input: { tenantId: tenant.id, amount: { amountMinor, currency: tenant.currency }, idempotencyKey: `portal-${crypto.randomUUID()}` },
+        input: {
+          tenantId: tenant.id,
+          amount: { amountMinor, currency: tenant.currency },
+          idempotencyKey: `portal-${crypto.randomUUID()}`,
+          // Back to this origin after paying (a partner's custom domain, checked by billing).
+          returnOrigin: location.origin,
+        },
       });
       if (!createTopUp.checkoutUrl) throw new Error('no checkout');
       sessionStorage.setItem(PENDING_TOP_UP, JSON.stringify({ tenantId: tenant.id, topUpId: createTopUp.id }));
@@ -93,10 +122,61 @@ function TopUpForm({ client, tenant }: { client: GraphQLClient; tenant: Tenant }
   );
 }
 
-function AutoTopUpSection({ client, tenant, refetch }: { client: GraphQLClient; tenant: Tenant; refetch: () => void }) {
+/** Sends the tenant to Stripe Checkout (setup mode) to save a card for automatic top-ups. */
+function SaveCardButton({ client, tenant, label }: { client: GraphQLClient; tenant: Tenant; label: string }) {
+  const { t } = useI18n();
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string>();
+  const start = async () => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      const { createPaymentMethodSetup } = await client.request(CreatePaymentMethodSetupDocument, { tenantId: tenant.id, returnOrigin: location.origin });
+      sessionStorage.setItem(PENDING_SETUP, JSON.stringify({ tenantId: tenant.id, checkoutSessionId: createPaymentMethodSetup.checkoutSessionId }));
+      location.assign(createPaymentMethodSetup.url);
+    } catch (caught) {
+      setBusy(false);
+      setError(errorText(t, asRequestError(caught).code));
+    }
+  };
+  return (
+    <>
+      <button type="button" onClick={() => void start()} disabled={busy}>
+        {busy ? t('topUp.redirecting') : label}
+      </button>
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
+    </>
+  );
+}
+
+function cardText(t: ReturnType<typeof useI18n>['t'], card: Pick<Card, 'brand' | 'last4' | 'expMonth' | 'expYear'>): string {
+  const brand = card.brand ? card.brand.charAt(0).toUpperCase() + card.brand.slice(1) : t('auto.cardGeneric');
+  const expiry = card.expMonth && card.expYear ? ` (${String(card.expMonth).padStart(2, '0')}/${String(card.expYear).slice(-2)})` : '';
+  return `${brand} •••• ${card.last4 ?? '????'}${expiry}`;
+}
+
+function AutoTopUpSection({
+  client,
+  tenant,
+  setupSessionId,
+  refetch,
+}: {
+  client: GraphQLClient;
+  tenant: Tenant;
+  setupSessionId: string | undefined;
+  refetch: () => void;
+}) {
   const { t, language } = useI18n();
   const rule = tenant.autoTopUp;
   const currency = tenant.currency;
+  // The card just saved on Stripe (read back from the setup session), else the rule's own.
+  const savedQuery = useQuery(client, SavedPaymentMethodDocument, { tenantId: tenant.id, checkoutSessionId: setupSessionId ?? '' }, { skip: !setupSessionId });
+  const saved = savedQuery.data?.savedPaymentMethod ?? undefined;
+  const card = saved ? { stripeCustomerId: saved.stripeCustomerId, paymentMethodId: saved.paymentMethodId } : rule;
   const [threshold, setThreshold] = useState(rule ? minorToInput(rule.threshold.amountMinor, currency) : '');
   const [amount, setAmount] = useState(rule ? minorToInput(rule.amount.amountMinor, currency) : '');
   const [cap, setCap] = useState(rule ? minorToInput(rule.dailyCap.amountMinor, currency) : '');
@@ -105,11 +185,20 @@ function AutoTopUpSection({ client, tenant, refetch }: { client: GraphQLClient; 
   const [busy, setBusy] = useState(false);
   const fail = (error: GraphQLRequestError | string) => setMessage({ kind: 'error', text: typeof error === 'string' ? error : errorText(t, error.code) });
 
-  if (!rule) {
+  if (setupSessionId && savedQuery.loading) return <Loading />;
+  if (!card) {
     return (
       <section className="card" aria-labelledby="auto-title">
         <h2 id="auto-title">{t('auto.title')}</h2>
         <p>{t('auto.none')}</p>
+        {setupSessionId && savedQuery.error && (
+          <p className="error" role="alert">
+            {errorText(t, savedQuery.error.code)}
+          </p>
+        )}
+        {setupSessionId && !savedQuery.error && !saved && <p role="status">{t('auto.cardPending')}</p>}
+        <p className="hint">{t('auto.saveCardHelp')}</p>
+        <SaveCardButton client={client} tenant={tenant} label={t('auto.saveCard')} />
       </section>
     );
   }
@@ -127,8 +216,8 @@ function AutoTopUpSection({ client, tenant, refetch }: { client: GraphQLClient; 
           mode,
           amount: { amountMinor, currency },
           dailyCap: { amountMinor: capMinor, currency },
-          stripeCustomerId: rule.stripeCustomerId,
-          paymentMethodId: rule.paymentMethodId,
+          stripeCustomerId: card.stripeCustomerId,
+          paymentMethodId: card.paymentMethodId,
         },
       });
       setMessage({ kind: 'ok', text: t('auto.saved') });
@@ -154,9 +243,14 @@ function AutoTopUpSection({ client, tenant, refetch }: { client: GraphQLClient; 
   return (
     <section className="card" aria-labelledby="auto-title">
       <h2 id="auto-title">{t('auto.title')}</h2>
+      {saved && (
+        <p className="notice" role="status" data-testid="saved-card">
+          {t('auto.cardSaved', { card: cardText(t, saved) })}
+        </p>
+      )}
       <p data-testid="auto-state">
-        {rule.enabled ? t('auto.on') : t('auto.off')}
-        {rule.consecutiveFailures > 0 && rule.lastFailure && (
+        {rule?.enabled ? t('auto.on') : t('auto.off')}
+        {rule && rule.consecutiveFailures > 0 && rule.lastFailure && (
           <span className="error-text"> · {t('auto.failed', { count: rule.consecutiveFailures, code: rule.lastFailure.code })}</span>
         )}
       </p>
@@ -174,16 +268,19 @@ function AutoTopUpSection({ client, tenant, refetch }: { client: GraphQLClient; 
         <input id="auto-cap" inputMode="decimal" value={cap} onChange={(event) => setCap(event.target.value)} />
         <div className="row">
           <button type="submit" className="primary" disabled={busy}>
-            {rule.enabled ? t('auto.save') : t('auto.enable')}
+            {rule?.enabled ? t('auto.save') : t('auto.enable')}
           </button>
-          {rule.enabled && (
+          {rule?.enabled && (
             <button type="button" onClick={() => void disable()} disabled={busy}>
               {t('auto.disable')}
             </button>
           )}
         </div>
       </form>
-      <p className="hint">{t('auto.card', { amount: formatMoney(rule.dailyCap.amountMinor, currency, language) })}</p>
+      {rule && <p className="hint">{t('auto.card', { amount: formatMoney(rule.dailyCap.amountMinor, currency, language) })}</p>}
+      <div className="row">
+        <SaveCardButton client={client} tenant={tenant} label={t('auto.replaceCard')} />
+      </div>
       {message && (
         <p className={message.kind === 'error' ? 'error' : 'notice'} role={message.kind === 'error' ? 'alert' : 'status'}>
           {message.text}

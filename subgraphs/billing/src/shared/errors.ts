@@ -46,6 +46,13 @@ export const BillingErrorCode = {
    * (createPaymentMethodSetup): another customer's card is never charged. Nothing was changed.
    */
   PaymentMethodNotOwned: 'PAYMENT_METHOD_NOT_OWNED',
+  /**
+   * A Checkout return origin that is neither the platform's own (TOPUP_SUCCESS_URL's) nor the partner's custom domain the
+   * request came through: Checkout would send the payer somewhere else. Nothing was created.
+   */
+  ReturnOriginNotAllowed: 'RETURN_ORIGIN_NOT_ALLOWED',
+  /** No setup-mode Checkout Session of this tenant with that id (paymentMethodSetup). */
+  PaymentMethodSetupNotFound: 'PAYMENT_METHOD_SETUP_NOT_FOUND',
   /** Stripe refused the request (a configuration or integration problem, not the payer's card). */
   PaymentProviderError: 'PAYMENT_PROVIDER_ERROR',
   /** No such document (or not one the caller may see). */

@@ -1,13 +1,26 @@
-import { Arg, Ctx, FieldResolver, ID, Mutation, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { assertUuid } from '@saldo/graphql';
 import type { AutoTopUpRule } from '../entities/auto-top-up.js';
 import type { PaymentsContext } from './context.js';
-import { AutoTopUpType, CreateTopUpInput, PaymentMethodSetupType, SetAutoTopUpInput, TopUpType } from './types.js';
+import {
+  AutoTopUpType,
+  CreateTopUpInput,
+  PaymentMethodSetupType,
+  RETURN_ORIGIN_DESCRIPTION,
+  SavedPaymentMethodType,
+  SetAutoTopUpInput,
+  TopUpType,
+} from './types.js';
 import { TenantStub } from '../../shared/graphql.js';
 
 /** Every Tenant.autoTopUp in one request: one directory lookup plus one query per shard. */
 function autoTopUpLoader(ctx: PaymentsContext) {
   return ctx.loader<string, AutoTopUpRule | null>('autoTopUp', (tenantIds) => ctx.services.autoTopUp.getMany(tenantIds));
+}
+
+/** The custom domain the request came through (signed by the gateway): where Checkout may send the payer back. */
+function hostOf(ctx: PaymentsContext): { hostName?: string } {
+  return ctx.identity.hostPartnerId && ctx.identity.hostName ? { hostName: ctx.identity.hostName } : {};
 }
 
 @Resolver(() => TenantStub)
@@ -34,7 +47,7 @@ export class TopUpResolver {
   })
   async createTopUp(@Arg('input', () => CreateTopUpInput) input: CreateTopUpInput, @Ctx() ctx: PaymentsContext): Promise<TopUpType> {
     await ctx.scope.requireTenant(assertUuid(input.tenantId, 'tenantId'), 'pay');
-    return TopUpType.from(await ctx.services.topUps.createTopUp(input));
+    return TopUpType.from(await ctx.services.topUps.createTopUp(input, hostOf(ctx)));
   }
 }
 
@@ -45,9 +58,29 @@ export class AutoTopUpResolver {
       "Starts saving a card for automatic top-ups: a Stripe Checkout Session (setup mode) on the tenant's own Stripe customer. " +
       'Nothing is charged; setAutoTopUp accepts the payment method saved there.',
   })
-  async createPaymentMethodSetup(@Arg('tenantId', () => ID) tenantId: string, @Ctx() ctx: PaymentsContext): Promise<PaymentMethodSetupType> {
+  async createPaymentMethodSetup(
+    @Arg('tenantId', () => ID) tenantId: string,
+    @Arg('returnOrigin', () => String, { nullable: true, description: RETURN_ORIGIN_DESCRIPTION }) returnOrigin: string | null | undefined,
+    @Ctx() ctx: PaymentsContext,
+  ): Promise<PaymentMethodSetupType> {
     await ctx.scope.requireTenant(assertUuid(tenantId, 'tenantId'), 'pay');
-    return Object.assign(new PaymentMethodSetupType(), await ctx.services.autoTopUp.createPaymentMethodSetup(tenantId));
+    return Object.assign(new PaymentMethodSetupType(), await ctx.services.autoTopUp.createPaymentMethodSetup(tenantId, { returnOrigin, ...hostOf(ctx) }));
+  }
+
+  @Query(() => SavedPaymentMethodType, {
+    nullable: true,
+    description:
+      "The card saved on one of the tenant's card-saving sessions (createPaymentMethodSetup's checkoutSessionId), read back from Stripe: its ids for " +
+      'setAutoTopUp, brand and last digits. null while the session is still open; PAYMENT_METHOD_SETUP_NOT_FOUND for any other session.',
+  })
+  async savedPaymentMethod(
+    @Arg('tenantId', () => ID) tenantId: string,
+    @Arg('checkoutSessionId') checkoutSessionId: string,
+    @Ctx() ctx: PaymentsContext,
+  ): Promise<SavedPaymentMethodType | null> {
+    await ctx.scope.requireTenant(assertUuid(tenantId, 'tenantId'), 'pay');
+    const saved = await ctx.services.autoTopUp.savedPaymentMethod(tenantId, checkoutSessionId);
+    return saved ? Object.assign(new SavedPaymentMethodType(), saved) : null;
   }
 
   @Mutation(() => AutoTopUpType, {

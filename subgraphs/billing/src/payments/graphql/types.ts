@@ -39,6 +39,34 @@ export class ExchangeRateType {
   }
 }
 
+/** createTopUp's and createPaymentMethodSetup's returnOrigin. */
+export const RETURN_ORIGIN_DESCRIPTION =
+  'The origin the payer started from (e.g. the portal\'s location.origin): Checkout returns there. Omitted: the configured return URLs. ' +
+  "Accepted: the platform's own origin, or the partner's custom domain this request came through (https); anything else is refused with RETURN_ORIGIN_NOT_ALLOWED.";
+
+@ObjectType('SavedPaymentMethod', {
+  description: 'A card the tenant saved on its own Stripe customer (createPaymentMethodSetup): pass its two ids to setAutoTopUp.',
+})
+export class SavedPaymentMethodType {
+  @Field({ description: 'The Stripe customer it is saved on (cus_...).' })
+  stripeCustomerId!: string;
+
+  @Field({ description: 'The saved payment method (pm_...).' })
+  paymentMethodId!: string;
+
+  @Field(() => String, { nullable: true, description: 'Card brand, e.g. visa.' })
+  brand!: string | null;
+
+  @Field(() => String, { nullable: true })
+  last4!: string | null;
+
+  @Field(() => Int, { nullable: true })
+  expMonth!: number | null;
+
+  @Field(() => Int, { nullable: true })
+  expYear!: number | null;
+}
+
 @ObjectType('PaymentMethodSetup', {
   description:
     "A Stripe Checkout Session (setup mode) on the tenant's own Stripe customer: the tenant saves a card there, and setAutoTopUp accepts only " +
@@ -209,6 +237,9 @@ export class CreateTopUpInput {
 
   @Field({ description: "The client's key for this top-up (1-128 of A-Z a-z 0-9 . _ : @ -): sending it again returns the same top-up and Checkout Session." })
   idempotencyKey!: string;
+
+  @Field(() => String, { nullable: true, description: RETURN_ORIGIN_DESCRIPTION })
+  returnOrigin?: string | null;
 }
 
 @InputType('SetAutoTopUpInput')

@@ -10,7 +10,8 @@ import type { TopUpLimits } from '../domain/top-up-limits.js';
 import { AutoTopUpAttempt, AutoTopUpAttemptStatus, AutoTopUpMode, AutoTopUpRule } from '../entities/auto-top-up.js';
 import { LedgerEntryType, type LedgerService, type PostingOutcome } from '../../ledger/index.js';
 import { BillingErrorCode, billingError } from '../../shared/errors.js';
-import { isTransientStripeError, paymentProviderError, type StripeGateway } from '../stripe/stripe-gateway.js';
+import { resolveReturnUrls } from '../domain/return-urls.js';
+import { isTransientStripeError, paymentProviderError, type SavedPaymentMethod, type StripeGateway } from '../stripe/stripe-gateway.js';
 import { parseSetAutoTopUp } from './inputs.js';
 import type { PaymentCreditService } from './payment-credit-service.js';
 import { SYSTEM_CLOCK, type Clock } from '../../shared/clock.js';
@@ -148,17 +149,41 @@ export class AutoTopUpService {
    * Starts the flow in which the tenant saves a card for automatic top-ups: a setup-mode Checkout Session on the
    * tenant's own Stripe customer (created for it). setAutoTopUp then accepts the payment method saved there.
    */
-  async createPaymentMethodSetup(tenantId: string): Promise<{ url: string; stripeCustomerId: string; checkoutSessionId: string; expiresAt: Date | null }> {
+  async createPaymentMethodSetup(
+    tenantId: string,
+    origin: { returnOrigin?: string | null; hostName?: string } = {},
+  ): Promise<{ url: string; stripeCustomerId: string; checkoutSessionId: string; expiresAt: Date | null }> {
     if (!this.stripe) throw stripeNotConfigured();
+    const returnUrls = resolveReturnUrls(this.stripe.returnUrls, origin.returnOrigin, origin.hostName);
     const currency = await this.ledger.currencyOf(tenantId);
     if (!currency) throw billingError(BillingErrorCode.AccountNotFound, `Billing holds no account for tenant ${tenantId} (yet).`, { tenantId });
     try {
       const stripeCustomerId = await this.stripe.tenantCustomer(tenantId);
-      const session = await this.stripe.createSetupSession(tenantId, stripeCustomerId, currency);
+      const session = await this.stripe.createSetupSession(tenantId, stripeCustomerId, currency, returnUrls);
       return { url: session.url, stripeCustomerId, checkoutSessionId: session.id, expiresAt: session.expiresAt };
     } catch (error) {
       throw paymentProviderError(error);
     }
+  }
+
+  /**
+   * The card saved on one of the tenant's setup sessions (createPaymentMethodSetup), read back from Stripe so the tenant
+   * can turn automatic top-up on with it: null while the session is still open; PAYMENT_METHOD_SETUP_NOT_FOUND when it
+   * is no setup session of this tenant.
+   */
+  async savedPaymentMethod(tenantId: string, checkoutSessionId: string): Promise<SavedPaymentMethod | null> {
+    if (!this.stripe) throw stripeNotConfigured();
+    const notFound = () =>
+      billingError(BillingErrorCode.PaymentMethodSetupNotFound, 'No card-saving session of this tenant has that id.', { field: 'checkoutSessionId' });
+    if (!/^cs_[A-Za-z0-9_]{1,250}$/.test(checkoutSessionId)) throw notFound();
+    let outcome;
+    try {
+      outcome = await this.stripe.setupOutcome(tenantId, checkoutSessionId);
+    } catch (error) {
+      throw paymentProviderError(error);
+    }
+    if (outcome.state === 'not-found') throw notFound();
+    return outcome.state === 'saved' ? outcome.method : null;
   }
 
   async set(input: unknown): Promise<AutoTopUpRule> {

@@ -52,6 +52,8 @@ export function createTopUpSchema(limits: TopUpLimits) {
         message: 'must be 1-128 letters, digits or . _ : @ - starting with a letter or digit',
         ...coded(ErrorCode.InvalidId),
       }),
+      /** Checked against the request's origin by resolveReturnUrls (RETURN_ORIGIN_NOT_ALLOWED). */
+      returnOrigin: z.string().max(300).nullish(),
     })
     .superRefine((value, ctx) => checkLimits(ctx, ['amount', 'amountMinor'], value.amount.amountMinor, value.amount.currency, limits));
 }

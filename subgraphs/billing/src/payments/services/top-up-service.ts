@@ -14,6 +14,7 @@ import type { TenantLock } from '../locks/tenant-lock.js';
 import { paymentProviderError, type StripeGateway } from '../stripe/stripe-gateway.js';
 import type { LedgerService } from '../../ledger/index.js';
 import { parseCreateTopUp, type CreateTopUpCommand } from './inputs.js';
+import { resolveReturnUrls, type ReturnUrls } from '../domain/return-urls.js';
 import { SYSTEM_CLOCK, type Clock } from '../../shared/clock.js';
 
 export interface TopUpServiceOptions {
@@ -55,20 +56,22 @@ export class TopUpService {
     private readonly clock: Clock = SYSTEM_CLOCK,
   ) {}
 
-  async createTopUp(input: unknown): Promise<TopUpView> {
+  /** `hostName`: the custom domain the request came through (Identity.hostName), where input.returnOrigin may point. */
+  async createTopUp(input: unknown, caller: { hostName?: string } = {}): Promise<TopUpView> {
     const command = parseCreateTopUp(input, this.options.limits);
     if (!this.stripe) throw stripeNotConfigured();
+    const returnUrls = resolveReturnUrls(this.stripe.returnUrls, command.returnOrigin, caller.hostName);
     const accountCurrency = await this.ledger.currencyOf(command.tenantId);
     const notFound = () =>
       billingError(BillingErrorCode.AccountNotFound, `Billing holds no account for tenant ${command.tenantId} (yet).`, { tenantId: command.tenantId });
     if (!accountCurrency) throw notFound();
     // Idempotent by its key (and Stripe's): refused because the tenant moved shards meanwhile, it runs again on the new one.
-    const created = await this.db.forTenantIfPlaced(command.tenantId, (em) => this.createOnShard(em, command, accountCurrency));
+    const created = await this.db.forTenantIfPlaced(command.tenantId, (em) => this.createOnShard(em, command, accountCurrency, returnUrls));
     if (!created) throw notFound();
     return created;
   }
 
-  private async createOnShard(em: EntityManager, command: CreateTopUpCommand, accountCurrency: string): Promise<TopUpView> {
+  private async createOnShard(em: EntityManager, command: CreateTopUpCommand, accountCurrency: string, returnUrls: ReturnUrls): Promise<TopUpView> {
     const existing = await this.find(em, command);
     if (existing?.checkoutSessionId) return existing;
 
@@ -79,7 +82,7 @@ export class TopUpService {
       const lease = await this.lock.tryAcquire(resource, owner, this.options.lockTtlMs);
       if (lease) {
         try {
-          return await this.createUnderLock(em, command, accountCurrency);
+          return await this.createUnderLock(em, command, accountCurrency, returnUrls);
         } finally {
           await lease.release();
         }
@@ -108,7 +111,7 @@ export class TopUpService {
     return located ? located.em.findOne(TopUp, { id, tenantId }) : null;
   }
 
-  private async createUnderLock(em: EntityManager, command: CreateTopUpCommand, accountCurrency: string): Promise<TopUpView> {
+  private async createUnderLock(em: EntityManager, command: CreateTopUpCommand, accountCurrency: string, returnUrls: ReturnUrls): Promise<TopUpView> {
     let row = await this.find(em, command);
     if (row?.checkoutSessionId) return row;
     if (!row) row = await this.insert(em, command, accountCurrency);
@@ -130,6 +133,7 @@ export class TopUpService {
         amountMinor: row.amountMinor + row.taxMinor,
         currency: row.currency,
         description,
+        returnUrls,
       });
     } catch (error) {
       // The row stays PENDING: the same key retried later creates the session (Stripe replays it within 24 h).

@@ -2,6 +2,7 @@ import Stripe from 'stripe';
 import { DependencyGuard, breakerSettings, isDependencyUnavailable } from '@saldo/resilience';
 import type { PaymentsConfig } from '../config.js';
 import { BillingErrorCode, billingError } from '../../shared/errors.js';
+import type { ReturnUrls } from '../domain/return-urls.js';
 
 /** What Saldo puts in metadata.kind of its Checkout Sessions and PaymentIntents. */
 export const PaymentKind = {
@@ -25,7 +26,22 @@ export interface CheckoutSessionRequest {
   currency: string;
   /** Shown on Stripe's page, e.g. "Credit 46.25 EUR". */
   description: string;
+  /** Where the payer returns (resolveReturnUrls); default the configured TOPUP_SUCCESS_URL / TOPUP_CANCEL_URL. */
+  returnUrls?: ReturnUrls;
 }
+
+/** A card saved through a setup-mode Checkout Session (what setAutoTopUp needs, and what to show the tenant). */
+export interface SavedPaymentMethod {
+  stripeCustomerId: string;
+  paymentMethodId: string;
+  brand: string | null;
+  last4: string | null;
+  expMonth: number | null;
+  expYear: number | null;
+}
+
+/** Where a tenant's setup-mode Checkout Session stands: not the tenant's (or unknown), still open, or a card saved. */
+export type SetupOutcome = { state: 'not-found' } | { state: 'open' } | { state: 'saved'; method: SavedPaymentMethod };
 
 export interface CheckoutSessionResult {
   id: string;
@@ -115,6 +131,11 @@ export class StripeGateway {
     });
   }
 
+  /** The configured return URLs (TOPUP_SUCCESS_URL, TOPUP_CANCEL_URL). */
+  get returnUrls(): ReturnUrls {
+    return { success: this.options.successUrl, cancel: this.options.cancelUrl };
+  }
+
   private call<T>(request: () => Promise<T>): Promise<T> {
     return this.guard.execute(request);
   }
@@ -135,8 +156,8 @@ export class StripeGateway {
               },
             },
           ],
-          success_url: this.options.successUrl,
-          cancel_url: this.options.cancelUrl,
+          success_url: (request.returnUrls ?? this.returnUrls).success,
+          cancel_url: (request.returnUrls ?? this.returnUrls).cancel,
           client_reference_id: request.tenantId,
           metadata,
           payment_intent_data: { metadata, description: request.description },
@@ -164,7 +185,7 @@ export class StripeGateway {
   }
 
   /** A setup-mode Checkout Session on the tenant's customer: the tenant saves a card for automatic top-ups there. */
-  async createSetupSession(tenantId: string, customerId: string, currency: string): Promise<CheckoutSessionResult> {
+  async createSetupSession(tenantId: string, customerId: string, currency: string, returnUrls: ReturnUrls = this.returnUrls): Promise<CheckoutSessionResult> {
     const metadata = { tenantId, kind: PaymentKind.PaymentMethodSetup };
     const session = await this.call(() =>
       this.stripe.checkout.sessions.create({
@@ -172,8 +193,8 @@ export class StripeGateway {
         customer: customerId,
         // Setup mode with the account's payment methods needs the currency future charges will be in.
         currency: currency.toLowerCase(),
-        success_url: this.options.successUrl,
-        cancel_url: this.options.cancelUrl,
+        success_url: returnUrls.success,
+        cancel_url: returnUrls.cancel,
         client_reference_id: tenantId,
         metadata,
         setup_intent_data: { metadata },
@@ -199,6 +220,43 @@ export class StripeGateway {
       if (missing(error)) return false;
       throw error;
     }
+  }
+
+  /**
+   * The card a tenant saved on one of its setup-mode Checkout Sessions: the session must be Saldo's setup session of this
+   * tenant (its metadata), and the payment method its SetupIntent saved must be on the tenant's own customer.
+   */
+  async setupOutcome(tenantId: string, checkoutSessionId: string): Promise<SetupOutcome> {
+    const missing = (error: unknown) => (error as { statusCode?: number })?.statusCode === 404 || (error as { code?: string })?.code === 'resource_missing';
+    let session: Stripe.Checkout.Session;
+    try {
+      session = await this.call(() => this.stripe.checkout.sessions.retrieve(checkoutSessionId));
+    } catch (error) {
+      if (missing(error)) return { state: 'not-found' };
+      throw error;
+    }
+    if (session.mode !== 'setup' || session.metadata?.['kind'] !== PaymentKind.PaymentMethodSetup || session.metadata?.['tenantId'] !== tenantId) {
+      return { state: 'not-found' };
+    }
+    const setupIntentId = typeof session.setup_intent === 'string' ? session.setup_intent : (session.setup_intent?.id ?? null);
+    const customerId = typeof session.customer === 'string' ? session.customer : (session.customer?.id ?? null);
+    if (session.status !== 'complete' || !setupIntentId || !customerId) return { state: 'open' };
+    const intent = await this.call(() => this.stripe.setupIntents.retrieve(setupIntentId));
+    const paymentMethodId = typeof intent.payment_method === 'string' ? intent.payment_method : (intent.payment_method?.id ?? null);
+    if (intent.status !== 'succeeded' || !paymentMethodId) return { state: 'open' };
+    if (!(await this.paymentMethodOwnedBy(tenantId, customerId, paymentMethodId))) return { state: 'not-found' };
+    const method = await this.call(() => this.stripe.paymentMethods.retrieve(paymentMethodId));
+    return {
+      state: 'saved',
+      method: {
+        stripeCustomerId: customerId,
+        paymentMethodId,
+        brand: method.card?.brand ?? null,
+        last4: method.card?.last4 ?? null,
+        expMonth: method.card?.exp_month ?? null,
+        expYear: method.card?.exp_year ?? null,
+      },
+    };
   }
 
   /**
