@@ -229,11 +229,17 @@ describe('customer portal: served by the gateway, signed in through the developm
       await page.getByRole('button', { name: 'Andere Karte verwenden' }).waitFor();
       assert.deepEqual(await axeViolations(page), [], 'top-up page in German');
     });
-    const rule = await stack.gql(`query($id: ID!) { tenant(id: $id) { autoTopUp { enabled threshold { amountMinor } amount { amountMinor } paymentMethodId } } }`, {
-      id: tenantB,
-    });
+    const rule = await stack.gql(
+      `query($id: ID!) { tenant(id: $id) { autoTopUp { enabled threshold { amountMinor } amount { amountMinor } paymentMethodId } } }`,
+      {
+        id: tenantB,
+      },
+    );
     const autoTopUp = rule.data!['tenant'].autoTopUp;
-    assert.deepEqual({ ...autoTopUp, paymentMethodId: undefined }, { enabled: true, threshold: { amountMinor: 254_000 }, amount: { amountMinor: 10_000 }, paymentMethodId: undefined });
+    assert.deepEqual(
+      { ...autoTopUp, paymentMethodId: undefined },
+      { enabled: true, threshold: { amountMinor: 254_000 }, amount: { amountMinor: 10_000 }, paymentMethodId: undefined },
+    );
     assert.equal(stack.stripeStandIn!.paymentMethods.get(autoTopUp.paymentMethodId)?.['card']?.['last4'], '4242', 'the card saved on the stand-in');
     // A debit that takes the balance to the threshold charges the saved card off-session, once.
     const intents = stack.stripeStandIn!.counts.paymentIntents;

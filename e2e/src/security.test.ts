@@ -334,16 +334,24 @@ describe('security: the attacks of docs/security.md', () => {
       const saved = await stack.gql(SAVED, { t: owner, s: checkoutSessionId }, adminOf(owner));
       assert.deepEqual(saved.data?.savedPaymentMethod, { stripeCustomerId, paymentMethodId: method, brand: 'visa', last4: '4242' });
       const { stripeCustomerId: customer, paymentMethodId } = saved.data!.savedPaymentMethod;
-      assert.equal((await stack.gql(SET, { input: rule(owner, customer, paymentMethodId) }, adminOf(owner))).errors, undefined, 'the rule from the read-back ids');
+      assert.equal(
+        (await stack.gql(SET, { input: rule(owner, customer, paymentMethodId) }, adminOf(owner))).errors,
+        undefined,
+        'the rule from the read-back ids',
+      );
 
       // Another tenant asking for that session (through its own id, or the owner's): nothing to see.
       assert.deepEqual(errorCodes(await stack.gql(SAVED, { t: other, s: checkoutSessionId }, adminOf(other))), ['PAYMENT_METHOD_SETUP_NOT_FOUND']);
       assert.deepEqual(errorCodes(await stack.gql(SAVED, { t: owner, s: checkoutSessionId }, adminOf(other))), ['FORBIDDEN']);
       assert.deepEqual(errorCodes(await stack.gql(SAVED, { t: owner, s: 'cs_test_madeup' }, adminOf(owner))), ['PAYMENT_METHOD_SETUP_NOT_FOUND']);
       // A payment-mode top-up session is no setup session either.
-      const topUp = await stack.gql(`mutation($input: CreateTopUpInput!) { createTopUp(input: $input) { sessionId } }`, {
-        input: { tenantId: owner, amount: { amountMinor: 2_000, currency: 'EUR' }, idempotencyKey: 'saved-card-check' },
-      }, adminOf(owner));
+      const topUp = await stack.gql(
+        `mutation($input: CreateTopUpInput!) { createTopUp(input: $input) { sessionId } }`,
+        {
+          input: { tenantId: owner, amount: { amountMinor: 2_000, currency: 'EUR' }, idempotencyKey: 'saved-card-check' },
+        },
+        adminOf(owner),
+      );
       assert.deepEqual(errorCodes(await stack.gql(SAVED, { t: owner, s: topUp.data!.createTopUp.sessionId }, adminOf(owner))), [
         'PAYMENT_METHOD_SETUP_NOT_FOUND',
       ]);
@@ -358,7 +366,13 @@ describe('security: the attacks of docs/security.md', () => {
         const input = { tenantId: tenant, amount: { amountMinor: 2_000, currency: 'EUR' }, idempotencyKey: `redirect-${sessions}`, returnOrigin };
         assert.deepEqual(errorCodes(await stack.gql(CREATE, { input }, adminOf(tenant))), ['RETURN_ORIGIN_NOT_ALLOWED'], returnOrigin);
         assert.deepEqual(
-          errorCodes(await stack.gql(`mutation($t: ID!, $o: String) { createPaymentMethodSetup(tenantId: $t, returnOrigin: $o) { url } }`, { t: tenant, o: returnOrigin }, adminOf(tenant))),
+          errorCodes(
+            await stack.gql(
+              `mutation($t: ID!, $o: String) { createPaymentMethodSetup(tenantId: $t, returnOrigin: $o) { url } }`,
+              { t: tenant, o: returnOrigin },
+              adminOf(tenant),
+            ),
+          ),
           ['RETURN_ORIGIN_NOT_ALLOWED'],
           returnOrigin,
         );

@@ -534,7 +534,9 @@ export async function startStripeStandIn(options: StripeStandInOptions = {}): Pr
     const setupIntent = /^\/v1\/setup_intents\/([^/]+)$/.exec(path);
     if (method === 'GET' && setupIntent) {
       const found = setupIntents.get(setupIntent[1]!);
-      return found ? { status: 200, body: found } : stripeError(404, 'invalid_request_error', `No such setupintent: '${setupIntent[1]}'`, { code: 'resource_missing' });
+      return found
+        ? { status: 200, body: found }
+        : stripeError(404, 'invalid_request_error', `No such setupintent: '${setupIntent[1]}'`, { code: 'resource_missing' });
     }
     const session = /^\/v1\/checkout\/sessions\/([^/]+)$/.exec(path);
     if (method === 'GET' && session) {

@@ -35,6 +35,7 @@ export function resolveReturnUrls(configured: ReturnUrls, returnOrigin: string |
     throw refuse("only the platform's own origin or the partner's custom domain this request came through");
   }
   // Path and query as configured (the query may carry Stripe's {CHECKOUT_SESSION_ID} placeholder, kept verbatim).
-  const onOrigin = (configuredUrl: string, parsed: URL) => `${origin.origin}${parsed.pathname}${configuredUrl.includes('?') ? configuredUrl.slice(configuredUrl.indexOf('?')) : ''}`;
+  const onOrigin = (configuredUrl: string, parsed: URL) =>
+    `${origin.origin}${parsed.pathname}${configuredUrl.includes('?') ? configuredUrl.slice(configuredUrl.indexOf('?')) : ''}`;
   return { success: onOrigin(configured.success, success), cancel: onOrigin(configured.cancel, cancel) };
 }

@@ -41,7 +41,7 @@ export class ExchangeRateType {
 
 /** createTopUp's and createPaymentMethodSetup's returnOrigin. */
 export const RETURN_ORIGIN_DESCRIPTION =
-  'The origin the payer started from (e.g. the portal\'s location.origin): Checkout returns there. Omitted: the configured return URLs. ' +
+  "The origin the payer started from (e.g. the portal's location.origin): Checkout returns there. Omitted: the configured return URLs. " +
   "Accepted: the platform's own origin, or the partner's custom domain this request came through (https); anything else is refused with RETURN_ORIGIN_NOT_ALLOWED.";
 
 @ObjectType('SavedPaymentMethod', {
