@@ -73,7 +73,8 @@ export async function notifications(config: BenchConfig): Promise<void> {
     const tenants = stack.tenants.services;
     const billing = stack.billing.services;
     const partner = await tenants.partners.create({ name: 'Bench Reseller', country: 'DE', contactEmail: 'ops@bench.test' });
-    await tenants.notifications.endpoints.create({ partnerId: partner.id, url: hookUrl, eventTypes: ['balance.low'] });
+    const { secret } = await tenants.notifications.endpoints.create({ partnerId: partner.id, url: hookUrl, eventTypes: ['balance.low'] });
+    receivers.send({ type: 'secret', secret }); // the receiver verifies every signature, as a real one must
     console.log(`setting up ${count} tenants (threshold 50.00 EUR, balance 60.00 EUR, a mail recipient each, the partner's webhook endpoint)`);
     const ids: string[] = [];
     await inParallel(Array.from({ length: count }), 16, async (_item, index) => {
@@ -181,7 +182,7 @@ export async function notifications(config: BenchConfig): Promise<void> {
       'notifications',
       [
         row('mail (SMTP)', mailLatencies, { duplicates: received.duplicateMails }),
-        row('webhook (signed)', hookLatencies, { duplicates: received.duplicateHooks }),
+        row('webhook (signed)', hookLatencies, { duplicates: received.duplicateHooks, badSignatures: received.badSignatures }),
       ],
       {
         events: count,

@@ -1,5 +1,6 @@
 import nodemailer, { type Transporter } from 'nodemailer';
 import { DependencyGuard, isDependencyUnavailable, type BreakerSettings } from '@saldo/resilience';
+import { buildMime } from './mime.js';
 
 export interface MailMessage {
   to: readonly string[];
@@ -70,21 +71,22 @@ export class Mailer {
     const started = performance.now();
     const domain = this.options.fromAddress.split('@')[1] ?? 'saldo.local';
     try {
-      const info = (await this.guard.execute(() =>
-        this.transporter.sendMail({
-          from: { name: message.fromName, address: this.options.fromAddress },
-          to: [...message.to],
-          ...(message.replyTo ? { replyTo: message.replyTo } : {}),
-          subject: message.subject,
-          text: message.text,
-          html: message.html,
-          messageId: `<${message.messageId}@${domain}>`,
-          // Both parts base64-encoded: quoted-printable is encoded character by character in JavaScript and took about
-          // half of the CPU building a notification mail (measured with nodemailer 10.6); base64 is native.
-          textEncoding: 'base64',
-          attachments: message.attachments.map((attachment) => ({ ...attachment })),
-        }),
-      )) as { response?: string };
+      // The message is built here in one pass (see mime.ts): nodemailer's composer cost about 1.1 ms of CPU per
+      // notification mail, the raw message about 0.05 ms; the transport only dot-stuffs it on the wire.
+      const raw = buildMime({
+        from: { name: message.fromName, address: this.options.fromAddress },
+        to: message.to,
+        replyTo: message.replyTo,
+        subject: message.subject,
+        text: message.text,
+        html: message.html,
+        attachments: message.attachments,
+        messageId: `${message.messageId}@${domain}`,
+        date: new Date(),
+      });
+      const info = (await this.guard.execute(() => this.transporter.sendMail({ envelope: { from: this.options.fromAddress, to: [...message.to] }, raw }))) as {
+        response?: string;
+      };
       return { ok: true, responseCode: smtpCode(info.response) ?? 250, error: null, durationMs: Math.round(performance.now() - started) };
     } catch (error) {
       const failure = error as { responseCode?: number; message?: string };
