@@ -155,6 +155,20 @@ export async function notifications(config: BenchConfig): Promise<void> {
         if (row.delivered_ms !== null) (row.channel === 'EMAIL' ? stages.mail : stages.webhook).push(Number(row.delivered_ms));
       }
     }
+    // Attempts that failed (each is retried with back-off, so one failure costs that delivery at least 5 s).
+    const failures = { mail: 0, webhook: 0, errors: new Map<string, number>() };
+    for (const shardId of stack.tenants.runtime.db.shardIds) {
+      const rows = await stack.tenants.runtime.db.em(shardId).execute<{ channel: string; error: string; count: string }[]>(
+        `select d.channel, coalesce(a.error, 'HTTP ' || a.response_code) as error, count(*) as count
+           from notification_delivery_attempt a join notification_delivery d on d.id = a.delivery_id
+          where not a.succeeded group by 1, 2`,
+      );
+      for (const row of rows) {
+        failures[row.channel === 'EMAIL' ? 'mail' : 'webhook'] += Number(row.count);
+        failures.errors.set(row.error, (failures.errors.get(row.error) ?? 0) + Number(row.count));
+      }
+    }
+    if (failures.errors.size > 0) console.log('failed attempts:', Object.fromEntries(failures.errors));
     const p = (values: number[], fraction: number) => summarize(values, 0, 1)[fraction === 0.5 ? 'p50' : 'p99'];
     console.log(
       `event -> recorded p50/p99 ${p(stages.recorded, 0.5)}/${p(stages.recorded, 0.99)} ms; recorded -> sent: mail ${p(stages.mail, 0.5)}/${p(stages.mail, 0.99)} ms, ` +
@@ -194,6 +208,8 @@ export async function notifications(config: BenchConfig): Promise<void> {
         receiverCpuMsPerDelivery: Math.round((receiverCpuMs / (2 * count)) * 1000) / 1000,
         tenantsDbRoundTripsPerDelivery: Math.round((roundTrips / (2 * count)) * 100) / 100,
         loadAverage1m: Math.round(os.loadavg()[0]! * 100) / 100,
+        failedMailAttempts: failures.mail,
+        failedWebhookAttempts: failures.webhook,
         smtpConnections: config.BENCH_NOTIFY_SMTP_CONNECTIONS,
         notifyConcurrency: stack.tenants.runtime.config.NOTIFY_CONCURRENCY,
       },
