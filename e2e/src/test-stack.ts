@@ -2,6 +2,7 @@ import { createServer } from 'node:net';
 import { createGatewayService, loadGatewayConfig, type GatewayService } from '@saldo/gateway';
 import { dropDatabases } from '@saldo/sharding';
 import type { Identity } from '@saldo/graphql';
+import type { Logger } from '@saldo/service';
 import { DEV_TOKEN_AUDIENCE, DEV_TOKEN_ISSUER, generateSigningKeyPair, type KeyPairPem } from '@saldo/identity';
 import { TEST_ADMIN, TEST_LOG_LEVEL, TEST_POSTGRES_URL, graphql, testLogger, uniquePrefix, type GraphQLResponse } from '@saldo/testing';
 import { DEFAULT_SUPERGRAPH_PATH, startStack, type Stack, type StackOptions } from '@saldo/dev-stack';
@@ -41,6 +42,8 @@ export async function startTestStack(
     usageForecastEnv?: Record<string, string>;
     whiteLabelEnv?: Record<string, string>;
     tenantsEnv?: Record<string, string>;
+    /** Where every service logs (default: the test logger). */
+    logger?: Logger;
   } = {},
 ): Promise<TestStack> {
   const keys = { identity: generateSigningKeyPair(), portal: generateSigningKeyPair() };
@@ -50,7 +53,7 @@ export async function startTestStack(
     databasePrefix: uniquePrefix(label),
     shardsPerSubgraph: options.shardsPerSubgraph ?? 2,
     ports: { gateway: 0, tenants: 0, billing: 0, usageForecast: 0, whiteLabel: 0, ...options.ports },
-    logger: testLogger(),
+    logger: options.logger ?? testLogger(),
     logLevel: TEST_LOG_LEVEL,
     poolMax: 4,
     ...(options.apiKeyCacheTtlMs !== undefined ? { apiKeyCacheTtlMs: options.apiKeyCacheTtlMs } : {}),

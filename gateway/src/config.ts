@@ -1,4 +1,5 @@
 import { fields, parseConfig, z, type Env } from '@saldo/config';
+import { observabilityConfigFields } from '@saldo/observability';
 import { breakerConfigFields } from '@saldo/resilience';
 
 export const gatewayConfigSchema = z
@@ -20,6 +21,8 @@ export const gatewayConfigSchema = z
       .default('1mb'),
     LOG_LEVEL: fields.logLevel(),
     LOG_FORMAT: fields.logFormat(),
+    /** OpenTelemetry: OTLP trace export when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set, off otherwise. */
+    ...observabilityConfigFields,
     /** Portal/admin JWTs: issuer and audience to require, and where the issuer's public keys come from. */
     JWT_ISSUER: z.string().min(1).optional(),
     JWT_AUDIENCE: z.string().min(1).default('saldo'),

@@ -11,8 +11,9 @@ import { mountRootPage } from './root-page.js';
 import express from 'express';
 import { ANONYMOUS, ErrorCode, SaldoError, unsafeInputError, type Identity } from '@saldo/graphql';
 import { IdentitySigner, PortalTokenVerifier } from '@saldo/identity';
+import { ServiceMetrics, startTracing } from '@saldo/observability';
 import { breakerSettings } from '@saldo/resilience';
-import { createHttpService, variadicLogger, type Logger, type Service } from '@saldo/service';
+import { createHttpService, currentLogContext, variadicLogger, type Logger, type Service } from '@saldo/service';
 import { ApiKeyClient } from './auth/api-key-client.js';
 import { createAuthenticator, createSessionAuthenticator, type Credentials } from './auth/authenticate.js';
 import { HostPartnerResolver } from './auth/custom-domains.js';
@@ -34,6 +35,7 @@ import {
 } from './protection/index.js';
 import { SubscriptionEngine, type SubscriptionMetrics } from './subscriptions/engine.js';
 import { SSE_PATH, serveSubscriptionTransports, type SubscriptionTransports } from './subscriptions/transports.js';
+import { gatewayGauges, observeRequests, operationMetricsPlugin, subgraphFetchObserver, tagActiveSpan } from './observability.js';
 
 /** Per-request context: the verified caller. */
 export interface GatewayContext {
@@ -51,6 +53,8 @@ export interface GatewayService extends Service {
    * `shared` stays 0 when it is off).
    */
   subgraphFetchMetrics(): Record<string, SubgraphDedupCounts & { inFlight: number }>;
+  /** The gateway's Prometheus metrics (served at GET /metrics). */
+  readonly metrics: ServiceMetrics;
 }
 
 /**
@@ -59,6 +63,7 @@ export interface GatewayService extends Service {
  */
 export function createGatewayService(config: GatewayConfig, deps: { logger: Logger }): GatewayService {
   const logger = deps.logger.child('gateway');
+  const metrics = new ServiceMetrics('gateway');
   const production = config.NODE_ENV === 'production';
   const managed = Boolean(config.APOLLO_KEY && config.APOLLO_GRAPH_REF);
   let running: { url: string; engine: SubscriptionEngine; transports: SubscriptionTransports; stop: () => Promise<void> } | undefined;
@@ -72,6 +77,7 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
 
   return {
     name: 'gateway',
+    metrics,
     get url() {
       if (!running) throw new Error('gateway is not started');
       return running.url;
@@ -87,6 +93,7 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
     },
 
     async start() {
+      const stopTracing = startTracing(config, 'saldo-gateway', logger);
       const supergraphSdl = managed ? undefined : await readFile(config.SUPERGRAPH_PATH as string, 'utf8');
       const signer = await IdentitySigner.fromPem(config.IDENTITY_PRIVATE_KEY, config.IDENTITY_TTL_SECONDS);
       const credentialVerifiers = {
@@ -112,7 +119,7 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
       };
       const authenticateSession = createSessionAuthenticator(credentialVerifiers);
       // One keep-alive client for every subgraph call: queries' fetches and subscriptions' entity fetches.
-      const subgraphHttp = new SubgraphHttpClient(config.SUBGRAPH_TIMEOUT_MS, breakerSettings(config, 'SUBGRAPH'));
+      const subgraphHttp = new SubgraphHttpClient(config.SUBGRAPH_TIMEOUT_MS, breakerSettings(config, 'SUBGRAPH'), subgraphFetchObserver(metrics));
       // Each subgraph's routing URL as last loaded (the download proxy forwards to one of them).
       const routes = new Map<string, string>();
       const subgraphUrl = (name: string, url: string | undefined): string => {
@@ -227,6 +234,7 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
               };
             },
           },
+          operationMetricsPlugin<GatewayContext>(metrics),
           createLimitsPlugin<GatewayContext>(limits, { directives: () => costDirectives, defaultListSize: config.DEFAULT_LIST_SIZE }),
           production
             ? ApolloServerPluginLandingPageProductionDefault({ ...(managed ? { graphRef: config.APOLLO_GRAPH_REF } : {}), footer: false })
@@ -293,6 +301,7 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
       );
       http.app.use(
         '/graphql',
+        observeRequests(),
         corsMiddleware,
         express.json({ limit: config.BODY_LIMIT }),
         persisted.middleware(),
@@ -300,10 +309,14 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
           context: async ({ req }) => {
             const clientAddress = req.ip ?? 'unknown';
             try {
-              return {
-                identity: await authenticate({ authorization: req.header('authorization'), apiKey: req.header('x-api-key'), host: req.header('host') }),
-                clientAddress,
-              };
+              const identity = await authenticate({ authorization: req.header('authorization'), apiKey: req.header('x-api-key'), host: req.header('host') });
+              // The request's log lines (and its trace) name the tenant the caller acts for.
+              if ('tenantId' in identity && identity.tenantId) {
+                const observed = currentLogContext();
+                if (observed) observed.tenantId = identity.tenantId;
+                tagActiveSpan('saldo.tenant_id', identity.tenantId);
+              }
+              return { identity, clientAddress };
             } catch (error) {
               // Failed logins spend the client address's budget too, so guessing keys is rate limited.
               const decision = await rateLimit.limiter.consume(rateLimitKey(ANONYMOUS, clientAddress));
@@ -313,6 +326,8 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
           },
         }),
       );
+      metrics.serve(http);
+      gatewayGauges(metrics, () => running && { engine: running.engine, transports: running.transports });
       const url = await http.listen(config.PORT, config.HOST);
       logger.info('listening', { url: `${url}/graphql`, supergraph: managed ? `uplink:${config.APOLLO_GRAPH_REF}` : config.SUPERGRAPH_PATH });
       running = {
@@ -330,6 +345,7 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
           credentialVerifiers.apiKeys?.close();
           await rateLimit.close();
           await persisted.close();
+          await stopTracing();
         },
       };
     },

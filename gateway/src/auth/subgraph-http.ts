@@ -2,6 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { RemoteGraphQLDataSource } from '@apollo/gateway';
 import { DependencyGuard, type BreakerSettings } from '@saldo/resilience';
+import { SpanKind, injectTraceHeaders, tracingEnabled, withSpan } from '@saldo/service';
 import type { SubgraphQueryDedup } from '../dedup/index.js';
 
 /** Apollo's fetcher types, as its data source declares them (@apollo/utils.fetcher). */
@@ -39,6 +40,8 @@ export class SubgraphHttpClient {
   constructor(
     private readonly timeoutMs = 30_000,
     private readonly breaker: BreakerSettings = { failureThreshold: 5, halfOpenAfterMs: 5_000 },
+    /** Told each request's subgraph, duration and whether it failed (the fetch-latency histogram). */
+    private readonly observe?: (subgraph: string, seconds: number, failed: boolean) => void,
   ) {}
 
   /** Names the subgraph at `url` (its breaker's `subgraph:<name>` in errors and metrics); unnamed ones use the host. */
@@ -52,7 +55,29 @@ export class SubgraphHttpClient {
    * DEPENDENCY_UNAVAILABLE until a trial request after SUBGRAPH_BREAKER_HALF_OPEN_MS succeeds.
    */
   post(url: URL, headers: Record<string, string>, body: string): Promise<SubgraphHttpResponse> {
-    return this.guardFor(url).execute(() => this.postWithRetry(url, headers, body));
+    const guard = this.guardFor(url);
+    if (!this.observe && !tracingEnabled()) return guard.execute(() => this.postWithRetry(url, headers, body));
+    const subgraph = this.names.get(url.href) ?? url.host;
+    const started = performance.now();
+    // With tracing on, a client span per request whose context travels in `traceparent` (added after the dedup key
+    // was taken: requests of different traces still share one upstream fetch, which belongs to the first trace).
+    const sent = withSpan(`POST ${subgraph}`, SpanKind.CLIENT, { 'saldo.subgraph': subgraph, 'server.address': url.host }, async (span) => {
+      const response = await guard.execute(() => this.postWithRetry(url, headers, body));
+      span?.setAttribute('http.response.status_code', response.status);
+      return response;
+    });
+    if (!this.observe) return sent;
+    const observe = this.observe;
+    return sent.then(
+      (response) => {
+        observe(subgraph, (performance.now() - started) / 1000, response.status >= 500);
+        return response;
+      },
+      (error: unknown) => {
+        observe(subgraph, (performance.now() - started) / 1000, true);
+        throw error;
+      },
+    );
   }
 
   private guardFor(url: URL): DependencyGuard {
@@ -60,6 +85,7 @@ export class SubgraphHttpClient {
     if (!guard) {
       guard = new DependencyGuard({
         dependency: `subgraph:${this.names.get(url.href) ?? url.host}`,
+        traced: false,
         ...this.breaker,
         isFailureResult: (response) => UNAVAILABLE_STATUSES.has((response as SubgraphHttpResponse).status),
       });
@@ -83,6 +109,8 @@ export class SubgraphHttpClient {
 
   private postOnce(url: URL, headers: Record<string, string>, body: string): Promise<SubgraphHttpResponse> {
     const secure = url.protocol === 'https:';
+    const sent: Record<string, string | number> = { ...headers, 'content-length': Buffer.byteLength(body) };
+    injectTraceHeaders(sent as Record<string, string>);
     return new Promise((resolve, reject) => {
       let answered = false;
       const request = (secure ? https : http).request(
@@ -90,7 +118,7 @@ export class SubgraphHttpClient {
         {
           method: 'POST',
           agent: secure ? this.httpsAgent : this.httpAgent,
-          headers: { ...headers, 'content-length': Buffer.byteLength(body) },
+          headers: sent,
           timeout: this.timeoutMs,
         },
         (response) => {

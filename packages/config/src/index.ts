@@ -99,6 +99,7 @@ export const fields = {
       .pipe(z.array(z.string().transform(decodeEncryptionKey)))
       .default([]),
   logLevel: () => z.enum(['debug', 'info', 'warn', 'error']).default('info'),
-  logFormat: () => z.enum(['pretty', 'json']).default('pretty'),
+  /** `auto`: pretty lines at a terminal, JSON otherwise (a file, a pipe, a container's log driver). */
+  logFormat: () => z.enum(['pretty', 'json', 'auto']).default('auto'),
   nodeEnv: () => z.enum(['development', 'production', 'test']).default('development'),
 };

@@ -1,5 +1,6 @@
 import type { Logger } from '@saldo/service';
 import type { EventEnvelope, Topic } from './contracts.js';
+import { consumeInTrace } from './tracing.js';
 
 export type EventHandler = (event: EventEnvelope) => Promise<void>;
 
@@ -54,6 +55,14 @@ export interface EventBus {
    */
   subscribeBatch(topic: Topic, group: string, handler: BatchEventHandler, options?: BatchSubscribeOptions): Unsubscribe;
   close(): Promise<void>;
+  /** Messages each consumer group has yet to handle, per topic (Kafka: high watermark less committed position). */
+  consumerLag?(): ConsumerLag[];
+}
+
+export interface ConsumerLag {
+  topic: string;
+  group: string;
+  messages: number;
 }
 
 /**
@@ -85,7 +94,7 @@ export class InProcessEventBus implements EventBus {
       [...perGroup].map(async ([key, { handler, maxBatchSize, events: queued }]) => {
         for (const batch of chunk(queued, maxBatchSize)) {
           try {
-            await handler(batch);
+            await consumeInTrace(batch[0]!.topic, key.split('|')[1]!, batch, () => handler(batch));
           } catch (error) {
             this.logger.error('event handler failed', {
               group: key.split('|')[1],
@@ -131,5 +140,10 @@ export class InProcessEventBus implements EventBus {
 
   async close(): Promise<void> {
     this.subscriptions.clear();
+  }
+
+  /** Delivery happens inside publish, so nothing ever waits here (the backlog is the outbox's). */
+  consumerLag(): ConsumerLag[] {
+    return [...this.subscriptions].flatMap(([topic, groups]) => [...groups.keys()].map((group) => ({ topic, group, messages: 0 })));
   }
 }

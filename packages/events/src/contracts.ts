@@ -36,6 +36,8 @@ export const envelopeSchema = z.object({
   key: z.string().min(1),
   occurredAt: z.iso.datetime(),
   payload: z.unknown(),
+  /** W3C trace context of the operation that produced the event (stored in its outbox row), so consumers join its trace. */
+  traceparent: z.string().max(128).optional(),
 });
 export type EventEnvelope = z.infer<typeof envelopeSchema>;
 

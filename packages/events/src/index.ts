@@ -34,12 +34,22 @@ export {
   NotificationCreated,
   PLATFORM_BRANDING_VALUES,
 } from './notification-contracts.js';
-export { OutboxEvent, Migration20261123000100Outbox, OUTBOX_INSERT, enqueueEvent, outboxRow, toEnvelope, type OutboxRow } from './outbox.js';
+export {
+  OutboxEvent,
+  Migration20261123000100Outbox,
+  Migration20261129120000OutboxTraceparent,
+  OUTBOX_INSERT,
+  enqueueEvent,
+  outboxRow,
+  toEnvelope,
+  type OutboxRow,
+} from './outbox.js';
 export {
   InProcessEventBus,
   DEFAULT_MAX_BATCH_SIZE,
   type BatchEventHandler,
   type BatchSubscribeOptions,
+  type ConsumerLag,
   type EventBus,
   type EventHandler,
   type SubscribeOptions,
@@ -56,3 +66,4 @@ export {
   type ConsumeResult,
 } from './consume-once.js';
 export { OutboxRelay, type OutboxRelayOptions, type OutboxSource } from './relay.js';
+export { consumeInTrace, startPublishSpans } from './tracing.js';

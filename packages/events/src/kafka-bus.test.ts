@@ -8,6 +8,7 @@ import {
   InProcessEventBus,
   KafkaEventBus,
   Migration20261123000100Outbox,
+  Migration20261129120000OutboxTraceparent,
   Migration20261125000100ConsumedEvent,
   Migration20261129002000ConsumedEventTenant,
   OutboxEvent,
@@ -272,7 +273,12 @@ describe('outbox relay to Kafka (real PostgreSQL)', () => {
     orm = await openOrm({
       url: databaseUrl,
       entities: [OutboxEvent, ConsumedEvent],
-      migrations: [Migration20261123000100Outbox, Migration20261125000100ConsumedEvent, Migration20261129002000ConsumedEventTenant],
+      migrations: [
+        Migration20261123000100Outbox,
+        Migration20261125000100ConsumedEvent,
+        Migration20261129002000ConsumedEventTenant,
+        Migration20261129120000OutboxTraceparent,
+      ],
       poolMax: 8,
       logger,
     });

@@ -17,12 +17,14 @@ import {
   DEFAULT_MAX_BATCH_SIZE,
   type BatchEventHandler,
   type BatchSubscribeOptions,
+  type ConsumerLag,
   type EventBus,
   type EventHandler,
   type SubscribeOptions,
   type Unsubscribe,
 } from './bus.js';
 import { envelopeSchema, type EventEnvelope, type Topic } from './contracts.js';
+import { consumeInTrace } from './tracing.js';
 
 /** Message headers set on every event (the value is the JSON envelope, which carries the same data). */
 export const EventHeader = {
@@ -177,6 +179,14 @@ export class KafkaEventBus implements EventBus {
     };
   }
 
+  consumerLag(): ConsumerLag[] {
+    return [...this.subscriptions.values()].map((subscription) => ({
+      topic: subscription.topic,
+      group: subscription.group,
+      messages: [...subscription.lag.values()].reduce((sum, lag) => sum + lag, 0),
+    }));
+  }
+
   /** Stops every consumer (each finishes and commits the message in hand) and disconnects the producer. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -205,7 +215,13 @@ function toMessage(event: EventEnvelope): Message {
   return {
     key: event.key,
     value: JSON.stringify(event),
-    headers: { [EventHeader.Id]: event.id, [EventHeader.Type]: event.type, [EventHeader.Version]: String(event.version) },
+    headers: {
+      [EventHeader.Id]: event.id,
+      [EventHeader.Type]: event.type,
+      [EventHeader.Version]: String(event.version),
+      // W3C trace context as Kafka instrumentations expect it (also inside the envelope, which consumers read).
+      ...(event.traceparent ? { traceparent: event.traceparent } : {}),
+    },
   };
 }
 
@@ -220,13 +236,15 @@ class KafkaSubscription {
   private readonly resumeTimers = new Set<NodeJS.Timeout>();
   /** Consecutive handler failures per partition (reset by a success). */
   private readonly failures = new Map<number, number>();
+  /** Per partition, messages behind the high watermark after the last batch handled (consumer lag). */
+  readonly lag = new Map<number, number>();
   private readonly logger: Logger;
   private readonly maxBatchSize: number;
 
   constructor(
     private readonly kafka: Kafka,
-    private readonly topic: Topic,
-    private readonly group: string,
+    readonly topic: Topic,
+    readonly group: string,
     private readonly handler: BatchEventHandler,
     private readonly options: KafkaEventBusOptions,
     private readonly subscribeOptions: BatchSubscribeOptions = {},
@@ -367,7 +385,7 @@ class KafkaSubscription {
       if (lastOffset === undefined) return true;
       if (pending.length > 0) {
         try {
-          await this.handler(pending);
+          await consumeInTrace(this.topic, this.group, pending, () => this.handler(pending));
         } catch (error) {
           this.onHandlerFailure(pending, partition, pause, error);
           return false;
@@ -391,6 +409,7 @@ class KafkaSubscription {
       }
       if (!isRunning() || isStale() || this.stopped) return;
       await handlePending();
+      this.lag.set(partition, Number(batch.offsetLag()));
     } finally {
       if (commitOffset !== undefined) {
         await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: commitOffset }] }] });

@@ -8,6 +8,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import {
   InProcessEventBus,
   Migration20261123000100Outbox,
+  Migration20261129120000OutboxTraceparent,
   OutboxEvent,
   OutboxRelay,
   TenantCreated,
@@ -45,7 +46,13 @@ describe('outbox relay on the in-process bus', () => {
 
   before(async () => {
     await ensureDatabases([databaseUrl]);
-    orm = await openOrm({ url: databaseUrl, entities: [OutboxEvent], migrations: [Migration20261123000100Outbox], poolMax: 2, logger });
+    orm = await openOrm({
+      url: databaseUrl,
+      entities: [OutboxEvent],
+      migrations: [Migration20261123000100Outbox, Migration20261129120000OutboxTraceparent],
+      poolMax: 2,
+      logger,
+    });
     await migrate(orm);
     bus = new InProcessEventBus(logger);
     bus.subscribe(Topic.TenantEvents, 'test.consumer', async (event) => {

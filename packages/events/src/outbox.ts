@@ -3,6 +3,7 @@ import { Entity, Index, PrimaryKey, Property } from '@mikro-orm/decorators/legac
 import { Migration } from '@mikro-orm/migrations';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { v7 as uuidv7 } from 'uuid';
+import { currentTraceparent } from '@saldo/service';
 import type { z } from 'zod';
 import type { EventContract, EventEnvelope } from './contracts.js';
 
@@ -16,7 +17,7 @@ import type { EventContract, EventEnvelope } from './contracts.js';
   expression: 'create index "outbox_event_unpublished_index" on "outbox_event" ("seq") where "published_at" is null',
 })
 export class OutboxEvent {
-  [OptionalProps]?: 'seq' | 'publishedAt' | 'attempts';
+  [OptionalProps]?: 'seq' | 'publishedAt' | 'attempts' | 'traceparent';
 
   @PrimaryKey({ type: 'uuid' })
   id!: string;
@@ -48,6 +49,10 @@ export class OutboxEvent {
 
   @Property({ type: 'integer', default: 0 })
   attempts: number = 0;
+
+  /** W3C trace context of the operation that wrote the event (when tracing): the relay passes it on to consumers. */
+  @Property({ type: 'text', nullable: true })
+  traceparent?: string | null;
 }
 
 export class Migration20261123000100Outbox extends Migration {
@@ -94,6 +99,7 @@ export function enqueueEvent<C extends EventContract<string, z.ZodType>>(
     version: contract.version,
     payload: contract.payload.parse(payload),
     occurredAt,
+    traceparent: currentTraceparent() ?? null,
   });
   em.persist(event);
   return event;
@@ -108,6 +114,7 @@ export interface OutboxRow {
   version: number;
   payload: unknown;
   occurred_at: string;
+  traceparent?: string;
 }
 
 /** Validates `payload` against its contract and builds the row `enqueueEvent` would persist, keyed by tenant. */
@@ -125,6 +132,7 @@ export function outboxRow<C extends EventContract<string, z.ZodType>>(
     version: contract.version,
     payload: contract.payload.parse(payload),
     occurred_at: occurredAt.toISOString(),
+    ...traceOf(),
   };
 }
 
@@ -132,9 +140,9 @@ export function outboxRow<C extends EventContract<string, z.ZodType>>(
  * Inserts the outbox rows of one JSON-array parameter (`JSON.stringify(rows)`) in array order, which is the order the
  * relay publishes them in. Usable as a statement or as a data-modifying CTE (`with events as (${OUTBOX_INSERT} returning 1)`).
  */
-export const OUTBOX_INSERT = `insert into outbox_event (id, topic, key, type, version, payload, occurred_at)
+export const OUTBOX_INSERT = `insert into outbox_event (id, topic, key, type, version, payload, occurred_at, traceparent)
   select (e.value->>'id')::uuid, e.value->>'topic', e.value->>'key', e.value->>'type', (e.value->>'version')::integer, e.value->'payload',
-         (e.value->>'occurred_at')::timestamptz
+         (e.value->>'occurred_at')::timestamptz, e.value->>'traceparent'
     from jsonb_array_elements(?::jsonb) with ordinality as e(value, ord)
    order by e.ord`;
 
@@ -146,6 +154,7 @@ export function toEnvelope(row: {
   version: number;
   payload: unknown;
   occurred_at: Date | string;
+  traceparent?: string | null;
 }): EventEnvelope {
   return {
     id: row.id,
@@ -155,5 +164,24 @@ export function toEnvelope(row: {
     version: row.version,
     payload: row.payload,
     occurredAt: new Date(row.occurred_at).toISOString(),
+    ...(row.traceparent ? { traceparent: row.traceparent } : {}),
   };
+}
+
+function traceOf(): { traceparent?: string } {
+  const traceparent = currentTraceparent();
+  return traceparent ? { traceparent } : {};
+}
+
+/** Adds outbox_event.traceparent (the producing operation's W3C trace context; null when tracing is off). */
+export class Migration20261129120000OutboxTraceparent extends Migration {
+  override name = 'Migration20261129120000OutboxTraceparent';
+
+  override up(): void {
+    this.addSql(`alter table "outbox_event" add column if not exists "traceparent" text null;`);
+  }
+
+  override down(): void {
+    this.addSql(`alter table "outbox_event" drop column "traceparent";`);
+  }
 }

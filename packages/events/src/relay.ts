@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { WorkLoop, type Logger } from '@saldo/service';
 import type { EventBus } from './bus.js';
 import { toEnvelope } from './outbox.js';
+import { startPublishSpans } from './tracing.js';
 
 export interface OutboxSource {
   name: string;
@@ -21,6 +22,8 @@ export interface OutboxRelayOptions {
    * consecutive failure up to this cap; pokes do not shorten the wait. Default 15 s.
    */
   maxRetryDelayMs?: number;
+  /** Told, per published event, the seconds from its occurrence to its publication (the relay-lag histogram). */
+  observeLag?: (seconds: number) => void;
 }
 
 /** Lock key: one relay at a time per outbox database, which keeps per-key order across relay instances. */
@@ -105,11 +108,23 @@ export class OutboxRelay {
       const [lock] = await tx.execute<Array<{ locked: boolean }>>('select pg_try_advisory_xact_lock(?) as locked', [RELAY_LOCK]);
       if (!lock?.locked) return { count: 0, full: false, contended: true };
       const events = await tx.execute<Array<Parameters<typeof toEnvelope>[0]>>(
-        'select seq, id, topic, key, type, version, payload, occurred_at from outbox_event where published_at is null order by seq limit ?',
+        'select seq, id, topic, key, type, version, payload, occurred_at, traceparent from outbox_event where published_at is null order by seq limit ?',
         [this.batchSize],
       );
       if (events.length === 0) return { count: 0, full: false, contended: false };
-      await this.options.bus.publish(events.map(toEnvelope));
+      const envelopes = events.map(toEnvelope);
+      const endSpans = startPublishSpans(envelopes);
+      try {
+        await this.options.bus.publish(envelopes);
+      } catch (error) {
+        endSpans?.(error);
+        throw error;
+      }
+      endSpans?.();
+      if (this.options.observeLag) {
+        const now = Date.now();
+        for (const row of events) this.options.observeLag(Math.max(0, now - new Date(row.occurred_at).getTime()) / 1000);
+      }
       await tx.execute('update outbox_event set published_at = now(), attempts = attempts + 1 where id in (?)', [events.map((row) => row.id)]);
       this.options.logger.debug('relayed events', { source: source.name, count: events.length });
       return { count: events.length, full: events.length >= this.batchSize, contended: false };

@@ -1,3 +1,4 @@
+import { SpanKind, activeTraceId, tracingEnabled, withSpan } from '@saldo/service';
 import {
   BrokenCircuitError,
   CircuitState,
@@ -55,6 +56,8 @@ export interface BreakerSettings {
 export interface DependencyGuardOptions extends BreakerSettings {
   /** Name in errors, logs and the state metric: `stripe`, `subgraph:billing`, `smtp`, `acme`, `kafka`, ... */
   dependency: string;
+  /** A span per call when tracing (default true); false where the caller opens its own (the gateway's subgraph client). */
+  traced?: boolean;
   /**
    * Longest a whole call may take; past it the call is abandoned (its AbortSignal fires), counted as a failure and
    * answered DEPENDENCY_UNAVAILABLE. Unset: only the client's own timeouts apply.
@@ -122,6 +125,13 @@ export class DependencyGuard {
    * client where it takes one. Throws DependencyUnavailableError when the circuit is open or the call timed out.
    */
   async execute<T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    // A CLIENT span per call inside a traced operation (Stripe, SMTP, webhooks, ACME, Kafka): one boolean when tracing
+    // is off; background work outside any trace opens none (it would only add root spans of its own).
+    if (this.options.traced === false || !tracingEnabled() || !activeTraceId()) return this.run(call);
+    return withSpan(this.dependency, SpanKind.CLIENT, { 'saldo.dependency': this.dependency }, () => this.run(call));
+  }
+
+  private async run<T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> {
     try {
       return await this.policy.execute(({ signal }) =>
         call(signal).catch((error: unknown) => {

@@ -1,8 +1,16 @@
+import pino, { type DestinationStream } from 'pino';
+import { currentLogContext, logContextFields } from './log-context.js';
+import { redactFields, scrub } from './redact.js';
+
 /**
- * One line per service event. "pretty" is for people at a terminal, "json" for log shippers.
+ * One line per service event, written by pino (docs/decisions/0026-observability.md): JSON for log shippers, or the
+ * same record laid out for people at a terminal ("pretty"). By default ("auto") a terminal gets pretty lines and
+ * anything else (a file, a pipe, a container's log driver) JSON. Lines written while a request is served carry its
+ * trace id and tenant id (log-context.ts); secrets, tokens and card data are removed from every line (redact.ts).
  */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Record<string, unknown>;
+export type LogFormat = 'pretty' | 'json' | 'auto';
 
 export interface Logger {
   debug(message: string, fields?: LogFields): void;
@@ -15,51 +23,71 @@ export interface Logger {
 export interface LoggerOptions {
   service: string;
   level?: LogLevel;
-  format?: 'pretty' | 'json';
+  format?: LogFormat;
+  /** Where lines go (one call per line, without the newline); stdout by default. */
   write?: (line: string) => void;
 }
 
-const SEVERITY: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+const NO_FIELDS = Object.freeze({});
 
 export function createLogger(options: LoggerOptions): Logger {
-  const level = options.level ?? 'info';
-  const format = options.format ?? 'pretty';
-  const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const format = options.format === 'json' || options.format === 'pretty' ? options.format : process.stdout.isTTY ? 'pretty' : 'json';
+  return build(options.service, options.level ?? 'info', destination(format, options.write));
+}
 
-  const log = (at: LogLevel, message: string, fields: LogFields = {}): void => {
-    if (SEVERITY[at] < SEVERITY[level]) return;
-    const time = new Date();
-    if (format === 'json') {
-      write(JSON.stringify({ time: time.toISOString(), level: at, service: options.service, msg: message, ...serializable(fields) }));
-      return;
-    }
-    const clock = time.toISOString().slice(11, 23);
-    const extras = Object.entries(fields)
-      .map(([key, value]) => `${key}=${formatValue(value)}`)
-      .join(' ');
-    const oneLine = message.replace(/\s*\n\s*/g, ' ');
-    write(`${clock} ${at.toUpperCase().padEnd(5)} [${options.service}] ${oneLine}${extras ? ` ${extras}` : ''}`);
+function build(service: string, level: LogLevel, stream: DestinationStream): Logger {
+  const log = pino(
+    {
+      level,
+      base: { service },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      // The request's trace and tenant, read when a line is written (nothing is done per request for lines never written).
+      // (pino merges the line's fields into the object returned, so it must be a fresh one)
+      mixin: () => {
+        const context = currentLogContext();
+        return context ? logContextFields(context) : {};
+      },
+    },
+    stream,
+  );
+  const write = (at: LogLevel, message: string, fields: LogFields | undefined): void => {
+    if (!log.isLevelEnabled(at)) return;
+    log[at](fields ? redactFields(fields) : NO_FIELDS, scrub(message));
   };
-
   return {
-    debug: (message, fields) => log('debug', message, fields),
-    info: (message, fields) => log('info', message, fields),
-    warn: (message, fields) => log('warn', message, fields),
-    error: (message, fields) => log('error', message, fields),
-    child: (service) => createLogger({ ...options, service }),
+    debug: (message, fields) => write('debug', message, fields),
+    info: (message, fields) => write('info', message, fields),
+    warn: (message, fields) => write('warn', message, fields),
+    error: (message, fields) => write('error', message, fields),
+    // A fresh pino on the same stream rather than pino's child: a child's bindings would repeat the `service` key.
+    child: (child) => build(child, level, stream),
   };
 }
 
-function serializable(fields: LogFields): LogFields {
-  const out: LogFields = {};
-  for (const [key, value] of Object.entries(fields)) out[key] = value instanceof Error ? { message: value.message, stack: value.stack } : value;
-  return out;
+function destination(format: 'pretty' | 'json', write: ((line: string) => void) | undefined): DestinationStream {
+  if (format === 'json') {
+    if (!write) return pino.destination({ dest: 1, sync: true });
+    return { write: (line: string) => write(line.endsWith('\n') ? line.slice(0, -1) : line) };
+  }
+  const out = write ?? ((line: string) => process.stdout.write(`${line}\n`));
+  return { write: (line: string) => out(pretty(line)) };
+}
+
+/** `12:00:00.000 INFO  [service] message key=value ...` from pino's JSON record (terminal use only: it parses the line). */
+function pretty(line: string): string {
+  const { time, level, service, msg, ...fields } = JSON.parse(line) as Record<string, unknown>;
+  const clock = typeof time === 'string' ? time.slice(11, 23) : '';
+  const extras = Object.entries(fields)
+    .map(([key, value]) => `${key}=${formatValue(value)}`)
+    .join(' ');
+  const oneLine = String(msg ?? '').replace(/\s*\n\s*/g, ' ');
+  return `${clock} ${String(level).toUpperCase().padEnd(5)} [${String(service)}] ${oneLine}${extras ? ` ${extras}` : ''}`;
 }
 
 function formatValue(value: unknown): string {
-  if (value instanceof Error) return JSON.stringify(value.message);
   if (typeof value === 'string') return /\s/.test(value) ? JSON.stringify(value) : value;
-  if (typeof value === 'bigint') return value.toString();
+  if (value && typeof value === 'object' && 'message' in value && 'stack' in value) return JSON.stringify((value as { message: unknown }).message);
   return JSON.stringify(value);
 }
 

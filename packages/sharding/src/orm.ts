@@ -6,6 +6,10 @@ import type { Constructor, EventSubscriber } from '@mikro-orm/core';
 import type { Migration } from '@mikro-orm/migrations';
 import pg from 'pg';
 import { databaseName } from './provision.js';
+import { tracePostgres } from './pg-tracing.js';
+
+// Every statement of this process gets a span when tracing is on (pg-tracing.ts).
+tracePostgres();
 
 export interface OrmOptions {
   url: string;

@@ -1,5 +1,6 @@
 import { fields, z } from '@saldo/config';
 import type { JobSettings } from '@saldo/jobs';
+import { observabilityConfigFields } from '@saldo/observability';
 import { breakerConfigFields } from '@saldo/resilience';
 import { DEFAULT_SHARD_CAPACITY, type ShardingConfig } from '@saldo/sharding';
 
@@ -57,6 +58,8 @@ export const subgraphConfigSchema = z.object({
   ...breakerConfigFields('KAFKA', { failureThreshold: 5, halfOpenAfterMs: 5_000 }),
   LOG_LEVEL: fields.logLevel(),
   LOG_FORMAT: fields.logFormat(),
+  /** OpenTelemetry: OTLP trace export when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set, off otherwise. */
+  ...observabilityConfigFields,
   /** The gateway's public key (PEM, or IDENTITY_PUBLIC_KEY_FILE): requests without an identity it signed are refused. */
   IDENTITY_PUBLIC_KEY: fields.pem(),
   /**

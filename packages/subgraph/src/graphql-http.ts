@@ -3,6 +3,7 @@ import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
 import type { Identity } from '@saldo/graphql';
 import { IDENTITY_HEADER, type IdentityVerifier } from '@saldo/identity';
 import { HttpErrorCode, httpErrorBody, type Logger, type RawHandler } from '@saldo/service';
+import { serveObserved } from './observability.js';
 
 /**
  * A subgraph's POST /graphql without Express (docs/decisions/0025-subgraph-request-cost.md). Every federated query
@@ -20,8 +21,10 @@ export function graphqlHttpHandler<C extends BaseContext>(options: {
   context: (identity: Identity) => C;
   limitBytes: number;
   logger: Logger;
+  /** The subgraph's name (its server spans). */
+  service: string;
 }): RawHandler {
-  const { apollo, identity, context, limitBytes, logger } = options;
+  const { apollo, identity, context, limitBytes, logger, service } = options;
 
   async function serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     let caller: Identity;
@@ -32,6 +35,10 @@ export function graphqlHttpHandler<C extends BaseContext>(options: {
       writeJson(res, 401, { errors: [{ message: (error as Error).message, extensions: { code: 'UNAUTHENTICATED' } }] });
       return;
     }
+    await serveObserved(service, req, res, 'tenantId' in caller ? caller.tenantId : undefined, () => answer(req, res, caller));
+  }
+
+  async function answer(req: http.IncomingMessage, res: http.ServerResponse, caller: Identity): Promise<void> {
     const text = await readBody(req);
     if (text === undefined) return;
     let body: unknown;

@@ -9,6 +9,7 @@ import {
   Migration20261123000100Outbox,
   Migration20261125000100ConsumedEvent,
   Migration20261129002000ConsumedEventTenant,
+  Migration20261129120000OutboxTraceparent,
   OutboxEvent,
   OutboxRelay,
   type EventBus,
@@ -25,6 +26,8 @@ import { jobSettings, shardingConfig, type SubgraphConfig } from './config.js';
 import { createErrorFormatter } from './format-error.js';
 import { serveSubscriptions, type SubscriptionServer } from './subscriptions.js';
 import { graphqlHttpHandler } from './graphql-http.js';
+import { relayLagObserver, serveObserved, subgraphGauges } from './observability.js';
+import { ServiceMetrics, startTracing } from '@saldo/observability';
 import { SHARD_MOVE_QUEUE, scheduleShardMove, shardMoveWorker } from './shard-moves.js';
 
 /**
@@ -35,14 +38,22 @@ import { SHARD_MOVE_QUEUE, scheduleShardMove, shardMoveWorker } from './shard-mo
  */
 function withEventTables(schema: ShardedSchema): ShardedSchema {
   const entities = [...new Set([OutboxEvent, ConsumedEvent, ...schema.shard.entities])];
-  const infrastructure = [Migration20261123000100Outbox, Migration20261125000100ConsumedEvent, Migration20261129002000ConsumedEventTenant];
+  const infrastructure = [
+    Migration20261123000100Outbox,
+    Migration20261125000100ConsumedEvent,
+    Migration20261129002000ConsumedEventTenant,
+    Migration20261129120000OutboxTraceparent,
+  ];
   const migrations = [...infrastructure, ...schema.shard.migrations.filter((migration) => !infrastructure.includes(migration as never))];
   // The control database has an outbox too: rows that belong to no tenant (partners, issued documents) announce
   // their changes from there, in their own transactions, like shard rows do.
   const globalEntities = [...new Set([OutboxEvent, ...(schema.global?.entities ?? [])])];
   const globalMigrations = [
     Migration20261123000100Outbox,
-    ...(schema.global?.migrations ?? []).filter((migration) => migration !== (Migration20261123000100Outbox as never)),
+    Migration20261129120000OutboxTraceparent,
+    ...(schema.global?.migrations ?? []).filter(
+      (migration) => migration !== (Migration20261123000100Outbox as never) && migration !== (Migration20261129120000OutboxTraceparent as never),
+    ),
   ];
   return { ...schema, shard: { entities, migrations }, global: { entities: globalEntities, migrations: globalMigrations } };
 }
@@ -88,6 +99,8 @@ export interface SubgraphRuntime<C extends SubgraphConfig = SubgraphConfig> {
   identity: IdentityVerifier;
   /** The subgraph's durable job queue in its control database (send from services; see SubgraphDefinition.jobs). */
   jobs: JobQueue;
+  /** The subgraph's Prometheus metrics (GET /metrics): domains add theirs (ledger postings, model versions, certificates). */
+  metrics: ServiceMetrics;
 }
 
 /**
@@ -163,6 +176,7 @@ export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConf
   deps: { bus: EventBus; logger: Logger; /** Test seam: the job queue's clock (pg-boss TestClock drives schedules by hand). */ jobClock?: Clock },
 ): SubgraphService<S, C> {
   const logger = deps.logger.child(definition.name);
+  const metrics = new ServiceMetrics(definition.name);
   let state:
     | {
         url: string;
@@ -201,12 +215,14 @@ export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConf
     },
 
     async start() {
+      const stopTracing = startTracing(config, `saldo-${definition.name}`, logger);
       const db = await ShardedDatabase.open(shardingConfig(config), withEventTables(definition.shardSchema), logger);
       const relay = new OutboxRelay({
         sources: [{ name: 'control', em: () => db.globalEm() }, ...db.shardIds.map((shardId) => ({ name: `shard-${shardId}`, em: () => db.em(shardId) }))],
         bus: deps.bus,
         logger,
         pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS,
+        observeLag: relayLagObserver(metrics),
       });
       const identity = await IdentityVerifier.fromPem(config.IDENTITY_PUBLIC_KEY, { maxLifetimeSeconds: config.IDENTITY_TTL_SECONDS });
       const jobs = new JobQueue({
@@ -224,7 +240,7 @@ export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConf
         throw error;
       }
       try {
-        const runtime: SubgraphRuntime<C> = { config, db, bus: deps.bus, relay, logger, identity, jobs };
+        const runtime: SubgraphRuntime<C> = { config, db, bus: deps.bus, relay, logger, identity, jobs, metrics };
         const services = definition.createServices(runtime);
         const unsubscribes = [subscribeTenantRegistry(definition.name, runtime), ...(definition.subscribe?.(services, runtime) ?? [])];
         const { schema } = await definition.buildSchema();
@@ -258,14 +274,18 @@ export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConf
         });
         definition.configureHttp?.(http.app, services, runtime);
         // The gateway's requests (JSON POSTs) skip Express; the route below serves everything else the same way.
-        http.rawRoute('/graphql', graphqlHttpHandler({ apollo, identity, context: requestContext, limitBytes: GRAPHQL_BODY_LIMIT_BYTES, logger }));
+        http.rawRoute(
+          '/graphql',
+          graphqlHttpHandler({ apollo, identity, context: requestContext, limitBytes: GRAPHQL_BODY_LIMIT_BYTES, logger, service: definition.name }),
+        );
         http.app.use(
           '/graphql',
           // Nothing reaches GraphQL (not even _service or _entities) without an identity the gateway signed.
           async (req, res, next) => {
             try {
-              res.locals['identity'] = await identity.verify(req.header(IDENTITY_HEADER));
-              next();
+              const caller = await identity.verify(req.header(IDENTITY_HEADER));
+              res.locals['identity'] = caller;
+              void serveObserved(definition.name, req, res, 'tenantId' in caller ? caller.tenantId : undefined, async () => next());
             } catch (error) {
               res.status(401).json({ errors: [{ message: (error as Error).message, extensions: { code: 'UNAUTHENTICATED' } }] });
             }
@@ -290,6 +310,8 @@ export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConf
               }),
             })
           : undefined;
+        metrics.serve(http);
+        subgraphGauges(metrics, { db, bus: deps.bus, jobs, subscriptions: () => subscriptions?.metrics() ?? { active: 0, connections: 0 } });
         const url = await http.listen(config.PORT, config.HOST);
         relay.start();
         const stopBackground = (await definition.start?.(services, runtime, { url })) ?? (async () => {});
@@ -320,6 +342,7 @@ export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConf
             await stopBackground();
             await relay.stop();
             await db.close();
+            await stopTracing();
           },
         };
       } catch (error) {
@@ -327,6 +350,7 @@ export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConf
         await jobs.stop();
         await relay.stop();
         await db.close();
+        await stopTracing();
         throw error;
       }
     },

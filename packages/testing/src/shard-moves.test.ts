@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Migration } from '@mikro-orm/migrations';
-import { InProcessEventBus, Migration20261123000100Outbox, OutboxRelay, type EventEnvelope } from '@saldo/events';
+import { InProcessEventBus, Migration20261123000100Outbox, Migration20261129120000OutboxTraceparent, OutboxRelay, type EventEnvelope } from '@saldo/events';
 import {
   MOVE_STATES,
   ShardMoveError,
@@ -38,7 +38,7 @@ class LedgerLikeTables extends Migration {
 }
 
 const schema: ShardedSchema = {
-  shard: { entities: [], migrations: [Migration20261123000100Outbox, LedgerLikeTables] },
+  shard: { entities: [], migrations: [Migration20261123000100Outbox, Migration20261129120000OutboxTraceparent, LedgerLikeTables] },
   moves: {
     // `profile` is keyed by the tenant id itself, like the tenants subgraph's `tenant` table.
     tenantColumns: { profile: 'id' },

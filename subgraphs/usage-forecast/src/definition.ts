@@ -58,6 +58,24 @@ export function createUsageForecastServices(runtime: SubgraphRuntime<UsageForeca
   const usage = new UsageService(db, { now });
   const profiles = new TenantProfileService(db);
   const registry = new ModelRegistry(db);
+  // The model in service and its validation error, read from the registry at scrape time.
+  runtime.metrics.gauge({
+    name: 'saldo_forecast_model_version',
+    help: 'Version of the forecast model being served (0 before the first is trained).',
+    async collect(gauge) {
+      gauge.set((await registry.activeVersion()) ?? 0);
+    },
+  });
+  runtime.metrics.gauge({
+    name: 'saldo_forecast_model_backtest_wape',
+    help: 'Backtest error (WAPE, 1-7 days ahead, validation origins) of the forecast model being served; 1 - WAPE is its accuracy.',
+    async collect(gauge) {
+      const version = await registry.activeVersion();
+      const info = version === null ? undefined : (await registry.list(20)).find((model) => model.version === version);
+      if (info) gauge.set(info.backtestWape);
+      else gauge.reset();
+    },
+  });
   const serving = new ModelServing(registry, logger, config.MODEL_POLL_INTERVAL_MS);
   const trainer = new ModelTrainer(
     db,

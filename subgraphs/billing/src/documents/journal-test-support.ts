@@ -1,4 +1,4 @@
-import { Migration20261123000100Outbox, OutboxEvent } from '@saldo/events';
+import { Migration20261123000100Outbox, Migration20261129120000OutboxTraceparent, OutboxEvent } from '@saldo/events';
 import type { Logger } from '@saldo/service';
 import { openOrm } from '@saldo/sharding';
 import type { MikroORM } from '@mikro-orm/postgresql';
@@ -14,7 +14,7 @@ export async function openJournalDatabase(url: string, logger: Logger): Promise<
   return openOrm({
     url,
     entities: [DocumentRecord, DocumentNumberCounter, DocumentLogo, OutboxEvent],
-    migrations: [Migration20261123000100Outbox, Migration20261129001000DocumentJournal],
+    migrations: [Migration20261123000100Outbox, Migration20261129120000OutboxTraceparent, Migration20261129001000DocumentJournal],
     poolMax: 60,
     logger,
   });

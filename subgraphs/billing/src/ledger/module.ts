@@ -29,8 +29,17 @@ export const ledgerModule: BillingModule<LedgerServices> = {
 };
 
 export function createLedgerServices(runtime: SubgraphRuntime<BillingConfig>, clock: Clock): LedgerServices {
-  return {
-    accounts: new AccountService(runtime.db),
-    ledger: new LedgerService(runtime.db, runtime.relay, clock, runtime.logger.child('ledger')),
-  };
+  const ledger = new LedgerService(runtime.db, runtime.relay, clock, runtime.logger.child('ledger'));
+  const postings = runtime.metrics.counter({ name: 'saldo_ledger_postings_total', help: 'Ledger postings committed (each appends one or more entries).' });
+  const entries = runtime.metrics.counter({ name: 'saldo_ledger_entries_total', help: 'Ledger entries appended.' });
+  const duration = runtime.metrics.histogram({
+    name: 'saldo_ledger_posting_duration_seconds',
+    help: 'Time of one ledger posting: its transaction (account lock, entries, balance and events) and commit.',
+  });
+  ledger.observePostings((count, seconds) => {
+    postings.inc();
+    entries.inc(count);
+    duration.observe(seconds);
+  });
+  return { accounts: new AccountService(runtime.db), ledger };
 }

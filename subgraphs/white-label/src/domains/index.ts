@@ -51,6 +51,21 @@ export function hostnamePolicy(config: WhiteLabelConfig): HostnamePolicy {
 export function createDomainServices(runtime: SubgraphRuntime<WhiteLabelConfig>): DomainServices {
   const { config, db, logger } = runtime;
   const log = logger.child('domains');
+  // When each custom domain's certificate in service expires (the latest one not revoked); alert on time() - this.
+  runtime.metrics.gauge({
+    name: 'saldo_certificate_expiry_timestamp_seconds',
+    help: 'Expiry (Unix seconds) of the latest unrevoked TLS certificate of each custom domain.',
+    labelNames: ['hostname'],
+    async collect(gauge) {
+      const rows = await db
+        .globalEm()
+        .execute<Array<{ hostname: string; expires: string }>>(
+          'select hostname, extract(epoch from max(not_after))::float8 as expires from domain_certificate where revoked_at is null group by hostname',
+        );
+      gauge.reset();
+      for (const row of rows) gauge.set({ hostname: row.hostname }, Number(row.expires));
+    },
+  });
   const policy = hostnamePolicy(config);
   const ownership = {
     dns: new DnsOwnershipVerifier(config.DOMAIN_DNS_RESOLVERS),

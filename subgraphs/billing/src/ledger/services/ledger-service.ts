@@ -158,8 +158,12 @@ export interface LedgerCheck {
  * `balance.changed`, all in ONE transaction on the tenant's billing shard. Usage ingestion, Stripe top-ups and
  * webhooks, refunds, adjustments and auto-top-up all post through it.
  */
+/** Told of every committed posting that appended entries (the ledger's Prometheus metrics, see module.ts). */
+export type PostingObserver = (entries: number, seconds: number) => void;
+
 export class LedgerService {
   private readonly hooks: PostingHook[] = [];
+  private observer: PostingObserver | undefined;
   private readonly watchHandlers = new Map<string, BalanceWatchHandler>();
   private readonly commitListeners = new Set<CommitListener>();
   /** Account currencies never change, so they are cached once read (bounded like the shard directory's cache). */
@@ -248,8 +252,14 @@ export class LedgerService {
     return () => this.commitListeners.delete(listener);
   }
 
+  /** Reports each committed posting's entry count and duration (one observer; metrics). */
+  observePostings(observer: PostingObserver): void {
+    this.observer = observer;
+  }
+
   async post(request: PostingRequest): Promise<PostingOutcome> {
     this.validate(request);
+    const started = this.observer ? performance.now() : 0;
     // A posting refused because the tenant moved shards meanwhile (never applied there) runs again on the new shard.
     const posting = await this.db.forTenantIfPlaced(request.tenantId, async (em) => {
       try {
@@ -265,6 +275,7 @@ export class LedgerService {
     if (posting.outcome.posted.length > 0) {
       this.relay.poke();
       this.tellCommitListeners(posting.events);
+      this.observer?.(posting.outcome.posted.length, (performance.now() - started) / 1000);
     }
     return posting.outcome;
   }

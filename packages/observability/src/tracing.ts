@@ -1,0 +1,76 @@
+import { context, propagation, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, TracerProvider, type SpanExporter } from '@opentelemetry/sdk-trace';
+import { setTracingEnabled, type Logger } from '@saldo/service';
+import type { ObservabilityConfig } from './config.js';
+
+let running: { provider: TracerProvider; users: number } | undefined;
+
+/**
+ * Where spans go: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as given, else OTEL_EXPORTER_OTLP_ENDPOINT + `/v1/traces` (the
+ * OTLP/HTTP convention); undefined when neither is set or OTEL_SDK_DISABLED / OTEL_TRACES_EXPORTER=none says so.
+ */
+export function tracesEndpoint(config: ObservabilityConfig): string | undefined {
+  if (config.OTEL_SDK_DISABLED || config.OTEL_TRACES_EXPORTER === 'none') return undefined;
+  if (config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+  if (config.OTEL_EXPORTER_OTLP_ENDPOINT) return `${config.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces`;
+  return undefined;
+}
+
+/**
+ * Starts OpenTelemetry tracing for this process when OTLP export is configured (standard OTEL_* variables), and returns
+ * the function that flushes and stops it; returns a no-op otherwise, and the span seams in @saldo/service stay off.
+ * One SDK per process: services sharing a process (the embedded default, tests) share it; the last to stop ends it.
+ * `exporter` is a test seam.
+ */
+export function startTracing(config: ObservabilityConfig, serviceName: string, logger: Logger, exporter?: SpanExporter): () => Promise<void> {
+  const url = tracesEndpoint(config);
+  if (!url && !exporter) return async () => {};
+  if (!running) {
+    const provider = new TracerProvider({
+      resource: resourceFromAttributes({ 'service.name': config.OTEL_SERVICE_NAME ?? serviceName, 'service.namespace': 'saldo' }),
+      sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(config.OTEL_TRACES_SAMPLER_ARG) }),
+      spanProcessors: [
+        new BatchSpanProcessor({
+          exporter: exporter ?? new OTLPTraceExporter({ url: url!, headers: config.OTEL_EXPORTER_OTLP_HEADERS }),
+          // Spans are small; a busy gateway fills a batch within milliseconds, so send often and never block requests.
+          scheduledDelayMillis: 1000,
+          maxExportBatchSize: 512,
+          maxQueueSize: 8192,
+        }),
+      ],
+    });
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager());
+    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+    trace.setGlobalTracerProvider(provider);
+    running = { provider, users: 0 };
+    setTracingEnabled(true);
+    logger.info('tracing on', { exporter: exporter ? 'test' : url, sampleRatio: config.OTEL_TRACES_SAMPLER_ARG });
+  }
+  const current = running;
+  current.users += 1;
+  let stopped = false;
+  return async () => {
+    if (stopped) return;
+    stopped = true;
+    current.users -= 1;
+    if (current.users > 0) {
+      await current.provider.forceFlush();
+      return;
+    }
+    if (running === current) running = undefined;
+    setTracingEnabled(false);
+    await current.provider.shutdown();
+    trace.disable();
+    context.disable();
+    propagation.disable();
+  };
+}
+
+/** Exports what finished spans are waiting (tests wait for the receiver after this). */
+export async function flushTraces(): Promise<void> {
+  await running?.provider.forceFlush();
+}

@@ -1,0 +1,127 @@
+import diagnostics from 'node:diagnostics_channel';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace, type Attributes, type Context, type Span } from '@opentelemetry/api';
+
+/**
+ * The seams where Saldo's own code opens OpenTelemetry spans (docs/decisions/0026-observability.md). Tracing is on only
+ * when @saldo/observability's startTracing registered an SDK (OTEL_* configured); until then every helper here returns
+ * at its first line (one boolean test), so a process without tracing pays nothing per request: no span objects, no
+ * header parsing, no context switches.
+ */
+let enabled = false;
+const TRACER = 'saldo';
+
+/** Called by startTracing / stopTracing only. */
+export function setTracingEnabled(on: boolean): void {
+  enabled = on;
+  if (on) propagateOnOutboundHttp();
+}
+
+let propagating = false;
+
+/**
+ * Every outbound HTTP request of the process (node:http clients such as Stripe's, and fetch: webhooks, API key checks,
+ * custom domains, ACME) carries the active trace's `traceparent`, through Node's diagnostics channels: no call site has to
+ * remember it. Requests made outside any trace are left alone.
+ */
+function propagateOnOutboundHttp(): void {
+  if (propagating) return;
+  propagating = true;
+  diagnostics.subscribe('http.client.request.created', (message) => {
+    if (!enabled) return;
+    const request = (message as { request: { setHeader(name: string, value: string): void; headersSent?: boolean } }).request;
+    const headers: Record<string, string> = {};
+    propagation.inject(context.active(), headers);
+    if (request.headersSent) return;
+    for (const name in headers) request.setHeader(name, headers[name]!);
+  });
+  diagnostics.subscribe('undici:request:create', (message) => {
+    if (!enabled) return;
+    const request = (message as { request: { addHeader(name: string, value: string): void } }).request;
+    const headers: Record<string, string> = {};
+    propagation.inject(context.active(), headers);
+    for (const name in headers) request.addHeader(name, headers[name]!);
+  });
+}
+
+export function tracingEnabled(): boolean {
+  return enabled;
+}
+
+export { SpanKind };
+export type { Attributes, Span };
+
+/** Headers as they arrive (node:http) or as we send them. */
+type Carrier = Record<string, string | string[] | undefined>;
+
+const getter = {
+  keys: (carrier: Carrier) => Object.keys(carrier),
+  get: (carrier: Carrier, key: string) => carrier[key] ?? carrier[key.toLowerCase()],
+};
+
+/**
+ * A span for work that arrives from outside (an HTTP request, a consumed event), continuing the trace whose W3C context
+ * `carrier` holds (headers, or `{ traceparent }`). Undefined when tracing is off. The caller ends it, and runs its work
+ * inside with `runInSpan`.
+ */
+export function startIncomingSpan(name: string, kind: SpanKind, carrier: Carrier | undefined, attributes?: Attributes): Span | undefined {
+  if (!enabled) return undefined;
+  const parent = carrier ? propagation.extract(ROOT_CONTEXT, carrier, getter) : ROOT_CONTEXT;
+  return trace.getTracer(TRACER).startSpan(name, { kind, ...(attributes ? { attributes } : {}) }, parent);
+}
+
+/** Runs `work` with `span` as the active span (a no-op wrapper when there is no span). */
+export function runInSpan<T>(span: Span | undefined, work: () => T): T {
+  if (!span) return work();
+  return context.with(trace.setSpan(context.active(), span), work);
+}
+
+/**
+ * Runs `work` in a child span of the active one (a database statement, a call to a dependency), ending it when the
+ * promise settles and recording a failure. With tracing off: `work()` and nothing else.
+ */
+export function withSpan<T>(name: string, kind: SpanKind, attributes: Attributes | undefined, work: (span: Span | undefined) => Promise<T>): Promise<T> {
+  if (!enabled) return work(undefined);
+  return trace.getTracer(TRACER).startActiveSpan(name, { kind, ...(attributes ? { attributes } : {}) }, (span) =>
+    work(span).then(
+      (result) => {
+        span.end();
+        return result;
+      },
+      (error: unknown) => {
+        failSpan(span, error);
+        span.end();
+        throw error;
+      },
+    ),
+  );
+}
+
+/** Marks a span failed with the error's type and message (never its data). */
+export function failSpan(span: Span | undefined, error: unknown): void {
+  if (!span) return;
+  span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+  if (error instanceof Error) span.setAttribute('error.type', error.name);
+}
+
+/** Adds the active trace's W3C headers (`traceparent`, `tracestate`) to outgoing headers; nothing when tracing is off. */
+export function injectTraceHeaders(headers: Record<string, string>): void {
+  if (!enabled) return;
+  propagation.inject(context.active(), headers);
+}
+
+/** The active span's W3C `traceparent` (stored with an outbox event so its consumers join the trace), if any. */
+export function currentTraceparent(): string | undefined {
+  if (!enabled) return undefined;
+  const span = trace.getSpan(context.active());
+  if (!span) return undefined;
+  const { traceId, spanId, traceFlags } = span.spanContext();
+  return `00-${traceId}-${spanId}-0${(traceFlags & 0xff).toString(16)}`;
+}
+
+/** The active span's trace id (for the log context), if any. */
+export function activeTraceId(): string | undefined {
+  if (!enabled) return undefined;
+  return trace.getSpan(context.active())?.spanContext().traceId;
+}
+
+export type { Context };
