@@ -13,6 +13,7 @@ import { domains } from './domains.js';
 import { portal } from './portal.js';
 import { rebalancing } from './rebalancing.js';
 import { backup } from './backup.js';
+import { observability } from './observability.js';
 
 // `pnpm bench`: every benchmark prints a table and saves JSON under bench/results/.
 const BENCHMARKS: Record<string, (config: ReturnType<typeof loadBenchConfig>) => Promise<void>> = {
@@ -30,6 +31,7 @@ const BENCHMARKS: Record<string, (config: ReturnType<typeof loadBenchConfig>) =>
   portal,
   rebalancing,
   backup,
+  observability,
 };
 
 /** Benchmarks that run with BENCH_TOPOLOGY=services (one process per docker-compose.yml service). */

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { readFile, readdir } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { flushTraces, startTracing } from '@saldo/observability';
 import type { Registry } from 'prom-client';
+import YAML from 'yaml';
 import { createLogger } from '@saldo/service';
 import { LedgerEntryType } from '@saldo/subgraph-billing';
 import { TEST_LOG_LEVEL, waitUntil } from '@saldo/testing';
@@ -281,6 +283,53 @@ describe('observability: traces, metrics and logs of a running stack', () => {
     await stack.gql(`query Broken { tenant(id: "not-a-tenant-id") { name } }`);
     const errors = sampleValue(await scrape(stack.gateway.url), 'saldo_gateway_request_errors_total', { operation_name: 'Broken' });
     assert.ok(errors >= 1);
+  });
+
+  it('the monitoring stack’s files parse, and every metric a dashboard plots is one the services expose', async () => {
+    const root = new URL('../../', import.meta.url);
+    const compose = YAML.parse(await readFile(new URL('docker-compose.yml', root), 'utf8'), { merge: true, maxAliasCount: -1 }) as {
+      services: Record<string, { image?: string; environment?: Record<string, string> }>;
+    };
+    for (const service of ['prometheus', 'grafana', 'otel-collector', 'jaeger'])
+      assert.ok(compose.services[service]?.image, `${service} in docker-compose.yml`);
+    assert.equal(compose.services['gateway']?.environment?.['OTEL_EXPORTER_OTLP_ENDPOINT'], 'http://otel-collector:4318');
+    const prometheus = YAML.parse(await readFile(new URL('monitoring/prometheus/prometheus.yml', root), 'utf8')) as {
+      scrape_configs: Array<{ metrics_path: string; static_configs: Array<{ targets: string[] }> }>;
+    };
+    const targets = prometheus.scrape_configs.flatMap((job) => job.static_configs.flatMap((config) => config.targets));
+    assert.deepEqual(targets.map((target) => target.split(':')[0]).sort(), ['billing', 'gateway', 'tenants', 'usage-forecast', 'white-label']);
+    const collector = YAML.parse(await readFile(new URL('monitoring/otel-collector/config.yaml', root), 'utf8')) as {
+      service: { pipelines: { traces: { receivers: string[]; exporters: string[] } } };
+    };
+    assert.deepEqual(collector.service.pipelines.traces.receivers, ['otlp']);
+    for (const file of ['datasources/datasources.yml', 'dashboards/dashboards.yml'])
+      YAML.parse(await readFile(new URL(`monitoring/grafana/provisioning/${file}`, root), 'utf8'));
+
+    // Every family any service exposes (a histogram's series are its name plus _bucket, _sum and _count).
+    const exposed = new Set<string>();
+    for (const service of [stack.gateway, stack.tenants, stack.billing, stack.usageForecast, stack.whiteLabel]) {
+      for (const family of await scrape(service.url)) {
+        exposed.add(family.name);
+        if (family.type === 'HISTOGRAM') for (const suffix of ['_bucket', '_sum', '_count']) exposed.add(`${family.name}${suffix}`);
+      }
+    }
+    const dashboards = (await readdir(new URL('monitoring/grafana/dashboards/', root))).filter((file) => file.endsWith('.json'));
+    assert.deepEqual(dashboards.sort(), ['billing.json', 'models.json', 'platform.json']);
+    for (const file of dashboards) {
+      const dashboard = JSON.parse(await readFile(new URL(`monitoring/grafana/dashboards/${file}`, root), 'utf8')) as {
+        uid: string;
+        panels: Array<{ title: string; targets: Array<{ expr: string }> }>;
+      };
+      assert.ok(dashboard.uid && dashboard.panels.length > 0, file);
+      for (const panel of dashboard.panels) {
+        assert.ok(panel.targets.length > 0, `${file}: ${panel.title} has a query`);
+        for (const { expr } of panel.targets) {
+          const names = expr.match(/\bsaldo_[a-z0-9_]+/g) ?? [];
+          assert.ok(names.length > 0, `${file}: ${panel.title} plots a Saldo metric`);
+          for (const name of names) assert.ok(exposed.has(name), `${file}: ${panel.title} plots ${name}, which no service exposes`);
+        }
+      }
+    }
   });
 
   it('the run’s logs carry trace and tenant ids, and no secret, token or card number', async () => {

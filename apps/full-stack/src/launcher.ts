@@ -338,9 +338,18 @@ export async function startFullStack(options: FullStackOptions): Promise<FullSta
         });
         return;
       }
+      case 'monitoring':
+        return;
       case 'node': {
         for (const { volume } of service.volumes) await mkdir(topology.volumes[volume]!, { recursive: true });
         const env = { ...localEnvironment(service, compose, topology), ...options.overrides?.['*'], ...options.overrides?.[service.name] };
+        // The monitoring services do not run here: export no traces to a collector that is not there.
+        for (const name of Object.keys(env)) {
+          if (!name.startsWith('OTEL_EXPORTER_OTLP_')) continue;
+          const host = /^https?:\/\/([^:/]+)/.exec(service.environment[name] ?? '')?.[1];
+          const target = compose.services.find((other) => other.name === host);
+          if (target && !target.built && classify(target).kind === 'monitoring') delete env[name];
+        }
         const args = kind.args.map((arg) => localizeValue(arg, compose, topology, service.volumes));
         environments[service.name] = env;
         for (const problem of checkServiceEnvironment(service, env)) throw new Error(`docker-compose.yml does not match the code: ${problem}`);

@@ -13,7 +13,9 @@ export type ServiceKind =
   | { kind: 'redis' }
   | { kind: 'kafka' }
   | { kind: 'maildev' }
-  | { kind: 'nginx'; waitFor: string | undefined; args: string[] };
+  | { kind: 'nginx'; waitFor: string | undefined; args: string[] }
+  /** Prometheus, Grafana, the OpenTelemetry collector and Jaeger: not run on this machine (the services still serve /metrics). */
+  | { kind: 'monitoring' };
 
 /** MailDev's image listens for SMTP on 1025 and serves its inbox on 1080. */
 export const MAILDEV_SMTP_PORT = 1025;
@@ -50,6 +52,8 @@ export function classify(service: ComposeService): ServiceKind {
   if (/kafka(:|$)/.test(image)) return { kind: 'kafka' };
   if (/maildev(:|$)/.test(image)) return { kind: 'maildev' };
   if (/^(docker\.io\/)?(library\/)?nginx(:|$)/.test(image)) return { kind: 'nginx', ...nginxCommand(service) };
+  if (/^(docker\.io\/)?(prom\/prometheus|grafana\/grafana|otel\/opentelemetry-collector[\w-]*|jaegertracing\/[\w-]+)(:|$)/.test(image))
+    return { kind: 'monitoring' };
   throw new Error(`docker-compose.yml: the launcher does not know how to run ${service.name} (${image || 'no image'}): teach apps/full-stack/src/topology.ts`);
 }
 

@@ -14,7 +14,7 @@ export class ServiceMetrics {
 
   constructor(readonly service: string) {
     this.registry.setDefaultLabels({ service });
-    collectDefaultMetrics({ register: this.registry, prefix: 'saldo_process_' });
+    collectDefaultMetrics({ register: this.registry, prefix: 'saldo_' });
     this.gauge({
       name: 'saldo_dependency_circuit_state',
       help: 'Circuit breaker state per outbound dependency: 0 closed, 1 half-open, 2 open (the worst of its circuits).',
