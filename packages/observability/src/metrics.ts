@@ -14,7 +14,6 @@ export class ServiceMetrics {
 
   constructor(readonly service: string) {
     this.registry.setDefaultLabels({ service });
-    collectDefaultMetrics({ register: this.registry, prefix: 'saldo_' });
     this.gauge({
       name: 'saldo_dependency_circuit_state',
       help: 'Circuit breaker state per outbound dependency: 0 closed, 1 half-open, 2 open (the worst of its circuits).',
@@ -77,16 +76,16 @@ export class ServiceMetrics {
     );
   }
 
-  /** The exposition text (what GET /metrics answers). */
+  /** The exposition text (what GET /metrics answers): the process's metrics, then the service's. */
   async text(): Promise<string> {
-    return this.registry.metrics();
+    return `${await processRegistry().metrics()}\n${await this.registry.metrics()}`;
   }
 
   /** Serves GET /metrics on the service's HTTP server, ahead of Express (scrapes are frequent and need nothing of it). */
   serve(http: HttpService): void {
     http.rawRoute('/metrics', (req, res) => {
       if (req.method !== 'GET' && req.method !== 'HEAD') return false;
-      this.registry.metrics().then(
+      this.text().then(
         (body) => {
           res.writeHead(200, { 'content-type': this.registry.contentType, 'cache-control': 'no-store' });
           res.end(req.method === 'HEAD' ? undefined : body);
@@ -99,6 +98,21 @@ export class ServiceMetrics {
       return true;
     });
   }
+}
+
+let processMetrics: Registry | undefined;
+
+/**
+ * Node's process metrics (CPU, memory, event loop lag, GC, handles; prefix `saldo_`), collected once per process: each
+ * collector keeps an event-loop monitor running for the life of the process, so services sharing one (the embedded
+ * default, tests) share it too instead of adding one each.
+ */
+function processRegistry(): Registry {
+  if (!processMetrics) {
+    processMetrics = new Registry();
+    collectDefaultMetrics({ register: processMetrics, prefix: 'saldo_' });
+  }
+  return processMetrics;
 }
 
 /** Seconds: 1 ms to 10 s, fine where requests are served (a few ms) and coarse beyond. */
