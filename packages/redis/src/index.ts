@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import type { Logger } from '@saldo/service';
+import { SpanKind, activeTraceId, tracingEnabled, withSpan, type Logger } from '@saldo/service';
 
 export { Redis };
 
@@ -26,6 +26,7 @@ export function connectRedis(url: string, options: { name: string; logger: Logge
     disconnectTimeout: 200,
   });
   redis.on('error', (error: Error) => options.logger.debug('redis connection error', { error: error.message }));
+  traceCommands(redis, options.name);
   return {
     redis,
     ready: (timeoutMs = 2_000) =>
@@ -48,4 +49,19 @@ export function connectRedis(url: string, options: { name: string; logger: Logge
       }
     },
   };
+}
+
+/**
+ * A CLIENT span per command sent inside a traced operation (rate-limit scripts, APQ reads and writes); with tracing off
+ * one boolean test per command. Only the command's name is recorded, never its keys or values.
+ */
+function traceCommands(redis: Redis, connection: string): void {
+  const send = redis.sendCommand.bind(redis);
+  redis.sendCommand = ((command: Parameters<Redis['sendCommand']>[0], stream?: Parameters<Redis['sendCommand']>[1]) => {
+    if (!tracingEnabled() || !activeTraceId()) return send(command, stream);
+    const name = command.name.toUpperCase();
+    return withSpan(`redis ${name}`, SpanKind.CLIENT, { 'db.system.name': 'redis', 'db.operation.name': name, 'saldo.redis.connection': connection }, () =>
+      Promise.resolve(send(command, stream)),
+    );
+  }) as Redis['sendCommand'];
 }
