@@ -142,6 +142,19 @@ describe("the portal under a partner's custom domain: its branding, only its ten
       await page.getByText('Payment received.', { exact: false }).waitFor();
       assert.ok(page.url().startsWith(`https://${HOST}:${ports.https}/portal/tenants/${voxlyTenant}`), page.url());
       await waitUntil(async () => /125\.00/.test((await page.getByTestId('balance').textContent()) ?? ''), 'the credited top-up on screen');
+
+      // The partner manages its domains in the portal: this one active, with its certificate's expiry and renewal.
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.goto(`https://${HOST}:${ports.https}/portal/branding`);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page
+        .locator('section', { has: page.getByRole('heading', { name: 'Partners (resellers)' }) })
+        .getByRole('button', { name: 'Voxly Reseller' })
+        .click();
+      const row = page.getByTestId(`domain-${HOST}`);
+      await row.getByText('Active', { exact: true }).waitFor();
+      assert.match((await row.getByTestId('domain-certificate').textContent()) ?? '', /^valid until .+, renewal from .+/);
+      assert.deepEqual(await axeViolations(page), [], 'branding and domains page with an active domain');
     } catch (error) {
       const path = await saveScreenshot(page, ARTIFACTS, 'portal-custom-domain');
       throw Object.assign(error as Error, { message: `${(error as Error).message} (screenshot: ${path})` });

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { LedgerEntryType } from '@saldo/subgraph-billing';
-import { waitUntil } from '@saldo/testing';
+import { startWebhookReceiver, waitUntil } from '@saldo/testing';
 import { axeViolations, launchBrowser, saveScreenshot, type TestBrowser } from '@saldo/testing/browser';
 import { startTestStack, type TestStack } from './test-stack.js';
 
@@ -340,6 +340,122 @@ describe('customer portal: served by the gateway, signed in through the developm
       await row.getByText('Revoked').waitFor();
       assert.deepEqual(await axeViolations(page), [], 'API keys page');
     });
+  });
+
+  it("shows a webhook endpoint's delivery log with the receiver's answers, redelivers one and rotates the signing secret", async () => {
+    const receiver = await startWebhookReceiver();
+    try {
+      const ok = async (query: string, variables: Record<string, unknown>) => {
+        const result = await stack.gql(query, variables);
+        assert.equal(result.errors, undefined, JSON.stringify(result.errors));
+        return result.data as Record<string, any>;
+      };
+      const created = await ok(`mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { secret endpoint { id } } }`, {
+        input: { tenantId: tenantA, url: receiver.url, eventTypes: ['balance.low'] },
+      });
+      const firstSecret = created['createWebhookEndpoint'].secret as string;
+      receiver.secrets.push(firstSecret);
+      await ok(`mutation($id: ID!, $input: NotificationSettingsInput!) { setNotificationSettings(tenantId: $id, input: $input) { recipients } }`, {
+        id: tenantA,
+        input: { recipients: ['billing@praxis-alpha.example'], lowBalanceThresholds: [{ amountMinor: 240_000, currency: 'EUR' }] },
+      });
+      await stack.flushEvents(); // billing learns the threshold
+      await stack.billing.services.ledger.post({
+        tenantId: tenantA,
+        entries: [{ type: LedgerEntryType.USAGE, amountMinor: -20_000n, idempotencyKey: `portal-hooks-${process.pid}`, product: 'inbound_minute' }],
+      });
+      await stack.flushEvents();
+      const [first] = await receiver.waitForAccepted(1);
+      assert.ok(first!.verified, 'signed with the endpoint secret');
+
+      await onPage('webhook-log', async (page) => {
+        await signIn(page, 'tenant-admin', 'Praxis Alpha', `tenants/${tenantA}/settings`);
+        const log = page.getByTestId(`deliveries-${created['createWebhookEndpoint'].endpoint.id}`);
+        await log.locator('summary').click();
+        const row = log.locator('tbody tr', { hasText: 'balance.low' });
+        await row.getByText('Delivered').waitFor();
+        assert.match((await row.textContent()) ?? '', /Delivered.*20[04]/);
+        assert.deepEqual(await axeViolations(page), [], 'settings page with the delivery log');
+        await row.getByRole('button', { name: 'Redeliver balance.low' }).click();
+        await page.getByText('Queued for delivery again.').waitFor();
+        const again = await receiver.waitForAccepted(2);
+        assert.equal(again[1]!.id, first!.id, 'the same webhook-id again');
+        await page.getByRole('button', { name: 'Rotate secret' }).click();
+        const secret = page.getByTestId('webhook-secret');
+        await secret.waitFor();
+        assert.match((await secret.textContent()) ?? '', /^whsec_/);
+        assert.notEqual(await secret.textContent(), firstSecret);
+        await log.getByText('2 active signing secret(s)').waitFor();
+        await page.getByRole('button', { name: 'Auf Deutsch umschalten' }).click();
+        await log.getByText('Zugestellt').first().waitFor();
+        assert.deepEqual(await axeViolations(page), [], 'settings page in German');
+      });
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it('lets a partner rotate an API key, edit its branding, and add and remove a custom domain', async () => {
+    await onPage('partner-pages', async (page) => {
+      await signIn(page, 'partner', 'Portal Partner GmbH');
+      await page.getByRole('link', { name: 'API keys' }).click();
+      await page.getByLabel('Name of a new key').fill('Billing sync');
+      await page.getByRole('button', { name: 'Create key' }).click();
+      const secret = page.getByTestId('api-key-secret');
+      await secret.waitFor();
+      const original = await secret.textContent();
+      await page.getByRole('button', { name: 'Rotate key Billing sync' }).first().click();
+      await waitUntil(async () => (await secret.textContent()) !== original, 'the new key shown');
+      assert.match((await secret.textContent()) ?? '', /^saldo_pk_/);
+      // The old key keeps working for a day: it says when it stops.
+      await page
+        .getByTestId('api-keys')
+        .getByText(/stops /)
+        .waitFor();
+      assert.deepEqual(await axeViolations(page), [], 'API keys page after a rotation');
+
+      await page.getByRole('link', { name: 'Branding & domains' }).click();
+      await page.getByRole('heading', { name: 'Branding', exact: true }).waitFor();
+      assert.equal(await page.getByLabel('Name').inputValue(), 'Portal Partner Phone');
+      await page.getByLabel('Primary color').fill('blue');
+      await page.getByRole('button', { name: 'Save' }).click();
+      await page.getByText('A color is not in the form #RRGGBB.').waitFor();
+      await page.getByLabel('Name').fill('Alpha Telefon');
+      await page.getByLabel('Primary color').fill('#0f766e');
+      await page.getByLabel('Support e-mail address').fill('hilfe@alpha-telefon.example');
+      await page.getByRole('button', { name: 'Save' }).click();
+      await page.getByText('Branding saved.').waitFor();
+      await waitUntil(async () => (await page.getByTestId('brand-name').textContent()) === 'Alpha Telefon', 'the new name in the header');
+      const branding = await stack.gql(`query($id: ID!) { partner(id: $id) { branding { displayName primaryColor supportEmail } } }`, { id: partnerId });
+      assert.deepEqual(branding.data!['partner'].branding, {
+        displayName: 'Alpha Telefon',
+        primaryColor: '#0F766E',
+        supportEmail: 'hilfe@alpha-telefon.example',
+      });
+
+      // A reserved name is refused in words; a public one is added with the TXT record to publish, then removed.
+      await page.getByLabel('New domain (hostname)').fill('portal.alpha.example');
+      await page.getByRole('button', { name: 'Add domain' }).click();
+      await page
+        .getByTestId('domains-message')
+        .getByText(/not a hostname you can use/)
+        .waitFor();
+      await page.getByLabel('New domain (hostname)').fill('portal.alpha-telefon-kunden.com');
+      await page.getByRole('button', { name: 'Add domain' }).click();
+      const domain = page.getByTestId('domain-portal.alpha-telefon-kunden.com');
+      await domain.getByText('Waiting for verification').waitFor();
+      assert.match((await domain.getByTestId('record-name').textContent()) ?? '', /portal\.alpha-telefon-kunden\.com/);
+      assert.equal(await domain.getByTestId('domain-certificate').textContent(), 'none yet');
+      assert.deepEqual(await axeViolations(page), [], 'branding and domains page');
+      await page.getByRole('button', { name: 'Auf Deutsch umschalten' }).click();
+      await domain.getByText('Wartet auf Prüfung').waitFor();
+      assert.deepEqual(await axeViolations(page), [], 'branding and domains page in German');
+      await page.getByRole('button', { name: 'portal.alpha-telefon-kunden.com entfernen' }).click();
+      await page.getByText('Domain entfernt.').waitFor();
+      await domain.waitFor({ state: 'detached' });
+    });
+    // Back to the branding the other tests expect.
+    await stack.whiteLabel.services.partnerBranding.set(partnerId, { displayName: 'Portal Partner Phone', primaryColor: '#1D4ED8', accentColor: '#F97316' });
   });
 
   it('speaks German, fits a phone screen, and axe-core finds no serious or critical violations', async () => {

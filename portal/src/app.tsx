@@ -10,6 +10,7 @@ import { SignInPage } from './pages/sign-in';
 import { Loading } from './pages/states';
 import { TenantsPage } from './pages/tenants';
 import { ApiKeysPage } from './pages/api-keys';
+import { BrandingPage } from './pages/branding';
 import { SettingsPage } from './pages/settings';
 import { PENDING_SETUP, PENDING_TOP_UP, TopUpPage } from './pages/top-up';
 import { TransactionsPage } from './pages/transactions';
@@ -23,6 +24,8 @@ export function App({ config }: { config: PortalConfig }) {
   const i18n = useMemo(() => ({ language, t: translator(language) }), [language]);
   const [phase, setPhase] = useState<Phase>({ kind: 'starting' });
   const [branding, setBranding] = useState<Branding>();
+  /** Bumped when the partner saves its branding: the header reads it again. */
+  const [brandingVersion, setBrandingVersion] = useState(0);
   const [notice, setNotice] = useState<{ route: string; key: MessageKey }>();
   /** The card-saving session the tenant came back from (its top-up page reads the saved card). */
   const [setup, setSetup] = useState<{ tenantId: string; checkoutSessionId: string }>();
@@ -81,7 +84,7 @@ export function App({ config }: { config: PortalConfig }) {
       .request(CurrentBrandingDocument, {})
       .then((data) => setBranding(data.currentBranding))
       .catch(() => undefined);
-  }, [client, phase.kind]);
+  }, [client, phase.kind, brandingVersion]);
 
   useEffect(() => {
     document.documentElement.lang = language;
@@ -164,6 +167,8 @@ export function App({ config }: { config: PortalConfig }) {
     );
   } else if (route === 'api-keys' && session?.claims.role === 'partner' && session.claims.partner_id)
     main = <ApiKeysPage client={client} partnerId={session.claims.partner_id} />;
+  else if (route === 'branding' && session?.claims.role === 'partner' && session.claims.partner_id)
+    main = <BrandingPage client={client} partnerId={session.claims.partner_id} onBrandingChanged={() => setBrandingVersion((version) => version + 1)} />;
   else main = <TenantsPage client={client} operator={session?.claims.role === 'platform-admin'} />;
 
   return (
@@ -190,6 +195,13 @@ export function App({ config }: { config: PortalConfig }) {
                 <li>
                   <a {...linkTo('api-keys')} aria-current={route === 'api-keys' ? 'page' : undefined}>
                     {i18n.t('nav.apiKeys')}
+                  </a>
+                </li>
+              )}
+              {session?.claims.role === 'partner' && (
+                <li>
+                  <a {...linkTo('branding')} aria-current={route === 'branding' ? 'page' : undefined}>
+                    {i18n.t('nav.branding')}
                   </a>
                 </li>
               )}

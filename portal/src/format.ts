@@ -30,6 +30,10 @@ export function formatTime(iso: string, language: Language): string {
   return new Intl.DateTimeFormat(locale(language), { timeStyle: 'medium' }).format(new Date(iso));
 }
 
+export function formatDateTime(iso: string, language: Language): string {
+  return new Intl.DateTimeFormat(locale(language), { dateStyle: 'short', timeStyle: 'medium' }).format(new Date(iso));
+}
+
 export function formatNumber(value: number, language: Language): string {
   return new Intl.NumberFormat(locale(language), { maximumFractionDigits: 0 }).format(value);
 }

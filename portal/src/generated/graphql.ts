@@ -4,6 +4,13 @@
 type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
+export type AddCustomDomainInput = {
+  partnerId: string;
+  /** e.g. portal.partner.example: no wildcard, IP address, internal or platform name. */
+  hostname: string;
+  purpose: DomainPurpose;
+};
+
 /** Robust score above 3 (MEDIUM), 4 (HIGH), 5 (CRITICAL). */
 export type AnomalySeverity =
   | 'MEDIUM'
@@ -14,6 +21,28 @@ export type AnomalySeverity =
 export type AutoTopUpMode =
   | 'FIXED_AMOUNT'
   | 'TOP_UP_TO';
+
+/** Branding fields to change: an omitted field stays as it is, null clears it (inherit again). */
+export type BrandingInput = {
+  /** 1 to 100 characters. */
+  displayName?: string | null | undefined;
+  /** Hex color #RRGGBB (any case; stored upper case). */
+  primaryColor?: string | null | undefined;
+  /** Hex color #RRGGBB (any case; stored upper case). */
+  accentColor?: string | null | undefined;
+  /** Absolute https:// URL, at most 2048 characters. */
+  logoUrl?: string | null | undefined;
+  supportEmail?: string | null | undefined;
+};
+
+/** The most specific level that set any branding field. */
+export type BrandingSource =
+  /** The tenant set at least one field itself. */
+  | 'TENANT'
+  /** The tenant set nothing; its partner set at least one field. */
+  | 'PARTNER'
+  /** Neither set anything: the platform default applies in full. */
+  | 'PLATFORM';
 
 export type CreateTopUpInput = {
   tenantId: string;
@@ -44,6 +73,28 @@ export type DocumentKind =
   | 'CREDIT_NOTE'
   /** Kontoauszug: a month on the prepaid account; not a tax invoice. */
   | 'STATEMENT';
+
+export type DomainPurpose =
+  /** The branded portal (under /portal) and the GraphQL API it uses. */
+  | 'PORTAL'
+  /** The GraphQL API only. */
+  | 'API';
+
+export type DomainStatus =
+  /** Waiting for proof of ownership: publish the TXT record, then call verifyCustomDomain. */
+  | 'PENDING_VERIFICATION'
+  /** Ownership proven; a certificate will be requested (or, without a web server, nothing more happens). */
+  | 'VERIFIED'
+  /** A certificate is being obtained from the ACME CA. */
+  | 'ISSUING'
+  /** Served over HTTPS with its certificate. */
+  | 'ACTIVE'
+  /** Served with its current certificate while a new one is obtained. */
+  | 'RENEWING'
+  /** Issuance gave up or the web server refused the domain; see lastError. verifyCustomDomain starts over. */
+  | 'FAILED'
+  /** No longer served; the hostname is free. */
+  | 'REMOVED';
 
 /** Kind of ledger entry. Credits (TOP_UP, BONUS, CREDIT_NOTE) are positive, debits (USAGE, REFUND) negative, ADJUSTMENT either. */
 export type LedgerEntryType =
@@ -106,6 +157,18 @@ export type TopUpStatus =
   | 'COMPLETED'
   | 'EXPIRED';
 
+export type WebhookDeliveryStatus =
+  /** Waiting for its (next) attempt. */
+  | 'PENDING'
+  /** Being sent now. */
+  | 'SENDING'
+  /** The receiver answered 2xx. */
+  | 'DELIVERED'
+  /** Still failing after the retry window (3 days); the endpoint was disabled. */
+  | 'FAILED'
+  /** Not sent: the endpoint was disabled or deleted before its turn. */
+  | 'CANCELLED';
+
 export type CurrentBrandingQueryVariables = Exact<{ [key: string]: never; }>;
 
 
@@ -149,6 +212,42 @@ export type DocumentLinksQueryVariables = Exact<{
 
 export type DocumentLinksQuery = { document: { id: string, pdfUrl: string, xmlUrl: string | null } | null };
 
+export type PartnerBrandingPageQueryVariables = Exact<{
+  partnerId: string;
+}>;
+
+
+export type PartnerBrandingPageQuery = { partner: { id: string, name: string, branding: { displayName: string, primaryColor: string, accentColor: string, logoUrl: string | null, supportEmail: string | null, source: BrandingSource }, customDomains: Array<{ id: string, hostname: string, purpose: DomainPurpose, status: DomainStatus, statusMessage: string, lastError: string | null, lastErrorCode: string | null, verifiedAt: string | null, verification: { recordName: string, recordType: string, recordValue: string, httpUrl: string }, certificate: { notAfter: string, renewAt: string } | null }> } | null };
+
+export type SetPartnerBrandingMutationVariables = Exact<{
+  partnerId: string;
+  input: BrandingInput;
+}>;
+
+
+export type SetPartnerBrandingMutation = { setPartnerBranding: { displayName: string } };
+
+export type AddCustomDomainMutationVariables = Exact<{
+  input: AddCustomDomainInput;
+}>;
+
+
+export type AddCustomDomainMutation = { addCustomDomain: { id: string } };
+
+export type VerifyCustomDomainMutationVariables = Exact<{
+  id: string;
+}>;
+
+
+export type VerifyCustomDomainMutation = { verifyCustomDomain: { id: string, status: DomainStatus } };
+
+export type RemoveCustomDomainMutationVariables = Exact<{
+  id: string;
+}>;
+
+
+export type RemoveCustomDomainMutation = { removeCustomDomain: { id: string, status: DomainStatus } };
+
 export type PartnerKeysQueryVariables = Exact<{
   partnerId: string;
 }>;
@@ -171,12 +270,20 @@ export type RevokeApiKeyMutationVariables = Exact<{
 
 export type RevokeApiKeyMutation = { revokeApiKey: { id: string, active: boolean } };
 
+export type RotateApiKeyMutationVariables = Exact<{
+  id: string;
+  graceSeconds: number;
+}>;
+
+
+export type RotateApiKeyMutation = { rotateApiKey: { secret: string, apiKey: { id: string } } };
+
 export type TenantSettingsQueryVariables = Exact<{
   tenantId: string;
 }>;
 
 
-export type TenantSettingsQuery = { webhookEventTypes: Array<string>, tenant: { id: string, name: string, currency: string, notificationSettings: { language: NotificationLanguage, recipients: Array<string>, runwayDaysThreshold: number | null, lowBalanceThresholds: Array<{ amountMinor: number, currency: string }> }, webhookEndpoints: Array<{ id: string, url: string, description: string | null, eventTypes: Array<string>, enabled: boolean, disabledReason: string | null }> } | null };
+export type TenantSettingsQuery = { webhookEventTypes: Array<string>, tenant: { id: string, name: string, currency: string, notificationSettings: { language: NotificationLanguage, recipients: Array<string>, runwayDaysThreshold: number | null, lowBalanceThresholds: Array<{ amountMinor: number, currency: string }> }, webhookEndpoints: Array<{ id: string, url: string, description: string | null, eventTypes: Array<string>, enabled: boolean, disabledReason: string | null, activeSecrets: number, deliveries: Array<{ id: string, eventType: string, status: WebhookDeliveryStatus, attempts: number, responseCode: number | null, lastError: string | null, lastAttemptAt: string | null, createdAt: string }> }> } | null };
 
 export type SaveNotificationSettingsMutationVariables = Exact<{
   tenantId: string;
@@ -207,6 +314,20 @@ export type DeleteWebhookEndpointMutationVariables = Exact<{
 
 
 export type DeleteWebhookEndpointMutation = { deleteWebhookEndpoint: boolean };
+
+export type RedeliverWebhookMutationVariables = Exact<{
+  deliveryId: string;
+}>;
+
+
+export type RedeliverWebhookMutation = { redeliverWebhook: { id: string, status: WebhookDeliveryStatus } };
+
+export type RotateWebhookSecretMutationVariables = Exact<{
+  id: string;
+}>;
+
+
+export type RotateWebhookSecretMutation = { rotateWebhookSecret: { secret: string, endpoint: { id: string, activeSecrets: number } } };
 
 export type TenantListQueryVariables = Exact<{
   first: number;
@@ -286,14 +407,22 @@ export const DepletionDocument = "query Depletion($tenantId:ID!){tenant(id:$tena
 export const BalanceLiveDocument = "subscription BalanceLive($tenantId:ID!){balanceChanged(tenantId:$tenantId){balance{available{amountMinor currency}version updatedAt}}}" as Operation<BalanceLiveSubscription, BalanceLiveSubscriptionVariables>;
 export const DocumentsDocument = "query Documents($tenantId:ID!$first:Int!$after:String$kind:DocumentKind){tenant(id:$tenantId){id name documents(first:$first after:$after kind:$kind){edges{node{id kind number issueDate currency totals{gross{amountMinor currency}}pdfUrl xmlUrl}}pageInfo{hasNextPage endCursor}}}}" as Operation<DocumentsQuery, DocumentsQueryVariables>;
 export const DocumentLinksDocument = "query DocumentLinks($id:ID!){document(id:$id){id pdfUrl xmlUrl}}" as Operation<DocumentLinksQuery, DocumentLinksQueryVariables>;
+export const PartnerBrandingPageDocument = "query PartnerBrandingPage($partnerId:ID!){partner(id:$partnerId){id name branding{displayName primaryColor accentColor logoUrl supportEmail source}customDomains{id hostname purpose status statusMessage verification{recordName recordType recordValue httpUrl}lastError lastErrorCode certificate{notAfter renewAt}verifiedAt}}}" as Operation<PartnerBrandingPageQuery, PartnerBrandingPageQueryVariables>;
+export const SetPartnerBrandingDocument = "mutation SetPartnerBranding($partnerId:ID!$input:BrandingInput!){setPartnerBranding(partnerId:$partnerId input:$input){displayName}}" as Operation<SetPartnerBrandingMutation, SetPartnerBrandingMutationVariables>;
+export const AddCustomDomainDocument = "mutation AddCustomDomain($input:AddCustomDomainInput!){addCustomDomain(input:$input){id}}" as Operation<AddCustomDomainMutation, AddCustomDomainMutationVariables>;
+export const VerifyCustomDomainDocument = "mutation VerifyCustomDomain($id:ID!){verifyCustomDomain(id:$id){id status}}" as Operation<VerifyCustomDomainMutation, VerifyCustomDomainMutationVariables>;
+export const RemoveCustomDomainDocument = "mutation RemoveCustomDomain($id:ID!){removeCustomDomain(id:$id){id status}}" as Operation<RemoveCustomDomainMutation, RemoveCustomDomainMutationVariables>;
 export const PartnerKeysDocument = "query PartnerKeys($partnerId:ID!){partner(id:$partnerId){id name apiKeys{id name createdAt expiresAt revokedAt active}}}" as Operation<PartnerKeysQuery, PartnerKeysQueryVariables>;
 export const CreateApiKeyDocument = "mutation CreateApiKey($partnerId:ID!$name:String!){createApiKey(partnerId:$partnerId name:$name){secret}}" as Operation<CreateApiKeyMutation, CreateApiKeyMutationVariables>;
 export const RevokeApiKeyDocument = "mutation RevokeApiKey($id:ID!){revokeApiKey(id:$id){id active}}" as Operation<RevokeApiKeyMutation, RevokeApiKeyMutationVariables>;
-export const TenantSettingsDocument = "query TenantSettings($tenantId:ID!){tenant(id:$tenantId){id name currency notificationSettings{language recipients lowBalanceThresholds{amountMinor currency}runwayDaysThreshold}webhookEndpoints{id url description eventTypes enabled disabledReason}}webhookEventTypes}" as Operation<TenantSettingsQuery, TenantSettingsQueryVariables>;
+export const RotateApiKeyDocument = "mutation RotateApiKey($id:ID!$graceSeconds:Int!){rotateApiKey(id:$id graceSeconds:$graceSeconds){secret apiKey{id}}}" as Operation<RotateApiKeyMutation, RotateApiKeyMutationVariables>;
+export const TenantSettingsDocument = "query TenantSettings($tenantId:ID!){tenant(id:$tenantId){id name currency notificationSettings{language recipients lowBalanceThresholds{amountMinor currency}runwayDaysThreshold}webhookEndpoints{id url description eventTypes enabled disabledReason activeSecrets deliveries(first:10){id eventType status attempts responseCode lastError lastAttemptAt createdAt}}}webhookEventTypes}" as Operation<TenantSettingsQuery, TenantSettingsQueryVariables>;
 export const SaveNotificationSettingsDocument = "mutation SaveNotificationSettings($tenantId:ID!$input:NotificationSettingsInput!){setNotificationSettings(tenantId:$tenantId input:$input){recipients}}" as Operation<SaveNotificationSettingsMutation, SaveNotificationSettingsMutationVariables>;
 export const CreateWebhookEndpointDocument = "mutation CreateWebhookEndpoint($input:CreateWebhookEndpointInput!){createWebhookEndpoint(input:$input){secret endpoint{id}}}" as Operation<CreateWebhookEndpointMutation, CreateWebhookEndpointMutationVariables>;
 export const SetWebhookEndpointEnabledDocument = "mutation SetWebhookEndpointEnabled($id:ID!$enabled:Boolean!){updateWebhookEndpoint(id:$id input:{enabled:$enabled}){id enabled}}" as Operation<SetWebhookEndpointEnabledMutation, SetWebhookEndpointEnabledMutationVariables>;
 export const DeleteWebhookEndpointDocument = "mutation DeleteWebhookEndpoint($id:ID!){deleteWebhookEndpoint(id:$id)}" as Operation<DeleteWebhookEndpointMutation, DeleteWebhookEndpointMutationVariables>;
+export const RedeliverWebhookDocument = "mutation RedeliverWebhook($deliveryId:ID!){redeliverWebhook(deliveryId:$deliveryId){id status}}" as Operation<RedeliverWebhookMutation, RedeliverWebhookMutationVariables>;
+export const RotateWebhookSecretDocument = "mutation RotateWebhookSecret($id:ID!){rotateWebhookSecret(id:$id){secret endpoint{id activeSecrets}}}" as Operation<RotateWebhookSecretMutation, RotateWebhookSecretMutationVariables>;
 export const TenantListDocument = "query TenantList($first:Int!$after:String){tenants(first:$first after:$after){edges{node{id name country status partner{id name}balance{available{amountMinor currency}}anomalies(first:1){edges{node{severity detectedAt}}}}}pageInfo{hasNextPage endCursor}}}" as Operation<TenantListQuery, TenantListQueryVariables>;
 export const OpenFraudCasesDocument = "query OpenFraudCases{fraudCases(status:OPEN first:20){edges{node{id tenantId severity score usageSuspended openedAt}}}}" as Operation<OpenFraudCasesQuery, OpenFraudCasesQueryVariables>;
 export const TopUpPageDocument = "query TopUpPage($tenantId:ID!){tenant(id:$tenantId){id name currency balance{available{amountMinor currency}version}autoTopUp{enabled mode threshold{amountMinor currency}amount{amountMinor currency}dailyCap{amountMinor currency}stripeCustomerId paymentMethodId consecutiveFailures backoffUntil lastFailure{code message at}}}}" as Operation<TopUpPageQuery, TopUpPageQueryVariables>;

@@ -1,11 +1,14 @@
 import { useState, type FormEvent } from 'react';
-import { formatDay } from '../format';
-import { CreateApiKeyDocument, PartnerKeysDocument, RevokeApiKeyDocument } from '../generated/graphql';
+import { formatDateTime, formatDay } from '../format';
+import { CreateApiKeyDocument, PartnerKeysDocument, RevokeApiKeyDocument, RotateApiKeyDocument } from '../generated/graphql';
 import { asRequestError, useQuery, type GraphQLClient } from '../graphql';
 import { errorText, useI18n } from '../i18n';
 import { ErrorState, Loading } from './states';
 
-/** A partner's API keys: listed without secrets, created (the secret shown once) and revoked. */
+/** A rotated key's predecessor keeps working this long, so the integration can switch over without downtime. */
+const ROTATION_GRACE_SECONDS = 86_400;
+
+/** A partner's API keys: listed without secrets, created and rotated (the new secret shown once) and revoked. */
 export function ApiKeysPage({ client, partnerId }: { client: GraphQLClient; partnerId: string }) {
   const { t, language } = useI18n();
   const query = useQuery(client, PartnerKeysDocument, { partnerId });
@@ -42,6 +45,7 @@ export function ApiKeysPage({ client, partnerId }: { client: GraphQLClient; part
       <h1>{t('keys.title')}</h1>
       <section className="card" aria-labelledby="keys-list">
         <h2 id="keys-list">{partner.name}</h2>
+        <p className="hint">{t('keys.rotateHelp')}</p>
         {partner.apiKeys.length === 0 ? (
           <p>{t('keys.none')}</p>
         ) : (
@@ -62,12 +66,30 @@ export function ApiKeysPage({ client, partnerId }: { client: GraphQLClient; part
                   <tr key={key.id}>
                     <td>{key.name}</td>
                     <td>{formatDay(key.createdAt.slice(0, 10), language)}</td>
-                    <td>{key.active ? t('keys.active') : t('keys.revoked')}</td>
+                    <td>
+                      {key.active ? t('keys.active') : t('keys.revoked')}
+                      {key.active && key.expiresAt && <span className="meta"> · {t('keys.expires', { time: formatDateTime(key.expiresAt, language) })}</span>}
+                    </td>
                     <td>
                       {key.active && (
-                        <button type="button" disabled={busy} onClick={() => void act(() => client.request(RevokeApiKeyDocument, { id: key.id }))}>
-                          {t('keys.revoke')}
-                        </button>
+                        <div className="row">
+                          <button
+                            type="button"
+                            disabled={busy}
+                            aria-label={t('keys.rotateLabel', { name: key.name })}
+                            onClick={() =>
+                              void act(async () => {
+                                const { rotateApiKey } = await client.request(RotateApiKeyDocument, { id: key.id, graceSeconds: ROTATION_GRACE_SECONDS });
+                                setSecret(rotateApiKey.secret);
+                              })
+                            }
+                          >
+                            {t('keys.rotate')}
+                          </button>
+                          <button type="button" disabled={busy} onClick={() => void act(() => client.request(RevokeApiKeyDocument, { id: key.id }))}>
+                            {t('keys.revoke')}
+                          </button>
+                        </div>
                       )}
                     </td>
                   </tr>

@@ -1,8 +1,10 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import { minorToInput, parseMoney } from '../format';
+import { formatDateTime, minorToInput, parseMoney } from '../format';
 import {
   CreateWebhookEndpointDocument,
   DeleteWebhookEndpointDocument,
+  RedeliverWebhookDocument,
+  RotateWebhookSecretDocument,
   SaveNotificationSettingsDocument,
   SetWebhookEndpointEnabledDocument,
   TenantSettingsDocument,
@@ -14,6 +16,7 @@ import { errorText, useI18n } from '../i18n';
 import { ErrorState, Loading } from './states';
 
 type Tenant = NonNullable<TenantSettingsQuery['tenant']>;
+type Endpoint = Tenant['webhookEndpoints'][number];
 type Message = { kind: 'ok' | 'error'; text: string } | undefined;
 
 /** Notification settings (language, recipients, low-balance threshold, runway) and the tenant's webhook endpoints. */
@@ -156,11 +159,29 @@ function Webhooks({ client, tenant, eventTypes, refetch }: { client: GraphQLClie
                 <button
                   type="button"
                   disabled={busy}
+                  onClick={() =>
+                    void act(async () => {
+                      const { rotateWebhookSecret } = await client.request(RotateWebhookSecretDocument, { id: endpoint.id });
+                      setSecret(rotateWebhookSecret.secret);
+                    }, t('hooks.rotated'))
+                  }
+                >
+                  {t('hooks.rotate')}
+                </button>
+                <button
+                  type="button"
+                  disabled={busy}
                   onClick={() => void act(() => client.request(DeleteWebhookEndpointDocument, { id: endpoint.id }), t('settings.deleted'))}
                 >
                   {t('settings.delete')}
                 </button>
               </div>
+              <Deliveries
+                endpoint={endpoint}
+                busy={busy}
+                redeliver={(deliveryId) => void act(() => client.request(RedeliverWebhookDocument, { deliveryId }), t('hooks.redelivered'))}
+                refresh={refetch}
+              />
             </li>
           ))}
         </ul>
@@ -182,5 +203,70 @@ function Webhooks({ client, tenant, eventTypes, refetch }: { client: GraphQLClie
       )}
       <Feedback message={message} />
     </section>
+  );
+}
+
+/** An endpoint's latest deliveries: status, the receiver's HTTP answer, attempts, and redelivery. */
+function Deliveries({ endpoint, busy, redeliver, refresh }: { endpoint: Endpoint; busy: boolean; redeliver: (id: string) => void; refresh: () => void }) {
+  const { t, language } = useI18n();
+  const caption = t('hooks.deliveries', { url: endpoint.url });
+  return (
+    <details className="deliveries" data-testid={`deliveries-${endpoint.id}`}>
+      <summary>
+        {t('hooks.log')} ({endpoint.deliveries.length}) · {t('hooks.secrets', { count: endpoint.activeSecrets })}
+      </summary>
+      {endpoint.deliveries.length === 0 ? (
+        <p>{t('hooks.none')}</p>
+      ) : (
+        <div className="table-wrap">
+          <table className="list">
+            <caption className="visually-hidden">{caption}</caption>
+            <thead>
+              <tr>
+                <th scope="col">{t('hooks.event')}</th>
+                <th scope="col">{t('tenants.status')}</th>
+                <th scope="col">{t('hooks.response')}</th>
+                <th scope="col">{t('hooks.attempts')}</th>
+                <th scope="col">{t('hooks.last')}</th>
+                <th scope="col">
+                  <span className="visually-hidden">{t('keys.actions')}</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {endpoint.deliveries.map((delivery) => (
+                <tr key={delivery.id}>
+                  <td>
+                    <code>{delivery.eventType}</code>
+                  </td>
+                  <td>{t(`hooks.status.${delivery.status}`)}</td>
+                  <td>
+                    {delivery.responseCode ?? '–'}
+                    {delivery.lastError && <span className="meta"> {delivery.lastError}</span>}
+                  </td>
+                  <td>{delivery.attempts}</td>
+                  <td>{formatDateTime(delivery.lastAttemptAt ?? delivery.createdAt, language)}</td>
+                  <td>
+                    {(delivery.status === 'FAILED' || delivery.status === 'DELIVERED' || delivery.status === 'CANCELLED') && (
+                      <button
+                        type="button"
+                        disabled={busy}
+                        onClick={() => redeliver(delivery.id)}
+                        aria-label={t('hooks.redeliverLabel', { event: delivery.eventType })}
+                      >
+                        {t('hooks.redeliver')}
+                      </button>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <button type="button" className="link" onClick={refresh}>
+        {t('hooks.refresh')}
+      </button>
+    </details>
   );
 }
