@@ -416,11 +416,11 @@ describe('customer portal: served by the gateway, signed in through the developm
 
       await page.getByRole('link', { name: 'Branding & domains' }).click();
       await page.getByRole('heading', { name: 'Branding', exact: true }).waitFor();
-      assert.equal(await page.getByLabel('Name').inputValue(), 'Portal Partner Phone');
+      assert.equal(await page.getByLabel('Name', { exact: true }).inputValue(), 'Portal Partner Phone');
       await page.getByLabel('Primary color').fill('blue');
       await page.getByRole('button', { name: 'Save' }).click();
       await page.getByText('A color is not in the form #RRGGBB.').waitFor();
-      await page.getByLabel('Name').fill('Alpha Telefon');
+      await page.getByLabel('Name', { exact: true }).fill('Alpha Telefon');
       await page.getByLabel('Primary color').fill('#0f766e');
       await page.getByLabel('Support e-mail address').fill('hilfe@alpha-telefon.example');
       await page.getByRole('button', { name: 'Save' }).click();
@@ -450,7 +450,7 @@ describe('customer portal: served by the gateway, signed in through the developm
       await page.getByRole('button', { name: 'Auf Deutsch umschalten' }).click();
       await domain.getByText('Wartet auf Prüfung').waitFor();
       assert.deepEqual(await axeViolations(page), [], 'branding and domains page in German');
-      await page.getByRole('button', { name: 'portal.alpha-telefon-kunden.com entfernen' }).click();
+      await page.getByRole('button', { name: 'Entfernen: portal.alpha-telefon-kunden.com' }).click();
       await page.getByText('Domain entfernt.').waitFor();
       await domain.waitFor({ state: 'detached' });
     });

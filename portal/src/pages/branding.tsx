@@ -221,7 +221,7 @@ function Domains({ client, partner, refetch }: { client: GraphQLClient; partner:
                   aria-label={t('domains.removeLabel', { hostname: domain.hostname })}
                   onClick={() => void act(() => client.request(RemoveCustomDomainDocument, { id: domain.id }), t('domains.removed'))}
                 >
-                  {t('settings.delete')}
+                  {t('domains.remove')}
                 </button>
               </div>
             </li>
