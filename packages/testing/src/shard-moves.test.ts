@@ -342,7 +342,7 @@ describe('moving a tenant between shards', () => {
     assert.equal(await write(db, tenantId, 1, 'after cancel'), 121, 'the tenant writes on its shard as before');
   });
 
-  test('refuses an unknown shard, the same shard, a tenant already moving, a draining target and a cancel after the switch', async () => {
+  test('refuses an unknown shard, the same shard, a tenant already moving, too many moves, a draining target and a cancel after the switch', async () => {
     const tenantId = await seedTenant(db, 1);
     const source = (await db.directory.lookupOne(tenantId))!;
     const refusal = (code: string) => (error: unknown) => error instanceof ShardMoveError && error.code === code;
@@ -351,6 +351,11 @@ describe('moving a tenant between shards', () => {
     await assert.rejects(mover().start(randomUUID(), 1 - source), refusal('TENANT_NOT_FOUND'));
     const started = await mover().start(tenantId, 1 - source);
     await assert.rejects(mover().start(tenantId, 1 - source), refusal('TENANT_ALREADY_MOVING'));
+    // A planner's limit of unfinished moves at once, checked with the insert: this one is unfinished.
+    const second = await seedTenant(db, 1);
+    const secondSource = (await db.directory.lookupOne(second))!;
+    await assert.rejects(mover().start(second, 1 - secondSource, { maxActive: 1 }), refusal('TOO_MANY_MOVES'));
+    assert.equal((await mover().list({ active: true })).filter((move) => move.tenantId === second).length, 0, 'nothing recorded past the limit');
     assert.equal((await mover().list({ active: true })).filter((move) => move.tenantId === tenantId).length, 1, 'nothing recorded by the refusals');
     const { move } = await mover({ graceMs: 60_000 }).run(started.id);
     assert.equal(move.state, 'SWITCHED');

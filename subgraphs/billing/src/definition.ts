@@ -5,13 +5,12 @@ import type { SchemaPart } from '@saldo/sharding';
 import { shardOperationsResolver, type SubgraphDefinition, type SubgraphRuntime } from '@saldo/subgraph';
 import type { BillingConfig } from './config.js';
 import { createDocumentServices, documentsModule, type DocumentOverrides, type DocumentServices } from './documents/index.js';
-import { createLedgerServices, ledgerModule, type LedgerServices } from './ledger/index.js';
+import { createLedgerServices, ledgerModule, ledgerMoveCheck, type LedgerServices } from './ledger/index.js';
 import { createPaymentServices, paymentsModule, type PaymentOverrides, type PaymentServices } from './payments/index.js';
 import { SYSTEM_CLOCK, type Clock } from './shared/clock.js';
 import { TenantStub, referenceResolvers } from './shared/graphql.js';
 import type { BillingModule } from './shared/module.js';
 import { createUsageServices, usageModule, type UsageServices } from './usage/index.js';
-import { ledgerMoveCheck } from './ledger/move-check.js';
 
 /** Billing's services: every module's, in one object (what resolvers find in `ctx.services`). */
 export type BillingServices = LedgerServices & UsageServices & PaymentServices & DocumentServices;

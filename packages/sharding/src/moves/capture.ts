@@ -108,7 +108,9 @@ const NOT_TENANT_DATA = new Set(['mikro_orm_migrations', 'shard_move_tenant', 's
  * rows and stay.
  */
 export async function tenantTables(em: EntityManager, tenantColumns: Readonly<Record<string, string>> = {}): Promise<TenantTable[]> {
-  const rows = await em.execute<{ table_name: string; columns: string[]; types: string[]; primary_key: string[]; numbered: string[]; unique_keys: string[][] }[]>(
+  const rows = await em.execute<
+    { table_name: string; columns: string[]; types: string[]; primary_key: string[]; numbered: string[]; unique_keys: string[][] }[]
+  >(
     `select c.relname as table_name,
             array(select a.attname::text from pg_attribute a where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped order by a.attnum) as columns,
             array(select format_type(a.atttypid, a.atttypmod) from pg_attribute a where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped

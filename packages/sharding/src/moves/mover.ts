@@ -11,7 +11,14 @@ export type MoveState = (typeof MOVE_STATES)[number];
 
 /** Stable reasons a move is refused (the GraphQL edge turns them into extensions.code). */
 export type MoveRefusal =
-  'UNKNOWN_SHARD' | 'SAME_SHARD' | 'TENANT_ALREADY_MOVING' | 'TARGET_DRAINING' | 'TENANT_NOT_FOUND' | 'MOVE_NOT_FOUND' | 'MOVE_ALREADY_SWITCHED';
+  | 'UNKNOWN_SHARD'
+  | 'SAME_SHARD'
+  | 'TENANT_ALREADY_MOVING'
+  | 'TARGET_DRAINING'
+  | 'TENANT_NOT_FOUND'
+  | 'MOVE_NOT_FOUND'
+  | 'MOVE_ALREADY_SWITCHED'
+  | 'TOO_MANY_MOVES';
 
 export class ShardMoveError extends Error {
   constructor(
@@ -89,8 +96,12 @@ export class ShardMover {
     this.tenantColumns = { ...db.tenantColumns, ...(options.tenantColumns ?? {}) };
   }
 
-  /** Records a PENDING move after checking the request; nothing changes when it is refused. */
-  async start(tenantId: string, targetShard: ShardId): Promise<ShardMove> {
+  /**
+   * Records a PENDING move after checking the request; nothing changes when it is refused. With `maxActive`, refused
+   * when that many moves are unfinished already (checked under the same lock as the insert, so concurrent planners
+   * on several instances never exceed it together).
+   */
+  async start(tenantId: string, targetShard: ShardId, options: { maxActive?: number } = {}): Promise<ShardMove> {
     const control = this.db.globalEm();
     return control.transactional(async (tx) => {
       // One start at a time per subgraph: the "already moving" check and the insert must not interleave.
@@ -104,6 +115,11 @@ export class ShardMover {
       if (target.draining) throw new ShardMoveError('TARGET_DRAINING', `Shard ${targetShard} is draining: it takes no tenants.`);
       const [active] = await tx.execute<{ id: string }[]>("select id from shard_move where tenant_id = ? and state not in ('CLEANED', 'FAILED')", [tenantId]);
       if (active) throw new ShardMoveError('TENANT_ALREADY_MOVING', `Tenant ${tenantId} is already moving (move ${active.id}).`);
+      if (options.maxActive !== undefined) {
+        const [unfinished] = await tx.execute<{ count: string }[]>("select count(*)::text as count from shard_move where state not in ('CLEANED', 'FAILED')");
+        if (Number(unfinished!.count) >= options.maxActive)
+          throw new ShardMoveError('TOO_MANY_MOVES', `${unfinished!.count} moves are unfinished; at most ${options.maxActive} at once.`);
+      }
       const id = randomUUID();
       const now = this.now();
       await tx.execute(
@@ -631,9 +647,7 @@ export class ShardMover {
   private async countRows(em: EntityManager, tables: readonly TenantTable[], tenantId: string): Promise<number> {
     let total = 0;
     for (const table of tables) {
-      const [row] = await em.execute<{ count: string }[]>(`select count(*) as count from ${ident(table.name)} where ${tenantFilter(table)}`, [
-        tenantId,
-      ]);
+      const [row] = await em.execute<{ count: string }[]>(`select count(*) as count from ${ident(table.name)} where ${tenantFilter(table)}`, [tenantId]);
       total += Number(row!.count);
     }
     return total;
