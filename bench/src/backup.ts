@@ -44,6 +44,7 @@ export async function backup(config: BenchConfig): Promise<void> {
       ports: { gateway: 0, tenants: 0, billing: 0, usageForecast: 0, whiteLabel: 0 },
       logger,
       logLevel: 'warn',
+      automaticRebalance: false,
     });
     databases.push(...stack.databaseUrls);
     const tenantIds = Array.from({ length: tenants }, () => crypto.randomUUID());

@@ -28,6 +28,8 @@ export async function startBenchStack(
     logger,
     logLevel: 'warn',
     poolMax: 10,
+    // No automatic moves in the middle of a measurement (the rebalancing benchmark moves tenants itself).
+    automaticRebalance: false,
     // The benchmark measures the platform, not the per-identity rate limit it drives through one token.
     rateLimit: { perMinute: 10_000_000, burst: 100_000 },
     // ...nor the WebSocket bounds: one load generator opens thousands of connections from one address at once.

@@ -64,6 +64,7 @@ export async function notifications(config: BenchConfig): Promise<void> {
     logger,
     logLevel: 'warn',
     poolMax: 10,
+    automaticRebalance: false,
     tenantsEnv: { SMTP_URL: `smtp://127.0.0.1:${smtpPort}`, SMTP_MAX_CONNECTIONS: String(config.BENCH_NOTIFY_SMTP_CONNECTIONS) },
   }).catch(async (error: unknown) => {
     await closeReceivers();

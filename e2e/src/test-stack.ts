@@ -56,6 +56,8 @@ export async function startTestStack(
     logger: options.logger ?? testLogger(),
     logLevel: TEST_LOG_LEVEL,
     poolMax: 4,
+    // Tests that plan rebalances send the job themselves; a scheduled occurrence would write load samples mid-test.
+    automaticRebalance: false,
     ...(options.apiKeyCacheTtlMs !== undefined ? { apiKeyCacheTtlMs: options.apiKeyCacheTtlMs } : {}),
     ...(options.usageForecastEnv ? { usageForecastEnv: options.usageForecastEnv } : {}),
     ...(options.whiteLabelEnv ? { whiteLabelEnv: options.whiteLabelEnv } : {}),

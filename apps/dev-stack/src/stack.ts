@@ -42,6 +42,11 @@ export interface StackOptions {
   /** The gateway's per-identity rate limit (requests per minute and burst); benchmarks raise it. */
   rateLimit?: { perMinute: number; burst: number };
   /**
+   * The periodic rebalance job in every subgraph (default on, as in production). Tests and benchmarks turn it off: an
+   * occurrence samples every shard's load (a row in each control database) and might move a tenant mid-measurement.
+   */
+  automaticRebalance?: boolean;
+  /**
    * Billing's Stripe account. Unset: the stack starts the local DEVELOPMENT STRIPE STAND-IN (packages/testing) and
    * points billing at it, so top-ups work end to end without a Stripe account (its checkout page "pays" and delivers
    * the webhooks). Set it to use a real Stripe test account instead (forward its webhooks to billing's
@@ -135,6 +140,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       DATABASE_POOL_MAX: String(options.poolMax ?? 5),
       LOG_LEVEL: options.logLevel ?? 'info',
       IDENTITY_PUBLIC_KEY: keys.identity.publicKeyPem,
+      SHARD_REBALANCE_AUTO: String(options.automaticRebalance ?? true),
     };
   };
 

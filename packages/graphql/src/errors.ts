@@ -36,6 +36,8 @@ export const ErrorCode = {
   TenantAlreadyMoving: 'TENANT_ALREADY_MOVING',
   TargetDraining: 'TARGET_DRAINING',
   MoveAlreadySwitched: 'MOVE_ALREADY_SWITCHED',
+  /** Shard moves: starting it would pass the configured number of unfinished moves at once. */
+  TooManyMoves: 'TOO_MANY_MOVES',
   /** A dependency (Stripe, a subgraph, ...) is failing: its circuit is open or it did not answer in time (@saldo/resilience); nothing was changed. */
   DependencyUnavailable: 'DEPENDENCY_UNAVAILABLE',
   Unauthenticated: 'UNAUTHENTICATED',

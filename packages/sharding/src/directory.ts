@@ -141,6 +141,12 @@ export class ShardDirectory {
     return rows.map((row) => ({ id: row.id, databaseName: row.database_name, draining: !row.accepts_new_tenants }));
   }
 
+  /** The tenants placed on one shard (the rebalance planner weighs them). */
+  async tenantsOn(shardId: ShardId): Promise<string[]> {
+    const rows = await this.control.em.fork().execute<{ tenant_id: string }[]>('select tenant_id from tenant_placement where shard_id = ?', [shardId]);
+    return rows.map((row) => row.tenant_id);
+  }
+
   /** Tenants per shard, for operators and for tests of placement balance. */
   async load(): Promise<Map<ShardId, number>> {
     const rows = await this.control.em

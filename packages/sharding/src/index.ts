@@ -15,7 +15,8 @@ export {
   type ShardStatistics,
   type TableLoad,
 } from './load.js';
-export { ShardAdministration } from './administration.js';
+export { ShardAdministration, type RebalanceMove, type RebalanceResult, type ShardAdministrationOptions } from './administration.js';
+export { DEFAULT_REBALANCE_THRESHOLD, planRebalance, type PlannedMove, type RebalanceInput, type RebalancePlan } from './rebalance/planner.js';
 export {
   ShardMover,
   ShardMoveError,

@@ -35,6 +35,13 @@ export const subgraphConfigSchema = z.object({
   SHARD_CAPACITY_WRITES_PER_SECOND: fields.positiveInt(DEFAULT_SHARD_CAPACITY.writesPerSecond),
   /** Seconds a moved tenant's rows stay on the old shard after the switch (every instance's cache learns of it meanwhile). */
   SHARD_MOVE_GRACE_SECONDS: z.coerce.number().min(0).max(86_400).default(30),
+  /** Rebalancing: a shard whose load passes this share of its capacity sheds tenants (the product strategy's 80 %). */
+  SHARD_REBALANCE_THRESHOLD: z.coerce.number().gt(0).max(1).default(0.8),
+  /** At most this many unfinished moves at once, whoever planned them (the automatic planner, an operator's rebalance). */
+  SHARD_REBALANCE_MAX_CONCURRENT_MOVES: fields.positiveInt(2),
+  /** Plan and start moves for shards past the threshold on this schedule (a durable job, once across instances). */
+  SHARD_REBALANCE_AUTO: fields.boolean(true),
+  SHARD_REBALANCE_CRON: z.string().min(9).default('*/5 * * * *'),
   OUTBOX_POLL_INTERVAL_MS: fields.positiveInt(500),
   /** Where the outbox relay publishes and consumers subscribe: in-process (embedded default) or Kafka. */
   EVENT_BUS: z.enum(['memory', 'kafka']).default('memory'),

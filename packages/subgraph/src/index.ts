@@ -10,4 +10,4 @@ export {
   type SubgraphService,
 } from './service.js';
 export { shardFieldPrefix, shardOperationsResolver, type ShardOperationsContext } from './shard-operations.js';
-export { SHARD_MOVE_QUEUE } from './shard-moves.js';
+export { SHARD_MOVE_QUEUE, SHARD_REBALANCE_QUEUE, scheduleShardMove, shardMoveWorker } from './shard-moves.js';

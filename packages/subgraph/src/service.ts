@@ -28,7 +28,7 @@ import { serveSubscriptions, type SubscriptionServer } from './subscriptions.js'
 import { graphqlHttpHandler } from './graphql-http.js';
 import { relayLagObserver, serveObserved, subgraphGauges } from './observability.js';
 import { ServiceMetrics, startTracing } from '@saldo/observability';
-import { SHARD_MOVE_QUEUE, scheduleShardMove, shardMoveWorker } from './shard-moves.js';
+import { SHARD_MOVE_QUEUE, SHARD_REBALANCE_QUEUE, scheduleShardMove, shardMoveWorker, shardRebalanceSchedule, shardRebalanceWorker } from './shard-moves.js';
 
 /**
  * Every shard carries the event infrastructure (outbox for what the subgraph publishes, consumed-event ledger for
@@ -234,7 +234,7 @@ export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConf
         ...(deps.jobClock ? { clock: deps.jobClock } : {}),
       });
       try {
-        await jobs.start([...(definition.jobs?.queues ?? []), SHARD_MOVE_QUEUE]);
+        await jobs.start([...(definition.jobs?.queues ?? []), SHARD_MOVE_QUEUE, SHARD_REBALANCE_QUEUE]);
       } catch (error) {
         await db.close();
         throw error;
@@ -248,6 +248,7 @@ export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConf
           schedule: scheduleShardMove(jobs),
           // The fence waits for the tenant's events to leave the source's outbox: publish them now, not at the next poll.
           mover: { drainOutbox: () => relay.flush(), graceMs: config.SHARD_MOVE_GRACE_SECONDS * 1000 },
+          rebalance: { threshold: config.SHARD_REBALANCE_THRESHOLD, maxConcurrentMoves: config.SHARD_REBALANCE_MAX_CONCURRENT_MOVES },
         });
 
         const http = createHttpService({ name: definition.name, logger, readinessChecks: { databases: () => db.ping() } });
@@ -315,11 +316,14 @@ export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConf
         const url = await http.listen(config.PORT, config.HOST);
         relay.start();
         const stopBackground = (await definition.start?.(services, runtime, { url })) ?? (async () => {});
-        if (definition.jobs) {
-          await jobs.schedule(definition.jobs.schedules?.(runtime) ?? []);
-          for (const worker of definition.jobs.workers?.(services, runtime) ?? []) await jobs.work(worker);
-        }
+        // Every schedule at once: the queue drops schedules of its queues that are not in the list.
+        await jobs.schedule([
+          ...(definition.jobs?.schedules?.(runtime) ?? []),
+          ...(config.SHARD_REBALANCE_AUTO ? [shardRebalanceSchedule(config.SHARD_REBALANCE_CRON)] : []),
+        ]);
+        for (const worker of definition.jobs?.workers?.(services, runtime) ?? []) await jobs.work(worker);
         await jobs.work(shardMoveWorker(() => shardAdministration, jobs));
+        await jobs.work(shardRebalanceWorker(() => shardAdministration));
         logger.info('listening', { url: `${url}/graphql`, shards: db.shardIds.length });
 
         state = {

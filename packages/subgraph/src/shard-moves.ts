@@ -1,5 +1,5 @@
 import { z } from '@saldo/config';
-import { defineQueue, work, type JobQueue, type JobWorker } from '@saldo/jobs';
+import { defineQueue, schedule, work, type JobQueue, type JobSchedule, type JobWorker } from '@saldo/jobs';
 import type { ShardAdministration } from '@saldo/sharding';
 
 /**
@@ -39,5 +39,38 @@ export function shardMoveWorker(administration: () => ShardAdministration, jobs:
       }
       throw error;
     }
+  });
+}
+
+/**
+ * The automatic rebalance: plans moves off shards past the threshold and starts them (each its own move job). Created by
+ * the schedule once across instances; `exclusive`, so a slow plan never overlaps the next. A failed plan is not retried:
+ * the next occurrence plans from the state then.
+ */
+export const SHARD_REBALANCE_QUEUE = defineQueue<Record<string, never>>({
+  name: 'sharding.rebalance',
+  policy: 'exclusive',
+  expireInSeconds: 600,
+  retry: { limit: 0 },
+});
+
+export function shardRebalanceSchedule(cron: string): JobSchedule {
+  return schedule(SHARD_REBALANCE_QUEUE, { cron, data: {}, missed: 'skip' });
+}
+
+export function shardRebalanceWorker(administration: () => ShardAdministration): JobWorker<Record<string, never>> {
+  return work(SHARD_REBALANCE_QUEUE, async (job) => {
+    const result = await administration().rebalance({ dryRun: false });
+    for (const move of result.moves)
+      job.logger.info('rebalance move', {
+        tenant: move.tenantId,
+        from: move.sourceShard,
+        to: move.targetShard,
+        move: move.move?.id,
+        refusal: move.refusal,
+        reason: move.reason,
+      });
+    for (const note of result.notes) job.logger.warn('rebalance', { note });
+    return { planned: result.moves.length, started: result.moves.filter((move) => move.move).length };
   });
 }

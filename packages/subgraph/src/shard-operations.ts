@@ -1,6 +1,6 @@
 import { Arg, Ctx, Directive, Field, Float, ID, Int, Mutation, ObjectType, Query, Resolver, registerEnumType } from 'type-graphql';
 import { ErrorCode, SaldoError, assertUuid, type RequestContext } from '@saldo/graphql';
-import { MOVE_STATES, ShardMoveError, type ShardAdministration, type ShardLoad, type ShardMove } from '@saldo/sharding';
+import { MOVE_STATES, ShardMoveError, type RebalanceMove, type ShardAdministration, type ShardLoad, type ShardMove } from '@saldo/sharding';
 
 /*
  * Operators' view of one subgraph's shards, served by every subgraph alike. Each subgraph contributes its own root
@@ -148,6 +148,74 @@ export class ShardMoveType {
   switchedAt!: Date | null;
 }
 
+@ObjectType('PlannedShardMove', { description: 'One move of a rebalance: which tenant, from which shard to which, and why.' })
+@Directive('@shareable')
+export class PlannedShardMoveType {
+  @Field(() => ID)
+  tenantId!: string;
+
+  @Field(() => Int)
+  sourceShard!: number;
+
+  @Field(() => Int)
+  targetShard!: number;
+
+  @Field(() => Float, { description: "The tenant's rows on the source shard (its weight in the plan)." })
+  rows!: number;
+
+  @Field(() => Float, { description: "The source shard's load before the move, as planned (1 = full)." })
+  sourceLoad!: number;
+
+  @Field(() => Float)
+  sourceLoadAfter!: number;
+
+  @Field(() => Float)
+  targetLoad!: number;
+
+  @Field(() => Float)
+  targetLoadAfter!: number;
+
+  @Field({ description: 'Why, in words.' })
+  reason!: string;
+
+  @Field(() => ShardMoveType, { nullable: true, description: 'The move started (a durable job); null in a dry run or when refused.' })
+  move!: ShardMoveType | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'Why the planned move did not start (TENANT_ALREADY_MOVING, TOO_MANY_MOVES, ...: the state changed since planning).',
+  })
+  refusal!: string | null;
+}
+
+@ObjectType('ShardRebalance', { description: "A rebalance of one subgraph's shards: the moves planned, and started unless a dry run." })
+@Directive('@shareable')
+export class ShardRebalanceType {
+  @Field()
+  subgraph!: string;
+
+  @Field()
+  dryRun!: boolean;
+
+  @Field(() => Float, { description: 'Shards whose load passes this shed tenants.' })
+  threshold!: number;
+
+  @Field(() => Int, { description: 'The most unfinished moves at once (configuration).' })
+  maxConcurrentMoves!: number;
+
+  @Field(() => Int, { description: 'Unfinished moves when planning began.' })
+  activeMoves!: number;
+
+  @Field(() => [PlannedShardMoveType])
+  moves!: PlannedShardMoveType[];
+
+  @Field(() => [String], { description: 'Shards past the threshold the plan cannot bring under it, and why.' })
+  notes!: string[];
+}
+
+/** The most moves one rebalance may be asked to plan (the concurrent-move limit caps it further). */
+const MAX_REBALANCE_MOVES = 100;
+
 const COPY_DONE: ReadonlySet<string> = new Set(['CATCHING_UP', 'FENCED', 'VERIFYING', 'SWITCHED', 'CLEANED']);
 
 function toMoveType(subgraph: string, move: ShardMove): ShardMoveType {
@@ -169,6 +237,7 @@ async function coded<T>(work: () => Promise<T>): Promise<T> {
       TENANT_NOT_FOUND: ErrorCode.TenantNotFound,
       MOVE_NOT_FOUND: ErrorCode.NotFound,
       MOVE_ALREADY_SWITCHED: ErrorCode.MoveAlreadySwitched,
+      TOO_MANY_MOVES: ErrorCode.TooManyMoves,
     }[error.code];
     throw new SaldoError(code, error.message);
   }
@@ -227,6 +296,34 @@ export function shardOperationsResolver(subgraph: string): Function {
       ctx.scope.requirePlatformAdmin();
       const id = assertUuid(tenantId, 'tenantId');
       return toMoveType(subgraph, await coded(() => ctx.shardAdministration.startMove(id, targetShard)));
+    }
+
+    @Mutation(() => ShardRebalanceType, {
+      name: `rebalance${Prefix}Shards`,
+      description: `Platform operators: plans moves of tenants off the ${subgraph} subgraph's shards past the threshold and, unless dryRun, starts them as durable jobs (watch ${prefix}ShardMoves).`,
+    })
+    async rebalance(
+      @Ctx() ctx: ShardOperationsContext,
+      @Arg('dryRun', () => Boolean, { description: 'Plan only: show the moves, start none.' }) dryRun: boolean,
+      @Arg('threshold', () => Float, { nullable: true, description: 'Load past which a shard sheds tenants, 0 < threshold <= 1 (default: configuration).' })
+      threshold: number | null | undefined,
+      @Arg('maxMoves', () => Int, {
+        nullable: true,
+        description: `Plan at most this many moves, 1..${MAX_REBALANCE_MOVES} (the concurrent-move limit still holds).`,
+      })
+      maxMoves: number | null | undefined,
+    ): Promise<ShardRebalanceType> {
+      ctx.scope.requirePlatformAdmin();
+      if (threshold != null && !(threshold > 0 && threshold <= 1))
+        throw new SaldoError(ErrorCode.BadUserInput, 'threshold must be greater than 0 and at most 1.', { field: 'threshold' });
+      if (maxMoves != null && (maxMoves < 1 || maxMoves > MAX_REBALANCE_MOVES))
+        throw new SaldoError(ErrorCode.BadUserInput, `maxMoves must be between 1 and ${MAX_REBALANCE_MOVES}.`, { field: 'maxMoves' });
+      const result = await ctx.shardAdministration.rebalance({
+        dryRun,
+        ...(threshold != null ? { threshold } : {}),
+        ...(maxMoves != null ? { maxMoves } : {}),
+      });
+      return { subgraph, ...result, moves: result.moves.map((move: RebalanceMove) => ({ ...move, move: move.move ? toMoveType(subgraph, move.move) : null })) };
     }
 
     @Mutation(() => ShardMoveType, {

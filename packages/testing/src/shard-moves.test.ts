@@ -5,8 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { Migration } from '@mikro-orm/migrations';
-import { InProcessEventBus, Migration20261123000100Outbox, Migration20261129120000OutboxTraceparent, OutboxRelay, type EventEnvelope } from '@saldo/events';
+import { InProcessEventBus, OutboxRelay, type EventEnvelope } from '@saldo/events';
 import {
   MOVE_STATES,
   ShardMoveError,
@@ -15,53 +14,11 @@ import {
   TENANT_MOVED_SQLSTATE,
   dropDatabases,
   type MoveState,
-  type ShardedSchema,
   type ShardingConfig,
 } from '@saldo/sharding';
 import { TEST_POSTGRES_URL, testLogger, uniquePrefix } from './harness.js';
+import { ledgerLikeSchema as schema, seedTenant, tenantRows, write } from './test-fixtures/ledger-like.js';
 import { waitUntil } from './wait.js';
-
-/** An account with a cached balance and version, its append-only entries, and rows that are updated in place. */
-class LedgerLikeTables extends Migration {
-  override name = 'Migration20260101000000LedgerLike';
-  override up(): void {
-    this.addSql('create table "account" ("tenant_id" uuid primary key, "balance" bigint not null, "version" integer not null);');
-    this.addSql(`create table "entry" ("id" uuid primary key, "tenant_id" uuid not null, "amount" bigint not null, "account_version" integer not null,
-      unique ("tenant_id", "account_version"));`);
-    this.addSql(`create or replace function "entry_append_only_fn"() returns trigger language plpgsql as $$ begin
-      if current_setting('saldo.ledger_maintenance', true) = 'on' then return coalesce(old, new); end if;
-      raise exception 'entry is append-only: % refused', tg_op using errcode = 'restrict_violation'; end; $$;`);
-    this.addSql('create trigger "entry_append_only" before update or delete on "entry" for each row execute function "entry_append_only_fn"();');
-    this.addSql('create table "item" ("tenant_id" uuid not null, "n" integer not null, "payload" text not null, primary key ("tenant_id", "n"));');
-    this.addSql('create table "profile" ("id" uuid primary key, "name" text not null);');
-  }
-}
-
-const schema: ShardedSchema = {
-  shard: { entities: [], migrations: [Migration20261123000100Outbox, Migration20261129120000OutboxTraceparent, LedgerLikeTables] },
-  moves: {
-    // `profile` is keyed by the tenant id itself, like the tenants subgraph's `tenant` table.
-    tenantColumns: { profile: 'id' },
-    checks: [
-      {
-        name: 'ledger',
-        run: async (em, tenantId) => {
-          const [row] = await em.execute<{ balance: string; version: number; sum: string; entries: string }[]>(
-            `select a.balance::text as balance, a.version, (select coalesce(sum(amount), 0)::text from entry where tenant_id = a.tenant_id) as sum,
-                    (select count(*)::text from entry where tenant_id = a.tenant_id) as entries
-               from account a where a.tenant_id = ?`,
-            [tenantId],
-          );
-          return row ?? null;
-        },
-        consistent: (result) => {
-          const row = result as { balance: string; version: number; sum: string; entries: string } | null;
-          return row === null || (row.balance === row.sum && String(row.version) === row.entries);
-        },
-      },
-    ],
-  },
-};
 
 const prefix = uniquePrefix('shardmoves');
 const urls = { control: `${TEST_POSTGRES_URL}/${prefix}_control`, shards: [0, 1].map((index) => `${TEST_POSTGRES_URL}/${prefix}_shard_${index}`) };
@@ -73,55 +30,6 @@ const config = (overrides: Partial<ShardingConfig> = {}): ShardingConfig => ({
   createDatabases: true,
   ...overrides,
 });
-
-/** One write of the tenant: an entry, the account's cached balance and version, an item updated in place, an event. */
-async function write(db: ShardedDatabase, tenantId: string, amount: number, label: string): Promise<number> {
-  return db.forTenant(tenantId, (em) =>
-    em.transactional(async (tx) => {
-      const [account] = await tx.execute<{ version: number }[]>(
-        'update account set balance = balance + ?, version = version + 1 where tenant_id = ? returning version',
-        [amount, tenantId],
-      );
-      const version = account!.version;
-      await tx.execute('insert into entry (id, tenant_id, amount, account_version) values (?, ?, ?, ?)', [randomUUID(), tenantId, amount, version]);
-      await tx.execute(`insert into item (tenant_id, n, payload) values (?, ?, ?) on conflict (tenant_id, n) do update set payload = excluded.payload`, [
-        tenantId,
-        version % 7,
-        `${label}@${version}`,
-      ]);
-      await tx.execute(
-        `insert into outbox_event (id, topic, key, type, version, payload, occurred_at) values (?, 'balance-events', ?, 'test.written', 1, ?, now())`,
-        [randomUUID(), tenantId, JSON.stringify({ version })],
-      );
-      return version;
-    }),
-  );
-}
-
-async function seedTenant(db: ShardedDatabase, entries: number): Promise<string> {
-  const tenantId = randomUUID();
-  const shardId = await db.directory.place(tenantId);
-  await db.em(shardId).execute('insert into account (tenant_id, balance, version) values (?, 0, 0)', [tenantId]);
-  await db.em(shardId).execute('insert into profile (id, name) values (?, ?)', [tenantId, 'Tenant']);
-  for (let index = 0; index < entries; index += 1) await write(db, tenantId, 100, 'seed');
-  return tenantId;
-}
-
-async function tenantRows(db: ShardedDatabase, shardId: number, tenantId: string): Promise<Record<string, number>> {
-  const em = db.em(shardId);
-  const counts: Record<string, number> = {};
-  for (const [table, column] of [
-    ['account', 'tenant_id'],
-    ['entry', 'tenant_id'],
-    ['item', 'tenant_id'],
-    ['profile', 'id'],
-    ['outbox_event', 'key'],
-  ] as const) {
-    const [row] = await em.execute<{ count: string }[]>(`select count(*) as count from ${table} where ${column}::text = ?`, [tenantId]);
-    counts[table] = Number(row!.count);
-  }
-  return counts;
-}
 
 describe('moving a tenant between shards', () => {
   let db: ShardedDatabase;
@@ -342,7 +250,7 @@ describe('moving a tenant between shards', () => {
     assert.equal(await write(db, tenantId, 1, 'after cancel'), 121, 'the tenant writes on its shard as before');
   });
 
-  test('refuses an unknown shard, the same shard, a tenant already moving, a draining target and a cancel after the switch', async () => {
+  test('refuses an unknown shard, the same shard, a tenant already moving, too many moves, a draining target and a cancel after the switch', async () => {
     const tenantId = await seedTenant(db, 1);
     const source = (await db.directory.lookupOne(tenantId))!;
     const refusal = (code: string) => (error: unknown) => error instanceof ShardMoveError && error.code === code;
@@ -351,6 +259,11 @@ describe('moving a tenant between shards', () => {
     await assert.rejects(mover().start(randomUUID(), 1 - source), refusal('TENANT_NOT_FOUND'));
     const started = await mover().start(tenantId, 1 - source);
     await assert.rejects(mover().start(tenantId, 1 - source), refusal('TENANT_ALREADY_MOVING'));
+    // A planner's limit of unfinished moves at once, checked with the insert: this one is unfinished.
+    const second = await seedTenant(db, 1);
+    const secondSource = (await db.directory.lookupOne(second))!;
+    await assert.rejects(mover().start(second, 1 - secondSource, { maxActive: 1 }), refusal('TOO_MANY_MOVES'));
+    assert.equal((await mover().list({ active: true })).filter((move) => move.tenantId === second).length, 0, 'nothing recorded past the limit');
     assert.equal((await mover().list({ active: true })).filter((move) => move.tenantId === tenantId).length, 1, 'nothing recorded by the refusals');
     const { move } = await mover({ graceMs: 60_000 }).run(started.id);
     assert.equal(move.state, 'SWITCHED');

@@ -5,7 +5,7 @@ import type { SchemaPart } from '@saldo/sharding';
 import { shardOperationsResolver, type SubgraphDefinition, type SubgraphRuntime } from '@saldo/subgraph';
 import type { BillingConfig } from './config.js';
 import { createDocumentServices, documentsModule, type DocumentOverrides, type DocumentServices } from './documents/index.js';
-import { createLedgerServices, ledgerModule, type LedgerServices } from './ledger/index.js';
+import { createLedgerServices, ledgerModule, ledgerMoveCheck, type LedgerServices } from './ledger/index.js';
 import { createPaymentServices, paymentsModule, type PaymentOverrides, type PaymentServices } from './payments/index.js';
 import { SYSTEM_CLOCK, type Clock } from './shared/clock.js';
 import { TenantStub, referenceResolvers } from './shared/graphql.js';
@@ -63,27 +63,7 @@ export const billingSubgraph: SubgraphDefinition<BillingServices, BillingConfig>
     shard: schemaPart('shard'),
     global: schemaPart('global'),
     // A tenant moving between shards: besides every table's rows and checksum, its ledger must add up on the target.
-    moves: {
-      checks: [
-        {
-          name: 'ledger',
-          run: async (em, tenantId) => {
-            const [row] = await em.execute<Array<{ balance: string; version: number; entries: string; sum: string }>>(
-              `select a.balance_minor::text as balance, a.version,
-                      (select count(*)::text from ledger_entry e where e.tenant_id = a.tenant_id) as entries,
-                      (select coalesce(sum(e.amount_minor), 0)::text from ledger_entry e where e.tenant_id = a.tenant_id) as sum
-                 from account a where a.tenant_id = ?`,
-              [tenantId],
-            );
-            return row ?? null;
-          },
-          consistent: (result) => {
-            const row = result as { balance: string; version: number; entries: string; sum: string } | null;
-            return row === null || (row.balance === row.sum && String(row.version) === row.entries);
-          },
-        },
-      ],
-    },
+    moves: { checks: [ledgerMoveCheck] },
   },
   buildSchema: buildBillingSchema,
   createServices: (runtime) => createBillingServices(runtime),

@@ -83,6 +83,8 @@ export interface TenantTable {
   name: string;
   /** The column naming the row's tenant (`tenant_id` unless the subgraph says otherwise). */
   tenantColumn: string;
+  /** Its SQL type (`uuid`, `text`, ...): the tenant is compared as that type, so the column's index is used. */
+  tenantColumnType: string;
   primaryKey: string[];
   /**
    * Columns each shard numbers itself (a sequence or identity outside the primary key, like the outbox's and the
@@ -90,6 +92,11 @@ export interface TenantTable {
    * in the source's order, and an update of a copied row keeps the target's value.
    */
   localColumns: string[];
+  /**
+   * The copy's keyset: the columns of a unique index that begins with the tenant column (all not null), so each batch
+   * is one range scan of that index; the primary key when there is none (a batch then filters the key's order by tenant).
+   */
+  copyKey: string[];
 }
 
 /** Tables never moved: the ORM's bookkeeping and the capture's own tables. */
@@ -101,15 +108,26 @@ const NOT_TENANT_DATA = new Set(['mikro_orm_migrations', 'shard_move_tenant', 's
  * rows and stay.
  */
 export async function tenantTables(em: EntityManager, tenantColumns: Readonly<Record<string, string>> = {}): Promise<TenantTable[]> {
-  const rows = await em.execute<{ table_name: string; columns: string[]; primary_key: string[]; numbered: string[] }[]>(
+  const rows = await em.execute<
+    { table_name: string; columns: string[]; types: string[]; primary_key: string[]; numbered: string[]; unique_keys: string[][] }[]
+  >(
     `select c.relname as table_name,
-            array(select a.attname::text from pg_attribute a where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped) as columns,
+            array(select a.attname::text from pg_attribute a where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped order by a.attnum) as columns,
+            array(select format_type(a.atttypid, a.atttypmod) from pg_attribute a where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+                   order by a.attnum) as types,
             array(select a.attname::text from pg_attribute a left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
                    where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
                      and (a.attidentity <> '' or pg_get_expr(d.adbin, d.adrelid) like 'nextval(%')) as numbered,
             array(select a.attname::text from pg_index i cross join unnest(i.indkey) with ordinality k(attnum, ord)
                     join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
-                   where i.indrelid = c.oid and i.indisprimary order by k.ord) as primary_key
+                   where i.indrelid = c.oid and i.indisprimary order by k.ord) as primary_key,
+            coalesce((select json_agg(u.columns order by u.n, u.name) from (
+                       select i.indexrelid::regclass::text as name, count(*) as n, array_agg(a.attname::text order by k.ord) as columns,
+                              bool_and(a.attnotnull) as not_null
+                         from pg_index i cross join unnest(i.indkey) with ordinality k(attnum, ord)
+                         join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
+                        where i.indrelid = c.oid and i.indisunique and i.indpred is null and i.indexprs is null
+                        group by i.indexrelid) u where u.not_null), '[]'::json) as unique_keys
        from pg_class c join pg_namespace n on n.oid = c.relnamespace
       where n.nspname = current_schema() and c.relkind = 'r'
       order by c.relname`,
@@ -123,8 +141,11 @@ export async function tenantTables(em: EntityManager, tenantColumns: Readonly<Re
     tables.push({
       name: row.table_name,
       tenantColumn,
+      tenantColumnType: row.types[row.columns.indexOf(tenantColumn)]!,
       primaryKey: row.primary_key,
       localColumns: row.numbered.filter((column) => !row.primary_key.includes(column)),
+      // Shortest first (the query's order); a key of the tenant column alone identifies no row of it.
+      copyKey: row.unique_keys.find((key) => key[0] === tenantColumn && key.length > 1) ?? row.primary_key,
     });
   }
   return tables;
@@ -143,6 +164,14 @@ export async function installCapture(em: EntityManager, tables: readonly TenantT
          for each row execute function shard_move_capture(${args})`,
     );
   }
+}
+
+/**
+ * `"column" = ?::type`: the table's rows of one tenant, the parameter cast to the column's own type. Comparing the
+ * column's text (`"column"::text = ?`) would work for every type but defeats the column's index (each lookup a scan).
+ */
+export function tenantFilter(table: Pick<TenantTable, 'tenantColumn' | 'tenantColumnType'>, alias?: string): string {
+  return `${alias ? `${alias}.` : ''}${ident(table.tenantColumn)} = ?::${table.tenantColumnType}`;
 }
 
 /** A double-quoted SQL identifier (table and column names come from the catalog, but quote them anyway). */

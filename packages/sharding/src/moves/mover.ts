@@ -4,14 +4,21 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from '@saldo/service';
 import type { ShardId } from '../directory.js';
 import type { ShardedDatabase } from '../sharded-database.js';
-import { FENCE_LOCK_CLASS, MOVER_SETTING, ident, installCapture, tenantTables, type TenantTable } from './capture.js';
+import { FENCE_LOCK_CLASS, MOVER_SETTING, ident, installCapture, tenantFilter, tenantTables, type TenantTable } from './capture.js';
 
 export const MOVE_STATES = ['PENDING', 'COPYING', 'CATCHING_UP', 'FENCED', 'VERIFYING', 'SWITCHED', 'CLEANED', 'FAILED'] as const;
 export type MoveState = (typeof MOVE_STATES)[number];
 
 /** Stable reasons a move is refused (the GraphQL edge turns them into extensions.code). */
 export type MoveRefusal =
-  'UNKNOWN_SHARD' | 'SAME_SHARD' | 'TENANT_ALREADY_MOVING' | 'TARGET_DRAINING' | 'TENANT_NOT_FOUND' | 'MOVE_NOT_FOUND' | 'MOVE_ALREADY_SWITCHED';
+  | 'UNKNOWN_SHARD'
+  | 'SAME_SHARD'
+  | 'TENANT_ALREADY_MOVING'
+  | 'TARGET_DRAINING'
+  | 'TENANT_NOT_FOUND'
+  | 'MOVE_NOT_FOUND'
+  | 'MOVE_ALREADY_SWITCHED'
+  | 'TOO_MANY_MOVES';
 
 export class ShardMoveError extends Error {
   constructor(
@@ -89,8 +96,12 @@ export class ShardMover {
     this.tenantColumns = { ...db.tenantColumns, ...(options.tenantColumns ?? {}) };
   }
 
-  /** Records a PENDING move after checking the request; nothing changes when it is refused. */
-  async start(tenantId: string, targetShard: ShardId): Promise<ShardMove> {
+  /**
+   * Records a PENDING move after checking the request; nothing changes when it is refused. With `maxActive`, refused
+   * when that many moves are unfinished already (checked under the same lock as the insert, so concurrent planners
+   * on several instances never exceed it together).
+   */
+  async start(tenantId: string, targetShard: ShardId, options: { maxActive?: number } = {}): Promise<ShardMove> {
     const control = this.db.globalEm();
     return control.transactional(async (tx) => {
       // One start at a time per subgraph: the "already moving" check and the insert must not interleave.
@@ -104,6 +115,11 @@ export class ShardMover {
       if (target.draining) throw new ShardMoveError('TARGET_DRAINING', `Shard ${targetShard} is draining: it takes no tenants.`);
       const [active] = await tx.execute<{ id: string }[]>("select id from shard_move where tenant_id = ? and state not in ('CLEANED', 'FAILED')", [tenantId]);
       if (active) throw new ShardMoveError('TENANT_ALREADY_MOVING', `Tenant ${tenantId} is already moving (move ${active.id}).`);
+      if (options.maxActive !== undefined) {
+        const [unfinished] = await tx.execute<{ count: string }[]>("select count(*)::text as count from shard_move where state not in ('CLEANED', 'FAILED')");
+        if (Number(unfinished!.count) >= options.maxActive)
+          throw new ShardMoveError('TOO_MANY_MOVES', `${unfinished!.count} moves are unfinished; at most ${options.maxActive} at once.`);
+      }
       const id = randomUUID();
       const now = this.now();
       await tx.execute(
@@ -224,7 +240,7 @@ export class ShardMover {
     if (outbox) {
       await source.execute(
         `insert into shard_move_change (tenant_id, table_name, pk)
-         select ?, 'outbox_event', jsonb_build_object('id', id) from outbox_event where ${ident(outbox.tenantColumn)}::text = ? and published_at is null order by seq`,
+         select ?, 'outbox_event', jsonb_build_object('id', id) from outbox_event where ${tenantFilter(outbox)} and published_at is null order by seq`,
         [move.tenantId, move.tenantId],
       );
     }
@@ -245,7 +261,8 @@ export class ShardMover {
     let copied = move.copiedRows;
     for (const table of tables) {
       if (progress.done.includes(table.name)) continue;
-      let after = progress.table === table.name ? progress.after : undefined;
+      // A cursor of other columns (recorded before the table's keyset changed) starts the table again: copies are idempotent.
+      let after = progress.table === table.name && sameColumns(progress.after, table.copyKey) ? progress.after : undefined;
       for (;;) {
         signal?.throwIfAborted();
         if ((await this.get(move.id))?.cancelRequested) return;
@@ -254,7 +271,7 @@ export class ShardMover {
         if (ready.length > 0) await this.writeRows(target, table, ready);
         copied += ready.length;
         if (rows.length < this.batchSize) break;
-        after = keyOf(table, rows[rows.length - 1]!);
+        after = Object.fromEntries(table.copyKey.map((column) => [column, rows[rows.length - 1]![column]]));
         progress = { ...progress, table: table.name, after };
         await this.update(move.id, { progress: JSON.stringify(progress), copied_rows: copied });
       }
@@ -293,6 +310,8 @@ export class ShardMover {
       return result;
     };
     const excluded = await step('verifyBefore', () => this.verifyAllButPending(move, tables));
+    // Nothing writes the target until the fence applies the delta: the checks' baselines hold until then.
+    const baselines = await step('checksBefore', () => this.checkBaselines(move));
     const touched = new Map<string, Map<string, Record<string, unknown>>>();
     const started = performance.now();
     await source.transactional(async (fence) => {
@@ -304,7 +323,7 @@ export class ShardMover {
       await this.options.onPhase?.({ ...move, state: 'VERIFYING' }, 'VERIFYING');
       for (const [table, keys] of excluded) for (const [key, pk] of keys) addKey(touched, table, key, pk);
       await step('verify', () => this.verifyKeys(move, tables, touched));
-      await step('checks', () => this.runChecks(move));
+      await step('checks', () => this.runChecks(move, baselines));
       // Inside the fence: committed together with the lock's release, so no waiting write sees "capturing" again.
       await fence.execute("update shard_move_tenant set state = 'switched' where tenant_id = ?", [move.tenantId]);
     });
@@ -457,7 +476,7 @@ export class ShardMover {
     const source = this.db.em(move.sourceShard);
     for (let attempt = 0; ; attempt += 1) {
       const [pending] = await source.execute<{ count: string }[]>(
-        `select count(*) as count from outbox_event where ${ident(outbox.tenantColumn)}::text = ? and published_at is null`,
+        `select count(*) as count from outbox_event where ${tenantFilter(outbox)} and published_at is null`,
         [move.tenantId],
       );
       if (Number(pending!.count) === 0) break;
@@ -524,14 +543,22 @@ export class ShardMover {
     }
   }
 
+  /** The checks' summaries of the target's rows before the fence (see MoveCheck.baseline). */
+  private async checkBaselines(move: ShardMove): Promise<Map<string, unknown>> {
+    const target = this.db.em(move.targetShard);
+    const baselines = new Map<string, unknown>();
+    for (const check of this.db.moveChecks) if (check.baseline) baselines.set(check.name, await check.baseline(target, move.tenantId));
+    return baselines;
+  }
+
   /**
    * The subgraph's checks (the ledger: sum of entries = cached balance, entries = version) on the target, whose rows are
    * proven equal to the source's by then (so the source's answer would be the same).
    */
-  private async runChecks(move: ShardMove): Promise<void> {
+  private async runChecks(move: ShardMove, baselines: ReadonlyMap<string, unknown>): Promise<void> {
     const target = this.db.em(move.targetShard);
     for (const check of this.db.moveChecks) {
-      const result = await check.run(target, move.tenantId);
+      const result = await check.run(target, move.tenantId, baselines.get(check.name));
       if (check.consistent && !check.consistent(result))
         throw new VerificationFailed(`verification "${check.name}" failed on the target: ${JSON.stringify(result)}`);
     }
@@ -552,7 +579,10 @@ export class ShardMover {
     const params: unknown[] = [tenantId];
     let filter = '';
     if (keys.only) {
-      filter = `and ${key} in (select value from jsonb_array_elements(?::jsonb))`;
+      // By the primary key's own columns (its index), not an expression over every row of the tenant: this runs in the fence.
+      filter = `and (${table.primaryKey.map((column) => `t.${ident(column)}`).join(', ')}) in (select ${table.primaryKey
+        .map((column) => `k.${ident(column)}`)
+        .join(', ')} from jsonb_populate_recordset(null::${ident(table.name)}, ?::jsonb) k)`;
       params.push(JSON.stringify(keys.only));
     } else if (keys.except && keys.except.length > 0) {
       filter = `and ${key} not in (select value from jsonb_array_elements(?::jsonb))`;
@@ -560,7 +590,7 @@ export class ShardMover {
     }
     const [result] = await em.execute<Checksum[]>(
       `select count(*)::text as count, coalesce(sum(hashtextextended(${row}, 0)::numeric), 0)::text as checksum
-         from ${ident(table.name)} t where ${ident(table.tenantColumn)}::text = ? ${filter}`,
+         from ${ident(table.name)} t where ${tenantFilter(table, 't')} ${filter}`,
       params,
     );
     return result!;
@@ -572,16 +602,17 @@ export class ShardMover {
     tenantId: string,
     after: Record<string, unknown> | undefined,
   ): Promise<Record<string, unknown>[]> {
-    const pk = table.primaryKey.map(ident).join(', ');
+    // The keyset is an index that begins with the tenant column where there is one: each batch one range scan.
+    const pk = table.copyKey.map(ident).join(', ');
     const params: unknown[] = [tenantId];
     let cursor = '';
     if (after) {
-      cursor = `and (${pk}) > (select ${table.primaryKey.map((column) => `k.${ident(column)}`).join(', ')} from jsonb_populate_record(null::${ident(table.name)}, ?::jsonb) k)`;
+      cursor = `and (${pk}) > (select ${table.copyKey.map((column) => `k.${ident(column)}`).join(', ')} from jsonb_populate_record(null::${ident(table.name)}, ?::jsonb) k)`;
       params.push(JSON.stringify(after));
     }
     params.push(this.batchSize);
     const rows = await em.execute<{ row: Record<string, unknown> }[]>(
-      `select to_jsonb(t) as row from ${ident(table.name)} t where ${ident(table.tenantColumn)}::text = ? ${cursor} order by ${pk} limit ?`,
+      `select to_jsonb(t) as row from ${ident(table.name)} t where ${tenantFilter(table, 't')} ${cursor} order by ${pk} limit ?`,
       params,
     );
     return rows.map((row) => row.row);
@@ -602,7 +633,7 @@ export class ShardMover {
         const deleted = await em.transactional(async (tx) => {
           await maintenance(tx);
           const rows = await tx.execute<{ n: string }[]>(
-            `with doomed as (select ctid from ${ident(table.name)} where ${ident(table.tenantColumn)}::text = ? limit ?)
+            `with doomed as (select ctid from ${ident(table.name)} where ${tenantFilter(table)} limit ?)
              delete from ${ident(table.name)} t using doomed where t.ctid = doomed.ctid returning 1 as n`,
             [tenantId, this.batchSize],
           );
@@ -616,9 +647,7 @@ export class ShardMover {
   private async countRows(em: EntityManager, tables: readonly TenantTable[], tenantId: string): Promise<number> {
     let total = 0;
     for (const table of tables) {
-      const [row] = await em.execute<{ count: string }[]>(`select count(*) as count from ${ident(table.name)} where ${ident(table.tenantColumn)}::text = ?`, [
-        tenantId,
-      ]);
+      const [row] = await em.execute<{ count: string }[]>(`select count(*) as count from ${ident(table.name)} where ${tenantFilter(table)}`, [tenantId]);
       total += Number(row!.count);
     }
     return total;
@@ -669,7 +698,13 @@ export const DIRECTORY_CHANNEL = 'saldo_shard_directory';
 /** A per-subgraph comparison beyond rows and checksums (the ledger: sum of entries, cached balance and version). */
 export interface MoveCheck {
   name: string;
-  run(em: EntityManager, tenantId: string): Promise<unknown>;
+  /**
+   * Outside the fence, on the target once its rows are proven equal to the source's but for the delta: a summary of what
+   * will not change (the ledger's append-only entries up to a version), so `run` inside the fence reads only the rest.
+   */
+  baseline?(em: EntityManager, tenantId: string): Promise<unknown>;
+  /** Inside the fence, on the target; `baseline` is what `baseline` returned (undefined without one). */
+  run(em: EntityManager, tenantId: string, baseline?: unknown): Promise<unknown>;
   /** True when the result is internally consistent (e.g. balance = sum of entries). */
   consistent?(result: unknown): boolean;
 }
@@ -722,6 +757,10 @@ function toMove(row: MoveRow): ShardMove {
     updatedAt: new Date(row.updated_at),
     switchedAt: row.switched_at ? new Date(row.switched_at) : null,
   };
+}
+
+function sameColumns(key: Record<string, unknown> | undefined, columns: readonly string[]): boolean {
+  return key !== undefined && Object.keys(key).length === columns.length && columns.every((column) => column in key);
 }
 
 function keyOf(table: TenantTable, row: Record<string, unknown>): Record<string, unknown> {

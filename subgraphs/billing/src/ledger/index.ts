@@ -29,3 +29,4 @@ export {
   type UsageLine,
   type UsageSummaryLine,
 } from './services/ledger-periods.js';
+export { ledgerMoveCheck } from './move-check.js';
