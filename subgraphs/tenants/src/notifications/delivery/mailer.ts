@@ -1,6 +1,6 @@
 import nodemailer, { type Transporter } from 'nodemailer';
 import { DependencyGuard, isDependencyUnavailable, type BreakerSettings } from '@saldo/resilience';
-import { buildMime } from './mime.js';
+import { buildMime, type MailAttachment } from './mime.js';
 
 export interface MailMessage {
   to: readonly string[];
@@ -9,7 +9,7 @@ export interface MailMessage {
   subject: string;
   text: string;
   html: string;
-  attachments: ReadonlyArray<{ filename: string; content: Buffer; contentType?: string }>;
+  attachments: readonly MailAttachment[];
   /** Message-ID seed: the same notification keeps the same id across attempts (receivers can spot a repeat). */
   messageId: string;
 }

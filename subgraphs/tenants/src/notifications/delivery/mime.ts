@@ -1,5 +1,12 @@
 import { randomBytes } from 'node:crypto';
 
+/** A file attached to a notification mail (a document's PDF). */
+export interface MailAttachment {
+  filename: string;
+  content: Buffer;
+  contentType?: string;
+}
+
 /** What a notification mail consists of; every header value is already plain text (no line breaks). */
 export interface MimeMessage {
   from: { name: string; address: string };
@@ -8,7 +15,7 @@ export interface MimeMessage {
   subject: string;
   text: string;
   html: string;
-  attachments: ReadonlyArray<{ filename: string; content: Buffer; contentType?: string }>;
+  attachments: readonly MailAttachment[];
   /** Without the angle brackets: `<local>@<domain>`. */
   messageId: string;
   date: Date;
