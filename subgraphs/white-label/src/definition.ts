@@ -49,6 +49,6 @@ export const whiteLabelSubgraph: SubgraphDefinition<WhiteLabelServices, WhiteLab
     };
   },
   configureHttp: (app, services, runtime) => mountDomainEndpoints(app, services.customDomains, runtime),
-  start: (services, runtime, { url }) => startDomains(services.customDomains, runtime.config, url),
+  start: (services, runtime, { url }) => startDomains(services.customDomains, runtime, url),
   jobs: domainJobs(),
 };

@@ -11,7 +11,17 @@ import { request as httpsRequest } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { createSubgraphService } from '@saldo/subgraph';
 import { InProcessEventBus } from '@saldo/events';
-import { freePort, startChallTestSrv, testLogger, startPebble, startTestSubgraph, type ChallTestSrv, type Pebble, type TestSubgraph } from '@saldo/testing';
+import {
+  freePort,
+  startChallTestSrv,
+  testLogger,
+  startPebble,
+  startTestSubgraph,
+  waitUntil,
+  type ChallTestSrv,
+  type Pebble,
+  type TestSubgraph,
+} from '@saldo/testing';
 import { loadWhiteLabelConfig, type WhiteLabelConfig } from '../config.js';
 import { whiteLabelSubgraph } from '../definition.js';
 import type { WhiteLabelServices } from '../graphql/context.js';
@@ -476,6 +486,42 @@ describe('custom domains with pebble and nginx', () => {
       pending.map((row) => row.state),
       ['PENDING'],
     );
+  });
+});
+
+describe('a white-label instance whose first web server sync nginx refuses', () => {
+  it('starts and answers anyway, and leaves the sync to the durable job, which keeps retrying it', async () => {
+    const brokenPrefix = await mkdtemp(join(tmpdir(), 'saldo-nginx-broken-'));
+    // nginx -t fails on the main configuration's own listen directive: an error no domain explains.
+    const broken = await startTestSubgraph(whiteLabelSubgraph, loadWhiteLabelConfig, {
+      label: 'domains_broken',
+      env: {
+        WEB_SERVER: 'nginx',
+        NGINX_PREFIX: brokenPrefix,
+        NGINX_MANAGE: 'false',
+        NGINX_LISTEN_ADDRESS: 'no-such-host.invalid',
+        ACME_DIRECTORY_URL: 'https://127.0.0.1:9/dir',
+        DOMAINS_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+        JOBS_WORKERS: 'true',
+      },
+    });
+    try {
+      const answer = await broken.query('{ __typename }');
+      assert.equal(answer.errors, undefined, JSON.stringify(answer.errors));
+      const syncJobs = async () =>
+        broken.service.runtime.db
+          .globalEm()
+          .execute<Array<{ state: string; retry_count: number }>>("select state, retry_count from pgboss.job where name = 'white-label.sync-web-server'");
+      // The job runs the same sync, is refused the same way and is retried (with back-off), never dropped.
+      await waitUntil(async () => (await syncJobs()).some((job) => job.retry_count >= 1), 'the sync job failed once and is retried', { timeoutMs: 30_000 });
+      assert.ok(
+        (await syncJobs()).every((job) => job.state !== 'completed'),
+        'a refused sync never counts as done',
+      );
+    } finally {
+      await broken.destroy();
+      await rm(brokenPrefix, { recursive: true, force: true });
+    }
   });
 });
 

@@ -145,13 +145,25 @@ export function mountDomainEndpoints(app: Express, services: DomainServices, run
 /**
  * Starts the web-server side once the service listens: the challenge responder defaults to this instance, and the web
  * server is brought in line at once (a managed nginx starts here), so the CA can reach the responder before the first
- * order. Returns the stop function.
+ * order. A first sync that fails does not stop the service (its API, verification and the domains nginx already serves
+ * do not depend on it): the failure is logged and handed to the durable sync job, which retries with back-off.
+ * Returns the stop function.
  */
-export async function startDomains(services: DomainServices, config: WhiteLabelConfig, url: string): Promise<() => Promise<void>> {
+export async function startDomains(
+  services: DomainServices,
+  runtime: Pick<SubgraphRuntime<WhiteLabelConfig>, 'config' | 'logger'>,
+  url: string,
+): Promise<() => Promise<void>> {
+  const { config } = runtime;
   const webServer = services.webServer;
   // Only an instance that owns nginx or runs the domain workers touches the web server (API replicas do not).
   if (!webServer || !(config.NGINX_MANAGE || config.JOBS_WORKERS)) return async () => {};
   if (!webServer.server.layout.challengeResponder) webServer.server.layout.challengeResponder = upstreamAddress(url);
-  await webServer.sync();
+  try {
+    await webServer.sync();
+  } catch (error) {
+    runtime.logger.child('domains').error('the first web server sync failed; the sync job retries it', { error });
+    await services.tasks?.syncWebServer();
+  }
   return () => webServer.stop();
 }
