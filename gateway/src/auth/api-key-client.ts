@@ -1,6 +1,6 @@
 import { ErrorCode, SaldoError, type Identity } from '@saldo/graphql';
 import { INTERNAL_AUDIENCE, IDENTITY_HEADER, parseApiKey, type IdentitySigner } from '@saldo/identity';
-import type { DependencyGuard } from '@saldo/resilience';
+import { fetchThrough, type DependencyGuard } from '@saldo/resilience';
 import type { Logger } from '@saldo/service';
 
 /** The gateway's own identity on internal endpoints (signed for the internal audience only). */
@@ -112,7 +112,7 @@ export class ApiKeyClient {
     const parsed = parseApiKey(plaintext);
     if (!parsed) return null;
     const headers = { 'content-type': 'application/json', [IDENTITY_HEADER]: await this.signer.sign(GATEWAY_SERVICE, INTERNAL_AUDIENCE) };
-    const response = await this.guard.execute((signal) => fetch(this.verifyUrl, { method: 'POST', headers, body: JSON.stringify(parsed), signal }));
+    const response = await fetchThrough(this.guard, this.verifyUrl, { method: 'POST', headers, body: JSON.stringify(parsed) });
     if (response.status >= 500) throw new SaldoError(ErrorCode.Internal, 'API key verification is unavailable.', { http: { status: 503 } });
     const body = (await response.json()) as { partnerId?: string; keyId?: string };
     const identity: Identity | null =

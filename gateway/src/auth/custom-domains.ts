@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import type { Identity } from '@saldo/graphql';
 import { INTERNAL_AUDIENCE, IDENTITY_HEADER, type IdentitySigner } from '@saldo/identity';
-import type { DependencyGuard } from '@saldo/resilience';
+import { fetchThrough, type DependencyGuard } from '@saldo/resilience';
 import type { Logger } from '@saldo/service';
 
 /** The gateway's own identity on internal endpoints (signed for the internal audience only). */
@@ -78,7 +78,7 @@ export class HostPartnerResolver {
   private async load(): Promise<void> {
     try {
       const headers = { [IDENTITY_HEADER]: await this.signer.sign(GATEWAY_SERVICE, INTERNAL_AUDIENCE) };
-      const response = await this.guard.execute((signal) => fetch(this.url, { headers, signal }));
+      const response = await fetchThrough(this.guard, this.url, { headers });
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       const body = (await response.json()) as { hostnames?: Array<{ hostname: string; partnerId: string }> };
       this.hosts = new Map((body.hostnames ?? []).map((entry) => [entry.hostname, entry.partnerId]));

@@ -1,9 +1,9 @@
 import type { JwksFetch } from '@saldo/identity';
-import { DependencyGuard, breakerSettings } from '@saldo/resilience';
+import { DependencyGuard, breakerSettings, failingStatus, fetchThrough } from '@saldo/resilience';
 import type { GatewayConfig } from '../config.js';
 
 /** Counted as the dependency failing: it answered, but with a server error (a 4xx is the caller's problem). */
-const serverError = (response: unknown) => (response as Response).status >= 500;
+const serverError = failingStatus();
 
 /**
  * The circuit breakers of the gateway's calls outside the query plan (subgraph fetches have their own per subgraph):
@@ -43,5 +43,5 @@ export function outboundGuards(config: GatewayConfig) {
 
 /** A fetch for jose's remote JWKS that goes through `guard` (jose's own abort signal and the guard's both apply). */
 export function guardedFetch(guard: DependencyGuard): JwksFetch {
-  return (url, options) => guard.execute((signal) => fetch(url, { ...options, signal: AbortSignal.any([options.signal, signal]) }));
+  return (url, options) => fetchThrough(guard, url, options);
 }

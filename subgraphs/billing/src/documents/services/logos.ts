@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { DependencyGuardPool, isDependencyUnavailable, type BreakerSettings } from '@saldo/resilience';
+import { DependencyGuardPool, failingStatus, fetchThrough, isDependencyUnavailable, type BreakerSettings } from '@saldo/resilience';
 import type { Logger } from '@saldo/service';
 import type { ShardedDatabase } from '@saldo/sharding';
 import type { LogoImage } from '../model.js';
@@ -24,7 +24,7 @@ export function logoGuards(breaker: BreakerSettings): DependencyGuardPool {
   return new DependencyGuardPool('logo', {
     ...breaker,
     timeoutMs: LOGO_TIMEOUT_MS,
-    isFailureResult: (response) => (response as Response).status >= 500,
+    isFailureResult: failingStatus(),
     maxTargets: 1_000,
   });
 }
@@ -41,9 +41,11 @@ export async function fetchLogo(url: string, logger: Logger, guards: DependencyG
     if (inline) {
       data = Buffer.from(inline[2]!, 'base64');
     } else if (/^https?:\/\//.test(url)) {
-      const response = await guards
-        .guard(new URL(url).host)
-        .execute((timeout) => fetch(url, { signal: signal ? AbortSignal.any([signal, timeout]) : timeout, redirect: 'follow' }));
+      const response = await fetchThrough(guards.guard(new URL(url).host), url, {
+        ...(signal ? { signal } : {}),
+        redirect: 'follow',
+        maxBytes: MAX_LOGO_BYTES,
+      });
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       if (Number(response.headers.get('content-length') ?? 0) > MAX_LOGO_BYTES) throw new Error('larger than 1 MiB');
       data = Buffer.from(await response.arrayBuffer());

@@ -1,4 +1,4 @@
-import { DependencyGuard, isDependencyUnavailable, type BreakerSettings } from '@saldo/resilience';
+import { DependencyGuard, failingStatus, fetchThrough, isDependencyUnavailable, type BreakerSettings } from '@saldo/resilience';
 
 /** The largest PDF the notifier attaches (a statement with tens of thousands of lines stays well below). */
 const MAX_PDF_BYTES = 25 * 2 ** 20;
@@ -34,11 +34,11 @@ export interface DocumentPdfOptions {
 }
 
 /** Answers that say billing (or the gateway) cannot serve the PDF now, as opposed to refusing it for good. */
-const unavailable = (status: number) => status >= 500 || status === 429;
+const unavailable = failingStatus({ tooManyRequests: true });
 
 /** The breaker of the notifier's PDF fetches (billing's document links). */
 export function documentPdfGuard(breaker: BreakerSettings, timeoutMs: number): DependencyGuard {
-  return new DependencyGuard({ dependency: 'document-pdf', ...breaker, timeoutMs, isFailureResult: (response) => unavailable((response as Response).status) });
+  return new DependencyGuard({ dependency: 'document-pdf', ...breaker, timeoutMs, isFailureResult: unavailable });
 }
 
 export async function fetchDocumentPdf(data: Record<string, unknown>, options: DocumentPdfOptions): Promise<DocumentPdf> {
@@ -49,12 +49,12 @@ export async function fetchDocumentPdf(data: Record<string, unknown>, options: D
   const target = options.fetchOrigin ? new URL(`${url.pathname}${url.search}`, options.fetchOrigin) : url;
   let response: Response;
   try {
-    response = await options.guard.execute((signal) => fetch(target, { redirect: 'error', signal, headers: { accept: 'application/pdf' } }));
+    response = await fetchThrough(options.guard, target, { redirect: 'error', headers: { accept: 'application/pdf' }, maxBytes: MAX_PDF_BYTES });
   } catch (error) {
     const reason = isDependencyUnavailable(error) ? `DEPENDENCY_UNAVAILABLE: ${(error as Error).message}` : (error as Error).message;
     return { kind: 'RETRY', error: `the document's PDF could not be fetched: ${reason}` };
   }
-  if (unavailable(response.status)) {
+  if (unavailable(response)) {
     await response.body?.cancel();
     return { kind: 'RETRY', error: `the document's PDF could not be fetched: HTTP ${response.status}` };
   }
