@@ -17,6 +17,7 @@ export {
   runInSpan,
   setTracingEnabled,
   startIncomingSpan,
+  startLeafSpan,
   tracingEnabled,
   withLeafSpan,
   withSpan,

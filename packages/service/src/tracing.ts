@@ -114,9 +114,8 @@ export function withSpan<T>(
  * span's name and attributes, and runs only for a sampled operation.
  */
 export function withLeafSpan<T>(kind: SpanKind, describe: () => { name: string; attributes: Attributes }, work: () => Promise<T>): Promise<T> {
-  if (!recordingParent()) return work();
-  const { name, attributes } = describe();
-  const span = tracer!.startSpan(name, { kind, attributes });
+  const span = startLeafSpan(kind, describe);
+  if (!span) return work();
   let sent: Promise<T>;
   try {
     sent = work();
@@ -126,6 +125,16 @@ export function withLeafSpan<T>(kind: SpanKind, describe: () => { name: string; 
     throw error;
   }
   return endWhenSettled(span, sent);
+}
+
+/**
+ * The span of `withLeafSpan` for callback-style work (the caller ends it, `failSpan` first on an error): undefined, and
+ * `describe` not called, unless the active span records.
+ */
+export function startLeafSpan(kind: SpanKind, describe: () => { name: string; attributes: Attributes }): Span | undefined {
+  if (!recordingParent()) return undefined;
+  const { name, attributes } = describe();
+  return tracer!.startSpan(name, { kind, attributes });
 }
 
 function endWhenSettled<T>(span: Span, work: Promise<T>): Promise<T> {

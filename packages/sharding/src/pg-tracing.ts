@@ -1,11 +1,12 @@
 import pg from 'pg';
-import { SpanKind, recordingParent, withLeafSpan } from '@saldo/service';
+import { SpanKind, failSpan, recordingParent, startLeafSpan, withLeafSpan } from '@saldo/service';
 
 /**
  * A CLIENT span per PostgreSQL statement (MikroORM, raw SQL, the job queue: everything goes through pg.Client#query)
  * sent inside a sampled operation. Statements outside any operation (relay passes, job polling, pool housekeeping) and
- * statements of unsampled operations get none, and cost one context lookup; with tracing off, one boolean test. Only
- * promise-style calls with SQL text are traced; callbacks and submittables (cursors, streams) pass through untouched.
+ * statements of unsampled operations get none, and cost one context lookup; with tracing off, one boolean test. Calls
+ * with SQL text are traced, promise or callback style (pg.Pool#query, which pg-boss uses, passes a callback); submittables
+ * (cursors, streams) pass through untouched.
  * The span is a leaf (never made active) and carries only what the database semantic conventions ask for: the
  * operation, the database and the statement's text (parameters never), cut to 1,000 characters.
  */
@@ -19,9 +20,21 @@ export function tracePostgres(): void {
   proto.query = function (this: pg.Client, ...args: unknown[]): unknown {
     if (!recordingParent()) return original.apply(this, args);
     const [config, values, callback] = args;
-    if (typeof values === 'function' || typeof callback === 'function') return original.apply(this, args);
     const text = typeof config === 'string' ? config : (config as { text?: unknown; submit?: unknown } | null)?.text;
     if (typeof text !== 'string' || typeof (config as { submit?: unknown } | null)?.submit === 'function') return original.apply(this, args);
+    // Callback style: what pg.Pool#query does (the job queue's statements go that way).
+    const at = typeof values === 'function' ? 1 : typeof callback === 'function' ? 2 : -1;
+    if (at >= 0) {
+      const span = startLeafSpan(SpanKind.CLIENT, () => describeStatement(text, this.database));
+      if (!span) return original.apply(this, args);
+      const done = args[at] as (error: unknown, result: unknown) => void;
+      args[at] = (error: unknown, result: unknown) => {
+        if (error) failSpan(span, error);
+        span.end();
+        done(error, result);
+      };
+      return original.apply(this, args);
+    }
     return withLeafSpan(
       SpanKind.CLIENT,
       () => describeStatement(text, this.database),
