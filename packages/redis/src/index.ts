@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { SpanKind, recordingParent, withLeafSpan, type Logger } from '@saldo/service';
+import { SpanKind, sampledParent, withLeafSpan, type Logger } from '@saldo/service';
 
 export { Redis };
 
@@ -58,7 +58,7 @@ export function connectRedis(url: string, options: { name: string; logger: Logge
 function traceCommands(redis: Redis, connection: string): void {
   const send = redis.sendCommand.bind(redis);
   redis.sendCommand = ((command: Parameters<Redis['sendCommand']>[0], stream?: Parameters<Redis['sendCommand']>[1]) => {
-    if (!recordingParent()) return send(command, stream);
+    if (!sampledParent()) return send(command, stream);
     return withLeafSpan(
       SpanKind.CLIENT,
       () => {

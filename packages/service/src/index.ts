@@ -13,7 +13,7 @@ export {
   currentTraceparent,
   failSpan,
   injectTraceHeaders,
-  recordingParent,
+  sampledParent,
   runInSpan,
   setTracingEnabled,
   startIncomingSpan,

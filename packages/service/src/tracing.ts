@@ -1,5 +1,17 @@
 import diagnostics from 'node:diagnostics_channel';
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import {
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  TraceFlags,
+  context,
+  propagation,
+  trace,
+  type Attributes,
+  type Context,
+  type Span,
+  type Tracer,
+} from '@opentelemetry/api';
 
 /**
  * The seams where Saldo's own code opens OpenTelemetry spans (docs/decisions/0026-observability.md). Tracing is on only
@@ -20,14 +32,16 @@ export function setTracingEnabled(on: boolean): void {
 }
 
 /**
- * The active span when it records (its trace was sampled), else undefined. Child spans are opened only under one: work
- * outside any operation (relay passes, scheduled jobs, pool housekeeping) and work of unsampled operations cost one
- * context lookup, no span object, no attribute, no context switch.
+ * The active span when its trace is sampled (the W3C sampled flag), else undefined. Child spans are opened only under
+ * one: work outside any operation (relay passes, scheduled jobs, pool housekeeping) and work of unsampled operations
+ * cost one context lookup, no span object, no attribute, no context switch. The flag, not `isRecording()`, decides:
+ * libraries that create spans with a tracer of their own API copy (Apollo Gateway's) leave a non-recording span that
+ * carries the sampled trace's context, and the parent-based sampler would record its children.
  */
-export function recordingParent(): Span | undefined {
+export function sampledParent(): Span | undefined {
   if (!enabled) return undefined;
   const span = trace.getSpan(context.active());
-  return span?.isRecording() ? span : undefined;
+  return span && span.spanContext().traceFlags & TraceFlags.SAMPLED ? span : undefined;
 }
 
 let propagating = false;
@@ -94,7 +108,7 @@ export function runInSpan<T>(span: Span | undefined, work: () => T): T {
 /**
  * Runs `work` in a child span of the active one (a call to a dependency), made active so what `work` sends carries it
  * (`traceparent` on outbound HTTP), ending it when the promise settles and recording a failure. Only inside a sampled
- * operation (`recordingParent`); otherwise, and with tracing off: `work(undefined)` and nothing else. `attributes` is a
+ * operation (`sampledParent`); otherwise, and with tracing off: `work(undefined)` and nothing else. `attributes` is a
  * function so that nothing is formatted for calls that are not traced.
  */
 export function withSpan<T>(
@@ -103,7 +117,7 @@ export function withSpan<T>(
   attributes: (() => Attributes) | undefined,
   work: (span: Span | undefined) => Promise<T>,
 ): Promise<T> {
-  if (!recordingParent()) return work(undefined);
+  if (!sampledParent()) return work(undefined);
   const span = tracer!.startSpan(name, { kind, ...(attributes ? { attributes: attributes() } : {}) });
   return endWhenSettled(span, context.with(trace.setSpan(context.active(), span), work, undefined, span));
 }
@@ -132,7 +146,7 @@ export function withLeafSpan<T>(kind: SpanKind, describe: () => { name: string; 
  * `describe` not called, unless the active span records.
  */
 export function startLeafSpan(kind: SpanKind, describe: () => { name: string; attributes: Attributes }): Span | undefined {
-  if (!recordingParent()) return undefined;
+  if (!sampledParent()) return undefined;
   const { name, attributes } = describe();
   return tracer!.startSpan(name, { kind, attributes });
 }

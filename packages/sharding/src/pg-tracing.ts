@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { SpanKind, failSpan, recordingParent, startLeafSpan, withLeafSpan } from '@saldo/service';
+import { SpanKind, failSpan, sampledParent, startLeafSpan, withLeafSpan } from '@saldo/service';
 
 /**
  * A CLIENT span per PostgreSQL statement (MikroORM, raw SQL, the job queue: everything goes through pg.Client#query)
@@ -18,7 +18,7 @@ export function tracePostgres(): void {
   const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown; database?: string };
   const original = proto.query;
   proto.query = function (this: pg.Client, ...args: unknown[]): unknown {
-    if (!recordingParent()) return original.apply(this, args);
+    if (!sampledParent()) return original.apply(this, args);
     const [config, values, callback] = args;
     const text = typeof config === 'string' ? config : (config as { text?: unknown; submit?: unknown } | null)?.text;
     if (typeof text !== 'string' || typeof (config as { submit?: unknown } | null)?.submit === 'function') return original.apply(this, args);
