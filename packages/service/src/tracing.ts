@@ -143,7 +143,7 @@ export function withLeafSpan<T>(kind: SpanKind, describe: () => { name: string; 
 
 /**
  * The span of `withLeafSpan` for callback-style work (the caller ends it, `failSpan` first on an error): undefined, and
- * `describe` not called, unless the active span records.
+ * `describe` not called, unless the active span's trace is sampled.
  */
 export function startLeafSpan(kind: SpanKind, describe: () => { name: string; attributes: Attributes }): Span | undefined {
   if (!sampledParent()) return undefined;
