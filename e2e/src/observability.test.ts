@@ -142,6 +142,7 @@ describe('observability: traces, metrics and logs of a running stack', () => {
         OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
         OTEL_EXPORTER_OTLP_HEADERS: {},
         OTEL_TRACES_EXPORTER: 'otlp',
+        OTEL_TRACES_SAMPLER: 'parentbased_traceidratio' as const,
         OTEL_TRACES_SAMPLER_ARG: 1,
       },
       'saldo-test',

@@ -27,6 +27,9 @@ export const gatewayConfigSchema = z
     JWT_ISSUER: z.string().min(1).optional(),
     JWT_AUDIENCE: z.string().min(1).default('saldo'),
     JWT_JWKS_URL: z.url().optional(),
+    /** One JWKS fetch's timeout, and its `jwks` circuit breaker (failures in a row that open it, time before a trial). */
+    JWT_JWKS_TIMEOUT_MS: fields.positiveInt(5_000),
+    ...breakerConfigFields('JWKS', { failureThreshold: 3, halfOpenAfterMs: 10_000 }),
     /** One or more PEM public keys (or JWT_PUBLIC_KEYS_FILE), used when there is no JWKS URL. */
     JWT_PUBLIC_KEYS: z.string().optional(),
     /** Private key (PEM, or IDENTITY_PRIVATE_KEY_FILE) signing the identity forwarded to subgraphs. */
@@ -35,12 +38,18 @@ export const gatewayConfigSchema = z
     /** The tenants subgraph's API key verification endpoint; without it, API keys are refused. */
     API_KEY_VERIFY_URL: z.url().optional(),
     API_KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(5000),
+    /** One verification call's timeout, and its `api-keys` circuit breaker. */
+    API_KEY_TIMEOUT_MS: fields.positiveInt(3_000),
+    ...breakerConfigFields('API_KEY', { failureThreshold: 5, halfOpenAfterMs: 5_000 }),
     /**
      * The white-label subgraph's list of served custom domains (`/internal/custom-domains`): requests arriving on such a
      * Host are narrowed to its partner. Unset: no Host mapping.
      */
     CUSTOM_DOMAINS_URL: z.url().optional(),
     CUSTOM_DOMAINS_REFRESH_MS: fields.positiveInt(30_000),
+    /** One list fetch's timeout, and its `custom-domains` circuit breaker. */
+    CUSTOM_DOMAINS_TIMEOUT_MS: fields.positiveInt(3_000),
+    ...breakerConfigFields('CUSTOM_DOMAINS', { failureThreshold: 3, halfOpenAfterMs: 10_000 }),
     /** Root fields anonymous callers may use besides introspection (a login page needs the branding). */
     PUBLIC_ROOT_FIELDS: fields.commaList().default(['currentBranding']),
     /** Token bucket per identity (partner, user, or client address): sustained rate and burst. */

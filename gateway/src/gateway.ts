@@ -17,6 +17,7 @@ import { createHttpService, currentLogContext, variadicLogger, type Logger, type
 import { ApiKeyClient } from './auth/api-key-client.js';
 import { createAuthenticator, createSessionAuthenticator, type Credentials } from './auth/authenticate.js';
 import { HostPartnerResolver } from './auth/custom-domains.js';
+import { guardedFetch, outboundGuards } from './auth/outbound-guards.js';
 import { IdentityForwardingDataSource } from './auth/identity-data-source.js';
 import { SubgraphHttpClient } from './auth/subgraph-http.js';
 import { requireAuthenticationPlugin } from './auth/require-authentication.js';
@@ -96,21 +97,30 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
       const stopTracing = startTracing(config, 'saldo-gateway', logger);
       const supergraphSdl = managed ? undefined : await readFile(config.SUPERGRAPH_PATH as string, 'utf8');
       const signer = await IdentitySigner.fromPem(config.IDENTITY_PRIVATE_KEY, config.IDENTITY_TTL_SECONDS);
+      const outbound = outboundGuards(config);
       const credentialVerifiers = {
         portalTokens: config.JWT_ISSUER
           ? await PortalTokenVerifier.create({
               issuer: config.JWT_ISSUER,
               audience: config.JWT_AUDIENCE,
-              ...(config.JWT_JWKS_URL ? { jwksUrl: config.JWT_JWKS_URL } : { publicKeysPem: splitPemKeys(config.JWT_PUBLIC_KEYS) }),
+              ...(config.JWT_JWKS_URL
+                ? { jwksUrl: config.JWT_JWKS_URL, jwksTimeoutMs: config.JWT_JWKS_TIMEOUT_MS, jwksFetch: guardedFetch(outbound.jwks) }
+                : { publicKeysPem: splitPemKeys(config.JWT_PUBLIC_KEYS) }),
             })
           : undefined,
         apiKeys: config.API_KEY_VERIFY_URL
-          ? new ApiKeyClient(config.API_KEY_VERIFY_URL, signer, config.API_KEY_CACHE_TTL_MS, logger.child('api-keys'))
+          ? new ApiKeyClient(config.API_KEY_VERIFY_URL, signer, config.API_KEY_CACHE_TTL_MS, logger.child('api-keys'), outbound.apiKeys)
           : undefined,
       };
       // Requests on a partner's custom domain (Host header) are narrowed to that partner in the forwarded identity.
       const hostPartners = config.CUSTOM_DOMAINS_URL
-        ? new HostPartnerResolver(config.CUSTOM_DOMAINS_URL, signer, logger, { refreshMs: config.CUSTOM_DOMAINS_REFRESH_MS, missRefreshMs: 1000 })
+        ? new HostPartnerResolver(
+            config.CUSTOM_DOMAINS_URL,
+            signer,
+            logger,
+            { refreshMs: config.CUSTOM_DOMAINS_REFRESH_MS, missRefreshMs: 1000 },
+            outbound.customDomains,
+          )
         : undefined;
       const authenticateCredentials = createAuthenticator(credentialVerifiers);
       const authenticate = async (credentials: Credentials) => {
@@ -343,6 +353,8 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
           await http.close();
           subgraphHttp.close();
           credentialVerifiers.apiKeys?.close();
+          hostPartners?.close();
+          outbound.dispose();
           await rateLimit.close();
           await persisted.close();
           await stopTracing();

@@ -1,5 +1,6 @@
 import { ErrorCode, SaldoError, type Identity } from '@saldo/graphql';
 import { INTERNAL_AUDIENCE, IDENTITY_HEADER, parseApiKey, type IdentitySigner } from '@saldo/identity';
+import { fetchThrough, type DependencyGuard } from '@saldo/resilience';
 import type { Logger } from '@saldo/service';
 
 /** The gateway's own identity on internal endpoints (signed for the internal audience only). */
@@ -34,7 +35,12 @@ export class ApiKeyClient {
     private readonly verifyUrl: string,
     private readonly signer: IdentitySigner,
     private readonly cacheTtlMs: number,
-    private readonly logger?: Logger,
+    private readonly logger: Logger,
+    /**
+     * The `api-keys` circuit breaker and timeout around each verification call (API_KEY_BREAKER_*, API_KEY_TIMEOUT_MS):
+     * with the tenants subgraph down, requests with an uncached key fail fast with DEPENDENCY_UNAVAILABLE.
+     */
+    private readonly guard: DependencyGuard,
   ) {}
 
   /** How long a revoked key may keep working: on HTTP (the cache) and on watched connections. */
@@ -81,6 +87,7 @@ export class ApiKeyClient {
   close(): void {
     for (const watch of this.watches.values()) clearInterval(watch.timer);
     this.watches.clear();
+    this.guard.dispose();
   }
 
   private async recheck(plaintext: string): Promise<void> {
@@ -89,7 +96,7 @@ export class ApiKeyClient {
       identity = await this.ask(plaintext, Date.now());
     } catch (error) {
       // The owner is unreachable: the connections keep their last answer and are checked again next interval.
-      this.logger?.warn('API key re-check failed; trying again next interval', { error });
+      this.logger.warn('API key re-check failed; trying again next interval', { error });
       return;
     }
     if (identity) return;
@@ -104,11 +111,8 @@ export class ApiKeyClient {
   private async ask(plaintext: string, now: number): Promise<Identity | null> {
     const parsed = parseApiKey(plaintext);
     if (!parsed) return null;
-    const response = await fetch(this.verifyUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', [IDENTITY_HEADER]: await this.signer.sign(GATEWAY_SERVICE, INTERNAL_AUDIENCE) },
-      body: JSON.stringify(parsed),
-    });
+    const headers = { 'content-type': 'application/json', [IDENTITY_HEADER]: await this.signer.sign(GATEWAY_SERVICE, INTERNAL_AUDIENCE) };
+    const response = await fetchThrough(this.guard, this.verifyUrl, { method: 'POST', headers, body: JSON.stringify(parsed) });
     if (response.status >= 500) throw new SaldoError(ErrorCode.Internal, 'API key verification is unavailable.', { http: { status: 503 } });
     const body = (await response.json()) as { partnerId?: string; keyId?: string };
     const identity: Identity | null =

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import type { Identity } from '@saldo/graphql';
 import { INTERNAL_AUDIENCE, IDENTITY_HEADER, type IdentitySigner } from '@saldo/identity';
+import { fetchThrough, type DependencyGuard } from '@saldo/resilience';
 import type { Logger } from '@saldo/service';
 
 /** The gateway's own identity on internal endpoints (signed for the internal audience only). */
@@ -20,6 +21,8 @@ export function hostnameOf(hostHeader: string | undefined): string | undefined {
  * partner. The list is cached and refreshed every `refreshMs`; a host not in it triggers a refresh at most once per
  * `missRefreshMs`, so a domain that just went live is recognized on its first request. A removed domain lingers at
  * most `refreshMs` here, but the web server stops routing it at once. If the list cannot be fetched the last one stays.
+ * Fetches go through the `custom-domains` circuit breaker (CUSTOM_DOMAINS_BREAKER_*, CUSTOM_DOMAINS_TIMEOUT_MS): with
+ * white-label down, a refresh fails at once instead of holding the request that triggered it for the whole timeout.
  */
 export class HostPartnerResolver {
   private hosts = new Map<string, string>();
@@ -34,7 +37,13 @@ export class HostPartnerResolver {
     private readonly signer: IdentitySigner,
     private readonly logger: Logger,
     private readonly options: { refreshMs: number; missRefreshMs: number },
+    private readonly guard: DependencyGuard,
   ) {}
+
+  /** Stops reporting the breaker's state (gateway shutdown). */
+  close(): void {
+    this.guard.dispose();
+  }
 
   /** The partner owning `hostHeader`, undefined for any other host (the platform's own names included). */
   async partnerFor(hostHeader: string | undefined, now: number = Date.now()): Promise<string | undefined> {
@@ -68,10 +77,8 @@ export class HostPartnerResolver {
 
   private async load(): Promise<void> {
     try {
-      const response = await fetch(this.url, {
-        headers: { [IDENTITY_HEADER]: await this.signer.sign(GATEWAY_SERVICE, INTERNAL_AUDIENCE) },
-        signal: AbortSignal.timeout(3000),
-      });
+      const headers = { [IDENTITY_HEADER]: await this.signer.sign(GATEWAY_SERVICE, INTERNAL_AUDIENCE) };
+      const response = await fetchThrough(this.guard, this.url, { headers });
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       const body = (await response.json()) as { hostnames?: Array<{ hostname: string; partnerId: string }> };
       this.hosts = new Map((body.hostnames ?? []).map((entry) => [entry.hostname, entry.partnerId]));

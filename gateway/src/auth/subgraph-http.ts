@@ -61,11 +61,16 @@ export class SubgraphHttpClient {
     const started = performance.now();
     // With tracing on, a client span per request whose context travels in `traceparent` (added after the dedup key
     // was taken: requests of different traces still share one upstream fetch, which belongs to the first trace).
-    const sent = withSpan(`POST ${subgraph}`, SpanKind.CLIENT, { 'saldo.subgraph': subgraph, 'server.address': url.host }, async (span) => {
-      const response = await guard.execute(() => this.postWithRetry(url, headers, body));
-      span?.setAttribute('http.response.status_code', response.status);
-      return response;
-    });
+    const sent = withSpan(
+      `POST ${subgraph}`,
+      SpanKind.CLIENT,
+      () => ({ 'saldo.subgraph': subgraph, 'server.address': url.host }),
+      async (span) => {
+        const response = await guard.execute(() => this.postWithRetry(url, headers, body));
+        span?.setAttribute('http.response.status_code', response.status);
+        return response;
+      },
+    );
     if (!this.observe) return sent;
     const observe = this.observe;
     return sent.then(

@@ -1,4 +1,4 @@
-import { createLocalJWKSet, createRemoteJWKSet, exportJWK, importSPKI, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, customFetch, exportJWK, importSPKI, jwtVerify, type FetchImplementation, type JWTVerifyGetKey } from 'jose';
 import { createPublicKey } from 'node:crypto';
 import { ErrorCode, SaldoError, type Identity } from '@saldo/graphql';
 import { claimsToIdentity } from './identity-claims.js';
@@ -8,10 +8,21 @@ export interface PortalTokenOptions {
   audience: string;
   /** Identity provider's JWKS endpoint (keys fetched and rotated by jose). */
   jwksUrl?: string;
+  /** Longest one JWKS fetch may take (jose's timeout; default 5 s). */
+  jwksTimeoutMs?: number;
+  /**
+   * How jose fetches the JWKS (default: fetch): the gateway passes one through its `jwks` circuit breaker, so an identity
+   * provider that is down costs a fast DEPENDENCY_UNAVAILABLE instead of a timeout per token with an unknown key. Keys
+   * already fetched keep verifying tokens whatever the breaker's state: jose calls this only to (re)load the set.
+   */
+  jwksFetch?: JwksFetch;
   /** Or PEM public keys (SPKI), e.g. the embedded default's dev issuer. */
   publicKeysPem?: string[];
   clockToleranceSeconds?: number;
 }
+
+/** How the verifier fetches a remote JWKS (jose's custom fetch: URL and init with jose's own abort signal). */
+export type JwksFetch = FetchImplementation;
 
 const ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'];
 
@@ -29,7 +40,13 @@ export class PortalTokenVerifier {
   ) {}
 
   static async create(options: PortalTokenOptions): Promise<PortalTokenVerifier> {
-    if (options.jwksUrl) return new PortalTokenVerifier(createRemoteJWKSet(new URL(options.jwksUrl)), options);
+    if (options.jwksUrl) {
+      const remote = createRemoteJWKSet(new URL(options.jwksUrl), {
+        ...(options.jwksTimeoutMs ? { timeoutDuration: options.jwksTimeoutMs } : {}),
+        ...(options.jwksFetch ? { [customFetch]: options.jwksFetch } : {}),
+      });
+      return new PortalTokenVerifier(remote, options);
+    }
     const pems = options.publicKeysPem ?? [];
     if (pems.length === 0) throw new Error('PortalTokenVerifier needs a JWKS URL or at least one public key');
     const keys = await Promise.all(
@@ -66,7 +83,9 @@ export class PortalTokenVerifier {
         currentDate: new Date(now),
         requiredClaims: ['exp', 'sub'],
       }));
-    } catch {
+    } catch (error) {
+      // The identity provider's keys could not be fetched (breaker open or timed out): a dependency failure, not a bad token.
+      if ((error as { extensions?: { code?: unknown } }).extensions?.code === ErrorCode.DependencyUnavailable) throw error;
       throw invalid();
     }
     const identity = claimsToIdentity(payload);

@@ -23,7 +23,15 @@ export const observabilityConfigFields = {
       ),
     ),
   OTEL_TRACES_EXPORTER: z.enum(['otlp', 'none']).default('otlp'),
-  /** Share of new traces recorded (requests arriving with a sampled parent follow it). */
+  /**
+   * The standard sampler names. Default `parentbased_traceidratio` with OTEL_TRACES_SAMPLER_ARG (default 1): every trace
+   * when nothing is set (as the spec's `parentbased_always_on`), and OTEL_TRACES_SAMPLER_ARG alone keeps working. The
+   * production setting docker-compose.yml uses is `parentbased_traceidratio` at 0.1 (docs/decisions/0026-observability.md).
+   */
+  OTEL_TRACES_SAMPLER: z
+    .enum(['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'])
+    .default('parentbased_traceidratio'),
+  /** Share of new traces recorded by the ratio samplers (requests arriving with a parent follow its decision). */
   OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).default(1),
 };
 

@@ -2,9 +2,19 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
 import { connectRedis } from '@saldo/redis';
-import { SpanKind, createLogger, currentTraceparent, injectTraceHeaders, startIncomingSpan, runInSpan, tracingEnabled, withSpan } from '@saldo/service';
+import {
+  SpanKind,
+  createLogger,
+  currentTraceparent,
+  injectTraceHeaders,
+  startIncomingSpan,
+  runInSpan,
+  tracingEnabled,
+  withLeafSpan,
+  withSpan,
+} from '@saldo/service';
 import { observabilityConfigSchema } from './config.js';
-import { flushTraces, startTracing, tracesEndpoint } from './tracing.js';
+import { flushTraces, samplerOf, startTracing, tracesEndpoint } from './tracing.js';
 
 const quiet = createLogger({ service: 'test', level: 'error', write: () => undefined });
 
@@ -56,5 +66,67 @@ describe('tracing', () => {
       await stop();
     }
     assert.equal(tracingEnabled(), false);
+  });
+
+  it('samples as OTEL_TRACES_SAMPLER says: an unsampled operation records nothing below it, a sampled caller is followed', async () => {
+    const exporter = new InMemorySpanExporter();
+    const config = observabilityConfigSchema.parse({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' });
+    const stop = startTracing(config, 'test', quiet, exporter);
+    try {
+      let described = 0;
+      const describe = () => {
+        described += 1;
+        return { name: 'SELECT test', attributes: { 'db.system.name': 'postgresql' } };
+      };
+      // A new trace at ratio 0: not sampled. Its children are neither recorded nor described, but the decision travels on.
+      const unsampled = startIncomingSpan('POST /graphql', SpanKind.SERVER, undefined);
+      await runInSpan(unsampled, async () => {
+        await withSpan(
+          'POST billing',
+          SpanKind.CLIENT,
+          () => ({ 'saldo.subgraph': 'billing' }),
+          async (span) => {
+            assert.equal(span, undefined);
+            const headers: Record<string, string> = {};
+            injectTraceHeaders(headers);
+            assert.match(headers['traceparent'] ?? '', /-00$/, 'downstream services learn the trace is not sampled');
+          },
+        );
+        await withLeafSpan(SpanKind.CLIENT, describe, async () => undefined);
+      });
+      unsampled?.end();
+      // Work outside any operation (a relay pass, a job poll) opens no root spans of its own.
+      await withLeafSpan(SpanKind.CLIENT, describe, async () => undefined);
+      assert.equal(described, 0);
+      // A caller that sampled its trace is followed (parent-based), children included.
+      const traceId = '0af7651916cd43dd8448eb211c80319c';
+      const sampled = startIncomingSpan('POST /graphql', SpanKind.SERVER, { traceparent: `00-${traceId}-b7ad6b7169203331-01` });
+      await runInSpan(sampled, () => withLeafSpan(SpanKind.CLIENT, describe, async () => undefined));
+      sampled?.end();
+      await flushTraces();
+      assert.deepEqual(
+        exporter.getFinishedSpans().map((span) => [span.name, span.spanContext().traceId]),
+        [
+          ['SELECT test', traceId],
+          ['POST /graphql', traceId],
+        ],
+      );
+      assert.equal(described, 1);
+    } finally {
+      await stop();
+    }
+  });
+
+  it('reads the standard sampler names', () => {
+    assert.equal(observabilityConfigSchema.parse({}).OTEL_TRACES_SAMPLER, 'parentbased_traceidratio');
+    assert.equal(observabilityConfigSchema.parse({}).OTEL_TRACES_SAMPLER_ARG, 1);
+    const described = (name: string) => samplerOf(observabilityConfigSchema.parse({ OTEL_TRACES_SAMPLER: name, OTEL_TRACES_SAMPLER_ARG: '0.1' })).toString();
+    assert.equal(described('always_on'), 'AlwaysOnSampler');
+    assert.equal(described('always_off'), 'AlwaysOffSampler');
+    assert.equal(described('traceidratio'), 'TraceIdRatioBased{0.1}');
+    assert.match(described('parentbased_always_on'), /^ParentBased\{root=AlwaysOnSampler/);
+    assert.match(described('parentbased_always_off'), /^ParentBased\{root=AlwaysOffSampler/);
+    assert.match(described('parentbased_traceidratio'), /^ParentBased\{root=TraceIdRatioBased\{0\.1\}/);
+    assert.throws(() => observabilityConfigSchema.parse({ OTEL_TRACES_SAMPLER: 'jaeger_remote' }));
   });
 });

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { SpanKind, activeTraceId, tracingEnabled, withSpan, type Logger } from '@saldo/service';
+import { SpanKind, sampledParent, withLeafSpan, type Logger } from '@saldo/service';
 
 export { Redis };
 
@@ -58,10 +58,14 @@ export function connectRedis(url: string, options: { name: string; logger: Logge
 function traceCommands(redis: Redis, connection: string): void {
   const send = redis.sendCommand.bind(redis);
   redis.sendCommand = ((command: Parameters<Redis['sendCommand']>[0], stream?: Parameters<Redis['sendCommand']>[1]) => {
-    if (!tracingEnabled() || !activeTraceId()) return send(command, stream);
-    const name = command.name.toUpperCase();
-    return withSpan(`redis ${name}`, SpanKind.CLIENT, { 'db.system.name': 'redis', 'db.operation.name': name, 'saldo.redis.connection': connection }, () =>
-      Promise.resolve(send(command, stream)),
+    if (!sampledParent()) return send(command, stream);
+    return withLeafSpan(
+      SpanKind.CLIENT,
+      () => {
+        const name = command.name.toUpperCase();
+        return { name: `redis ${name}`, attributes: { 'db.system.name': 'redis', 'db.operation.name': name, 'saldo.redis.connection': connection } };
+      },
+      () => Promise.resolve(send(command, stream)),
     );
   }) as Redis['sendCommand'];
 }

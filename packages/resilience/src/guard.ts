@@ -1,4 +1,4 @@
-import { SpanKind, activeTraceId, tracingEnabled, withSpan } from '@saldo/service';
+import { SpanKind, withSpan } from '@saldo/service';
 import {
   BrokenCircuitError,
   CircuitState,
@@ -125,10 +125,15 @@ export class DependencyGuard {
    * client where it takes one. Throws DependencyUnavailableError when the circuit is open or the call timed out.
    */
   async execute<T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    // A CLIENT span per call inside a traced operation (Stripe, SMTP, webhooks, ACME, Kafka): one boolean when tracing
+    // A CLIENT span per call inside a sampled operation (Stripe, SMTP, webhooks, ACME, Kafka): one boolean when tracing
     // is off; background work outside any trace opens none (it would only add root spans of its own).
-    if (this.options.traced === false || !tracingEnabled() || !activeTraceId()) return this.run(call);
-    return withSpan(this.dependency, SpanKind.CLIENT, { 'saldo.dependency': this.dependency }, () => this.run(call));
+    if (this.options.traced === false) return this.run(call);
+    return withSpan(
+      this.dependency,
+      SpanKind.CLIENT,
+      () => ({ 'saldo.dependency': this.dependency }),
+      () => this.run(call),
+    );
   }
 
   private async run<T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> {

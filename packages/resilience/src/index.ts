@@ -12,3 +12,4 @@ export {
   type DependencyGuardOptions,
 } from './guard.js';
 export { breakerConfigFields, breakerSettings } from './config.js';
+export { failingStatus, fetchThrough } from './fetch.js';

@@ -1,5 +1,17 @@
 import diagnostics from 'node:diagnostics_channel';
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace, type Attributes, type Context, type Span } from '@opentelemetry/api';
+import {
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  TraceFlags,
+  context,
+  propagation,
+  trace,
+  type Attributes,
+  type Context,
+  type Span,
+  type Tracer,
+} from '@opentelemetry/api';
 
 /**
  * The seams where Saldo's own code opens OpenTelemetry spans (docs/decisions/0026-observability.md). Tracing is on only
@@ -9,11 +21,27 @@ import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace, ty
  */
 let enabled = false;
 const TRACER = 'saldo';
+/** Taken once when tracing starts (the global provider is a proxy; looking the tracer up per span costs a map lookup). */
+let tracer: Tracer | undefined;
 
 /** Called by startTracing / stopTracing only. */
 export function setTracingEnabled(on: boolean): void {
   enabled = on;
+  tracer = on ? trace.getTracer(TRACER) : undefined;
   if (on) propagateOnOutboundHttp();
+}
+
+/**
+ * The active span when its trace is sampled (the W3C sampled flag), else undefined. Child spans are opened only under
+ * one: work outside any operation (relay passes, scheduled jobs, pool housekeeping) and work of unsampled operations
+ * cost one context lookup, no span object, no attribute, no context switch. The flag, not `isRecording()`, decides:
+ * libraries that create spans with a tracer of their own API copy (Apollo Gateway's) leave a non-recording span that
+ * carries the sampled trace's context, and the parent-based sampler would record its children.
+ */
+export function sampledParent(): Span | undefined {
+  if (!enabled) return undefined;
+  const span = trace.getSpan(context.active());
+  return span && span.spanContext().traceFlags & TraceFlags.SAMPLED ? span : undefined;
 }
 
 let propagating = false;
@@ -27,15 +55,17 @@ function propagateOnOutboundHttp(): void {
   if (propagating) return;
   propagating = true;
   diagnostics.subscribe('http.client.request.created', (message) => {
-    if (!enabled) return;
-    const request = (message as { request: { setHeader(name: string, value: string): void; headersSent?: boolean } }).request;
+    if (!enabled || !trace.getSpan(context.active())) return;
+    const request = (message as { request: { setHeader(name: string, value: string): void; getHeader(name: string): unknown; headersSent?: boolean } }).request;
+    // The gateway's subgraph client sets it already (after its dedup key): no second injection.
+    if (request.getHeader('traceparent') !== undefined) return;
     const headers: Record<string, string> = {};
     propagation.inject(context.active(), headers);
     if (request.headersSent) return;
     for (const name in headers) request.setHeader(name, headers[name]!);
   });
   diagnostics.subscribe('undici:request:create', (message) => {
-    if (!enabled) return;
+    if (!enabled || !trace.getSpan(context.active())) return;
     const request = (message as { request: { addHeader(name: string, value: string): void } }).request;
     const headers: Record<string, string> = {};
     propagation.inject(context.active(), headers);
@@ -64,9 +94,9 @@ const getter = {
  * inside with `runInSpan`.
  */
 export function startIncomingSpan(name: string, kind: SpanKind, carrier: Carrier | undefined, attributes?: Attributes): Span | undefined {
-  if (!enabled) return undefined;
+  if (!tracer) return undefined;
   const parent = carrier ? propagation.extract(ROOT_CONTEXT, carrier, getter) : ROOT_CONTEXT;
-  return trace.getTracer(TRACER).startSpan(name, { kind, ...(attributes ? { attributes } : {}) }, parent);
+  return tracer.startSpan(name, { kind, ...(attributes ? { attributes } : {}) }, parent);
 }
 
 /** Runs `work` with `span` as the active span (a no-op wrapper when there is no span). */
@@ -76,23 +106,62 @@ export function runInSpan<T>(span: Span | undefined, work: () => T): T {
 }
 
 /**
- * Runs `work` in a child span of the active one (a database statement, a call to a dependency), ending it when the
- * promise settles and recording a failure. With tracing off: `work()` and nothing else.
+ * Runs `work` in a child span of the active one (a call to a dependency), made active so what `work` sends carries it
+ * (`traceparent` on outbound HTTP), ending it when the promise settles and recording a failure. Only inside a sampled
+ * operation (`sampledParent`); otherwise, and with tracing off: `work(undefined)` and nothing else. `attributes` is a
+ * function so that nothing is formatted for calls that are not traced.
  */
-export function withSpan<T>(name: string, kind: SpanKind, attributes: Attributes | undefined, work: (span: Span | undefined) => Promise<T>): Promise<T> {
-  if (!enabled) return work(undefined);
-  return trace.getTracer(TRACER).startActiveSpan(name, { kind, ...(attributes ? { attributes } : {}) }, (span) =>
-    work(span).then(
-      (result) => {
-        span.end();
-        return result;
-      },
-      (error: unknown) => {
-        failSpan(span, error);
-        span.end();
-        throw error;
-      },
-    ),
+export function withSpan<T>(
+  name: string,
+  kind: SpanKind,
+  attributes: (() => Attributes) | undefined,
+  work: (span: Span | undefined) => Promise<T>,
+): Promise<T> {
+  if (!sampledParent()) return work(undefined);
+  const span = tracer!.startSpan(name, { kind, ...(attributes ? { attributes: attributes() } : {}) });
+  return endWhenSettled(span, context.with(trace.setSpan(context.active(), span), work, undefined, span));
+}
+
+/**
+ * A leaf child span (a SQL statement, a Redis command): like `withSpan`, but the span is never made the active one, since
+ * nothing inside the call opens spans or sends headers; that saves a context switch per statement. `describe` gives the
+ * span's name and attributes, and runs only for a sampled operation.
+ */
+export function withLeafSpan<T>(kind: SpanKind, describe: () => { name: string; attributes: Attributes }, work: () => Promise<T>): Promise<T> {
+  const span = startLeafSpan(kind, describe);
+  if (!span) return work();
+  let sent: Promise<T>;
+  try {
+    sent = work();
+  } catch (error) {
+    failSpan(span, error);
+    span.end();
+    throw error;
+  }
+  return endWhenSettled(span, sent);
+}
+
+/**
+ * The span of `withLeafSpan` for callback-style work (the caller ends it, `failSpan` first on an error): undefined, and
+ * `describe` not called, unless the active span's trace is sampled.
+ */
+export function startLeafSpan(kind: SpanKind, describe: () => { name: string; attributes: Attributes }): Span | undefined {
+  if (!sampledParent()) return undefined;
+  const { name, attributes } = describe();
+  return tracer!.startSpan(name, { kind, attributes });
+}
+
+function endWhenSettled<T>(span: Span, work: Promise<T>): Promise<T> {
+  return work.then(
+    (result) => {
+      span.end();
+      return result;
+    },
+    (error: unknown) => {
+      failSpan(span, error);
+      span.end();
+      throw error;
+    },
   );
 }
 

@@ -24,6 +24,8 @@ export const tenantsConfigSchema = subgraphConfigSchema
      * Unset: the link as it is.
      */
     DOCUMENT_FETCH_ORIGIN: z.url().optional(),
+    /** The PDF fetch's circuit breaker (`document-pdf`; its timeout is SMTP_TIMEOUT_MS, as before). */
+    ...breakerConfigFields('DOCUMENT_PDF', { failureThreshold: 5, halfOpenAfterMs: 10_000 }),
     /** Platform operators' addresses (comma-separated): fraud cases. */
     NOTIFY_OPERATOR_EMAILS: emailList.default([]),
     /** Allow loopback, private and link-local webhook targets and plain http. Default: on except in production. */

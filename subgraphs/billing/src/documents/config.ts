@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from '@saldo/config';
 import { isValidIban, normalizeIban } from '@saldo/money';
+import { breakerConfigFields } from '@saldo/resilience';
 import type { IssuerSnapshot, LogoImage } from './model.js';
 import { isEuMemberState, isEuVatIdOf } from './vat/eu.js';
 import { VatRateTable, parseVatRates } from './vat/rates.js';
@@ -22,6 +23,8 @@ export function readLogo(path: string): LogoImage {
  * field is listed at start.
  */
 export const documentsConfigFields = {
+  /** The partner-logo fetches' circuit breakers (one per logo host): failures in a row that open one, time before a trial. */
+  ...breakerConfigFields('LOGO', { failureThreshold: 3, halfOpenAfterMs: 60_000 }),
   ISSUER_LEGAL_NAME: z.string().min(2).max(200).optional(),
   ISSUER_ADDRESS_LINE1: z.string().min(2).max(200).optional(),
   ISSUER_ADDRESS_LINE2: z.string().max(200).optional(),

@@ -24,7 +24,8 @@ import {
   topUpInvoiceQueue,
 } from './queues.js';
 import { DocumentService } from './services/document-service.js';
-import { storeBrandingLogo } from './services/logos.js';
+import { logoGuards, storeBrandingLogo } from './services/logos.js';
+import { breakerSettings } from '@saldo/resilience';
 import { PartiesReader } from './services/parties.js';
 import { subscribeDocumentParties, subscribeDocumentPostings } from './services/projections.js';
 
@@ -55,16 +56,19 @@ export const documentsModule: BillingModule<DocumentServices> = {
   },
   jobs: {
     queues: DOCUMENT_QUEUES,
-    workers: (services, runtime) => [
-      work(topUpInvoiceQueue, async (job) => void (await services.documents.issueTopUpInvoice(job.data.tenantId, job.data.entryId))),
-      work(refundCreditNoteQueue, async (job) => void (await services.documents.issueRefundCreditNote(job.data.tenantId, job.data.entryId))),
-      work(creditNoteLedgerQueue, (job) => services.documents.postCreditNoteToLedger(job.data.documentId)),
-      work(statementRunQueue, async (job) => ({ tenants: await services.documents.runStatements(job.data.period ?? null) })),
-      work(statementQueue, async (job) => void (await services.documents.issueStatement(job.data.tenantId, job.data.period)), {
-        concurrency: runtime.config.STATEMENT_RUN_CONCURRENCY,
-      }),
-      work(brandingLogoQueue, (job) => storeBrandingLogo(runtime.db, runtime.logger.child('documents'), job.data, job.signal)),
-    ],
+    workers: (services, runtime) => {
+      const logos = logoGuards(breakerSettings(runtime.config, 'LOGO'));
+      return [
+        work(topUpInvoiceQueue, async (job) => void (await services.documents.issueTopUpInvoice(job.data.tenantId, job.data.entryId))),
+        work(refundCreditNoteQueue, async (job) => void (await services.documents.issueRefundCreditNote(job.data.tenantId, job.data.entryId))),
+        work(creditNoteLedgerQueue, (job) => services.documents.postCreditNoteToLedger(job.data.documentId)),
+        work(statementRunQueue, async (job) => ({ tenants: await services.documents.runStatements(job.data.period ?? null) })),
+        work(statementQueue, async (job) => void (await services.documents.issueStatement(job.data.tenantId, job.data.period)), {
+          concurrency: runtime.config.STATEMENT_RUN_CONCURRENCY,
+        }),
+        work(brandingLogoQueue, (job) => storeBrandingLogo(runtime.db, runtime.logger.child('documents'), job.data, logos, job.signal)),
+      ];
+    },
     // Statements for the previous month, early on the 1st (Berlin), once across instances.
     schedules: (runtime) => [schedule(statementRunQueue, { cron: runtime.config.STATEMENT_RUN_CRON, tz: 'Europe/Berlin', data: {} })],
   },

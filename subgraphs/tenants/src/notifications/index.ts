@@ -7,6 +7,7 @@ import type { SubgraphRuntime } from '@saldo/subgraph';
 import type { TenantsConfig } from '../config.js';
 import { BrandingCopy } from './branding.js';
 import { Dispatcher } from './delivery/dispatcher.js';
+import { documentPdfGuard } from './delivery/document-pdf.js';
 import { sealStoredSecrets } from './delivery/endpoints.js';
 import { Mailer } from './delivery/mailer.js';
 import { allStores, storeEm } from './delivery/store.js';
@@ -82,7 +83,11 @@ export function createNotificationServices(runtime: SubgraphRuntime<TenantsConfi
       },
       leaseMs: config.NOTIFY_LEASE_MS,
       concurrency: config.NOTIFY_CONCURRENCY,
-      documentPdf: { timeoutMs: config.SMTP_TIMEOUT_MS, fetchOrigin: config.DOCUMENT_FETCH_ORIGIN ?? null },
+      documentPdf: {
+        timeoutMs: config.SMTP_TIMEOUT_MS,
+        fetchOrigin: config.DOCUMENT_FETCH_ORIGIN ?? null,
+        guard: documentPdfGuard(breakerSettings(config, 'DOCUMENT_PDF'), config.SMTP_TIMEOUT_MS),
+      },
     },
     log.child('dispatcher'),
   );

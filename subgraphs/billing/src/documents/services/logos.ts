@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { DependencyGuardPool, failingStatus, fetchThrough, isDependencyUnavailable, type BreakerSettings } from '@saldo/resilience';
 import type { Logger } from '@saldo/service';
 import type { ShardedDatabase } from '@saldo/sharding';
 import type { LogoImage } from '../model.js';
@@ -12,17 +13,38 @@ function sniff(data: Buffer): LogoImage['mime'] | null {
   return null;
 }
 
-/** A logo from a data: URI or an http(s) URL: PNG or JPEG, at most 1 MiB, within 5 seconds; anything else is null. */
-export async function fetchLogo(url: string, logger: Logger, signal?: AbortSignal): Promise<LogoImage | null> {
+/** Longest one logo download may take. */
+const LOGO_TIMEOUT_MS = 5000;
+
+/**
+ * The partner-logo fetches' circuit breakers (`logo`), one circuit per host (logos live on partners' own servers, and
+ * one broken server must not stop the others'): unreachable, timed out and 5xx count. Settings: LOGO_BREAKER_*.
+ */
+export function logoGuards(breaker: BreakerSettings): DependencyGuardPool {
+  return new DependencyGuardPool('logo', {
+    ...breaker,
+    timeoutMs: LOGO_TIMEOUT_MS,
+    isFailureResult: failingStatus(),
+    maxTargets: 1_000,
+  });
+}
+
+/**
+ * A logo from a data: URI or an http(s) URL: PNG or JPEG, at most 1 MiB, within 5 seconds; anything else is null.
+ * When the host's circuit is open or the download timed out it throws DependencyUnavailableError instead, so the
+ * logo job fails and is retried later rather than storing "no logo" for a server that is only down for now.
+ */
+export async function fetchLogo(url: string, logger: Logger, guards: DependencyGuardPool, signal?: AbortSignal): Promise<LogoImage | null> {
   try {
     let data: Buffer;
     const inline = /^data:image\/(png|jpeg);base64,([A-Za-z0-9+/=]+)$/.exec(url);
     if (inline) {
       data = Buffer.from(inline[2]!, 'base64');
     } else if (/^https?:\/\//.test(url)) {
-      const response = await fetch(url, {
-        signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(5000)]) : AbortSignal.timeout(5000),
+      const response = await fetchThrough(guards.guard(new URL(url).host), url, {
+        ...(signal ? { signal } : {}),
         redirect: 'follow',
+        maxBytes: MAX_LOGO_BYTES,
       });
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       if (Number(response.headers.get('content-length') ?? 0) > MAX_LOGO_BYTES) throw new Error('larger than 1 MiB');
@@ -35,6 +57,7 @@ export async function fetchLogo(url: string, logger: Logger, signal?: AbortSigna
     if (!mime) throw new Error('neither PNG nor JPEG');
     return { mime, data };
   } catch (error) {
+    if (isDependencyUnavailable(error)) throw error;
     logger.warn('branding logo not usable on documents (the display name is shown instead)', { url: url.slice(0, 200), error: (error as Error).message });
     return null;
   }
@@ -45,9 +68,10 @@ export async function storeBrandingLogo(
   db: ShardedDatabase,
   logger: Logger,
   job: { level: string; ownerId: string; url: string },
+  guards: DependencyGuardPool,
   signal?: AbortSignal,
 ): Promise<void> {
-  const logo = await fetchLogo(job.url, logger, signal);
+  const logo = await fetchLogo(job.url, logger, guards, signal);
   if (!logo) return;
   const sha256 = createHash('sha256').update(logo.data).digest('hex');
   await db.globalEm().execute(

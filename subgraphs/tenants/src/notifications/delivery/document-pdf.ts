@@ -1,3 +1,5 @@
+import { DependencyGuard, failingStatus, fetchThrough, isDependencyUnavailable, type BreakerSettings } from '@saldo/resilience';
+
 /** The largest PDF the notifier attaches (a statement with tens of thousands of lines stays well below). */
 const MAX_PDF_BYTES = 25 * 2 ** 20;
 
@@ -17,12 +19,26 @@ export type DocumentPdf =
   | { kind: 'RETRY'; error: string };
 
 export interface DocumentPdfOptions {
+  /** Longest one fetch may take (the guard abandons it then: RETRY). */
   timeoutMs: number;
   /**
    * Where to fetch links from instead of their own origin (the gateway's public one), e.g. billing's internal URL
    * when the notifier cannot reach the public origin; the path and signed query stay as they are.
    */
   fetchOrigin: string | null;
+  /**
+   * The `document-pdf` circuit breaker (DOCUMENT_PDF_BREAKER_*): unreachable, timed out, 5xx and 429 answers count; while
+   * it is open the delivery fails at once (RETRY with DEPENDENCY_UNAVAILABLE) instead of waiting for the timeout.
+   */
+  guard: DependencyGuard;
+}
+
+/** Answers that say billing (or the gateway) cannot serve the PDF now, as opposed to refusing it for good. */
+const unavailable = failingStatus({ tooManyRequests: true });
+
+/** The breaker of the notifier's PDF fetches (billing's document links). */
+export function documentPdfGuard(breaker: BreakerSettings, timeoutMs: number): DependencyGuard {
+  return new DependencyGuard({ dependency: 'document-pdf', ...breaker, timeoutMs, isFailureResult: unavailable });
 }
 
 export async function fetchDocumentPdf(data: Record<string, unknown>, options: DocumentPdfOptions): Promise<DocumentPdf> {
@@ -33,11 +49,12 @@ export async function fetchDocumentPdf(data: Record<string, unknown>, options: D
   const target = options.fetchOrigin ? new URL(`${url.pathname}${url.search}`, options.fetchOrigin) : url;
   let response: Response;
   try {
-    response = await fetch(target, { redirect: 'error', signal: AbortSignal.timeout(options.timeoutMs), headers: { accept: 'application/pdf' } });
+    response = await fetchThrough(options.guard, target, { redirect: 'error', headers: { accept: 'application/pdf' }, maxBytes: MAX_PDF_BYTES });
   } catch (error) {
-    return { kind: 'RETRY', error: `the document's PDF could not be fetched: ${(error as Error).message}` };
+    const reason = isDependencyUnavailable(error) ? `DEPENDENCY_UNAVAILABLE: ${(error as Error).message}` : (error as Error).message;
+    return { kind: 'RETRY', error: `the document's PDF could not be fetched: ${reason}` };
   }
-  if (response.status >= 500 || response.status === 429) {
+  if (unavailable(response)) {
     await response.body?.cancel();
     return { kind: 'RETRY', error: `the document's PDF could not be fetched: HTTP ${response.status}` };
   }

@@ -1,0 +1,177 @@
+import assert from 'node:assert/strict';
+import { createPublicKey } from 'node:crypto';
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { DEV_TOKEN_AUDIENCE, DEV_TOKEN_ISSUER, generateApiKey, generateSigningKeyPair, signDevToken } from '@saldo/identity';
+import { dependencyBreakers } from '@saldo/resilience';
+import { createLogger } from '@saldo/service';
+import { waitUntil } from '@saldo/testing';
+import { loadGatewayConfig } from '../config.js';
+import { createGatewayService, type GatewayService } from '../gateway.js';
+
+const supergraphPath = new URL('../../../schema/supergraph.graphql', import.meta.url).pathname;
+const PARTNERS = '{ partners(first: 2) { edges { node { id name } } } }';
+const SERVED = { data: { partners: { edges: [{ node: { id: 'p-1', name: 'Reseller' } }] } } };
+const CUSTOM_DOMAIN = 'pay.reseller.example';
+
+type Answer = { data?: unknown; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> };
+
+/**
+ * What the gateway calls besides the query plan, on one server that can be stopped (connections refused) and started
+ * again on the same port: the identity provider's JWKS, the tenants subgraph's API key check, white-label's custom-domain
+ * list, and a subgraph answering every query.
+ */
+function standInDependencies(jwk: Record<string, unknown>) {
+  const requests = new Map<string, number>();
+  let server: Server | undefined;
+  let port = 0;
+  const serve = () =>
+    createServer((request, response) => {
+      const path = new URL(request.url ?? '/', 'http://stand-in').pathname;
+      requests.set(path, (requests.get(path) ?? 0) + 1);
+      request.resume();
+      request.on('end', () => {
+        response.setHeader('content-type', 'application/json');
+        if (path === '/jwks') return response.end(JSON.stringify({ keys: [jwk] }));
+        if (path === '/internal/api-keys/verify') return response.end(JSON.stringify({ partnerId: 'p-1' }));
+        if (path === '/internal/custom-domains') return response.end(JSON.stringify({ hostnames: [{ hostname: CUSTOM_DOMAIN, partnerId: 'p-1' }] }));
+        response.end(JSON.stringify(SERVED));
+      });
+    });
+  return {
+    requests: (path: string) => requests.get(path) ?? 0,
+    async start(): Promise<string> {
+      server = serve();
+      await new Promise<void>((resolve) => server!.listen(port, '127.0.0.1', resolve));
+      port = (server.address() as AddressInfo).port;
+      return `http://127.0.0.1:${port}`;
+    },
+    async stop(): Promise<void> {
+      if (!server?.listening) return;
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server!.close(() => resolve()));
+    },
+  };
+}
+
+describe("the gateway's circuit breakers on the JWKS, API key verification and the custom-domain list", () => {
+  const portal = generateSigningKeyPair();
+  const jwk = { ...createPublicKey(portal.publicKeyPem).export({ format: 'jwk' }), alg: 'EdDSA', use: 'sig', kid: 'portal-1' };
+  const dependencies = standInDependencies(jwk);
+  const apiKey = generateApiKey().plaintext;
+  let gateway: GatewayService;
+
+  async function send(headers: Record<string, string>): Promise<Answer> {
+    const response = await fetch(`${gateway.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify({ query: PARTNERS }),
+    });
+    return (await response.json()) as Answer;
+  }
+  /** node:http, since fetch does not let a caller set Host (a request arriving on a partner's custom domain). */
+  async function sendOnHost(host: string, headers: Record<string, string>): Promise<Answer> {
+    const body = JSON.stringify({ query: PARTNERS });
+    return new Promise((resolve, reject) => {
+      const sent = httpRequest(`${gateway.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', host, ...headers } }, (response) => {
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (text += chunk));
+        response.on('end', () => resolve(JSON.parse(text) as Answer));
+      });
+      sent.on('error', reject);
+      sent.end(body);
+    });
+  }
+  const withToken = async () => send({ authorization: `Bearer ${await signDevToken(portal.privateKeyPem, { role: 'platform-admin', subject: 'operator' })}` });
+  const withKey = () => send({ 'x-api-key': apiKey });
+  const state = (dependency: string) => dependencyBreakers.read().find((reading) => reading.dependency === dependency)?.state;
+  const codes = (answer: Answer) => answer.errors?.map((error) => [error.extensions?.['code'], error.extensions?.['dependency']]);
+
+  before(async () => {
+    const url = await dependencies.start();
+    gateway = createGatewayService(
+      loadGatewayConfig({
+        PORT: '0',
+        SUPERGRAPH_PATH: supergraphPath,
+        IDENTITY_PRIVATE_KEY: generateSigningKeyPair().privateKeyPem,
+        JWT_ISSUER: DEV_TOKEN_ISSUER,
+        JWT_AUDIENCE: DEV_TOKEN_AUDIENCE,
+        JWT_JWKS_URL: `${url}/jwks`,
+        JWKS_BREAKER_FAILURES: '2',
+        JWKS_BREAKER_HALF_OPEN_MS: '300',
+        API_KEY_VERIFY_URL: `${url}/internal/api-keys/verify`,
+        API_KEY_CACHE_TTL_MS: '0',
+        API_KEY_BREAKER_FAILURES: '2',
+        API_KEY_BREAKER_HALF_OPEN_MS: '300',
+        CUSTOM_DOMAINS_URL: `${url}/internal/custom-domains`,
+        CUSTOM_DOMAINS_REFRESH_MS: '1',
+        CUSTOM_DOMAINS_BREAKER_FAILURES: '2',
+        CUSTOM_DOMAINS_BREAKER_HALF_OPEN_MS: '300',
+        RATE_LIMIT_BURST: '1000',
+        LOG_LEVEL: 'error',
+        SUBGRAPH_QUERY_DEDUP: 'false',
+        SUBGRAPH_BREAKER_HALF_OPEN_MS: '300',
+        SUBGRAPH_URL_TENANTS: `${url}/tenants/graphql`,
+        SUBGRAPH_URL_BILLING: `${url}/billing/graphql`,
+        SUBGRAPH_URL_USAGE_FORECAST: `${url}/usage-forecast/graphql`,
+        SUBGRAPH_URL_WHITE_LABEL: `${url}/white-label/graphql`,
+      }),
+      { logger: createLogger({ service: 'test', level: 'error', write: () => undefined }) },
+    );
+    await gateway.start();
+  });
+
+  after(async () => {
+    await gateway?.stop();
+    await dependencies.stop();
+  });
+
+  it('answers API-key requests DEPENDENCY_UNAVAILABLE at once while the key owner is down, and verifies keys again once it is back', async () => {
+    assert.deepEqual(await withKey(), SERVED);
+    assert.equal(state('api-keys'), 'closed');
+
+    await dependencies.stop();
+    for (let i = 0; i < 2; i++) assert.ok((await withKey()).errors?.length, 'an unverifiable key is an error');
+    assert.equal(state('api-keys'), 'open');
+    assert.deepEqual(codes(await withKey()), [['DEPENDENCY_UNAVAILABLE', 'api-keys']]);
+
+    await dependencies.start();
+    const verified = dependencies.requests('/internal/api-keys/verify');
+    assert.deepEqual(await waitUntil(async () => ((await withKey()).errors ? null : 'served'), 'the trial verification to close the circuit'), 'served');
+    assert.equal(state('api-keys'), 'closed');
+    assert.ok(dependencies.requests('/internal/api-keys/verify') > verified);
+  });
+
+  it('answers bearer tokens DEPENDENCY_UNAVAILABLE while the JWKS cannot be fetched, and verifies them once it can', async () => {
+    // Nothing fetched the JWKS yet (API keys only so far): the first token needs it.
+    await dependencies.stop();
+    for (let i = 0; i < 2; i++) assert.ok((await withToken()).errors?.length, 'a token whose key cannot be fetched is refused');
+    assert.equal(state('jwks'), 'open');
+    assert.deepEqual(codes(await withToken()), [['DEPENDENCY_UNAVAILABLE', 'jwks']]);
+
+    await dependencies.start();
+    assert.deepEqual(await waitUntil(async () => ((await withToken()).errors ? null : 'served'), 'the trial JWKS fetch to close the circuit'), 'served');
+    assert.equal(state('jwks'), 'closed');
+    assert.equal(dependencies.requests('/jwks'), 1, 'keys fetched once are reused');
+  });
+
+  it('keeps serving custom-domain requests from the last list while white-label is down, its breaker opening and closing by itself', async () => {
+    const onDomain = async () =>
+      sendOnHost(CUSTOM_DOMAIN, { authorization: `Bearer ${await signDevToken(portal.privateKeyPem, { role: 'platform-admin', subject: 'operator' })}` });
+    assert.deepEqual(await onDomain(), SERVED);
+    await dependencies.stop();
+    // The list is due for a refresh on every request (CUSTOM_DOMAINS_REFRESH_MS=1): each failed refresh counts.
+    await waitUntil(async () => {
+      await onDomain().catch(() => undefined);
+      return state('custom-domains') === 'open' || null;
+    }, 'the custom-domain breaker to open');
+    await dependencies.start();
+    await waitUntil(async () => {
+      await onDomain();
+      return state('custom-domains') === 'closed' || null;
+    }, 'the trial refresh to close the custom-domain breaker');
+    assert.deepEqual(await waitUntil(async () => ((await onDomain()).errors ? null : 'served'), 'the subgraph to serve again'), 'served');
+  });
+});
