@@ -111,7 +111,7 @@ export function createNotificationServices(runtime: SubgraphRuntime<TenantsConfi
     },
     async close() {
       await dispatcher.stop();
-      mailer?.close();
+      await mailer?.close();
       webhooks.close();
     },
   };
