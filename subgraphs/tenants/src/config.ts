@@ -14,7 +14,11 @@ export const tenantsConfigSchema = subgraphConfigSchema
       .optional(),
     /** Sender address of notification mail; the display name is the tenant's brand. */
     MAIL_FROM: z.email('must be an email address').default('notifications@saldo.example'),
-    SMTP_MAX_CONNECTIONS: fields.positiveInt(5),
+    /**
+     * Pooled SMTP connections (each carries one message at a time, so this bounds mail throughput: about one message
+     * per round trip and a half per connection). 20 stays within what relays commonly allow one client (Postfix: 50).
+     */
+    SMTP_MAX_CONNECTIONS: fields.positiveInt(20),
     SMTP_TIMEOUT_MS: fields.positiveInt(10_000),
     /** The SMTP server's circuit breaker: failures in a row (no reply, 421) that open it; how long until a trial send. */
     ...breakerConfigFields('SMTP', { failureThreshold: 5, halfOpenAfterMs: 10_000 }),
