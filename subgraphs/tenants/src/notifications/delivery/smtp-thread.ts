@@ -12,8 +12,7 @@ export type SmtpThreadRequest = { type: 'send'; id: number; from: string; to: st
 
 /** SMTP thread -> main thread: the server's reply to one message, or why it was not accepted. */
 export type SmtpThreadReply =
-  | { type: 'sent'; id: number; response: string }
-  | { type: 'failed'; id: number; message: string; responseCode: number | null; code: string | null };
+  { type: 'sent'; id: number; response: string } | { type: 'failed'; id: number; message: string; responseCode: number | null; code: string | null };
 
 /** A send the SMTP server refused or that got no reply; `responseCode` is the server's code when one arrived. */
 export class SmtpSendError extends Error {
