@@ -162,14 +162,17 @@ export async function notifications(config: BenchConfig): Promise<void> {
     // Attempts that failed (each is retried with back-off, so one failure costs that delivery at least 5 s).
     const failures = { mail: 0, webhook: 0, errors: new Map<string, number>() };
     for (const shardId of stack.tenants.runtime.db.shardIds) {
-      const rows = await stack.tenants.runtime.db.em(shardId).execute<{ channel: string; error: string; count: string }[]>(
-        `select d.channel, coalesce(a.error, 'HTTP ' || a.response_code) as error, count(*) as count
+      // Of every kind: the setup's top-ups issue documents whose mails (with their PDF) share the tenants' mail lanes.
+      const rows = await stack.tenants.runtime.db.em(shardId).execute<{ channel: string; kind: string; error: string; count: string }[]>(
+        `select d.channel, n.kind, coalesce(a.error, 'HTTP ' || a.response_code) as error, count(*) as count
            from notification_delivery_attempt a join notification_delivery d on d.id = a.delivery_id
-          where not a.succeeded group by 1, 2`,
+           join notification n on n.id = d.notification_id
+          where not a.succeeded group by 1, 2, 3`,
       );
       for (const row of rows) {
         failures[row.channel === 'EMAIL' ? 'mail' : 'webhook'] += Number(row.count);
-        failures.errors.set(row.error, (failures.errors.get(row.error) ?? 0) + Number(row.count));
+        const key = `${row.kind}: ${row.error}`;
+        failures.errors.set(key, (failures.errors.get(key) ?? 0) + Number(row.count));
       }
     }
     if (failures.errors.size > 0) console.log('failed attempts:', Object.fromEntries(failures.errors));
@@ -179,17 +182,20 @@ export async function notifications(config: BenchConfig): Promise<void> {
     const mailAttemptMs: number[] = [];
     for (const shardId of stack.tenants.runtime.db.shardIds) {
       const em = stack.tenants.runtime.db.em(shardId);
-      for (const row of await em.execute<{ channel: string; status: string; count: string }[]>(
-        `select channel, status, count(*) as count from notification_delivery group by 1, 2`,
-      ))
-        statuses.set(`${row.channel} ${row.status}`, (statuses.get(`${row.channel} ${row.status}`) ?? 0) + Number(row.count));
+      for (const row of await em.execute<{ channel: string; kind: string; status: string; count: string }[]>(
+        `select d.channel, n.kind, d.status, count(*) as count
+           from notification_delivery d join notification n on n.id = d.notification_id group by 1, 2, 3`,
+      )) {
+        const key = `${row.kind} ${row.channel} ${row.status}`;
+        statuses.set(key, (statuses.get(key) ?? 0) + Number(row.count));
+      }
       for (const row of await em.execute<{ duration_ms: number }[]>(
         `select a.duration_ms from notification_delivery_attempt a join notification_delivery d on d.id = a.delivery_id
           where d.channel = 'EMAIL' and a.succeeded`,
       ))
         mailAttemptMs.push(Number(row.duration_ms));
     }
-    console.log('deliveries by channel and status:', Object.fromEntries(statuses));
+    console.log('deliveries by kind, channel and status:', Object.fromEntries(statuses));
     if (received.unmatchedMails > 0) console.log(`mails without a notification's Message-ID: ${received.unmatchedMails}`);
     const p = (values: number[], fraction: number) => summarize(values, 0, 1)[fraction === 0.5 ? 'p50' : 'p99'];
     console.log(

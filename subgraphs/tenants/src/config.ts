@@ -28,6 +28,11 @@ export const tenantsConfigSchema = subgraphConfigSchema
      * Unset: the link as it is.
      */
     DOCUMENT_FETCH_ORIGIN: z.url().optional(),
+    /**
+     * How long the notifier waits for an issued document's PDF. Longer than an SMTP reply: billing renders on demand
+     * and, under a burst of postings, answered after more than 10 s (the attempt then failed and waited its back-off).
+     */
+    DOCUMENT_FETCH_TIMEOUT_MS: fields.positiveInt(30_000),
     /** Platform operators' addresses (comma-separated): fraud cases. */
     NOTIFY_OPERATOR_EMAILS: emailList.default([]),
     /** Allow loopback, private and link-local webhook targets and plain http. Default: on except in production. */

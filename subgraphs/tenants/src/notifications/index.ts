@@ -82,7 +82,7 @@ export function createNotificationServices(runtime: SubgraphRuntime<TenantsConfi
       },
       leaseMs: config.NOTIFY_LEASE_MS,
       concurrency: config.NOTIFY_CONCURRENCY,
-      documentPdf: { timeoutMs: config.SMTP_TIMEOUT_MS, fetchOrigin: config.DOCUMENT_FETCH_ORIGIN ?? null },
+      documentPdf: { timeoutMs: config.DOCUMENT_FETCH_TIMEOUT_MS, fetchOrigin: config.DOCUMENT_FETCH_ORIGIN ?? null },
     },
     log.child('dispatcher'),
   );
