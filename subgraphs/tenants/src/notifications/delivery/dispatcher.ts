@@ -78,9 +78,10 @@ export class Dispatcher {
    * Per store, lanes with a fast-path delivery that could not be claimed because an earlier delivery of the lane was
    * being sent by another pass of this process (a tenant's document mail still fetching its PDF when its low-balance
    * mail arrives). The pass holding the lane continues it as soon as it is done, instead of leaving the waiting
-   * delivery to the minute sweep; between instances the sweep still does.
+   * delivery to the minute sweep; between instances the sweep still does. Counted per lane: each fast-path pass adds
+   * one before claiming and takes its own back once it claimed in the lane, so another pass's interest stays.
    */
-  private readonly waiting = new Map<StoreId, Set<string>>();
+  private readonly waiting = new Map<StoreId, Map<string, number>>();
   /** Called with every delivery that went out (benchmarks observe latency). */
   onDelivered: ((delivery: ClaimedDelivery, at: Date) => void) | null = null;
 
@@ -193,12 +194,12 @@ export class Dispatcher {
     const waiting = this.waitingIn(store);
     // Marks left by lanes whose holder was another instance are dropped now and then (the sweep covers those).
     if (waiting.size > MAX_WAITING_LANES) waiting.clear();
-    if (only) for (const lane of lanes) waiting.add(lane);
+    if (only) for (const lane of lanes) waiting.set(lane, (waiting.get(lane) ?? 0) + 1);
     let claimed: ClaimedDelivery[];
     try {
       claimed = await claimDeliveries(em, lanes, this.options.leaseMs, only);
     } catch (error) {
-      if (only) for (const lane of lanes) waiting.delete(lane);
+      if (only) for (const lane of lanes) withdraw(waiting, lane);
       // A lane of a tenant that moved to another shard is refused on this one (its copies are sent from there); the
       // source's rows go when the move cleans up. Nothing was claimed.
       if (!isTenantMoved(error)) throw error;
@@ -206,7 +207,7 @@ export class Dispatcher {
       return report;
     }
     // A lane this pass claimed in is its own now; the others stay marked for whichever pass holds them.
-    if (only) for (const delivery of claimed) waiting.delete(delivery.lane);
+    if (only) for (const lane of new Set(claimed.map((delivery) => delivery.lane))) withdraw(waiting, lane);
     if (claimed.length === 0) return report;
     const [endpoints, brandings] = await Promise.all([this.endpointsFor(store, claimed), this.brandingsFor(store, claimed)]);
 
@@ -268,9 +269,9 @@ export class Dispatcher {
     return report;
   }
 
-  private waitingIn(store: StoreId): Set<string> {
+  private waitingIn(store: StoreId): Map<string, number> {
     let lanes = this.waiting.get(store);
-    if (!lanes) this.waiting.set(store, (lanes = new Set()));
+    if (!lanes) this.waiting.set(store, (lanes = new Map()));
     return lanes;
   }
 
@@ -445,6 +446,13 @@ export class Dispatcher {
 
 /** Lanes marked waiting per store before the marks are dropped (see runPass). */
 const MAX_WAITING_LANES = 50_000;
+
+/** Takes back one pass's interest in a lane. */
+function withdraw(waiting: Map<string, number>, lane: string): void {
+  const count = waiting.get(lane) ?? 0;
+  if (count <= 1) waiting.delete(lane);
+  else waiting.set(lane, count - 1);
+}
 
 const DEFAULT_BRANDING: MailBranding = { ...PLATFORM_BRANDING_VALUES };
 
