@@ -73,8 +73,8 @@ const benchConfigSchema = z.object({
   BENCH_BACKUP_TENANTS: fields.positiveInt(1_000),
   BENCH_BACKUP_JOBS: fields.positiveInt(2),
   BENCH_BACKUP_COMPRESSION: z.string().default('1'),
-  /** Notifications: pooled SMTP connections of the notifier. */
-  BENCH_NOTIFY_SMTP_CONNECTIONS: fields.positiveInt(10),
+  /** Notifications: pooled SMTP connections of the notifier. Unset: the tenants subgraph's default (SMTP_MAX_CONNECTIONS). */
+  BENCH_NOTIFY_SMTP_CONNECTIONS: z.coerce.number().int().positive().optional(),
   /** gateway-compare: closed-loop connections (max throughput), the fixed rate for latency, tenants, and timing. */
   BENCH_COMPARE_CONNECTIONS: fields.positiveInt(20),
   BENCH_COMPARE_RPS: fields.positiveInt(150),

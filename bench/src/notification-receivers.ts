@@ -12,7 +12,7 @@ import { SMTPServer } from 'smtp-server';
  * endpoint's secret (as a receiver must) and refuses a request that does not verify (401: the notifier retries it).
  *
  * Parent -> child: { type: 'secret', secret } | { type: 'report' } | { type: 'close' }. Child -> parent:
- * { type: 'ready', smtpPort, hookPort }, { type: 'report', mails, hooks, duplicateMails, duplicateHooks, badSignatures, cpuMs }.
+ * { type: 'ready', smtpPort, hookPort }, { type: 'report', mails, hooks, duplicateMails, unmatchedMails, duplicateHooks, badSignatures, cpuMs }.
  */
 export interface ReceiversReady {
   type: 'ready';
@@ -27,6 +27,8 @@ export interface ReceiversReport {
   /** Event id -> [arrival (epoch ms), the payload's timestamp (epoch ms)] of its first webhook. */
   hooks: Array<[string, number, number]>;
   duplicateMails: number;
+  /** Messages the SMTP server accepted whose Message-ID names no notification (none should). */
+  unmatchedMails: number;
   duplicateHooks: number;
   /** Webhook requests refused because no signature verified. */
   badSignatures: number;
@@ -37,6 +39,7 @@ export interface ReceiversReport {
 const mails = new Map<string, number>();
 const hooks = new Map<string, [number, number]>();
 let duplicateMails = 0;
+let unmatchedMails = 0;
 let duplicateHooks = 0;
 let badSignatures = 0;
 /** The endpoint's signing key (the secret without `whsec_`, base64-decoded), sent by the parent once it exists. */
@@ -69,10 +72,9 @@ const smtp = new SMTPServer({
     });
     stream.on('end', () => {
       const id = /^Message-ID: <([0-9a-f-]{36})\./im.exec(head)?.[1];
-      if (id) {
-        if (mails.has(id)) duplicateMails += 1;
-        else mails.set(id, Date.now());
-      }
+      if (!id) unmatchedMails += 1;
+      else if (mails.has(id)) duplicateMails += 1;
+      else mails.set(id, Date.now());
       callback();
     });
   },
@@ -115,6 +117,7 @@ process.on('message', (message: { type: string; secret?: string }) => {
       mails: [...mails],
       hooks: [...hooks].map(([id, [at, timestamp]]) => [id, at, timestamp]),
       duplicateMails,
+      unmatchedMails,
       duplicateHooks,
       badSignatures,
       cpuMs: Math.round((cpu.user + cpu.system) / 1000),

@@ -35,5 +35,6 @@ export {
   type ReceivedMail,
   type ReceivedWebhook,
   type SmtpSink,
+  type SmtpSinkOptions,
   type WebhookReceiver,
 } from './notification-sinks.js';

@@ -21,14 +21,23 @@ export interface SmtpSink {
   close(): Promise<void>;
 }
 
+export interface SmtpSinkOptions {
+  /** Recipients (RCPT TO) the server refuses with 550, as a real server refuses an unknown mailbox. */
+  refuseRecipient?: (address: string) => boolean;
+}
+
 /** A real SMTP server (the smtp-server package) on a free loopback port that keeps every mail it accepts. */
-export async function startSmtpSink(): Promise<SmtpSink> {
+export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<SmtpSink> {
   const mails: ReceivedMail[] = [];
   const waiters: Array<{ count: number; resolve: (mails: ReceivedMail[]) => void }> = [];
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     logger: false,
+    onRcptTo(recipient, _session, callback) {
+      if (!options.refuseRecipient?.(recipient.address)) return callback();
+      callback(Object.assign(new Error('mailbox unavailable'), { responseCode: 550 }));
+    },
     onData(stream, session, callback) {
       simpleParser(stream)
         .then((parsed) => {

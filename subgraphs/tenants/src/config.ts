@@ -14,7 +14,11 @@ export const tenantsConfigSchema = subgraphConfigSchema
       .optional(),
     /** Sender address of notification mail; the display name is the tenant's brand. */
     MAIL_FROM: z.email('must be an email address').default('notifications@saldo.example'),
-    SMTP_MAX_CONNECTIONS: fields.positiveInt(5),
+    /**
+     * Pooled SMTP connections (each carries one message at a time, so this bounds mail throughput: about one message
+     * per round trip and a half per connection). 20 stays within what relays commonly allow one client (Postfix: 50).
+     */
+    SMTP_MAX_CONNECTIONS: fields.positiveInt(20),
     SMTP_TIMEOUT_MS: fields.positiveInt(10_000),
     /** The SMTP server's circuit breaker: failures in a row (no reply, 421) that open it; how long until a trial send. */
     ...breakerConfigFields('SMTP', { failureThreshold: 5, halfOpenAfterMs: 10_000 }),
@@ -24,7 +28,12 @@ export const tenantsConfigSchema = subgraphConfigSchema
      * Unset: the link as it is.
      */
     DOCUMENT_FETCH_ORIGIN: z.url().optional(),
-    /** The PDF fetch's circuit breaker (`document-pdf`; its timeout is SMTP_TIMEOUT_MS, as before). */
+    /**
+     * How long the notifier waits for an issued document's PDF. Longer than an SMTP reply: billing renders on demand
+     * and, under a burst of postings, answered after more than 10 s (the attempt then failed and waited its back-off).
+     */
+    DOCUMENT_FETCH_TIMEOUT_MS: fields.positiveInt(30_000),
+    /** The PDF fetch's circuit breaker (`document-pdf`; its timeout is DOCUMENT_FETCH_TIMEOUT_MS). */
     ...breakerConfigFields('DOCUMENT_PDF', { failureThreshold: 5, halfOpenAfterMs: 10_000 }),
     /** Platform operators' addresses (comma-separated): fraud cases. */
     NOTIFY_OPERATOR_EMAILS: emailList.default([]),

@@ -84,9 +84,9 @@ export function createNotificationServices(runtime: SubgraphRuntime<TenantsConfi
       leaseMs: config.NOTIFY_LEASE_MS,
       concurrency: config.NOTIFY_CONCURRENCY,
       documentPdf: {
-        timeoutMs: config.SMTP_TIMEOUT_MS,
+        timeoutMs: config.DOCUMENT_FETCH_TIMEOUT_MS,
         fetchOrigin: config.DOCUMENT_FETCH_ORIGIN ?? null,
-        guard: documentPdfGuard(breakerSettings(config, 'DOCUMENT_PDF'), config.SMTP_TIMEOUT_MS),
+        guard: documentPdfGuard(breakerSettings(config, 'DOCUMENT_PDF'), config.DOCUMENT_FETCH_TIMEOUT_MS),
       },
     },
     log.child('dispatcher'),
@@ -116,7 +116,7 @@ export function createNotificationServices(runtime: SubgraphRuntime<TenantsConfi
     },
     async close() {
       await dispatcher.stop();
-      mailer?.close();
+      await mailer?.close();
       webhooks.close();
     },
   };

@@ -375,6 +375,70 @@ describe('delivery', () => {
     }
   });
 
+  it("sends a tenant's next mail as soon as the one ahead of it in its lane went out, without waiting for the sweep", async () => {
+    // A document mail still fetching its PDF holds the tenant's mail lane when a low-balance mail arrives (a burst
+    // right after top-ups): the fast path cannot claim the second one, and the pass holding the lane sends it next.
+    const pdf = Buffer.from('%PDF-1.7\n%%EOF\n');
+    let requested!: () => void;
+    const pdfRequested = new Promise<void>((resolve) => (requested = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const server: Server = createServer((_req, res) => {
+      requested();
+      void released.then(() => res.writeHead(200, { 'content-type': 'application/pdf' }).end(pdf));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const tenantId = await createTenant('Lane GmbH', 'DE');
+      await ok(SET_SETTINGS, { tenantId, input: { recipients: ['kasse@lane.test'] } });
+      const notifications = subgraph.service.services.notifications;
+      await publish(
+        event(DocumentIssued, tenantId, {
+          documentId: randomUUID(),
+          tenantId,
+          kind: 'INVOICE',
+          number: 'RE-2026-000701',
+          issuerId: 'platform',
+          issueDate: '2026-11-29',
+          servicePeriod: { from: '2026-11-29', to: '2026-11-29' },
+          currency: 'EUR',
+          totals: { netMinor: '5000', vatMinor: '950', grossMinor: '5950' },
+          language: 'de',
+          corrects: null,
+          issuedAt: new Date().toISOString(),
+          pdfUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/documents/held.pdf?tenant=${tenantId}&expires=1&signature=s`,
+        }),
+      );
+      await pdfRequested; // the document mail is being sent: its lane is held
+      await publish(lowBalance(tenantId, '4000'));
+      // The low-balance mail's own fast-path pass, as the notifier starts it: the lane is held, nothing is claimed.
+      const [store, open] = await notifications.db.forTenant(
+        tenantId,
+        async (em, shardId) =>
+          [
+            `shard:${shardId}`,
+            await em.execute<{ id: string; lane: string }[]>(
+              `select d.id, d.lane from notification_delivery d join notification n on n.id = d.notification_id
+            where n.tenant_id = ? and n.kind = 'balance.low' and d.channel = 'EMAIL'`,
+              [tenantId],
+            ),
+          ] as const,
+      );
+      assert.equal(open.length, 1);
+      assert.deepEqual(await notifications.dispatcher.dispatch(store, open), { delivered: 0, failed: 0, cancelled: 0 });
+
+      release();
+      await notifications.dispatcher.idle();
+      const ours = smtp.mails.filter((mail) => mail.to.includes('kasse@lane.test'));
+      assert.equal(ours.length, 2, 'both mails went out once the lane was free');
+      assert.match(ours[0]!.parsed.subject ?? '', /RE-2026-000701/);
+      assert.match(ours[1]!.parsed.subject ?? '', /Guthaben ist niedrig/);
+    } finally {
+      release();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   it('delivers everything a receiver missed while down, in order per tenant, once each', async () => {
     const down = await startWebhookReceiver();
     try {

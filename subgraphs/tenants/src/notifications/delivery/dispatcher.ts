@@ -74,6 +74,14 @@ export class Dispatcher {
   private closed = false;
   private scheduler: RetryScheduler | null = null;
   private onEndpointFailed: EndpointFailedForGood | null = null;
+  /**
+   * Per store, lanes with a fast-path delivery that could not be claimed because an earlier delivery of the lane was
+   * being sent by another pass of this process (a tenant's document mail still fetching its PDF when its low-balance
+   * mail arrives). The pass holding the lane continues it as soon as it is done, instead of leaving the waiting
+   * delivery to the minute sweep; between instances the sweep still does. Counted per lane: each fast-path pass adds
+   * one before claiming and takes its own back once it claimed in the lane, so another pass's interest stays.
+   */
+  private readonly waiting = new Map<StoreId, Map<string, number>>();
   /** Called with every delivery that went out (benchmarks observe latency). */
   onDelivered: ((delivery: ClaimedDelivery, at: Date) => void) | null = null;
 
@@ -181,16 +189,25 @@ export class Dispatcher {
   private async runPass(store: StoreId, lanes: readonly string[], only?: ReadonlySet<string>): Promise<DispatchReport> {
     const report: DispatchReport = { delivered: 0, failed: 0, cancelled: 0 };
     const em = storeEm(this.db, store);
+    // Registered before claiming, so a pass of this process that holds one of these lanes and finishes meanwhile
+    // sees the interest and continues the lane (registered after, it could finish unseen in between).
+    const waiting = this.waitingIn(store);
+    // Marks left by lanes whose holder was another instance are dropped now and then (the sweep covers those).
+    if (waiting.size > MAX_WAITING_LANES) waiting.clear();
+    if (only) for (const lane of lanes) waiting.set(lane, (waiting.get(lane) ?? 0) + 1);
     let claimed: ClaimedDelivery[];
     try {
       claimed = await claimDeliveries(em, lanes, this.options.leaseMs, only);
     } catch (error) {
+      if (only) for (const lane of lanes) withdraw(waiting, lane);
       // A lane of a tenant that moved to another shard is refused on this one (its copies are sent from there); the
       // source's rows go when the move cleans up. Nothing was claimed.
       if (!isTenantMoved(error)) throw error;
       this.logger.debug('notification lanes of a tenant that moved shards; sent from its new shard', { store, lanes: lanes.length });
       return report;
     }
+    // A lane this pass claimed in is its own now; the others stay marked for whichever pass holds them.
+    if (only) for (const lane of new Set(claimed.map((delivery) => delivery.lane))) withdraw(waiting, lane);
     if (claimed.length === 0) return report;
     const [endpoints, brandings] = await Promise.all([this.endpointsFor(store, claimed), this.brandingsFor(store, claimed)]);
 
@@ -242,6 +259,7 @@ export class Dispatcher {
       [...byChannel.values()].flatMap((lanesLeft) => Array.from({ length: Math.min(this.options.concurrency, lanesLeft.length) }, () => worker(lanesLeft))),
     );
     await this.record(store, claimed, outcomes, released);
+    this.continueWaitingLanes(store, byLane.keys(), retries);
     for (const retry of retries) {
       if (this.scheduler) await this.scheduler.laneDue(store, retry.lane, retry.at);
       else this.logger.warn('no retry scheduler: the delivery waits for the next sweep', { store, lane: retry.lane });
@@ -249,6 +267,31 @@ export class Dispatcher {
     for (const failed of failedEndpoints) await this.onEndpointFailed?.(failed.endpoint, failed.error, failed.since);
     if (report.failed > 0) this.logger.info('notification deliveries failed; retrying later', { store, ...report });
     return report;
+  }
+
+  private waitingIn(store: StoreId): Map<string, number> {
+    let lanes = this.waiting.get(store);
+    if (!lanes) this.waiting.set(store, (lanes = new Map()));
+    return lanes;
+  }
+
+  /**
+   * After a pass recorded its outcomes: lanes of this pass that another pass found held (marked waiting) are sent on
+   * now, in the background. A lane that failed is not: its retry job drains it, the waiting delivery included.
+   */
+  private continueWaitingLanes(store: StoreId, lanes: Iterable<string>, retries: ReadonlyArray<{ lane: string }>): void {
+    const waiting = this.waiting.get(store);
+    if (!waiting || waiting.size === 0) return;
+    const failed = new Set(retries.map((retry) => retry.lane));
+    const next: string[] = [];
+    for (const lane of lanes) {
+      if (!waiting.delete(lane)) continue;
+      if (!failed.has(lane)) next.push(lane);
+    }
+    if (next.length === 0 || this.closed) return;
+    void this.drainLanes(store, next).catch((error: unknown) =>
+      this.logger.error('continuing notification lanes failed; the sweep will retry', { store, lanes: next.length, error }),
+    );
   }
 
   /**
@@ -399,6 +442,16 @@ export class Dispatcher {
       return this.branding.forPartners([...new Set(mail.map((delivery) => delivery.partnerId).filter((id): id is string => id !== null))]);
     return this.branding.forTenants(storeEm(this.db, store), [...new Set(mail.map((delivery) => delivery.tenantId).filter((id): id is string => id !== null))]);
   }
+}
+
+/** Lanes marked waiting per store before the marks are dropped (see runPass). */
+const MAX_WAITING_LANES = 50_000;
+
+/** Takes back one pass's interest in a lane. */
+function withdraw(waiting: Map<string, number>, lane: string): void {
+  const count = waiting.get(lane) ?? 0;
+  if (count <= 1) waiting.delete(lane);
+  else waiting.set(lane, count - 1);
 }
 
 const DEFAULT_BRANDING: MailBranding = { ...PLATFORM_BRANDING_VALUES };

@@ -1,6 +1,6 @@
-import nodemailer, { type Transporter } from 'nodemailer';
 import { DependencyGuard, isDependencyUnavailable, type BreakerSettings } from '@saldo/resilience';
 import { buildMime, type MailAttachment } from './mime.js';
+import { SmtpThread } from './smtp-thread.js';
 
 export interface MailMessage {
   to: readonly string[];
@@ -41,9 +41,12 @@ function smtpServerFailing(error: unknown): boolean {
   return typeof code !== 'number' || code === 421;
 }
 
-/** Sends notification mail over pooled SMTP connections (nodemailer). */
+/**
+ * Sends notification mail over pooled SMTP connections (nodemailer), from a thread of their own (SmtpThread): the
+ * message is built here, the SMTP exchange runs off the main event loop.
+ */
 export class Mailer {
-  private readonly transporter: Transporter;
+  private readonly smtp: SmtpThread;
   /**
    * While the server is failing, sends fail at once (the delivery is retried later, as after any failure) instead of
    * each waiting for SMTP_TIMEOUT_MS; a trial send after SMTP_BREAKER_HALF_OPEN_MS closes the circuit again.
@@ -56,15 +59,7 @@ export class Mailer {
       ...(options.breaker ?? { failureThreshold: 5, halfOpenAfterMs: 10_000 }),
       isFailure: smtpServerFailing,
     });
-    this.transporter = nodemailer.createTransport({
-      url: options.url,
-      pool: true,
-      maxConnections: options.maxConnections,
-      maxMessages: 1000,
-      connectionTimeout: options.timeoutMs,
-      greetingTimeout: options.timeoutMs,
-      socketTimeout: options.timeoutMs,
-    } as Parameters<typeof nodemailer.createTransport>[0]);
+    this.smtp = new SmtpThread({ url: options.url, maxConnections: options.maxConnections, timeoutMs: options.timeoutMs });
   }
 
   async send(message: MailMessage): Promise<MailResult> {
@@ -84,10 +79,8 @@ export class Mailer {
         messageId: `${message.messageId}@${domain}`,
         date: new Date(),
       });
-      const info = (await this.guard.execute(() => this.transporter.sendMail({ envelope: { from: this.options.fromAddress, to: [...message.to] }, raw }))) as {
-        response?: string;
-      };
-      return { ok: true, responseCode: smtpCode(info.response) ?? 250, error: null, durationMs: Math.round(performance.now() - started) };
+      const response = await this.guard.execute(() => this.smtp.send({ from: this.options.fromAddress, to: message.to }, raw));
+      return { ok: true, responseCode: smtpCode(response) ?? 250, error: null, durationMs: Math.round(performance.now() - started) };
     } catch (error) {
       const failure = error as { responseCode?: number; message?: string };
       return {
@@ -99,8 +92,8 @@ export class Mailer {
     }
   }
 
-  close(): void {
-    this.transporter.close();
+  async close(): Promise<void> {
+    await this.smtp.close();
     this.guard.dispose();
   }
 }

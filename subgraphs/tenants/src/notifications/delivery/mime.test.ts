@@ -11,7 +11,7 @@ describe('notification mail as built by the notifier (through a real SMTP server
     mailer = new Mailer({ url: smtp.url, fromAddress: 'notify@saldo.test', maxConnections: 2, timeoutMs: 5_000 });
   });
   after(async () => {
-    mailer.close();
+    await mailer.close();
     await smtp.close();
   });
 
