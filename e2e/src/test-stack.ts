@@ -39,6 +39,7 @@ export async function startTestStack(
     shardsPerSubgraph?: number;
     apiKeyCacheTtlMs?: number;
     ports?: Partial<StackOptions['ports']>;
+    billingEnv?: Record<string, string>;
     usageForecastEnv?: Record<string, string>;
     whiteLabelEnv?: Record<string, string>;
     tenantsEnv?: Record<string, string>;
@@ -59,6 +60,7 @@ export async function startTestStack(
     // Tests that plan rebalances send the job themselves; a scheduled occurrence would write load samples mid-test.
     automaticRebalance: false,
     ...(options.apiKeyCacheTtlMs !== undefined ? { apiKeyCacheTtlMs: options.apiKeyCacheTtlMs } : {}),
+    ...(options.billingEnv ? { billingEnv: options.billingEnv } : {}),
     ...(options.usageForecastEnv ? { usageForecastEnv: options.usageForecastEnv } : {}),
     ...(options.whiteLabelEnv ? { whiteLabelEnv: options.whiteLabelEnv } : {}),
     ...(options.tenantsEnv ? { tenantsEnv: options.tenantsEnv } : {}),

@@ -65,6 +65,15 @@ export interface MoverOptions {
 /** Catch-up rounds before fencing: each applies what arrived during the previous one, so the fence has little left. */
 const CATCH_UP_ROUNDS = 20;
 const CATCH_UP_SMALL_ENOUGH = 200;
+/**
+ * Longest the fence waits for the tenant's last source events to be published. Publishing may wait for consumers (the
+ * in-process bus delivers inside publish), and a consumer's write may wait for another subgraph's fence of the same
+ * tenant, whose drain may wait for a write here: past this the fence lets go (writes go on), drains outside, and
+ * fences again, so two subgraphs moving one tenant at once cannot block each other.
+ */
+const FENCE_OUTBOX_WAIT_MS = 2_000;
+/** Fences a run may let go of before it gives up (the job retries it later). */
+const FENCE_YIELDS = 20;
 
 interface Progress {
   /** Tables copied completely. */
@@ -164,6 +173,7 @@ export class ShardMover {
    * when to call again.
    */
   async run(moveId: string, signal?: AbortSignal): Promise<{ move: ShardMove; retryAt?: Date }> {
+    let yields = 0;
     for (;;) {
       signal?.throwIfAborted();
       const move = await this.get(moveId);
@@ -200,6 +210,18 @@ export class ShardMover {
       } catch (error) {
         if (error instanceof VerificationFailed) {
           await this.rollBack(move, error.message);
+          continue;
+        }
+        if (error instanceof FenceYielded && yields < FENCE_YIELDS) {
+          // The fence's transaction rolled back (writes go on); publish outside it, then fence again from the start.
+          yields += 1;
+          this.logger.info('shard move fence let go: the outbox was not published in time', {
+            move: move.id,
+            tenant: move.tenantId,
+            yields,
+            reason: error.message,
+          });
+          await this.options.drainOutbox?.();
           continue;
         }
         throw error;
@@ -297,7 +319,8 @@ export class ShardMover {
    * wait: they take the lock shared) the last changes are applied, only the rows they touched (and those excluded
    * before) are compared, the subgraph's checks run on the target, the source marks the tenant moved (waiting writes are
    * then refused and retried on the new shard), and the directory switches with a new epoch. The fence's work is the
-   * delta since the verification, not the tenant's size.
+   * delta since the verification, not the tenant's size. A fence whose source events are not published within
+   * FENCE_OUTBOX_WAIT_MS lets go (FenceYielded: its transaction rolls back, nothing switched) and `run` fences again.
    */
   private async fenceVerifySwitch(move: ShardMove): Promise<void> {
     const source = this.db.em(move.sourceShard);
@@ -317,12 +340,12 @@ export class ShardMover {
     await source.transactional(async (fence) => {
       await step('lock', () => fence.execute('select pg_advisory_xact_lock(?, hashtext(?))', [FENCE_LOCK_CLASS, move.tenantId]));
       await this.update(move.id, { state: 'FENCED' });
-      await step('apply', () => this.applyChanges(move, { touched }));
-      await step('outbox', () => this.moveOutbox(move, tables, touched));
+      await step('apply', () => this.applyChanges(move, { touched, source: fence }));
+      await step('outbox', () => this.moveOutbox(move, tables, fence, touched, performance.now() + FENCE_OUTBOX_WAIT_MS));
       await this.update(move.id, { state: 'VERIFYING' });
       await this.options.onPhase?.({ ...move, state: 'VERIFYING' }, 'VERIFYING');
       for (const [table, keys] of excluded) for (const [key, pk] of keys) addKey(touched, table, key, pk);
-      await step('verify', () => this.verifyKeys(move, tables, touched));
+      await step('verify', () => this.verifyKeys(move, tables, touched, fence));
       await step('checks', () => this.runChecks(move, baselines));
       // Inside the fence: committed together with the lock's release, so no waiting write sees "capturing" again.
       await fence.execute("update shard_move_tenant set state = 'switched' where tenant_id = ?", [move.tenantId]);
@@ -381,9 +404,9 @@ export class ShardMover {
    */
   private async applyChanges(
     move: ShardMove,
-    options: { bounded?: boolean; touched?: Map<string, Map<string, Record<string, unknown>>> } = {},
+    options: { bounded?: boolean; touched?: Map<string, Map<string, Record<string, unknown>>>; source?: EntityManager } = {},
   ): Promise<number> {
-    const source = this.db.em(move.sourceShard);
+    const source = options.source ?? this.db.em(move.sourceShard);
     const target = this.db.em(move.targetShard);
     const tables = new Map((await tenantTables(source, this.tenantColumns)).map((table) => [table.name, table]));
     let applied = 0;
@@ -470,22 +493,31 @@ export class ShardMover {
    * published_at, so neither shard publishes it again). Inside the fence the source publishes what is left (nothing
    * new can be written meanwhile), so the tenant's next event comes from the target, after all of them.
    */
-  private async moveOutbox(move: ShardMove, tables: readonly TenantTable[], touched?: Map<string, Map<string, Record<string, unknown>>>): Promise<void> {
+  private async moveOutbox(
+    move: ShardMove,
+    tables: readonly TenantTable[],
+    source: EntityManager,
+    touched: Map<string, Map<string, Record<string, unknown>>> | undefined,
+    deadline: number,
+  ): Promise<void> {
     const outbox = tables.find((table) => table.name === 'outbox_event');
     if (!outbox) return;
-    const source = this.db.em(move.sourceShard);
-    for (let attempt = 0; ; attempt += 1) {
+    for (;;) {
       const [pending] = await source.execute<{ count: string }[]>(
         `select count(*) as count from outbox_event where ${tenantFilter(outbox)} and published_at is null`,
         [move.tenantId],
       );
       if (Number(pending!.count) === 0) break;
-      if (attempt > 500) throw new Error(`The source outbox still holds unpublished events of tenant ${move.tenantId}`);
-      if (this.options.drainOutbox) await this.options.drainOutbox();
-      else await new Promise((resolve) => setTimeout(resolve, 10));
+      const left = deadline - performance.now();
+      if (left <= 0) throw new FenceYielded(`${pending!.count} events of tenant ${move.tenantId} still unpublished on the source`);
+      // A drain still running when the wait ends goes on by itself (a failed one is the relay's to retry).
+      const drained = this.options.drainOutbox ? this.options.drainOutbox().catch(() => undefined) : new Promise((resolve) => setTimeout(resolve, 10));
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([drained, new Promise((resolve) => (timer = setTimeout(resolve, left)))]);
+      clearTimeout(timer);
     }
     // Their change entries were waiting for publication: now they copy.
-    await this.applyChanges(move, touched ? { touched } : {});
+    await this.applyChanges(move, { source, ...(touched ? { touched } : {}) });
   }
 
   /**
@@ -528,8 +560,8 @@ export class ShardMover {
     move: ShardMove,
     tables: readonly TenantTable[],
     keys: ReadonlyMap<string, ReadonlyMap<string, Record<string, unknown>>>,
+    source: EntityManager,
   ): Promise<void> {
-    const source = this.db.em(move.sourceShard);
     const target = this.db.em(move.targetShard);
     for (const table of tables) {
       const only = [...(keys.get(table.name)?.values() ?? [])];
@@ -710,6 +742,8 @@ export interface MoveCheck {
 }
 
 class VerificationFailed extends Error {}
+/** The fence let go before the switch (its transaction rolled back); the run fences again. */
+class FenceYielded extends Error {}
 
 /** Adds a primary key (by its JSON text) to the per-table key sets. */
 function addKey(keys: Map<string, Map<string, Record<string, unknown>>>, table: string, key: string, pk: Record<string, unknown>): void {
