@@ -15,6 +15,8 @@ const benchConfigSchema = z.object({
   BENCH_TOPOLOGY: z.enum(['embedded', 'services']).default('embedded'),
   /** DATABASE_POOL_MAX of each service process in the services topology (compose says 10; PostgreSQL here allows 100 in all). */
   BENCH_SERVICES_POOL_MAX: fields.positiveInt(5),
+  /** gateway-latency in the services topology: seconds of measuring every process's CPU with no load, before the load. */
+  BENCH_SERVICES_IDLE_S: fields.positiveInt(10),
   BENCH_RPS: fields.positiveInt(300),
   /**
    * Observability: the fixed arrival rate of its p95 rows; 0 (default) takes 60 % of the closed-loop throughput measured

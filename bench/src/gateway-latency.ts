@@ -7,6 +7,7 @@ import type { BenchConfig } from './config.js';
 import { report, type ResultRow } from './report.js';
 import { summarize } from './stats.js';
 import { treesCpuMs } from './proc-cpu.js';
+import { redisServerPid, rounded, ServicesCpuProbe } from './services-cpu.js';
 
 /** The four-subgraph query of the latency benchmarks (tenants -> billing, usage-forecast, white-label). */
 export const TENANT_QUERY = `query Tenant($id: ID!) {
@@ -107,21 +108,44 @@ async function gatewayLatencyServices(config: BenchConfig): Promise<void> {
     const warmupMs = config.BENCH_WARMUP_S * 1000;
     const rows: ResultRow[] = [];
     const subgraphPids = Object.values(bench.subgraphPids);
-    for (const rps of [...new Set([Math.max(1, Math.round(config.BENCH_RPS / 3)), config.BENCH_RPS])]) {
-      // The four subgraph processes' CPU over the measured part (from /proc), per federated query sent.
-      let before: number | undefined;
-      const timer = setTimeout(() => (before = treesCpuMs(subgraphPids)), warmupMs);
-      const single = await runLoad(bench.graphqlUrl, rps, durationMs, warmupMs, tenantBodies, headers);
-      clearTimeout(timer);
-      const subgraphCpuMsPerQuery = before === undefined ? NaN : (treesCpuMs(subgraphPids) - before) / Math.round((durationMs / 1000) * rps);
-      const summary = summarize(single.latencies, single.errors, durationMs);
-      rows.push({
-        scenario: `services: tenant(id) across 4 subgraphs @ ${rps} req/s`,
-        ...summary,
-        subgraphCpuMsPerQuery: Math.round(subgraphCpuMsPerQuery * 100) / 100,
-        target: 'p95 < 15 ms',
-        met: summary.p95 < 15 && summary.errors === 0,
-      });
+    const probe = await ServicesCpuProbe.open(
+      config.BENCH_POSTGRES_URL,
+      bench.full.pids,
+      bench.full.databaseUrls,
+      await redisServerPid(config.BENCH_REDIS_URL),
+    );
+    try {
+      // Idle: what every process spends with no request at all (relays, job polling, consumers, timers).
+      const idleBefore = await probe.sample();
+      await new Promise((resolve) => setTimeout(resolve, config.BENCH_SERVICES_IDLE_S * 1000));
+      const idle = ServicesCpuProbe.window(idleBefore, await probe.sample());
+      rows.push({ scenario: 'services idle: CPU ms per second', ...rounded(idle.ms, 1 / idle.seconds), target: 'informational', met: true });
+      for (const rps of [...new Set([Math.max(1, Math.round(config.BENCH_RPS / 3)), config.BENCH_RPS])]) {
+        // Every process's CPU over the measured part (from /proc), per federated query sent.
+        let before: Promise<Awaited<ReturnType<ServicesCpuProbe['sample']>>> | undefined;
+        let subgraphBefore: number | undefined;
+        const timer = setTimeout(() => {
+          subgraphBefore = treesCpuMs(subgraphPids);
+          before = probe.sample();
+        }, warmupMs);
+        const single = await runLoad(bench.graphqlUrl, rps, durationMs, warmupMs, tenantBodies, headers);
+        clearTimeout(timer);
+        const queries = Math.round((durationMs / 1000) * rps);
+        const subgraphCpuMsPerQuery = subgraphBefore === undefined ? NaN : (treesCpuMs(subgraphPids) - subgraphBefore) / queries;
+        const perQuery = before === undefined ? undefined : ServicesCpuProbe.window(await before, await probe.sample());
+        const summary = summarize(single.latencies, single.errors, durationMs);
+        rows.push({
+          scenario: `services: tenant(id) across 4 subgraphs @ ${rps} req/s`,
+          ...summary,
+          subgraphCpuMsPerQuery: Math.round(subgraphCpuMsPerQuery * 100) / 100,
+          target: 'p95 < 15 ms',
+          met: summary.p95 < 15 && summary.errors === 0,
+        });
+        if (perQuery)
+          rows.push({ scenario: `services: CPU ms per query @ ${rps} req/s`, ...rounded(perQuery.ms, 1 / queries), target: 'informational', met: true });
+      }
+    } finally {
+      await probe.close();
     }
     const listRps = Math.max(1, Math.round(config.BENCH_RPS / 6));
     const list = await runLoad(bench.graphqlUrl, listRps, durationMs, warmupMs, listBodies, headers);
@@ -139,6 +163,7 @@ async function gatewayLatencyServices(config: BenchConfig): Promise<void> {
       warmupS: config.BENCH_WARMUP_S,
       tenants: bench.tenantIds.length,
       poolMax: config.BENCH_SERVICES_POOL_MAX,
+      idleS: config.BENCH_SERVICES_IDLE_S,
     });
   } finally {
     await bench.destroy();

@@ -174,6 +174,19 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
   return parseConfig('gateway', gatewayConfigSchema, { ...env, subgraphUrls: subgraphUrlOverrides(env) });
 }
 
+/** The variables Apollo Server reads from the process environment by itself, whatever it is configured with. */
+const APOLLO_ENVIRONMENT = ['APOLLO_KEY', 'APOLLO_GRAPH_REF', 'APOLLO_GRAPH_ID', 'APOLLO_GRAPH_VARIANT'] as const;
+
+/**
+ * Removes blank Apollo variables from the process's environment, so Apollo Server sees what this config decided.
+ * Apollo Server reads APOLLO_KEY and friends from `process.env` itself even when configured explicitly; compose passes
+ * `APOLLO_KEY=''` when unset, which this config reads as "not set" (managed federation off) but Apollo reads as a key
+ * with whitespace, and warns at every start. Managed federation reaches Apollo only through its `apollo` option.
+ */
+export function removeBlankApolloVariables(env: Env): void {
+  for (const name of APOLLO_ENVIRONMENT) if (env[name] !== undefined && env[name]!.trim() === '') delete env[name];
+}
+
 /** Splits a bundle of concatenated PEM keys. */
 export function splitPemKeys(bundle: string | undefined): string[] {
   return (bundle ?? '').match(/-----BEGIN [A-Z ]+-----[\s\S]+?-----END [A-Z ]+-----/g) ?? [];
