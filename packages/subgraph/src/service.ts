@@ -10,6 +10,8 @@ import {
   Migration20261125000100ConsumedEvent,
   Migration20261129002000ConsumedEventTenant,
   Migration20261129120000OutboxTraceparent,
+  Migration20261129160000OutboxTenantKey,
+  Migration20261129160100ConsumedEventTenantKey,
   OutboxEvent,
   OutboxRelay,
   type EventBus,
@@ -43,6 +45,8 @@ function withEventTables(schema: ShardedSchema): ShardedSchema {
     Migration20261125000100ConsumedEvent,
     Migration20261129002000ConsumedEventTenant,
     Migration20261129120000OutboxTraceparent,
+    Migration20261129160000OutboxTenantKey,
+    Migration20261129160100ConsumedEventTenantKey,
   ];
   const migrations = [...infrastructure, ...schema.shard.migrations.filter((migration) => !infrastructure.includes(migration as never))];
   // The control database has an outbox too: rows that belong to no tenant (partners, issued documents) announce
