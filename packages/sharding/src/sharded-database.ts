@@ -25,6 +25,12 @@ export interface ShardingConfig {
   drainingShards?: readonly ShardId[];
 }
 
+/**
+ * Connections per shard of the background pool (outbox relay, shard mover), opened on demand: a shard move holds the
+ * fence in one while it reads the source in another and the relay drains the tenant's events in a third.
+ */
+const BACKGROUND_POOL_MAX = 4;
+
 /** The write rate covers at least this long: a newer sample is not replaced by every load query. */
 const WRITE_SAMPLE_INTERVAL_MS = 5_000;
 
@@ -60,6 +66,7 @@ export class ShardedDatabase {
   private constructor(
     private readonly control: MikroORM,
     private readonly shards: readonly MikroORM[],
+    private readonly backgroundShards: readonly MikroORM[],
     readonly directory: ShardDirectory,
     private readonly logger: Logger,
     private readonly counter: { queries: number; transactionStatements: number },
@@ -113,6 +120,8 @@ export class ShardedDatabase {
       onTransactionStatement,
     });
     const shards: MikroORM[] = [];
+    const backgroundShards: MikroORM[] = [];
+    const closeAll = () => Promise.all([control.close(), ...shards.map((orm) => orm.close()), ...backgroundShards.map((orm) => orm.close())]);
     try {
       for (const url of config.shardUrls) {
         shards.push(
@@ -126,20 +135,33 @@ export class ShardedDatabase {
             onTransactionStatement,
           }),
         );
+        backgroundShards.push(
+          await openOrm({
+            url,
+            entities: schema.shard.entities,
+            migrations: [],
+            poolMax: BACKGROUND_POOL_MAX,
+            logger,
+            onQuery,
+            onTransactionStatement,
+            contextSuffix: ':background',
+          }),
+        );
       }
     } catch (error) {
-      await Promise.all([control.close(), ...shards.map((orm) => orm.close())]);
+      await closeAll();
       throw error;
     }
     for (const shardId of config.drainingShards ?? []) {
       if (shardId < 0 || shardId >= config.shardUrls.length) {
-        await Promise.all([control.close(), ...shards.map((orm) => orm.close())]);
+        await closeAll();
         throw new Error(`Draining shard ${shardId} is not configured (shards 0..${config.shardUrls.length - 1})`);
       }
     }
     const database = new ShardedDatabase(
       control,
       shards,
+      backgroundShards,
       new ShardDirectory(control),
       logger,
       counter,
@@ -218,6 +240,18 @@ export class ShardedDatabase {
   /** A fresh EntityManager for one unit of work on `shardId`. */
   em(shardId: ShardId): EntityManager {
     const orm = this.shards[shardId];
+    if (!orm) throw new Error(`Unknown shard ${shardId}`);
+    return orm.em.fork();
+  }
+
+  /**
+   * A fresh EntityManager on `shardId` from the shard's background pool: for the outbox relay and the shard mover, which
+   * must not queue behind requests. A burst of writes to one hot account fills the request pool with transactions
+   * waiting for its row lock; the relay and a move of that tenant then waited behind all of them for every statement
+   * (the relay fell behind, a move crawled).
+   */
+  backgroundEm(shardId: ShardId): EntityManager {
+    const orm = this.backgroundShards[shardId];
     if (!orm) throw new Error(`Unknown shard ${shardId}`);
     return orm.em.fork();
   }
@@ -429,7 +463,9 @@ export class ShardedDatabase {
       timer = setTimeout(() => resolve('timeout'), timeoutMs);
       timer.unref();
     });
-    const closed = Promise.all([this.control.close(true), ...this.shards.map((orm) => orm.close(true))]).then(() => 'closed' as const);
+    const closed = Promise.all([this.control.close(true), ...[...this.shards, ...this.backgroundShards].map((orm) => orm.close(true))]).then(
+      () => 'closed' as const,
+    );
     const outcome = await Promise.race([closed, timedOut]);
     clearTimeout(timer);
     if (outcome === 'timeout') this.logger.warn('database pools did not close in time; abandoning them', { timeoutMs });

@@ -220,10 +220,10 @@ export class ShardMover {
 
   /** PENDING: capture the tenant's writes on the source from now on; the target starts empty for the tenant. */
   private async beginCapture(move: ShardMove): Promise<void> {
-    const source = this.db.em(move.sourceShard);
+    const source = this.db.backgroundEm(move.sourceShard);
     const tables = await tenantTables(source, this.tenantColumns);
     await installCapture(source, tables);
-    await installCapture(this.db.em(move.targetShard), await tenantTables(this.db.em(move.targetShard), this.tenantColumns));
+    await installCapture(this.db.backgroundEm(move.targetShard), await tenantTables(this.db.backgroundEm(move.targetShard), this.tenantColumns));
     await source.execute(
       `insert into shard_move_tenant (tenant_id, move_id, state) values (?, ?, 'capturing')
          on conflict (tenant_id) do update set move_id = excluded.move_id, state = 'capturing'`,
@@ -245,9 +245,9 @@ export class ShardMover {
       );
     }
     // Rows left on the target by an earlier, failed move of this tenant would be counted twice.
-    await this.deleteTenantRows(this.db.em(move.targetShard), tables, move.tenantId);
+    await this.deleteTenantRows(this.db.backgroundEm(move.targetShard), tables, move.tenantId);
     // The target may hold a "moved away" marker from an earlier move off it: the tenant is arriving now.
-    await this.db.em(move.targetShard).execute('delete from shard_move_tenant where tenant_id = ?', [move.tenantId]);
+    await this.db.backgroundEm(move.targetShard).execute('delete from shard_move_tenant where tenant_id = ?', [move.tenantId]);
     const total = await this.countRows(source, tables, move.tenantId);
     await this.update(move.id, { state: 'COPYING', total_rows: total, copied_rows: 0, progress: JSON.stringify({ done: [] } satisfies Progress) });
   }
@@ -259,8 +259,8 @@ export class ShardMover {
    * one is written.
    */
   private async copy(move: ShardMove, signal?: AbortSignal): Promise<void> {
-    const source = this.db.em(move.sourceShard);
-    const target = this.db.em(move.targetShard);
+    const source = this.db.backgroundEm(move.sourceShard);
+    const target = this.db.backgroundEm(move.targetShard);
     const tables = await tenantTables(source, this.tenantColumns);
     let progress = await this.progress(move.id);
     let copied = move.copiedRows;
@@ -319,7 +319,7 @@ export class ShardMover {
    * delta since the verification, not the tenant's size.
    */
   private async fenceVerifySwitch(move: ShardMove): Promise<void> {
-    const source = this.db.em(move.sourceShard);
+    const source = this.db.backgroundEm(move.sourceShard);
     const tables = await tenantTables(source, this.tenantColumns);
     const steps: Record<string, number> = {};
     const step = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
@@ -370,7 +370,7 @@ export class ShardMover {
 
   /** SWITCHED (after the grace period): the source's rows of the tenant go; the "moved away" marker stays. */
   private async cleanUp(move: ShardMove): Promise<void> {
-    const source = this.db.em(move.sourceShard);
+    const source = this.db.backgroundEm(move.sourceShard);
     await this.deleteTenantRows(source, await tenantTables(source, this.tenantColumns), move.tenantId);
     await source.execute('delete from shard_move_change where tenant_id = ?', [move.tenantId]);
     await this.update(move.id, { state: 'CLEANED' });
@@ -378,8 +378,8 @@ export class ShardMover {
 
   /** FAILED: the target's copy goes and the source stops capturing; the source's rows were never touched. */
   private async rollBack(move: ShardMove, reason: string): Promise<void> {
-    const source = this.db.em(move.sourceShard);
-    const target = this.db.em(move.targetShard);
+    const source = this.db.backgroundEm(move.sourceShard);
+    const target = this.db.backgroundEm(move.targetShard);
     await source.transactional(async (tx) => {
       // Under the fence lock: no write of the tenant is between its check of the marker and its commit.
       await tx.execute('select pg_advisory_xact_lock(?, hashtext(?))', [FENCE_LOCK_CLASS, move.tenantId]);
@@ -402,8 +402,8 @@ export class ShardMover {
     move: ShardMove,
     options: { bounded?: boolean; touched?: Map<string, Map<string, Record<string, unknown>>> } = {},
   ): Promise<number> {
-    const source = this.db.em(move.sourceShard);
-    const target = this.db.em(move.targetShard);
+    const source = this.db.backgroundEm(move.sourceShard);
+    const target = this.db.backgroundEm(move.targetShard);
     const tables = new Map((await tenantTables(source, this.tenantColumns)).map((table) => [table.name, table]));
     let applied = 0;
     let seen = 0;
@@ -492,7 +492,7 @@ export class ShardMover {
   private async moveOutbox(move: ShardMove, tables: readonly TenantTable[], touched?: Map<string, Map<string, Record<string, unknown>>>): Promise<void> {
     const outbox = tables.find((table) => table.name === 'outbox_event');
     if (!outbox) return;
-    const source = this.db.em(move.sourceShard);
+    const source = this.db.backgroundEm(move.sourceShard);
     for (let attempt = 0; ; attempt += 1) {
       const [pending] = await source.execute<{ count: string }[]>(
         `select count(*) as count from outbox_event where ${tenantFilter(outbox)} and published_at is null`,
@@ -515,8 +515,8 @@ export class ShardMover {
    * writer). Returns the keys left out, per table, for the fence to compare.
    */
   private async verifyAllButPending(move: ShardMove, tables: readonly TenantTable[]): Promise<Map<string, Map<string, Record<string, unknown>>>> {
-    const source = this.db.em(move.sourceShard);
-    const target = this.db.em(move.targetShard);
+    const source = this.db.backgroundEm(move.sourceShard);
+    const target = this.db.backgroundEm(move.targetShard);
     const pending = new Map<string, Map<string, Record<string, unknown>>>();
     const sourceSums = await source.transactional(
       async (tx) => {
@@ -548,8 +548,8 @@ export class ShardMover {
     tables: readonly TenantTable[],
     keys: ReadonlyMap<string, ReadonlyMap<string, Record<string, unknown>>>,
   ): Promise<void> {
-    const source = this.db.em(move.sourceShard);
-    const target = this.db.em(move.targetShard);
+    const source = this.db.backgroundEm(move.sourceShard);
+    const target = this.db.backgroundEm(move.targetShard);
     for (const table of tables) {
       const only = [...(keys.get(table.name)?.values() ?? [])];
       if (only.length === 0) continue;
@@ -564,7 +564,7 @@ export class ShardMover {
 
   /** The checks' summaries of the target's rows before the fence (see MoveCheck.baseline). */
   private async checkBaselines(move: ShardMove): Promise<Map<string, unknown>> {
-    const target = this.db.em(move.targetShard);
+    const target = this.db.backgroundEm(move.targetShard);
     const baselines = new Map<string, unknown>();
     for (const check of this.db.moveChecks) if (check.baseline) baselines.set(check.name, await check.baseline(target, move.tenantId));
     return baselines;
@@ -575,7 +575,7 @@ export class ShardMover {
    * proven equal to the source's by then (so the source's answer would be the same).
    */
   private async runChecks(move: ShardMove, baselines: ReadonlyMap<string, unknown>): Promise<void> {
-    const target = this.db.em(move.targetShard);
+    const target = this.db.backgroundEm(move.targetShard);
     for (const check of this.db.moveChecks) {
       const result = await check.run(target, move.tenantId, baselines.get(check.name));
       if (check.consistent && !check.consistent(result))
