@@ -270,14 +270,17 @@ export class ShardMover {
       const after = progress.table === table.name && sameColumns(progress.after, table.copyKey) ? progress.after : undefined;
       const started = performance.now();
       let tableRows = 0;
-      let batch = await this.readBatch(source, table, move.tenantId, after);
-      for (;;) {
+      // Rows past the tenant's last key now were written after the capture began: the change log brings them. Without
+      // this bound the copy chased the rows the tenant kept writing (a table written faster than copied never ended).
+      const upTo = await this.lastKey(source, table, move.tenantId);
+      let batch = upTo ? await this.readBatch(source, table, move.tenantId, after, upTo) : undefined;
+      while (batch) {
         signal?.throwIfAborted();
         if ((await this.get(move.id))?.cancelRequested) return;
         const full = batch.read >= this.batchSize && batch.last !== null;
         const [, next] = await Promise.all([
           batch.ready > 0 ? this.writeBatch(target, table, batch.rows) : undefined,
-          full ? this.readBatch(source, table, move.tenantId, batch.last!) : undefined,
+          full ? this.readBatch(source, table, move.tenantId, batch.last!, upTo!) : undefined,
         ]);
         copied += batch.ready;
         tableRows += batch.ready;
@@ -620,16 +623,24 @@ export class ShardMover {
    * cursor), and the rows to copy as one JSON array text — without the columns each shard numbers itself, in the
    * source's numbering order, and for the outbox only its published events (unpublished ones wait in the change log).
    */
-  private async readBatch(em: EntityManager, table: TenantTable, tenantId: string, after: Record<string, unknown> | undefined): Promise<CopyBatch> {
+  private async readBatch(
+    em: EntityManager,
+    table: TenantTable,
+    tenantId: string,
+    after: Record<string, unknown> | undefined,
+    upTo: Record<string, unknown>,
+  ): Promise<CopyBatch> {
     // The keyset is an index that begins with the tenant column where there is one: each batch one range scan.
     const pk = table.copyKey.map(ident).join(', ');
+    const key = `(select ${table.copyKey.map((column) => `k.${ident(column)}`).join(', ')} from jsonb_populate_record(null::${ident(table.name)}, ?::jsonb) k)`;
     const params: unknown[] = [tenantId];
     let cursor = '';
     if (after) {
-      cursor = `and (${pk}) > (select ${table.copyKey.map((column) => `k.${ident(column)}`).join(', ')} from jsonb_populate_record(null::${ident(table.name)}, ?::jsonb) k)`;
+      cursor = `and (${pk}) > ${key}`;
       params.push(JSON.stringify(after));
     }
-    params.push(this.batchSize);
+    cursor += ` and (${pk}) <= ${key}`;
+    params.push(JSON.stringify(upTo), this.batchSize);
     const row = table.localColumns.length > 0 ? `to_jsonb(b) - ${textArray(table.localColumns)}` : 'to_jsonb(b)';
     const order = (table.localColumns.length > 0 ? [table.localColumns[0]!] : table.copyKey).map((column) => `b.${ident(column)}`).join(', ');
     const ready = table.name === 'outbox_event' ? 'b."published_at" is not null' : 'true';
@@ -645,6 +656,16 @@ export class ShardMover {
       params,
     );
     return result!;
+  }
+
+  /** The keyset values of the tenant's last row of `table` (in the copy's order), or null when it has none. */
+  private async lastKey(em: EntityManager, table: TenantTable, tenantId: string): Promise<Record<string, unknown> | null> {
+    const [row] = await em.execute<{ last: Record<string, unknown> }[]>(
+      `select jsonb_build_object(${table.copyKey.map((column) => `'${column.replace(/'/g, "''")}', t.${ident(column)}`).join(', ')}) as last
+         from ${ident(table.name)} t where ${tenantFilter(table, 't')} order by ${table.copyKey.map((column) => `t.${ident(column)} desc`).join(', ')} limit 1`,
+      [tenantId],
+    );
+    return row?.last ?? null;
   }
 
   /** Inserts a batch (a JSON array text of rows) the target does not have yet, as the mover (not captured, guards allow it). */
