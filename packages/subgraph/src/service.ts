@@ -222,7 +222,10 @@ export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConf
       const stopTracing = startTracing(config, `saldo-${definition.name}`, logger);
       const db = await ShardedDatabase.open(shardingConfig(config), withEventTables(definition.shardSchema), logger);
       const relay = new OutboxRelay({
-        sources: [{ name: 'control', em: () => db.globalEm() }, ...db.shardIds.map((shardId) => ({ name: `shard-${shardId}`, em: () => db.backgroundEm(shardId) }))],
+        sources: [
+          { name: 'control', em: () => db.globalEm() },
+          ...db.shardIds.map((shardId) => ({ name: `shard-${shardId}`, em: () => db.backgroundEm(shardId) })),
+        ],
         bus: deps.bus,
         logger,
         pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS,

@@ -23,7 +23,10 @@ export class LedgerLikeTables extends Migration {
 }
 
 export const ledgerLikeSchema: ShardedSchema = {
-  shard: { entities: [], migrations: [Migration20261123000100Outbox, Migration20261129120000OutboxTraceparent, Migration20261129160000OutboxTenantKey, LedgerLikeTables] },
+  shard: {
+    entities: [],
+    migrations: [Migration20261123000100Outbox, Migration20261129120000OutboxTraceparent, Migration20261129160000OutboxTenantKey, LedgerLikeTables],
+  },
   moves: {
     // `profile` is keyed by the tenant id itself, like the tenants subgraph's `tenant` table.
     tenantColumns: { profile: 'id' },
