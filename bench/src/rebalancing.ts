@@ -182,6 +182,8 @@ export async function rebalancing(config: BenchConfig): Promise<void> {
       met: bigMove.switchS < TARGET_MOVE_S && (bigMove.move.fenceMs ?? Infinity) < TARGET_FENCE_MS,
     });
     rows.push(writeRow('recordUsage during the big move (ms from scheduled start)', during, (performance.now() - moving) / 1000 + 2));
+    // Printed now as well: the small moves that follow take minutes on a loaded machine.
+    console.log(`big move: ${JSON.stringify(rows.slice(-2))}`);
 
     // A smaller tenant moved back and forth: the fence's distribution.
     const small = await tenant('Rebalance small', config.BENCH_REBALANCE_SMALL_ENTRIES);
