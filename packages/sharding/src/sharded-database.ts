@@ -26,8 +26,8 @@ export interface ShardingConfig {
 }
 
 /**
- * Connections per shard of the background pool (outbox relay, shard mover), opened on demand: a shard move holds the
- * fence in one while it reads the source in another and the relay drains the tenant's events in a third.
+ * Connections per database of the background pools (outbox relay, shard mover), opened on demand: a shard move holds
+ * the fence in one while it reads the source in another and the relay drains the tenant's events in a third.
  */
 const BACKGROUND_POOL_MAX = 4;
 
@@ -65,6 +65,7 @@ export interface SchemaPart {
 export class ShardedDatabase {
   private constructor(
     private readonly control: MikroORM,
+    private readonly backgroundControl: MikroORM,
     private readonly shards: readonly MikroORM[],
     private readonly backgroundShards: readonly MikroORM[],
     readonly directory: ShardDirectory,
@@ -121,8 +122,20 @@ export class ShardedDatabase {
     });
     const shards: MikroORM[] = [];
     const backgroundShards: MikroORM[] = [];
-    const closeAll = () => Promise.all([control.close(), ...shards.map((orm) => orm.close()), ...backgroundShards.map((orm) => orm.close())]);
+    let backgroundControl: MikroORM | undefined;
+    const closeAll = () =>
+      Promise.all([control.close(), backgroundControl?.close(), ...shards.map((orm) => orm.close()), ...backgroundShards.map((orm) => orm.close())]);
     try {
+      backgroundControl = await openOrm({
+        url: config.controlUrl,
+        entities: [ShardRecord, TenantPlacement, ShardLoadSample, ...(schema.global?.entities ?? [])],
+        migrations: [],
+        poolMax: BACKGROUND_POOL_MAX,
+        logger,
+        onQuery,
+        onTransactionStatement,
+        contextSuffix: ':background',
+      });
       for (const url of config.shardUrls) {
         shards.push(
           await openOrm({
@@ -160,6 +173,7 @@ export class ShardedDatabase {
     }
     const database = new ShardedDatabase(
       control,
+      backgroundControl,
       shards,
       backgroundShards,
       new ShardDirectory(control),
@@ -254,6 +268,11 @@ export class ShardedDatabase {
     const orm = this.backgroundShards[shardId];
     if (!orm) throw new Error(`Unknown shard ${shardId}`);
     return orm.em.fork();
+  }
+
+  /** Like backgroundEm, on the control database (the mover's records and switch; the relay's control outbox). */
+  backgroundGlobalEm(): EntityManager {
+    return this.backgroundControl.em.fork();
   }
 
   /** A fresh EntityManager on the control database, for the subgraph's platform-wide rows. */
@@ -463,7 +482,7 @@ export class ShardedDatabase {
       timer = setTimeout(() => resolve('timeout'), timeoutMs);
       timer.unref();
     });
-    const closed = Promise.all([this.control.close(true), ...[...this.shards, ...this.backgroundShards].map((orm) => orm.close(true))]).then(
+    const closed = Promise.all([this.control, this.backgroundControl, ...this.shards, ...this.backgroundShards].map((orm) => orm.close(true))).then(
       () => 'closed' as const,
     );
     const outcome = await Promise.race([closed, timedOut]);

@@ -223,7 +223,7 @@ export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConf
       const db = await ShardedDatabase.open(shardingConfig(config), withEventTables(definition.shardSchema), logger);
       const relay = new OutboxRelay({
         sources: [
-          { name: 'control', em: () => db.globalEm() },
+          { name: 'control', em: () => db.backgroundGlobalEm() },
           ...db.shardIds.map((shardId) => ({ name: `shard-${shardId}`, em: () => db.backgroundEm(shardId) })),
         ],
         bus: deps.bus,

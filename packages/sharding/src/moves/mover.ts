@@ -102,7 +102,7 @@ export class ShardMover {
    * on several instances never exceed it together).
    */
   async start(tenantId: string, targetShard: ShardId, options: { maxActive?: number } = {}): Promise<ShardMove> {
-    const control = this.db.globalEm();
+    const control = this.db.backgroundGlobalEm();
     return control.transactional(async (tx) => {
       // One start at a time per subgraph: the "already moving" check and the insert must not interleave.
       await tx.execute('select pg_advisory_xact_lock(?, 1)', [FENCE_LOCK_CLASS]);
@@ -133,7 +133,7 @@ export class ShardMover {
 
   /** Asks a move to stop; honoured before the switch (the source stays as it was), refused after it. */
   async cancel(moveId: string): Promise<ShardMove> {
-    const control = this.db.globalEm();
+    const control = this.db.backgroundGlobalEm();
     return control.transactional(async (tx) => {
       const [row] = await tx.execute<{ state: MoveState }[]>('select state from shard_move where id = ? for update', [moveId]);
       if (!row) throw new ShardMoveError('MOVE_NOT_FOUND', `No move ${moveId}.`);
@@ -145,7 +145,7 @@ export class ShardMover {
   }
 
   async get(moveId: string): Promise<ShardMove | undefined> {
-    return this.read(this.db.globalEm(), moveId);
+    return this.read(this.db.backgroundGlobalEm(), moveId);
   }
 
   /** Moves, newest first; unfinished ones only when `active`. */
@@ -351,7 +351,7 @@ export class ShardMover {
     });
     // Writes refused from here on retry until the directory names the target (next statement): a short window.
     const switchedAt = this.now();
-    await this.db.globalEm().transactional(async (tx) => {
+    await this.db.backgroundGlobalEm().transactional(async (tx) => {
       await tx.execute('update tenant_placement set shard_id = ?, epoch = epoch + 1 where tenant_id = ?', [move.targetShard, move.tenantId]);
       await tx.execute(`update shard_move set state = 'SWITCHED', fence_ms = ?, switched_at = ?, updated_at = ? where id = ?`, [
         Math.round(performance.now() - started),
@@ -733,7 +733,7 @@ export class ShardMover {
   }
 
   private async progress(moveId: string): Promise<Progress> {
-    const [row] = await this.db.globalEm().execute<{ progress: Progress | null }[]>('select progress from shard_move where id = ?', [moveId]);
+    const [row] = await this.db.backgroundGlobalEm().execute<{ progress: Progress | null }[]>('select progress from shard_move where id = ?', [moveId]);
     return row?.progress ?? { done: [] };
   }
 
@@ -749,7 +749,7 @@ export class ShardMover {
       params.push(value);
     }
     params.push(moveId);
-    await this.db.globalEm().execute(`update shard_move set ${sets.join(', ')} where id = ?`, params);
+    await this.db.backgroundGlobalEm().execute(`update shard_move set ${sets.join(', ')} where id = ?`, params);
   }
 
   private async read(em: EntityManager, moveId: string): Promise<ShardMove | undefined> {
