@@ -1,4 +1,5 @@
 import type { Stack } from '@saldo/dev-stack';
+import type { Logger } from '@saldo/service';
 import { ShardMover, type ShardMove } from '@saldo/sharding';
 import { startBenchStack } from './bench-stack.js';
 import type { BenchConfig } from './config.js';
@@ -80,10 +81,25 @@ async function seedLedger(stack: Stack, tenantId: string, entries: number): Prom
   await db.em((await db.directory.lookupOne(tenantId))!).execute('analyze ledger_entry');
 }
 
+/** The stack logs warnings only: the mover's own lines (copy rate per table, the fence's steps) are printed too. */
+function moveLogger(logger: Logger): Logger {
+  return {
+    ...logger,
+    debug: (message, fields) => logger.debug(message, fields),
+    info: (message, fields) => {
+      console.log(`${message} ${JSON.stringify(fields ?? {})}`);
+      logger.info(message, fields);
+    },
+    warn: (message, fields) => logger.warn(message, fields),
+    error: (message, fields) => logger.error(message, fields),
+    child: (service) => logger.child(service),
+  };
+}
+
 /** Moves the tenant's billing rows to its other shard (copy, catch-up, fence, verify, switch, clean), as the job would. */
 async function move(stack: Stack, tenantId: string): Promise<{ move: ShardMove; switchS: number; totalS: number }> {
   const { db, relay } = stack.billing.runtime;
-  const mover = new ShardMover(db, stack.billing.runtime.logger, {
+  const mover = new ShardMover(db, moveLogger(stack.billing.runtime.logger), {
     graceMs: 0,
     drainOutbox: async () => {
       await relay.flush();
@@ -166,6 +182,8 @@ export async function rebalancing(config: BenchConfig): Promise<void> {
       met: bigMove.switchS < TARGET_MOVE_S && (bigMove.move.fenceMs ?? Infinity) < TARGET_FENCE_MS,
     });
     rows.push(writeRow('recordUsage during the big move (ms from scheduled start)', during, (performance.now() - moving) / 1000 + 2));
+    // Printed now as well: the small moves that follow take minutes on a loaded machine.
+    console.log(`big move: ${JSON.stringify(rows.slice(-2))}`);
 
     // A smaller tenant moved back and forth: the fence's distribution.
     const small = await tenant('Rebalance small', config.BENCH_REBALANCE_SMALL_ENTRIES);

@@ -11,6 +11,10 @@ import type { EntityManager } from '@mikro-orm/postgresql';
  * moves with the tenant's rows when the tenant moves to another shard, so a redelivery there is skipped too.
  */
 @Entity({ tableName: 'consumed_event' })
+@Index({
+  name: 'consumed_event_tenant_key_unique',
+  expression: 'create unique index "consumed_event_tenant_key_unique" on "consumed_event" ("tenant_id", "consumer_group", "event_id")',
+})
 export class ConsumedEvent {
   [PrimaryKeyProp]?: ['consumerGroup', 'eventId'];
 
@@ -24,7 +28,6 @@ export class ConsumedEvent {
   consumedAt!: Date;
 
   @Property({ type: 'uuid', nullable: true })
-  @Index({ name: 'consumed_event_tenant_index' })
   tenantId?: string | null;
 }
 
@@ -61,6 +64,26 @@ export class Migration20261129002000ConsumedEventTenant extends Migration {
   override down(): void {
     this.addSql('drop index if exists "consumed_event_tenant_index";');
     this.addSql('alter table "consumed_event" drop column if exists "tenant_id";');
+  }
+}
+
+/**
+ * Replaces the tenant index of consumed_event by a unique one on (tenant_id, consumer_group, event_id): a shard move copies
+ * a tenant's records in keyset batches of that index (one range scan each) instead of sorting all of the tenant's
+ * records by the primary key for every batch; lookups by tenant alone use its first column as before. Add to the shard
+ * migrations after Migration20261129002000ConsumedEventTenant.
+ */
+export class Migration20261129160100ConsumedEventTenantKey extends Migration {
+  override name = 'Migration20261129160100ConsumedEventTenantKey';
+
+  override up(): void {
+    this.addSql('create unique index if not exists "consumed_event_tenant_key_unique" on "consumed_event" ("tenant_id", "consumer_group", "event_id");');
+    this.addSql('drop index if exists "consumed_event_tenant_index";');
+  }
+
+  override down(): void {
+    this.addSql('create index if not exists "consumed_event_tenant_index" on "consumed_event" ("tenant_id");');
+    this.addSql('drop index if exists "consumed_event_tenant_key_unique";');
   }
 }
 

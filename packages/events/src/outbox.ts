@@ -185,3 +185,21 @@ export class Migration20261129120000OutboxTraceparent extends Migration {
     this.addSql(`alter table "outbox_event" drop column "traceparent";`);
   }
 }
+
+/**
+ * A unique index on (key, id) of a shard's outbox: the key is the tenant, and a shard move copies, counts and compares a
+ * tenant's events through it (each keyset batch one range scan of it). Without it every batch walked the primary key
+ * filtering other tenants' events, and every count scanned the table. Shards only: the control database's outbox
+ * belongs to no tenant and never moves.
+ */
+export class Migration20261129160000OutboxTenantKey extends Migration {
+  override name = 'Migration20261129160000OutboxTenantKey';
+
+  override up(): void {
+    this.addSql('create unique index if not exists "outbox_event_key_id_unique" on "outbox_event" ("key", "id");');
+  }
+
+  override down(): void {
+    this.addSql('drop index if exists "outbox_event_key_id_unique";');
+  }
+}

@@ -22,6 +22,8 @@ export interface OrmOptions {
   onQuery?: () => void;
   /** Called once per transaction control statement (BEGIN, COMMIT, ROLLBACK), which onQuery does not see. */
   onTransactionStatement?: () => void;
+  /** Distinguishes a second ORM of the same database (its own pool), whose transactions must stay its own. */
+  contextSuffix?: string;
 }
 
 /**
@@ -34,7 +36,7 @@ export async function openOrm(options: OrmOptions): Promise<MikroORM> {
     // MikroORM tracks the current transaction in async-local storage by context name. Several ORMs share one
     // process (shards, subgraphs in the embedded stack), so each needs its own name or a transaction on one
     // database would be picked up by queries meant for another.
-    contextName: `db:${databaseName(options.url)}`,
+    contextName: `db:${databaseName(options.url)}${options.contextSuffix ?? ''}`,
     entities: options.entities,
     metadataProvider: ReflectMetadataProvider,
     extensions: [Migrator],

@@ -25,6 +25,12 @@ export interface ShardingConfig {
   drainingShards?: readonly ShardId[];
 }
 
+/**
+ * Connections per database of the background pools (outbox relay, shard mover), opened on demand: a shard move holds
+ * the fence in one while it reads the source in another and the relay drains the tenant's events in a third.
+ */
+const BACKGROUND_POOL_MAX = 4;
+
 /** The write rate covers at least this long: a newer sample is not replaced by every load query. */
 const WRITE_SAMPLE_INTERVAL_MS = 5_000;
 
@@ -59,7 +65,9 @@ export interface SchemaPart {
 export class ShardedDatabase {
   private constructor(
     private readonly control: MikroORM,
+    private readonly backgroundControl: MikroORM,
     private readonly shards: readonly MikroORM[],
+    private readonly backgroundShards: readonly MikroORM[],
     readonly directory: ShardDirectory,
     private readonly logger: Logger,
     private readonly counter: { queries: number; transactionStatements: number },
@@ -113,7 +121,21 @@ export class ShardedDatabase {
       onTransactionStatement,
     });
     const shards: MikroORM[] = [];
+    const backgroundShards: MikroORM[] = [];
+    let backgroundControl: MikroORM | undefined;
+    const closeAll = () =>
+      Promise.all([control.close(), backgroundControl?.close(), ...shards.map((orm) => orm.close()), ...backgroundShards.map((orm) => orm.close())]);
     try {
+      backgroundControl = await openOrm({
+        url: config.controlUrl,
+        entities: [ShardRecord, TenantPlacement, ShardLoadSample, ...(schema.global?.entities ?? [])],
+        migrations: [],
+        poolMax: BACKGROUND_POOL_MAX,
+        logger,
+        onQuery,
+        onTransactionStatement,
+        contextSuffix: ':background',
+      });
       for (const url of config.shardUrls) {
         shards.push(
           await openOrm({
@@ -126,20 +148,34 @@ export class ShardedDatabase {
             onTransactionStatement,
           }),
         );
+        backgroundShards.push(
+          await openOrm({
+            url,
+            entities: schema.shard.entities,
+            migrations: [],
+            poolMax: BACKGROUND_POOL_MAX,
+            logger,
+            onQuery,
+            onTransactionStatement,
+            contextSuffix: ':background',
+          }),
+        );
       }
     } catch (error) {
-      await Promise.all([control.close(), ...shards.map((orm) => orm.close())]);
+      await closeAll();
       throw error;
     }
     for (const shardId of config.drainingShards ?? []) {
       if (shardId < 0 || shardId >= config.shardUrls.length) {
-        await Promise.all([control.close(), ...shards.map((orm) => orm.close())]);
+        await closeAll();
         throw new Error(`Draining shard ${shardId} is not configured (shards 0..${config.shardUrls.length - 1})`);
       }
     }
     const database = new ShardedDatabase(
       control,
+      backgroundControl,
       shards,
+      backgroundShards,
       new ShardDirectory(control),
       logger,
       counter,
@@ -220,6 +256,23 @@ export class ShardedDatabase {
     const orm = this.shards[shardId];
     if (!orm) throw new Error(`Unknown shard ${shardId}`);
     return orm.em.fork();
+  }
+
+  /**
+   * A fresh EntityManager on `shardId` from the shard's background pool: for the outbox relay and the shard mover, which
+   * must not queue behind requests. A burst of writes to one hot account fills the request pool with transactions
+   * waiting for its row lock; the relay and a move of that tenant then waited behind all of them for every statement
+   * (the relay fell behind, a move crawled).
+   */
+  backgroundEm(shardId: ShardId): EntityManager {
+    const orm = this.backgroundShards[shardId];
+    if (!orm) throw new Error(`Unknown shard ${shardId}`);
+    return orm.em.fork();
+  }
+
+  /** Like backgroundEm, on the control database (the mover's records and switch; the relay's control outbox). */
+  backgroundGlobalEm(): EntityManager {
+    return this.backgroundControl.em.fork();
   }
 
   /** A fresh EntityManager on the control database, for the subgraph's platform-wide rows. */
@@ -429,7 +482,9 @@ export class ShardedDatabase {
       timer = setTimeout(() => resolve('timeout'), timeoutMs);
       timer.unref();
     });
-    const closed = Promise.all([this.control.close(true), ...this.shards.map((orm) => orm.close(true))]).then(() => 'closed' as const);
+    const closed = Promise.all([this.control, this.backgroundControl, ...this.shards, ...this.backgroundShards].map((orm) => orm.close(true))).then(
+      () => 'closed' as const,
+    );
     const outcome = await Promise.race([closed, timedOut]);
     clearTimeout(timer);
     if (outcome === 'timeout') this.logger.warn('database pools did not close in time; abandoning them', { timeoutMs });

@@ -10,6 +10,8 @@ import {
   Migration20261125000100ConsumedEvent,
   Migration20261129002000ConsumedEventTenant,
   Migration20261129120000OutboxTraceparent,
+  Migration20261129160000OutboxTenantKey,
+  Migration20261129160100ConsumedEventTenantKey,
   OutboxEvent,
   OutboxRelay,
   type EventBus,
@@ -43,6 +45,8 @@ function withEventTables(schema: ShardedSchema): ShardedSchema {
     Migration20261125000100ConsumedEvent,
     Migration20261129002000ConsumedEventTenant,
     Migration20261129120000OutboxTraceparent,
+    Migration20261129160000OutboxTenantKey,
+    Migration20261129160100ConsumedEventTenantKey,
   ];
   const migrations = [...infrastructure, ...schema.shard.migrations.filter((migration) => !infrastructure.includes(migration as never))];
   // The control database has an outbox too: rows that belong to no tenant (partners, issued documents) announce
@@ -218,7 +222,10 @@ export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConf
       const stopTracing = startTracing(config, `saldo-${definition.name}`, logger);
       const db = await ShardedDatabase.open(shardingConfig(config), withEventTables(definition.shardSchema), logger);
       const relay = new OutboxRelay({
-        sources: [{ name: 'control', em: () => db.globalEm() }, ...db.shardIds.map((shardId) => ({ name: `shard-${shardId}`, em: () => db.em(shardId) }))],
+        sources: [
+          { name: 'control', em: () => db.backgroundGlobalEm() },
+          ...db.shardIds.map((shardId) => ({ name: `shard-${shardId}`, em: () => db.backgroundEm(shardId) })),
+        ],
         bus: deps.bus,
         logger,
         pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS,

@@ -93,10 +93,12 @@ export interface TenantTable {
    */
   localColumns: string[];
   /**
-   * The copy's keyset: the columns of a unique index that begins with the tenant column (all not null), so each batch
+   * The copy's keyset: the columns of a unique index that begins with the tenant column (the others not null), so each batch
    * is one range scan of that index; the primary key when there is none (a batch then filters the key's order by tenant).
    */
   copyKey: string[];
+  /** Every column, in the table's order. */
+  columns: string[];
 }
 
 /** Tables never moved: the ORM's bookkeeping and the capture's own tables. */
@@ -109,7 +111,14 @@ const NOT_TENANT_DATA = new Set(['mikro_orm_migrations', 'shard_move_tenant', 's
  */
 export async function tenantTables(em: EntityManager, tenantColumns: Readonly<Record<string, string>> = {}): Promise<TenantTable[]> {
   const rows = await em.execute<
-    { table_name: string; columns: string[]; types: string[]; primary_key: string[]; numbered: string[]; unique_keys: string[][] }[]
+    {
+      table_name: string;
+      columns: string[];
+      types: string[];
+      primary_key: string[];
+      numbered: string[];
+      unique_keys: { columns: string[]; nullable: string[] }[];
+    }[]
   >(
     `select c.relname as table_name,
             array(select a.attname::text from pg_attribute a where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped order by a.attnum) as columns,
@@ -121,13 +130,13 @@ export async function tenantTables(em: EntityManager, tenantColumns: Readonly<Re
             array(select a.attname::text from pg_index i cross join unnest(i.indkey) with ordinality k(attnum, ord)
                     join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
                    where i.indrelid = c.oid and i.indisprimary order by k.ord) as primary_key,
-            coalesce((select json_agg(u.columns order by u.n, u.name) from (
+            coalesce((select json_agg(json_build_object('columns', u.columns, 'nullable', u.nullable) order by u.n, u.name) from (
                        select i.indexrelid::regclass::text as name, count(*) as n, array_agg(a.attname::text order by k.ord) as columns,
-                              bool_and(a.attnotnull) as not_null
+                              coalesce(array_agg(a.attname::text) filter (where not a.attnotnull), '{}') as nullable
                          from pg_index i cross join unnest(i.indkey) with ordinality k(attnum, ord)
                          join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
                         where i.indrelid = c.oid and i.indisunique and i.indpred is null and i.indexprs is null
-                        group by i.indexrelid) u where u.not_null), '[]'::json) as unique_keys
+                        group by i.indexrelid) u), '[]'::json) as unique_keys
        from pg_class c join pg_namespace n on n.oid = c.relnamespace
       where n.nspname = current_schema() and c.relkind = 'r'
       order by c.relname`,
@@ -144,8 +153,13 @@ export async function tenantTables(em: EntityManager, tenantColumns: Readonly<Re
       tenantColumnType: row.types[row.columns.indexOf(tenantColumn)]!,
       primaryKey: row.primary_key,
       localColumns: row.numbered.filter((column) => !row.primary_key.includes(column)),
-      // Shortest first (the query's order); a key of the tenant column alone identifies no row of it.
-      copyKey: row.unique_keys.find((key) => key[0] === tenantColumn && key.length > 1) ?? row.primary_key,
+      // Shortest first (the query's order); a key of the tenant column alone identifies no row of it. The tenant column
+      // may be nullable (consumed_event's records from before it existed): the copy compares it by equality, so only the
+      // other columns must be not null for the keyset's row comparison.
+      copyKey:
+        row.unique_keys.find((key) => key.columns[0] === tenantColumn && key.columns.length > 1 && key.nullable.every((column) => column === tenantColumn))
+          ?.columns ?? row.primary_key,
+      columns: row.columns,
     });
   }
   return tables;

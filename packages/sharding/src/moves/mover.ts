@@ -111,7 +111,7 @@ export class ShardMover {
    * on several instances never exceed it together).
    */
   async start(tenantId: string, targetShard: ShardId, options: { maxActive?: number } = {}): Promise<ShardMove> {
-    const control = this.db.globalEm();
+    const control = this.db.backgroundGlobalEm();
     return control.transactional(async (tx) => {
       // One start at a time per subgraph: the "already moving" check and the insert must not interleave.
       await tx.execute('select pg_advisory_xact_lock(?, 1)', [FENCE_LOCK_CLASS]);
@@ -142,7 +142,7 @@ export class ShardMover {
 
   /** Asks a move to stop; honoured before the switch (the source stays as it was), refused after it. */
   async cancel(moveId: string): Promise<ShardMove> {
-    const control = this.db.globalEm();
+    const control = this.db.backgroundGlobalEm();
     return control.transactional(async (tx) => {
       const [row] = await tx.execute<{ state: MoveState }[]>('select state from shard_move where id = ? for update', [moveId]);
       if (!row) throw new ShardMoveError('MOVE_NOT_FOUND', `No move ${moveId}.`);
@@ -154,7 +154,7 @@ export class ShardMover {
   }
 
   async get(moveId: string): Promise<ShardMove | undefined> {
-    return this.read(this.db.globalEm(), moveId);
+    return this.read(this.db.backgroundGlobalEm(), moveId);
   }
 
   /** Moves, newest first; unfinished ones only when `active`. */
@@ -242,10 +242,10 @@ export class ShardMover {
 
   /** PENDING: capture the tenant's writes on the source from now on; the target starts empty for the tenant. */
   private async beginCapture(move: ShardMove): Promise<void> {
-    const source = this.db.em(move.sourceShard);
+    const source = this.db.backgroundEm(move.sourceShard);
     const tables = await tenantTables(source, this.tenantColumns);
     await installCapture(source, tables);
-    await installCapture(this.db.em(move.targetShard), await tenantTables(this.db.em(move.targetShard), this.tenantColumns));
+    await installCapture(this.db.backgroundEm(move.targetShard), await tenantTables(this.db.backgroundEm(move.targetShard), this.tenantColumns));
     await source.execute(
       `insert into shard_move_tenant (tenant_id, move_id, state) values (?, ?, 'capturing')
          on conflict (tenant_id) do update set move_id = excluded.move_id, state = 'capturing'`,
@@ -267,38 +267,60 @@ export class ShardMover {
       );
     }
     // Rows left on the target by an earlier, failed move of this tenant would be counted twice.
-    await this.deleteTenantRows(this.db.em(move.targetShard), tables, move.tenantId);
+    await this.deleteTenantRows(this.db.backgroundEm(move.targetShard), tables, move.tenantId);
     // The target may hold a "moved away" marker from an earlier move off it: the tenant is arriving now.
-    await this.db.em(move.targetShard).execute('delete from shard_move_tenant where tenant_id = ?', [move.tenantId]);
+    await this.db.backgroundEm(move.targetShard).execute('delete from shard_move_tenant where tenant_id = ?', [move.tenantId]);
     const total = await this.countRows(source, tables, move.tenantId);
     await this.update(move.id, { state: 'COPYING', total_rows: total, copied_rows: 0, progress: JSON.stringify({ done: [] } satisfies Progress) });
   }
 
-  /** COPYING: every table's rows of the tenant, in keyset batches (short statements, no long locks). */
+  /**
+   * COPYING: every table's rows of the tenant, in keyset batches (short statements, no long locks). A batch travels as one
+   * JSON text from the source's statement to the target's (never parsed here: no per-row work on the event loop the
+   * tenant's requests share, and no bigint through a JavaScript number), and the next batch is read while the previous
+   * one is written.
+   */
   private async copy(move: ShardMove, signal?: AbortSignal): Promise<void> {
-    const source = this.db.em(move.sourceShard);
-    const target = this.db.em(move.targetShard);
+    const source = this.db.backgroundEm(move.sourceShard);
+    const target = this.db.backgroundEm(move.targetShard);
     const tables = await tenantTables(source, this.tenantColumns);
     let progress = await this.progress(move.id);
     let copied = move.copiedRows;
     for (const table of tables) {
       if (progress.done.includes(table.name)) continue;
       // A cursor of other columns (recorded before the table's keyset changed) starts the table again: copies are idempotent.
-      let after = progress.table === table.name && sameColumns(progress.after, table.copyKey) ? progress.after : undefined;
-      for (;;) {
+      const after = progress.table === table.name && sameColumns(progress.after, table.copyKey) ? progress.after : undefined;
+      const started = performance.now();
+      let tableRows = 0;
+      // Rows past the tenant's last key now were written after the capture began: the change log brings them. Without
+      // this bound the copy chased the rows the tenant kept writing (a table written faster than copied never ended).
+      const upTo = await this.lastKey(source, table, move.tenantId);
+      let batch = upTo ? await this.readBatch(source, table, move.tenantId, after, upTo) : undefined;
+      while (batch) {
         signal?.throwIfAborted();
         if ((await this.get(move.id))?.cancelRequested) return;
-        const rows = await this.readBatch(source, table, move.tenantId, after);
-        const ready = withoutLocalColumns(table, table.name === 'outbox_event' ? rows.filter((row) => row['published_at'] !== null) : rows);
-        if (ready.length > 0) await this.writeRows(target, table, ready);
-        copied += ready.length;
-        if (rows.length < this.batchSize) break;
-        after = Object.fromEntries(table.copyKey.map((column) => [column, rows[rows.length - 1]![column]]));
-        progress = { ...progress, table: table.name, after };
+        const full = batch.read >= this.batchSize && batch.last !== null;
+        const [, next] = await Promise.all([
+          batch.ready > 0 ? this.writeBatch(target, table, batch.rows) : undefined,
+          full ? this.readBatch(source, table, move.tenantId, batch.last!, upTo!) : undefined,
+        ]);
+        copied += batch.ready;
+        tableRows += batch.ready;
+        if (!next) break;
+        progress = { ...progress, table: table.name, after: batch.last! };
         await this.update(move.id, { progress: JSON.stringify(progress), copied_rows: copied });
+        batch = next;
       }
       progress = { done: [...progress.done, table.name] };
       await this.update(move.id, { progress: JSON.stringify(progress), copied_rows: copied });
+      const seconds = (performance.now() - started) / 1000;
+      this.logger.info('shard move copied a table', {
+        move: move.id,
+        table: table.name,
+        rows: tableRows,
+        seconds: Math.round(seconds * 10) / 10,
+        rowsPerS: Math.round(tableRows / Math.max(seconds, 0.001)),
+      });
     }
     await this.update(move.id, { state: 'CATCHING_UP' });
   }
@@ -323,7 +345,7 @@ export class ShardMover {
    * FENCE_OUTBOX_WAIT_MS lets go (FenceYielded: its transaction rolls back, nothing switched) and `run` fences again.
    */
   private async fenceVerifySwitch(move: ShardMove): Promise<void> {
-    const source = this.db.em(move.sourceShard);
+    const source = this.db.backgroundEm(move.sourceShard);
     const tables = await tenantTables(source, this.tenantColumns);
     const steps: Record<string, number> = {};
     const step = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
@@ -352,7 +374,7 @@ export class ShardMover {
     });
     // Writes refused from here on retry until the directory names the target (next statement): a short window.
     const switchedAt = this.now();
-    await this.db.globalEm().transactional(async (tx) => {
+    await this.db.backgroundGlobalEm().transactional(async (tx) => {
       await tx.execute('update tenant_placement set shard_id = ?, epoch = epoch + 1 where tenant_id = ?', [move.targetShard, move.tenantId]);
       await tx.execute(`update shard_move set state = 'SWITCHED', fence_ms = ?, switched_at = ?, updated_at = ? where id = ?`, [
         Math.round(performance.now() - started),
@@ -374,7 +396,7 @@ export class ShardMover {
 
   /** SWITCHED (after the grace period): the source's rows of the tenant go; the "moved away" marker stays. */
   private async cleanUp(move: ShardMove): Promise<void> {
-    const source = this.db.em(move.sourceShard);
+    const source = this.db.backgroundEm(move.sourceShard);
     await this.deleteTenantRows(source, await tenantTables(source, this.tenantColumns), move.tenantId);
     await source.execute('delete from shard_move_change where tenant_id = ?', [move.tenantId]);
     await this.update(move.id, { state: 'CLEANED' });
@@ -382,8 +404,8 @@ export class ShardMover {
 
   /** FAILED: the target's copy goes and the source stops capturing; the source's rows were never touched. */
   private async rollBack(move: ShardMove, reason: string): Promise<void> {
-    const source = this.db.em(move.sourceShard);
-    const target = this.db.em(move.targetShard);
+    const source = this.db.backgroundEm(move.sourceShard);
+    const target = this.db.backgroundEm(move.targetShard);
     await source.transactional(async (tx) => {
       // Under the fence lock: no write of the tenant is between its check of the marker and its commit.
       await tx.execute('select pg_advisory_xact_lock(?, hashtext(?))', [FENCE_LOCK_CLASS, move.tenantId]);
@@ -406,8 +428,8 @@ export class ShardMover {
     move: ShardMove,
     options: { bounded?: boolean; touched?: Map<string, Map<string, Record<string, unknown>>>; source?: EntityManager } = {},
   ): Promise<number> {
-    const source = options.source ?? this.db.em(move.sourceShard);
-    const target = this.db.em(move.targetShard);
+    const source = options.source ?? this.db.backgroundEm(move.sourceShard);
+    const target = this.db.backgroundEm(move.targetShard);
     const tables = new Map((await tenantTables(source, this.tenantColumns)).map((table) => [table.name, table]));
     let applied = 0;
     let seen = 0;
@@ -528,8 +550,8 @@ export class ShardMover {
    * writer). Returns the keys left out, per table, for the fence to compare.
    */
   private async verifyAllButPending(move: ShardMove, tables: readonly TenantTable[]): Promise<Map<string, Map<string, Record<string, unknown>>>> {
-    const source = this.db.em(move.sourceShard);
-    const target = this.db.em(move.targetShard);
+    const source = this.db.backgroundEm(move.sourceShard);
+    const target = this.db.backgroundEm(move.targetShard);
     const pending = new Map<string, Map<string, Record<string, unknown>>>();
     const sourceSums = await source.transactional(
       async (tx) => {
@@ -562,7 +584,7 @@ export class ShardMover {
     keys: ReadonlyMap<string, ReadonlyMap<string, Record<string, unknown>>>,
     source: EntityManager,
   ): Promise<void> {
-    const target = this.db.em(move.targetShard);
+    const target = this.db.backgroundEm(move.targetShard);
     for (const table of tables) {
       const only = [...(keys.get(table.name)?.values() ?? [])];
       if (only.length === 0) continue;
@@ -577,7 +599,7 @@ export class ShardMover {
 
   /** The checks' summaries of the target's rows before the fence (see MoveCheck.baseline). */
   private async checkBaselines(move: ShardMove): Promise<Map<string, unknown>> {
-    const target = this.db.em(move.targetShard);
+    const target = this.db.backgroundEm(move.targetShard);
     const baselines = new Map<string, unknown>();
     for (const check of this.db.moveChecks) if (check.baseline) baselines.set(check.name, await check.baseline(target, move.tenantId));
     return baselines;
@@ -588,7 +610,7 @@ export class ShardMover {
    * proven equal to the source's by then (so the source's answer would be the same).
    */
   private async runChecks(move: ShardMove, baselines: ReadonlyMap<string, unknown>): Promise<void> {
-    const target = this.db.em(move.targetShard);
+    const target = this.db.backgroundEm(move.targetShard);
     for (const check of this.db.moveChecks) {
       const result = await check.run(target, move.tenantId, baselines.get(check.name));
       if (check.consistent && !check.consistent(result))
@@ -628,26 +650,70 @@ export class ShardMover {
     return result!;
   }
 
+  /**
+   * One keyset batch of the tenant's rows, read once: how many it holds, the last one's keyset values (the next
+   * cursor), and the rows to copy as one JSON array text — without the columns each shard numbers itself, in the
+   * source's numbering order, and for the outbox only its published events (unpublished ones wait in the change log).
+   */
   private async readBatch(
     em: EntityManager,
     table: TenantTable,
     tenantId: string,
     after: Record<string, unknown> | undefined,
-  ): Promise<Record<string, unknown>[]> {
+    upTo: Record<string, unknown>,
+  ): Promise<CopyBatch> {
     // The keyset is an index that begins with the tenant column where there is one: each batch one range scan.
     const pk = table.copyKey.map(ident).join(', ');
+    const key = `(select ${table.copyKey.map((column) => `k.${ident(column)}`).join(', ')} from jsonb_populate_record(null::${ident(table.name)}, ?::jsonb) k)`;
     const params: unknown[] = [tenantId];
     let cursor = '';
     if (after) {
-      cursor = `and (${pk}) > (select ${table.copyKey.map((column) => `k.${ident(column)}`).join(', ')} from jsonb_populate_record(null::${ident(table.name)}, ?::jsonb) k)`;
+      cursor = `and (${pk}) > ${key}`;
       params.push(JSON.stringify(after));
     }
-    params.push(this.batchSize);
-    const rows = await em.execute<{ row: Record<string, unknown> }[]>(
-      `select to_jsonb(t) as row from ${ident(table.name)} t where ${tenantFilter(table, 't')} ${cursor} order by ${pk} limit ?`,
+    cursor += ` and (${pk}) <= ${key}`;
+    params.push(JSON.stringify(upTo), this.batchSize);
+    const row = table.localColumns.length > 0 ? `to_jsonb(b) - ${textArray(table.localColumns)}` : 'to_jsonb(b)';
+    const order = (table.localColumns.length > 0 ? [table.localColumns[0]!] : table.copyKey).map((column) => `b.${ident(column)}`).join(', ');
+    const ready = table.name === 'outbox_event' ? 'b."published_at" is not null' : 'true';
+    const last = `jsonb_build_object(${table.copyKey.map((column) => `'${column.replace(/'/g, "''")}', b.${ident(column)}`).join(', ')})`;
+    const [result] = await em.execute<{ read: number; ready: number; last: Record<string, unknown> | null; rows: string }[]>(
+      `with batch as materialized (
+         select t.* from ${ident(table.name)} t where ${tenantFilter(table, 't')} ${cursor} order by ${pk} limit ?
+       )
+       select (select count(*) from batch)::int as read,
+              (select count(*) from batch b where ${ready})::int as ready,
+              (select ${last} from batch b order by ${table.copyKey.map((column) => `b.${ident(column)} desc`).join(', ')} limit 1) as last,
+              (select coalesce(json_agg(${row} order by ${order}), '[]')::text from batch b where ${ready}) as rows`,
       params,
     );
-    return rows.map((row) => row.row);
+    return result!;
+  }
+
+  /** The keyset values of the tenant's last row of `table` (in the copy's order), or null when it has none. */
+  private async lastKey(em: EntityManager, table: TenantTable, tenantId: string): Promise<Record<string, unknown> | null> {
+    const [row] = await em.execute<{ last: Record<string, unknown> }[]>(
+      `select jsonb_build_object(${table.copyKey.map((column) => `'${column.replace(/'/g, "''")}', t.${ident(column)}`).join(', ')}) as last
+         from ${ident(table.name)} t where ${tenantFilter(table, 't')} order by ${table.copyKey.map((column) => `t.${ident(column)} desc`).join(', ')} limit 1`,
+      [tenantId],
+    );
+    return row?.last ?? null;
+  }
+
+  /** Inserts a batch (a JSON array text of rows) the target does not have yet, as the mover (not captured, guards allow it). */
+  private async writeBatch(em: EntityManager, table: TenantTable, rows: string): Promise<void> {
+    const columns = table.columns
+      .filter((column) => !table.localColumns.includes(column))
+      .map(ident)
+      .join(', ');
+    await em.transactional(async (tx) => {
+      await maintenance(tx);
+      await tx.execute(
+        `insert into ${ident(table.name)} (${columns}) select ${columns} from jsonb_populate_recordset(null::${ident(table.name)}, ?::jsonb)
+          on conflict do nothing`,
+        [rows],
+      );
+    });
   }
 
   private async writeRows(em: EntityManager, table: TenantTable, rows: Record<string, unknown>[]): Promise<void> {
@@ -699,7 +765,7 @@ export class ShardMover {
   }
 
   private async progress(moveId: string): Promise<Progress> {
-    const [row] = await this.db.globalEm().execute<{ progress: Progress | null }[]>('select progress from shard_move where id = ?', [moveId]);
+    const [row] = await this.db.backgroundGlobalEm().execute<{ progress: Progress | null }[]>('select progress from shard_move where id = ?', [moveId]);
     return row?.progress ?? { done: [] };
   }
 
@@ -715,7 +781,7 @@ export class ShardMover {
       params.push(value);
     }
     params.push(moveId);
-    await this.db.globalEm().execute(`update shard_move set ${sets.join(', ')} where id = ?`, params);
+    await this.db.backgroundGlobalEm().execute(`update shard_move set ${sets.join(', ')} where id = ?`, params);
   }
 
   private async read(em: EntityManager, moveId: string): Promise<ShardMove | undefined> {
@@ -755,6 +821,18 @@ function addKey(keys: Map<string, Map<string, Record<string, unknown>>>, table: 
 interface Checksum {
   count: string;
   checksum: string;
+}
+
+/** One keyset batch of the copy (see ShardMover.readBatch). */
+interface CopyBatch {
+  /** Rows the batch read (fewer than the batch size: the table's last batch). */
+  read: number;
+  /** Rows of it to copy. */
+  ready: number;
+  /** The last row's keyset values: where the next batch starts. */
+  last: Record<string, unknown> | null;
+  /** The rows to copy, a JSON array text. */
+  rows: string;
 }
 
 interface MoveRow {

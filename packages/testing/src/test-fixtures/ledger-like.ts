@@ -3,7 +3,7 @@
 // of it: shared by the in-process tests and the worker process they kill.
 import { randomUUID } from 'node:crypto';
 import { Migration } from '@mikro-orm/migrations';
-import { Migration20261123000100Outbox, Migration20261129120000OutboxTraceparent } from '@saldo/events';
+import { Migration20261123000100Outbox, Migration20261129120000OutboxTraceparent, Migration20261129160000OutboxTenantKey } from '@saldo/events';
 import type { ShardedDatabase, ShardedSchema } from '@saldo/sharding';
 
 /** An account with a cached balance and version, its append-only entries, and rows that are updated in place. */
@@ -23,7 +23,10 @@ export class LedgerLikeTables extends Migration {
 }
 
 export const ledgerLikeSchema: ShardedSchema = {
-  shard: { entities: [], migrations: [Migration20261123000100Outbox, Migration20261129120000OutboxTraceparent, LedgerLikeTables] },
+  shard: {
+    entities: [],
+    migrations: [Migration20261123000100Outbox, Migration20261129120000OutboxTraceparent, Migration20261129160000OutboxTenantKey, LedgerLikeTables],
+  },
   moves: {
     // `profile` is keyed by the tenant id itself, like the tenants subgraph's `tenant` table.
     tenantColumns: { profile: 'id' },

@@ -149,9 +149,37 @@ export class Migration20261129002100DeliveryAttemptTenant extends Migration {
   }
 }
 
+/**
+ * A shard move copies, counts and compares a tenant's rows of each table in keyset batches of a unique index that begins
+ * with the tenant column (docs/decisions/0013-shard-moves.md): without one, each batch walked the whole primary key
+ * filtering other tenants' rows (notification_delivery had no tenant index at all, so each count was a scan too). The
+ * attempt log's plain tenant index gives way to the unique one, which serves the same lookups. Shards only: the control
+ * database's notifications belong to no tenant and never move.
+ */
+export class Migration20261129160200NotificationTenantKeys extends Migration {
+  override name = 'Migration20261129160200NotificationTenantKeys';
+
+  override up(): void {
+    this.addSql('create unique index if not exists "notification_tenant_id_unique" on "notification" ("tenant_id", "id");');
+    this.addSql('create unique index if not exists "notification_delivery_tenant_id_unique" on "notification_delivery" ("tenant_id", "id");');
+    this.addSql(
+      'create unique index if not exists "notification_delivery_attempt_tenant_key_unique" on "notification_delivery_attempt" ("tenant_id", "delivery_id", "attempt");',
+    );
+    this.addSql('drop index if exists "notification_delivery_attempt_tenant_index";');
+  }
+
+  override down(): void {
+    this.addSql('create index if not exists "notification_delivery_attempt_tenant_index" on "notification_delivery_attempt" ("tenant_id");');
+    this.addSql('drop index if exists "notification_delivery_attempt_tenant_key_unique";');
+    this.addSql('drop index if exists "notification_delivery_tenant_id_unique";');
+    this.addSql('drop index if exists "notification_tenant_id_unique";');
+  }
+}
+
 export const notificationShardMigrations = [
   Migration20261129001400NotificationDelivery,
   Migration20261129001401NotificationSettings,
   Migration20261129002100DeliveryAttemptTenant,
+  Migration20261129160200NotificationTenantKeys,
 ];
 export const notificationGlobalMigrations = [Migration20261129001400NotificationDelivery, Migration20261129002100DeliveryAttemptTenant];
