@@ -16,6 +16,10 @@ import type { EventContract, EventEnvelope } from './contracts.js';
   name: 'outbox_event_unpublished_index',
   expression: 'create index "outbox_event_unpublished_index" on "outbox_event" ("seq") where "published_at" is null',
 })
+@Index({
+  name: 'outbox_event_key_id_unique',
+  expression: 'create unique index "outbox_event_key_id_unique" on "outbox_event" ("key", "id")',
+})
 export class OutboxEvent {
   [OptionalProps]?: 'seq' | 'publishedAt' | 'attempts' | 'traceparent';
 
@@ -189,8 +193,8 @@ export class Migration20261129120000OutboxTraceparent extends Migration {
 /**
  * A unique index on (key, id) of a shard's outbox: the key is the tenant, and a shard move copies, counts and compares a
  * tenant's events through it (each keyset batch one range scan of it). Without it every batch walked the primary key
- * filtering other tenants' events, and every count scanned the table. Shards only: the control database's outbox
- * belongs to no tenant and never moves.
+ * filtering other tenants' events, and every count scanned the table. The control database's outbox (whose rows belong
+ * to no tenant and never move) gets it too, so that one entity definition describes every outbox.
  */
 export class Migration20261129160000OutboxTenantKey extends Migration {
   override name = 'Migration20261129160000OutboxTenantKey';

@@ -52,12 +52,10 @@ function withEventTables(schema: ShardedSchema): ShardedSchema {
   // The control database has an outbox too: rows that belong to no tenant (partners, issued documents) announce
   // their changes from there, in their own transactions, like shard rows do.
   const globalEntities = [...new Set([OutboxEvent, ...(schema.global?.entities ?? [])])];
+  const globalInfrastructure = [Migration20261123000100Outbox, Migration20261129120000OutboxTraceparent, Migration20261129160000OutboxTenantKey];
   const globalMigrations = [
-    Migration20261123000100Outbox,
-    Migration20261129120000OutboxTraceparent,
-    ...(schema.global?.migrations ?? []).filter(
-      (migration) => migration !== (Migration20261123000100Outbox as never) && migration !== (Migration20261129120000OutboxTraceparent as never),
-    ),
+    ...globalInfrastructure,
+    ...(schema.global?.migrations ?? []).filter((migration) => !globalInfrastructure.includes(migration as never)),
   ];
   return { ...schema, shard: { entities, migrations }, global: { entities: globalEntities, migrations: globalMigrations } };
 }
