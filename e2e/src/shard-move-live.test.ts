@@ -135,7 +135,10 @@ describe('a tenant moved in every subgraph while it works (200 usage events/s, u
   before(async () => {
     // No grace period and quick job polls: the test waits for CLEANED, and a stale cache meets an already cleaned source.
     const moveEnv = { SHARD_MOVE_GRACE_SECONDS: '0', JOBS_POLLING_INTERVAL_SECONDS: '0.5' };
-    stack = await startTestStack('movelive', { billingEnv: moveEnv, tenantsEnv: moveEnv, whiteLabelEnv: moveEnv, usageForecastEnv: moveEnv });
+    // One platform admin drives all of it (about 50 writes/s and the operator's polls): far beyond the per-identity
+    // allowance a client gets by default, which is not what this test is about.
+    const rateLimit = { perMinute: 600_000, burst: 10_000 };
+    stack = await startTestStack('movelive', { billingEnv: moveEnv, tenantsEnv: moveEnv, whiteLabelEnv: moveEnv, usageForecastEnv: moveEnv, rateLimit });
     // A second billing instance over the same databases with its own directory cache, behind a second gateway. It
     // publishes its outbox to the stack's bus but consumes nothing (the first instance does), like a replica whose
     // consumer group shares the work.
@@ -147,7 +150,11 @@ describe('a tenant moved in every subgraph while it works (200 usage events/s, u
     };
     billing2 = createSubgraphService(billingSubgraph, stack.billing.runtime.config, { bus: publishOnly, logger: testLogger() });
     await billing2.start();
-    gateway2 = await stack.startGateway({ SUBGRAPH_URL_BILLING: `${billing2.url}/graphql` });
+    gateway2 = await stack.startGateway({
+      SUBGRAPH_URL_BILLING: `${billing2.url}/graphql`,
+      RATE_LIMIT_PER_MINUTE: String(rateLimit.perMinute),
+      RATE_LIMIT_BURST: String(rateLimit.burst),
+    });
 
     await stack.billing.services.rates.publish({
       product: 'inbound_minute',

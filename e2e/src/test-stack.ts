@@ -43,6 +43,8 @@ export async function startTestStack(
     usageForecastEnv?: Record<string, string>;
     whiteLabelEnv?: Record<string, string>;
     tenantsEnv?: Record<string, string>;
+    /** The gateway's per-identity rate limit, for tests that drive more than one identity's default allowance. */
+    rateLimit?: { perMinute: number; burst: number };
     /** Where every service logs (default: the test logger). */
     logger?: Logger;
   } = {},
@@ -64,6 +66,7 @@ export async function startTestStack(
     ...(options.usageForecastEnv ? { usageForecastEnv: options.usageForecastEnv } : {}),
     ...(options.whiteLabelEnv ? { whiteLabelEnv: options.whiteLabelEnv } : {}),
     ...(options.tenantsEnv ? { tenantsEnv: options.tenantsEnv } : {}),
+    ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
   });
   const authHeaders = async (identity: Identity = TEST_ADMIN) => ({ authorization: `Bearer ${await stack.issueToken(identity)}` });
   return Object.assign(stack, {
