@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { createPublicKey } from 'node:crypto';
-import { createServer, request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { DEV_TOKEN_AUDIENCE, DEV_TOKEN_ISSUER, generateApiKey, generateSigningKeyPair, signDevToken } from '@saldo/identity';
 import { dependencyBreakers } from '@saldo/resilience';
 import { createLogger } from '@saldo/service';
-import { waitUntil } from '@saldo/testing';
+import { restartableServer, waitUntil } from '@saldo/testing';
 import { loadGatewayConfig } from '../config.js';
 import { createGatewayService, type GatewayService } from '../gateway.js';
 
@@ -24,35 +23,19 @@ type Answer = { data?: unknown; errors?: Array<{ message: string; extensions?: R
  */
 function standInDependencies(jwk: Record<string, unknown>) {
   const requests = new Map<string, number>();
-  let server: Server | undefined;
-  let port = 0;
-  const serve = () =>
-    createServer((request, response) => {
-      const path = new URL(request.url ?? '/', 'http://stand-in').pathname;
-      requests.set(path, (requests.get(path) ?? 0) + 1);
-      request.resume();
-      request.on('end', () => {
-        response.setHeader('content-type', 'application/json');
-        if (path === '/jwks') return response.end(JSON.stringify({ keys: [jwk] }));
-        if (path === '/internal/api-keys/verify') return response.end(JSON.stringify({ partnerId: 'p-1' }));
-        if (path === '/internal/custom-domains') return response.end(JSON.stringify({ hostnames: [{ hostname: CUSTOM_DOMAIN, partnerId: 'p-1' }] }));
-        response.end(JSON.stringify(SERVED));
-      });
+  const server = restartableServer((request, response) => {
+    const path = new URL(request.url ?? '/', 'http://stand-in').pathname;
+    requests.set(path, (requests.get(path) ?? 0) + 1);
+    request.resume();
+    request.on('end', () => {
+      response.setHeader('content-type', 'application/json');
+      if (path === '/jwks') return response.end(JSON.stringify({ keys: [jwk] }));
+      if (path === '/internal/api-keys/verify') return response.end(JSON.stringify({ partnerId: 'p-1' }));
+      if (path === '/internal/custom-domains') return response.end(JSON.stringify({ hostnames: [{ hostname: CUSTOM_DOMAIN, partnerId: 'p-1' }] }));
+      response.end(JSON.stringify(SERVED));
     });
-  return {
-    requests: (path: string) => requests.get(path) ?? 0,
-    async start(): Promise<string> {
-      server = serve();
-      await new Promise<void>((resolve) => server!.listen(port, '127.0.0.1', resolve));
-      port = (server.address() as AddressInfo).port;
-      return `http://127.0.0.1:${port}`;
-    },
-    async stop(): Promise<void> {
-      if (!server?.listening) return;
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server!.close(() => resolve()));
-    },
-  };
+  });
+  return { requests: (path: string) => requests.get(path) ?? 0, start: () => server.start(), stop: () => server.stop() };
 }
 
 describe("the gateway's circuit breakers on the JWKS, API key verification and the custom-domain list", () => {

@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { Identity } from '@saldo/graphql';
 import { DEV_TOKEN_AUDIENCE, DEV_TOKEN_ISSUER, generateSigningKeyPair, signDevToken } from '@saldo/identity';
 import { dependencyBreakers } from '@saldo/resilience';
 import { createLogger } from '@saldo/service';
-import { waitUntil } from '@saldo/testing';
+import { restartableServer, waitUntil } from '@saldo/testing';
 import { loadGatewayConfig } from '../config.js';
 import { createGatewayService, type GatewayService } from '../gateway.js';
 
@@ -16,34 +14,13 @@ const admin: Identity = { role: 'platform-admin', subject: 'operator' };
 
 /** A tenants subgraph stand-in that can be stopped (connections refused) and started again on the same port. */
 function standInSubgraph() {
-  let requests = 0;
-  let server: Server | undefined;
-  let port = 0;
-  const serve = () =>
-    createServer((request, response) => {
-      requests += 1;
-      request.resume();
-      request.on('end', () => {
-        response.setHeader('content-type', 'application/json');
-        response.end(JSON.stringify({ data: { partners: { edges: [{ node: { id: 'p-1', name: 'Reseller' } }] } } }));
-      });
+  return restartableServer((request, response) => {
+    request.resume();
+    request.on('end', () => {
+      response.setHeader('content-type', 'application/json');
+      response.end(JSON.stringify({ data: { partners: { edges: [{ node: { id: 'p-1', name: 'Reseller' } }] } } }));
     });
-  return {
-    get requests() {
-      return requests;
-    },
-    async start(): Promise<string> {
-      server = serve();
-      await new Promise<void>((resolve) => server!.listen(port, '127.0.0.1', resolve));
-      port = (server.address() as AddressInfo).port;
-      return `http://127.0.0.1:${port}`;
-    },
-    async stop(): Promise<void> {
-      if (!server?.listening) return;
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server!.close(() => resolve()));
-    },
-  };
+  });
 }
 
 describe("the gateway's circuit breaker per subgraph", () => {

@@ -25,7 +25,7 @@ export {
   type StripeStandIn,
   type StripeStandInOptions,
 } from './stripe-stand-in.js';
-export { postOn } from './http.js';
+export { postOn, restartableServer, type RestartableServer } from './http.js';
 export { seededRandom } from './random.js';
 export { freePort, selfSignedCertificate, startChallTestSrv, startPebble, type ChallTestSrv, type Pebble, type PebbleOptions } from './acme.js';
 export {

@@ -1,38 +1,17 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { dependencyBreakers } from '@saldo/resilience';
-import { waitUntil } from '@saldo/testing';
+import { restartableServer, waitUntil } from '@saldo/testing';
 import { documentPdfGuard, fetchDocumentPdf, type DocumentPdfOptions } from './document-pdf.js';
 
 const PDF = Buffer.from('%PDF-1.7\n% a stand-in document\n%%EOF\n', 'latin1');
 
 /** Billing's signed document download, stand-in: can be stopped (connections refused) and started on the same port. */
 function standInBilling() {
-  let requests = 0;
-  let server: Server | undefined;
-  let port = 0;
-  return {
-    get requests() {
-      return requests;
-    },
-    async start(): Promise<string> {
-      server = createServer((_request, response) => {
-        requests += 1;
-        response.writeHead(200, { 'content-type': 'application/pdf', 'content-length': PDF.length });
-        response.end(PDF);
-      });
-      await new Promise<void>((resolve) => server!.listen(port, '127.0.0.1', resolve));
-      port = (server.address() as AddressInfo).port;
-      return `http://127.0.0.1:${port}`;
-    },
-    async stop(): Promise<void> {
-      if (!server?.listening) return;
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server!.close(() => resolve()));
-    },
-  };
+  return restartableServer((_request, response) => {
+    response.writeHead(200, { 'content-type': 'application/pdf', 'content-length': PDF.length });
+    response.end(PDF);
+  });
 }
 
 describe("the notifier's document PDF fetch", () => {
