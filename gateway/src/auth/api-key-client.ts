@@ -1,6 +1,6 @@
 import { ErrorCode, SaldoError, type Identity } from '@saldo/graphql';
 import { INTERNAL_AUDIENCE, IDENTITY_HEADER, parseApiKey, type IdentitySigner } from '@saldo/identity';
-import { fetchThrough, type DependencyGuard } from '@saldo/resilience';
+import { fetchThrough, isDependencyUnavailable, type DependencyGuard } from '@saldo/resilience';
 import type { Logger } from '@saldo/service';
 
 /** The gateway's own identity on internal endpoints (signed for the internal audience only). */
@@ -112,8 +112,14 @@ export class ApiKeyClient {
     const parsed = parseApiKey(plaintext);
     if (!parsed) return null;
     const headers = { 'content-type': 'application/json', [IDENTITY_HEADER]: await this.signer.sign(GATEWAY_SERVICE, INTERNAL_AUDIENCE) };
-    const response = await fetchThrough(this.guard, this.verifyUrl, { method: 'POST', headers, body: JSON.stringify(parsed) });
-    if (response.status >= 500) throw new SaldoError(ErrorCode.Internal, 'API key verification is unavailable.', { http: { status: 503 } });
+    let response: Response;
+    try {
+      response = await fetchThrough(this.guard, this.verifyUrl, { method: 'POST', headers, body: JSON.stringify(parsed) });
+    } catch (error) {
+      if (isDependencyUnavailable(error)) throw error;
+      throw ownerUnavailable();
+    }
+    if (response.status >= 500) throw ownerUnavailable();
     const body = (await response.json()) as { partnerId?: string; keyId?: string };
     const identity: Identity | null =
       response.ok && body.partnerId ? { role: 'partner', subject: `api-key:${parsed.keyId}`, partnerId: body.partnerId, issuer: API_KEY_ISSUER } : null;
@@ -123,6 +129,17 @@ export class ApiKeyClient {
     }
     return identity;
   }
+}
+
+/**
+ * The key owner unreachable or failing before the breaker opens: the same code as the open circuit (the gateway answers
+ * 503), since the key may well be good; the breaker counted the failure.
+ */
+function ownerUnavailable(): SaldoError {
+  return new SaldoError(ErrorCode.DependencyUnavailable, 'API key verification is unavailable; nothing was changed by this request. Retry later.', {
+    dependency: 'api-keys',
+    reason: 'failed',
+  });
 }
 
 function invalidKey(): SaldoError {

@@ -1,3 +1,4 @@
+import { HeaderMap } from '@apollo/server';
 import { ANONYMOUS, ErrorCode, SaldoError, type Identity } from '@saldo/graphql';
 import { looksLikeApiKey, type PortalTokenVerifier } from '@saldo/identity';
 import type { ApiKeyClient } from './api-key-client.js';
@@ -39,6 +40,14 @@ export function createSessionAuthenticator(deps: { portalTokens?: PortalTokenVer
   const unauthenticated = (message: string) => new SaldoError(ErrorCode.Unauthenticated, message, { http: { status: 401 } });
 
   return async (credentials: Credentials): Promise<Session> => {
+    try {
+      return await authenticate(credentials);
+    } catch (error) {
+      throw unavailable(error) ?? error;
+    }
+  };
+
+  async function authenticate(credentials: Credentials): Promise<Session> {
     let token = credentials.apiKey?.trim();
     if (!token && credentials.authorization) {
       const match = /^Bearer\s+(\S+)\s*$/i.exec(credentials.authorization);
@@ -62,5 +71,20 @@ export function createSessionAuthenticator(deps: { portalTokens?: PortalTokenVer
       if (error instanceof SaldoError && error.code === ErrorCode.Unauthenticated) throw unauthenticated(error.message);
       throw error;
     }
-  };
+  }
+}
+
+/**
+ * A dependency of authentication (the identity provider's JWKS, the API key owner) that is down, as the HTTP answer:
+ * 503 with Retry-After when the circuit says when it tries again, the code and its details unchanged. Never 401: the
+ * credentials may well be good, and a client told they are bad signs its user out instead of retrying. Null for
+ * every other error.
+ */
+function unavailable(error: unknown): SaldoError | null {
+  const extensions = (error as { extensions?: Record<string, unknown> }).extensions;
+  if (extensions?.['code'] !== ErrorCode.DependencyUnavailable) return null;
+  const retryAfterMs = extensions['retryAfterMs'];
+  const headers = new HeaderMap(typeof retryAfterMs === 'number' ? [['retry-after', String(Math.max(1, Math.ceil(retryAfterMs / 1000)))]] : []);
+  const { code: _code, http: _http, ...details } = extensions;
+  return new SaldoError(ErrorCode.DependencyUnavailable, (error as Error).message, { ...details, http: { status: 503, headers } });
 }

@@ -69,6 +69,19 @@ describe("the gateway's circuit breakers on the JWKS, API key verification and t
   }
   const withToken = async () => send({ authorization: `Bearer ${await signDevToken(portal.privateKeyPem, { role: 'platform-admin', subject: 'operator' })}` });
   const withKey = () => send({ 'x-api-key': apiKey });
+  /** The whole HTTP answer: status and Retry-After besides the body. */
+  async function httpAnswer(headers: Record<string, string>): Promise<{ status: number; retryAfter: string | null; body: Answer }> {
+    const response = await fetch(`${gateway.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify({ query: PARTNERS }),
+    });
+    return { status: response.status, retryAfter: response.headers.get('retry-after'), body: (await response.json()) as Answer };
+  }
+  const tokenAnswer = (token: string) => httpAnswer({ authorization: `Bearer ${token}` });
+  const validToken = () => signDevToken(portal.privateKeyPem, { role: 'platform-admin', subject: 'operator' });
+  const reasons = (answer: Answer) =>
+    answer.errors?.map((error) => [error.extensions?.['code'], error.extensions?.['dependency'], error.extensions?.['reason']]);
   const state = (dependency: string) => dependencyBreakers.read().find((reading) => reading.dependency === dependency)?.state;
   const codes = (answer: Answer) => answer.errors?.map((error) => [error.extensions?.['code'], error.extensions?.['dependency']]);
 
@@ -116,9 +129,12 @@ describe("the gateway's circuit breakers on the JWKS, API key verification and t
     assert.equal(state('api-keys'), 'closed');
 
     await dependencies.stop();
-    for (let i = 0; i < 2; i++) assert.ok((await withKey()).errors?.length, 'an unverifiable key is an error');
+    // Each failed verification before the circuit opens is the same answer: the key may well be good.
+    for (let i = 0; i < 2; i++) assert.deepEqual(codes(await withKey()), [['DEPENDENCY_UNAVAILABLE', 'api-keys']]);
     assert.equal(state('api-keys'), 'open');
-    assert.deepEqual(codes(await withKey()), [['DEPENDENCY_UNAVAILABLE', 'api-keys']]);
+    const refused = await httpAnswer({ 'x-api-key': apiKey });
+    assert.equal(refused.status, 503);
+    assert.deepEqual(codes(refused.body), [['DEPENDENCY_UNAVAILABLE', 'api-keys']]);
 
     await dependencies.start();
     const verified = dependencies.requests('/internal/api-keys/verify');
@@ -127,17 +143,34 @@ describe("the gateway's circuit breakers on the JWKS, API key verification and t
     assert.ok(dependencies.requests('/internal/api-keys/verify') > verified);
   });
 
-  it('answers bearer tokens DEPENDENCY_UNAVAILABLE while the JWKS cannot be fetched, and verifies them once it can', async () => {
+  it('answers bearer tokens DEPENDENCY_UNAVAILABLE (503, never UNAUTHENTICATED) while the JWKS cannot be fetched, and verifies them once it can', async () => {
     // Nothing fetched the JWKS yet (API keys only so far): the first token needs it.
     await dependencies.stop();
-    for (let i = 0; i < 2; i++) assert.ok((await withToken()).errors?.length, 'a token whose key cannot be fetched is refused');
+    // Before the circuit opens each token costs a failed fetch: its keys cannot be had, so it cannot be checked. That is
+    // the identity provider being down (503, retry), never bad credentials (401 would sign a good user out).
+    for (let i = 0; i < 2; i++) {
+      const failed = await tokenAnswer(await validToken());
+      assert.equal(failed.status, 503);
+      assert.deepEqual(reasons(failed.body), [['DEPENDENCY_UNAVAILABLE', 'jwks', 'failed']]);
+    }
     assert.equal(state('jwks'), 'open');
-    assert.deepEqual(codes(await withToken()), [['DEPENDENCY_UNAVAILABLE', 'jwks']]);
+    const refused = await tokenAnswer(await validToken());
+    assert.equal(refused.status, 503);
+    assert.deepEqual(reasons(refused.body), [['DEPENDENCY_UNAVAILABLE', 'jwks', 'circuit-open']]);
+    assert.ok(Number(refused.retryAfter) >= 1, 'the open circuit says when to retry');
+    // What is wrong whatever the keys say is still the caller's problem, decided without them.
+    const garbage = await tokenAnswer('not.a.jwt');
+    assert.equal(garbage.status, 401);
+    assert.deepEqual(codes(garbage.body), [['UNAUTHENTICATED', undefined]]);
 
     await dependencies.start();
     assert.deepEqual(await waitUntil(async () => ((await withToken()).errors ? null : 'served'), 'the trial JWKS fetch to close the circuit'), 'served');
     assert.equal(state('jwks'), 'closed');
     assert.equal(dependencies.requests('/jwks'), 1, 'keys fetched once are reused');
+    // With the keys at hand a token they do not verify is bad credentials again: 401, UNAUTHENTICATED.
+    const forged = await tokenAnswer(await signDevToken(generateSigningKeyPair().privateKeyPem, { role: 'platform-admin', subject: 'operator' }));
+    assert.equal(forged.status, 401);
+    assert.deepEqual(codes(forged.body), [['UNAUTHENTICATED', undefined]]);
   });
 
   it('keeps serving custom-domain requests from the last list while white-label is down, its breaker opening and closing by itself', async () => {

@@ -109,12 +109,17 @@ describe("portal tokens with the identity provider's JWKS endpoint", () => {
   /** What the endpoint publishes. */
   const published: Array<{ kid: string; publicKeyPem: string }> = [{ kid: 'k1', publicKeyPem: current.publicKeyPem }];
   let requests = 0;
+  /** How the endpoint answers: the key set, a server error, or a body that is no JSON. */
+  let answer: 'keys' | 'server-error' | 'garbage' = 'keys';
   let server: Server;
+  let jwksUrl: string;
   let verifier: PortalTokenVerifier;
 
   before(async () => {
     server = createServer((_req, res) => {
       requests += 1;
+      if (answer === 'server-error') return void res.writeHead(503).end();
+      if (answer === 'garbage') return void res.writeHead(200, { 'content-type': 'application/json' }).end('<html>maintenance</html>');
       void Promise.all(
         published.map(async ({ kid, publicKeyPem }) => ({ ...(await exportJWK(await importSPKI(publicKeyPem, 'EdDSA'))), kid, alg: 'EdDSA', use: 'sig' })),
       ).then((keys) => {
@@ -124,7 +129,8 @@ describe("portal tokens with the identity provider's JWKS endpoint", () => {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
-    verifier = await PortalTokenVerifier.create({ issuer: ISSUER, audience: AUDIENCE, jwksUrl: `http://127.0.0.1:${port}/.well-known/jwks.json` });
+    jwksUrl = `http://127.0.0.1:${port}/.well-known/jwks.json`;
+    verifier = await PortalTokenVerifier.create({ issuer: ISSUER, audience: AUDIENCE, jwksUrl });
   });
 
   after(async () => {
@@ -142,5 +148,27 @@ describe("portal tokens with the identity provider's JWKS endpoint", () => {
 
     await refused(verifier.verify(await token(other.privateKeyPem, 'EdDSA', claims, { kid: 'k2' })), 'a key the provider does not publish');
     await refused(verifier.verify(await token(other.privateKeyPem, 'EdDSA', claims, { kid: 'k1' })), 'another key claiming a published kid');
+  });
+
+  it('answers DEPENDENCY_UNAVAILABLE, never UNAUTHENTICATED, for a good token whose keys cannot be fetched; a malformed token is still UNAUTHENTICATED', async (t) => {
+    t.after(() => void (answer = 'keys'));
+    const signed = await token(current.privateKeyPem, 'EdDSA', { role: 'tenant-admin', sub: 'alice', tenant_id: TENANT }, { kid: 'k1' });
+    for (const failing of ['server-error', 'garbage'] as const) {
+      answer = failing;
+      // A fresh verifier: nothing fetched or cached yet.
+      const cold = await PortalTokenVerifier.create({ issuer: ISSUER, audience: AUDIENCE, jwksUrl });
+      await assert.rejects(cold.verify(signed), (error: unknown) => {
+        assert.ok(error instanceof SaldoError, String(error));
+        assert.equal(error.code, ErrorCode.DependencyUnavailable, `the endpoint answering ${failing}`);
+        assert.deepEqual([error.extensions['dependency'], error.extensions['reason']], ['jwks', 'failed']);
+        return true;
+      });
+      const asked = requests;
+      await refused(cold.verify('not.a.jwt'), 'a malformed token, decided without the keys');
+      assert.equal(requests, asked, 'a malformed token costs no fetch');
+    }
+    answer = 'keys';
+    const recovered = await PortalTokenVerifier.create({ issuer: ISSUER, audience: AUDIENCE, jwksUrl });
+    assert.deepEqual(await recovered.verify(signed), alice);
   });
 });

@@ -45,7 +45,7 @@ export class PortalTokenVerifier {
         ...(options.jwksTimeoutMs ? { timeoutDuration: options.jwksTimeoutMs } : {}),
         ...(options.jwksFetch ? { [customFetch]: options.jwksFetch } : {}),
       });
-      return new PortalTokenVerifier(remote, options);
+      return new PortalTokenVerifier(keysOrUnavailable(remote), options);
     }
     const pems = options.publicKeysPem ?? [];
     if (pems.length === 0) throw new Error('PortalTokenVerifier needs a JWKS URL or at least one public key');
@@ -95,6 +95,42 @@ export class PortalTokenVerifier {
     this.cache.set(token, session);
     return session;
   }
+}
+
+/**
+ * What a key lookup may throw because of the token itself (its header names no published key, or an algorithm that is not
+ * allowed or supported): the caller's problem, UNAUTHENTICATED. jose decides these from the token's header against the
+ * key set it holds (after a reload when the kid is unknown).
+ */
+const TOKEN_PROBLEMS = new Set([
+  'ERR_JWKS_NO_MATCHING_KEY',
+  'ERR_JWKS_MULTIPLE_MATCHING_KEYS',
+  'ERR_JOSE_ALG_NOT_ALLOWED',
+  'ERR_JOSE_NOT_SUPPORTED',
+  'ERR_JWS_INVALID',
+  'ERR_JWT_INVALID',
+]);
+
+/**
+ * The remote key set, its failures to fetch the keys made DEPENDENCY_UNAVAILABLE: unreachable, timed out, a non-200
+ * answer, a body that is no key set. Without this a valid token met while the identity provider is down would be
+ * answered UNAUTHENTICATED, telling the client its credentials are bad (it would sign its user out) rather than to
+ * retry; the `jwks` breaker's own refusals (circuit open, its timeout) already carry the code and pass unchanged.
+ */
+function keysOrUnavailable(remote: JWTVerifyGetKey): JWTVerifyGetKey {
+  return async (header, token) => {
+    try {
+      return await remote(header, token);
+    } catch (error) {
+      const code = (error as { code?: unknown; extensions?: { code?: unknown } }).extensions?.code ?? (error as { code?: unknown }).code;
+      if (code === ErrorCode.DependencyUnavailable || TOKEN_PROBLEMS.has(code as string)) throw error;
+      throw new SaldoError(
+        ErrorCode.DependencyUnavailable,
+        "The identity provider's signing keys could not be fetched, so the token could not be checked; nothing was changed by this request. Retry later.",
+        { dependency: 'jwks', reason: code === 'ERR_JWKS_TIMEOUT' ? 'timeout' : 'failed' },
+      );
+    }
+  };
 }
 
 /** JWS algorithm matching a PEM public key's type (RSA -> RS256, EC P-256 -> ES256, Ed25519 -> EdDSA). */
