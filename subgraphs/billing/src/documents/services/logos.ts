@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { DependencyGuardPool, failingStatus, fetchThrough, isDependencyUnavailable, type BreakerSettings } from '@saldo/resilience';
+import { ErrorCode, SaldoError } from '@saldo/graphql';
 import type { Logger } from '@saldo/service';
 import type { ShardedDatabase } from '@saldo/sharding';
 import type { LogoImage } from '../model.js';
@@ -30,9 +31,22 @@ export function logoGuards(breaker: BreakerSettings): DependencyGuardPool {
 }
 
 /**
- * A logo from a data: URI or an http(s) URL: PNG or JPEG, at most 1 MiB, within 5 seconds; anything else is null.
- * When the host's circuit is open or the download timed out it throws DependencyUnavailableError instead, so the
- * logo job fails and is retried later rather than storing "no logo" for a server that is only down for now.
+ * The logo host unreachable or answering 5xx before its circuit opens: DEPENDENCY_UNAVAILABLE like the open circuit,
+ * so the job is retried. (Taken for "no logo", the branding would keep showing the display name until its logo URL
+ * changed, though the host was only down for a moment.)
+ */
+function hostUnavailable(host: string, why: string): SaldoError {
+  return new SaldoError(ErrorCode.DependencyUnavailable, `The logo host ${host} is unavailable (${why}); the logo is fetched again later.`, {
+    dependency: `logo:${host}`,
+    reason: 'failed',
+  });
+}
+
+/**
+ * A logo from a data: URI or an http(s) URL: PNG or JPEG, at most 1 MiB, within 5 seconds; anything else (a 4xx, a
+ * file that is no PNG or JPEG, too large) is null. When the host is unreachable, answers 5xx, timed out or its circuit
+ * is open it throws DEPENDENCY_UNAVAILABLE instead, so the logo job fails and is retried later rather than settling
+ * for "no logo" for a server that is only down for now.
  */
 export async function fetchLogo(url: string, logger: Logger, guards: DependencyGuardPool, signal?: AbortSignal): Promise<LogoImage | null> {
   try {
@@ -41,11 +55,15 @@ export async function fetchLogo(url: string, logger: Logger, guards: DependencyG
     if (inline) {
       data = Buffer.from(inline[2]!, 'base64');
     } else if (/^https?:\/\//.test(url)) {
-      const response = await fetchThrough(guards.guard(new URL(url).host), url, {
-        ...(signal ? { signal } : {}),
-        redirect: 'follow',
-        maxBytes: MAX_LOGO_BYTES,
-      });
+      const host = new URL(url).host;
+      let response: Response;
+      try {
+        response = await fetchThrough(guards.guard(host), url, { ...(signal ? { signal } : {}), redirect: 'follow', maxBytes: MAX_LOGO_BYTES });
+      } catch (error) {
+        throw isDependencyUnavailable(error) ? error : hostUnavailable(host, (error as Error).message);
+      }
+      // What the breaker counts as the host failing is the host being down for now, not the logo being unusable.
+      if (response.status >= 500) throw hostUnavailable(host, `HTTP ${response.status}`);
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       if (Number(response.headers.get('content-length') ?? 0) > MAX_LOGO_BYTES) throw new Error('larger than 1 MiB');
       data = Buffer.from(await response.arrayBuffer());
