@@ -79,6 +79,16 @@ describe("the gateway's circuit breakers on the JWKS, API key verification and t
     return { status: response.status, retryAfter: response.headers.get('retry-after'), body: (await response.json()) as Answer };
   }
   const tokenAnswer = (token: string) => httpAnswer({ authorization: `Bearer ${token}` });
+  /** A graphql-ws connection with `token`: how the gateway closes it after connection_init. */
+  function webSocketClose(token: string): Promise<{ code: number; reason: string }> {
+    return new Promise((resolve, reject) => {
+      const socket = new WebSocket(`${gateway.url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
+      socket.addEventListener('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } })));
+      socket.addEventListener('close', (event) => resolve({ code: event.code, reason: event.reason }));
+      socket.addEventListener('error', () => undefined);
+      setTimeout(() => reject(new Error('the gateway did not close the connection')), 10_000).unref();
+    });
+  }
   const validToken = () => signDevToken(portal.privateKeyPem, { role: 'platform-admin', subject: 'operator' });
   const reasons = (answer: Answer) =>
     answer.errors?.map((error) => [error.extensions?.['code'], error.extensions?.['dependency'], error.extensions?.['reason']]);
@@ -158,6 +168,17 @@ describe("the gateway's circuit breakers on the JWKS, API key verification and t
     assert.equal(refused.status, 503);
     assert.deepEqual(reasons(refused.body), [['DEPENDENCY_UNAVAILABLE', 'jwks', 'circuit-open']]);
     assert.ok(Number(refused.retryAfter) >= 1, 'the open circuit says when to retry');
+    // Subscriptions alike: SSE answers 503 with the code, and a WebSocket is closed 1013 Try Again Later (which
+    // graphql-ws clients retry), not 4401 (which they take as final).
+    const stream = await fetch(`${gateway.url}/graphql/stream`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${await validToken()}` },
+      body: JSON.stringify({ query: 'subscription { __typename }' }),
+    });
+    assert.equal(stream.status, 503);
+    assert.ok(Number(stream.headers.get('retry-after')) >= 1);
+    assert.deepEqual(reasons((await stream.json()) as Answer), [['DEPENDENCY_UNAVAILABLE', 'jwks', 'circuit-open']]);
+    assert.equal((await webSocketClose(await validToken())).code, 1013);
     // What is wrong whatever the keys say is still the caller's problem, decided without them.
     const garbage = await tokenAnswer('not.a.jwt');
     assert.equal(garbage.status, 401);

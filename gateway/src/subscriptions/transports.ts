@@ -19,6 +19,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { createHandler } from 'graphql-sse/lib/use/express';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ANONYMOUS, ErrorCode, unsafeInputError, type Identity } from '@saldo/graphql';
+import { isDependencyUnavailable } from '@saldo/resilience';
 import type { Logger } from '@saldo/service';
 import type { Credentials, Session } from '../auth/authenticate.js';
 import { analyzeOperation, checkLimits, rateLimitKey, rateLimitedError, type CostDirectives, type QueryLimits, type RateLimiter } from '../protection/index.js';
@@ -304,8 +305,12 @@ export function serveSubscriptionTransports(options: SubscriptionTransportsOptio
         try {
           caller = await authenticateCaller(credentials, clientAddressOf(ctx.extra.request));
         } catch (error) {
+          const message = error instanceof Error ? error.message : 'bad credentials';
+          // The identity provider's keys or the API key owner unreachable: the credentials may well be good, so not the
+          // final 4401 but 1013 Try Again Later, which graphql-ws clients retry.
+          if (isDependencyUnavailable(error)) ctx.extra.socket.close(TRY_AGAIN_LATER, limitReason(`Try again later: ${message}`));
           // 4401 is final for graphql-ws clients: the same credentials would fail again.
-          ctx.extra.socket.close(CloseCode.Unauthorized, limitReason(`Unauthorized: ${error instanceof Error ? error.message : 'bad credentials'}`));
+          else ctx.extra.socket.close(CloseCode.Unauthorized, limitReason(`Unauthorized: ${message}`));
           return false;
         }
         (ctx.extra as { caller?: Caller }).caller = caller;
@@ -399,6 +404,14 @@ export function serveSubscriptionTransports(options: SubscriptionTransportsOptio
         );
       } catch (error) {
         const message = error instanceof Error ? error.message : 'bad credentials';
+        if (isDependencyUnavailable(error)) {
+          // As over HTTP: 503 with the dependency's code and details, never 401 (the credentials may well be good).
+          const { http: _http, ...extensions } = error.extensions;
+          const retryAfterMs = extensions['retryAfterMs'];
+          const init = jsonResponseInit(503, 'Service Unavailable');
+          if (typeof retryAfterMs === 'number') Object.assign(init.headers, { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) });
+          return [JSON.stringify({ errors: [{ message, extensions }] }), init];
+        }
         return [JSON.stringify({ errors: [{ message, extensions: { code: ErrorCode.Unauthenticated } }] }), jsonResponseInit(401, 'Unauthorized')];
       }
       const prepared = await prepare(params, caller);
@@ -487,7 +500,7 @@ function credentialRevoked(): GraphQLError {
 }
 
 function jsonResponseInit(status: number, statusText: string) {
-  return { status, statusText, headers: { 'content-type': 'application/json; charset=utf-8' } };
+  return { status, statusText, headers: { 'content-type': 'application/json; charset=utf-8' } as Record<string, string> };
 }
 
 function stringParam(value: unknown): string | undefined {
