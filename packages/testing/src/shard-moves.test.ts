@@ -17,7 +17,7 @@ import {
   type ShardingConfig,
 } from '@saldo/sharding';
 import { TEST_POSTGRES_URL, testLogger, uniquePrefix } from './harness.js';
-import { ledgerLikeSchema as schema, seedTenant, tenantRows, write } from './test-fixtures/ledger-like.js';
+import { ledgerLikeSchema as schema, seedTenant, tenantRows, write, writeOn } from './test-fixtures/ledger-like.js';
 import { waitUntil } from './wait.js';
 
 const prefix = uniquePrefix('shardmoves');
@@ -151,6 +151,55 @@ describe('moving a tenant between shards', () => {
     assert.equal(cleaned.state, 'CLEANED');
   });
 
+  test("a write routed to the tenant's old shard arrives while the tenant moves back onto it: refused there, run where the tenant is, the move verifies", async () => {
+    // The rebalancing benchmark's back-and-forth moves under load: a write that looked the tenant up on its home shard and
+    // then waited (for a pool connection, say) past the move away, reached home while the tenant was being copied back.
+    // Applied there behind the copy's back, it took a version the tenant then wrote again on the other shard: the copy
+    // kept the straggler's entry, and the verification found the same row count with a different checksum.
+    const tenantId = await seedTenant(db, 40);
+    const home = (await db.directory.lookupOne(tenantId))!;
+    const away = 1 - home;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const routed: number[] = [];
+    const straggler = db.forTenant(tenantId, async (em, shardId) => {
+      routed.push(shardId);
+      await gate;
+      return writeOn(em, tenantId, 1, 'straggler');
+    });
+    await waitUntil(() => routed.length === 1, 'the write located the tenant');
+    const { move: first } = await mover().run((await mover().start(tenantId, away)).id);
+    assert.equal(first.state, 'CLEANED');
+    let strayVersion: number | undefined;
+    let nextVersion: number | undefined;
+    const back = mover({
+      onPhase: async (_move, phase) => {
+        if (phase !== 'CATCHING_UP' || strayVersion !== undefined) return;
+        // Every table is copied home by now: the held write goes on, then the tenant writes as usual.
+        release();
+        strayVersion = await straggler;
+        nextVersion = await write(db, tenantId, 1, 'after the straggler');
+      },
+    });
+    const { move: second } = await back.run((await mover().start(tenantId, home)).id);
+    assert.equal(second.state, 'CLEANED', `the move back ended ${second.state}: ${second.error}`);
+    assert.deepEqual(routed, [home, away], 'refused on the shard being copied to, run again where the tenant was');
+    assert.deepEqual([strayVersion, nextVersion], [41, 42]);
+    const em = db.em(home);
+    const [account] = await em.execute<{ balance: string; version: number }[]>('select balance::text, version from account where tenant_id = ?', [tenantId]);
+    const entries = await em.execute<{ account_version: number; amount: string }[]>(
+      'select account_version, amount::text from entry where tenant_id = ? order by account_version',
+      [tenantId],
+    );
+    assert.deepEqual(account, { balance: String(40 * 100 + 2), version: 42 });
+    assert.deepEqual(
+      entries.map((entry) => [entry.account_version, entry.amount]),
+      Array.from({ length: 42 }, (_, index) => [index + 1, index < 40 ? '100' : '1']),
+      "every write once, on the tenant's shard",
+    );
+    assert.deepEqual(await tenantRows(db, away, tenantId), { account: 0, entry: 0, item: 0, profile: 0, outbox_event: 0 });
+  });
+
   test('writes caught by the fence wait, are refused on the old shard and run again on the new one (forTenant, forTenants)', async () => {
     // Two tenants on one shard: the batch write covers both, and only one of them moves.
     const seeded: string[] = [];
@@ -268,6 +317,8 @@ describe('moving a tenant between shards', () => {
     const { move } = await mover({ graceMs: 60_000 }).run(started.id);
     assert.equal(move.state, 'SWITCHED');
     await assert.rejects(mover().cancel(move.id), refusal('MOVE_ALREADY_SWITCHED'));
+    // Back onto the old shard while it still holds the tenant's old copy (grace period): refused until the move is cleaned.
+    await assert.rejects(mover().start(tenantId, source), refusal('TENANT_ALREADY_MOVING'));
 
     const draining = await ShardedDatabase.open(config({ drainingShards: [source] }), schema, logger);
     try {
