@@ -607,7 +607,10 @@ export class ShardMover {
       const a = sourceSums.get(table.name)!;
       const b = await this.checksum(target, table, move.tenantId, { except: [...(pending.get(table.name)?.values() ?? [])] });
       if (a.count !== b.count || a.checksum !== b.checksum) {
-        throw new VerificationFailed(`verification failed for ${table.name}: source ${a.count} rows (${a.checksum}), target ${b.count} rows (${b.checksum})`);
+        const differing = await this.differences(move, table, { except: [...(pending.get(table.name)?.values() ?? [])] });
+        throw new VerificationFailed(
+          `verification failed for ${table.name}: source ${a.count} rows (${a.checksum}), target ${b.count} rows (${b.checksum})${differing}`,
+        );
       }
     }
     return pending;
@@ -626,8 +629,9 @@ export class ShardMover {
       if (only.length === 0) continue;
       const [a, b] = await Promise.all([this.checksum(source, table, move.tenantId, { only }), this.checksum(target, table, move.tenantId, { only })]);
       if (a.count !== b.count || a.checksum !== b.checksum) {
+        const differing = await this.differences(move, table, { only });
         throw new VerificationFailed(
-          `verification failed for ${table.name} (${only.length} changed keys): source ${a.count} rows (${a.checksum}), target ${b.count} rows (${b.checksum})`,
+          `verification failed for ${table.name} (${only.length} changed keys): source ${a.count} rows (${a.checksum}), target ${b.count} rows (${b.checksum})${differing}`,
         );
       }
     }
@@ -658,32 +662,45 @@ export class ShardMover {
    * Row count and an order-independent checksum of the rows' text of the tenant in one table (without the columns each
    * shard numbers itself), over all its rows but `except`, or over `only` those keys.
    */
-  private async checksum(
-    em: EntityManager,
-    table: TenantTable,
-    tenantId: string,
-    keys: { except?: readonly Record<string, unknown>[]; only?: readonly Record<string, unknown>[] },
-  ): Promise<Checksum> {
-    const row = table.localColumns.length > 0 ? `(to_jsonb(t) - ${textArray(table.localColumns)})::text` : 't::text';
-    const key = `jsonb_build_object(${table.primaryKey.map((column) => `'${column.replace(/'/g, "''")}', to_jsonb(t) -> '${column.replace(/'/g, "''")}'`).join(', ')})`;
-    const params: unknown[] = [tenantId];
-    let filter = '';
-    if (keys.only) {
-      // By the primary key's own columns (its index), not an expression over every row of the tenant: this runs in the fence.
-      filter = `and (${table.primaryKey.map((column) => `t.${ident(column)}`).join(', ')}) in (select ${table.primaryKey
-        .map((column) => `k.${ident(column)}`)
-        .join(', ')} from jsonb_populate_recordset(null::${ident(table.name)}, ?::jsonb) k)`;
-      params.push(JSON.stringify(keys.only));
-    } else if (keys.except && keys.except.length > 0) {
-      filter = `and ${key} not in (select value from jsonb_array_elements(?::jsonb))`;
-      params.push(JSON.stringify(keys.except));
-    }
+  private async checksum(em: EntityManager, table: TenantTable, tenantId: string, keys: KeySelection): Promise<Checksum> {
+    const rows = rowSelection(table, tenantId, keys);
     const [result] = await em.execute<Checksum[]>(
-      `select count(*)::text as count, coalesce(sum(hashtextextended(${row}, 0)::numeric), 0)::text as checksum
-         from ${ident(table.name)} t where ${tenantFilter(table, 't')} ${filter}`,
-      params,
+      `select count(*)::text as count, coalesce(sum(hashtextextended(${rows.row}, 0)::numeric), 0)::text as checksum
+         from ${ident(table.name)} t where ${rows.where}`,
+      rows.params,
     );
     return result!;
+  }
+
+  /**
+   * For the message of a failed comparison (a move that will not switch): the first rows, by primary key, that differ
+   * between the shards, as each holds them now. Read after the comparison, so a row the tenant changed meanwhile may
+   * show too; bounded, and never the reason of a failure itself (an error here leaves the message as it was).
+   */
+  private async differences(move: ShardMove, table: TenantTable, keys: KeySelection): Promise<string> {
+    try {
+      const rows = rowSelection(table, move.tenantId, keys);
+      const read = async (em: EntityManager) =>
+        new Map(
+          (
+            await em.execute<{ key: string; row: string }[]>(
+              `select ${rows.key}::text as key, ${rows.row} as row from ${ident(table.name)} t where ${rows.where} limit ${DIFFERENCES_READ_MAX}`,
+              rows.params,
+            )
+          ).map(({ key, row }) => [key, row]),
+        );
+      const [source, target] = await Promise.all([read(this.db.backgroundEm(move.sourceShard)), read(this.db.backgroundEm(move.targetShard))]);
+      const found: string[] = [];
+      for (const key of new Set([...source.keys(), ...target.keys()])) {
+        if (found.length >= DIFFERENCES_SHOWN) break;
+        const [a, b] = [source.get(key), target.get(key)];
+        if (a !== b) found.push(`${key}: source ${a ?? '(none)'}, target ${b ?? '(none)'}`);
+      }
+      return found.length > 0 ? `; rows that differ: ${found.join('; ')}` : '';
+    } catch (error) {
+      this.logger.warn('shard move could not list the rows that differ', { move: move.id, table: table.name, error: (error as Error).message });
+      return '';
+    }
   }
 
   /**
@@ -852,6 +869,38 @@ function addKey(keys: Map<string, Map<string, Record<string, unknown>>>, table: 
   const ofTable = keys.get(table) ?? new Map<string, Record<string, unknown>>();
   ofTable.set(key, pk);
   keys.set(table, ofTable);
+}
+
+/** A table's rows of the tenant to compare: all of them but `except`, or `only` those (by primary key). */
+interface KeySelection {
+  except?: readonly Record<string, unknown>[];
+  only?: readonly Record<string, unknown>[];
+}
+
+/** Rows read per shard to name the rows that differ after a failed comparison, and how many are named. */
+const DIFFERENCES_READ_MAX = 200_000;
+const DIFFERENCES_SHOWN = 3;
+
+/**
+ * The SQL of a comparison (alias `t`): `where` selects the rows, `row` is a row's text without the columns each shard
+ * numbers itself, `key` its primary key as JSON.
+ */
+function rowSelection(table: TenantTable, tenantId: string, keys: KeySelection): { where: string; params: unknown[]; row: string; key: string } {
+  const row = table.localColumns.length > 0 ? `(to_jsonb(t) - ${textArray(table.localColumns)})::text` : 't::text';
+  const key = `jsonb_build_object(${table.primaryKey.map((column) => `'${column.replace(/'/g, "''")}', to_jsonb(t) -> '${column.replace(/'/g, "''")}'`).join(', ')})`;
+  const params: unknown[] = [tenantId];
+  let filter = '';
+  if (keys.only) {
+    // By the primary key's own columns (its index), not an expression over every row of the tenant: this runs in the fence.
+    filter = `and (${table.primaryKey.map((column) => `t.${ident(column)}`).join(', ')}) in (select ${table.primaryKey
+      .map((column) => `k.${ident(column)}`)
+      .join(', ')} from jsonb_populate_recordset(null::${ident(table.name)}, ?::jsonb) k)`;
+    params.push(JSON.stringify(keys.only));
+  } else if (keys.except && keys.except.length > 0) {
+    filter = `and ${key} not in (select value from jsonb_array_elements(?::jsonb))`;
+    params.push(JSON.stringify(keys.except));
+  }
+  return { where: `${tenantFilter(table, 't')} ${filter}`, params, row, key };
 }
 
 interface Checksum {
