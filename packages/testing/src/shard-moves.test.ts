@@ -200,6 +200,35 @@ describe('moving a tenant between shards', () => {
     assert.deepEqual(await tenantRows(db, away, tenantId), { account: 0, entry: 0, item: 0, profile: 0, outbox_event: 0 });
   });
 
+  test('a write that located the tenant before a move and finds its rows cleaned up runs again on the new shard instead of failing', async () => {
+    // The rebalancing benchmark's errors during a big move (ACCOUNT_NOT_FOUND): calls that looked the tenant up before the
+    // switch waited seconds for a pool connection, reached the old shard after the cleanup and found no account there (a
+    // read is refused nothing; only writes are). The shard's "moved away" mark makes such a failure a retry.
+    const tenantId = await seedTenant(db, 10);
+    const source = (await db.directory.lookupOne(tenantId))!;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const routed: number[] = [];
+    const late = db.forTenant(tenantId, async (em, shardId) => {
+      routed.push(shardId);
+      await gate;
+      return writeOn(em, tenantId, 1, 'late');
+    });
+    await waitUntil(() => routed.length === 1, 'the write located the tenant');
+    const { move } = await mover().run((await mover().start(tenantId, 1 - source)).id);
+    assert.equal(move.state, 'CLEANED');
+    release();
+    assert.equal(await late, 11, 'applied once, on the new shard');
+    assert.deepEqual(routed, [source, 1 - source]);
+    const [account] = await db.em(1 - source).execute<{ version: number }[]>('select version from account where tenant_id = ?', [tenantId]);
+    assert.equal(account!.version, 11);
+    // An error of a unit on the tenant's own shard stays the caller's: no mark there, no retry.
+    await assert.rejects(
+      db.forTenant(tenantId, (em) => em.execute('select 1 / 0')),
+      (error: { code?: string }) => error.code === '22012',
+    );
+  });
+
   test('writes caught by the fence wait, are refused on the old shard and run again on the new one (forTenant, forTenants)', async () => {
     // Two tenants on one shard: the batch write covers both, and only one of them moves.
     const seeded: string[] = [];

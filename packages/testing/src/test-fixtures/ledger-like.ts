@@ -64,7 +64,9 @@ export async function writeOn(em: EntityManager, tenantId: string, amount: numbe
       'update account set balance = balance + ?, version = version + 1 where tenant_id = ? returning version',
       [amount, tenantId],
     );
-    const version = account!.version;
+    // As the ledger's ACCOUNT_NOT_FOUND: a write on a shard that does not hold the tenant's account.
+    if (!account) throw new Error(`no account of tenant ${tenantId} here`);
+    const version = account.version;
     await tx.execute('insert into entry (id, tenant_id, amount, account_version) values (?, ?, ?, ?)', [randomUUID(), tenantId, amount, version]);
     await tx.execute(`insert into item (tenant_id, n, payload) values (?, ?, ?) on conflict (tenant_id, n) do update set payload = excluded.payload`, [
       tenantId,
