@@ -393,10 +393,11 @@ export class ShardedDatabase {
     const located = await this.retryMoved(
       [tenantId],
       async () => {
+        const since = this.directory.currentGeneration;
         const shardId = options.place ? await this.directory.place(tenantId, options.partnerId ?? null) : await this.directory.lookupOne(tenantId);
-        return shardId === undefined ? undefined : { shardId };
+        return shardId === undefined ? undefined : { shardId, since };
       },
-      async ({ shardId }) => ({ value: await this.runOnShard(shardId, [tenantId], () => work(this.em(shardId), shardId)) }),
+      async ({ shardId, since }) => ({ value: await this.runOnShard(shardId, [tenantId], since, () => work(this.em(shardId), shardId)) }),
     );
     if (!located) throw new Error(`Tenant ${tenantId} is not placed in this subgraph`);
     return located.value;
@@ -407,10 +408,11 @@ export class ShardedDatabase {
     const located = await this.retryMoved(
       [tenantId],
       async () => {
+        const since = this.directory.currentGeneration;
         const shardId = await this.directory.lookupOne(tenantId);
-        return shardId === undefined ? undefined : { shardId };
+        return shardId === undefined ? undefined : { shardId, since };
       },
-      async ({ shardId }) => ({ value: await this.runOnShard(shardId, [tenantId], () => work(this.em(shardId), shardId)) }),
+      async ({ shardId, since }) => ({ value: await this.runOnShard(shardId, [tenantId], since, () => work(this.em(shardId), shardId)) }),
     );
     return located?.value;
   }
@@ -428,13 +430,14 @@ export class ShardedDatabase {
   ): Promise<T[]> {
     const unique = [...new Set(tenantIds)];
     if (unique.length === 0) return [];
+    const since = this.directory.currentGeneration;
     const groups = options.place ? await this.placeMany(unique) : await this.directory.lookup(unique);
     const byShard = new Map<ShardId, string[]>();
     for (const [tenantId, shardId] of groups) byShard.set(shardId, [...(byShard.get(shardId) ?? []), tenantId]);
     const results = await Promise.all(
       [...byShard].map(async ([shardId, ids]) => {
         try {
-          return [await this.runOnShard(shardId, ids, () => work(this.em(shardId), shardId, ids))];
+          return [await this.runOnShard(shardId, ids, since, () => work(this.em(shardId), shardId, ids))];
         } catch (error) {
           if (!isTenantMoved(error) || attempt >= 200) throw error;
           // The unit rolled back as a whole: run it again for its tenants, wherever they are now.
@@ -448,18 +451,22 @@ export class ShardedDatabase {
   }
 
   /**
-   * Runs a unit of work on the shard the directory named for `tenantIds`. A unit that fails there for any reason while
-   * that shard marks one of them as not its own (moved away, or being copied onto it: see the mover's capture) failed
-   * because it ran on the wrong shard — it located the tenant before a move and then, having waited (for a pool
-   * connection, say), found the rows cleaned up (ACCOUNT_NOT_FOUND) or read them stale: a read refuses nothing, only a
-   * write does (SMOVD). It is reported as moved, so the caller runs it again where the directory points now. Units are
-   * whole transactions, so nothing of a failed one was applied. The check costs one indexed read, on failures only.
+   * Runs a unit of work on the shard the directory named for `tenantIds` (looked up after generation `since`). A unit
+   * that fails there for any reason while one of its tenants moved since it looked them up (this instance forgot the
+   * placement: the switch's notification, or a refusal), or while that shard marks one of them as not its own (moved
+   * away, or being copied onto it: see the mover's capture), may have failed because it ran on the wrong shard — it
+   * located the tenant before a move and then, having waited (for a pool connection, say), found the rows cleaned up
+   * (ACCOUNT_NOT_FOUND), half copied (a unique violation) or stale: a read refuses nothing, and a statement can fail
+   * before the capture's refusal runs. It is reported as moved, so the caller runs it again where the directory points
+   * now. Units are whole transactions, so nothing of a failed one was applied. Both checks run on failures only (the
+   * mark is one indexed read); the first also covers a tenant moved away and back meanwhile, whose shard is unmarked again.
    */
-  private async runOnShard<T>(shardId: ShardId, tenantIds: readonly string[], run: () => Promise<T>): Promise<T> {
+  private async runOnShard<T>(shardId: ShardId, tenantIds: readonly string[], since: number, run: () => Promise<T>): Promise<T> {
     try {
       return await run();
     } catch (error) {
-      if (isTenantMoved(error) || !(await this.notTheirShard(shardId, tenantIds))) throw error;
+      if (isTenantMoved(error)) throw error;
+      if (!this.directory.forgottenSince(tenantIds, since) && !(await this.notTheirShard(shardId, tenantIds))) throw error;
       throw new TenantMovedError(tenantIds, shardId, error);
     }
   }

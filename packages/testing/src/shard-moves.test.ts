@@ -229,6 +229,42 @@ describe('moving a tenant between shards', () => {
     );
   });
 
+  test('a write that fails on a shard its tenant left, and which the tenant is back on when the failure is looked at, runs again', async () => {
+    // The benchmark's 20 quick back-and-forth moves: a call failed on the shard its tenant had left (no account there, or
+    // a unique violation on a half-copied ledger) and, by the time the failure was looked at (the check waited for a
+    // pool connection), the tenant had moved back onto that shard: no mark there any more. The directory's record of
+    // the tenant's forgotten placement (the switch's notification) says it moved while the write ran.
+    const tenantId = await seedTenant(db, 10);
+    const home = (await db.directory.lookupOne(tenantId))!;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const routed: number[] = [];
+    const failures: string[] = [];
+    const late = db.forTenant(tenantId, async (em, shardId) => {
+      routed.push(shardId);
+      if (routed.length > 1) return writeOn(em, tenantId, 1, 'late');
+      await gate;
+      try {
+        return await writeOn(em, tenantId, 1, 'late');
+      } catch (error) {
+        failures.push((error as Error).message);
+        // Before the failure reaches forTenant, the tenant comes home again.
+        const { move: back } = await mover().run((await mover().start(tenantId, home)).id);
+        assert.equal(back.state, 'CLEANED');
+        throw error;
+      }
+    });
+    await waitUntil(() => routed.length === 1, 'the write located the tenant');
+    const { move } = await mover().run((await mover().start(tenantId, 1 - home)).id);
+    assert.equal(move.state, 'CLEANED');
+    release();
+    assert.equal(await late, 11, "applied once, on the tenant's shard");
+    assert.deepEqual(routed, [home, home]);
+    assert.match(failures.join(), /no account/);
+    const [account] = await db.em(home).execute<{ version: number }[]>('select version from account where tenant_id = ?', [tenantId]);
+    assert.equal(account!.version, 11);
+  });
+
   test('writes caught by the fence wait, are refused on the old shard and run again on the new one (forTenant, forTenants)', async () => {
     // Two tenants on one shard: the batch write covers both, and only one of them moves.
     const seeded: string[] = [];
