@@ -14,6 +14,23 @@ interface WriteSample {
   latencies: number[];
   errors: number;
   accepted: number;
+  /** Failed calls by error code (GraphQL extensions.code, else SQLSTATE, else the error's name) and first message. */
+  errorCodes: Map<string, { count: number; message: string }>;
+}
+
+/** A failed call's code: what a client would branch on, else what names the failure closest to where it happened. */
+function errorCode(error: unknown): { code: string; message: string } {
+  const found = error as { extensions?: { code?: unknown }; code?: unknown; name?: unknown; message?: unknown; cause?: unknown };
+  const code = found?.extensions?.code ?? found?.code ?? (found?.cause as { code?: unknown } | undefined)?.code ?? found?.name ?? 'unknown';
+  return { code: String(code), message: String(found?.message ?? error).slice(0, 300) };
+}
+
+/** `CODE ×count` per distinct code, most frequent first (empty when nothing failed). */
+function formatCodes(codes: WriteSample['errorCodes']): string {
+  return [...codes]
+    .sort((a, b) => b[1].count - a[1].count)
+    .map(([code, { count }]) => `${code} x${count}`)
+    .join(', ');
 }
 
 let sequence = 0;
@@ -24,7 +41,7 @@ let sequence = 0;
  */
 function startWriter(stack: Stack, tenantId: string, perSecond: number): { stop(): Promise<WriteSample> } {
   const usage = stack.billing.services.usage;
-  const sample: WriteSample = { latencies: [], errors: 0, accepted: 0 };
+  const sample: WriteSample = { latencies: [], errors: 0, accepted: 0, errorCodes: new Map() };
   let running = true;
   const done = (async () => {
     const pending: Array<Promise<void>> = [];
@@ -40,8 +57,15 @@ function startWriter(stack: Stack, tenantId: string, perSecond: number): { stop(
             sample.latencies.push(performance.now() - scheduledAt);
             sample.accepted += result.accepted;
           },
-          () => {
+          (error: unknown) => {
             sample.errors += 1;
+            const { code, message } = errorCode(error);
+            const seen = sample.errorCodes.get(code);
+            if (seen) seen.count += 1;
+            else {
+              sample.errorCodes.set(code, { count: 1, message });
+              console.log(`recordUsage failed: ${code}: ${message}`);
+            }
           },
         ),
       );
@@ -122,6 +146,7 @@ function writeRow(scenario: string, sample: WriteSample, seconds: number): Resul
     scenario,
     calls: sorted.length,
     errors: sample.errors,
+    errorCodes: formatCodes(sample.errorCodes),
     perS: round(sorted.length / seconds),
     p50: round(percentile(sorted, 0.5), 2),
     p99: round(percentile(sorted, 0.99), 2),
@@ -216,6 +241,8 @@ export async function rebalancing(config: BenchConfig): Promise<void> {
       smallEntries: config.BENCH_REBALANCE_SMALL_ENTRIES,
       moves: config.BENCH_REBALANCE_MOVES,
       writesPerS: config.BENCH_REBALANCE_WRITE_RATE,
+      // Every distinct failure of recordUsage with its count and first message (the table shows the codes only).
+      writeErrors: { bigMove: Object.fromEntries(during.errorCodes), smallMoves: Object.fromEntries(smallWrites.errorCodes) },
       batchSize: 5_000,
       shards: 2,
     });

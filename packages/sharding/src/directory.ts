@@ -34,6 +34,12 @@ export class ShardDirectory {
    * be the old placement, so it is returned but not cached.
    */
   private generation = 0;
+  /**
+   * The generation of each tenant's last forget (bounded: cleared as a whole when full, which counts as forgetting
+   * every tenant then), so a unit of work can tell whether its tenant moved (or may have) while it ran.
+   */
+  private readonly forgottenAt = new Map<string, number>();
+  private everyoneForgottenAt = 0;
 
   constructor(private readonly control: MikroORM) {}
 
@@ -190,12 +196,29 @@ export class ShardDirectory {
   forget(tenantId: string): void {
     this.generation += 1;
     this.shards.delete(tenantId);
+    if (this.forgottenAt.size >= CACHE_LIMIT) {
+      this.forgottenAt.clear();
+      this.everyoneForgottenAt = this.generation;
+    }
+    this.forgottenAt.set(tenantId, this.generation);
+  }
+
+  /** Now, for forgottenSince: take it before looking a tenant up. */
+  get currentGeneration(): number {
+    return this.generation;
+  }
+
+  /** True when one of the tenants' placements was forgotten (a move switched it, or may have) after `generation`. */
+  forgottenSince(tenantIds: readonly string[], generation: number): boolean {
+    return this.everyoneForgottenAt > generation || tenantIds.some((tenantId) => (this.forgottenAt.get(tenantId) ?? 0) > generation);
   }
 
   /** Forgets every cached placement (the change notifications' connection was lost: some may have been missed). */
   forgetAll(): void {
     this.generation += 1;
     this.shards.clear();
+    this.forgottenAt.clear();
+    this.everyoneForgottenAt = this.generation;
   }
 
   private remember(tenantId: string, placement: Placement): void {

@@ -393,10 +393,11 @@ export class ShardedDatabase {
     const located = await this.retryMoved(
       [tenantId],
       async () => {
+        const since = this.directory.currentGeneration;
         const shardId = options.place ? await this.directory.place(tenantId, options.partnerId ?? null) : await this.directory.lookupOne(tenantId);
-        return shardId === undefined ? undefined : { shardId };
+        return shardId === undefined ? undefined : { shardId, since };
       },
-      async ({ shardId }) => ({ value: await work(this.em(shardId), shardId) }),
+      async ({ shardId, since }) => ({ value: await this.runOnShard(shardId, [tenantId], since, () => work(this.em(shardId), shardId)) }),
     );
     if (!located) throw new Error(`Tenant ${tenantId} is not placed in this subgraph`);
     return located.value;
@@ -407,10 +408,11 @@ export class ShardedDatabase {
     const located = await this.retryMoved(
       [tenantId],
       async () => {
+        const since = this.directory.currentGeneration;
         const shardId = await this.directory.lookupOne(tenantId);
-        return shardId === undefined ? undefined : { shardId };
+        return shardId === undefined ? undefined : { shardId, since };
       },
-      async ({ shardId }) => ({ value: await work(this.em(shardId), shardId) }),
+      async ({ shardId, since }) => ({ value: await this.runOnShard(shardId, [tenantId], since, () => work(this.em(shardId), shardId)) }),
     );
     return located?.value;
   }
@@ -428,13 +430,14 @@ export class ShardedDatabase {
   ): Promise<T[]> {
     const unique = [...new Set(tenantIds)];
     if (unique.length === 0) return [];
+    const since = this.directory.currentGeneration;
     const groups = options.place ? await this.placeMany(unique) : await this.directory.lookup(unique);
     const byShard = new Map<ShardId, string[]>();
     for (const [tenantId, shardId] of groups) byShard.set(shardId, [...(byShard.get(shardId) ?? []), tenantId]);
     const results = await Promise.all(
       [...byShard].map(async ([shardId, ids]) => {
         try {
-          return [await work(this.em(shardId), shardId, ids)];
+          return [await this.runOnShard(shardId, ids, since, () => work(this.em(shardId), shardId, ids))];
         } catch (error) {
           if (!isTenantMoved(error) || attempt >= 200) throw error;
           // The unit rolled back as a whole: run it again for its tenants, wherever they are now.
@@ -445,6 +448,41 @@ export class ShardedDatabase {
       }),
     );
     return results.flat();
+  }
+
+  /**
+   * Runs a unit of work on the shard the directory named for `tenantIds` (looked up after generation `since`). A unit
+   * that fails there for any reason while one of its tenants moved since it looked them up (this instance forgot the
+   * placement: the switch's notification, or a refusal), or while that shard marks one of them as not its own (moved
+   * away, or being copied onto it: see the mover's capture), may have failed because it ran on the wrong shard — it
+   * located the tenant before a move and then, having waited (for a pool connection, say), found the rows cleaned up
+   * (ACCOUNT_NOT_FOUND), half copied (a unique violation) or stale: a read refuses nothing, and a statement can fail
+   * before the capture's refusal runs. It is reported as moved, so the caller runs it again where the directory points
+   * now. Units are whole transactions, so nothing of a failed one was applied. Both checks run on failures only (the
+   * mark is one indexed read); the first also covers a tenant moved away and back meanwhile, whose shard is unmarked again.
+   */
+  private async runOnShard<T>(shardId: ShardId, tenantIds: readonly string[], since: number, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      if (isTenantMoved(error)) throw error;
+      if (!this.directory.forgottenSince(tenantIds, since) && !(await this.notTheirShard(shardId, tenantIds))) throw error;
+      throw new TenantMovedError(tenantIds, shardId, error);
+    }
+  }
+
+  /** True when the shard marks one of the tenants as moved away or still arriving (a shard never moved has no marks). */
+  private async notTheirShard(shardId: ShardId, tenantIds: readonly string[]): Promise<boolean> {
+    try {
+      const marks = await this.em(shardId).execute<unknown[]>(
+        "select 1 from shard_move_tenant where tenant_id in (?) and state in ('switched', 'arriving') limit 1",
+        [[...tenantIds]],
+      );
+      return marks.length > 0;
+    } catch {
+      // No mark table (no move ever touched this shard), or the shard is unreachable: the original error stands.
+      return false;
+    }
   }
 
   /** Locates, runs, and on a refusal because a tenant moved forgets the placement and tries again (bounded). */
@@ -493,6 +531,15 @@ export class ShardedDatabase {
 
 function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A unit of work that failed on a shard its tenant is not on (see runOnShard): retried like a refused write. */
+class TenantMovedError extends Error {
+  readonly code = TENANT_MOVED_SQLSTATE;
+  constructor(tenantIds: readonly string[], shardId: ShardId, cause: unknown) {
+    super(`tenant ${tenantIds.join(', ')} is not on shard ${shardId} (it moved): ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    this.name = 'TenantMovedError';
+  }
 }
 
 /** True for a write refused because its tenant moved to another shard (retry it where the directory now points). */

@@ -17,7 +17,7 @@ import {
   type ShardingConfig,
 } from '@saldo/sharding';
 import { TEST_POSTGRES_URL, testLogger, uniquePrefix } from './harness.js';
-import { ledgerLikeSchema as schema, seedTenant, tenantRows, write } from './test-fixtures/ledger-like.js';
+import { ledgerLikeSchema as schema, seedTenant, tenantRows, write, writeOn } from './test-fixtures/ledger-like.js';
 import { waitUntil } from './wait.js';
 
 const prefix = uniquePrefix('shardmoves');
@@ -151,6 +151,120 @@ describe('moving a tenant between shards', () => {
     assert.equal(cleaned.state, 'CLEANED');
   });
 
+  test("a write routed to the tenant's old shard arrives while the tenant moves back onto it: refused there, run where the tenant is, the move verifies", async () => {
+    // The rebalancing benchmark's back-and-forth moves under load: a write that looked the tenant up on its home shard and
+    // then waited (for a pool connection, say) past the move away, reached home while the tenant was being copied back.
+    // Applied there behind the copy's back, it took a version the tenant then wrote again on the other shard: the copy
+    // kept the straggler's entry, and the verification found the same row count with a different checksum.
+    const tenantId = await seedTenant(db, 40);
+    const home = (await db.directory.lookupOne(tenantId))!;
+    const away = 1 - home;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const routed: number[] = [];
+    const straggler = db.forTenant(tenantId, async (em, shardId) => {
+      routed.push(shardId);
+      await gate;
+      return writeOn(em, tenantId, 1, 'straggler');
+    });
+    await waitUntil(() => routed.length === 1, 'the write located the tenant');
+    const { move: first } = await mover().run((await mover().start(tenantId, away)).id);
+    assert.equal(first.state, 'CLEANED');
+    let strayVersion: number | undefined;
+    let nextVersion: number | undefined;
+    const back = mover({
+      onPhase: async (_move, phase) => {
+        if (phase !== 'CATCHING_UP' || strayVersion !== undefined) return;
+        // Every table is copied home by now: the held write goes on, then the tenant writes as usual.
+        release();
+        strayVersion = await straggler;
+        nextVersion = await write(db, tenantId, 1, 'after the straggler');
+      },
+    });
+    const { move: second } = await back.run((await mover().start(tenantId, home)).id);
+    assert.equal(second.state, 'CLEANED', `the move back ended ${second.state}: ${second.error}`);
+    assert.deepEqual(routed, [home, away], 'refused on the shard being copied to, run again where the tenant was');
+    assert.deepEqual([strayVersion, nextVersion], [41, 42]);
+    const em = db.em(home);
+    const [account] = await em.execute<{ balance: string; version: number }[]>('select balance::text, version from account where tenant_id = ?', [tenantId]);
+    const entries = await em.execute<{ account_version: number; amount: string }[]>(
+      'select account_version, amount::text from entry where tenant_id = ? order by account_version',
+      [tenantId],
+    );
+    assert.deepEqual(account, { balance: String(40 * 100 + 2), version: 42 });
+    assert.deepEqual(
+      entries.map((entry) => [entry.account_version, entry.amount]),
+      Array.from({ length: 42 }, (_, index) => [index + 1, index < 40 ? '100' : '1']),
+      "every write once, on the tenant's shard",
+    );
+    assert.deepEqual(await tenantRows(db, away, tenantId), { account: 0, entry: 0, item: 0, profile: 0, outbox_event: 0 });
+  });
+
+  test('a write that located the tenant before a move and finds its rows cleaned up runs again on the new shard instead of failing', async () => {
+    // The rebalancing benchmark's errors during a big move (ACCOUNT_NOT_FOUND): calls that looked the tenant up before the
+    // switch waited seconds for a pool connection, reached the old shard after the cleanup and found no account there (a
+    // read is refused nothing; only writes are). The shard's "moved away" mark makes such a failure a retry.
+    const tenantId = await seedTenant(db, 10);
+    const source = (await db.directory.lookupOne(tenantId))!;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const routed: number[] = [];
+    const late = db.forTenant(tenantId, async (em, shardId) => {
+      routed.push(shardId);
+      await gate;
+      return writeOn(em, tenantId, 1, 'late');
+    });
+    await waitUntil(() => routed.length === 1, 'the write located the tenant');
+    const { move } = await mover().run((await mover().start(tenantId, 1 - source)).id);
+    assert.equal(move.state, 'CLEANED');
+    release();
+    assert.equal(await late, 11, 'applied once, on the new shard');
+    assert.deepEqual(routed, [source, 1 - source]);
+    const [account] = await db.em(1 - source).execute<{ version: number }[]>('select version from account where tenant_id = ?', [tenantId]);
+    assert.equal(account!.version, 11);
+    // An error of a unit on the tenant's own shard stays the caller's: no mark there, no retry.
+    await assert.rejects(
+      db.forTenant(tenantId, (em) => em.execute('select 1 / 0')),
+      (error: { code?: string }) => error.code === '22012',
+    );
+  });
+
+  test('a write that fails on a shard its tenant left, and which the tenant is back on when the failure is looked at, runs again', async () => {
+    // The benchmark's 20 quick back-and-forth moves: a call failed on the shard its tenant had left (no account there, or
+    // a unique violation on a half-copied ledger) and, by the time the failure was looked at (the check waited for a
+    // pool connection), the tenant had moved back onto that shard: no mark there any more. The directory's record of
+    // the tenant's forgotten placement (the switch's notification) says it moved while the write ran.
+    const tenantId = await seedTenant(db, 10);
+    const home = (await db.directory.lookupOne(tenantId))!;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const routed: number[] = [];
+    const failures: string[] = [];
+    const late = db.forTenant(tenantId, async (em, shardId) => {
+      routed.push(shardId);
+      if (routed.length > 1) return writeOn(em, tenantId, 1, 'late');
+      await gate;
+      try {
+        return await writeOn(em, tenantId, 1, 'late');
+      } catch (error) {
+        failures.push((error as Error).message);
+        // Before the failure reaches forTenant, the tenant comes home again.
+        const { move: back } = await mover().run((await mover().start(tenantId, home)).id);
+        assert.equal(back.state, 'CLEANED');
+        throw error;
+      }
+    });
+    await waitUntil(() => routed.length === 1, 'the write located the tenant');
+    const { move } = await mover().run((await mover().start(tenantId, 1 - home)).id);
+    assert.equal(move.state, 'CLEANED');
+    release();
+    assert.equal(await late, 11, "applied once, on the tenant's shard");
+    assert.deepEqual(routed, [home, home]);
+    assert.match(failures.join(), /no account/);
+    const [account] = await db.em(home).execute<{ version: number }[]>('select version from account where tenant_id = ?', [tenantId]);
+    assert.equal(account!.version, 11);
+  });
+
   test('writes caught by the fence wait, are refused on the old shard and run again on the new one (forTenant, forTenants)', async () => {
     // Two tenants on one shard: the batch write covers both, and only one of them moves.
     const seeded: string[] = [];
@@ -268,6 +382,8 @@ describe('moving a tenant between shards', () => {
     const { move } = await mover({ graceMs: 60_000 }).run(started.id);
     assert.equal(move.state, 'SWITCHED');
     await assert.rejects(mover().cancel(move.id), refusal('MOVE_ALREADY_SWITCHED'));
+    // Back onto the old shard while it still holds the tenant's old copy (grace period): refused until the move is cleaned.
+    await assert.rejects(mover().start(tenantId, source), refusal('TENANT_ALREADY_MOVING'));
 
     const draining = await ShardedDatabase.open(config({ drainingShards: [source] }), schema, logger);
     try {

@@ -14,11 +14,13 @@ export const MOVER_SETTING = 'saldo.shard_move';
 
 /**
  * Per-shard objects of the change capture, created on a source shard when a move starts (idempotent):
- * - `shard_move_tenant`: the tenants being moved away (or already moved away) from this shard;
+ * - `shard_move_tenant`: the tenants being moved away (`capturing`), already moved away (`switched`) or being copied onto
+ *   this shard (`arriving`, until the switch) — a shard holding `switched` or `arriving` for a tenant is not its shard;
  * - `shard_move_change`: what their writes changed since the move began (table and primary key, in order);
  * - `shard_move_capture()`: the trigger that logs those changes; a write of a tenant being moved first takes the
  *   tenant's fence lock shared, so the fence (the mover holding it exclusively) makes the write wait, and a write
- *   that finds the tenant moved away is refused with SQLSTATE SMOVD, never applied here.
+ *   that finds the tenant moved away or not arrived yet is refused with SQLSTATE SMOVD, never applied here (a write
+ *   routed by a stale placement to a shard the tenant is being copied back to would otherwise land behind the copy).
  */
 const CAPTURE_OBJECTS = [
   `create table if not exists shard_move_tenant (
@@ -53,8 +55,8 @@ const CAPTURE_OBJECTS = [
      -- Held until this transaction ends: the fence waits for it, and it waits for the fence.
      perform pg_advisory_xact_lock_shared(${FENCE_LOCK_CLASS}, hashtext(row_tenant));
      select state into move_state from shard_move_tenant where tenant_id = row_tenant;
-     if move_state = 'switched' then
-       raise exception 'tenant % moved to another shard', row_tenant using errcode = '${TENANT_MOVED_SQLSTATE}';
+     if move_state in ('switched', 'arriving') then
+       raise exception 'tenant % is on another shard', row_tenant using errcode = '${TENANT_MOVED_SQLSTATE}';
      end if;
      if move_state is null then
        return null;

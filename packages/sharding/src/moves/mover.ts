@@ -122,7 +122,17 @@ export class ShardMover {
       if (!placement) throw new ShardMoveError('TENANT_NOT_FOUND', `Tenant ${tenantId} has no rows in this subgraph.`);
       if (placement.shard_id === targetShard) throw new ShardMoveError('SAME_SHARD', `Tenant ${tenantId} is already on shard ${targetShard}.`);
       if (target.draining) throw new ShardMoveError('TARGET_DRAINING', `Shard ${targetShard} is draining: it takes no tenants.`);
-      const [active] = await tx.execute<{ id: string }[]>("select id from shard_move where tenant_id = ? and state not in ('CLEANED', 'FAILED')", [tenantId]);
+      const [active] = await tx.execute<{ id: string; state: MoveState }[]>(
+        "select id, state from shard_move where tenant_id = ? and state not in ('CLEANED', 'FAILED')",
+        [tenantId],
+      );
+      // A switched move still holds the tenant's old copy on its source until its grace period ends: a move back onto
+      // that shard waits for the cleanup rather than copying over rows that are about to be deleted.
+      if (active?.state === 'SWITCHED')
+        throw new ShardMoveError(
+          'TENANT_ALREADY_MOVING',
+          `Tenant ${tenantId} switched shards in move ${active.id}, whose source is cleaned after the grace period: move it again once that move is CLEANED.`,
+        );
       if (active) throw new ShardMoveError('TENANT_ALREADY_MOVING', `Tenant ${tenantId} is already moving (move ${active.id}).`);
       if (options.maxActive !== undefined) {
         const [unfinished] = await tx.execute<{ count: string }[]>("select count(*)::text as count from shard_move where state not in ('CLEANED', 'FAILED')");
@@ -201,6 +211,8 @@ export class ShardMover {
             await this.fenceVerifySwitch(move);
             break;
           case 'SWITCHED': {
+            // Again after a crash between the directory's switch and the target's opening (idempotent).
+            await this.openTarget(move);
             const due = new Date((move.switchedAt ?? move.updatedAt).getTime() + this.graceMs);
             if (due > this.now()) return { move, retryAt: due };
             await this.cleanUp(move);
@@ -244,8 +256,21 @@ export class ShardMover {
   private async beginCapture(move: ShardMove): Promise<void> {
     const source = this.db.backgroundEm(move.sourceShard);
     const tables = await tenantTables(source, this.tenantColumns);
+    const target = this.db.backgroundEm(move.targetShard);
     await installCapture(source, tables);
-    await installCapture(this.db.backgroundEm(move.targetShard), await tenantTables(this.db.backgroundEm(move.targetShard), this.tenantColumns));
+    await installCapture(target, await tenantTables(target, this.tenantColumns));
+    // Until the switch the target refuses the tenant's ordinary writes (SMOVD: retried where the directory points). It
+    // may have been the tenant's shard before (moved away, maybe cleaned): a write that looked the tenant up then and
+    // arrives only now would land behind the copy's back, uncaptured — the checksum mismatch the rebalancing benchmark
+    // found moving a tenant back and forth. Writes that passed the check before the marker are waited for, so the
+    // deletion of leftovers below sees them.
+    await target.execute(
+      `insert into shard_move_tenant (tenant_id, move_id, state) values (?, ?, 'arriving')
+         on conflict (tenant_id) do update set move_id = excluded.move_id, state = 'arriving'`,
+      [move.tenantId, move.id],
+    );
+    const [arriving] = await target.execute<{ at: string }[]>('select clock_timestamp()::text as at');
+    await this.waitForTransactionsBefore(target, arriving!.at);
     await source.execute(
       `insert into shard_move_tenant (tenant_id, move_id, state) values (?, ?, 'capturing')
          on conflict (tenant_id) do update set move_id = excluded.move_id, state = 'capturing'`,
@@ -266,10 +291,9 @@ export class ShardMover {
         [move.tenantId, move.tenantId],
       );
     }
-    // Rows left on the target by an earlier, failed move of this tenant would be counted twice.
-    await this.deleteTenantRows(this.db.backgroundEm(move.targetShard), tables, move.tenantId);
-    // The target may hold a "moved away" marker from an earlier move off it: the tenant is arriving now.
-    await this.db.backgroundEm(move.targetShard).execute('delete from shard_move_tenant where tenant_id = ?', [move.tenantId]);
+    // Rows left on the target by an earlier, failed move of this tenant would be counted twice. (A copy from an earlier
+    // move off the target still in its grace period cannot be there: `start` refuses while that move is unfinished.)
+    await this.deleteTenantRows(target, tables, move.tenantId);
     const total = await this.countRows(source, tables, move.tenantId);
     await this.update(move.id, { state: 'COPYING', total_rows: total, copied_rows: 0, progress: JSON.stringify({ done: [] } satisfies Progress) });
   }
@@ -385,6 +409,7 @@ export class ShardMover {
       await tx.execute('select pg_notify(?, ?)', [DIRECTORY_CHANNEL, move.tenantId]);
     });
     this.db.directory.forget(move.tenantId);
+    await this.openTarget(move);
     this.logger.info('tenant switched shards', {
       tenant: move.tenantId,
       from: move.sourceShard,
@@ -392,6 +417,14 @@ export class ShardMover {
       fenceMs: Math.round(performance.now() - started),
       ...steps,
     });
+  }
+
+  /**
+   * The target takes the tenant's writes: its "arriving" marker goes. After the directory's switch, never before (a write
+   * there before the switch would be lost if the fence ran again); writes refused in between retry until then.
+   */
+  private async openTarget(move: ShardMove): Promise<void> {
+    await this.db.backgroundEm(move.targetShard).execute('delete from shard_move_tenant where tenant_id = ?', [move.tenantId]);
   }
 
   /** SWITCHED (after the grace period): the source's rows of the tenant go; the "moved away" marker stays. */
@@ -402,7 +435,10 @@ export class ShardMover {
     await this.update(move.id, { state: 'CLEANED' });
   }
 
-  /** FAILED: the target's copy goes and the source stops capturing; the source's rows were never touched. */
+  /**
+   * FAILED: the target's copy goes and the source stops capturing; the source's rows were never touched. The target keeps
+   * its "arriving" marker: it is not the tenant's shard, and a stale write reaching it is still refused.
+   */
   private async rollBack(move: ShardMove, reason: string): Promise<void> {
     const source = this.db.backgroundEm(move.sourceShard);
     const target = this.db.backgroundEm(move.targetShard);
@@ -571,7 +607,10 @@ export class ShardMover {
       const a = sourceSums.get(table.name)!;
       const b = await this.checksum(target, table, move.tenantId, { except: [...(pending.get(table.name)?.values() ?? [])] });
       if (a.count !== b.count || a.checksum !== b.checksum) {
-        throw new VerificationFailed(`verification failed for ${table.name}: source ${a.count} rows (${a.checksum}), target ${b.count} rows (${b.checksum})`);
+        const differing = await this.differences(move, table, { except: [...(pending.get(table.name)?.values() ?? [])] });
+        throw new VerificationFailed(
+          `verification failed for ${table.name}: source ${a.count} rows (${a.checksum}), target ${b.count} rows (${b.checksum})${differing}`,
+        );
       }
     }
     return pending;
@@ -590,8 +629,9 @@ export class ShardMover {
       if (only.length === 0) continue;
       const [a, b] = await Promise.all([this.checksum(source, table, move.tenantId, { only }), this.checksum(target, table, move.tenantId, { only })]);
       if (a.count !== b.count || a.checksum !== b.checksum) {
+        const differing = await this.differences(move, table, { only });
         throw new VerificationFailed(
-          `verification failed for ${table.name} (${only.length} changed keys): source ${a.count} rows (${a.checksum}), target ${b.count} rows (${b.checksum})`,
+          `verification failed for ${table.name} (${only.length} changed keys): source ${a.count} rows (${a.checksum}), target ${b.count} rows (${b.checksum})${differing}`,
         );
       }
     }
@@ -622,32 +662,45 @@ export class ShardMover {
    * Row count and an order-independent checksum of the rows' text of the tenant in one table (without the columns each
    * shard numbers itself), over all its rows but `except`, or over `only` those keys.
    */
-  private async checksum(
-    em: EntityManager,
-    table: TenantTable,
-    tenantId: string,
-    keys: { except?: readonly Record<string, unknown>[]; only?: readonly Record<string, unknown>[] },
-  ): Promise<Checksum> {
-    const row = table.localColumns.length > 0 ? `(to_jsonb(t) - ${textArray(table.localColumns)})::text` : 't::text';
-    const key = `jsonb_build_object(${table.primaryKey.map((column) => `'${column.replace(/'/g, "''")}', to_jsonb(t) -> '${column.replace(/'/g, "''")}'`).join(', ')})`;
-    const params: unknown[] = [tenantId];
-    let filter = '';
-    if (keys.only) {
-      // By the primary key's own columns (its index), not an expression over every row of the tenant: this runs in the fence.
-      filter = `and (${table.primaryKey.map((column) => `t.${ident(column)}`).join(', ')}) in (select ${table.primaryKey
-        .map((column) => `k.${ident(column)}`)
-        .join(', ')} from jsonb_populate_recordset(null::${ident(table.name)}, ?::jsonb) k)`;
-      params.push(JSON.stringify(keys.only));
-    } else if (keys.except && keys.except.length > 0) {
-      filter = `and ${key} not in (select value from jsonb_array_elements(?::jsonb))`;
-      params.push(JSON.stringify(keys.except));
-    }
+  private async checksum(em: EntityManager, table: TenantTable, tenantId: string, keys: KeySelection): Promise<Checksum> {
+    const rows = rowSelection(table, tenantId, keys);
     const [result] = await em.execute<Checksum[]>(
-      `select count(*)::text as count, coalesce(sum(hashtextextended(${row}, 0)::numeric), 0)::text as checksum
-         from ${ident(table.name)} t where ${tenantFilter(table, 't')} ${filter}`,
-      params,
+      `select count(*)::text as count, coalesce(sum(hashtextextended(${rows.row}, 0)::numeric), 0)::text as checksum
+         from ${ident(table.name)} t where ${rows.where}`,
+      rows.params,
     );
     return result!;
+  }
+
+  /**
+   * For the message of a failed comparison (a move that will not switch): the first rows, by primary key, that differ
+   * between the shards, as each holds them now. Read after the comparison, so a row the tenant changed meanwhile may
+   * show too; bounded, and never the reason of a failure itself (an error here leaves the message as it was).
+   */
+  private async differences(move: ShardMove, table: TenantTable, keys: KeySelection): Promise<string> {
+    try {
+      const rows = rowSelection(table, move.tenantId, keys);
+      const read = async (em: EntityManager) =>
+        new Map(
+          (
+            await em.execute<{ key: string; row: string }[]>(
+              `select ${rows.key}::text as key, ${rows.row} as row from ${ident(table.name)} t where ${rows.where} limit ${DIFFERENCES_READ_MAX}`,
+              rows.params,
+            )
+          ).map(({ key, row }) => [key, row]),
+        );
+      const [source, target] = await Promise.all([read(this.db.backgroundEm(move.sourceShard)), read(this.db.backgroundEm(move.targetShard))]);
+      const found: string[] = [];
+      for (const key of new Set([...source.keys(), ...target.keys()])) {
+        if (found.length >= DIFFERENCES_SHOWN) break;
+        const [a, b] = [source.get(key), target.get(key)];
+        if (a !== b) found.push(`${key}: source ${a ?? '(none)'}, target ${b ?? '(none)'}`);
+      }
+      return found.length > 0 ? `; rows that differ: ${found.join('; ')}` : '';
+    } catch (error) {
+      this.logger.warn('shard move could not list the rows that differ', { move: move.id, table: table.name, error: (error as Error).message });
+      return '';
+    }
   }
 
   /**
@@ -816,6 +869,38 @@ function addKey(keys: Map<string, Map<string, Record<string, unknown>>>, table: 
   const ofTable = keys.get(table) ?? new Map<string, Record<string, unknown>>();
   ofTable.set(key, pk);
   keys.set(table, ofTable);
+}
+
+/** A table's rows of the tenant to compare: all of them but `except`, or `only` those (by primary key). */
+interface KeySelection {
+  except?: readonly Record<string, unknown>[];
+  only?: readonly Record<string, unknown>[];
+}
+
+/** Rows read per shard to name the rows that differ after a failed comparison, and how many are named. */
+const DIFFERENCES_READ_MAX = 200_000;
+const DIFFERENCES_SHOWN = 3;
+
+/**
+ * The SQL of a comparison (alias `t`): `where` selects the rows, `row` is a row's text without the columns each shard
+ * numbers itself, `key` its primary key as JSON.
+ */
+function rowSelection(table: TenantTable, tenantId: string, keys: KeySelection): { where: string; params: unknown[]; row: string; key: string } {
+  const row = table.localColumns.length > 0 ? `(to_jsonb(t) - ${textArray(table.localColumns)})::text` : 't::text';
+  const key = `jsonb_build_object(${table.primaryKey.map((column) => `'${column.replace(/'/g, "''")}', to_jsonb(t) -> '${column.replace(/'/g, "''")}'`).join(', ')})`;
+  const params: unknown[] = [tenantId];
+  let filter = '';
+  if (keys.only) {
+    // By the primary key's own columns (its index), not an expression over every row of the tenant: this runs in the fence.
+    filter = `and (${table.primaryKey.map((column) => `t.${ident(column)}`).join(', ')}) in (select ${table.primaryKey
+      .map((column) => `k.${ident(column)}`)
+      .join(', ')} from jsonb_populate_recordset(null::${ident(table.name)}, ?::jsonb) k)`;
+    params.push(JSON.stringify(keys.only));
+  } else if (keys.except && keys.except.length > 0) {
+    filter = `and ${key} not in (select value from jsonb_array_elements(?::jsonb))`;
+    params.push(JSON.stringify(keys.except));
+  }
+  return { where: `${tenantFilter(table, 't')} ${filter}`, params, row, key };
 }
 
 interface Checksum {

@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { Migration } from '@mikro-orm/migrations';
 import { Migration20261123000100Outbox, Migration20261129120000OutboxTraceparent, Migration20261129160000OutboxTenantKey } from '@saldo/events';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type { ShardedDatabase, ShardedSchema } from '@saldo/sharding';
 
 /** An account with a cached balance and version, its append-only entries, and rows that are updated in place. */
@@ -53,26 +54,31 @@ export const ledgerLikeSchema: ShardedSchema = {
 
 /** One write of the tenant: an entry, the account's cached balance and version, an item updated in place, an event. */
 export async function write(db: ShardedDatabase, tenantId: string, amount: number, label: string): Promise<number> {
-  return db.forTenant(tenantId, (em) =>
-    em.transactional(async (tx) => {
-      const [account] = await tx.execute<{ version: number }[]>(
-        'update account set balance = balance + ?, version = version + 1 where tenant_id = ? returning version',
-        [amount, tenantId],
-      );
-      const version = account!.version;
-      await tx.execute('insert into entry (id, tenant_id, amount, account_version) values (?, ?, ?, ?)', [randomUUID(), tenantId, amount, version]);
-      await tx.execute(`insert into item (tenant_id, n, payload) values (?, ?, ?) on conflict (tenant_id, n) do update set payload = excluded.payload`, [
-        tenantId,
-        version % 7,
-        `${label}@${version}`,
-      ]);
-      await tx.execute(
-        `insert into outbox_event (id, topic, key, type, version, payload, occurred_at) values (?, 'balance-events', ?, 'test.written', 1, ?, now())`,
-        [randomUUID(), tenantId, JSON.stringify({ version })],
-      );
-      return version;
-    }),
-  );
+  return db.forTenant(tenantId, (em) => writeOn(em, tenantId, amount, label));
+}
+
+/** `write`'s unit of work on a shard already chosen (a test can hold it between the lookup and the write). */
+export async function writeOn(em: EntityManager, tenantId: string, amount: number, label: string): Promise<number> {
+  return em.transactional(async (tx) => {
+    const [account] = await tx.execute<{ version: number }[]>(
+      'update account set balance = balance + ?, version = version + 1 where tenant_id = ? returning version',
+      [amount, tenantId],
+    );
+    // As the ledger's ACCOUNT_NOT_FOUND: a write on a shard that does not hold the tenant's account.
+    if (!account) throw new Error(`no account of tenant ${tenantId} here`);
+    const version = account.version;
+    await tx.execute('insert into entry (id, tenant_id, amount, account_version) values (?, ?, ?, ?)', [randomUUID(), tenantId, amount, version]);
+    await tx.execute(`insert into item (tenant_id, n, payload) values (?, ?, ?) on conflict (tenant_id, n) do update set payload = excluded.payload`, [
+      tenantId,
+      version % 7,
+      `${label}@${version}`,
+    ]);
+    await tx.execute(
+      `insert into outbox_event (id, topic, key, type, version, payload, occurred_at) values (?, 'balance-events', ?, 'test.written', 1, ?, now())`,
+      [randomUUID(), tenantId, JSON.stringify({ version })],
+    );
+    return version;
+  });
 }
 
 export async function seedTenant(db: ShardedDatabase, entries: number): Promise<string> {

@@ -81,6 +81,8 @@ export interface PostingRequest {
 
 /** The optimistic write met a key of an earlier posting: the posting is redone with the duplicate lookup. */
 class KeySeenBefore extends Error {}
+/** currencyOf found no account on the tenant's shard (billing has not opened it yet). */
+class NoAccountHere extends Error {}
 
 export interface PostingOutcome {
   tenantId: string;
@@ -499,11 +501,20 @@ export class LedgerService {
   async currencyOf(tenantId: string): Promise<string | undefined> {
     const cached = this.currencies.get(tenantId);
     if (cached) return cached;
-    const located = await this.db.emForTenant(tenantId);
-    if (!located) return undefined;
-    const [row] = await located.em.execute<{ currency: string }[]>('select currency from account where tenant_id = ?', [tenantId]);
-    if (row) this.rememberCurrency(tenantId, row.currency);
-    return row?.currency;
+    // Through forTenantIfPlaced, not a bare lookup: a read that located the tenant before a move and reaches the old
+    // shard after its cleanup finds no account there; failing, it is run again on the tenant's shard (see runOnShard).
+    let currency: string | undefined;
+    try {
+      currency = await this.db.forTenantIfPlaced(tenantId, async (em) => {
+        const [row] = await em.execute<{ currency: string }[]>('select currency from account where tenant_id = ?', [tenantId]);
+        if (!row) throw new NoAccountHere();
+        return row.currency;
+      });
+    } catch (error) {
+      if (!(error instanceof NoAccountHere)) throw error;
+    }
+    if (currency) this.rememberCurrency(tenantId, currency);
+    return currency;
   }
 
   private rememberCurrency(tenantId: string, currency: string): void {
