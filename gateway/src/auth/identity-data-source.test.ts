@@ -16,7 +16,12 @@ interface Answer {
 }
 
 /** A subgraph stand-in that records each request and gives the next queued answer. */
-async function startSubgraph(): Promise<{ url: string; received: Array<{ headers: http.IncomingHttpHeaders; body: string }>; answers: Answer[]; close(): Promise<void> }> {
+async function startSubgraph(): Promise<{
+  url: string;
+  received: Array<{ headers: http.IncomingHttpHeaders; body: string }>;
+  answers: Answer[];
+  close(): Promise<void>;
+}> {
   const received: Array<{ headers: http.IncomingHttpHeaders; body: string }> = [];
   const answers: Answer[] = [];
   const server = http.createServer((req, res) => {
