@@ -231,11 +231,18 @@ class SubgraphFetcherResponse implements FetcherResponse {
  * identical queries in flight share one upstream request (each caller still parses its own copy of the answer).
  */
 export function subgraphFetcher(client: SubgraphHttpClient, dedup?: SubgraphQueryDedup): Fetcher {
+  // A data source always calls one URL: parsed once, not on every call (the client never changes a URL it is given).
+  const parsed = new Map<string, URL>();
   return async (url, init = {}) => {
     if ((init.method ?? 'GET').toUpperCase() !== 'POST') throw new Error(`subgraph fetcher: only POST is supported, got ${init.method}`);
     const body = typeof init.body === 'string' ? init.body : (init.body?.toString('utf8') ?? '');
     const headers = init.headers ?? {};
-    const send = () => client.post(new URL(url), headers, body);
+    let target = parsed.get(url);
+    if (!target) {
+      target = new URL(url);
+      if (parsed.size < 64) parsed.set(url, target);
+    }
+    const send = () => client.post(target, headers, body);
     return new SubgraphFetcherResponse(url, await (dedup ? dedup.fetch(url, headers, body, send) : send()));
   };
 }

@@ -53,3 +53,23 @@ test('kafkajs connects, produces and consumes on this Node without a TimeoutNega
     false,
   );
 });
+
+// kafkajs re-armed that same check on every run, pending requests or not, so each connection spun a 1 ms timer for as
+// long as it lived (most of an idle subgraph's CPU). The patch schedules it only while requests wait: connected and idle
+// (the consumer above long-polling, the producer done), the request queues set next to no timers.
+test('idle kafkajs connections do not spin a request-queue timer', async () => {
+  assert.ok(cluster, 'runs after the produce-and-consume test');
+  const original = globalThis.setTimeout;
+  let requestQueueTimers = 0;
+  globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
+    if (new Error().stack?.includes('requestQueue')) requestQueueTimers += 1;
+    return original(...args);
+  }) as typeof setTimeout;
+  try {
+    // A measuring window, not a wait for a condition: unpatched, every connection set about a thousand such timers in it.
+    await new Promise((resolve) => original(resolve, 1_000));
+  } finally {
+    globalThis.setTimeout = original;
+  }
+  assert.ok(requestQueueTimers < 20, `request-queue timers set in 1 s of idling: ${requestQueueTimers}`);
+});
