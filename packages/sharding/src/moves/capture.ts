@@ -99,6 +99,8 @@ export interface TenantTable {
   copyKey: string[];
   /** Every column, in the table's order. */
   columns: string[];
+  /** Their SQL types (`format_type`), in the same order. */
+  columnTypes: string[];
 }
 
 /** Tables never moved: the ORM's bookkeeping and the capture's own tables. */
@@ -160,6 +162,7 @@ export async function tenantTables(em: EntityManager, tenantColumns: Readonly<Re
         row.unique_keys.find((key) => key.columns[0] === tenantColumn && key.columns.length > 1 && key.nullable.every((column) => column === tenantColumn))
           ?.columns ?? row.primary_key,
       columns: row.columns,
+      columnTypes: row.types,
     });
   }
   return tables;

@@ -4,7 +4,9 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from '@saldo/service';
 import type { ShardId } from '../directory.js';
 import type { ShardedDatabase } from '../sharded-database.js';
+import type pg from 'pg';
 import { FENCE_LOCK_CLASS, MOVER_SETTING, ident, installCapture, tenantFilter, tenantTables, type TenantTable } from './capture.js';
+import { lastCopyKey, rangeEnd, readRange, writeRange, type CopyKey } from './copy.js';
 
 export const MOVE_STATES = ['PENDING', 'COPYING', 'CATCHING_UP', 'FENCED', 'VERIFYING', 'SWITCHED', 'CLEANED', 'FAILED'] as const;
 export type MoveState = (typeof MOVE_STATES)[number];
@@ -275,52 +277,73 @@ export class ShardMover {
   }
 
   /**
-   * COPYING: every table's rows of the tenant, in keyset batches (short statements, no long locks). A batch travels as one
-   * JSON text from the source's statement to the target's (never parsed here: no per-row work on the event loop the
-   * tenant's requests share, and no bigint through a JavaScript number), and the next batch is read while the previous
-   * one is written.
+   * COPYING: every table's rows of the tenant, in keyset ranges of `batchSize` rows (short statements, no long locks),
+   * each moved with COPY on connections of the move's own (see copy.ts); the next range is read while the previous one
+   * is written.
    */
   private async copy(move: ShardMove, signal?: AbortSignal): Promise<void> {
-    const source = this.db.backgroundEm(move.sourceShard);
-    const target = this.db.backgroundEm(move.targetShard);
-    const tables = await tenantTables(source, this.tenantColumns);
+    const tables = await tenantTables(this.db.backgroundEm(move.sourceShard), this.tenantColumns);
     let progress = await this.progress(move.id);
     let copied = move.copiedRows;
-    for (const table of tables) {
-      if (progress.done.includes(table.name)) continue;
-      // A cursor of other columns (recorded before the table's keyset changed) starts the table again: copies are idempotent.
-      const after = progress.table === table.name && sameColumns(progress.after, table.copyKey) ? progress.after : undefined;
-      const started = performance.now();
-      let tableRows = 0;
-      // Rows past the tenant's last key now were written after the capture began: the change log brings them. Without
-      // this bound the copy chased the rows the tenant kept writing (a table written faster than copied never ended).
-      const upTo = await this.lastKey(source, table, move.tenantId);
-      let batch = upTo ? await this.readBatch(source, table, move.tenantId, after, upTo) : undefined;
-      while (batch) {
-        signal?.throwIfAborted();
-        if ((await this.get(move.id))?.cancelRequested) return;
-        const full = batch.read >= this.batchSize && batch.last !== null;
-        const [, next] = await Promise.all([
-          batch.ready > 0 ? this.writeBatch(target, table, batch.rows) : undefined,
-          full ? this.readBatch(source, table, move.tenantId, batch.last!, upTo!) : undefined,
-        ]);
-        copied += batch.ready;
-        tableRows += batch.ready;
-        if (!next) break;
-        progress = { ...progress, table: table.name, after: batch.last! };
+    const source = await this.db.connectShard(move.sourceShard);
+    let target: pg.Client | undefined;
+    try {
+      target = await this.db.connectShard(move.targetShard);
+      for (const table of tables) {
+        if (progress.done.includes(table.name)) continue;
+        // A cursor of other columns (recorded before the table's keyset changed) starts the table again: copies are idempotent.
+        let after = progress.table === table.name && sameColumns(progress.after, table.copyKey) ? progress.after : undefined;
+        const started = performance.now();
+        const timings = { read: 0, write: 0 };
+        let tableRows = 0;
+        // Rows past the tenant's last key now were written after the capture began: the change log brings them. Without
+        // this bound the copy chased the rows the tenant kept writing (a table written faster than copied never ended).
+        const upTo = await lastCopyKey(source, table, move.tenantId);
+        const read = async (from: CopyKey | undefined) => {
+          const begun = performance.now();
+          const end = await rangeEnd(source, table, move.tenantId, from, upTo!, this.batchSize);
+          const batch = await readRange(source, table, move.tenantId, from, end);
+          timings.read += performance.now() - begun;
+          return { end, ...batch };
+        };
+        let batch = upTo ? await read(after) : undefined;
+        while (batch) {
+          signal?.throwIfAborted();
+          if ((await this.get(move.id))?.cancelRequested) return;
+          const current = batch;
+          const last = sameKey(current.end, upTo!);
+          const [, next] = await Promise.all([
+            (async () => {
+              const begun = performance.now();
+              await writeRange(target!, table, move.tenantId, after, current.end, current.data);
+              timings.write += performance.now() - begun;
+            })(),
+            last ? undefined : read(current.end),
+          ]);
+          copied += current.rows;
+          tableRows += current.rows;
+          after = current.end;
+          if (!next) break;
+          progress = { ...progress, table: table.name, after };
+          await this.update(move.id, { progress: JSON.stringify(progress), copied_rows: copied });
+          batch = next;
+        }
+        progress = { done: [...progress.done, table.name] };
         await this.update(move.id, { progress: JSON.stringify(progress), copied_rows: copied });
-        batch = next;
+        const seconds = (performance.now() - started) / 1000;
+        this.logger.info('shard move copied a table', {
+          move: move.id,
+          table: table.name,
+          rows: tableRows,
+          seconds: Math.round(seconds * 10) / 10,
+          rowsPerS: Math.round(tableRows / Math.max(seconds, 0.001)),
+          // Time spent reading the source and writing the target (they overlap: their sum may exceed `seconds`).
+          readS: Math.round(timings.read / 100) / 10,
+          writeS: Math.round(timings.write / 100) / 10,
+        });
       }
-      progress = { done: [...progress.done, table.name] };
-      await this.update(move.id, { progress: JSON.stringify(progress), copied_rows: copied });
-      const seconds = (performance.now() - started) / 1000;
-      this.logger.info('shard move copied a table', {
-        move: move.id,
-        table: table.name,
-        rows: tableRows,
-        seconds: Math.round(seconds * 10) / 10,
-        rowsPerS: Math.round(tableRows / Math.max(seconds, 0.001)),
-      });
+    } finally {
+      await Promise.all([source.end().catch(() => undefined), target?.end().catch(() => undefined)]);
     }
     await this.update(move.id, { state: 'CATCHING_UP' });
   }
@@ -650,72 +673,6 @@ export class ShardMover {
     return result!;
   }
 
-  /**
-   * One keyset batch of the tenant's rows, read once: how many it holds, the last one's keyset values (the next
-   * cursor), and the rows to copy as one JSON array text — without the columns each shard numbers itself, in the
-   * source's numbering order, and for the outbox only its published events (unpublished ones wait in the change log).
-   */
-  private async readBatch(
-    em: EntityManager,
-    table: TenantTable,
-    tenantId: string,
-    after: Record<string, unknown> | undefined,
-    upTo: Record<string, unknown>,
-  ): Promise<CopyBatch> {
-    // The keyset is an index that begins with the tenant column where there is one: each batch one range scan.
-    const pk = table.copyKey.map(ident).join(', ');
-    const key = `(select ${table.copyKey.map((column) => `k.${ident(column)}`).join(', ')} from jsonb_populate_record(null::${ident(table.name)}, ?::jsonb) k)`;
-    const params: unknown[] = [tenantId];
-    let cursor = '';
-    if (after) {
-      cursor = `and (${pk}) > ${key}`;
-      params.push(JSON.stringify(after));
-    }
-    cursor += ` and (${pk}) <= ${key}`;
-    params.push(JSON.stringify(upTo), this.batchSize);
-    const row = table.localColumns.length > 0 ? `to_jsonb(b) - ${textArray(table.localColumns)}` : 'to_jsonb(b)';
-    const order = (table.localColumns.length > 0 ? [table.localColumns[0]!] : table.copyKey).map((column) => `b.${ident(column)}`).join(', ');
-    const ready = table.name === 'outbox_event' ? 'b."published_at" is not null' : 'true';
-    const last = `jsonb_build_object(${table.copyKey.map((column) => `'${column.replace(/'/g, "''")}', b.${ident(column)}`).join(', ')})`;
-    const [result] = await em.execute<{ read: number; ready: number; last: Record<string, unknown> | null; rows: string }[]>(
-      `with batch as materialized (
-         select t.* from ${ident(table.name)} t where ${tenantFilter(table, 't')} ${cursor} order by ${pk} limit ?
-       )
-       select (select count(*) from batch)::int as read,
-              (select count(*) from batch b where ${ready})::int as ready,
-              (select ${last} from batch b order by ${table.copyKey.map((column) => `b.${ident(column)} desc`).join(', ')} limit 1) as last,
-              (select coalesce(json_agg(${row} order by ${order}), '[]')::text from batch b where ${ready}) as rows`,
-      params,
-    );
-    return result!;
-  }
-
-  /** The keyset values of the tenant's last row of `table` (in the copy's order), or null when it has none. */
-  private async lastKey(em: EntityManager, table: TenantTable, tenantId: string): Promise<Record<string, unknown> | null> {
-    const [row] = await em.execute<{ last: Record<string, unknown> }[]>(
-      `select jsonb_build_object(${table.copyKey.map((column) => `'${column.replace(/'/g, "''")}', t.${ident(column)}`).join(', ')}) as last
-         from ${ident(table.name)} t where ${tenantFilter(table, 't')} order by ${table.copyKey.map((column) => `t.${ident(column)} desc`).join(', ')} limit 1`,
-      [tenantId],
-    );
-    return row?.last ?? null;
-  }
-
-  /** Inserts a batch (a JSON array text of rows) the target does not have yet, as the mover (not captured, guards allow it). */
-  private async writeBatch(em: EntityManager, table: TenantTable, rows: string): Promise<void> {
-    const columns = table.columns
-      .filter((column) => !table.localColumns.includes(column))
-      .map(ident)
-      .join(', ');
-    await em.transactional(async (tx) => {
-      await maintenance(tx);
-      await tx.execute(
-        `insert into ${ident(table.name)} (${columns}) select ${columns} from jsonb_populate_recordset(null::${ident(table.name)}, ?::jsonb)
-          on conflict do nothing`,
-        [rows],
-      );
-    });
-  }
-
   private async writeRows(em: EntityManager, table: TenantTable, rows: Record<string, unknown>[]): Promise<void> {
     await em.transactional(async (tx) => {
       await maintenance(tx);
@@ -823,18 +780,6 @@ interface Checksum {
   checksum: string;
 }
 
-/** One keyset batch of the copy (see ShardMover.readBatch). */
-interface CopyBatch {
-  /** Rows the batch read (fewer than the batch size: the table's last batch). */
-  read: number;
-  /** Rows of it to copy. */
-  ready: number;
-  /** The last row's keyset values: where the next batch starts. */
-  last: Record<string, unknown> | null;
-  /** The rows to copy, a JSON array text. */
-  rows: string;
-}
-
 interface MoveRow {
   id: string;
   tenant_id: string;
@@ -869,6 +814,12 @@ function toMove(row: MoveRow): ShardMove {
     updatedAt: new Date(row.updated_at),
     switchedAt: row.switched_at ? new Date(row.switched_at) : null,
   };
+}
+
+/** Equal keys (the copy's range ends are text from the database, compared as such). */
+function sameKey(a: CopyKey, b: CopyKey): boolean {
+  const columns = Object.keys(b);
+  return Object.keys(a).length === columns.length && columns.every((column) => String(a[column]) === String(b[column]));
 }
 
 function sameColumns(key: Record<string, unknown> | undefined, columns: readonly string[]): boolean {
