@@ -377,9 +377,15 @@ export class ShardMover {
       steps[name] = Math.round(performance.now() - begun);
       return result;
     };
-    const excluded = await step('verifyBefore', () => this.verifyAllButPending(move, tables));
-    // Nothing writes the target until the fence applies the delta: the checks' baselines hold until then.
+    let excluded = await step('verifyBefore', () => this.verifyAllButPending(move, tables));
+    // The comparison reads the whole tenant on both shards (seconds for a large one): what the tenant wrote meanwhile
+    // would all be the fence's to apply. It is applied here instead, while writes go on, in rounds until a round finds
+    // little, and compared outside the fence as well, so the fence applies and compares what arrived in the last round.
+    excluded = await step('catchUpBefore', () => this.catchUpBeforeFence(move, tables, excluded));
+    // Only the delta's application writes the target from here on: the checks' baselines hold (see MoveCheck.baseline).
     const baselines = await step('checksBefore', () => this.checkBaselines(move));
+    // What arrived while the baselines were taken.
+    await step('catchUpLast', () => this.applyChanges(move, { bounded: true, touched: excluded }));
     const touched = new Map<string, Map<string, Record<string, unknown>>>();
     const started = performance.now();
     await source.transactional(async (fence) => {
@@ -598,6 +604,75 @@ export class ShardMover {
       }
     }
     return pending;
+  }
+
+  /**
+   * Before the fence, after verifyAllButPending: apply the log in rounds (each bounded to what was logged when it began)
+   * until a round applies fewer than CATCH_UP_SMALL_ENOUGH changes, comparing after each round the keys still to be
+   * compared. Returns the keys the fence must compare: those a comparison left out or a round applied since.
+   */
+  private async catchUpBeforeFence(
+    move: ShardMove,
+    tables: readonly TenantTable[],
+    unverified: Map<string, Map<string, Record<string, unknown>>>,
+  ): Promise<Map<string, Map<string, Record<string, unknown>>>> {
+    let keys = unverified;
+    for (let round = 0; round < CATCH_UP_ROUNDS; round += 1) {
+      const applied = await this.applyChanges(move, { bounded: true, touched: keys });
+      if (applied < CATCH_UP_SMALL_ENOUGH) break;
+      keys = await this.verifyKeysButPending(move, tables, keys);
+    }
+    return keys;
+  }
+
+  /**
+   * Outside the fence: the rows of `keys` must be equal on both shards but for the keys with a change still in the log,
+   * read in the same snapshot of the source (the reasoning of verifyAllButPending, over these keys only). Returns the keys
+   * left out (`keys` that have a change in the log), for a later comparison.
+   */
+  private async verifyKeysButPending(
+    move: ShardMove,
+    tables: readonly TenantTable[],
+    keys: ReadonlyMap<string, ReadonlyMap<string, Record<string, unknown>>>,
+  ): Promise<Map<string, Map<string, Record<string, unknown>>>> {
+    const source = this.db.backgroundEm(move.sourceShard);
+    const target = this.db.backgroundEm(move.targetShard);
+    const left = new Map<string, Map<string, Record<string, unknown>>>();
+    const compared = new Map<string, Record<string, unknown>[]>();
+    const sourceSums = await source.transactional(
+      async (tx) => {
+        const changes = await tx.execute<{ table_name: string; pk: Record<string, unknown> }[]>(
+          'select table_name, pk from shard_move_change where tenant_id = ?',
+          [move.tenantId],
+        );
+        const pending = new Set(changes.map((change) => `${change.table_name}\u0000${JSON.stringify(change.pk)}`));
+        const sums = new Map<string, Checksum>();
+        for (const table of tables) {
+          const only: Record<string, unknown>[] = [];
+          for (const [key, pk] of keys.get(table.name) ?? []) {
+            if (pending.has(`${table.name}\u0000${key}`)) addKey(left, table.name, key, pk);
+            else only.push(pk);
+          }
+          if (only.length === 0) continue;
+          compared.set(table.name, only);
+          sums.set(table.name, await this.checksum(tx, table, move.tenantId, { only }));
+        }
+        return sums;
+      },
+      { isolationLevel: IsolationLevel.REPEATABLE_READ, readOnly: true },
+    );
+    for (const table of tables) {
+      const only = compared.get(table.name);
+      if (!only) continue;
+      const a = sourceSums.get(table.name)!;
+      const b = await this.checksum(target, table, move.tenantId, { only });
+      if (a.count !== b.count || a.checksum !== b.checksum) {
+        throw new VerificationFailed(
+          `verification failed for ${table.name} (${only.length} changed keys): source ${a.count} rows (${a.checksum}), target ${b.count} rows (${b.checksum})`,
+        );
+      }
+    }
+    return left;
   }
 
   /** Inside the fence: the rows of the keys changed since the verification outside it (and those it left out) must be equal. */
