@@ -582,6 +582,7 @@ export class ShardMover {
     const source = this.db.backgroundEm(move.sourceShard);
     const target = this.db.backgroundEm(move.targetShard);
     const pending = new Map<string, Map<string, Record<string, unknown>>>();
+    let targetSums: Promise<Checksum[]> | undefined;
     const sourceSums = await source.transactional(
       async (tx) => {
         const changes = await tx.execute<{ table_name: string; pk: Record<string, unknown> }[]>(
@@ -589,6 +590,15 @@ export class ShardMover {
           [move.tenantId],
         );
         for (const change of changes) addKey(pending, change.table_name, JSON.stringify(change.pk), change.pk);
+        // The target's sums at the same time as the source's (each reads the whole tenant: seconds for a large one). The
+        // target does not change meanwhile, so when it is read does not matter.
+        targetSums = (async () => {
+          const sums: Checksum[] = [];
+          for (const table of tables) sums.push(await this.checksum(target, table, move.tenantId, { except: [...(pending.get(table.name)?.values() ?? [])] }));
+          return sums;
+        })();
+        // Not left unobserved if the source's sums fail first (awaited below otherwise).
+        targetSums.catch(() => undefined);
         const sums = new Map<string, Checksum>();
         for (const table of tables)
           sums.set(table.name, await this.checksum(tx, table, move.tenantId, { except: [...(pending.get(table.name)?.values() ?? [])] }));
@@ -596,9 +606,10 @@ export class ShardMover {
       },
       { isolationLevel: IsolationLevel.REPEATABLE_READ, readOnly: true },
     );
-    for (const table of tables) {
+    const targetResults = await targetSums!;
+    for (const [index, table] of tables.entries()) {
       const a = sourceSums.get(table.name)!;
-      const b = await this.checksum(target, table, move.tenantId, { except: [...(pending.get(table.name)?.values() ?? [])] });
+      const b = targetResults[index]!;
       if (a.count !== b.count || a.checksum !== b.checksum) {
         throw new VerificationFailed(`verification failed for ${table.name}: source ${a.count} rows (${a.checksum}), target ${b.count} rows (${b.checksum})`);
       }
