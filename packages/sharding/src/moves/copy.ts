@@ -34,7 +34,14 @@ export async function lastCopyKey(client: pg.Client, table: TenantTable, tenantI
 }
 
 /** The end of the next range: the key `size` rows after `after` (excluded), or `upTo` when fewer are left. */
-export async function rangeEnd(client: pg.Client, table: TenantTable, tenantId: string, after: CopyKey | undefined, upTo: CopyKey, size: number): Promise<CopyKey> {
+export async function rangeEnd(
+  client: pg.Client,
+  table: TenantTable,
+  tenantId: string,
+  after: CopyKey | undefined,
+  upTo: CopyKey,
+  size: number,
+): Promise<CopyKey> {
   // An index-only walk of `size` entries of the copy key's index: cheap next to copying the rows.
   const { rows } = await client.query<{ last: CopyKey }>(
     `select ${keyObject(table, 't')} as last from ${ident(table.name)} t where ${range(client, table, tenantId, after, upTo, 't')}
@@ -48,7 +55,13 @@ export async function rangeEnd(client: pg.Client, table: TenantTable, tenantId: 
  * in the source's numbering order (the target numbers them as they arrive, so they keep their order), and for the outbox
  * its published events only (unpublished ones wait in the change log until the source has published them).
  */
-export async function readRange(client: pg.Client, table: TenantTable, tenantId: string, after: CopyKey | undefined, end: CopyKey): Promise<{ data: Buffer; rows: number }> {
+export async function readRange(
+  client: pg.Client,
+  table: TenantTable,
+  tenantId: string,
+  after: CopyKey | undefined,
+  end: CopyKey,
+): Promise<{ data: Buffer; rows: number }> {
   const order = table.localColumns.length > 0 ? [table.localColumns[0]!] : table.copyKey;
   const ready = table.name === 'outbox_event' ? 'and t."published_at" is not null' : '';
   return copyOut(

@@ -64,6 +64,8 @@ export interface MoverOptions {
   now?: () => Date;
 }
 
+/** Target connections a copy writes with at once (see ShardMover.copy). */
+const COPY_WRITERS = 2;
 /** Catch-up rounds before fencing: each applies what arrived during the previous one, so the fence has little left. */
 const CATCH_UP_ROUNDS = 20;
 const CATCH_UP_SMALL_ENOUGH = 200;
@@ -278,17 +280,18 @@ export class ShardMover {
 
   /**
    * COPYING: every table's rows of the tenant, in keyset ranges of `batchSize` rows (short statements, no long locks),
-   * each moved with COPY on connections of the move's own (see copy.ts); the next range is read while the previous one
-   * is written.
+   * each moved with COPY on connections of the move's own (see copy.ts). Ranges are read one after the other and written
+   * by COPY_WRITERS target connections at once (the target's inserts, index maintenance above all, are the copy's main
+   * cost). The progress records the end of the ranges written without a gap: a resumed copy rewrites the ranges after it.
    */
   private async copy(move: ShardMove, signal?: AbortSignal): Promise<void> {
     const tables = await tenantTables(this.db.backgroundEm(move.sourceShard), this.tenantColumns);
     let progress = await this.progress(move.id);
     let copied = move.copiedRows;
     const source = await this.db.connectShard(move.sourceShard);
-    let target: pg.Client | undefined;
+    const targets: pg.Client[] = [];
     try {
-      target = await this.db.connectShard(move.targetShard);
+      for (let index = 0; index < COPY_WRITERS; index += 1) targets.push(await this.db.connectShard(move.targetShard));
       for (const table of tables) {
         if (progress.done.includes(table.name)) continue;
         // A cursor of other columns (recorded before the table's keyset changed) starts the table again: copies are idempotent.
@@ -306,27 +309,43 @@ export class ShardMover {
           timings.read += performance.now() - begun;
           return { end, ...batch };
         };
-        let batch = upTo ? await read(after) : undefined;
-        while (batch) {
-          signal?.throwIfAborted();
-          if ((await this.get(move.id))?.cancelRequested) return;
-          const current = batch;
-          const last = sameKey(current.end, upTo!);
-          const [, next] = await Promise.all([
-            (async () => {
-              const begun = performance.now();
-              await writeRange(target!, table, move.tenantId, after, current.end, current.data);
-              timings.write += performance.now() - begun;
-            })(),
-            last ? undefined : read(current.end),
-          ]);
-          copied += current.rows;
-          tableRows += current.rows;
-          after = current.end;
-          if (!next) break;
-          progress = { ...progress, table: table.name, after };
+        // Writes in flight, oldest first; each holds one of the idle target connections until it is done.
+        const writing: { end: CopyKey; rows: number; client: pg.Client; done: Promise<void> }[] = [];
+        const idle = [...targets];
+        const finishOldest = async () => {
+          const oldest = writing.shift()!;
+          await oldest.done;
+          idle.push(oldest.client);
+          copied += oldest.rows;
+          tableRows += oldest.rows;
+          progress = { ...progress, table: table.name, after: oldest.end };
           await this.update(move.id, { progress: JSON.stringify(progress), copied_rows: copied });
-          batch = next;
+        };
+        try {
+          let batch = upTo ? await read(after) : undefined;
+          while (batch) {
+            signal?.throwIfAborted();
+            if ((await this.get(move.id))?.cancelRequested) return;
+            if (idle.length === 0) await finishOldest();
+            const client = idle.pop()!;
+            const { end, data, rows } = batch;
+            const from = after;
+            const done = (async () => {
+              const begun = performance.now();
+              await writeRange(client, table, move.tenantId, from, end, data);
+              timings.write += performance.now() - begun;
+            })();
+            // Awaited in turn by finishOldest; a failure meanwhile must not go unobserved.
+            done.catch(() => undefined);
+            writing.push({ end, rows, client, done });
+            after = end;
+            if (sameKey(end, upTo!)) break;
+            batch = await read(end);
+          }
+          while (writing.length > 0) await finishOldest();
+        } finally {
+          // After a failure: let the other writes end before the connections do (their transactions commit or roll back).
+          await Promise.allSettled(writing.map((write) => write.done));
         }
         progress = { done: [...progress.done, table.name] };
         await this.update(move.id, { progress: JSON.stringify(progress), copied_rows: copied });
@@ -343,7 +362,7 @@ export class ShardMover {
         });
       }
     } finally {
-      await Promise.all([source.end().catch(() => undefined), target?.end().catch(() => undefined)]);
+      await Promise.all([source, ...targets].map((client) => client.end().catch(() => undefined)));
     }
     await this.update(move.id, { state: 'CATCHING_UP' });
   }
