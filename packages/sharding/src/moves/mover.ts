@@ -757,7 +757,6 @@ export class ShardMover {
     keys: { except?: readonly Record<string, unknown>[]; only?: readonly Record<string, unknown>[] },
   ): Promise<Checksum> {
     const row = table.localColumns.length > 0 ? `(to_jsonb(t) - ${textArray(table.localColumns)})::text` : 't::text';
-    const key = `jsonb_build_object(${table.primaryKey.map((column) => `'${column.replace(/'/g, "''")}', to_jsonb(t) -> '${column.replace(/'/g, "''")}'`).join(', ')})`;
     const params: unknown[] = [tenantId];
     let filter = '';
     if (keys.only) {
@@ -767,7 +766,11 @@ export class ShardMover {
         .join(', ')} from jsonb_populate_recordset(null::${ident(table.name)}, ?::jsonb) k)`;
       params.push(JSON.stringify(keys.only));
     } else if (keys.except && keys.except.length > 0) {
-      filter = `and ${key} not in (select value from jsonb_array_elements(?::jsonb))`;
+      // By the primary key's own columns too: a JSON object built from every row of the tenant to compare it with the
+      // keys' JSON made this comparison (the whole tenant, before the fence) 3.5 times slower than the sum itself.
+      filter = `and (${table.primaryKey.map((column) => `t.${ident(column)}`).join(', ')}) not in (select ${table.primaryKey
+        .map((column) => `k.${ident(column)}`)
+        .join(', ')} from jsonb_populate_recordset(null::${ident(table.name)}, ?::jsonb) k)`;
       params.push(JSON.stringify(keys.except));
     }
     const [result] = await em.execute<Checksum[]>(
