@@ -278,6 +278,8 @@ export class ShardedDatabase {
     const orm = this.backgroundShards[shardId];
     if (!orm) throw new Error(`Unknown shard ${shardId}`);
     const client = new pg.Client({ connectionString: orm.config.get('clientUrl') });
+    // A connection lost between statements emits 'error', which unheard would end the process; the next statement fails.
+    client.on('error', (error) => this.logger.warn('shard connection lost', { shard: shardId, error: error.message }));
     await client.connect();
     return client;
   }
