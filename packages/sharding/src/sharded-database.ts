@@ -270,6 +270,20 @@ export class ShardedDatabase {
     return orm.em.fork();
   }
 
+  /**
+   * A plain connection to `shardId`, outside every pool, for the shard mover's COPY statements (the ORM's pools offer
+   * no COPY). The caller ends it.
+   */
+  async connectShard(shardId: ShardId): Promise<pg.Client> {
+    const orm = this.backgroundShards[shardId];
+    if (!orm) throw new Error(`Unknown shard ${shardId}`);
+    const client = new pg.Client({ connectionString: orm.config.get('clientUrl') });
+    // A connection lost between statements emits 'error', which unheard would end the process; the next statement fails.
+    client.on('error', (error) => this.logger.warn('shard connection lost', { shard: shardId, error: error.message }));
+    await client.connect();
+    return client;
+  }
+
   /** Like backgroundEm, on the control database (the mover's records and switch; the relay's control outbox). */
   backgroundGlobalEm(): EntityManager {
     return this.backgroundControl.em.fork();

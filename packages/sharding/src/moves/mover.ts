@@ -4,7 +4,9 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from '@saldo/service';
 import type { ShardId } from '../directory.js';
 import type { ShardedDatabase } from '../sharded-database.js';
+import type pg from 'pg';
 import { FENCE_LOCK_CLASS, MOVER_SETTING, ident, installCapture, tenantFilter, tenantTables, type TenantTable } from './capture.js';
+import { lastCopyKey, rangeEnd, readRange, writeRange, type CopyKey } from './copy.js';
 
 export const MOVE_STATES = ['PENDING', 'COPYING', 'CATCHING_UP', 'FENCED', 'VERIFYING', 'SWITCHED', 'CLEANED', 'FAILED'] as const;
 export type MoveState = (typeof MOVE_STATES)[number];
@@ -62,6 +64,8 @@ export interface MoverOptions {
   now?: () => Date;
 }
 
+/** Target connections a copy writes with at once (see ShardMover.copy). */
+const COPY_WRITERS = 2;
 /** Catch-up rounds before fencing: each applies what arrived during the previous one, so the fence has little left. */
 const CATCH_UP_ROUNDS = 20;
 const CATCH_UP_SMALL_ENOUGH = 200;
@@ -299,52 +303,90 @@ export class ShardMover {
   }
 
   /**
-   * COPYING: every table's rows of the tenant, in keyset batches (short statements, no long locks). A batch travels as one
-   * JSON text from the source's statement to the target's (never parsed here: no per-row work on the event loop the
-   * tenant's requests share, and no bigint through a JavaScript number), and the next batch is read while the previous
-   * one is written.
+   * COPYING: every table's rows of the tenant, in keyset ranges of `batchSize` rows (short statements, no long locks),
+   * each moved with COPY on connections of the move's own (see copy.ts). Ranges are read one after the other and written
+   * by COPY_WRITERS target connections at once (the target's inserts, index maintenance above all, are the copy's main
+   * cost). The progress records the end of the ranges written without a gap: a resumed copy rewrites the ranges after it.
    */
   private async copy(move: ShardMove, signal?: AbortSignal): Promise<void> {
-    const source = this.db.backgroundEm(move.sourceShard);
-    const target = this.db.backgroundEm(move.targetShard);
-    const tables = await tenantTables(source, this.tenantColumns);
+    const tables = await tenantTables(this.db.backgroundEm(move.sourceShard), this.tenantColumns);
     let progress = await this.progress(move.id);
     let copied = move.copiedRows;
-    for (const table of tables) {
-      if (progress.done.includes(table.name)) continue;
-      // A cursor of other columns (recorded before the table's keyset changed) starts the table again: copies are idempotent.
-      const after = progress.table === table.name && sameColumns(progress.after, table.copyKey) ? progress.after : undefined;
-      const started = performance.now();
-      let tableRows = 0;
-      // Rows past the tenant's last key now were written after the capture began: the change log brings them. Without
-      // this bound the copy chased the rows the tenant kept writing (a table written faster than copied never ended).
-      const upTo = await this.lastKey(source, table, move.tenantId);
-      let batch = upTo ? await this.readBatch(source, table, move.tenantId, after, upTo) : undefined;
-      while (batch) {
-        signal?.throwIfAborted();
-        if ((await this.get(move.id))?.cancelRequested) return;
-        const full = batch.read >= this.batchSize && batch.last !== null;
-        const [, next] = await Promise.all([
-          batch.ready > 0 ? this.writeBatch(target, table, batch.rows) : undefined,
-          full ? this.readBatch(source, table, move.tenantId, batch.last!, upTo!) : undefined,
-        ]);
-        copied += batch.ready;
-        tableRows += batch.ready;
-        if (!next) break;
-        progress = { ...progress, table: table.name, after: batch.last! };
+    const source = await this.db.connectShard(move.sourceShard);
+    const targets: pg.Client[] = [];
+    try {
+      for (let index = 0; index < COPY_WRITERS; index += 1) targets.push(await this.db.connectShard(move.targetShard));
+      for (const table of tables) {
+        if (progress.done.includes(table.name)) continue;
+        // A cursor of other columns (recorded before the table's keyset changed) starts the table again: copies are idempotent.
+        let after = progress.table === table.name && sameColumns(progress.after, table.copyKey) ? progress.after : undefined;
+        const started = performance.now();
+        const timings = { read: 0, write: 0 };
+        let tableRows = 0;
+        // Rows past the tenant's last key now were written after the capture began: the change log brings them. Without
+        // this bound the copy chased the rows the tenant kept writing (a table written faster than copied never ended).
+        const upTo = await lastCopyKey(source, table, move.tenantId);
+        const read = async (from: CopyKey | undefined) => {
+          const begun = performance.now();
+          const end = await rangeEnd(source, table, move.tenantId, from, upTo!, this.batchSize);
+          const batch = await readRange(source, table, move.tenantId, from, end);
+          timings.read += performance.now() - begun;
+          return { end, ...batch };
+        };
+        // Writes in flight, oldest first; each holds one of the idle target connections until it is done.
+        const writing: { end: CopyKey; rows: number; client: pg.Client; done: Promise<void> }[] = [];
+        const idle = [...targets];
+        const finishOldest = async () => {
+          const oldest = writing.shift()!;
+          await oldest.done;
+          idle.push(oldest.client);
+          copied += oldest.rows;
+          tableRows += oldest.rows;
+          progress = { ...progress, table: table.name, after: oldest.end };
+          await this.update(move.id, { progress: JSON.stringify(progress), copied_rows: copied });
+        };
+        try {
+          let batch = upTo ? await read(after) : undefined;
+          while (batch) {
+            signal?.throwIfAborted();
+            if ((await this.get(move.id))?.cancelRequested) return;
+            if (idle.length === 0) await finishOldest();
+            const client = idle.pop()!;
+            const { end, data, rows } = batch;
+            const from = after;
+            const done = (async () => {
+              const begun = performance.now();
+              await writeRange(client, table, move.tenantId, from, end, data);
+              timings.write += performance.now() - begun;
+            })();
+            // Awaited in turn by finishOldest; a failure meanwhile must not go unobserved.
+            done.catch(() => undefined);
+            writing.push({ end, rows, client, done });
+            after = end;
+            if (sameKey(end, upTo!)) break;
+            batch = await read(end);
+          }
+          while (writing.length > 0) await finishOldest();
+        } finally {
+          // After a failure: let the other writes end before the connections do (their transactions commit or roll back).
+          await Promise.allSettled(writing.map((write) => write.done));
+        }
+        progress = { done: [...progress.done, table.name] };
         await this.update(move.id, { progress: JSON.stringify(progress), copied_rows: copied });
-        batch = next;
+        const seconds = (performance.now() - started) / 1000;
+        this.logger.info('shard move copied a table', {
+          move: move.id,
+          table: table.name,
+          rows: tableRows,
+          seconds: Math.round(seconds * 10) / 10,
+          rowsPerS: Math.round(tableRows / Math.max(seconds, 0.001)),
+          // Time spent reading the source and writing the target (they overlap: their sum may exceed `seconds`).
+          readS: Math.round(timings.read / 100) / 10,
+          writeS: Math.round(timings.write / 100) / 10,
+        });
       }
-      progress = { done: [...progress.done, table.name] };
-      await this.update(move.id, { progress: JSON.stringify(progress), copied_rows: copied });
-      const seconds = (performance.now() - started) / 1000;
-      this.logger.info('shard move copied a table', {
-        move: move.id,
-        table: table.name,
-        rows: tableRows,
-        seconds: Math.round(seconds * 10) / 10,
-        rowsPerS: Math.round(tableRows / Math.max(seconds, 0.001)),
-      });
+    } finally {
+      await Promise.all([source, ...targets].map((client) => client.end().catch(() => undefined)));
     }
     await this.update(move.id, { state: 'CATCHING_UP' });
   }
@@ -378,9 +420,15 @@ export class ShardMover {
       steps[name] = Math.round(performance.now() - begun);
       return result;
     };
-    const excluded = await step('verifyBefore', () => this.verifyAllButPending(move, tables));
-    // Nothing writes the target until the fence applies the delta: the checks' baselines hold until then.
+    let excluded = await step('verifyBefore', () => this.verifyAllButPending(move, tables));
+    // The comparison reads the whole tenant on both shards (seconds for a large one): what the tenant wrote meanwhile
+    // would all be the fence's to apply. It is applied here instead, while writes go on, in rounds until a round finds
+    // little, and compared outside the fence as well, so the fence applies and compares what arrived in the last round.
+    excluded = await step('catchUpBefore', () => this.catchUpBeforeFence(move, tables, excluded));
+    // Only the delta's application writes the target from here on: the checks' baselines hold (see MoveCheck.baseline).
     const baselines = await step('checksBefore', () => this.checkBaselines(move));
+    // What arrived while the baselines were taken.
+    await step('catchUpLast', () => this.applyChanges(move, { bounded: true, touched: excluded }));
     const touched = new Map<string, Map<string, Record<string, unknown>>>();
     const started = performance.now();
     await source.transactional(async (fence) => {
@@ -589,6 +637,7 @@ export class ShardMover {
     const source = this.db.backgroundEm(move.sourceShard);
     const target = this.db.backgroundEm(move.targetShard);
     const pending = new Map<string, Map<string, Record<string, unknown>>>();
+    let targetSums: Promise<Checksum[]> | undefined;
     const sourceSums = await source.transactional(
       async (tx) => {
         const changes = await tx.execute<{ table_name: string; pk: Record<string, unknown> }[]>(
@@ -596,6 +645,15 @@ export class ShardMover {
           [move.tenantId],
         );
         for (const change of changes) addKey(pending, change.table_name, JSON.stringify(change.pk), change.pk);
+        // The target's sums at the same time as the source's (each reads the whole tenant: seconds for a large one). The
+        // target does not change meanwhile, so when it is read does not matter.
+        targetSums = (async () => {
+          const sums: Checksum[] = [];
+          for (const table of tables) sums.push(await this.checksum(target, table, move.tenantId, { except: [...(pending.get(table.name)?.values() ?? [])] }));
+          return sums;
+        })();
+        // Not left unobserved if the source's sums fail first (awaited below otherwise).
+        targetSums.catch(() => undefined);
         const sums = new Map<string, Checksum>();
         for (const table of tables)
           sums.set(table.name, await this.checksum(tx, table, move.tenantId, { except: [...(pending.get(table.name)?.values() ?? [])] }));
@@ -603,9 +661,10 @@ export class ShardMover {
       },
       { isolationLevel: IsolationLevel.REPEATABLE_READ, readOnly: true },
     );
-    for (const table of tables) {
+    const targetResults = await targetSums!;
+    for (const [index, table] of tables.entries()) {
       const a = sourceSums.get(table.name)!;
-      const b = await this.checksum(target, table, move.tenantId, { except: [...(pending.get(table.name)?.values() ?? [])] });
+      const b = targetResults[index]!;
       if (a.count !== b.count || a.checksum !== b.checksum) {
         const differing = await this.differences(move, table, { except: [...(pending.get(table.name)?.values() ?? [])] });
         throw new VerificationFailed(
@@ -614,6 +673,75 @@ export class ShardMover {
       }
     }
     return pending;
+  }
+
+  /**
+   * Before the fence, after verifyAllButPending: apply the log in rounds (each bounded to what was logged when it began)
+   * until a round applies fewer than CATCH_UP_SMALL_ENOUGH changes, comparing after each round the keys still to be
+   * compared. Returns the keys the fence must compare: those a comparison left out or a round applied since.
+   */
+  private async catchUpBeforeFence(
+    move: ShardMove,
+    tables: readonly TenantTable[],
+    unverified: Map<string, Map<string, Record<string, unknown>>>,
+  ): Promise<Map<string, Map<string, Record<string, unknown>>>> {
+    let keys = unverified;
+    for (let round = 0; round < CATCH_UP_ROUNDS; round += 1) {
+      const applied = await this.applyChanges(move, { bounded: true, touched: keys });
+      if (applied < CATCH_UP_SMALL_ENOUGH) break;
+      keys = await this.verifyKeysButPending(move, tables, keys);
+    }
+    return keys;
+  }
+
+  /**
+   * Outside the fence: the rows of `keys` must be equal on both shards but for the keys with a change still in the log,
+   * read in the same snapshot of the source (the reasoning of verifyAllButPending, over these keys only). Returns the keys
+   * left out (`keys` that have a change in the log), for a later comparison.
+   */
+  private async verifyKeysButPending(
+    move: ShardMove,
+    tables: readonly TenantTable[],
+    keys: ReadonlyMap<string, ReadonlyMap<string, Record<string, unknown>>>,
+  ): Promise<Map<string, Map<string, Record<string, unknown>>>> {
+    const source = this.db.backgroundEm(move.sourceShard);
+    const target = this.db.backgroundEm(move.targetShard);
+    const left = new Map<string, Map<string, Record<string, unknown>>>();
+    const compared = new Map<string, Record<string, unknown>[]>();
+    const sourceSums = await source.transactional(
+      async (tx) => {
+        const changes = await tx.execute<{ table_name: string; pk: Record<string, unknown> }[]>(
+          'select table_name, pk from shard_move_change where tenant_id = ?',
+          [move.tenantId],
+        );
+        const pending = new Set(changes.map((change) => `${change.table_name}\u0000${JSON.stringify(change.pk)}`));
+        const sums = new Map<string, Checksum>();
+        for (const table of tables) {
+          const only: Record<string, unknown>[] = [];
+          for (const [key, pk] of keys.get(table.name) ?? []) {
+            if (pending.has(`${table.name}\u0000${key}`)) addKey(left, table.name, key, pk);
+            else only.push(pk);
+          }
+          if (only.length === 0) continue;
+          compared.set(table.name, only);
+          sums.set(table.name, await this.checksum(tx, table, move.tenantId, { only }));
+        }
+        return sums;
+      },
+      { isolationLevel: IsolationLevel.REPEATABLE_READ, readOnly: true },
+    );
+    for (const table of tables) {
+      const only = compared.get(table.name);
+      if (!only) continue;
+      const a = sourceSums.get(table.name)!;
+      const b = await this.checksum(target, table, move.tenantId, { only });
+      if (a.count !== b.count || a.checksum !== b.checksum) {
+        throw new VerificationFailed(
+          `verification failed for ${table.name} (${only.length} changed keys): source ${a.count} rows (${a.checksum}), target ${b.count} rows (${b.checksum})`,
+        );
+      }
+    }
+    return left;
   }
 
   /** Inside the fence: the rows of the keys changed since the verification outside it (and those it left out) must be equal. */
@@ -701,72 +829,6 @@ export class ShardMover {
       this.logger.warn('shard move could not list the rows that differ', { move: move.id, table: table.name, error: (error as Error).message });
       return '';
     }
-  }
-
-  /**
-   * One keyset batch of the tenant's rows, read once: how many it holds, the last one's keyset values (the next
-   * cursor), and the rows to copy as one JSON array text — without the columns each shard numbers itself, in the
-   * source's numbering order, and for the outbox only its published events (unpublished ones wait in the change log).
-   */
-  private async readBatch(
-    em: EntityManager,
-    table: TenantTable,
-    tenantId: string,
-    after: Record<string, unknown> | undefined,
-    upTo: Record<string, unknown>,
-  ): Promise<CopyBatch> {
-    // The keyset is an index that begins with the tenant column where there is one: each batch one range scan.
-    const pk = table.copyKey.map(ident).join(', ');
-    const key = `(select ${table.copyKey.map((column) => `k.${ident(column)}`).join(', ')} from jsonb_populate_record(null::${ident(table.name)}, ?::jsonb) k)`;
-    const params: unknown[] = [tenantId];
-    let cursor = '';
-    if (after) {
-      cursor = `and (${pk}) > ${key}`;
-      params.push(JSON.stringify(after));
-    }
-    cursor += ` and (${pk}) <= ${key}`;
-    params.push(JSON.stringify(upTo), this.batchSize);
-    const row = table.localColumns.length > 0 ? `to_jsonb(b) - ${textArray(table.localColumns)}` : 'to_jsonb(b)';
-    const order = (table.localColumns.length > 0 ? [table.localColumns[0]!] : table.copyKey).map((column) => `b.${ident(column)}`).join(', ');
-    const ready = table.name === 'outbox_event' ? 'b."published_at" is not null' : 'true';
-    const last = `jsonb_build_object(${table.copyKey.map((column) => `'${column.replace(/'/g, "''")}', b.${ident(column)}`).join(', ')})`;
-    const [result] = await em.execute<{ read: number; ready: number; last: Record<string, unknown> | null; rows: string }[]>(
-      `with batch as materialized (
-         select t.* from ${ident(table.name)} t where ${tenantFilter(table, 't')} ${cursor} order by ${pk} limit ?
-       )
-       select (select count(*) from batch)::int as read,
-              (select count(*) from batch b where ${ready})::int as ready,
-              (select ${last} from batch b order by ${table.copyKey.map((column) => `b.${ident(column)} desc`).join(', ')} limit 1) as last,
-              (select coalesce(json_agg(${row} order by ${order}), '[]')::text from batch b where ${ready}) as rows`,
-      params,
-    );
-    return result!;
-  }
-
-  /** The keyset values of the tenant's last row of `table` (in the copy's order), or null when it has none. */
-  private async lastKey(em: EntityManager, table: TenantTable, tenantId: string): Promise<Record<string, unknown> | null> {
-    const [row] = await em.execute<{ last: Record<string, unknown> }[]>(
-      `select jsonb_build_object(${table.copyKey.map((column) => `'${column.replace(/'/g, "''")}', t.${ident(column)}`).join(', ')}) as last
-         from ${ident(table.name)} t where ${tenantFilter(table, 't')} order by ${table.copyKey.map((column) => `t.${ident(column)} desc`).join(', ')} limit 1`,
-      [tenantId],
-    );
-    return row?.last ?? null;
-  }
-
-  /** Inserts a batch (a JSON array text of rows) the target does not have yet, as the mover (not captured, guards allow it). */
-  private async writeBatch(em: EntityManager, table: TenantTable, rows: string): Promise<void> {
-    const columns = table.columns
-      .filter((column) => !table.localColumns.includes(column))
-      .map(ident)
-      .join(', ');
-    await em.transactional(async (tx) => {
-      await maintenance(tx);
-      await tx.execute(
-        `insert into ${ident(table.name)} (${columns}) select ${columns} from jsonb_populate_recordset(null::${ident(table.name)}, ?::jsonb)
-          on conflict do nothing`,
-        [rows],
-      );
-    });
   }
 
   private async writeRows(em: EntityManager, table: TenantTable, rows: Record<string, unknown>[]): Promise<void> {
@@ -897,7 +959,11 @@ function rowSelection(table: TenantTable, tenantId: string, keys: KeySelection):
       .join(', ')} from jsonb_populate_recordset(null::${ident(table.name)}, ?::jsonb) k)`;
     params.push(JSON.stringify(keys.only));
   } else if (keys.except && keys.except.length > 0) {
-    filter = `and ${key} not in (select value from jsonb_array_elements(?::jsonb))`;
+    // By the primary key's own columns too: a JSON object built from every row of the tenant to compare it with the
+    // keys' JSON made this comparison (the whole tenant, before the fence) 3.5 times slower than the sum itself.
+    filter = `and (${table.primaryKey.map((column) => `t.${ident(column)}`).join(', ')}) not in (select ${table.primaryKey
+      .map((column) => `k.${ident(column)}`)
+      .join(', ')} from jsonb_populate_recordset(null::${ident(table.name)}, ?::jsonb) k)`;
     params.push(JSON.stringify(keys.except));
   }
   return { where: `${tenantFilter(table, 't')} ${filter}`, params, row, key };
@@ -906,18 +972,6 @@ function rowSelection(table: TenantTable, tenantId: string, keys: KeySelection):
 interface Checksum {
   count: string;
   checksum: string;
-}
-
-/** One keyset batch of the copy (see ShardMover.readBatch). */
-interface CopyBatch {
-  /** Rows the batch read (fewer than the batch size: the table's last batch). */
-  read: number;
-  /** Rows of it to copy. */
-  ready: number;
-  /** The last row's keyset values: where the next batch starts. */
-  last: Record<string, unknown> | null;
-  /** The rows to copy, a JSON array text. */
-  rows: string;
 }
 
 interface MoveRow {
@@ -954,6 +1008,12 @@ function toMove(row: MoveRow): ShardMove {
     updatedAt: new Date(row.updated_at),
     switchedAt: row.switched_at ? new Date(row.switched_at) : null,
   };
+}
+
+/** Equal keys (the copy's range ends are text from the database, compared as such). */
+function sameKey(a: CopyKey, b: CopyKey): boolean {
+  const columns = Object.keys(b);
+  return Object.keys(a).length === columns.length && columns.every((column) => String(a[column]) === String(b[column]));
 }
 
 function sameColumns(key: Record<string, unknown> | undefined, columns: readonly string[]): boolean {
