@@ -19,7 +19,7 @@ const benchConfigSchema = z.object({
   BENCH_SERVICES_IDLE_S: fields.positiveInt(10),
   BENCH_RPS: fields.positiveInt(300),
   /**
-   * Observability: the fixed arrival rate of its latency rows; 0 (default) takes half the closed-loop throughput measured
+   * Observability: the fixed arrival rate of its latency rows; 0 (default) takes a third of the closed-loop throughput measured
    * without tracing or scraping during the warm-up, so the rate stays below what the machine serves and p95 measures
    * service, not queueing.
    */
