@@ -120,7 +120,7 @@ export async function observability(config: BenchConfig): Promise<void> {
     ) as Record<Mode, { rps: number[]; p95: number[]; latencies: number[]; errors: number; errorSample: string; spans: number; loopP99Ms: number[]; loopMaxMs: number[]; runQueueWaitMs: number }>;
     const loadPerRound: number[] = [];
     // Every fixed-rate slot on its own, to correlate a slow slot with the event loop and the run queue.
-    const slots: Array<{ round: number; mode: Mode; rps: number; p95: number; max: number; loopMaxMs: number; runQueueWaitMsPerS: number }> = [];
+    const slots: Array<{ round: number; mode: Mode; rps: number; closedRunQueueWaitMsPerS: number; p95: number; max: number; loopMaxMs: number; runQueueWaitMsPerS: number }> = [];
     for (let round = 0; round < config.BENCH_OBS_ROUNDS; round += 1) {
       loadPerRound.push(loadAverage());
       const order = MODES.map((_, index) => MODES[(index + round) % MODES.length]!);
@@ -131,7 +131,9 @@ export async function observability(config: BenchConfig): Promise<void> {
         const stopTracing = mode.startsWith('tracing') ? startTracing(tracingConfig(ratio), 'saldo-bench', quiet) : async () => {};
         const spansBefore = await sink.spans();
         try {
+          const closedSchedBefore = mainThreadSchedMs();
           const throughput = await closedLoop(stack.graphqlUrl, 16, slotWarmupMs, slotMs, requests);
+          const closedWaitMs = mainThreadSchedMs().waitMs - closedSchedBefore.waitMs;
           result.rps.push(throughput.ok / (throughput.measuredMs / 1000));
           // A fresh histogram per slot: one re-enabled after a pause counts the pause as a delay.
           const slotLoop = monitorEventLoopDelay({ resolution: 10 });
@@ -149,6 +151,7 @@ export async function observability(config: BenchConfig): Promise<void> {
             round,
             mode,
             rps: round2(result.rps.at(-1)!),
+            closedRunQueueWaitMsPerS: round2(closedWaitMs / ((slotMs + slotWarmupMs) / 1000)),
             p95: slot.p95,
             max: slot.max,
             loopMaxMs: round2(slotLoop.max / 1e6),
