@@ -51,7 +51,11 @@ function closedLoop(
 type Mode = 'baseline' | 'metrics' | 'tracing-all' | 'tracing-ratio';
 const MODES: readonly Mode[] = ['baseline', 'metrics', 'tracing-all', 'tracing-ratio'];
 
-const median = (values: readonly number[]) => percentile([...values].sort((a, b) => a - b), 0.5);
+const median = (values: readonly number[]) =>
+  percentile(
+    [...values].sort((a, b) => a - b),
+    0.5,
+  );
 const round2 = (value: number) => Math.round(value * 100) / 100;
 const loadAverage = () => round2(loadavg()[0]!);
 
@@ -115,12 +119,44 @@ export async function observability(config: BenchConfig): Promise<void> {
     const results = Object.fromEntries(
       MODES.map((mode) => [
         mode,
-        { rps: [] as number[], p95: [] as number[], latencies: [] as number[], errors: 0, errorSample: '', spans: 0, loopP99Ms: [] as number[], loopMaxMs: [] as number[], runQueueWaitMs: 0 },
+        {
+          rps: [] as number[],
+          p95: [] as number[],
+          latencies: [] as number[],
+          errors: 0,
+          errorSample: '',
+          spans: 0,
+          loopP99Ms: [] as number[],
+          loopMaxMs: [] as number[],
+          runQueueWaitMs: 0,
+        },
       ]),
-    ) as Record<Mode, { rps: number[]; p95: number[]; latencies: number[]; errors: number; errorSample: string; spans: number; loopP99Ms: number[]; loopMaxMs: number[]; runQueueWaitMs: number }>;
+    ) as Record<
+      Mode,
+      {
+        rps: number[];
+        p95: number[];
+        latencies: number[];
+        errors: number;
+        errorSample: string;
+        spans: number;
+        loopP99Ms: number[];
+        loopMaxMs: number[];
+        runQueueWaitMs: number;
+      }
+    >;
     const loadPerRound: number[] = [];
     // Every fixed-rate slot on its own, to correlate a slow slot with the event loop and the run queue.
-    const slots: Array<{ round: number; mode: Mode; rps: number; closedRunQueueWaitMsPerS: number; p95: number; max: number; loopMaxMs: number; runQueueWaitMsPerS: number }> = [];
+    const slots: Array<{
+      round: number;
+      mode: Mode;
+      rps: number;
+      closedRunQueueWaitMsPerS: number;
+      p95: number;
+      max: number;
+      loopMaxMs: number;
+      runQueueWaitMsPerS: number;
+    }> = [];
     for (let round = 0; round < config.BENCH_OBS_ROUNDS; round += 1) {
       loadPerRound.push(loadAverage());
       const order = MODES.map((_, index) => MODES[(index + round) % MODES.length]!);
@@ -177,10 +213,9 @@ export async function observability(config: BenchConfig): Promise<void> {
       'tracing-ratio': `metrics + tracing, parentbased_traceidratio ${config.BENCH_OBS_SAMPLE_RATIO}`,
     };
     const range = (values: readonly number[], unit = '') => `${round2(Math.min(...values))}${unit} .. ${round2(Math.max(...values))}${unit}`;
-    const pooled = Object.fromEntries(MODES.map((mode) => [mode, summarize(results[mode].latencies, results[mode].errors, slotMs * config.BENCH_OBS_ROUNDS)])) as Record<
-      Mode,
-      ReturnType<typeof summarize>
-    >;
+    const pooled = Object.fromEntries(
+      MODES.map((mode) => [mode, summarize(results[mode].latencies, results[mode].errors, slotMs * config.BENCH_OBS_ROUNDS)]),
+    ) as Record<Mode, ReturnType<typeof summarize>>;
     const rows: ResultRow[] = [];
     for (const mode of MODES) {
       rows.push({
