@@ -19,10 +19,17 @@ const benchConfigSchema = z.object({
   BENCH_SERVICES_IDLE_S: fields.positiveInt(10),
   BENCH_RPS: fields.positiveInt(300),
   /**
-   * Observability: the fixed arrival rate of its p95 rows; 0 (default) takes 60 % of the closed-loop throughput measured
-   * without tracing or scraping, so the rate stays below what the machine serves and p95 measures service, not queueing.
+   * Observability: the fixed arrival rate of its latency rows; 0 (default) takes a third of the closed-loop throughput measured
+   * without tracing or scraping during the warm-up, so the rate stays below what the machine serves and p95 measures
+   * service, not queueing.
    */
   BENCH_OBS_RPS: z.coerce.number().int().min(0).default(0),
+  /**
+   * Observability: rounds of alternating modes (each round measures every mode once, paired with that round's baseline),
+   * and the measured seconds of each slot's closed loop and of its fixed-rate run (after 1 s of warm-up each).
+   */
+  BENCH_OBS_ROUNDS: fields.positiveInt(8),
+  BENCH_OBS_SLOT_S: fields.positiveInt(5),
   /** Observability: the sample ratio of the "production setting" mode (parentbased_traceidratio). */
   BENCH_OBS_SAMPLE_RATIO: z.coerce.number().min(0).max(1).default(0.1),
   BENCH_DURATION_S: fields.positiveInt(20),

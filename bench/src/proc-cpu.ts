@@ -31,3 +31,17 @@ export function treeCpuMs(root: number): number {
 export function treesCpuMs(roots: readonly number[]): number {
   return roots.reduce((sum, pid) => sum + treeCpuMs(pid), 0);
 }
+
+/**
+ * This process's main thread, from /proc/self/schedstat (Linux): CPU time it ran, and time it was runnable but waited for
+ * a core (the scheduler's run queue), both in ms; NaN elsewhere. A stall with a busy run queue comes from outside the
+ * process (other processes on the shared cores), not from the event loop's own work.
+ */
+export function mainThreadSchedMs(): { runMs: number; waitMs: number } {
+  try {
+    const [run, wait] = readFileSync('/proc/self/schedstat', 'utf8').trim().split(' ').map(Number);
+    return { runMs: run! / 1e6, waitMs: wait! / 1e6 };
+  } catch {
+    return { runMs: Number.NaN, waitMs: Number.NaN };
+  }
+}

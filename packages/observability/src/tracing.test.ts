@@ -46,7 +46,7 @@ describe('tracing', () => {
     try {
       assert.ok(await redis.ready());
       const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
-      const server = startIncomingSpan('POST /graphql', SpanKind.SERVER, { traceparent: `00-${traceId}-00f067aa0ba902b7-01` });
+      const server = startIncomingSpan('POST /graphql', SpanKind.SERVER, { traceparent: `00-${traceId}-00f067aa0ba902b7-01` }, { 'url.path': '/graphql' });
       await runInSpan(server, async () => {
         await redis.redis.set('saldo:tracing-test', 'secret-value', 'EX', 5);
         const headers: Record<string, string> = {};
@@ -61,6 +61,8 @@ describe('tracing', () => {
       assert.equal(command.spanContext().traceId, traceId);
       assert.equal(command.parentSpanContext?.spanId, server?.spanContext().spanId);
       assert.ok(!JSON.stringify(command.attributes).includes('secret-value'));
+      // The incoming span's attributes are set once it records (not given to the sampler).
+      assert.equal(spans.find((span) => span.name === 'POST /graphql')?.attributes['url.path'], '/graphql');
     } finally {
       await redis.close();
       await stop();
