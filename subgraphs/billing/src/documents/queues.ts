@@ -54,7 +54,9 @@ export const brandingLogoQueue = defineQueue({
   name: 'billing.documents.branding-logo',
   payload: z.object({ level: z.enum(['PARTNER', 'TENANT']), ownerId: z.uuid(), url: z.string().min(1).max(2048) }),
   policy: 'stately',
-  retry: { limit: 3, delaySeconds: 30, backoff: true, maxDelaySeconds: 600 },
+  // A logo host that is down fails the job (DEPENDENCY_UNAVAILABLE) and the logo is fetched only by a retry until the
+  // branding changes again: twelve attempts (30 s doubling to 10 min) ride out an outage of about 1.5 hours, not 3.5 min.
+  retry: { limit: 12, delaySeconds: 30, backoff: true, maxDelaySeconds: 600 },
 });
 
 export const DOCUMENT_QUEUES = [topUpInvoiceQueue, refundCreditNoteQueue, creditNoteLedgerQueue, statementRunQueue, statementQueue, brandingLogoQueue] as const;
