@@ -1,6 +1,6 @@
 import type { Stack } from '@saldo/dev-stack';
 import type { Logger } from '@saldo/service';
-import { ShardMover, type ShardMove } from '@saldo/sharding';
+import { ShardMover, type CopyPaceSettings, type ShardMove } from '@saldo/sharding';
 import { startBenchStack } from './bench-stack.js';
 import type { BenchConfig } from './config.js';
 import { report, type ResultRow } from './report.js';
@@ -121,10 +121,11 @@ function moveLogger(logger: Logger): Logger {
 }
 
 /** Moves the tenant's billing rows to its other shard (copy, catch-up, fence, verify, switch, clean), as the job would. */
-async function move(stack: Stack, tenantId: string): Promise<{ move: ShardMove; switchS: number; totalS: number }> {
+async function move(stack: Stack, tenantId: string, copyPace: CopyPaceSettings): Promise<{ move: ShardMove; switchS: number; totalS: number }> {
   const { db, relay } = stack.billing.runtime;
   const mover = new ShardMover(db, moveLogger(stack.billing.runtime.logger), {
     graceMs: 0,
+    copyPace,
     drainOutbox: async () => {
       await relay.flush();
     },
@@ -166,6 +167,7 @@ function writeRow(scenario: string, sample: WriteSample, seconds: number): Resul
 export async function rebalancing(config: BenchConfig): Promise<void> {
   const bench = await startBenchStack(config, 'rebalancebench', 2);
   const { stack } = bench;
+  const copyPace = { maxRowsPerS: config.BENCH_REBALANCE_COPY_MAX_ROWS_PER_S, minRowsPerS: config.BENCH_REBALANCE_COPY_MIN_ROWS_PER_S };
   try {
     const billing = stack.billing.services;
     await billing.rates.publish({ product: 'inbound_minute', currency: 'EUR', unitPriceMinor: '1', validFrom: new Date(Date.now() - 86_400_000) });
@@ -193,7 +195,7 @@ export async function rebalancing(config: BenchConfig): Promise<void> {
     const writer = startWriter(stack, big, config.BENCH_REBALANCE_WRITE_RATE);
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     const moving = performance.now();
-    const bigMove = await move(stack, big);
+    const bigMove = await move(stack, big, copyPace);
     const during = await writer.stop();
     await stack.flushEvents();
     await checkLedger(big, config.BENCH_REBALANCE_ENTRIES + during.accepted);
@@ -217,7 +219,7 @@ export async function rebalancing(config: BenchConfig): Promise<void> {
     const switches: number[] = [];
     const smallStart = performance.now();
     for (let index = 0; index < config.BENCH_REBALANCE_MOVES; index += 1) {
-      const result = await move(stack, small);
+      const result = await move(stack, small, copyPace);
       fences.push(result.move.fenceMs ?? Number.NaN);
       switches.push(result.switchS);
     }
@@ -244,6 +246,7 @@ export async function rebalancing(config: BenchConfig): Promise<void> {
       // Every distinct failure of recordUsage with its count and first message (the table shows the codes only).
       writeErrors: { bigMove: Object.fromEntries(during.errorCodes), smallMoves: Object.fromEntries(smallWrites.errorCodes) },
       batchSize: 5_000,
+      copyPace,
       shards: 2,
     });
   } finally {

@@ -7,6 +7,7 @@ import type { ShardedDatabase } from '../sharded-database.js';
 import type pg from 'pg';
 import { FENCE_LOCK_CLASS, MOVER_SETTING, ident, installCapture, tenantFilter, tenantTables, type TenantTable } from './capture.js';
 import { lastCopyKey, rangeEnd, readRange, writeRange, type CopyKey } from './copy.js';
+import { COPY_APPLICATION_NAME, CopyPace, DEFAULT_COPY_PACE, type CopyPaceSettings } from './pace.js';
 
 export const MOVE_STATES = ['PENDING', 'COPYING', 'CATCHING_UP', 'FENCED', 'VERIFYING', 'SWITCHED', 'CLEANED', 'FAILED'] as const;
 export type MoveState = (typeof MOVE_STATES)[number];
@@ -56,6 +57,8 @@ export interface MoverOptions {
   batchSize?: number;
   /** How long the source keeps the tenant's rows after the switch (instances' caches learn of the switch meanwhile). */
   graceMs?: number;
+  /** The copy's pace, rows/s between a floor and a ceiling (see pace.ts); DEFAULT_COPY_PACE otherwise. */
+  copyPace?: Partial<CopyPaceSettings>;
   /** Publishes the shard's outbox now (the fence waits for the tenant's events to be published on the source). */
   drainOutbox?: () => Promise<void>;
   /** Test seam: called as each phase begins; a throw there stops the run as a crash would. */
@@ -64,8 +67,13 @@ export interface MoverOptions {
   now?: () => Date;
 }
 
-/** Target connections a copy writes with at once (see ShardMover.copy). */
+/** Target connections a copy writes with at once while the shards are quiet (one while they are busy; see ShardMover.copy). */
 const COPY_WRITERS = 2;
+/**
+ * A live transaction (not the mover's) open this long on a shard means the shard's writes are waiting (for a row lock
+ * queued behind others, for the CPU, for the WAL): the copy slows down. The tenant's postings take a few milliseconds.
+ */
+const BUSY_TRANSACTION_MS = 100;
 /** Catch-up rounds before fencing: each applies what arrived during the previous one, so the fence has little left. */
 const CATCH_UP_ROUNDS = 20;
 const CATCH_UP_SMALL_ENOUGH = 200;
@@ -95,6 +103,7 @@ interface Progress {
 export class ShardMover {
   private readonly batchSize: number;
   private readonly graceMs: number;
+  private readonly copyPace: CopyPaceSettings;
   private readonly now: () => Date;
   private readonly tenantColumns: Readonly<Record<string, string>>;
 
@@ -105,6 +114,8 @@ export class ShardMover {
   ) {
     this.batchSize = options.batchSize ?? 5_000;
     this.graceMs = options.graceMs ?? 30_000;
+    this.copyPace = { ...DEFAULT_COPY_PACE, ...options.copyPace };
+    if (this.copyPace.maxRowsPerS < this.copyPace.minRowsPerS) this.copyPace.maxRowsPerS = this.copyPace.minRowsPerS;
     this.now = options.now ?? (() => new Date());
     this.tenantColumns = { ...db.tenantColumns, ...(options.tenantColumns ?? {}) };
   }
@@ -306,16 +317,18 @@ export class ShardMover {
    * COPYING: every table's rows of the tenant, in keyset ranges of `batchSize` rows (short statements, no long locks),
    * each moved with COPY on connections of the move's own (see copy.ts). Ranges are read one after the other and written
    * by COPY_WRITERS target connections at once (the target's inserts, index maintenance above all, are the copy's main
-   * cost). The progress records the end of the ranges written without a gap: a resumed copy rewrites the ranges after it.
+   * cost), one while the shards are busy. The copy is paced (pace.ts): between ranges it probes both shards for waiting
+   * live transactions and waits as its rate asks. The progress records the end of the ranges written without a gap: a
+   * resumed copy rewrites the ranges after it.
    */
   private async copy(move: ShardMove, signal?: AbortSignal): Promise<void> {
     const tables = await tenantTables(this.db.backgroundEm(move.sourceShard), this.tenantColumns);
     let progress = await this.progress(move.id);
     let copied = move.copiedRows;
-    const source = await this.db.connectShard(move.sourceShard);
+    const source = await this.db.connectShard(move.sourceShard, COPY_APPLICATION_NAME);
     const targets: pg.Client[] = [];
     try {
-      for (let index = 0; index < COPY_WRITERS; index += 1) targets.push(await this.db.connectShard(move.targetShard));
+      for (let index = 0; index < COPY_WRITERS; index += 1) targets.push(await this.db.connectShard(move.targetShard, COPY_APPLICATION_NAME));
       for (const table of tables) {
         if (progress.done.includes(table.name)) continue;
         // A cursor of other columns (recorded before the table's keyset changed) starts the table again: copies are idempotent.
@@ -323,6 +336,8 @@ export class ShardMover {
         const started = performance.now();
         const timings = { read: 0, write: 0 };
         let tableRows = 0;
+        const pace = new CopyPace(this.copyPace, () => this.shardsBusy(move));
+        let writers = 1;
         // Rows past the tenant's last key now were written after the capture began: the change log brings them. Without
         // this bound the copy chased the rows the tenant kept writing (a table written faster than copied never ended).
         const upTo = await lastCopyKey(source, table, move.tenantId);
@@ -350,7 +365,7 @@ export class ShardMover {
           while (batch) {
             signal?.throwIfAborted();
             if ((await this.get(move.id))?.cancelRequested) return;
-            if (idle.length === 0) await finishOldest();
+            while (writing.length >= writers || idle.length === 0) await finishOldest();
             const client = idle.pop()!;
             const { end, data, rows } = batch;
             const from = after;
@@ -364,6 +379,8 @@ export class ShardMover {
             writing.push({ end, rows, client, done });
             after = end;
             if (sameKey(end, upTo!)) break;
+            // While this range is written: the shards' load decides the rate, the wait and the writers of the next.
+            writers = (await pace.afterRange(rows, signal)) ? 1 : COPY_WRITERS;
             batch = await read(end);
           }
           while (writing.length > 0) await finishOldest();
@@ -383,12 +400,37 @@ export class ShardMover {
           // Time spent reading the source and writing the target (they overlap: their sum may exceed `seconds`).
           readS: Math.round(timings.read / 100) / 10,
           writeS: Math.round(timings.write / 100) / 10,
+          // The pace: time waited between ranges, the share of ranges that found the shards busy, the last rate.
+          pausedS: Math.round(pace.stats.pausedMs / 100) / 10,
+          busyRanges: `${pace.stats.busyRanges}/${pace.stats.ranges}`,
+          rateRowsPerS: Math.round(pace.rate),
         });
       }
     } finally {
       await Promise.all([source, ...targets].map((client) => client.end().catch(() => undefined)));
     }
     await this.update(move.id, { state: 'CATCHING_UP' });
+  }
+
+  /**
+   * Whether either shard of the move has a live transaction waiting: open for BUSY_TRANSACTION_MS or more, other than
+   * the copy's own connections (their application_name; another move's copy is background work as well). It sees every
+   * instance's sessions, not just this process's pools. Needs the sessions' state in pg_stat_activity: the same role's,
+   * or any with pg_read_all_stats (others show a null state and are not counted).
+   */
+  private async shardsBusy(move: ShardMove): Promise<boolean> {
+    const counts = await Promise.all(
+      [move.sourceShard, move.targetShard].map(async (shard) => {
+        const [row] = await this.db.backgroundEm(shard).execute<{ waiting: number }[]>(
+          `select count(*)::int as waiting from pg_stat_activity
+            where datname = current_database() and backend_type = 'client backend' and pid <> pg_backend_pid()
+              and state <> 'idle' and application_name <> ? and xact_start < now() - make_interval(secs => ?)`,
+          [COPY_APPLICATION_NAME, BUSY_TRANSACTION_MS / 1000],
+        );
+        return row?.waiting ?? 0;
+      }),
+    );
+    return counts.some((count) => count > 0);
   }
 
   /** CATCHING_UP: apply the logged changes in rounds until few are left, so the fence applies little. */
