@@ -12,6 +12,8 @@ const TARGET_FENCE_MS = 1_000;
 
 interface WriteSample {
   latencies: number[];
+  /** Each call's scheduled start (performance.now()) beside its latency: the latency over time, by window. */
+  scheduled: number[];
   errors: number;
   accepted: number;
   /** Failed calls by error code (GraphQL extensions.code, else SQLSTATE, else the error's name) and first message. */
@@ -41,7 +43,7 @@ let sequence = 0;
  */
 function startWriter(stack: Stack, tenantId: string, perSecond: number): { stop(): Promise<WriteSample> } {
   const usage = stack.billing.services.usage;
-  const sample: WriteSample = { latencies: [], errors: 0, accepted: 0, errorCodes: new Map() };
+  const sample: WriteSample = { latencies: [], scheduled: [], errors: 0, accepted: 0, errorCodes: new Map() };
   let running = true;
   const done = (async () => {
     const pending: Array<Promise<void>> = [];
@@ -55,6 +57,7 @@ function startWriter(stack: Stack, tenantId: string, perSecond: number): { stop(
         usage.recordUsage(tenantId, [{ id: `rebalance-${sequence}`, product: 'inbound_minute', quantity: 1, occurredAt: new Date().toISOString() }]).then(
           (result) => {
             sample.latencies.push(performance.now() - scheduledAt);
+            sample.scheduled.push(scheduledAt);
             sample.accepted += result.accepted;
           },
           (error: unknown) => {
@@ -141,6 +144,22 @@ async function move(stack: Stack, tenantId: string, copyPace: CopyPaceSettings):
 
 const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
 
+/** The calls' p99 and max latency (ms) per `windowS` of their scheduled start from `from`: where in a move they waited. */
+function latencyWindows(sample: WriteSample, from: number, windowS = 5): string {
+  const windows = new Map<number, number[]>();
+  sample.scheduled.forEach((at, index) => {
+    const window = Math.floor((at - from) / 1000 / windowS);
+    windows.set(window, [...(windows.get(window) ?? []), sample.latencies[index]!]);
+  });
+  return [...windows]
+    .sort((a, b) => a[0] - b[0])
+    .map(([window, latencies]) => {
+      const sorted = latencies.sort((a, b) => a - b);
+      return `${window * windowS}s:${Math.round(percentile(sorted, 0.99))}/${Math.round(sorted.at(-1)!)}`;
+    })
+    .join(' ');
+}
+
 function writeRow(scenario: string, sample: WriteSample, seconds: number): ResultRow {
   const sorted = [...sample.latencies].sort((a, b) => a - b);
   return {
@@ -211,6 +230,7 @@ export async function rebalancing(config: BenchConfig): Promise<void> {
     rows.push(writeRow('recordUsage during the big move (ms from scheduled start)', during, (performance.now() - moving) / 1000 + 2));
     // Printed now as well: the small moves that follow take minutes on a loaded machine.
     console.log(`big move: ${JSON.stringify(rows.slice(-2))}`);
+    console.log(`recordUsage p99/max ms per 5 s from the move's start: ${latencyWindows(during, moving)}`);
 
     // A smaller tenant moved back and forth: the fence's distribution.
     const small = await tenant('Rebalance small', config.BENCH_REBALANCE_SMALL_ENTRIES);

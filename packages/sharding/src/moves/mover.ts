@@ -73,7 +73,18 @@ const COPY_WRITERS = 2;
  * A live transaction (not the mover's) open this long on a shard means the shard's writes are waiting (for a row lock
  * queued behind others, for the CPU, for the WAL): the copy slows down. The tenant's postings take a few milliseconds.
  */
-const BUSY_TRANSACTION_MS = 100;
+const BUSY_TRANSACTION_MS = 50;
+/**
+ * The probe itself (one short statement on each shard) taking this long means the database or this process is short
+ * of CPU: live statements wait as long, each of them.
+ */
+const BUSY_ROUND_TRIP_MS = 10;
+
+/** What the copy's probes saw, for its log line. */
+interface ProbeSamples {
+  oldestMs: number[];
+  roundTripMs: number[];
+}
 /** Catch-up rounds before fencing: each applies what arrived during the previous one, so the fence has little left. */
 const CATCH_UP_ROUNDS = 20;
 const CATCH_UP_SMALL_ENOUGH = 200;
@@ -336,7 +347,8 @@ export class ShardMover {
         const started = performance.now();
         const timings = { read: 0, write: 0 };
         let tableRows = 0;
-        const pace = new CopyPace(this.copyPace, () => this.shardsBusy(move));
+        const samples: ProbeSamples = { oldestMs: [], roundTripMs: [] };
+        const pace = new CopyPace(this.copyPace, () => this.shardsBusy(move, samples));
         let writers = 1;
         // Rows past the tenant's last key now were written after the capture began: the change log brings them. Without
         // this bound the copy chased the rows the tenant kept writing (a table written faster than copied never ended).
@@ -404,6 +416,8 @@ export class ShardMover {
           pausedS: Math.round(pace.stats.pausedMs / 100) / 10,
           busyRanges: `${pace.stats.busyRanges}/${pace.stats.ranges}`,
           rateRowsPerS: Math.round(pace.rate),
+          probeOldestMs: quantiles(samples.oldestMs),
+          probeRoundTripMs: quantiles(samples.roundTripMs),
         });
       }
     } finally {
@@ -413,24 +427,30 @@ export class ShardMover {
   }
 
   /**
-   * Whether either shard of the move has a live transaction waiting: open for BUSY_TRANSACTION_MS or more, other than
-   * the copy's own connections (their application_name; another move's copy is background work as well). It sees every
-   * instance's sessions, not just this process's pools. Needs the sessions' state in pg_stat_activity: the same role's,
-   * or any with pg_read_all_stats (others show a null state and are not counted).
+   * Whether either shard of the move is busy: a live transaction open for BUSY_TRANSACTION_MS or more (not the copy's own
+   * connections, by their application_name; another move's copy is background work as well), or the probe's own round
+   * trip taking BUSY_ROUND_TRIP_MS. The first sees every instance's sessions, not just this process's pools; it needs
+   * the sessions' state in pg_stat_activity: the same role's, or any with pg_read_all_stats (others show a null state
+   * and are not counted). The second sees a shortage of CPU, on the database or in this process, before the queues do.
    */
-  private async shardsBusy(move: ShardMove): Promise<boolean> {
-    const counts = await Promise.all(
+  private async shardsBusy(move: ShardMove, samples?: ProbeSamples): Promise<boolean> {
+    const probes = await Promise.all(
       [move.sourceShard, move.targetShard].map(async (shard) => {
-        const [row] = await this.db.backgroundEm(shard).execute<{ waiting: number }[]>(
-          `select count(*)::int as waiting from pg_stat_activity
+        const begun = performance.now();
+        const [row] = await this.db.backgroundEm(shard).execute<{ oldest_ms: number }[]>(
+          `select coalesce(max(extract(epoch from now() - xact_start) * 1000), 0)::float8 as oldest_ms from pg_stat_activity
             where datname = current_database() and backend_type = 'client backend' and pid <> pg_backend_pid()
-              and state <> 'idle' and application_name <> ? and xact_start < now() - make_interval(secs => ?)`,
-          [COPY_APPLICATION_NAME, BUSY_TRANSACTION_MS / 1000],
+              and state <> 'idle' and application_name <> ?`,
+          [COPY_APPLICATION_NAME],
         );
-        return row?.waiting ?? 0;
+        return { oldestMs: Number(row?.oldest_ms ?? 0), roundTripMs: performance.now() - begun };
       }),
     );
-    return counts.some((count) => count > 0);
+    const oldestMs = Math.max(...probes.map((probe) => probe.oldestMs));
+    const roundTripMs = Math.max(...probes.map((probe) => probe.roundTripMs));
+    samples?.oldestMs.push(oldestMs);
+    samples?.roundTripMs.push(roundTripMs);
+    return oldestMs >= BUSY_TRANSACTION_MS || roundTripMs >= BUSY_ROUND_TRIP_MS;
   }
 
   /** CATCHING_UP: apply the logged changes in rounds until few are left, so the fence applies little. */
@@ -520,9 +540,11 @@ export class ShardMover {
   /** SWITCHED (after the grace period): the source's rows of the tenant go; the "moved away" marker stays. */
   private async cleanUp(move: ShardMove): Promise<void> {
     const source = this.db.backgroundEm(move.sourceShard);
+    const begun = performance.now();
     await this.deleteTenantRows(source, await tenantTables(source, this.tenantColumns), move.tenantId);
     await source.execute('delete from shard_move_change where tenant_id = ?', [move.tenantId]);
     await this.update(move.id, { state: 'CLEANED' });
+    this.logger.info('shard move cleaned the source', { move: move.id, seconds: Math.round((performance.now() - begun) / 100) / 10 });
   }
 
   /**
@@ -1050,6 +1072,14 @@ function toMove(row: MoveRow): ShardMove {
     updatedAt: new Date(row.updated_at),
     switchedAt: row.switched_at ? new Date(row.switched_at) : null,
   };
+}
+
+/** `p50/p90/max` of the samples (rounded), for a log line. */
+function quantiles(samples: number[]): string {
+  if (samples.length === 0) return '-';
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (share: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(share * sorted.length))]!);
+  return `${at(0.5)}/${at(0.9)}/${at(1)}`;
 }
 
 /** Equal keys (the copy's range ends are text from the database, compared as such). */
