@@ -447,7 +447,7 @@ describe('moving a tenant between shards', () => {
         holding.catch(failed);
       }).then(async () => {
         // Until the transaction is old enough to count as waiting (the probe's threshold is 50 ms).
-        waitUntil(async () => {
+        await waitUntil(async () => {
           const [row] = await db.em(source).execute<{ n: number }[]>(
             `select count(*)::int as n from pg_stat_activity
               where datname = current_database() and state <> 'idle' and xact_start < now() - interval '60 milliseconds'`,

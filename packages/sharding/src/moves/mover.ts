@@ -85,6 +85,8 @@ interface ProbeSamples {
   oldestMs: number[];
   roundTripMs: number[];
 }
+/** The cleanup's pace is the copy's times this (deleting a row costs ~1/4 of copying it: ~125,000 rows/s unpaced). */
+const CLEANUP_PACE_FACTOR = 4;
 /** Catch-up rounds before fencing: each applies what arrived during the previous one, so the fence has little left. */
 const CATCH_UP_ROUNDS = 20;
 const CATCH_UP_SMALL_ENOUGH = 200;
@@ -541,10 +543,21 @@ export class ShardMover {
   private async cleanUp(move: ShardMove): Promise<void> {
     const source = this.db.backgroundEm(move.sourceShard);
     const begun = performance.now();
-    await this.deleteTenantRows(source, await tenantTables(source, this.tenantColumns), move.tenantId);
+    // Paced like the copy (the tenant now writes on the target, often the same database server), at CLEANUP_PACE_FACTOR
+    // times its rates: a deleted row costs the shard about a quarter of a copied one.
+    const pace = new CopyPace(
+      { minRowsPerS: this.copyPace.minRowsPerS * CLEANUP_PACE_FACTOR, maxRowsPerS: this.copyPace.maxRowsPerS * CLEANUP_PACE_FACTOR },
+      () => this.shardsBusy(move),
+    );
+    await this.deleteTenantRows(source, await tenantTables(source, this.tenantColumns), move.tenantId, pace);
     await source.execute('delete from shard_move_change where tenant_id = ?', [move.tenantId]);
     await this.update(move.id, { state: 'CLEANED' });
-    this.logger.info('shard move cleaned the source', { move: move.id, seconds: Math.round((performance.now() - begun) / 100) / 10 });
+    this.logger.info('shard move cleaned the source', {
+      move: move.id,
+      seconds: Math.round((performance.now() - begun) / 100) / 10,
+      pausedS: Math.round(pace.stats.pausedMs / 100) / 10,
+      busyBatches: `${pace.stats.busyRanges}/${pace.stats.ranges}`,
+    });
   }
 
   /**
@@ -902,7 +915,7 @@ export class ShardMover {
     });
   }
 
-  private async deleteTenantRows(em: EntityManager, tables: readonly TenantTable[], tenantId: string): Promise<void> {
+  private async deleteTenantRows(em: EntityManager, tables: readonly TenantTable[], tenantId: string, pace?: CopyPace): Promise<void> {
     // Children before parents would matter with foreign keys between tenant tables; delete in reverse catalog order
     // and repeat, so any order of dependencies converges.
     for (const table of [...tables].reverse()) {
@@ -917,6 +930,7 @@ export class ShardMover {
           return rows.length;
         });
         if (deleted < this.batchSize) break;
+        await pace?.afterRange(deleted);
       }
     }
   }

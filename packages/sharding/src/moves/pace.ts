@@ -12,24 +12,24 @@ import { setTimeout as delay } from 'node:timers/promises';
 export interface CopyPaceSettings {
   /** The copy never goes faster (rows/s): an operator's cap on what a move may take from a shard. */
   maxRowsPerS: number;
-  /** The copy keeps at least this rate however busy the shards are (a move must end; 1,000,000 rows in 50 s at 20,000). */
+  /** The copy keeps at least this rate however busy the shards are (a move must end; 1,000,000 rows in 100 s at 10,000). */
   minRowsPerS: number;
 }
 
 /** The copy's connections' application_name: the busy probe leaves them out (see ShardMover.shardsBusy). */
 export const COPY_APPLICATION_NAME = 'saldo-shard-move-copy';
 
-export const DEFAULT_COPY_PACE: CopyPaceSettings = { maxRowsPerS: 50_000, minRowsPerS: 20_000 };
+export const DEFAULT_COPY_PACE: CopyPaceSettings = { maxRowsPerS: 50_000, minRowsPerS: 10_000 };
 
-/** Ranges from the floor to the ceiling when the shards stay quiet (a tenth of the span per range). */
-const CLIMB_RANGES = 10;
+/** Ranges from the floor to the ceiling when the shards stay quiet (a fifth of the span per range). */
+const CLIMB_RANGES = 5;
 /**
  * A rate behind its schedule by more than this (a slow range, a probe) does not catch up in a burst afterwards: the
  * schedule restarts from now.
  */
 const MAX_DEBT_MS = 250;
 
-/** The rate after a probe: half as fast when the shards are busy, a step faster when quiet, within the settings. */
+/** The rate after a probe: half as fast when the shards are busy, a step (a fifth of the span) faster when quiet, within the settings. */
 export function nextRate(rate: number, busy: boolean, settings: CopyPaceSettings): number {
   const { minRowsPerS: min, maxRowsPerS: max } = settings;
   const next = busy ? rate / 2 : rate + Math.max(1, (max - min) / CLIMB_RANGES);
