@@ -1,4 +1,5 @@
 import { fields, parseConfig, z, type Env } from '@saldo/config';
+import { DEFAULT_COPY_PACE } from '@saldo/sharding';
 
 const benchConfigSchema = z.object({
   /** PostgreSQL server the benchmark creates its own databases on (dropped afterwards). */
@@ -104,6 +105,9 @@ const benchConfigSchema = z.object({
   /** Rebalancing: moves back and forth of a smaller tenant (its entries) for the fence's p50/p99. */
   BENCH_REBALANCE_MOVES: fields.positiveInt(20),
   BENCH_REBALANCE_SMALL_ENTRIES: fields.positiveInt(10_000),
+  /** Rebalancing: the copy's pace (rows/s ceiling and floor), the movers' defaults when unset. */
+  BENCH_REBALANCE_COPY_MAX_ROWS_PER_S: fields.positiveInt(DEFAULT_COPY_PACE.maxRowsPerS),
+  BENCH_REBALANCE_COPY_MIN_ROWS_PER_S: fields.positiveInt(DEFAULT_COPY_PACE.minRowsPerS),
   /** subgraph-cost: federated queries replayed per scenario (after a third as many for warm-up), and how many at once. */
   BENCH_SUBGRAPH_COST_QUERIES: fields.positiveInt(3_000),
   BENCH_SUBGRAPH_COST_CONCURRENCY: fields.positiveInt(8),

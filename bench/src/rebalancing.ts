@@ -1,6 +1,6 @@
 import type { Stack } from '@saldo/dev-stack';
 import type { Logger } from '@saldo/service';
-import { ShardMover, type ShardMove } from '@saldo/sharding';
+import { ShardMover, type CopyPaceSettings, type ShardMove } from '@saldo/sharding';
 import { startBenchStack } from './bench-stack.js';
 import type { BenchConfig } from './config.js';
 import { report, type ResultRow } from './report.js';
@@ -12,6 +12,8 @@ const TARGET_FENCE_MS = 1_000;
 
 interface WriteSample {
   latencies: number[];
+  /** Each call's scheduled start (performance.now()) beside its latency: the latency over time, by window. */
+  scheduled: number[];
   errors: number;
   accepted: number;
   /** Failed calls by error code (GraphQL extensions.code, else SQLSTATE, else the error's name) and first message. */
@@ -41,7 +43,7 @@ let sequence = 0;
  */
 function startWriter(stack: Stack, tenantId: string, perSecond: number): { stop(): Promise<WriteSample> } {
   const usage = stack.billing.services.usage;
-  const sample: WriteSample = { latencies: [], errors: 0, accepted: 0, errorCodes: new Map() };
+  const sample: WriteSample = { latencies: [], scheduled: [], errors: 0, accepted: 0, errorCodes: new Map() };
   let running = true;
   const done = (async () => {
     const pending: Array<Promise<void>> = [];
@@ -55,6 +57,7 @@ function startWriter(stack: Stack, tenantId: string, perSecond: number): { stop(
         usage.recordUsage(tenantId, [{ id: `rebalance-${sequence}`, product: 'inbound_minute', quantity: 1, occurredAt: new Date().toISOString() }]).then(
           (result) => {
             sample.latencies.push(performance.now() - scheduledAt);
+            sample.scheduled.push(scheduledAt);
             sample.accepted += result.accepted;
           },
           (error: unknown) => {
@@ -121,10 +124,11 @@ function moveLogger(logger: Logger): Logger {
 }
 
 /** Moves the tenant's billing rows to its other shard (copy, catch-up, fence, verify, switch, clean), as the job would. */
-async function move(stack: Stack, tenantId: string): Promise<{ move: ShardMove; switchS: number; totalS: number }> {
+async function move(stack: Stack, tenantId: string, copyPace: CopyPaceSettings): Promise<{ move: ShardMove; switchS: number; totalS: number }> {
   const { db, relay } = stack.billing.runtime;
   const mover = new ShardMover(db, moveLogger(stack.billing.runtime.logger), {
     graceMs: 0,
+    copyPace,
     drainOutbox: async () => {
       await relay.flush();
     },
@@ -139,6 +143,22 @@ async function move(stack: Stack, tenantId: string): Promise<{ move: ShardMove; 
 }
 
 const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+/** The calls' p99 and max latency (ms) per `windowS` of their scheduled start from `from`: where in a move they waited. */
+function latencyWindows(sample: WriteSample, from: number, windowS = 5): string {
+  const windows = new Map<number, number[]>();
+  sample.scheduled.forEach((at, index) => {
+    const window = Math.floor((at - from) / 1000 / windowS);
+    windows.set(window, [...(windows.get(window) ?? []), sample.latencies[index]!]);
+  });
+  return [...windows]
+    .sort((a, b) => a[0] - b[0])
+    .map(([window, latencies]) => {
+      const sorted = latencies.sort((a, b) => a - b);
+      return `${window * windowS}s:${Math.round(percentile(sorted, 0.99))}/${Math.round(sorted.at(-1)!)}`;
+    })
+    .join(' ');
+}
 
 function writeRow(scenario: string, sample: WriteSample, seconds: number): ResultRow {
   const sorted = [...sample.latencies].sort((a, b) => a - b);
@@ -166,6 +186,7 @@ function writeRow(scenario: string, sample: WriteSample, seconds: number): Resul
 export async function rebalancing(config: BenchConfig): Promise<void> {
   const bench = await startBenchStack(config, 'rebalancebench', 2);
   const { stack } = bench;
+  const copyPace = { maxRowsPerS: config.BENCH_REBALANCE_COPY_MAX_ROWS_PER_S, minRowsPerS: config.BENCH_REBALANCE_COPY_MIN_ROWS_PER_S };
   try {
     const billing = stack.billing.services;
     await billing.rates.publish({ product: 'inbound_minute', currency: 'EUR', unitPriceMinor: '1', validFrom: new Date(Date.now() - 86_400_000) });
@@ -193,7 +214,7 @@ export async function rebalancing(config: BenchConfig): Promise<void> {
     const writer = startWriter(stack, big, config.BENCH_REBALANCE_WRITE_RATE);
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     const moving = performance.now();
-    const bigMove = await move(stack, big);
+    const bigMove = await move(stack, big, copyPace);
     const during = await writer.stop();
     await stack.flushEvents();
     await checkLedger(big, config.BENCH_REBALANCE_ENTRIES + during.accepted);
@@ -209,6 +230,7 @@ export async function rebalancing(config: BenchConfig): Promise<void> {
     rows.push(writeRow('recordUsage during the big move (ms from scheduled start)', during, (performance.now() - moving) / 1000 + 2));
     // Printed now as well: the small moves that follow take minutes on a loaded machine.
     console.log(`big move: ${JSON.stringify(rows.slice(-2))}`);
+    console.log(`recordUsage p99/max ms per 5 s from the move's start: ${latencyWindows(during, moving)}`);
 
     // A smaller tenant moved back and forth: the fence's distribution.
     const small = await tenant('Rebalance small', config.BENCH_REBALANCE_SMALL_ENTRIES);
@@ -217,7 +239,7 @@ export async function rebalancing(config: BenchConfig): Promise<void> {
     const switches: number[] = [];
     const smallStart = performance.now();
     for (let index = 0; index < config.BENCH_REBALANCE_MOVES; index += 1) {
-      const result = await move(stack, small);
+      const result = await move(stack, small, copyPace);
       fences.push(result.move.fenceMs ?? Number.NaN);
       switches.push(result.switchS);
     }
@@ -244,6 +266,7 @@ export async function rebalancing(config: BenchConfig): Promise<void> {
       // Every distinct failure of recordUsage with its count and first message (the table shows the codes only).
       writeErrors: { bigMove: Object.fromEntries(during.errorCodes), smallMoves: Object.fromEntries(smallWrites.errorCodes) },
       batchSize: 5_000,
+      copyPace,
       shards: 2,
     });
   } finally {

@@ -29,3 +29,4 @@ export {
   type ShardMove,
 } from './moves/mover.js';
 export { TENANT_MOVED_SQLSTATE } from './moves/capture.js';
+export { CopyPace, DEFAULT_COPY_PACE, nextRate, type CopyPaceSettings, type PaceClock } from './moves/pace.js';

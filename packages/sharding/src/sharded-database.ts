@@ -272,12 +272,12 @@ export class ShardedDatabase {
 
   /**
    * A plain connection to `shardId`, outside every pool, for the shard mover's COPY statements (the ORM's pools offer
-   * no COPY). The caller ends it.
+   * no COPY). The caller ends it. `applicationName` names the session in pg_stat_activity.
    */
-  async connectShard(shardId: ShardId): Promise<pg.Client> {
+  async connectShard(shardId: ShardId, applicationName?: string): Promise<pg.Client> {
     const orm = this.backgroundShards[shardId];
     if (!orm) throw new Error(`Unknown shard ${shardId}`);
-    const client = new pg.Client({ connectionString: orm.config.get('clientUrl') });
+    const client = new pg.Client({ connectionString: orm.config.get('clientUrl'), ...(applicationName ? { application_name: applicationName } : {}) });
     // A connection lost between statements emits 'error', which unheard would end the process; the next statement fails.
     client.on('error', (error) => this.logger.warn('shard connection lost', { shard: shardId, error: error.message }));
     await client.connect();

@@ -2,7 +2,7 @@ import { fields, z } from '@saldo/config';
 import type { JobSettings } from '@saldo/jobs';
 import { observabilityConfigFields } from '@saldo/observability';
 import { breakerConfigFields } from '@saldo/resilience';
-import { DEFAULT_SHARD_CAPACITY, type ShardingConfig } from '@saldo/sharding';
+import { DEFAULT_COPY_PACE, DEFAULT_SHARD_CAPACITY, type ShardingConfig } from '@saldo/sharding';
 
 /**
  * Settings every subgraph shares. Each subgraph's own config module extends this schema with its
@@ -35,6 +35,12 @@ export const subgraphConfigSchema = z.object({
   SHARD_CAPACITY_WRITES_PER_SECOND: fields.positiveInt(DEFAULT_SHARD_CAPACITY.writesPerSecond),
   /** Seconds a moved tenant's rows stay on the old shard after the switch (every instance's cache learns of it meanwhile). */
   SHARD_MOVE_GRACE_SECONDS: z.coerce.number().min(0).max(86_400).default(30),
+  /**
+   * A move's copy goes at most this fast (rows/s), and slows down to the floor while the shards' live transactions wait
+   * (see docs/decisions/0013-shard-moves.md, "Pacing the copy"). The floor bounds a move's length on a busy shard.
+   */
+  SHARD_MOVE_COPY_MAX_ROWS_PER_S: fields.positiveInt(DEFAULT_COPY_PACE.maxRowsPerS),
+  SHARD_MOVE_COPY_MIN_ROWS_PER_S: fields.positiveInt(DEFAULT_COPY_PACE.minRowsPerS),
   /** Rebalancing: a shard whose load passes this share of its capacity sheds tenants (the product strategy's 80 %). */
   SHARD_REBALANCE_THRESHOLD: z.coerce.number().gt(0).max(1).default(0.8),
   /** At most this many unfinished moves at once, whoever planned them (the automatic planner, an operator's rebalance). */

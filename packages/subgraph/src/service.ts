@@ -252,7 +252,11 @@ export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConf
         const shardAdministration = new ShardAdministration(definition.name, db, logger, {
           schedule: scheduleShardMove(jobs),
           // The fence waits for the tenant's events to leave the source's outbox: publish them now, not at the next poll.
-          mover: { drainOutbox: () => relay.flush(), graceMs: config.SHARD_MOVE_GRACE_SECONDS * 1000 },
+          mover: {
+            drainOutbox: () => relay.flush(),
+            graceMs: config.SHARD_MOVE_GRACE_SECONDS * 1000,
+            copyPace: { maxRowsPerS: config.SHARD_MOVE_COPY_MAX_ROWS_PER_S, minRowsPerS: config.SHARD_MOVE_COPY_MIN_ROWS_PER_S },
+          },
           rebalance: { threshold: config.SHARD_REBALANCE_THRESHOLD, maxConcurrentMoves: config.SHARD_REBALANCE_MAX_CONCURRENT_MOVES },
         });
 

@@ -387,6 +387,85 @@ describe('moving a tenant between shards', () => {
     assert.deepEqual(entries, { count: '181', distinct: '181', sum: String(181 * 100) }, 'every entry once, as on the source');
   });
 
+  test("the copy keeps to its pace's ceiling, and to its floor while a live transaction on a shard has waited", async () => {
+    // The copy's log line per table, as operators read it (rows, the ranges the probe found busy).
+    const copied: Record<string, unknown>[] = [];
+    const recording = {
+      ...logger,
+      info: (message: string, fields?: Record<string, unknown>) => {
+        if (message === 'shard move copied a table') copied.push(fields ?? {});
+        logger.info(message, fields);
+      },
+    };
+    /** Moves the tenant; returns how long it was COPYING (s) and the entry table's log line. */
+    const timedMove = async (
+      tenantId: string,
+      copyPace: { maxRowsPerS: number; minRowsPerS: number },
+      hooks: { copying?: () => Promise<void>; copied?: () => Promise<void> } = {},
+    ) => {
+      const source = (await db.directory.lookupOne(tenantId))!;
+      const started = await mover().start(tenantId, 1 - source);
+      const at: Partial<Record<MoveState, number>> = {};
+      const paced = new ShardMover(db, recording, {
+        graceMs: 0,
+        batchSize: 50,
+        drainOutbox: () => relay.flush(),
+        copyPace,
+        onPhase: async (_move, phase) => {
+          if (at[phase] !== undefined) return;
+          if (phase === 'COPYING') await hooks.copying?.();
+          if (phase === 'CATCHING_UP') await hooks.copied?.();
+          at[phase] = performance.now();
+        },
+      });
+      copied.length = 0;
+      const { move } = await paced.run(started.id);
+      assert.equal(move.state, 'CLEANED');
+      assert.equal((await tenantRows(db, 1 - source, tenantId))['entry'], 400, 'every entry once');
+      return { copyingS: (at.CATCHING_UP! - at.COPYING!) / 1000, entries: copied.find((line) => line['table'] === 'entry')! };
+    };
+
+    // Ceiling: 400 entries in ranges of 50 at 1,000 rows/s wait at least 350 ms (the last range waits for nothing).
+    const capped = await timedMove(await seedTenant(db, 400), { maxRowsPerS: 1_000, minRowsPerS: 1_000 });
+    assert.ok(capped.copyingS >= 0.35, `copied in ${capped.copyingS} s at 1,000 rows/s`);
+
+    // A transaction of another instance open on the source while the copy runs (opened once the capture began: the
+    // capture waits for older transactions): every probe finds the shard busy, and the copy stays at its floor however
+    // high the ceiling.
+    const tenantId = await seedTenant(db, 400);
+    const source = (await db.directory.lookupOne(tenantId))!;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let holding: Promise<void> | undefined;
+    const hold = () =>
+      new Promise<void>((opened, failed) => {
+        holding = other.em(source).transactional(async (tx) => {
+          await tx.execute('select 1');
+          opened();
+          await released;
+        });
+        holding.catch(failed);
+      }).then(async () => {
+        // Until the transaction is old enough to count as waiting (the probe's threshold is 50 ms).
+        await waitUntil(async () => {
+          const [row] = await db.em(source).execute<{ n: number }[]>(
+            `select count(*)::int as n from pg_stat_activity
+              where datname = current_database() and state <> 'idle' and xact_start < now() - interval '60 milliseconds'`,
+          );
+          return row!.n > 0;
+        }, 'the held transaction counting as waiting');
+      });
+    try {
+      const busy = await timedMove(tenantId, { maxRowsPerS: 1_000_000, minRowsPerS: 1_000 }, { copying: hold, copied: async () => release() });
+      assert.ok(busy.copyingS >= 0.35, `copied in ${busy.copyingS} s while the shard was busy`);
+      const [busyRanges, ranges] = String(busy.entries['busyRanges']).split('/').map(Number);
+      assert.ok(ranges! >= 7 && busyRanges === ranges, `every probe found the shard busy: ${String(busy.entries['busyRanges'])}`);
+    } finally {
+      release();
+      await holding;
+    }
+  });
+
   test('a move cancelled before the switch leaves the tenant where it was and the target clean', async () => {
     const tenantId = await seedTenant(db, 120);
     const source = (await db.directory.lookupOne(tenantId))!;

@@ -7,6 +7,7 @@ import type { ShardedDatabase } from '../sharded-database.js';
 import type pg from 'pg';
 import { FENCE_LOCK_CLASS, MOVER_SETTING, ident, installCapture, tenantFilter, tenantTables, type TenantTable } from './capture.js';
 import { lastCopyKey, rangeEnd, readRange, writeRange, type CopyKey } from './copy.js';
+import { COPY_APPLICATION_NAME, CopyPace, DEFAULT_COPY_PACE, type CopyPaceSettings } from './pace.js';
 
 export const MOVE_STATES = ['PENDING', 'COPYING', 'CATCHING_UP', 'FENCED', 'VERIFYING', 'SWITCHED', 'CLEANED', 'FAILED'] as const;
 export type MoveState = (typeof MOVE_STATES)[number];
@@ -56,6 +57,8 @@ export interface MoverOptions {
   batchSize?: number;
   /** How long the source keeps the tenant's rows after the switch (instances' caches learn of the switch meanwhile). */
   graceMs?: number;
+  /** The copy's pace, rows/s between a floor and a ceiling (see pace.ts); DEFAULT_COPY_PACE otherwise. */
+  copyPace?: Partial<CopyPaceSettings>;
   /** Publishes the shard's outbox now (the fence waits for the tenant's events to be published on the source). */
   drainOutbox?: () => Promise<void>;
   /** Test seam: called as each phase begins; a throw there stops the run as a crash would. */
@@ -64,8 +67,26 @@ export interface MoverOptions {
   now?: () => Date;
 }
 
-/** Target connections a copy writes with at once (see ShardMover.copy). */
+/** Target connections a copy writes with at once while the shards are quiet (one while they are busy; see ShardMover.copy). */
 const COPY_WRITERS = 2;
+/**
+ * A live transaction (not the mover's) open this long on a shard means the shard's writes are waiting (for a row lock
+ * queued behind others, for the CPU, for the WAL): the copy slows down. The tenant's postings take a few milliseconds.
+ */
+const BUSY_TRANSACTION_MS = 50;
+/**
+ * The probe itself (one short statement on each shard) taking this long means the database or this process is short
+ * of CPU: live statements wait as long, each of them.
+ */
+const BUSY_ROUND_TRIP_MS = 10;
+
+/** What the copy's probes saw, for its log line. */
+interface ProbeSamples {
+  oldestMs: number[];
+  roundTripMs: number[];
+}
+/** The cleanup's pace is the copy's times this (deleting a row costs ~1/4 of copying it: ~125,000 rows/s unpaced). */
+const CLEANUP_PACE_FACTOR = 4;
 /** Catch-up rounds before fencing: each applies what arrived during the previous one, so the fence has little left. */
 const CATCH_UP_ROUNDS = 20;
 const CATCH_UP_SMALL_ENOUGH = 200;
@@ -95,6 +116,7 @@ interface Progress {
 export class ShardMover {
   private readonly batchSize: number;
   private readonly graceMs: number;
+  private readonly copyPace: CopyPaceSettings;
   private readonly now: () => Date;
   private readonly tenantColumns: Readonly<Record<string, string>>;
 
@@ -105,6 +127,8 @@ export class ShardMover {
   ) {
     this.batchSize = options.batchSize ?? 5_000;
     this.graceMs = options.graceMs ?? 30_000;
+    this.copyPace = { ...DEFAULT_COPY_PACE, ...options.copyPace };
+    if (this.copyPace.maxRowsPerS < this.copyPace.minRowsPerS) this.copyPace.maxRowsPerS = this.copyPace.minRowsPerS;
     this.now = options.now ?? (() => new Date());
     this.tenantColumns = { ...db.tenantColumns, ...(options.tenantColumns ?? {}) };
   }
@@ -306,16 +330,18 @@ export class ShardMover {
    * COPYING: every table's rows of the tenant, in keyset ranges of `batchSize` rows (short statements, no long locks),
    * each moved with COPY on connections of the move's own (see copy.ts). Ranges are read one after the other and written
    * by COPY_WRITERS target connections at once (the target's inserts, index maintenance above all, are the copy's main
-   * cost). The progress records the end of the ranges written without a gap: a resumed copy rewrites the ranges after it.
+   * cost), one while the shards are busy. The copy is paced (pace.ts): between ranges it probes both shards for waiting
+   * live transactions and waits as its rate asks. The progress records the end of the ranges written without a gap: a
+   * resumed copy rewrites the ranges after it.
    */
   private async copy(move: ShardMove, signal?: AbortSignal): Promise<void> {
     const tables = await tenantTables(this.db.backgroundEm(move.sourceShard), this.tenantColumns);
     let progress = await this.progress(move.id);
     let copied = move.copiedRows;
-    const source = await this.db.connectShard(move.sourceShard);
+    const source = await this.db.connectShard(move.sourceShard, COPY_APPLICATION_NAME);
     const targets: pg.Client[] = [];
     try {
-      for (let index = 0; index < COPY_WRITERS; index += 1) targets.push(await this.db.connectShard(move.targetShard));
+      for (let index = 0; index < COPY_WRITERS; index += 1) targets.push(await this.db.connectShard(move.targetShard, COPY_APPLICATION_NAME));
       for (const table of tables) {
         if (progress.done.includes(table.name)) continue;
         // A cursor of other columns (recorded before the table's keyset changed) starts the table again: copies are idempotent.
@@ -323,6 +349,9 @@ export class ShardMover {
         const started = performance.now();
         const timings = { read: 0, write: 0 };
         let tableRows = 0;
+        const samples: ProbeSamples = { oldestMs: [], roundTripMs: [] };
+        const pace = new CopyPace(this.copyPace, () => this.shardsBusy(move, samples));
+        let writers = 1;
         // Rows past the tenant's last key now were written after the capture began: the change log brings them. Without
         // this bound the copy chased the rows the tenant kept writing (a table written faster than copied never ended).
         const upTo = await lastCopyKey(source, table, move.tenantId);
@@ -350,7 +379,7 @@ export class ShardMover {
           while (batch) {
             signal?.throwIfAborted();
             if ((await this.get(move.id))?.cancelRequested) return;
-            if (idle.length === 0) await finishOldest();
+            while (writing.length >= writers || idle.length === 0) await finishOldest();
             const client = idle.pop()!;
             const { end, data, rows } = batch;
             const from = after;
@@ -364,6 +393,8 @@ export class ShardMover {
             writing.push({ end, rows, client, done });
             after = end;
             if (sameKey(end, upTo!)) break;
+            // While this range is written: the shards' load decides the rate, the wait and the writers of the next.
+            writers = (await pace.afterRange(rows, signal)) ? 1 : COPY_WRITERS;
             batch = await read(end);
           }
           while (writing.length > 0) await finishOldest();
@@ -383,12 +414,45 @@ export class ShardMover {
           // Time spent reading the source and writing the target (they overlap: their sum may exceed `seconds`).
           readS: Math.round(timings.read / 100) / 10,
           writeS: Math.round(timings.write / 100) / 10,
+          // The pace: time waited between ranges, the share of ranges that found the shards busy, the last rate.
+          pausedS: Math.round(pace.stats.pausedMs / 100) / 10,
+          busyRanges: `${pace.stats.busyRanges}/${pace.stats.ranges}`,
+          rateRowsPerS: Math.round(pace.rate),
+          probeOldestMs: quantiles(samples.oldestMs),
+          probeRoundTripMs: quantiles(samples.roundTripMs),
         });
       }
     } finally {
       await Promise.all([source, ...targets].map((client) => client.end().catch(() => undefined)));
     }
     await this.update(move.id, { state: 'CATCHING_UP' });
+  }
+
+  /**
+   * Whether either shard of the move is busy: a live transaction open for BUSY_TRANSACTION_MS or more (not the copy's own
+   * connections, by their application_name; another move's copy is background work as well), or the probe's own round
+   * trip taking BUSY_ROUND_TRIP_MS. The first sees every instance's sessions, not just this process's pools; it needs
+   * the sessions' state in pg_stat_activity: the same role's, or any with pg_read_all_stats (others show a null state
+   * and are not counted). The second sees a shortage of CPU, on the database or in this process, before the queues do.
+   */
+  private async shardsBusy(move: ShardMove, samples?: ProbeSamples): Promise<boolean> {
+    const probes = await Promise.all(
+      [move.sourceShard, move.targetShard].map(async (shard) => {
+        const begun = performance.now();
+        const [row] = await this.db.backgroundEm(shard).execute<{ oldest_ms: number }[]>(
+          `select coalesce(max(extract(epoch from now() - xact_start) * 1000), 0)::float8 as oldest_ms from pg_stat_activity
+            where datname = current_database() and backend_type = 'client backend' and pid <> pg_backend_pid()
+              and state <> 'idle' and application_name <> ?`,
+          [COPY_APPLICATION_NAME],
+        );
+        return { oldestMs: Number(row?.oldest_ms ?? 0), roundTripMs: performance.now() - begun };
+      }),
+    );
+    const oldestMs = Math.max(...probes.map((probe) => probe.oldestMs));
+    const roundTripMs = Math.max(...probes.map((probe) => probe.roundTripMs));
+    samples?.oldestMs.push(oldestMs);
+    samples?.roundTripMs.push(roundTripMs);
+    return oldestMs >= BUSY_TRANSACTION_MS || roundTripMs >= BUSY_ROUND_TRIP_MS;
   }
 
   /** CATCHING_UP: apply the logged changes in rounds until few are left, so the fence applies little. */
@@ -478,9 +542,22 @@ export class ShardMover {
   /** SWITCHED (after the grace period): the source's rows of the tenant go; the "moved away" marker stays. */
   private async cleanUp(move: ShardMove): Promise<void> {
     const source = this.db.backgroundEm(move.sourceShard);
-    await this.deleteTenantRows(source, await tenantTables(source, this.tenantColumns), move.tenantId);
+    const begun = performance.now();
+    // Paced like the copy (the tenant now writes on the target, often the same database server), at CLEANUP_PACE_FACTOR
+    // times its rates: a deleted row costs the shard about a quarter of a copied one.
+    const pace = new CopyPace(
+      { minRowsPerS: this.copyPace.minRowsPerS * CLEANUP_PACE_FACTOR, maxRowsPerS: this.copyPace.maxRowsPerS * CLEANUP_PACE_FACTOR },
+      () => this.shardsBusy(move),
+    );
+    await this.deleteTenantRows(source, await tenantTables(source, this.tenantColumns), move.tenantId, pace);
     await source.execute('delete from shard_move_change where tenant_id = ?', [move.tenantId]);
     await this.update(move.id, { state: 'CLEANED' });
+    this.logger.info('shard move cleaned the source', {
+      move: move.id,
+      seconds: Math.round((performance.now() - begun) / 100) / 10,
+      pausedS: Math.round(pace.stats.pausedMs / 100) / 10,
+      busyBatches: `${pace.stats.busyRanges}/${pace.stats.ranges}`,
+    });
   }
 
   /**
@@ -838,7 +915,7 @@ export class ShardMover {
     });
   }
 
-  private async deleteTenantRows(em: EntityManager, tables: readonly TenantTable[], tenantId: string): Promise<void> {
+  private async deleteTenantRows(em: EntityManager, tables: readonly TenantTable[], tenantId: string, pace?: CopyPace): Promise<void> {
     // Children before parents would matter with foreign keys between tenant tables; delete in reverse catalog order
     // and repeat, so any order of dependencies converges.
     for (const table of [...tables].reverse()) {
@@ -853,6 +930,7 @@ export class ShardMover {
           return rows.length;
         });
         if (deleted < this.batchSize) break;
+        await pace?.afterRange(deleted);
       }
     }
   }
@@ -1008,6 +1086,14 @@ function toMove(row: MoveRow): ShardMove {
     updatedAt: new Date(row.updated_at),
     switchedAt: row.switched_at ? new Date(row.switched_at) : null,
   };
+}
+
+/** `p50/p90/max` of the samples (rounded), for a log line. */
+function quantiles(samples: number[]): string {
+  if (samples.length === 0) return '-';
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (share: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(share * sorted.length))]!);
+  return `${at(0.5)}/${at(0.9)}/${at(1)}`;
 }
 
 /** Equal keys (the copy's range ends are text from the database, compared as such). */
