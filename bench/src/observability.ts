@@ -273,7 +273,9 @@ export async function observability(config: BenchConfig): Promise<void> {
       // The same cost as CPU of the stack's main thread per request, paired per round: the closed loop is bound by that
       // one thread, so its CPU per request is what limits throughput, and unlike the request rate it does not move when
       // other processes take a core from it (the shared machine's noise that spreads the throughput pairs by ±25 %).
-      const cpuAdded = results[mode].cpuMsPerRequest.map((cpu, round) => ((cpu - results.baseline.cpuMsPerRequest[round]!) / results.baseline.cpuMsPerRequest[round]!) * 100);
+      const cpuAdded = results[mode].cpuMsPerRequest.map(
+        (cpu, round) => ((cpu - results.baseline.cpuMsPerRequest[round]!) / results.baseline.cpuMsPerRequest[round]!) * 100,
+      );
       const cpuAddedMedian = median(cpuAdded);
       rows.push({
         scenario: `${label[mode]}: main-thread CPU per request added vs baseline (median of per-round pairs)`,

@@ -19,7 +19,7 @@ export interface CopyPaceSettings {
 /** The copy's connections' application_name: the busy probe leaves them out (see ShardMover.shardsBusy). */
 export const COPY_APPLICATION_NAME = 'saldo-shard-move-copy';
 
-export const DEFAULT_COPY_PACE: CopyPaceSettings = { maxRowsPerS: 50_000, minRowsPerS: 10_000 };
+export const DEFAULT_COPY_PACE: CopyPaceSettings = { maxRowsPerS: 50_000, minRowsPerS: 14_000 };
 
 /** Ranges from the floor to the ceiling when the shards stay quiet (a fifth of the span per range). */
 const CLIMB_RANGES = 5;
