@@ -271,8 +271,8 @@ export async function observability(config: BenchConfig): Promise<void> {
         met: lostMedian < 5,
       });
       // The same cost as CPU of the stack's main thread per request, paired per round: the closed loop is bound by that
-      // one thread, so its CPU per request is what limits throughput, and unlike the request rate it does not move when
-      // other processes take a core from it (the shared machine's noise that spreads the throughput pairs by ±25 %).
+      // one thread, so its CPU per request is what limits throughput; it is not lowered by the time other processes take
+      // a core from it (what spreads the throughput pairs), though GC and cache effects still spread it by ±15 %.
       const cpuAdded = results[mode].cpuMsPerRequest.map(
         (cpu, round) => ((cpu - results.baseline.cpuMsPerRequest[round]!) / results.baseline.cpuMsPerRequest[round]!) * 100,
       );
