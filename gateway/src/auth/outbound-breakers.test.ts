@@ -2,14 +2,12 @@ import assert from 'node:assert/strict';
 import { createPublicKey } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { DEV_TOKEN_AUDIENCE, DEV_TOKEN_ISSUER, generateApiKey, generateSigningKeyPair, signDevToken } from '@saldo/identity';
+import { generateApiKey, generateSigningKeyPair, signDevToken } from '@saldo/identity';
 import { dependencyBreakers } from '@saldo/resilience';
-import { createLogger } from '@saldo/service';
 import { restartableServer, waitUntil } from '@saldo/testing';
-import { loadGatewayConfig } from '../config.js';
-import { createGatewayService, type GatewayService } from '../gateway.js';
+import type { GatewayService } from '../gateway.js';
+import { startTestGateway, subgraphUrlsUnder } from '../test-gateway.js';
 
-const supergraphPath = new URL('../../../schema/supergraph.graphql', import.meta.url).pathname;
 const PARTNERS = '{ partners(first: 2) { edges { node { id name } } } }';
 const SERVED = { data: { partners: { edges: [{ node: { id: 'p-1', name: 'Reseller' } }] } } };
 const CUSTOM_DOMAIN = 'pay.reseller.example';
@@ -97,36 +95,22 @@ describe("the gateway's circuit breakers on the JWKS, API key verification and t
 
   before(async () => {
     const url = await dependencies.start();
-    gateway = createGatewayService(
-      loadGatewayConfig({
-        PORT: '0',
-        SUPERGRAPH_PATH: supergraphPath,
-        IDENTITY_PRIVATE_KEY: generateSigningKeyPair().privateKeyPem,
-        JWT_ISSUER: DEV_TOKEN_ISSUER,
-        JWT_AUDIENCE: DEV_TOKEN_AUDIENCE,
-        JWT_JWKS_URL: `${url}/jwks`,
-        JWKS_BREAKER_FAILURES: '2',
-        JWKS_BREAKER_HALF_OPEN_MS: '300',
-        API_KEY_VERIFY_URL: `${url}/internal/api-keys/verify`,
-        API_KEY_CACHE_TTL_MS: '0',
-        API_KEY_BREAKER_FAILURES: '2',
-        API_KEY_BREAKER_HALF_OPEN_MS: '300',
-        CUSTOM_DOMAINS_URL: `${url}/internal/custom-domains`,
-        CUSTOM_DOMAINS_REFRESH_MS: '1',
-        CUSTOM_DOMAINS_BREAKER_FAILURES: '2',
-        CUSTOM_DOMAINS_BREAKER_HALF_OPEN_MS: '300',
-        RATE_LIMIT_BURST: '1000',
-        LOG_LEVEL: 'error',
-        SUBGRAPH_QUERY_DEDUP: 'false',
-        SUBGRAPH_BREAKER_HALF_OPEN_MS: '300',
-        SUBGRAPH_URL_TENANTS: `${url}/tenants/graphql`,
-        SUBGRAPH_URL_BILLING: `${url}/billing/graphql`,
-        SUBGRAPH_URL_USAGE_FORECAST: `${url}/usage-forecast/graphql`,
-        SUBGRAPH_URL_WHITE_LABEL: `${url}/white-label/graphql`,
-      }),
-      { logger: createLogger({ service: 'test', level: 'error', write: () => undefined }) },
-    );
-    await gateway.start();
+    gateway = await startTestGateway({
+      JWT_JWKS_URL: `${url}/jwks`,
+      JWKS_BREAKER_FAILURES: '2',
+      JWKS_BREAKER_HALF_OPEN_MS: '300',
+      API_KEY_VERIFY_URL: `${url}/internal/api-keys/verify`,
+      API_KEY_CACHE_TTL_MS: '0',
+      API_KEY_BREAKER_FAILURES: '2',
+      API_KEY_BREAKER_HALF_OPEN_MS: '300',
+      CUSTOM_DOMAINS_URL: `${url}/internal/custom-domains`,
+      CUSTOM_DOMAINS_REFRESH_MS: '1',
+      CUSTOM_DOMAINS_BREAKER_FAILURES: '2',
+      CUSTOM_DOMAINS_BREAKER_HALF_OPEN_MS: '300',
+      SUBGRAPH_QUERY_DEDUP: 'false',
+      SUBGRAPH_BREAKER_HALF_OPEN_MS: '300',
+      ...subgraphUrlsUnder(url),
+    });
   });
 
   after(async () => {

@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Identity } from '@saldo/graphql';
-import { DEV_TOKEN_AUDIENCE, DEV_TOKEN_ISSUER, generateSigningKeyPair, signDevToken } from '@saldo/identity';
+import { generateSigningKeyPair, signDevToken } from '@saldo/identity';
 import { dependencyBreakers } from '@saldo/resilience';
-import { createLogger } from '@saldo/service';
 import { restartableServer, waitUntil } from '@saldo/testing';
-import { loadGatewayConfig } from '../config.js';
-import { createGatewayService, type GatewayService } from '../gateway.js';
+import type { GatewayService } from '../gateway.js';
+import { startTestGateway, subgraphUrlsUnder } from '../test-gateway.js';
 
-const supergraphPath = new URL('../../../schema/supergraph.graphql', import.meta.url).pathname;
 const PARTNERS = '{ partners(first: 2) { edges { node { id name } } } }';
 const admin: Identity = { role: 'platform-admin', subject: 'operator' };
 
@@ -42,27 +40,13 @@ describe("the gateway's circuit breaker per subgraph", () => {
 
   before(async () => {
     const url = await subgraph.start();
-    gateway = createGatewayService(
-      loadGatewayConfig({
-        PORT: '0',
-        SUPERGRAPH_PATH: supergraphPath,
-        IDENTITY_PRIVATE_KEY: generateSigningKeyPair().privateKeyPem,
-        JWT_ISSUER: DEV_TOKEN_ISSUER,
-        JWT_AUDIENCE: DEV_TOKEN_AUDIENCE,
-        JWT_PUBLIC_KEYS: portal.publicKeyPem,
-        RATE_LIMIT_BURST: '1000',
-        LOG_LEVEL: 'error',
-        SUBGRAPH_QUERY_DEDUP: 'false',
-        SUBGRAPH_BREAKER_FAILURES: '2',
-        SUBGRAPH_BREAKER_HALF_OPEN_MS: '300',
-        SUBGRAPH_URL_TENANTS: `${url}/tenants/graphql`,
-        SUBGRAPH_URL_BILLING: `${url}/billing/graphql`,
-        SUBGRAPH_URL_USAGE_FORECAST: `${url}/usage-forecast/graphql`,
-        SUBGRAPH_URL_WHITE_LABEL: `${url}/white-label/graphql`,
-      }),
-      { logger: createLogger({ service: 'test', level: 'error', write: () => undefined }) },
-    );
-    await gateway.start();
+    gateway = await startTestGateway({
+      JWT_PUBLIC_KEYS: portal.publicKeyPem,
+      SUBGRAPH_QUERY_DEDUP: 'false',
+      SUBGRAPH_BREAKER_FAILURES: '2',
+      SUBGRAPH_BREAKER_HALF_OPEN_MS: '300',
+      ...subgraphUrlsUnder(url),
+    });
   });
 
   after(async () => {

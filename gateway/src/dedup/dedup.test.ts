@@ -3,14 +3,11 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { Identity } from '@saldo/graphql';
-import { DEV_TOKEN_AUDIENCE, DEV_TOKEN_ISSUER, IDENTITY_HEADER, generateSigningKeyPair, signDevToken } from '@saldo/identity';
-import { createLogger } from '@saldo/service';
+import { IDENTITY_HEADER, generateSigningKeyPair, signDevToken } from '@saldo/identity';
 import { waitUntil } from '@saldo/testing';
-import { loadGatewayConfig } from '../config.js';
-import { createGatewayService, type GatewayService } from '../gateway.js';
+import type { GatewayService } from '../gateway.js';
+import { startTestGateway } from '../test-gateway.js';
 import { isQueryBody } from './query-dedup.js';
-
-const supergraphPath = new URL('../../../schema/supergraph.graphql', import.meta.url).pathname;
 
 /** What reached the stand-in subgraph: the body and the forwarded identity (a signed token) of each request. */
 interface Received {
@@ -70,25 +67,14 @@ describe('in-flight deduplication of subgraph queries', () => {
   let subgraphUrl: string;
 
   async function startGateway(env: Record<string, string> = {}): Promise<GatewayService> {
-    const gateway = createGatewayService(
-      loadGatewayConfig({
-        PORT: '0',
-        SUPERGRAPH_PATH: supergraphPath,
-        IDENTITY_PRIVATE_KEY: generateSigningKeyPair().privateKeyPem,
-        JWT_ISSUER: DEV_TOKEN_ISSUER,
-        JWT_AUDIENCE: DEV_TOKEN_AUDIENCE,
-        JWT_PUBLIC_KEYS: portal.publicKeyPem,
-        RATE_LIMIT_BURST: '1000',
-        LOG_LEVEL: 'error',
-        SUBGRAPH_URL_TENANTS: subgraphUrl,
-        SUBGRAPH_URL_BILLING: subgraphUrl,
-        SUBGRAPH_URL_USAGE_FORECAST: subgraphUrl,
-        SUBGRAPH_URL_WHITE_LABEL: subgraphUrl,
-        ...env,
-      }),
-      { logger: createLogger({ service: 'test', level: 'error' }) },
-    );
-    await gateway.start();
+    const gateway = await startTestGateway({
+      JWT_PUBLIC_KEYS: portal.publicKeyPem,
+      SUBGRAPH_URL_TENANTS: subgraphUrl,
+      SUBGRAPH_URL_BILLING: subgraphUrl,
+      SUBGRAPH_URL_USAGE_FORECAST: subgraphUrl,
+      SUBGRAPH_URL_WHITE_LABEL: subgraphUrl,
+      ...env,
+    });
     gateways.push(gateway);
     return gateway;
   }
