@@ -11,9 +11,10 @@ import type { GatewayService } from '@saldo/gateway';
 import type { Identity } from '@saldo/graphql';
 import type { ShardedDatabase } from '@saldo/sharding';
 import { createSubgraphService, type SubgraphService } from '@saldo/subgraph';
-import { LedgerEntryType, billingSubgraph, type BillingConfig, type BillingServices } from '@saldo/subgraph-billing';
+import { billingSubgraph, type BillingConfig, type BillingServices } from '@saldo/subgraph-billing';
 import { TEST_ADMIN, graphql, testLogger, waitUntil, type GraphQLResponse } from '@saldo/testing';
 import { wsTestClient, type Collector, type WsTestClient } from './subscription-clients.js';
+import { createMovableTenant } from './movable-tenant.js';
 import { startTestStack, type TestStack } from './test-stack.js';
 
 /** The issue's load: 200 usage events/s, sent by SENDERS clients at REQUESTS_PER_SECOND each, EVENTS_PER_REQUEST a call. */
@@ -162,21 +163,11 @@ describe('a tenant moved in every subgraph while it works (200 usage events/s, u
       unitPriceMinor: '1',
       validFrom: new Date(Date.now() - 86_400_000),
     });
-    const created = await stack.gql<{ createTenant: { id: string } }>(
-      `mutation { createTenant(input: { name: "Live tenant", currency: "EUR", country: "DE" }) { id } }`,
-    );
-    assert.equal(created.errors, undefined, JSON.stringify(created.errors));
-    tenantId = created.data!.createTenant.id;
-    await stack.flushEvents();
-    await stack.billing.services.ledger.post({
-      tenantId,
-      currency: 'EUR',
-      entries: [{ type: LedgerEntryType.TOP_UP, amountMinor: TOP_UP_MINOR, idempotencyKey: `seed:${tenantId}` }],
+    tenantId = await createMovableTenant(stack, {
+      name: 'Live tenant',
+      topUp: { amountMinor: TOP_UP_MINOR, idempotencyKey: 'seed:live-tenant' },
+      displayName: 'Brand start',
     });
-    const branded = await stack.gql(`mutation($id: ID!) { setTenantBranding(tenantId: $id, input: { displayName: "Brand start" }) { displayName } }`, {
-      id: tenantId,
-    });
-    assert.equal(branded.errors, undefined, JSON.stringify(branded.errors));
   });
 
   after(async () => {

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Topic, type EventEnvelope } from '@saldo/events';
 import { ShardMover, type ShardedDatabase } from '@saldo/sharding';
-import { LedgerEntryType } from '@saldo/subgraph-billing';
 import { testLogger, waitUntil, type GraphQLResponse } from '@saldo/testing';
+import { createMovableTenant } from './movable-tenant.js';
 import { startTestStack, type TestStack } from './test-stack.js';
 
 /** Sessions of this shard's database waiting for an advisory lock (the fence). */
@@ -64,21 +64,11 @@ describe('writes caught by a shard move wait and land on the new shard, never as
       input: { product: 'inbound_minute', currency: 'EUR', unitPriceMinor: '2', validFrom: new Date(Date.now() - 86_400_000).toISOString() },
     });
     assert.equal(rate.errors, undefined, JSON.stringify(rate.errors));
-    const created = await stack.gql<{ createTenant: { id: string } }>(
-      `mutation { createTenant(input: { name: "Fenced", currency: "EUR", country: "DE" }) { id } }`,
-    );
-    assert.equal(created.errors, undefined, JSON.stringify(created.errors));
-    tenantId = created.data!.createTenant.id;
-    await stack.flushEvents();
-    await stack.billing.services.ledger.post({
-      tenantId,
-      currency: 'EUR',
-      entries: [{ type: LedgerEntryType.TOP_UP, amountMinor: 100_000n, idempotencyKey: 'stripe:evt_fenced', externalRef: 'pi_fenced' }],
+    tenantId = await createMovableTenant(stack, {
+      name: 'Fenced',
+      topUp: { amountMinor: 100_000n, idempotencyKey: 'stripe:evt_fenced', externalRef: 'pi_fenced' },
+      displayName: 'Before',
     });
-    const branded = await stack.gql(`mutation($id: ID!) { setTenantBranding(tenantId: $id, input: { displayName: "Before" }) { displayName } }`, {
-      id: tenantId,
-    });
-    assert.equal(branded.errors, undefined, JSON.stringify(branded.errors));
   });
 
   after(async () => {
