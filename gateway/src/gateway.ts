@@ -32,6 +32,7 @@ import {
   createRateLimiter,
   rateLimitKey,
   rateLimitedError,
+  retryAfterSecondsOf,
   type CostDirectives,
 } from './protection/index.js';
 import { SubscriptionEngine, type SubscriptionMetrics } from './subscriptions/engine.js';
@@ -330,7 +331,7 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
             } catch (error) {
               // Failed logins spend the client address's budget too, so guessing keys is rate limited.
               const decision = await rateLimit.limiter.consume(rateLimitKey(ANONYMOUS, clientAddress));
-              if (!decision.allowed) throw rateLimitedError(Math.ceil(decision.retryAfterMs / 1000));
+              if (!decision.allowed) throw rateLimitedError(retryAfterSecondsOf(decision.retryAfterMs));
               throw error;
             }
           },

@@ -1,6 +1,7 @@
 import { HeaderMap } from '@apollo/server';
 import { ANONYMOUS, ErrorCode, SaldoError, type Identity } from '@saldo/graphql';
 import { looksLikeApiKey, type PortalTokenVerifier } from '@saldo/identity';
+import { retryAfterSecondsOf } from '../protection/index.js';
 import type { ApiKeyClient } from './api-key-client.js';
 
 export interface Credentials {
@@ -84,7 +85,7 @@ function unavailable(error: unknown): SaldoError | null {
   const extensions = (error as { extensions?: Record<string, unknown> }).extensions;
   if (extensions?.['code'] !== ErrorCode.DependencyUnavailable) return null;
   const retryAfterMs = extensions['retryAfterMs'];
-  const headers = new HeaderMap(typeof retryAfterMs === 'number' ? [['retry-after', String(Math.max(1, Math.ceil(retryAfterMs / 1000)))]] : []);
+  const headers = new HeaderMap(typeof retryAfterMs === 'number' ? [['retry-after', String(retryAfterSecondsOf(retryAfterMs))]] : []);
   const { code: _code, http: _http, ...details } = extensions;
   return new SaldoError(ErrorCode.DependencyUnavailable, (error as Error).message, { ...details, http: { status: 503, headers } });
 }

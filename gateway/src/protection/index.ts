@@ -25,6 +25,7 @@ export {
   createRateLimiter,
   rateLimitKey,
   rateLimitedError,
+  retryAfterSecondsOf,
   type RateLimitDecision,
   type RateLimitPluginOptions,
   type RateLimiter,

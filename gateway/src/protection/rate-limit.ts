@@ -404,7 +404,7 @@ export function createRateLimitPlugin<TContext extends BaseContext>(options: Rat
         return;
       }
       if (decision.allowed) return;
-      const retryAfterSeconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+      const retryAfterSeconds = retryAfterSecondsOf(decision.retryAfterMs);
       return {
         async didResolveOperation() {
           throw rateLimitedError(retryAfterSeconds);
@@ -423,4 +423,9 @@ export function createRateLimitPlugin<TContext extends BaseContext>(options: Rat
       };
     },
   };
+}
+
+/** A wait in milliseconds as a Retry-After header's whole seconds: rounded up, at least 1 (0 would invite a retry storm). */
+export function retryAfterSecondsOf(ms: number): number {
+  return Math.max(1, Math.ceil(ms / 1000));
 }

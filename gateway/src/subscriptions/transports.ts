@@ -22,7 +22,16 @@ import { ANONYMOUS, ErrorCode, unsafeInputError, type Identity } from '@saldo/gr
 import { isDependencyUnavailable } from '@saldo/resilience';
 import type { Logger } from '@saldo/service';
 import type { Credentials, Session } from '../auth/authenticate.js';
-import { analyzeOperation, checkLimits, rateLimitKey, rateLimitedError, type CostDirectives, type QueryLimits, type RateLimiter } from '../protection/index.js';
+import {
+  analyzeOperation,
+  checkLimits,
+  rateLimitKey,
+  rateLimitedError,
+  retryAfterSecondsOf,
+  type CostDirectives,
+  type QueryLimits,
+  type RateLimiter,
+} from '../protection/index.js';
 import { SubscriptionErrorCode, type SubscriptionEngine } from './engine.js';
 
 /** Where GraphQL over SSE is served (graphql-sse protocol, distinct connections mode). */
@@ -171,7 +180,7 @@ export function serveSubscriptionTransports(options: SubscriptionTransportsOptio
     if (limited) return { errors: [limited] };
     try {
       const decision = await options.rateLimiter.consume(rateLimitKey(caller.identity, caller.clientAddress));
-      if (!decision.allowed) return { errors: [rateLimitedError(Math.max(1, Math.ceil(decision.retryAfterMs / 1000)))] };
+      if (!decision.allowed) return { errors: [rateLimitedError(retryAfterSecondsOf(decision.retryAfterMs))] };
     } catch (error) {
       logger.warn('rate limiter failed, subscription allowed', { error });
     }
@@ -409,7 +418,7 @@ export function serveSubscriptionTransports(options: SubscriptionTransportsOptio
           const { http: _http, ...extensions } = error.extensions;
           const retryAfterMs = extensions['retryAfterMs'];
           const init = jsonResponseInit(503, 'Service Unavailable');
-          if (typeof retryAfterMs === 'number') Object.assign(init.headers, { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) });
+          if (typeof retryAfterMs === 'number') Object.assign(init.headers, { 'retry-after': String(retryAfterSecondsOf(retryAfterMs)) });
           return [JSON.stringify({ errors: [{ message, extensions }] }), init];
         }
         return [JSON.stringify({ errors: [{ message, extensions: { code: ErrorCode.Unauthenticated } }] }), jsonResponseInit(401, 'Unauthorized')];
