@@ -16,8 +16,11 @@ export async function startBenchStack(
   config: BenchConfig,
   label: string,
   shardsPerSubgraph = 2,
-  /** Fixed subgraph ports, the stack's keys and extra gateway settings (subgraph-cost records the gateway's calls). */
-  options: Pick<StackOptions, 'keys'> & { ports?: Partial<StackOptions['ports']>; gatewayEnv?: Record<string, string> } = {},
+  /**
+   * Fixed subgraph ports, the stack's keys and extra gateway settings (subgraph-cost records the gateway's calls), and the
+   * pool size per database (10 unless given).
+   */
+  options: Pick<StackOptions, 'keys' | 'poolMax'> & { ports?: Partial<StackOptions['ports']>; gatewayEnv?: Record<string, string> } = {},
 ): Promise<BenchStack> {
   const logger = createLogger({ service: 'bench', level: 'warn' });
   const stack = await startStack({
@@ -27,7 +30,7 @@ export async function startBenchStack(
     ports: { gateway: 0, tenants: 0, billing: 0, usageForecast: 0, whiteLabel: 0, ...options.ports },
     logger,
     logLevel: 'warn',
-    poolMax: 10,
+    poolMax: options.poolMax ?? 10,
     // No automatic moves in the middle of a measurement (the rebalancing benchmark moves tenants itself).
     automaticRebalance: false,
     // The benchmark measures the platform, not the per-identity rate limit it drives through one token.

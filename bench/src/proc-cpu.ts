@@ -33,15 +33,26 @@ export function treesCpuMs(roots: readonly number[]): number {
 }
 
 /**
- * This process's main thread, from /proc/self/schedstat (Linux): CPU time it ran, and time it was runnable but waited for
- * a core (the scheduler's run queue), both in ms; NaN elsewhere. A stall with a busy run queue comes from outside the
- * process (other processes on the shared cores), not from the event loop's own work.
+ * A process's main thread (this one's by default), from /proc/<pid>/schedstat (Linux): CPU time it ran, and time it was
+ * runnable but waited for a core (the scheduler's run queue), both in ms; NaN elsewhere. A stall with a busy run queue
+ * comes from outside the process (other processes on the shared cores), not from the event loop's own work.
  */
-export function mainThreadSchedMs(): { runMs: number; waitMs: number } {
+export function mainThreadSchedMs(pid: number | 'self' = 'self'): { runMs: number; waitMs: number } {
   try {
-    const [run, wait] = readFileSync('/proc/self/schedstat', 'utf8').trim().split(' ').map(Number);
+    const [run, wait] = readFileSync(`/proc/${pid}/schedstat`, 'utf8').trim().split(' ').map(Number);
     return { runMs: run! / 1e6, waitMs: wait! / 1e6 };
   } catch {
     return { runMs: Number.NaN, waitMs: Number.NaN };
+  }
+}
+
+/** CPU time (ms) of one process, all its threads (main, GC helpers, libuv pool), from /proc/<pid>/stat. */
+export function processCpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return Number.NaN;
   }
 }
