@@ -241,7 +241,11 @@ describe("portal tokens while the identity provider's JWKS cannot be fetched", (
     assert.deepEqual(await verifier.verify(await aliceWith(first.privateKeyPem, 'k1'), halfAnHourOn), alice);
     assert.deepEqual(await verifier.verify(await aliceWith(first.privateKeyPem, 'k1'), halfAnHourOn), alice);
     assert.ok(requests >= asked + 2, 'each verification tried the provider first');
-    assert.deepEqual(told, ['warn: JWKS: the key set cannot be fetched; verifying bearer tokens with the last one fetched until it can'], 'told once per outage');
+    assert.deepEqual(
+      told,
+      ['warn: JWKS: the key set cannot be fetched; verifying bearer tokens with the last one fetched until it can'],
+      'told once per outage',
+    );
     assert.ok(verifier.jwksStaleSeconds(halfAnHourOn) >= 1800);
     // A kid the last set lacks may be a key rotated in meanwhile: only the provider can tell, so retry later.
     await unavailable(verifier.verify(await aliceWith(rotated.privateKeyPem, 'k2'), halfAnHourOn), 'a kid the last set lacks');

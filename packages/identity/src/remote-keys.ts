@@ -101,12 +101,7 @@ export class RemoteSigningKeys {
   }
 
   /** The key from the last set fetched, while it is within the bound; otherwise `unavailable`. */
-  private async fromLastGood(
-    header: Parameters<JWTVerifyGetKey>[0],
-    token: Parameters<JWTVerifyGetKey>[1],
-    now: number,
-    unavailable: Unavailable,
-  ) {
+  private async fromLastGood(header: Parameters<JWTVerifyGetKey>[0], token: Parameters<JWTVerifyGetKey>[1], now: number, unavailable: Unavailable) {
     const { uat: fetchedAt, jwks } = this.lastGood;
     if (fetchedAt === undefined || !jwks) throw unavailable;
     const outage = this.outageSince(fetchedAt, unavailable);
