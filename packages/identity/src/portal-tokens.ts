@@ -7,7 +7,7 @@ import { RemoteSigningKeys, type JwksFetch, type KeySetLog, type KeysAt } from '
 export interface PortalTokenOptions {
   issuer: string;
   audience: string;
-  /** Identity provider's JWKS endpoint (keys fetched and rotated by jose). */
+  /** Identity provider's JWKS endpoint (keys fetched and rotated by jose; the last set fetched stands in while it cannot be). */
   jwksUrl?: string;
   /** Longest one JWKS fetch may take (jose's timeout; default 5 s). */
   jwksTimeoutMs?: number;

@@ -38,7 +38,7 @@ export type KeysAt = (now: number) => JWTVerifyGetKey;
  * allowed or supported): the caller's problem, UNAUTHENTICATED. jose decides these from the token's header against the
  * key set it holds (after a reload when the kid is unknown).
  */
-export const TOKEN_PROBLEMS = new Set([
+const TOKEN_PROBLEMS = new Set([
   'ERR_JWKS_NO_MATCHING_KEY',
   'ERR_JWKS_MULTIPLE_MATCHING_KEYS',
   'ERR_JOSE_ALG_NOT_ALLOWED',
