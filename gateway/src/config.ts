@@ -30,6 +30,14 @@ export const gatewayConfigSchema = z
     /** One JWKS fetch's timeout, and its `jwks` circuit breaker (failures in a row that open it, time before a trial). */
     JWT_JWKS_TIMEOUT_MS: fields.positiveInt(5_000),
     ...breakerConfigFields('JWKS', { failureThreshold: 3, halfOpenAfterMs: 10_000 }),
+    /** Age past which the fetched key set is fetched again before use (jose's cacheMaxAge): rotations and removals show within it. */
+    JWT_JWKS_CACHE_MAX_AGE_MS: fields.positiveInt(600_000),
+    /**
+     * While the JWKS cannot be fetched, tokens keep being verified with the last key set fetched for up to this long after
+     * that fetch (then DEPENDENCY_UNAVAILABLE); 0 refuses them as soon as a refresh fails. A day, as identity providers'
+     * own `stale-if-error` allows: see docs/security.md.
+     */
+    JWT_JWKS_MAX_STALE_SECONDS: z.coerce.number().int().min(0).default(86_400),
     /** One or more PEM public keys (or JWT_PUBLIC_KEYS_FILE), used when there is no JWKS URL. */
     JWT_PUBLIC_KEYS: z.string().optional(),
     /** Private key (PEM, or IDENTITY_PRIVATE_KEY_FILE) signing the identity forwarded to subgraphs. */

@@ -37,7 +37,7 @@ import {
 } from './protection/index.js';
 import { SubscriptionEngine, type SubscriptionMetrics } from './subscriptions/engine.js';
 import { SSE_PATH, serveSubscriptionTransports, type SubscriptionTransports } from './subscriptions/transports.js';
-import { gatewayGauges, observeRequests, operationMetricsPlugin, subgraphFetchObserver, tagActiveSpan } from './observability.js';
+import { gatewayGauges, jwksStalenessGauge, observeRequests, operationMetricsPlugin, subgraphFetchObserver, tagActiveSpan } from './observability.js';
 
 /** Per-request context: the verified caller. */
 export interface GatewayContext {
@@ -105,7 +105,14 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
               issuer: config.JWT_ISSUER,
               audience: config.JWT_AUDIENCE,
               ...(config.JWT_JWKS_URL
-                ? { jwksUrl: config.JWT_JWKS_URL, jwksTimeoutMs: config.JWT_JWKS_TIMEOUT_MS, jwksFetch: guardedFetch(outbound.jwks) }
+                ? {
+                    jwksUrl: config.JWT_JWKS_URL,
+                    jwksTimeoutMs: config.JWT_JWKS_TIMEOUT_MS,
+                    jwksFetch: guardedFetch(outbound.jwks),
+                    jwksCacheMaxAgeMs: config.JWT_JWKS_CACHE_MAX_AGE_MS,
+                    jwksMaxStaleSeconds: config.JWT_JWKS_MAX_STALE_SECONDS,
+                    log: logger.child('jwks'),
+                  }
                 : { publicKeysPem: splitPemKeys(config.JWT_PUBLIC_KEYS) }),
             })
           : undefined,
@@ -339,6 +346,7 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
       );
       metrics.serve(http);
       gatewayGauges(metrics, () => running && { engine: running.engine, transports: running.transports });
+      jwksStalenessGauge(metrics, credentialVerifiers.portalTokens);
       const url = await http.listen(config.PORT, config.HOST);
       logger.info('listening', { url: `${url}/graphql`, supergraph: managed ? `uplink:${config.APOLLO_GRAPH_REF}` : config.SUPERGRAPH_PATH });
       running = {

@@ -146,3 +146,17 @@ export function gatewayGauges(
     },
   });
 }
+
+/**
+ * How long the gateway has been verifying bearer tokens with a JWKS it cannot refresh: seconds since the last successful
+ * fetch while fetches fail, 0 otherwise. Tokens are refused once it passes JWT_JWKS_MAX_STALE_SECONDS; alert well before.
+ */
+export function jwksStalenessGauge(metrics: ServiceMetrics, portalTokens: { jwksStaleSeconds(): number } | undefined): void {
+  metrics.gauge({
+    name: 'saldo_jwks_stale_seconds',
+    help: 'Seconds since the last successful JWKS fetch while refreshing it fails (tokens are verified with that set until JWT_JWKS_MAX_STALE_SECONDS); 0 while it refreshes.',
+    collect(gauge) {
+      gauge.set(portalTokens?.jwksStaleSeconds() ?? 0);
+    },
+  });
+}

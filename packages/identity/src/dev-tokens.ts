@@ -8,16 +8,17 @@ export const DEV_TOKEN_AUDIENCE = 'saldo';
 
 /**
  * Signs a portal-style JWT with a development key. Only the embedded default trusts that key; it is generated
- * on first start and never configured anywhere else.
+ * on first start and never configured anywhere else. `keyId` names the key in the token's header (`kid`), as an
+ * identity provider publishing several keys in its JWKS does.
  */
 export async function signDevToken(
   privateKeyPem: string,
   identity: Identity,
-  options: { ttlSeconds?: number; issuer?: string; audience?: string; now?: number } = {},
+  options: { ttlSeconds?: number; issuer?: string; audience?: string; now?: number; keyId?: string } = {},
 ): Promise<string> {
   const issuedAt = Math.floor((options.now ?? Date.now()) / 1000);
   return new SignJWT({ ...identityToClaims(identity) })
-    .setProtectedHeader({ alg: 'EdDSA', typ: 'JWT' })
+    .setProtectedHeader({ alg: 'EdDSA', typ: 'JWT', ...(options.keyId ? { kid: options.keyId } : {}) })
     .setIssuer(options.issuer ?? DEV_TOKEN_ISSUER)
     .setAudience(options.audience ?? DEV_TOKEN_AUDIENCE)
     .setIssuedAt(issuedAt)

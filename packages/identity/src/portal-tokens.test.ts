@@ -1,7 +1,7 @@
 // Portal users' JWTs as the gateway checks them: configured public keys (Ed25519, RSA, EC) or an identity provider's
 // JWKS endpoint over real HTTP; issuer, audience, expiry and Saldo's claims. Real keys and tokens throughout.
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -43,6 +43,15 @@ async function refused(verification: Promise<unknown>, why: string): Promise<voi
   await assert.rejects(verification, (error: unknown) => {
     assert.ok(error instanceof SaldoError, `${why}: ${String(error)}`);
     assert.equal(error.code, ErrorCode.Unauthenticated, why);
+    return true;
+  });
+}
+
+/** A verification refused because the identity provider's keys are not at hand: retry later, never "bad token". */
+async function unavailable(verification: Promise<unknown>, why: string): Promise<void> {
+  await assert.rejects(verification, (error: unknown) => {
+    assert.equal((error as SaldoError).extensions?.['code'], ErrorCode.DependencyUnavailable, `${why}: ${String(error)}`);
+    assert.equal((error as SaldoError).extensions['dependency'], 'jwks', why);
     return true;
   });
 }
@@ -170,5 +179,91 @@ describe("portal tokens with the identity provider's JWKS endpoint", () => {
     answer = 'keys';
     const recovered = await PortalTokenVerifier.create({ issuer: ISSUER, audience: AUDIENCE, jwksUrl });
     assert.deepEqual(await recovered.verify(signed), alice);
+  });
+});
+
+describe("portal tokens while the identity provider's JWKS cannot be fetched", () => {
+  const first = generateSigningKeyPair();
+  const rotated = generateSigningKeyPair();
+  const HOUR_MS = 3_600_000;
+  /** What the endpoint publishes, and whether it answers 503 instead (the provider down). */
+  let published: Array<{ kid: string; publicKeyPem: string }> = [{ kid: 'k1', publicKeyPem: first.publicKeyPem }];
+  let down = false;
+  let requests = 0;
+  const told: string[] = [];
+  const log = {
+    info: (message: string) => told.push(`info: ${message}`),
+    warn: (message: string) => told.push(`warn: ${message}`),
+    error: (message: string) => told.push(`error: ${message}`),
+  };
+  let server: Server;
+  let verifier: PortalTokenVerifier;
+  /** A token of alice's, new each time (a token verified once is remembered, so it would not need the keys again). */
+  const aliceWith = (privateKeyPem: string, kid: string) =>
+    token(privateKeyPem, 'EdDSA', { role: 'tenant-admin', sub: 'alice', tenant_id: TENANT, jti: randomUUID() }, { kid, expiresIn: 3 * 3600 });
+
+  before(async () => {
+    server = createServer((_req, res) => {
+      requests += 1;
+      if (down) return void res.writeHead(503).end();
+      void Promise.all(
+        published.map(async ({ kid, publicKeyPem }) => ({ ...(await exportJWK(await importSPKI(publicKeyPem, 'EdDSA'))), kid, alg: 'EdDSA', use: 'sig' })),
+      ).then((keys) => {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ keys }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    // The set is refetched before every use (cache max age 0), so each verification below asks the provider first.
+    verifier = await PortalTokenVerifier.create({
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      jwksUrl: `http://127.0.0.1:${port}/.well-known/jwks.json`,
+      jwksCacheMaxAgeMs: 0,
+      jwksMaxStaleSeconds: 3600,
+      log,
+    });
+  });
+
+  after(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  it('verifies with the last key set fetched for up to the staleness bound, refuses unknown kids as DEPENDENCY_UNAVAILABLE, then picks up the rotated set', async () => {
+    assert.deepEqual(await verifier.verify(await aliceWith(first.privateKeyPem, 'k1')), alice);
+    assert.equal(verifier.jwksStaleSeconds(), 0);
+
+    down = true;
+    const asked = requests;
+    // Half an hour later (the verifier's clock), the refresh fails: the key fetched before still verifies alice's tokens.
+    const halfAnHourOn = Date.now() + HOUR_MS / 2;
+    assert.deepEqual(await verifier.verify(await aliceWith(first.privateKeyPem, 'k1'), halfAnHourOn), alice);
+    assert.deepEqual(await verifier.verify(await aliceWith(first.privateKeyPem, 'k1'), halfAnHourOn), alice);
+    assert.ok(requests >= asked + 2, 'each verification tried the provider first');
+    assert.deepEqual(
+      told,
+      ['warn: JWKS: the key set cannot be fetched; verifying bearer tokens with the last one fetched until it can'],
+      'told once per outage',
+    );
+    assert.ok(verifier.jwksStaleSeconds(halfAnHourOn) >= 1800);
+    // A kid the last set lacks may be a key rotated in meanwhile: only the provider can tell, so retry later.
+    await unavailable(verifier.verify(await aliceWith(rotated.privateKeyPem, 'k2'), halfAnHourOn), 'a kid the last set lacks');
+    // A token the last set's key does not verify is still a bad token.
+    await refused(verifier.verify(await aliceWith(rotated.privateKeyPem, 'k1'), halfAnHourOn), 'another key claiming a fetched kid');
+
+    // Past the bound (an hour after the last successful fetch) the last set is no longer trusted.
+    const pastTheBound = Date.now() + HOUR_MS + 1000;
+    await unavailable(verifier.verify(await aliceWith(first.privateKeyPem, 'k1'), pastTheBound), 'past the staleness bound');
+    await unavailable(verifier.verify(await aliceWith(first.privateKeyPem, 'k1'), pastTheBound), 'past the staleness bound');
+    assert.equal(told.filter((line) => line.startsWith('error: ')).length, 1, 'the bound passed is told once');
+
+    // The provider is back with the key rotated: the new key verifies, the removed one no longer does.
+    published = [{ kid: 'k2', publicKeyPem: rotated.publicKeyPem }];
+    down = false;
+    assert.deepEqual(await verifier.verify(await aliceWith(rotated.privateKeyPem, 'k2')), alice);
+    assert.equal(verifier.jwksStaleSeconds(), 0);
+    assert.equal(told.at(-1), 'info: JWKS: the key set is fetched again');
+    await refused(verifier.verify(await aliceWith(first.privateKeyPem, 'k1')), 'a key the provider removed');
   });
 });

@@ -1,12 +1,13 @@
-import { createLocalJWKSet, createRemoteJWKSet, customFetch, exportJWK, importSPKI, jwtVerify, type FetchImplementation, type JWTVerifyGetKey } from 'jose';
+import { createLocalJWKSet, exportJWK, importSPKI, jwtVerify } from 'jose';
 import { createPublicKey } from 'node:crypto';
 import { ErrorCode, SaldoError, type Identity } from '@saldo/graphql';
 import { claimsToIdentity } from './identity-claims.js';
+import { RemoteSigningKeys, type JwksFetch, type KeySetLog, type KeysAt } from './remote-keys.js';
 
 export interface PortalTokenOptions {
   issuer: string;
   audience: string;
-  /** Identity provider's JWKS endpoint (keys fetched and rotated by jose). */
+  /** Identity provider's JWKS endpoint (keys fetched and rotated by jose; the last set fetched stands in while it cannot be). */
   jwksUrl?: string;
   /** Longest one JWKS fetch may take (jose's timeout; default 5 s). */
   jwksTimeoutMs?: number;
@@ -16,13 +17,19 @@ export interface PortalTokenOptions {
    * already fetched keep verifying tokens whatever the breaker's state: jose calls this only to (re)load the set.
    */
   jwksFetch?: JwksFetch;
+  /** Age past which the fetched set is fetched again before use (jose's cacheMaxAge; default 10 min). */
+  jwksCacheMaxAgeMs?: number;
+  /**
+   * Longest after its last successful fetch that the set keeps verifying tokens while it cannot be fetched again
+   * (default 24 h): see RemoteSigningKeys.
+   */
+  jwksMaxStaleSeconds?: number;
+  /** Where JWKS outages are told (their start once, the bound passed, the end). */
+  log?: KeySetLog;
   /** Or PEM public keys (SPKI), e.g. the embedded default's dev issuer. */
   publicKeysPem?: string[];
   clockToleranceSeconds?: number;
 }
-
-/** How the verifier fetches a remote JWKS (jose's custom fetch: URL and init with jose's own abort signal). */
-export type JwksFetch = FetchImplementation;
 
 const ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'];
 
@@ -35,17 +42,22 @@ export class PortalTokenVerifier {
   private readonly cache = new Map<string, { identity: Identity; expiresAt: number }>();
 
   private constructor(
-    private readonly keys: JWTVerifyGetKey,
+    private readonly keysAt: KeysAt,
     private readonly options: PortalTokenOptions,
+    private readonly remote?: RemoteSigningKeys,
   ) {}
 
   static async create(options: PortalTokenOptions): Promise<PortalTokenVerifier> {
     if (options.jwksUrl) {
-      const remote = createRemoteJWKSet(new URL(options.jwksUrl), {
-        ...(options.jwksTimeoutMs ? { timeoutDuration: options.jwksTimeoutMs } : {}),
-        ...(options.jwksFetch ? { [customFetch]: options.jwksFetch } : {}),
+      const remote = new RemoteSigningKeys({
+        url: options.jwksUrl,
+        timeoutMs: options.jwksTimeoutMs,
+        fetch: options.jwksFetch,
+        cacheMaxAgeMs: options.jwksCacheMaxAgeMs,
+        maxStaleSeconds: options.jwksMaxStaleSeconds,
+        log: options.log,
       });
-      return new PortalTokenVerifier(keysOrUnavailable(remote), options);
+      return new PortalTokenVerifier(remote.keysAt, options, remote);
     }
     const pems = options.publicKeysPem ?? [];
     if (pems.length === 0) throw new Error('PortalTokenVerifier needs a JWKS URL or at least one public key');
@@ -56,7 +68,16 @@ export class PortalTokenVerifier {
         return { ...jwk, alg: algorithm, kid: `configured-${index}` };
       }),
     );
-    return new PortalTokenVerifier(createLocalJWKSet({ keys }), options);
+    const local = createLocalJWKSet({ keys });
+    return new PortalTokenVerifier(() => local, options);
+  }
+
+  /**
+   * Seconds since the last successful JWKS fetch while refreshing it fails, 0 otherwise (and with configured keys): how
+   * close the verifier is to refusing every token (JWT_JWKS_MAX_STALE_SECONDS).
+   */
+  jwksStaleSeconds(now: number = Date.now()): number {
+    return this.remote?.staleSeconds(now) ?? 0;
   }
 
   /** The issuer whose tokens this verifier accepts (the `iss` every verified token carries). */
@@ -75,7 +96,7 @@ export class PortalTokenVerifier {
     const invalid = () => new SaldoError(ErrorCode.Unauthenticated, 'The bearer token is invalid or expired.');
     let payload;
     try {
-      ({ payload } = await jwtVerify(token, this.keys, {
+      ({ payload } = await jwtVerify(token, this.keysAt(now), {
         issuer: this.options.issuer,
         audience: this.options.audience,
         algorithms: ALGORITHMS,
@@ -84,7 +105,8 @@ export class PortalTokenVerifier {
         requiredClaims: ['exp', 'sub'],
       }));
     } catch (error) {
-      // The identity provider's keys could not be fetched (breaker open or timed out): a dependency failure, not a bad token.
+      // The identity provider's keys could not be fetched, nor stood in for by the last ones fetched: a dependency failure,
+      // not a bad token.
       if ((error as { extensions?: { code?: unknown } }).extensions?.code === ErrorCode.DependencyUnavailable) throw error;
       throw invalid();
     }
@@ -95,42 +117,6 @@ export class PortalTokenVerifier {
     this.cache.set(token, session);
     return session;
   }
-}
-
-/**
- * What a key lookup may throw because of the token itself (its header names no published key, or an algorithm that is not
- * allowed or supported): the caller's problem, UNAUTHENTICATED. jose decides these from the token's header against the
- * key set it holds (after a reload when the kid is unknown).
- */
-const TOKEN_PROBLEMS = new Set([
-  'ERR_JWKS_NO_MATCHING_KEY',
-  'ERR_JWKS_MULTIPLE_MATCHING_KEYS',
-  'ERR_JOSE_ALG_NOT_ALLOWED',
-  'ERR_JOSE_NOT_SUPPORTED',
-  'ERR_JWS_INVALID',
-  'ERR_JWT_INVALID',
-]);
-
-/**
- * The remote key set, its failures to fetch the keys made DEPENDENCY_UNAVAILABLE: unreachable, timed out, a non-200
- * answer, a body that is no key set. Without this a valid token met while the identity provider is down would be
- * answered UNAUTHENTICATED, telling the client its credentials are bad (it would sign its user out) rather than to
- * retry; the `jwks` breaker's own refusals (circuit open, its timeout) already carry the code and pass unchanged.
- */
-function keysOrUnavailable(remote: JWTVerifyGetKey): JWTVerifyGetKey {
-  return async (header, token) => {
-    try {
-      return await remote(header, token);
-    } catch (error) {
-      const code = (error as { code?: unknown; extensions?: { code?: unknown } }).extensions?.code ?? (error as { code?: unknown }).code;
-      if (code === ErrorCode.DependencyUnavailable || TOKEN_PROBLEMS.has(code as string)) throw error;
-      throw new SaldoError(
-        ErrorCode.DependencyUnavailable,
-        "The identity provider's signing keys could not be fetched, so the token could not be checked; nothing was changed by this request. Retry later.",
-        { dependency: 'jwks', reason: code === 'ERR_JWKS_TIMEOUT' ? 'timeout' : 'failed' },
-      );
-    }
-  };
 }
 
 /** JWS algorithm matching a PEM public key's type (RSA -> RS256, EC P-256 -> ES256, Ed25519 -> EdDSA). */
