@@ -93,10 +93,11 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
 const LEFT_RUNNING_STOP_TIMEOUT_MS = 60_000;
 
 /**
- * Before a start: a PostgreSQL whose Saldo was killed (SIGKILL, a crash) keeps running in its own process group, holding
- * the data directory. It is shut down the way `stop()` would have (fast shutdown, SIGINT: a clean checkpoint, no data
- * lost) and the start goes on; starting a fresh server keeps its log in this Saldo. One whose Saldo still runs is another
- * `pnpm start` on the same SALDO_HOME, which this start refuses (two stacks on one data directory).
+ * Before a start: a PostgreSQL whose Saldo was killed (SIGKILL, the OOM killer, a closed terminal's SIGHUP) keeps
+ * running in its own process group, holding the data directory. It is shut down the way `stop()` would have (fast
+ * shutdown, SIGINT: a clean checkpoint, no data lost) and the start goes on; starting a fresh server keeps its log in
+ * this Saldo. One whose Saldo still runs is another `pnpm start` on the same SALDO_HOME, which this start refuses (two
+ * stacks on one data directory).
  */
 async function stopServerLeftRunning(options: { databaseDir: string; saldoHome: string; logger: Logger }): Promise<void> {
   const lockFile = join(options.databaseDir, 'postmaster.pid');
