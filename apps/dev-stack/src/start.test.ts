@@ -325,23 +325,44 @@ describe('pnpm start', () => {
     assertOneLine(result.stderr, /invalid configuration: EMBEDDED_POSTGRES_PORT: .*; SHARDS_PER_SUBGRAPH: /);
   });
 
-  it('names a stale lock left by a crash and what to delete', async () => {
-    // A crashed PostgreSQL leaves postmaster.pid behind; after a reboot its pid may belong to another process of the
-    // same user, which PostgreSQL then refuses to ignore. (As root, PostgreSQL runs as the postgres user.)
+  /**
+   * A crashed PostgreSQL leaves postmaster.pid behind; after a reboot its pid may belong to another process of the same
+   * user, which PostgreSQL then refuses to ignore. (As root, PostgreSQL runs as the postgres user.) `argv0` is the name
+   * that process shows in ps.
+   */
+  function staleLockTakenOverBy(argv0: string): { pid: number; lockFile: string } {
     const asPostgres = userInfo().uid === 0 ? Number(spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim()) : undefined;
-    squatter = spawn('sleep', ['600'], { stdio: 'ignore', ...(asPostgres !== undefined ? { uid: asPostgres } : {}) });
-    const lockFile = join(home, 'pg', 'postmaster.pid');
-    writeFileSync(lockFile, `${squatter.pid}\n${join(home, 'pg')}\n1700000000\n${postgresPort}\n/tmp\n127.0.0.1\n  1234567         0\nready   \n`);
-    if (asPostgres !== undefined) spawnSync('chown', ['postgres', lockFile]);
+    squatter = spawn('sleep', ['600'], { argv0, stdio: 'ignore', ...(asPostgres !== undefined ? { uid: asPostgres } : {}) });
+    writeFileSync(LOCK_FILE, `${squatter.pid}\n${join(home, 'pg')}\n1700000000\n${postgresPort}\n/tmp\n127.0.0.1\n  1234567         0\nready   \n`);
+    if (asPostgres !== undefined) spawnSync('chown', ['postgres', LOCK_FILE]);
+    return { pid: squatter.pid!, lockFile: LOCK_FILE.replaceAll('.', '\\.') };
+  }
+
+  it('names a stale lock left by a crash and what to delete', async () => {
+    const { pid, lockFile } = staleLockTakenOverBy('sleep');
+    const result = await startFailure(await startEnvironment(postgresPort));
+    assert.equal(result.code, 1);
+    assertOneLine(
+      result.stderr,
+      new RegExp(`Stale lock in the data directory: ${lockFile} names pid ${pid}, which is now \`sleep\`, not PostgreSQL .*: delete that file and start again`),
+    );
+    squatter!.kill('SIGKILL');
+    rmSync(LOCK_FILE);
+  });
+
+  it("leaves alone another PostgreSQL that took over a stale lock's pid, and names the file to delete", async () => {
+    // Not this directory's server (the machine's own PostgreSQL, say): a start must not shut it down.
+    const { pid, lockFile } = staleLockTakenOverBy('postgres');
     const result = await startFailure(await startEnvironment(postgresPort));
     assert.equal(result.code, 1);
     assertOneLine(
       result.stderr,
       new RegExp(
-        `Stale lock in the data directory: ${lockFile.replaceAll('.', '\\.')} names pid ${squatter.pid}, which is now \`sleep\`, not PostgreSQL .*: delete that file and start again`,
+        `Stale lock in the data directory: ${lockFile} names pid ${pid}, which is now \`postgres\`, not this directory's PostgreSQL .*: delete that file`,
       ),
     );
-    squatter.kill('SIGKILL');
-    rmSync(lockFile);
+    assert.ok(isRunning(pid), 'the other PostgreSQL still runs');
+    squatter!.kill('SIGKILL');
+    rmSync(LOCK_FILE);
   });
 });
