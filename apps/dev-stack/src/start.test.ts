@@ -1,9 +1,11 @@
 // `pnpm start` as a newcomer meets it: the banner's token command works, a second start on the same data directory, a
-// taken PostgreSQL port and a stale lock each stop with one line saying which and what to do, and Ctrl-C ends it
-// cleanly with exit code 0 and no ELIFECYCLE from pnpm. A real embedded PostgreSQL in a temporary SALDO_HOME.
+// taken PostgreSQL port and a stale lock each stop with one line saying which and what to do, Ctrl-C (and SIGTERM) end
+// it cleanly with exit code 0, no error line, no ELIFECYCLE from pnpm and PostgreSQL stopped, and a start after the
+// stack was killed stops the PostgreSQL it left running and finds the data. A real embedded PostgreSQL in a temporary
+// SALDO_HOME.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +18,7 @@ const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 const home = mkdtempSync(join(tmpdir(), 'saldo-start-'));
 // As root, embedded-postgres runs PostgreSQL as the postgres user, which must reach SALDO_HOME/pg.
 chmodSync(home, 0o755);
+const LOCK_FILE = join(home, 'pg', 'postmaster.pid');
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -41,7 +44,34 @@ async function startEnvironment(postgresPort: number): Promise<Record<string, st
     MAILDEV_WEB_PORT: String(await freePort()),
     SEED_DEMO_DATA: 'false',
     LOG_LEVEL: 'warn',
+    LOG_FORMAT: 'json',
   };
+}
+
+/** The running embedded PostgreSQL's pid, from its lock file. */
+function postgresPid(): number {
+  const pid = Number(readFileSync(LOCK_FILE, 'utf8').split('\n')[0]);
+  assert.ok(pid > 0, `${LOCK_FILE} names a pid`);
+  return pid;
+}
+
+/** Whether the process runs (a zombie nobody reaped yet has exited). */
+function isRunning(pid: number): boolean {
+  const state = spawnSync('ps', ['-o', 'stat=', '-p', String(pid)], { encoding: 'utf8' }).stdout.trim();
+  return state !== '' && !state.startsWith('Z');
+}
+
+/** Error-level log lines, and PostgreSQL's complaints of a shutdown under open connections (57P01, 57P03) however logged. */
+function errorLines(output: string): string[] {
+  return output.split('\n').filter((line) => {
+    if (/57P0[13]|terminating connection due to administrator command|the database system is shutting down/.test(line)) return true;
+    try {
+      const level = (JSON.parse(line) as { level?: unknown }).level;
+      return level === 'error' || level === 'fatal';
+    } catch {
+      return false;
+    }
+  });
 }
 
 interface Run {
@@ -62,9 +92,56 @@ function run(command: string, args: string[], env: Record<string, string>): Run 
   return { child, stdout: () => stdout, stderr: () => stderr, exit };
 }
 
+async function waitForBanner(started: Run): Promise<void> {
+  await waitUntil(() => started.stdout().includes('Press Ctrl-C to stop.') || started.child.exitCode !== null, 'the start banner', {
+    timeoutMs: 240_000,
+    intervalMs: 200,
+  });
+  assert.equal(started.child.exitCode, null, `the start ended early:\n${started.stdout()}\n${started.stderr()}`);
+}
+
+/**
+ * Sends `signal` to the whole process group of a start (a terminal's Ctrl-C, `kill -TERM -<pgid>`) and asserts it ends
+ * as a clean stop: exit code 0, no error line, and the embedded PostgreSQL it ran stopped (lock file gone, process gone).
+ */
+async function assertStopsCleanlyOn(started: Run, signal: NodeJS.Signals): Promise<void> {
+  const postgres = postgresPid();
+  process.kill(-started.child.pid!, signal);
+  const { code, signal: killedBy } = await started.exit;
+  const output = `${started.stdout()}\n${started.stderr()}`;
+  assert.equal(killedBy, null);
+  assert.equal(code, 0, output);
+  assert.deepEqual(errorLines(output), [], 'no error line while stopping');
+  assert.equal(existsSync(LOCK_FILE), false, 'PostgreSQL removed its lock file: it shut down');
+  assert.equal(isRunning(postgres), false, `PostgreSQL (pid ${postgres}) no longer runs`);
+}
+
+/** `node apps/dev-stack/dist/main.js` (what `pnpm start` execs after building), in its own process group. */
+function startMain(env: Record<string, string>): Run {
+  return run(process.execPath, [MAIN], env);
+}
+
+/** Every demo tenant's name and balance, through the gateway with an admin token from the token command. */
+async function tenantBalances(env: Record<string, string>): Promise<unknown> {
+  const token = spawnSync(process.execPath, [fileURLToPath(new URL('./token-cli.js', import.meta.url)), '--role', 'admin'], {
+    env: childEnvironment({ SALDO_HOME: home }),
+    encoding: 'utf8',
+  });
+  assert.equal(token.status, 0, token.stderr);
+  const response = await fetch(`http://127.0.0.1:${env.GATEWAY_PORT}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token.stdout.trim()}` },
+    body: JSON.stringify({ query: '{ tenants(first: 100) { edges { node { name balance { available { amountMinor currency } version } } } } }' }),
+  });
+  assert.equal(response.status, 200);
+  const body = (await response.json()) as { data?: { tenants: { edges: unknown[] } }; errors?: unknown };
+  assert.equal(body.errors, undefined, JSON.stringify(body.errors));
+  return body.data!.tenants.edges;
+}
+
 /** `node apps/dev-stack/dist/main.js` (what `pnpm start` execs after building): for the starts that must fail. */
 async function startFailure(env: Record<string, string>): Promise<{ code: number | null; stderr: string; stdout: string }> {
-  const started = run(process.execPath, [MAIN], env);
+  const started = startMain(env);
   const { code } = await started.exit;
   return { code, stderr: started.stderr(), stdout: started.stdout() };
 }
@@ -81,6 +158,8 @@ function assertOneLine(stderr: string, pattern: RegExp): string {
 describe('pnpm start', () => {
   let postgresPort: number;
   let first: Run | undefined;
+  /** The later starts of the stop tests, killed after a failed assertion. */
+  const later: Run[] = [];
   let firstEnv: Record<string, string>;
   let blocker: Server | undefined;
   let squatter: ChildProcess | undefined;
@@ -91,9 +170,11 @@ describe('pnpm start', () => {
   });
 
   after(async () => {
-    if (first && first.child.exitCode === null) {
-      process.kill(-first.child.pid!, 'SIGKILL');
-      await first.exit;
+    for (const started of [first, ...later]) {
+      if (started && started.child.exitCode === null && started.child.signalCode === null) {
+        process.kill(-started.child.pid!, 'SIGKILL');
+        await started.exit;
+      }
     }
     squatter?.kill('SIGKILL');
     blocker?.close();
@@ -111,11 +192,7 @@ describe('pnpm start', () => {
     const { command, args } = pnpmCommand(['start']);
     first = run(command, args, firstEnv);
     const running = first;
-    await waitUntil(() => running.stdout().includes('Press Ctrl-C to stop.') || running.child.exitCode !== null, 'the start banner', {
-      timeoutMs: 240_000,
-      intervalMs: 200,
-    });
-    assert.equal(running.child.exitCode, null, `pnpm start ended early:\n${running.stdout()}\n${running.stderr()}`);
+    await waitForBanner(running);
     const banner = running.stdout();
     const tokenCommand = /Get a token: {2}(pnpm -s token --role admin)/.exec(banner)?.[1];
     assert.ok(tokenCommand, `banner names pnpm -s token:\n${banner}`);
@@ -177,14 +254,40 @@ describe('pnpm start', () => {
     assert.equal(first!.child.exitCode, null, 'the first one keeps running');
   });
 
-  it('stops on Ctrl-C with exit code 0 and no ELIFECYCLE from pnpm', async () => {
+  it('stops on Ctrl-C with exit code 0, no error line, PostgreSQL stopped after the services and no ELIFECYCLE from pnpm', async () => {
     const running = first!;
-    // Ctrl-C in a terminal: SIGINT to the whole foreground process group (pnpm, node, PostgreSQL).
-    process.kill(-running.child.pid!, 'SIGINT');
-    const { code, signal } = await running.exit;
-    assert.equal(signal, null);
-    assert.equal(code, 0, `${running.stdout()}\n${running.stderr()}`);
+    // Ctrl-C in a terminal: SIGINT to the whole foreground process group (pnpm and node; PostgreSQL runs in its own, so
+    // it keeps serving the services until they stopped, and is shut down last).
+    await assertStopsCleanlyOn(running, 'SIGINT');
     assert.doesNotMatch(running.stdout() + running.stderr(), /ELIFECYCLE|Command failed/);
+  });
+
+  it('stops the same way on SIGTERM (docker stop, systemd): exit code 0, no error line, PostgreSQL stopped', async () => {
+    // With the demo data, so its job workers are busy while it stops (and the next test finds demo tenants).
+    const started = startMain({ ...firstEnv, SEED_DEMO_DATA: 'true' });
+    later.push(started);
+    await waitForBanner(started);
+    await assertStopsCleanlyOn(started, 'SIGTERM');
+  });
+
+  it('starts after the stack was killed (SIGKILL): it stops the PostgreSQL left running and the demo balances are all there', async () => {
+    const killed = startMain(firstEnv);
+    later.push(killed);
+    await waitForBanner(killed);
+    const balances = await tenantBalances(firstEnv);
+    assert.ok(Array.isArray(balances) && balances.length > 0, 'the demo tenants');
+    const leftRunning = postgresPid();
+    process.kill(-killed.child.pid!, 'SIGKILL');
+    await killed.exit;
+    assert.ok(isRunning(leftRunning), 'PostgreSQL, in its own process group, outlives the killed stack');
+
+    const next = startMain(firstEnv);
+    later.push(next);
+    await waitForBanner(next);
+    assert.equal(isRunning(leftRunning), false, 'the PostgreSQL left running was stopped');
+    assert.notEqual(postgresPid(), leftRunning);
+    assert.deepEqual(await tenantBalances(firstEnv), balances);
+    await assertStopsCleanlyOn(next, 'SIGINT');
   });
 
   it('says which port is taken when the PostgreSQL port is in use', async () => {
@@ -222,23 +325,44 @@ describe('pnpm start', () => {
     assertOneLine(result.stderr, /invalid configuration: EMBEDDED_POSTGRES_PORT: .*; SHARDS_PER_SUBGRAPH: /);
   });
 
-  it('names a stale lock left by a crash and what to delete', async () => {
-    // A crashed PostgreSQL leaves postmaster.pid behind; after a reboot its pid may belong to another process of the
-    // same user, which PostgreSQL then refuses to ignore. (As root, PostgreSQL runs as the postgres user.)
+  /**
+   * A crashed PostgreSQL leaves postmaster.pid behind; after a reboot its pid may belong to another process of the same
+   * user, which PostgreSQL then refuses to ignore. (As root, PostgreSQL runs as the postgres user.) `argv0` is the name
+   * that process shows in ps.
+   */
+  function staleLockTakenOverBy(argv0: string): { pid: number; lockFile: string } {
     const asPostgres = userInfo().uid === 0 ? Number(spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim()) : undefined;
-    squatter = spawn('sleep', ['600'], { stdio: 'ignore', ...(asPostgres !== undefined ? { uid: asPostgres } : {}) });
-    const lockFile = join(home, 'pg', 'postmaster.pid');
-    writeFileSync(lockFile, `${squatter.pid}\n${join(home, 'pg')}\n1700000000\n${postgresPort}\n/tmp\n127.0.0.1\n  1234567         0\nready   \n`);
-    if (asPostgres !== undefined) spawnSync('chown', ['postgres', lockFile]);
+    squatter = spawn('sleep', ['600'], { argv0, stdio: 'ignore', ...(asPostgres !== undefined ? { uid: asPostgres } : {}) });
+    writeFileSync(LOCK_FILE, `${squatter.pid}\n${join(home, 'pg')}\n1700000000\n${postgresPort}\n/tmp\n127.0.0.1\n  1234567         0\nready   \n`);
+    if (asPostgres !== undefined) spawnSync('chown', ['postgres', LOCK_FILE]);
+    return { pid: squatter.pid!, lockFile: LOCK_FILE.replaceAll('.', '\\.') };
+  }
+
+  it('names a stale lock left by a crash and what to delete', async () => {
+    const { pid, lockFile } = staleLockTakenOverBy('sleep');
+    const result = await startFailure(await startEnvironment(postgresPort));
+    assert.equal(result.code, 1);
+    assertOneLine(
+      result.stderr,
+      new RegExp(`Stale lock in the data directory: ${lockFile} names pid ${pid}, which is now \`sleep\`, not PostgreSQL .*: delete that file and start again`),
+    );
+    squatter!.kill('SIGKILL');
+    rmSync(LOCK_FILE);
+  });
+
+  it("leaves alone another PostgreSQL that took over a stale lock's pid, and names the file to delete", async () => {
+    // Not this directory's server (the machine's own PostgreSQL, say): a start must not shut it down.
+    const { pid, lockFile } = staleLockTakenOverBy('postgres');
     const result = await startFailure(await startEnvironment(postgresPort));
     assert.equal(result.code, 1);
     assertOneLine(
       result.stderr,
       new RegExp(
-        `Stale lock in the data directory: ${lockFile.replaceAll('.', '\\.')} names pid ${squatter.pid}, which is now \`sleep\`, not PostgreSQL .*: delete that file and start again`,
+        `Stale lock in the data directory: ${lockFile} names pid ${pid}, which is now \`postgres\`, not this directory's PostgreSQL .*: delete that file`,
       ),
     );
-    squatter.kill('SIGKILL');
-    rmSync(lockFile);
+    assert.ok(isRunning(pid), 'the other PostgreSQL still runs');
+    squatter!.kill('SIGKILL');
+    rmSync(LOCK_FILE);
   });
 });
