@@ -124,7 +124,12 @@ describe('tracing', () => {
   it('continues a caller’s unsampled trace as it came (same context, flag 00) and records nothing, with a parent-based sampler', async () => {
     const exporter = new InMemorySpanExporter();
     // Ratio 1: a new trace would be sampled, so only following the caller's decision keeps these requests unrecorded.
-    const stop = startTracing(observabilityConfigSchema.parse({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '1' }), 'test', quiet, exporter);
+    const stop = startTracing(
+      observabilityConfigSchema.parse({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '1' }),
+      'test',
+      quiet,
+      exporter,
+    );
     try {
       const caller = '00-5ba7a1b3e1c6d5e4f3a2b1c0d9e8f7a6-1a2b3c4d5e6f7a8b-00';
       let attributesAsked = 0;

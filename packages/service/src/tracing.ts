@@ -43,8 +43,8 @@ export function setTracingEnabled(on: boolean, options: { unsampledParentIsFinal
  * The active span when its trace is sampled (the W3C sampled flag), else undefined. Child spans are opened only under
  * one: work outside any operation (relay passes, scheduled jobs, pool housekeeping) and work of unsampled operations
  * cost one context lookup, no span object, no attribute, no context switch. The flag, not `isRecording()`, decides:
- * libraries that create spans with a tracer of their own API copy (Apollo Gateway's) leave a non-recording span that
- * carries the sampled trace's context, and the parent-based sampler would record its children.
+ * a library's non-recording span may carry the sampled trace's context (a tracer of another API copy), and the
+ * parent-based sampler would record its children.
  */
 export function sampledParent(): Span | undefined {
   if (!enabled) return undefined;
@@ -105,12 +105,7 @@ const getter = {
  * The configured samplers (OTEL_TRACES_SAMPLER) decide by trace id and parent alone, so they never needed them; a
  * function is called only then (no attribute object per unsampled request).
  */
-export function startIncomingSpan(
-  name: string,
-  kind: SpanKind,
-  carrier: Carrier | undefined,
-  attributes?: Attributes | (() => Attributes),
-): Span | undefined {
+export function startIncomingSpan(name: string, kind: SpanKind, carrier: Carrier | undefined, attributes?: Attributes | (() => Attributes)): Span | undefined {
   if (!tracer) return undefined;
   const parent = carrier ? propagation.extract(ROOT_CONTEXT, carrier, getter) : ROOT_CONTEXT;
   if (unsampledParentIsFinal) {
@@ -125,13 +120,15 @@ export function startIncomingSpan(
   return span;
 }
 
+/** The one span of `passThroughTracer`: records nothing, ends nothing, carries no context. */
+const NOT_RECORDED: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+
 /**
  * A tracer for libraries whose spans Saldo does not record (Apollo Gateway's gateway.request/plan/execute/fetch/...):
  * every span is one shared non-recording span with an invalid context, and `startActiveSpan` calls its function
  * directly, without a context switch, so the library's work runs in the caller's context (its fetches carry the
  * caller's `traceparent`) and ending or annotating its spans touches nothing of ours.
  */
-const NOT_RECORDED: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 export const passThroughTracer: Tracer = {
   startSpan: () => NOT_RECORDED,
   startActiveSpan: ((...args: unknown[]) => (args[args.length - 1] as (span: Span) => unknown)(NOT_RECORDED)) as Tracer['startActiveSpan'],

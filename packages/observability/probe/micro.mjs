@@ -1,0 +1,25 @@
+// Throwaway: ns per operation of the tracing seams, tracing on at parentbased_traceidratio 0 (every request unsampled).
+import { createRequire } from 'node:module';
+import { context, propagation, trace } from '@opentelemetry/api';
+import { startTracing } from '../dist/index.js';
+import { SpanKind, createLogger, injectTraceHeaders, runInSpan, runWithLogContext, startIncomingSpan, sampledParent } from '@saldo/service';
+const require = createRequire(new URL('../../../gateway/package.json', import.meta.url));
+const apollo = require('@apollo/gateway/dist/utilities/opentelemetry.js');
+const service = await import('@saldo/service');
+const ratio = Number(process.argv[2] ?? 0);
+const stop = startTracing({ OTEL_SDK_DISABLED: false, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', OTEL_EXPORTER_OTLP_HEADERS: {}, OTEL_TRACES_EXPORTER: 'otlp', OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: ratio }, 'micro', createLogger({ service: 'm', level: 'error', write: () => {} }));
+const N = 300_000;
+const time = (label, fn) => { for (let i = 0; i < 20000; i++) fn(); const t = process.hrtime.bigint(); for (let i = 0; i < N; i++) fn(); const ns = Number(process.hrtime.bigint() - t) / N; console.log(label.padEnd(58), ns.toFixed(0), 'ns'); return ns; };
+const unsampledHeaders = { traceparent: '00-5ba7a1b3e1c6d5e4f3a2b1c0d9e8f7a6-1a2b3c4d5e6f7a8b-00', 'content-type': 'application/json' };
+const attrs = () => ({ 'http.request.method': 'POST', 'url.path': '/graphql' });
+time('root span at the gateway (no traceparent), unsampled', () => startIncomingSpan('POST /graphql', SpanKind.SERVER, {}, attrs()));
+time('subgraph span from traceparent flag 00', () => startIncomingSpan('x POST /graphql', SpanKind.SERVER, unsampledHeaders, attrs));
+const span = startIncomingSpan('POST /graphql', SpanKind.SERVER, {});
+time('runWithLogContext (ALS run)', () => runWithLogContext({}, () => 1));
+time('runInSpan (context.with, ALS run)', () => runInSpan(span, () => 1));
+time('injectTraceHeaders in an unsampled span', () => runInSpan(span, () => injectTraceHeaders({})));
+time('  (runInSpan alone, to subtract)', () => runInSpan(span, () => 1));
+time('sampledParent() in an unsampled span', () => runInSpan(span, () => sampledParent()));
+time('Apollo span: startActiveSpan of its tracer (as now)', () => runInSpan(span, () => apollo.tracer.startActiveSpan('gateway.fetch', { attributes: { service: 'billing' } }, (s) => { s.end(); return 1; })));
+time('Apollo span: passThroughTracer', () => runInSpan(span, () => (service.passThroughTracer ?? apollo.tracer).startActiveSpan('gateway.fetch', { attributes: { service: 'billing' } }, (s) => { s.end(); return 1; })));
+await stop();
