@@ -12,6 +12,8 @@ import { passThroughTracer } from '@saldo/service';
  */
 export function passApolloSpansThrough(): void {
   const require = createRequire(import.meta.url);
-  const telemetry = require('@apollo/gateway/dist/utilities/opentelemetry.js') as { tracer: unknown };
+  const telemetry = require('@apollo/gateway/dist/utilities/opentelemetry.js') as { tracer?: unknown };
+  // An upgrade that moves the tracer must fail loudly here, not quietly bring the per-span cost back.
+  if (!telemetry.tracer) throw new Error('@apollo/gateway no longer exports its tracer from dist/utilities/opentelemetry.js: update apollo-spans.ts');
   telemetry.tracer = passThroughTracer;
 }
