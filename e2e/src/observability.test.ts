@@ -209,6 +209,41 @@ describe('observability: traces, metrics and logs of a running stack', () => {
     );
   });
 
+  it('a query whose caller did not sample its trace records no span in any service: every subgraph follows the decision', async () => {
+    const unsampled = randomBytes(16).toString('hex');
+    const spansBefore = receiver.spans.length;
+    const query = async (traceparent: string) => {
+      const response = await fetch(stack.graphqlUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', traceparent, ...(await stack.authHeaders()) },
+        body: JSON.stringify({ query: FEDERATED, variables: { id: tenantId } }),
+      });
+      const body = (await response.json()) as { data?: { tenant?: { name: string } }; errors?: unknown };
+      assert.equal(body.data?.tenant?.name, 'Observed GmbH', JSON.stringify(body.errors));
+    };
+    await query(`00-${unsampled}-${randomBytes(8).toString('hex')}-00`);
+    // A sampled query after it: once its subgraph spans are exported, the unsampled one's would have been too.
+    const sampled = randomBytes(16).toString('hex');
+    await query(`00-${sampled}-${randomBytes(8).toString('hex')}-01`);
+    await waitUntil(
+      async () => {
+        await flushTraces();
+        return traceOf(receiver.spans, sampled).filter((span) => span.name.endsWith(' POST /graphql')).length === 4;
+      },
+      'the sampled query’s subgraph spans at the OTLP receiver',
+      { timeoutMs: 20_000 },
+    );
+    // The sampler is at ratio 1: a service that did not hear flag 00 would have started a sampled trace of its own (its
+    // server span named so). Spans of other traces (the setup's events, consumed meanwhile) are not this query's.
+    const ofUnsampledQuery = receiver.spans
+      .slice(spansBefore)
+      .filter((span) => hex(span.traceId) === unsampled || (hex(span.traceId) !== sampled && /POST \/graphql$|TenantOverview$/.test(span.name)));
+    assert.deepEqual(
+      ofUnsampledQuery.map((span) => span.name),
+      [],
+    );
+  });
+
   it('a usage event is one trace from the API through the ledger, the outbox and the bus to the consumers', async () => {
     const traceId = randomBytes(16).toString('hex');
     const parentId = randomBytes(8).toString('hex');

@@ -14,6 +14,7 @@ import { IdentitySigner, PortalTokenVerifier } from '@saldo/identity';
 import { ServiceMetrics, startTracing } from '@saldo/observability';
 import { breakerSettings } from '@saldo/resilience';
 import { createHttpService, currentLogContext, variadicLogger, type Logger, type Service } from '@saldo/service';
+import { passApolloSpansThrough } from './apollo-spans.js';
 import { ApiKeyClient } from './auth/api-key-client.js';
 import { createAuthenticator, createSessionAuthenticator, type Credentials } from './auth/authenticate.js';
 import { HostPartnerResolver } from './auth/custom-domains.js';
@@ -160,6 +161,7 @@ export function createGatewayService(config: GatewayConfig, deps: { logger: Logg
           retry: { initialMs: 100, maxMs: 5_000, giveUpAfterMs: config.SUBSCRIPTION_UPSTREAM_RETRY_MS },
         },
       });
+      passApolloSpansThrough();
       const gateway = new ApolloGateway({
         ...(supergraphSdl ? { supergraphSdl } : {}),
         buildService: ({ name, url }) => {

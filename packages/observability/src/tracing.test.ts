@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { context, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
 import { connectRedis } from '@saldo/redis';
 import {
@@ -7,6 +8,7 @@ import {
   createLogger,
   currentTraceparent,
   injectTraceHeaders,
+  passThroughTracer,
   startIncomingSpan,
   runInSpan,
   tracingEnabled,
@@ -114,6 +116,90 @@ describe('tracing', () => {
         ],
       );
       assert.equal(described, 1);
+    } finally {
+      await stop();
+    }
+  });
+
+  it('continues a caller’s unsampled trace as it came (same context, flag 00) and records nothing, with a parent-based sampler', async () => {
+    const exporter = new InMemorySpanExporter();
+    // Ratio 1: a new trace would be sampled, so only following the caller's decision keeps these requests unrecorded.
+    const stop = startTracing(
+      observabilityConfigSchema.parse({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '1' }),
+      'test',
+      quiet,
+      exporter,
+    );
+    try {
+      const caller = '00-5ba7a1b3e1c6d5e4f3a2b1c0d9e8f7a6-1a2b3c4d5e6f7a8b-00';
+      let attributesAsked = 0;
+      const server = startIncomingSpan('billing POST /graphql', SpanKind.SERVER, { traceparent: caller }, () => {
+        attributesAsked += 1;
+        return { 'url.path': '/graphql' };
+      });
+      assert.ok(server);
+      assert.equal(server.isRecording(), false);
+      await runInSpan(server, async () => {
+        const headers: Record<string, string> = {};
+        injectTraceHeaders(headers);
+        assert.equal(headers['traceparent'], caller, 'what this request calls learns the same unsampled trace');
+        assert.equal(currentTraceparent(), caller);
+        await withSpan('POST usage-forecast', SpanKind.CLIENT, undefined, async (span) => assert.equal(span, undefined));
+      });
+      server.end();
+      await flushTraces();
+      assert.deepEqual(exporter.getFinishedSpans(), []);
+      assert.equal(attributesAsked, 0, 'no attributes are built for an unrecorded request');
+    } finally {
+      await stop();
+    }
+  });
+
+  it('decides again for a caller’s unsampled trace when the sampler is not parent-based', async () => {
+    const exporter = new InMemorySpanExporter();
+    const stop = startTracing(observabilityConfigSchema.parse({ OTEL_TRACES_SAMPLER: 'always_on' }), 'test', quiet, exporter);
+    try {
+      const server = startIncomingSpan('POST /graphql', SpanKind.SERVER, { traceparent: '00-5ba7a1b3e1c6d5e4f3a2b1c0d9e8f7a6-1a2b3c4d5e6f7a8b-00' }, () => ({
+        'url.path': '/graphql',
+      }));
+      assert.equal(server?.isRecording(), true);
+      server?.end();
+      await flushTraces();
+      assert.deepEqual(
+        exporter.getFinishedSpans().map((span) => [span.name, span.attributes['url.path']]),
+        [['POST /graphql', '/graphql']],
+      );
+    } finally {
+      await stop();
+    }
+  });
+
+  it('runs a library’s pass-through spans in the caller’s span, recording nothing and ending nothing of ours', async () => {
+    const exporter = new InMemorySpanExporter();
+    const stop = startTracing(observabilityConfigSchema.parse({}), 'test', quiet, exporter);
+    try {
+      const traceId = '6e0c63257de34c926f9efcd03899b3b8';
+      const server = startIncomingSpan('POST /graphql', SpanKind.SERVER, { traceparent: `00-${traceId}-00f067aa0ba902b7-01` });
+      await runInSpan(server, () =>
+        passThroughTracer.startActiveSpan('gateway.request', async (library) => {
+          assert.equal(library.isRecording(), false);
+          assert.equal(trace.getSpan(context.active()), server, 'the library works in the request’s own context');
+          // What the library sends below carries the server span, so its children hang off it.
+          await withSpan('POST tenants', SpanKind.CLIENT, undefined, async () => undefined);
+          library.setAttribute('graphql.operation.type', 'query');
+          library.end();
+        }),
+      );
+      assert.equal(server?.isRecording(), true, 'the library ending its span does not end ours');
+      server?.end();
+      await flushTraces();
+      const spans = exporter.getFinishedSpans();
+      assert.deepEqual(
+        spans.map((span) => span.name),
+        ['POST tenants', 'POST /graphql'],
+      );
+      assert.equal(spans[0]?.parentSpanContext?.spanId, server?.spanContext().spanId);
+      assert.equal(spans[1]?.attributes['graphql.operation.type'], undefined);
     } finally {
       await stop();
     }

@@ -58,7 +58,7 @@ export function startTracing(config: ObservabilityConfig, serviceName: string, l
     propagation.setGlobalPropagator(new W3CTraceContextPropagator());
     trace.setGlobalTracerProvider(provider);
     running = { provider, users: 0 };
-    setTracingEnabled(true);
+    setTracingEnabled(true, { unsampledParentIsFinal: unsampledParentIsFinal(config) });
     logger.info('tracing on', { exporter: exporter ? 'test' : url, sampler: config.OTEL_TRACES_SAMPLER, samplerArg: config.OTEL_TRACES_SAMPLER_ARG });
   }
   const current = running;
@@ -97,6 +97,15 @@ export function samplerOf(config: Pick<ObservabilityConfig, 'OTEL_TRACES_SAMPLER
     case 'parentbased_traceidratio':
       return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(config.OTEL_TRACES_SAMPLER_ARG) });
   }
+}
+
+/**
+ * Whether the sampler never samples below a parent that was not sampled: the parent-based ones (their default
+ * `remoteParentNotSampled` / `localParentNotSampled` is always-off) and always_off. Not traceidratio or always_on alone,
+ * which decide again for a caller's unsampled trace.
+ */
+function unsampledParentIsFinal(config: Pick<ObservabilityConfig, 'OTEL_TRACES_SAMPLER'>): boolean {
+  return config.OTEL_TRACES_SAMPLER.startsWith('parentbased_') || config.OTEL_TRACES_SAMPLER === 'always_off';
 }
 
 /** Exports what finished spans are waiting (tests wait for the receiver after this). */

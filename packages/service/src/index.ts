@@ -12,6 +12,7 @@ export {
   activeTraceId,
   currentTraceparent,
   failSpan,
+  passThroughTracer,
   injectTraceHeaders,
   sampledParent,
   runInSpan,

@@ -1,5 +1,6 @@
 import diagnostics from 'node:diagnostics_channel';
 import {
+  INVALID_SPAN_CONTEXT,
   ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
@@ -24,10 +25,17 @@ const TRACER = 'saldo';
 /** Taken once when tracing starts (the global provider is a proxy; looking the tracer up per span costs a map lookup). */
 let tracer: Tracer | undefined;
 
-/** Called by startTracing / stopTracing only. */
-export function setTracingEnabled(on: boolean): void {
+/**
+ * Whether a parent's "not sampled" is final for its children (every parent-based sampler, and always_off): then work
+ * arriving with an unsampled `traceparent` skips the SDK's sampler, id generation and span object (startIncomingSpan).
+ */
+let unsampledParentIsFinal = false;
+
+/** Called by startTracing / stopTracing only. `unsampledParentIsFinal`: what the configured sampler does (see above). */
+export function setTracingEnabled(on: boolean, options: { unsampledParentIsFinal?: boolean } = {}): void {
   enabled = on;
   tracer = on ? trace.getTracer(TRACER) : undefined;
+  unsampledParentIsFinal = on && options.unsampledParentIsFinal === true;
   if (on) propagateOnOutboundHttp();
 }
 
@@ -35,8 +43,8 @@ export function setTracingEnabled(on: boolean): void {
  * The active span when its trace is sampled (the W3C sampled flag), else undefined. Child spans are opened only under
  * one: work outside any operation (relay passes, scheduled jobs, pool housekeeping) and work of unsampled operations
  * cost one context lookup, no span object, no attribute, no context switch. The flag, not `isRecording()`, decides:
- * libraries that create spans with a tracer of their own API copy (Apollo Gateway's) leave a non-recording span that
- * carries the sampled trace's context, and the parent-based sampler would record its children.
+ * a library's non-recording span may carry the sampled trace's context (a tracer of another API copy), and the
+ * parent-based sampler would record its children.
  */
 export function sampledParent(): Span | undefined {
   if (!enabled) return undefined;
@@ -94,15 +102,37 @@ const getter = {
  * inside with `runInSpan`.
  * `attributes` are set only once the span is recording: given to `startSpan`, the SDK copies and checks them for every
  * request, sampled or not (the largest single item of tracing at ratio 0.1 in the observability benchmark's profile).
- * The configured samplers (OTEL_TRACES_SAMPLER) decide by trace id and parent alone, so they never needed them.
+ * The configured samplers (OTEL_TRACES_SAMPLER) decide by trace id and parent alone, so they never needed them; a
+ * function is called only then (no attribute object per unsampled request).
  */
-export function startIncomingSpan(name: string, kind: SpanKind, carrier: Carrier | undefined, attributes?: Attributes): Span | undefined {
+export function startIncomingSpan(name: string, kind: SpanKind, carrier: Carrier | undefined, attributes?: Attributes | (() => Attributes)): Span | undefined {
   if (!tracer) return undefined;
   const parent = carrier ? propagation.extract(ROOT_CONTEXT, carrier, getter) : ROOT_CONTEXT;
+  if (unsampledParentIsFinal) {
+    // The caller decided "not sampled" and the sampler follows it: the caller's own (non-recording) span context is
+    // what this work runs in and hands on (same trace id, flag 00), so downstream services decide the same. The SDK
+    // would only have made a fresh span id for a span that is never recorded.
+    const remote = trace.getSpan(parent);
+    if (remote && !(remote.spanContext().traceFlags & TraceFlags.SAMPLED)) return remote;
+  }
   const span = tracer.startSpan(name, { kind }, parent);
-  if (attributes && span.isRecording()) span.setAttributes(attributes);
+  if (attributes && span.isRecording()) span.setAttributes(typeof attributes === 'function' ? attributes() : attributes);
   return span;
 }
+
+/** The one span of `passThroughTracer`: records nothing, ends nothing, carries no context. */
+const NOT_RECORDED: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+
+/**
+ * A tracer for libraries whose spans Saldo does not record (Apollo Gateway's gateway.request/plan/execute/fetch/...):
+ * every span is one shared non-recording span with an invalid context, and `startActiveSpan` calls its function
+ * directly, without a context switch, so the library's work runs in the caller's context (its fetches carry the
+ * caller's `traceparent`) and ending or annotating its spans touches nothing of ours.
+ */
+export const passThroughTracer: Tracer = {
+  startSpan: () => NOT_RECORDED,
+  startActiveSpan: ((...args: unknown[]) => (args[args.length - 1] as (span: Span) => unknown)(NOT_RECORDED)) as Tracer['startActiveSpan'],
+};
 
 /** Runs `work` with `span` as the active span (a no-op wrapper when there is no span). */
 export function runInSpan<T>(span: Span | undefined, work: () => T): T {

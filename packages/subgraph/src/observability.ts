@@ -16,12 +16,12 @@ export function serveObserved(
   tenantId: string | undefined,
   work: () => Promise<void>,
 ): Promise<void> {
-  const span = startIncomingSpan(`${service} POST /graphql`, SpanKind.SERVER, req.headers, {
+  const span = startIncomingSpan(`${service} POST /graphql`, SpanKind.SERVER, req.headers, () => ({
     'http.request.method': req.method ?? 'POST',
     'url.path': '/graphql',
     'saldo.service': service,
     ...(tenantId ? { 'saldo.tenant_id': tenantId } : {}),
-  });
+  }));
   const context: LogContext = {};
   const traceId = span?.spanContext().traceId ?? traceIdOf(req.headers.traceparent);
   if (traceId) context.traceId = traceId;
