@@ -120,8 +120,18 @@ function tenantLiteral(client: pg.Client, table: TenantTable, tenantId: string, 
   return `${alias}.${ident(table.tenantColumn)} = ${client.escapeLiteral(tenantId)}::${table.tenantColumnType}`;
 }
 
-/** `(k1, k2) > (v1, v2)`-style bounds of the tenant's rows in (`after`, `end`] (no lower bound without `after`). */
-function range(client: pg.Client, table: TenantTable, tenantId: string, after: CopyKey | undefined, end: CopyKey, alias: string): string {
+/**
+ * `(k1, k2) > (v1, v2)`-style bounds of the tenant's rows in (`after`, `end`] (no lower bound without `after`, no upper
+ * bound without `end`).
+ */
+export function range(
+  client: pg.Client,
+  table: TenantTable,
+  tenantId: string,
+  after: CopyKey | undefined,
+  end: CopyKey | undefined,
+  alias: string,
+): string {
   const columns = `(${table.copyKey.map((column) => `${alias}.${ident(column)}`).join(', ')})`;
   const values = (key: CopyKey) => {
     const literals = table.copyKey.map((column) => {
@@ -131,5 +141,9 @@ function range(client: pg.Client, table: TenantTable, tenantId: string, after: C
     });
     return `(${literals.join(', ')})`;
   };
-  return [tenantLiteral(client, table, tenantId, alias), ...(after ? [`${columns} > ${values(after)}`] : []), `${columns} <= ${values(end)}`].join(' and ');
+  return [
+    tenantLiteral(client, table, tenantId, alias),
+    ...(after ? [`${columns} > ${values(after)}`] : []),
+    ...(end ? [`${columns} <= ${values(end)}`] : []),
+  ].join(' and ');
 }
