@@ -141,9 +141,16 @@ export function range(
     });
     return `(${literals.join(', ')})`;
   };
+  // With the tenant's equality beside a row comparison on the same leading column, PostgreSQL's btree cannot tell which
+  // bound is tighter and starts the scan at the tenant's first entry: every range read the index from there, so a range
+  // near the end of a 1,000,000-entry tenant cost a walk of the whole tenant (the paced comparison took 78 s instead of
+  // a few). When the keyset begins with the tenant column, the row comparisons bound the tenant by themselves (the upper
+  // bound of an open range is the tenant column's own).
+  const tenantLeads = table.copyKey[0] === table.tenantColumn && after !== undefined;
+  const tenant = `${client.escapeLiteral(tenantId)}::${table.tenantColumnType}`;
   return [
-    tenantLiteral(client, table, tenantId, alias),
+    ...(tenantLeads ? [] : [tenantLiteral(client, table, tenantId, alias)]),
     ...(after ? [`${columns} > ${values(after)}`] : []),
-    ...(end ? [`${columns} <= ${values(end)}`] : []),
+    ...(end ? [`${columns} <= ${values(end)}`] : tenantLeads ? [`${alias}.${ident(table.tenantColumn)} <= ${tenant}`] : []),
   ].join(' and ');
 }
