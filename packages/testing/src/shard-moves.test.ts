@@ -566,7 +566,10 @@ describe('moving a tenant between shards', () => {
 
     assert.equal(move.state, 'FAILED');
     // One range of 50 entries differs: the message names it, both sums and the row, as each shard holds it.
-    assert.match(move.error ?? '', /verification failed for entry \(keys after \{[^}]*\} up to \{[^}]*\}\): source 50 rows \(-?\d+\), target 50 rows \(-?\d+\)/);
+    assert.match(
+      move.error ?? '',
+      /verification failed for entry \(keys after \{[^}]*\} up to \{[^}]*\}\): source 50 rows \(-?\d+\), target 50 rows \(-?\d+\)/,
+    );
     // A row's text is the row as PostgreSQL prints it: (id,tenant_id,amount,account_version).
     const row = (amount: number) => `(${corrupted},${tenantId},${amount},200)`;
     assert.ok((move.error ?? '').includes(`rows that differ: {"id": "${corrupted}"}: source ${row(100)}, target ${row(101)}`), move.error ?? '');

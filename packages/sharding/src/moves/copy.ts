@@ -124,14 +124,7 @@ function tenantLiteral(client: pg.Client, table: TenantTable, tenantId: string, 
  * `(k1, k2) > (v1, v2)`-style bounds of the tenant's rows in (`after`, `end`] (no lower bound without `after`, no upper
  * bound without `end`).
  */
-export function range(
-  client: pg.Client,
-  table: TenantTable,
-  tenantId: string,
-  after: CopyKey | undefined,
-  end: CopyKey | undefined,
-  alias: string,
-): string {
+export function range(client: pg.Client, table: TenantTable, tenantId: string, after: CopyKey | undefined, end: CopyKey | undefined, alias: string): string {
   const columns = `(${table.copyKey.map((column) => `${alias}.${ident(column)}`).join(', ')})`;
   const values = (key: CopyKey) => {
     const literals = table.copyKey.map((column) => {
