@@ -767,6 +767,10 @@ export class ShardMover {
             leftOut: except.length,
             seconds: Math.round(seconds * 10) / 10,
             rowsPerS: Math.round(compared.rows / Math.max(seconds, 0.001)),
+            // Time cutting the ranges on the source, and summing them on each shard (both at once).
+            cutS: Math.round(compared.cuttingMs / 100) / 10,
+            sourceS: Math.round(compared.sourceMs / 100) / 10,
+            targetS: Math.round(compared.targetMs / 100) / 10,
             pausedS: Math.round(pace.stats.pausedMs / 100) / 10,
             busyRanges: `${pace.stats.busyRanges}/${pace.stats.ranges}`,
             rateRowsPerS: Math.round(pace.rate),
