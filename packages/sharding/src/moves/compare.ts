@@ -78,7 +78,8 @@ export async function compareTable(
   signal?: AbortSignal,
 ): Promise<TableComparison> {
   const { source, target } = shards;
-  // One parameter for both shards' statements: the keys left out, by primary key (none: no filter).
+  // One parameter for both shards' statements: the keys left out, by primary key (none: no filter). By the key's own
+  // columns: a JSON object built from every row to compare with the keys' JSON made the comparison 3.5 times slower.
   const params = except.length > 0 ? [JSON.stringify(except)] : [];
   const exceptFilter = except.length > 0 ? keysFilter(table, 'not in', '$1') : '';
   const last = await lastCopyKey(source, table, tenantId);
