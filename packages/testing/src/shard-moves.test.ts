@@ -466,6 +466,118 @@ describe('moving a tenant between shards', () => {
     }
   });
 
+  test("the comparison before the fence goes range by range at its pace's ceiling, and at its floor while a live transaction on a shard has waited", async () => {
+    // The comparison's log line per table, as operators read it (rows, the ranges the probe found busy).
+    const compared: Record<string, unknown>[] = [];
+    const recording = {
+      ...logger,
+      info: (message: string, fields?: Record<string, unknown>) => {
+        if (message === 'shard move compared a table') compared.push(fields ?? {});
+        logger.info(message, fields);
+      },
+    };
+    /** Moves the tenant; returns how long it took from the fence's phase to the switch's verification (s) and the entry table's line. */
+    const timedMove = async (tenantId: string, comparePace: { maxRowsPerS: number; minRowsPerS: number }, hooks: { comparing?: () => Promise<void> } = {}) => {
+      const source = (await db.directory.lookupOne(tenantId))!;
+      const started = await mover().start(tenantId, 1 - source);
+      const at: Partial<Record<MoveState, number>> = {};
+      const paced = new ShardMover(db, recording, {
+        graceMs: 0,
+        batchSize: 50,
+        drainOutbox: () => relay.flush(),
+        comparePace,
+        onPhase: async (_move, phase) => {
+          if (at[phase] !== undefined) return;
+          if (phase === 'FENCED') await hooks.comparing?.();
+          at[phase] = performance.now();
+        },
+      });
+      compared.length = 0;
+      const { move } = await paced.run(started.id);
+      assert.equal(move.state, 'CLEANED', move.error ?? '');
+      assert.equal((await tenantRows(db, 1 - source, tenantId))['entry'], 400, 'every entry once');
+      return { comparingS: (at.VERIFYING! - at.FENCED!) / 1000, entries: compared.find((line) => line['table'] === 'entry')! };
+    };
+
+    // Ceiling: 400 entries in ranges of 50 at 1,000 rows/s wait at least 350 ms (the last range waits for nothing).
+    const capped = await timedMove(await seedTenant(db, 400), { maxRowsPerS: 1_000, minRowsPerS: 1_000 });
+    assert.ok(capped.comparingS >= 0.35, `compared in ${capped.comparingS} s at 1,000 rows/s`);
+    assert.equal(capped.entries['rows'], 400);
+    assert.equal(String(capped.entries['busyRanges']).split('/')[1], '8', 'eight ranges of 50 entries');
+
+    // A transaction of another instance open on the source while the comparison runs: every probe finds the shard busy,
+    // and the comparison stays at its floor however high the ceiling.
+    const tenantId = await seedTenant(db, 400);
+    const source = (await db.directory.lookupOne(tenantId))!;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let holding: Promise<void> | undefined;
+    const hold = () =>
+      new Promise<void>((opened, failed) => {
+        holding = other.em(source).transactional(async (tx) => {
+          await tx.execute('select 1');
+          opened();
+          await released;
+        });
+        holding.catch(failed);
+      }).then(async () => {
+        // Until the transaction is old enough to count as waiting (the probe's threshold is 50 ms).
+        await waitUntil(async () => {
+          const [row] = await db.em(source).execute<{ n: number }[]>(
+            `select count(*)::int as n from pg_stat_activity
+              where datname = current_database() and state <> 'idle' and xact_start < now() - interval '60 milliseconds'`,
+          );
+          return row!.n > 0;
+        }, 'the held transaction counting as waiting');
+      });
+    try {
+      const busy = await timedMove(tenantId, { maxRowsPerS: 1_000_000, minRowsPerS: 1_000 }, { comparing: hold });
+      assert.ok(busy.comparingS >= 0.35, `compared in ${busy.comparingS} s while the shard was busy`);
+      const [busyRanges, ranges] = String(busy.entries['busyRanges']).split('/').map(Number);
+      assert.ok(ranges === 8 && busyRanges === ranges, `every probe found the shard busy: ${String(busy.entries['busyRanges'])}`);
+      assert.equal(busy.entries['rateRowsPerS'], 1_000, 'at the floor');
+    } finally {
+      release();
+      await holding;
+    }
+  });
+
+  test('a row that differs on the target inside one range of the comparison fails the move, naming the range and the row; the tenant stays', async () => {
+    const tenantId = await seedTenant(db, 400);
+    const source = (await db.directory.lookupOne(tenantId))!;
+    const target = 1 - source;
+    const started = await mover().start(tenantId, target);
+    let corrupted: string | undefined;
+    const { move } = await mover({
+      onPhase: async (_move, phase) => {
+        if (phase !== 'FENCED' || corrupted) return;
+        // What a faulty copy would leave: one entry in the middle of the tenant's ledger with another amount.
+        corrupted = await db.em(target).transactional(async (tx) => {
+          await tx.execute("select set_config('saldo.shard_move', 'on', true), set_config('saldo.ledger_maintenance', 'on', true)");
+          // Entries are append-only (the guard keeps an update's old row even in maintenance): replaced instead.
+          const [row] = await tx.execute<{ id: string }[]>('delete from entry where tenant_id = ? and account_version = 200 returning id::text as id', [
+            tenantId,
+          ]);
+          await tx.execute('insert into entry (id, tenant_id, amount, account_version) values (?, ?, 101, 200)', [row!.id, tenantId]);
+          return row!.id;
+        });
+      },
+    }).run(started.id);
+
+    assert.equal(move.state, 'FAILED');
+    // One range of 50 entries differs: the message names it, both sums and the row, as each shard holds it.
+    assert.match(
+      move.error ?? '',
+      /verification failed for entry \(keys after \{[^}]*\} up to \{[^}]*\}\): source 50 rows \(-?\d+\), target 50 rows \(-?\d+\)/,
+    );
+    // A row's text is the row as PostgreSQL prints it: (id,tenant_id,amount,account_version).
+    const row = (amount: number) => `(${corrupted},${tenantId},${amount},200)`;
+    assert.ok((move.error ?? '').includes(`rows that differ: {"id": "${corrupted}"}: source ${row(100)}, target ${row(101)}`), move.error ?? '');
+    assert.equal(await db.directory.lookupOne(tenantId), source, 'the tenant stays on its shard');
+    assert.equal((await tenantRows(db, target, tenantId))['entry'], 0, 'the target is clean');
+    assert.equal((await tenantRows(db, source, tenantId))['entry'], 400);
+  });
+
   test('a move cancelled before the switch leaves the tenant where it was and the target clean', async () => {
     const tenantId = await seedTenant(db, 120);
     const source = (await db.directory.lookupOne(tenantId))!;

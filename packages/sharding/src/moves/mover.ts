@@ -6,6 +6,7 @@ import type { ShardId } from '../directory.js';
 import type { ShardedDatabase } from '../sharded-database.js';
 import type pg from 'pg';
 import { FENCE_LOCK_CLASS, MOVER_SETTING, ident, installCapture, tenantFilter, tenantTables, type TenantTable } from './capture.js';
+import { compareTable, describeDifferences, DIFFERENCES_READ_MAX, keysFilter, primaryKeyJson, rowText, sameKey } from './compare.js';
 import { lastCopyKey, rangeEnd, readRange, writeRange, type CopyKey } from './copy.js';
 import { COPY_APPLICATION_NAME, CopyPace, DEFAULT_COPY_PACE, type CopyPaceSettings } from './pace.js';
 
@@ -59,6 +60,11 @@ export interface MoverOptions {
   graceMs?: number;
   /** The copy's pace, rows/s between a floor and a ceiling (see pace.ts); DEFAULT_COPY_PACE otherwise. */
   copyPace?: Partial<CopyPaceSettings>;
+  /**
+   * The pace of the whole-tenant comparison before the fence (see compare.ts); the copy's times COMPARE_PACE_FACTOR
+   * otherwise.
+   */
+  comparePace?: Partial<CopyPaceSettings>;
   /** Publishes the shard's outbox now (the fence waits for the tenant's events to be published on the source). */
   drainOutbox?: () => Promise<void>;
   /** Test seam: called as each phase begins; a throw there stops the run as a crash would. */
@@ -87,6 +93,11 @@ interface ProbeSamples {
 }
 /** The cleanup's pace is the copy's times this (deleting a row costs ~1/4 of copying it: ~125,000 rows/s unpaced). */
 const CLEANUP_PACE_FACTOR = 4;
+/**
+ * The comparison's pace is the copy's times this: comparing a row (reading and hashing it on both shards at once) costs
+ * the shards about a sixth of copying it (~285,000 rows/s unpaced, against 35,000-48,000 for the copy).
+ */
+const COMPARE_PACE_FACTOR = 6;
 /** Catch-up rounds before fencing: each applies what arrived during the previous one, so the fence has little left. */
 const CATCH_UP_ROUNDS = 20;
 const CATCH_UP_SMALL_ENOUGH = 200;
@@ -117,6 +128,7 @@ export class ShardMover {
   private readonly batchSize: number;
   private readonly graceMs: number;
   private readonly copyPace: CopyPaceSettings;
+  private readonly comparePace: CopyPaceSettings;
   private readonly now: () => Date;
   private readonly tenantColumns: Readonly<Record<string, string>>;
 
@@ -129,6 +141,12 @@ export class ShardMover {
     this.graceMs = options.graceMs ?? 30_000;
     this.copyPace = { ...DEFAULT_COPY_PACE, ...options.copyPace };
     if (this.copyPace.maxRowsPerS < this.copyPace.minRowsPerS) this.copyPace.maxRowsPerS = this.copyPace.minRowsPerS;
+    this.comparePace = {
+      minRowsPerS: this.copyPace.minRowsPerS * COMPARE_PACE_FACTOR,
+      maxRowsPerS: this.copyPace.maxRowsPerS * COMPARE_PACE_FACTOR,
+      ...options.comparePace,
+    };
+    if (this.comparePace.maxRowsPerS < this.comparePace.minRowsPerS) this.comparePace.maxRowsPerS = this.comparePace.minRowsPerS;
     this.now = options.now ?? (() => new Date());
     this.tenantColumns = { ...db.tenantColumns, ...(options.tenantColumns ?? {}) };
   }
@@ -236,7 +254,7 @@ export class ShardMover {
             break;
           case 'FENCED':
           case 'VERIFYING':
-            await this.fenceVerifySwitch(move);
+            await this.fenceVerifySwitch(move, signal);
             break;
           case 'SWITCHED': {
             // Again after a crash between the directory's switch and the target's opening (idempotent).
@@ -474,7 +492,7 @@ export class ShardMover {
    * delta since the verification, not the tenant's size. A fence whose source events are not published within
    * FENCE_OUTBOX_WAIT_MS lets go (FenceYielded: its transaction rolls back, nothing switched) and `run` fences again.
    */
-  private async fenceVerifySwitch(move: ShardMove): Promise<void> {
+  private async fenceVerifySwitch(move: ShardMove, signal?: AbortSignal): Promise<void> {
     const source = this.db.backgroundEm(move.sourceShard);
     const tables = await tenantTables(source, this.tenantColumns);
     const steps: Record<string, number> = {};
@@ -484,7 +502,7 @@ export class ShardMover {
       steps[name] = Math.round(performance.now() - begun);
       return result;
     };
-    let excluded = await step('verifyBefore', () => this.verifyAllButPending(move, tables));
+    let excluded = await step('verifyBefore', () => this.verifyAllButPending(move, tables, signal));
     // The comparison reads the whole tenant on both shards (seconds for a large one): what the tenant wrote meanwhile
     // would all be the fence's to apply. It is applied here instead, while writes go on, in rounds until a round finds
     // little, and compared outside the fence as well, so the fence applies and compares what arrived in the last round.
@@ -709,45 +727,65 @@ export class ShardMover {
    * one holds on the target what the source holds in that snapshot: every committed change of it logged an entry, and an
    * entry goes only once its key's row was copied after it. The target does not change meanwhile (this run is its only
    * writer). Returns the keys left out, per table, for the fence to compare.
+   *
+   * The comparison goes range by range of each table's copy key, paced (compare.ts), on connections of the move's own:
+   * the source's holds one repeatable-read snapshot throughout (the busy probe leaves it out by its application_name,
+   * as it does the copy's), so the ranges add up to the same comparison as one statement per table would make.
    */
-  private async verifyAllButPending(move: ShardMove, tables: readonly TenantTable[]): Promise<Map<string, Map<string, Record<string, unknown>>>> {
-    const source = this.db.backgroundEm(move.sourceShard);
-    const target = this.db.backgroundEm(move.targetShard);
+  private async verifyAllButPending(
+    move: ShardMove,
+    tables: readonly TenantTable[],
+    signal?: AbortSignal,
+  ): Promise<Map<string, Map<string, Record<string, unknown>>>> {
     const pending = new Map<string, Map<string, Record<string, unknown>>>();
-    let targetSums: Promise<Checksum[]> | undefined;
-    const sourceSums = await source.transactional(
-      async (tx) => {
-        const changes = await tx.execute<{ table_name: string; pk: Record<string, unknown> }[]>(
-          'select table_name, pk from shard_move_change where tenant_id = ?',
+    const source = await this.db.connectShard(move.sourceShard, COPY_APPLICATION_NAME);
+    try {
+      const target = await this.db.connectShard(move.targetShard, COPY_APPLICATION_NAME);
+      try {
+        // The copy has just written the tenant's rows on the target, which its statistics do not know yet (autovacuum
+        // analyzes later): with a tenant the statistics think absent, the planner read each range through another of
+        // the tenant's indexes, the whole tenant per range (a 1,000,000-entry comparison took 66 s instead of a few). A
+        // sample of each table (~0.2 s for a large one) tells it; the tenant's own queries after the switch gain too.
+        await target.query(`analyze ${tables.map((table) => ident(table.name)).join(', ')}`);
+        await source.query('begin isolation level repeatable read read only');
+        const { rows: changes } = await source.query<{ table_name: string; pk: Record<string, unknown> }>(
+          'select table_name, pk from shard_move_change where tenant_id = $1',
           [move.tenantId],
         );
         for (const change of changes) addKey(pending, change.table_name, JSON.stringify(change.pk), change.pk);
-        // The target's sums at the same time as the source's (each reads the whole tenant: seconds for a large one). The
-        // target does not change meanwhile, so when it is read does not matter.
-        targetSums = (async () => {
-          const sums: Checksum[] = [];
-          for (const table of tables) sums.push(await this.checksum(target, table, move.tenantId, { except: [...(pending.get(table.name)?.values() ?? [])] }));
-          return sums;
-        })();
-        // Not left unobserved if the source's sums fail first (awaited below otherwise).
-        targetSums.catch(() => undefined);
-        const sums = new Map<string, Checksum>();
-        for (const table of tables)
-          sums.set(table.name, await this.checksum(tx, table, move.tenantId, { except: [...(pending.get(table.name)?.values() ?? [])] }));
-        return sums;
-      },
-      { isolationLevel: IsolationLevel.REPEATABLE_READ, readOnly: true },
-    );
-    const targetResults = await targetSums!;
-    for (const [index, table] of tables.entries()) {
-      const a = sourceSums.get(table.name)!;
-      const b = targetResults[index]!;
-      if (a.count !== b.count || a.checksum !== b.checksum) {
-        const differing = await this.differences(move, table, { except: [...(pending.get(table.name)?.values() ?? [])] });
-        throw new VerificationFailed(
-          `verification failed for ${table.name}: source ${a.count} rows (${a.checksum}), target ${b.count} rows (${b.checksum})${differing}`,
-        );
+        for (const table of tables) {
+          const started = performance.now();
+          const samples: ProbeSamples = { oldestMs: [], roundTripMs: [] };
+          const pace = new CopyPace(this.comparePace, () => this.shardsBusy(move, samples));
+          const except = [...(pending.get(table.name)?.values() ?? [])];
+          const compared = await compareTable({ source, target }, table, move.tenantId, except, this.batchSize, pace, signal);
+          const seconds = (performance.now() - started) / 1000;
+          this.logger.info('shard move compared a table', {
+            move: move.id,
+            table: table.name,
+            rows: compared.rows,
+            leftOut: except.length,
+            seconds: Math.round(seconds * 10) / 10,
+            rowsPerS: Math.round(compared.rows / Math.max(seconds, 0.001)),
+            // Time cutting the ranges on the source, and summing them on each shard (both at once).
+            cutS: Math.round(compared.cuttingMs / 100) / 10,
+            sourceS: Math.round(compared.sourceMs / 100) / 10,
+            targetS: Math.round(compared.targetMs / 100) / 10,
+            pausedS: Math.round(pace.stats.pausedMs / 100) / 10,
+            busyRanges: `${pace.stats.busyRanges}/${pace.stats.ranges}`,
+            rateRowsPerS: Math.round(pace.rate),
+            probeOldestMs: quantiles(samples.oldestMs),
+            probeRoundTripMs: quantiles(samples.roundTripMs),
+          });
+          if (compared.mismatch) throw new VerificationFailed(compared.mismatch);
+        }
+        await source.query('commit');
+      } finally {
+        await target.end().catch(() => undefined);
       }
+    } finally {
+      // Ends the snapshot too when the comparison failed (the transaction goes with the connection).
+      await source.end().catch(() => undefined);
     }
     return pending;
   }
@@ -865,7 +903,7 @@ export class ShardMover {
 
   /**
    * Row count and an order-independent checksum of the rows' text of the tenant in one table (without the columns each
-   * shard numbers itself), over all its rows but `except`, or over `only` those keys.
+   * shard numbers itself), over `only` those keys (the whole tenant's comparison is compare.ts's).
    */
   private async checksum(em: EntityManager, table: TenantTable, tenantId: string, keys: KeySelection): Promise<Checksum> {
     const rows = rowSelection(table, tenantId, keys);
@@ -895,13 +933,7 @@ export class ShardMover {
           ).map(({ key, row }) => [key, row]),
         );
       const [source, target] = await Promise.all([read(this.db.backgroundEm(move.sourceShard)), read(this.db.backgroundEm(move.targetShard))]);
-      const found: string[] = [];
-      for (const key of new Set([...source.keys(), ...target.keys()])) {
-        if (found.length >= DIFFERENCES_SHOWN) break;
-        const [a, b] = [source.get(key), target.get(key)];
-        if (a !== b) found.push(`${key}: source ${a ?? '(none)'}, target ${b ?? '(none)'}`);
-      }
-      return found.length > 0 ? `; rows that differ: ${found.join('; ')}` : '';
+      return describeDifferences(source, target);
     } catch (error) {
       this.logger.warn('shard move could not list the rows that differ', { move: move.id, table: table.name, error: (error as Error).message });
       return '';
@@ -1011,40 +1043,23 @@ function addKey(keys: Map<string, Map<string, Record<string, unknown>>>, table: 
   keys.set(table, ofTable);
 }
 
-/** A table's rows of the tenant to compare: all of them but `except`, or `only` those (by primary key). */
+/** A table's rows of the tenant to compare: `only` those (by primary key). */
 interface KeySelection {
-  except?: readonly Record<string, unknown>[];
-  only?: readonly Record<string, unknown>[];
+  only: readonly Record<string, unknown>[];
 }
-
-/** Rows read per shard to name the rows that differ after a failed comparison, and how many are named. */
-const DIFFERENCES_READ_MAX = 200_000;
-const DIFFERENCES_SHOWN = 3;
 
 /**
  * The SQL of a comparison (alias `t`): `where` selects the rows, `row` is a row's text without the columns each shard
  * numbers itself, `key` its primary key as JSON.
  */
 function rowSelection(table: TenantTable, tenantId: string, keys: KeySelection): { where: string; params: unknown[]; row: string; key: string } {
-  const row = table.localColumns.length > 0 ? `(to_jsonb(t) - ${textArray(table.localColumns)})::text` : 't::text';
-  const key = `jsonb_build_object(${table.primaryKey.map((column) => `'${column.replace(/'/g, "''")}', to_jsonb(t) -> '${column.replace(/'/g, "''")}'`).join(', ')})`;
-  const params: unknown[] = [tenantId];
-  let filter = '';
-  if (keys.only) {
-    // By the primary key's own columns (its index), not an expression over every row of the tenant: this runs in the fence.
-    filter = `and (${table.primaryKey.map((column) => `t.${ident(column)}`).join(', ')}) in (select ${table.primaryKey
-      .map((column) => `k.${ident(column)}`)
-      .join(', ')} from jsonb_populate_recordset(null::${ident(table.name)}, ?::jsonb) k)`;
-    params.push(JSON.stringify(keys.only));
-  } else if (keys.except && keys.except.length > 0) {
-    // By the primary key's own columns too: a JSON object built from every row of the tenant to compare it with the
-    // keys' JSON made this comparison (the whole tenant, before the fence) 3.5 times slower than the sum itself.
-    filter = `and (${table.primaryKey.map((column) => `t.${ident(column)}`).join(', ')}) not in (select ${table.primaryKey
-      .map((column) => `k.${ident(column)}`)
-      .join(', ')} from jsonb_populate_recordset(null::${ident(table.name)}, ?::jsonb) k)`;
-    params.push(JSON.stringify(keys.except));
-  }
-  return { where: `${tenantFilter(table, 't')} ${filter}`, params, row, key };
+  // By the primary key's own columns (its index), not an expression over every row of the tenant: this runs in the fence.
+  return {
+    where: `${tenantFilter(table, 't')} ${keysFilter(table, 'in', '?')}`,
+    params: [tenantId, JSON.stringify(keys.only)],
+    row: rowText(table),
+    key: primaryKeyJson(table),
+  };
 }
 
 interface Checksum {
@@ -1096,12 +1111,6 @@ function quantiles(samples: number[]): string {
   return `${at(0.5)}/${at(0.9)}/${at(1)}`;
 }
 
-/** Equal keys (the copy's range ends are text from the database, compared as such). */
-function sameKey(a: CopyKey, b: CopyKey): boolean {
-  const columns = Object.keys(b);
-  return Object.keys(a).length === columns.length && columns.every((column) => String(a[column]) === String(b[column]));
-}
-
 function sameColumns(key: Record<string, unknown> | undefined, columns: readonly string[]): boolean {
   return key !== undefined && Object.keys(key).length === columns.length && columns.every((column) => column in key);
 }
@@ -1131,11 +1140,6 @@ function withoutLocalColumns(table: TenantTable, rows: Record<string, unknown>[]
       return x < y ? -1 : x > y ? 1 : 0;
     })
     .map((row) => Object.fromEntries(Object.entries(row).filter(([column]) => !table.localColumns.includes(column))));
-}
-
-/** A PostgreSQL text[] literal of catalog names (single quotes doubled). */
-function textArray(names: readonly string[]): string {
-  return `array[${names.map((name) => `'${name.replace(/'/g, "''")}'`).join(', ')}]::text[]`;
 }
 
 async function deleteKeys(tx: EntityManager, table: TenantTable, pks: readonly Record<string, unknown>[]): Promise<void> {
