@@ -29,7 +29,13 @@ const benchConfigSchema = z.object({
    * Observability: rounds of alternating modes (each round measures every mode once, paired with that round's baseline),
    * and the measured seconds of each slot's closed loop and of its fixed-rate run (after 1 s of warm-up each).
    */
-  BENCH_OBS_ROUNDS: fields.positiveInt(8),
+  BENCH_OBS_ROUNDS: fields.positiveInt(4),
+  /**
+   * Observability: processes per mode (each the embedded stack over its own databases). Single processes of one mode
+   * differ by several per cent; each mode's figure is the mean of its processes, and two baseline processes compared with
+   * each other give the run's noise floor.
+   */
+  BENCH_OBS_PROCESSES: fields.positiveInt(2),
   BENCH_OBS_SLOT_S: fields.positiveInt(5),
   /** Observability: the sample ratio of the "production setting" mode (parentbased_traceidratio). */
   BENCH_OBS_SAMPLE_RATIO: z.coerce.number().min(0).max(1).default(0.1),

@@ -70,6 +70,7 @@ const median = (values: readonly number[]) =>
     [...values].sort((a, b) => a - b),
     0.5,
   );
+const mean = (values: readonly number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
 const round2 = (value: number) => Math.round(value * 100) / 100;
 const loadAverage = () => round2(loadavg()[0]!);
 
@@ -85,10 +86,11 @@ interface ModeStack {
   stop(): Promise<void>;
 }
 
-async function startModeStack(config: BenchConfig, mode: Mode, tracing: ModeStackStart['tracing']): Promise<ModeStack> {
+/** `name`: the mode and the process's number, e.g. `tracing-ratio-1`. */
+async function startModeStack(config: BenchConfig, name: string, tracing: ModeStackStart['tracing']): Promise<ModeStack> {
   const child = fork(new URL('./observability-mode-stack.js', import.meta.url), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const exited = new Promise<never>((_, reject) =>
-    child.once('exit', (code) => reject(new Error(`the ${mode} stack process exited (code ${code}) before it was stopped`))),
+    child.once('exit', (code) => reject(new Error(`the ${name} stack process exited (code ${code}) before it was stopped`))),
   );
   // Rejections of `exited` surface through the awaits below; after a clean stop it is never awaited again.
   exited.catch(() => {});
@@ -105,7 +107,7 @@ async function startModeStack(config: BenchConfig, mode: Mode, tracing: ModeStac
       }),
     ]);
   const ready = next('ready');
-  child.send({ type: 'start', label: mode.replace('-', '_'), config, tracing } satisfies ModeStackStart);
+  child.send({ type: 'start', label: name.replaceAll('-', '_'), config, tracing } satisfies ModeStackStart);
   const info = (await ready) as Extract<ModeStackReport, { type: 'ready' }>;
   return {
     pid: child.pid!,
@@ -138,10 +140,13 @@ async function startModeStack(config: BenchConfig, mode: Mode, tracing: ModeStac
  * - `tracing-all`: metrics + tracing with every trace sampled, exported over OTLP/HTTP to a receiver on its own thread;
  * - `tracing-ratio`: the same with the production setting, parentbased_traceidratio at BENCH_OBS_SAMPLE_RATIO (0.1).
  *
- * Each mode runs in a process of its own (observability-mode-stack.ts: the embedded stack over its own databases, tracing
- * set up once at start, as a deployment runs it), and the load comes from this process. Switching tracing on and off in
- * one process, as this benchmark did before, measured the switches as well (a fresh SDK, context manager and JIT state per
- * slot). The processes not being measured are paused with SIGSTOP, so they take no core from the one that is.
+ * Each mode runs in processes of its own (observability-mode-stack.ts: the embedded stack over its own databases, tracing
+ * set up once at start, as a deployment runs it; BENCH_OBS_PROCESSES per mode), and the load comes from this process.
+ * Switching tracing on and off in one process, as this benchmark did before, measured the switches as well (a fresh SDK,
+ * context manager and JIT state per slot). The processes not being measured are paused with SIGSTOP, so they take no core
+ * from the one that is. Two processes of the same mode differ by several per cent (their own databases, heaps and JIT
+ * history): each mode's figure per round is the mean of its processes, and the two baseline processes compared with each
+ * other give the run's noise floor.
  *
  * Why rounds: two long runs per mode differed by up to ±15 % on the 2-core machine (other processes, GC, background work
  * drifting over minutes), so a 5 % difference could not be resolved. The modes alternate in BENCH_OBS_ROUNDS short rounds
@@ -155,7 +160,10 @@ async function startModeStack(config: BenchConfig, mode: Mode, tracing: ModeStac
  */
 export async function observability(config: BenchConfig): Promise<void> {
   const sink = await startSink();
-  const stacks = new Map<Mode, ModeStack>();
+  // BENCH_OBS_PROCESSES per mode: one process's figures differ from another's of the same mode (its own databases,
+  // heap and JIT history) by several per cent, as much as the cost measured, so each mode's figure is the mean of its
+  // processes and two baseline processes compared with each other show that noise floor in every run.
+  const stacks = new Map<Mode, ModeStack[]>(MODES.map((mode) => [mode, []]));
   let scraper: NodeJS.Timeout | undefined;
   const scraping = (urls: readonly string[] | undefined) => {
     clearInterval(scraper);
@@ -171,17 +179,19 @@ export async function observability(config: BenchConfig): Promise<void> {
     const slotWarmupMs = 1000;
     const loadAtStart = loadAverage();
 
-    // One process per mode, started one after the other; each warms up (JIT, the seed's background work) under a closed
-    // loop, then pauses. The baseline's warm-up throughput sets the fixed rate.
+    // The processes, started one after the other; each warms up (JIT, the seed's background work) under a closed loop,
+    // then pauses. The baseline's first warm-up throughput sets the fixed rate.
     let capacity = 0;
-    for (const mode of MODES) {
-      const ratio = mode === 'tracing-all' ? 1 : config.BENCH_OBS_SAMPLE_RATIO;
-      const stack = await startModeStack(config, mode, mode.startsWith('tracing') ? { otlpUrl: sink.url, ratio } : null);
-      stacks.set(mode, stack);
-      const warmup = await closedLoop(stack.graphqlUrl, 16, config.BENCH_WARMUP_S * 1000, slotMs, stack.requests, stack.pid);
-      if (mode === 'baseline') capacity = warmup.ok / (warmup.measuredMs / 1000);
-      if (mode.startsWith('tracing')) await stack.flush();
-      stack.pause();
+    for (let copy = 0; copy < config.BENCH_OBS_PROCESSES; copy += 1) {
+      for (const mode of MODES) {
+        const ratio = mode === 'tracing-all' ? 1 : config.BENCH_OBS_SAMPLE_RATIO;
+        const stack = await startModeStack(config, `${mode}-${copy}`, mode.startsWith('tracing') ? { otlpUrl: sink.url, ratio } : null);
+        stacks.get(mode)!.push(stack);
+        const warmup = await closedLoop(stack.graphqlUrl, 16, config.BENCH_WARMUP_S * 1000, slotMs, stack.requests, stack.pid);
+        if (mode === 'baseline' && copy === 0) capacity = warmup.ok / (warmup.measuredMs / 1000);
+        if (mode.startsWith('tracing')) await stack.flush();
+        stack.pause();
+      }
     }
     const fixedRps = config.BENCH_OBS_RPS || Math.max(1, Math.round(capacity / 3));
 
@@ -214,11 +224,14 @@ export async function observability(config: BenchConfig): Promise<void> {
         runQueueWaitMs: number;
       }
     >;
+    // Each baseline process's closed-loop figures per round, for the noise floor (process 1 against process 0).
+    const baselineByProcess = Array.from({ length: config.BENCH_OBS_PROCESSES }, () => ({ rps: [] as number[], cpuMsPerRequest: [] as number[] }));
     const loadPerRound: number[] = [];
     // Every slot on its own, to correlate a slow slot with the run queue.
     const slots: Array<{
       round: number;
       mode: Mode;
+      process: number;
       rps: number;
       cpuMsPerRequest: number;
       closedRunQueueWaitMsPerS: number;
@@ -229,45 +242,63 @@ export async function observability(config: BenchConfig): Promise<void> {
     for (let round = 0; round < config.BENCH_OBS_ROUNDS; round += 1) {
       loadPerRound.push(loadAverage());
       const order = MODES.map((_, index) => MODES[(index + round) % MODES.length]!);
-      for (const mode of order) {
-        const result = results[mode];
-        const stack = stacks.get(mode)!;
-        stack.resume();
-        scraping(mode === 'baseline' ? undefined : stack.metricsUrls);
-        const spansBefore = await sink.spans();
-        try {
-          const closedSchedBefore = mainThreadSchedMs(stack.pid);
-          const throughput = await closedLoop(stack.graphqlUrl, 16, slotWarmupMs, slotMs, stack.requests, stack.pid);
-          const closedWaitMs = mainThreadSchedMs(stack.pid).waitMs - closedSchedBefore.waitMs;
-          result.rps.push(throughput.ok / (throughput.measuredMs / 1000));
-          result.cpuMsPerRequest.push(throughput.mainThreadCpuMs / Math.max(1, throughput.ok));
-          result.processCpuMsPerRequest.push(throughput.processCpuMs / Math.max(1, throughput.ok));
-          const schedBefore = mainThreadSchedMs(stack.pid);
-          const bodies = stack.requests.map((request) => request.body);
-          const fixed = await runLoad(stack.graphqlUrl, fixedRps, slotMs, slotWarmupMs, bodies, stack.requests[0]!.headers);
-          const waitMs = mainThreadSchedMs(stack.pid).waitMs - schedBefore.waitMs;
-          result.runQueueWaitMs += waitMs;
-          const slot = summarize(fixed.latencies, fixed.errors, slotMs);
-          result.p95.push(slot.p95);
-          slots.push({
-            round,
-            mode,
-            rps: round2(result.rps.at(-1)!),
-            cpuMsPerRequest: Math.round(result.cpuMsPerRequest.at(-1)! * 1000) / 1000,
-            closedRunQueueWaitMsPerS: round2(closedWaitMs / ((slotMs + slotWarmupMs) / 1000)),
-            p95: slot.p95,
-            max: slot.max,
-            runQueueWaitMsPerS: round2(waitMs / ((slotMs + slotWarmupMs) / 1000)),
-          });
-          result.latencies.push(...fixed.latencies);
-          result.errors += throughput.errors + fixed.errors;
-          if (throughput.errors > 0 && !result.errorSample) result.errorSample = throughput.sample;
-          if (mode.startsWith('tracing')) await stack.flush();
-        } finally {
-          scraping(undefined);
-          stack.pause();
+      // This round's slots per mode, averaged over the mode's processes once the round is done.
+      const inRound = Object.fromEntries(
+        MODES.map((mode) => [mode, { rps: [] as number[], cpu: [] as number[], processCpu: [] as number[], p95: [] as number[] }]),
+      );
+      for (let copy = 0; copy < config.BENCH_OBS_PROCESSES; copy += 1)
+        for (const mode of order) {
+          const result = results[mode];
+          const own = inRound[mode]!;
+          const stack = stacks.get(mode)![copy]!;
+          stack.resume();
+          scraping(mode === 'baseline' ? undefined : stack.metricsUrls);
+          const spansBefore = await sink.spans();
+          try {
+            const closedSchedBefore = mainThreadSchedMs(stack.pid);
+            const throughput = await closedLoop(stack.graphqlUrl, 16, slotWarmupMs, slotMs, stack.requests, stack.pid);
+            const closedWaitMs = mainThreadSchedMs(stack.pid).waitMs - closedSchedBefore.waitMs;
+            own.rps.push(throughput.ok / (throughput.measuredMs / 1000));
+            own.cpu.push(throughput.mainThreadCpuMs / Math.max(1, throughput.ok));
+            own.processCpu.push(throughput.processCpuMs / Math.max(1, throughput.ok));
+            if (mode === 'baseline') {
+              baselineByProcess[copy]!.rps.push(own.rps.at(-1)!);
+              baselineByProcess[copy]!.cpuMsPerRequest.push(own.cpu.at(-1)!);
+            }
+            const schedBefore = mainThreadSchedMs(stack.pid);
+            const bodies = stack.requests.map((request) => request.body);
+            const fixed = await runLoad(stack.graphqlUrl, fixedRps, slotMs, slotWarmupMs, bodies, stack.requests[0]!.headers);
+            const waitMs = mainThreadSchedMs(stack.pid).waitMs - schedBefore.waitMs;
+            result.runQueueWaitMs += waitMs;
+            const slot = summarize(fixed.latencies, fixed.errors, slotMs);
+            own.p95.push(slot.p95);
+            slots.push({
+              round,
+              mode,
+              process: copy,
+              rps: round2(own.rps.at(-1)!),
+              cpuMsPerRequest: Math.round(own.cpu.at(-1)! * 1000) / 1000,
+              closedRunQueueWaitMsPerS: round2(closedWaitMs / ((slotMs + slotWarmupMs) / 1000)),
+              p95: slot.p95,
+              max: slot.max,
+              runQueueWaitMsPerS: round2(waitMs / ((slotMs + slotWarmupMs) / 1000)),
+            });
+            result.latencies.push(...fixed.latencies);
+            result.errors += throughput.errors + fixed.errors;
+            if (throughput.errors > 0 && !result.errorSample) result.errorSample = throughput.sample;
+            if (mode.startsWith('tracing')) await stack.flush();
+          } finally {
+            scraping(undefined);
+            stack.pause();
+          }
+          result.spans += (await sink.spans()) - spansBefore;
         }
-        result.spans += (await sink.spans()) - spansBefore;
+      for (const mode of MODES) {
+        const own = inRound[mode]!;
+        results[mode].rps.push(mean(own.rps));
+        results[mode].cpuMsPerRequest.push(mean(own.cpu));
+        results[mode].processCpuMsPerRequest.push(mean(own.processCpu));
+        results[mode].p95.push(mean(own.p95));
       }
     }
     const loadAtEnd = loadAverage();
@@ -285,7 +316,7 @@ export async function observability(config: BenchConfig): Promise<void> {
     const rows: ResultRow[] = [];
     for (const mode of MODES) {
       rows.push({
-        scenario: `${label[mode]}: closed loop, 16 connections (median of ${config.BENCH_OBS_ROUNDS} rounds)`,
+        scenario: `${label[mode]}: closed loop, 16 connections (median of ${config.BENCH_OBS_ROUNDS} rounds, mean of ${config.BENCH_OBS_PROCESSES} processes)`,
         rps: round2(median(results[mode].rps)),
         spread: range(results[mode].rps),
         cpuMsPerRequest: Math.round(median(results[mode].cpuMsPerRequest) * 1000) / 1000,
@@ -309,6 +340,20 @@ export async function observability(config: BenchConfig): Promise<void> {
         runQueueWaitMsPerS: round2(results[mode].runQueueWaitMs / ((config.BENCH_OBS_ROUNDS * (slotMs + slotWarmupMs)) / 1000)),
         target: 'informational',
         met: results[mode].errors === 0,
+      });
+    }
+    if (config.BENCH_OBS_PROCESSES > 1) {
+      // Two processes of the same mode (tracing off), paired per round like the modes: what a difference between single
+      // processes can be without any cost behind it. A mode's figure is the mean of BENCH_OBS_PROCESSES processes.
+      const [first, second] = baselineByProcess as [(typeof baselineByProcess)[0], (typeof baselineByProcess)[0]];
+      const lost = second.rps.map((rps, round) => ((first.rps[round]! - rps) / first.rps[round]!) * 100);
+      const cpuAdded = second.cpuMsPerRequest.map((cpu, round) => ((cpu - first.cpuMsPerRequest[round]!) / first.cpuMsPerRequest[round]!) * 100);
+      rows.push({
+        scenario: 'noise floor: baseline process 2 vs baseline process 1, throughput lost / main-thread CPU per request added (median of per-round pairs)',
+        value: `${round2(median(lost))} % / ${round2(median(cpuAdded))} %`,
+        spread: `${range(lost, ' %')} / ${range(cpuAdded, ' %')}`,
+        target: 'informational (0 but for the process)',
+        met: true,
       });
     }
     for (const mode of ['metrics', 'tracing-all', 'tracing-ratio'] as const) {
@@ -367,8 +412,8 @@ export async function observability(config: BenchConfig): Promise<void> {
       warmupBaselineRps: round2(capacity),
       fixedRps,
       fixedRpsFrom: config.BENCH_OBS_RPS === 0 ? 'a third of the warm-up baseline closed-loop throughput' : 'BENCH_OBS_RPS',
-      tenants: stacks.get('baseline')!.requests.length,
-      processes: 'one per mode (observability-mode-stack.ts), the others paused with SIGSTOP while one is measured',
+      tenants: stacks.get('baseline')![0]!.requests.length,
+      processes: `${config.BENCH_OBS_PROCESSES} per mode (observability-mode-stack.ts), the others paused with SIGSTOP while one is measured`,
       sampleRatio: config.BENCH_OBS_SAMPLE_RATIO,
       spansExported: { 'tracing-all': results['tracing-all'].spans, 'tracing-ratio': results['tracing-ratio'].spans },
       order: 'rotating: round r starts with mode r mod 4 of baseline,metrics,tracing-all,tracing-ratio',
@@ -378,7 +423,7 @@ export async function observability(config: BenchConfig): Promise<void> {
     });
   } finally {
     scraping(undefined);
-    for (const stack of stacks.values()) await stack.stop();
+    for (const stack of [...stacks.values()].flat()) await stack.stop();
     await sink.close();
   }
 }
