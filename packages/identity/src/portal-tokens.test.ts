@@ -129,11 +129,9 @@ describe("portal tokens with the identity provider's JWKS endpoint", () => {
       requests += 1;
       if (answer === 'server-error') return void res.writeHead(503).end();
       if (answer === 'garbage') return void res.writeHead(200, { 'content-type': 'application/json' }).end('<html>maintenance</html>');
-      void Promise.all(
-        published.map(async ({ kid, publicKeyPem }) => ({ ...(await exportJWK(await importSPKI(publicKeyPem, 'EdDSA'))), kid, alg: 'EdDSA', use: 'sig' })),
-      ).then((keys) => {
+      void jwksOf(published).then((body) => {
         res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify({ keys }));
+        res.end(body);
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -206,11 +204,9 @@ describe("portal tokens while the identity provider's JWKS cannot be fetched", (
     server = createServer((_req, res) => {
       requests += 1;
       if (down) return void res.writeHead(503).end();
-      void Promise.all(
-        published.map(async ({ kid, publicKeyPem }) => ({ ...(await exportJWK(await importSPKI(publicKeyPem, 'EdDSA'))), kid, alg: 'EdDSA', use: 'sig' })),
-      ).then((keys) => {
+      void jwksOf(published).then((body) => {
         res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify({ keys }));
+        res.end(body);
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -267,3 +263,12 @@ describe("portal tokens while the identity provider's JWKS cannot be fetched", (
     await refused(verifier.verify(await aliceWith(first.privateKeyPem, 'k1')), 'a key the provider removed');
   });
 });
+
+/** The JWKS document publishing `keys` (Ed25519 public keys with their kid), as an identity provider serves it. */
+async function jwksOf(keys: ReadonlyArray<{ kid: string; publicKeyPem: string }>): Promise<string> {
+  return JSON.stringify({
+    keys: await Promise.all(
+      keys.map(async ({ kid, publicKeyPem }) => ({ ...(await exportJWK(await importSPKI(publicKeyPem, 'EdDSA'))), kid, alg: 'EdDSA', use: 'sig' })),
+    ),
+  });
+}

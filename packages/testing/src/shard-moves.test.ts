@@ -37,6 +37,39 @@ describe('moving a tenant between shards', () => {
   let relay: OutboxRelay;
   const published: EventEnvelope[] = [];
 
+  /**
+   * A transaction another instance holds open on `shard` from `hold` until `release` (which waits for it to end): `hold`
+   * resolves once it is old enough to count as waiting for the pace's probe (whose threshold is 50 ms).
+   */
+  function transactionHeldOpen(shard: number): { hold(): Promise<void>; release(): Promise<void> } {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let holding: Promise<void> | undefined;
+    return {
+      hold: () =>
+        new Promise<void>((opened, failed) => {
+          holding = other.em(shard).transactional(async (tx) => {
+            await tx.execute('select 1');
+            opened();
+            await released;
+          });
+          holding.catch(failed);
+        }).then(async () => {
+          await waitUntil(async () => {
+            const [row] = await db.em(shard).execute<{ n: number }[]>(
+              `select count(*)::int as n from pg_stat_activity
+                where datname = current_database() and state <> 'idle' and xact_start < now() - interval '60 milliseconds'`,
+            );
+            return row!.n > 0;
+          }, 'the held transaction counting as waiting');
+        }),
+      release: async () => {
+        release();
+        await holding;
+      },
+    };
+  }
+
   before(async () => {
     db = await ShardedDatabase.open(config(), schema, logger);
     other = await ShardedDatabase.open(config(), schema, logger);
@@ -434,35 +467,14 @@ describe('moving a tenant between shards', () => {
     // high the ceiling.
     const tenantId = await seedTenant(db, 400);
     const source = (await db.directory.lookupOne(tenantId))!;
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    let holding: Promise<void> | undefined;
-    const hold = () =>
-      new Promise<void>((opened, failed) => {
-        holding = other.em(source).transactional(async (tx) => {
-          await tx.execute('select 1');
-          opened();
-          await released;
-        });
-        holding.catch(failed);
-      }).then(async () => {
-        // Until the transaction is old enough to count as waiting (the probe's threshold is 50 ms).
-        await waitUntil(async () => {
-          const [row] = await db.em(source).execute<{ n: number }[]>(
-            `select count(*)::int as n from pg_stat_activity
-              where datname = current_database() and state <> 'idle' and xact_start < now() - interval '60 milliseconds'`,
-          );
-          return row!.n > 0;
-        }, 'the held transaction counting as waiting');
-      });
+    const held = transactionHeldOpen(source);
     try {
-      const busy = await timedMove(tenantId, { maxRowsPerS: 1_000_000, minRowsPerS: 1_000 }, { copying: hold, copied: async () => release() });
+      const busy = await timedMove(tenantId, { maxRowsPerS: 1_000_000, minRowsPerS: 1_000 }, { copying: held.hold, copied: held.release });
       assert.ok(busy.copyingS >= 0.35, `copied in ${busy.copyingS} s while the shard was busy`);
       const [busyRanges, ranges] = String(busy.entries['busyRanges']).split('/').map(Number);
       assert.ok(ranges! >= 7 && busyRanges === ranges, `every probe found the shard busy: ${String(busy.entries['busyRanges'])}`);
     } finally {
-      release();
-      await holding;
+      await held.release();
     }
   });
 
@@ -509,36 +521,15 @@ describe('moving a tenant between shards', () => {
     // and the comparison stays at its floor however high the ceiling.
     const tenantId = await seedTenant(db, 400);
     const source = (await db.directory.lookupOne(tenantId))!;
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    let holding: Promise<void> | undefined;
-    const hold = () =>
-      new Promise<void>((opened, failed) => {
-        holding = other.em(source).transactional(async (tx) => {
-          await tx.execute('select 1');
-          opened();
-          await released;
-        });
-        holding.catch(failed);
-      }).then(async () => {
-        // Until the transaction is old enough to count as waiting (the probe's threshold is 50 ms).
-        await waitUntil(async () => {
-          const [row] = await db.em(source).execute<{ n: number }[]>(
-            `select count(*)::int as n from pg_stat_activity
-              where datname = current_database() and state <> 'idle' and xact_start < now() - interval '60 milliseconds'`,
-          );
-          return row!.n > 0;
-        }, 'the held transaction counting as waiting');
-      });
+    const held = transactionHeldOpen(source);
     try {
-      const busy = await timedMove(tenantId, { maxRowsPerS: 1_000_000, minRowsPerS: 1_000 }, { comparing: hold });
+      const busy = await timedMove(tenantId, { maxRowsPerS: 1_000_000, minRowsPerS: 1_000 }, { comparing: held.hold });
       assert.ok(busy.comparingS >= 0.35, `compared in ${busy.comparingS} s while the shard was busy`);
       const [busyRanges, ranges] = String(busy.entries['busyRanges']).split('/').map(Number);
       assert.ok(ranges === 8 && busyRanges === ranges, `every probe found the shard busy: ${String(busy.entries['busyRanges'])}`);
       assert.equal(busy.entries['rateRowsPerS'], 1_000, 'at the floor');
     } finally {
-      release();
-      await holding;
+      await held.release();
     }
   });
 
