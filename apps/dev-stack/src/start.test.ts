@@ -20,12 +20,25 @@ const home = mkdtempSync(join(tmpdir(), 'saldo-start-'));
 chmodSync(home, 0o755);
 const LOCK_FILE = join(home, 'pg', 'postmaster.pid');
 
+/**
+ * A port free now, from below the kernel's ephemeral range (32768-60999 here): a start binds it only after `pnpm build`,
+ * seconds later, and meanwhile an outbound connection of a test running beside this one (to PostgreSQL, Redis) may be
+ * given any ephemeral port as its local one, which then cannot be bound ("port taken" for the start under test).
+ */
 async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+  for (let attempt = 0; attempt < 100; attempt += 1) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const server = createServer();
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (bound) {
+      await new Promise((resolve) => server.close(resolve));
+      return port;
+    }
+  }
+  throw new Error('no free port between 20000 and 32000');
 }
 
 /** A start's environment: this SALDO_HOME, its own ports (subgraphs on free ones), no demo data. */
@@ -142,9 +155,24 @@ async function tenantBalances(env: Record<string, string>): Promise<unknown> {
 /** `node apps/dev-stack/dist/main.js` (what `pnpm start` execs after building): for the starts that must fail. */
 async function startFailure(env: Record<string, string>): Promise<{ code: number | null; stderr: string; stdout: string }> {
   const started = startMain(env);
-  const { code } = await started.exit;
-  return { code, stderr: started.stderr(), stdout: started.stdout() };
+  // A start that was expected to fail but starts runs until stopped: it fails the test instead of hanging it.
+  let timer: NodeJS.Timeout | undefined;
+  const ranOn = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      process.kill(-started.child.pid!, 'SIGKILL');
+      reject(new Error(`the start did not fail within ${START_FAILURE_TIMEOUT_MS / 1000} s:\n${started.stdout()}\n${started.stderr()}`));
+    }, START_FAILURE_TIMEOUT_MS);
+  });
+  try {
+    const { code } = await Promise.race([started.exit, ranOn]);
+    return { code, stderr: started.stderr(), stdout: started.stdout() };
+  } finally {
+    clearTimeout(timer);
+  }
 }
+
+/** How long a start that must fail may take to say so (it builds first). */
+const START_FAILURE_TIMEOUT_MS = 120_000;
 
 function assertOneLine(stderr: string, pattern: RegExp): string {
   const lines = stderr.split('\n').filter((line) => line.trim() !== '');
@@ -241,6 +269,7 @@ describe('pnpm start', () => {
   });
 
   it('refuses a second start on the same data directory, naming the Saldo that holds it', async () => {
+    assert.equal(first?.child.exitCode, null, 'the first start runs');
     const second = await startFailure(await startEnvironment(postgresPort));
     assert.equal(second.code, 1);
     const line = assertOneLine(
