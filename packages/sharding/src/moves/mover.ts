@@ -367,8 +367,7 @@ export class ShardMover {
         const started = performance.now();
         const timings = { read: 0, write: 0 };
         let tableRows = 0;
-        const samples: ProbeSamples = { oldestMs: [], roundTripMs: [] };
-        const pace = new CopyPace(this.copyPace, () => this.shardsBusy(move, samples));
+        const { pace, samples } = this.probedPace(move, this.copyPace);
         let writers = 1;
         // Rows past the tenant's last key now were written after the capture began: the change log brings them. Without
         // this bound the copy chased the rows the tenant kept writing (a table written faster than copied never ended).
@@ -432,18 +431,19 @@ export class ShardMover {
           // Time spent reading the source and writing the target (they overlap: their sum may exceed `seconds`).
           readS: Math.round(timings.read / 100) / 10,
           writeS: Math.round(timings.write / 100) / 10,
-          // The pace: time waited between ranges, the share of ranges that found the shards busy, the last rate.
-          pausedS: Math.round(pace.stats.pausedMs / 100) / 10,
-          busyRanges: `${pace.stats.busyRanges}/${pace.stats.ranges}`,
-          rateRowsPerS: Math.round(pace.rate),
-          probeOldestMs: quantiles(samples.oldestMs),
-          probeRoundTripMs: quantiles(samples.roundTripMs),
+          ...paceFields(pace, samples),
         });
       }
     } finally {
       await Promise.all([source, ...targets].map((client) => client.end().catch(() => undefined)));
     }
     await this.update(move.id, { state: 'CATCHING_UP' });
+  }
+
+  /** A pace between `rates` whose probe is shardsBusy on the move's two shards, recording the probe's samples. */
+  private probedPace(move: ShardMove, rates: CopyPaceSettings): { pace: CopyPace; samples: ProbeSamples } {
+    const samples: ProbeSamples = { oldestMs: [], roundTripMs: [] };
+    return { pace: new CopyPace(rates, () => this.shardsBusy(move, samples)), samples };
   }
 
   /**
@@ -755,8 +755,7 @@ export class ShardMover {
         for (const change of changes) addKey(pending, change.table_name, JSON.stringify(change.pk), change.pk);
         for (const table of tables) {
           const started = performance.now();
-          const samples: ProbeSamples = { oldestMs: [], roundTripMs: [] };
-          const pace = new CopyPace(this.comparePace, () => this.shardsBusy(move, samples));
+          const { pace, samples } = this.probedPace(move, this.comparePace);
           const except = [...(pending.get(table.name)?.values() ?? [])];
           const compared = await compareTable({ source, target }, table, move.tenantId, except, this.batchSize, pace, signal);
           const seconds = (performance.now() - started) / 1000;
@@ -771,11 +770,7 @@ export class ShardMover {
             cutS: Math.round(compared.cuttingMs / 100) / 10,
             sourceS: Math.round(compared.sourceMs / 100) / 10,
             targetS: Math.round(compared.targetMs / 100) / 10,
-            pausedS: Math.round(pace.stats.pausedMs / 100) / 10,
-            busyRanges: `${pace.stats.busyRanges}/${pace.stats.ranges}`,
-            rateRowsPerS: Math.round(pace.rate),
-            probeOldestMs: quantiles(samples.oldestMs),
-            probeRoundTripMs: quantiles(samples.roundTripMs),
+            ...paceFields(pace, samples),
           });
           if (compared.mismatch) throw new VerificationFailed(compared.mismatch);
         }
@@ -1100,6 +1095,20 @@ function toMove(row: MoveRow): ShardMove {
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
     switchedAt: row.switched_at ? new Date(row.switched_at) : null,
+  };
+}
+
+/**
+ * The pace's part of a copied or compared table's log line: time waited between ranges, the share of ranges that found
+ * the shards busy, the last rate, and the probe's samples.
+ */
+function paceFields(pace: CopyPace, samples: ProbeSamples): Record<string, unknown> {
+  return {
+    pausedS: Math.round(pace.stats.pausedMs / 100) / 10,
+    busyRanges: `${pace.stats.busyRanges}/${pace.stats.ranges}`,
+    rateRowsPerS: Math.round(pace.rate),
+    probeOldestMs: quantiles(samples.oldestMs),
+    probeRoundTripMs: quantiles(samples.roundTripMs),
   };
 }
 
