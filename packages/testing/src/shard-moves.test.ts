@@ -14,6 +14,7 @@ import {
   TENANT_MOVED_SQLSTATE,
   dropDatabases,
   type MoveState,
+  type MoverOptions,
   type ShardingConfig,
 } from '@saldo/sharding';
 import { TEST_POSTGRES_URL, testLogger, uniquePrefix } from './harness.js';
@@ -68,6 +69,45 @@ describe('moving a tenant between shards', () => {
         await holding;
       },
     };
+  }
+
+  /**
+   * Moves `tenantId` (400 seeded entries) to the other shard with these paces, ranges of 50 rows: when each phase began,
+   * and the entry table's `line` in the log (the pace's figures as operators read them). `hooks` run once as their phase
+   * begins, before it is timed. The move must end CLEANED with every entry once on the target.
+   */
+  async function pacedMove(
+    tenantId: string,
+    paces: Pick<MoverOptions, 'copyPace' | 'comparePace'>,
+    line: string,
+    hooks: Partial<Record<MoveState, (() => Promise<void>) | undefined>>,
+  ): Promise<{ at: Partial<Record<MoveState, number>>; entries: Record<string, unknown> }> {
+    const lines: Record<string, unknown>[] = [];
+    const recording = {
+      ...logger,
+      info: (message: string, fields?: Record<string, unknown>) => {
+        if (message === line) lines.push(fields ?? {});
+        logger.info(message, fields);
+      },
+    };
+    const source = (await db.directory.lookupOne(tenantId))!;
+    const started = await mover().start(tenantId, 1 - source);
+    const at: Partial<Record<MoveState, number>> = {};
+    const paced = new ShardMover(db, recording, {
+      graceMs: 0,
+      batchSize: 50,
+      drainOutbox: () => relay.flush(),
+      ...paces,
+      onPhase: async (_move, phase) => {
+        if (at[phase] !== undefined) return;
+        await hooks[phase]?.();
+        at[phase] = performance.now();
+      },
+    });
+    const { move } = await paced.run(started.id);
+    assert.equal(move.state, 'CLEANED', move.error ?? '');
+    assert.equal((await tenantRows(db, 1 - source, tenantId))['entry'], 400, 'every entry once');
+    return { at, entries: lines.find((fields) => fields['table'] === 'entry')! };
   }
 
   before(async () => {
@@ -422,40 +462,14 @@ describe('moving a tenant between shards', () => {
 
   test("the copy keeps to its pace's ceiling, and to its floor while a live transaction on a shard has waited", async () => {
     // The copy's log line per table, as operators read it (rows, the ranges the probe found busy).
-    const copied: Record<string, unknown>[] = [];
-    const recording = {
-      ...logger,
-      info: (message: string, fields?: Record<string, unknown>) => {
-        if (message === 'shard move copied a table') copied.push(fields ?? {});
-        logger.info(message, fields);
-      },
-    };
     /** Moves the tenant; returns how long it was COPYING (s) and the entry table's log line. */
     const timedMove = async (
       tenantId: string,
       copyPace: { maxRowsPerS: number; minRowsPerS: number },
       hooks: { copying?: () => Promise<void>; copied?: () => Promise<void> } = {},
     ) => {
-      const source = (await db.directory.lookupOne(tenantId))!;
-      const started = await mover().start(tenantId, 1 - source);
-      const at: Partial<Record<MoveState, number>> = {};
-      const paced = new ShardMover(db, recording, {
-        graceMs: 0,
-        batchSize: 50,
-        drainOutbox: () => relay.flush(),
-        copyPace,
-        onPhase: async (_move, phase) => {
-          if (at[phase] !== undefined) return;
-          if (phase === 'COPYING') await hooks.copying?.();
-          if (phase === 'CATCHING_UP') await hooks.copied?.();
-          at[phase] = performance.now();
-        },
-      });
-      copied.length = 0;
-      const { move } = await paced.run(started.id);
-      assert.equal(move.state, 'CLEANED');
-      assert.equal((await tenantRows(db, 1 - source, tenantId))['entry'], 400, 'every entry once');
-      return { copyingS: (at.CATCHING_UP! - at.COPYING!) / 1000, entries: copied.find((line) => line['table'] === 'entry')! };
+      const { at, entries } = await pacedMove(tenantId, { copyPace }, 'shard move copied a table', { COPYING: hooks.copying, CATCHING_UP: hooks.copied });
+      return { copyingS: (at.CATCHING_UP! - at.COPYING!) / 1000, entries };
     };
 
     // Ceiling: 400 entries in ranges of 50 at 1,000 rows/s wait at least 350 ms (the last range waits for nothing).
@@ -479,36 +493,10 @@ describe('moving a tenant between shards', () => {
   });
 
   test("the comparison before the fence goes range by range at its pace's ceiling, and at its floor while a live transaction on a shard has waited", async () => {
-    // The comparison's log line per table, as operators read it (rows, the ranges the probe found busy).
-    const compared: Record<string, unknown>[] = [];
-    const recording = {
-      ...logger,
-      info: (message: string, fields?: Record<string, unknown>) => {
-        if (message === 'shard move compared a table') compared.push(fields ?? {});
-        logger.info(message, fields);
-      },
-    };
     /** Moves the tenant; returns how long it took from the fence's phase to the switch's verification (s) and the entry table's line. */
     const timedMove = async (tenantId: string, comparePace: { maxRowsPerS: number; minRowsPerS: number }, hooks: { comparing?: () => Promise<void> } = {}) => {
-      const source = (await db.directory.lookupOne(tenantId))!;
-      const started = await mover().start(tenantId, 1 - source);
-      const at: Partial<Record<MoveState, number>> = {};
-      const paced = new ShardMover(db, recording, {
-        graceMs: 0,
-        batchSize: 50,
-        drainOutbox: () => relay.flush(),
-        comparePace,
-        onPhase: async (_move, phase) => {
-          if (at[phase] !== undefined) return;
-          if (phase === 'FENCED') await hooks.comparing?.();
-          at[phase] = performance.now();
-        },
-      });
-      compared.length = 0;
-      const { move } = await paced.run(started.id);
-      assert.equal(move.state, 'CLEANED', move.error ?? '');
-      assert.equal((await tenantRows(db, 1 - source, tenantId))['entry'], 400, 'every entry once');
-      return { comparingS: (at.VERIFYING! - at.FENCED!) / 1000, entries: compared.find((line) => line['table'] === 'entry')! };
+      const { at, entries } = await pacedMove(tenantId, { comparePace }, 'shard move compared a table', { FENCED: hooks.comparing });
+      return { comparingS: (at.VERIFYING! - at.FENCED!) / 1000, entries };
     };
 
     // Ceiling: 400 entries in ranges of 50 at 1,000 rows/s wait at least 350 ms (the last range waits for nothing).
