@@ -70,6 +70,9 @@ const median = (values: readonly number[]) =>
     [...values].sort((a, b) => a - b),
     0.5,
   );
+/** Per round, how much `values` exceed `base` of the same round, in per cent of `base`. */
+const percentAbovePerRound = (values: readonly number[], base: readonly number[]) =>
+  values.map((value, round) => ((value - base[round]!) / base[round]!) * 100);
 const mean = (values: readonly number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
 const round2 = (value: number) => Math.round(value * 100) / 100;
 const loadAverage = () => round2(loadavg()[0]!);
@@ -346,8 +349,8 @@ export async function observability(config: BenchConfig): Promise<void> {
       // Two processes of the same mode (tracing off), paired per round like the modes: what a difference between single
       // processes can be without any cost behind it. A mode's figure is the mean of BENCH_OBS_PROCESSES processes.
       const [first, second] = baselineByProcess as [(typeof baselineByProcess)[0], (typeof baselineByProcess)[0]];
-      const lost = second.rps.map((rps, round) => ((first.rps[round]! - rps) / first.rps[round]!) * 100);
-      const cpuAdded = second.cpuMsPerRequest.map((cpu, round) => ((cpu - first.cpuMsPerRequest[round]!) / first.cpuMsPerRequest[round]!) * 100);
+      const lost = percentAbovePerRound(second.rps, first.rps).map((above) => -above);
+      const cpuAdded = percentAbovePerRound(second.cpuMsPerRequest, first.cpuMsPerRequest);
       rows.push({
         scenario: 'noise floor: baseline process 2 vs baseline process 1, throughput lost / main-thread CPU per request added (median of per-round pairs)',
         value: `${round2(median(lost))} % / ${round2(median(cpuAdded))} %`,
@@ -358,7 +361,7 @@ export async function observability(config: BenchConfig): Promise<void> {
     }
     for (const mode of ['metrics', 'tracing-all', 'tracing-ratio'] as const) {
       // Paired with the baseline of the same round, so drift between rounds cancels out.
-      const lost = results[mode].rps.map((rps, round) => ((results.baseline.rps[round]! - rps) / results.baseline.rps[round]!) * 100);
+      const lost = percentAbovePerRound(results[mode].rps, results.baseline.rps).map((above) => -above);
       const lostMedian = median(lost);
       rows.push({
         scenario: `${label[mode]}: throughput lost vs baseline (median of per-round pairs)`,
@@ -370,9 +373,7 @@ export async function observability(config: BenchConfig): Promise<void> {
       // The same cost as CPU of the measured process's main thread per request, paired per round: the closed loop is bound by that
       // one thread, so its CPU per request is what limits throughput; it is not lowered by the time other processes take
       // a core from it (what spreads the throughput pairs), though GC and cache effects still spread it by ±15 %.
-      const cpuAdded = results[mode].cpuMsPerRequest.map(
-        (cpu, round) => ((cpu - results.baseline.cpuMsPerRequest[round]!) / results.baseline.cpuMsPerRequest[round]!) * 100,
-      );
+      const cpuAdded = percentAbovePerRound(results[mode].cpuMsPerRequest, results.baseline.cpuMsPerRequest);
       const cpuAddedMedian = median(cpuAdded);
       rows.push({
         scenario: `${label[mode]}: main-thread CPU per request added vs baseline (median of per-round pairs)`,
@@ -382,9 +383,7 @@ export async function observability(config: BenchConfig): Promise<void> {
         met: cpuAddedMedian < 5,
       });
       // All the process's threads: what the mode costs the machine (GC helper threads work off the main thread).
-      const processCpuAdded = results[mode].processCpuMsPerRequest.map(
-        (cpu, round) => ((cpu - results.baseline.processCpuMsPerRequest[round]!) / results.baseline.processCpuMsPerRequest[round]!) * 100,
-      );
+      const processCpuAdded = percentAbovePerRound(results[mode].processCpuMsPerRequest, results.baseline.processCpuMsPerRequest);
       rows.push({
         scenario: `${label[mode]}: process CPU per request (all threads) added vs baseline (median of per-round pairs)`,
         value: `${round2(median(processCpuAdded))} %`,
