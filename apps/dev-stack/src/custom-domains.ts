@@ -51,6 +51,8 @@ export async function startDevCustomDomains(config: EmbeddedConfig, logger: Logg
   } else {
     if (spawnSync('pebble', ['-h']).error) throw new Error('WEB_SERVER=nginx without ACME_DIRECTORY_URL needs pebble on the PATH (apt-get install pebble)');
     challtestsrv = await startChallTestSrv({ dnsPort: config.LOCAL_DNS_PORT, managementPort: config.LOCAL_DNS_MANAGEMENT_PORT, detached: true });
+    // Recorded as soon as it runs, so a Saldo killed while pebble starts leaves nothing unknown behind.
+    await recordHelpers(pidsFile, [challtestsrv.pid]);
     try {
       pebble = await startPebble({ httpPort: config.NGINX_HTTP_PORT, dnsServer: challtestsrv.dnsAddress, detached: true });
     } catch (error) {
