@@ -78,6 +78,11 @@ function saldoPid(): number {
   return parent;
 }
 
+/** A process's command line ('' once it is gone). */
+function commandOf(pid: number): string {
+  return spawnSync('ps', ['-o', 'args=', '-p', String(pid)], { encoding: 'utf8' }).stdout.trim();
+}
+
 /** Whether the process runs (a zombie nobody reaped yet has exited). */
 function isRunning(pid: number): boolean {
   const state = spawnSync('ps', ['-o', 'stat=', '-p', String(pid)], { encoding: 'utf8' }).stdout.trim();
@@ -224,8 +229,12 @@ describe('pnpm start', () => {
   let firstEnv: Record<string, string>;
   let blocker: Server | undefined;
   let squatter: ChildProcess | undefined;
-  /** Processes outside the starts' process groups (a Saldo whose terminal was closed, custom-domain helpers), killed after a failed assertion. */
-  const strays: number[] = [];
+  /**
+   * Processes outside the starts' process groups (a Saldo whose terminal was closed, custom-domain helpers), with their
+   * command lines, killed after a failed assertion (only if the pid still shows that command line: it may be reused).
+   */
+  const strays: Array<{ pid: number; command: string }> = [];
+  const stray = (...pids: number[]) => strays.push(...pids.map((pid) => ({ pid, command: commandOf(pid) })));
 
   before(async () => {
     postgresPort = await freePort();
@@ -239,11 +248,11 @@ describe('pnpm start', () => {
         await started.exit;
       }
     }
-    for (const pid of strays) {
+    for (const { pid, command } of strays) {
       try {
-        process.kill(pid, 'SIGKILL');
+        if (command && commandOf(pid) === command) process.kill(pid, 'SIGKILL');
       } catch {
-        // Gone, as it should be.
+        // It exited meanwhile.
       }
     }
     squatter?.kill('SIGKILL');
@@ -350,7 +359,7 @@ describe('pnpm start', () => {
 
   it(
     'stops, and stops PostgreSQL, when the terminal running `pnpm start` is closed, although nothing can be written to it any more',
-    { skip: process.platform !== 'linux' && 'util-linux script(1) provides the terminal' },
+    { skip: (process.platform !== 'linux' || spawnSync('script', ['--version']).error !== undefined) && "util-linux's script(1) provides the terminal" },
     async () => {
       // `pnpm start` in a pseudo-terminal of its own (script -c), pretty log lines (a terminal's default) at info level, so
       // the shutdown writes lines to the closed terminal (EIO). Killing script closes the terminal: the kernel hangs it up
@@ -375,7 +384,7 @@ describe('pnpm start', () => {
       assert.equal(terminal.exitCode, null, `the start ended early:\n${output}`);
       const postgres = postgresPid();
       const saldo = saldoPid();
-      strays.push(saldo);
+      stray(saldo);
       terminal.kill('SIGKILL');
       await closed;
       await waitUntil(() => !isRunning(saldo), 'Saldo to stop after its terminal closed', { timeoutMs: 60_000, intervalMs: 100 });
@@ -418,7 +427,7 @@ describe('pnpm start', () => {
     later.push(killed);
     await waitForBanner(killed);
     const leftRunning = await customDomainHelpers(killed.child.pid!);
-    strays.push(...Object.values(leftRunning));
+    stray(...Object.values(leftRunning));
     // Killed with its whole process group: nginx, pebble and pebble-challtestsrv run in their own, like PostgreSQL.
     process.kill(-killed.child.pid!, 'SIGKILL');
     await killed.exit;
@@ -429,7 +438,7 @@ describe('pnpm start', () => {
     await waitForBanner(next);
     for (const [name, pid] of Object.entries(leftRunning)) assert.equal(isRunning(pid), false, `the ${name} left running was stopped`);
     const running = await customDomainHelpers(next.child.pid!);
-    strays.push(...Object.values(running));
+    stray(...Object.values(running));
     // Ctrl-C reaches Saldo only: nginx dying under it would be logged as an error ("nginx exited").
     await assertStopsCleanlyOn(next, 'SIGINT');
     for (const [name, pid] of Object.entries(running)) assert.equal(isRunning(pid), false, `Saldo stopped ${name}`);
