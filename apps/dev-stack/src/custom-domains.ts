@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { processCommand, stopLeftRunning, type Logger } from '@saldo/service';
 import { startChallTestSrv, startPebble, type ChallTestSrv, type Pebble } from '@saldo/testing';
 import type { EmbeddedConfig } from './config.js';
 import { embeddedEncryptionKey } from './keys.js';
@@ -17,8 +18,15 @@ export interface DevCustomDomains {
  * Custom domains in the embedded default: nothing (WEB_SERVER=none, domains stop at VERIFIED), or nginx run by the
  * white-label service with certificates from ACME_DIRECTORY_URL or, unset, a local pebble whose DNS is a local
  * pebble-challtestsrv (partners' TXT records are set through its management API). Development only.
+ *
+ * pebble and pebble-challtestsrv run in their own process groups, like the embedded PostgreSQL and nginx: a terminal's
+ * Ctrl-C reaches Saldo only, which stops them after the services that use them (`stop()`). Their pids and command
+ * lines are kept in SALDO_HOME/custom-domains.pids while they run, so a start after a Saldo that was killed stops the
+ * ones it left running (which would hold their ports) before anything else.
  */
-export async function startDevCustomDomains(config: EmbeddedConfig): Promise<DevCustomDomains | null> {
+export async function startDevCustomDomains(config: EmbeddedConfig, logger: Logger): Promise<DevCustomDomains | null> {
+  const pidsFile = join(config.SALDO_HOME, 'custom-domains.pids');
+  await stopHelpersLeftRunning(pidsFile, logger);
   if (config.WEB_SERVER !== 'nginx') return null;
   if (spawnSync('nginx', ['-v']).error) throw new Error('WEB_SERVER=nginx needs nginx on the PATH (Debian/Ubuntu: apt-get install nginx)');
   const home = config.SALDO_HOME;
@@ -42,13 +50,16 @@ export async function startDevCustomDomains(config: EmbeddedConfig): Promise<Dev
     banner = `  Custom domains: nginx on :${config.NGINX_HTTP_PORT} / :${config.NGINX_HTTPS_PORT}, certificates from ${config.ACME_DIRECTORY_URL}\n`;
   } else {
     if (spawnSync('pebble', ['-h']).error) throw new Error('WEB_SERVER=nginx without ACME_DIRECTORY_URL needs pebble on the PATH (apt-get install pebble)');
-    challtestsrv = await startChallTestSrv({ dnsPort: config.LOCAL_DNS_PORT, managementPort: config.LOCAL_DNS_MANAGEMENT_PORT });
+    challtestsrv = await startChallTestSrv({ dnsPort: config.LOCAL_DNS_PORT, managementPort: config.LOCAL_DNS_MANAGEMENT_PORT, detached: true });
+    // Recorded as soon as it runs, so a Saldo killed while pebble starts leaves nothing unknown behind.
+    await recordHelpers(pidsFile, [challtestsrv.pid]);
     try {
-      pebble = await startPebble({ httpPort: config.NGINX_HTTP_PORT, dnsServer: challtestsrv.dnsAddress });
+      pebble = await startPebble({ httpPort: config.NGINX_HTTP_PORT, dnsServer: challtestsrv.dnsAddress, detached: true });
     } catch (error) {
       await challtestsrv.stop();
       throw error;
     }
+    await recordHelpers(pidsFile, [challtestsrv.pid, pebble.pid]);
     const rootFile = join(home, 'pebble-root.pem');
     await writeFile(rootFile, await pebble.rootCertificatePem());
     Object.assign(env, {
@@ -69,6 +80,41 @@ export async function startDevCustomDomains(config: EmbeddedConfig): Promise<Dev
     async stop() {
       await pebble?.destroy();
       await challtestsrv?.stop();
+      await rm(pidsFile, { force: true });
     },
   };
+}
+
+interface HelperProcess {
+  pid: number;
+  command: string;
+}
+
+async function recordHelpers(pidsFile: string, pids: ReadonlyArray<number | undefined>): Promise<void> {
+  const helpers = pids.flatMap((pid): HelperProcess[] => {
+    const command = pid ? processCommand(pid) : undefined;
+    return pid && command ? [{ pid, command }] : [];
+  });
+  await writeFile(pidsFile, `${JSON.stringify(helpers)}\n`);
+}
+
+/**
+ * Stops the pebble and pebble-challtestsrv an earlier Saldo on this SALDO_HOME left running (it was killed before its
+ * stop). Only a process that still shows the recorded command line is one of them (a pid may have been reused since).
+ * No other Saldo runs on this SALDO_HOME: the embedded PostgreSQL's lock refused the start before this point.
+ */
+async function stopHelpersLeftRunning(pidsFile: string, logger: Logger): Promise<void> {
+  let helpers: HelperProcess[];
+  try {
+    helpers = JSON.parse(await readFile(pidsFile, 'utf8')) as HelperProcess[];
+  } catch {
+    // None recorded (the last run stopped them), or an unreadable file: nothing known to stop.
+    return;
+  }
+  for (const { pid, command } of helpers) {
+    if (processCommand(pid) !== command) continue;
+    logger.info('stopping a helper an earlier Saldo left running', { pid, command: command.split(' ')[0] });
+    await stopLeftRunning(pid, { signal: 'SIGTERM', what: `${command.split(' ')[0]} (pid ${pid}) left running to stop`, timeoutMs: 5_000 });
+  }
+  await rm(pidsFile, { force: true });
 }

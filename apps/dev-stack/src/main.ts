@@ -40,7 +40,7 @@ let stack;
 let customDomains: Awaited<ReturnType<typeof startDevCustomDomains>> = null;
 let mailCatcher: MailCatcher | undefined;
 try {
-  customDomains = await startDevCustomDomains(config);
+  customDomains = await startDevCustomDomains(config, logger.child('custom-domains'));
   // Notification mail goes to the local mail catcher unless a real SMTP server is configured.
   mailCatcher = config.SMTP_URL
     ? undefined

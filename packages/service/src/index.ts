@@ -25,3 +25,6 @@ export {
   type Attributes,
   type Span,
 } from './tracing.js';
+export { waitUntil } from './wait.js';
+export { isProcessAlive, processCommand, processParent, saldoParentOf, stopLeftRunning } from './processes.js';
+export { isOutputGone } from './output.js';

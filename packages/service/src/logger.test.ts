@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { createLogger } from './logger.js';
 import { runWithLogContext } from './log-context.js';
 
@@ -64,4 +67,31 @@ describe('logger', () => {
     logger.info('listening', { url: 'http://localhost:4000/graphql' });
     assert.match(lines[0]!, /^\d\d:\d\d:\d\d\.\d{3} INFO {2}\[test\] listening url=http:\/\/localhost:4000\/graphql$/);
   });
+
+  for (const format of ['json', 'pretty'] as const) {
+    it(`goes on without throwing once stdout's reader is gone (${format}): lines are dropped, the process carries on`, async () => {
+      // A process whose stdout pipe's reader went away (EPIPE; a closed terminal gives EIO): it logs, then says on
+      // stderr that it got past the logging, and exits 0.
+      const logger = fileURLToPath(new URL('./logger.js', import.meta.url));
+      const script = `
+        const { createLogger } = await import(${JSON.stringify(logger)});
+        const log = createLogger({ service: 'test', format: ${JSON.stringify(format)} });
+        process.stderr.write('ready\\n');
+        process.stdin.once('data', () => {
+          for (let i = 0; i < 200; i += 1) log.info('line ' + i);
+          // After the write errors' 'error' events (emitted on the next tick).
+          setImmediate(() => { log.info('later'); process.stderr.write('carried on\\n'); });
+        });`;
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      const exited = once(child, 'exit');
+      await once(child.stderr, 'data');
+      child.stdout.destroy();
+      child.stdin.end('go\n');
+      const [code] = (await exited) as [number | null];
+      assert.equal(code, 0, stderr);
+      assert.equal(stderr, 'ready\ncarried on\n');
+    });
+  }
 });

@@ -1,5 +1,6 @@
 import pino, { type DestinationStream } from 'pino';
 import { currentLogContext, logContextFields } from './log-context.js';
+import { dropWritesToGoneOutput, isOutputGone } from './output.js';
 import { redactFields, scrub } from './redact.js';
 
 /**
@@ -7,6 +8,8 @@ import { redactFields, scrub } from './redact.js';
  * same record laid out for people at a terminal ("pretty"). By default ("auto") a terminal gets pretty lines and
  * anything else (a file, a pipe, a container's log driver) JSON. Lines written while a request is served carry its
  * trace id and tenant id (log-context.ts); secrets, tokens and card data are removed from every line (redact.ts).
+ * Once stdout's reader is gone (its terminal closed: EIO; its pipe's reader exited: EPIPE) lines are dropped: logging
+ * never throws into the code that logs, so a service whose terminal closed still stops cleanly (output.ts).
  */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Record<string, unknown>;
@@ -32,6 +35,7 @@ const NO_FIELDS = Object.freeze({});
 
 export function createLogger(options: LoggerOptions): Logger {
   const format = options.format === 'json' || options.format === 'pretty' ? options.format : process.stdout.isTTY ? 'pretty' : 'json';
+  if (!options.write) dropWritesToGoneOutput();
   return build(options.service, options.level ?? 'info', destination(format, options.write));
 }
 
@@ -67,11 +71,25 @@ function build(service: string, level: LogLevel, stream: DestinationStream): Log
 
 function destination(format: 'pretty' | 'json', write: ((line: string) => void) | undefined): DestinationStream {
   if (format === 'json') {
-    if (!write) return pino.destination({ dest: 1, sync: true });
+    if (!write) return jsonToStdout();
     return { write: (line: string) => write(line.endsWith('\n') ? line.slice(0, -1) : line) };
   }
   const out = write ?? ((line: string) => process.stdout.write(`${line}\n`));
   return { write: (line: string) => out(pretty(line)) };
+}
+
+/**
+ * pino's synchronous stdout writer, which stops at the first write whose reader is gone: its write error would be
+ * thrown into whatever logged (pino itself swallows EPIPE only, not a closed terminal's EIO).
+ */
+function jsonToStdout(): DestinationStream {
+  const stream = pino.destination({ dest: 1, sync: true });
+  let gone = false;
+  stream.on('error', (error: unknown) => {
+    if (!isOutputGone(error)) throw error;
+    gone = true;
+  });
+  return { write: (line: string) => (gone ? undefined : stream.write(line)) };
 }
 
 /** `12:00:00.000 INFO  [service] message key=value ...` from pino's JSON record (terminal use only: it parses the line). */

@@ -31,8 +31,12 @@ interface Child {
   exited: Promise<void>;
 }
 
-function run(command: string, args: string[], env: Record<string, string> = {}): Child {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnvironment(env) });
+/**
+ * `detached`: in its own process group, so a terminal's Ctrl-C reaches only the process that runs it, which stops it in
+ * its own order (the embedded default stops pebble after the services that talk to it).
+ */
+function run(command: string, args: string[], env: Record<string, string> = {}, detached = false): Child {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnvironment(env), detached });
   let output = '';
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output = (output + chunk).slice(-20_000)));
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output = (output + chunk).slice(-20_000)));
@@ -107,29 +111,38 @@ export interface ChallTestSrv {
   /** Points `hostname` at `address` instead of the default 127.0.0.1. */
   setA(hostname: string, address: string): Promise<void>;
   clearA(hostname: string): Promise<void>;
+  /** Its process (to recognise one left running after whoever started it was killed). */
+  readonly pid: number | undefined;
   stop(): Promise<void>;
 }
 
-export async function startChallTestSrv(options: { binary?: string; dnsPort?: number; managementPort?: number } = {}): Promise<ChallTestSrv> {
+export async function startChallTestSrv(
+  options: { binary?: string; dnsPort?: number; managementPort?: number; detached?: boolean } = {},
+): Promise<ChallTestSrv> {
   const binary = options.binary ?? 'pebble-challtestsrv';
   const dnsPort = options.dnsPort || (await freePort());
   const managementPort = options.managementPort || (await freePort());
-  const child = run(binary, [
-    '-dns01',
-    `127.0.0.1:${dnsPort}`,
-    '-http01',
-    '',
-    '-https01',
-    '',
-    '-tlsalpn01',
-    '',
-    '-management',
-    `127.0.0.1:${managementPort}`,
-    '-defaultIPv4',
-    '127.0.0.1',
-    '-defaultIPv6',
-    '',
-  ]);
+  const child = run(
+    binary,
+    [
+      '-dns01',
+      `127.0.0.1:${dnsPort}`,
+      '-http01',
+      '',
+      '-https01',
+      '',
+      '-tlsalpn01',
+      '',
+      '-management',
+      `127.0.0.1:${managementPort}`,
+      '-defaultIPv4',
+      '127.0.0.1',
+      '-defaultIPv6',
+      '',
+    ],
+    {},
+    options.detached,
+  );
   const management = `http://127.0.0.1:${managementPort}`;
   const post = async (path: string, body: unknown) => {
     const response = await fetch(`${management}${path}`, { method: 'POST', body: JSON.stringify(body) });
@@ -152,6 +165,7 @@ export async function startChallTestSrv(options: { binary?: string; dnsPort?: nu
     clearTxt: (name) => post('/clear-txt', { host: fqdn(name) }),
     setA: (hostname, address) => post('/add-a', { host: fqdn(hostname), addresses: [address] }),
     clearA: (hostname) => post('/clear-a', { host: fqdn(hostname) }),
+    pid: child.process.pid,
     stop: () => stopChild(child),
   };
 }
@@ -164,6 +178,8 @@ export interface PebbleOptions {
   /** Lifetime of issued certificates, seconds (pebble's default is about five years). */
   certificateValiditySeconds?: number;
   binary?: string;
+  /** In its own process group (see `run`). */
+  detached?: boolean;
 }
 
 /** Debian's `pebble` (RFC 8555 test CA), on free ports, without artificial validation delays. */
@@ -175,6 +191,8 @@ export interface Pebble {
   rootCertificatePem(): Promise<string>;
   /** What pebble's management API says of an issued certificate (by its hexadecimal serial): valid or revoked, and why. */
   certificateStatus(serialHex: string): Promise<{ status: 'Valid' | 'Revoked'; reason: number | null }>;
+  /** Its process now (to recognise one left running after whoever started it was killed). */
+  readonly pid: number | undefined;
   /** Stops pebble, e.g. to make the CA unreachable; `start()` brings it back (with a new root and no accounts). */
   stop(): Promise<void>;
   start(): Promise<void>;
@@ -207,11 +225,16 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
   const directoryUrl = `https://127.0.0.1:${port}/dir`;
   let child: Child | undefined;
   const start = async () => {
-    child = run(options.binary ?? 'pebble', ['-config', join(dir, 'pebble.json'), '-dnsserver', options.dnsServer, '-strict=false'], {
-      PEBBLE_VA_NOSLEEP: '1',
-      PEBBLE_WFE_NONCEREJECT: '0',
-      PEBBLE_AUTHZREUSE: '0',
-    });
+    child = run(
+      options.binary ?? 'pebble',
+      ['-config', join(dir, 'pebble.json'), '-dnsserver', options.dnsServer, '-strict=false'],
+      {
+        PEBBLE_VA_NOSLEEP: '1',
+        PEBBLE_WFE_NONCEREJECT: '0',
+        PEBBLE_AUTHZREUSE: '0',
+      },
+      options.detached,
+    );
     const started = child;
     try {
       await until(async () => (await getTrusted(directoryUrl, tls.certificatePem)).status === 200, 'pebble');
@@ -236,6 +259,9 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
       if (response.status !== 200) throw new Error(`pebble /cert-status-by-serial/${serial}: HTTP ${response.status} ${response.body}`);
       const body = JSON.parse(response.body) as { Status: 'Valid' | 'Revoked'; Reason?: number };
       return { status: body.Status, reason: body.Reason ?? null };
+    },
+    get pid() {
+      return child?.process.pid;
     },
     stop: () => stopChild(child),
     start,

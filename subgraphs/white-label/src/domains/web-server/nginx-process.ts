@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, readdir } from 'node:fs/promises';
-import type { Logger } from '@saldo/service';
+import { processCommand, saldoParentOf, stopLeftRunning, type Logger } from '@saldo/service';
 
 export interface NginxTestResult {
   ok: boolean;
@@ -11,6 +11,11 @@ export interface NginxTestResult {
 /**
  * The nginx binary under one prefix: `nginx -t` of a configuration, reloads (SIGHUP to the master, found through its
  * pid file) and, when this service manages it, the master process itself (a child, in the foreground).
+ *
+ * A managed master runs in its own process group (`detached`): a terminal's Ctrl-C, or the SIGHUP of a closed terminal,
+ * reaches the service, which stops nginx itself as part of its shutdown (`stop()`), after the requests it still
+ * proxies, rather than nginx dying first under them. Such a master outlives a service that was killed (SIGKILL):
+ * the next managed start finds it through the pid file under the same prefix and stops it before starting its own.
  */
 export class NginxProcess {
   private child: ChildProcess | undefined;
@@ -40,7 +45,8 @@ export class NginxProcess {
   /** Starts the master in the foreground as a child of this process (managed mode). */
   async start(configPath: string): Promise<void> {
     if (this.child) return;
-    const child = spawn(this.binary, [...this.args(configPath), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    await this.stopMasterLeftRunning();
+    const child = spawn(this.binary, [...this.args(configPath), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     let output = '';
     child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
       output += chunk;
@@ -68,6 +74,10 @@ export class NginxProcess {
   /** The master's pid: our child's, or the one in the pid file (nginx run elsewhere with this prefix). */
   async masterPid(): Promise<number | undefined> {
     if (this.child?.pid) return this.child.pid;
+    return this.pidFileMaster();
+  }
+
+  private async pidFileMaster(): Promise<number | undefined> {
     try {
       const pid = Number.parseInt((await readFile(`${this.prefix}/nginx.pid`, 'utf8')).trim(), 10);
       if (!Number.isInteger(pid) || pid <= 0) return undefined;
@@ -76,6 +86,21 @@ export class NginxProcess {
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * A master of this prefix whose service is gone (killed before it could stop it; nginx now belongs to init) is shut
+   * down (fast: SIGTERM) before a managed start, which would otherwise fail to bind its ports. One whose service runs
+   * (another service managing this prefix) is left alone, and the start fails on the taken ports.
+   */
+  private async stopMasterLeftRunning(): Promise<void> {
+    const pid = await this.pidFileMaster();
+    if (pid === undefined) return;
+    const command = processCommand(pid);
+    // The master retitles itself `nginx: master process <binary> -p <prefix>/ ...`; a pid reused by another program is not it.
+    if (!command?.startsWith('nginx: master process') || !` ${command} `.includes(` -p ${this.prefix}/ `) || saldoParentOf(pid)) return;
+    this.logger.info('stopping the nginx an earlier run left running', { pid });
+    await stopLeftRunning(pid, { signal: 'SIGTERM', what: 'the nginx left running to stop', timeoutMs: 10_000 });
   }
 
   /** Asks the master to reload (graceful: old workers finish their connections). False when no master runs. */

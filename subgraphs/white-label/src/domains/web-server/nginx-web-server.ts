@@ -194,7 +194,9 @@ export class NginxWebServer {
   /** Reloads (or, managed and not running, starts) nginx and waits until the generation answers. */
   private async reloadInto(generation: string): Promise<void> {
     const oldWorkers = await this.nginx.workerPids();
-    const reloaded = await this.nginx.reload();
+    // A managed nginx is only ever our own child: a master found through the pid file without one was left running by an
+    // earlier run, and start() replaces it instead of adopting a process this service would never stop.
+    const reloaded = this.options.manage && !this.nginx.managedRunning ? false : await this.nginx.reload();
     if (!reloaded) {
       if (!this.options.manage) {
         // nginx runs elsewhere and has not started yet (it waits for a live generation): it will start with this one.
