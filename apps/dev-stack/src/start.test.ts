@@ -357,42 +357,40 @@ describe('pnpm start', () => {
     await assertStopsCleanlyOn(started, 'SIGHUP');
   });
 
-  it(
-    'stops, and stops PostgreSQL, when the terminal running `pnpm start` is closed, although nothing can be written to it any more',
-    { skip: (process.platform !== 'linux' || spawnSync('script', ['--version']).error !== undefined) && "util-linux's script(1) provides the terminal" },
-    async () => {
-      // `pnpm start` in a pseudo-terminal of its own (script -c), pretty log lines (a terminal's default) at info level, so
-      // the shutdown writes lines to the closed terminal (EIO). Killing script closes the terminal: the kernel hangs it up
-      // and sends SIGHUP, to pnpm (which dies of it) and then to its foreground process group (Saldo).
-      const { command, args } = pnpmCommand(['start']);
-      const shellCommand = [command, ...args].map((word) => `'${word.replaceAll("'", "'\\''")}'`).join(' ');
-      const env = { ...firstEnv, LOG_FORMAT: 'pretty', LOG_LEVEL: 'info' };
-      const terminal = spawn('script', ['-q', '-f', '-c', shellCommand, '/dev/null'], {
-        cwd: ROOT,
-        env: childEnvironment(env),
-        detached: true,
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
-      let output = '';
-      terminal.stdout!.on('data', (chunk) => (output += chunk));
-      terminal.stderr!.on('data', (chunk) => (output += chunk));
-      const closed = new Promise((resolve) => terminal.on('close', resolve));
-      await waitUntil(() => output.includes('Press Ctrl-C to stop.') || terminal.exitCode !== null, 'the start banner in the terminal', {
-        timeoutMs: 240_000,
-        intervalMs: 200,
-      });
-      assert.equal(terminal.exitCode, null, `the start ended early:\n${output}`);
-      const postgres = postgresPid();
-      const saldo = saldoPid();
-      stray(saldo);
-      terminal.kill('SIGKILL');
-      await closed;
-      await waitUntil(() => !isRunning(saldo), 'Saldo to stop after its terminal closed', { timeoutMs: 60_000, intervalMs: 100 });
-      assert.equal(existsSync(LOCK_FILE), false, 'PostgreSQL removed its lock file: Saldo shut it down cleanly');
-      assert.equal(isRunning(postgres), false, `PostgreSQL (pid ${postgres}) no longer runs`);
-      assert.deepEqual(errorLines(output), [], 'no error line while it ran');
-    },
-  );
+  it('stops, and stops PostgreSQL, when the terminal running `pnpm start` is closed, although nothing can be written to it any more', async () => {
+    // util-linux's script(1) provides the terminal (Debian's bsdutils; .ci/run installs it where it is missing).
+    assert.equal(spawnSync('script', ['--version']).error, undefined, 'script(1) (util-linux, Debian package bsdutils) is needed for this test');
+    // `pnpm start` in a pseudo-terminal of its own (script -c), pretty log lines (a terminal's default) at info level, so
+    // the shutdown writes lines to the closed terminal (EIO). Killing script closes the terminal: the kernel hangs it up
+    // and sends SIGHUP, to pnpm (which dies of it) and then to its foreground process group (Saldo).
+    const { command, args } = pnpmCommand(['start']);
+    const shellCommand = [command, ...args].map((word) => `'${word.replaceAll("'", "'\\''")}'`).join(' ');
+    const env = { ...firstEnv, LOG_FORMAT: 'pretty', LOG_LEVEL: 'info' };
+    const terminal = spawn('script', ['-q', '-f', '-c', shellCommand, '/dev/null'], {
+      cwd: ROOT,
+      env: childEnvironment(env),
+      detached: true,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let output = '';
+    terminal.stdout!.on('data', (chunk) => (output += chunk));
+    terminal.stderr!.on('data', (chunk) => (output += chunk));
+    const closed = new Promise((resolve) => terminal.on('close', resolve));
+    await waitUntil(() => output.includes('Press Ctrl-C to stop.') || terminal.exitCode !== null, 'the start banner in the terminal', {
+      timeoutMs: 240_000,
+      intervalMs: 200,
+    });
+    assert.equal(terminal.exitCode, null, `the start ended early:\n${output}`);
+    const postgres = postgresPid();
+    const saldo = saldoPid();
+    stray(saldo);
+    terminal.kill('SIGKILL');
+    await closed;
+    await waitUntil(() => !isRunning(saldo), 'Saldo to stop after its terminal closed', { timeoutMs: 60_000, intervalMs: 100 });
+    assert.equal(existsSync(LOCK_FILE), false, 'PostgreSQL removed its lock file: Saldo shut it down cleanly');
+    assert.equal(isRunning(postgres), false, `PostgreSQL (pid ${postgres}) no longer runs`);
+    assert.deepEqual(errorLines(output), [], 'no error line while it ran');
+  });
 
   it('starts after the stack was killed (SIGKILL): it stops the PostgreSQL left running and the demo balances are all there', async () => {
     const killed = startMain(firstEnv);
