@@ -53,7 +53,7 @@ export const subgraphConfigSchema = z.object({
   /**
    * Published outbox events are deleted this many hours after their publication (0: never), by an hourly durable job
    * over the control database and every shard; unpublished events are never deleted. Keep it longer than a restore's
-   * replay window (the backup tool's BACKUP_REPLAY_MINUTES, at most 7 days) and any point-in-time recovery window.
+   * replay window (the backup tool's BACKUP_REPLAY_MINUTES, at most 7 days): a replay resends only what is still there.
    */
   OUTBOX_RETENTION_HOURS: z.coerce.number().int().min(0).max(87_600).default(168),
   /** When the retention pass runs (UTC; once across instances). Off the hour, away from the jobs scheduled on it. */
