@@ -88,6 +88,8 @@ export async function pruneOutboxes(
 
 /** Runs a pass per job; its output is the per-database counts. */
 export function outboxRetentionWorker(db: ShardedDatabase, settings: OutboxRetentionSettings, metrics: ServiceMetrics): JobWorker<Record<string, never>> {
+  // Registered now, so /metrics names the counter before the first pass.
+  deletedCounter(metrics);
   return work(OUTBOX_RETENTION_QUEUE, async (job) => ({
     deleted: await pruneOutboxes(db, settings, { logger: job.logger, metrics, signal: job.signal }),
   }));
