@@ -31,7 +31,8 @@ export interface OutboxRetentionOptions {
  * bus has them, and consumers deduplicate by event id.
  *
  * A batch picks its rows through the published_at index and deletes them by their physical address (`ctid`, a TID
- * scan) in the same statement, not through a join on the primary key, whose plan could scan the whole table.
+ * scan) in the same statement. By primary key (`where id in (select id ... limit n)`) PostgreSQL planned a hash
+ * semi-join over a sequential scan of the whole table (1,000,000 rows) for every batch.
  */
 export async function deleteOutboxEventsPublishedBefore(em: EntityManager, options: OutboxRetentionOptions): Promise<number> {
   const batchSize = options.batchSize ?? OUTBOX_RETENTION_BATCH_SIZE;

@@ -8,7 +8,14 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { GraphQLBoolean, GraphQLObjectType, GraphQLSchema } from 'graphql';
 import { parseConfig } from '@saldo/config';
 import { TestClock } from '@saldo/jobs';
-import { OUTBOX_RETENTION_QUEUE, outboxRetentionSettings, pruneOutboxes, subgraphConfigSchema, type SubgraphDefinition, type SubgraphRuntime } from '@saldo/subgraph';
+import {
+  OUTBOX_RETENTION_QUEUE,
+  outboxRetentionSettings,
+  pruneOutboxes,
+  subgraphConfigSchema,
+  type SubgraphDefinition,
+  type SubgraphRuntime,
+} from '@saldo/subgraph';
 import { startTestSubgraph, testLogger, waitUntil, type TestSubgraph } from '@saldo/testing';
 
 const definition: SubgraphDefinition<object> = {

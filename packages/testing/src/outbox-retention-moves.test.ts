@@ -45,7 +45,7 @@ describe('outbox retention during a shard move', () => {
     await dropDatabases([urls.control, ...urls.shards]);
   });
 
-  test("a pass while the tenant moves spares its events on both shards; the move verifies; the next pass takes them on the new shard", async () => {
+  test('a pass while the tenant moves spares its events on both shards; the move verifies; the next pass takes them on the new shard', async () => {
     // Placement fills the least loaded shard: the moving tenant, a tenant on the other shard, one beside the moving one.
     const moving = await seedTenant(db, 30);
     const elsewhere = await seedTenant(db, 10);
