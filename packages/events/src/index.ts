@@ -39,6 +39,7 @@ export {
   Migration20261123000100Outbox,
   Migration20261129120000OutboxTraceparent,
   Migration20261129160000OutboxTenantKey,
+  Migration20261130010000OutboxPublishedAt,
   OUTBOX_INSERT,
   enqueueEvent,
   outboxRow,
@@ -68,4 +69,5 @@ export {
   type ConsumeResult,
 } from './consume-once.js';
 export { OutboxRelay, type OutboxRelayOptions, type OutboxSource } from './relay.js';
+export { OUTBOX_RETENTION_BATCH_SIZE, deleteOutboxEventsPublishedBefore, type OutboxRetentionOptions } from './retention.js';
 export { consumeInTrace, startPublishSpans } from './tracing.js';

@@ -28,5 +28,5 @@ export {
   type MoverOptions,
   type ShardMove,
 } from './moves/mover.js';
-export { TENANT_MOVED_SQLSTATE } from './moves/capture.js';
+export { TENANT_MOVED_SQLSTATE, movingTenantCondition } from './moves/capture.js';
 export { CopyPace, DEFAULT_COPY_PACE, nextRate, type CopyPaceSettings, type PaceClock } from './moves/pace.js';

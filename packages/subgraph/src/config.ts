@@ -1,5 +1,6 @@
 import { fields, z } from '@saldo/config';
 import type { JobSettings } from '@saldo/jobs';
+import type { OutboxRetentionSettings } from './outbox-retention.js';
 import { observabilityConfigFields } from '@saldo/observability';
 import { breakerConfigFields } from '@saldo/resilience';
 import { DEFAULT_COPY_PACE, DEFAULT_SHARD_CAPACITY, type ShardingConfig } from '@saldo/sharding';
@@ -49,6 +50,16 @@ export const subgraphConfigSchema = z.object({
   SHARD_REBALANCE_AUTO: fields.boolean(true),
   SHARD_REBALANCE_CRON: z.string().min(9).default('*/5 * * * *'),
   OUTBOX_POLL_INTERVAL_MS: fields.positiveInt(500),
+  /**
+   * Published outbox events are deleted this many hours after their publication (0: never), by an hourly durable job
+   * over the control database and every shard; unpublished events are never deleted. Keep it longer than a restore's
+   * replay window (the backup tool's BACKUP_REPLAY_MINUTES, at most 7 days): a replay resends only what is still there.
+   */
+  OUTBOX_RETENTION_HOURS: z.coerce.number().int().min(0).max(87_600).default(168),
+  /** When the retention pass runs (UTC; once across instances). Off the hour, away from the jobs scheduled on it. */
+  OUTBOX_RETENTION_CRON: z.string().min(9).default('23 * * * *'),
+  /** Rows one retention statement deletes (each its own short transaction). */
+  OUTBOX_RETENTION_BATCH_SIZE: z.coerce.number().int().min(1).max(100_000).default(5_000),
   /** Where the outbox relay publishes and consumers subscribe: in-process (embedded default) or Kafka. */
   EVENT_BUS: z.enum(['memory', 'kafka']).default('memory'),
   /** Comma-separated `host:port` seed brokers; required when EVENT_BUS=kafka (checked by createEventBus). */
@@ -130,4 +141,8 @@ export function jobSettings(config: SubgraphConfig): JobSettings {
     stopTimeoutSeconds: config.JOBS_STOP_TIMEOUT_SECONDS,
     listenNotify: config.JOBS_LISTEN_NOTIFY,
   };
+}
+
+export function outboxRetentionSettings(config: SubgraphConfig): OutboxRetentionSettings {
+  return { hours: config.OUTBOX_RETENTION_HOURS, batchSize: config.OUTBOX_RETENTION_BATCH_SIZE };
 }

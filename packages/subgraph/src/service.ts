@@ -12,6 +12,7 @@ import {
   Migration20261129120000OutboxTraceparent,
   Migration20261129160000OutboxTenantKey,
   Migration20261129160100ConsumedEventTenantKey,
+  Migration20261130010000OutboxPublishedAt,
   OutboxEvent,
   OutboxRelay,
   type EventBus,
@@ -24,12 +25,13 @@ import { JobQueue, type AnyQueueDefinition, type Clock, type JobSchedule, type J
 import type { Express } from 'express';
 import { createHttpService, variadicLogger, type Logger, type Service } from '@saldo/service';
 import { ShardAdministration, ShardedDatabase, type ShardedSchema } from '@saldo/sharding';
-import { jobSettings, shardingConfig, type SubgraphConfig } from './config.js';
+import { jobSettings, outboxRetentionSettings, shardingConfig, type SubgraphConfig } from './config.js';
 import { createErrorFormatter } from './format-error.js';
 import { serveSubscriptions, type SubscriptionServer } from './subscriptions.js';
 import { graphqlHttpHandler } from './graphql-http.js';
 import { relayLagObserver, serveObserved, subgraphGauges } from './observability.js';
 import { ServiceMetrics, startTracing } from '@saldo/observability';
+import { OUTBOX_RETENTION_QUEUE, outboxRetentionSchedules, outboxRetentionWorker } from './outbox-retention.js';
 import { SHARD_MOVE_QUEUE, SHARD_REBALANCE_QUEUE, scheduleShardMove, shardMoveWorker, shardRebalanceSchedule, shardRebalanceWorker } from './shard-moves.js';
 
 /**
@@ -47,12 +49,18 @@ function withEventTables(schema: ShardedSchema): ShardedSchema {
     Migration20261129120000OutboxTraceparent,
     Migration20261129160000OutboxTenantKey,
     Migration20261129160100ConsumedEventTenantKey,
+    Migration20261130010000OutboxPublishedAt,
   ];
   const migrations = [...infrastructure, ...schema.shard.migrations.filter((migration) => !infrastructure.includes(migration as never))];
   // The control database has an outbox too: rows that belong to no tenant (partners, issued documents) announce
   // their changes from there, in their own transactions, like shard rows do.
   const globalEntities = [...new Set([OutboxEvent, ...(schema.global?.entities ?? [])])];
-  const globalInfrastructure = [Migration20261123000100Outbox, Migration20261129120000OutboxTraceparent, Migration20261129160000OutboxTenantKey];
+  const globalInfrastructure = [
+    Migration20261123000100Outbox,
+    Migration20261129120000OutboxTraceparent,
+    Migration20261129160000OutboxTenantKey,
+    Migration20261130010000OutboxPublishedAt,
+  ];
   const globalMigrations = [
     ...globalInfrastructure,
     ...(schema.global?.migrations ?? []).filter((migration) => !globalInfrastructure.includes(migration as never)),
@@ -239,7 +247,7 @@ export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConf
         ...(deps.jobClock ? { clock: deps.jobClock } : {}),
       });
       try {
-        await jobs.start([...(definition.jobs?.queues ?? []), SHARD_MOVE_QUEUE, SHARD_REBALANCE_QUEUE]);
+        await jobs.start([...(definition.jobs?.queues ?? []), SHARD_MOVE_QUEUE, SHARD_REBALANCE_QUEUE, OUTBOX_RETENTION_QUEUE]);
       } catch (error) {
         await db.close();
         throw error;
@@ -329,10 +337,12 @@ export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConf
         await jobs.schedule([
           ...(definition.jobs?.schedules?.(runtime) ?? []),
           ...(config.SHARD_REBALANCE_AUTO ? [shardRebalanceSchedule(config.SHARD_REBALANCE_CRON)] : []),
+          ...outboxRetentionSchedules(outboxRetentionSettings(config), config.OUTBOX_RETENTION_CRON),
         ]);
         for (const worker of definition.jobs?.workers?.(services, runtime) ?? []) await jobs.work(worker);
         await jobs.work(shardMoveWorker(() => shardAdministration, jobs));
         await jobs.work(shardRebalanceWorker(() => shardAdministration));
+        await jobs.work(outboxRetentionWorker(db, outboxRetentionSettings(config), metrics));
         logger.info('listening', { url: `${url}/graphql`, shards: db.shardIds.length });
 
         state = {

@@ -73,9 +73,11 @@ describe('jobs in the subgraph runtime', () => {
     assert.equal(ran.length, 2);
     assert.ok(ran.every((entry) => entry.tenantId === 'tenant-1' && entry.shards === 1 && entry.shardAnswered));
 
-    // The subgraph's schedules and, in every subgraph, the periodic rebalance of its shards (SHARD_REBALANCE_CRON).
+    // The subgraph's schedules and, in every subgraph, the periodic rebalance of its shards (SHARD_REBALANCE_CRON) and
+    // the hourly outbox retention pass (OUTBOX_RETENTION_CRON).
     const schedules = await first.service.runtime.db.globalEm().execute('select name, cron, timezone from pgboss.schedule order by name');
     assert.deepEqual(schedules, [
+      { name: 'outbox.retention', cron: '23 * * * *', timezone: 'UTC' },
       { name: ticks.name, cron: '0 3 1 * *', timezone: 'Europe/Berlin' },
       { name: 'sharding.rebalance', cron: '*/5 * * * *', timezone: 'UTC' },
     ]);

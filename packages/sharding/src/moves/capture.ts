@@ -189,6 +189,22 @@ export async function installCapture(em: EntityManager, tables: readonly TenantT
 }
 
 /**
+ * A SQL condition, true for a row whose tenant (the text expression `tenant`) has a move marker on this shard: it is being
+ * moved away (`capturing`), was moved away (`switched`, its rows wait for the cleanup) or is being copied here
+ * (`arriving`). Deletions outside the mover leave those rows alone: the mover compares the tenant's rows on both shards
+ * before it switches, and the outbox's deletions are not captured (its trigger logs inserts only), so a row deleted on
+ * one side after the copy would fail the move's verification. 'false' on a shard no move has touched (no marker table).
+ *
+ * Ask for it in the transaction of the statement that uses it (one transaction per statement): a move marks the tenant
+ * and then waits for every transaction that began before the marker to end before it copies or deletes anything, so
+ * such a statement either finished first or sees the marker.
+ */
+export async function movingTenantCondition(em: EntityManager, tenant: string): Promise<string> {
+  const [row] = await em.execute<Array<{ present: boolean }>>("select to_regclass('shard_move_tenant') is not null as present");
+  return row?.present ? `exists (select 1 from shard_move_tenant m where m.tenant_id = (${tenant})::text)` : 'false';
+}
+
+/**
  * `"column" = ?::type`: the table's rows of one tenant, the parameter cast to the column's own type. Comparing the
  * column's text (`"column"::text = ?`) would work for every type but defeats the column's index (each lookup a scan).
  */
