@@ -5,28 +5,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { GraphQLBoolean, GraphQLObjectType, GraphQLSchema } from 'graphql';
 import { parseConfig } from '@saldo/config';
 import { TestClock } from '@saldo/jobs';
-import {
-  OUTBOX_RETENTION_QUEUE,
-  outboxRetentionSettings,
-  pruneOutboxes,
-  subgraphConfigSchema,
-  type SubgraphDefinition,
-  type SubgraphRuntime,
-} from '@saldo/subgraph';
+import { OUTBOX_RETENTION_QUEUE, outboxRetentionSettings, pruneOutboxes, subgraphConfigSchema, type SubgraphRuntime } from '@saldo/subgraph';
 import { startTestSubgraph, testLogger, waitUntil, type TestSubgraph } from '@saldo/testing';
+import { probeSubgraph } from './test-fixtures/probe-subgraph.js';
 
-const definition: SubgraphDefinition<object> = {
-  name: 'probe',
-  shardSchema: { shard: { entities: [], migrations: [] } },
-  buildSchema: async () => ({
-    schema: new GraphQLSchema({ query: new GraphQLObjectType({ name: 'Query', fields: { ok: { type: GraphQLBoolean, resolve: () => true } } }) }),
-    sdl: 'type Query { ok: Boolean }',
-  }),
-  createServices: () => ({}),
-};
+const definition = probeSubgraph({ createServices: () => ({}) });
 const loadConfig = (env: Record<string, string>) => parseConfig('probe', subgraphConfigSchema, env);
 const HOUR = 3_600_000;
 

@@ -2,12 +2,12 @@
 // context over the subgraph's databases, schedules once across instances; against the machine's PostgreSQL.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { GraphQLBoolean, GraphQLObjectType, GraphQLSchema } from 'graphql';
 import { RequestContext } from '@mikro-orm/postgresql';
 import { parseConfig, z } from '@saldo/config';
 import { TestClock, defineQueue, schedule, work } from '@saldo/jobs';
 import { subgraphConfigSchema, type SubgraphConfig, type SubgraphDefinition } from '@saldo/subgraph';
 import { startTestSubgraph, waitUntil, type TestSubgraph } from '@saldo/testing';
+import { probeSubgraph } from './test-fixtures/probe-subgraph.js';
 
 describe('jobs in the subgraph runtime', () => {
   const queue = defineQueue<{ tenantId: string }>({ name: 'probe.recompute', payload: z.object({ tenantId: z.string() }), policy: 'stately' });
@@ -16,13 +16,7 @@ describe('jobs in the subgraph runtime', () => {
   type ProbeConfig = SubgraphConfig;
 
   function probeDefinition(instanceName: string): SubgraphDefinition<ProbeServices, ProbeConfig> {
-    return {
-      name: 'probe',
-      shardSchema: { shard: { entities: [], migrations: [] } },
-      buildSchema: async () => {
-        const schema = new GraphQLSchema({ query: new GraphQLObjectType({ name: 'Query', fields: { ok: { type: GraphQLBoolean, resolve: () => true } } }) });
-        return { schema, sdl: 'type Query { ok: Boolean }' };
-      },
+    return probeSubgraph<ProbeServices, ProbeConfig>({
       createServices: () => {
         let release!: () => void;
         const gate = new Promise<void>((resolve) => (release = resolve));
@@ -42,7 +36,7 @@ describe('jobs in the subgraph runtime', () => {
         ],
         schedules: () => [schedule(ticks, { cron: '0 3 1 * *', tz: 'Europe/Berlin', data: { source: 'monthly' } })],
       },
-    };
+    });
   }
   const loadConfig = (env: Record<string, string>) => parseConfig('probe', subgraphConfigSchema, env);
   let first: TestSubgraph<ProbeServices, ProbeConfig>;
@@ -86,16 +80,10 @@ describe('jobs in the subgraph runtime', () => {
 
 describe('a subgraph schedule on a hand-driven clock', () => {
   const ticks = defineQueue<{ source: string }>({ name: 'probe.monthly' });
-  const definition: SubgraphDefinition<object> = {
-    name: 'probe',
-    shardSchema: { shard: { entities: [], migrations: [] } },
-    buildSchema: async () => ({
-      schema: new GraphQLSchema({ query: new GraphQLObjectType({ name: 'Query', fields: { ok: { type: GraphQLBoolean, resolve: () => true } } }) }),
-      sdl: 'type Query { ok: Boolean }',
-    }),
+  const definition = probeSubgraph({
     createServices: () => ({}),
     jobs: { queues: [ticks], schedules: () => [schedule(ticks, { cron: '0 3 1 * *', tz: 'Europe/Berlin', data: { source: 'monthly' } })] },
-  };
+  });
   const loadConfig = (env: Record<string, string>) => parseConfig('probe', subgraphConfigSchema, env);
   // 02:59:30 in Berlin on the 1st: the monthly occurrence is 30 seconds away.
   const clock = new TestClock('2026-12-01T01:59:30Z');

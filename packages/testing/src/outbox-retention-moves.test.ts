@@ -5,11 +5,12 @@
 // schema, a relay), since @saldo/subgraph depends on @saldo/sharding.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { InProcessEventBus, Migration20261123000100Outbox, Migration20261130010000OutboxPublishedAt, OutboxRelay } from '@saldo/events';
+import { Migration20261123000100Outbox, Migration20261130010000OutboxPublishedAt, type OutboxRelay } from '@saldo/events';
 import { ShardMover, ShardedDatabase, dropDatabases, type MoveState, type ShardedSchema } from '@saldo/sharding';
 import { pruneOutboxes, type OutboxRetentionResult } from '@saldo/subgraph';
 import { TEST_POSTGRES_URL, testLogger, uniquePrefix } from './harness.js';
 import { ledgerLikeSchema, seedTenant, tenantRows } from './test-fixtures/ledger-like.js';
+import { startShardRelay } from './test-fixtures/shard-relay.js';
 
 const prefix = uniquePrefix('retentionmove');
 const urls = { control: `${TEST_POSTGRES_URL}/${prefix}_control`, shards: [0, 1].map((index) => `${TEST_POSTGRES_URL}/${prefix}_shard_${index}`) };
@@ -30,13 +31,7 @@ describe('outbox retention during a shard move', () => {
 
   before(async () => {
     db = await ShardedDatabase.open({ controlUrl: urls.control, shardUrls: urls.shards, poolMax: 4, createDatabases: true }, schema, logger);
-    relay = new OutboxRelay({
-      sources: db.shardIds.map((shardId) => ({ name: `shard-${shardId}`, em: () => db.em(shardId) })),
-      bus: new InProcessEventBus(logger),
-      logger,
-      pollIntervalMs: 50,
-    });
-    relay.start();
+    relay = startShardRelay(db, logger);
   });
 
   after(async () => {

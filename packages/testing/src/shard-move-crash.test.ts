@@ -7,13 +7,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test, type TestContext } from 'node:test';
-import { InProcessEventBus, OutboxRelay } from '@saldo/events';
+import type { OutboxRelay } from '@saldo/events';
 import { JobQueue } from '@saldo/jobs';
 import { ShardMover, ShardedDatabase, dropDatabases, type MoveState, type ShardingConfig } from '@saldo/sharding';
 import { SHARD_MOVE_QUEUE, scheduleShardMove } from '@saldo/subgraph';
 import { TEST_POSTGRES_URL, testLogger, uniquePrefix } from './harness.js';
 import { ledgerLikeSchema, seedTenant, tenantRows, write } from './test-fixtures/ledger-like.js';
 import { waitUntil } from './wait.js';
+import { startShardRelay } from './test-fixtures/shard-relay.js';
 
 const prefix = uniquePrefix('movecrash');
 const urls = { control: `${TEST_POSTGRES_URL}/${prefix}_control`, shards: [0, 1].map((index) => `${TEST_POSTGRES_URL}/${prefix}_shard_${index}`) };
@@ -45,13 +46,7 @@ describe('a shard move whose worker process is killed', () => {
     // This instance sends jobs and relays the outbox (the fence waits for it); it runs no move worker.
     jobs = new JobQueue({ url: urls.control, name: 'move-crash-test', logger, settings: { runWorkers: false, poolMax: 2, superviseIntervalSeconds: 1 } });
     await jobs.start([SHARD_MOVE_QUEUE]);
-    relay = new OutboxRelay({
-      sources: db.shardIds.map((shardId) => ({ name: `shard-${shardId}`, em: () => db.em(shardId) })),
-      bus: new InProcessEventBus(logger),
-      logger,
-      pollIntervalMs: 50,
-    });
-    relay.start();
+    relay = startShardRelay(db, logger);
   });
 
   after(async () => {

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { InProcessEventBus, OutboxRelay, type EventEnvelope } from '@saldo/events';
+import { InProcessEventBus, type EventEnvelope, type OutboxRelay } from '@saldo/events';
 import {
   MOVE_STATES,
   ShardMoveError,
@@ -20,6 +20,7 @@ import {
 import { TEST_POSTGRES_URL, testLogger, uniquePrefix } from './harness.js';
 import { ledgerLikeSchema as schema, seedTenant, tenantRows, write, writeOn } from './test-fixtures/ledger-like.js';
 import { waitUntil } from './wait.js';
+import { startShardRelay } from './test-fixtures/shard-relay.js';
 
 const prefix = uniquePrefix('shardmoves');
 const urls = { control: `${TEST_POSTGRES_URL}/${prefix}_control`, shards: [0, 1].map((index) => `${TEST_POSTGRES_URL}/${prefix}_shard_${index}`) };
@@ -117,13 +118,7 @@ describe('moving a tenant between shards', () => {
     bus.subscribe('balance-events', 'test', async (event) => {
       published.push(event);
     });
-    relay = new OutboxRelay({
-      sources: db.shardIds.map((shardId) => ({ name: `shard-${shardId}`, em: () => db.em(shardId) })),
-      bus,
-      logger,
-      pollIntervalMs: 50,
-    });
-    relay.start();
+    relay = startShardRelay(db, logger, bus);
   });
 
   after(async () => {
