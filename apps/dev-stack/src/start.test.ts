@@ -23,6 +23,9 @@ chmodSync(home, 0o755);
 const LOCK_FILE = join(home, 'pg', 'postmaster.pid');
 const NGINX_PID_FILE = join(home, 'nginx', 'nginx.pid');
 
+/** Ports freePort gave out in this file: never given twice. */
+const handedOut = new Set<number>();
+
 /**
  * A port free now, from below the kernel's ephemeral range (32768-60999 here): a start binds it only after `pnpm build`,
  * seconds later, and meanwhile an outbound connection of a test running beside this one (to PostgreSQL, Redis) may be
@@ -31,6 +34,9 @@ const NGINX_PID_FILE = join(home, 'nginx', 'nginx.pid');
 async function freePort(): Promise<number> {
   for (let attempt = 0; attempt < 100; attempt += 1) {
     const port = 20_000 + Math.floor(Math.random() * 12_000);
+    // Free now is not enough: a port handed to an earlier start of this file is free between its starts, and given
+    // again (to nginx or pebble, say) it was taken when that start's gateway came to bind it (a CI run failed so).
+    if (handedOut.has(port)) continue;
     const server = createServer();
     const bound = await new Promise<boolean>((resolve) => {
       server.once('error', () => resolve(false));
@@ -38,6 +44,7 @@ async function freePort(): Promise<number> {
     });
     if (bound) {
       await new Promise((resolve) => server.close(resolve));
+      handedOut.add(port);
       return port;
     }
   }
