@@ -113,8 +113,9 @@ async function stopHelpersLeftRunning(pidsFile: string, logger: Logger): Promise
   }
   for (const { pid, command } of helpers) {
     if (processCommand(pid) !== command) continue;
-    logger.info('stopping a helper an earlier Saldo left running', { pid, command: command.split(' ')[0] });
-    await stopLeftRunning(pid, { signal: 'SIGTERM', what: `${command.split(' ')[0]} (pid ${pid}) left running to stop`, timeoutMs: 5_000 });
+    const program = command.split(' ')[0];
+    logger.info('stopping a helper an earlier Saldo left running', { pid, command: program });
+    await stopLeftRunning(pid, { signal: 'SIGTERM', what: `${program} (pid ${pid}) left running to stop`, timeoutMs: 5_000 });
   }
   await rm(pidsFile, { force: true });
 }

@@ -13,6 +13,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { processCommand, processParent } from '@saldo/service';
 import { childEnvironment, pnpmCommand, waitUntil } from '@saldo/testing';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -80,14 +81,14 @@ function postgresPid(): number {
 
 /** The running embedded PostgreSQL's parent: the Saldo (node) that runs it. */
 function saldoPid(): number {
-  const parent = Number(spawnSync('ps', ['-o', 'ppid=', '-p', String(postgresPid())], { encoding: 'utf8' }).stdout.trim());
+  const parent = processParent(postgresPid()) ?? 0;
   assert.ok(parent > 1, 'PostgreSQL has a parent');
   return parent;
 }
 
 /** A process's command line ('' once it is gone). */
 function commandOf(pid: number): string {
-  return spawnSync('ps', ['-o', 'args=', '-p', String(pid)], { encoding: 'utf8' }).stdout.trim();
+  return processCommand(pid) ?? '';
 }
 
 /** Whether the process runs (a zombie nobody reaped yet has exited). */
@@ -336,8 +337,7 @@ describe('pnpm start', () => {
     );
     // The pid named is the first start's process (pnpm start execs node, so it is pnpm's child).
     const pid = Number(/pid (\d+)/.exec(line)![1]);
-    const command = spawnSync('ps', ['-o', 'args=', '-p', String(pid)], { encoding: 'utf8' }).stdout;
-    assert.match(command, /apps\/dev-stack\/dist\/main\.js/);
+    assert.match(commandOf(pid), /apps\/dev-stack\/dist\/main\.js/);
     assert.equal(first!.child.exitCode, null, 'the first one keeps running');
   });
 

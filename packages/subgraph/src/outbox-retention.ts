@@ -4,6 +4,7 @@ import { defineQueue, schedule, work, type JobSchedule, type JobWorker } from '@
 import type { ServiceMetrics } from '@saldo/observability';
 import type { Logger } from '@saldo/service';
 import { movingTenantCondition, type ShardedDatabase } from '@saldo/sharding';
+import { outboxDatabases } from './outbox-databases.js';
 
 /**
  * Every subgraph's outbox retention: published events older than OUTBOX_RETENTION_HOURS are deleted from its control
@@ -62,12 +63,8 @@ export async function pruneOutboxes(
   const begun = performance.now();
   const publishedBefore = new Date((options.now ?? new Date()).getTime() - settings.hours * 3_600_000);
   const counter = options.metrics ? deletedCounter(options.metrics) : undefined;
-  const sources = [
-    { name: 'control', em: db.backgroundGlobalEm(), shard: false },
-    ...db.shardIds.map((shardId) => ({ name: `shard-${shardId}`, em: db.backgroundEm(shardId), shard: true })),
-  ];
-  for (const source of sources) {
-    const count = await deleteOutboxEventsPublishedBefore(source.em, {
+  for (const source of outboxDatabases(db)) {
+    const count = await deleteOutboxEventsPublishedBefore(source.em(), {
       publishedBefore,
       batchSize: settings.batchSize,
       spare: source.shard ? spareMovingTenants : undefined,

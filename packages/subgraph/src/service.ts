@@ -33,6 +33,7 @@ import { relayLagObserver, serveObserved, subgraphGauges } from './observability
 import { ServiceMetrics, startTracing } from '@saldo/observability';
 import { OUTBOX_RETENTION_QUEUE, outboxRetentionSchedules, outboxRetentionWorker } from './outbox-retention.js';
 import { SHARD_MOVE_QUEUE, SHARD_REBALANCE_QUEUE, scheduleShardMove, shardMoveWorker, shardRebalanceSchedule, shardRebalanceWorker } from './shard-moves.js';
+import { outboxDatabases } from './outbox-databases.js';
 
 /**
  * Every shard carries the event infrastructure (outbox for what the subgraph publishes, consumed-event ledger for
@@ -228,10 +229,7 @@ export function createSubgraphService<S, C extends SubgraphConfig = SubgraphConf
       const stopTracing = startTracing(config, `saldo-${definition.name}`, logger);
       const db = await ShardedDatabase.open(shardingConfig(config), withEventTables(definition.shardSchema), logger);
       const relay = new OutboxRelay({
-        sources: [
-          { name: 'control', em: () => db.backgroundGlobalEm() },
-          ...db.shardIds.map((shardId) => ({ name: `shard-${shardId}`, em: () => db.backgroundEm(shardId) })),
-        ],
+        sources: outboxDatabases(db),
         bus: deps.bus,
         logger,
         pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS,
